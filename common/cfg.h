@@ -1,0 +1,141 @@
+/*
+ * NAME
+ *	cfg 3h
+ * SUMMARY
+ *	the mailmigrate.conf parser
+ * DESCRIPTION
+ *	"key = value" lines, '#' comments (to end of line, also after a
+ *	value), blank lines, and "[domain NAME]" sections. Global keys
+ *	stand before the first section; domain keys only inside one.
+ *	Every key is known: an unknown key, a bad value, a duplicate key
+ *	or domain, or an over-long line is an error naming FILE:LINE and
+ *	the key. Values are trimmed; an empty value means the default.
+ *	The file to read: -c FILE, else $MAILMIGRATE_CONF, else
+ *	CFG_DEFAULT_PATH (cfg_path()).
+ * LIMITS
+ *	CFG_MAX_LINE bytes per line, CFG_MAX_DOMAINS sections.
+ */
+#ifndef MM_CFG_H
+#define MM_CFG_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CFG_DEFAULT_PATH "/etc/mailmigrate/mailmigrate.conf"
+#define CFG_MAX_LINE 4096
+#define CFG_MAX_DOMAINS 10000
+
+enum cfg_tls {
+	CFG_TLS_NONE,
+	CFG_TLS_DETECT,		/* STARTTLS when offered, else plain + warning */
+	CFG_TLS_STARTTLS,	/* STARTTLS required */
+	CFG_TLS_DIRECT,		/* implicit TLS */
+};
+
+enum cfg_domain_type {
+	CFG_DOMAIN_BACKUP,	/* migrating: OLD is consulted */
+	CFG_DOMAIN_STANDARD,	/* done: OLD is never contacted */
+};
+
+enum cfg_protocols {
+	CFG_PROTO_BOTH,
+	CFG_PROTO_IMAP,
+	CFG_PROTO_POP3,
+};
+
+enum cfg_login_action {
+	CFG_LOGIN_REJECT,
+	CFG_LOGIN_NOTICE,
+	CFG_LOGIN_PROXY,
+};
+
+enum cfg_access_mode {
+	CFG_ACCESS_USERNAME,
+	CFG_ACCESS_STANDARD,
+	CFG_ACCESS_EXTENDED,
+};
+
+struct cfg_domain {
+	char *name;			/* lowercased */
+	unsigned line;			/* line of the [domain] header */
+	enum cfg_domain_type type;	/* default backup */
+	char *source_host;		/* host[:port]; required for backup */
+	enum cfg_protocols source_protocols;	/* default both */
+	enum cfg_tls source_tls;	/* default detect */
+	int source_tls_verify;		/* default 1 */
+	char *source_tls_ca_file;	/* NULL: system store */
+	char *source_admin_user;	/* NULL: use user passwords */
+	char *source_admin_password_file;
+	enum cfg_login_action login_action;	/* default reject */
+	char *notice_account;
+	char *notice_message;		/* path of the template */
+	enum cfg_access_mode access_mode;	/* default username */
+	int passwords_only;		/* default 0 */
+	char *bind_ip;			/* NULL: none */
+	char *relay_nexthop;		/* default smtp:[source host]:25 */
+	char *exclude_folders;		/* raw list of globs, NULL: none */
+	char *folder_map;		/* raw "Old=New; ...", NULL: none */
+};
+
+struct cfg {
+	char *path;			/* the file read */
+	char *state_dir;		/* default /var/lib/mailmigrate */
+	char *key_file;			/* default /etc/mailmigrate/secret.key */
+	char *log_file;			/* NULL: syslog, mail facility */
+	unsigned workers;		/* default 2, 1..64 */
+	uint64_t max_bytes_per_second;	/* 0: unlimited */
+	uint64_t max_message_size;	/* default 100M */
+	char *post_migrate_script;	/* NULL: none */
+	char *target_host;		/* default 127.0.0.1:143 */
+	enum cfg_tls target_tls;	/* default none; detect is refused */
+	char *target_master_user;	/* default mailmigrate */
+	char *target_master_password_file; /* default /etc/mailmigrate/master.pass */
+	char *relay_listen;		/* default unix:/run/mailmigrate/relay.sock */
+	char *default_domain;		/* NULL: none */
+	char *user_home;		/* default /var/vmail/%d/%n */
+	char *user_mail;		/* default maildir:~/Maildir */
+	char *user_uid;			/* default vmail */
+	char *user_gid;			/* default vmail */
+	uint64_t store_max_size;	/* LMDB map limit, default 4G */
+	uint64_t event_log_max;		/* events kept, default 100000 */
+
+	struct cfg_domain *domains;
+	size_t domains_count;
+};
+
+/* The configuration file to read: cli_path if not NULL, else
+ * $MAILMIGRATE_CONF if set and non-empty, else CFG_DEFAULT_PATH. */
+const char *cfg_path(const char *cli_path);
+
+/* Read and check the file at path.
+ * @param path	the file
+ * @param cfg_r	on success, the caller owns it (cfg_free())
+ * @param error_r	on failure, "FILE:LINE: text" in a static buffer
+ *		valid until the next cfg_ call
+ * @return 0 or -1 */
+int cfg_load(const char *path, struct cfg **cfg_r, const char **error_r);
+
+/* Parse text as if read from a file named name (for tests). */
+int cfg_load_string(const char *name, const char *text, struct cfg **cfg_r,
+		    const char **error_r);
+
+/* A configuration with every default and no domains. */
+struct cfg *cfg_new_defaults(void);
+void cfg_free(struct cfg **cfg);
+
+/* The [domain] section for name (case-insensitive), or NULL. */
+const struct cfg_domain *cfg_domain_find(const struct cfg *cfg, const char *name);
+/* The section whose bind_ip equals ip, or NULL. */
+const struct cfg_domain *cfg_domain_by_ip(const struct cfg *cfg, const char *ip);
+
+/* "123", "64K", "100M", "4G" (powers of 1024) into *value_r.
+ * Returns 0, or -1 with *error_r (static) naming what is wrong. */
+int cfg_parse_size(const char *text, uint64_t *value_r, const char **error_r);
+
+const char *cfg_tls_name(enum cfg_tls tls);
+const char *cfg_domain_type_name(enum cfg_domain_type type);
+const char *cfg_protocols_name(enum cfg_protocols protos);
+const char *cfg_login_action_name(enum cfg_login_action action);
+const char *cfg_access_mode_name(enum cfg_access_mode mode);
+
+#endif

@@ -1,0 +1,311 @@
+/*
+ * NAME
+ *	crypto 3
+ * SUMMARY
+ *	the key file, AES-256-GCM for captured passwords, password hashes
+ * DESCRIPTION
+ *	OpenSSL does the cryptography and libxcrypt the crypt(3) hashes;
+ *	this file only wires them with the checks an administrator needs:
+ *	a key file that others can read is refused, not silently used.
+ */
+#include "config.h"
+
+#include <crypt.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/rand.h>
+
+#include "crypto.h"
+#include "mm_alloc.h"
+
+#define CRYPTO_SEAL_VERSION 1
+
+static char crypto_errbuf[512];
+
+/* Format an error into the module's static buffer. */
+static int crypto_fail(const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static int crypto_fail(const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(crypto_errbuf, sizeof(crypto_errbuf), fmt, ap);
+	va_end(ap);
+	*error_r = crypto_errbuf;
+	return -1;
+}
+
+/* The last OpenSSL error as text (the queue is cleared). */
+static const char *crypto_ossl_error(void)
+{
+	static char buf[256];
+	unsigned long e = ERR_get_error();
+
+	if (e == 0)
+		return "unknown OpenSSL error";
+	ERR_error_string_n(e, buf, sizeof(buf));
+	ERR_clear_error();
+	return buf;
+}
+
+int crypto_random(void *buf, size_t n, const char **error_r)
+{
+	if (n > (size_t)INT32_MAX || RAND_bytes(buf, (int)n) != 1)
+		return crypto_fail(error_r, "random bytes: %s", crypto_ossl_error());
+	return 0;
+}
+
+/* write(2) all of buf, retrying on EINTR. */
+static int crypto_write_all(int fd, const void *buf, size_t len)
+{
+	const unsigned char *p = buf;
+
+	while (len > 0) {
+		ssize_t n = write(fd, p, len);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			return -1;
+		p += n;
+		len -= (size_t)n;
+	}
+	return 0;
+}
+
+int crypto_key_create(const char *path, const char **error_r)
+{
+	unsigned char key[CRYPTO_KEY_LEN];
+	int fd, ret = 0;
+
+	if (crypto_random(key, sizeof(key), error_r) < 0)
+		return -1;
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		mm_wipe(key, sizeof(key));
+		return crypto_fail(error_r, "cannot create key file %s: %s", path,
+				   strerror(errno));
+	}
+	if (fchmod(fd, 0600) < 0 || crypto_write_all(fd, key, sizeof(key)) < 0 ||
+	    fsync(fd) < 0) {
+		ret = crypto_fail(error_r, "cannot write key file %s: %s", path,
+				  strerror(errno));
+		unlink(path);
+	}
+	mm_wipe(key, sizeof(key));
+	if (close(fd) < 0 && ret == 0) {
+		ret = crypto_fail(error_r, "cannot write key file %s: %s", path,
+				  strerror(errno));
+		unlink(path);
+	}
+	return ret;
+}
+
+int crypto_key_load(const char *path, struct crypto_key *key_r,
+		    const char **error_r)
+{
+	struct stat st;
+	size_t got = 0;
+	int fd;
+
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0)
+		return crypto_fail(error_r, "cannot open key file %s: %s%s", path,
+				   strerror(errno),
+				   errno == ENOENT ? " (run 'mailmigrate init')" : "");
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return crypto_fail(error_r, "cannot stat key file %s: %s", path,
+				   strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return crypto_fail(error_r, "key file %s is not a regular file", path);
+	}
+	if ((st.st_mode & 077) != 0) {
+		close(fd);
+		return crypto_fail(error_r,
+				   "key file %s is accessible by group or others "
+				   "(mode %04o); refusing it: chmod 600 it",
+				   path, (unsigned)(st.st_mode & 07777));
+	}
+	if (st.st_size != CRYPTO_KEY_LEN) {
+		close(fd);
+		return crypto_fail(error_r, "key file %s has %lld bytes, not %d",
+				   path, (long long)st.st_size, CRYPTO_KEY_LEN);
+	}
+	while (got < CRYPTO_KEY_LEN) {
+		ssize_t n = read(fd, key_r->bytes + got, CRYPTO_KEY_LEN - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0) {
+			close(fd);
+			crypto_key_wipe(key_r);
+			return crypto_fail(error_r, "cannot read key file %s: %s", path,
+					   n < 0 ? strerror(errno) : "short file");
+		}
+		got += (size_t)n;
+	}
+	close(fd);
+	return 0;
+}
+
+void crypto_key_wipe(struct crypto_key *key)
+{
+	mm_wipe(key->bytes, sizeof(key->bytes));
+}
+
+int crypto_seal(const struct crypto_key *key, const char *account,
+		const void *secret, size_t len,
+		unsigned char **sealed_r, size_t *sealed_len_r,
+		const char **error_r)
+{
+	unsigned char *out, *nonce, *tag, *ct;
+	EVP_CIPHER_CTX *ctx;
+	int n, ok;
+
+	if (len > CRYPTO_MAX_SECRET)
+		return crypto_fail(error_r, "secret over %d bytes", CRYPTO_MAX_SECRET);
+	out = mm_malloc(CRYPTO_SEAL_OVERHEAD + len);
+	out[0] = CRYPTO_SEAL_VERSION;
+	nonce = out + 1;
+	tag = nonce + CRYPTO_NONCE_LEN;
+	ct = tag + CRYPTO_TAG_LEN;
+	if (crypto_random(nonce, CRYPTO_NONCE_LEN, error_r) < 0) {
+		mm_free(&out);
+		return -1;
+	}
+	ctx = EVP_CIPHER_CTX_new();
+	ok = ctx != NULL &&
+		EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->bytes, nonce) == 1 &&
+		EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)account,
+				  (int)strlen(account)) == 1 &&
+		EVP_EncryptUpdate(ctx, ct, &n, secret, (int)len) == 1 &&
+		EVP_EncryptFinal_ex(ctx, ct + n, &n) == 1 &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, tag) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	if (!ok) {
+		mm_wipe(out, CRYPTO_SEAL_OVERHEAD + len);
+		mm_free(&out);
+		return crypto_fail(error_r, "AES-256-GCM seal: %s", crypto_ossl_error());
+	}
+	*sealed_r = out;
+	*sealed_len_r = CRYPTO_SEAL_OVERHEAD + len;
+	return 0;
+}
+
+int crypto_open(const struct crypto_key *key, const char *account,
+		const unsigned char *sealed, size_t sealed_len,
+		char **secret_r, const char **error_r)
+{
+	const unsigned char *nonce, *tag, *ct;
+	EVP_CIPHER_CTX *ctx;
+	size_t len;
+	char *out;
+	int n, ok;
+
+	if (sealed_len < CRYPTO_SEAL_OVERHEAD ||
+	    sealed_len - CRYPTO_SEAL_OVERHEAD > CRYPTO_MAX_SECRET)
+		return crypto_fail(error_r, "sealed secret has a bad length (%zu)",
+				   sealed_len);
+	if (sealed[0] != CRYPTO_SEAL_VERSION)
+		return crypto_fail(error_r, "sealed secret has unknown version %u",
+				   sealed[0]);
+	nonce = sealed + 1;
+	tag = nonce + CRYPTO_NONCE_LEN;
+	ct = tag + CRYPTO_TAG_LEN;
+	len = sealed_len - CRYPTO_SEAL_OVERHEAD;
+	out = mm_malloc(len + 1);
+	ctx = EVP_CIPHER_CTX_new();
+	ok = ctx != NULL &&
+		EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->bytes, nonce) == 1 &&
+		EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)account,
+				  (int)strlen(account)) == 1 &&
+		EVP_DecryptUpdate(ctx, (unsigned char *)out, &n, ct, (int)len) == 1 &&
+		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_TAG, CRYPTO_TAG_LEN,
+				    (void *)tag) == 1 &&
+		EVP_DecryptFinal_ex(ctx, (unsigned char *)out + n, &n) == 1;
+	EVP_CIPHER_CTX_free(ctx);
+	ERR_clear_error();
+	if (!ok) {
+		mm_wipe(out, len + 1);
+		mm_free(&out);
+		return crypto_fail(error_r, "sealed secret of '%s' does not open "
+				   "(wrong key file, or the record was altered)",
+				   account);
+	}
+	out[len] = '\0';
+	*secret_r = out;
+	return 0;
+}
+
+int crypto_hash_password(const char *password, char **hash_r,
+			 const char **error_r)
+{
+	char rbytes[16], setting[CRYPT_GENSALT_OUTPUT_SIZE];
+	struct crypt_data *data;
+	const char *hash;
+
+	if (crypto_random(rbytes, sizeof(rbytes), error_r) < 0)
+		return -1;
+	if (crypt_gensalt_rn("$6$", 0, rbytes, sizeof(rbytes), setting,
+			     sizeof(setting)) == NULL)
+		return crypto_fail(error_r, "crypt_gensalt: %s", strerror(errno));
+	data = mm_calloc(1, sizeof(*data));
+	hash = crypt_rn(password, setting, data, sizeof(*data));
+	if (hash == NULL || hash[0] == '*') {
+		mm_wipe(data, sizeof(*data));
+		mm_free(&data);
+		return crypto_fail(error_r, "SHA512-CRYPT failed");
+	}
+	*hash_r = mm_asprintf("{SHA512-CRYPT}%s", hash);
+	mm_wipe(data, sizeof(*data));
+	mm_free(&data);
+	return 0;
+}
+
+int crypto_verify_password(const char *password, const char *hash,
+			   const char **error_r)
+{
+	static const char *const schemes[] = {
+		"{SHA512-CRYPT}", "{SHA256-CRYPT}", "{BLF-CRYPT}", "{CRYPT}",
+	};
+	struct crypt_data *data;
+	const char *setting = NULL, *got;
+	int match;
+
+	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
+		size_t n = strlen(schemes[i]);
+
+		if (strncmp(hash, schemes[i], n) == 0) {
+			setting = hash + n;
+			break;
+		}
+	}
+	if (setting == NULL || setting[0] != '$')
+		return crypto_fail(error_r, "unsupported password hash scheme");
+	data = mm_calloc(1, sizeof(*data));
+	got = crypt_rn(password, setting, data, sizeof(*data));
+	if (got == NULL || got[0] == '*') {
+		mm_wipe(data, sizeof(*data));
+		mm_free(&data);
+		return crypto_fail(error_r, "malformed password hash");
+	}
+	match = strlen(got) == strlen(setting) &&
+		CRYPTO_memcmp(got, setting, strlen(got)) == 0;
+	mm_wipe(data, sizeof(*data));
+	mm_free(&data);
+	return match ? 1 : 0;
+}

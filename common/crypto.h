@@ -1,0 +1,62 @@
+/*
+ * NAME
+ *	crypto 3h
+ * SUMMARY
+ *	the key file, AES-256-GCM for captured passwords, password hashes
+ * DESCRIPTION
+ *	The key file holds exactly CRYPTO_KEY_LEN random bytes, mode 0600;
+ *	one readable by group or others is refused. Captured passwords are
+ *	sealed with AES-256-GCM, a fresh 96-bit nonce each time, and the
+ *	account name as additional data, so a sealed password cannot be
+ *	moved to another account. Hashes are Dovecot's {SHA512-CRYPT}
+ *	scheme, which `doveadm pw -t` verifies.
+ */
+#ifndef MM_CRYPTO_H
+#define MM_CRYPTO_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define CRYPTO_KEY_LEN 32
+#define CRYPTO_NONCE_LEN 12
+#define CRYPTO_TAG_LEN 16
+/* Sealed layout: version byte, nonce, tag, ciphertext. */
+#define CRYPTO_SEAL_OVERHEAD (1 + CRYPTO_NONCE_LEN + CRYPTO_TAG_LEN)
+#define CRYPTO_MAX_SECRET 4096
+
+struct crypto_key {
+	unsigned char bytes[CRYPTO_KEY_LEN];
+};
+
+/* Make a new key file at path (O_EXCL, mode 0600); it must not exist. */
+int crypto_key_create(const char *path, const char **error_r);
+/* Read the key file, refusing a missing, short, long, or group/world-
+ * accessible one. */
+int crypto_key_load(const char *path, struct crypto_key *key_r,
+		    const char **error_r);
+void crypto_key_wipe(struct crypto_key *key);
+
+/* Seal secret[0..len) for account. The caller owns *sealed_r. */
+int crypto_seal(const struct crypto_key *key, const char *account,
+		const void *secret, size_t len,
+		unsigned char **sealed_r, size_t *sealed_len_r,
+		const char **error_r);
+/* Open a sealed blob; *secret_r is NUL-terminated, owned by the caller,
+ * to be released with mm_free_secret(). Fails on a wrong key, a wrong
+ * account or any altered byte. */
+int crypto_open(const struct crypto_key *key, const char *account,
+		const unsigned char *sealed, size_t sealed_len,
+		char **secret_r, const char **error_r);
+
+/* "{SHA512-CRYPT}$6$salt$hash" for password. Caller owns the result. */
+int crypto_hash_password(const char *password, char **hash_r,
+			 const char **error_r);
+/* 1 if password matches hash (a {SHA512-CRYPT} or {CRYPT} hash),
+ * 0 if not, -1 with *error_r for an unknown scheme or bad hash. */
+int crypto_verify_password(const char *password, const char *hash,
+			   const char **error_r);
+
+/* n random bytes from OpenSSL's CSPRNG. */
+int crypto_random(void *buf, size_t n, const char **error_r);
+
+#endif

@@ -1,0 +1,320 @@
+/*
+ * NAME
+ *	test_crypto 1
+ * SUMMARY
+ *	unit tests for the key file, sealing and password hashes
+ */
+#include "config.h"
+
+#include <check.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crypto.h"
+#include "mm_alloc.h"
+
+static char tmpdir[64];
+
+static void setup(void)
+{
+	snprintf(tmpdir, sizeof(tmpdir), "/tmp/mmcrypto.XXXXXX");
+	ck_assert_ptr_nonnull(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf %s", tmpdir);
+	ck_assert_int_eq(system(cmd), 0);
+}
+
+static char *tmppath(const char *name)
+{
+	return mm_asprintf("%s/%s", tmpdir, name);
+}
+
+START_TEST(key_create_and_load)
+{
+	char *path = tmppath("key");
+	struct crypto_key k1, k2;
+	struct stat st;
+	const char *error;
+
+	ck_assert_int_eq(crypto_key_create(path, &error), 0);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 0600);
+	ck_assert_int_eq(st.st_size, CRYPTO_KEY_LEN);
+	ck_assert_int_eq(crypto_key_load(path, &k1, &error), 0);
+	ck_assert_int_eq(crypto_key_load(path, &k2, &error), 0);
+	ck_assert_mem_eq(k1.bytes, k2.bytes, CRYPTO_KEY_LEN);
+	/* An existing key is never overwritten. */
+	ck_assert_int_eq(crypto_key_create(path, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "cannot create key file"));
+	ck_assert_int_eq(crypto_key_load(path, &k2, &error), 0);
+	ck_assert_mem_eq(k1.bytes, k2.bytes, CRYPTO_KEY_LEN);
+	crypto_key_wipe(&k1);
+	for (size_t i = 0; i < CRYPTO_KEY_LEN; i++)
+		ck_assert_uint_eq(k1.bytes[i], 0);
+	mm_free(&path);
+}
+END_TEST
+
+/* Key files that must be refused, each with its reason. */
+static const struct {
+	const char *what;
+	mode_t mode;
+	size_t size;
+	const char *expect;
+} bad_keys[] = {
+	{ "group-readable", 0640, CRYPTO_KEY_LEN, "accessible by group or others" },
+	{ "world-readable", 0604, CRYPTO_KEY_LEN, "accessible by group or others" },
+	{ "group-writable", 0620, CRYPTO_KEY_LEN, "accessible by group or others" },
+	{ "short", 0600, 31, "has 31 bytes, not 32" },
+	{ "long", 0600, 33, "has 33 bytes, not 32" },
+	{ "empty", 0600, 0, "has 0 bytes, not 32" },
+};
+
+START_TEST(key_refused)
+{
+	char *path = tmppath("badkey");
+	unsigned char buf[64] = { 1 };
+	struct crypto_key key;
+	const char *error;
+	int fd;
+
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, buf, bad_keys[_i].size), (ssize_t)bad_keys[_i].size);
+	close(fd);
+	ck_assert_int_eq(chmod(path, bad_keys[_i].mode), 0);
+	ck_assert_int_eq(crypto_key_load(path, &key, &error), -1);
+	ck_assert_msg(strstr(error, bad_keys[_i].expect) != NULL,
+		      "%s: got '%s'", bad_keys[_i].what, error);
+	ck_assert_ptr_nonnull(strstr(error, path));
+	mm_free(&path);
+}
+END_TEST
+
+START_TEST(key_missing)
+{
+	char *path = tmppath("nokey");
+	struct crypto_key key;
+	const char *error;
+
+	ck_assert_int_eq(crypto_key_load(path, &key, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "No such file"));
+	ck_assert_ptr_nonnull(strstr(error, "mailmigrate init"));
+	/* A directory is not a key file. */
+	ck_assert_int_eq(crypto_key_load(tmpdir, &key, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "not a regular file"));
+	mm_free(&path);
+}
+END_TEST
+
+static void make_key(struct crypto_key *key, unsigned char fill)
+{
+	memset(key->bytes, fill, sizeof(key->bytes));
+}
+
+START_TEST(seal_roundtrip)
+{
+	static const char *const secrets[] = {
+		"", "x", "p@ss word \"quoted\" 'single'", "pässwörd-ñ-日本",
+	};
+	struct crypto_key key;
+	const char *error;
+
+	make_key(&key, 7);
+	for (size_t i = 0; i < sizeof(secrets) / sizeof(secrets[0]); i++) {
+		unsigned char *sealed;
+		size_t len;
+		char *plain;
+
+		ck_assert_int_eq(crypto_seal(&key, "a@b.test", secrets[i],
+					     strlen(secrets[i]), &sealed, &len,
+					     &error), 0);
+		ck_assert_uint_eq(len, CRYPTO_SEAL_OVERHEAD + strlen(secrets[i]));
+		/* The plaintext is not in the sealed bytes. */
+		if (strlen(secrets[i]) > 3)
+			ck_assert_ptr_null(memmem(sealed, len, secrets[i],
+						  strlen(secrets[i])));
+		ck_assert_int_eq(crypto_open(&key, "a@b.test", sealed, len, &plain,
+					     &error), 0);
+		ck_assert_str_eq(plain, secrets[i]);
+		mm_free_secret(&plain);
+		ck_assert_ptr_null(plain);
+		mm_free(&sealed);
+	}
+}
+END_TEST
+
+START_TEST(seal_long_secret)
+{
+	char secret[500 + 1];
+	struct crypto_key key;
+	unsigned char *sealed;
+	const char *error;
+	size_t len;
+	char *plain;
+	char *big;
+
+	memset(secret, 'z', 500);
+	secret[500] = '\0';
+	make_key(&key, 1);
+	ck_assert_int_eq(crypto_seal(&key, "u@d", secret, 500, &sealed, &len, &error), 0);
+	ck_assert_int_eq(crypto_open(&key, "u@d", sealed, len, &plain, &error), 0);
+	ck_assert_str_eq(plain, secret);
+	mm_free_secret(&plain);
+	mm_free(&sealed);
+
+	big = mm_calloc(1, CRYPTO_MAX_SECRET + 1);
+	ck_assert_int_eq(crypto_seal(&key, "u@d", big, CRYPTO_MAX_SECRET + 1,
+				     &sealed, &len, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "over"));
+	mm_free(&big);
+}
+END_TEST
+
+START_TEST(seal_tamper)
+{
+	struct crypto_key key, other;
+	unsigned char *sealed;
+	const char *error;
+	char *plain = NULL;
+	size_t len;
+
+	make_key(&key, 3);
+	make_key(&other, 4);
+	ck_assert_int_eq(crypto_seal(&key, "a@b", "secret", 6, &sealed, &len, &error), 0);
+	/* Wrong key, wrong account, each altered byte: all refused. */
+	ck_assert_int_eq(crypto_open(&other, "a@b", sealed, len, &plain, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "does not open"));
+	ck_assert_int_eq(crypto_open(&key, "c@b", sealed, len, &plain, &error), -1);
+	for (size_t i = 1; i < len; i++) {
+		sealed[i] ^= 0x40;
+		ck_assert_int_eq(crypto_open(&key, "a@b", sealed, len, &plain, &error), -1);
+		sealed[i] ^= 0x40;
+	}
+	sealed[0] = 9;
+	ck_assert_int_eq(crypto_open(&key, "a@b", sealed, len, &plain, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "unknown version"));
+	ck_assert_int_eq(crypto_open(&key, "a@b", sealed, 5, &plain, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "bad length"));
+	ck_assert_ptr_null(plain);
+	mm_free(&sealed);
+}
+END_TEST
+
+START_TEST(seal_nonce_fresh)
+{
+	struct crypto_key key;
+	unsigned char *s1, *s2;
+	size_t l1, l2;
+	const char *error;
+
+	make_key(&key, 5);
+	ck_assert_int_eq(crypto_seal(&key, "a@b", "same", 4, &s1, &l1, &error), 0);
+	ck_assert_int_eq(crypto_seal(&key, "a@b", "same", 4, &s2, &l2, &error), 0);
+	ck_assert_uint_eq(l1, l2);
+	ck_assert_int_ne(memcmp(s1, s2, l1), 0);
+	mm_free(&s1);
+	mm_free(&s2);
+}
+END_TEST
+
+START_TEST(hash_verify)
+{
+	static const char *const pws[] = {
+		"secret", "with space", "qu\"ote's", "nön-äscii-日本", "",
+	};
+	const char *error;
+
+	for (size_t i = 0; i < sizeof(pws) / sizeof(pws[0]); i++) {
+		char *hash;
+
+		ck_assert_int_eq(crypto_hash_password(pws[i], &hash, &error), 0);
+		ck_assert_msg(strncmp(hash, "{SHA512-CRYPT}$6$", 17) == 0, "%s", hash);
+		ck_assert_int_eq(crypto_verify_password(pws[i], hash, &error), 1);
+		ck_assert_int_eq(crypto_verify_password("wrong", hash, &error), 0);
+		mm_free(&hash);
+	}
+}
+END_TEST
+
+START_TEST(hash_known_and_bad)
+{
+	/* Made with `doveadm pw -s SHA512-CRYPT -p test`. */
+	const char *known = "{SHA512-CRYPT}$6$IN.OJiPNz.EFpF7Q$61C2oAejX8kyqWLS37KeFoeXd.vNilmmD5rg9VBr5Rw3sm0r.VbKw0LBm6Ha7iAwlf9XPxTGTNXxK6KTZG6Sg.";
+	const char *error;
+	char *hash;
+
+	ck_assert_int_eq(crypto_verify_password("test", known, &error), 1);
+	ck_assert_int_eq(crypto_verify_password("Test", known, &error), 0);
+	ck_assert_int_eq(crypto_verify_password("x", "{PLAIN}x", &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "unsupported"));
+	ck_assert_int_eq(crypto_verify_password("x", "$6$abc$def", &error), -1);
+	/* Salts differ between two hashes of one password. */
+	ck_assert_int_eq(crypto_hash_password("same", &hash, &error), 0);
+	ck_assert_int_ne(strcmp(hash, known), 0);
+	mm_free(&hash);
+}
+END_TEST
+
+/* doveadm pw -t accepts our hash, when doveadm is installed. */
+START_TEST(hash_doveadm_accepts)
+{
+	const char *error;
+	char *hash, *cmd;
+	int status;
+
+	if (access("/usr/bin/doveadm", X_OK) != 0)
+		return;
+	ck_assert_int_eq(crypto_hash_password("doveadm-check", &hash, &error), 0);
+	/* The hash is not secret; the test password goes on stdin. */
+	cmd = mm_asprintf("echo doveadm-check | /usr/bin/doveadm pw -t '%s' >/dev/null 2>&1", hash);
+	status = system(cmd);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "doveadm pw -t refused %s", hash);
+	mm_free(&cmd);
+	mm_free(&hash);
+}
+END_TEST
+
+static Suite *crypto_suite(void)
+{
+	Suite *s = suite_create("crypto");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, key_create_and_load);
+	tcase_add_loop_test(tc, key_refused, 0, sizeof(bad_keys) / sizeof(bad_keys[0]));
+	tcase_add_test(tc, key_missing);
+	tcase_add_test(tc, seal_roundtrip);
+	tcase_add_test(tc, seal_long_secret);
+	tcase_add_test(tc, seal_tamper);
+	tcase_add_test(tc, seal_nonce_fresh);
+	tcase_add_test(tc, hash_verify);
+	tcase_add_test(tc, hash_known_and_bad);
+	tcase_add_test(tc, hash_doveadm_accepts);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(crypto_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,493 @@
+/*
+ * NAME
+ *	store 3
+ * SUMMARY
+ *	open the LMDB environment and run transactions on it
+ * DESCRIPTION
+ *	store_open() refuses anything that is not our store before LMDB
+ *	touches it: a data.mdb without LMDB's meta-page magic is reported
+ *	as corrupt or foreign and left byte for byte as it was. Write
+ *	transactions that run out of map space are retried after the map
+ *	is doubled, up to max_map_size (as Postfix slmdb does).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "mm_alloc.h"
+#include "store_private.h"
+
+#define STORE_DEFAULT_MAX_MAP (4ULL << 30)
+#define STORE_DEFAULT_INITIAL_MAP (64ULL << 20)
+#define STORE_MIN_MAP (1ULL << 20)
+#define STORE_DEFAULT_EVENTS 100000
+#define STORE_TXN_RETRIES 16
+
+/* LMDB's meta page: magic at byte 16 of the file, then the version. */
+#define LMDB_MAGIC 0xBEEFC0DEU
+#define LMDB_DATA_VERSION 1
+
+static const char *const store_db_names[STORE_DB_COUNT] = {
+	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
+	"uidls", "events",
+};
+
+static char store_errbuf[1024];
+
+int store_fail(const char **error_r, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(store_errbuf, sizeof(store_errbuf), fmt, ap);
+	va_end(ap);
+	*error_r = store_errbuf;
+	return -1;
+}
+
+int store_mdb_fail(struct store *store, int rc, const char **error_r,
+		   const char *what)
+{
+	store->last_rc = rc;
+	if (rc == MDB_MAP_FULL)
+		return store_fail(error_r, "store %s is full: %s", store->dir, what);
+	return store_fail(error_r, "store %s: %s: %s", store->dir, what,
+			  mdb_strerror(rc));
+}
+
+/* Make dir and its missing parents; the last one with mode. */
+static int store_mkdirs(const char *dir, mode_t mode, const char **error_r)
+{
+	char *path = mm_strdup(dir);
+
+	for (char *p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
+			store_fail(error_r, "cannot create %s: %s", path, strerror(errno));
+			mm_free(&path);
+			return -1;
+		}
+		*p = '/';
+	}
+	mm_free(&path);
+	if (mkdir(dir, mode) < 0 && errno != EEXIST)
+		return store_fail(error_r, "cannot create store directory %s: %s",
+				  dir, strerror(errno));
+	/* mkdir(2) applies the umask and ignores the setgid bit: set them. */
+	if (chmod(dir, mode) < 0)
+		return store_fail(error_r, "cannot chmod %s: %s", dir, strerror(errno));
+	return 0;
+}
+
+/* Check data.mdb, if present, is an LMDB file before LMDB opens it.
+ * *exists_r says whether there is one. */
+static int store_check_datafile(const char *dir, int *exists_r,
+				const char **error_r)
+{
+	unsigned char head[24];
+	struct stat st;
+	char path[4096];
+	uint32_t magic, version;
+	ssize_t n;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
+	if (fd < 0) {
+		if (errno == ENOENT) {
+			*exists_r = 0;
+			return 0;
+		}
+		return store_fail(error_r, "cannot open %s: %s", path, strerror(errno));
+	}
+	*exists_r = 1;
+	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
+		close(fd);
+		return store_fail(error_r, "%s is not a regular file", path);
+	}
+	n = read(fd, head, sizeof(head));
+	close(fd);
+	if (n != (ssize_t)sizeof(head))
+		return store_fail(error_r, "%s is not an LMDB store (%s); "
+				  "refusing to touch it", path,
+				  n < 0 ? strerror(errno) : "too short: corrupt or foreign file");
+	memcpy(&magic, head + 16, 4);
+	memcpy(&version, head + 20, 4);
+	if (magic != LMDB_MAGIC)
+		return store_fail(error_r, "%s is not an LMDB store (corrupt or "
+				  "foreign file); refusing to touch it", path);
+	if (version != LMDB_DATA_VERSION)
+		return store_fail(error_r, "%s has LMDB data version %u, not %u; "
+				  "refusing to touch it", path, version, LMDB_DATA_VERSION);
+	return 0;
+}
+
+/* Open every named database; with create, make missing ones and write
+ * the schema version. */
+static int store_open_dbs(struct store *store, int create, const char **error_r)
+{
+	MDB_txn *txn;
+	MDB_val val;
+	char version[32];
+	int rc;
+
+	rc = mdb_txn_begin(store->env, NULL, create ? 0 : MDB_RDONLY, &txn);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "begin transaction");
+	rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META],
+			  create ? MDB_CREATE : 0, &store->dbi[STORE_DB_META]);
+	if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
+		mdb_txn_abort(txn);
+		return store_fail(error_r, "%s holds an LMDB environment that is "
+				  "not a mailmigrate store; refusing to use it",
+				  store->dir);
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store_mdb_fail(store, rc, error_r, "open meta database");
+	}
+	MDB_val key = { strlen("schema_version"), (void *)"schema_version" };
+	rc = mdb_get(txn, store->dbi[STORE_DB_META], &key, &val);
+	if (rc == MDB_NOTFOUND && create) {
+		snprintf(version, sizeof(version), "%d", STORE_SCHEMA_VERSION);
+		val.mv_size = strlen(version);
+		val.mv_data = version;
+		rc = mdb_put(txn, store->dbi[STORE_DB_META], &key, &val, 0);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return store_mdb_fail(store, rc, error_r, "write schema version");
+		}
+		store->created = 1;
+	} else if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return store_fail(error_r, "%s holds an LMDB environment that is "
+				  "not a mailmigrate store (no schema version); "
+				  "refusing to use it", store->dir);
+	} else if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store_mdb_fail(store, rc, error_r, "read schema version");
+	} else {
+		size_t n = val.mv_size < sizeof(version) - 1 ? val.mv_size :
+			sizeof(version) - 1;
+
+		memcpy(version, val.mv_data, n);
+		version[n] = '\0';
+		if (strcmp(version, "1") != 0) {
+			char shown[40];
+
+			mdb_txn_abort(txn);
+			log_printable(shown, sizeof(shown), version, n);
+			return store_fail(error_r, "store %s has schema version '%s'; "
+					  "this mailmigrate knows version %d only: "
+					  "refusing to use it", store->dir, shown,
+					  STORE_SCHEMA_VERSION);
+		}
+	}
+	for (int db = STORE_DB_META + 1; db < STORE_DB_COUNT; db++) {
+		rc = mdb_dbi_open(txn, store_db_names[db], create ? MDB_CREATE : 0,
+				  &store->dbi[db]);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			if (rc == MDB_NOTFOUND)
+				return store_fail(error_r, "store %s lacks its '%s' "
+						  "database: damaged store",
+						  store->dir, store_db_names[db]);
+			return store_mdb_fail(store, rc, error_r, "open database");
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "commit");
+	return 0;
+}
+
+int store_open(const char *dir, const struct store_options *opts,
+	       struct store **store_r, const char **error_r)
+{
+	struct store_options defaults = { 0 };
+	struct store *store;
+	struct stat st;
+	uint64_t initial;
+	int exists, rc;
+	char path[4096];
+
+	if (opts == NULL)
+		opts = &defaults;
+	if (strlen(dir) > 3000)
+		return store_fail(error_r, "store directory name too long");
+	if (stat(dir, &st) < 0) {
+		if (errno != ENOENT)
+			return store_fail(error_r, "cannot access store directory %s: %s",
+					  dir, strerror(errno));
+		if (!opts->create)
+			return store_fail(error_r, "store directory %s does not exist "
+					  "(run 'mailmigrate init')", dir);
+		if (store_mkdirs(dir, 02770, error_r) < 0)
+			return -1;
+	} else if (!S_ISDIR(st.st_mode)) {
+		return store_fail(error_r, "store directory %s is not a directory", dir);
+	}
+	if (store_check_datafile(dir, &exists, error_r) < 0)
+		return -1;
+	if (!exists && !opts->create)
+		return store_fail(error_r, "no store in %s (run 'mailmigrate init')", dir);
+
+	store = mm_calloc(1, sizeof(*store));
+	store->dir = mm_strdup(dir);
+	store->readonly = opts->readonly;
+	store->max_map_size = opts->max_map_size != 0 ? opts->max_map_size :
+		STORE_DEFAULT_MAX_MAP;
+	if (store->max_map_size < STORE_MIN_MAP)
+		store->max_map_size = STORE_MIN_MAP;
+	store->event_log_max = opts->event_log_max != 0 ? opts->event_log_max :
+		STORE_DEFAULT_EVENTS;
+	initial = opts->initial_map_size != 0 ? opts->initial_map_size :
+		STORE_DEFAULT_INITIAL_MAP;
+	if (initial > store->max_map_size)
+		initial = store->max_map_size;
+
+	if ((rc = mdb_env_create(&store->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(store->env, STORE_DB_COUNT)) != 0 ||
+	    (rc = mdb_env_set_mapsize(store->env, initial)) != 0) {
+		store_mdb_fail(store, rc, error_r, "create environment");
+		store_close(&store);
+		return -1;
+	}
+	rc = mdb_env_open(store->env, dir,
+			  MDB_NOTLS | (opts->readonly ? MDB_RDONLY : 0), 0660);
+	if (rc != 0) {
+		if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
+			store_fail(error_r, "%s/data.mdb is not a usable LMDB store "
+				   "(%s); refusing to touch it", dir, mdb_strerror(rc));
+		else
+			store_mdb_fail(store, rc, error_r, "open environment");
+		store_close(&store);
+		return -1;
+	}
+	if (store_open_dbs(store, opts->create && !opts->readonly, error_r) < 0) {
+		store_close(&store);
+		return -1;
+	}
+	if (store->created) {
+		/* Group-shared: auth workers, relay and puller may run as
+		 * different users of one group. */
+		snprintf(path, sizeof(path), "%s/data.mdb", dir);
+		(void)chmod(path, 0660);
+		snprintf(path, sizeof(path), "%s/lock.mdb", dir);
+		(void)chmod(path, 0660);
+	}
+	*store_r = store;
+	return 0;
+}
+
+void store_close(struct store **storep)
+{
+	struct store *store = *storep;
+
+	if (store == NULL)
+		return;
+	if (store->env != NULL)
+		mdb_env_close(store->env);
+	crypto_key_wipe(&store->key);
+	mm_free(&store->dir);
+	mm_free(storep);
+}
+
+int store_was_created(const struct store *store)
+{
+	return store->created;
+}
+
+void store_set_key(struct store *store, const struct crypto_key *key)
+{
+	store->key = *key;
+	store->have_key = 1;
+}
+
+/* Double the map, up to the limit. */
+static int store_grow(struct store *store, const char **error_r)
+{
+	MDB_envinfo info;
+	uint64_t size;
+	int rc;
+
+	mdb_env_info(store->env, &info);
+	size = info.me_mapsize;
+	if (size >= store->max_map_size)
+		return store_fail(error_r, "store %s is full: it reached "
+				  "store_max_size (%llu bytes); raise it",
+				  store->dir, (unsigned long long)store->max_map_size);
+	size = size * 2 > store->max_map_size ? store->max_map_size : size * 2;
+	rc = mdb_env_set_mapsize(store->env, size);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "grow map");
+	return 0;
+}
+
+/* Begin a transaction, adopting a map grown by another process. */
+static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
+		       const char **error_r)
+{
+	int rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
+
+	if (rc == MDB_MAP_RESIZED) {
+		rc = mdb_env_set_mapsize(store->env, 0);
+		if (rc == 0)
+			rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
+	}
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "begin transaction");
+	return 0;
+}
+
+int store_write(struct store *store, store_txn_fn *fn, void *ctx,
+		const char **error_r)
+{
+	MDB_txn *txn;
+	int ret, rc;
+
+	if (store->readonly)
+		return store_fail(error_r, "store %s is open read-only", store->dir);
+	for (int attempt = 0; attempt < STORE_TXN_RETRIES; attempt++) {
+		store->last_rc = 0;
+		if (store_begin(store, 0, &txn, error_r) < 0)
+			return -1;
+		ret = fn(store, txn, ctx, error_r);
+		if (ret < 0) {
+			mdb_txn_abort(txn);
+			if (store->last_rc != MDB_MAP_FULL)
+				return -1;
+		} else {
+			rc = mdb_txn_commit(txn);
+			if (rc == 0)
+				return ret;
+			if (rc != MDB_MAP_FULL)
+				return store_mdb_fail(store, rc, error_r, "commit");
+		}
+		if (store_grow(store, error_r) < 0)
+			return -1;
+	}
+	return store_fail(error_r, "store %s: transaction retried %d times",
+			  store->dir, STORE_TXN_RETRIES);
+}
+
+int store_read(struct store *store, store_txn_fn *fn, void *ctx,
+	       const char **error_r)
+{
+	MDB_txn *txn;
+	int ret;
+
+	store->last_rc = 0;
+	if (store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
+		return -1;
+	ret = fn(store, txn, ctx, error_r);
+	mdb_txn_abort(txn);
+	return ret;
+}
+
+int store_get(struct store *store, MDB_txn *txn, enum store_db db,
+	      const void *key, size_t keylen, MDB_val *val_r,
+	      const char **error_r)
+{
+	MDB_val k = { keylen, (void *)key };
+	int rc = mdb_get(txn, store->dbi[db], &k, val_r);
+
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	return 0;
+}
+
+int store_put(struct store *store, MDB_txn *txn, enum store_db db,
+	      const void *key, size_t keylen, const void *val, size_t vallen,
+	      const char **error_r)
+{
+	MDB_val k = { keylen, (void *)key }, v = { vallen, (void *)val };
+	int rc;
+
+	if (keylen == 0 || keylen > (size_t)mdb_env_get_maxkeysize(store->env))
+		return store_fail(error_r, "store key for '%s' has a bad length (%zu)",
+				  store_db_names[db], keylen);
+	rc = mdb_put(txn, store->dbi[db], &k, &v, 0);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	return 0;
+}
+
+int store_del(struct store *store, MDB_txn *txn, enum store_db db,
+	      const void *key, size_t keylen, const char **error_r)
+{
+	MDB_val k = { keylen, (void *)key };
+	int rc = mdb_del(txn, store->dbi[db], &k, NULL);
+
+	if (rc == MDB_NOTFOUND)
+		return STORE_NOTFOUND;
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	return 0;
+}
+
+int store_del_prefix(struct store *store, MDB_txn *txn, enum store_db db,
+		     const void *prefix, size_t len, const char **error_r)
+{
+	MDB_cursor *cur;
+	MDB_val k = { len, (void *)prefix }, v;
+	int rc;
+
+	rc = mdb_cursor_open(txn, store->dbi[db], &cur);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	while (rc == 0 && k.mv_size >= len && memcmp(k.mv_data, prefix, len) == 0) {
+		rc = mdb_cursor_del(cur, 0);
+		if (rc != 0)
+			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
+		if (rc == EINVAL || rc == MDB_NOTFOUND)
+			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	return 0;
+}
+
+int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
+		       uint64_t *value_r, const char **error_r)
+{
+	MDB_val v;
+	int ret = store_get(store, txn, STORE_DB_META, name, strlen(name), &v,
+			    error_r);
+
+	if (ret < 0)
+		return -1;
+	if (ret == STORE_NOTFOUND) {
+		*value_r = 0;
+		return 0;
+	}
+	if (v.mv_size != 8)
+		return store_fail(error_r, "store %s: meta '%s' is damaged",
+				  store->dir, name);
+	*value_r = store_get_be64(v.mv_data);
+	return 0;
+}
+
+int store_meta_put_u64(struct store *store, MDB_txn *txn, const char *name,
+		       uint64_t value, const char **error_r)
+{
+	unsigned char buf[8];
+
+	store_be64(buf, value);
+	return store_put(store, txn, STORE_DB_META, name, strlen(name), buf, 8,
+			 error_r);
+}

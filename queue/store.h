@@ -1,0 +1,318 @@
+/*
+ * NAME
+ *	store 3h
+ * SUMMARY
+ *	the mailmigrate LMDB store, shared by every process
+ * DESCRIPTION
+ *	One LMDB environment under state_dir, opened at once by Dovecot
+ *	auth workers, the relay, the puller and the CLI. Named databases:
+ *	meta (schema version, pause flag, start time, error count),
+ *	accounts, creds (AES-256-GCM sealed passwords), jobs and jobidx
+ *	(FIFO with leases, one job per account at most), folders, msgmap
+ *	(old UID -> new UID per folder and UIDVALIDITY), uidls (POP3),
+ *	events (the administrator's log).
+ *
+ *	Every call runs in its own transaction and is atomic: a crash at
+ *	any point leaves the store as before or after the call. Writes
+ *	that hit MDB_MAP_FULL abort, grow the map (doubling, up to
+ *	max_map_size) and retry; a map grown by another process is picked
+ *	up (MDB_MAP_RESIZED).
+ * LOCKING
+ *	LMDB serialises writers across processes; keep write transactions
+ *	short. A struct store belongs to one thread. After fork(), the
+ *	child must not use the parent's handle: open a new one.
+ * RETURN VALUES
+ *	0 success; STORE_NOTFOUND / STORE_EXISTS where documented;
+ *	-1 with *error_r set (a static buffer, valid until the next store
+ *	call in this thread) for store or system errors.
+ */
+#ifndef MM_STORE_H
+#define MM_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "crypto.h"
+#include "log.h"
+
+#define STORE_SCHEMA_VERSION 1
+#define STORE_NOTFOUND 1
+#define STORE_EXISTS 2
+
+/* user@domain: 64 local + 1 + 253 domain, with room to spare. */
+#define STORE_MAX_ACCOUNT 320
+#define STORE_MAX_FOLDER 1024
+#define STORE_MAX_UIDL 128	/* RFC 1939 allows 70; be liberal */
+#define STORE_MAX_EVENT_TEXT 1000
+#define STORE_MAX_ALIASES 1000
+
+struct store;
+
+struct store_options {
+	uint64_t max_map_size;	/* growth limit, bytes; 0: 4 GiB */
+	uint64_t initial_map_size; /* 0: 64 MiB (capped by max) */
+	uint64_t event_log_max;	/* events kept; 0: 100000 */
+	int create;		/* make the directory and store if missing */
+	int readonly;		/* open read-only (no writes allowed) */
+};
+
+/* Open (or with create, make) the store in dir.
+ * Refuses a directory holding no store (unless create), a file that
+ * is not LMDB, an LMDB that is not ours, and an unknown schema
+ * version; in each case nothing is written. */
+int store_open(const char *dir, const struct store_options *opts,
+	       struct store **store_r, const char **error_r);
+void store_close(struct store **store);
+/* Did store_open() make a new store? */
+int store_was_created(const struct store *store);
+/* Give the key used by the creds calls (copied; wiped on close). */
+void store_set_key(struct store *store, const struct crypto_key *key);
+
+/* --- accounts ---------------------------------------------------------- */
+
+enum store_state {
+	STORE_STATE_QUEUED,
+	STORE_STATE_MIGRATING,
+	STORE_STATE_COPIED,
+	STORE_STATE_FINISHED,
+	STORE_STATE_FAILED,
+	STORE_STATE_PASSWORDS_ONLY,
+};
+#define STORE_STATE_COUNT 6
+
+/* "queued", "migrating", "copied", "finished", "failed", "passwords-only" */
+const char *store_state_name(enum store_state state);
+/* 0 and *state_r, or -1 for an unknown name. */
+int store_state_parse(const char *name, enum store_state *state_r);
+
+#define STORE_ACCOUNT_MESSAGES_ONLY 0x01 /* existed on NEW: copy messages only */
+
+struct store_account {
+	char *name;		/* user@domain, lowercased; the key */
+	char *domain;
+	enum store_state state;
+	unsigned flags;		/* STORE_ACCOUNT_* */
+	char *password_hash;	/* "{SHA512-CRYPT}$6$...", NULL: none */
+	int64_t created;	/* unix times; 0: not yet */
+	int64_t updated;
+	int64_t copy_started;
+	int64_t copy_finished;
+	int64_t finished;
+	uint64_t messages;	/* copied so far */
+	uint64_t bytes;
+	uint64_t folders;
+	uint64_t errors;	/* failed items */
+	uint64_t late_mail;	/* relayed to OLD after the copy started */
+	char *last_error;	/* NULL: none */
+	char **aliases;
+	size_t aliases_count;
+};
+
+/* Free the fields of *acct (not acct itself) and zero it. */
+void store_account_clear(struct store_account *acct);
+
+/* Lowercase and check "user@domain" (or "user" joined with domain)
+ * into buf; -1 with *error_r naming what is wrong. */
+int store_account_name(const char *user, const char *domain, char *buf,
+		       size_t bufsize, const char **error_r);
+
+/* Create an account with, if password is not NULL, its sealed password
+ * (needs store_set_key()), and a copy job unless its state is
+ * passwords-only: all in one transaction.
+ * @return 0, STORE_EXISTS (nothing written), or -1 */
+int store_account_create(struct store *store, const struct store_account *acct,
+			 const char *password, time_t now, const char **error_r);
+/* @return 0 with *acct_r filled (store_account_clear() it),
+ *	STORE_NOTFOUND or -1 */
+int store_account_get(struct store *store, const char *name,
+		      struct store_account *acct_r, const char **error_r);
+/* Replace a stored account (it must exist: else STORE_NOTFOUND). */
+int store_account_put(struct store *store, const struct store_account *acct,
+		      const char **error_r);
+/* Read-modify-write in one transaction: fn changes *acct and returns 0
+ * to write it, or non-zero to write nothing (returned as is). */
+int store_account_update(struct store *store, const char *name,
+			 int (*fn)(struct store_account *acct, void *ctx),
+			 void *ctx, const char **error_r);
+/* Set the state (and the matching timestamp). */
+int store_account_set_state(struct store *store, const char *name,
+			    enum store_state state, time_t now,
+			    const char **error_r);
+/* Add an alias once (kept sorted, duplicates ignored). */
+int store_account_add_alias(struct store *store, const char *name,
+			    const char *alias, const char **error_r);
+/* Call fn for each account in name order, in one read transaction;
+ * fn returns non-zero to stop (that value is returned). */
+int store_account_iter(struct store *store,
+		       int (*fn)(const struct store_account *acct, void *ctx),
+		       void *ctx, const char **error_r);
+
+/* --- captured passwords ---------------------------------------------- */
+
+/* Seal and store password for account (needs store_set_key()). */
+int store_cred_set(struct store *store, const char *account,
+		   const char *password, const char **error_r);
+/* @return 0 with *password_r (mm_free_secret() it), STORE_NOTFOUND, -1 */
+int store_cred_get(struct store *store, const char *account,
+		   char **password_r, const char **error_r);
+/* Overwrite the sealed record with zeros, then delete it. */
+int store_cred_wipe(struct store *store, const char *account,
+		    const char **error_r);
+
+/* --- jobs: FIFO with leases ------------------------------------------ */
+
+enum store_job_kind {
+	STORE_JOB_COPY,		/* first copy */
+	STORE_JOB_SYNC,		/* another round */
+	STORE_JOB_FINISH,	/* last round, then finished */
+};
+const char *store_job_kind_name(enum store_job_kind kind);
+
+struct store_job {
+	uint64_t id;		/* FIFO order */
+	char *account;
+	enum store_job_kind kind;
+	int64_t enqueued;
+	int64_t not_before;	/* back-off: not taken before this */
+	int64_t lease_until;	/* 0: free; else leased until then */
+	char *owner;		/* the lease holder, e.g. "host:pid:worker" */
+	unsigned attempts;
+	char *last_error;
+};
+void store_job_clear(struct store_job *job);
+
+/* Queue a job for account. An account has one job at most: if it has
+ * one, *id_r is that job's (its kind upgraded if the new one asks for
+ * more: copy < sync < finish) and STORE_EXISTS is returned. */
+int store_job_enqueue(struct store *store, const char *account,
+		      enum store_job_kind kind, time_t now, uint64_t *id_r,
+		      const char **error_r);
+/* Lease the oldest job that is free (or whose lease expired) and due.
+ * @return 0 with *job_r, STORE_NOTFOUND when none is ready, -1 */
+int store_job_take(struct store *store, const char *owner,
+		   unsigned lease_seconds, time_t now, struct store_job *job_r,
+		   const char **error_r);
+/* Extend a lease. STORE_NOTFOUND if the job is gone or held by another
+ * owner (our lease expired and it was taken): stop working on it. */
+int store_job_renew(struct store *store, uint64_t id, const char *owner,
+		    unsigned lease_seconds, time_t now, const char **error_r);
+/* The job is done: delete it. STORE_NOTFOUND as for renew. */
+int store_job_done(struct store *store, uint64_t id, const char *owner,
+		   const char **error_r);
+/* Give the job back to be tried again at not_before, attempts + 1,
+ * with the reason kept. STORE_NOTFOUND as for renew. */
+int store_job_retry(struct store *store, uint64_t id, const char *owner,
+		    time_t not_before, const char *reason,
+		    const char **error_r);
+/* Remove account's job, if any (0 or STORE_NOTFOUND). */
+int store_job_cancel(struct store *store, const char *account,
+		     const char **error_r);
+/* Each job in FIFO order, in one read transaction. */
+int store_job_iter(struct store *store,
+		   int (*fn)(const struct store_job *job, void *ctx),
+		   void *ctx, const char **error_r);
+
+/* --- folders and the UID map ----------------------------------------- */
+
+struct store_folder {
+	char *account;
+	char *name;		/* the OLD name, as OLD spells it */
+	char *target_name;	/* the NEW name it maps to */
+	uint32_t uidvalidity;	/* OLD's */
+	uint32_t last_uid;	/* highest OLD UID handled */
+	uint32_t target_uidvalidity;
+	uint64_t messages;
+	uint64_t bytes;
+	int subscribed;
+};
+void store_folder_clear(struct store_folder *folder);
+
+int store_folder_get(struct store *store, const char *account,
+		     const char *name, struct store_folder *folder_r,
+		     const char **error_r);
+int store_folder_put(struct store *store, const struct store_folder *folder,
+		     const char **error_r);
+int store_folder_iter(struct store *store, const char *account,
+		      int (*fn)(const struct store_folder *folder, void *ctx),
+		      void *ctx, const char **error_r);
+
+/* Record one copied message in one transaction: the UID map entry,
+ * the folder's last_uid, messages and bytes, the account's counters.
+ * STORE_EXISTS (nothing changed) if old_uid was already recorded. */
+int store_message_copied(struct store *store, const char *account,
+			 const char *folder, uint32_t uidvalidity,
+			 uint32_t old_uid, uint32_t new_uid, uint64_t size,
+			 time_t now, const char **error_r);
+/* @return 0 with *new_uid_r, STORE_NOTFOUND, -1 */
+int store_msgmap_get(struct store *store, const char *account,
+		     const char *folder, uint32_t uidvalidity,
+		     uint32_t old_uid, uint32_t *new_uid_r,
+		     const char **error_r);
+
+/* --- POP3 UIDLs --------------------------------------------------------- */
+
+/* Claim uidl for account: 0 if newly added, STORE_EXISTS if present.
+ * Atomic, so concurrent sessions copy each message once. */
+int store_uidl_add(struct store *store, const char *account,
+		   const char *uidl, time_t now, const char **error_r);
+/* 1 if present, 0 if not, -1 */
+int store_uidl_has(struct store *store, const char *account,
+		   const char *uidl, const char **error_r);
+/* Count of account's UIDLs in *count_r. */
+int store_uidl_count(struct store *store, const char *account,
+		     uint64_t *count_r, const char **error_r);
+
+/* --- statistics ------------------------------------------------------- */
+
+struct store_stats {
+	int64_t started;		/* first account added; 0: never */
+	uint64_t accounts;		/* mailboxes total */
+	uint64_t by_state[STORE_STATE_COUNT];
+	uint64_t aliases;
+	uint64_t messages;
+	uint64_t bytes;
+	int64_t last_migrated;		/* newest copy_finished; 0: none */
+	uint64_t errors;		/* error events ever logged */
+	uint64_t jobs_pending;		/* not leased */
+	uint64_t jobs_leased;		/* leased and not expired at now */
+	int paused;
+};
+int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
+		    const char **error_r);
+
+/* --- events ------------------------------------------------------------ */
+
+struct store_event {
+	uint64_t id;
+	int64_t time;
+	enum log_severity severity;
+	char *account;		/* "" when global */
+	char *message;
+};
+
+/* Append an event (text truncated to STORE_MAX_EVENT_TEXT); severity
+ * error or worse also counts in the stats. Oldest events beyond
+ * event_log_max are dropped. account may be NULL. */
+int store_event_add(struct store *store, time_t now, enum log_severity sev,
+		    const char *account, const char *message,
+		    const char **error_r);
+/* The last n events (0: all) in time order, only errors and worse if
+ * errors_only, only account's if account is not NULL. */
+int store_event_iter(struct store *store, int errors_only, const char *account,
+		     size_t n,
+		     int (*fn)(const struct store_event *ev, void *ctx),
+		     void *ctx, const char **error_r);
+
+/* --- control ------------------------------------------------------------ */
+
+int store_paused(struct store *store, int *paused_r, const char **error_r);
+int store_set_paused(struct store *store, int paused, const char **error_r);
+/* Forget copy progress for account (NULL: all accounts): folders, UID
+ * map and UIDLs dropped, counters zeroed, state back to queued (not
+ * for passwords-only), a copy job queued. Nothing is deleted on
+ * either mail server. STORE_NOTFOUND for an unknown account. */
+int store_reset(struct store *store, const char *account, time_t now,
+		const char **error_r);
+
+#endif

@@ -1,0 +1,490 @@
+/*
+ * NAME
+ *	store_account 3
+ * SUMMARY
+ *	accounts: state, hash, times, counters, aliases
+ * DESCRIPTION
+ *	The key is "user@domain", lowercased. Creating an account also
+ *	seals its password and queues its copy job in the same write
+ *	transaction, so a crash never leaves an account without its job.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "mm_alloc.h"
+#include "store_private.h"
+
+#define ACCOUNT_REC_VERSION 1
+
+static const char *const store_state_names[STORE_STATE_COUNT] = {
+	"queued", "migrating", "copied", "finished", "failed", "passwords-only",
+};
+
+const char *store_state_name(enum store_state state)
+{
+	if ((unsigned)state >= STORE_STATE_COUNT)
+		return "unknown";
+	return store_state_names[state];
+}
+
+int store_state_parse(const char *name, enum store_state *state_r)
+{
+	for (int i = 0; i < STORE_STATE_COUNT; i++) {
+		if (strcmp(name, store_state_names[i]) == 0) {
+			*state_r = (enum store_state)i;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+void store_account_clear(struct store_account *acct)
+{
+	mm_free(&acct->name);
+	mm_free(&acct->domain);
+	mm_free(&acct->password_hash);
+	mm_free(&acct->last_error);
+	for (size_t i = 0; i < acct->aliases_count; i++)
+		mm_free(&acct->aliases[i]);
+	mm_free(&acct->aliases);
+	memset(acct, 0, sizeof(*acct));
+}
+
+/* Is c allowed in the local part? Printable ASCII except the
+ * characters that break our formats or Dovecot's (':', '*', space). */
+static int store_local_char_ok(unsigned char c)
+{
+	return c > 0x20 && c < 0x7f && c != ':' && c != '*' && c != '@' &&
+		c != '"' && c != '\\' && c != ',';
+}
+
+/* A domain: labels of letters, digits and '-', joined by '.'. */
+static int store_domain_ok(const char *d, size_t len)
+{
+	size_t label = 0;
+
+	if (len == 0 || len > 253)
+		return 0;
+	for (size_t i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)d[i];
+
+		if (c == '.') {
+			if (label == 0 || d[i - 1] == '-')
+				return 0;
+			label = 0;
+		} else if (isalnum(c) || (c == '-' && label > 0)) {
+			if (++label > 63)
+				return 0;
+		} else {
+			return 0;
+		}
+	}
+	return label > 0 && d[len - 1] != '-';
+}
+
+int store_account_name(const char *user, const char *domain, char *buf,
+		       size_t bufsize, const char **error_r)
+{
+	const char *at = strchr(user, '@');
+	size_t local_len = at != NULL ? (size_t)(at - user) : strlen(user);
+	const char *dom = at != NULL ? at + 1 : domain;
+	size_t n;
+
+	if (local_len == 0)
+		return store_fail(error_r, "empty user name");
+	if (local_len > 64)
+		return store_fail(error_r, "user name over 64 characters");
+	for (size_t i = 0; i < local_len; i++)
+		if (!store_local_char_ok((unsigned char)user[i]))
+			return store_fail(error_r, "bad character in user name");
+	if (dom == NULL || *dom == '\0')
+		return store_fail(error_r, "no domain for user (give user@domain or a domain)");
+	if (at != NULL && domain != NULL && *domain != '\0' &&
+	    strcasecmp(dom, domain) != 0)
+		return store_fail(error_r, "user's domain differs from the domain given");
+	if (!store_domain_ok(dom, strlen(dom)))
+		return store_fail(error_r, "bad domain '%.80s'", dom);
+	n = local_len + 1 + strlen(dom);
+	if (n + 1 > bufsize || n + 1 > STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "account name too long");
+	for (size_t i = 0; i < local_len; i++)
+		buf[i] = (char)tolower((unsigned char)user[i]);
+	buf[local_len] = '@';
+	for (size_t i = 0; dom[i] != '\0'; i++)
+		buf[local_len + 1 + i] = (char)tolower((unsigned char)dom[i]);
+	buf[n] = '\0';
+	return 0;
+}
+
+void store_account_encode(const struct store_account *acct,
+			  struct rec_writer *w)
+{
+	rec_init(w, ACCOUNT_REC_VERSION);
+	rec_put_str(w, acct->domain);
+	rec_put_u32(w, (uint32_t)acct->state);
+	rec_put_u32(w, acct->flags);
+	rec_put_str(w, acct->password_hash);
+	rec_put_u64(w, (uint64_t)acct->created);
+	rec_put_u64(w, (uint64_t)acct->updated);
+	rec_put_u64(w, (uint64_t)acct->copy_started);
+	rec_put_u64(w, (uint64_t)acct->copy_finished);
+	rec_put_u64(w, (uint64_t)acct->finished);
+	rec_put_u64(w, acct->messages);
+	rec_put_u64(w, acct->bytes);
+	rec_put_u64(w, acct->folders);
+	rec_put_u64(w, acct->errors);
+	rec_put_u64(w, acct->late_mail);
+	rec_put_str(w, acct->last_error);
+	rec_put_u32(w, (uint32_t)acct->aliases_count);
+	for (size_t i = 0; i < acct->aliases_count; i++)
+		rec_put_str(w, acct->aliases[i]);
+}
+
+int store_account_decode(const MDB_val *val, const char *name,
+			 struct store_account *acct_r, const char **error_r)
+{
+	struct rec_reader r;
+	unsigned char version;
+	uint32_t n;
+
+	memset(acct_r, 0, sizeof(*acct_r));
+	version = rec_begin(&r, val->mv_data, val->mv_size);
+	if (version != ACCOUNT_REC_VERSION)
+		return store_fail(error_r, "account '%.200s': record has unknown "
+				  "version %u", name, version);
+	acct_r->name = mm_strdup(name);
+	acct_r->domain = rec_get_str(&r);
+	acct_r->state = (enum store_state)rec_get_u32(&r);
+	acct_r->flags = rec_get_u32(&r);
+	acct_r->password_hash = rec_get_str(&r);
+	acct_r->created = (int64_t)rec_get_u64(&r);
+	acct_r->updated = (int64_t)rec_get_u64(&r);
+	acct_r->copy_started = (int64_t)rec_get_u64(&r);
+	acct_r->copy_finished = (int64_t)rec_get_u64(&r);
+	acct_r->finished = (int64_t)rec_get_u64(&r);
+	acct_r->messages = rec_get_u64(&r);
+	acct_r->bytes = rec_get_u64(&r);
+	acct_r->folders = rec_get_u64(&r);
+	acct_r->errors = rec_get_u64(&r);
+	acct_r->late_mail = rec_get_u64(&r);
+	acct_r->last_error = rec_get_str(&r);
+	n = rec_get_u32(&r);
+	if (!r.bad && n <= STORE_MAX_ALIASES) {
+		acct_r->aliases = mm_calloc(n, sizeof(char *));
+		for (uint32_t i = 0; i < n && !r.bad; i++) {
+			acct_r->aliases[i] = rec_get_str(&r);
+			acct_r->aliases_count++;
+		}
+	} else {
+		r.bad = 1;
+	}
+	if (!rec_end_ok(&r) || acct_r->domain == NULL ||
+	    (unsigned)acct_r->state >= STORE_STATE_COUNT) {
+		store_account_clear(acct_r);
+		return store_fail(error_r, "account '%.200s': damaged record", name);
+	}
+	return 0;
+}
+
+int store_account_load(struct store *store, MDB_txn *txn, const char *name,
+		       struct store_account *acct_r, const char **error_r)
+{
+	MDB_val v;
+	int ret;
+
+	memset(acct_r, 0, sizeof(*acct_r));
+	ret = store_get(store, txn, STORE_DB_ACCOUNTS, name, strlen(name), &v,
+			error_r);
+	if (ret != 0)
+		return ret;
+	return store_account_decode(&v, name, acct_r, error_r);
+}
+
+int store_account_save(struct store *store, MDB_txn *txn,
+		       const struct store_account *acct, const char **error_r)
+{
+	struct rec_writer w;
+	int ret;
+
+	store_account_encode(acct, &w);
+	ret = store_put(store, txn, STORE_DB_ACCOUNTS, acct->name,
+			strlen(acct->name), w.buf, w.len, error_r);
+	rec_free(&w);
+	return ret;
+}
+
+struct account_create_ctx {
+	const struct store_account *acct;
+	const char *password;
+	time_t now;
+};
+
+static int account_create_txn(struct store *store, MDB_txn *txn, void *context,
+			      const char **error_r)
+{
+	struct account_create_ctx *ctx = context;
+	struct store_account acct = *ctx->acct;
+	uint64_t started, id;
+	MDB_val v;
+	int ret;
+
+	ret = store_get(store, txn, STORE_DB_ACCOUNTS, acct.name,
+			strlen(acct.name), &v, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0)
+		return STORE_EXISTS;
+	acct.created = acct.updated = ctx->now;
+	if (store_account_save(store, txn, &acct, error_r) < 0)
+		return -1;
+	if (ctx->password != NULL &&
+	    store_cred_set_txn(store, txn, acct.name, ctx->password, error_r) < 0)
+		return -1;
+	if (acct.state == STORE_STATE_QUEUED &&
+	    store_job_enqueue_txn(store, txn, acct.name, STORE_JOB_COPY, ctx->now,
+				  &id, error_r) < 0)
+		return -1;
+	if (store_meta_get_u64(store, txn, "started", &started, error_r) < 0)
+		return -1;
+	if (started == 0 &&
+	    store_meta_put_u64(store, txn, "started", (uint64_t)ctx->now, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+int store_account_create(struct store *store, const struct store_account *acct,
+			 const char *password, time_t now, const char **error_r)
+{
+	struct account_create_ctx ctx = { acct, password, now };
+
+	if (acct->name == NULL || acct->domain == NULL)
+		return store_fail(error_r, "account without a name or domain");
+	if (password != NULL && !store->have_key)
+		return store_fail(error_r, "no key loaded to seal the password");
+	return store_write(store, account_create_txn, &ctx, error_r);
+}
+
+struct account_get_ctx {
+	const char *name;
+	struct store_account *acct;
+};
+
+static int account_get_txn(struct store *store, MDB_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct account_get_ctx *ctx = context;
+
+	return store_account_load(store, txn, ctx->name, ctx->acct, error_r);
+}
+
+int store_account_get(struct store *store, const char *name,
+		      struct store_account *acct_r, const char **error_r)
+{
+	struct account_get_ctx ctx = { name, acct_r };
+
+	memset(acct_r, 0, sizeof(*acct_r));
+	return store_read(store, account_get_txn, &ctx, error_r);
+}
+
+struct account_update_ctx {
+	const char *name;
+	int (*fn)(struct store_account *acct, void *ctx);
+	void *fn_ctx;
+};
+
+static int account_update_txn(struct store *store, MDB_txn *txn, void *context,
+			      const char **error_r)
+{
+	struct account_update_ctx *ctx = context;
+	struct store_account acct;
+	int ret;
+
+	ret = store_account_load(store, txn, ctx->name, &acct, error_r);
+	if (ret != 0)
+		return ret;
+	ret = ctx->fn(&acct, ctx->fn_ctx);
+	if (ret == 0) {
+		/* The key never changes under an update. */
+		mm_free(&acct.name);
+		acct.name = mm_strdup(ctx->name);
+		ret = store_account_save(store, txn, &acct, error_r);
+	}
+	store_account_clear(&acct);
+	return ret;
+}
+
+int store_account_update(struct store *store, const char *name,
+			 int (*fn)(struct store_account *acct, void *ctx),
+			 void *ctx, const char **error_r)
+{
+	struct account_update_ctx uctx = { name, fn, ctx };
+
+	return store_write(store, account_update_txn, &uctx, error_r);
+}
+
+/* Copy src's fields into dst (which is replaced). */
+static int account_replace(struct store_account *dst, void *context)
+{
+	const struct store_account *src = context;
+
+	mm_free(&dst->domain);
+	dst->domain = mm_strdup(src->domain);
+	dst->state = src->state;
+	dst->flags = src->flags;
+	mm_free(&dst->password_hash);
+	dst->password_hash = src->password_hash ? mm_strdup(src->password_hash) : NULL;
+	dst->created = src->created;
+	dst->updated = src->updated;
+	dst->copy_started = src->copy_started;
+	dst->copy_finished = src->copy_finished;
+	dst->finished = src->finished;
+	dst->messages = src->messages;
+	dst->bytes = src->bytes;
+	dst->folders = src->folders;
+	dst->errors = src->errors;
+	dst->late_mail = src->late_mail;
+	mm_free(&dst->last_error);
+	dst->last_error = src->last_error ? mm_strdup(src->last_error) : NULL;
+	for (size_t i = 0; i < dst->aliases_count; i++)
+		mm_free(&dst->aliases[i]);
+	mm_free(&dst->aliases);
+	dst->aliases = mm_calloc(src->aliases_count, sizeof(char *));
+	for (size_t i = 0; i < src->aliases_count; i++)
+		dst->aliases[i] = mm_strdup(src->aliases[i]);
+	dst->aliases_count = src->aliases_count;
+	return 0;
+}
+
+int store_account_put(struct store *store, const struct store_account *acct,
+		      const char **error_r)
+{
+	if (acct->domain == NULL)
+		return store_fail(error_r, "account without a domain");
+	if (acct->aliases_count > STORE_MAX_ALIASES)
+		return store_fail(error_r, "account '%.200s': over %d aliases",
+				  acct->name, STORE_MAX_ALIASES);
+	return store_account_update(store, acct->name, account_replace,
+				    (void *)acct, error_r);
+}
+
+struct state_ctx {
+	enum store_state state;
+	time_t now;
+};
+
+static int account_set_state(struct store_account *acct, void *context)
+{
+	const struct state_ctx *ctx = context;
+
+	acct->state = ctx->state;
+	acct->updated = ctx->now;
+	switch (ctx->state) {
+	case STORE_STATE_MIGRATING:
+		if (acct->copy_started == 0)
+			acct->copy_started = ctx->now;
+		break;
+	case STORE_STATE_COPIED:
+		acct->copy_finished = ctx->now;
+		break;
+	case STORE_STATE_FINISHED:
+		acct->finished = ctx->now;
+		if (acct->copy_finished == 0)
+			acct->copy_finished = ctx->now;
+		break;
+	default:
+		break;
+	}
+	return 0;
+}
+
+int store_account_set_state(struct store *store, const char *name,
+			    enum store_state state, time_t now,
+			    const char **error_r)
+{
+	struct state_ctx ctx = { state, now };
+
+	if ((unsigned)state >= STORE_STATE_COUNT)
+		return store_fail(error_r, "bad account state %d", (int)state);
+	return store_account_update(store, name, account_set_state, &ctx, error_r);
+}
+
+static int alias_cmp(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static int account_add_alias(struct store_account *acct, void *context)
+{
+	const char *alias = context;
+
+	for (size_t i = 0; i < acct->aliases_count; i++)
+		if (strcmp(acct->aliases[i], alias) == 0)
+			return STORE_EXISTS;
+	if (acct->aliases_count >= STORE_MAX_ALIASES)
+		return STORE_EXISTS;
+	acct->aliases = mm_reallocarray(acct->aliases, acct->aliases_count + 1,
+					sizeof(char *));
+	acct->aliases[acct->aliases_count++] = mm_strdup(alias);
+	qsort(acct->aliases, acct->aliases_count, sizeof(char *), alias_cmp);
+	return 0;
+}
+
+int store_account_add_alias(struct store *store, const char *name,
+			    const char *alias, const char **error_r)
+{
+	char lower[STORE_MAX_ACCOUNT];
+	int ret;
+
+	if (store_account_name(alias, NULL, lower, sizeof(lower), error_r) < 0)
+		return -1;
+	ret = store_account_update(store, name, account_add_alias, lower, error_r);
+	return ret == STORE_EXISTS ? 0 : ret;
+}
+
+struct account_iter_ctx {
+	int (*fn)(const struct store_account *acct, void *ctx);
+	void *fn_ctx;
+};
+
+static int account_iter_txn(struct store *store, MDB_txn *txn, void *context,
+			    const char **error_r)
+{
+	struct account_iter_ctx *ctx = context;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, ret = 0;
+
+	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_ACCOUNTS], &cur);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "accounts");
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_account acct;
+		char *name = mm_strndup(k.mv_data, k.mv_size);
+
+		if (store_account_decode(&v, name, &acct, error_r) < 0) {
+			mm_free(&name);
+			mdb_cursor_close(cur);
+			return -1;
+		}
+		mm_free(&name);
+		ret = ctx->fn(&acct, ctx->fn_ctx);
+		store_account_clear(&acct);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_fail(store, rc, error_r, "accounts");
+	return ret;
+}
+
+int store_account_iter(struct store *store,
+		       int (*fn)(const struct store_account *acct, void *ctx),
+		       void *ctx, const char **error_r)
+{
+	struct account_iter_ctx ictx = { fn, ctx };
+
+	return store_read(store, account_iter_txn, &ictx, error_r);
+}

@@ -1,0 +1,473 @@
+/*
+ * NAME
+ *	store_folder 3
+ * SUMMARY
+ *	per-folder sync state, the old-UID -> new-UID map, POP3 UIDLs
+ * DESCRIPTION
+ *	LMDB keys are at most 511 bytes and folder names can be longer,
+ *	so a folder is keyed by "account\0" and the SHA-256 of its name;
+ *	the name itself is in the record. The UID map key adds OLD's
+ *	UIDVALIDITY and UID (big-endian, so a folder's entries sort by
+ *	UID), which makes a changed UIDVALIDITY a fresh map by itself.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "mm_alloc.h"
+#include "store_private.h"
+
+#define FOLDER_REC_VERSION 1
+#define FOLDER_HASH_LEN 32
+#define FOLDER_KEY_MAX (STORE_MAX_ACCOUNT + 1 + FOLDER_HASH_LEN)
+#define MSGMAP_KEY_MAX (FOLDER_KEY_MAX + 8)
+
+void store_folder_clear(struct store_folder *folder)
+{
+	mm_free(&folder->account);
+	mm_free(&folder->name);
+	mm_free(&folder->target_name);
+	memset(folder, 0, sizeof(*folder));
+}
+
+/* "account\0" into key; its length, or -1 when too long. */
+static int account_prefix(const char *account, unsigned char *key,
+			  size_t keysize, const char **error_r)
+{
+	size_t n = strlen(account);
+
+	if (n == 0 || n + 1 > STORE_MAX_ACCOUNT || n + 1 > keysize)
+		return store_fail(error_r, "bad account name length (%zu)", n);
+	memcpy(key, account, n + 1);
+	return (int)(n + 1);
+}
+
+/* The folder key: "account\0" + SHA-256(name). */
+static int folder_key(const char *account, const char *name,
+		      unsigned char *key, size_t *len_r, const char **error_r)
+{
+	unsigned int mdlen = 0;
+	int n = account_prefix(account, key, FOLDER_KEY_MAX, error_r);
+
+	if (n < 0)
+		return -1;
+	if (strlen(name) > STORE_MAX_FOLDER)
+		return store_fail(error_r, "folder name over %d bytes", STORE_MAX_FOLDER);
+	if (EVP_Digest(name, strlen(name), key + n, &mdlen, EVP_sha256(), NULL) != 1 ||
+	    mdlen != FOLDER_HASH_LEN)
+		return store_fail(error_r, "SHA-256 failed");
+	*len_r = (size_t)n + FOLDER_HASH_LEN;
+	return 0;
+}
+
+static void folder_encode(const struct store_folder *f, struct rec_writer *w)
+{
+	rec_init(w, FOLDER_REC_VERSION);
+	rec_put_str(w, f->name);
+	rec_put_str(w, f->target_name);
+	rec_put_u32(w, f->uidvalidity);
+	rec_put_u32(w, f->last_uid);
+	rec_put_u32(w, f->target_uidvalidity);
+	rec_put_u64(w, f->messages);
+	rec_put_u64(w, f->bytes);
+	rec_put_u32(w, (uint32_t)f->subscribed);
+}
+
+static int folder_decode(const char *account, const MDB_val *v,
+			 struct store_folder *f, const char **error_r)
+{
+	struct rec_reader r;
+
+	memset(f, 0, sizeof(*f));
+	if (rec_begin(&r, v->mv_data, v->mv_size) != FOLDER_REC_VERSION)
+		return store_fail(error_r, "account '%.200s': damaged folder record",
+				  account);
+	f->account = mm_strdup(account);
+	f->name = rec_get_str(&r);
+	f->target_name = rec_get_str(&r);
+	f->uidvalidity = rec_get_u32(&r);
+	f->last_uid = rec_get_u32(&r);
+	f->target_uidvalidity = rec_get_u32(&r);
+	f->messages = rec_get_u64(&r);
+	f->bytes = rec_get_u64(&r);
+	f->subscribed = (int)rec_get_u32(&r);
+	if (!rec_end_ok(&r) || f->name == NULL) {
+		store_folder_clear(f);
+		return store_fail(error_r, "account '%.200s': damaged folder record",
+				  account);
+	}
+	return 0;
+}
+
+static int folder_load(struct store *store, MDB_txn *txn, const char *account,
+		       const char *name, struct store_folder *f,
+		       const char **error_r)
+{
+	unsigned char key[FOLDER_KEY_MAX];
+	size_t keylen;
+	MDB_val v;
+	int ret;
+
+	memset(f, 0, sizeof(*f));
+	if (folder_key(account, name, key, &keylen, error_r) < 0)
+		return -1;
+	ret = store_get(store, txn, STORE_DB_FOLDERS, key, keylen, &v, error_r);
+	if (ret != 0)
+		return ret;
+	return folder_decode(account, &v, f, error_r);
+}
+
+static int folder_save(struct store *store, MDB_txn *txn,
+		       const struct store_folder *f, const char **error_r)
+{
+	unsigned char key[FOLDER_KEY_MAX];
+	struct rec_writer w;
+	size_t keylen;
+	int ret;
+
+	if (folder_key(f->account, f->name, key, &keylen, error_r) < 0)
+		return -1;
+	folder_encode(f, &w);
+	ret = store_put(store, txn, STORE_DB_FOLDERS, key, keylen, w.buf, w.len,
+			error_r);
+	rec_free(&w);
+	return ret;
+}
+
+struct folder_ctx {
+	const char *account;
+	const char *name;
+	const struct store_folder *in;
+	struct store_folder *out;
+	uint32_t uidvalidity, old_uid, new_uid;
+	uint32_t *new_uid_r;
+	uint64_t size;
+	time_t now;
+	const char *uidl;
+	uint64_t count;
+	int (*fn)(const struct store_folder *folder, void *ctx);
+	void *fn_ctx;
+};
+
+static int folder_get_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+
+	return folder_load(store, txn, ctx->account, ctx->name, ctx->out, error_r);
+}
+
+int store_folder_get(struct store *store, const char *account,
+		     const char *name, struct store_folder *folder_r,
+		     const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = name, .out = folder_r };
+
+	memset(folder_r, 0, sizeof(*folder_r));
+	return store_read(store, folder_get_txn, &ctx, error_r);
+}
+
+static int folder_put_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+
+	return folder_save(store, txn, ctx->in, error_r);
+}
+
+int store_folder_put(struct store *store, const struct store_folder *folder,
+		     const char **error_r)
+{
+	struct folder_ctx ctx = { .in = folder };
+
+	if (folder->account == NULL || folder->name == NULL)
+		return store_fail(error_r, "folder without account or name");
+	return store_write(store, folder_put_txn, &ctx, error_r);
+}
+
+static int folder_iter_txn(struct store *store, MDB_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char prefix[STORE_MAX_ACCOUNT + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int n, rc, ret = 0;
+
+	n = account_prefix(ctx->account, prefix, sizeof(prefix), error_r);
+	if (n < 0)
+		return -1;
+	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_FOLDERS], &cur);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "folders");
+	k.mv_size = (size_t)n;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && ret == 0 && k.mv_size >= (size_t)n &&
+	     memcmp(k.mv_data, prefix, (size_t)n) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_folder f;
+
+		if (folder_decode(ctx->account, &v, &f, error_r) < 0) {
+			mdb_cursor_close(cur);
+			return -1;
+		}
+		ret = ctx->fn(&f, ctx->fn_ctx);
+		store_folder_clear(&f);
+	}
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_fail(store, rc, error_r, "folders");
+	return ret;
+}
+
+int store_folder_iter(struct store *store, const char *account,
+		      int (*fn)(const struct store_folder *folder, void *ctx),
+		      void *ctx, const char **error_r)
+{
+	struct folder_ctx fctx = { .account = account, .fn = fn, .fn_ctx = ctx };
+
+	return store_read(store, folder_iter_txn, &fctx, error_r);
+}
+
+/* The UID map key for one message. */
+static int msgmap_key(const char *account, const char *folder,
+		      uint32_t uidvalidity, uint32_t uid, unsigned char *key,
+		      size_t *len_r, const char **error_r)
+{
+	size_t n;
+
+	if (folder_key(account, folder, key, &n, error_r) < 0)
+		return -1;
+	store_be32(key + n, uidvalidity);
+	store_be32(key + n + 4, uid);
+	*len_r = n + 8;
+	return 0;
+}
+
+static int message_copied_txn(struct store *store, MDB_txn *txn, void *context,
+			      const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char key[MSGMAP_KEY_MAX], val[4];
+	struct store_account acct;
+	struct store_folder f;
+	size_t keylen;
+	MDB_val v;
+	int ret;
+
+	if (msgmap_key(ctx->account, ctx->name, ctx->uidvalidity, ctx->old_uid,
+		       key, &keylen, error_r) < 0)
+		return -1;
+	ret = store_get(store, txn, STORE_DB_MSGMAP, key, keylen, &v, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0)
+		return STORE_EXISTS;
+	ret = store_account_load(store, txn, ctx->account, &acct, error_r);
+	if (ret == STORE_NOTFOUND)
+		return store_fail(error_r, "account '%.200s' does not exist",
+				  ctx->account);
+	if (ret < 0)
+		return -1;
+	store_be32(val, ctx->new_uid);
+	if (store_put(store, txn, STORE_DB_MSGMAP, key, keylen, val, 4, error_r) < 0) {
+		store_account_clear(&acct);
+		return -1;
+	}
+	ret = folder_load(store, txn, ctx->account, ctx->name, &f, error_r);
+	if (ret < 0) {
+		store_account_clear(&acct);
+		return -1;
+	}
+	if (ret == STORE_NOTFOUND) {
+		f.account = mm_strdup(ctx->account);
+		f.name = mm_strdup(ctx->name);
+		f.uidvalidity = ctx->uidvalidity;
+		acct.folders++;
+	}
+	if (ctx->old_uid > f.last_uid && f.uidvalidity == ctx->uidvalidity)
+		f.last_uid = ctx->old_uid;
+	f.messages++;
+	f.bytes += ctx->size;
+	acct.messages++;
+	acct.bytes += ctx->size;
+	acct.updated = ctx->now;
+	ret = folder_save(store, txn, &f, error_r) < 0 ||
+		store_account_save(store, txn, &acct, error_r) < 0 ? -1 : 0;
+	store_folder_clear(&f);
+	store_account_clear(&acct);
+	return ret;
+}
+
+int store_message_copied(struct store *store, const char *account,
+			 const char *folder, uint32_t uidvalidity,
+			 uint32_t old_uid, uint32_t new_uid, uint64_t size,
+			 time_t now, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity, .old_uid = old_uid,
+				  .new_uid = new_uid, .size = size, .now = now };
+
+	return store_write(store, message_copied_txn, &ctx, error_r);
+}
+
+static int msgmap_get_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char key[MSGMAP_KEY_MAX];
+	size_t keylen;
+	MDB_val v;
+	int ret;
+
+	if (msgmap_key(ctx->account, ctx->name, ctx->uidvalidity, ctx->old_uid,
+		       key, &keylen, error_r) < 0)
+		return -1;
+	ret = store_get(store, txn, STORE_DB_MSGMAP, key, keylen, &v, error_r);
+	if (ret != 0)
+		return ret;
+	if (v.mv_size != 4)
+		return store_fail(error_r, "damaged UID map entry");
+	*ctx->new_uid_r = store_get_be32(v.mv_data);
+	return 0;
+}
+
+int store_msgmap_get(struct store *store, const char *account,
+		     const char *folder, uint32_t uidvalidity,
+		     uint32_t old_uid, uint32_t *new_uid_r,
+		     const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity, .old_uid = old_uid,
+				  .new_uid_r = new_uid_r };
+
+	return store_read(store, msgmap_get_txn, &ctx, error_r);
+}
+
+/* The UIDL key: "account\0uidl". */
+static int uidl_key(const char *account, const char *uidl, unsigned char *key,
+		    size_t *len_r, const char **error_r)
+{
+	int n = account_prefix(account, key, STORE_MAX_ACCOUNT + 1, error_r);
+	size_t ulen = strlen(uidl);
+
+	if (n < 0)
+		return -1;
+	if (ulen == 0 || ulen > STORE_MAX_UIDL)
+		return store_fail(error_r, "UIDL length %zu out of range 1..%d", ulen,
+				  STORE_MAX_UIDL);
+	memcpy(key + n, uidl, ulen);
+	*len_r = (size_t)n + ulen;
+	return 0;
+}
+
+static int uidl_add_txn(struct store *store, MDB_txn *txn, void *context,
+			const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char key[STORE_MAX_ACCOUNT + 1 + STORE_MAX_UIDL], val[8];
+	size_t keylen;
+	MDB_val v;
+	int ret;
+
+	if (uidl_key(ctx->account, ctx->uidl, key, &keylen, error_r) < 0)
+		return -1;
+	ret = store_get(store, txn, STORE_DB_UIDLS, key, keylen, &v, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0)
+		return STORE_EXISTS;
+	store_be64(val, (uint64_t)ctx->now);
+	return store_put(store, txn, STORE_DB_UIDLS, key, keylen, val, 8, error_r);
+}
+
+int store_uidl_add(struct store *store, const char *account,
+		   const char *uidl, time_t now, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .uidl = uidl, .now = now };
+
+	return store_write(store, uidl_add_txn, &ctx, error_r);
+}
+
+static int uidl_has_txn(struct store *store, MDB_txn *txn, void *context,
+			const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char key[STORE_MAX_ACCOUNT + 1 + STORE_MAX_UIDL];
+	size_t keylen;
+	MDB_val v;
+	int ret;
+
+	if (uidl_key(ctx->account, ctx->uidl, key, &keylen, error_r) < 0)
+		return -1;
+	ret = store_get(store, txn, STORE_DB_UIDLS, key, keylen, &v, error_r);
+	if (ret < 0)
+		return -1;
+	return ret == 0 ? 1 : 0;
+}
+
+int store_uidl_has(struct store *store, const char *account,
+		   const char *uidl, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .uidl = uidl };
+
+	return store_read(store, uidl_has_txn, &ctx, error_r);
+}
+
+static int uidl_count_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char prefix[STORE_MAX_ACCOUNT + 1];
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int n, rc;
+
+	n = account_prefix(ctx->account, prefix, sizeof(prefix), error_r);
+	if (n < 0)
+		return -1;
+	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_UIDLS], &cur);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "uidls");
+	ctx->count = 0;
+	k.mv_size = (size_t)n;
+	k.mv_data = prefix;
+	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+	     rc == 0 && k.mv_size >= (size_t)n &&
+	     memcmp(k.mv_data, prefix, (size_t)n) == 0;
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		ctx->count++;
+	mdb_cursor_close(cur);
+	if (rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_fail(store, rc, error_r, "uidls");
+	return 0;
+}
+
+int store_uidl_count(struct store *store, const char *account,
+		     uint64_t *count_r, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account };
+	int ret = store_read(store, uidl_count_txn, &ctx, error_r);
+
+	if (ret == 0)
+		*count_r = ctx.count;
+	return ret;
+}
+
+int store_folder_forget_txn(struct store *store, MDB_txn *txn,
+			    const char *account, const char **error_r)
+{
+	unsigned char prefix[STORE_MAX_ACCOUNT + 1];
+	int n = account_prefix(account, prefix, sizeof(prefix), error_r);
+
+	if (n < 0)
+		return -1;
+	if (store_del_prefix(store, txn, STORE_DB_FOLDERS, prefix, (size_t)n, error_r) < 0 ||
+	    store_del_prefix(store, txn, STORE_DB_MSGMAP, prefix, (size_t)n, error_r) < 0 ||
+	    store_del_prefix(store, txn, STORE_DB_UIDLS, prefix, (size_t)n, error_r) < 0)
+		return -1;
+	return 0;
+}

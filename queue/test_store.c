@@ -1,0 +1,737 @@
+/*
+ * NAME
+ *	test_store 1
+ * SUMMARY
+ *	unit tests: accounts, creds, folders, UID map, UIDLs, events,
+ *	stats, reset, map growth, writers in several processes
+ */
+#include "config.h"
+
+#include "test_util.h"
+
+START_TEST(account_create_get)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct;
+	const char *error;
+
+	test_add(store, "alice@example.test", "pw", 1000);
+	ck_assert_int_eq(store_account_get(store, "alice@example.test", &acct, &error), 0);
+	ck_assert_str_eq(acct.name, "alice@example.test");
+	ck_assert_str_eq(acct.domain, "example.test");
+	ck_assert_int_eq(acct.state, STORE_STATE_QUEUED);
+	ck_assert_int_eq(acct.created, 1000);
+	ck_assert_int_eq(acct.updated, 1000);
+	ck_assert_str_eq(acct.password_hash, "{SHA512-CRYPT}$6$x$y");
+	ck_assert_uint_eq(acct.aliases_count, 0);
+	store_account_clear(&acct);
+	ck_assert_ptr_null(acct.name);
+	ck_assert_int_eq(store_account_get(store, "bob@example.test", &acct, &error),
+			 STORE_NOTFOUND);
+	store_close(&store);
+	ck_assert_ptr_null(store);
+}
+END_TEST
+
+START_TEST(account_exists_writes_nothing)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct = { 0 }, got;
+	struct store_stats st;
+	const char *error;
+
+	test_add(store, "alice@example.test", "pw", 1000);
+	acct.name = (char *)"alice@example.test";
+	acct.domain = (char *)"other.test";
+	acct.state = STORE_STATE_PASSWORDS_ONLY;
+	ck_assert_int_eq(store_account_create(store, &acct, "new", 2000, &error),
+			 STORE_EXISTS);
+	ck_assert_int_eq(store_account_get(store, "alice@example.test", &got, &error), 0);
+	ck_assert_str_eq(got.domain, "example.test");
+	ck_assert_int_eq(got.state, STORE_STATE_QUEUED);
+	store_account_clear(&got);
+	ck_assert_int_eq(store_stats_get(store, 2000, &st, &error), 0);
+	ck_assert_uint_eq(st.accounts, 1);
+	ck_assert_uint_eq(st.jobs_pending, 1);
+	ck_assert_int_eq(st.started, 1000);
+	store_close(&store);
+}
+END_TEST
+
+/* Names as users type them, and what the store makes of them. */
+static const struct {
+	const char *user, *domain, *expect, *error;
+} names[] = {
+	{ "Alice@Example.TEST", NULL, "alice@example.test", NULL },
+	{ "bob", "Example.Test", "bob@example.test", NULL },
+	{ "carol@example.test", "example.test", "carol@example.test", NULL },
+	{ "dave@a.test", "b.test", NULL, "differs" },
+	{ "eve", NULL, NULL, "no domain" },
+	{ "@example.test", NULL, NULL, "empty user" },
+	{ "sp ace@example.test", NULL, NULL, "bad character" },
+	{ "col:on", "example.test", NULL, "bad character" },
+	{ "x@-bad.test", NULL, NULL, "bad domain" },
+	{ "x@bad..test", NULL, NULL, "bad domain" },
+	{ "x@bad_domain.test", NULL, NULL, "bad domain" },
+	{ "x@bad.test-", NULL, NULL, "bad domain" },
+	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.test",
+	  NULL, NULL, "over 64" },
+};
+
+START_TEST(account_names)
+{
+	char buf[STORE_MAX_ACCOUNT];
+	const char *error = NULL;
+	int ret = store_account_name(names[_i].user, names[_i].domain, buf,
+				     sizeof(buf), &error);
+
+	if (names[_i].expect != NULL) {
+		ck_assert_int_eq(ret, 0);
+		ck_assert_str_eq(buf, names[_i].expect);
+	} else {
+		ck_assert_int_eq(ret, -1);
+		ck_assert_msg(strstr(error, names[_i].error) != NULL,
+			      "%s: got '%s'", names[_i].user, error);
+	}
+}
+END_TEST
+
+static int set_failed(struct store_account *acct, void *ctx)
+{
+	acct->state = STORE_STATE_FAILED;
+	acct->last_error = mm_strdup(ctx);
+	acct->errors = 3;
+	return 0;
+}
+
+static int refuse_update(struct store_account *acct, void *ctx)
+{
+	acct->state = STORE_STATE_FINISHED;
+	return 7;
+}
+
+START_TEST(account_update_state_alias)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct;
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 10);
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_MIGRATING, 20, &error), 0);
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_COPIED, 30, &error), 0);
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_FINISHED, 40, &error), 0);
+	ck_assert_int_eq(store_account_set_state(store, "nobody@example.test",
+						 STORE_STATE_FINISHED, 40, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_account_add_alias(store, "a@example.test",
+						 "Zed@Example.test", &error), 0);
+	ck_assert_int_eq(store_account_add_alias(store, "a@example.test",
+						 "abc@example.test", &error), 0);
+	ck_assert_int_eq(store_account_add_alias(store, "a@example.test",
+						 "zed@example.test", &error), 0);
+	ck_assert_int_eq(store_account_add_alias(store, "a@example.test",
+						 "not an address", &error), -1);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_int_eq(acct.state, STORE_STATE_FINISHED);
+	ck_assert_int_eq(acct.copy_started, 20);
+	ck_assert_int_eq(acct.copy_finished, 30);
+	ck_assert_int_eq(acct.finished, 40);
+	ck_assert_uint_eq(acct.aliases_count, 2);
+	ck_assert_str_eq(acct.aliases[0], "abc@example.test");
+	ck_assert_str_eq(acct.aliases[1], "zed@example.test");
+	store_account_clear(&acct);
+
+	ck_assert_int_eq(store_account_update(store, "a@example.test", set_failed,
+					      (void *)"OLD said NO", &error), 0);
+	ck_assert_int_eq(store_account_update(store, "a@example.test", refuse_update,
+					      NULL, &error), 7);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_int_eq(acct.state, STORE_STATE_FAILED);
+	ck_assert_str_eq(acct.last_error, "OLD said NO");
+	ck_assert_uint_eq(acct.errors, 3);
+	acct.messages = 99;
+	ck_assert_int_eq(store_account_put(store, &acct, &error), 0);
+	store_account_clear(&acct);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.messages, 99);
+	ck_assert_uint_eq(acct.aliases_count, 2);
+	store_account_clear(&acct);
+	store_close(&store);
+}
+END_TEST
+
+static int count_accounts(const struct store_account *acct, void *ctx)
+{
+	size_t *n = ctx;
+
+	(*n)++;
+	return *n == 3 ? 42 : 0;
+}
+
+START_TEST(account_iter_order_and_stop)
+{
+	struct store *store = test_open(0, 0);
+	const char *error;
+	size_t n = 0;
+
+	test_add(store, "c@example.test", NULL, 1);
+	test_add(store, "a@example.test", NULL, 1);
+	test_add(store, "b@example.test", NULL, 1);
+	test_add(store, "d@example.test", NULL, 1);
+	ck_assert_int_eq(store_account_iter(store, count_accounts, &n, &error), 42);
+	ck_assert_uint_eq(n, 3);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(creds_seal_get_wipe)
+{
+	struct store *store = test_open(0, 0);
+	const char *pw = "p a s s \"w\" 'ö' 日本";
+	char *got = NULL;
+	const char *error;
+	char path[160], *data;
+	FILE *f;
+	long size;
+
+	test_add(store, "a@example.test", pw, 1);
+	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error), 0);
+	ck_assert_str_eq(got, pw);
+	mm_free_secret(&got);
+	ck_assert_int_eq(store_cred_set(store, "a@example.test", "second", &error), 0);
+	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error), 0);
+	ck_assert_str_eq(got, "second");
+	mm_free_secret(&got);
+	store_close(&store);
+
+	/* No plaintext in the file. */
+	snprintf(path, sizeof(path), "%s/data.mdb", test_store_dir);
+	f = fopen(path, "rb");
+	ck_assert_ptr_nonnull(f);
+	fseek(f, 0, SEEK_END);
+	size = ftell(f);
+	rewind(f);
+	data = mm_malloc((size_t)size);
+	ck_assert_int_eq(fread(data, 1, (size_t)size, f), size);
+	fclose(f);
+	ck_assert_ptr_null(memmem(data, (size_t)size, "second", 6));
+	ck_assert_ptr_null(memmem(data, (size_t)size, "p a s s", 7));
+	mm_free(&data);
+
+	store = test_open(0, 0);
+	ck_assert_int_eq(store_cred_wipe(store, "a@example.test", &error), 0);
+	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_ptr_null(got);
+	ck_assert_int_eq(store_cred_wipe(store, "a@example.test", &error),
+			 STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(creds_wrong_key)
+{
+	struct store *store = test_open(0, 0);
+	struct crypto_key other;
+	char *got = NULL;
+	const char *error;
+
+	test_add(store, "a@example.test", "secret", 1);
+	memset(other.bytes, 0x11, sizeof(other.bytes));
+	store_set_key(store, &other);
+	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "does not open"));
+	ck_assert_ptr_null(got);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(creds_need_key)
+{
+	struct store_options opts = { .create = 1 };
+	struct store_account acct = { 0 };
+	struct store *store;
+	const char *error;
+
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), 0);
+	acct.name = (char *)"a@example.test";
+	acct.domain = (char *)"example.test";
+	ck_assert_int_eq(store_account_create(store, &acct, "pw", 1, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "no key"));
+	/* Nothing was written. */
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error),
+			 STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
+struct folder_seen {
+	size_t count;
+	uint64_t messages;
+	int subscribed;
+};
+
+static int folder_cb(const struct store_folder *f, void *ctx)
+{
+	struct folder_seen *seen = ctx;
+
+	seen->count++;
+	seen->messages += f->messages;
+	seen->subscribed += f->subscribed;
+	return 0;
+}
+
+START_TEST(folders_and_msgmap)
+{
+	struct store *store = test_open(0, 0);
+	struct store_folder f = { 0 }, got;
+	struct folder_seen seen = { 0 };
+	struct store_account acct;
+	char longname[STORE_MAX_FOLDER + 1];
+	uint32_t uid;
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 1);
+	test_add(store, "a2@example.test", NULL, 1);
+	f.account = (char *)"a@example.test";
+	f.name = (char *)"INBOX.K&AOQ-se";
+	f.target_name = (char *)"K&AOQ-se";
+	f.uidvalidity = 777;
+	f.subscribed = 1;
+	ck_assert_int_eq(store_folder_put(store, &f, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", f.name, 777,
+					      5, 1, 1000, 50, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", f.name, 777,
+					      3, 2, 500, 51, &error), 0);
+	/* Recording the same message twice changes nothing. */
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", f.name, 777,
+					      5, 9, 1000, 52, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", f.name, 777, 5,
+					  &uid, &error), 0);
+	ck_assert_uint_eq(uid, 1);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", f.name, 777, 3,
+					  &uid, &error), 0);
+	ck_assert_uint_eq(uid, 2);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", f.name, 778, 5,
+					  &uid, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_msgmap_get(store, "a2@example.test", f.name, 777, 5,
+					  &uid, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_folder_get(store, "a@example.test", f.name, &got,
+					  &error), 0);
+	ck_assert_str_eq(got.target_name, "K&AOQ-se");
+	ck_assert_uint_eq(got.last_uid, 5);
+	ck_assert_uint_eq(got.messages, 2);
+	ck_assert_uint_eq(got.bytes, 1500);
+	store_folder_clear(&got);
+	/* A message in a folder not yet recorded creates it. */
+	memset(longname, 'x', STORE_MAX_FOLDER);
+	longname[STORE_MAX_FOLDER] = '\0';
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", longname, 1,
+					      1, 1, 10, 53, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "nobody@example.test", longname,
+					      1, 1, 1, 10, 53, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "does not exist"));
+	ck_assert_int_eq(store_folder_iter(store, "a@example.test", folder_cb, &seen,
+					   &error), 0);
+	ck_assert_uint_eq(seen.count, 2);
+	ck_assert_uint_eq(seen.messages, 3);
+	ck_assert_int_eq(seen.subscribed, 1);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_folder_iter(store, "a2@example.test", folder_cb, &seen,
+					   &error), 0);
+	ck_assert_uint_eq(seen.count, 0);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.messages, 3);
+	ck_assert_uint_eq(acct.bytes, 1510);
+	ck_assert_uint_eq(acct.folders, 1);
+	ck_assert_int_eq(acct.updated, 53);
+	store_account_clear(&acct);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(uidls)
+{
+	struct store *store = test_open(0, 0);
+	char big[STORE_MAX_UIDL + 2];
+	uint64_t n;
+	const char *error;
+
+	ck_assert_int_eq(store_uidl_add(store, "a@example.test", "u1", 1, &error), 0);
+	ck_assert_int_eq(store_uidl_add(store, "a@example.test", "u2", 1, &error), 0);
+	ck_assert_int_eq(store_uidl_add(store, "a@example.test", "u1", 2, &error),
+			 STORE_EXISTS);
+	ck_assert_int_eq(store_uidl_add(store, "ab@example.test", "u1", 2, &error), 0);
+	ck_assert_int_eq(store_uidl_has(store, "a@example.test", "u2", &error), 1);
+	ck_assert_int_eq(store_uidl_has(store, "a@example.test", "u3", &error), 0);
+	ck_assert_int_eq(store_uidl_count(store, "a@example.test", &n, &error), 0);
+	ck_assert_uint_eq(n, 2);
+	memset(big, 'u', sizeof(big) - 1);
+	big[sizeof(big) - 1] = '\0';
+	ck_assert_int_eq(store_uidl_add(store, "a@example.test", big, 1, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "out of range"));
+	ck_assert_int_eq(store_uidl_add(store, "a@example.test", "", 1, &error), -1);
+	store_close(&store);
+}
+END_TEST
+
+struct ev_seen {
+	size_t count;
+	uint64_t last_id;
+	char first[64];
+	int ordered;
+};
+
+static int ev_cb(const struct store_event *ev, void *ctx)
+{
+	struct ev_seen *seen = ctx;
+
+	if (seen->count == 0)
+		snprintf(seen->first, sizeof(seen->first), "%s", ev->message);
+	else if (ev->id <= seen->last_id)
+		seen->ordered = 0;
+	seen->last_id = ev->id;
+	seen->count++;
+	return 0;
+}
+
+START_TEST(events_filter_trim)
+{
+	struct store_options opts = { .create = 1, .event_log_max = 10 };
+	struct store *store;
+	struct ev_seen seen = { .ordered = 1 };
+	struct store_stats st;
+	char msg[64], *big;
+	const char *error;
+
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), 0);
+	for (int i = 0; i < 25; i++) {
+		snprintf(msg, sizeof(msg), "event %d", i);
+		ck_assert_int_eq(store_event_add(store, 100 + i,
+						 i % 5 == 0 ? LOG_SEV_ERROR : LOG_SEV_INFO,
+						 i % 2 == 0 ? "a@example.test" : NULL,
+						 msg, &error), 0);
+	}
+	/* Only the newest 10 are kept, oldest first. */
+	ck_assert_int_eq(store_event_iter(store, 0, NULL, 0, ev_cb, &seen, &error), 0);
+	ck_assert_uint_eq(seen.count, 10);
+	ck_assert_str_eq(seen.first, "event 15");
+	ck_assert(seen.ordered);
+	memset(&seen, 0, sizeof(seen));
+	seen.ordered = 1;
+	ck_assert_int_eq(store_event_iter(store, 0, NULL, 3, ev_cb, &seen, &error), 0);
+	ck_assert_uint_eq(seen.count, 3);
+	ck_assert_str_eq(seen.first, "event 22");
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_event_iter(store, 1, NULL, 0, ev_cb, &seen, &error), 0);
+	ck_assert_uint_eq(seen.count, 2);	/* 15 and 20 */
+	ck_assert_str_eq(seen.first, "event 15");
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_event_iter(store, 0, "a@example.test", 0, ev_cb,
+					  &seen, &error), 0);
+	ck_assert_uint_eq(seen.count, 5);	/* 16 18 20 22 24 */
+	/* The error count survives trimming. */
+	ck_assert_int_eq(store_stats_get(store, 0, &st, &error), 0);
+	ck_assert_uint_eq(st.errors, 5);
+	/* Over-long text is truncated, not refused. */
+	big = mm_calloc(1, 5000);
+	memset(big, 'q', 4999);
+	ck_assert_int_eq(store_event_add(store, 200, LOG_SEV_WARNING, NULL, big,
+					 &error), 0);
+	mm_free(&big);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(stats_and_pause)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct = { 0 };
+	struct store_stats st;
+	struct store_job job;
+	int paused = -1;
+	const char *error;
+
+	ck_assert_int_eq(store_stats_get(store, 0, &st, &error), 0);
+	ck_assert_int_eq(st.started, 0);
+	ck_assert_uint_eq(st.accounts, 0);
+	test_add(store, "a@example.test", NULL, 500);
+	test_add(store, "b@example.test", NULL, 600);
+	test_add(store, "c@example.test", NULL, 700);
+	acct.name = (char *)"p@example.test";
+	acct.domain = (char *)"example.test";
+	acct.state = STORE_STATE_PASSWORDS_ONLY;
+	ck_assert_int_eq(store_account_create(store, &acct, NULL, 800, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX", 1, 1,
+					      1, 100, 900, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "b@example.test", "INBOX", 1, 1,
+					      1, 23, 900, &error), 0);
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_COPIED, 950, &error), 0);
+	ck_assert_int_eq(store_account_set_state(store, "b@example.test",
+						 STORE_STATE_FAILED, 960, &error), 0);
+	ck_assert_int_eq(store_account_add_alias(store, "a@example.test",
+						 "x@example.test", &error), 0);
+	ck_assert_int_eq(store_job_take(store, "w1", 60, 1000, &job, &error), 0);
+	store_job_clear(&job);
+	ck_assert_int_eq(store_stats_get(store, 1000, &st, &error), 0);
+	ck_assert_int_eq(st.started, 500);
+	ck_assert_uint_eq(st.accounts, 4);
+	ck_assert_uint_eq(st.by_state[STORE_STATE_QUEUED], 1);
+	ck_assert_uint_eq(st.by_state[STORE_STATE_COPIED], 1);
+	ck_assert_uint_eq(st.by_state[STORE_STATE_FAILED], 1);
+	ck_assert_uint_eq(st.by_state[STORE_STATE_PASSWORDS_ONLY], 1);
+	ck_assert_uint_eq(st.aliases, 1);
+	ck_assert_uint_eq(st.messages, 2);
+	ck_assert_uint_eq(st.bytes, 123);
+	ck_assert_int_eq(st.last_migrated, 950);
+	ck_assert_uint_eq(st.jobs_leased, 1);
+	ck_assert_uint_eq(st.jobs_pending, 2);	/* passwords-only has none */
+	ck_assert_int_eq(st.paused, 0);
+	/* Once the lease expires the job counts as pending again. */
+	ck_assert_int_eq(store_stats_get(store, 2000, &st, &error), 0);
+	ck_assert_uint_eq(st.jobs_leased, 0);
+	ck_assert_uint_eq(st.jobs_pending, 3);
+
+	ck_assert_int_eq(store_set_paused(store, 1, &error), 0);
+	ck_assert_int_eq(store_paused(store, &paused, &error), 0);
+	ck_assert_int_eq(paused, 1);
+	ck_assert_int_eq(store_stats_get(store, 0, &st, &error), 0);
+	ck_assert_int_eq(st.paused, 1);
+	ck_assert_int_eq(store_set_paused(store, 0, &error), 0);
+	ck_assert_int_eq(store_paused(store, &paused, &error), 0);
+	ck_assert_int_eq(paused, 0);
+	store_close(&store);
+}
+END_TEST
+
+static int job_count_cb(const struct store_job *job, void *ctx)
+{
+	(*(size_t *)ctx)++;
+	return 0;
+}
+
+START_TEST(reset_account_and_all)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct = { 0 };
+	struct store_job job;
+	uint32_t uid;
+	uint64_t n;
+	size_t jobs = 0;
+	const char *error;
+
+	test_add(store, "a@example.test", "pw", 1);
+	test_add(store, "b@example.test", "pw", 1);
+	acct.name = (char *)"p@example.test";
+	acct.domain = (char *)"example.test";
+	acct.state = STORE_STATE_PASSWORDS_ONLY;
+	ck_assert_int_eq(store_account_create(store, &acct, NULL, 1, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX", 9, 1,
+					      1, 10, 2, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "b@example.test", "INBOX", 9, 1,
+					      1, 10, 2, &error), 0);
+	ck_assert_int_eq(store_uidl_add(store, "a@example.test", "u1", 2, &error), 0);
+	ck_assert_int_eq(store_job_take(store, "w", 60, 3, &job, &error), 0);
+	ck_assert_str_eq(job.account, "a@example.test");
+	ck_assert_int_eq(store_job_done(store, job.id, "w", &error), 0);
+	store_job_clear(&job);
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_FINISHED, 4, &error), 0);
+
+	ck_assert_int_eq(store_reset(store, "a@example.test", 5, &error), 0);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_int_eq(acct.state, STORE_STATE_QUEUED);
+	ck_assert_uint_eq(acct.messages, 0);
+	ck_assert_int_eq(acct.finished, 0);
+	store_account_clear(&acct);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "INBOX", 9, 1,
+					  &uid, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_uidl_count(store, "a@example.test", &n, &error), 0);
+	ck_assert_uint_eq(n, 0);
+	/* b is untouched by a's reset. */
+	ck_assert_int_eq(store_msgmap_get(store, "b@example.test", "INBOX", 9, 1,
+					  &uid, &error), 0);
+	/* a's password is kept: the copy can run again. */
+	ck_assert_int_eq(store_job_iter(store, job_count_cb, &jobs, &error), 0);
+	ck_assert_uint_eq(jobs, 2);
+	ck_assert_int_eq(store_reset(store, "nobody@example.test", 5, &error),
+			 STORE_NOTFOUND);
+
+	ck_assert_int_eq(store_reset(store, NULL, 6, &error), 0);
+	ck_assert_int_eq(store_msgmap_get(store, "b@example.test", "INBOX", 9, 1,
+					  &uid, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_account_get(store, "p@example.test", &acct, &error), 0);
+	ck_assert_int_eq(acct.state, STORE_STATE_PASSWORDS_ONLY);
+	store_account_clear(&acct);
+	jobs = 0;
+	ck_assert_int_eq(store_job_iter(store, job_count_cb, &jobs, &error), 0);
+	ck_assert_uint_eq(jobs, 2);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(map_grows_to_limit)
+{
+	struct store *store = test_open(1 << 20, 4 << 20);
+	char text[STORE_MAX_EVENT_TEXT];
+	struct store_stats st;
+	const char *error = NULL;
+	int i, ret = 0;
+
+	memset(text, 'g', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	/* About 1 KB each: the first MiB fills fast, growth follows. */
+	for (i = 0; i < 20000 && ret == 0; i++)
+		ret = store_event_add(store, i, LOG_SEV_INFO, NULL, text, &error);
+	ck_assert_int_eq(ret, -1);
+	ck_assert_msg(i > 1500, "full after only %d events", i);
+	ck_assert_ptr_nonnull(strstr(error, "store_max_size"));
+	/* Full is not broken: reads and small writes that fit still work. */
+	ck_assert_int_eq(store_stats_get(store, 0, &st, &error), 0);
+	store_close(&store);
+	/* Reopened at its grown size, the data is all there. */
+	store = test_open(1 << 20, 64 << 20);
+	ck_assert_int_eq(store_event_add(store, 1, LOG_SEV_INFO, NULL, text, &error), 0);
+	store_close(&store);
+}
+END_TEST
+
+/* Several processes write at once; no update may be lost. */
+START_TEST(concurrent_writers)
+{
+	enum { PROCS = 4, EACH = 40 };
+	struct store *store = test_open(0, 0);
+	struct store_account acct;
+	struct store_stats st;
+	const char *error;
+	pid_t pids[PROCS];
+
+	test_add(store, "shared@example.test", NULL, 1);
+	store_close(&store);
+	for (int p = 0; p < PROCS; p++) {
+		pids[p] = fork();
+		ck_assert_int_ge(pids[p], 0);
+		if (pids[p] == 0) {
+			struct store *child = test_open(0, 0);
+			char name[64];
+			int bad = 0;
+
+			for (int i = 0; i < EACH; i++) {
+				snprintf(name, sizeof(name), "p%d-u%d@example.test", p, i);
+				test_add(child, name, "pw", 10);
+				/* Read-modify-write on one shared account. */
+				if (store_message_copied(child, "shared@example.test",
+							 "INBOX", 1,
+							 (uint32_t)(p * EACH + i + 1),
+							 (uint32_t)(p * EACH + i + 1), 1, 10,
+							 &error) != 0)
+					bad = 1;
+				if (store_event_add(child, 10, LOG_SEV_INFO, name, "x",
+						    &error) != 0)
+					bad = 1;
+			}
+			store_close(&child);
+			_exit(bad);
+		}
+	}
+	for (int p = 0; p < PROCS; p++)
+		test_wait_ok(pids[p]);
+	store = test_open(0, 0);
+	ck_assert_int_eq(store_stats_get(store, 0, &st, &error), 0);
+	ck_assert_uint_eq(st.accounts, 1 + PROCS * EACH);
+	ck_assert_uint_eq(st.jobs_pending, 1 + PROCS * EACH);
+	ck_assert_int_eq(store_account_get(store, "shared@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.messages, PROCS * EACH);
+	store_account_clear(&acct);
+	store_close(&store);
+}
+END_TEST
+
+/* A map grown by one process is picked up by another that has it open. */
+START_TEST(map_resized_by_other_process)
+{
+	struct store *store = test_open(1 << 20, 64 << 20);
+	char text[STORE_MAX_EVENT_TEXT];
+	int ready[2], go[2];
+	const char *error;
+	pid_t pid;
+	char c;
+
+	/* No handle may cross fork(): close ours, open again after. */
+	store_close(&store);
+	memset(text, 'r', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *child = test_open(1 << 20, 64 << 20);
+		int bad = 0;
+
+		close(ready[0]);
+		close(go[1]);
+		bad |= write(ready[1], "r", 1) != 1;
+		bad |= read(go[0], &c, 1) != 1;
+		/* The parent has grown the map past our 1 MiB by now. */
+		for (int i = 0; i < 3000 && !bad; i++)
+			bad |= store_event_add(child, i, LOG_SEV_INFO, "c", text, &error) != 0;
+		store_close(&child);
+		_exit(bad);
+	}
+	close(ready[1]);
+	close(go[0]);
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);
+	store = test_open(1 << 20, 64 << 20);
+	for (int i = 0; i < 3000; i++)
+		ck_assert_int_eq(store_event_add(store, i, LOG_SEV_INFO, "p", text,
+						 &error), 0);
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	close(go[1]);
+	close(ready[0]);
+	test_wait_ok(pid);
+	store_close(&store);
+}
+END_TEST
+
+static Suite *store_suite(void)
+{
+	Suite *s = suite_create("store");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, test_setup, test_teardown);
+	tcase_set_timeout(tc, 300);
+	tcase_add_test(tc, account_create_get);
+	tcase_add_test(tc, account_exists_writes_nothing);
+	tcase_add_loop_test(tc, account_names, 0, sizeof(names) / sizeof(names[0]));
+	tcase_add_test(tc, account_update_state_alias);
+	tcase_add_test(tc, account_iter_order_and_stop);
+	tcase_add_test(tc, creds_seal_get_wipe);
+	tcase_add_test(tc, creds_wrong_key);
+	tcase_add_test(tc, creds_need_key);
+	tcase_add_test(tc, folders_and_msgmap);
+	tcase_add_test(tc, uidls);
+	tcase_add_test(tc, events_filter_trim);
+	tcase_add_test(tc, stats_and_pause);
+	tcase_add_test(tc, reset_account_and_all);
+	tcase_add_test(tc, map_grows_to_limit);
+	tcase_add_test(tc, concurrent_writers);
+	tcase_add_test(tc, map_resized_by_other_process);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}

@@ -1,0 +1,248 @@
+/*
+ * NAME
+ *	test_store_open 1
+ * SUMMARY
+ *	unit tests: what store_open() refuses, and that it then writes
+ *	nothing
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <lmdb.h>
+
+#include "test_util.h"
+
+/* The whole file at path, or NULL; *len_r its size. */
+static unsigned char *slurp(const char *path, size_t *len_r)
+{
+	unsigned char *buf;
+	struct stat st;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0)
+		return NULL;
+	ck_assert_int_eq(fstat(fd, &st), 0);
+	buf = mm_malloc((size_t)st.st_size + 1);
+	ck_assert_int_eq(read(fd, buf, (size_t)st.st_size), st.st_size);
+	close(fd);
+	*len_r = (size_t)st.st_size;
+	return buf;
+}
+
+static size_t dir_entries(const char *path)
+{
+	DIR *d = opendir(path);
+	struct dirent *de;
+	size_t n = 0;
+
+	ck_assert_ptr_nonnull(d);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static void expect_refused(int create, const char *expect)
+{
+	struct store_options opts = { .create = create };
+	struct store *store = NULL;
+	const char *error = NULL;
+
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), -1);
+	ck_assert_ptr_null(store);
+	ck_assert_msg(strstr(error, expect) != NULL, "expected '%s', got '%s'",
+		      expect, error);
+}
+
+START_TEST(missing_directory)
+{
+	struct stat st;
+
+	expect_refused(0, "does not exist (run 'mailmigrate init')");
+	ck_assert_int_eq(stat(test_store_dir, &st), -1);
+}
+END_TEST
+
+START_TEST(empty_directory)
+{
+	ck_assert_int_eq(mkdir(test_store_dir, 0700), 0);
+	expect_refused(0, "no store in");
+	ck_assert_uint_eq(dir_entries(test_store_dir), 0);
+}
+END_TEST
+
+START_TEST(directory_is_a_file)
+{
+	unsigned char *after;
+	size_t len;
+	FILE *f = fopen(test_store_dir, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs("not a directory\n", f);
+	fclose(f);
+	expect_refused(1, "is not a directory");
+	after = slurp(test_store_dir, &len);
+	ck_assert_uint_eq(len, 16);
+	ck_assert_mem_eq(after, "not a directory\n", 16);
+	mm_free(&after);
+}
+END_TEST
+
+/* Garbage where data.mdb should be: refused, untouched, no lock file. */
+START_TEST(foreign_datafile)
+{
+	static const size_t sizes[] = { 8192, 10, 0 };
+	char path[160];
+	unsigned char *before, *after;
+	size_t blen, alen;
+	FILE *f;
+
+	ck_assert_int_eq(mkdir(test_store_dir, 0700), 0);
+	snprintf(path, sizeof(path), "%s/data.mdb", test_store_dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	for (size_t i = 0; i < sizes[_i]; i++)
+		fputc((int)((i * 2654435761u) >> 13) & 0xff, f);
+	fclose(f);
+	before = slurp(path, &blen);
+	expect_refused(0, "is not an LMDB store");
+	expect_refused(1, "is not an LMDB store");
+	after = slurp(path, &alen);
+	ck_assert_uint_eq(alen, blen);
+	if (blen > 0)
+		ck_assert_mem_eq(after, before, blen);
+	ck_assert_uint_eq(dir_entries(test_store_dir), 1);
+	mm_free(&before);
+	mm_free(&after);
+}
+END_TEST
+
+/* A real LMDB environment that some other program made. */
+START_TEST(foreign_lmdb)
+{
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 3, (void *)"key" }, v = { 5, (void *)"value" };
+	char path[160];
+	unsigned char *before, *after;
+	size_t blen, alen;
+
+	ck_assert_int_eq(mkdir(test_store_dir, 0700), 0);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 4), 0);
+	ck_assert_int_eq(mdb_env_open(env, test_store_dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "postfix", MDB_CREATE, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	snprintf(path, sizeof(path), "%s/data.mdb", test_store_dir);
+	before = slurp(path, &blen);
+	expect_refused(0, "not a mailmigrate store");
+	after = slurp(path, &alen);
+	ck_assert_uint_eq(alen, blen);
+	ck_assert_mem_eq(after, before, blen);
+	mm_free(&before);
+	mm_free(&after);
+}
+END_TEST
+
+/* Our store, but from a future version. */
+START_TEST(unknown_schema_version)
+{
+	struct store *store = test_open(0, 0);
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { 14, (void *)"schema_version" }, v = { 2, (void *)"99" };
+
+	test_add(store, "a@example.test", NULL, 1);
+	store_close(&store);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 16), 0);
+	ck_assert_int_eq(mdb_env_open(env, test_store_dir, 0, 0600), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "meta", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	expect_refused(0, "schema version '99'");
+	expect_refused(1, "knows version 1 only");
+}
+END_TEST
+
+START_TEST(create_then_reopen)
+{
+	struct store_options opts = { .create = 1 };
+	struct store_account acct;
+	struct store *store;
+	struct stat st;
+	char path[160];
+	const char *error;
+
+	store = test_open(0, 0);
+	ck_assert(store_was_created(store));
+	test_add(store, "a@example.test", NULL, 1);
+	store_close(&store);
+	ck_assert_int_eq(stat(test_store_dir, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 07777, 02770);
+	snprintf(path, sizeof(path), "%s/data.mdb", test_store_dir);
+	ck_assert_int_eq(stat(path, &st), 0);
+	ck_assert_uint_eq(st.st_mode & 0777, 0660);
+	/* create on an existing store opens it as it is. */
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), 0);
+	ck_assert(!store_was_created(store));
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	store_account_clear(&acct);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(readonly_refuses_writes)
+{
+	struct store_options opts = { .readonly = 1 };
+	struct store_stats st;
+	struct store *store = test_open(0, 0);
+	const char *error;
+
+	store_close(&store);
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), 0);
+	ck_assert_int_eq(store_stats_get(store, 0, &st, &error), 0);
+	ck_assert_int_eq(store_set_paused(store, 1, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "read-only"));
+	store_close(&store);
+}
+END_TEST
+
+static Suite *open_suite(void)
+{
+	Suite *s = suite_create("store_open");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, test_setup, test_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, missing_directory);
+	tcase_add_test(tc, empty_directory);
+	tcase_add_test(tc, directory_is_a_file);
+	tcase_add_loop_test(tc, foreign_datafile, 0, 3);
+	tcase_add_test(tc, foreign_lmdb);
+	tcase_add_test(tc, unknown_schema_version);
+	tcase_add_test(tc, create_then_reopen);
+	tcase_add_test(tc, readonly_refuses_writes);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(open_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
