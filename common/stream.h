@@ -1,0 +1,85 @@
+/*
+ * NAME
+ *	stream 3h
+ * SUMMARY
+ *	a TCP connection, plain or TLS, with timeouts and bounded reads
+ * DESCRIPTION
+ *	What the protocol drivers need from a connection: connect with a
+ *	timeout, STARTTLS or implicit TLS with the certificate and host
+ *	name checked by OpenSSL (SSL_set1_host / the IP address), lines
+ *	read with a maximum length that is enforced before the line is
+ *	complete, raw reads in bounded chunks for message literals, and
+ *	buffered writes so commands can be pipelined.
+ *
+ *	Every failure is classified as isync does:
+ *	STREAM_FAIL_TEMP	retry now (connection dropped mid-session)
+ *	STREAM_FAIL_WAIT	retry later (refused, unreachable, timeout)
+ *	STREAM_FAIL_FINAL	give up and tell the administrator (TLS
+ *				verification, protocol violation)
+ */
+#ifndef MM_STREAM_H
+#define MM_STREAM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+enum stream_fail {
+	STREAM_FAIL_NONE,
+	STREAM_FAIL_TEMP,
+	STREAM_FAIL_WAIT,
+	STREAM_FAIL_FINAL,
+};
+
+struct stream_tls {
+	int verify;		/* check the chain and the name */
+	const char *ca_file;	/* NULL: the system store */
+	const char *name;	/* host name or IP to check; NULL: the host */
+};
+
+struct stream;
+
+/* Connect to host:port within timeout_ms (also the read/write timeout
+ * until stream_set_timeout()). host may be a name, IPv4 or IPv6. */
+int stream_connect(const char *host, uint16_t port, unsigned timeout_ms,
+		   struct stream **stream_r, enum stream_fail *fail_r,
+		   const char **error_r);
+/* Wrap an existing connected socket (tests, accepted connections). */
+struct stream *stream_from_fd(int fd, unsigned timeout_ms);
+void stream_close(struct stream **stream);
+
+void stream_set_timeout(struct stream *stream, unsigned timeout_ms);
+/* Start TLS as a client: implicit TLS right after connect, or after a
+ * STARTTLS/STLS exchange. Buffered input must be empty (no plaintext
+ * may be injected into the TLS session: CVE-2011-0411). */
+int stream_start_tls(struct stream *stream, const struct stream_tls *tls,
+		     enum stream_fail *fail_r, const char **error_r);
+int stream_is_tls(const struct stream *stream);
+/* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "plain". */
+const char *stream_tls_description(const struct stream *stream);
+
+/* Read one line, without its CRLF (or LF). A line longer than max_line
+ * fails with STREAM_FAIL_FINAL as soon as max_line bytes arrive without
+ * an end. *line_r is valid until the next read. */
+int stream_read_line(struct stream *stream, size_t max_line,
+		     const char **line_r, size_t *len_r,
+		     enum stream_fail *fail_r, const char **error_r);
+/* Read between 1 and size bytes (buffered bytes first). */
+int stream_read(struct stream *stream, void *buf, size_t size, size_t *got_r,
+		enum stream_fail *fail_r, const char **error_r);
+/* Bytes already buffered and readable without blocking. */
+size_t stream_buffered(const struct stream *stream);
+
+/* Queue bytes for sending; flushes when the buffer fills. */
+int stream_write(struct stream *stream, const void *data, size_t len,
+		 enum stream_fail *fail_r, const char **error_r);
+int stream_printf(struct stream *stream, enum stream_fail *fail_r,
+		  const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+int stream_flush(struct stream *stream, enum stream_fail *fail_r,
+		 const char **error_r);
+
+/* Total bytes read and written, for statistics and throttling. */
+uint64_t stream_bytes_in(const struct stream *stream);
+uint64_t stream_bytes_out(const struct stream *stream);
+
+#endif
