@@ -1,0 +1,627 @@
+/*
+ * NAME
+ *	imap_client 3
+ * SUMMARY
+ *	a synchronous IMAP client connection
+ * DESCRIPTION
+ *	Responses are read line by line into imap_parse(3); literals are
+ *	offered to the command's handler (which streams message bodies)
+ *	or kept when small. Tagged answers that arrive for a pipelined
+ *	command other than the one waited for are remembered until asked.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "imap_client.h"
+#include "log.h"
+#include "mm_alloc.h"
+
+#define IMAP_DONE_MAX 64	/* tagged answers kept for pipelined commands */
+
+struct imap_done {
+	unsigned tag;
+	enum imap_status status;
+	char *text;
+};
+
+struct imap_client {
+	struct stream *stream;
+	struct imap_parser *parser;
+	size_t max_line;
+	unsigned caps;
+	uint64_t appendlimit;
+	unsigned next_tag;
+	char greeting[200];
+	struct imap_done done[IMAP_DONE_MAX];
+	size_t done_count;
+	/* The last tagged response's code, copied out of the parser. */
+	struct imap_parser *last;
+};
+
+static char imap_client_errbuf[600];
+
+static int imap_fail(enum stream_fail *fail_r, enum stream_fail fail,
+		     const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int imap_fail(enum stream_fail *fail_r, enum stream_fail fail,
+		     const char **error_r, const char *fmt, ...)
+{
+	char buf[sizeof(imap_client_errbuf)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memcpy(imap_client_errbuf, buf, sizeof(buf));
+	*fail_r = fail;
+	*error_r = imap_client_errbuf;
+	return -1;
+}
+
+/* Server text, made printable and bounded for our messages. */
+static const char *imap_printable(const char *text)
+{
+	static char buf[240];
+
+	return log_printable(buf, sizeof(buf), text, strlen(text));
+}
+
+static const struct {
+	const char *name;
+	unsigned flag;
+} imap_caps[] = {
+	{ "IMAP4rev1", IMAP_CAP_IMAP4REV1 },
+	{ "STARTTLS", IMAP_CAP_STARTTLS },
+	{ "LITERAL+", IMAP_CAP_LITERALPLUS },
+	{ "UIDPLUS", IMAP_CAP_UIDPLUS },
+	{ "MULTIAPPEND", IMAP_CAP_MULTIAPPEND },
+	{ "SASL-IR", IMAP_CAP_SASL_IR },
+	{ "AUTH=PLAIN", IMAP_CAP_AUTH_PLAIN },
+	{ "LOGINDISABLED", IMAP_CAP_LOGINDISABLED },
+	{ "SPECIAL-USE", IMAP_CAP_SPECIAL_USE },
+	{ "NAMESPACE", IMAP_CAP_NAMESPACE },
+	{ "LIST-EXTENDED", IMAP_CAP_LIST_EXTENDED },
+	{ "UTF8=ACCEPT", IMAP_CAP_UTF8_ACCEPT },
+	{ "ID", IMAP_CAP_ID },
+};
+
+/* Replace the capabilities with the atoms in args. */
+static void imap_set_caps(struct imap_client *c, const struct imap_arg *args,
+			  size_t count)
+{
+	c->caps = 0;
+	c->appendlimit = 0;
+	for (size_t i = 0; i < count; i++) {
+		const char *name = imap_arg_get_astring(&args[i]);
+
+		if (name == NULL)
+			continue;
+		for (size_t j = 0; j < sizeof(imap_caps) / sizeof(imap_caps[0]); j++)
+			if (strcasecmp(name, imap_caps[j].name) == 0)
+				c->caps |= imap_caps[j].flag;
+		/* LITERAL- (RFC 7888) is LITERAL+ up to 4096 bytes; we use it
+		 * only for commands, not bodies: treat as absent. */
+		if (strncasecmp(name, "APPENDLIMIT", 11) == 0) {
+			c->caps |= IMAP_CAP_APPENDLIMIT;
+			if (name[11] == '=')
+				c->appendlimit = strtoull(name + 12, NULL, 10);
+		}
+	}
+}
+
+/* A response code [CAPABILITY ...] updates the capabilities. */
+static void imap_check_code(struct imap_client *c, const struct imap_arg *args,
+			    size_t count)
+{
+	if (count >= 2 && args[1].type == IMAP_ARG_LIST && args[1].count > 0 &&
+	    imap_arg_is_atom(&args[1].list[0], "CAPABILITY"))
+		imap_set_caps(c, args[1].list + 1, args[1].count - 1);
+}
+
+/* Read one whole response into c->parser, handing literals to h. */
+static int imap_read_response(struct imap_client *c,
+			      const struct imap_cmd_handlers *h,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	enum imap_parse_status st;
+	const char *line;
+	size_t len;
+
+	if (stream_read_line(c->stream, c->max_line, &line, &len, fail_r, error_r) < 0)
+		return -1;
+	st = imap_parser_feed_line(c->parser, line, len);
+	while (st == IMAP_PARSE_LITERAL || st == IMAP_PARSE_NEED_LINE) {
+		if (st == IMAP_PARSE_LITERAL) {
+			uint64_t size = imap_parser_literal_size(c->parser);
+			int taken = 0;
+
+			if (h != NULL && h->literal != NULL) {
+				taken = h->literal(c, imap_parser_literal_key(c->parser),
+						   size, h->ctx, fail_r, error_r);
+				if (taken < 0)
+					return -1;
+			}
+			if (taken) {
+				st = imap_parser_literal_streamed(c->parser);
+			} else {
+				char *buf;
+				size_t got, done = 0;
+
+				/* The parser refuses what is over its keep limit. */
+				if (size > 1024 * 1024)
+					return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+							 "unexpected literal of %llu bytes "
+							 "from the server",
+							 (unsigned long long)size);
+				buf = mm_malloc((size_t)size + 1);
+				while (done < size) {
+					if (stream_read(c->stream, buf + done, (size_t)size - done,
+							&got, fail_r, error_r) < 0) {
+						mm_free(&buf);
+						return -1;
+					}
+					done += got;
+				}
+				st = imap_parser_feed_literal(c->parser, buf, (size_t)size);
+				mm_free(&buf);
+			}
+			continue;
+		}
+		if (stream_read_line(c->stream, c->max_line, &line, &len, fail_r,
+				     error_r) < 0)
+			return -1;
+		st = imap_parser_feed_line(c->parser, line, len);
+	}
+	if (st == IMAP_PARSE_ERROR)
+		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "malformed response from the server: %s",
+				 imap_parser_error(c->parser));
+	return 0;
+}
+
+static void imap_settings_defaults(const struct imap_client_settings *set,
+				   struct imap_client_settings *out)
+{
+	*out = *set;
+	if (out->port == 0)
+		out->port = set->tls == CFG_TLS_DIRECT ? 993 : 143;
+	if (out->connect_timeout_ms == 0)
+		out->connect_timeout_ms = 30000;
+	if (out->timeout_ms == 0)
+		out->timeout_ms = 120000;
+	if (out->max_line == 0)
+		out->max_line = 64 * 1024;
+}
+
+/* STARTTLS: the command, its OK, then the handshake. */
+static int imap_starttls(struct imap_client *c, const struct imap_client_settings *set,
+			 enum stream_fail *fail_r, const char **error_r)
+{
+	unsigned tag;
+	enum imap_status status;
+
+	if (imap_client_send(c, "STARTTLS", &tag, fail_r, error_r) < 0 ||
+	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
+		return -1;
+	if (status != IMAP_STATUS_OK)
+		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "STARTTLS refused: %s", *error_r);
+	if (stream_start_tls(c->stream, &set->tls_opts, fail_r, error_r) < 0)
+		return -1;
+	/* Capabilities before TLS are not to be trusted (RFC 3501 6.2.1). */
+	return imap_client_run(c, "CAPABILITY", NULL, fail_r, error_r);
+}
+
+static int imap_caps_untagged(struct imap_client *c, const struct imap_arg *args,
+			      size_t count, void *ctx, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	if (count > 0 && imap_arg_is_atom(&args[0], "CAPABILITY"))
+		imap_set_caps(c, args + 1, count - 1);
+	return 0;
+}
+
+int imap_client_connect(const struct imap_client_settings *settings,
+			struct imap_client **client_r, enum stream_fail *fail_r,
+			const char **error_r)
+{
+	struct imap_client_settings set;
+	struct imap_client *c;
+	const struct imap_arg *args;
+	size_t count;
+
+	imap_settings_defaults(settings, &set);
+	c = mm_calloc(1, sizeof(*c));
+	c->max_line = set.max_line;
+	c->parser = imap_parser_new(set.limits.max_args != 0 ? &set.limits : NULL);
+	if (stream_connect(set.host, set.port, set.connect_timeout_ms, &c->stream,
+			   fail_r, error_r) < 0)
+		goto fail;
+	stream_set_timeout(c->stream, set.timeout_ms);
+	if (set.tls == CFG_TLS_DIRECT &&
+	    stream_start_tls(c->stream, &set.tls_opts, fail_r, error_r) < 0)
+		goto fail;
+	if (imap_read_response(c, NULL, fail_r, error_r) < 0)
+		goto fail;
+	args = imap_parser_args(c->parser, &count);
+	if (strcmp(imap_parser_tag(c->parser), "*") != 0 || count == 0 ||
+	    !(imap_arg_is_atom(&args[0], "OK") || imap_arg_is_atom(&args[0], "PREAUTH"))) {
+		imap_fail(fail_r, imap_arg_is_atom(&args[0], "BYE") ? STREAM_FAIL_WAIT :
+			  STREAM_FAIL_FINAL, error_r, "bad greeting from %s: %s",
+			  set.host, imap_printable(imap_parser_text(c->parser)));
+		goto fail;
+	}
+	snprintf(c->greeting, sizeof(c->greeting), "%s",
+		 imap_printable(imap_parser_text(c->parser)));
+	imap_check_code(c, args, count);
+	if (c->caps == 0) {
+		const struct imap_cmd_handlers h = { imap_caps_untagged, NULL, NULL };
+
+		if (imap_client_run(c, "CAPABILITY", &h, fail_r, error_r) < 0)
+			goto fail;
+	}
+	switch (set.tls) {
+	case CFG_TLS_STARTTLS:
+		if ((c->caps & IMAP_CAP_STARTTLS) == 0) {
+			imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				  "%s does not offer STARTTLS, which source_tls = "
+				  "starttls requires", set.host);
+			goto fail;
+		}
+		/* fall through */
+	case CFG_TLS_DETECT:
+		if ((c->caps & IMAP_CAP_STARTTLS) != 0) {
+			const struct imap_cmd_handlers h = { imap_caps_untagged, NULL, NULL };
+
+			c->caps = 0;
+			if (imap_starttls(c, &set, fail_r, error_r) < 0)
+				goto fail;
+			if (c->caps == 0 &&
+			    imap_client_run(c, "CAPABILITY", &h, fail_r, error_r) < 0)
+				goto fail;
+		} else {
+			log_warning("%s offers no STARTTLS: continuing without TLS "
+				    "(source_tls = detect)", set.host);
+		}
+		break;
+	case CFG_TLS_NONE:
+	case CFG_TLS_DIRECT:
+		break;
+	}
+	*client_r = c;
+	return 0;
+fail:
+	imap_client_close(&c);
+	return -1;
+}
+
+void imap_client_close(struct imap_client **cp)
+{
+	struct imap_client *c = *cp;
+
+	if (c == NULL)
+		return;
+	stream_close(&c->stream);
+	imap_parser_free(&c->parser);
+	imap_parser_free(&c->last);
+	for (size_t i = 0; i < c->done_count; i++)
+		mm_free(&c->done[i].text);
+	mm_free(cp);
+}
+
+unsigned imap_client_caps(const struct imap_client *c)
+{
+	return c->caps;
+}
+
+uint64_t imap_client_appendlimit(const struct imap_client *c)
+{
+	return c->appendlimit;
+}
+
+const char *imap_client_greeting(const struct imap_client *c)
+{
+	return c->greeting;
+}
+
+struct stream *imap_client_stream(struct imap_client *c)
+{
+	return c->stream;
+}
+
+int imap_client_send(struct imap_client *c, const char *command, unsigned *tag_r,
+		     enum stream_fail *fail_r, const char **error_r)
+{
+	unsigned tag = ++c->next_tag;
+
+	if (stream_printf(c->stream, fail_r, error_r, "M%u %s\r\n", tag, command) < 0 ||
+	    stream_flush(c->stream, fail_r, error_r) < 0)
+		return -1;
+	*tag_r = tag;
+	return 0;
+}
+
+/* Parse "M<n>" into n; 0 when it is not one of ours. */
+static unsigned imap_tag_number(const char *tag)
+{
+	char *end;
+	unsigned long n;
+
+	if (tag[0] != 'M')
+		return 0;
+	n = strtoul(tag + 1, &end, 10);
+	return *end == '\0' && n <= UINT32_MAX ? (unsigned)n : 0;
+}
+
+static enum imap_status imap_status_of(const struct imap_arg *arg)
+{
+	if (imap_arg_is_atom(arg, "OK"))
+		return IMAP_STATUS_OK;
+	if (imap_arg_is_atom(arg, "NO"))
+		return IMAP_STATUS_NO;
+	return IMAP_STATUS_BAD;
+}
+
+int imap_client_wait(struct imap_client *c, unsigned tag,
+		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
+		     enum stream_fail *fail_r, const char **error_r)
+{
+	/* Was it answered while we waited for another? */
+	for (size_t i = 0; i < c->done_count; i++) {
+		if (c->done[i].tag != tag)
+			continue;
+		*status_r = c->done[i].status;
+		snprintf(imap_client_errbuf, sizeof(imap_client_errbuf), "%s",
+			 c->done[i].text);
+		*error_r = imap_client_errbuf;
+		mm_free(&c->done[i].text);
+		c->done[i] = c->done[--c->done_count];
+		return 0;
+	}
+	for (;;) {
+		const struct imap_arg *args;
+		const char *rtag;
+		size_t count;
+		unsigned n;
+
+		if (imap_read_response(c, h, fail_r, error_r) < 0)
+			return -1;
+		rtag = imap_parser_tag(c->parser);
+		args = imap_parser_args(c->parser, &count);
+		if (strcmp(rtag, "*") == 0) {
+			if (count > 0 && imap_arg_is_atom(&args[0], "BYE"))
+				return imap_fail(fail_r, STREAM_FAIL_TEMP, error_r,
+						 "server said BYE: %s",
+						 imap_printable(imap_parser_text(c->parser)));
+			if (count > 0 && imap_arg_is_atom(&args[0], "OK"))
+				imap_check_code(c, args, count);
+			else if (count > 0 && imap_arg_is_atom(&args[0], "CAPABILITY"))
+				imap_set_caps(c, args + 1, count - 1);
+			if (h != NULL && h->untagged != NULL &&
+			    h->untagged(c, args, count, h->ctx, fail_r, error_r) < 0)
+				return -1;
+			continue;
+		}
+		if (strcmp(rtag, "+") == 0)
+			return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					 "unexpected continuation from the server");
+		n = imap_tag_number(rtag);
+		if (n == 0 || n > c->next_tag)
+			return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					 "answer with unknown tag '%s'",
+					 imap_printable(rtag));
+		if (count > 0 && imap_arg_is_atom(&args[0], "OK"))
+			imap_check_code(c, args, count);
+		if (n != tag) {
+			if (c->done_count == IMAP_DONE_MAX)
+				return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						 "over %d answers pending", IMAP_DONE_MAX);
+			c->done[c->done_count].tag = n;
+			c->done[c->done_count].status = imap_status_of(&args[0]);
+			c->done[c->done_count].text =
+				mm_strdup(imap_printable(imap_parser_text(c->parser)));
+			c->done_count++;
+			continue;
+		}
+		*status_r = imap_status_of(&args[0]);
+		snprintf(imap_client_errbuf, sizeof(imap_client_errbuf), "%s",
+			 imap_printable(imap_parser_text(c->parser)));
+		*error_r = imap_client_errbuf;
+		/* Keep this answer's response code for the caller. */
+		{
+			struct imap_parser *tmp = c->last;
+
+			c->last = c->parser;
+			c->parser = tmp != NULL ? tmp : imap_parser_new(NULL);
+			imap_parser_reset(c->parser);
+		}
+		return 0;
+	}
+}
+
+int imap_client_run(struct imap_client *c, const char *command,
+		    const struct imap_cmd_handlers *h, enum stream_fail *fail_r,
+		    const char **error_r)
+{
+	enum imap_status status;
+	unsigned tag;
+	char verb[32];
+
+	if (imap_client_send(c, command, &tag, fail_r, error_r) < 0 ||
+	    imap_client_wait(c, tag, h, &status, fail_r, error_r) < 0)
+		return -1;
+	if (status == IMAP_STATUS_OK)
+		return 0;
+	/* Name the command, never its arguments (they may hold a password). */
+	sscanf(command, "%31s", verb);
+	return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s failed: %s %s",
+			 verb, status == IMAP_STATUS_NO ? "NO" : "BAD", *error_r);
+}
+
+const struct imap_arg *imap_client_last_code(const struct imap_client *c,
+					     size_t *count_r)
+{
+	const struct imap_arg *args;
+	size_t count;
+
+	*count_r = 0;
+	if (c->last == NULL)
+		return NULL;
+	args = imap_parser_args(c->last, &count);
+	if (count < 2 || args[1].type != IMAP_ARG_LIST)
+		return NULL;
+	*count_r = args[1].count;
+	return args[1].list;
+}
+
+char *imap_client_quote(const char *s)
+{
+	size_t n = 0;
+	char *out, *p;
+
+	for (const char *q = s; *q != '\0'; q++) {
+		unsigned char ch = (unsigned char)*q;
+
+		if (ch == '\r' || ch == '\n' || ch >= 0x80)
+			return NULL;
+		n += (ch == '"' || ch == '\\') ? 2 : 1;
+	}
+	out = p = mm_malloc(n + 3);
+	*p++ = '"';
+	for (const char *q = s; *q != '\0'; q++) {
+		if (*q == '"' || *q == '\\')
+			*p++ = '\\';
+		*p++ = *q;
+	}
+	*p++ = '"';
+	*p = '\0';
+	return out;
+}
+
+/* Wait for a "+" continuation; a tagged answer instead is a refusal. */
+static int imap_wait_continuation(struct imap_client *c, unsigned tag,
+				  enum stream_fail *fail_r, const char **error_r)
+{
+	for (;;) {
+		const char *rtag;
+
+		if (imap_read_response(c, NULL, fail_r, error_r) < 0)
+			return -1;
+		rtag = imap_parser_tag(c->parser);
+		if (strcmp(rtag, "+") == 0)
+			return 0;
+		if (strcmp(rtag, "*") == 0)
+			continue;
+		if (imap_tag_number(rtag) == tag)
+			return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s",
+					 imap_printable(imap_parser_text(c->parser)));
+	}
+}
+
+/* AUTHENTICATE PLAIN, with SASL-IR when offered. */
+static int imap_auth_plain(struct imap_client *c, const char *authzid,
+			   const char *user, const char *password,
+			   enum stream_fail *fail_r, const char **error_r)
+{
+	size_t zlen = authzid != NULL ? strlen(authzid) : 0;
+	size_t ulen = strlen(user), plen = strlen(password);
+	size_t rawlen = zlen + 1 + ulen + 1 + plen;
+	unsigned char *raw = mm_malloc(rawlen);
+	char *b64 = mm_malloc(4 * ((rawlen + 2) / 3) + 1);
+	enum imap_status status;
+	unsigned tag;
+	int ret;
+
+	/* authzid NUL authcid NUL password (RFC 4616). */
+	memcpy(raw, authzid != NULL ? authzid : "", zlen);
+	raw[zlen] = '\0';
+	memcpy(raw + zlen + 1, user, ulen);
+	raw[zlen + 1 + ulen] = '\0';
+	memcpy(raw + zlen + 2 + ulen, password, plen);
+	EVP_EncodeBlock((unsigned char *)b64, raw, (int)rawlen);
+	mm_wipe(raw, rawlen);
+	mm_free(&raw);
+	tag = ++c->next_tag;
+	if ((c->caps & IMAP_CAP_SASL_IR) != 0) {
+		ret = stream_printf(c->stream, fail_r, error_r,
+				    "M%u AUTHENTICATE PLAIN %s\r\n", tag, b64);
+	} else {
+		ret = stream_printf(c->stream, fail_r, error_r,
+				    "M%u AUTHENTICATE PLAIN\r\n", tag);
+		if (ret == 0)
+			ret = stream_flush(c->stream, fail_r, error_r);
+		if (ret == 0)
+			ret = imap_wait_continuation(c, tag, fail_r, error_r);
+		if (ret == 0)
+			ret = stream_printf(c->stream, fail_r, error_r, "%s\r\n", b64);
+	}
+	mm_wipe(b64, strlen(b64));
+	mm_free(&b64);
+	if (ret < 0 || stream_flush(c->stream, fail_r, error_r) < 0 ||
+	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
+		return -1;
+	if (status != IMAP_STATUS_OK)
+		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "login refused: %s", *error_r);
+	return 0;
+}
+
+/* Send one astring argument of LOGIN: quoted, or a literal. */
+static int imap_send_astring(struct imap_client *c, unsigned tag, const char *s,
+			     int last, enum stream_fail *fail_r, const char **error_r)
+{
+	char *q = imap_client_quote(s);
+	int ret;
+
+	if (q != NULL) {
+		ret = stream_printf(c->stream, fail_r, error_r, " %s%s", q,
+				    last ? "\r\n" : "");
+		mm_wipe(q, strlen(q));
+		mm_free(&q);
+		return ret;
+	}
+	if ((c->caps & IMAP_CAP_LITERALPLUS) != 0)
+		ret = stream_printf(c->stream, fail_r, error_r, " {%zu+}\r\n", strlen(s));
+	else if ((ret = stream_printf(c->stream, fail_r, error_r, " {%zu}\r\n",
+				      strlen(s))) == 0 &&
+		 (ret = stream_flush(c->stream, fail_r, error_r)) == 0)
+		ret = imap_wait_continuation(c, tag, fail_r, error_r);
+	if (ret == 0)
+		ret = stream_write(c->stream, s, strlen(s), fail_r, error_r);
+	if (ret == 0 && last)
+		ret = stream_write(c->stream, "\r\n", 2, fail_r, error_r);
+	return ret;
+}
+
+int imap_client_login(struct imap_client *c, const char *authzid,
+		      const char *user, const char *password,
+		      enum stream_fail *fail_r, const char **error_r)
+{
+	enum imap_status status;
+	unsigned tag;
+
+	if (authzid != NULL || (c->caps & IMAP_CAP_AUTH_PLAIN) != 0)
+		return imap_auth_plain(c, authzid, user, password, fail_r, error_r);
+	if ((c->caps & IMAP_CAP_LOGINDISABLED) != 0)
+		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "the server refuses LOGIN without TLS "
+				 "(LOGINDISABLED): set source_tls");
+	tag = ++c->next_tag;
+	if (stream_printf(c->stream, fail_r, error_r, "M%u LOGIN", tag) < 0 ||
+	    imap_send_astring(c, tag, user, 0, fail_r, error_r) < 0 ||
+	    imap_send_astring(c, tag, password, 1, fail_r, error_r) < 0 ||
+	    stream_flush(c->stream, fail_r, error_r) < 0 ||
+	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
+		return -1;
+	if (status != IMAP_STATUS_OK)
+		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "login refused: %s", *error_r);
+	return 0;
+}

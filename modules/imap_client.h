@@ -1,0 +1,124 @@
+/*
+ * NAME
+ *	imap_client 3h
+ * SUMMARY
+ *	a synchronous IMAP client connection: greeting, TLS, login,
+ *	tagged commands with their untagged responses
+ * DESCRIPTION
+ *	Built on stream(3) and imap_parse(3). One command may be sent
+ *	while earlier ones are outstanding (pipelining): responses are
+ *	matched to commands by tag. Untagged responses go to the
+ *	callback of the command being waited for.
+ *
+ *	TLS modes (mailmigrate.conf(5) source_tls): none; direct
+ *	(implicit TLS before the greeting); starttls (required: no
+ *	STARTTLS capability is a final failure); detect (STARTTLS when
+ *	offered, else plain with a warning logged).
+ *
+ *	Passwords are never logged: the debug trace masks LOGIN and
+ *	AUTHENTICATE arguments, as isync does.
+ */
+#ifndef MM_IMAP_CLIENT_H
+#define MM_IMAP_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "imap_parse.h"
+#include "stream.h"
+
+#define IMAP_CAP_IMAP4REV1	0x0001
+#define IMAP_CAP_STARTTLS	0x0002
+#define IMAP_CAP_LITERALPLUS	0x0004	/* LITERAL+ or LITERAL- */
+#define IMAP_CAP_UIDPLUS	0x0008
+#define IMAP_CAP_MULTIAPPEND	0x0010
+#define IMAP_CAP_SASL_IR	0x0020
+#define IMAP_CAP_AUTH_PLAIN	0x0040
+#define IMAP_CAP_LOGINDISABLED	0x0080
+#define IMAP_CAP_SPECIAL_USE	0x0100
+#define IMAP_CAP_NAMESPACE	0x0200
+#define IMAP_CAP_LIST_EXTENDED	0x0400
+#define IMAP_CAP_APPENDLIMIT	0x0800
+#define IMAP_CAP_UTF8_ACCEPT	0x1000
+#define IMAP_CAP_ID		0x2000
+
+struct imap_client_settings {
+	const char *host;
+	uint16_t port;		/* 0: 143, or 993 for direct TLS */
+	enum cfg_tls tls;
+	struct stream_tls tls_opts;	/* verify, CA file, name */
+	unsigned connect_timeout_ms;
+	unsigned timeout_ms;		/* each read and write */
+	size_t max_line;		/* longest response line */
+	struct imap_parse_limits limits;
+};
+
+enum imap_status {
+	IMAP_STATUS_OK,
+	IMAP_STATUS_NO,
+	IMAP_STATUS_BAD,
+};
+
+struct imap_client;
+
+/* Called for each untagged response while a command is awaited; a
+ * literal announced in it is offered to literal_fn first (if set),
+ * which may stream it (return 1), or leave it to be kept (return 0).
+ * Return -1 from either to fail the command with *fail_r and
+ * *error_r set. */
+struct imap_cmd_handlers {
+	int (*untagged)(struct imap_client *client, const struct imap_arg *args,
+			size_t count, void *ctx, enum stream_fail *fail_r,
+			const char **error_r);
+	int (*literal)(struct imap_client *client, const char *key,
+		       uint64_t size, void *ctx, enum stream_fail *fail_r,
+		       const char **error_r);
+	void *ctx;
+};
+
+/* Connect, read the greeting, learn the capabilities, and secure the
+ * connection as the TLS mode says. */
+int imap_client_connect(const struct imap_client_settings *set,
+			struct imap_client **client_r, enum stream_fail *fail_r,
+			const char **error_r);
+void imap_client_close(struct imap_client **client);
+
+unsigned imap_client_caps(const struct imap_client *client);
+/* APPENDLIMIT=N from the capabilities, or 0. */
+uint64_t imap_client_appendlimit(const struct imap_client *client);
+/* The greeting's text, for logs (printable, truncated). */
+const char *imap_client_greeting(const struct imap_client *client);
+struct stream *imap_client_stream(struct imap_client *client);
+
+/* Log in as user (authzid: log in as user on behalf of authzid, with
+ * AUTHENTICATE PLAIN; NULL for a plain login). A rejected password is
+ * STREAM_FAIL_FINAL with the server's text in *error_r. */
+int imap_client_login(struct imap_client *client, const char *authzid,
+		      const char *user, const char *password,
+		      enum stream_fail *fail_r, const char **error_r);
+
+/* Send a command (the tag is added). The caller formats arguments
+ * with imap_client_quote() when they are strings. Returns the tag. */
+int imap_client_send(struct imap_client *client, const char *command,
+		     unsigned *tag_r, enum stream_fail *fail_r,
+		     const char **error_r);
+/* Wait for the tagged answer to tag, passing untagged responses to h.
+ * *status_r is the answer; its text is in *error_r for NO and BAD. */
+int imap_client_wait(struct imap_client *client, unsigned tag,
+		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
+		     enum stream_fail *fail_r, const char **error_r);
+/* send + wait, failing with STREAM_FAIL_FINAL on NO/BAD. */
+int imap_client_run(struct imap_client *client, const char *command,
+		    const struct imap_cmd_handlers *h, enum stream_fail *fail_r,
+		    const char **error_r);
+/* The text of the last tagged response, its response code's first
+ * args (e.g. APPENDUID 38505 3955), or NULL. */
+const struct imap_arg *imap_client_last_code(const struct imap_client *client,
+					     size_t *count_r);
+
+/* s as an IMAP quoted string, or NULL if it needs a literal (CR, LF,
+ * NUL, or 8-bit without UTF8=ACCEPT). The caller owns the result. */
+char *imap_client_quote(const char *s);
+
+#endif

@@ -1,0 +1,397 @@
+/*
+ * NAME
+ *	test_imap_client 1
+ * SUMMARY
+ *	unit tests: the IMAP client against scripted fake servers
+ * DESCRIPTION
+ *	The paths a real Dovecot does not take on demand; the normal paths
+ *	(TLS modes, logins) run against real Dovecot in tests/integration.
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fakeserver.h"
+#include "imap_client.h"
+#include "log.h"
+#include "mm_alloc.h"
+
+static struct imap_client_settings settings(const struct fakeserver *fs,
+					    enum cfg_tls tls)
+{
+	struct imap_client_settings set = { 0 };
+
+	set.host = "127.0.0.1";
+	set.port = fs->port;
+	set.tls = tls;
+	set.connect_timeout_ms = 2000;
+	set.timeout_ms = 2000;
+	return set;
+}
+
+/* Connect to a server playing script; returns the result of connect. */
+static int try_connect(const struct fakeserver_step *script, enum cfg_tls tls,
+		       struct fakeserver *fs, struct imap_client **c,
+		       enum stream_fail *fail, const char **error)
+{
+	struct imap_client_settings set;
+
+	ck_assert_int_eq(fakeserver_start(script, fs), 0);
+	set = settings(fs, tls);
+	*c = NULL;
+	return imap_client_connect(&set, c, fail, error);
+}
+
+START_TEST(greeting_caps_and_login_quoted)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 LITERAL+ UIDPLUS "
+		  "MULTIAPPEND APPENDLIMIT=1048576] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u@x.test\" \"p \\\"q\\\" \\\\\"\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK [CAPABILITY IMAP4rev1 UIDPLUS ID] Logged in\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+	unsigned caps;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	caps = imap_client_caps(c);
+	ck_assert(caps & IMAP_CAP_LITERALPLUS);
+	ck_assert(caps & IMAP_CAP_MULTIAPPEND);
+	ck_assert(!(caps & IMAP_CAP_STARTTLS));
+	ck_assert_uint_eq(imap_client_appendlimit(c), 1048576);
+	ck_assert_str_eq(imap_client_greeting(c), "ready");
+	ck_assert_int_eq(imap_client_login(c, NULL, "u@x.test", "p \"q\" \\",
+					   &fail, &error), 0);
+	/* The login's answer replaced the capabilities. */
+	caps = imap_client_caps(c);
+	ck_assert(caps & IMAP_CAP_ID);
+	ck_assert(!(caps & IMAP_CAP_MULTIAPPEND));
+	imap_client_close(&c);
+	ck_assert_ptr_null(c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* An 8-bit password goes as a literal, waiting for "+" without LITERAL+. */
+START_TEST(login_literal_sync)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" {7}\r", 0, 0 },
+		{ FAKE_SEND, "+ OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "p\xc3\xa4sswd\r", 0, 0 },
+		{ FAKE_SEND, "M1 NO [AUTHENTICATIONFAILED] Authentication failed.\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", "p\xc3\xa4sswd", &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_ptr_nonnull(strstr(error, "login refused: Authentication failed."));
+	/* The password is nowhere in the error. */
+	ck_assert_ptr_null(strstr(error, "sswd"));
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* AUTH=PLAIN with SASL-IR, on behalf of another user (master login). */
+START_TEST(auth_plain_authzid)
+{
+	/* base64("user@x.test\0admin\0secret") */
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 AUTHENTICATE PLAIN dXNlckB4LnRlc3QAYWRtaW4Ac2VjcmV0\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK Logged in\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login(c, "user@x.test", "admin", "secret",
+					   &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* AUTHENTICATE without SASL-IR waits for the "+". */
+START_TEST(auth_plain_no_sasl_ir)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 CAPABILITY\r", 0, 0 },
+		{ FAKE_SEND, "* CAPABILITY IMAP4rev1 AUTH=PLAIN\r\nM1 OK done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 AUTHENTICATE PLAIN\r", 0, 0 },
+		{ FAKE_SEND, "+ \r\n", 0, 0 },
+		{ FAKE_EXPECT, "AHUAcA==\r", 0, 0 },
+		{ FAKE_SEND, "M2 OK Logged in\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert(imap_client_caps(c) & IMAP_CAP_AUTH_PLAIN);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", "p", &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* Greetings and servers that must be refused, each classified. */
+static const struct {
+	const char *greeting;
+	enum cfg_tls tls;
+	enum stream_fail fail;
+	const char *expect;
+} bad[] = {
+	{ "* BYE Too many connections\r\n", CFG_TLS_NONE, STREAM_FAIL_WAIT,
+	  "bad greeting from 127.0.0.1: Too many connections" },
+	{ "* NO go away\r\n", CFG_TLS_NONE, STREAM_FAIL_FINAL, "bad greeting" },
+	{ "hello there\r\n", CFG_TLS_NONE, STREAM_FAIL_FINAL, "malformed response" },
+	{ "* OK [CAPABILITY IMAP4rev1] no tls here\r\n", CFG_TLS_STARTTLS,
+	  STREAM_FAIL_FINAL, "does not offer STARTTLS" },
+	{ "* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] ready\r\n", CFG_TLS_NONE,
+	  STREAM_FAIL_FINAL, "LOGINDISABLED" },
+	{ "* OK [CAPABILITY IMAP4rev1 ((] x\r\n", CFG_TLS_NONE, STREAM_FAIL_FINAL,
+	  "malformed response" },
+};
+
+START_TEST(bad_servers)
+{
+	struct fakeserver_step script[] = {
+		{ FAKE_SEND, bad[_i].greeting, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail = STREAM_FAIL_NONE;
+	const char *error;
+	int ret = try_connect(script, bad[_i].tls, &fs, &c, &fail, &error);
+
+	if (ret == 0)	/* refused only at login */
+		ret = imap_client_login(c, NULL, "u", "p", &fail, &error);
+	ck_assert_int_eq(ret, -1);
+	ck_assert_int_eq(fail, bad[_i].fail);
+	ck_assert_msg(strstr(error, bad[_i].expect) != NULL, "got '%s'", error);
+	imap_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+START_TEST(hung_banner)
+{
+	static const struct fakeserver_step script[] = { { FAKE_HANG, NULL, 0, 0 } };
+	struct imap_client_settings set;
+	struct fakeserver fs;
+	struct imap_client *c = NULL;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set = settings(&fs, CFG_TLS_NONE);
+	set.timeout_ms = 300;
+	ck_assert_int_eq(imap_client_connect(&set, &c, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_ptr_nonnull(strstr(error, "timed out"));
+	ck_assert_ptr_null(c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+struct fetch_seen {
+	uint64_t streamed;
+	int untagged;
+};
+
+static int stream_body(struct imap_client *c, const char *key, uint64_t size,
+		       void *ctx, enum stream_fail *fail_r, const char **error_r)
+{
+	struct fetch_seen *seen = ctx;
+	char buf[7];
+	uint64_t left = size;
+
+	if (key == NULL || strcmp(key, "BODY[]") != 0)
+		return 0;
+	/* Deliberately small chunks: bodies are never held whole. */
+	while (left > 0) {
+		size_t got;
+
+		if (stream_read(imap_client_stream(c), buf,
+				left < sizeof(buf) ? (size_t)left : sizeof(buf),
+				&got, fail_r, error_r) < 0)
+			return -1;
+		left -= got;
+	}
+	seen->streamed += size;
+	return 1;
+}
+
+static int count_untagged(struct imap_client *c, const struct imap_arg *args,
+			  size_t count, void *ctx, enum stream_fail *fail_r,
+			  const char **error_r)
+{
+	((struct fetch_seen *)ctx)->untagged++;
+	return 0;
+}
+
+/* Pipelined commands answered out of order; bodies streamed. */
+START_TEST(pipelined_fetch)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 UID FETCH 1 (BODY.PEEK[])\r", 0, 0 },
+		{ FAKE_EXPECT, "M2 NOOP\r", 0, 0 },
+		{ FAKE_SEND, "M2 OK noop\r\n* 1 FETCH (UID 1 BODY[] {20}\r\n"
+		  "01234567890123456789 FLAGS (\\Seen))\r\n"
+		  "* 1 FETCH (BODY[HEADER] {3}\r\nabc)\r\n"
+		  "M1 OK [APPENDUID 5 6] fetched\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	const struct imap_cmd_handlers h = { count_untagged, stream_body, NULL };
+	struct imap_cmd_handlers hh = h;
+	struct fetch_seen seen = { 0 };
+	const struct imap_arg *code;
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	enum imap_status status;
+	const char *error;
+	unsigned t1, t2;
+	size_t count;
+
+	hh.ctx = &seen;
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_send(c, "UID FETCH 1 (BODY.PEEK[])", &t1, &fail,
+					  &error), 0);
+	ck_assert_int_eq(imap_client_send(c, "NOOP", &t2, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_wait(c, t1, &hh, &status, &fail, &error), 0);
+	ck_assert_int_eq(status, IMAP_STATUS_OK);
+	ck_assert_str_eq(error, "fetched");
+	code = imap_client_last_code(c, &count);
+	ck_assert_uint_eq(count, 3);
+	ck_assert(imap_arg_is_atom(&code[0], "APPENDUID"));
+	ck_assert_uint_eq(seen.streamed, 20);
+	ck_assert_int_eq(seen.untagged, 2);
+	/* M2 was answered first; its answer was kept. */
+	ck_assert_int_eq(imap_client_wait(c, t2, &hh, &status, &fail, &error), 0);
+	ck_assert_int_eq(status, IMAP_STATUS_OK);
+	ck_assert_str_eq(error, "noop");
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* Cut mid-literal: a TEMP failure, so the caller resumes later. */
+START_TEST(cut_mid_literal)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 UID FETCH", 0, 0 },
+		{ FAKE_SEND, "* 1 FETCH (UID 1 BODY[] {100000}\r\n", 0, 0 },
+		{ FAKE_SEND_REPEAT, "0123456789", 0, 500 },
+		{ FAKE_CLOSE, NULL, 0, 0 },
+	};
+	struct fetch_seen seen = { 0 };
+	const struct imap_cmd_handlers h = { count_untagged, stream_body, &seen };
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_run(c, "UID FETCH 1:* (BODY.PEEK[])", &h, &fail,
+					 &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_TEMP);
+	ck_assert_ptr_nonnull(strstr(error, "closed by the server"));
+	imap_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+/* A malformed FETCH response: FINAL, with what and where. */
+START_TEST(malformed_fetch)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 UID FETCH", 0, 0 },
+		{ FAKE_SEND, "* 1 FETCH (UID 1 FLAGS (\\Seen)))\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_run(c, "UID FETCH 1:* (FLAGS)", NULL, &fail,
+					 &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, "malformed response from the server: "
+			     "unexpected ')' at byte 31") != NULL, "got '%s'", error);
+	imap_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+START_TEST(quote)
+{
+	char *q = imap_client_quote("a\"b\\c d");
+
+	ck_assert_str_eq(q, "\"a\\\"b\\\\c d\"");
+	mm_free(&q);
+	ck_assert_ptr_null(imap_client_quote("line\r\nbreak"));
+	ck_assert_ptr_null(imap_client_quote("\xc3\xa4"));
+	q = imap_client_quote("");
+	ck_assert_str_eq(q, "\"\"");
+	mm_free(&q);
+}
+END_TEST
+
+static Suite *client_suite(void)
+{
+	Suite *s = suite_create("imap_client");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, greeting_caps_and_login_quoted);
+	tcase_add_test(tc, login_literal_sync);
+	tcase_add_test(tc, auth_plain_authzid);
+	tcase_add_test(tc, auth_plain_no_sasl_ir);
+	tcase_add_loop_test(tc, bad_servers, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, hung_banner);
+	tcase_add_test(tc, pipelined_fetch);
+	tcase_add_test(tc, cut_mid_literal);
+	tcase_add_test(tc, malformed_fetch);
+	tcase_add_test(tc, quote);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(client_suite());
+	int failed;
+
+	/* Warnings (detect without STARTTLS) stay quiet in test output. */
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
