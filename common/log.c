@@ -20,7 +20,7 @@
 
 #include "log.h"
 
-static const char *log_prog = "mailmigrate";
+static char log_prog[64] = "mailmigrate";
 static enum log_dest log_dest = LOG_DEST_STDERR;
 static int log_fd = -1;
 static int log_stderr_too;
@@ -53,7 +53,10 @@ int log_open(const char *progname, enum log_dest dest, const char *path,
 	log_close();
 	if (progname != NULL) {
 		const char *slash = strrchr(progname, '/');
-		log_prog = slash != NULL ? slash + 1 : progname;
+
+		/* A copy: the caller's string may not outlive us. */
+		snprintf(log_prog, sizeof(log_prog), "%s",
+			 slash != NULL ? slash + 1 : progname);
 	}
 	if (dest == LOG_DEST_FILE) {
 		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
@@ -121,6 +124,8 @@ void log_vmsg(enum log_severity sev, const char *fmt, va_list ap)
 	int saved_errno = errno;
 	int len;
 
+	if ((unsigned)sev > LOG_SEV_PANIC)
+		sev = LOG_SEV_PANIC;	/* a bad severity is our bug: be loud */
 	if (sev == LOG_SEV_DEBUG && !log_debug_on)
 		return;
 	vsnprintf(text, sizeof(text), fmt, ap);
