@@ -1,0 +1,508 @@
+/*
+ * NAME
+ *	pop3_client 3
+ * SUMMARY
+ *	a synchronous POP3 client
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include <openssl/evp.h>
+
+#include "log.h"
+#include "mm_alloc.h"
+#include "pop3_client.h"
+
+#define POP3_CHUNK 16384
+
+struct pop3_client {
+	struct stream *stream;
+	size_t max_line;
+	int cap_stls, cap_uidl, cap_sasl_plain, cap_user;
+	int have_capa;
+};
+
+static char pop3_errbuf[600];
+
+static int pop3_fail(enum stream_fail *fail_r, enum stream_fail fail,
+		     const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int pop3_fail(enum stream_fail *fail_r, enum stream_fail fail,
+		     const char **error_r, const char *fmt, ...)
+{
+	char buf[sizeof(pop3_errbuf)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memcpy(pop3_errbuf, buf, sizeof(buf));
+	*fail_r = fail;
+	*error_r = pop3_errbuf;
+	return -1;
+}
+
+static const char *pop3_printable(const char *text, size_t len)
+{
+	static char buf[240];
+
+	return log_printable(buf, sizeof(buf), text, len);
+}
+
+/* Read a status line: 0 for +OK (text after it in *text_r), 1 for -ERR
+ * (the text in *error_r), -1 on failure. */
+static int pop3_status(struct pop3_client *c, const char **text_r,
+		       enum stream_fail *fail_r, const char **error_r)
+{
+	const char *line;
+	size_t len;
+
+	if (stream_read_line(c->stream, c->max_line, &line, &len, fail_r, error_r) < 0)
+		return -1;
+	if (len >= 3 && strncmp(line, "+OK", 3) == 0 && (len == 3 || line[3] == ' ')) {
+		*text_r = len > 4 ? line + 4 : "";
+		return 0;
+	}
+	if (len >= 4 && strncmp(line, "-ERR", 4) == 0) {
+		snprintf(pop3_errbuf, sizeof(pop3_errbuf), "%s",
+			 pop3_printable(len > 5 ? line + 5 : "", len > 5 ? len - 5 : 0));
+		*error_r = pop3_errbuf;
+		return 1;
+	}
+	return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			 "malformed POP3 status line: %s", pop3_printable(line, len));
+}
+
+/* Send a command line and read its status. */
+static int pop3_command(struct pop3_client *c, const char *cmd, const char **text_r,
+			enum stream_fail *fail_r, const char **error_r)
+{
+	if (stream_printf(c->stream, fail_r, error_r, "%s\r\n", cmd) < 0 ||
+	    stream_flush(c->stream, fail_r, error_r) < 0)
+		return -1;
+	return pop3_status(c, text_r, fail_r, error_r);
+}
+
+/* Read a multi-line answer's lines (dot-unstuffed) up to the ".". */
+static int pop3_multiline(struct pop3_client *c,
+			  int (*fn)(const char *line, size_t len, void *ctx),
+			  void *ctx, enum stream_fail *fail_r, const char **error_r)
+{
+	const char *line;
+	size_t len;
+	int stop = 0;
+
+	for (;;) {
+		if (stream_read_line(c->stream, c->max_line, &line, &len, fail_r,
+				     error_r) < 0)
+			return -1;
+		if (len == 1 && line[0] == '.')
+			return stop ? -1 : 0;
+		if (len > 0 && line[0] == '.') {
+			line++;
+			len--;
+		}
+		/* After a refusal, read on to the end to stay in sync. */
+		if (!stop && fn(line, len, ctx) != 0)
+			stop = 1;
+	}
+}
+
+static int pop3_capa_line(const char *line, size_t len, void *ctx)
+{
+	struct pop3_client *c = ctx;
+
+	if (len == 4 && strncasecmp(line, "STLS", 4) == 0)
+		c->cap_stls = 1;
+	else if (len == 4 && strncasecmp(line, "UIDL", 4) == 0)
+		c->cap_uidl = 1;
+	else if (len == 4 && strncasecmp(line, "USER", 4) == 0)
+		c->cap_user = 1;
+	else if (len > 5 && strncasecmp(line, "SASL ", 5) == 0) {
+		char buf[512];
+
+		snprintf(buf, sizeof(buf), " %.*s ", (int)(len - 4), line + 4);
+		for (char *p = buf; *p != '\0'; p++)
+			*p = (char)toupper((unsigned char)*p);
+		if (strstr(buf, " PLAIN ") != NULL)
+			c->cap_sasl_plain = 1;
+	}
+	return 0;
+}
+
+/* CAPA (RFC 2449); a server without it just lacks the extensions. */
+static int pop3_capa(struct pop3_client *c, enum stream_fail *fail_r,
+		     const char **error_r)
+{
+	const char *text;
+	int ret;
+
+	c->cap_stls = c->cap_uidl = c->cap_sasl_plain = c->cap_user = 0;
+	ret = pop3_command(c, "CAPA", &text, fail_r, error_r);
+	if (ret < 0)
+		return -1;
+	c->have_capa = ret == 0;
+	if (ret == 1)
+		return 0;
+	return pop3_multiline(c, pop3_capa_line, c, fail_r, error_r);
+}
+
+int pop3_client_connect(const struct pop3_client_settings *set,
+			struct pop3_client **client_r, enum stream_fail *fail_r,
+			const char **error_r)
+{
+	struct pop3_client *c = mm_calloc(1, sizeof(*c));
+	uint16_t port = set->port != 0 ? set->port :
+		(set->tls == CFG_TLS_DIRECT ? 995 : 110);
+	const char *text;
+	int ret;
+
+	c->max_line = set->max_line != 0 ? set->max_line : 8192;
+	if (stream_connect(set->host, port, set->connect_timeout_ms != 0 ?
+			   set->connect_timeout_ms : 30000, &c->stream, fail_r,
+			   error_r) < 0)
+		goto fail;
+	stream_set_timeout(c->stream, set->timeout_ms != 0 ? set->timeout_ms : 120000);
+	if (set->tls == CFG_TLS_DIRECT &&
+	    stream_start_tls(c->stream, &set->tls_opts, fail_r, error_r) < 0)
+		goto fail;
+	ret = pop3_status(c, &text, fail_r, error_r);
+	if (ret < 0)
+		goto fail;
+	if (ret == 1) {
+		pop3_fail(fail_r, STREAM_FAIL_WAIT, error_r, "%s refused the "
+			  "connection: %s", set->host, *error_r);
+		goto fail;
+	}
+	if (pop3_capa(c, fail_r, error_r) < 0)
+		goto fail;
+	if (set->tls == CFG_TLS_STARTTLS && !c->cap_stls) {
+		pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s does not offer "
+			  "STLS, which source_tls = starttls requires", set->host);
+		goto fail;
+	}
+	if ((set->tls == CFG_TLS_STARTTLS || set->tls == CFG_TLS_DETECT) && c->cap_stls) {
+		ret = pop3_command(c, "STLS", &text, fail_r, error_r);
+		if (ret < 0)
+			goto fail;
+		if (ret == 1) {
+			pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				  "STLS refused: %s", *error_r);
+			goto fail;
+		}
+		if (stream_start_tls(c->stream, &set->tls_opts, fail_r, error_r) < 0 ||
+		    pop3_capa(c, fail_r, error_r) < 0)
+			goto fail;
+	} else if (set->tls == CFG_TLS_DETECT) {
+		log_warning("%s offers no STLS: continuing without TLS "
+			    "(source_tls = detect)", set->host);
+	}
+	*client_r = c;
+	return 0;
+fail:
+	pop3_client_close(&c);
+	return -1;
+}
+
+void pop3_client_close(struct pop3_client **cp)
+{
+	struct pop3_client *c = *cp;
+	enum stream_fail fail;
+	const char *error;
+
+	if (c == NULL)
+		return;
+	if (c->stream != NULL) {
+		/* Best effort; QUIT deletes nothing since we never DELE. */
+		stream_set_timeout(c->stream, 2000);
+		if (stream_printf(c->stream, &fail, &error, "QUIT\r\n") == 0)
+			(void)stream_flush(c->stream, &fail, &error);
+		stream_close(&c->stream);
+	}
+	mm_free(cp);
+}
+
+/* A -ERR at login: wrong password, or a temporary condition (RFC 3206). */
+static int pop3_login_refused(enum stream_fail *fail_r, const char **error_r)
+{
+	char text[sizeof(pop3_errbuf)];
+
+	snprintf(text, sizeof(text), "%s", *error_r);
+	if (strncasecmp(text, "[IN-USE]", 8) == 0 || strncasecmp(text, "[SYS/TEMP]", 10) == 0)
+		return pop3_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+				 "login refused for now: %s", text);
+	return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "login refused: %s", text);
+}
+
+int pop3_client_login(struct pop3_client *c, const char *user,
+		      const char *password, enum stream_fail *fail_r,
+		      const char **error_r)
+{
+	const char *text;
+	char *cmd;
+	int ret;
+
+	if (strpbrk(user, "\r\n") != NULL || strpbrk(password, "\r\n") != NULL)
+		return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "user name or password holds a line break");
+	if (c->cap_sasl_plain) {
+		size_t ulen = strlen(user), plen = strlen(password);
+		size_t rawlen = 1 + ulen + 1 + plen;
+		unsigned char *raw = mm_malloc(rawlen);
+		char *b64 = mm_malloc(4 * ((rawlen + 2) / 3) + 1);
+
+		raw[0] = '\0';
+		memcpy(raw + 1, user, ulen);
+		raw[1 + ulen] = '\0';
+		memcpy(raw + 2 + ulen, password, plen);
+		EVP_EncodeBlock((unsigned char *)b64, raw, (int)rawlen);
+		mm_wipe(raw, rawlen);
+		mm_free(&raw);
+		cmd = mm_asprintf("AUTH PLAIN %s", b64);
+		mm_wipe(b64, strlen(b64));
+		mm_free(&b64);
+		ret = pop3_command(c, cmd, &text, fail_r, error_r);
+		mm_free_secret(&cmd);
+		if (ret < 0)
+			return -1;
+		return ret == 1 ? pop3_login_refused(fail_r, error_r) : 0;
+	}
+	cmd = mm_asprintf("USER %s", user);
+	ret = pop3_command(c, cmd, &text, fail_r, error_r);
+	mm_free(&cmd);
+	if (ret != 0)
+		return ret < 0 ? -1 : pop3_login_refused(fail_r, error_r);
+	cmd = mm_asprintf("PASS %s", password);
+	ret = pop3_command(c, cmd, &text, fail_r, error_r);
+	mm_free_secret(&cmd);
+	if (ret < 0)
+		return -1;
+	return ret == 1 ? pop3_login_refused(fail_r, error_r) : 0;
+}
+
+struct pop3_listing {
+	int (*uidl_fn)(uint32_t msgnum, const char *uidl, void *ctx);
+	int (*list_fn)(uint32_t msgnum, uint64_t size, void *ctx);
+	void *ctx;
+	uint32_t last;
+	char error[300];
+};
+
+/* "N rest": the message number (ascending, 1..max) and the rest. */
+static int pop3_listing_line(struct pop3_listing *l, const char *line, size_t len,
+			     uint32_t *num_r, const char **rest_r, size_t *restlen_r)
+{
+	unsigned long n = 0;
+	size_t i = 0;
+
+	while (i < len && isdigit((unsigned char)line[i]) && n <= POP3_MAX_MESSAGES)
+		n = n * 10 + (unsigned long)(line[i++] - '0');
+	if (i == 0 || i >= len || line[i] != ' ' || n == 0 || n > POP3_MAX_MESSAGES ||
+	    n <= l->last) {
+		snprintf(l->error, sizeof(l->error), "malformed listing line: %s",
+			 pop3_printable(line, len));
+		return -1;
+	}
+	l->last = (uint32_t)n;
+	*num_r = (uint32_t)n;
+	*rest_r = line + i + 1;
+	*restlen_r = len - i - 1;
+	return 0;
+}
+
+static int pop3_uidl_line(const char *line, size_t len, void *ctx)
+{
+	struct pop3_listing *l = ctx;
+	char uidl[POP3_MAX_UIDL + 1];
+	const char *rest;
+	size_t restlen;
+	uint32_t num;
+
+	if (pop3_listing_line(l, line, len, &num, &rest, &restlen) < 0)
+		return -1;
+	if (restlen == 0 || restlen > POP3_MAX_UIDL) {
+		snprintf(l->error, sizeof(l->error), "UIDL of message %u has %zu "
+			 "characters (1 to %d allowed)", num, restlen, POP3_MAX_UIDL);
+		return -1;
+	}
+	for (size_t i = 0; i < restlen; i++) {
+		if (rest[i] < 0x21 || rest[i] > 0x7e) {
+			snprintf(l->error, sizeof(l->error), "UIDL of message %u "
+				 "holds a bad character", num);
+			return -1;
+		}
+	}
+	memcpy(uidl, rest, restlen);
+	uidl[restlen] = '\0';
+	if (l->uidl_fn(num, uidl, l->ctx) != 0) {
+		snprintf(l->error, sizeof(l->error), "listing stopped by the caller");
+		return -1;
+	}
+	return 0;
+}
+
+static int pop3_list_line(const char *line, size_t len, void *ctx)
+{
+	struct pop3_listing *l = ctx;
+	const char *rest;
+	size_t restlen, i = 0;
+	uint64_t size = 0;
+	uint32_t num;
+
+	if (pop3_listing_line(l, line, len, &num, &rest, &restlen) < 0)
+		return -1;
+	while (i < restlen && isdigit((unsigned char)rest[i]) && size < (1ULL << 50))
+		size = size * 10 + (uint64_t)(rest[i++] - '0');
+	if (i == 0 || (i < restlen && rest[i] != ' ')) {
+		snprintf(l->error, sizeof(l->error), "malformed LIST line: %s",
+			 pop3_printable(line, len));
+		return -1;
+	}
+	if (l->list_fn(num, size, l->ctx) != 0) {
+		snprintf(l->error, sizeof(l->error), "listing stopped by the caller");
+		return -1;
+	}
+	return 0;
+}
+
+/* Run a listing command and feed each line to linefn. */
+static int pop3_listing(struct pop3_client *c, const char *cmd,
+			int (*linefn)(const char *line, size_t len, void *ctx),
+			struct pop3_listing *l, enum stream_fail *fail_r,
+			const char **error_r)
+{
+	const char *text;
+	int ret = pop3_command(c, cmd, &text, fail_r, error_r);
+
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
+		return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s refused: %s",
+				 cmd, *error_r);
+	l->error[0] = '\0';
+	if (pop3_multiline(c, linefn, l, fail_r, error_r) < 0) {
+		if (l->error[0] != '\0')
+			return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s: %s",
+					 cmd, l->error);
+		return -1;
+	}
+	return 0;
+}
+
+int pop3_client_uidl(struct pop3_client *c,
+		     int (*fn)(uint32_t msgnum, const char *uidl, void *ctx),
+		     void *ctx, enum stream_fail *fail_r, const char **error_r)
+{
+	struct pop3_listing l = { .uidl_fn = fn, .ctx = ctx };
+
+	return pop3_listing(c, "UIDL", pop3_uidl_line, &l, fail_r, error_r);
+}
+
+int pop3_client_list(struct pop3_client *c,
+		     int (*fn)(uint32_t msgnum, uint64_t size, void *ctx),
+		     void *ctx, enum stream_fail *fail_r, const char **error_r)
+{
+	struct pop3_listing l = { .list_fn = fn, .ctx = ctx };
+
+	return pop3_listing(c, "LIST", pop3_list_line, &l, fail_r, error_r);
+}
+
+/*
+ * The RETR body: bytes after the status line up to CRLF "." CRLF. The
+ * state remembers where a line starts, so a "." there is either the
+ * end (followed by CRLF) or stuffing (followed by another ".").
+ */
+enum retr_state {
+	RETR_LINE_START,	/* at the start of a line */
+	RETR_MID_LINE,
+	RETR_DOT,		/* "." at a line start */
+	RETR_DOT_CR,		/* "." CR at a line start */
+	RETR_DONE,
+};
+
+int pop3_client_retr(struct pop3_client *c, uint32_t msgnum,
+		     int (*fn)(const void *data, size_t len, void *ctx),
+		     void *ctx, uint64_t *size_r, enum stream_fail *fail_r,
+		     const char **error_r)
+{
+	enum retr_state st = RETR_LINE_START;
+	unsigned char in[POP3_CHUNK], out[POP3_CHUNK + 2];
+	const char *text;
+	uint64_t total = 0;
+	char cmd[32];
+	int ret;
+
+	snprintf(cmd, sizeof(cmd), "RETR %u", msgnum);
+	ret = pop3_command(c, cmd, &text, fail_r, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
+		return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "RETR %u refused: %s", msgnum, *error_r);
+	while (st != RETR_DONE) {
+		size_t got, i, n = 0;
+
+		if (stream_read(c->stream, in, sizeof(in), &got, fail_r, error_r) < 0)
+			return -1;
+		for (i = 0; i < got && st != RETR_DONE; i++) {
+			unsigned char b = in[i];
+
+			if (st == RETR_DOT) {
+				/* ".." is a stuffed "."; "." CR may end it. */
+				if (b == '\r') {
+					st = RETR_DOT_CR;
+					continue;
+				}
+				out[n++] = '.';
+				if (b == '.') {
+					st = RETR_MID_LINE;
+					continue;
+				}
+				/* A lone "." mid-message: a server bug, kept as sent. */
+				st = RETR_MID_LINE;
+			} else if (st == RETR_DOT_CR) {
+				if (b == '\n') {
+					st = RETR_DONE;
+					continue;
+				}
+				out[n++] = '.';
+				out[n++] = '\r';
+				st = RETR_MID_LINE;
+			} else if (st == RETR_LINE_START && b == '.') {
+				st = RETR_DOT;
+				continue;
+			}
+			out[n++] = b;
+			st = b == '\n' ? RETR_LINE_START : RETR_MID_LINE;
+		}
+		if (n > 0) {
+			total += n;
+			if (fn(out, n, ctx) < 0)
+				return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						 "RETR %u: aborted by the receiver", msgnum);
+		}
+		/* We send one command at a time: nothing may follow the end. */
+		if (st == RETR_DONE && (i < got || stream_buffered(c->stream) > 0))
+			return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					 "RETR %u: data after the end of the message",
+					 msgnum);
+	}
+	*size_r = total;
+	return 0;
+}
+
+int pop3_client_has_uidl(const struct pop3_client *c)
+{
+	return c->cap_uidl || !c->have_capa;
+}
+
+struct stream *pop3_client_stream(struct pop3_client *c)
+{
+	return c->stream;
+}

@@ -1,0 +1,70 @@
+/*
+ * NAME
+ *	pop3_client 3h
+ * SUMMARY
+ *	a synchronous POP3 client (RFC 1939, 2449, 2595, 5034)
+ * DESCRIPTION
+ *	Greeting, CAPA, STLS or implicit TLS by the same modes as IMAP,
+ *	USER/PASS (or AUTH PLAIN when offered), UIDL and LIST listings,
+ *	and RETR streamed to a callback in bounded chunks with the dot-
+ *	stuffing removed by a byte-level state machine, so a message with
+ *	lines of any length never needs more than one chunk of memory.
+ *	Nothing is ever deleted: there is no DELE here.
+ */
+#ifndef MM_POP3_CLIENT_H
+#define MM_POP3_CLIENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cfg.h"
+#include "stream.h"
+
+#define POP3_MAX_UIDL 70	/* RFC 1939: 1 to 70 characters 0x21-0x7E */
+#define POP3_MAX_MESSAGES 10000000
+
+struct pop3_client_settings {
+	const char *host;
+	uint16_t port;		/* 0: 110, or 995 for direct TLS */
+	enum cfg_tls tls;
+	struct stream_tls tls_opts;
+	unsigned connect_timeout_ms;
+	unsigned timeout_ms;
+	size_t max_line;	/* status and listing lines */
+};
+
+struct pop3_client;
+
+int pop3_client_connect(const struct pop3_client_settings *set,
+			struct pop3_client **client_r, enum stream_fail *fail_r,
+			const char **error_r);
+/* Sends QUIT (nothing is deleted: we never mark messages). */
+void pop3_client_close(struct pop3_client **client);
+
+/* USER/PASS, or AUTH PLAIN when the server lists SASL PLAIN. A wrong
+ * password is STREAM_FAIL_FINAL; [IN-USE] / [SYS/TEMP] (RFC 3206) are
+ * STREAM_FAIL_WAIT. */
+int pop3_client_login(struct pop3_client *client, const char *user,
+		      const char *password, enum stream_fail *fail_r,
+		      const char **error_r);
+
+/* Each message's number and UIDL, in order. fn returns non-zero to
+ * stop (with *error_r). */
+int pop3_client_uidl(struct pop3_client *client,
+		     int (*fn)(uint32_t msgnum, const char *uidl, void *ctx),
+		     void *ctx, enum stream_fail *fail_r, const char **error_r);
+/* Each message's number and size in octets. */
+int pop3_client_list(struct pop3_client *client,
+		     int (*fn)(uint32_t msgnum, uint64_t size, void *ctx),
+		     void *ctx, enum stream_fail *fail_r, const char **error_r);
+/* RETR msgnum; the unstuffed message (CRLF line ends, as sent) goes to
+ * fn in chunks; fn returns -1 to abort (the connection is then unusable). */
+int pop3_client_retr(struct pop3_client *client, uint32_t msgnum,
+		     int (*fn)(const void *data, size_t len, void *ctx),
+		     void *ctx, uint64_t *size_r, enum stream_fail *fail_r,
+		     const char **error_r);
+
+int pop3_client_has_uidl(const struct pop3_client *client);
+struct stream *pop3_client_stream(struct pop3_client *client);
+
+#endif

@@ -1,0 +1,391 @@
+/*
+ * NAME
+ *	test_pop3_client 1
+ * SUMMARY
+ *	unit tests: the POP3 client against scripted fake servers
+ */
+#include "config.h"
+
+#include <check.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fakeserver.h"
+#include "mm_alloc.h"
+#include "pop3_client.h"
+
+static int connect_to(const struct fakeserver_step *script, enum cfg_tls tls,
+		      struct fakeserver *fs, struct pop3_client **c,
+		      enum stream_fail *fail, const char **error)
+{
+	struct pop3_client_settings set = { 0 };
+
+	ck_assert_int_eq(fakeserver_start(script, fs), 0);
+	set.host = "127.0.0.1";
+	set.port = fs->port;
+	set.tls = tls;
+	set.connect_timeout_ms = 2000;
+	set.timeout_ms = 2000;
+	*c = NULL;
+	return pop3_client_connect(&set, c, fail, error);
+}
+
+#define CAPA_PLAIN "+OK\r\nCAPA\r\nUSER\r\nUIDL\r\n.\r\n"
+
+struct seen {
+	char text[4096];
+	size_t chunks;
+	unsigned count;
+};
+
+static int on_uidl(uint32_t num, const char *uidl, void *ctx)
+{
+	struct seen *s = ctx;
+
+	snprintf(s->text + strlen(s->text), sizeof(s->text) - strlen(s->text),
+		 "%u=%s;", num, uidl);
+	s->count++;
+	return 0;
+}
+
+static int on_list(uint32_t num, uint64_t size, void *ctx)
+{
+	struct seen *s = ctx;
+
+	snprintf(s->text + strlen(s->text), sizeof(s->text) - strlen(s->text),
+		 "%u:%llu;", num, (unsigned long long)size);
+	return 0;
+}
+
+static int on_data(const void *data, size_t len, void *ctx)
+{
+	struct seen *s = ctx;
+	size_t used = strlen(s->text);
+
+	ck_assert_uint_lt(used + len, sizeof(s->text));
+	memcpy(s->text + used, data, len);
+	s->text[used + len] = '\0';
+	s->chunks++;
+	return 0;
+}
+
+START_TEST(login_uidl_list_retr)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK POP3 ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, CAPA_PLAIN, 0, 0 },
+		{ FAKE_EXPECT, "USER u@x.test\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "PASS pass word\r", 0, 0 },
+		{ FAKE_SEND, "+OK Logged in.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "UIDL\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n1 000001a\r\n2 \x21~uid\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "LIST\r", 0, 0 },
+		{ FAKE_SEND, "+OK 2 messages\r\n1 120\r\n2 5000000\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "RETR 2\r", 0, 0 },
+		/* Stuffed dots, and the terminator split across reads. */
+		{ FAKE_SEND, "+OK\r\nSubject: x\r\n\r\n..\r\n..dots\r\nbody.\r\n\r", 0, 0 },
+		{ FAKE_SLEEP_MS, NULL, 0, 30 },
+		{ FAKE_SEND, "\n.", 0, 0 },
+		{ FAKE_SLEEP_MS, NULL, 0, 30 },
+		{ FAKE_SEND, "\r", 0, 0 },
+		{ FAKE_SLEEP_MS, NULL, 0, 30 },
+		{ FAKE_SEND, "\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct seen s = { .text = "" };
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+	uint64_t size;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert(pop3_client_has_uidl(c));
+	ck_assert_int_eq(pop3_client_login(c, "u@x.test", "pass word", &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_uidl(c, on_uidl, &s, &fail, &error), 0);
+	ck_assert_str_eq(s.text, "1=000001a;2=!~uid;");
+	s.text[0] = '\0';
+	ck_assert_int_eq(pop3_client_list(c, on_list, &s, &fail, &error), 0);
+	ck_assert_str_eq(s.text, "1:120;2:5000000;");
+	s.text[0] = '\0';
+	ck_assert_int_eq(pop3_client_retr(c, 2, on_data, &s, &size, &fail, &error), 0);
+	ck_assert_str_eq(s.text, "Subject: x\r\n\r\n.\r\n.dots\r\nbody.\r\n\r\n");
+	ck_assert_uint_eq(size, strlen(s.text));
+	pop3_client_close(&c);
+	ck_assert_ptr_null(c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+START_TEST(auth_plain)
+{
+	/* base64("\0u\0p w") */
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nSASL LOGIN plain\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "AUTH PLAIN AHUAcCB3\r", 0, 0 },
+		{ FAKE_SEND, "+OK Logged in.\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert(!pop3_client_has_uidl(c));
+	ck_assert_int_eq(pop3_client_login(c, "u", "p w", &fail, &error), 0);
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* Login refusals: wrong password is final, RFC 3206 codes wait. */
+static const struct {
+	const char *answer;
+	enum stream_fail fail;
+	const char *expect;
+} refusals[] = {
+	{ "-ERR [AUTH] Authentication failed.\r\n", STREAM_FAIL_FINAL,
+	  "login refused: [AUTH] Authentication failed." },
+	{ "-ERR [IN-USE] Mailbox locked\r\n", STREAM_FAIL_WAIT, "refused for now" },
+	{ "-ERR [SYS/TEMP] try later\r\n", STREAM_FAIL_WAIT, "refused for now" },
+	{ "+NOPE\r\n", STREAM_FAIL_FINAL, "malformed POP3 status line: +NOPE" },
+};
+
+START_TEST(login_refused)
+{
+	struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "-ERR no CAPA\r\n", 0, 0 },
+		{ FAKE_EXPECT, "USER u\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "PASS secret\r", 0, 0 },
+		{ FAKE_SEND, refusals[_i].answer, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	/* No CAPA: assume UIDL (RFC 1939 servers mostly have it). */
+	ck_assert(pop3_client_has_uidl(c));
+	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), -1);
+	ck_assert_int_eq(fail, refusals[_i].fail);
+	ck_assert_msg(strstr(error, refusals[_i].expect) != NULL, "got '%s'", error);
+	ck_assert_ptr_null(strstr(error, "secret"));
+	pop3_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+/* Broken listings: refused with what is wrong. */
+static const struct {
+	const char *listing;
+	const char *expect;
+} bad_listings[] = {
+	{ "1 a\r\n1 b\r\n.\r\n", "malformed listing line: 1 b" },
+	{ "x a\r\n.\r\n", "malformed listing line" },
+	{ "1 \r\n.\r\n", "1 to 70 allowed" },
+	{ "1 has space\r\n.\r\n", "bad character" },
+	{ "1 aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa\r\n.\r\n",
+	  "71 characters" },
+	{ "0 a\r\n.\r\n", "malformed listing line" },
+};
+
+START_TEST(bad_uidl)
+{
+	struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, CAPA_PLAIN, 0, 0 },
+		{ FAKE_EXPECT, "UIDL\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_SEND, bad_listings[_i].listing, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct seen s = { .text = "" };
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_uidl(c, on_uidl, &s, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, bad_listings[_i].expect) != NULL, "got '%s'", error);
+	pop3_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+START_TEST(retr_cut_and_trailing_data)
+{
+	static const struct fakeserver_step cut[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, CAPA_PLAIN, 0, 0 },
+		{ FAKE_EXPECT, "RETR 1\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nSubject: cut\r\n\r\nhalf a bo", 0, 0 },
+		{ FAKE_CLOSE, NULL, 0, 0 },
+	};
+	static const struct fakeserver_step trailing[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, CAPA_PLAIN, 0, 0 },
+		{ FAKE_EXPECT, "RETR 1\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nx\r\n.\r\n+OK surprise\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct seen s = { .text = "" };
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+	uint64_t size;
+
+	ck_assert_int_eq(connect_to(cut, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_retr(c, 1, on_data, &s, &size, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_TEMP);
+	pop3_client_close(&c);
+	fakeserver_stop(&fs);
+
+	s.text[0] = '\0';
+	ck_assert_int_eq(connect_to(trailing, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_retr(c, 1, on_data, &s, &size, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_ptr_nonnull(strstr(error, "data after the end"));
+	pop3_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+struct big_seen {
+	uint64_t total, dots;
+	size_t chunks, max_chunk;
+};
+
+static int big_sink(const void *data, size_t len, void *ctx)
+{
+	struct big_seen *b = ctx;
+	const char *p = data;
+
+	for (size_t i = 0; i < len; i++)
+		b->dots += p[i] == '.';
+	b->total += len;
+	b->chunks++;
+	if (len > b->max_chunk)
+		b->max_chunk = len;
+	return 0;
+}
+
+/* A long message in many chunks, none over the chunk size. */
+START_TEST(retr_big)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, CAPA_PLAIN, 0, 0 },
+		{ FAKE_EXPECT, "RETR 1\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		/* 2 MB with one 1 MB line: no line limit applies to bodies. */
+		{ FAKE_SEND_REPEAT, "0123456789", 0, 100000 },
+		{ FAKE_SEND, "\r\n", 0, 0 },
+		{ FAKE_SEND_REPEAT, "..abcdefg\r\n", 0, 100000 },
+		{ FAKE_SEND, ".\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct big_seen big = { 0 };
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+	uint64_t size;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_retr(c, 1, big_sink, &big, &size, &fail, &error), 0);
+	/* 1,000,000 + CRLF, then 100,000 lines ".abcdefg" CRLF unstuffed. */
+	ck_assert_uint_eq(size, 1000002 + 100000 * 10);
+	ck_assert_uint_eq(big.total, size);
+	ck_assert_uint_eq(big.dots, 100000);
+	ck_assert_uint_le(big.max_chunk, 16384 + 2);
+	ck_assert_uint_gt(big.chunks, 100);
+	pop3_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+START_TEST(stls_required_missing)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, CAPA_PLAIN, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_STARTTLS, &fs, &c, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_ptr_nonnull(strstr(error, "does not offer STLS"));
+	ck_assert_ptr_null(c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+START_TEST(greeting_err)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "-ERR [SYS/TEMP] overloaded\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_ptr_nonnull(strstr(error, "refused the connection: [SYS/TEMP] overloaded"));
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+static Suite *pop3_suite(void)
+{
+	Suite *s = suite_create("pop3_client");
+	TCase *tc = tcase_create("core");
+
+	tcase_set_timeout(tc, 60);
+	tcase_add_test(tc, login_uidl_list_retr);
+	tcase_add_test(tc, auth_plain);
+	tcase_add_loop_test(tc, login_refused, 0, sizeof(refusals) / sizeof(refusals[0]));
+	tcase_add_loop_test(tc, bad_uidl, 0, sizeof(bad_listings) / sizeof(bad_listings[0]));
+	tcase_add_test(tc, retr_cut_and_trailing_data);
+	tcase_add_test(tc, retr_big);
+	tcase_add_test(tc, stls_required_missing);
+	tcase_add_test(tc, greeting_err);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(pop3_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
