@@ -217,7 +217,7 @@ int store_open(const char *dir, const struct store_options *opts,
 	struct store *store;
 	struct stat st;
 	uint64_t initial;
-	int exists, rc;
+	int exists = 0, rc;
 	char path[4096];
 
 	if (opts == NULL)
