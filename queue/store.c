@@ -143,8 +143,30 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 	rc = mdb_txn_begin(store->env, NULL, create ? 0 : MDB_RDONLY, &txn);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "begin transaction");
-	rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META],
-			  create ? MDB_CREATE : 0, &store->dbi[STORE_DB_META]);
+	rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], 0,
+			  &store->dbi[STORE_DB_META]);
+	if (rc == MDB_NOTFOUND && create) {
+		MDB_dbi main;
+		MDB_stat st;
+
+		/* Only an empty environment may become a store: one that
+		 * holds anything belongs to some other program. */
+		rc = mdb_dbi_open(txn, NULL, 0, &main);
+		if (rc == 0)
+			rc = mdb_stat(txn, main, &st);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return store_mdb_fail(store, rc, error_r, "read environment");
+		}
+		if (st.ms_entries > 0) {
+			mdb_txn_abort(txn);
+			return store_fail(error_r, "%s holds an LMDB environment that "
+					  "is not a mailmigrate store; refusing to "
+					  "use it", store->dir);
+		}
+		rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], MDB_CREATE,
+				  &store->dbi[STORE_DB_META]);
+	}
 	if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
 		mdb_txn_abort(txn);
 		return store_fail(error_r, "%s holds an LMDB environment that is "

@@ -135,6 +135,13 @@ int store_account_put(struct store *store, const struct store_account *acct,
 int store_account_update(struct store *store, const char *name,
 			 int (*fn)(struct store_account *acct, void *ctx),
 			 void *ctx, const char **error_r);
+/* For an existing account, in one transaction: flag it messages-only,
+ * replace its hash (if not NULL) and sealed password, set it back to
+ * queued unless a copy is running, and queue a copy job.
+ * @return 0, STORE_NOTFOUND (nothing written), or -1 */
+int store_account_requeue(struct store *store, const char *name,
+			  const char *password_hash, const char *password,
+			  time_t now, const char **error_r);
 /* Set the state (and the matching timestamp). */
 int store_account_set_state(struct store *store, const char *name,
 			    enum store_state state, time_t now,
@@ -156,6 +163,10 @@ int store_cred_set(struct store *store, const char *account,
 /* @return 0 with *password_r (mm_free_secret() it), STORE_NOTFOUND, -1 */
 int store_cred_get(struct store *store, const char *account,
 		   char **password_r, const char **error_r);
+/* 1 if a sealed password is stored for account, 0 if not, -1. Needs
+ * no key. */
+int store_cred_has(struct store *store, const char *account,
+		   const char **error_r);
 /* Overwrite the sealed record with zeros, then delete it. */
 int store_cred_wipe(struct store *store, const char *account,
 		    const char **error_r);
@@ -205,6 +216,10 @@ int store_job_done(struct store *store, uint64_t id, const char *owner,
 int store_job_retry(struct store *store, uint64_t id, const char *owner,
 		    time_t not_before, const char *reason,
 		    const char **error_r);
+/* account's job: 0 with *job_r (store_job_clear() it), STORE_NOTFOUND,
+ * or -1. */
+int store_job_get(struct store *store, const char *account,
+		  struct store_job *job_r, const char **error_r);
 /* Remove account's job, if any (0 or STORE_NOTFOUND). */
 int store_job_cancel(struct store *store, const char *account,
 		     const char **error_r);

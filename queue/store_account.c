@@ -267,6 +267,54 @@ int store_account_create(struct store *store, const struct store_account *acct,
 	return store_write(store, account_create_txn, &ctx, error_r);
 }
 
+struct account_requeue_ctx {
+	const char *name;
+	const char *hash;
+	const char *password;
+	time_t now;
+};
+
+static int account_requeue_txn(struct store *store, MDB_txn *txn, void *context,
+			       const char **error_r)
+{
+	struct account_requeue_ctx *ctx = context;
+	struct store_account acct;
+	uint64_t id;
+	int ret;
+
+	ret = store_account_load(store, txn, ctx->name, &acct, error_r);
+	if (ret != 0)
+		return ret;
+	acct.flags |= STORE_ACCOUNT_MESSAGES_ONLY;
+	if (ctx->hash != NULL) {
+		mm_free(&acct.password_hash);
+		acct.password_hash = mm_strdup(ctx->hash);
+	}
+	/* A copy in progress keeps its state; anything else waits anew. */
+	if (acct.state != STORE_STATE_MIGRATING)
+		acct.state = STORE_STATE_QUEUED;
+	acct.updated = ctx->now;
+	ret = store_account_save(store, txn, &acct, error_r);
+	if (ret == 0 && ctx->password != NULL)
+		ret = store_cred_set_txn(store, txn, ctx->name, ctx->password, error_r);
+	if (ret == 0)
+		ret = store_job_enqueue_txn(store, txn, ctx->name, STORE_JOB_COPY,
+					    ctx->now, &id, error_r) < 0 ? -1 : 0;
+	store_account_clear(&acct);
+	return ret;
+}
+
+int store_account_requeue(struct store *store, const char *name,
+			  const char *password_hash, const char *password,
+			  time_t now, const char **error_r)
+{
+	struct account_requeue_ctx ctx = { name, password_hash, password, now };
+
+	if (password != NULL && !store->have_key)
+		return store_fail(error_r, "no key loaded to seal the password");
+	return store_write(store, account_requeue_txn, &ctx, error_r);
+}
+
 struct account_get_ctx {
 	const char *name;
 	struct store_account *acct;

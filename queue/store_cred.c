@@ -87,6 +87,27 @@ int store_cred_get(struct store *store, const char *account,
 	return store_read(store, cred_get_txn, &ctx, error_r);
 }
 
+static int cred_has_txn(struct store *store, MDB_txn *txn, void *context,
+			const char **error_r)
+{
+	struct cred_ctx *ctx = context;
+	MDB_val v;
+	int ret = store_get(store, txn, STORE_DB_CREDS, ctx->account,
+			    strlen(ctx->account), &v, error_r);
+
+	if (ret < 0)
+		return -1;
+	return ret == 0 ? 1 : 0;
+}
+
+int store_cred_has(struct store *store, const char *account,
+		   const char **error_r)
+{
+	struct cred_ctx ctx = { account, NULL, NULL };
+
+	return store_read(store, cred_has_txn, &ctx, error_r);
+}
+
 static int cred_wipe_txn(struct store *store, MDB_txn *txn, void *context,
 			 const char **error_r)
 {

@@ -370,6 +370,31 @@ int store_job_cancel_txn(struct store *store, MDB_txn *txn,
 	return 0;
 }
 
+static int job_get_txn(struct store *store, MDB_txn *txn, void *context,
+		       const char **error_r)
+{
+	struct job_ctx *ctx = context;
+	uint64_t id;
+	int ret = job_index_get(store, txn, ctx->account, &id, error_r);
+
+	if (ret != 0)
+		return ret;
+	ret = job_load(store, txn, id, ctx->job, error_r);
+	if (ret == STORE_NOTFOUND)
+		return store_fail(error_r, "job index of '%.200s' points to a "
+				  "missing job", ctx->account);
+	return ret;
+}
+
+int store_job_get(struct store *store, const char *account,
+		  struct store_job *job_r, const char **error_r)
+{
+	struct job_ctx ctx = { .account = account, .job = job_r };
+
+	memset(job_r, 0, sizeof(*job_r));
+	return store_read(store, job_get_txn, &ctx, error_r);
+}
+
 static int job_cancel_txn(struct store *store, MDB_txn *txn, void *context,
 			  const char **error_r)
 {

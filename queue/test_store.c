@@ -222,12 +222,60 @@ START_TEST(creds_seal_get_wipe)
 	mm_free(&data);
 
 	store = test_open(0, 0);
+	ck_assert_int_eq(store_cred_has(store, "a@example.test", &error), 1);
 	ck_assert_int_eq(store_cred_wipe(store, "a@example.test", &error), 0);
+	ck_assert_int_eq(store_cred_has(store, "a@example.test", &error), 0);
 	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error),
 			 STORE_NOTFOUND);
 	ck_assert_ptr_null(got);
 	ck_assert_int_eq(store_cred_wipe(store, "a@example.test", &error),
 			 STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(account_requeue)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct;
+	struct store_job job;
+	char *pw = NULL;
+	const char *error;
+
+	ck_assert_int_eq(store_account_requeue(store, "none@example.test", "{X}y",
+					       "pw", 5, &error), STORE_NOTFOUND);
+	test_add(store, "a@example.test", "old", 1);
+	ck_assert_int_eq(store_job_take(store, "w", 60, 2, &job, &error), 0);
+	ck_assert_int_eq(store_job_done(store, job.id, "w", &error), 0);
+	store_job_clear(&job);
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_FINISHED, 3, &error), 0);
+	ck_assert_int_eq(store_account_requeue(store, "a@example.test",
+					       "{SHA512-CRYPT}$6$n$new", "new", 5,
+					       &error), 0);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.flags & STORE_ACCOUNT_MESSAGES_ONLY,
+			  STORE_ACCOUNT_MESSAGES_ONLY);
+	ck_assert_int_eq(acct.state, STORE_STATE_QUEUED);
+	ck_assert_str_eq(acct.password_hash, "{SHA512-CRYPT}$6$n$new");
+	ck_assert_int_eq(acct.updated, 5);
+	store_account_clear(&acct);
+	ck_assert_int_eq(store_cred_get(store, "a@example.test", &pw, &error), 0);
+	ck_assert_str_eq(pw, "new");
+	mm_free_secret(&pw);
+	ck_assert_int_eq(store_job_get(store, "a@example.test", &job, &error), 0);
+	ck_assert_int_eq(job.kind, STORE_JOB_COPY);
+	ck_assert_int_eq(job.enqueued, 5);
+	store_job_clear(&job);
+	/* A running copy keeps its state; the hash may stay as it is. */
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_MIGRATING, 6, &error), 0);
+	ck_assert_int_eq(store_account_requeue(store, "a@example.test", NULL, NULL,
+					       7, &error), 0);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_int_eq(acct.state, STORE_STATE_MIGRATING);
+	ck_assert_str_eq(acct.password_hash, "{SHA512-CRYPT}$6$n$new");
+	store_account_clear(&acct);
 	store_close(&store);
 }
 END_TEST
@@ -710,6 +758,7 @@ static Suite *store_suite(void)
 	tcase_add_loop_test(tc, account_names, 0, sizeof(names) / sizeof(names[0]));
 	tcase_add_test(tc, account_update_state_alias);
 	tcase_add_test(tc, account_iter_order_and_stop);
+	tcase_add_test(tc, account_requeue);
 	tcase_add_test(tc, creds_seal_get_wipe);
 	tcase_add_test(tc, creds_wrong_key);
 	tcase_add_test(tc, creds_need_key);

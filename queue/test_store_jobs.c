@@ -28,6 +28,12 @@ START_TEST(fifo_one_per_account)
 	ck_assert_int_eq(store_job_enqueue(store, "a@x.test", STORE_JOB_COPY, 13,
 					   &id2, &error), STORE_EXISTS);
 
+	ck_assert_int_eq(store_job_get(store, "a@x.test", &job, &error), 0);
+	ck_assert_uint_eq(job.id, id);
+	ck_assert_int_eq(job.kind, STORE_JOB_FINISH);
+	ck_assert_int_eq(job.lease_until, 0);
+	store_job_clear(&job);
+	ck_assert_int_eq(store_job_get(store, "zz@x.test", &job, &error), STORE_NOTFOUND);
 	ck_assert_int_eq(store_job_take(store, "w1", 60, 20, &job, &error), 0);
 	ck_assert_str_eq(job.account, "a@x.test");
 	ck_assert_int_eq(job.kind, STORE_JOB_FINISH);	/* not downgraded */

@@ -142,6 +142,8 @@ START_TEST(foreign_lmdb)
 	snprintf(path, sizeof(path), "%s/data.mdb", test_store_dir);
 	before = slurp(path, &blen);
 	expect_refused(0, "not a mailmigrate store");
+	/* Not even init may adopt it. */
+	expect_refused(1, "not a mailmigrate store");
 	after = slurp(path, &alen);
 	ck_assert_uint_eq(alen, blen);
 	ck_assert_mem_eq(after, before, blen);

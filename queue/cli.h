@@ -1,0 +1,176 @@
+/*
+ * NAME
+ *	cli 3h
+ * SUMMARY
+ *	internals of the mailmigrate(8) administration command
+ * DESCRIPTION
+ *	mailmigrate.c parses the global options and calls one verb;
+ *	each verb parses its own options, loads the configuration,
+ *	opens the store and returns the process exit status. Output
+ *	helpers (tables, JSON, times, sizes) live in cli_out.c, the
+ *	shared set-up (configuration, store, key, account names) in
+ *	cli_ctx.c, password input in cli_pass.c.
+ * DIAGNOSTICS
+ *	Every error goes to stderr as "mailmigrate: what: why", through
+ *	cli_error(). Exit status: CLI_EXIT_OK, CLI_EXIT_INPUT (partial
+ *	success or bad input), CLI_EXIT_USAGE, CLI_EXIT_SYSTEM (store,
+ *	system or configuration error).
+ * SECURITY
+ *	Passwords are read from stdin or /dev/tty only, kept in buffers
+ *	that are wiped after use, and never printed: not in messages, not
+ *	in JSON. Only the hash scheme name of a stored hash is shown.
+ */
+#ifndef MM_CLI_H
+#define MM_CLI_H
+
+#include <getopt.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "crypto.h"
+#include "store.h"
+
+#define CLI_EXIT_OK 0
+#define CLI_EXIT_INPUT 1	/* partial success, bad input */
+#define CLI_EXIT_USAGE 2
+#define CLI_EXIT_SYSTEM 3	/* store, system or configuration error */
+
+/* The longest line of a bulk file, and the longest password. */
+#define CLI_MAX_LINE 4096
+
+/* State shared by the verbs; cli_ctx_free() releases what is set. */
+struct cli_ctx {
+	const char *config_path;	/* -c FILE, or NULL */
+	struct cfg *cfg;		/* after cli_ctx_config() */
+	struct store *store;		/* after cli_ctx_store() */
+	int have_key;			/* key given to the store */
+};
+
+/* A verb: argv[0] is the verb's name. Returns the exit status. */
+typedef int cli_verb_fn(struct cli_ctx *ctx, int argc, char **argv);
+
+/* --- mailmigrate.c -------------------------------------------------- */
+
+/* "mailmigrate: text" on stderr. */
+void cli_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* "mailmigrate: text" and the usage text on stderr; CLI_EXIT_USAGE. */
+int cli_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* Options every verb takes, to end its struct option table. */
+#define CLI_COMMON_LONGOPTS \
+	{ "config", required_argument, NULL, 'c' }, \
+	{ "help", no_argument, NULL, 'h' }, \
+	{ NULL, 0, NULL, 0 }
+/* getopt_long() for a verb (shortopts starts with ':' and holds "c:h";
+ * options may follow the operands). -c is kept in ctx; -h prints the
+ * usage on stdout and is returned; a bad option is reported with the
+ * usage on stderr and returned as '?'. -1 at the end: the operands
+ * are argv[optind..argc). */
+int cli_getopt(struct cli_ctx *ctx, int argc, char **argv,
+	       const char *shortopts, const struct option *longopts);
+/* Print the usage text to fp. */
+void cli_usage(FILE *fp);
+
+/* --- cli_ctx.c ------------------------------------------------------ */
+
+/* Load the configuration (-c, $MAILMIGRATE_CONF or the default).
+ * Reports and returns -1 on failure. */
+int cli_ctx_config(struct cli_ctx *ctx);
+/* Open the store of the loaded configuration: create makes it,
+ * readonly opens it for reading only. Reports and returns -1. */
+int cli_ctx_store(struct cli_ctx *ctx, int create, int readonly);
+/* Load key_file and give it to the store. Reports and returns -1. */
+int cli_ctx_key(struct cli_ctx *ctx);
+void cli_ctx_free(struct cli_ctx *ctx);
+/* "user@domain" for user (USER or USER@DOMAIN), domain (--domain, may
+ * be NULL) and default_domain, into buf (STORE_MAX_ACCOUNT bytes).
+ * Returns 0, CLI_NAME_NODOMAIN (no domain anywhere), or -1 with
+ * *error_r (static) naming what is wrong. */
+#define CLI_NAME_NODOMAIN 1
+int cli_ctx_account(const struct cli_ctx *ctx, const char *user,
+		    const char *domain, char *buf, const char **error_r);
+/* The [domain] section for the account's domain. Returns 0 with
+ * *dom_r (NULL when the configuration has no [domain] sections), or
+ * -1 when sections exist but none is the domain. */
+int cli_ctx_domain(const struct cli_ctx *ctx, const char *account,
+		   const struct cfg_domain **dom_r);
+/* An event in the store's log; failures are reported, not fatal. */
+void cli_ctx_event(struct cli_ctx *ctx, enum log_severity sev,
+		   const char *account, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
+/* --- cli_pass.c ----------------------------------------------------- */
+
+/* One password for account: from stdin when it is not a tty (one
+ * line), else prompted twice on /dev/tty without echo. *password_r
+ * is the caller's (mm_free_secret()). Reports and returns
+ * CLI_EXIT_INPUT or CLI_EXIT_SYSTEM on failure, 0 on success. */
+int cli_pass_read(const char *account, char **password_r);
+
+/* --- cli_out.c ------------------------------------------------------ */
+
+/* Local "2026-11-23 12:00:00 +0000", or "never" for 0, into buf. */
+const char *cli_time_local(int64_t t, char *buf, size_t size);
+/* UTC "2026-11-23T12:00:00Z" into buf; the caller handles 0. */
+const char *cli_time_utc(int64_t t, char *buf, size_t size);
+/* "0 B", "512 B", "1.5 KiB", "12.0 MiB" into buf. */
+const char *cli_size_human(uint64_t bytes, char *buf, size_t size);
+/* Copy text for a terminal: control bytes become '?', UTF-8 stays;
+ * truncated to fit buf. */
+const char *cli_printable(const char *text, char *buf, size_t size);
+
+/* "Label:" padded to CLI_KV_WIDTH, then value, on stdout. */
+#define CLI_KV_WIDTH 26
+void cli_kv(const char *label, const char *value);
+/* The same with a printf format. */
+void cli_kvf(const char *label, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+struct cli_table;
+/* A table of ncols columns; right[i] != 0 right-aligns column i. */
+struct cli_table *cli_table_new(size_t ncols, const char *const *headers,
+				const int *right);
+/* Add a row of ncols strings (copied). */
+void cli_table_add(struct cli_table *table, const char *const *cells);
+/* Print the header and rows, columns two spaces apart. */
+void cli_table_print(const struct cli_table *table, FILE *fp);
+void cli_table_free(struct cli_table **table);
+
+/* A streaming JSON writer with two-space indentation. The names given
+ * are the stable interface documented in mailmigrate(8). */
+struct cli_json {
+	FILE *fp;
+	int depth;
+	int first[16];		/* nothing written yet at this depth */
+};
+void cli_json_init(struct cli_json *j, FILE *fp);
+/* Open/close an object or array; key is NULL inside arrays and at the
+ * top. cli_json_end() finishes the document with a newline at depth 0. */
+void cli_json_object(struct cli_json *j, const char *key);
+void cli_json_array(struct cli_json *j, const char *key);
+void cli_json_end(struct cli_json *j, char close);
+/* Members: NULL str gives null; time 0 gives null. */
+void cli_json_str(struct cli_json *j, const char *key, const char *str);
+void cli_json_u64(struct cli_json *j, const char *key, uint64_t value);
+void cli_json_bool(struct cli_json *j, const char *key, int value);
+void cli_json_null(struct cli_json *j, const char *key);
+void cli_json_time(struct cli_json *j, const char *key, int64_t t);
+/* A JSON string literal for len bytes of text: escapes ", \, control
+ * characters (\u00XX), and invalid UTF-8 (\uFFFD). */
+void cli_json_quote(FILE *fp, const char *text, size_t len);
+
+/* --- the verbs -------------------------------------------------------- */
+
+int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv);	/* cli_ctl.c */
+int cli_cmd_pause(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_reset(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv);	/* cli_add.c */
+int cli_cmd_bulk(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);	/* cli_show.c */
+int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_log(struct cli_ctx *ctx, int argc, char **argv);
+
+#endif

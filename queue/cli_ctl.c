@@ -1,0 +1,253 @@
+/*
+ * NAME
+ *	cli_ctl 3
+ * SUMMARY
+ *	mailmigrate init, pause, resume and reset
+ * DESCRIPTION
+ *	init is idempotent: it makes what is missing (state_dir with mode
+ *	2770 so the store's files keep its group, the store, key_file
+ *	with mode 0600), checks what exists, and says which was which.
+ *	An existing key file is validated before anything is created, so
+ *	a refused key leaves the system as it was.
+ *
+ *	pause and resume set the store's pause flag, which the puller
+ *	reads before taking a job. reset forgets copy progress in the
+ *	store and queues a new copy; it deletes nothing on either mail
+ *	server.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "cli.h"
+#include "mm_alloc.h"
+
+/* Make the missing directory that holds path (one level). */
+static int cli_init_parent(const char *path)
+{
+	char *dir = mm_strdup(path), *slash = strrchr(dir, '/');
+	struct stat st;
+	int ret = 0;
+
+	if (slash != NULL && slash != dir) {
+		*slash = '\0';
+		if (stat(dir, &st) < 0 && errno == ENOENT) {
+			if (mkdir(dir, 0755) < 0) {
+				cli_error("init: cannot create %s: %s", dir,
+					  strerror(errno));
+				ret = -1;
+			} else {
+				printf("created directory %s\n", dir);
+			}
+		}
+	}
+	mm_free(&dir);
+	return ret;
+}
+
+/* Is there a data.mdb (or anything by that name) in dir? */
+static int cli_init_have_data(const char *dir)
+{
+	char path[4096];
+	struct stat st;
+
+	snprintf(path, sizeof(path), "%s/data.mdb", dir);
+	return lstat(path, &st) == 0;
+}
+
+/* Check or create key_file. */
+static int cli_init_key(struct cli_ctx *ctx, int existed)
+{
+	struct crypto_key key;
+	const char *path = ctx->cfg->key_file, *error;
+
+	if (!existed) {
+		if (cli_init_parent(path) < 0)
+			return -1;
+		if (crypto_key_create(path, &error) < 0) {
+			cli_error("init: %s", error);
+			return -1;
+		}
+	}
+	/* Read it back: what the other programs will do. */
+	if (crypto_key_load(path, &key, &error) < 0) {
+		cli_error("init: %s", error);
+		return -1;
+	}
+	crypto_key_wipe(&key);
+	if (existed)
+		printf("key file %s already exists and is valid\n", path);
+	else
+		printf("created key file %s (mode 0600)\n", path);
+	return 0;
+}
+
+/* mailmigrate init */
+int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = { CLI_COMMON_LONGOPTS };
+	struct crypto_key key;
+	struct stat st;
+	const char *error;
+	int c, dir_existed, key_existed;
+
+	if ((c = cli_getopt(ctx, argc, argv, ":c:h", opts)) != -1)
+		return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (optind != argc)
+		return cli_usage_error("init: takes no operands");
+	if (cli_ctx_config(ctx) < 0)
+		return CLI_EXIT_SYSTEM;
+
+	if (stat(ctx->cfg->state_dir, &st) == 0) {
+		if (!S_ISDIR(st.st_mode)) {
+			cli_error("init: state_dir %s is not a directory",
+				  ctx->cfg->state_dir);
+			return CLI_EXIT_SYSTEM;
+		}
+		dir_existed = 1;
+	} else if (errno == ENOENT) {
+		dir_existed = 0;
+	} else {
+		cli_error("init: cannot access state_dir %s: %s",
+			  ctx->cfg->state_dir, strerror(errno));
+		return CLI_EXIT_SYSTEM;
+	}
+	key_existed = lstat(ctx->cfg->key_file, &st) == 0;
+	if (key_existed && crypto_key_load(ctx->cfg->key_file, &key, &error) < 0) {
+		cli_error("init: %s", error);
+		return CLI_EXIT_SYSTEM;
+	}
+	if (key_existed)
+		crypto_key_wipe(&key);
+
+	/* An existing data.mdb is opened without create: store_open(create)
+	 * would add our databases to a foreign LMDB environment. */
+	if (cli_ctx_store(ctx, !cli_init_have_data(ctx->cfg->state_dir), 0) < 0)
+		return CLI_EXIT_SYSTEM;
+	if (!dir_existed)
+		printf("created state_dir %s (mode 2770)\n", ctx->cfg->state_dir);
+	if (store_was_created(ctx->store)) {
+		printf("created store in %s\n", ctx->cfg->state_dir);
+		cli_ctx_event(ctx, LOG_SEV_INFO, NULL, "store created by "
+			      "mailmigrate init");
+	} else {
+		printf("store in %s already exists\n", ctx->cfg->state_dir);
+	}
+	if (cli_init_key(ctx, key_existed) < 0)
+		return CLI_EXIT_SYSTEM;
+	return CLI_EXIT_OK;
+}
+
+/* pause and resume. */
+static int cli_ctl_pause(struct cli_ctx *ctx, int argc, char **argv, int pause)
+{
+	static const struct option opts[] = { CLI_COMMON_LONGOPTS };
+	const char *error;
+	int c, was;
+
+	if ((c = cli_getopt(ctx, argc, argv, ":c:h", opts)) != -1)
+		return c == 'h' ? CLI_EXIT_OK : CLI_EXIT_USAGE;
+	if (optind != argc)
+		return cli_usage_error("%s: takes no operands", argv[0]);
+	if (cli_ctx_store(ctx, 0, 0) < 0)
+		return CLI_EXIT_SYSTEM;
+	if (store_paused(ctx->store, &was, &error) < 0 ||
+	    store_set_paused(ctx->store, pause, &error) < 0) {
+		cli_error("%s: %s", argv[0], error);
+		return CLI_EXIT_SYSTEM;
+	}
+	if (was != pause)
+		cli_ctx_event(ctx, LOG_SEV_INFO, NULL, "migration %s by mailmigrate %s",
+			      pause ? "paused" : "resumed", argv[0]);
+	cli_kvf("Paused", "%s%s", pause ? "yes" : "no",
+		was == pause ? " (unchanged)" : "");
+	return CLI_EXIT_OK;
+}
+
+/* mailmigrate pause */
+int cli_cmd_pause(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_ctl_pause(ctx, argc, argv, 1);
+}
+
+/* mailmigrate resume */
+int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv)
+{
+	return cli_ctl_pause(ctx, argc, argv, 0);
+}
+
+/* mailmigrate reset [USER] [--domain D] */
+int cli_cmd_reset(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "domain", required_argument, NULL, 'd' },
+		CLI_COMMON_LONGOPTS
+	};
+	char account[STORE_MAX_ACCOUNT], shown[200];
+	const char *domain = NULL, *error;
+	struct store_stats st = { 0 };
+	int c, ret;
+
+	while ((c = cli_getopt(ctx, argc, argv, ":c:hd:", opts)) != -1) {
+		switch (c) {
+		case 'd':
+			domain = optarg;
+			break;
+		case 'h':
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 < argc)
+		return cli_usage_error("reset: one USER at most");
+	if (cli_ctx_config(ctx) < 0)
+		return CLI_EXIT_SYSTEM;
+	if (optind < argc) {
+		cli_printable(argv[optind], shown, sizeof(shown));
+		ret = cli_ctx_account(ctx, argv[optind], domain, account, &error);
+		if (ret == CLI_NAME_NODOMAIN)
+			return cli_usage_error("reset: no domain for '%s': give "
+					       "USER@DOMAIN or --domain, or set "
+					       "default_domain", shown);
+		if (ret < 0) {
+			cli_error("reset: '%s': %s", shown, error);
+			return CLI_EXIT_INPUT;
+		}
+	} else if (domain != NULL) {
+		return cli_usage_error("reset: --domain needs a USER");
+	}
+	if (cli_ctx_store(ctx, 0, 0) < 0)
+		return CLI_EXIT_SYSTEM;
+	if (optind == argc &&
+	    store_stats_get(ctx->store, time(NULL), &st, &error) < 0) {
+		cli_error("reset: %s", error);
+		return CLI_EXIT_SYSTEM;
+	}
+	ret = store_reset(ctx->store, optind < argc ? account : NULL, time(NULL),
+			  &error);
+	if (ret < 0) {
+		cli_error("reset: %s", error);
+		return CLI_EXIT_SYSTEM;
+	}
+	if (ret == STORE_NOTFOUND) {
+		cli_error("reset: account '%s' does not exist", account);
+		return CLI_EXIT_INPUT;
+	}
+	if (optind < argc) {
+		cli_ctx_event(ctx, LOG_SEV_INFO, account, "copy progress reset by "
+			      "mailmigrate reset");
+		printf("%s: copy progress forgotten, a new copy is queued\n", account);
+	} else {
+		cli_ctx_event(ctx, LOG_SEV_INFO, NULL, "copy progress of every "
+			      "account reset by mailmigrate reset");
+		printf("%llu accounts: copy progress forgotten, new copies are "
+		       "queued\n", (unsigned long long)st.accounts);
+	}
+	printf("Nothing was deleted on either mail server.\n");
+	return CLI_EXIT_OK;
+}

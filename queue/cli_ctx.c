@@ -1,0 +1,123 @@
+/*
+ * NAME
+ *	cli_ctx 3
+ * SUMMARY
+ *	mailmigrate(8) set-up: configuration, store, key, account names
+ * DESCRIPTION
+ *	Each verb asks for what it needs, in this order: the
+ *	configuration, the store (read-only for the verbs that only
+ *	look), the key (only to seal or open passwords). Every failure
+ *	here is reported once, on stderr, by the function that saw it.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "mm_alloc.h"
+
+/* Load the configuration file. */
+int cli_ctx_config(struct cli_ctx *ctx)
+{
+	const char *path = cfg_path(ctx->config_path);
+	const char *error;
+
+	if (ctx->cfg != NULL)
+		return 0;
+	if (cfg_load(path, &ctx->cfg, &error) < 0) {
+		cli_error("%s", error);
+		return -1;
+	}
+	return 0;
+}
+
+/* Open the store named by state_dir. */
+int cli_ctx_store(struct cli_ctx *ctx, int create, int readonly)
+{
+	struct store_options opts = { 0 };
+	const char *error;
+
+	if (ctx->store != NULL)
+		return 0;
+	if (cli_ctx_config(ctx) < 0)
+		return -1;
+	opts.max_map_size = ctx->cfg->store_max_size;
+	opts.event_log_max = ctx->cfg->event_log_max;
+	opts.create = create;
+	opts.readonly = readonly;
+	if (store_open(ctx->cfg->state_dir, &opts, &ctx->store, &error) < 0) {
+		cli_error("%s", error);
+		return -1;
+	}
+	return 0;
+}
+
+/* Load key_file into the store, wiping our copy. */
+int cli_ctx_key(struct cli_ctx *ctx)
+{
+	struct crypto_key key;
+	const char *error;
+
+	if (ctx->have_key)
+		return 0;
+	if (crypto_key_load(ctx->cfg->key_file, &key, &error) < 0) {
+		cli_error("%s", error);
+		return -1;
+	}
+	store_set_key(ctx->store, &key);
+	crypto_key_wipe(&key);
+	ctx->have_key = 1;
+	return 0;
+}
+
+/* Close the store and free the configuration. */
+void cli_ctx_free(struct cli_ctx *ctx)
+{
+	store_close(&ctx->store);
+	cfg_free(&ctx->cfg);
+	ctx->have_key = 0;
+}
+
+/* Resolve USER, USER@DOMAIN, --domain and default_domain. */
+int cli_ctx_account(const struct cli_ctx *ctx, const char *user,
+		    const char *domain, char *buf, const char **error_r)
+{
+	if (strchr(user, '@') == NULL && (domain == NULL || *domain == '\0')) {
+		domain = ctx->cfg->default_domain;
+		if (domain == NULL || *domain == '\0')
+			return CLI_NAME_NODOMAIN;
+	}
+	return store_account_name(user, domain, buf, STORE_MAX_ACCOUNT, error_r);
+}
+
+/* The configured [domain] of an account, if sections exist. */
+int cli_ctx_domain(const struct cli_ctx *ctx, const char *account,
+		   const struct cfg_domain **dom_r)
+{
+	const char *at = strchr(account, '@');
+
+	*dom_r = NULL;
+	if (ctx->cfg->domains_count == 0)
+		return 0;
+	*dom_r = at != NULL ? cfg_domain_find(ctx->cfg, at + 1) : NULL;
+	return *dom_r != NULL ? 0 : -1;
+}
+
+/* Record what the administrator did in the store's event log. */
+void cli_ctx_event(struct cli_ctx *ctx, enum log_severity sev,
+		   const char *account, const char *fmt, ...)
+{
+	char text[STORE_MAX_EVENT_TEXT + 1];
+	const char *error;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	if (store_event_add(ctx->store, time(NULL), sev, account, text,
+			    &error) < 0)
+		cli_error("warning: cannot log an event: %s", error);
+}

@@ -1,0 +1,397 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# shellcheck source-path=SCRIPTDIR
+# test_cli_errors.sh - every class of bad input to mailmigrate(8) gets a
+# clear message and the documented exit status, and leaves the store as it
+# was: `list --json`, `stats --json` and the hash of data.mdb are compared
+# before and after. Classes: configuration errors (FILE:LINE, exit 3), bulk
+# file errors (exit 1, good lines still queued), a corrupt or foreign file
+# where the store should be, a state_dir that is a file, a missing or
+# group-readable key file (exit 3), bad add input (exit 1), usage (exit 2).
+#
+# Needs no mail server and no root; mdb_load (lmdb-utils) makes the foreign
+# LMDB environments. Skipped (77) only when the CLI is missing.
+
+# shellcheck source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+MAILMIGRATE=${MAILMIGRATE:-${top_builddir:-$(dirname "$0")/../..}/queue/mailmigrate}
+[ -x "$MAILMIGRATE" ] || skip "no mailmigrate binary at $MAILMIGRATE (run make)"
+
+T0=$(date +%s%N)
+D=$(mm_tmpdir) || exit 1
+mm_cleanup_dir "$D"
+CONF=$D/mailmigrate.conf
+STATE=$D/state
+KEY=$D/secret.key
+PW='errors-test-Pw_4Rt'		# the only password used; never on an argv
+printf '%s\n' "$PW" >"$D/pw.pattern"
+
+write_conf() {		# FILE STATE_DIR KEY_FILE [EXTRA GLOBAL LINE]
+	cat >"$1" <<EOF
+state_dir = $2
+key_file = $3
+default_domain = example.test
+${4:-}
+
+[domain example.test]
+source_host = 127.0.0.2
+
+[domain example.org]
+source_host = 127.0.0.2
+EOF
+}
+write_conf "$CONF" "$STATE" "$KEY"
+
+# Run CMD... with TEXT and a newline on stdin: a here-document, so the
+# text is on no command line (a pipe would run CMD in a subshell).
+feed() {
+	feed_text=$1
+	shift
+	"$@" <<EOF
+$feed_text
+EOF
+}
+
+# Run the CLI with a config: stdout in $D/out, stderr in $D/err, status in
+# $RC. Usage: run CONF ARGS... (stdin is passed through).
+run() {
+	c=$1
+	shift
+	"$MAILMIGRATE" -c "$c" "$@" >"$D/out" 2>"$D/err"
+	RC=$?
+	cat "$D/out" "$D/err" >>"$D/all"
+}
+mm() { run "$CONF" "$@"; }
+out() { cat "$D/out"; }
+err() { cat "$D/err"; }
+
+# What the store looks like, to compare before and after a bad command.
+snapshot() {
+	{
+		"$MAILMIGRATE" -c "$CONF" list --json
+		"$MAILMIGRATE" -c "$CONF" stats --json
+		"$MAILMIGRATE" -c "$CONF" log -n 0 --json
+		sha256sum <"$STATE/data.mdb"
+	} >"$D/snap.$1" 2>&1
+}
+unchanged() {
+	snapshot after
+	cmp -s "$D/snap.before" "$D/snap.after" ||
+		fail "the store changed: $(diff "$D/snap.before" "$D/snap.after" | head -n 20)"
+}
+
+# expect STATUS MESSAGE: the last run exited STATUS and said MESSAGE.
+expect() {
+	assert_eq "$1" "$RC" "exit status (stderr: $(err | head -n 3))"
+	assert_contains "$(err)" "$2" "stderr"
+}
+
+setup() {
+	mm init
+	assert_eq 0 "$RC" "init ($(err))"
+	feed "$PW" mm add alice
+	assert_eq 0 "$RC" "add alice ($(err))"
+	printf 'bob@example.org:%s\n' "$PW" >"$D/seed.txt"
+	mm bulk "$D/seed.txt"
+	assert_eq 0 "$RC" "bulk seed ($(err))"
+}
+
+t_config_errors() {
+	snapshot before
+	cp "$CONF" "$D/unknown.conf"
+	printf 'no_such_key = 1\n' >>"$D/unknown.conf"
+	line=$(wc -l <"$D/unknown.conf")
+	for verb in list stats init pause; do
+		run "$D/unknown.conf" "$verb"
+		expect 3 "$D/unknown.conf:$line:"
+		assert_contains "$(err)" "no_such_key"
+	done
+	feed "$PW" run "$D/unknown.conf" add carol
+	expect 3 "$D/unknown.conf:$line:"
+	write_conf "$D/badvalue.conf" "$STATE" "$KEY" "workers = many"
+	run "$D/badvalue.conf" stats
+	expect 3 "$D/badvalue.conf:4:"
+	assert_contains "$(err)" "workers"
+	write_conf "$D/badsize.conf" "$STATE" "$KEY" "store_max_size = 12Q"
+	run "$D/badsize.conf" list
+	expect 3 "$D/badsize.conf:4:"
+	run "$D/missing.conf" list
+	expect 3 "cannot read $D/missing.conf"
+	MAILMIGRATE_CONF=$D/unknown.conf "$MAILMIGRATE" stats >/dev/null 2>"$D/err"
+	assert_eq 3 "$?" "\$MAILMIGRATE_CONF with an unknown key"
+	assert_contains "$(err)" "$D/unknown.conf:$line:"
+	unchanged
+}
+
+t_bulk_bad_lines() {
+	snapshot before
+	# One file per class, each line bad: nothing may change.
+	n=0
+	for case in \
+		'nocolon|no colon' \
+		':pw|empty user' \
+		'carol:|empty password' \
+		'carol:pw:bad_domain!|bad domain '"'"'bad_domain!'"'"'' \
+		'carol:pw:|empty domain field' \
+		'carol:pw:example.net|domain '"'"'example.net'"'"' is not configured' \
+		'carol@example.net:pw|domain '"'"'example.net'"'"' is not configured' \
+		'car ol:pw|bad character in user name' \
+		'carol@example.org:pw:example.test|user'"'"'s domain differs from the domain given' \
+		'alice:pw|account '"'"'alice@example.test'"'"' already exists, cannot migrate'
+	do
+		n=$((n + 1))
+		line=${case%%|*}
+		reason=${case#*|}
+		printf '%s\n' "$line" >"$D/bad$n.txt"
+		mm bulk "$D/bad$n.txt"
+		expect 1 "$D/bad$n.txt:1: $reason"
+		assert_eq "0 accounts queued, 1 lines rejected" "$(out)" "summary for '$line'"
+	done
+	# The password is never echoed: the same lines with $PW as password.
+	{
+		printf 'nocolon%s\n' "$PW"
+		printf 'car ol:%s\n' "$PW"
+		printf 'carol:%s:example.net\n' "$PW"
+		printf 'alice:%s\n' "$PW"
+	} >"$D/pwbad.txt"
+	mm bulk "$D/pwbad.txt"
+	expect 1 "$D/pwbad.txt:4: account 'alice@example.test' already exists"
+	assert_eq "0 accounts queued, 4 lines rejected" "$(out)"
+	if grep -F -f "$D/pw.pattern" "$D/err" >/dev/null; then
+		fail "a bulk error message shows the password: $(err)"
+	fi
+	# A NUL byte.
+	printf 'carol:p\000w\n' >"$D/nul.txt"
+	mm bulk "$D/nul.txt"
+	expect 1 "$D/nul.txt:1: NUL byte"
+	# Only comments and blank lines: nothing to do, success.
+	printf '# nothing\n\n\t\n   # more\r\n' >"$D/empty.txt"
+	mm bulk "$D/empty.txt"
+	assert_eq 0 "$RC" "comments only ($(err))"
+	assert_eq "0 accounts queued, 0 lines rejected" "$(out)"
+	# A missing file is bad input.
+	mm bulk "$D/no-such-file.txt"
+	expect 1 "cannot open $D/no-such-file.txt"
+	unchanged
+}
+
+t_bulk_long_line() {
+	snapshot before
+	# 10 MB on one line: refused without being buffered, then the next
+	# line (also bad) is still read.
+	{
+		printf 'carol:'
+		head -c 10485760 /dev/zero | tr '\0' 'x'
+		printf ':example.test\n'
+		printf 'nocolon\n'
+	} >"$D/long.txt"
+	: >"$D/rss"
+	if [ -x /usr/bin/time ]; then
+		/usr/bin/time -f %M -o "$D/rss" "$MAILMIGRATE" -c "$CONF" bulk \
+			"$D/long.txt" >"$D/out" 2>"$D/err"
+	else
+		"$MAILMIGRATE" -c "$CONF" bulk "$D/long.txt" >"$D/out" 2>"$D/err"
+	fi
+	RC=$?
+	expect 1 "$D/long.txt:1: line too long (over 4096 bytes)"
+	assert_contains "$(err)" "$D/long.txt:2: no colon"
+	assert_eq "0 accounts queued, 2 lines rejected" "$(out)"
+	[ "$(wc -c <"$D/err")" -lt 1000 ] || fail "the long line was echoed"
+	if [ -s "$D/rss" ]; then
+		rss=$(tail -n 1 "$D/rss")
+		[ "$rss" -lt 8192 ] || fail "bulk used $rss KB for a 10 MB line"
+	fi
+	unchanged
+}
+
+t_bulk_good_and_bad() {
+	# CRLF lines are accepted; good lines are queued next to bad ones.
+	printf '# mixed\r\ncarol:%s\r\n\r\nnocolon\r\ndave:%s:example.org\r\n' \
+		"$PW" "$PW" >"$D/mixed.txt"
+	mm bulk "$D/mixed.txt"
+	expect 1 "$D/mixed.txt:4: no colon"
+	assert_eq "2 accounts queued, 1 lines rejected" "$(out)"
+	mm list
+	assert_contains "$(out)" "carol@example.test"
+	assert_contains "$(out)" "dave@example.org"
+}
+
+t_add_bad_input() {
+	snapshot before
+	feed "" mm add carol2
+	expect 1 "empty password"
+	mm add carol2 </dev/null
+	expect 1 "no password on stdin"
+	head -c 5000 /dev/zero | tr '\0' 'p' >"$D/long.pw"
+	mm add carol2 <"$D/long.pw"
+	expect 1 "over 4096 bytes"
+	printf 'p\000w\n' >"$D/nul.pw"
+	mm add carol2 <"$D/nul.pw"
+	expect 1 "NUL byte"
+	feed "$PW" mm add 'car ol'
+	expect 1 "bad character in user name"
+	feed "$PW" mm add carol2@example.net
+	expect 1 "domain 'example.net' is not configured"
+	feed "$PW" mm add carol2@bad_domain
+	expect 1 "bad domain 'bad_domain'"
+	feed "$PW" mm add carol2@example.org --domain example.test
+	expect 1 "differs"
+	feed "$PW" mm add alice
+	expect 1 "account 'alice@example.test' already exists, cannot migrate"
+	feed "$PW" mm add ghost --messages-only
+	expect 1 "account 'ghost@example.test' does not exist"
+	mm show ghost
+	expect 1 "account 'ghost@example.test' does not exist"
+	mm reset ghost
+	expect 1 "account 'ghost@example.test' does not exist"
+	# No default_domain: a bare user is a usage error.
+	grep -v '^default_domain' "$CONF" >"$D/nodefault.conf"
+	feed "$PW" run "$D/nodefault.conf" add carol2
+	expect 2 "no domain for 'carol2'"
+	assert_contains "$(err)" "usage: mailmigrate"
+	unchanged
+}
+
+t_usage() {
+	snapshot before
+	for args in "" "frobnicate" "--bogus list" "list --bogus" "list extra" \
+		"add" "add a b" "add -d" "bulk" "bulk a b" "show" "list --state bogus" \
+		"log -n abc" "log -n -1" "reset a b" "reset --domain example.test" \
+		"stats --json extra" "pause now" "init now"; do
+		# shellcheck disable=SC2086  # split on purpose
+		"$MAILMIGRATE" -c "$CONF" $args </dev/null >"$D/out" 2>"$D/err"
+		RC=$?
+		expect 2 "usage: mailmigrate"
+		case $(head -n 1 "$D/err") in
+		"mailmigrate: "*) ;;
+		*) fail "'$args': no 'mailmigrate: why' line: $(head -n 1 "$D/err")" ;;
+		esac
+		assert_eq "" "$(out)" "stdout of '$args'"
+	done
+	for args in "--help" "help" "list --help" "-h"; do
+		# shellcheck disable=SC2086
+		"$MAILMIGRATE" -c "$CONF" $args >"$D/out" 2>"$D/err"
+		assert_eq 0 "$?" "'$args'"
+		assert_contains "$(out)" "usage: mailmigrate"
+	done
+	unchanged
+}
+
+t_key_errors() {
+	snapshot before
+	# Missing key file.
+	write_conf "$D/nokey.conf" "$STATE" "$D/no-such.key"
+	feed "$PW" run "$D/nokey.conf" add carol3
+	expect 3 "cannot open key file $D/no-such.key"
+	run "$D/nokey.conf" bulk "$D/seed.txt"
+	expect 3 "cannot open key file"
+	# Group- and world-readable key files are refused, also by init.
+	for mode in 640 604 660; do
+		cp -p "$KEY" "$D/loose.key"
+		chmod "$mode" "$D/loose.key"
+		write_conf "$D/loose.conf" "$STATE" "$D/loose.key"
+		feed "$PW" run "$D/loose.conf" add carol3
+		expect 3 "accessible by group or others"
+		run "$D/loose.conf" init
+		expect 3 "accessible by group or others"
+	done
+	# A short key file.
+	head -c 16 /dev/urandom >"$D/short.key"
+	chmod 600 "$D/short.key"
+	write_conf "$D/short.conf" "$STATE" "$D/short.key"
+	run "$D/short.conf" init
+	expect 3 "16 bytes"
+	unchanged
+	assert_eq 600 "$(stat -c %a "$KEY")" "the real key's mode"
+}
+
+# A corrupt or foreign file where the store should be: refused, untouched.
+t_corrupt_store() {
+	mkdir -m 2770 "$D/bad"
+	head -c 65536 /dev/urandom >"$D/bad/data.mdb"
+	sum=$(sha256sum <"$D/bad/data.mdb")
+	write_conf "$D/bad.conf" "$D/bad" "$KEY"
+	for verb in list stats init "log" "show alice" pause "reset"; do
+		# shellcheck disable=SC2086
+		run "$D/bad.conf" $verb
+		expect 3 "not an LMDB store"
+	done
+	feed "$PW" run "$D/bad.conf" add carol4
+	expect 3 "not an LMDB store"
+	assert_eq "$sum" "$(sha256sum <"$D/bad/data.mdb")" "the corrupt file changed"
+	[ ! -e "$D/bad/lock.mdb" ] || fail "a lock file was made next to the corrupt file"
+	# An empty data.mdb is no store either.
+	mkdir "$D/empty"
+	: >"$D/empty/data.mdb"
+	write_conf "$D/empty.conf" "$D/empty" "$KEY"
+	run "$D/empty.conf" init
+	expect 3 "not an LMDB store"
+	assert_eq 0 "$(stat -c %s "$D/empty/data.mdb")" "the empty file grew"
+}
+
+t_foreign_lmdb() {
+	command -v mdb_load >/dev/null 2>&1 ||
+		fail "mdb_load is needed (Debian lmdb-utils: run tests/install-deps.sh)"
+	# An LMDB environment of some other program: one unnamed database.
+	mkdir "$D/foreign"
+	printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 6b6579\n 76616c7565\nDATA=END\n' |
+		mdb_load "$D/foreign" || fail "mdb_load failed"
+	sum=$(sha256sum <"$D/foreign/data.mdb")
+	write_conf "$D/foreign.conf" "$D/foreign" "$KEY"
+	for verb in list init stats; do
+		run "$D/foreign.conf" "$verb"
+		expect 3 "not a mailmigrate store"
+	done
+	assert_eq "$sum" "$(sha256sum <"$D/foreign/data.mdb")" "the foreign store changed"
+	# A store of a newer schema.
+	mkdir "$D/newer"
+	printf 'VERSION=3\nformat=bytevalue\ntype=btree\nHEADER=END\n 736368656d615f76657273696f6e\n 39\nDATA=END\n' |
+		mdb_load -s meta "$D/newer" || fail "mdb_load -s meta failed"
+	sum=$(sha256sum <"$D/newer/data.mdb")
+	write_conf "$D/newer.conf" "$D/newer" "$KEY"
+	run "$D/newer.conf" list
+	expect 3 "schema version '9'"
+	run "$D/newer.conf" init
+	expect 3 "schema version '9'"
+	assert_eq "$sum" "$(sha256sum <"$D/newer/data.mdb")" "the newer store changed"
+}
+
+t_state_dir_file() {
+	printf 'not a directory\n' >"$D/statefile"
+	write_conf "$D/file.conf" "$D/statefile" "$KEY"
+	run "$D/file.conf" init
+	expect 3 "is not a directory"
+	run "$D/file.conf" list
+	expect 3 "is not a directory"
+	assert_eq "not a directory" "$(cat "$D/statefile")" "the file changed"
+	# A missing store is no store: init is needed first.
+	write_conf "$D/nostore.conf" "$D/nostore" "$KEY"
+	run "$D/nostore.conf" list
+	expect 3 "run 'mailmigrate init'"
+	[ ! -e "$D/nostore" ] || fail "list created the missing state_dir"
+}
+
+t_no_password_leaked() {
+	for f in "$D/all" "$STATE/data.mdb" "$STATE/lock.mdb"; do
+		if grep -a -F -f "$D/pw.pattern" "$f" >/dev/null; then
+			fail "the test password is in $f"
+		fi
+	done
+}
+
+check "setup: init, add, bulk" setup
+check "config errors name FILE:LINE, exit 3, store unchanged" t_config_errors
+check "bulk: each bad line class, exit 1, store unchanged" t_bulk_bad_lines
+check "bulk: a 10 MB line is refused without buffering" t_bulk_long_line
+check "bulk: CRLF, good lines queued next to bad ones" t_bulk_good_and_bad
+check "add: bad input, exit 1, store unchanged" t_add_bad_input
+check "usage errors exit 2 with the usage text" t_usage
+check "missing, loose or short key file: exit 3" t_key_errors
+check "corrupt data.mdb: refused and untouched" t_corrupt_store
+check "foreign LMDB environment: refused and untouched" t_foreign_lmdb
+check "state_dir that is a file, missing store" t_state_dir_file
+check "no password in outputs or store files" t_no_password_leaked
+
+echo "$MM_TEST: $((($(date +%s%N) - T0) / 1000000)) ms"
+mm_done

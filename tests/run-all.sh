@@ -1,0 +1,70 @@
+#!/bin/sh
+# Passes every test of mailmigrate on a fresh Debian 12 machine, as root:
+# installs the packages it needs, builds, runs the unit tests (under
+# valgrind) and the integration tests against real Dovecot and Postfix
+# on loopback, then `make distcheck`.
+#
+# Usage: sh tests/run-all.sh        (from anywhere; builds in the tree)
+# MM_SKIP_DISTCHECK=1 skips the distcheck pass.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+cd "$top"
+
+step() { printf '\n==> %s\n' "$*"; }
+
+# On failure, show the logs of the tests that failed.
+show_failures() {
+	status=$?
+	if [ "$status" -ne 0 ]; then
+		for trs in $(find "$top" -name '*.trs' 2>/dev/null); do
+			if grep -q ':test-result: \(FAIL\|ERROR\)' "$trs"; then
+				log=${trs%.trs}.log
+				printf '\n---- %s ----\n' "$log"
+				tail -n 80 "$log" 2>/dev/null || true
+			fi
+		done
+		printf '\nrun-all: FAILED (exit %s)\n' "$status"
+	fi
+	exit "$status"
+}
+trap show_failures EXIT
+
+step "installing packages"
+sh tests/install-deps.sh
+
+step "building"
+autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
+./configure --quiet
+make -j2 >/dev/null
+
+step "make check (unit tests under valgrind, integration tests on loopback)"
+make -j2 check
+
+# Count what ran, for the record and for CI.
+passed=0 failed=0 skipped=0
+for trs in $(find "$top" -name '*.trs'); do
+	case "$(sed -n 's/^:test-result: //p' "$trs" | head -n 1)" in
+	PASS|XFAIL) passed=$((passed + 1)) ;;
+	SKIP) skipped=$((skipped + 1)) ;;
+	*) failed=$((failed + 1)) ;;
+	esac
+done
+# Check's own closing lines, one per unit-test program.
+for log in $(find "$top/common" "$top/queue" "$top/modules" "$top/relay" \
+	     "$top/auth-hook" -name 'test_*.log' 2>/dev/null | sort); do
+	grep -h '^[0-9]*%: Checks:' "$log" | sed "s|^|$(basename "$log" .log): |"
+done
+
+if [ -z "${MM_SKIP_DISTCHECK:-}" ]; then
+	step "make distcheck"
+	make distcheck >/tmp/mm-distcheck.log 2>&1 || {
+		tail -n 60 /tmp/mm-distcheck.log
+		exit 1
+	}
+	grep -E '^(=+|mailmigrate-.* archives ready)' /tmp/mm-distcheck.log | tail -n 3
+fi
+
+trap - EXIT
+echo
+echo "tests: $passed passed, $failed failed, $skipped skipped"
+[ "$failed" -eq 0 ]
