@@ -42,20 +42,19 @@ sh tests/harness/servers.sh start "$DIR"
 echo "OLD: $OLD_IP (IMAP 143/993, POP3 110/995, SMTP 25)   NEW: $NEW_IP (IMAP 143, SMTP 25)"
 
 say "creating sample users on OLD and filling their mailboxes"
-umask 077
-: > "$DIR/bulk.txt"
+# Only the files that hold passwords are private (mode 0600).
+(umask 077 && : > "$DIR/bulk.txt")
 for user in $(grep -v '^#' contrib/demo/users.txt); do
 	pass=$(openssl rand -hex 12)
-	printf '%s\n' "$pass" > "$DIR/$user.pass"
+	(umask 077 && printf '%s\n' "$pass" > "$DIR/$user.pass")
 	printf '%s\n' "$pass" | sh tests/harness/servers.sh adduser "$DIR" old "$user@example.test"
 	printf '%s@example.test:%s\n' "$user" "$pass" >> "$DIR/bulk.txt"
-	python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
+	/usr/bin/python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
 		--user "$user@example.test" --password-file "$DIR/$user.pass" \
 		--seed "$(printf '%s' "$user" | cksum | cut -d' ' -f1)" \
 		--big-mb 0 --count 12 --manifest "$DIR/$user.manifest.json" >/dev/null
 	echo "  $user@example.test: mailbox filled"
 done
-umask 022
 
 sed -e "s|@DIR@|$DIR|g" -e "s|@OLD_IP@|$OLD_IP|g" -e "s|@NEW_IP@|$NEW_IP|g" \
     -e "s|@CA_FILE@|$CA_FILE|g" -e "s|@NEW_MASTER_PASS_FILE@|$NEW_MASTER_PASS_FILE|g" \

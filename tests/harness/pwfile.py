@@ -22,6 +22,7 @@ Exit 0 on success, 1 on a problem (message on stderr), 2 on usage errors.
 import fcntl
 import grp
 import os
+import time
 import subprocess
 import sys
 
@@ -108,6 +109,13 @@ def write_entry(path, user, hashed):
         finally:
             os.close(fd)
         os.rename(tmp, path)
+        # Dovecot's passwd-file looks at the file at most once a second
+        # (last_sync_time == ioloop_time): a lookup earlier in this
+        # second would hide the new user until the next one. Return
+        # only when the second of the write is over.
+        written = int(os.stat(path).st_mtime)
+        while int(time.time()) <= written:
+            time.sleep(0.05)
     finally:
         lock.close()
 
