@@ -90,6 +90,10 @@ void cli_ctx_free(struct cli_ctx *ctx);
 #define CLI_NAME_NODOMAIN 1
 int cli_ctx_account(const struct cli_ctx *ctx, const char *user,
 		    const char *domain, char *buf, const char **error_r);
+/* Resolve a USER argument for verb, reporting a bad one; 0 or the exit
+ * status to return. */
+int cli_ctx_user_arg(const struct cli_ctx *ctx, const char *verb,
+		     const char *user, const char *domain, char *buf);
 /* The [domain] section for the account's domain. Returns 0 with
  * *dom_r (NULL when the configuration has no [domain] sections), or
  * -1 when sections exist but none is the domain. */

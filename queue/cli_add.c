@@ -188,8 +188,8 @@ int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv)
 		CLI_COMMON_LONGOPTS
 	};
 	struct cli_add_req req = { .verb = "add" };
-	char account[STORE_MAX_ACCOUNT], reason[1024], shown[200];
-	const char *domain = NULL, *error;
+	char account[STORE_MAX_ACCOUNT], reason[1024];
+	const char *domain = NULL;
 	char *password = NULL;
 	int c, ret;
 
@@ -212,15 +212,8 @@ int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv)
 				       "add: one USER only (use bulk for many)");
 	if (cli_ctx_config(ctx) < 0)
 		return CLI_EXIT_SYSTEM;
-	cli_printable(argv[optind], shown, sizeof(shown));
-	ret = cli_ctx_account(ctx, argv[optind], domain, account, &error);
-	if (ret == CLI_NAME_NODOMAIN)
-		return cli_usage_error("add: no domain for '%s': give USER@DOMAIN "
-				       "or --domain, or set default_domain", shown);
-	if (ret < 0) {
-		cli_error("add: '%s': %s", shown, error);
-		return CLI_EXIT_INPUT;
-	}
+	if ((ret = cli_ctx_user_arg(ctx, "add", argv[optind], domain, account)) != 0)
+		return ret;
 	req.account = account;
 	if (cli_ctx_domain(ctx, account, &req.dom) < 0) {
 		cli_error("add: domain '%s' is not configured",

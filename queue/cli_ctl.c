@@ -187,7 +187,7 @@ int cli_cmd_reset(struct cli_ctx *ctx, int argc, char **argv)
 		{ "domain", required_argument, NULL, 'd' },
 		CLI_COMMON_LONGOPTS
 	};
-	char account[STORE_MAX_ACCOUNT], shown[200];
+	char account[STORE_MAX_ACCOUNT];
 	const char *domain = NULL, *error;
 	struct store_stats st = { 0 };
 	int c, ret;
@@ -208,16 +208,8 @@ int cli_cmd_reset(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_ctx_config(ctx) < 0)
 		return CLI_EXIT_SYSTEM;
 	if (optind < argc) {
-		cli_printable(argv[optind], shown, sizeof(shown));
-		ret = cli_ctx_account(ctx, argv[optind], domain, account, &error);
-		if (ret == CLI_NAME_NODOMAIN)
-			return cli_usage_error("reset: no domain for '%s': give "
-					       "USER@DOMAIN or --domain, or set "
-					       "default_domain", shown);
-		if (ret < 0) {
-			cli_error("reset: '%s': %s", shown, error);
-			return CLI_EXIT_INPUT;
-		}
+		if ((ret = cli_ctx_user_arg(ctx, "reset", argv[optind], domain, account)) != 0)
+			return ret;
 	} else if (domain != NULL) {
 		return cli_usage_error("reset: --domain needs a USER");
 	}

@@ -93,6 +93,26 @@ int cli_ctx_account(const struct cli_ctx *ctx, const char *user,
 	return store_account_name(user, domain, buf, STORE_MAX_ACCOUNT, error_r);
 }
 
+/* The account named by a USER argument, for verb; 0, or the exit
+ * status after the error has been reported. */
+int cli_ctx_user_arg(const struct cli_ctx *ctx, const char *verb,
+		     const char *user, const char *domain, char *buf)
+{
+	char shown[200];
+	const char *error;
+	int ret = cli_ctx_account(ctx, user, domain, buf, &error);
+
+	if (ret == 0)
+		return 0;
+	cli_printable(user, shown, sizeof(shown));
+	if (ret == CLI_NAME_NODOMAIN)
+		return cli_usage_error("%s: no domain for '%s': give USER@DOMAIN "
+				       "or --domain, or set default_domain", verb,
+				       shown);
+	cli_error("%s: '%s': %s", verb, shown, error);
+	return CLI_EXIT_INPUT;
+}
+
 /* The configured [domain] of an account, if sections exist. */
 int cli_ctx_domain(const struct cli_ctx *ctx, const char *account,
 		   const struct cfg_domain **dom_r)

@@ -423,7 +423,7 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 		CLI_COMMON_LONGOPTS
 	};
 	struct store_account acct;
-	char account[STORE_MAX_ACCOUNT], shown[200];
+	char account[STORE_MAX_ACCOUNT];
 	const char *domain = NULL, *error;
 	int c, json = 0, ret;
 
@@ -446,15 +446,8 @@ int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv)
 				       "show: one USER only");
 	if (cli_ctx_config(ctx) < 0)
 		return CLI_EXIT_SYSTEM;
-	cli_printable(argv[optind], shown, sizeof(shown));
-	ret = cli_ctx_account(ctx, argv[optind], domain, account, &error);
-	if (ret == CLI_NAME_NODOMAIN)
-		return cli_usage_error("show: no domain for '%s': give USER@DOMAIN "
-				       "or --domain, or set default_domain", shown);
-	if (ret < 0) {
-		cli_error("show: '%s': %s", shown, error);
-		return CLI_EXIT_INPUT;
-	}
+	if ((ret = cli_ctx_user_arg(ctx, "show", argv[optind], domain, account)) != 0)
+		return ret;
 	if (cli_ctx_store(ctx, 0, 1) < 0)
 		return CLI_EXIT_SYSTEM;
 	ret = store_account_get(ctx->store, account, &acct, &error);
