@@ -525,6 +525,21 @@ static int imap_wait_continuation(struct imap_client *c, unsigned tag,
 	}
 }
 
+/* Send what is queued and judge the answer to a login command. */
+static int imap_login_answer(struct imap_client *c, unsigned tag,
+			     enum stream_fail *fail_r, const char **error_r)
+{
+	enum imap_status status;
+
+	if (stream_flush(c->stream, fail_r, error_r) < 0 ||
+	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
+		return -1;
+	if (status != IMAP_STATUS_OK)
+		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "login refused: %s", *error_r);
+	return 0;
+}
+
 /* AUTHENTICATE PLAIN, with SASL-IR when offered. */
 static int imap_auth_plain(struct imap_client *c, const char *authzid,
 			   const char *user, const char *password,
@@ -535,7 +550,6 @@ static int imap_auth_plain(struct imap_client *c, const char *authzid,
 	size_t rawlen = zlen + 1 + ulen + 1 + plen;
 	unsigned char *raw = mm_malloc(rawlen);
 	char *b64 = mm_malloc(4 * ((rawlen + 2) / 3) + 1);
-	enum imap_status status;
 	unsigned tag;
 	int ret;
 
@@ -564,13 +578,7 @@ static int imap_auth_plain(struct imap_client *c, const char *authzid,
 	}
 	mm_wipe(b64, strlen(b64));
 	mm_free(&b64);
-	if (ret < 0 || stream_flush(c->stream, fail_r, error_r) < 0 ||
-	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
-		return -1;
-	if (status != IMAP_STATUS_OK)
-		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
-				 "login refused: %s", *error_r);
-	return 0;
+	return ret < 0 ? -1 : imap_login_answer(c, tag, fail_r, error_r);
 }
 
 /* Send one astring argument of LOGIN: quoted, or a literal. */
@@ -604,7 +612,6 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 		      const char *user, const char *password,
 		      enum stream_fail *fail_r, const char **error_r)
 {
-	enum imap_status status;
 	unsigned tag;
 
 	if (authzid != NULL || (c->caps & IMAP_CAP_AUTH_PLAIN) != 0)
@@ -616,12 +623,7 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 	tag = ++c->next_tag;
 	if (stream_printf(c->stream, fail_r, error_r, "M%u LOGIN", tag) < 0 ||
 	    imap_send_astring(c, tag, user, 0, fail_r, error_r) < 0 ||
-	    imap_send_astring(c, tag, password, 1, fail_r, error_r) < 0 ||
-	    stream_flush(c->stream, fail_r, error_r) < 0 ||
-	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
+	    imap_send_astring(c, tag, password, 1, fail_r, error_r) < 0)
 		return -1;
-	if (status != IMAP_STATUS_OK)
-		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
-				 "login refused: %s", *error_r);
-	return 0;
+	return imap_login_answer(c, tag, fail_r, error_r);
 }
