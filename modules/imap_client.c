@@ -506,7 +506,7 @@ char *imap_client_quote(const char *s)
 }
 
 /* Wait for a "+" continuation; a tagged answer instead is a refusal. */
-static int imap_wait_continuation(struct imap_client *c, unsigned tag,
+int imap_client_wait_continuation(struct imap_client *c, unsigned tag,
 				  enum stream_fail *fail_r, const char **error_r)
 {
 	for (;;) {
@@ -572,7 +572,7 @@ static int imap_auth_plain(struct imap_client *c, const char *authzid,
 		if (ret == 0)
 			ret = stream_flush(c->stream, fail_r, error_r);
 		if (ret == 0)
-			ret = imap_wait_continuation(c, tag, fail_r, error_r);
+			ret = imap_client_wait_continuation(c, tag, fail_r, error_r);
 		if (ret == 0)
 			ret = stream_printf(c->stream, fail_r, error_r, "%s\r\n", b64);
 	}
@@ -600,7 +600,7 @@ static int imap_send_astring(struct imap_client *c, unsigned tag, const char *s,
 	else if ((ret = stream_printf(c->stream, fail_r, error_r, " {%zu}\r\n",
 				      strlen(s))) == 0 &&
 		 (ret = stream_flush(c->stream, fail_r, error_r)) == 0)
-		ret = imap_wait_continuation(c, tag, fail_r, error_r);
+		ret = imap_client_wait_continuation(c, tag, fail_r, error_r);
 	if (ret == 0)
 		ret = stream_write(c->stream, s, strlen(s), fail_r, error_r);
 	if (ret == 0 && last)

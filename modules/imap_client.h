@@ -117,6 +117,12 @@ int imap_client_run(struct imap_client *client, const char *command,
 const struct imap_arg *imap_client_last_code(const struct imap_client *client,
 					     size_t *count_r);
 
+/* After sending a command with a synchronising literal: wait for the
+ * server's "+". A tagged answer instead is a refusal (STREAM_FAIL_FINAL
+ * with its text). */
+int imap_client_wait_continuation(struct imap_client *client, unsigned tag,
+				  enum stream_fail *fail_r, const char **error_r);
+
 /* s as an IMAP quoted string, or NULL if it needs a literal (CR, LF,
  * NUL, or 8-bit without UTF8=ACCEPT). The caller owns the result. */
 char *imap_client_quote(const char *s);

@@ -1,0 +1,167 @@
+/*
+ * NAME
+ *	driver 3h
+ * SUMMARY
+ *	one interface for mail sources and targets
+ * DESCRIPTION
+ *	In the shape of isync's struct driver, but synchronous: one puller
+ *	worker process copies one account at a time, and the drivers
+ *	pipeline inside each call. Sources: IMAP (folders, flags, dates)
+ *	and POP3 (INBOX only, UIDLs). Target: IMAP as NEW's master user.
+ *
+ *	Message bodies never pass through memory whole: a source hands a
+ *	body to the target through driver_body, a bounded chunk reader
+ *	whose size is known before the first byte (an IMAP literal's
+ *	size, or a spooled POP3 message's).
+ *
+ *	Every call fails with a class (stream_fail: retry now, retry
+ *	later, give up) and a message naming what and where.
+ */
+#ifndef MM_DRIVER_H
+#define MM_DRIVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "cfg.h"
+#include "stream.h"
+
+/* System flags, as IMAP has them (\Recent is never copied). */
+#define DRIVER_FLAG_SEEN	0x01
+#define DRIVER_FLAG_ANSWERED	0x02
+#define DRIVER_FLAG_FLAGGED	0x04
+#define DRIVER_FLAG_DELETED	0x08
+#define DRIVER_FLAG_DRAFT	0x10
+
+/* Folder attributes: \Noselect and the RFC 6154 special uses. */
+#define DRIVER_FOLDER_NOSELECT	0x001
+#define DRIVER_FOLDER_SENT	0x010
+#define DRIVER_FOLDER_DRAFTS	0x020
+#define DRIVER_FOLDER_TRASH	0x040
+#define DRIVER_FOLDER_JUNK	0x080
+#define DRIVER_FOLDER_ARCHIVE	0x100
+#define DRIVER_FOLDER_SPECIAL	0x1f0
+
+#define DRIVER_MAX_KEYWORDS 64
+#define DRIVER_MAX_KEYWORD 128
+
+struct driver_folder {
+	char *name;		/* as the server spells it (modified UTF-7) */
+	char separator;		/* '\0' for a flat namespace */
+	unsigned attrs;		/* DRIVER_FOLDER_* */
+	int subscribed;
+};
+
+struct driver_message {
+	uint32_t uid;		/* IMAP UID, or the POP3 message number */
+	uint64_t size;		/* RFC822.SIZE / LIST size */
+	unsigned flags;		/* DRIVER_FLAG_* */
+	char **keywords;
+	size_t keywords_count;
+	char internaldate[40];	/* "17-Jul-1996 02:44:25 -0700", "" if none */
+	char uidl[72];		/* POP3 only */
+	char *message_id;	/* when asked for, for matching; may be NULL */
+};
+
+struct driver_folder_status {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint32_t exists;
+};
+
+/* A body being copied: size is known; read gives the bytes in order. */
+struct driver_body {
+	uint64_t size;
+	int (*read)(struct driver_body *body, void *buf, size_t len,
+		    size_t *got_r, enum stream_fail *fail_r, const char **error_r);
+	void *ctx;
+};
+
+struct driver_login {
+	const char *user;	/* the account, user@domain */
+	const char *password;	/* the user's, or the admin's */
+	const char *admin_user;	/* NULL: log in as user with its password */
+	int admin_star_form;	/* "user*admin" login (Dovecot master) */
+};
+
+struct driver_settings {
+	const char *host;	/* host[:port] as configured */
+	enum cfg_tls tls;
+	struct stream_tls tls_opts;
+	unsigned timeout_ms;
+	uint64_t max_message_size;
+};
+
+struct driver_conn;
+
+/* What a source can do. */
+struct source_driver {
+	const char *name;	/* "imap", "pop3" */
+	int (*open)(const struct driver_settings *set, const struct driver_login *login,
+		    struct driver_conn **conn_r, enum stream_fail *fail_r,
+		    const char **error_r);
+	/* Every folder, subscriptions marked. The caller frees with
+	 * driver_folders_free(). POP3: just INBOX. */
+	int (*list_folders)(struct driver_conn *conn, struct driver_folder **folders_r,
+			    size_t *count_r, enum stream_fail *fail_r,
+			    const char **error_r);
+	/* Open a folder read-only (EXAMINE: nothing turns read on OLD). */
+	int (*select)(struct driver_conn *conn, const char *folder,
+		      struct driver_folder_status *status_r,
+		      enum stream_fail *fail_r, const char **error_r);
+	/* Each message with uid >= first_uid, in UID order. */
+	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
+			     int (*fn)(const struct driver_message *msg, void *ctx),
+			     void *ctx, enum stream_fail *fail_r, const char **error_r);
+	/* Stream message uid's exact bytes to sink, which gets the body
+	 * once its size is known and must read all of it. */
+	int (*fetch)(struct driver_conn *conn, const struct driver_message *msg,
+		     int (*sink)(struct driver_body *body, void *ctx), void *ctx,
+		     enum stream_fail *fail_r, const char **error_r);
+	void (*close)(struct driver_conn **conn);
+};
+
+/* What a target can do. */
+struct target_driver {
+	const char *name;	/* "imap" */
+	int (*open)(const struct driver_settings *set, const struct driver_login *login,
+		    struct driver_conn **conn_r, enum stream_fail *fail_r,
+		    const char **error_r);
+	int (*list_folders)(struct driver_conn *conn, struct driver_folder **folders_r,
+			    size_t *count_r, enum stream_fail *fail_r,
+			    const char **error_r);
+	/* Create (with a special use, when the server takes it) and
+	 * subscribe; an existing folder is not an error. */
+	int (*create_folder)(struct driver_conn *conn, const char *name,
+			     unsigned attrs, int subscribe,
+			     enum stream_fail *fail_r, const char **error_r);
+	int (*select)(struct driver_conn *conn, const char *folder,
+		      struct driver_folder_status *status_r,
+		      enum stream_fail *fail_r, const char **error_r);
+	/* Append one message (flags, keywords, date from msg) whose bytes
+	 * come from body; *new_uid_r from APPENDUID, or 0 when the server
+	 * lacks UIDPLUS. */
+	int (*append)(struct driver_conn *conn, const char *folder,
+		      const struct driver_message *msg, struct driver_body *body,
+		      uint32_t *new_uid_r, enum stream_fail *fail_r,
+		      const char **error_r);
+	/* Make uid's flags and keywords what msg says. */
+	int (*set_flags)(struct driver_conn *conn, uint32_t uid,
+			 const struct driver_message *msg,
+			 enum stream_fail *fail_r, const char **error_r);
+	void (*close)(struct driver_conn **conn);
+};
+
+void driver_folders_free(struct driver_folder **folders, size_t count);
+/* "host", "host:port", "[v6]:port" into host and *port_r (0 if none);
+ * -1 when malformed. */
+int driver_split_host(const char *hostport, char *host, size_t hostsize,
+		      uint16_t *port_r);
+void driver_message_clear(struct driver_message *msg);
+
+extern const struct source_driver source_driver_imap;
+extern const struct source_driver source_driver_pop3;
+extern const struct target_driver target_driver_imap;
+
+#endif

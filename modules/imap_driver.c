@@ -1,0 +1,647 @@
+/*
+ * NAME
+ *	imap_driver 3
+ * SUMMARY
+ *	the IMAP source and target drivers
+ * DESCRIPTION
+ *	The source opens folders with EXAMINE and fetches BODY.PEEK[], so
+ *	nothing turns read on OLD. A body is handed to the sink as a
+ *	driver_body reading straight from the connection: the bytes go
+ *	from OLD's socket to NEW's in bounded chunks. The target appends
+ *	with flags, keywords and the original INTERNALDATE, using LITERAL+
+ *	when NEW has it, and reads the new UID from APPENDUID.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "driver.h"
+#include "imap_client.h"
+#include "log.h"
+#include "mm_alloc.h"
+
+#define IMAP_DRIVER_CHUNK 65536
+
+struct imap_conn {
+	struct imap_client *client;
+	uint64_t max_message_size;
+};
+
+static char imap_driver_errbuf[600];
+
+static int imap_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
+			    const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int imap_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
+			    const char **error_r, const char *fmt, ...)
+{
+	char buf[sizeof(imap_driver_errbuf)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memcpy(imap_driver_errbuf, buf, sizeof(buf));
+	*fail_r = fail;
+	*error_r = imap_driver_errbuf;
+	return -1;
+}
+
+static struct imap_conn *imap_conn(struct driver_conn *conn)
+{
+	return (struct imap_conn *)conn;
+}
+
+/* Connect and log in, as the user, on behalf of the user with an admin
+ * login (AUTHENTICATE PLAIN authzid), or as "user*admin". */
+static int imap_driver_open(const struct driver_settings *set,
+			    const struct driver_login *login,
+			    struct driver_conn **conn_r, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	struct imap_client_settings cs = { 0 };
+	struct imap_conn *ic;
+	char host[256];
+	int ret;
+
+	if (driver_split_host(set->host, host, sizeof(host), &cs.port) < 0)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"bad host '%.200s'", set->host);
+	cs.host = host;
+	cs.tls = set->tls;
+	cs.tls_opts = set->tls_opts;
+	if (cs.tls_opts.name == NULL)
+		cs.tls_opts.name = host;
+	cs.timeout_ms = set->timeout_ms;
+	ic = mm_calloc(1, sizeof(*ic));
+	ic->max_message_size = set->max_message_size;
+	if (imap_client_connect(&cs, &ic->client, fail_r, error_r) < 0) {
+		mm_free(&ic);
+		return -1;
+	}
+	if (login->admin_user != NULL && login->admin_star_form) {
+		char *name = mm_asprintf("%s*%s", login->user, login->admin_user);
+
+		ret = imap_client_login(ic->client, NULL, name, login->password,
+					fail_r, error_r);
+		mm_free(&name);
+	} else if (login->admin_user != NULL) {
+		ret = imap_client_login(ic->client, login->user, login->admin_user,
+					login->password, fail_r, error_r);
+	} else {
+		ret = imap_client_login(ic->client, NULL, login->user,
+					login->password, fail_r, error_r);
+	}
+	if (ret < 0) {
+		imap_client_close(&ic->client);
+		mm_free(&ic);
+		return -1;
+	}
+	*conn_r = (struct driver_conn *)ic;
+	return 0;
+}
+
+static void imap_driver_close(struct driver_conn **connp)
+{
+	struct imap_conn *ic = imap_conn(*connp);
+	enum stream_fail fail;
+	const char *error;
+
+	if (ic == NULL)
+		return;
+	/* LOGOUT is a courtesy; a dead connection is closed all the same. */
+	stream_set_timeout(imap_client_stream(ic->client), 2000);
+	(void)imap_client_run(ic->client, "LOGOUT", NULL, &fail, &error);
+	imap_client_close(&ic->client);
+	mm_free(connp);
+}
+
+/* A command with one folder name argument: "VERB name". */
+static char *imap_folder_cmd(const char *verb, const char *name)
+{
+	char *q = imap_client_quote(name), *cmd;
+
+	if (q == NULL)
+		return NULL;
+	cmd = mm_asprintf("%s %s", verb, q);
+	mm_free(&q);
+	return cmd;
+}
+
+struct list_ctx {
+	struct driver_folder *folders;
+	size_t count, alloc;
+	int lsub;
+};
+
+static const struct {
+	const char *attr;
+	unsigned flag;
+} folder_attrs[] = {
+	{ "\\Noselect", DRIVER_FOLDER_NOSELECT },
+	{ "\\NonExistent", DRIVER_FOLDER_NOSELECT },
+	{ "\\Sent", DRIVER_FOLDER_SENT },
+	{ "\\Drafts", DRIVER_FOLDER_DRAFTS },
+	{ "\\Trash", DRIVER_FOLDER_TRASH },
+	{ "\\Junk", DRIVER_FOLDER_JUNK },
+	{ "\\Archive", DRIVER_FOLDER_ARCHIVE },
+};
+
+/* "* LIST (attrs) sep name" or "* LSUB ...". */
+static int list_untagged(struct imap_client *client, const struct imap_arg *args,
+			 size_t count, void *context, enum stream_fail *fail_r,
+			 const char **error_r)
+{
+	struct list_ctx *ctx = context;
+	const char *name, *sep;
+	unsigned attrs = 0;
+
+	if (count == 0 || !imap_arg_is_atom(&args[0], ctx->lsub ? "LSUB" : "LIST"))
+		return 0;
+	if (count != 4 || args[1].type != IMAP_ARG_LIST ||
+	    (name = imap_arg_get_astring(&args[3])) == NULL)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"malformed %s response", ctx->lsub ? "LSUB" : "LIST");
+	sep = args[2].type == IMAP_ARG_NIL ? "" : imap_arg_get_astring(&args[2]);
+	if (sep == NULL || strlen(sep) > 1)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"bad hierarchy separator in LIST");
+	if (strlen(name) > 1024)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"folder name over 1024 bytes in LIST");
+	for (size_t i = 0; i < args[1].count; i++)
+		for (size_t j = 0; j < sizeof(folder_attrs) / sizeof(folder_attrs[0]); j++)
+			if (args[1].list[i].type == IMAP_ARG_ATOM &&
+			    strcasecmp(args[1].list[i].str, folder_attrs[j].attr) == 0)
+				attrs |= folder_attrs[j].flag;
+	if (ctx->lsub) {
+		/* Mark the listed folder; subscriptions to nothing are left. */
+		for (size_t i = 0; i < ctx->count; i++)
+			if (strcmp(ctx->folders[i].name, name) == 0)
+				ctx->folders[i].subscribed = 1;
+		return 0;
+	}
+	if (ctx->count == 100000)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"over 100000 folders");
+	if (ctx->count == ctx->alloc) {
+		ctx->alloc = ctx->alloc == 0 ? 32 : ctx->alloc * 2;
+		ctx->folders = mm_reallocarray(ctx->folders, ctx->alloc,
+					       sizeof(*ctx->folders));
+	}
+	ctx->folders[ctx->count].name = mm_strdup(name);
+	ctx->folders[ctx->count].separator = sep[0];
+	ctx->folders[ctx->count].attrs = attrs;
+	ctx->folders[ctx->count].subscribed = 0;
+	ctx->count++;
+	return 0;
+}
+
+static int imap_driver_list_folders(struct driver_conn *conn,
+				    struct driver_folder **folders_r,
+				    size_t *count_r, enum stream_fail *fail_r,
+				    const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct list_ctx ctx = { 0 };
+	struct imap_cmd_handlers h = { list_untagged, NULL, &ctx };
+
+	if (imap_client_run(ic->client, "LIST \"\" \"*\"", &h, fail_r, error_r) < 0)
+		goto fail;
+	ctx.lsub = 1;
+	if (imap_client_run(ic->client, "LSUB \"\" \"*\"", &h, fail_r, error_r) < 0)
+		goto fail;
+	*folders_r = ctx.folders;
+	*count_r = ctx.count;
+	return 0;
+fail:
+	driver_folders_free(&ctx.folders, ctx.count);
+	return -1;
+}
+
+/* "* OK [UIDVALIDITY n]", "* OK [UIDNEXT n]", "* n EXISTS". */
+static int select_untagged(struct imap_client *client, const struct imap_arg *args,
+			   size_t count, void *context, enum stream_fail *fail_r,
+			   const char **error_r)
+{
+	struct driver_folder_status *st = context;
+
+	if (count >= 2 && imap_arg_is_atom(&args[0], "OK") &&
+	    args[1].type == IMAP_ARG_LIST && args[1].count == 2) {
+		if (imap_arg_is_atom(&args[1].list[0], "UIDVALIDITY"))
+			(void)imap_arg_get_u32(&args[1].list[1], &st->uidvalidity);
+		else if (imap_arg_is_atom(&args[1].list[0], "UIDNEXT"))
+			(void)imap_arg_get_u32(&args[1].list[1], &st->uidnext);
+	} else if (count == 2 && imap_arg_is_atom(&args[1], "EXISTS")) {
+		(void)imap_arg_get_u32(&args[0], &st->exists);
+	}
+	return 0;
+}
+
+/* SELECT or EXAMINE a folder and report its status. */
+static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
+				   const char *folder,
+				   struct driver_folder_status *status_r,
+				   enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct imap_cmd_handlers h = { select_untagged, NULL, status_r };
+	char *cmd = imap_folder_cmd(verb, folder);
+	int ret;
+
+	memset(status_r, 0, sizeof(*status_r));
+	if (cmd == NULL)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"folder name cannot be quoted");
+	ret = imap_client_run(ic->client, cmd, &h, fail_r, error_r);
+	mm_free(&cmd);
+	if (ret == 0 && status_r->uidvalidity == 0)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"%s gave no UIDVALIDITY", verb);
+	return ret;
+}
+
+static int imap_source_select(struct driver_conn *conn, const char *folder,
+			      struct driver_folder_status *status_r,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	return imap_driver_open_folder(conn, "EXAMINE", folder, status_r, fail_r,
+				       error_r);
+}
+
+static int imap_target_select(struct driver_conn *conn, const char *folder,
+			      struct driver_folder_status *status_r,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	return imap_driver_open_folder(conn, "SELECT", folder, status_r, fail_r,
+				       error_r);
+}
+
+static const struct {
+	const char *name;
+	unsigned flag;
+} system_flags[] = {
+	{ "\\Seen", DRIVER_FLAG_SEEN },
+	{ "\\Answered", DRIVER_FLAG_ANSWERED },
+	{ "\\Flagged", DRIVER_FLAG_FLAGGED },
+	{ "\\Deleted", DRIVER_FLAG_DELETED },
+	{ "\\Draft", DRIVER_FLAG_DRAFT },
+};
+
+/* FLAGS (...) into msg: system flags, and keywords (not \Recent). */
+static int parse_flags(const struct imap_arg *list, struct driver_message *msg,
+		       enum stream_fail *fail_r, const char **error_r)
+{
+	for (size_t i = 0; i < list->count; i++) {
+		const struct imap_arg *f = &list->list[i];
+		int system = 0;
+
+		if (f->type != IMAP_ARG_ATOM)
+			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						"malformed FLAGS");
+		for (size_t j = 0; j < sizeof(system_flags) / sizeof(system_flags[0]); j++) {
+			if (strcasecmp(f->str, system_flags[j].name) == 0) {
+				msg->flags |= system_flags[j].flag;
+				system = 1;
+			}
+		}
+		if (system || f->str[0] == '\\')
+			continue;	/* \Recent and unknown system flags */
+		if (msg->keywords_count == DRIVER_MAX_KEYWORDS || f->len > DRIVER_MAX_KEYWORD)
+			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						"over %d keywords or one over %d bytes",
+						DRIVER_MAX_KEYWORDS, DRIVER_MAX_KEYWORD);
+		msg->keywords = mm_reallocarray(msg->keywords, msg->keywords_count + 1,
+						sizeof(char *));
+		msg->keywords[msg->keywords_count++] = mm_strdup(f->str);
+	}
+	return 0;
+}
+
+struct fetch_list_ctx {
+	uint32_t first_uid;
+	int (*fn)(const struct driver_message *msg, void *ctx);
+	void *fn_ctx;
+	int stopped;
+};
+
+/* "* n FETCH (UID u FLAGS (...) INTERNALDATE "..." RFC822.SIZE s)". */
+static int fetch_list_untagged(struct imap_client *client,
+			       const struct imap_arg *args, size_t count,
+			       void *context, enum stream_fail *fail_r,
+			       const char **error_r)
+{
+	struct fetch_list_ctx *ctx = context;
+	struct driver_message msg;
+	const struct imap_arg *l;
+	int have_size = 0, ret;
+
+	if (count != 3 || !imap_arg_is_atom(&args[1], "FETCH") || ctx->stopped)
+		return 0;
+	if (args[2].type != IMAP_ARG_LIST || args[2].count % 2 != 0)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"malformed FETCH response");
+	memset(&msg, 0, sizeof(msg));
+	l = args[2].list;
+	for (size_t i = 0; i < args[2].count; i += 2) {
+		const struct imap_arg *v = &l[i + 1];
+
+		if (imap_arg_is_atom(&l[i], "UID")) {
+			if (imap_arg_get_u32(v, &msg.uid) < 0 || msg.uid == 0)
+				goto bad;
+		} else if (imap_arg_is_atom(&l[i], "RFC822.SIZE")) {
+			if (imap_arg_get_u64(v, &msg.size) < 0)
+				goto bad;
+			have_size = 1;
+		} else if (imap_arg_is_atom(&l[i], "INTERNALDATE")) {
+			if (v->type != IMAP_ARG_STRING || v->len >= sizeof(msg.internaldate))
+				goto bad;
+			memcpy(msg.internaldate, v->str, v->len + 1);
+		} else if (imap_arg_is_atom(&l[i], "FLAGS")) {
+			if (v->type != IMAP_ARG_LIST ||
+			    parse_flags(v, &msg, fail_r, error_r) < 0)
+				goto fail;
+		}
+	}
+	/* "n:*" also returns the last message when n is past it. */
+	if (msg.uid == 0 || !have_size) {
+		driver_message_clear(&msg);
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"FETCH response without UID or RFC822.SIZE");
+	}
+	ret = 0;
+	if (msg.uid >= ctx->first_uid && ctx->fn(&msg, ctx->fn_ctx) != 0)
+		ctx->stopped = 1;
+	driver_message_clear(&msg);
+	return ret;
+bad:
+	imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			 "malformed FETCH response item");
+fail:
+	driver_message_clear(&msg);
+	return -1;
+}
+
+static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_uid,
+				     int (*fn)(const struct driver_message *msg, void *ctx),
+				     void *ctx, enum stream_fail *fail_r,
+				     const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct fetch_list_ctx fctx = { first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
+	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
+	char cmd[96];
+
+	snprintf(cmd, sizeof(cmd), "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE)",
+		 fctx.first_uid);
+	return imap_client_run(ic->client, cmd, &h, fail_r, error_r);
+}
+
+/* A literal being streamed: read it from the connection. */
+struct imap_body {
+	struct driver_body body;
+	struct stream *stream;
+	uint64_t left;
+};
+
+static int imap_body_read(struct driver_body *body, void *buf, size_t len,
+			  size_t *got_r, enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_body *ib = body->ctx;
+
+	if (ib->left == 0) {
+		*got_r = 0;
+		return 0;
+	}
+	if (len > ib->left)
+		len = (size_t)ib->left;
+	if (stream_read(ib->stream, buf, len, got_r, fail_r, error_r) < 0)
+		return -1;
+	ib->left -= *got_r;
+	return 0;
+}
+
+struct fetch_body_ctx {
+	int (*sink)(struct driver_body *body, void *ctx);
+	void *sink_ctx;
+	int delivered;
+};
+
+static int fetch_body_literal(struct imap_client *client, const char *key,
+			      uint64_t size, void *context, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct fetch_body_ctx *ctx = context;
+	struct imap_body ib;
+	char buf[IMAP_DRIVER_CHUNK];
+
+	if (key == NULL || strcasecmp(key, "BODY[]") != 0)
+		return 0;
+	if (ctx->delivered)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"two bodies for one message");
+	ib.body.size = size;
+	ib.body.read = imap_body_read;
+	ib.body.ctx = &ib;
+	ib.stream = imap_client_stream(client);
+	ib.left = size;
+	if (ctx->sink(&ib.body, ctx->sink_ctx) < 0) {
+		/* The sink set *error_r through its own failure. */
+		*fail_r = *fail_r == STREAM_FAIL_NONE ? STREAM_FAIL_FINAL : *fail_r;
+		return -1;
+	}
+	/* Whatever the sink left unread must still leave the wire. */
+	while (ib.left > 0) {
+		size_t got;
+
+		if (imap_body_read(&ib.body, buf, sizeof(buf), &got, fail_r, error_r) < 0)
+			return -1;
+	}
+	ctx->delivered = 1;
+	return 1;
+}
+
+static int imap_source_fetch(struct driver_conn *conn, const struct driver_message *msg,
+			     int (*sink)(struct driver_body *body, void *ctx),
+			     void *ctx, enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct fetch_body_ctx fctx = { sink, ctx, 0 };
+	struct imap_cmd_handlers h = { NULL, fetch_body_literal, &fctx };
+	char cmd[64];
+
+	*fail_r = STREAM_FAIL_NONE;
+	snprintf(cmd, sizeof(cmd), "UID FETCH %u (BODY.PEEK[])", msg->uid);
+	if (imap_client_run(ic->client, cmd, &h, fail_r, error_r) < 0)
+		return -1;
+	if (!fctx.delivered)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"message UID %u vanished from the server",
+					msg->uid);
+	return 0;
+}
+
+static int imap_target_create_folder(struct driver_conn *conn, const char *name,
+				     unsigned attrs, int subscribe,
+				     enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	enum imap_status status;
+	char *cmd = imap_folder_cmd("CREATE", name);
+	unsigned tag;
+	int ret;
+
+	if (cmd == NULL)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"folder name cannot be quoted");
+	ret = imap_client_send(ic->client, cmd, &tag, fail_r, error_r);
+	mm_free(&cmd);
+	if (ret < 0 || imap_client_wait(ic->client, tag, NULL, &status, fail_r,
+					error_r) < 0)
+		return -1;
+	/* An existing folder is fine: [ALREADYEXISTS] or its wording. */
+	if (status != IMAP_STATUS_OK) {
+		size_t count;
+		const struct imap_arg *code = imap_client_last_code(ic->client, &count);
+
+		if (!(count > 0 && imap_arg_is_atom(&code[0], "ALREADYEXISTS")) &&
+		    strcasestr(*error_r, "exists") == NULL)
+			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						"CREATE failed: %s", *error_r);
+	}
+	(void)attrs;	/* NEW's special-use folders are configured there */
+	if (subscribe) {
+		cmd = imap_folder_cmd("SUBSCRIBE", name);
+		ret = imap_client_run(ic->client, cmd, NULL, fail_r, error_r);
+		mm_free(&cmd);
+		return ret;
+	}
+	return 0;
+}
+
+/* "(\Seen $Forwarded)" for msg. The caller owns the result. */
+static char *imap_flag_list(const struct driver_message *msg)
+{
+	size_t size = 64;
+	char *out, *p;
+
+	for (size_t i = 0; i < msg->keywords_count; i++)
+		size += strlen(msg->keywords[i]) + 1;
+	out = p = mm_malloc(size);
+	*p++ = '(';
+	for (size_t j = 0; j < sizeof(system_flags) / sizeof(system_flags[0]); j++)
+		if (msg->flags & system_flags[j].flag)
+			p += sprintf(p, "%s%s", p[-1] == '(' ? "" : " ",
+				     system_flags[j].name);
+	for (size_t i = 0; i < msg->keywords_count; i++)
+		p += sprintf(p, "%s%s", p[-1] == '(' ? "" : " ", msg->keywords[i]);
+	*p++ = ')';
+	*p = '\0';
+	return out;
+}
+
+static int imap_target_append(struct driver_conn *conn, const char *folder,
+			      const struct driver_message *msg, struct driver_body *body,
+			      uint32_t *new_uid_r, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct stream *s = imap_client_stream(ic->client);
+	int plus = (imap_client_caps(ic->client) & IMAP_CAP_LITERALPLUS) != 0;
+	char *q = imap_client_quote(folder), *flags = imap_flag_list(msg), *cmd;
+	char buf[IMAP_DRIVER_CHUNK];
+	const struct imap_arg *code;
+	enum imap_status status;
+	uint64_t left = body->size;
+	unsigned tag;
+	size_t count;
+	int ret;
+
+	*new_uid_r = 0;
+	if (q == NULL) {
+		mm_free(&flags);
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"folder name cannot be quoted");
+	}
+	if (msg->internaldate[0] != '\0')
+		cmd = mm_asprintf("APPEND %s %s \"%s\" {%llu%s}", q, flags,
+				  msg->internaldate, (unsigned long long)body->size,
+				  plus ? "+" : "");
+	else
+		cmd = mm_asprintf("APPEND %s %s {%llu%s}", q, flags,
+				  (unsigned long long)body->size, plus ? "+" : "");
+	mm_free(&q);
+	mm_free(&flags);
+	ret = imap_client_send(ic->client, cmd, &tag, fail_r, error_r);
+	mm_free(&cmd);
+	if (ret < 0)
+		return -1;
+	if (!plus) {
+		/* Wait for "+ ": a tagged NO here refuses the message. */
+		if (imap_client_wait_continuation(ic->client, tag, fail_r, error_r) < 0)
+			return -1;
+	}
+	while (left > 0) {
+		size_t got;
+
+		if (body->read(body, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf),
+			       &got, fail_r, error_r) < 0)
+			return -1;
+		if (got == 0)
+			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						"message ended %llu bytes early",
+						(unsigned long long)left);
+		if (stream_write(s, buf, got, fail_r, error_r) < 0)
+			return -1;
+		left -= got;
+	}
+	if (stream_write(s, "\r\n", 2, fail_r, error_r) < 0 ||
+	    stream_flush(s, fail_r, error_r) < 0 ||
+	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
+		return -1;
+	if (status != IMAP_STATUS_OK)
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"APPEND refused: %s", *error_r);
+	code = imap_client_last_code(ic->client, &count);
+	if (count == 3 && imap_arg_is_atom(&code[0], "APPENDUID"))
+		(void)imap_arg_get_u32(&code[2], new_uid_r);
+	return 0;
+}
+
+static int imap_target_set_flags(struct driver_conn *conn, uint32_t uid,
+				 const struct driver_message *msg,
+				 enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	char *flags = imap_flag_list(msg);
+	char *cmd = mm_asprintf("UID STORE %u FLAGS.SILENT %s", uid, flags);
+	int ret = imap_client_run(ic->client, cmd, NULL, fail_r, error_r);
+
+	mm_free(&cmd);
+	mm_free(&flags);
+	return ret;
+}
+
+const struct source_driver source_driver_imap = {
+	.name = "imap",
+	.open = imap_driver_open,
+	.list_folders = imap_driver_list_folders,
+	.select = imap_source_select,
+	.list_messages = imap_source_list_messages,
+	.fetch = imap_source_fetch,
+	.close = imap_driver_close,
+};
+
+const struct target_driver target_driver_imap = {
+	.name = "imap",
+	.open = imap_driver_open,
+	.list_folders = imap_driver_list_folders,
+	.create_folder = imap_target_create_folder,
+	.select = imap_target_select,
+	.append = imap_target_append,
+	.set_flags = imap_target_set_flags,
+	.close = imap_driver_close,
+};
