@@ -265,6 +265,72 @@ int store_msgmap_get(struct store *store, const char *account,
 		     uint32_t old_uid, uint32_t *new_uid_r,
 		     const char **error_r);
 
+/* --- copy batches: exactly once across crashes ---------------------------- */
+
+/*
+ * Before a batch of messages is sent to NEW, it is recorded as pending
+ * with NEW's UIDNEXT at that moment; when NEW has answered with the new
+ * UIDs, store_batch_done() records them and drops the pending batch in
+ * one transaction. After a crash, a pending batch tells the puller
+ * which messages may already be on NEW (UID >= target_uidnext, matched
+ * by size and date) before it appends anything again.
+ */
+struct store_batch_msg {
+	uint32_t old_uid;
+	uint64_t size;
+	char internaldate[40];
+};
+
+struct store_batch {
+	char *folder;			/* OLD's name */
+	uint32_t uidvalidity;		/* OLD's */
+	char *target_folder;		/* NEW's name */
+	uint32_t target_uidvalidity;
+	uint32_t target_uidnext;	/* NEW's UIDNEXT before the batch */
+	struct store_batch_msg *msgs;
+	size_t count;
+};
+#define STORE_MAX_BATCH 4096
+
+void store_batch_clear(struct store_batch *batch);
+/* Record batch as pending for account (replacing any other). */
+int store_batch_begin(struct store *store, const char *account,
+		      const struct store_batch *batch, const char **error_r);
+/* @return 0 with *batch_r (store_batch_clear() it), STORE_NOTFOUND, -1 */
+int store_batch_pending(struct store *store, const char *account,
+			struct store_batch *batch_r, const char **error_r);
+/* The batch reached NEW: new_uids[i] is msgs[i]'s UID on NEW (0 for
+ * one that was not appended). UID map, folder and account counters,
+ * and the pending record, in one transaction. Messages already mapped
+ * are left as they were. */
+int store_batch_done(struct store *store, const char *account,
+		     const struct store_batch *batch, const uint32_t *new_uids,
+		     time_t now, const char **error_r);
+/* Nothing of the pending batch reached NEW: drop it. */
+int store_batch_abort(struct store *store, const char *account,
+		      const char **error_r);
+
+/* --- failed items --------------------------------------------------------- */
+
+struct store_failed {
+	char *account;
+	char *folder;
+	uint32_t uidvalidity;
+	uint32_t uid;		/* 0: the folder itself failed */
+	uint64_t size;
+	int64_t time;
+	char *reason;
+};
+void store_failed_clear(struct store_failed *item);
+/* Record a message (or folder, uid 0) that could not be copied, and
+ * count it in the account's errors. Recording it again updates it. */
+int store_failed_add(struct store *store, const struct store_failed *item,
+		     const char **error_r);
+/* Each failed item, of account (NULL: all), in key order. */
+int store_failed_iter(struct store *store, const char *account,
+		      int (*fn)(const struct store_failed *item, void *ctx),
+		      void *ctx, const char **error_r);
+
 /* --- POP3 UIDLs --------------------------------------------------------- */
 
 /* Claim uidl for account: 0 if newly added, STORE_EXISTS if present.

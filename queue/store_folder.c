@@ -21,7 +21,7 @@
 
 #define FOLDER_REC_VERSION 1
 #define FOLDER_HASH_LEN 32
-#define FOLDER_KEY_MAX (STORE_MAX_ACCOUNT + 1 + FOLDER_HASH_LEN)
+#define FOLDER_KEY_MAX STORE_FOLDER_KEY_MAX
 #define MSGMAP_KEY_MAX (FOLDER_KEY_MAX + 8)
 
 void store_folder_clear(struct store_folder *folder)
@@ -45,8 +45,8 @@ static int account_prefix(const char *account, unsigned char *key,
 }
 
 /* The folder key: "account\0" + SHA-256(name). */
-static int folder_key(const char *account, const char *name,
-		      unsigned char *key, size_t *len_r, const char **error_r)
+int store_folder_key(const char *account, const char *name,
+		     unsigned char *key, size_t *len_r, const char **error_r)
 {
 	unsigned int mdlen = 0;
 	int n = account_prefix(account, key, FOLDER_KEY_MAX, error_r);
@@ -101,9 +101,9 @@ static int folder_decode(const char *account, const MDB_val *v,
 	return 0;
 }
 
-static int folder_load(struct store *store, MDB_txn *txn, const char *account,
-		       const char *name, struct store_folder *f,
-		       const char **error_r)
+int store_folder_load(struct store *store, MDB_txn *txn, const char *account,
+		      const char *name, struct store_folder *f,
+		      const char **error_r)
 {
 	unsigned char key[FOLDER_KEY_MAX];
 	size_t keylen;
@@ -111,7 +111,7 @@ static int folder_load(struct store *store, MDB_txn *txn, const char *account,
 	int ret;
 
 	memset(f, 0, sizeof(*f));
-	if (folder_key(account, name, key, &keylen, error_r) < 0)
+	if (store_folder_key(account, name, key, &keylen, error_r) < 0)
 		return -1;
 	ret = store_get(store, txn, STORE_DB_FOLDERS, key, keylen, &v, error_r);
 	if (ret != 0)
@@ -119,15 +119,15 @@ static int folder_load(struct store *store, MDB_txn *txn, const char *account,
 	return folder_decode(account, &v, f, error_r);
 }
 
-static int folder_save(struct store *store, MDB_txn *txn,
-		       const struct store_folder *f, const char **error_r)
+int store_folder_save(struct store *store, MDB_txn *txn,
+		      const struct store_folder *f, const char **error_r)
 {
 	unsigned char key[FOLDER_KEY_MAX];
 	struct rec_writer w;
 	size_t keylen;
 	int ret;
 
-	if (folder_key(f->account, f->name, key, &keylen, error_r) < 0)
+	if (store_folder_key(f->account, f->name, key, &keylen, error_r) < 0)
 		return -1;
 	folder_encode(f, &w);
 	ret = store_put(store, txn, STORE_DB_FOLDERS, key, keylen, w.buf, w.len,
@@ -156,7 +156,7 @@ static int folder_get_txn(struct store *store, MDB_txn *txn, void *context,
 {
 	struct folder_ctx *ctx = context;
 
-	return folder_load(store, txn, ctx->account, ctx->name, ctx->out, error_r);
+	return store_folder_load(store, txn, ctx->account, ctx->name, ctx->out, error_r);
 }
 
 int store_folder_get(struct store *store, const char *account,
@@ -174,7 +174,7 @@ static int folder_put_txn(struct store *store, MDB_txn *txn, void *context,
 {
 	struct folder_ctx *ctx = context;
 
-	return folder_save(store, txn, ctx->in, error_r);
+	return store_folder_save(store, txn, ctx->in, error_r);
 }
 
 int store_folder_put(struct store *store, const struct store_folder *folder,
@@ -239,7 +239,7 @@ static int msgmap_key(const char *account, const char *folder,
 {
 	size_t n;
 
-	if (folder_key(account, folder, key, &n, error_r) < 0)
+	if (store_folder_key(account, folder, key, &n, error_r) < 0)
 		return -1;
 	store_be32(key + n, uidvalidity);
 	store_be32(key + n + 4, uid);
@@ -277,7 +277,7 @@ static int message_copied_txn(struct store *store, MDB_txn *txn, void *context,
 		store_account_clear(&acct);
 		return -1;
 	}
-	ret = folder_load(store, txn, ctx->account, ctx->name, &f, error_r);
+	ret = store_folder_load(store, txn, ctx->account, ctx->name, &f, error_r);
 	if (ret < 0) {
 		store_account_clear(&acct);
 		return -1;
@@ -295,7 +295,7 @@ static int message_copied_txn(struct store *store, MDB_txn *txn, void *context,
 	acct.messages++;
 	acct.bytes += ctx->size;
 	acct.updated = ctx->now;
-	ret = folder_save(store, txn, &f, error_r) < 0 ||
+	ret = store_folder_save(store, txn, &f, error_r) < 0 ||
 		store_account_save(store, txn, &acct, error_r) < 0 ? -1 : 0;
 	store_folder_clear(&f);
 	store_account_clear(&acct);
@@ -467,7 +467,9 @@ int store_folder_forget_txn(struct store *store, MDB_txn *txn,
 		return -1;
 	if (store_del_prefix(store, txn, STORE_DB_FOLDERS, prefix, (size_t)n, error_r) < 0 ||
 	    store_del_prefix(store, txn, STORE_DB_MSGMAP, prefix, (size_t)n, error_r) < 0 ||
-	    store_del_prefix(store, txn, STORE_DB_UIDLS, prefix, (size_t)n, error_r) < 0)
+	    store_del_prefix(store, txn, STORE_DB_UIDLS, prefix, (size_t)n, error_r) < 0 ||
+	    store_del_prefix(store, txn, STORE_DB_FAILED, prefix, (size_t)n, error_r) < 0 ||
+	    store_del(store, txn, STORE_DB_PENDING, account, strlen(account), error_r) < 0)
 		return -1;
 	return 0;
 }

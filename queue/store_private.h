@@ -32,6 +32,8 @@ enum store_db {
 	STORE_DB_MSGMAP,
 	STORE_DB_UIDLS,
 	STORE_DB_EVENTS,
+	STORE_DB_PENDING,
+	STORE_DB_FAILED,
 	STORE_DB_COUNT
 };
 
@@ -138,6 +140,16 @@ int store_job_cancel_txn(struct store *store, MDB_txn *txn,
 /* Creds (store_cred.c), for account creation. */
 int store_cred_set_txn(struct store *store, MDB_txn *txn, const char *account,
 		       const char *password, const char **error_r);
+
+/* The folder key "account\0" + SHA-256(name) (store_folder.c). */
+#define STORE_FOLDER_KEY_MAX (STORE_MAX_ACCOUNT + 1 + 32)
+int store_folder_key(const char *account, const char *name, unsigned char *key,
+		     size_t *len_r, const char **error_r);
+int store_folder_load(struct store *store, MDB_txn *txn, const char *account,
+		      const char *name, struct store_folder *folder_r,
+		      const char **error_r);
+int store_folder_save(struct store *store, MDB_txn *txn,
+		      const struct store_folder *folder, const char **error_r);
 
 /* Per-account progress (store_folder.c), for reset. */
 int store_folder_forget_txn(struct store *store, MDB_txn *txn,

@@ -401,6 +401,123 @@ START_TEST(folders_and_msgmap)
 }
 END_TEST
 
+START_TEST(batches_exactly_once)
+{
+	struct store *store = test_open(0, 0);
+	struct store_batch_msg msgs[3] = {
+		{ 10, 100, "01-Jan-2010 10:00:00 +0000" },
+		{ 11, 200, "02-Jan-2010 10:00:00 +0000" },
+		{ 12, 300, "03-Jan-2010 10:00:00 +0000" },
+	};
+	struct store_batch b = { (char *)"Sent", 77, (char *)"Sent", 5, 40, msgs, 3 };
+	struct store_batch got;
+	struct store_account acct;
+	struct store_folder f;
+	uint32_t uids[3] = { 40, 0, 41 }, uid;
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 1);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error), 0);
+	ck_assert_str_eq(got.folder, "Sent");
+	ck_assert_uint_eq(got.uidvalidity, 77);
+	ck_assert_uint_eq(got.target_uidnext, 40);
+	ck_assert_uint_eq(got.count, 3);
+	ck_assert_uint_eq(got.msgs[2].old_uid, 12);
+	ck_assert_uint_eq(got.msgs[2].size, 300);
+	ck_assert_str_eq(got.msgs[1].internaldate, "02-Jan-2010 10:00:00 +0000");
+	store_batch_clear(&got);
+	/* The second message was not appended (say, too large). */
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 9, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 12,
+					  &uid, &error), 0);
+	ck_assert_uint_eq(uid, 41);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 11,
+					  &uid, &error), STORE_NOTFOUND);
+	/* Done again (a crash before the worker moved on): nothing twice. */
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 9, &error), 0);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.messages, 2);
+	ck_assert_uint_eq(acct.bytes, 400);
+	ck_assert_uint_eq(acct.folders, 1);
+	store_account_clear(&acct);
+	ck_assert_int_eq(store_folder_get(store, "a@example.test", "Sent", &f, &error), 0);
+	ck_assert_uint_eq(f.last_uid, 12);
+	ck_assert_uint_eq(f.messages, 2);
+	ck_assert_str_eq(f.target_name, "Sent");
+	ck_assert_uint_eq(f.target_uidvalidity, 5);
+	store_folder_clear(&f);
+	/* Abort drops a pending batch; limits are enforced. */
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
+	ck_assert_int_eq(store_batch_abort(store, "a@example.test", &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+			 STORE_NOTFOUND);
+	b.count = 0;
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), -1);
+	b.count = 3;
+	ck_assert_int_eq(store_batch_done(store, "zz@example.test", &b, uids, 9, &error), -1);
+	store_close(&store);
+}
+END_TEST
+
+struct failed_seen {
+	size_t count;
+	char last[200];
+};
+
+static int failed_cb(const struct store_failed *it, void *ctx)
+{
+	struct failed_seen *seen = ctx;
+
+	seen->count++;
+	snprintf(seen->last, sizeof(seen->last), "%s %s %u %llu %s", it->account,
+		 it->folder, it->uid, (unsigned long long)it->size, it->reason);
+	return 0;
+}
+
+START_TEST(failed_items)
+{
+	struct store *store = test_open(0, 0);
+	struct store_failed it = { (char *)"a@example.test", (char *)"INBOX", 3, 9,
+				   200000000, 50, (char *)"over max_message_size" };
+	struct failed_seen seen = { 0 };
+	struct store_account acct;
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 1);
+	test_add(store, "ab@example.test", NULL, 1);
+	ck_assert_int_eq(store_failed_add(store, &it, &error), 0);
+	it.reason = (char *)"over max_message_size (again)";
+	ck_assert_int_eq(store_failed_add(store, &it, &error), 0);
+	it.account = (char *)"ab@example.test";
+	ck_assert_int_eq(store_failed_add(store, &it, &error), 0);
+	it.account = (char *)"nobody@example.test";
+	ck_assert_int_eq(store_failed_add(store, &it, &error), -1);
+	ck_assert_int_eq(store_failed_iter(store, "a@example.test", failed_cb, &seen,
+					   &error), 0);
+	ck_assert_uint_eq(seen.count, 1);
+	ck_assert_str_eq(seen.last, "a@example.test INBOX 9 200000000 "
+			 "over max_message_size (again)");
+	seen.count = 0;
+	ck_assert_int_eq(store_failed_iter(store, NULL, failed_cb, &seen, &error), 0);
+	ck_assert_uint_eq(seen.count, 2);
+	/* Counted once in the account's errors, however often recorded. */
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.errors, 1);
+	store_account_clear(&acct);
+	/* Reset forgets them. */
+	ck_assert_int_eq(store_reset(store, "a@example.test", 60, &error), 0);
+	seen.count = 0;
+	ck_assert_int_eq(store_failed_iter(store, NULL, failed_cb, &seen, &error), 0);
+	ck_assert_uint_eq(seen.count, 1);
+	store_close(&store);
+}
+END_TEST
+
 START_TEST(uidls)
 {
 	struct store *store = test_open(0, 0);
@@ -763,6 +880,8 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, creds_wrong_key);
 	tcase_add_test(tc, creds_need_key);
 	tcase_add_test(tc, folders_and_msgmap);
+	tcase_add_test(tc, batches_exactly_once);
+	tcase_add_test(tc, failed_items);
 	tcase_add_test(tc, uidls);
 	tcase_add_test(tc, events_filter_trim);
 	tcase_add_test(tc, stats_and_pause);

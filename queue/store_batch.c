@@ -1,0 +1,363 @@
+/*
+ * NAME
+ *	store_batch 3
+ * SUMMARY
+ *	pending copy batches and failed items
+ * DESCRIPTION
+ *	The pending record is keyed by account: one batch in flight per
+ *	account, since one worker copies an account at a time. Failed
+ *	items are keyed like the UID map (account, folder hash,
+ *	UIDVALIDITY, UID), so recording one twice updates it.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "mm_alloc.h"
+#include "store_private.h"
+
+#define BATCH_REC_VERSION 1
+#define FAILED_REC_VERSION 1
+
+void store_batch_clear(struct store_batch *b)
+{
+	mm_free(&b->folder);
+	mm_free(&b->target_folder);
+	mm_free(&b->msgs);
+	memset(b, 0, sizeof(*b));
+}
+
+static void batch_encode(const struct store_batch *b, struct rec_writer *w)
+{
+	rec_init(w, BATCH_REC_VERSION);
+	rec_put_str(w, b->folder);
+	rec_put_u32(w, b->uidvalidity);
+	rec_put_str(w, b->target_folder);
+	rec_put_u32(w, b->target_uidvalidity);
+	rec_put_u32(w, b->target_uidnext);
+	rec_put_u32(w, (uint32_t)b->count);
+	for (size_t i = 0; i < b->count; i++) {
+		rec_put_u32(w, b->msgs[i].old_uid);
+		rec_put_u64(w, b->msgs[i].size);
+		rec_put_str(w, b->msgs[i].internaldate);
+	}
+}
+
+static int batch_decode(const MDB_val *v, struct store_batch *b,
+			const char **error_r)
+{
+	struct rec_reader r;
+	uint32_t n;
+
+	memset(b, 0, sizeof(*b));
+	if (rec_begin(&r, v->mv_data, v->mv_size) != BATCH_REC_VERSION)
+		return store_fail(error_r, "damaged pending batch record");
+	b->folder = rec_get_str(&r);
+	b->uidvalidity = rec_get_u32(&r);
+	b->target_folder = rec_get_str(&r);
+	b->target_uidvalidity = rec_get_u32(&r);
+	b->target_uidnext = rec_get_u32(&r);
+	n = rec_get_u32(&r);
+	if (!r.bad && n <= STORE_MAX_BATCH) {
+		b->msgs = mm_calloc(n, sizeof(*b->msgs));
+		for (uint32_t i = 0; i < n && !r.bad; i++) {
+			char *date;
+
+			b->msgs[i].old_uid = rec_get_u32(&r);
+			b->msgs[i].size = rec_get_u64(&r);
+			date = rec_get_str(&r);
+			if (date != NULL && strlen(date) < sizeof(b->msgs[i].internaldate))
+				memcpy(b->msgs[i].internaldate, date, strlen(date) + 1);
+			else
+				r.bad = 1;
+			mm_free(&date);
+		}
+		b->count = n;
+	} else {
+		r.bad = 1;
+	}
+	if (!rec_end_ok(&r) || b->folder == NULL || b->target_folder == NULL) {
+		store_batch_clear(b);
+		return store_fail(error_r, "damaged pending batch record");
+	}
+	return 0;
+}
+
+struct batch_ctx {
+	const char *account;
+	const struct store_batch *in;
+	struct store_batch *out;
+	const uint32_t *new_uids;
+	time_t now;
+	const struct store_failed *failed;
+	int (*fn)(const struct store_failed *item, void *ctx);
+	void *fn_ctx;
+};
+
+static int batch_begin_txn(struct store *store, MDB_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+	struct rec_writer w;
+	int ret;
+
+	batch_encode(ctx->in, &w);
+	ret = store_put(store, txn, STORE_DB_PENDING, ctx->account,
+			strlen(ctx->account), w.buf, w.len, error_r);
+	rec_free(&w);
+	return ret;
+}
+
+int store_batch_begin(struct store *store, const char *account,
+		      const struct store_batch *batch, const char **error_r)
+{
+	struct batch_ctx ctx = { .account = account, .in = batch };
+
+	if (batch->count == 0 || batch->count > STORE_MAX_BATCH)
+		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
+				  batch->count, STORE_MAX_BATCH);
+	for (size_t i = 0; i < batch->count; i++)
+		if (memchr(batch->msgs[i].internaldate, '\0',
+			   sizeof(batch->msgs[i].internaldate)) == NULL)
+			return store_fail(error_r, "batch message %zu: bad date", i);
+	return store_write(store, batch_begin_txn, &ctx, error_r);
+}
+
+static int batch_pending_txn(struct store *store, MDB_txn *txn, void *context,
+			     const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+	MDB_val v;
+	int ret = store_get(store, txn, STORE_DB_PENDING, ctx->account,
+			    strlen(ctx->account), &v, error_r);
+
+	if (ret != 0)
+		return ret;
+	return batch_decode(&v, ctx->out, error_r);
+}
+
+int store_batch_pending(struct store *store, const char *account,
+			struct store_batch *batch_r, const char **error_r)
+{
+	struct batch_ctx ctx = { .account = account, .out = batch_r };
+
+	memset(batch_r, 0, sizeof(*batch_r));
+	return store_read(store, batch_pending_txn, &ctx, error_r);
+}
+
+static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+	const struct store_batch *b = ctx->in;
+	unsigned char key[STORE_FOLDER_KEY_MAX + 8], val[4];
+	struct store_account acct;
+	struct store_folder f;
+	size_t base;
+	MDB_val v;
+	int ret;
+
+	ret = store_account_load(store, txn, ctx->account, &acct, error_r);
+	if (ret == STORE_NOTFOUND)
+		return store_fail(error_r, "account '%.200s' does not exist",
+				  ctx->account);
+	if (ret < 0)
+		return -1;
+	ret = store_folder_load(store, txn, ctx->account, b->folder, &f, error_r);
+	if (ret < 0)
+		goto out;
+	if (ret == STORE_NOTFOUND) {
+		f.account = mm_strdup(ctx->account);
+		f.name = mm_strdup(b->folder);
+		f.target_name = mm_strdup(b->target_folder);
+		f.uidvalidity = b->uidvalidity;
+		f.target_uidvalidity = b->target_uidvalidity;
+		acct.folders++;
+	}
+	ret = 0;
+	if (store_folder_key(ctx->account, b->folder, key, &base, error_r) < 0) {
+		ret = -1;
+		goto out_folder;
+	}
+	store_be32(key + base, b->uidvalidity);
+	for (size_t i = 0; ret == 0 && i < b->count; i++) {
+		if (ctx->new_uids[i] == 0)
+			continue;
+		store_be32(key + base + 4, b->msgs[i].old_uid);
+		ret = store_get(store, txn, STORE_DB_MSGMAP, key, base + 8, &v, error_r);
+		if (ret == 0)
+			continue;	/* recorded before: not twice */
+		if (ret < 0)
+			break;
+		store_be32(val, ctx->new_uids[i]);
+		ret = store_put(store, txn, STORE_DB_MSGMAP, key, base + 8, val, 4,
+				error_r);
+		if (b->msgs[i].old_uid > f.last_uid && f.uidvalidity == b->uidvalidity)
+			f.last_uid = b->msgs[i].old_uid;
+		f.messages++;
+		f.bytes += b->msgs[i].size;
+		acct.messages++;
+		acct.bytes += b->msgs[i].size;
+	}
+	acct.updated = ctx->now;
+	if (ret == 0)
+		ret = store_folder_save(store, txn, &f, error_r);
+	if (ret == 0)
+		ret = store_account_save(store, txn, &acct, error_r);
+	if (ret == 0 && store_del(store, txn, STORE_DB_PENDING, ctx->account,
+				  strlen(ctx->account), error_r) < 0)
+		ret = -1;
+out_folder:
+	store_folder_clear(&f);
+out:
+	store_account_clear(&acct);
+	return ret;
+}
+
+int store_batch_done(struct store *store, const char *account,
+		     const struct store_batch *batch, const uint32_t *new_uids,
+		     time_t now, const char **error_r)
+{
+	struct batch_ctx ctx = { .account = account, .in = batch,
+				 .new_uids = new_uids, .now = now };
+
+	return store_write(store, batch_done_txn, &ctx, error_r);
+}
+
+static int batch_abort_txn(struct store *store, MDB_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+
+	return store_del(store, txn, STORE_DB_PENDING, ctx->account,
+			 strlen(ctx->account), error_r) < 0 ? -1 : 0;
+}
+
+int store_batch_abort(struct store *store, const char *account,
+		      const char **error_r)
+{
+	struct batch_ctx ctx = { .account = account };
+
+	return store_write(store, batch_abort_txn, &ctx, error_r);
+}
+
+/* --- failed items ---------------------------------------------------- */
+
+void store_failed_clear(struct store_failed *item)
+{
+	mm_free(&item->account);
+	mm_free(&item->folder);
+	mm_free(&item->reason);
+	memset(item, 0, sizeof(*item));
+}
+
+static int failed_add_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+	const struct store_failed *it = ctx->failed;
+	unsigned char key[STORE_FOLDER_KEY_MAX + 8];
+	struct store_account acct;
+	struct rec_writer w;
+	size_t base;
+	MDB_val v;
+	int ret, existed;
+
+	ret = store_account_load(store, txn, it->account, &acct, error_r);
+	if (ret == STORE_NOTFOUND)
+		return store_fail(error_r, "account '%.200s' does not exist",
+				  it->account);
+	if (ret < 0)
+		return -1;
+	if (store_folder_key(it->account, it->folder, key, &base, error_r) < 0) {
+		store_account_clear(&acct);
+		return -1;
+	}
+	store_be32(key + base, it->uidvalidity);
+	store_be32(key + base + 4, it->uid);
+	ret = store_get(store, txn, STORE_DB_FAILED, key, base + 8, &v, error_r);
+	existed = ret == 0;
+	rec_init(&w, FAILED_REC_VERSION);
+	rec_put_str(&w, it->folder);
+	rec_put_u32(&w, it->uidvalidity);
+	rec_put_u32(&w, it->uid);
+	rec_put_u64(&w, it->size);
+	rec_put_u64(&w, (uint64_t)it->time);
+	rec_put_str(&w, it->reason);
+	ret = ret < 0 ? -1 : store_put(store, txn, STORE_DB_FAILED, key, base + 8,
+				       w.buf, w.len, error_r);
+	rec_free(&w);
+	if (ret == 0 && !existed) {
+		acct.errors++;
+		acct.updated = it->time;
+		ret = store_account_save(store, txn, &acct, error_r);
+	}
+	store_account_clear(&acct);
+	return ret;
+}
+
+int store_failed_add(struct store *store, const struct store_failed *item,
+		     const char **error_r)
+{
+	struct batch_ctx ctx = { .failed = item };
+
+	if (item->account == NULL || item->folder == NULL || item->reason == NULL)
+		return store_fail(error_r, "failed item without account, folder "
+				  "or reason");
+	return store_write(store, failed_add_txn, &ctx, error_r);
+}
+
+static int failed_iter_txn(struct store *store, MDB_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+	size_t plen = ctx->account != NULL ? strlen(ctx->account) + 1 : 0;
+	MDB_cursor *cur;
+	MDB_val k, v;
+	int rc, ret = 0;
+
+	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_FAILED], &cur);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "failed");
+	k.mv_size = plen;
+	k.mv_data = (void *)ctx->account;
+	for (rc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
+	     rc == 0 && ret == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+		struct store_failed it = { 0 };
+		struct rec_reader r;
+		const char *nul = memchr(k.mv_data, '\0', k.mv_size);
+
+		if (plen > 0 && (k.mv_size < plen ||
+				 memcmp(k.mv_data, ctx->account, plen) != 0))
+			break;
+		if (nul == NULL || rec_begin(&r, v.mv_data, v.mv_size) != FAILED_REC_VERSION) {
+			ret = store_fail(error_r, "damaged failed-item record");
+			break;
+		}
+		it.account = mm_strndup(k.mv_data, (size_t)(nul - (const char *)k.mv_data));
+		it.folder = rec_get_str(&r);
+		it.uidvalidity = rec_get_u32(&r);
+		it.uid = rec_get_u32(&r);
+		it.size = rec_get_u64(&r);
+		it.time = (int64_t)rec_get_u64(&r);
+		it.reason = rec_get_str(&r);
+		if (!rec_end_ok(&r) || it.folder == NULL || it.reason == NULL)
+			ret = store_fail(error_r, "damaged failed-item record");
+		else
+			ret = ctx->fn(&it, ctx->fn_ctx);
+		store_failed_clear(&it);
+	}
+	mdb_cursor_close(cur);
+	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_fail(store, rc, error_r, "failed");
+	return ret;
+}
+
+int store_failed_iter(struct store *store, const char *account,
+		      int (*fn)(const struct store_failed *item, void *ctx),
+		      void *ctx, const char **error_r)
+{
+	struct batch_ctx bctx = { .account = account, .fn = fn, .fn_ctx = ctx };
+
+	return store_read(store, failed_iter_txn, &bctx, error_r);
+}
