@@ -34,6 +34,11 @@
 #define DRIVER_FLAG_DELETED	0x08
 #define DRIVER_FLAG_DRAFT	0x10
 
+/* A target's append that NEW refused for this one message (a tagged
+ * NO: too large, bad date, quota) fails STREAM_FAIL_FINAL with an error
+ * starting with this text; the copy records it and goes on. */
+#define DRIVER_APPEND_REFUSED "APPEND refused"
+
 /* Folder attributes: \Noselect and the RFC 6154 special uses. */
 #define DRIVER_FOLDER_NOSELECT	0x001
 #define DRIVER_FOLDER_SENT	0x010
@@ -139,6 +144,11 @@ struct target_driver {
 	int (*select)(struct driver_conn *conn, const char *folder,
 		      struct driver_folder_status *status_r,
 		      enum stream_fail *fail_r, const char **error_r);
+	/* Each message with uid >= first_uid in the selected folder (to
+	 * match what is already on NEW after a crash). */
+	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
+			     int (*fn)(const struct driver_message *msg, void *ctx),
+			     void *ctx, enum stream_fail *fail_r, const char **error_r);
 	/* Append one message (flags, keywords, date from msg) whose bytes
 	 * come from body; *new_uid_r from APPENDUID, or 0 when the server
 	 * lacks UIDPLUS. */

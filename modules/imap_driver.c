@@ -581,8 +581,12 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 		return -1;
 	if (!plus) {
 		/* Wait for "+ ": a tagged NO here refuses the message. */
-		if (imap_client_wait_continuation(ic->client, tag, fail_r, error_r) < 0)
-			return -1;
+		if (imap_client_wait_continuation(ic->client, tag, fail_r, error_r) < 0) {
+			if (*fail_r != STREAM_FAIL_FINAL)
+				return -1;
+			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						DRIVER_APPEND_REFUSED ": %s", *error_r);
+		}
 	}
 	while (left > 0) {
 		size_t got;
@@ -604,7 +608,7 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 		return -1;
 	if (status != IMAP_STATUS_OK)
 		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
-					"APPEND refused: %s", *error_r);
+					DRIVER_APPEND_REFUSED ": %s", *error_r);
 	code = imap_client_last_code(ic->client, &count);
 	if (count == 3 && imap_arg_is_atom(&code[0], "APPENDUID"))
 		(void)imap_arg_get_u32(&code[2], new_uid_r);
@@ -641,6 +645,7 @@ const struct target_driver target_driver_imap = {
 	.list_folders = imap_driver_list_folders,
 	.create_folder = imap_target_create_folder,
 	.select = imap_target_select,
+	.list_messages = imap_source_list_messages,
 	.append = imap_target_append,
 	.set_flags = imap_target_set_flags,
 	.close = imap_driver_close,

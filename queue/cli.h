@@ -170,6 +170,9 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv);	/* cli_ctl.c */
 int cli_cmd_pause(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_reset(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_sync(struct cli_ctx *ctx, int argc, char **argv);	/* cli_round.c */
+int cli_cmd_finish(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_failed(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv);	/* cli_add.c */
 int cli_cmd_bulk(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);	/* cli_show.c */

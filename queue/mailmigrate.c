@@ -40,6 +40,9 @@ static const struct cli_verb cli_verbs[] = {
 	{ "pause", cli_cmd_pause },
 	{ "resume", cli_cmd_resume },
 	{ "reset", cli_cmd_reset },
+	{ "sync", cli_cmd_sync },
+	{ "finish", cli_cmd_finish },
+	{ "failed", cli_cmd_failed },
 };
 
 static const char cli_usage_text[] =
@@ -60,6 +63,11 @@ static const char cli_usage_text[] =
 "  pause | resume                stop or restart taking copy jobs\n"
 "  reset [USER]                  forget copy progress (all accounts if no\n"
 "                                USER) and queue a new copy\n"
+"  sync USER [--domain D] | --all\n"
+"                                queue another round: new messages, flags\n"
+"  finish                        queue the last round for every account;\n"
+"                                each is then finished, its password wiped\n"
+"  failed [USER] [--csv]         what could not be copied, and why\n"
 "  help                          this text\n"
 "\n"
 "  -c FILE  configuration (default: $MAILMIGRATE_CONF, else\n"

@@ -1,0 +1,223 @@
+/*
+ * NAME
+ *	mailmigrated 8
+ * SUMMARY
+ *	the puller daemon: copy queued mailboxes from OLD to NEW
+ * SYNOPSIS
+ *	mailmigrated [-c FILE] [-f] [--once]
+ * DESCRIPTION
+ *	Forks `workers` processes that take jobs from the store and copy
+ *	accounts; restarts a worker that dies. SIGTERM and SIGINT: the
+ *	workers finish the batch in flight and exit. SIGHUP: the
+ *	configuration is read again and the workers restarted with it (a
+ *	bad file is reported and the old one kept). -f stays in the
+ *	foreground and logs to stderr too; --once exits when no job is
+ *	ready (tests, the demo, cron).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "mm_alloc.h"
+#include "puller.h"
+
+#define MAX_WORKERS 64
+
+static volatile sig_atomic_t got_hup;
+
+static void on_term(int sig)
+{
+	(void)sig;
+	puller_stop = 1;
+}
+
+static void on_hup(int sig)
+{
+	(void)sig;
+	got_hup = 1;
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: mailmigrated [-c FILE] [-f] [--once]\n");
+}
+
+/* Start one worker; its pid, or -1. */
+static pid_t start_worker(const struct cfg *cfg, int once)
+{
+	pid_t pid = fork();
+
+	if (pid == 0) {
+		struct sigaction sa = { .sa_handler = on_term };
+
+		/* A worker must not outlive its daemon (killed with SIGKILL):
+		 * it finishes its batch and goes. */
+		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(0);
+		sigaction(SIGTERM, &sa, NULL);
+		sigaction(SIGINT, &sa, NULL);
+		sa.sa_handler = SIG_IGN;
+		sigaction(SIGHUP, &sa, NULL);
+		_exit(puller_worker_run(cfg, once));
+	}
+	if (pid < 0)
+		log_error("fork: %s", strerror(errno));
+	return pid;
+}
+
+/* Tell the workers to stop and wait for them. */
+static void stop_workers(pid_t *pids, unsigned n)
+{
+	for (unsigned i = 0; i < n; i++)
+		if (pids[i] > 0)
+			kill(pids[i], SIGTERM);
+	for (unsigned i = 0; i < n; i++) {
+		if (pids[i] > 0)
+			while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
+				;
+		pids[i] = 0;
+	}
+}
+
+/* Open the log the configuration asks for. */
+static int open_log(const struct cfg *cfg, int foreground)
+{
+	const char *error;
+
+	if (log_open("mailmigrated", cfg->log_file != NULL ? LOG_DEST_FILE :
+		     LOG_DEST_SYSLOG, cfg->log_file, &error) < 0) {
+		fprintf(stderr, "mailmigrated: %s\n", error);
+		return -1;
+	}
+	log_also_stderr(foreground);
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "once", no_argument, NULL, 'o' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct sigaction sa = { 0 };
+	const char *path = NULL, *error;
+	pid_t pids[MAX_WORKERS] = { 0 };
+	struct cfg *cfg;
+	int c, foreground = 0, once = 0, status = 0;
+	unsigned n;
+
+	while ((c = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'o':
+			once = 1;
+			break;
+		case 'h':
+			usage();
+			return 0;
+		default:
+			usage();
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage();
+		return 2;
+	}
+	if (cfg_load(cfg_path(path), &cfg, &error) < 0) {
+		fprintf(stderr, "mailmigrated: %s\n", error);
+		return 3;
+	}
+	if (open_log(cfg, foreground) < 0) {
+		cfg_free(&cfg);
+		return 3;
+	}
+	if (!foreground && !once && daemon(0, 0) < 0) {
+		log_error("daemon: %s", strerror(errno));
+		cfg_free(&cfg);
+		return 3;
+	}
+	sa.sa_handler = on_term;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	sa.sa_handler = on_hup;
+	sigaction(SIGHUP, &sa, NULL);
+	(void)puller_reclaim(cfg);
+	log_info("starting %u workers (state_dir %s)", cfg->workers, cfg->state_dir);
+	n = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
+	for (unsigned i = 0; i < n; i++)
+		pids[i] = start_worker(cfg, once);
+	for (;;) {
+		int wstatus;
+		pid_t pid = wait(&wstatus);
+		unsigned alive = 0;
+
+		if (puller_stop) {
+			stop_workers(pids, n);
+			break;
+		}
+		if (got_hup) {
+			struct cfg *fresh;
+
+			got_hup = 0;
+			if (cfg_load(cfg->path, &fresh, &error) < 0) {
+				log_error("SIGHUP: keeping the running configuration: %s",
+					  error);
+				continue;
+			}
+			log_info("SIGHUP: configuration read again; restarting workers");
+			stop_workers(pids, n);
+			cfg_free(&cfg);
+			cfg = fresh;
+			(void)open_log(cfg, foreground);
+			n = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
+			for (unsigned i = 0; i < n; i++)
+				pids[i] = start_worker(cfg, once);
+			continue;
+		}
+		if (pid < 0) {
+			if (errno == EINTR)
+				continue;
+			break;	/* no children left */
+		}
+		for (unsigned i = 0; i < n; i++) {
+			if (pids[i] != pid)
+				continue;
+			pids[i] = 0;
+			if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0)
+				status = WEXITSTATUS(wstatus);
+			if (once)
+				break;
+			if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {
+				log_warning("worker %ld ended (status %d); starting another",
+					    (long)pid, wstatus);
+				sleep(1);
+				pids[i] = start_worker(cfg, once);
+			}
+		}
+		for (unsigned i = 0; i < n; i++)
+			alive += pids[i] > 0;
+		if (alive == 0)
+			break;
+	}
+	log_info("stopped");
+	cfg_free(&cfg);
+	return status;
+}

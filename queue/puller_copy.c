@@ -1,0 +1,756 @@
+/*
+ * NAME
+ *	puller_copy 3
+ * SUMMARY
+ *	copy one account from OLD to NEW, resumably and exactly once
+ * DESCRIPTION
+ *	Folders are created on NEW (names mapped by folder_map(3)) with
+ *	their subscriptions; messages go in batches recorded as pending
+ *	before they are sent and as done with their new UIDs after. A
+ *	batch left pending by a crash is settled first, by matching NEW's
+ *	messages from the recorded UIDNEXT on by size and date. A folder
+ *	seen for the first time on a NEW folder that already holds mail,
+ *	or whose UIDVALIDITY changed on OLD, is matched the same way
+ *	before anything is appended, so nothing lands twice.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "driver.h"
+#include "folder_map.h"
+#include "log.h"
+#include "mm_alloc.h"
+#include "puller.h"
+
+/* A message on NEW, for matching by size and date. */
+struct copy_seen {
+	uint32_t uid;
+	uint64_t size;
+	int64_t date;
+	int claimed;
+};
+
+struct copy_list {
+	struct driver_message *msgs;
+	size_t count, alloc;
+};
+
+struct copy {
+	struct puller *p;
+	const struct store_job *job;
+	const char *account;
+	const struct cfg_domain *dom;
+	const struct source_driver *sdrv;
+	const struct target_driver *tdrv;
+	struct driver_conn *src, *dst;
+	struct folder_map *map;
+	struct folder_map_source msrc;
+	struct folder_map_target mdst;
+	char src_prefix[64], dst_prefix[64];
+	char *special[FOLDER_MAP_USES];
+	uint64_t max_size;
+	uint64_t copied, bytes, failed;
+	enum puller_outcome outcome;
+	/* The batch being filled for the current folder. */
+	struct store_batch batch;
+	struct driver_message **batch_msgs;
+	uint32_t *batch_uids;
+	uint64_t batch_bytes;
+	uint32_t target_uidnext;
+	struct copy_seen *seen;
+	size_t seen_count;
+	/* Messages-in-flight state for the append sink. */
+	const char *target_folder;
+	const struct driver_message *cur_msg;
+	uint32_t cur_uid;
+	/* How the append sink failed, if it did. */
+	enum stream_fail sink_fail;
+	int append_refused;
+	char sink_error[600];
+};
+
+static char copy_errbuf[800];
+
+static int copy_fail(enum stream_fail *fail_r, enum stream_fail fail,
+		     const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int copy_fail(enum stream_fail *fail_r, enum stream_fail fail,
+		     const char **error_r, const char *fmt, ...)
+{
+	char buf[sizeof(copy_errbuf)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memcpy(copy_errbuf, buf, sizeof(buf));
+	*fail_r = fail;
+	*error_r = copy_errbuf;
+	return -1;
+}
+
+/* A store failure: the store is local, so retry later. */
+static int copy_store_fail(enum stream_fail *fail_r, const char **error_r,
+			   const char *error)
+{
+	return copy_fail(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+}
+
+/* An event for the administrator, and the same line in the log. */
+static void copy_event(struct copy *c, enum log_severity sev, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static void copy_event(struct copy *c, enum log_severity sev, const char *fmt, ...)
+{
+	char text[STORE_MAX_EVENT_TEXT];
+	const char *error;
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	log_msg(sev, "%s: %s", c->account, text);
+	if (store_event_add(c->p->store, time(NULL), sev, c->account, text, &error) < 0)
+		log_error("%s: cannot record event: %s", c->account, error);
+}
+
+static const char *const month_names[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
+/* "17-Jul-1996 02:44:25 -0700" as seconds since the epoch; -1 if bad. */
+static int64_t copy_parse_date(const char *s)
+{
+	char mon[4], sign;
+	int day, year, hh, mm, ss, zone;
+	struct tm tm = { 0 };
+	int64_t t;
+
+	if (sscanf(s, " %d-%3s-%d %d:%d:%d %c%4d", &day, mon, &year, &hh, &mm, &ss,
+		   &sign, &zone) != 8 || (sign != '+' && sign != '-'))
+		return -1;
+	tm.tm_mon = -1;
+	for (int i = 0; i < 12; i++)
+		if (strcasecmp(mon, month_names[i]) == 0)
+			tm.tm_mon = i;
+	if (tm.tm_mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+		return -1;
+	tm.tm_mday = day;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	t = (int64_t)timegm(&tm);
+	t -= (sign == '+' ? 1 : -1) * ((zone / 100) * 3600 + (zone % 100) * 60);
+	return t;
+}
+
+/* Keep a copy of each listed message. */
+static int copy_collect(const struct driver_message *msg, void *context)
+{
+	struct copy_list *l = context;
+	struct driver_message *m;
+
+	if (l->count == l->alloc) {
+		l->alloc = l->alloc == 0 ? 256 : l->alloc * 2;
+		l->msgs = mm_reallocarray(l->msgs, l->alloc, sizeof(*l->msgs));
+	}
+	m = &l->msgs[l->count++];
+	*m = *msg;
+	m->keywords = mm_calloc(msg->keywords_count + 1, sizeof(char *));
+	for (size_t i = 0; i < msg->keywords_count; i++)
+		m->keywords[i] = mm_strdup(msg->keywords[i]);
+	m->message_id = msg->message_id != NULL ? mm_strdup(msg->message_id) : NULL;
+	return 0;
+}
+
+static void copy_list_free(struct copy_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		driver_message_clear(&l->msgs[i]);
+	mm_free(&l->msgs);
+	l->count = l->alloc = 0;
+}
+
+/* What NEW holds in the selected folder from first_uid on. */
+static int copy_load_seen(struct copy *c, uint32_t first_uid,
+			  enum stream_fail *fail_r, const char **error_r)
+{
+	struct copy_list l = { 0 };
+
+	mm_free(&c->seen);
+	c->seen_count = 0;
+	if (c->tdrv->list_messages(c->dst, first_uid, copy_collect, &l, fail_r,
+				   error_r) < 0) {
+		copy_list_free(&l);
+		return -1;
+	}
+	c->seen = mm_calloc(l.count + 1, sizeof(*c->seen));
+	for (size_t i = 0; i < l.count; i++) {
+		c->seen[i].uid = l.msgs[i].uid;
+		c->seen[i].size = l.msgs[i].size;
+		c->seen[i].date = copy_parse_date(l.msgs[i].internaldate);
+	}
+	c->seen_count = l.count;
+	copy_list_free(&l);
+	return 0;
+}
+
+/* A NEW message of this size and date not claimed yet: its UID, or 0. */
+static uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date)
+{
+	int64_t t = copy_parse_date(date);
+
+	for (size_t i = 0; i < c->seen_count; i++) {
+		if (!c->seen[i].claimed && c->seen[i].size == size &&
+		    c->seen[i].date == t) {
+			c->seen[i].claimed = 1;
+			return c->seen[i].uid;
+		}
+	}
+	return 0;
+}
+
+/* Settle a batch left pending by an interruption. */
+static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
+			       const char **error_r)
+{
+	struct driver_folder_status st;
+	struct store_batch b;
+	uint32_t *uids;
+	const char *error;
+	size_t found = 0;
+	int ret;
+
+	ret = store_batch_pending(c->p->store, c->account, &b, &error);
+	if (ret == STORE_NOTFOUND)
+		return 0;
+	if (ret < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	uids = mm_calloc(b.count, sizeof(*uids));
+	ret = c->tdrv->create_folder(c->dst, b.target_folder, 0, 0, fail_r, error_r);
+	if (ret == 0)
+		ret = c->tdrv->select(c->dst, b.target_folder, &st, fail_r, error_r);
+	if (ret == 0 && st.uidvalidity == b.target_uidvalidity)
+		ret = copy_load_seen(c, b.target_uidnext, fail_r, error_r);
+	for (size_t i = 0; ret == 0 && st.uidvalidity == b.target_uidvalidity &&
+	     i < b.count; i++) {
+		uids[i] = copy_match_seen(c, b.msgs[i].size, b.msgs[i].internaldate);
+		found += uids[i] != 0;
+	}
+	if (ret == 0 && store_batch_done(c->p->store, c->account, &b, uids, time(NULL),
+					 &error) < 0)
+		ret = copy_store_fail(fail_r, error_r, error);
+	if (ret == 0)
+		copy_event(c, LOG_SEV_INFO, "resumed after an interruption: %zu of %zu "
+			   "messages of the last batch to %s were already on NEW",
+			   found, b.count, b.target_folder);
+	mm_free(&uids);
+	mm_free(&c->seen);
+	c->seen_count = 0;
+	store_batch_clear(&b);
+	return ret;
+}
+
+/* The append sink: the source hands over one message's body. A
+ * refusal of this one message by NEW (a tagged NO) returns 1 so the
+ * source drains the body and the batch goes on; anything else stops
+ * the copy with the append's failure class. */
+static int copy_sink(struct driver_body *body, void *context)
+{
+	struct copy *c = context;
+	enum stream_fail fail;
+	const char *error;
+
+	c->sink_fail = STREAM_FAIL_NONE;
+	c->append_refused = 0;
+	c->cur_uid = 0;
+	if (c->tdrv->append(c->dst, c->target_folder, c->cur_msg, body, &c->cur_uid,
+			    &fail, &error) == 0)
+		return 0;
+	snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
+	c->sink_fail = fail;
+	c->cur_uid = 0;
+	if (fail == STREAM_FAIL_FINAL &&
+	    strncmp(error, DRIVER_APPEND_REFUSED, strlen(DRIVER_APPEND_REFUSED)) == 0) {
+		c->append_refused = 1;
+		return 1;
+	}
+	return -1;
+}
+
+/* Record a message that cannot be copied, and go on. */
+static int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvalidity,
+			    const struct driver_message *msg, const char *reason,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	struct store_failed it = { (char *)c->account, (char *)folder, uidvalidity,
+				   msg != NULL ? msg->uid : 0, msg != NULL ? msg->size : 0,
+				   time(NULL), (char *)reason };
+	const char *error;
+
+	c->failed++;
+	copy_event(c, LOG_SEV_ERROR, "not copied: %s UID %u (%llu bytes): %s", folder,
+		   msg != NULL ? msg->uid : 0,
+		   (unsigned long long)(msg != NULL ? msg->size : 0), reason);
+	if (store_failed_add(c->p->store, &it, &error) < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	return 0;
+}
+
+/* Send the batch to NEW and record it. */
+static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	struct store_batch *b = &c->batch;
+	const char *error;
+	time_t now;
+
+	if (b->count == 0)
+		return 0;
+	b->target_uidnext = c->target_uidnext;
+	if (store_batch_begin(c->p->store, c->account, b, &error) < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	for (size_t i = 0; i < b->count; i++) {
+		const struct driver_message *msg = c->batch_msgs[i];
+		int ret;
+
+		if (c->batch_uids[i] != 0)
+			continue;	/* matched on NEW already */
+		c->cur_msg = msg;
+		c->cur_uid = 0;
+		c->sink_fail = STREAM_FAIL_NONE;
+		c->append_refused = 0;
+		ret = c->sdrv->fetch(c->src, msg, copy_sink, c, fail_r, error_r);
+		if (ret == 0 && c->append_refused) {
+			/* NEW refused this one message: record it, go on. */
+			if (copy_failed_item(c, b->folder, b->uidvalidity, msg,
+					     c->sink_error, fail_r, error_r) < 0)
+				return -1;
+			continue;
+		}
+		if (ret < 0 && c->sink_fail != STREAM_FAIL_NONE)
+			return copy_fail(fail_r, c->sink_fail, error_r, "NEW: %s",
+					 c->sink_error);
+		if (ret < 0)
+			return -1;	/* the batch stays pending */
+		if (c->cur_uid == 0)
+			return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					 "NEW gave no APPENDUID (it needs UIDPLUS)");
+		c->batch_uids[i] = c->cur_uid;
+		if (c->cur_uid >= c->target_uidnext)
+			c->target_uidnext = c->cur_uid + 1;
+		c->copied++;
+		c->bytes += msg->size;
+	}
+	now = time(NULL);
+	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	b->count = 0;
+	c->batch_bytes = 0;
+	/* Keep the lease, and stop between batches when asked to. */
+	if (store_job_renew(c->p->store, c->job->id, c->p->owner, PULLER_LEASE_SECONDS,
+			    now, &error) != 0) {
+		c->outcome = PULLER_LEASE_LOST;
+		return 1;
+	}
+	if (puller_stop) {
+		c->outcome = PULLER_STOPPED;
+		return 1;
+	}
+	{
+		int paused = 0;
+
+		if (store_paused(c->p->store, &paused, &error) == 0 && paused) {
+			c->outcome = PULLER_STOPPED;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+/* Copy the messages of one selectable folder. >0: stop (outcome set). */
+static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
+				const char *target, enum stream_fail *fail_r,
+				const char **error_r)
+{
+	struct driver_folder_status sst, tst;
+	struct store_folder rec;
+	struct copy_list l = { 0 };
+	uint32_t first_uid = 1;
+	const char *error;
+	int ret, match = 0;
+
+	if (c->sdrv->select(c->src, f->name, &sst, fail_r, error_r) < 0 ||
+	    c->tdrv->select(c->dst, target, &tst, fail_r, error_r) < 0)
+		return -1;
+	ret = store_folder_get(c->p->store, c->account, f->name, &rec, &error);
+	if (ret < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	if (ret == 0 && rec.uidvalidity == sst.uidvalidity) {
+		first_uid = rec.last_uid + 1;
+	} else {
+		if (ret == 0)
+			copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s changed on "
+				   "OLD (%u -> %u): matching it against NEW again",
+				   f->name, rec.uidvalidity, sst.uidvalidity);
+		/* New to us, or renumbered: match what NEW has first. */
+		match = tst.exists > 0;
+		store_folder_clear(&rec);
+		rec.account = mm_strdup(c->account);
+		rec.name = mm_strdup(f->name);
+		rec.target_name = mm_strdup(target);
+		rec.uidvalidity = sst.uidvalidity;
+		rec.target_uidvalidity = tst.uidvalidity;
+		rec.subscribed = f->subscribed;
+		if (store_folder_put(c->p->store, &rec, &error) < 0) {
+			store_folder_clear(&rec);
+			return copy_store_fail(fail_r, error_r, error);
+		}
+	}
+	store_folder_clear(&rec);
+	if (match && copy_load_seen(c, 1, fail_r, error_r) < 0)
+		return -1;
+	if (c->sdrv->list_messages(c->src, first_uid, copy_collect, &l, fail_r,
+				   error_r) < 0) {
+		copy_list_free(&l);
+		return -1;
+	}
+	c->batch.folder = (char *)f->name;
+	c->batch.uidvalidity = sst.uidvalidity;
+	c->batch.target_folder = (char *)target;
+	c->batch.target_uidvalidity = tst.uidvalidity;
+	c->batch.count = 0;
+	c->batch_bytes = 0;
+	c->target_uidnext = tst.uidnext;
+	c->target_folder = target;
+	ret = 0;
+	for (size_t i = 0; ret == 0 && i < l.count; i++) {
+		struct driver_message *msg = &l.msgs[i];
+		struct store_batch_msg *bm;
+		uint32_t new_uid;
+
+		ret = store_msgmap_get(c->p->store, c->account, f->name, sst.uidvalidity,
+				       msg->uid, &new_uid, &error);
+		if (ret < 0) {
+			ret = copy_store_fail(fail_r, error_r, error);
+			break;
+		}
+		if (ret == 0)
+			continue;	/* copied before */
+		ret = 0;
+		if (msg->size > c->max_size) {
+			char reason[128];
+
+			snprintf(reason, sizeof(reason), "%llu bytes, over "
+				 "max_message_size (%llu bytes)",
+				 (unsigned long long)msg->size,
+				 (unsigned long long)c->max_size);
+			ret = copy_failed_item(c, f->name, sst.uidvalidity, msg, reason,
+					       fail_r, error_r);
+			continue;
+		}
+		bm = &c->batch.msgs[c->batch.count];
+		bm->old_uid = msg->uid;
+		bm->size = msg->size;
+		snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
+			 msg->internaldate);
+		c->batch_msgs[c->batch.count] = msg;
+		c->batch_uids[c->batch.count] = match ?
+			copy_match_seen(c, msg->size, msg->internaldate) : 0;
+		c->batch.count++;
+		c->batch_bytes += msg->size;
+		if (c->batch.count == PULLER_BATCH_MESSAGES ||
+		    c->batch_bytes >= PULLER_BATCH_BYTES)
+			ret = copy_flush(c, fail_r, error_r);
+	}
+	if (ret == 0)
+		ret = copy_flush(c, fail_r, error_r);
+	c->batch.count = 0;
+	c->batch.folder = c->batch.target_folder = NULL;
+	copy_list_free(&l);
+	mm_free(&c->seen);
+	c->seen_count = 0;
+	return ret;
+}
+
+/* The personal namespace prefix a folder list implies: "INBOX." when
+ * every other folder sits below INBOX (Courier, Cyrus), else "". */
+static void copy_guess_prefix(const struct driver_folder *folders, size_t count,
+			      char *prefix, size_t size)
+{
+	size_t below = 0, others = 0;
+	char sep = '\0';
+
+	prefix[0] = '\0';
+	for (size_t i = 0; i < count; i++) {
+		if (strcasecmp(folders[i].name, "INBOX") == 0)
+			continue;
+		others++;
+		sep = folders[i].separator;
+		if (sep != '\0' && strncasecmp(folders[i].name, "INBOX", 5) == 0 &&
+		    folders[i].name[5] == sep)
+			below++;
+	}
+	if (others > 0 && below == others && sep != '\0')
+		snprintf(prefix, size, "INBOX%c", sep);
+}
+
+/* Learn NEW's separator and special-use folders. */
+static void copy_target_layout(struct copy *c, const struct driver_folder *folders,
+			       size_t count)
+{
+	static const unsigned uses[FOLDER_MAP_USES] = {
+		DRIVER_FOLDER_SENT, DRIVER_FOLDER_DRAFTS, DRIVER_FOLDER_TRASH,
+		DRIVER_FOLDER_JUNK, DRIVER_FOLDER_ARCHIVE,
+	};
+
+	c->mdst.separator = '/';
+	for (size_t i = 0; i < count; i++) {
+		if (folders[i].separator != '\0')
+			c->mdst.separator = folders[i].separator;
+		for (int u = 0; u < FOLDER_MAP_USES; u++)
+			if ((folders[i].attrs & uses[u]) != 0 && c->special[u] == NULL)
+				c->special[u] = mm_strdup(folders[i].name);
+	}
+	copy_guess_prefix(folders, count, c->dst_prefix, sizeof(c->dst_prefix));
+	c->mdst.prefix = c->dst_prefix;
+	for (int u = 0; u < FOLDER_MAP_USES; u++)
+		c->mdst.special[u] = c->special[u];
+}
+
+static int folder_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct driver_folder *)a)->name,
+		      ((const struct driver_folder *)b)->name);
+}
+
+/* Every folder: create it on NEW, then copy its messages. */
+static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_folder *sf = NULL, *tf = NULL;
+	size_t ns = 0, nt = 0;
+	int ret = 0;
+
+	if (c->sdrv->list_folders(c->src, &sf, &ns, fail_r, error_r) < 0)
+		return -1;
+	if (c->tdrv->list_folders(c->dst, &tf, &nt, fail_r, error_r) < 0) {
+		driver_folders_free(&sf, ns);
+		return -1;
+	}
+	copy_target_layout(c, tf, nt);
+	driver_folders_free(&tf, nt);
+	copy_guess_prefix(sf, ns, c->src_prefix, sizeof(c->src_prefix));
+	c->msrc.prefix = c->src_prefix;
+	c->msrc.separator = ns > 0 ? sf[0].separator : '\0';
+	/* Parents sort before their children. */
+	qsort(sf, ns, sizeof(*sf), folder_cmp);
+	for (size_t i = 0; ret == 0 && i < ns; i++) {
+		char *target = NULL;
+		const char *error;
+		int m = folder_map_apply(c->map, &c->msrc, &c->mdst, sf[i].name,
+					 sf[i].attrs, &target, &error);
+
+		if (m == 0)
+			continue;	/* excluded */
+		if (m < 0) {
+			ret = copy_failed_item(c, sf[i].name, 0, NULL, error, fail_r, error_r);
+			continue;
+		}
+		ret = c->tdrv->create_folder(c->dst, target, sf[i].attrs, sf[i].subscribed,
+					     fail_r, error_r);
+		if (ret < 0 && *fail_r == STREAM_FAIL_FINAL) {
+			/* NEW refuses this name: a failed folder, not a failed account. */
+			char reason[sizeof(copy_errbuf)];
+
+			snprintf(reason, sizeof(reason), "%s", *error_r);
+			ret = copy_failed_item(c, sf[i].name, 0, NULL, reason, fail_r,
+					       error_r);
+		} else if (ret == 0 && (sf[i].attrs & DRIVER_FOLDER_NOSELECT) == 0) {
+			ret = copy_folder_messages(c, &sf[i], target, fail_r, error_r);
+		}
+		mm_free(&target);
+	}
+	driver_folders_free(&sf, ns);
+	return ret;
+}
+
+/* Read the first line of a password file. The caller wipes it. */
+static int copy_read_secret(const char *path, char **secret_r,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	char buf[1024];
+	FILE *f = fopen(path, "re");
+
+	if (f == NULL)
+		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "cannot read %s: %s",
+				 path, strerror(errno));
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s is empty", path);
+	}
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*secret_r = mm_strdup(buf);
+	mm_wipe(buf, sizeof(buf));
+	return 0;
+}
+
+/* Open OLD (with the captured password or the admin login) and NEW. */
+static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_settings sset = { 0 }, tset = { 0 };
+	struct driver_login slogin = { 0 }, tlogin = { 0 };
+	char *password = NULL;
+	const char *error;
+	int ret;
+
+	if (c->dom->source_protocols == CFG_PROTO_POP3)
+		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "the POP3 source "
+				 "is not available yet: set source_protocols = imap "
+				 "or both");
+	c->sdrv = &source_driver_imap;
+	c->tdrv = &target_driver_imap;
+	if (c->dom->source_admin_user != NULL) {
+		if (copy_read_secret(c->dom->source_admin_password_file, &password,
+				     fail_r, error_r) < 0)
+			return -1;
+		slogin.admin_user = c->dom->source_admin_user;
+	} else {
+		ret = store_cred_get(c->p->store, c->account, &password, &error);
+		if (ret == STORE_NOTFOUND)
+			return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "no captured "
+					 "password for this account, and no "
+					 "source_admin_user for its domain");
+		if (ret < 0)
+			return copy_store_fail(fail_r, error_r, error);
+	}
+	slogin.user = c->account;
+	slogin.password = password;
+	sset.host = c->dom->source_host;
+	sset.tls = c->dom->source_tls;
+	sset.tls_opts.verify = c->dom->source_tls_verify;
+	sset.tls_opts.ca_file = c->dom->source_tls_ca_file;
+	sset.timeout_ms = 120000;
+	if (!c->dom->source_tls_verify && c->dom->source_tls != CFG_TLS_NONE)
+		log_warning("%s: TLS certificate of %s not verified "
+			    "(source_tls_verify = no)", c->account, c->dom->source_host);
+	ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
+	mm_free_secret(&password);
+	if (ret < 0)
+		return -1;
+	tset.host = c->p->cfg->target_host;
+	tset.tls = c->p->cfg->target_tls;
+	tset.tls_opts.verify = 1;
+	tset.timeout_ms = 120000;
+	tlogin.user = c->account;
+	tlogin.admin_user = c->p->cfg->target_master_user;
+	tlogin.admin_star_form = 1;
+	tlogin.password = c->p->target_master_password;
+	if (c->tdrv->open(&tset, &tlogin, &c->dst, fail_r, error_r) < 0) {
+		const char *why = *error_r;
+
+		return copy_fail(fail_r, *fail_r, error_r, "NEW: %s", why);
+	}
+	return 0;
+}
+
+static int set_finished(struct store_account *acct, void *context)
+{
+	const struct copy *c = context;
+	time_t now = time(NULL);
+
+	acct->updated = now;
+	if (c->job->kind == STORE_JOB_FINISH) {
+		acct->state = STORE_STATE_FINISHED;
+		acct->finished = now;
+	} else {
+		acct->state = STORE_STATE_COPIED;
+	}
+	acct->copy_finished = now;
+	mm_free(&acct->last_error);
+	return 0;
+}
+
+int puller_copy_account(struct puller *p, const struct store_job *job,
+			enum puller_outcome *outcome_r, enum stream_fail *fail_r,
+			const char **error_r)
+{
+	struct copy c = { .p = p, .job = job, .account = job->account,
+			  .outcome = PULLER_DONE };
+	struct store_account acct;
+	const char *error, *at;
+	int ret;
+
+	*fail_r = STREAM_FAIL_NONE;
+	ret = store_account_get(p->store, job->account, &acct, &error);
+	if (ret == STORE_NOTFOUND)
+		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "the account is not in the store");
+	if (ret < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	ret = acct.state;
+	store_account_clear(&acct);
+	if (ret == STORE_STATE_PASSWORDS_ONLY) {
+		*outcome_r = PULLER_DONE;
+		return 0;
+	}
+	at = strchr(job->account, '@');
+	c.dom = at != NULL ? cfg_domain_find(p->cfg, at + 1) : NULL;
+	if (c.dom == NULL)
+		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "its domain has no "
+				 "[domain] section in %s", p->cfg->path);
+	if (folder_map_new(c.dom->exclude_folders, c.dom->folder_map, &c.map,
+			   &error) < 0)
+		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
+	c.batch.msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch.msgs));
+	c.batch_msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_msgs));
+	c.batch_uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_uids));
+	c.max_size = p->cfg->max_message_size;
+	if (store_account_set_state(p->store, job->account, STORE_STATE_MIGRATING,
+				    time(NULL), &error) < 0)
+		ret = copy_store_fail(fail_r, error_r, error);
+	else
+		ret = copy_connect(&c, fail_r, error_r);
+	if (ret == 0)
+		ret = copy_settle_pending(&c, fail_r, error_r);
+	if (ret == 0)
+		ret = copy_folders(&c, fail_r, error_r);
+	if (ret > 0) {
+		/* Stopped between batches: the job goes back as it is. */
+		ret = 0;
+	} else if (ret == 0 && c.outcome == PULLER_DONE) {
+		if (store_account_update(p->store, job->account, set_finished, &c,
+					 &error) < 0)
+			ret = copy_store_fail(fail_r, error_r, error);
+		else
+			copy_event(&c, LOG_SEV_INFO, "%s: %llu messages (%llu bytes) "
+				   "copied in this round, %llu not copied",
+				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
+				   (unsigned long long)c.copied,
+				   (unsigned long long)c.bytes,
+				   (unsigned long long)c.failed);
+		if (ret == 0 && job->kind == STORE_JOB_FINISH &&
+		    store_cred_wipe(p->store, job->account, &error) < 0)
+			ret = copy_store_fail(fail_r, error_r, error);
+	}
+	if (c.src != NULL)
+		c.sdrv->close(&c.src);
+	if (c.dst != NULL)
+		c.tdrv->close(&c.dst);
+	for (int u = 0; u < FOLDER_MAP_USES; u++)
+		mm_free(&c.special[u]);
+	folder_map_free(&c.map);
+	mm_free(&c.batch.msgs);
+	mm_free(&c.batch_msgs);
+	mm_free(&c.batch_uids);
+	mm_free(&c.seen);
+	*outcome_r = c.outcome;
+	return ret;
+}

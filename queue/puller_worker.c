@@ -1,0 +1,296 @@
+/*
+ * NAME
+ *	puller_worker 3
+ * SUMMARY
+ *	one mailmigrated worker: take jobs, copy, give them back
+ * DESCRIPTION
+ *	A job that fails is classified: retry now (a dropped connection:
+ *	again in a few seconds), retry later (OLD or NEW unreachable,
+ *	timeouts: exponential back-off up to an hour), or give up (wrong
+ *	password, refused certificate, protocol violation: the account is
+ *	marked failed with the reason). After PULLER_MAX_ATTEMPTS tries a
+ *	retryable failure is given up too, so nothing loops forever.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "mm_alloc.h"
+#include "puller.h"
+
+#define PULLER_MAX_ATTEMPTS 20
+#define PULLER_IDLE_MS 1000
+
+volatile sig_atomic_t puller_stop;
+
+/* Sleep up to ms, waking early when told to stop. */
+static void puller_nap(unsigned ms)
+{
+	for (unsigned slept = 0; slept < ms && !puller_stop; slept += 100) {
+		struct timespec ts = { 0, 100 * 1000000L };
+
+		nanosleep(&ts, NULL);
+	}
+}
+
+struct fail_ctx {
+	const char *reason;
+};
+
+static int puller_set_failed(struct store_account *acct, void *context)
+{
+	const struct fail_ctx *ctx = context;
+
+	acct->state = STORE_STATE_FAILED;
+	acct->updated = time(NULL);
+	mm_free(&acct->last_error);
+	acct->last_error = mm_strndup(ctx->reason, STORE_MAX_EVENT_TEXT);
+	return 0;
+}
+
+/* Judge a failed job: back to the queue later, or the account failed. */
+static void puller_job_failed(struct puller *p, const struct store_job *job,
+			      enum stream_fail fail, const char *reason)
+{
+	struct fail_ctx ctx = { reason };
+	time_t now = time(NULL), delay;
+	const char *error;
+	char text[STORE_MAX_EVENT_TEXT];
+
+	if (fail != STREAM_FAIL_FINAL && job->attempts < PULLER_MAX_ATTEMPTS) {
+		if (fail == STREAM_FAIL_TEMP) {
+			delay = 5 * (time_t)job->attempts;
+		} else {
+			unsigned shift = job->attempts > 7 ? 6 : job->attempts - 1;
+
+			delay = 60 << shift;
+		}
+		snprintf(text, sizeof(text), "%.900s (attempt %u; again in %ld s)", reason,
+			 job->attempts, (long)delay);
+		log_warning("%s: %s", job->account, text);
+		(void)store_event_add(p->store, now, LOG_SEV_WARNING, job->account, text,
+				      &error);
+		if (store_job_retry(p->store, job->id, p->owner, now + delay, reason,
+				    &error) < 0)
+			log_error("%s: cannot requeue: %s", job->account, error);
+		return;
+	}
+	snprintf(text, sizeof(text), "migration failed%s: %.900s",
+		 fail == STREAM_FAIL_FINAL ? "" : " after too many attempts", reason);
+	log_error("%s: %s", job->account, text);
+	(void)store_event_add(p->store, now, LOG_SEV_ERROR, job->account, text, &error);
+	if (store_account_update(p->store, job->account, puller_set_failed, &ctx,
+				 &error) < 0)
+		log_error("%s: cannot mark failed: %s", job->account, error);
+	if (store_job_done(p->store, job->id, p->owner, &error) < 0)
+		log_error("%s: cannot drop job: %s", job->account, error);
+}
+
+/* Take and run one job; 0 if one ran, 1 if none was ready, -1 on a
+ * store failure. */
+static int puller_one(struct puller *p)
+{
+	enum puller_outcome outcome;
+	enum stream_fail fail;
+	struct store_job job;
+	const char *error;
+	int ret;
+
+	ret = store_job_take(p->store, p->owner, PULLER_LEASE_SECONDS, time(NULL),
+			     &job, &error);
+	if (ret == STORE_NOTFOUND)
+		return 1;
+	if (ret < 0) {
+		log_error("cannot take a job: %s", error);
+		return -1;
+	}
+	log_info("%s: %s job taken (attempt %u)", job.account,
+		 store_job_kind_name(job.kind), job.attempts);
+	if (puller_copy_account(p, &job, &outcome, &fail, &error) < 0) {
+		char reason[STORE_MAX_EVENT_TEXT];
+
+		snprintf(reason, sizeof(reason), "%s", error);
+		puller_job_failed(p, &job, fail, reason);
+	} else if (outcome == PULLER_DONE) {
+		if (store_job_done(p->store, job.id, p->owner, &error) < 0)
+			log_error("%s: cannot finish job: %s", job.account, error);
+	} else if (outcome == PULLER_STOPPED) {
+		log_info("%s: stopped between batches; the job goes back", job.account);
+		if (store_job_retry(p->store, job.id, p->owner, time(NULL), NULL,
+				    &error) < 0)
+			log_error("%s: cannot give the job back: %s", job.account, error);
+	} else {
+		log_warning("%s: lease lost; another worker has the job", job.account);
+	}
+	store_job_clear(&job);
+	return 0;
+}
+
+/* The lease holder name of this process: "host:pid". */
+static void puller_owner(char *buf, size_t size, pid_t pid)
+{
+	char host[64];
+
+	if (gethostname(host, sizeof(host)) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, size, "%s:%ld", host, (long)pid);
+}
+
+/* Is pid a live process? A zombie is not (its parent may be gone too,
+ * and an init that reaps late keeps it around). */
+static int puller_pid_alive(pid_t pid)
+{
+	char path[64], buf[512];
+	const char *paren;
+	FILE *f;
+
+	if (kill(pid, 0) < 0 && errno == ESRCH)
+		return 0;
+	snprintf(path, sizeof(path), "/proc/%ld/stat", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return errno != ENOENT;
+	if (fgets(buf, sizeof(buf), f) == NULL) {
+		fclose(f);
+		return 1;
+	}
+	fclose(f);
+	/* "pid (comm) S ...": the state follows the last ')'. */
+	paren = strrchr(buf, ')');
+	return paren == NULL || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
+}
+
+struct reclaim_ctx {
+	char prefix[80];
+	struct store_job *jobs;
+	size_t count;
+};
+
+/* Leases held on this host by a process that is gone. */
+static int puller_find_dead(const struct store_job *job, void *context)
+{
+	struct reclaim_ctx *ctx = context;
+	size_t plen = strlen(ctx->prefix);
+	char *end;
+	long pid;
+
+	if (job->owner == NULL || job->lease_until <= time(NULL) ||
+	    strncmp(job->owner, ctx->prefix, plen) != 0)
+		return 0;
+	pid = strtol(job->owner + plen, &end, 10);
+	if (*end != '\0' || pid <= 0 || puller_pid_alive((pid_t)pid))
+		return 0;
+	ctx->jobs = mm_reallocarray(ctx->jobs, ctx->count + 1, sizeof(*ctx->jobs));
+	ctx->jobs[ctx->count].id = job->id;
+	ctx->jobs[ctx->count].account = mm_strdup(job->account);
+	ctx->jobs[ctx->count].owner = mm_strdup(job->owner);
+	ctx->count++;
+	return 0;
+}
+
+int puller_reclaim(const struct cfg *cfg)
+{
+	struct store_options opts = { .max_map_size = cfg->store_max_size,
+				      .event_log_max = cfg->event_log_max };
+	struct reclaim_ctx ctx = { .count = 0 };
+	struct store *store;
+	const char *error;
+	char *colon;
+
+	puller_owner(ctx.prefix, sizeof(ctx.prefix), 0);
+	colon = strrchr(ctx.prefix, ':');
+	colon[1] = '\0';
+	if (store_open(cfg->state_dir, &opts, &store, &error) < 0) {
+		log_error("%s", error);
+		return -1;
+	}
+	if (store_job_iter(store, puller_find_dead, &ctx, &error) < 0)
+		log_error("%s", error);
+	for (size_t i = 0; i < ctx.count; i++) {
+		log_info("%s: its worker (%s) is gone; taking the job up again",
+			 ctx.jobs[i].account, ctx.jobs[i].owner);
+		if (store_job_retry(store, ctx.jobs[i].id, ctx.jobs[i].owner, time(NULL),
+				    "the worker holding it died", &error) < 0)
+			log_error("%s", error);
+		store_job_clear(&ctx.jobs[i]);
+	}
+	mm_free(&ctx.jobs);
+	store_close(&store);
+	return 0;
+}
+
+/* Read the master password file once per worker. */
+static int puller_master_password(const struct cfg *cfg, char **password_r)
+{
+	char buf[1024];
+	FILE *f = fopen(cfg->target_master_password_file, "re");
+
+	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL) {
+		log_error("cannot read target_master_password_file %s",
+			  cfg->target_master_password_file);
+		if (f != NULL)
+			fclose(f);
+		return -1;
+	}
+	fclose(f);
+	buf[strcspn(buf, "\r\n")] = '\0';
+	*password_r = mm_strdup(buf);
+	mm_wipe(buf, sizeof(buf));
+	return 0;
+}
+
+int puller_worker_run(const struct cfg *cfg, int once)
+{
+	struct store_options opts = { .max_map_size = cfg->store_max_size,
+				      .event_log_max = cfg->event_log_max };
+	struct puller p = { .cfg = cfg };
+	struct crypto_key key;
+	const char *error;
+	int status = 0;
+
+	puller_owner(p.owner, sizeof(p.owner), getpid());
+	if (store_open(cfg->state_dir, &opts, &p.store, &error) < 0) {
+		log_error("%s", error);
+		return 3;
+	}
+	if (crypto_key_load(cfg->key_file, &key, &error) < 0) {
+		log_error("%s", error);
+		store_close(&p.store);
+		return 3;
+	}
+	store_set_key(p.store, &key);
+	crypto_key_wipe(&key);
+	if (puller_master_password(cfg, &p.target_master_password) < 0) {
+		store_close(&p.store);
+		return 3;
+	}
+	while (!puller_stop) {
+		int paused = 0, ret;
+
+		if (store_paused(p.store, &paused, &error) < 0) {
+			log_error("%s", error);
+			paused = 1;
+		}
+		if (paused) {
+			if (once)
+				break;
+			puller_nap(PULLER_IDLE_MS);
+			continue;
+		}
+		ret = puller_one(&p);
+		if (ret == 1 && once)
+			break;
+		if (ret != 0)
+			puller_nap(PULLER_IDLE_MS);
+	}
+	mm_free_secret(&p.target_master_password);
+	store_close(&p.store);
+	return status;
+}

@@ -1,0 +1,145 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# test_puller.sh - mailmigrated copies queued accounts from OLD to NEW:
+# every folder, message (byte for byte), flag, keyword, date and
+# subscription, checked by corpus.py --verify; a second round copies
+# nothing twice; kill -9 of the daemon at random moments, ten times,
+# then a restart: nothing missing, nothing twice.
+#
+# MM_BIG_MB (default 20) sets the size of one corpus's big message.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mm_require_root_and_pkgs
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+[ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
+
+BIG_MB=${MM_BIG_MB:-20}
+CORPUS="$PYTHON $HARNESS/corpus.py"
+
+mm_servers_start
+CONF=$MM_DIR/mailmigrate.conf
+cat >"$CONF" <<EOC
+state_dir = $MM_DIR/state
+key_file = $MM_DIR/secret.key
+log_file = $MM_DIR/mailmigrated.log
+workers = 2
+target_host = $NEW_IP:$NEW_IMAP_PORT
+target_master_user = $NEW_MASTER_USER
+target_master_password_file = $NEW_MASTER_PASS_FILE
+default_domain = example.test
+
+[domain example.test]
+source_host = $OLD_IP
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+EOC
+MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
+
+# Users on OLD with their corpora; on NEW only the master can open them.
+(umask 077 && : >"$MM_DIR/bulk.txt")
+for u in ann ben cid kim; do
+	pass="pw $u \"x\" ü"
+	mm_adduser old "$u@example.test" "$pass"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new "$u@example.test" --nopass </dev/null ||
+		fail "adduser new $u failed"
+	pw=$(mm_pwfile "$pass")
+	mv "$pw" "$MM_DIR/$u.pw"
+	big=0
+	count=20
+	[ "$u" = ann ] && big=$BIG_MB
+	[ "$u" = kim ] && count=400
+	$CORPUS --host "$OLD_IP" --user "$u@example.test" --password-file "$MM_DIR/$u.pw" \
+		--seed "$(printf %s "$u" | cksum | cut -d' ' -f1)" --count "$count" \
+		--big-mb "$big" --manifest "$MM_DIR/$u.json" >/dev/null ||
+		fail "corpus load for $u failed"
+	printf '%s@example.test:%s\n' "$u" "$pass" >>"$MM_DIR/bulk.txt"
+done
+MM init >/dev/null || fail "init failed"
+
+verify() {
+	$CORPUS --verify --host "$NEW_IP" --user "$1@example.test*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/$1.json"
+}
+
+t_copy() {
+	printf 'ann@example.test:pw ann "x" ü\nben@example.test:pw ben "x" ü\ncid@example.test:pw cid "x" ü\n' |
+		MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	for u in ann ben cid; do verify "$u" || return 1; done
+	MM list --json >"$MM_DIR/list.json"
+	"$PYTHON" - "$MM_DIR/list.json" <<'EOP'
+import json, sys
+accts = json.load(open(sys.argv[1]))
+states = {a["account"]: a["state"] for a in accts}
+assert all(states[u + "@example.test"] == "copied" for u in ("ann", "ben", "cid")), states
+EOP
+}
+
+t_stats() {
+	MM stats --json >"$MM_DIR/stats.json"
+	"$PYTHON" - "$MM_DIR" <<'EOP'
+import json, sys
+d = sys.argv[1]
+st = json.load(open(d + "/stats.json"))
+want = sum(len(json.load(open("%s/%s.json" % (d, u)))["messages"]) for u in ("ann", "ben", "cid"))
+assert st["messages"] == want, (st["messages"], want)
+assert st["mailboxes_migrated"] == 3, st
+assert st["mailboxes_total"] == 3, st
+assert st["errors"] == 0, st["errors"]
+EOP
+}
+
+# Another round copies nothing twice.
+t_second_round() {
+	MM sync --all >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	for u in ann ben cid; do verify "$u" || return 1; done
+}
+
+# kill -9 at random moments, then a restart: nothing lost or doubled.
+t_kill9() {
+	printf 'kim@example.test:pw kim "x" ü\n' | MM bulk - >/dev/null || return 1
+	trial=0
+	while [ "$trial" -lt 10 ]; do
+		trial=$((trial + 1))
+		# Its own process group, killed whole, as systemd would.
+		setsid "$MAILMIGRATED" -c "$CONF" -f 2>>"$MM_DIR/daemon.err" &
+		pid=$!
+		# 50 to 650 ms: before, during and between batches.
+		ms=$(( ( $(od -An -N2 -tu2 /dev/urandom) % 600 ) + 50 ))
+		sleep "$(printf '0.%03d' "$ms")"
+		/bin/kill -KILL -- "-$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
+		# Wait for every worker to be gone before the next start.
+		n=0
+		while pgrep -f "$MAILMIGRATED -c $CONF" >/dev/null && [ "$n" -lt 50 ]; do
+			sleep 0.1
+			n=$((n + 1))
+		done
+	done
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	verify kim || return 1
+	MM show kim@example.test --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)
+assert a["state"] == "copied", a["state"]'
+}
+
+# The daemon log names no password.
+t_no_password_in_logs() {
+	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err"; do
+		if grep -q 'pw [a-z]* "x"' "$f"; then
+			echo "a password is in $f"
+			return 1
+		fi
+	done
+}
+
+check "mailmigrated copies 3 accounts (one with a ${BIG_MB} MB message), verified" t_copy
+check "stats count the copied messages" t_stats
+check "a second round (sync --all) copies nothing twice" t_second_round
+check "kill -9 at 10 random moments, restart: nothing missing or doubled" t_kill9
+check "no password in the logs" t_no_password_in_logs
+mm_done
