@@ -4,7 +4,9 @@
 # Installs what it needs (Debian 12, as root), builds mailmigrate, starts
 # an OLD mail server (Dovecot + Postfix on 127.0.0.2) with sample
 # mailboxes and a NEW one (127.0.0.3), initialises the store, queues the
-# sample users with `mailmigrate bulk`, and prints `mailmigrate stats`.
+# sample users with `mailmigrate bulk`, lets the puller mailmigrated copy
+# their mail to NEW, checks the copies message by message, and prints
+# `mailmigrate stats`.
 # Everything lives in one temp dir and is stopped and removed at the end
 # (MM_KEEP=1 keeps the servers running and the dir in place).
 set -eu
@@ -23,6 +25,7 @@ if [ ! -x queue/mailmigrate ]; then
 	make -j2 >/dev/null
 fi
 MM="$top/queue/mailmigrate"
+MMD="$top/queue/mailmigrated"
 
 DIR=$(mktemp -d /tmp/mmdemo.XXXXXX)
 chmod 755 "$DIR"
@@ -48,6 +51,8 @@ for user in $(grep -v '^#' contrib/demo/users.txt); do
 	pass=$(openssl rand -hex 12)
 	(umask 077 && printf '%s\n' "$pass" > "$DIR/$user.pass")
 	printf '%s\n' "$pass" | sh tests/harness/servers.sh adduser "$DIR" old "$user@example.test"
+	# On NEW the account exists; only the master user (the puller) opens it.
+	sh tests/harness/servers.sh adduser "$DIR" new "$user@example.test" --nopass </dev/null
 	printf '%s@example.test:%s\n' "$user" "$pass" >> "$DIR/bulk.txt"
 	/usr/bin/python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
 		--user "$user@example.test" --password-file "$DIR/$user.pass" \
@@ -66,6 +71,20 @@ say "mailmigrate init"
 
 say "mailmigrate bulk (queue the sample users)"
 "$MM" bulk "$DIR/bulk.txt"
+
+say "mailmigrate stats (queued)"
+"$MM" stats
+
+say "mailmigrated --once (copy every queued mailbox from OLD to NEW)"
+"$MMD" -f --once
+
+say "checking NEW against OLD, message by message"
+for user in $(grep -v '^#' contrib/demo/users.txt); do
+	/usr/bin/python3 tests/harness/corpus.py --verify --host "$NEW_IP" \
+		--user "$user@example.test*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" \
+		--manifest "$DIR/$user.manifest.json"
+done
 
 say "mailmigrate list"
 "$MM" list
