@@ -83,6 +83,11 @@ struct driver_body {
 	void *ctx;
 };
 
+/* Receives one fetched message: 0 to go on, 1 when this message was
+ * refused but the copy goes on, -1 to stop. */
+typedef int driver_sink_fn(const struct driver_message *msg,
+			   struct driver_body *body, void *ctx);
+
 struct driver_login {
 	const char *user;	/* the account, user@domain */
 	const char *password;	/* the user's, or the admin's */
@@ -119,10 +124,11 @@ struct source_driver {
 	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
 			     int (*fn)(const struct driver_message *msg, void *ctx),
 			     void *ctx, enum stream_fail *fail_r, const char **error_r);
-	/* Stream message uid's exact bytes to sink, which gets the body
-	 * once its size is known and must read all of it. */
+	/* Stream msg's exact bytes to sink, which gets the message as
+	 * fetched (a POP3 source fills in the date from its headers) and
+	 * the body once its size is known, and may read all of it. */
 	int (*fetch)(struct driver_conn *conn, const struct driver_message *msg,
-		     int (*sink)(struct driver_body *body, void *ctx), void *ctx,
+		     driver_sink_fn *sink, void *ctx,
 		     enum stream_fail *fail_r, const char **error_r);
 	void (*close)(struct driver_conn **conn);
 };
@@ -149,6 +155,11 @@ struct target_driver {
 	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
 			     int (*fn)(const struct driver_message *msg, void *ctx),
 			     void *ctx, enum stream_fail *fail_r, const char **error_r);
+	/* The UID of the message in the selected folder whose header
+	 * field name has exactly value (the X-UIDL of a POP3 copy), or 0. */
+	int (*find_header)(struct driver_conn *conn, const char *name,
+			   const char *value, uint32_t *uid_r,
+			   enum stream_fail *fail_r, const char **error_r);
 	/* Append one message (flags, keywords, date from msg) whose bytes
 	 * come from body; *new_uid_r from APPENDUID, or 0 when the server
 	 * lacks UIDPLUS. */
@@ -164,6 +175,14 @@ struct target_driver {
 };
 
 void driver_folders_free(struct driver_folder **folders, size_t count);
+/* An RFC 5322 date ("Tue, 15 Nov 1994 08:12:31 +0100 (CET)", obsolete
+ * zones and two-digit years too) as an IMAP date-time
+ * ("15-Nov-1994 08:12:31 +0100") in out; 0, or -1 if it is not one. */
+int pop3_date_to_imap(const char *text, char *out, size_t size);
+/* The date for a message's header block (len bytes, stopping at the
+ * blank line): the newest (first) Received: field's, else Date:'s, else
+ * "" (the target then uses the time of the copy). */
+void pop3_header_date(const char *headers, size_t len, char *out, size_t size);
 /* "host", "host:port", "[v6]:port" into host and *port_r (0 if none);
  * -1 when malformed. */
 int driver_split_host(const char *hostport, char *host, size_t hostsize,

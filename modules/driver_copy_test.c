@@ -68,10 +68,10 @@ static int collect(const struct driver_message *msg, void *context)
 	return 0;
 }
 
-static int sink(struct driver_body *body, void *context)
+static int sink(const struct driver_message *msg, struct driver_body *body,
+		void *context)
 {
 	struct copy *c = context;
-	const struct driver_message *msg = &c->msgs[c->copied];
 	uint32_t uid;
 
 	if (c->tdrv->append(c->target, c->target_folder, msg, body, &uid,

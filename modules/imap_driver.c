@@ -425,7 +425,8 @@ static int imap_body_read(struct driver_body *body, void *buf, size_t len,
 }
 
 struct fetch_body_ctx {
-	int (*sink)(struct driver_body *body, void *ctx);
+	const struct driver_message *msg;
+	driver_sink_fn *sink;
 	void *sink_ctx;
 	int delivered;
 };
@@ -448,7 +449,7 @@ static int fetch_body_literal(struct imap_client *client, const char *key,
 	ib.body.ctx = &ib;
 	ib.stream = imap_client_stream(client);
 	ib.left = size;
-	if (ctx->sink(&ib.body, ctx->sink_ctx) < 0) {
+	if (ctx->sink(ctx->msg, &ib.body, ctx->sink_ctx) < 0) {
 		/* The sink set *error_r through its own failure. */
 		*fail_r = *fail_r == STREAM_FAIL_NONE ? STREAM_FAIL_FINAL : *fail_r;
 		return -1;
@@ -465,11 +466,11 @@ static int fetch_body_literal(struct imap_client *client, const char *key,
 }
 
 static int imap_source_fetch(struct driver_conn *conn, const struct driver_message *msg,
-			     int (*sink)(struct driver_body *body, void *ctx),
-			     void *ctx, enum stream_fail *fail_r, const char **error_r)
+			     driver_sink_fn *sink, void *ctx, enum stream_fail *fail_r,
+			     const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	struct fetch_body_ctx fctx = { sink, ctx, 0 };
+	struct fetch_body_ctx fctx = { msg, sink, ctx, 0 };
 	struct imap_cmd_handlers h = { NULL, fetch_body_literal, &fctx };
 	char cmd[64];
 
@@ -629,6 +630,53 @@ static int imap_target_set_flags(struct driver_conn *conn, uint32_t uid,
 	return ret;
 }
 
+struct search_ctx {
+	uint32_t uid;
+};
+
+/* "* SEARCH 4 9": the last (newest) match. */
+static int search_untagged(struct imap_client *client, const struct imap_arg *args,
+			   size_t count, void *context, enum stream_fail *fail_r,
+			   const char **error_r)
+{
+	struct search_ctx *ctx = context;
+
+	if (count == 0 || !imap_arg_is_atom(&args[0], "SEARCH"))
+		return 0;
+	for (size_t i = 1; i < count; i++)
+		if (imap_arg_get_u32(&args[i], &ctx->uid) < 0)
+			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+						"malformed SEARCH response");
+	return 0;
+}
+
+static int imap_target_find_header(struct driver_conn *conn, const char *name,
+				   const char *value, uint32_t *uid_r,
+				   enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct search_ctx ctx = { 0 };
+	struct imap_cmd_handlers h = { search_untagged, NULL, &ctx };
+	char *qn = imap_client_quote(name), *qv = imap_client_quote(value), *cmd;
+	int ret;
+
+	*uid_r = 0;
+	if (qn == NULL || qv == NULL) {
+		mm_free(&qn);
+		mm_free(&qv);
+		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"header search text cannot be quoted");
+	}
+	cmd = mm_asprintf("UID SEARCH HEADER %s %s", qn, qv);
+	mm_free(&qn);
+	mm_free(&qv);
+	ret = imap_client_run(ic->client, cmd, &h, fail_r, error_r);
+	mm_free(&cmd);
+	if (ret == 0)
+		*uid_r = ctx.uid;
+	return ret;
+}
+
 const struct source_driver source_driver_imap = {
 	.name = "imap",
 	.open = imap_driver_open,
@@ -646,6 +694,7 @@ const struct target_driver target_driver_imap = {
 	.create_folder = imap_target_create_folder,
 	.select = imap_target_select,
 	.list_messages = imap_source_list_messages,
+	.find_header = imap_target_find_header,
 	.append = imap_target_append,
 	.set_flags = imap_target_set_flags,
 	.close = imap_driver_close,

@@ -12,6 +12,7 @@
 
 #include "fakeserver.h"
 #include "mm_alloc.h"
+#include "driver.h"
 #include "pop3_client.h"
 
 static int connect_to(const struct fakeserver_step *script, enum cfg_tls tls,
@@ -361,6 +362,66 @@ START_TEST(greeting_err)
 }
 END_TEST
 
+/* RFC 5322 dates as IMAP dates; NULL: not a date. */
+static const struct {
+	const char *in, *out;
+} dates[] = {
+	{ "Tue, 15 Nov 1994 08:12:31 +0100 (CET)", "15-Nov-1994 08:12:31 +0100" },
+	{ "15 Nov 1994 08:12 -0500", "15-Nov-1994 08:12:00 -0500" },
+	{ "Mon, 1 Jan 01 00:00:00 GMT", "01-Jan-2001 00:00:00 +0000" },
+	{ "Fri, 31 Dec 99 23:59:60 EST", "31-Dec-1999 23:59:59 -0500" },
+	{ "  Wed,  2 Feb 2005 10:00:00 +0530", "02-Feb-2005 10:00:00 +0530" },
+	{ "Sat, 3 Mar 2012 04:05:06 XYZ", "03-Mar-2012 04:05:06 +0000" },
+	{ "Sun, 4 Apr 2010 07:08:09 pdt", "04-Apr-2010 07:08:09 -0700" },
+	{ "garbage", NULL },
+	{ "", NULL },
+	{ "32 Jan 2000 00:00:00 +0000", NULL },
+	{ "1 Foo 2000 00:00:00 +0000", NULL },
+	{ "1 Jan 2000 24:00:00 +0000", NULL },
+};
+
+START_TEST(rfc5322_dates)
+{
+	char out[40];
+	int ret = pop3_date_to_imap(dates[_i].in, out, sizeof(out));
+
+	if (dates[_i].out == NULL) {
+		ck_assert_msg(ret == -1, "'%s' taken as %s", dates[_i].in, out);
+	} else {
+		ck_assert_int_eq(ret, 0);
+		ck_assert_str_eq(out, dates[_i].out);
+	}
+}
+END_TEST
+
+/* Which header gives the date. */
+static const struct {
+	const char *headers, *out;
+} header_dates[] = {
+	{ "Received: from b by c; Tue, 2 Jan 2018 10:00:00 +0000\r\n"
+	  "Received: from a by b; Mon, 1 Jan 2018 09:00:00 +0000\r\n"
+	  "Date: Sun, 31 Dec 2017 08:00:00 +0000\r\n\r\nbody\r\n",
+	  "02-Jan-2018 10:00:00 +0000" },
+	{ "Subject: x\r\nDate: Sun, 31 Dec 2017 08:00:00 +0100\r\n\r\n",
+	  "31-Dec-2017 08:00:00 +0100" },
+	{ "Received: from a\r\n\tby b with ESMTP;\r\n Wed, 7 Mar 2018 11:12:13 -0800\r\n"
+	  "Date: Sun, 31 Dec 2017 08:00:00 +0000\r\n\r\n", "07-Mar-2018 11:12:13 -0800" },
+	{ "Received: without a date\r\nDate: 1 Jun 2016 01:02:03 +0000\r\n\r\n",
+	  "01-Jun-2016 01:02:03 +0000" },
+	{ "Subject: no dates\r\n\r\nDate: 1 Jun 2016 01:02:03 +0000\r\n", "" },
+	{ "", "" },
+};
+
+START_TEST(header_date)
+{
+	char out[40] = "unchanged";
+
+	pop3_header_date(header_dates[_i].headers, strlen(header_dates[_i].headers),
+			 out, sizeof(out));
+	ck_assert_str_eq(out, header_dates[_i].out);
+}
+END_TEST
+
 static Suite *pop3_suite(void)
 {
 	Suite *s = suite_create("pop3_client");
@@ -375,6 +436,8 @@ static Suite *pop3_suite(void)
 	tcase_add_test(tc, retr_big);
 	tcase_add_test(tc, stls_required_missing);
 	tcase_add_test(tc, greeting_err);
+	tcase_add_loop_test(tc, rfc5322_dates, 0, sizeof(dates) / sizeof(dates[0]));
+	tcase_add_loop_test(tc, header_date, 0, sizeof(header_dates) / sizeof(header_dates[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

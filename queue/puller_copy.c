@@ -66,9 +66,8 @@ struct copy {
 	uint32_t target_uidnext;
 	struct copy_seen *seen;
 	size_t seen_count;
-	/* Messages-in-flight state for the append sink. */
+	/* The message in flight, for the append sink. */
 	const char *target_folder;
-	const struct driver_message *cur_msg;
 	uint32_t cur_uid;
 	/* How the append sink failed, if it did. */
 	enum stream_fail sink_fail;
@@ -242,7 +241,12 @@ static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 		ret = copy_load_seen(c, b.target_uidnext, fail_r, error_r);
 	for (size_t i = 0; ret == 0 && st.uidvalidity == b.target_uidvalidity &&
 	     i < b.count; i++) {
-		uids[i] = copy_match_seen(c, b.msgs[i].size, b.msgs[i].internaldate);
+		if (b.msgs[i].uidl[0] != '\0')
+			ret = c->tdrv->find_header(c->dst, "X-UIDL", b.msgs[i].uidl,
+						   &uids[i], fail_r, error_r);
+		else
+			uids[i] = copy_match_seen(c, b.msgs[i].size,
+						  b.msgs[i].internaldate);
 		found += uids[i] != 0;
 	}
 	if (ret == 0 && store_batch_done(c->p->store, c->account, &b, uids, time(NULL),
@@ -263,7 +267,8 @@ static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
  * refusal of this one message by NEW (a tagged NO) returns 1 so the
  * source drains the body and the batch goes on; anything else stops
  * the copy with the append's failure class. */
-static int copy_sink(struct driver_body *body, void *context)
+static int copy_sink(const struct driver_message *msg, struct driver_body *body,
+		     void *context)
 {
 	struct copy *c = context;
 	enum stream_fail fail;
@@ -272,7 +277,7 @@ static int copy_sink(struct driver_body *body, void *context)
 	c->sink_fail = STREAM_FAIL_NONE;
 	c->append_refused = 0;
 	c->cur_uid = 0;
-	if (c->tdrv->append(c->dst, c->target_folder, c->cur_msg, body, &c->cur_uid,
+	if (c->tdrv->append(c->dst, c->target_folder, msg, body, &c->cur_uid,
 			    &fail, &error) == 0)
 		return 0;
 	snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
@@ -323,11 +328,20 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 
 		if (c->batch_uids[i] != 0)
 			continue;	/* matched on NEW already */
-		c->cur_msg = msg;
 		c->cur_uid = 0;
 		c->sink_fail = STREAM_FAIL_NONE;
 		c->append_refused = 0;
 		ret = c->sdrv->fetch(c->src, msg, copy_sink, c, fail_r, error_r);
+		if (ret < 0 && c->sink_fail == STREAM_FAIL_NONE &&
+		    *fail_r == STREAM_FAIL_FINAL &&
+		    strncmp(*error_r, DRIVER_APPEND_REFUSED,
+			    strlen(DRIVER_APPEND_REFUSED)) == 0) {
+			/* The source turned this one message down (POP3:
+			 * over max_message_size once spooled). */
+			snprintf(c->sink_error, sizeof(c->sink_error), "%s", *error_r);
+			c->append_refused = 1;
+			ret = 0;
+		}
 		if (ret == 0 && c->append_refused) {
 			/* NEW refused this one message: record it, go on. */
 			if (copy_failed_item(c, b->folder, b->uidvalidity, msg,
@@ -436,8 +450,15 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		struct store_batch_msg *bm;
 		uint32_t new_uid;
 
-		ret = store_msgmap_get(c->p->store, c->account, f->name, sst.uidvalidity,
-				       msg->uid, &new_uid, &error);
+		if (msg->uidl[0] != '\0') {
+			/* POP3: the UIDL set says what was copied. */
+			ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
+			ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
+		} else {
+			ret = store_msgmap_get(c->p->store, c->account, f->name,
+					       sst.uidvalidity, msg->uid, &new_uid,
+					       &error);
+		}
 		if (ret < 0) {
 			ret = copy_store_fail(fail_r, error_r, error);
 			break;
@@ -461,9 +482,18 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		bm->size = msg->size;
 		snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
 			 msg->internaldate);
+		snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
 		c->batch_msgs[c->batch.count] = msg;
-		c->batch_uids[c->batch.count] = match ?
-			copy_match_seen(c, msg->size, msg->internaldate) : 0;
+		c->batch_uids[c->batch.count] = 0;
+		if (match && msg->uidl[0] != '\0')
+			ret = c->tdrv->find_header(c->dst, "X-UIDL", msg->uidl,
+						   &c->batch_uids[c->batch.count],
+						   fail_r, error_r);
+		else if (match)
+			c->batch_uids[c->batch.count] =
+				copy_match_seen(c, msg->size, msg->internaldate);
+		if (ret < 0)
+			break;
 		c->batch.count++;
 		c->batch_bytes += msg->size;
 		if (c->batch.count == PULLER_BATCH_MESSAGES ||
@@ -611,11 +641,8 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	const char *error;
 	int ret;
 
-	if (c->dom->source_protocols == CFG_PROTO_POP3)
-		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "the POP3 source "
-				 "is not available yet: set source_protocols = imap "
-				 "or both");
-	c->sdrv = &source_driver_imap;
+	c->sdrv = c->dom->source_protocols == CFG_PROTO_POP3 ? &source_driver_pop3 :
+		&source_driver_imap;
 	c->tdrv = &target_driver_imap;
 	if (c->dom->source_admin_user != NULL) {
 		if (copy_read_secret(c->dom->source_admin_password_file, &password,
@@ -641,7 +668,32 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	if (!c->dom->source_tls_verify && c->dom->source_tls != CFG_TLS_NONE)
 		log_warning("%s: TLS certificate of %s not verified "
 			    "(source_tls_verify = no)", c->account, c->dom->source_host);
+	sset.max_message_size = c->p->cfg->max_message_size;
+	if (slogin.admin_user != NULL && c->sdrv == &source_driver_pop3)
+		slogin.admin_star_form = 1;
 	ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
+	if (ret < 0 && c->dom->source_protocols == CFG_PROTO_BOTH) {
+		/* No IMAP there: POP3 on the same host, at its own port. */
+		char saved[sizeof(copy_errbuf)], host[256];
+		enum stream_fail saved_fail = *fail_r;
+		uint16_t port;
+
+		snprintf(saved, sizeof(saved), "%s", *error_r);
+		if (driver_split_host(c->dom->source_host, host, sizeof(host), &port) == 0) {
+			sset.host = host;
+			slogin.admin_star_form = slogin.admin_user != NULL;
+			c->sdrv = &source_driver_pop3;
+			ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
+			if (ret == 0)
+				log_info("%s: OLD has no usable IMAP (%s); copying INBOX "
+					 "over POP3", c->account, saved);
+		}
+		if (ret < 0) {
+			c->sdrv = &source_driver_imap;
+			mm_free_secret(&password);
+			return copy_fail(fail_r, saved_fail, error_r, "%s", saved);
+		}
+	}
 	mm_free_secret(&password);
 	if (ret < 0)
 		return -1;

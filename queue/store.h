@@ -270,15 +270,17 @@ int store_msgmap_get(struct store *store, const char *account,
 /*
  * Before a batch of messages is sent to NEW, it is recorded as pending
  * with NEW's UIDNEXT at that moment; when NEW has answered with the new
- * UIDs, store_batch_done() records them and drops the pending batch in
+ * UIDs, store_batch_done() records them (POP3 messages: their UIDLs
+ * in the UIDL set) and drops the pending batch in
  * one transaction. After a crash, a pending batch tells the puller
  * which messages may already be on NEW (UID >= target_uidnext, matched
  * by size and date) before it appends anything again.
  */
 struct store_batch_msg {
-	uint32_t old_uid;
+	uint32_t old_uid;	/* the POP3 message number for a POP3 source */
 	uint64_t size;
 	char internaldate[40];
+	char uidl[72];		/* POP3: the UIDL, recorded instead of a UID */
 };
 
 struct store_batch {

@@ -40,6 +40,7 @@ static void batch_encode(const struct store_batch *b, struct rec_writer *w)
 		rec_put_u32(w, b->msgs[i].old_uid);
 		rec_put_u64(w, b->msgs[i].size);
 		rec_put_str(w, b->msgs[i].internaldate);
+		rec_put_str(w, b->msgs[i].uidl);
 	}
 }
 
@@ -61,16 +62,21 @@ static int batch_decode(const MDB_val *v, struct store_batch *b,
 	if (!r.bad && n <= STORE_MAX_BATCH) {
 		b->msgs = mm_calloc(n, sizeof(*b->msgs));
 		for (uint32_t i = 0; i < n && !r.bad; i++) {
-			char *date;
+			char *date, *uidl;
 
 			b->msgs[i].old_uid = rec_get_u32(&r);
 			b->msgs[i].size = rec_get_u64(&r);
 			date = rec_get_str(&r);
-			if (date != NULL && strlen(date) < sizeof(b->msgs[i].internaldate))
+			uidl = rec_get_str(&r);
+			if (date != NULL && strlen(date) < sizeof(b->msgs[i].internaldate) &&
+			    uidl != NULL && strlen(uidl) < sizeof(b->msgs[i].uidl)) {
 				memcpy(b->msgs[i].internaldate, date, strlen(date) + 1);
-			else
+				memcpy(b->msgs[i].uidl, uidl, strlen(uidl) + 1);
+			} else {
 				r.bad = 1;
+			}
 			mm_free(&date);
+			mm_free(&uidl);
 		}
 		b->count = n;
 	} else {
@@ -183,17 +189,30 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 	for (size_t i = 0; ret == 0 && i < b->count; i++) {
 		if (ctx->new_uids[i] == 0)
 			continue;
-		store_be32(key + base + 4, b->msgs[i].old_uid);
-		ret = store_get(store, txn, STORE_DB_MSGMAP, key, base + 8, &v, error_r);
-		if (ret == 0)
-			continue;	/* recorded before: not twice */
-		if (ret < 0)
-			break;
-		store_be32(val, ctx->new_uids[i]);
-		ret = store_put(store, txn, STORE_DB_MSGMAP, key, base + 8, val, 4,
-				error_r);
-		if (b->msgs[i].old_uid > f.last_uid && f.uidvalidity == b->uidvalidity)
-			f.last_uid = b->msgs[i].old_uid;
+		if (b->msgs[i].uidl[0] != '\0') {
+			/* POP3: the UIDL is the identity; numbers are not. */
+			ret = store_uidl_add_txn(store, txn, ctx->account, b->msgs[i].uidl,
+						 ctx->now, error_r);
+			if (ret == STORE_EXISTS) {
+				ret = 0;
+				continue;
+			}
+			if (ret < 0)
+				break;
+		} else {
+			store_be32(key + base + 4, b->msgs[i].old_uid);
+			ret = store_get(store, txn, STORE_DB_MSGMAP, key, base + 8, &v,
+					error_r);
+			if (ret == 0)
+				continue;	/* recorded before: not twice */
+			if (ret < 0)
+				break;
+			store_be32(val, ctx->new_uids[i]);
+			ret = store_put(store, txn, STORE_DB_MSGMAP, key, base + 8, val, 4,
+					error_r);
+			if (b->msgs[i].old_uid > f.last_uid && f.uidvalidity == b->uidvalidity)
+				f.last_uid = b->msgs[i].old_uid;
+		}
 		f.messages++;
 		f.bytes += b->msgs[i].size;
 		acct.messages++;

@@ -364,24 +364,32 @@ static int uidl_key(const char *account, const char *uidl, unsigned char *key,
 	return 0;
 }
 
-static int uidl_add_txn(struct store *store, MDB_txn *txn, void *context,
-			const char **error_r)
+int store_uidl_add_txn(struct store *store, MDB_txn *txn, const char *account,
+		       const char *uidl, time_t now, const char **error_r)
 {
-	struct folder_ctx *ctx = context;
 	unsigned char key[STORE_MAX_ACCOUNT + 1 + STORE_MAX_UIDL], val[8];
 	size_t keylen;
 	MDB_val v;
 	int ret;
 
-	if (uidl_key(ctx->account, ctx->uidl, key, &keylen, error_r) < 0)
+	if (uidl_key(account, uidl, key, &keylen, error_r) < 0)
 		return -1;
 	ret = store_get(store, txn, STORE_DB_UIDLS, key, keylen, &v, error_r);
 	if (ret < 0)
 		return -1;
 	if (ret == 0)
 		return STORE_EXISTS;
-	store_be64(val, (uint64_t)ctx->now);
+	store_be64(val, (uint64_t)now);
 	return store_put(store, txn, STORE_DB_UIDLS, key, keylen, val, 8, error_r);
+}
+
+static int uidl_add_txn(struct store *store, MDB_txn *txn, void *context,
+			const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+
+	return store_uidl_add_txn(store, txn, ctx->account, ctx->uidl, ctx->now,
+				  error_r);
 }
 
 int store_uidl_add(struct store *store, const char *account,

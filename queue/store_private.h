@@ -151,6 +151,10 @@ int store_folder_load(struct store *store, MDB_txn *txn, const char *account,
 int store_folder_save(struct store *store, MDB_txn *txn,
 		      const struct store_folder *folder, const char **error_r);
 
+/* Claim a POP3 UIDL inside txn: 0, STORE_EXISTS, or -1. */
+int store_uidl_add_txn(struct store *store, MDB_txn *txn, const char *account,
+		       const char *uidl, time_t now, const char **error_r);
+
 /* Per-account progress (store_folder.c), for reset. */
 int store_folder_forget_txn(struct store *store, MDB_txn *txn,
 			    const char *account, const char **error_r);

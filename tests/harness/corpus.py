@@ -16,6 +16,7 @@ Verify (compares a live mailbox with a manifest; read-only):
     corpus.py --verify --host IP [--port 143] --user USER --password-file F
               --manifest IN.json [--folder-map "OLD=NEW"]... [--loose-headers]
               [--no-flags] [--no-dates] [--no-subscriptions] [--extra-folders-ok]
+              [--only-folder PATH ...]
 
 USER may be a master login (alice@example.test*mailmigrate).  The password
 is the content of the file (one trailing newline dropped); it is sent with
@@ -628,12 +629,18 @@ def verify(args):
     for flags, delim, raw in parse_list(check(conn.list('""', '"*"'), "LIST")):
         live[path_key(path_of(raw, delim or sep))] = (raw, flags)
     want = {mapped(f["path"]): f for f in man["folders"]}
+    # --only-folder: compare those folders and nothing else (a POP3 copy
+    # has INBOX only).
+    only = None
+    if args.only_folder:
+        only = {path_key(x.split("/")) for x in args.only_folder}
+        want = {k: v for k, v in want.items() if k in only}
     for k in sorted(want):
         if k not in live:
             diffs.append("folder %s: missing" % k)
         elif "\\noselect" in live[k][1].lower() or "\\nonexistent" in live[k][1].lower():
             diffs.append("folder %s: exists only as \\Noselect" % k)
-    if not args.extra_folders_ok:
+    if not args.extra_folders_ok and only is None:
         for k in sorted(set(live) - set(want)):
             if "\\noselect" not in live[k][1].lower():
                 diffs.append("folder %s: not in the manifest" % k)
@@ -650,7 +657,8 @@ def verify(args):
 
     by_folder = {}
     for m in man["messages"]:
-        by_folder.setdefault(mapped(m["folder_path"]), []).append(m)
+        if only is None or mapped(m["folder_path"]) in only:
+            by_folder.setdefault(mapped(m["folder_path"]), []).append(m)
     checked = 0
     for k in sorted(set(by_folder) | {x for x in want if x in live}):
         if k not in live:
@@ -738,6 +746,7 @@ def main(argv):
     p.add_argument("--no-dates", action="store_true")
     p.add_argument("--no-subscriptions", action="store_true")
     p.add_argument("--extra-folders-ok", action="store_true")
+    p.add_argument("--only-folder", action="append")
     args = p.parse_args(argv[1:])
     if args.count < 0 or args.big_mb < 0 or args.big_mb > 1024:
         p.error("--count and --big-mb must be >= 0 (--big-mb at most 1024)")

@@ -34,6 +34,12 @@ default_domain = example.test
 source_host = $OLD_IP
 source_tls = starttls
 source_tls_ca_file = $CA_FILE
+
+[domain example.org]
+source_host = $OLD_IP
+source_protocols = pop3
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
 EOC
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
 
@@ -56,6 +62,14 @@ for u in ann ben cid kim; do
 		fail "corpus load for $u failed"
 	printf '%s@example.test:%s\n' "$u" "$pass" >>"$MM_DIR/bulk.txt"
 done
+mm_adduser old "pop@example.org" "pop pass ü"
+sh "$SERVERS_SH" adduser "$MM_DIR" new "pop@example.org" --nopass </dev/null ||
+	fail "adduser new pop failed"
+pw=$(mm_pwfile "pop pass ü")
+mv "$pw" "$MM_DIR/pop.pw"
+$CORPUS --host "$OLD_IP" --user pop@example.org --password-file "$MM_DIR/pop.pw" \
+	--seed 99 --count 40 --manifest "$MM_DIR/pop.json" >/dev/null ||
+	fail "corpus load for pop failed"
 MM init >/dev/null || fail "init failed"
 
 verify() {
@@ -127,10 +141,53 @@ a = json.load(sys.stdin)
 assert a["state"] == "copied", a["state"]'
 }
 
+verify_pop() {
+	$CORPUS --verify --host "$NEW_IP" --user "pop@example.org*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/pop.json" \
+		--only-folder INBOX --loose-headers --no-flags --no-dates --no-subscriptions
+}
+
+# POP3: INBOX byte for byte but for an X-UIDL header holding OLD's UIDL,
+# dates from the headers (not the time of the copy), and nothing twice on
+# a second round.
+t_pop3() {
+	printf 'pop@example.org:pop pass ü\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	verify_pop || return 1
+	"$PYTHON" - "$OLD_IP" "$NEW_IP" "$MM_DIR/pop.pw" "$NEW_MASTER_USER" \
+		"$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
+import imaplib, poplib, re, sys, time
+old, new, pwf, master, mpwf = sys.argv[1:6]
+pw = open(pwf, encoding="utf-8").read().rstrip("\n")
+p = poplib.POP3(old)
+p.user("pop@example.org")
+p.pass_(pw)
+uidls = sorted(l.split()[1].decode() for l in p.uidl()[1])
+p.quit()
+m = imaplib.IMAP4(new)
+m.authenticate("PLAIN", lambda _: ("\0pop@example.org*%s\0%s" % (master, open(mpwf).read().strip())).encode())
+m.select("INBOX", readonly=True)
+typ, data = m.uid("FETCH", "1:*", "(INTERNALDATE BODY.PEEK[HEADER.FIELDS (X-UIDL)])")
+got, dates = [], []
+for item in data:
+    if isinstance(item, tuple):
+        hdr = item[1].decode()
+        got.append(re.match(r"X-UIDL: (\S+)", hdr).group(1))
+        dates.append(imaplib.Internaldate2tuple(item[0]))
+m.logout()
+assert sorted(got) == uidls, ("X-UIDL on NEW differs from OLD's UIDLs", len(got), len(uidls))
+recent = [d for d in dates if time.mktime(d) > time.time() - 86400]
+assert not recent, "%d messages dated now, not from their headers" % len(recent)
+EOP
+	MM sync pop@example.org >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	verify_pop
+}
+
 # The daemon log names no password.
 t_no_password_in_logs() {
 	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err"; do
-		if grep -q 'pw [a-z]* "x"' "$f"; then
+		if grep -q -e 'pw [a-z]* "x"' -e 'pop pass' "$f"; then
 			echo "a password is in $f"
 			return 1
 		fi
@@ -141,5 +198,6 @@ check "mailmigrated copies 3 accounts (one with a ${BIG_MB} MB message), verifie
 check "stats count the copied messages" t_stats
 check "a second round (sync --all) copies nothing twice" t_second_round
 check "kill -9 at 10 random moments, restart: nothing missing or doubled" t_kill9
+check "POP3: INBOX copied with X-UIDL and header dates, no duplicates on sync" t_pop3
 check "no password in the logs" t_no_password_in_logs
 mm_done

@@ -1,0 +1,432 @@
+/*
+ * NAME
+ *	pop3_driver 3
+ * SUMMARY
+ *	the POP3 source driver: INBOX only, UIDLs, dates from headers
+ * DESCRIPTION
+ *	A POP3 mailbox is one folder, INBOX, whose messages are known by
+ *	their UIDL (RFC 1939); the message numbers stand in for UIDs within
+ *	one session only. Each message is spooled to an unlinked temporary
+ *	file, so memory stays bounded and its exact size is known, and is
+ *	given to the target with an "X-UIDL: <uidl>" header first, so
+ *	Dovecot's pop3_reuse_xuidl keeps POP3 clients from downloading it
+ *	again. POP3 has no dates: the date is the newest Received: header's,
+ *	else the Date: header's, else now. Nothing is deleted on OLD.
+ */
+#include "config.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "driver.h"
+#include "log.h"
+#include "mm_alloc.h"
+#include "pop3_client.h"
+
+#define POP3_HEADER_SCAN (256 * 1024)	/* headers read for the date */
+
+struct pop3_conn {
+	struct pop3_client *client;
+	uint64_t max_message_size;
+};
+
+struct pop3_listing {
+	struct driver_message *msgs;
+	size_t count;
+};
+
+static char pop3_driver_errbuf[600];
+
+static int pop3_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
+			    const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static int pop3_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
+			    const char **error_r, const char *fmt, ...)
+{
+	char buf[sizeof(pop3_driver_errbuf)];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	memcpy(pop3_driver_errbuf, buf, sizeof(buf));
+	*fail_r = fail;
+	*error_r = pop3_driver_errbuf;
+	return -1;
+}
+
+static struct pop3_conn *pop3_conn(struct driver_conn *conn)
+{
+	return (struct pop3_conn *)conn;
+}
+
+static int pop3_driver_open(const struct driver_settings *set,
+			    const struct driver_login *login,
+			    struct driver_conn **conn_r, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	struct pop3_client_settings cs = { 0 };
+	struct pop3_conn *pc;
+	char host[256], *user;
+	int ret;
+
+	if (driver_split_host(set->host, host, sizeof(host), &cs.port) < 0)
+		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"bad host '%.200s'", set->host);
+	if (login->admin_user != NULL && !login->admin_star_form)
+		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"POP3 admin logins use the user*admin form");
+	cs.host = host;
+	cs.tls = set->tls;
+	cs.tls_opts = set->tls_opts;
+	if (cs.tls_opts.name == NULL)
+		cs.tls_opts.name = host;
+	cs.timeout_ms = set->timeout_ms;
+	pc = mm_calloc(1, sizeof(*pc));
+	pc->max_message_size = set->max_message_size;
+	if (pop3_client_connect(&cs, &pc->client, fail_r, error_r) < 0) {
+		mm_free(&pc);
+		return -1;
+	}
+	user = login->admin_user != NULL ?
+		mm_asprintf("%s*%s", login->user, login->admin_user) :
+		mm_strdup(login->user);
+	ret = pop3_client_login(pc->client, user, login->password, fail_r, error_r);
+	mm_free(&user);
+	if (ret == 0 && !pop3_client_has_uidl(pc->client))
+		ret = pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r, "the POP3 "
+				       "server has no UIDL: messages cannot be "
+				       "told apart between rounds");
+	if (ret < 0) {
+		pop3_client_close(&pc->client);
+		mm_free(&pc);
+		return -1;
+	}
+	*conn_r = (struct driver_conn *)pc;
+	return 0;
+}
+
+static void pop3_driver_close(struct driver_conn **connp)
+{
+	struct pop3_conn *pc = pop3_conn(*connp);
+
+	if (pc == NULL)
+		return;
+	pop3_client_close(&pc->client);
+	mm_free(connp);
+}
+
+static int pop3_driver_list_folders(struct driver_conn *conn,
+				    struct driver_folder **folders_r,
+				    size_t *count_r, enum stream_fail *fail_r,
+				    const char **error_r)
+{
+	struct driver_folder *f = mm_calloc(1, sizeof(*f));
+
+	f->name = mm_strdup("INBOX");
+	f->subscribed = 1;
+	*folders_r = f;
+	*count_r = 1;
+	return 0;
+}
+
+static int pop3_driver_select(struct driver_conn *conn, const char *folder,
+			      struct driver_folder_status *status_r,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	memset(status_r, 0, sizeof(*status_r));
+	if (strcasecmp(folder, "INBOX") != 0)
+		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					"POP3 has INBOX only, not %.200s", folder);
+	/* No UIDVALIDITY in POP3: the UIDLs identify messages. */
+	status_r->uidvalidity = 1;
+	status_r->uidnext = 1;
+	return 0;
+}
+
+static int pop3_on_uidl(uint32_t msgnum, const char *uidl, void *context)
+{
+	struct pop3_listing *l = context;
+	struct driver_message *m;
+
+	l->msgs = mm_reallocarray(l->msgs, l->count + 1, sizeof(*l->msgs));
+	m = &l->msgs[l->count++];
+	memset(m, 0, sizeof(*m));
+	m->uid = msgnum;
+	snprintf(m->uidl, sizeof(m->uidl), "%s", uidl);
+	return 0;
+}
+
+static int pop3_on_list(uint32_t msgnum, uint64_t size, void *context)
+{
+	struct pop3_listing *l = context;
+
+	for (size_t i = 0; i < l->count; i++) {
+		if (l->msgs[i].uid == msgnum) {
+			l->msgs[i].size = size;
+			return 0;
+		}
+	}
+	return 0;
+}
+
+static int pop3_driver_list_messages(struct driver_conn *conn, uint32_t first_uid,
+				     int (*fn)(const struct driver_message *msg, void *ctx),
+				     void *ctx, enum stream_fail *fail_r,
+				     const char **error_r)
+{
+	struct pop3_conn *pc = pop3_conn(conn);
+	struct pop3_listing l = { 0 };
+	int ret;
+
+	(void)first_uid;	/* POP3 lists all; the UIDLs decide */
+	ret = pop3_client_uidl(pc->client, pop3_on_uidl, &l, fail_r, error_r);
+	if (ret == 0)
+		ret = pop3_client_list(pc->client, pop3_on_list, &l, fail_r, error_r);
+	for (size_t i = 0; ret == 0 && i < l.count; i++)
+		if (fn(&l.msgs[i], ctx) != 0)
+			break;
+	mm_free(&l.msgs);
+	return ret;
+}
+
+/* --- dates from headers --------------------------------------------------- */
+
+static const char *const pop3_months[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
+/* The offset in minutes of an RFC 5322 zone ("+0100", "GMT", "EST"). */
+static int pop3_zone(const char *z, int *minutes_r)
+{
+	static const struct {
+		const char *name;
+		int minutes;
+	} zones[] = {
+		{ "UT", 0 }, { "UTC", 0 }, { "GMT", 0 }, { "Z", 0 },
+		{ "EST", -300 }, { "EDT", -240 }, { "CST", -360 }, { "CDT", -300 },
+		{ "MST", -420 }, { "MDT", -360 }, { "PST", -480 }, { "PDT", -420 },
+	};
+
+	if ((z[0] == '+' || z[0] == '-') && isdigit((unsigned char)z[1]) &&
+	    isdigit((unsigned char)z[2]) && isdigit((unsigned char)z[3]) &&
+	    isdigit((unsigned char)z[4])) {
+		int hhmm = atoi(z + 1);
+
+		*minutes_r = (z[0] == '-' ? -1 : 1) * ((hhmm / 100) * 60 + hhmm % 100);
+		return 0;
+	}
+	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
+		size_t n = strlen(zones[i].name);
+
+		if (strncasecmp(z, zones[i].name, n) == 0 &&
+		    !isalpha((unsigned char)z[n])) {
+			*minutes_r = zones[i].minutes;
+			return 0;
+		}
+	}
+	*minutes_r = 0;	/* RFC 5322 4.3: unknown zones are +0000 */
+	return 0;
+}
+
+/* An RFC 5322 date ("Tue, 15 Nov 1994 08:12:31 +0100") as an IMAP
+ * date-time ("15-Nov-1994 08:12:31 +0100"); 0, or -1 if it is none. */
+int pop3_date_to_imap(const char *text, char *out, size_t size)
+{
+	char mon[4] = "", zone[16] = "";
+	int day, year, hh, mm, ss = 0, minutes, n = 0, month = -1;
+	const char *p = text;
+
+	while (isspace((unsigned char)*p))
+		p++;
+	/* An optional day name. */
+	if (isalpha((unsigned char)*p)) {
+		while (isalpha((unsigned char)*p))
+			p++;
+		while (*p == ',' || isspace((unsigned char)*p))
+			p++;
+	}
+	if (sscanf(p, "%d %3s %d %d:%d%n", &day, mon, &year, &hh, &mm, &n) != 5)
+		return -1;
+	p += n;
+	if (*p == ':') {
+		if (sscanf(p, ":%d%n", &ss, &n) != 1)
+			return -1;
+		p += n;
+	}
+	while (isspace((unsigned char)*p))
+		p++;
+	snprintf(zone, sizeof(zone), "%.15s", p);
+	for (int i = 0; i < 12; i++)
+		if (strcasecmp(mon, pop3_months[i]) == 0)
+			month = i;
+	if (year < 100)
+		year += year < 50 ? 2000 : 1900;	/* RFC 5322 4.3 */
+	if (month < 0 || day < 1 || day > 31 || year < 1970 || year > 9999 ||
+	    hh > 23 || mm > 59 || ss > 60 || pop3_zone(zone, &minutes) < 0)
+		return -1;
+	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", day,
+		 pop3_months[month], year, hh, mm, ss > 59 ? 59 : ss,
+		 minutes < 0 ? '-' : '+', abs(minutes) / 60, abs(minutes) % 60);
+	return 0;
+}
+
+void pop3_header_date(const char *headers, size_t len, char *out, size_t size)
+{
+	char field[1024];
+	int have_date = 0;
+	size_t i = 0;
+
+	out[0] = '\0';
+	while (i < len) {
+		size_t n = 0;
+
+		/* One field, unfolded, bounded. */
+		while (i < len) {
+			char ch = headers[i++];
+
+			if (ch == '\n') {
+				if (i < len && (headers[i] == ' ' || headers[i] == '\t'))
+					continue;
+				break;
+			}
+			if (ch != '\r' && n + 1 < sizeof(field))
+				field[n++] = ch == '\t' ? ' ' : ch;
+		}
+		field[n] = '\0';
+		if (n == 0)
+			break;	/* the blank line: end of the header */
+		if (strncasecmp(field, "Received:", 9) == 0) {
+			/* The first Received: is the newest hop; the date
+			 * follows its last ';'. */
+			const char *semi = strrchr(field, ';');
+
+			if (semi != NULL && pop3_date_to_imap(semi + 1, out, size) == 0)
+				return;
+		} else if (!have_date && strncasecmp(field, "Date:", 5) == 0 &&
+			   pop3_date_to_imap(field + 5, out, size) == 0) {
+			have_date = 1;
+			/* Keep looking for a Received: first. */
+		}
+	}
+}
+
+/* --- fetching: spool, then hand over ----------------------------------- */
+
+struct pop3_spool {
+	FILE *f;
+	uint64_t size;
+	uint64_t max;
+	int too_big;
+};
+
+static int pop3_spool_write(const void *data, size_t len, void *context)
+{
+	struct pop3_spool *sp = context;
+
+	sp->size += len;
+	if (sp->max != 0 && sp->size > sp->max) {
+		sp->too_big = 1;
+		return 0;	/* read on to the end; keep nothing more */
+	}
+	return fwrite(data, 1, len, sp->f) == len ? 0 : -1;
+}
+
+struct pop3_body {
+	struct driver_body body;
+	FILE *f;
+	char header[POP3_MAX_UIDL + 16];
+	size_t header_len, header_off;
+};
+
+static int pop3_body_read(struct driver_body *body, void *buf, size_t len,
+			  size_t *got_r, enum stream_fail *fail_r, const char **error_r)
+{
+	struct pop3_body *pb = body->ctx;
+
+	if (pb->header_off < pb->header_len) {
+		size_t n = pb->header_len - pb->header_off;
+
+		if (n > len)
+			n = len;
+		memcpy(buf, pb->header + pb->header_off, n);
+		pb->header_off += n;
+		*got_r = n;
+		return 0;
+	}
+	*got_r = fread(buf, 1, len, pb->f);
+	if (*got_r == 0 && ferror(pb->f))
+		return pop3_driver_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+					"reading the spooled message: %s",
+					strerror(errno));
+	return 0;
+}
+
+static int pop3_driver_fetch(struct driver_conn *conn, const struct driver_message *msg,
+			     driver_sink_fn *sink, void *ctx, enum stream_fail *fail_r,
+			     const char **error_r)
+{
+	struct pop3_conn *pc = pop3_conn(conn);
+	struct pop3_spool sp = { .max = pc->max_message_size };
+	struct driver_message fetched = *msg;
+	struct pop3_body pb;
+	char *head;
+	size_t headlen;
+	uint64_t size;
+	int ret;
+
+	/* An unlinked temporary file: nothing stays on disk after us. */
+	sp.f = tmpfile();
+	if (sp.f == NULL)
+		return pop3_driver_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+					"cannot make a temporary file: %s", strerror(errno));
+	if (pop3_client_retr(pc->client, msg->uid, pop3_spool_write, &sp, &size,
+			     fail_r, error_r) < 0) {
+		fclose(sp.f);
+		return -1;
+	}
+	if (sp.too_big) {
+		fclose(sp.f);
+		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					DRIVER_APPEND_REFUSED ": %llu bytes, over "
+					"max_message_size", (unsigned long long)size);
+	}
+	/* The header block, for the date. */
+	head = mm_malloc(POP3_HEADER_SCAN);
+	rewind(sp.f);
+	headlen = fread(head, 1, POP3_HEADER_SCAN, sp.f);
+	pop3_header_date(head, headlen, fetched.internaldate,
+			 sizeof(fetched.internaldate));
+	mm_free(&head);
+	rewind(sp.f);
+	memset(&pb, 0, sizeof(pb));
+	pb.f = sp.f;
+	pb.header_len = (size_t)snprintf(pb.header, sizeof(pb.header),
+					 "X-UIDL: %s\r\n", msg->uidl);
+	pb.body.size = pb.header_len + size;
+	pb.body.read = pop3_body_read;
+	pb.body.ctx = &pb;
+	fetched.size = pb.body.size;
+	fetched.flags = 0;
+	ret = sink(&fetched, &pb.body, ctx);
+	fclose(sp.f);
+	return ret < 0 ? -1 : 0;
+}
+
+const struct source_driver source_driver_pop3 = {
+	.name = "pop3",
+	.open = pop3_driver_open,
+	.list_folders = pop3_driver_list_folders,
+	.select = pop3_driver_select,
+	.list_messages = pop3_driver_list_messages,
+	.fetch = pop3_driver_fetch,
+	.close = pop3_driver_close,
+};
