@@ -15,6 +15,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -56,7 +57,7 @@ struct copy {
 	char src_prefix[64], dst_prefix[64];
 	char *special[FOLDER_MAP_USES];
 	uint64_t max_size;
-	uint64_t copied, bytes, failed;
+	uint64_t copied, bytes, failed, flag_updates;
 	enum puller_outcome outcome;
 	/* The batch being filled for the current folder. */
 	struct store_batch batch;
@@ -149,6 +150,30 @@ static int64_t copy_parse_date(const char *s)
 	t = (int64_t)timegm(&tm);
 	t -= (sign == '+' ? 1 : -1) * ((zone / 100) * 3600 + (zone % 100) * 60);
 	return t;
+}
+
+static int keyword_cmp(const void *a, const void *b)
+{
+	return strcasecmp(*(char *const *)a, *(char *const *)b);
+}
+
+/* A hash of a message's flags and keywords (order and case of keywords
+ * do not count), never 0, which means "unknown". FNV-1a, 32 bits. */
+static uint32_t copy_flags_hash(const struct driver_message *msg)
+{
+	char **kw = mm_calloc(msg->keywords_count + 1, sizeof(char *));
+	uint32_t h = 2166136261u;
+
+	h = (h ^ (msg->flags & 0xff)) * 16777619u;
+	memcpy(kw, msg->keywords, msg->keywords_count * sizeof(char *));
+	qsort(kw, msg->keywords_count, sizeof(char *), keyword_cmp);
+	for (size_t i = 0; i < msg->keywords_count; i++) {
+		for (const char *p = kw[i]; *p != '\0'; p++)
+			h = (h ^ (unsigned char)tolower((unsigned char)*p)) * 16777619u;
+		h = (h ^ ' ') * 16777619u;
+	}
+	mm_free(&kw);
+	return h != 0 ? h : 1;
 }
 
 /* Keep a copy of each listed message. */
@@ -408,7 +433,9 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	if (ret < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	if (ret == 0 && rec.uidvalidity == sst.uidvalidity) {
-		first_uid = rec.last_uid + 1;
+		/* A first copy resumes after the last UID; later rounds look
+		 * at every message, for changed flags. */
+		first_uid = c->job->kind == STORE_JOB_COPY ? rec.last_uid + 1 : 1;
 	} else {
 		if (ret == 0)
 			copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s changed on "
@@ -450,18 +477,33 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		struct store_batch_msg *bm;
 		uint32_t new_uid;
 
+		uint32_t hash = msg->uidl[0] != '\0' ? 0 : copy_flags_hash(msg);
+		uint32_t old_hash = 0;
+
 		if (msg->uidl[0] != '\0') {
 			/* POP3: the UIDL set says what was copied. */
 			ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
 			ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
 		} else {
-			ret = store_msgmap_get(c->p->store, c->account, f->name,
-					       sst.uidvalidity, msg->uid, &new_uid,
-					       &error);
+			ret = store_msgmap_get_flags(c->p->store, c->account, f->name,
+						     sst.uidvalidity, msg->uid, &new_uid,
+						     &old_hash, &error);
 		}
 		if (ret < 0) {
 			ret = copy_store_fail(fail_r, error_r, error);
 			break;
+		}
+		if (ret == 0 && hash != 0 && old_hash != hash) {
+			/* Copied before, and its flags changed on OLD since. */
+			ret = c->tdrv->set_flags(c->dst, new_uid, msg, fail_r, error_r);
+			if (ret == 0 && store_msgmap_set_flags(c->p->store, c->account,
+							       f->name, sst.uidvalidity,
+							       msg->uid, hash, &error) < 0)
+				ret = copy_store_fail(fail_r, error_r, error);
+			if (ret < 0)
+				break;
+			c->flag_updates++;
+			continue;
 		}
 		if (ret == 0)
 			continue;	/* copied before */
@@ -483,6 +525,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
 			 msg->internaldate);
 		snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
+		bm->flags_hash = hash;
 		c->batch_msgs[c->batch.count] = msg;
 		c->batch_uids[c->batch.count] = 0;
 		if (match && msg->uidl[0] != '\0')
@@ -783,10 +826,12 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			ret = copy_store_fail(fail_r, error_r, error);
 		else
 			copy_event(&c, LOG_SEV_INFO, "%s: %llu messages (%llu bytes) "
-				   "copied in this round, %llu not copied",
+				   "copied in this round, flags updated on %llu, "
+				   "%llu not copied",
 				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
 				   (unsigned long long)c.copied,
 				   (unsigned long long)c.bytes,
+				   (unsigned long long)c.flag_updates,
 				   (unsigned long long)c.failed);
 		if (ret == 0 && job->kind == STORE_JOB_FINISH &&
 		    store_cred_wipe(p->store, job->account, &error) < 0)

@@ -281,6 +281,7 @@ struct store_batch_msg {
 	uint64_t size;
 	char internaldate[40];
 	char uidl[72];		/* POP3: the UIDL, recorded instead of a UID */
+	uint32_t flags_hash;	/* OLD's flags and keywords, as copied */
 };
 
 struct store_batch {
@@ -332,6 +333,19 @@ int store_failed_add(struct store *store, const struct store_failed *item,
 int store_failed_iter(struct store *store, const char *account,
 		      int (*fn)(const struct store_failed *item, void *ctx),
 		      void *ctx, const char **error_r);
+
+/* The UID map entry with the hash of OLD's flags and keywords as last
+ * copied to NEW (0: unknown), so a later round updates NEW only for
+ * messages whose flags changed on OLD. 0, STORE_NOTFOUND, or -1. */
+int store_msgmap_get_flags(struct store *store, const char *account,
+			   const char *folder, uint32_t uidvalidity,
+			   uint32_t old_uid, uint32_t *new_uid_r,
+			   uint32_t *flags_hash_r, const char **error_r);
+/* Record that NEW now has the flags whose hash is flags_hash. */
+int store_msgmap_set_flags(struct store *store, const char *account,
+			   const char *folder, uint32_t uidvalidity,
+			   uint32_t old_uid, uint32_t flags_hash,
+			   const char **error_r);
 
 /* --- POP3 UIDLs --------------------------------------------------------- */
 

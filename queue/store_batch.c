@@ -41,6 +41,7 @@ static void batch_encode(const struct store_batch *b, struct rec_writer *w)
 		rec_put_u64(w, b->msgs[i].size);
 		rec_put_str(w, b->msgs[i].internaldate);
 		rec_put_str(w, b->msgs[i].uidl);
+		rec_put_u32(w, b->msgs[i].flags_hash);
 	}
 }
 
@@ -68,6 +69,7 @@ static int batch_decode(const MDB_val *v, struct store_batch *b,
 			b->msgs[i].size = rec_get_u64(&r);
 			date = rec_get_str(&r);
 			uidl = rec_get_str(&r);
+			b->msgs[i].flags_hash = rec_get_u32(&r);
 			if (date != NULL && strlen(date) < sizeof(b->msgs[i].internaldate) &&
 			    uidl != NULL && strlen(uidl) < sizeof(b->msgs[i].uidl)) {
 				memcpy(b->msgs[i].internaldate, date, strlen(date) + 1);
@@ -156,7 +158,7 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 {
 	struct batch_ctx *ctx = context;
 	const struct store_batch *b = ctx->in;
-	unsigned char key[STORE_FOLDER_KEY_MAX + 8], val[4];
+	unsigned char key[STORE_FOLDER_KEY_MAX + 8], val[8];
 	struct store_account acct;
 	struct store_folder f;
 	size_t base;
@@ -208,7 +210,8 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 			if (ret < 0)
 				break;
 			store_be32(val, ctx->new_uids[i]);
-			ret = store_put(store, txn, STORE_DB_MSGMAP, key, base + 8, val, 4,
+			store_be32(val + 4, b->msgs[i].flags_hash);
+			ret = store_put(store, txn, STORE_DB_MSGMAP, key, base + 8, val, 8,
 					error_r);
 			if (b->msgs[i].old_uid > f.last_uid && f.uidvalidity == b->uidvalidity)
 				f.last_uid = b->msgs[i].old_uid;

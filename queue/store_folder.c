@@ -143,6 +143,7 @@ struct folder_ctx {
 	struct store_folder *out;
 	uint32_t uidvalidity, old_uid, new_uid;
 	uint32_t *new_uid_r;
+	uint32_t flags_hash;
 	uint64_t size;
 	time_t now;
 	const char *uidl;
@@ -251,7 +252,7 @@ static int message_copied_txn(struct store *store, MDB_txn *txn, void *context,
 			      const char **error_r)
 {
 	struct folder_ctx *ctx = context;
-	unsigned char key[MSGMAP_KEY_MAX], val[4];
+	unsigned char key[MSGMAP_KEY_MAX], val[8];
 	struct store_account acct;
 	struct store_folder f;
 	size_t keylen;
@@ -273,7 +274,8 @@ static int message_copied_txn(struct store *store, MDB_txn *txn, void *context,
 	if (ret < 0)
 		return -1;
 	store_be32(val, ctx->new_uid);
-	if (store_put(store, txn, STORE_DB_MSGMAP, key, keylen, val, 4, error_r) < 0) {
+	store_be32(val + 4, 0);	/* flags not known here */
+	if (store_put(store, txn, STORE_DB_MSGMAP, key, keylen, val, 8, error_r) < 0) {
 		store_account_clear(&acct);
 		return -1;
 	}
@@ -329,10 +331,62 @@ static int msgmap_get_txn(struct store *store, MDB_txn *txn, void *context,
 	ret = store_get(store, txn, STORE_DB_MSGMAP, key, keylen, &v, error_r);
 	if (ret != 0)
 		return ret;
-	if (v.mv_size != 4)
+	if (v.mv_size != 4 && v.mv_size != 8)
 		return store_fail(error_r, "damaged UID map entry");
 	*ctx->new_uid_r = store_get_be32(v.mv_data);
+	/* Entries of 4 bytes predate the flags hash: unknown. */
+	ctx->flags_hash = v.mv_size == 8 ?
+		store_get_be32((const unsigned char *)v.mv_data + 4) : 0;
 	return 0;
+}
+
+int store_msgmap_get_flags(struct store *store, const char *account,
+			   const char *folder, uint32_t uidvalidity,
+			   uint32_t old_uid, uint32_t *new_uid_r,
+			   uint32_t *flags_hash_r, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity, .old_uid = old_uid,
+				  .new_uid_r = new_uid_r };
+	int ret = store_read(store, msgmap_get_txn, &ctx, error_r);
+
+	if (ret == 0)
+		*flags_hash_r = ctx.flags_hash;
+	return ret;
+}
+
+static int msgmap_set_flags_txn(struct store *store, MDB_txn *txn, void *context,
+				const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char key[MSGMAP_KEY_MAX], val[8];
+	size_t keylen;
+	MDB_val v;
+	int ret;
+
+	if (msgmap_key(ctx->account, ctx->name, ctx->uidvalidity, ctx->old_uid,
+		       key, &keylen, error_r) < 0)
+		return -1;
+	ret = store_get(store, txn, STORE_DB_MSGMAP, key, keylen, &v, error_r);
+	if (ret != 0)
+		return ret;
+	if (v.mv_size < 4)
+		return store_fail(error_r, "damaged UID map entry");
+	memcpy(val, v.mv_data, 4);
+	store_be32(val + 4, ctx->flags_hash);
+	return store_put(store, txn, STORE_DB_MSGMAP, key, keylen, val, 8, error_r);
+}
+
+int store_msgmap_set_flags(struct store *store, const char *account,
+			   const char *folder, uint32_t uidvalidity,
+			   uint32_t old_uid, uint32_t flags_hash,
+			   const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity, .old_uid = old_uid,
+				  .flags_hash = flags_hash };
+
+	return store_write(store, msgmap_set_flags_txn, &ctx, error_r);
 }
 
 int store_msgmap_get(struct store *store, const char *account,

@@ -405,10 +405,11 @@ START_TEST(batches_exactly_once)
 {
 	struct store *store = test_open(0, 0);
 	struct store_batch_msg msgs[3] = {
-		{ 10, 100, "01-Jan-2010 10:00:00 +0000" },
-		{ 11, 200, "02-Jan-2010 10:00:00 +0000" },
-		{ 12, 300, "03-Jan-2010 10:00:00 +0000" },
+		{ 10, 100, "01-Jan-2010 10:00:00 +0000", "", 0xabc },
+		{ 11, 200, "02-Jan-2010 10:00:00 +0000", "", 0xdef },
+		{ 12, 300, "03-Jan-2010 10:00:00 +0000", "", 0x123 },
 	};
+	uint32_t hash;
 	struct store_batch b = { (char *)"Sent", 77, (char *)"Sent", 5, 40, msgs, 3 };
 	struct store_batch got;
 	struct store_account acct;
@@ -436,6 +437,19 @@ START_TEST(batches_exactly_once)
 	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 12,
 					  &uid, &error), 0);
 	ck_assert_uint_eq(uid, 41);
+	/* The flags as copied, and as updated by a later round. */
+	ck_assert_int_eq(store_msgmap_get_flags(store, "a@example.test", "Sent", 77, 12,
+						&uid, &hash, &error), 0);
+	ck_assert_uint_eq(uid, 41);
+	ck_assert_uint_eq(hash, 0x123);
+	ck_assert_int_eq(store_msgmap_set_flags(store, "a@example.test", "Sent", 77, 12,
+						0x456, &error), 0);
+	ck_assert_int_eq(store_msgmap_get_flags(store, "a@example.test", "Sent", 77, 12,
+						&uid, &hash, &error), 0);
+	ck_assert_uint_eq(uid, 41);
+	ck_assert_uint_eq(hash, 0x456);
+	ck_assert_int_eq(store_msgmap_set_flags(store, "a@example.test", "Sent", 77, 99,
+						1, &error), STORE_NOTFOUND);
 	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 11,
 					  &uid, &error), STORE_NOTFOUND);
 	/* Done again (a crash before the worker moved on): nothing twice. */
