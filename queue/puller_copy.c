@@ -23,6 +23,10 @@
 #include <string.h>
 #include <strings.h>
 #include <time.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "driver.h"
 #include "folder_map.h"
@@ -756,6 +760,113 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	return 0;
 }
 
+#define POST_SCRIPT_TIMEOUT 300
+
+/* Run post_migrate_script for a finished account: the address as its
+ * only argument, the captured password (if any) on stdin, never in the
+ * arguments or the environment. Its exit status and first line of
+ * output go to the event log. */
+static void copy_post_script(struct copy *c)
+{
+	const char *script = c->p->cfg->post_migrate_script, *error;
+	char *password = NULL, line[512] = "", buf[4096];
+	int in[2], out[2], status = 0, line_done = 0, ready;
+	size_t linelen = 0;
+	time_t deadline;
+	pid_t pid;
+
+	if (script == NULL || script[0] == '\0')
+		return;
+	if (store_cred_get(c->p->store, c->account, &password, &error) < 0)
+		copy_event(c, LOG_SEV_WARNING, "post_migrate_script: no password to "
+			   "give it: %s", error);
+	if (pipe(in) < 0 || pipe(out) < 0) {
+		copy_event(c, LOG_SEV_ERROR, "post_migrate_script: pipe: %s",
+			   strerror(errno));
+		mm_free_secret(&password);
+		return;
+	}
+	pid = fork();
+	if (pid == 0) {
+		dup2(in[0], STDIN_FILENO);
+		dup2(out[1], STDOUT_FILENO);
+		dup2(out[1], STDERR_FILENO);
+		close(in[0]);
+		close(in[1]);
+		close(out[0]);
+		close(out[1]);
+		execl(script, script, c->account, (char *)NULL);
+		fprintf(stderr, "cannot run %s: %s\n", script, strerror(errno));
+		_exit(127);
+	}
+	close(in[0]);
+	close(out[1]);
+	if (pid > 0 && password != NULL) {
+		size_t len = strlen(password);
+		struct sigaction ign = { .sa_handler = SIG_IGN }, old;
+
+		/* A script that does not read stdin must not kill us. */
+		sigaction(SIGPIPE, &ign, &old);
+		if (write(in[1], password, len) != (ssize_t)len || write(in[1], "\n", 1) != 1)
+			log_warning("%s: post_migrate_script did not take the password",
+				    c->account);
+		sigaction(SIGPIPE, &old, NULL);
+	}
+	mm_free_secret(&password);
+	close(in[1]);
+	if (pid < 0) {
+		close(out[0]);
+		copy_event(c, LOG_SEV_ERROR, "post_migrate_script: fork: %s",
+			   strerror(errno));
+		return;
+	}
+	/* The first line, bounded; the rest read and dropped until the
+	 * script closes its output or its time is up. */
+	deadline = time(NULL) + POST_SCRIPT_TIMEOUT;
+	for (;;) {
+		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
+		ssize_t n;
+
+		ready = poll(&pfd, 1, 1000);
+		if (ready < 0 && errno == EINTR)
+			continue;
+		if (ready == 0) {
+			if (time(NULL) < deadline)
+				continue;
+			kill(pid, SIGKILL);
+			snprintf(line, sizeof(line), "(killed after %d s)", POST_SCRIPT_TIMEOUT);
+			linelen = strlen(line);
+			break;
+		}
+		n = read(out[0], buf, sizeof(buf));
+		if (n <= 0)
+			break;
+		for (ssize_t i = 0; i < n && !line_done; i++) {
+			if (buf[i] == '\n')
+				line_done = 1;
+			else if (linelen + 1 < sizeof(line))
+				line[linelen++] = buf[i];
+		}
+	}
+	line[linelen] = '\0';
+	close(out[0]);
+	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+		;
+	{
+		char shown[sizeof(line)];
+
+		log_printable(shown, sizeof(shown), line, linelen);
+		if (WIFEXITED(status))
+			copy_event(c, WEXITSTATUS(status) == 0 ? LOG_SEV_INFO :
+				   LOG_SEV_ERROR, "post_migrate_script exited %d: %s",
+				   WEXITSTATUS(status), shown);
+		else
+			copy_event(c, LOG_SEV_ERROR, "post_migrate_script killed by "
+				   "signal %d: %s", WIFSIGNALED(status) ?
+				   WTERMSIG(status) : 0, shown);
+	}
+}
+
 static int set_finished(struct store_account *acct, void *context)
 {
 	const struct copy *c = context;
@@ -833,9 +944,11 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				   (unsigned long long)c.bytes,
 				   (unsigned long long)c.flag_updates,
 				   (unsigned long long)c.failed);
-		if (ret == 0 && job->kind == STORE_JOB_FINISH &&
-		    store_cred_wipe(p->store, job->account, &error) < 0)
-			ret = copy_store_fail(fail_r, error_r, error);
+		if (ret == 0 && job->kind == STORE_JOB_FINISH) {
+			copy_post_script(&c);
+			if (store_cred_wipe(p->store, job->account, &error) < 0)
+				ret = copy_store_fail(fail_r, error_r, error);
+		}
 	}
 	if (c.src != NULL)
 		c.sdrv->close(&c.src);

@@ -29,6 +29,7 @@ target_host = $NEW_IP:$NEW_IMAP_PORT
 target_master_user = $NEW_MASTER_USER
 target_master_password_file = $NEW_MASTER_PASS_FILE
 default_domain = example.test
+post_migrate_script = $MM_DIR/post.sh
 
 [domain example.test]
 source_host = $OLD_IP
@@ -70,6 +71,17 @@ mv "$pw" "$MM_DIR/pop.pw"
 $CORPUS --host "$OLD_IP" --user pop@example.org --password-file "$MM_DIR/pop.pw" \
 	--seed 99 --count 40 --manifest "$MM_DIR/pop.json" >/dev/null ||
 	fail "corpus load for pop failed"
+# The post-migrate script records what it was given.
+cat >"$MM_DIR/post.sh" <<'EOS'
+#!/bin/sh
+out=$(dirname "$0")/post.out
+printf 'args=%s|%s\n' "$#" "$*" >>"$out"
+printf 'stdin=%s\n' "$(head -n 1 | sha256sum | cut -c1-16)" >>"$out"
+env >>"$(dirname "$0")/post.env"
+echo "post for $1 done"
+[ "$1" != cid@example.test ] || exit 4
+EOS
+chmod 755 "$MM_DIR/post.sh"
 MM init >/dev/null || fail "init failed"
 
 verify() {
@@ -241,6 +253,31 @@ EOP
 	verify_pop
 }
 
+# finish: a last round, then finished, the captured password wiped, and
+# the post-migrate script run with the address and the password on stdin.
+t_finish() {
+	MM finish >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	for u in ann ben cid; do
+		MM show "$u@example.test" --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)
+assert a["state"] == "finished", a["state"]
+assert a["captured_password"] is False, "password not wiped"' || return 1
+	done
+	want=$(printf 'pw ben "x" ü\n' | head -n 1 | sha256sum | cut -c1-16)
+	grep -q '^args=1|ben@example.test$' "$MM_DIR/post.out" || { cat "$MM_DIR/post.out"; return 1; }
+	grep -q "^stdin=$want\$" "$MM_DIR/post.out" || { cat "$MM_DIR/post.out"; return 1; }
+	if grep -q -e 'pw [a-z]* "x"' "$MM_DIR/post.env"; then
+		echo "a password reached the script's environment"
+		return 1
+	fi
+	MM log --account ben@example.test | grep -q "post_migrate_script exited 0: post for ben@example.test done" ||
+		{ MM log --account ben@example.test; return 1; }
+	MM log --errors --account cid@example.test | grep -q "post_migrate_script exited 4" ||
+		{ MM log --account cid@example.test; return 1; }
+}
+
 # The daemon log names no password.
 t_no_password_in_logs() {
 	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err"; do
@@ -257,5 +294,6 @@ check "a second round (sync --all) copies nothing twice" t_second_round
 check "flags changed and a message added on OLD reach NEW with sync" t_rounds
 check "kill -9 at 10 random moments, restart: nothing missing or doubled" t_kill9
 check "POP3: INBOX copied with X-UIDL and header dates, no duplicates on sync" t_pop3
+check "finish: last round, finished, password wiped, post_migrate_script run" t_finish
 check "no password in the logs" t_no_password_in_logs
 mm_done
