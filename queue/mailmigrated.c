@@ -30,6 +30,7 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller.h"
+#include "throttle.h"
 
 #define MAX_WORKERS 64
 
@@ -160,6 +161,10 @@ int main(int argc, char **argv)
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
 	(void)puller_reclaim(cfg);
+	/* One bucket for every worker, made before they are forked. */
+	puller_throttle = throttle_new(cfg->max_bytes_per_second);
+	if (puller_throttle == NULL)
+		log_warning("max_bytes_per_second: no shared memory: not limited");
 	log_info("starting %u workers (state_dir %s)", cfg->workers, cfg->state_dir);
 	n = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
 	for (unsigned i = 0; i < n; i++)
@@ -186,6 +191,8 @@ int main(int argc, char **argv)
 			stop_workers(pids, n);
 			cfg_free(&cfg);
 			cfg = fresh;
+			if (puller_throttle != NULL)
+				throttle_set_rate(puller_throttle, cfg->max_bytes_per_second);
 			(void)open_log(cfg, foreground);
 			n = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
 			for (unsigned i = 0; i < n; i++)
@@ -218,6 +225,7 @@ int main(int argc, char **argv)
 			break;
 	}
 	log_info("stopped");
+	throttle_free(&puller_throttle);
 	cfg_free(&cfg);
 	return status;
 }

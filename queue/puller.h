@@ -28,6 +28,10 @@
 #define PULLER_BATCH_BYTES (16 * 1024 * 1024)
 #define PULLER_MAX_FOLDERS 20000
 
+struct throttle;
+/* max_bytes_per_second, shared by all workers; NULL: unlimited. */
+extern struct throttle *puller_throttle;
+
 /* Set by the signal handlers; checked between messages. */
 extern volatile sig_atomic_t puller_stop;
 

@@ -33,6 +33,7 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller.h"
+#include "throttle.h"
 
 /* A message on NEW, for matching by size and date. */
 struct copy_seen {
@@ -292,6 +293,23 @@ static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 	return ret;
 }
 
+/* The body as the target reads it, counted against max_bytes_per_second. */
+struct throttled_body {
+	struct driver_body body;
+	struct driver_body *inner;
+};
+
+static int throttled_read(struct driver_body *body, void *buf, size_t len,
+			  size_t *got_r, enum stream_fail *fail_r, const char **error_r)
+{
+	struct throttled_body *tb = body->ctx;
+
+	if (tb->inner->read(tb->inner, buf, len, got_r, fail_r, error_r) < 0)
+		return -1;
+	throttle_take(puller_throttle, *got_r);
+	return 0;
+}
+
 /* The append sink: the source hands over one message's body. A
  * refusal of this one message by NEW (a tagged NO) returns 1 so the
  * source drains the body and the batch goes on; anything else stops
@@ -303,10 +321,12 @@ static int copy_sink(const struct driver_message *msg, struct driver_body *body,
 	enum stream_fail fail;
 	const char *error;
 
+	struct throttled_body tb = { { body->size, throttled_read, &tb }, body };
+
 	c->sink_fail = STREAM_FAIL_NONE;
 	c->append_refused = 0;
 	c->cur_uid = 0;
-	if (c->tdrv->append(c->dst, c->target_folder, msg, body, &c->cur_uid,
+	if (c->tdrv->append(c->dst, c->target_folder, msg, &tb.body, &c->cur_uid,
 			    &fail, &error) == 0)
 		return 0;
 	snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);

@@ -29,6 +29,7 @@
 #define PULLER_IDLE_MS 1000
 
 volatile sig_atomic_t puller_stop;
+struct throttle *puller_throttle;
 
 /* Sleep up to ms, waking early when told to stop. */
 static void puller_nap(unsigned ms)

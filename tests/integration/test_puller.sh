@@ -278,6 +278,27 @@ assert a["captured_password"] is False, "password not wiped"' || return 1
 		{ MM log --account cid@example.test; return 1; }
 }
 
+# max_bytes_per_second: a copy cannot beat the limit (one second's
+# burst aside). Only a lower bound is checked: that is the limit's job.
+t_throttle() {
+	mm_adduser old "tim@example.test" "pw tim \"x\" ü"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new tim@example.test --nopass </dev/null || return 1
+	pw=$(mm_pwfile "pw tim \"x\" ü")
+	$CORPUS --host "$OLD_IP" --user tim@example.test --password-file "$pw" \
+		--seed 5 --count 10 --big-mb 2 --no-samples --manifest "$MM_DIR/tim.json" \
+		>/dev/null || return 1
+	sed 's/^workers = 2$/workers = 2\nmax_bytes_per_second = 1M/' "$CONF" >"$CONF.slow"
+	grep -q '^max_bytes_per_second = 1M$' "$CONF.slow" || return 1
+	printf 'tim@example.test:pw tim "x" ü\n' | MM bulk - >/dev/null || return 1
+	t0=$(date +%s%N)
+	"$MAILMIGRATED" -c "$CONF.slow" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	ms=$((($(date +%s%N) - t0) / 1000000))
+	bytes=$(MM show tim@example.test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["bytes"])')
+	min=$(( (bytes - 1048576) * 900 / 1048576 ))
+	echo "$bytes bytes in $ms ms (at least $min ms at 1 MiB/s)"
+	[ "$bytes" -gt 2000000 ] && [ "$ms" -ge "$min" ]
+}
+
 # The daemon log names no password.
 t_no_password_in_logs() {
 	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err"; do
@@ -295,5 +316,6 @@ check "flags changed and a message added on OLD reach NEW with sync" t_rounds
 check "kill -9 at 10 random moments, restart: nothing missing or doubled" t_kill9
 check "POP3: INBOX copied with X-UIDL and header dates, no duplicates on sync" t_pop3
 check "finish: last round, finished, password wiped, post_migrate_script run" t_finish
+check "max_bytes_per_second holds a copy to its rate" t_throttle
 check "no password in the logs" t_no_password_in_logs
 mm_done
