@@ -359,6 +359,20 @@ static int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvali
 	return 0;
 }
 
+/* SIGTERM, or mailmigrate pause: the copy stops after the message in
+ * flight. Sets the outcome. */
+static int copy_should_stop(struct copy *c)
+{
+	const char *error;
+	int paused = 0;
+
+	if (!puller_stop &&
+	    (store_paused(c->p->store, &paused, &error) < 0 || !paused))
+		return 0;
+	c->outcome = PULLER_STOPPED;
+	return 1;
+}
+
 /* Send the batch to NEW and record it. */
 static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
@@ -411,6 +425,12 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 			c->target_uidnext = c->cur_uid + 1;
 		c->copied++;
 		c->bytes += msg->size;
+		/* SIGTERM or pause: this message is in; record what is, stop. */
+		if (i + 1 < b->count && copy_should_stop(c)) {
+			for (size_t j = i + 1; j < b->count; j++)
+				c->batch_uids[j] = 0;
+			break;
+		}
 	}
 	now = time(NULL);
 	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
@@ -423,18 +443,8 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 		c->outcome = PULLER_LEASE_LOST;
 		return 1;
 	}
-	if (puller_stop) {
-		c->outcome = PULLER_STOPPED;
+	if (copy_should_stop(c))
 		return 1;
-	}
-	{
-		int paused = 0;
-
-		if (store_paused(c->p->store, &paused, &error) == 0 && paused) {
-			c->outcome = PULLER_STOPPED;
-			return 1;
-		}
-	}
 	return 0;
 }
 
