@@ -327,6 +327,37 @@ t_pause_term() {
 	verify sam
 }
 
+# A message over max_message_size is not copied: it is a failed item
+# (mailmigrate failed, --csv) and the rest of the account is copied.
+t_failed_items() {
+	mm_adduser old "fay@example.test" "pw fay \"x\" ü"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new fay@example.test --nopass </dev/null || return 1
+	pw=$(mm_pwfile "pw fay \"x\" ü")
+	mv "$pw" "$MM_DIR/fay.pw"
+	$CORPUS --host "$OLD_IP" --user fay@example.test --password-file "$MM_DIR/fay.pw" \
+		--seed 3 --count 8 --big-mb 2 --no-samples --manifest "$MM_DIR/fay.json" \
+		>/dev/null || return 1
+	sed 's/^workers = 2$/workers = 2\nmax_message_size = 1M/' "$CONF" >"$CONF.small"
+	printf 'fay@example.test:pw fay "x" ü\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF.small" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	MM failed --csv fay@example.test >"$MM_DIR/failed.csv" || return 1
+	[ "$(wc -l <"$MM_DIR/failed.csv")" -eq 2 ] || { cat "$MM_DIR/failed.csv"; return 1; }
+	head -n 1 "$MM_DIR/failed.csv" | grep -q '^account,folder,uidvalidity,uid,size,time,reason$' || return 1
+	# The reason holds a comma: quoted, as RFC 4180 says.
+	grep -q '^fay@example.test,Archive,[0-9]*,[0-9]*,2[0-9]\{6\},[-0-9T:]*Z,"[0-9]* bytes, over max_message_size (1048576 bytes)"$' \
+		"$MM_DIR/failed.csv" ||
+		{ cat "$MM_DIR/failed.csv"; return 1; }
+	MM failed | grep -q "fay@example.test" || return 1
+	MM show fay@example.test --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)
+assert a["state"] == "copied" and a["errors"] == 1, (a["state"], a["errors"])'
+	# Everything but the big message is on NEW.
+	out=$(verify fay) && return 1
+	[ "$(printf '%s\n' "$out" | grep -c "missing message")" -eq 1 ] ||
+		{ printf '%s\n' "$out"; return 1; }
+}
+
 # max_bytes_per_second: a copy cannot beat the limit (one second's
 # burst aside). Only a lower bound is checked: that is the limit's job.
 t_throttle() {
@@ -365,6 +396,7 @@ check "flags changed and a message added on OLD reach NEW with sync" t_rounds
 check "kill -9 at 10 random moments, restart: nothing missing or doubled" t_kill9
 check "POP3: INBOX copied with X-UIDL and header dates, no duplicates on sync" t_pop3
 check "finish: last round, finished, password wiped, post_migrate_script run" t_finish
+check "a message over max_message_size is a failed item, the rest copied" t_failed_items
 check "max_bytes_per_second holds a copy to its rate" t_throttle
 check "pause stops a copy, resume goes on, SIGTERM exits cleanly, no loss" t_pause_term
 check "no password in the logs" t_no_password_in_logs
