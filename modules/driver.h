@@ -167,6 +167,8 @@ struct target_driver {
 		      const struct driver_message *msg, struct driver_body *body,
 		      uint32_t *new_uid_r, enum stream_fail *fail_r,
 		      const char **error_r);
+	/* NEW's largest accepted message (APPENDLIMIT), or 0 if unsaid. */
+	uint64_t (*append_limit)(struct driver_conn *conn);
 	/* Make uid's flags and keywords what msg says. */
 	int (*set_flags)(struct driver_conn *conn, uint32_t uid,
 			 const struct driver_message *msg,

@@ -677,6 +677,11 @@ static int imap_target_find_header(struct driver_conn *conn, const char *name,
 	return ret;
 }
 
+static uint64_t imap_target_append_limit(struct driver_conn *conn)
+{
+	return imap_client_appendlimit(imap_conn(conn)->client);
+}
+
 const struct source_driver source_driver_imap = {
 	.name = "imap",
 	.open = imap_driver_open,
@@ -696,6 +701,7 @@ const struct target_driver target_driver_imap = {
 	.list_messages = imap_source_list_messages,
 	.find_header = imap_target_find_header,
 	.append = imap_target_append,
+	.append_limit = imap_target_append_limit,
 	.set_flags = imap_target_set_flags,
 	.close = imap_driver_close,
 };

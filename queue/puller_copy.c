@@ -62,6 +62,7 @@ struct copy {
 	char src_prefix[64], dst_prefix[64];
 	char *special[FOLDER_MAP_USES];
 	uint64_t max_size;
+	const char *max_size_name;	/* which limit max_size is */
 	uint64_t copied, bytes, failed, flag_updates;
 	enum puller_outcome outcome;
 	/* The batch being filled for the current folder. */
@@ -545,10 +546,9 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		if (msg->size > c->max_size) {
 			char reason[128];
 
-			snprintf(reason, sizeof(reason), "%llu bytes, over "
-				 "max_message_size (%llu bytes)",
-				 (unsigned long long)msg->size,
-				 (unsigned long long)c->max_size);
+			snprintf(reason, sizeof(reason), "%llu bytes, over %s "
+				 "(%llu bytes)", (unsigned long long)msg->size,
+				 c->max_size_name, (unsigned long long)c->max_size);
 			ret = copy_failed_item(c, f->name, sst.uidvalidity, msg, reason,
 					       fail_r, error_r);
 			continue;
@@ -949,13 +949,22 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	c.batch_msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_msgs));
 	c.batch_uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_uids));
 	c.max_size = p->cfg->max_message_size;
+	c.max_size_name = "max_message_size";
 	if (store_account_set_state(p->store, job->account, STORE_STATE_MIGRATING,
 				    time(NULL), &error) < 0)
 		ret = copy_store_fail(fail_r, error_r, error);
 	else
 		ret = copy_connect(&c, fail_r, error_r);
-	if (ret == 0)
+	if (ret == 0) {
+		uint64_t limit = c.tdrv->append_limit(c.dst);
+
+		/* NEW's APPENDLIMIT, when lower, is the one that counts. */
+		if (limit != 0 && limit < c.max_size) {
+			c.max_size = limit;
+			c.max_size_name = "NEW's APPENDLIMIT";
+		}
 		ret = copy_settle_pending(&c, fail_r, error_r);
+	}
 	if (ret == 0)
 		ret = copy_folders(&c, fail_r, error_r);
 	if (ret > 0) {
