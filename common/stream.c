@@ -46,20 +46,19 @@ struct stream {
 	uint64_t bytes_in, bytes_out;
 };
 
-static char stream_errbuf[512];
+static char stream_errbuf[STREAM_ERROR_MAX];
 
-/* Classify and describe a failure; returns -1. */
-static int stream_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		       const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int stream_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		       const char **error_r, const char *fmt, ...)
+int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,
+		 const char **error_r, const char *fmt, ...)
 {
+	char buf[STREAM_ERROR_MAX];
 	va_list ap;
 
+	/* Format first: an argument may be the previous error itself. */
 	va_start(ap, fmt);
-	vsnprintf(stream_errbuf, sizeof(stream_errbuf), fmt, ap);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
+	memcpy(stream_errbuf, buf, sizeof(buf));
 	*fail_r = fail;
 	*error_r = stream_errbuf;
 	return -1;
@@ -135,10 +134,10 @@ static int stream_wait(struct stream *s, short events, enum stream_fail *fail_r,
 		n = poll(&pfd, 1, (int)s->timeout_ms);
 	} while (n < 0 && errno == EINTR);
 	if (n == 0)
-		return stream_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 				   "timed out after %u s %s", s->timeout_ms / 1000, what);
 	if (n < 0)
-		return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r, "poll: %s",
+		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r, "poll: %s",
 				   strerror(errno));
 	return 0;
 }
@@ -154,7 +153,7 @@ static int stream_connect_addr(const struct addrinfo *ai, unsigned timeout_ms,
 
 	fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
 	if (fd < 0)
-		return stream_fail(fail_r, STREAM_FAIL_WAIT, error_r, "socket: %s",
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "socket: %s",
 				   strerror(errno));
 	(void)stream_set_nonblock(fd);
 	(void)setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
@@ -168,7 +167,7 @@ static int stream_connect_addr(const struct addrinfo *ai, unsigned timeout_ms,
 		} while (n < 0 && errno == EINTR);
 		if (n == 0) {
 			close(fd);
-			return stream_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 					   "connect timed out after %u s", timeout_ms / 1000);
 		}
 		if (n < 0 || getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
@@ -176,7 +175,7 @@ static int stream_connect_addr(const struct addrinfo *ai, unsigned timeout_ms,
 	}
 	if (err != 0) {
 		close(fd);
-		return stream_fail(fail_r, STREAM_FAIL_WAIT, error_r, "connect: %s",
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "connect: %s",
 				   strerror(err));
 	}
 	*fd_r = fd;
@@ -194,7 +193,7 @@ int stream_connect(const char *host, uint16_t port, unsigned timeout_ms,
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0)
-		return stream_fail(fail_r, rc == EAI_AGAIN ? STREAM_FAIL_WAIT :
+		return stream_failf(fail_r, rc == EAI_AGAIN ? STREAM_FAIL_WAIT :
 				   STREAM_FAIL_FINAL, error_r, "cannot resolve %.200s: %s",
 				   host, gai_strerror(rc));
 	for (ai = res; ai != NULL; ai = ai->ai_next)
@@ -202,10 +201,10 @@ int stream_connect(const char *host, uint16_t port, unsigned timeout_ms,
 			break;
 	freeaddrinfo(res);
 	if (fd < 0) {
-		char saved[sizeof(stream_errbuf)];
+		char saved[STREAM_ERROR_MAX];
 
 		snprintf(saved, sizeof(saved), "%s", *error_r);
-		return stream_fail(fail_r, *fail_r, error_r, "%.200s port %u: %s",
+		return stream_failf(fail_r, *fail_r, error_r, "%.200s port %u: %s",
 				   host, port, saved);
 	}
 	*stream_r = stream_from_fd(fd, timeout_ms);
@@ -226,26 +225,26 @@ int stream_start_tls(struct stream *s, const struct stream_tls *tls,
 	int rc, err;
 
 	if (s->ssl != NULL)
-		return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				   "TLS is already on");
 	if (s->in_end > s->in_start)
-		return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				   "server sent data before the TLS handshake "
 				   "(possible injection); refusing");
 	ERR_clear_error();
 	s->ctx = SSL_CTX_new(TLS_client_method());
 	if (s->ctx == NULL)
-		return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r, "TLS: %s",
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "TLS: %s",
 				   stream_ssl_error());
 	if (tls->verify) {
 		SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
 		if (tls->ca_file != NULL && tls->ca_file[0] != '\0') {
 			if (SSL_CTX_load_verify_locations(s->ctx, tls->ca_file, NULL) != 1)
-				return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						   "cannot load CA file %.200s: %s",
 						   tls->ca_file, stream_ssl_error());
 		} else if (SSL_CTX_set_default_verify_paths(s->ctx) != 1) {
-			return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					   "cannot load the system CA store: %s",
 					   stream_ssl_error());
 		}
@@ -254,18 +253,18 @@ int stream_start_tls(struct stream *s, const struct stream_tls *tls,
 	}
 	s->ssl = SSL_new(s->ctx);
 	if (s->ssl == NULL || SSL_set_fd(s->ssl, s->fd) != 1)
-		return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r, "TLS: %s",
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "TLS: %s",
 				   stream_ssl_error());
 	if (tls->name != NULL && tls->name[0] != '\0') {
 		if (stream_is_ip(tls->name)) {
 			if (X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(s->ssl),
 							  tls->name) != 1)
-				return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						   "TLS: bad IP %.100s", tls->name);
 		} else {
 			SSL_set_tlsext_host_name(s->ssl, tls->name);
 			if (tls->verify && SSL_set1_host(s->ssl, tls->name) != 1)
-				return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						   "TLS: bad host name %.100s", tls->name);
 		}
 	}
@@ -282,14 +281,14 @@ int stream_start_tls(struct stream *s, const struct stream_tls *tls,
 			continue;
 		}
 		if (SSL_get_verify_result(s->ssl) != X509_V_OK)
-			return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					   "TLS certificate verification failed: %s",
 					   X509_verify_cert_error_string(
 						   SSL_get_verify_result(s->ssl)));
 		if (err == SSL_ERROR_SYSCALL || err == SSL_ERROR_ZERO_RETURN)
-			return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 					   "connection lost in the TLS handshake");
-		return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				   "TLS handshake failed: %s", stream_ssl_error());
 	}
 	snprintf(s->desc, sizeof(s->desc), "%s %s", SSL_get_version(s->ssl),
@@ -344,16 +343,16 @@ static int stream_fill(struct stream *s, enum stream_fail *fail_r,
 			}
 			if (err == SSL_ERROR_ZERO_RETURN ||
 			    (err == SSL_ERROR_SYSCALL && ERR_peek_error() == 0))
-				return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 						   "connection closed by the server");
-			return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 					   "TLS read: %s", stream_ssl_error());
 		}
 		n = read(s->fd, s->in + s->in_end, s->in_size - s->in_end);
 		if (n > 0)
 			break;
 		if (n == 0)
-			return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 					   "connection closed by the server");
 		if (errno == EINTR)
 			continue;
@@ -363,7 +362,7 @@ static int stream_fill(struct stream *s, enum stream_fail *fail_r,
 				return -1;
 			continue;
 		}
-		return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r, "read: %s",
+		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r, "read: %s",
 				   strerror(errno));
 	}
 	s->in_end += (size_t)n;
@@ -385,7 +384,7 @@ int stream_read_line(struct stream *s, size_t max_line, const char **line_r,
 			size_t len = (size_t)(nl - start);
 
 			if (len > max_line + 1 || (len == max_line + 1 && nl[-1] != '\r'))
-				return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						   "line over %zu bytes from the server",
 						   max_line);
 			s->in_start += len + 1;
@@ -398,7 +397,7 @@ int stream_read_line(struct stream *s, size_t max_line, const char **line_r,
 		}
 		scanned = avail;
 		if (avail > max_line + 1)
-			return stream_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					   "line over %zu bytes from the server", max_line);
 		if (stream_fill(s, fail_r, error_r) < 0)
 			return -1;
@@ -453,7 +452,7 @@ int stream_flush(struct stream *s, enum stream_fail *fail_r, const char **error_
 					return -1;
 				continue;
 			}
-			return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 					   "TLS write: %s", stream_ssl_error());
 		}
 		n = send(s->fd, s->out + done, s->out_len - done, MSG_NOSIGNAL);
@@ -469,7 +468,7 @@ int stream_flush(struct stream *s, enum stream_fail *fail_r, const char **error_
 				return -1;
 			continue;
 		}
-		return stream_fail(fail_r, STREAM_FAIL_TEMP, error_r, "write: %s",
+		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r, "write: %s",
 				   strerror(errno));
 	}
 	s->bytes_out += s->out_len;

@@ -30,6 +30,18 @@ enum stream_fail {
 	STREAM_FAIL_FINAL,
 };
 
+/* Errors are at most this long, including the NUL. */
+#define STREAM_ERROR_MAX 1024
+
+/* Classify and describe a failure: *fail_r = fail, *error_r a static
+ * buffer (valid until the next failure anywhere in this process) with
+ * the formatted text; returns -1. An argument may be a previous error:
+ * the text is formatted before it is stored. Every driver and client
+ * reports its failures through this. */
+int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,
+		 const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 struct stream_tls {
 	int verify;		/* check the chain and the name */
 	const char *ca_file;	/* NULL: the system store */

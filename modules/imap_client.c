@@ -47,24 +47,6 @@ struct imap_client {
 
 static char imap_client_errbuf[600];
 
-static int imap_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		     const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int imap_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		     const char **error_r, const char *fmt, ...)
-{
-	char buf[sizeof(imap_client_errbuf)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	memcpy(imap_client_errbuf, buf, sizeof(buf));
-	*fail_r = fail;
-	*error_r = imap_client_errbuf;
-	return -1;
-}
-
 /* Server text, made printable and bounded for our messages. */
 static const char *imap_printable(const char *text)
 {
@@ -156,7 +138,7 @@ static int imap_read_response(struct imap_client *c,
 
 				/* The parser refuses what is over its keep limit. */
 				if (size > 1024 * 1024)
-					return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+					return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 							 "unexpected literal of %llu bytes "
 							 "from the server",
 							 (unsigned long long)size);
@@ -180,7 +162,7 @@ static int imap_read_response(struct imap_client *c,
 		st = imap_parser_feed_line(c->parser, line, len);
 	}
 	if (st == IMAP_PARSE_ERROR)
-		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "malformed response from the server: %s",
 				 imap_parser_error(c->parser));
 	return 0;
@@ -211,7 +193,7 @@ static int imap_starttls(struct imap_client *c, const struct imap_client_setting
 	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
 	if (status != IMAP_STATUS_OK)
-		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "STARTTLS refused: %s", *error_r);
 	if (stream_start_tls(c->stream, &set->tls_opts, fail_r, error_r) < 0)
 		return -1;
@@ -253,7 +235,7 @@ int imap_client_connect(const struct imap_client_settings *settings,
 	args = imap_parser_args(c->parser, &count);
 	if (strcmp(imap_parser_tag(c->parser), "*") != 0 || count == 0 ||
 	    !(imap_arg_is_atom(&args[0], "OK") || imap_arg_is_atom(&args[0], "PREAUTH"))) {
-		imap_fail(fail_r, imap_arg_is_atom(&args[0], "BYE") ? STREAM_FAIL_WAIT :
+		stream_failf(fail_r, imap_arg_is_atom(&args[0], "BYE") ? STREAM_FAIL_WAIT :
 			  STREAM_FAIL_FINAL, error_r, "bad greeting from %s: %s",
 			  set.host, imap_printable(imap_parser_text(c->parser)));
 		goto fail;
@@ -270,7 +252,7 @@ int imap_client_connect(const struct imap_client_settings *settings,
 	switch (set.tls) {
 	case CFG_TLS_STARTTLS:
 		if ((c->caps & IMAP_CAP_STARTTLS) == 0) {
-			imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				  "%s does not offer STARTTLS, which source_tls = "
 				  "starttls requires", set.host);
 			goto fail;
@@ -397,7 +379,7 @@ int imap_client_wait(struct imap_client *c, unsigned tag,
 		args = imap_parser_args(c->parser, &count);
 		if (strcmp(rtag, "*") == 0) {
 			if (count > 0 && imap_arg_is_atom(&args[0], "BYE"))
-				return imap_fail(fail_r, STREAM_FAIL_TEMP, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 						 "server said BYE: %s",
 						 imap_printable(imap_parser_text(c->parser)));
 			if (count > 0 && imap_arg_is_atom(&args[0], "OK"))
@@ -410,18 +392,18 @@ int imap_client_wait(struct imap_client *c, unsigned tag,
 			continue;
 		}
 		if (strcmp(rtag, "+") == 0)
-			return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					 "unexpected continuation from the server");
 		n = imap_tag_number(rtag);
 		if (n == 0 || n > c->next_tag)
-			return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					 "answer with unknown tag '%s'",
 					 imap_printable(rtag));
 		if (count > 0 && imap_arg_is_atom(&args[0], "OK"))
 			imap_check_code(c, args, count);
 		if (n != tag) {
 			if (c->done_count == IMAP_DONE_MAX)
-				return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						 "over %d answers pending", IMAP_DONE_MAX);
 			c->done[c->done_count].tag = n;
 			c->done[c->done_count].status = imap_status_of(&args[0]);
@@ -461,7 +443,7 @@ int imap_client_run(struct imap_client *c, const char *command,
 		return 0;
 	/* Name the command, never its arguments (they may hold a password). */
 	sscanf(command, "%31s", verb);
-	return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s failed: %s %s",
+	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s failed: %s %s",
 			 verb, status == IMAP_STATUS_NO ? "NO" : "BAD", *error_r);
 }
 
@@ -520,7 +502,7 @@ int imap_client_wait_continuation(struct imap_client *c, unsigned tag,
 		if (strcmp(rtag, "*") == 0)
 			continue;
 		if (imap_tag_number(rtag) == tag)
-			return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s",
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s",
 					 imap_printable(imap_parser_text(c->parser)));
 	}
 }
@@ -535,7 +517,7 @@ static int imap_login_answer(struct imap_client *c, unsigned tag,
 	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
 	if (status != IMAP_STATUS_OK)
-		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "login refused: %s", *error_r);
 	return 0;
 }
@@ -617,7 +599,7 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 	if (authzid != NULL || (c->caps & IMAP_CAP_AUTH_PLAIN) != 0)
 		return imap_auth_plain(c, authzid, user, password, fail_r, error_r);
 	if ((c->caps & IMAP_CAP_LOGINDISABLED) != 0)
-		return imap_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "the server refuses LOGIN without TLS "
 				 "(LOGINDISABLED): set source_tls");
 	tag = ++c->next_tag;

@@ -30,26 +30,6 @@ struct imap_conn {
 	uint64_t max_message_size;
 };
 
-static char imap_driver_errbuf[600];
-
-static int imap_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
-			    const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int imap_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
-			    const char **error_r, const char *fmt, ...)
-{
-	char buf[sizeof(imap_driver_errbuf)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	memcpy(imap_driver_errbuf, buf, sizeof(buf));
-	*fail_r = fail;
-	*error_r = imap_driver_errbuf;
-	return -1;
-}
-
 static struct imap_conn *imap_conn(struct driver_conn *conn)
 {
 	return (struct imap_conn *)conn;
@@ -68,7 +48,7 @@ static int imap_driver_open(const struct driver_settings *set,
 	int ret;
 
 	if (driver_split_host(set->host, host, sizeof(host), &cs.port) < 0)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"bad host '%.200s'", set->host);
 	cs.host = host;
 	cs.tls = set->tls;
@@ -163,14 +143,14 @@ static int list_untagged(struct imap_client *client, const struct imap_arg *args
 		return 0;
 	if (count != 4 || args[1].type != IMAP_ARG_LIST ||
 	    (name = imap_arg_get_astring(&args[3])) == NULL)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"malformed %s response", ctx->lsub ? "LSUB" : "LIST");
 	sep = args[2].type == IMAP_ARG_NIL ? "" : imap_arg_get_astring(&args[2]);
 	if (sep == NULL || strlen(sep) > 1)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"bad hierarchy separator in LIST");
 	if (strlen(name) > 1024)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"folder name over 1024 bytes in LIST");
 	for (size_t i = 0; i < args[1].count; i++)
 		for (size_t j = 0; j < sizeof(folder_attrs) / sizeof(folder_attrs[0]); j++)
@@ -185,7 +165,7 @@ static int list_untagged(struct imap_client *client, const struct imap_arg *args
 		return 0;
 	}
 	if (ctx->count == 100000)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"over 100000 folders");
 	if (ctx->count == ctx->alloc) {
 		ctx->alloc = ctx->alloc == 0 ? 32 : ctx->alloc * 2;
@@ -254,12 +234,12 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 
 	memset(status_r, 0, sizeof(*status_r));
 	if (cmd == NULL)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"folder name cannot be quoted");
 	ret = imap_client_run(ic->client, cmd, &h, fail_r, error_r);
 	mm_free(&cmd);
 	if (ret == 0 && status_r->uidvalidity == 0)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"%s gave no UIDVALIDITY", verb);
 	return ret;
 }
@@ -300,7 +280,7 @@ static int parse_flags(const struct imap_arg *list, struct driver_message *msg,
 		int system = 0;
 
 		if (f->type != IMAP_ARG_ATOM)
-			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						"malformed FLAGS");
 		for (size_t j = 0; j < sizeof(system_flags) / sizeof(system_flags[0]); j++) {
 			if (strcasecmp(f->str, system_flags[j].name) == 0) {
@@ -311,7 +291,7 @@ static int parse_flags(const struct imap_arg *list, struct driver_message *msg,
 		if (system || f->str[0] == '\\')
 			continue;	/* \Recent and unknown system flags */
 		if (msg->keywords_count == DRIVER_MAX_KEYWORDS || f->len > DRIVER_MAX_KEYWORD)
-			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						"over %d keywords or one over %d bytes",
 						DRIVER_MAX_KEYWORDS, DRIVER_MAX_KEYWORD);
 		msg->keywords = mm_reallocarray(msg->keywords, msg->keywords_count + 1,
@@ -342,7 +322,7 @@ static int fetch_list_untagged(struct imap_client *client,
 	if (count != 3 || !imap_arg_is_atom(&args[1], "FETCH") || ctx->stopped)
 		return 0;
 	if (args[2].type != IMAP_ARG_LIST || args[2].count % 2 != 0)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"malformed FETCH response");
 	memset(&msg, 0, sizeof(msg));
 	l = args[2].list;
@@ -369,7 +349,7 @@ static int fetch_list_untagged(struct imap_client *client,
 	/* "n:*" also returns the last message when n is past it. */
 	if (msg.uid == 0 || !have_size) {
 		driver_message_clear(&msg);
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"FETCH response without UID or RFC822.SIZE");
 	}
 	ret = 0;
@@ -378,7 +358,7 @@ static int fetch_list_untagged(struct imap_client *client,
 	driver_message_clear(&msg);
 	return ret;
 bad:
-	imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+	stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 			 "malformed FETCH response item");
 fail:
 	driver_message_clear(&msg);
@@ -442,7 +422,7 @@ static int fetch_body_literal(struct imap_client *client, const char *key,
 	if (key == NULL || strcasecmp(key, "BODY[]") != 0)
 		return 0;
 	if (ctx->delivered)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"two bodies for one message");
 	ib.body.size = size;
 	ib.body.read = imap_body_read;
@@ -479,7 +459,7 @@ static int imap_source_fetch(struct driver_conn *conn, const struct driver_messa
 	if (imap_client_run(ic->client, cmd, &h, fail_r, error_r) < 0)
 		return -1;
 	if (!fctx.delivered)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"message UID %u vanished from the server",
 					msg->uid);
 	return 0;
@@ -496,7 +476,7 @@ static int imap_target_create_folder(struct driver_conn *conn, const char *name,
 	int ret;
 
 	if (cmd == NULL)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"folder name cannot be quoted");
 	ret = imap_client_send(ic->client, cmd, &tag, fail_r, error_r);
 	mm_free(&cmd);
@@ -510,7 +490,7 @@ static int imap_target_create_folder(struct driver_conn *conn, const char *name,
 
 		if (!(count > 0 && imap_arg_is_atom(&code[0], "ALREADYEXISTS")) &&
 		    strcasestr(*error_r, "exists") == NULL)
-			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						"CREATE failed: %s", *error_r);
 	}
 	(void)attrs;	/* NEW's special-use folders are configured there */
@@ -564,7 +544,7 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	*new_uid_r = 0;
 	if (q == NULL) {
 		mm_free(&flags);
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"folder name cannot be quoted");
 	}
 	if (msg->internaldate[0] != '\0')
@@ -585,7 +565,7 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 		if (imap_client_wait_continuation(ic->client, tag, fail_r, error_r) < 0) {
 			if (*fail_r != STREAM_FAIL_FINAL)
 				return -1;
-			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						DRIVER_APPEND_REFUSED ": %s", *error_r);
 		}
 	}
@@ -596,7 +576,7 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 			       &got, fail_r, error_r) < 0)
 			return -1;
 		if (got == 0)
-			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						"message ended %llu bytes early",
 						(unsigned long long)left);
 		if (stream_write(s, buf, got, fail_r, error_r) < 0)
@@ -608,7 +588,7 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
 	if (status != IMAP_STATUS_OK)
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					DRIVER_APPEND_REFUSED ": %s", *error_r);
 	code = imap_client_last_code(ic->client, &count);
 	if (count == 3 && imap_arg_is_atom(&code[0], "APPENDUID"))
@@ -645,7 +625,7 @@ static int search_untagged(struct imap_client *client, const struct imap_arg *ar
 		return 0;
 	for (size_t i = 1; i < count; i++)
 		if (imap_arg_get_u32(&args[i], &ctx->uid) < 0)
-			return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						"malformed SEARCH response");
 	return 0;
 }
@@ -664,7 +644,7 @@ static int imap_target_find_header(struct driver_conn *conn, const char *name,
 	if (qn == NULL || qv == NULL) {
 		mm_free(&qn);
 		mm_free(&qv);
-		return imap_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"header search text cannot be quoted");
 	}
 	cmd = mm_asprintf("UID SEARCH HEADER %s %s", qn, qv);

@@ -30,24 +30,6 @@ struct pop3_client {
 
 static char pop3_errbuf[600];
 
-static int pop3_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		     const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int pop3_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		     const char **error_r, const char *fmt, ...)
-{
-	char buf[sizeof(pop3_errbuf)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	memcpy(pop3_errbuf, buf, sizeof(buf));
-	*fail_r = fail;
-	*error_r = pop3_errbuf;
-	return -1;
-}
-
 static const char *pop3_printable(const char *text, size_t len)
 {
 	static char buf[240];
@@ -75,7 +57,7 @@ static int pop3_status(struct pop3_client *c, const char **text_r,
 		*error_r = pop3_errbuf;
 		return 1;
 	}
-	return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 			 "malformed POP3 status line: %s", pop3_printable(line, len));
 }
 
@@ -176,14 +158,14 @@ int pop3_client_connect(const struct pop3_client_settings *set,
 	if (ret < 0)
 		goto fail;
 	if (ret == 1) {
-		pop3_fail(fail_r, STREAM_FAIL_WAIT, error_r, "%s refused the "
+		stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "%s refused the "
 			  "connection: %s", set->host, *error_r);
 		goto fail;
 	}
 	if (pop3_capa(c, fail_r, error_r) < 0)
 		goto fail;
 	if (set->tls == CFG_TLS_STARTTLS && !c->cap_stls) {
-		pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s does not offer "
+		stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s does not offer "
 			  "STLS, which source_tls = starttls requires", set->host);
 		goto fail;
 	}
@@ -192,7 +174,7 @@ int pop3_client_connect(const struct pop3_client_settings *set,
 		if (ret < 0)
 			goto fail;
 		if (ret == 1) {
-			pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				  "STLS refused: %s", *error_r);
 			goto fail;
 		}
@@ -235,9 +217,9 @@ static int pop3_login_refused(enum stream_fail *fail_r, const char **error_r)
 
 	snprintf(text, sizeof(text), "%s", *error_r);
 	if (strncasecmp(text, "[IN-USE]", 8) == 0 || strncasecmp(text, "[SYS/TEMP]", 10) == 0)
-		return pop3_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 				 "login refused for now: %s", text);
-	return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "login refused: %s", text);
+	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "login refused: %s", text);
 }
 
 int pop3_client_login(struct pop3_client *c, const char *user,
@@ -249,7 +231,7 @@ int pop3_client_login(struct pop3_client *c, const char *user,
 	int ret;
 
 	if (strpbrk(user, "\r\n") != NULL || strpbrk(password, "\r\n") != NULL)
-		return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "user name or password holds a line break");
 	if (c->cap_sasl_plain) {
 		size_t ulen = strlen(user), plen = strlen(password);
@@ -383,12 +365,12 @@ static int pop3_listing(struct pop3_client *c, const char *cmd,
 	if (ret < 0)
 		return -1;
 	if (ret == 1)
-		return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s refused: %s",
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s refused: %s",
 				 cmd, *error_r);
 	l->error[0] = '\0';
 	if (pop3_multiline(c, linefn, l, fail_r, error_r) < 0) {
 		if (l->error[0] != '\0')
-			return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s: %s",
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: %s",
 					 cmd, l->error);
 		return -1;
 	}
@@ -443,7 +425,7 @@ int pop3_client_retr(struct pop3_client *c, uint32_t msgnum,
 	if (ret < 0)
 		return -1;
 	if (ret == 1)
-		return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "RETR %u refused: %s", msgnum, *error_r);
 	while (st != RETR_DONE) {
 		size_t got, i, n = 0;
@@ -484,12 +466,12 @@ int pop3_client_retr(struct pop3_client *c, uint32_t msgnum,
 		if (n > 0) {
 			total += n;
 			if (fn(out, n, ctx) < 0)
-				return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						 "RETR %u: aborted by the receiver", msgnum);
 		}
 		/* We send one command at a time: nothing may follow the end. */
 		if (st == RETR_DONE && (i < got || stream_buffered(c->stream) > 0))
-			return pop3_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					 "RETR %u: data after the end of the message",
 					 msgnum);
 	}

@@ -42,26 +42,6 @@ struct pop3_listing {
 	size_t count;
 };
 
-static char pop3_driver_errbuf[600];
-
-static int pop3_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
-			    const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int pop3_driver_fail(enum stream_fail *fail_r, enum stream_fail fail,
-			    const char **error_r, const char *fmt, ...)
-{
-	char buf[sizeof(pop3_driver_errbuf)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	memcpy(pop3_driver_errbuf, buf, sizeof(buf));
-	*fail_r = fail;
-	*error_r = pop3_driver_errbuf;
-	return -1;
-}
-
 static struct pop3_conn *pop3_conn(struct driver_conn *conn)
 {
 	return (struct pop3_conn *)conn;
@@ -78,10 +58,10 @@ static int pop3_driver_open(const struct driver_settings *set,
 	int ret;
 
 	if (driver_split_host(set->host, host, sizeof(host), &cs.port) < 0)
-		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"bad host '%.200s'", set->host);
 	if (login->admin_user != NULL && !login->admin_star_form)
-		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"POP3 admin logins use the user*admin form");
 	cs.host = host;
 	cs.tls = set->tls;
@@ -101,7 +81,7 @@ static int pop3_driver_open(const struct driver_settings *set,
 	ret = pop3_client_login(pc->client, user, login->password, fail_r, error_r);
 	mm_free(&user);
 	if (ret == 0 && !pop3_client_has_uidl(pc->client))
-		ret = pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r, "the POP3 "
+		ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "the POP3 "
 				       "server has no UIDL: messages cannot be "
 				       "told apart between rounds");
 	if (ret < 0) {
@@ -143,7 +123,7 @@ static int pop3_driver_select(struct driver_conn *conn, const char *folder,
 {
 	memset(status_r, 0, sizeof(*status_r));
 	if (strcasecmp(folder, "INBOX") != 0)
-		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"POP3 has INBOX only, not %.200s", folder);
 	/* No UIDVALIDITY in POP3: the UIDLs identify messages. */
 	status_r->uidvalidity = 1;
@@ -364,7 +344,7 @@ static int pop3_body_read(struct driver_body *body, void *buf, size_t len,
 	}
 	*got_r = fread(buf, 1, len, pb->f);
 	if (*got_r == 0 && ferror(pb->f))
-		return pop3_driver_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 					"reading the spooled message: %s",
 					strerror(errno));
 	return 0;
@@ -386,7 +366,7 @@ static int pop3_driver_fetch(struct driver_conn *conn, const struct driver_messa
 	/* An unlinked temporary file: nothing stays on disk after us. */
 	sp.f = tmpfile();
 	if (sp.f == NULL)
-		return pop3_driver_fail(fail_r, STREAM_FAIL_WAIT, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 					"cannot make a temporary file: %s", strerror(errno));
 	if (pop3_client_retr(pc->client, msg->uid, pop3_spool_write, &sp, &size,
 			     fail_r, error_r) < 0) {
@@ -395,7 +375,7 @@ static int pop3_driver_fetch(struct driver_conn *conn, const struct driver_messa
 	}
 	if (sp.too_big) {
 		fclose(sp.f);
-		return pop3_driver_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					DRIVER_APPEND_REFUSED ": %llu bytes, over "
 					"max_message_size", (unsigned long long)size);
 	}

@@ -82,31 +82,11 @@ struct copy {
 	char sink_error[600];
 };
 
-static char copy_errbuf[800];
-
-static int copy_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		     const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static int copy_fail(enum stream_fail *fail_r, enum stream_fail fail,
-		     const char **error_r, const char *fmt, ...)
-{
-	char buf[sizeof(copy_errbuf)];
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(buf, sizeof(buf), fmt, ap);
-	va_end(ap);
-	memcpy(copy_errbuf, buf, sizeof(buf));
-	*fail_r = fail;
-	*error_r = copy_errbuf;
-	return -1;
-}
-
 /* A store failure: the store is local, so retry later. */
 static int copy_store_fail(enum stream_fail *fail_r, const char **error_r,
 			   const char *error)
 {
-	return copy_fail(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+	return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
 }
 
 /* An event for the administrator, and the same line in the log. */
@@ -414,12 +394,12 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 			continue;
 		}
 		if (ret < 0 && c->sink_fail != STREAM_FAIL_NONE)
-			return copy_fail(fail_r, c->sink_fail, error_r, "NEW: %s",
+			return stream_failf(fail_r, c->sink_fail, error_r, "NEW: %s",
 					 c->sink_error);
 		if (ret < 0)
 			return -1;	/* the batch stays pending */
 		if (c->cur_uid == 0)
-			return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					 "NEW gave no APPENDUID (it needs UIDPLUS)");
 		c->batch_uids[i] = c->cur_uid;
 		if (c->cur_uid >= c->target_uidnext)
@@ -674,7 +654,7 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 					     fail_r, error_r);
 		if (ret < 0 && *fail_r == STREAM_FAIL_FINAL) {
 			/* NEW refuses this name: a failed folder, not a failed account. */
-			char reason[sizeof(copy_errbuf)];
+			char reason[STREAM_ERROR_MAX];
 
 			snprintf(reason, sizeof(reason), "%s", *error_r);
 			ret = copy_failed_item(c, sf[i].name, 0, NULL, reason, fail_r,
@@ -696,11 +676,11 @@ static int copy_read_secret(const char *path, char **secret_r,
 	FILE *f = fopen(path, "re");
 
 	if (f == NULL)
-		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "cannot read %s: %s",
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "cannot read %s: %s",
 				 path, strerror(errno));
 	if (fgets(buf, sizeof(buf), f) == NULL) {
 		fclose(f);
-		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s is empty", path);
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s is empty", path);
 	}
 	fclose(f);
 	buf[strcspn(buf, "\r\n")] = '\0';
@@ -729,7 +709,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	} else {
 		ret = store_cred_get(c->p->store, c->account, &password, &error);
 		if (ret == STORE_NOTFOUND)
-			return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "no captured "
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "no captured "
 					 "password for this account, and no "
 					 "source_admin_user for its domain");
 		if (ret < 0)
@@ -751,7 +731,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
 	if (ret < 0 && c->dom->source_protocols == CFG_PROTO_BOTH) {
 		/* No IMAP there: POP3 on the same host, at its own port. */
-		char saved[sizeof(copy_errbuf)], host[256];
+		char saved[STREAM_ERROR_MAX], host[256];
 		enum stream_fail saved_fail = *fail_r;
 		uint16_t port;
 
@@ -768,7 +748,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 		if (ret < 0) {
 			c->sdrv = &source_driver_imap;
 			mm_free_secret(&password);
-			return copy_fail(fail_r, saved_fail, error_r, "%s", saved);
+			return stream_failf(fail_r, saved_fail, error_r, "%s", saved);
 		}
 	}
 	mm_free_secret(&password);
@@ -785,7 +765,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	if (c->tdrv->open(&tset, &tlogin, &c->dst, fail_r, error_r) < 0) {
 		const char *why = *error_r;
 
-		return copy_fail(fail_r, *fail_r, error_r, "NEW: %s", why);
+		return stream_failf(fail_r, *fail_r, error_r, "NEW: %s", why);
 	}
 	return 0;
 }
@@ -927,7 +907,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	*fail_r = STREAM_FAIL_NONE;
 	ret = store_account_get(p->store, job->account, &acct, &error);
 	if (ret == STORE_NOTFOUND)
-		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r,
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "the account is not in the store");
 	if (ret < 0)
 		return copy_store_fail(fail_r, error_r, error);
@@ -940,11 +920,11 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	at = strchr(job->account, '@');
 	c.dom = at != NULL ? cfg_domain_find(p->cfg, at + 1) : NULL;
 	if (c.dom == NULL)
-		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "its domain has no "
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "its domain has no "
 				 "[domain] section in %s", p->cfg->path);
 	if (folder_map_new(c.dom->exclude_folders, c.dom->folder_map, &c.map,
 			   &error) < 0)
-		return copy_fail(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
 	c.batch.msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch.msgs));
 	c.batch_msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_msgs));
 	c.batch_uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_uids));
