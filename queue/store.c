@@ -484,6 +484,28 @@ int store_del_prefix(struct store *store, MDB_txn *txn, enum store_db db,
 	return 0;
 }
 
+int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
+	       const void *prefix, size_t len, store_scan_fn *fn, void *ctx,
+	       const char **error_r)
+{
+	MDB_cursor *cur;
+	MDB_val k = { len, (void *)prefix }, v;
+	int rc, ret = 0;
+
+	rc = mdb_cursor_open(txn, store->dbi[db], &cur);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	for (rc = mdb_cursor_get(cur, &k, &v, len > 0 ? MDB_SET_RANGE : MDB_FIRST);
+	     rc == 0 && ret == 0 && k.mv_size >= len &&
+	     (len == 0 || memcmp(k.mv_data, prefix, len) == 0);
+	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
+		ret = fn(&k, &v, ctx, error_r);
+	mdb_cursor_close(cur);
+	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	return ret;
+}
+
 int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
 		       uint64_t *value_r, const char **error_r)
 {

@@ -497,35 +497,27 @@ struct account_iter_ctx {
 	void *fn_ctx;
 };
 
-static int account_iter_txn(struct store *store, MDB_txn *txn, void *context,
+static int account_iter_one(const MDB_val *k, const MDB_val *v, void *context,
 			    const char **error_r)
 {
 	struct account_iter_ctx *ctx = context;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, ret = 0;
+	struct store_account acct;
+	char *name = mm_strndup(k->mv_data, k->mv_size);
+	int ret = store_account_decode(v, name, &acct, error_r);
 
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_ACCOUNTS], &cur);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "accounts");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct store_account acct;
-		char *name = mm_strndup(k.mv_data, k.mv_size);
-
-		if (store_account_decode(&v, name, &acct, error_r) < 0) {
-			mm_free(&name);
-			mdb_cursor_close(cur);
-			return -1;
-		}
-		mm_free(&name);
-		ret = ctx->fn(&acct, ctx->fn_ctx);
-		store_account_clear(&acct);
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(store, rc, error_r, "accounts");
+	mm_free(&name);
+	if (ret < 0)
+		return -1;
+	ret = ctx->fn(&acct, ctx->fn_ctx);
+	store_account_clear(&acct);
 	return ret;
+}
+
+static int account_iter_txn(struct store *store, MDB_txn *txn, void *context,
+			    const char **error_r)
+{
+	return store_scan(store, txn, STORE_DB_ACCOUNTS, NULL, 0, account_iter_one,
+			  context, error_r);
 }
 
 int store_account_iter(struct store *store,

@@ -329,50 +329,40 @@ int store_failed_add(struct store *store, const struct store_failed *item,
 	return store_write(store, failed_add_txn, &ctx, error_r);
 }
 
+static int failed_iter_one(const MDB_val *k, const MDB_val *v, void *context,
+			   const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+	const char *nul = memchr(k->mv_data, '\0', k->mv_size);
+	struct store_failed it = { 0 };
+	struct rec_reader r;
+	int ret;
+
+	if (nul == NULL || rec_begin(&r, v->mv_data, v->mv_size) != FAILED_REC_VERSION)
+		return store_fail(error_r, "damaged failed-item record");
+	it.account = mm_strndup(k->mv_data, (size_t)(nul - (const char *)k->mv_data));
+	it.folder = rec_get_str(&r);
+	it.uidvalidity = rec_get_u32(&r);
+	it.uid = rec_get_u32(&r);
+	it.size = rec_get_u64(&r);
+	it.time = (int64_t)rec_get_u64(&r);
+	it.reason = rec_get_str(&r);
+	if (!rec_end_ok(&r) || it.folder == NULL || it.reason == NULL)
+		ret = store_fail(error_r, "damaged failed-item record");
+	else
+		ret = ctx->fn(&it, ctx->fn_ctx);
+	store_failed_clear(&it);
+	return ret;
+}
+
 static int failed_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			   const char **error_r)
 {
 	struct batch_ctx *ctx = context;
 	size_t plen = ctx->account != NULL ? strlen(ctx->account) + 1 : 0;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, ret = 0;
 
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_FAILED], &cur);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "failed");
-	k.mv_size = plen;
-	k.mv_data = (void *)ctx->account;
-	for (rc = mdb_cursor_get(cur, &k, &v, plen > 0 ? MDB_SET_RANGE : MDB_FIRST);
-	     rc == 0 && ret == 0; rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct store_failed it = { 0 };
-		struct rec_reader r;
-		const char *nul = memchr(k.mv_data, '\0', k.mv_size);
-
-		if (plen > 0 && (k.mv_size < plen ||
-				 memcmp(k.mv_data, ctx->account, plen) != 0))
-			break;
-		if (nul == NULL || rec_begin(&r, v.mv_data, v.mv_size) != FAILED_REC_VERSION) {
-			ret = store_fail(error_r, "damaged failed-item record");
-			break;
-		}
-		it.account = mm_strndup(k.mv_data, (size_t)(nul - (const char *)k.mv_data));
-		it.folder = rec_get_str(&r);
-		it.uidvalidity = rec_get_u32(&r);
-		it.uid = rec_get_u32(&r);
-		it.size = rec_get_u64(&r);
-		it.time = (int64_t)rec_get_u64(&r);
-		it.reason = rec_get_str(&r);
-		if (!rec_end_ok(&r) || it.folder == NULL || it.reason == NULL)
-			ret = store_fail(error_r, "damaged failed-item record");
-		else
-			ret = ctx->fn(&it, ctx->fn_ctx);
-		store_failed_clear(&it);
-	}
-	mdb_cursor_close(cur);
-	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(store, rc, error_r, "failed");
-	return ret;
+	return store_scan(store, txn, STORE_DB_FAILED, ctx->account, plen,
+			  failed_iter_one, ctx, error_r);
 }
 
 int store_failed_iter(struct store *store, const char *account,

@@ -188,40 +188,31 @@ int store_folder_put(struct store *store, const struct store_folder *folder,
 	return store_write(store, folder_put_txn, &ctx, error_r);
 }
 
+static int folder_iter_one(const MDB_val *k, const MDB_val *v, void *context,
+			   const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	struct store_folder f;
+	int ret;
+
+	if (folder_decode(ctx->account, v, &f, error_r) < 0)
+		return -1;
+	ret = ctx->fn(&f, ctx->fn_ctx);
+	store_folder_clear(&f);
+	return ret;
+}
+
 static int folder_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			   const char **error_r)
 {
 	struct folder_ctx *ctx = context;
 	unsigned char prefix[STORE_MAX_ACCOUNT + 1];
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int n, rc, ret = 0;
+	int n = account_prefix(ctx->account, prefix, sizeof(prefix), error_r);
 
-	n = account_prefix(ctx->account, prefix, sizeof(prefix), error_r);
 	if (n < 0)
 		return -1;
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_FOLDERS], &cur);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "folders");
-	k.mv_size = (size_t)n;
-	k.mv_data = prefix;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	     rc == 0 && ret == 0 && k.mv_size >= (size_t)n &&
-	     memcmp(k.mv_data, prefix, (size_t)n) == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct store_folder f;
-
-		if (folder_decode(ctx->account, &v, &f, error_r) < 0) {
-			mdb_cursor_close(cur);
-			return -1;
-		}
-		ret = ctx->fn(&f, ctx->fn_ctx);
-		store_folder_clear(&f);
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(store, rc, error_r, "folders");
-	return ret;
+	return store_scan(store, txn, STORE_DB_FOLDERS, prefix, (size_t)n,
+			  folder_iter_one, ctx, error_r);
 }
 
 int store_folder_iter(struct store *store, const char *account,
@@ -479,33 +470,25 @@ int store_uidl_has(struct store *store, const char *account,
 	return store_read(store, uidl_has_txn, &ctx, error_r);
 }
 
+static int uidl_count_one(const MDB_val *k, const MDB_val *v, void *context,
+			  const char **error_r)
+{
+	((struct folder_ctx *)context)->count++;
+	return 0;
+}
+
 static int uidl_count_txn(struct store *store, MDB_txn *txn, void *context,
 			  const char **error_r)
 {
 	struct folder_ctx *ctx = context;
 	unsigned char prefix[STORE_MAX_ACCOUNT + 1];
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int n, rc;
+	int n = account_prefix(ctx->account, prefix, sizeof(prefix), error_r);
 
-	n = account_prefix(ctx->account, prefix, sizeof(prefix), error_r);
 	if (n < 0)
 		return -1;
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_UIDLS], &cur);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "uidls");
 	ctx->count = 0;
-	k.mv_size = (size_t)n;
-	k.mv_data = prefix;
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	     rc == 0 && k.mv_size >= (size_t)n &&
-	     memcmp(k.mv_data, prefix, (size_t)n) == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		ctx->count++;
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(store, rc, error_r, "uidls");
-	return 0;
+	return store_scan(store, txn, STORE_DB_UIDLS, prefix, (size_t)n,
+			  uidl_count_one, ctx, error_r);
 }
 
 int store_uidl_count(struct store *store, const char *account,

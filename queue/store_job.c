@@ -411,32 +411,25 @@ int store_job_cancel(struct store *store, const char *account,
 	return store_write(store, job_cancel_txn, &ctx, error_r);
 }
 
-static int job_iter_txn(struct store *store, MDB_txn *txn, void *context,
+static int job_iter_one(const MDB_val *k, const MDB_val *v, void *context,
 			const char **error_r)
 {
 	struct job_ctx *ctx = context;
-	MDB_cursor *cur;
-	MDB_val k, v;
-	int rc, ret = 0;
+	struct store_job job;
+	int ret;
 
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_JOBS], &cur);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "jobs");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && ret == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		struct store_job job;
-
-		if (job_decode(&k, &v, &job, error_r) < 0) {
-			mdb_cursor_close(cur);
-			return -1;
-		}
-		ret = ctx->fn(&job, ctx->fn_ctx);
-		store_job_clear(&job);
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(store, rc, error_r, "jobs");
+	if (job_decode(k, v, &job, error_r) < 0)
+		return -1;
+	ret = ctx->fn(&job, ctx->fn_ctx);
+	store_job_clear(&job);
 	return ret;
+}
+
+static int job_iter_txn(struct store *store, MDB_txn *txn, void *context,
+			const char **error_r)
+{
+	return store_scan(store, txn, STORE_DB_JOBS, NULL, 0, job_iter_one, context,
+			  error_r);
 }
 
 int store_job_iter(struct store *store,

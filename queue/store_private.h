@@ -80,6 +80,15 @@ int store_del(struct store *store, MDB_txn *txn, enum store_db db,
 int store_del_prefix(struct store *store, MDB_txn *txn, enum store_db db,
 		     const void *prefix, size_t len, const char **error_r);
 
+/* Call fn for each entry of db whose key starts with prefix (len 0:
+ * every entry), in key order. fn returns 0 to go on; anything else
+ * stops the scan and is returned (-1 with *error_r set by fn). */
+typedef int store_scan_fn(const MDB_val *key, const MDB_val *val, void *ctx,
+			  const char **error_r);
+int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
+	       const void *prefix, size_t len, store_scan_fn *fn, void *ctx,
+	       const char **error_r);
+
 /* meta counters: read (0 when missing) and write a u64. */
 int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
 		       uint64_t *value_r, const char **error_r);
