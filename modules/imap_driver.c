@@ -189,7 +189,11 @@ static int imap_driver_list_folders(struct driver_conn *conn,
 	struct list_ctx ctx = { 0 };
 	struct imap_cmd_handlers h = { list_untagged, NULL, &ctx };
 
-	if (imap_client_run(ic->client, "LIST \"\" \"*\"", &h, fail_r, error_r) < 0)
+	/* RFC 6154: plain LIST need not say which folder is \Sent. */
+	if (imap_client_run(ic->client, (imap_client_caps(ic->client) &
+					 IMAP_CAP_SPECIAL_USE) != 0 ?
+			    "LIST \"\" \"*\" RETURN (SPECIAL-USE)" : "LIST \"\" \"*\"",
+			    &h, fail_r, error_r) < 0)
 		goto fail;
 	ctx.lsub = 1;
 	if (imap_client_run(ic->client, "LSUB \"\" \"*\"", &h, fail_r, error_r) < 0)

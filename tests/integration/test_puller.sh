@@ -2,7 +2,8 @@
 # shellcheck disable=SC2317  # t_* run through check()
 # test_puller.sh - mailmigrated copies queued accounts from OLD to NEW:
 # every folder, message (byte for byte), flag, keyword, date and
-# subscription, checked by corpus.py --verify; a second round copies
+# subscription, checked by corpus.py --verify, with OLD's \Sent folder
+# "Sent Messages" mapped to NEW's "Sent"; a second round copies
 # nothing twice; kill -9 of the daemon at random moments, ten times,
 # then a restart: nothing missing, nothing twice.
 #
@@ -18,7 +19,19 @@ MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
 BIG_MB=${MM_BIG_MB:-20}
 CORPUS="$PYTHON $HARNESS/corpus.py"
 
+# NEW as an administrator sets it up: its \Sent folder exists, so OLD's
+# "Sent Messages" (\Sent) must land in it.
+MM_NEW_DOVECOT_EXTRA=$(mktemp /tmp/mmx.XXXXXX)
+cat >"$MM_NEW_DOVECOT_EXTRA" <<'EOD'
+namespace inbox {
+  mailbox Sent {
+    auto = create
+  }
+}
+EOD
+export MM_NEW_DOVECOT_EXTRA
 mm_servers_start
+rm -f "$MM_NEW_DOVECOT_EXTRA"
 CONF=$MM_DIR/mailmigrate.conf
 cat >"$CONF" <<EOC
 state_dir = $MM_DIR/state
@@ -86,7 +99,8 @@ MM init >/dev/null || fail "init failed"
 
 verify() {
 	$CORPUS --verify --host "$NEW_IP" --user "$1@example.test*$NEW_MASTER_USER" \
-		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/$1.json"
+		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/$1.json" \
+		--folder-map "Sent Messages=Sent"
 }
 
 t_copy() {
