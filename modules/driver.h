@@ -111,6 +111,10 @@ struct source_driver {
 	int (*open)(const struct driver_settings *set, const struct driver_login *login,
 		    struct driver_conn **conn_r, enum stream_fail *fail_r,
 		    const char **error_r);
+	/* The personal namespace prefix (RFC 2342: "" or "INBOX."): 1 with
+	 * prefix set, 0 when the server does not say (NULL: never). */
+	int (*namespace_prefix)(struct driver_conn *conn, char *prefix, size_t size,
+				enum stream_fail *fail_r, const char **error_r);
 	/* Every folder, subscriptions marked. The caller frees with
 	 * driver_folders_free(). POP3: just INBOX. */
 	int (*list_folders)(struct driver_conn *conn, struct driver_folder **folders_r,
@@ -139,6 +143,8 @@ struct target_driver {
 	int (*open)(const struct driver_settings *set, const struct driver_login *login,
 		    struct driver_conn **conn_r, enum stream_fail *fail_r,
 		    const char **error_r);
+	int (*namespace_prefix)(struct driver_conn *conn, char *prefix, size_t size,
+				enum stream_fail *fail_r, const char **error_r);
 	int (*list_folders)(struct driver_conn *conn, struct driver_folder **folders_r,
 			    size_t *count_r, enum stream_fail *fail_r,
 			    const char **error_r);

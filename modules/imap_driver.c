@@ -111,6 +111,48 @@ static char *imap_folder_cmd(const char *verb, const char *name)
 	return cmd;
 }
 
+struct namespace_ctx {
+	char *prefix;
+	size_t size;
+	int found;
+};
+
+/* "* NAMESPACE (("INBOX." ".")) NIL NIL": the first personal one. */
+static int namespace_untagged(struct imap_client *client, const struct imap_arg *args,
+			      size_t count, void *context, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct namespace_ctx *ctx = context;
+	const char *prefix;
+
+	if (count < 2 || !imap_arg_is_atom(&args[0], "NAMESPACE") ||
+	    args[1].type != IMAP_ARG_LIST || args[1].count == 0)
+		return 0;
+	if (args[1].list[0].type != IMAP_ARG_LIST || args[1].list[0].count < 2 ||
+	    (prefix = imap_arg_get_astring(&args[1].list[0].list[0])) == NULL ||
+	    strlen(prefix) >= ctx->size)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "malformed NAMESPACE response");
+	memcpy(ctx->prefix, prefix, strlen(prefix) + 1);
+	ctx->found = 1;
+	return 0;
+}
+
+static int imap_driver_namespace_prefix(struct driver_conn *conn, char *prefix,
+					size_t size, enum stream_fail *fail_r,
+					const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct namespace_ctx ctx = { prefix, size, 0 };
+	struct imap_cmd_handlers h = { namespace_untagged, NULL, &ctx };
+
+	if ((imap_client_caps(ic->client) & IMAP_CAP_NAMESPACE) == 0)
+		return 0;
+	if (imap_client_run(ic->client, "NAMESPACE", &h, fail_r, error_r) < 0)
+		return -1;
+	return ctx.found;
+}
+
 struct list_ctx {
 	struct driver_folder *folders;
 	size_t count, alloc;
@@ -669,6 +711,7 @@ static uint64_t imap_target_append_limit(struct driver_conn *conn)
 const struct source_driver source_driver_imap = {
 	.name = "imap",
 	.open = imap_driver_open,
+	.namespace_prefix = imap_driver_namespace_prefix,
 	.list_folders = imap_driver_list_folders,
 	.select = imap_source_select,
 	.list_messages = imap_source_list_messages,
@@ -679,6 +722,7 @@ const struct source_driver source_driver_imap = {
 const struct target_driver target_driver_imap = {
 	.name = "imap",
 	.open = imap_driver_open,
+	.namespace_prefix = imap_driver_namespace_prefix,
 	.list_folders = imap_driver_list_folders,
 	.create_folder = imap_target_create_folder,
 	.select = imap_target_select,

@@ -60,6 +60,7 @@ struct copy {
 	struct folder_map_source msrc;
 	struct folder_map_target mdst;
 	char src_prefix[64], dst_prefix[64];
+	int dst_prefix_known;
 	char *special[FOLDER_MAP_USES];
 	uint64_t max_size;
 	const char *max_size_name;	/* which limit max_size is */
@@ -606,7 +607,8 @@ static void copy_target_layout(struct copy *c, const struct driver_folder *folde
 			if ((folders[i].attrs & uses[u]) != 0 && c->special[u] == NULL)
 				c->special[u] = mm_strdup(folders[i].name);
 	}
-	copy_guess_prefix(folders, count, c->dst_prefix, sizeof(c->dst_prefix));
+	if (!c->dst_prefix_known)
+		copy_guess_prefix(folders, count, c->dst_prefix, sizeof(c->dst_prefix));
 	c->mdst.prefix = c->dst_prefix;
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
 		c->mdst.special[u] = c->special[u];
@@ -625,6 +627,12 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	size_t ns = 0, nt = 0;
 	int ret = 0;
 
+	ret = c->tdrv->namespace_prefix(c->dst, c->dst_prefix, sizeof(c->dst_prefix),
+					fail_r, error_r);
+	if (ret < 0)
+		return -1;
+	c->dst_prefix_known = ret == 1;
+	ret = 0;
 	if (c->sdrv->list_folders(c->src, &sf, &ns, fail_r, error_r) < 0)
 		return -1;
 	if (c->tdrv->list_folders(c->dst, &tf, &nt, fail_r, error_r) < 0) {
@@ -633,7 +641,17 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	}
 	copy_target_layout(c, tf, nt);
 	driver_folders_free(&tf, nt);
-	copy_guess_prefix(sf, ns, c->src_prefix, sizeof(c->src_prefix));
+	/* OLD's personal prefix: what NAMESPACE says, else a guess. */
+	ret = c->sdrv->namespace_prefix == NULL ? 0 :
+		c->sdrv->namespace_prefix(c->src, c->src_prefix, sizeof(c->src_prefix),
+					  fail_r, error_r);
+	if (ret < 0) {
+		driver_folders_free(&sf, ns);
+		return -1;
+	}
+	if (ret == 0)
+		copy_guess_prefix(sf, ns, c->src_prefix, sizeof(c->src_prefix));
+	ret = 0;
 	c->msrc.prefix = c->src_prefix;
 	c->msrc.separator = ns > 0 ? sf[0].separator : '\0';
 	/* Parents sort before their children. */

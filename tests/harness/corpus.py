@@ -267,11 +267,28 @@ def server_separator(conn):
     return "/"
 
 
-def folder_raw(path, sep):
-    return sep.join(mutf7_encode(c) for c in path)
+def server_prefix(conn):
+    """The personal namespace prefix (RFC 2342), "" when none or unknown."""
+    try:
+        typ, data = conn.namespace()
+    except imaplib.IMAP4.error:
+        return ""
+    m = re.match(rb'\(\("([^"]*)"', data[0] or b"") if typ == "OK" and data else None
+    return m.group(1).decode("ascii") if m else ""
 
 
-def path_of(raw, sep):
+def folder_raw(path, sep, prefix=""):
+    """The server's name of a folder path: every folder but INBOX itself
+    sits below the personal prefix (Courier, Cyrus: "INBOX.")."""
+    raw = sep.join(mutf7_encode(c) for c in path)
+    if prefix and [p.upper() for p in path] != ["INBOX"]:
+        raw = prefix + raw
+    return raw
+
+
+def path_of(raw, sep, prefix=""):
+    if prefix and raw.upper() != "INBOX" and raw.startswith(prefix):
+        raw = raw[len(prefix):]
     return mutf7_decode(raw).split(sep) if sep else [mutf7_decode(raw)]
 
 
@@ -462,9 +479,10 @@ def load(args):
         samples = None
     conn = connect(args)
     sep = server_separator(conn)
+    prefix = server_prefix(conn)
     folders = []
     for path in FOLDERS:
-        raw = folder_raw(path, sep)
+        raw = folder_raw(path, sep, prefix)
         if path != ["INBOX"]:
             typ, data = conn.create(imap_quote(raw))
             if typ != "OK" and b"ALREADYEXISTS" not in b" ".join(
@@ -479,7 +497,7 @@ def load(args):
     total = 0
     for path, source, msg, flags, date, mid in plan(args.seed, args.count,
                                                    args.big_mb, samples):
-        raw = folder_raw(path, sep)
+        raw = folder_raw(path, sep, prefix)
         typ, data = conn.append(imap_quote(raw), "(" + " ".join(flags) + ")",
                                 '"' + internaldate_text(date) + '"', msg)
         if typ != "OK":
@@ -625,9 +643,15 @@ def verify(args):
 
     conn = connect(args)
     sep = server_separator(conn)
+    prefix = server_prefix(conn)
     live = {}
     for flags, delim, raw in parse_list(check(conn.list('""', '"*"'), "LIST")):
-        live[path_key(path_of(raw, delim or sep))] = (raw, flags)
+        k = path_key(path_of(raw, delim or sep, prefix))
+        # With a prefix "INBOX.", INBOX's children sit below a \Noselect
+        # "INBOX.INBOX": it must not hide the real INBOX.
+        if k in live and "\\noselect" in flags.lower():
+            continue
+        live[k] = (raw, flags)
     want = {mapped(f["path"]): f for f in man["folders"]}
     # --only-folder: compare those folders and nothing else (a POP3 copy
     # has INBOX only).
@@ -648,7 +672,7 @@ def verify(args):
     if not args.no_subscriptions:
         subs = set()
         for _, delim, raw in parse_list(check(conn.lsub('""', '"*"'), "LSUB")):
-            subs.add(path_key(path_of(raw, delim or sep)))
+            subs.add(path_key(path_of(raw, delim or sep, prefix)))
         wsubs = {mapped(p) for p in man["subscriptions"]}
         for k in sorted(wsubs - subs):
             diffs.append("subscription %s: missing" % k)

@@ -22,6 +22,8 @@
 #   MM_DOMAINS            domains OLD's Postfix delivers ("example.test example.org")
 #   MM_NEW_DOMAINS        domains NEW's Postfix delivers (default $MM_DOMAINS)
 #   MM_OLD_SEP, MM_NEW_SEP  IMAP hierarchy separators ("." and "/")
+#   MM_OLD_PREFIX         OLD's personal namespace prefix ("" or "INBOX.",
+#                         as Courier and Cyrus have it)
 #   MM_NEW_TRANSPORT_MAPS NEW's Postfix transport_maps, e.g.
 #                         socketmap:unix:DIR/relay.sock:transport (default none)
 #   MM_NEW_DOVECOT_EXTRA  file appended to NEW's dovecot.conf (local.conf)
@@ -120,6 +122,7 @@ subst() {
 	    -e "s|@SEP@|$5|g" \
 	    -e "s|@DOMAINS@|$6|g" \
 	    -e "s|@TRANSPORT_MAPS@|$7|g" \
+	    -e "s|@PREFIX@|${MM_OLD_PREFIX:-}|g" \
 	    -e "s|@MAIL_UID@|$MAIL_UID|g" \
 	    -e "s|@MAIL_GID@|$MAIL_GID|g" \
 	    "$1"

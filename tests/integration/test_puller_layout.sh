@@ -1,0 +1,126 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# test_puller_layout.sh - an OLD server of the Courier/Cyrus kind, every
+# folder below the personal namespace prefix "INBOX." with "." between
+# levels, copied into a NEW with no prefix and "/": the prefix comes off
+# (learnt from NAMESPACE), INBOX's children stay below INBOX, \Sent lands
+# in NEW's Sent, exclude_folders leaves a folder out and folder_map
+# renames a folder with its children.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mm_require_root_and_pkgs
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+[ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
+CORPUS="$PYTHON $HARNESS/corpus.py"
+
+MM_OLD_PREFIX=INBOX.
+export MM_OLD_PREFIX
+MM_NEW_DOVECOT_EXTRA=$(mktemp /tmp/mmx.XXXXXX)
+cat >"$MM_NEW_DOVECOT_EXTRA" <<'EOD'
+namespace inbox {
+  mailbox Sent {
+    auto = create
+  }
+}
+EOD
+export MM_NEW_DOVECOT_EXTRA
+mm_servers_start
+rm -f "$MM_NEW_DOVECOT_EXTRA"
+
+CONF=$MM_DIR/mailmigrate.conf
+cat >"$CONF" <<EOC
+state_dir = $MM_DIR/state
+key_file = $MM_DIR/secret.key
+log_file = $MM_DIR/mailmigrated.log
+target_host = $NEW_IP:$NEW_IMAP_PORT
+target_master_user = $NEW_MASTER_USER
+target_master_password_file = $NEW_MASTER_PASS_FILE
+
+[domain example.test]
+source_host = $OLD_IP
+source_tls = direct
+source_tls_ca_file = $CA_FILE
+exclude_folders = Samples; Empty*
+folder_map = Archive=Old Archive
+EOC
+MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
+
+mm_adduser old "lee@example.test" "lee pass"
+sh "$SERVERS_SH" adduser "$MM_DIR" new lee@example.test --nopass </dev/null ||
+	fail "adduser new failed"
+PW=$(mm_pwfile "lee pass")
+$CORPUS --host "$OLD_IP" --user lee@example.test --password-file "$PW" --seed 21 \
+	--count 60 --manifest "$MM_DIR/lee.json" >/dev/null || fail "corpus load failed"
+MM init >/dev/null || fail "init failed"
+
+t_layout_on_old() {
+	"$PYTHON" - "$OLD_IP" "$PW" <<'EOP'
+import imaplib, re, sys
+def names(m):
+    out = []
+    for l in m.list()[1]:
+        raw = re.match(rb'\([^)]*\) (?:"[^"]*"|NIL) (.*)$', l).group(1)
+        if raw.startswith(b'"'):
+            raw = raw[1:-1].replace(b'\\"', b'"').replace(b'\\\\', b'\\')
+        out.append(raw.decode())
+    return out
+m = imaplib.IMAP4(sys.argv[1])
+m.login("lee@example.test", open(sys.argv[2]).read().strip())
+typ, data = m.namespace()
+assert data[0].startswith(b'(("INBOX." "."))'), data
+n = names(m)
+assert "INBOX.Sent Messages" in n and "INBOX.INBOX.Receipts" in n, n
+EOP
+}
+
+t_copy() {
+	printf 'lee@example.test:lee pass\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	# Every folder of the manifest but the excluded ones, renamed as
+	# folder_map and special use say.
+	"$PYTHON" - "$MM_DIR/lee.json" >"$MM_DIR/only.args" <<'EOP'
+import json, sys
+ren = {"Sent Messages": "Sent", "Archive": "Old Archive"}
+for f in json.load(open(sys.argv[1]))["folders"]:
+    p = f["path"]
+    if p[0] in ("Samples",) or p[0].startswith("Empty"):
+        continue
+    q = [ren.get(p[0], p[0])] + p[1:]
+    print("--only-folder\n" + "/".join(q))
+    if q != p:
+        print("--folder-map\n%s=%s" % ("/".join(p), "/".join(q)))
+EOP
+	IFS='
+'
+	# shellcheck disable=SC2046
+	set -- $(cat "$MM_DIR/only.args")
+	unset IFS
+	$CORPUS --verify --host "$NEW_IP" --user "lee@example.test*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/lee.json" \
+		--no-subscriptions "$@" || return 1
+	# Nothing else on NEW: no prefix level, no excluded folder.
+	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_PASS_FILE" <<'EOP'
+import imaplib, re, sys
+def names(m):
+    out = []
+    for l in m.list()[1]:
+        raw = re.match(rb'\([^)]*\) (?:"[^"]*"|NIL) (.*)$', l).group(1)
+        if raw.startswith(b'"'):
+            raw = raw[1:-1].replace(b'\\"', b'"').replace(b'\\\\', b'\\')
+        out.append(raw.decode())
+    return out
+m = imaplib.IMAP4(sys.argv[1])
+m.authenticate("PLAIN", lambda _: ("lee@example.test\0mailmigrate\0" + open(sys.argv[2]).read().strip()).encode())
+names = set(names(m))
+bad = [n for n in names if n.startswith("Samples") or n.startswith("Empty")
+       or n.startswith("INBOX/INBOX") or n in ("Sent Messages", "Archive")]
+assert not bad, bad
+assert "INBOX/Receipts" in names and "Old Archive/2015" in names and "Sent" in names, names
+EOP
+}
+
+check "OLD keeps everything below INBOX. (NAMESPACE says so)" t_layout_on_old
+check "prefix removed, Sent mapped, excluded and renamed folders, verified" t_copy
+mm_done
