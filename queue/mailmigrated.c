@@ -195,6 +195,7 @@ int main(int argc, char **argv)
 				throttle_set_rate(puller_throttle, cfg->max_bytes_per_second);
 			(void)open_log(cfg, foreground);
 			n = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
+			log_info("starting %u workers (state_dir %s)", n, cfg->state_dir);
 			for (unsigned i = 0; i < n; i++)
 				pids[i] = start_worker(cfg, once);
 			continue;

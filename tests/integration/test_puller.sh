@@ -372,6 +372,30 @@ assert a["state"] == "copied" and a["errors"] == 1, (a["state"], a["errors"])'
 		{ printf '%s\n' "$out"; return 1; }
 }
 
+# SIGHUP: a good configuration is taken up, a broken one refused while
+# the daemon goes on with the one it has.
+t_sighup() {
+	cp "$CONF" "$CONF.hup"
+	"$MAILMIGRATED" -c "$CONF.hup" -f 2>>"$MM_DIR/daemon.err" &
+	pid=$!
+	sleep 0.5
+	sed -i 's/^workers = 2$/workers = 3/' "$CONF.hup"
+	kill -HUP "$pid"
+	sleep 1
+	grep -q "SIGHUP: configuration read again" "$MM_DIR/mailmigrated.log" ||
+		{ kill -TERM "$pid"; echo "reload not logged"; return 1; }
+	grep -q "starting 3 workers" "$MM_DIR/mailmigrated.log" ||
+		{ kill -TERM "$pid"; echo "new worker count not used"; return 1; }
+	echo "bogus_key = 1" >>"$CONF.hup"
+	kill -HUP "$pid"
+	sleep 1
+	grep -q "SIGHUP: keeping the running configuration: .*mailmigrate.conf.hup:[0-9]*: unknown key 'bogus_key'" \
+		"$MM_DIR/mailmigrated.log" || { kill -TERM "$pid"; echo "bad config not reported"; return 1; }
+	kill -0 "$pid" || { echo "the daemon died on a bad configuration"; return 1; }
+	kill -TERM "$pid"
+	wait "$pid"
+}
+
 # max_bytes_per_second: a copy cannot beat the limit (one second's
 # burst aside). Only a lower bound is checked: that is the limit's job.
 t_throttle() {
@@ -413,5 +437,6 @@ check "finish: last round, finished, password wiped, post_migrate_script run" t_
 check "a message over max_message_size is a failed item, the rest copied" t_failed_items
 check "max_bytes_per_second holds a copy to its rate" t_throttle
 check "pause stops a copy, resume goes on, SIGTERM exits cleanly, no loss" t_pause_term
+check "SIGHUP takes a good configuration and refuses a broken one" t_sighup
 check "no password in the logs" t_no_password_in_logs
 mm_done
