@@ -192,6 +192,16 @@ fail:
 	return -1;
 }
 
+struct pop3_client *pop3_client_from_stream(struct stream *stream, size_t max_line)
+{
+	struct pop3_client *c = mm_calloc(1, sizeof(*c));
+
+	c->stream = stream;
+	c->max_line = max_line != 0 ? max_line : 8192;
+	c->cap_uidl = 1;
+	return c;
+}
+
 void pop3_client_close(struct pop3_client **cp)
 {
 	struct pop3_client *c = *cp;

@@ -38,6 +38,9 @@ struct pop3_client;
 int pop3_client_connect(const struct pop3_client_settings *set,
 			struct pop3_client **client_r, enum stream_fail *fail_r,
 			const char **error_r);
+/* A client on a stream already past the greeting and login (fuzzing,
+ * tests). The client owns the stream from now on. */
+struct pop3_client *pop3_client_from_stream(struct stream *stream, size_t max_line);
 /* Sends QUIT (nothing is deleted: we never mark messages). */
 void pop3_client_close(struct pop3_client **client);
 

@@ -2,7 +2,8 @@
 # Passes every test of mailmigrate on a fresh Debian 12 machine, as root:
 # installs the packages it needs, builds, runs the unit tests (under
 # valgrind) and the integration tests against real Dovecot and Postfix
-# on loopback, then `make distcheck`.
+# on loopback, the libFuzzer targets for a few seconds each, then
+# `make distcheck`.
 #
 # Usage: sh tests/run-all.sh        (from anywhere; builds in the tree)
 # MM_SKIP_DISTCHECK=1 skips the distcheck pass.
@@ -54,6 +55,9 @@ for log in $(find "$top/common" "$top/queue" "$top/modules" "$top/relay" \
 	     "$top/auth-hook" -name 'test_*.log' 2>/dev/null | sort); do
 	grep -h '^[0-9]*%: Checks:' "$log" | sed "s|^|$(basename "$log" .log): |"
 done
+
+step "fuzzing the response parsers briefly (libFuzzer, ASan, UBSan)"
+make fuzz-run FUZZ_SECONDS="${MM_FUZZ_SECONDS:-15}" 2>&1 | grep -v '^make'
 
 if [ -z "${MM_SKIP_DISTCHECK:-}" ]; then
 	step "make distcheck"
