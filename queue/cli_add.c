@@ -157,7 +157,10 @@ static int cli_add_one(struct cli_ctx *ctx, const struct cli_add_req *req,
 
 	if ((ret = cli_add_precheck(ctx, req, reason, size)) != 0)
 		return ret;
-	if (crypto_hash_password(req->password, &hash, &error) < 0) {
+	/* No password (copied with source_admin_user): no hash, none sealed. */
+	hash = NULL;
+	if (req->password != NULL &&
+	    crypto_hash_password(req->password, &hash, &error) < 0) {
 		snprintf(reason, size, "%s", error);
 		return CLI_EXIT_SYSTEM;
 	}
@@ -274,8 +277,13 @@ static const char *cli_bulk_split(char *buf, char **user_r, char **password_r,
 {
 	char *first = strchr(buf, ':'), *last = strrchr(buf, ':');
 
-	if (first == NULL)
-		return "no colon (expected user:password or user:password:domain)";
+	if (first == NULL) {
+		/* A user alone: allowed where source_admin_user copies. */
+		*user_r = buf;
+		*password_r = NULL;
+		*domain_r = NULL;
+		return *buf == '\0' ? "empty user" : NULL;
+	}
 	*first = '\0';
 	*user_r = buf;
 	*password_r = first + 1;
@@ -331,6 +339,12 @@ static int cli_bulk_line(struct cli_bulk *bulk, unsigned long lineno,
 			 shown, domain != NULL ? " (a password holding ':' needs "
 			 "the domain field)" : "");
 		cli_bulk_reject(bulk, lineno, reason);
+		return 0;
+	}
+	if (password == NULL && (req.dom == NULL || req.dom->source_admin_user == NULL)) {
+		cli_bulk_reject(bulk, lineno, "no colon (expected user:password or "
+				"user:password:domain; a user alone needs "
+				"source_admin_user for its domain)");
 		return 0;
 	}
 	req.password = password;

@@ -27,6 +27,7 @@
 #   MM_NEW_TRANSPORT_MAPS NEW's Postfix transport_maps, e.g.
 #                         socketmap:unix:DIR/relay.sock:transport (default none)
 #   MM_NEW_DOVECOT_EXTRA  file appended to NEW's dovecot.conf (local.conf)
+#   MM_OLD_DOVECOT_EXTRA  the same for OLD (a master user, a prefix...)
 #   MM_AUTH_MODULES       .so files to add to Dovecot's auth module dir for
 #                         NEW (started in a private mount namespace)
 #   MM_START_TIMEOUT      seconds to wait for the ports (10)
@@ -334,7 +335,11 @@ cmd_start() {
 		die "cannot write OLD configuration under $DIR/old"
 	configure_side new "$NEW_IP" "$NEW_SEP" "$NEW_DOMAINS" "$TRANSPORT_MAPS" ||
 		die "cannot write NEW configuration under $DIR/new"
-	rm -f "$DIR/new/local.conf"
+	rm -f "$DIR/new/local.conf" "$DIR/old/local.conf"
+	if [ -n "${MM_OLD_DOVECOT_EXTRA:-}" ]; then
+		cp "$MM_OLD_DOVECOT_EXTRA" "$DIR/old/local.conf" ||
+			die "cannot copy MM_OLD_DOVECOT_EXTRA=$MM_OLD_DOVECOT_EXTRA"
+	fi
 	if [ -n "${MM_NEW_DOVECOT_EXTRA:-}" ]; then
 		cp "$MM_NEW_DOVECOT_EXTRA" "$DIR/new/local.conf" ||
 			die "cannot copy MM_NEW_DOVECOT_EXTRA=$MM_NEW_DOVECOT_EXTRA"

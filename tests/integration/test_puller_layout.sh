@@ -5,7 +5,9 @@
 # levels, copied into a NEW with no prefix and "/": the prefix comes off
 # (learnt from NAMESPACE), INBOX's children stay below INBOX, \Sent lands
 # in NEW's Sent, exclude_folders leaves a folder out and folder_map
-# renames a folder with its children.
+# renames a folder with its children. A second domain copies a bulk list
+# without passwords, logging in to OLD with source_admin_user on each
+# user's behalf.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -26,8 +28,27 @@ namespace inbox {
 }
 EOD
 export MM_NEW_DOVECOT_EXTRA
+# OLD has a master user, for source_admin_user.
+OLD_MASTERS=$(mktemp /tmp/mmm.XXXXXX)
+chmod 644 "$OLD_MASTERS"
+printf 'old admin pass\n' | "$PYTHON" "$HARNESS/pwfile.py" "$OLD_MASTERS" oldadmin ||
+	fail "cannot make OLD's master user"
+MM_OLD_DOVECOT_EXTRA=$(mktemp /tmp/mmx.XXXXXX)
+cat >"$MM_OLD_DOVECOT_EXTRA" <<EOD
+auth_master_user_separator = *
+passdb {
+  driver = passwd-file
+  args = $OLD_MASTERS
+  master = yes
+  result_success = continue
+}
+EOD
+export MM_OLD_DOVECOT_EXTRA
 mm_servers_start
-rm -f "$MM_NEW_DOVECOT_EXTRA"
+rm -f "$MM_NEW_DOVECOT_EXTRA" "$MM_OLD_DOVECOT_EXTRA"
+mv "$OLD_MASTERS" "$MM_DIR/old-masters"
+sed -i "s|$OLD_MASTERS|$MM_DIR/old-masters|" "$MM_DIR/old/local.conf"
+doveadm -c "$OLD_DOVECOT_CONF" reload >/dev/null 2>&1
 
 CONF=$MM_DIR/mailmigrate.conf
 cat >"$CONF" <<EOC
@@ -44,7 +65,15 @@ source_tls = direct
 source_tls_ca_file = $CA_FILE
 exclude_folders = Samples; Empty*
 folder_map = Archive=Old Archive
+
+[domain example.org]
+source_host = $OLD_IP
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+source_admin_user = oldadmin
+source_admin_password_file = $MM_DIR/admin.pass
 EOC
+(umask 077 && printf 'old admin pass\n' >"$MM_DIR/admin.pass")
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
 
 mm_adduser old "lee@example.test" "lee pass"
@@ -121,6 +150,31 @@ assert "INBOX/Receipts" in names and "Old Archive/2015" in names and "Sent" in n
 EOP
 }
 
+# A user alone on a bulk line, copied with the admin login.
+t_admin_login() {
+	mm_adduser old "adm@example.org" "adm's own pass"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new adm@example.org --nopass </dev/null || return 1
+	pw=$(mm_pwfile "adm's own pass")
+	$CORPUS --host "$OLD_IP" --user adm@example.org --password-file "$pw" --seed 8 \
+		--count 12 --no-samples --manifest "$MM_DIR/adm.json" >/dev/null || return 1
+	# Without source_admin_user a user alone is refused, naming why.
+	if printf 'lee2@example.test\n' | MM bulk - 2>"$MM_DIR/bulk.err"; then
+		echo "a user alone was accepted without source_admin_user"
+		return 1
+	fi
+	grep -q "needs source_admin_user" "$MM_DIR/bulk.err" || { cat "$MM_DIR/bulk.err"; return 1; }
+	printf 'adm@example.org\n' | MM bulk - >/dev/null || return 1
+	MM show adm@example.org --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)
+assert a["captured_password"] is False, a' || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	$CORPUS --verify --host "$NEW_IP" --user "adm@example.org*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/adm.json" \
+		--no-subscriptions --extra-folders-ok --folder-map "Sent Messages=Sent"
+}
+
 check "OLD keeps everything below INBOX. (NAMESPACE says so)" t_layout_on_old
 check "prefix removed, Sent mapped, excluded and renamed folders, verified" t_copy
+check "a bulk list without passwords, copied with source_admin_user" t_admin_login
 mm_done
