@@ -88,6 +88,10 @@ struct driver_body {
 typedef int driver_sink_fn(const struct driver_message *msg,
 			   struct driver_body *body, void *ctx);
 
+/* Receives message msgs[index] of a fetch_batch(), as fetch's sink does. */
+typedef int driver_batch_sink_fn(size_t index, const struct driver_message *msg,
+				 struct driver_body *body, void *ctx);
+
 struct driver_login {
 	const char *user;	/* the account, user@domain */
 	const char *password;	/* the user's, or the admin's */
@@ -134,6 +138,13 @@ struct source_driver {
 	int (*fetch)(struct driver_conn *conn, const struct driver_message *msg,
 		     driver_sink_fn *sink, void *ctx,
 		     enum stream_fail *fail_r, const char **error_r);
+	/* The bodies of several messages in one command, in order; a
+	 * message that vanished on the server is skipped. NULL: fetch one
+	 * at a time. */
+	int (*fetch_batch)(struct driver_conn *conn,
+			   const struct driver_message *const *msgs, size_t count,
+			   driver_batch_sink_fn *sink, void *ctx,
+			   enum stream_fail *fail_r, const char **error_r);
 	void (*close)(struct driver_conn **conn);
 };
 
@@ -173,6 +184,19 @@ struct target_driver {
 		      const struct driver_message *msg, struct driver_body *body,
 		      uint32_t *new_uid_r, enum stream_fail *fail_r,
 		      const char **error_r);
+	/* Appends as one command (MULTIAPPEND, RFC 3502): NEW keeps all of
+	 * them or none. can_batch says whether this connection can;
+	 * append_end's uids_r[i] is the UID of the i-th message added, and
+	 * a refusal fails with DRIVER_APPEND_REFUSED for the whole batch.
+	 * A connection whose batch was begun but not ended is unusable. */
+	int (*can_batch)(struct driver_conn *conn);
+	int (*append_begin)(struct driver_conn *conn, const char *folder,
+			    enum stream_fail *fail_r, const char **error_r);
+	int (*append_add)(struct driver_conn *conn, const struct driver_message *msg,
+			  struct driver_body *body, enum stream_fail *fail_r,
+			  const char **error_r);
+	int (*append_end)(struct driver_conn *conn, uint32_t *uids_r, size_t count,
+			  enum stream_fail *fail_r, const char **error_r);
 	/* NEW's largest accepted message (APPENDLIMIT), or 0 if unsaid. */
 	uint64_t (*append_limit)(struct driver_conn *conn);
 	/* Make uid's flags and keywords what msg says. */

@@ -298,6 +298,20 @@ void imap_client_close(struct imap_client **cp)
 	mm_free(cp);
 }
 
+uint32_t imap_client_literal_uid(const struct imap_client *c)
+{
+	const struct imap_arg *args;
+	size_t count;
+	uint32_t uid = 0;
+
+	args = imap_parser_literal_siblings(c->parser, &count);
+	for (size_t i = 0; i + 1 < count; i++)
+		if (imap_arg_is_atom(&args[i], "UID") &&
+		    imap_arg_get_u32(&args[i + 1], &uid) == 0)
+			return uid;
+	return 0;
+}
+
 unsigned imap_client_caps(const struct imap_client *c)
 {
 	return c->caps;
@@ -316,6 +330,11 @@ const char *imap_client_greeting(const struct imap_client *c)
 struct stream *imap_client_stream(struct imap_client *c)
 {
 	return c->stream;
+}
+
+unsigned imap_client_new_tag(struct imap_client *c)
+{
+	return ++c->next_tag;
 }
 
 int imap_client_send(struct imap_client *c, const char *command, unsigned *tag_r,

@@ -98,6 +98,8 @@ int imap_client_login(struct imap_client *client, const char *authzid,
 		      const char *user, const char *password,
 		      enum stream_fail *fail_r, const char **error_r);
 
+/* A new tag, for a command the caller writes itself (MULTIAPPEND). */
+unsigned imap_client_new_tag(struct imap_client *client);
 /* Send a command (the tag is added). The caller formats arguments
  * with imap_client_quote() when they are strings. Returns the tag. */
 int imap_client_send(struct imap_client *client, const char *command,
@@ -122,6 +124,10 @@ const struct imap_arg *imap_client_last_code(const struct imap_client *client,
  * with its text). */
 int imap_client_wait_continuation(struct imap_client *client, unsigned tag,
 				  enum stream_fail *fail_r, const char **error_r);
+
+/* While a literal handler runs: the UID given before the literal in
+ * the same FETCH response, or 0 when the server puts it after. */
+uint32_t imap_client_literal_uid(const struct imap_client *client);
 
 /* s as an IMAP quoted string, or NULL if it needs a literal (CR, LF,
  * NUL, or 8-bit without UTF8=ACCEPT). The caller owns the result. */

@@ -15,6 +15,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -28,6 +29,7 @@
 struct imap_conn {
 	struct imap_client *client;
 	uint64_t max_message_size;
+	unsigned batch_tag;	/* a MULTIAPPEND under way: its tag */
 };
 
 static struct imap_conn *imap_conn(struct driver_conn *conn)
@@ -92,9 +94,12 @@ static void imap_driver_close(struct driver_conn **connp)
 
 	if (ic == NULL)
 		return;
-	/* LOGOUT is a courtesy; a dead connection is closed all the same. */
+	/* LOGOUT is a courtesy; a dead connection is closed all the same.
+	 * Not in the middle of a MULTIAPPEND: it would be taken as message
+	 * data, and closing is what makes NEW drop the half batch. */
 	stream_set_timeout(imap_client_stream(ic->client), 2000);
-	(void)imap_client_run(ic->client, "LOGOUT", NULL, &fail, &error);
+	if (ic->batch_tag == 0)
+		(void)imap_client_run(ic->client, "LOGOUT", NULL, &fail, &error);
 	imap_client_close(&ic->client);
 	mm_free(connp);
 }
@@ -511,6 +516,75 @@ static int imap_source_fetch(struct driver_conn *conn, const struct driver_messa
 	return 0;
 }
 
+struct fetch_batch_ctx {
+	const struct driver_message *const *msgs;
+	size_t count, next;
+	driver_batch_sink_fn *sink;
+	void *sink_ctx;
+};
+
+static int fetch_batch_literal(struct imap_client *client, const char *key,
+			       uint64_t size, void *context, enum stream_fail *fail_r,
+			       const char **error_r)
+{
+	struct fetch_batch_ctx *ctx = context;
+	uint32_t uid = imap_client_literal_uid(client);
+	struct imap_body ib;
+	char buf[IMAP_DRIVER_CHUNK];
+	size_t k = ctx->next;
+
+	if (key == NULL || strcasecmp(key, "BODY[]") != 0)
+		return 0;
+	/* Which message: by the UID before the literal, else by order
+	 * (responses come in sequence order, which is UID order). */
+	if (uid != 0)
+		while (k < ctx->count && ctx->msgs[k]->uid != uid)
+			k++;
+	if (k >= ctx->count)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "FETCH body for UID %u, which was not asked for", uid);
+	ctx->next = k + 1;
+	ib.body.size = size;
+	ib.body.read = imap_body_read;
+	ib.body.ctx = &ib;
+	ib.stream = imap_client_stream(client);
+	ib.left = size;
+	*fail_r = STREAM_FAIL_NONE;
+	if (ctx->sink(k, ctx->msgs[k], &ib.body, ctx->sink_ctx) < 0) {
+		*fail_r = *fail_r == STREAM_FAIL_NONE ? STREAM_FAIL_FINAL : *fail_r;
+		return -1;
+	}
+	while (ib.left > 0) {
+		size_t got;
+
+		if (imap_body_read(&ib.body, buf, sizeof(buf), &got, fail_r, error_r) < 0)
+			return -1;
+	}
+	return 1;
+}
+
+static int imap_source_fetch_batch(struct driver_conn *conn,
+				   const struct driver_message *const *msgs,
+				   size_t count, driver_batch_sink_fn *sink, void *ctx,
+				   enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct fetch_batch_ctx fctx = { msgs, count, 0, sink, ctx };
+	struct imap_cmd_handlers h = { NULL, fetch_batch_literal, &fctx };
+	size_t size = 64 + count * 11, len;
+	char *cmd = mm_malloc(size);
+	int ret;
+
+	len = (size_t)snprintf(cmd, size, "UID FETCH ");
+	for (size_t i = 0; i < count; i++)
+		len += (size_t)snprintf(cmd + len, size - len, "%s%u", i == 0 ? "" : ",",
+					msgs[i]->uid);
+	snprintf(cmd + len, size - len, " (BODY.PEEK[])");
+	ret = imap_client_run(ic->client, cmd, &h, fail_r, error_r);
+	mm_free(&cmd);
+	return ret;
+}
+
 static int imap_target_create_folder(struct driver_conn *conn, const char *name,
 				     unsigned attrs, int subscribe,
 				     enum stream_fail *fail_r, const char **error_r)
@@ -642,6 +716,125 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	return 0;
 }
 
+static int imap_target_can_batch(struct driver_conn *conn)
+{
+	unsigned caps = imap_client_caps(imap_conn(conn)->client);
+
+	return (caps & IMAP_CAP_MULTIAPPEND) != 0 && (caps & IMAP_CAP_LITERALPLUS) != 0;
+}
+
+static int imap_target_append_begin(struct driver_conn *conn, const char *folder,
+				    enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	char *q = imap_client_quote(folder);
+	int ret;
+
+	if (q == NULL)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "folder name cannot be quoted");
+	ic->batch_tag = imap_client_new_tag(ic->client);
+	ret = stream_printf(imap_client_stream(ic->client), fail_r, error_r,
+			    "M%u APPEND %s", ic->batch_tag, q);
+	mm_free(&q);
+	return ret;
+}
+
+static int imap_target_append_add(struct driver_conn *conn,
+				  const struct driver_message *msg,
+				  struct driver_body *body, enum stream_fail *fail_r,
+				  const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct stream *s = imap_client_stream(ic->client);
+	char *flags = imap_flag_list(msg), buf[IMAP_DRIVER_CHUNK];
+	uint64_t left = body->size;
+	int ret;
+
+	if (msg->internaldate[0] != '\0')
+		ret = stream_printf(s, fail_r, error_r, " %s \"%s\" {%llu+}\r\n", flags,
+				    msg->internaldate, (unsigned long long)body->size);
+	else
+		ret = stream_printf(s, fail_r, error_r, " %s {%llu+}\r\n", flags,
+				    (unsigned long long)body->size);
+	mm_free(&flags);
+	while (ret == 0 && left > 0) {
+		size_t got;
+
+		if (body->read(body, buf, left < sizeof(buf) ? (size_t)left : sizeof(buf),
+			       &got, fail_r, error_r) < 0)
+			return -1;
+		if (got == 0)
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+					    "message ended %llu bytes early",
+					    (unsigned long long)left);
+		ret = stream_write(s, buf, got, fail_r, error_r);
+		left -= got;
+	}
+	return ret;
+}
+
+/* "3955:3957,3960" into uids[0..count); 0 or -1 when it does not fit. */
+static int imap_uid_set(const char *set, uint32_t *uids, size_t count)
+{
+	size_t n = 0;
+	const char *p = set;
+
+	while (*p != '\0') {
+		char *end;
+		unsigned long a = strtoul(p, &end, 10), b = a;
+
+		if (end == p || a == 0 || a > UINT32_MAX)
+			return -1;
+		p = end;
+		if (*p == ':') {
+			b = strtoul(p + 1, &end, 10);
+			if (end == p + 1 || b < a || b > UINT32_MAX)
+				return -1;
+			p = end;
+		}
+		for (unsigned long u = a; u <= b; u++) {
+			if (n == count)
+				return -1;
+			uids[n++] = (uint32_t)u;
+		}
+		if (*p == ',')
+			p++;
+		else if (*p != '\0')
+			return -1;
+	}
+	return n == count ? 0 : -1;
+}
+
+static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
+				  size_t count, enum stream_fail *fail_r,
+				  const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct stream *s = imap_client_stream(ic->client);
+	const struct imap_arg *code;
+	enum imap_status status;
+	unsigned tag = ic->batch_tag;
+	size_t n;
+
+	memset(uids_r, 0, count * sizeof(*uids_r));
+	if (stream_write(s, "\r\n", 2, fail_r, error_r) < 0 ||
+	    stream_flush(s, fail_r, error_r) < 0 ||
+	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
+		return -1;
+	ic->batch_tag = 0;
+	if (status != IMAP_STATUS_OK)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    DRIVER_APPEND_REFUSED ": %s", *error_r);
+	code = imap_client_last_code(ic->client, &n);
+	if (n != 3 || !imap_arg_is_atom(&code[0], "APPENDUID") ||
+	    imap_arg_get_astring(&code[2]) == NULL ||
+	    imap_uid_set(imap_arg_get_astring(&code[2]), uids_r, count) < 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "NEW's APPENDUID does not name %zu messages", count);
+	return 0;
+}
+
 static int imap_target_set_flags(struct driver_conn *conn, uint32_t uid,
 				 const struct driver_message *msg,
 				 enum stream_fail *fail_r, const char **error_r)
@@ -716,6 +909,7 @@ const struct source_driver source_driver_imap = {
 	.select = imap_source_select,
 	.list_messages = imap_source_list_messages,
 	.fetch = imap_source_fetch,
+	.fetch_batch = imap_source_fetch_batch,
 	.close = imap_driver_close,
 };
 
@@ -730,6 +924,10 @@ const struct target_driver target_driver_imap = {
 	.find_header = imap_target_find_header,
 	.append = imap_target_append,
 	.append_limit = imap_target_append_limit,
+	.can_batch = imap_target_can_batch,
+	.append_begin = imap_target_append_begin,
+	.append_add = imap_target_append_add,
+	.append_end = imap_target_append_end,
 	.set_flags = imap_target_set_flags,
 	.close = imap_driver_close,
 };

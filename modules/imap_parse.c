@@ -476,6 +476,15 @@ enum imap_parse_status imap_parser_literal_streamed(struct imap_parser *p)
 	return imap_after_literal(p);
 }
 
+const struct imap_arg *imap_parser_literal_siblings(const struct imap_parser *p,
+						   size_t *count_r)
+{
+	const struct imap_vec *top = &p->stack[p->depth];
+
+	*count_r = p->state == IMAP_STATE_LITERAL ? top->count : 0;
+	return *count_r > 0 ? top->items : NULL;
+}
+
 const char *imap_parser_error(const struct imap_parser *p)
 {
 	return p->error[0] != '\0' ? p->error : "no error";

@@ -86,6 +86,11 @@ enum imap_parse_status imap_parser_literal_streamed(struct imap_parser *parser);
  * (such as "BODY[]" or "RFC822.TEXT"), or NULL. */
 const char *imap_parser_literal_key(const struct imap_parser *parser);
 
+/* While a literal is due: the arguments before it in the innermost
+ * open list (in "* 5 FETCH (UID 7 BODY[] {n}": UID, 7, BODY[]). */
+const struct imap_arg *imap_parser_literal_siblings(const struct imap_parser *parser,
+						   size_t *count_r);
+
 /* After IMAP_PARSE_ERROR: what and where. */
 const char *imap_parser_error(const struct imap_parser *parser);
 

@@ -77,6 +77,11 @@ struct copy {
 	/* The message in flight, for the append sink. */
 	const char *target_folder;
 	uint32_t cur_uid;
+	/* A batch sent as one MULTIAPPEND: batch indices in the order the
+	 * messages were added. */
+	size_t added[PULLER_BATCH_MESSAGES];
+	size_t added_count;
+	size_t batch_todo[PULLER_BATCH_MESSAGES];
 	/* How the append sink failed, if it did. */
 	enum stream_fail sink_fail;
 	int append_refused;
@@ -341,6 +346,81 @@ static int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvali
 	return 0;
 }
 
+/* The batch sink: add this message to NEW's MULTIAPPEND. */
+static int copy_batch_sink(size_t k, const struct driver_message *msg,
+			   struct driver_body *body, void *context)
+{
+	struct copy *c = context;
+	struct throttled_body tb = { { body->size, throttled_read, &tb }, body };
+	enum stream_fail fail;
+	const char *error;
+
+	if (c->tdrv->append_add(c->dst, msg, &tb.body, &fail, &error) < 0) {
+		snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
+		c->sink_fail = fail;
+		return -1;
+	}
+	c->added[c->added_count++] = c->batch_todo[k];
+	return 0;
+}
+
+/* Send the batch's messages to NEW as one MULTIAPPEND, fed by one
+ * pipelined FETCH: one commit on NEW for the whole batch. 0 when done
+ * (batch_uids set), 1 when NEW refused the batch as a whole (to be sent
+ * one by one), -1 on failure (the target connection is then unusable:
+ * closing it makes NEW drop the half batch, and the pending record
+ * settles it at the next attempt). */
+static int copy_flush_multi(struct copy *c, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	const struct driver_message *todo[PULLER_BATCH_MESSAGES];
+	uint32_t uids[PULLER_BATCH_MESSAGES];
+	struct store_batch *b = &c->batch;
+	size_t n = 0;
+
+	for (size_t i = 0; i < b->count; i++) {
+		if (c->batch_uids[i] != 0)
+			continue;	/* matched on NEW already */
+		c->batch_todo[n] = i;
+		todo[n++] = c->batch_msgs[i];
+	}
+	if (n == 0)
+		return 0;
+	c->added_count = 0;
+	c->sink_fail = STREAM_FAIL_NONE;
+	if (c->tdrv->append_begin(c->dst, c->target_folder, fail_r, error_r) < 0)
+		return -1;
+	if (c->sdrv->fetch_batch(c->src, todo, n, copy_batch_sink, c, fail_r,
+				 error_r) < 0) {
+		if (c->sink_fail != STREAM_FAIL_NONE)
+			return stream_failf(fail_r, c->sink_fail, error_r, "NEW: %s",
+					    c->sink_error);
+		return -1;
+	}
+	if (c->added_count == 0) {
+		/* Everything vanished from OLD: end an empty command cleanly. */
+		(void)c->tdrv->append_end(c->dst, uids, 0, fail_r, error_r);
+		return 0;
+	}
+	if (c->tdrv->append_end(c->dst, uids, c->added_count, fail_r, error_r) < 0) {
+		if (*fail_r == STREAM_FAIL_FINAL &&
+		    strncmp(*error_r, DRIVER_APPEND_REFUSED,
+			    strlen(DRIVER_APPEND_REFUSED)) == 0)
+			return 1;
+		return -1;
+	}
+	for (size_t k = 0; k < c->added_count; k++) {
+		size_t i = c->added[k];
+
+		c->batch_uids[i] = uids[k];
+		if (uids[k] >= c->target_uidnext)
+			c->target_uidnext = uids[k] + 1;
+		c->copied++;
+		c->bytes += c->batch_msgs[i]->size;
+	}
+	return 0;
+}
+
 /* SIGTERM, or mailmigrate pause: the copy stops after the message in
  * flight. Sets the outcome. */
 static int copy_should_stop(struct copy *c)
@@ -367,6 +447,16 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 	b->target_uidnext = c->target_uidnext;
 	if (store_batch_begin(c->p->store, c->account, b, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
+	if (c->sdrv->fetch_batch != NULL && c->tdrv->can_batch(c->dst)) {
+		int ret = copy_flush_multi(c, fail_r, error_r);
+
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			goto sent;
+		/* NEW refused the batch as a whole: one by one, so the
+		 * message at fault is found and recorded. */
+	}
 	for (size_t i = 0; i < b->count; i++) {
 		const struct driver_message *msg = c->batch_msgs[i];
 		int ret;
@@ -414,6 +504,7 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 			break;
 		}
 	}
+sent:
 	now = time(NULL);
 	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);

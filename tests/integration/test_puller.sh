@@ -198,15 +198,19 @@ t_rounds() {
 # kill -9 at random moments, then a restart: nothing lost or doubled.
 t_kill9() {
 	printf 'kim@example.test:pw kim "x" ü\n' | MM bulk - >/dev/null || return 1
+	# Slowed down, so that every kill lands in the middle of the copy,
+	# and often of a batch (one MULTIAPPEND) on its way to NEW.
+	sed 's/^workers = 2$/workers = 2\nmax_bytes_per_second = 4M/' "$CONF" >"$CONF.kill"
 	trial=0
 	while [ "$trial" -lt 10 ]; do
 		trial=$((trial + 1))
 		# Its own process group, killed whole, as systemd would.
-		setsid "$MAILMIGRATED" -c "$CONF" -f 2>>"$MM_DIR/daemon.err" &
+		setsid "$MAILMIGRATED" -c "$CONF.kill" -f 2>>"$MM_DIR/daemon.err" &
 		pid=$!
-		# 50 to 650 ms: before, during and between batches.
-		ms=$(( ( $(od -An -N2 -tu2 /dev/urandom) % 600 ) + 50 ))
-		sleep "$(printf '0.%03d' "$ms")"
+		# 50 ms to 3 s: before, during and between batches (one takes
+		# about 1.5 s at this rate).
+		ms=$(( ( $(od -An -N2 -tu2 /dev/urandom) % 2950 ) + 50 ))
+		sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
 		/bin/kill -KILL -- "-$pid" 2>/dev/null
 		wait "$pid" 2>/dev/null
 		# Wait for every worker to be gone before the next start.
@@ -218,6 +222,8 @@ t_kill9() {
 	done
 	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
 	verify kim || return 1
+	resumed=$(grep -c "kim@example.test: resumed after an interruption" "$MM_DIR/mailmigrated.log")
+	[ "$resumed" -ge 3 ] || { echo "only $resumed kills hit a batch in flight"; return 1; }
 	MM show kim@example.test --json | "$PYTHON" -c '
 import json, sys
 a = json.load(sys.stdin)
