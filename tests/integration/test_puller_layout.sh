@@ -47,6 +47,7 @@ export MM_OLD_DOVECOT_EXTRA
 mm_servers_start
 rm -f "$MM_NEW_DOVECOT_EXTRA" "$MM_OLD_DOVECOT_EXTRA"
 mv "$OLD_MASTERS" "$MM_DIR/old-masters"
+rm -f "$OLD_MASTERS.lock"	# pwfile.py's lock, beside the file it wrote
 sed -i "s|$OLD_MASTERS|$MM_DIR/old-masters|" "$MM_DIR/old/local.conf"
 doveadm -c "$OLD_DOVECOT_CONF" reload >/dev/null 2>&1
 
