@@ -455,67 +455,6 @@ static int imap_body_read(struct driver_body *body, void *buf, size_t len,
 	return 0;
 }
 
-struct fetch_body_ctx {
-	const struct driver_message *msg;
-	driver_sink_fn *sink;
-	void *sink_ctx;
-	int delivered;
-};
-
-static int fetch_body_literal(struct imap_client *client, const char *key,
-			      uint64_t size, void *context, enum stream_fail *fail_r,
-			      const char **error_r)
-{
-	struct fetch_body_ctx *ctx = context;
-	struct imap_body ib;
-	char buf[IMAP_DRIVER_CHUNK];
-
-	if (key == NULL || strcasecmp(key, "BODY[]") != 0)
-		return 0;
-	if (ctx->delivered)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"two bodies for one message");
-	ib.body.size = size;
-	ib.body.read = imap_body_read;
-	ib.body.ctx = &ib;
-	ib.stream = imap_client_stream(client);
-	ib.left = size;
-	if (ctx->sink(ctx->msg, &ib.body, ctx->sink_ctx) < 0) {
-		/* The sink set *error_r through its own failure. */
-		*fail_r = *fail_r == STREAM_FAIL_NONE ? STREAM_FAIL_FINAL : *fail_r;
-		return -1;
-	}
-	/* Whatever the sink left unread must still leave the wire. */
-	while (ib.left > 0) {
-		size_t got;
-
-		if (imap_body_read(&ib.body, buf, sizeof(buf), &got, fail_r, error_r) < 0)
-			return -1;
-	}
-	ctx->delivered = 1;
-	return 1;
-}
-
-static int imap_source_fetch(struct driver_conn *conn, const struct driver_message *msg,
-			     driver_sink_fn *sink, void *ctx, enum stream_fail *fail_r,
-			     const char **error_r)
-{
-	struct imap_conn *ic = imap_conn(conn);
-	struct fetch_body_ctx fctx = { msg, sink, ctx, 0 };
-	struct imap_cmd_handlers h = { NULL, fetch_body_literal, &fctx };
-	char cmd[64];
-
-	*fail_r = STREAM_FAIL_NONE;
-	snprintf(cmd, sizeof(cmd), "UID FETCH %u (BODY.PEEK[])", msg->uid);
-	if (imap_client_run(ic->client, cmd, &h, fail_r, error_r) < 0)
-		return -1;
-	if (!fctx.delivered)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"message UID %u vanished from the server",
-					msg->uid);
-	return 0;
-}
-
 struct fetch_batch_ctx {
 	const struct driver_message *const *msgs;
 	size_t count, next;
@@ -583,6 +522,38 @@ static int imap_source_fetch_batch(struct driver_conn *conn,
 	ret = imap_client_run(ic->client, cmd, &h, fail_r, error_r);
 	mm_free(&cmd);
 	return ret;
+}
+
+struct fetch_one_ctx {
+	driver_sink_fn *sink;
+	void *sink_ctx;
+	int delivered;
+};
+
+static int fetch_one_sink(size_t index, const struct driver_message *msg,
+			  struct driver_body *body, void *context)
+{
+	struct fetch_one_ctx *ctx = context;
+
+	ctx->delivered = 1;
+	return ctx->sink(msg, body, ctx->sink_ctx);
+}
+
+/* One message: a batch of one that must not have vanished. */
+static int imap_source_fetch(struct driver_conn *conn, const struct driver_message *msg,
+			     driver_sink_fn *sink, void *ctx, enum stream_fail *fail_r,
+			     const char **error_r)
+{
+	struct fetch_one_ctx fctx = { sink, ctx, 0 };
+
+	*fail_r = STREAM_FAIL_NONE;
+	if (imap_source_fetch_batch(conn, &msg, 1, fetch_one_sink, &fctx, fail_r,
+				    error_r) < 0)
+		return -1;
+	if (!fctx.delivered)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "message UID %u vanished from the server", msg->uid);
+	return 0;
 }
 
 static int imap_target_create_folder(struct driver_conn *conn, const char *name,
