@@ -162,6 +162,41 @@ int crypto_key_load(const char *path, struct crypto_key *key_r,
 	return 0;
 }
 
+int crypto_read_secret(const char *path, char **secret_r, const char **error_r)
+{
+	char buf[CRYPTO_MAX_SECRET + 1];
+	size_t got = 0, len;
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return crypto_fail(error_r, "cannot read %s: %s", path, strerror(errno));
+	while (got < sizeof(buf) - 1) {
+		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
+
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			close(fd);
+			mm_wipe(buf, got);
+			return crypto_fail(error_r, "cannot read %s: %s", path,
+					   strerror(errno));
+		}
+		if (n == 0)
+			break;
+		got += (size_t)n;
+	}
+	close(fd);
+	buf[got] = '\0';
+	len = strcspn(buf, "\r\n");
+	if (len == 0) {
+		mm_wipe(buf, got);
+		return crypto_fail(error_r, "%s holds no password on its first line", path);
+	}
+	*secret_r = mm_strndup(buf, len);
+	mm_wipe(buf, got);
+	return 0;
+}
+
 void crypto_key_wipe(struct crypto_key *key)
 {
 	mm_wipe(key->bytes, sizeof(key->bytes));

@@ -56,6 +56,12 @@ int crypto_hash_password(const char *password, char **hash_r,
 int crypto_verify_password(const char *password, const char *hash,
 			   const char **error_r);
 
+/* The first line of a password file (target_master_password_file,
+ * source_admin_password_file), without its line end, in *secret_r
+ * (mm_free_secret() it). Read without stdio, so no copy is left in a
+ * buffer we cannot wipe. An empty or missing file is an error. */
+int crypto_read_secret(const char *path, char **secret_r, const char **error_r);
+
 /* n random bytes from OpenSSL's CSPRNG. */
 int crypto_random(void *buf, size_t n, const char **error_r);
 

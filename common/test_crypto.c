@@ -287,6 +287,45 @@ START_TEST(hash_doveadm_accepts)
 }
 END_TEST
 
+/* Password files: the first line only, its line end cut; nothing else. */
+START_TEST(read_secret)
+{
+	static const struct {
+		const char *content, *expect;	/* expect NULL: an error */
+	} cases[] = {
+		{ "master pw\r\nsecond line\n", "master pw" },
+		{ "no newline at all", "no newline at all" },
+		{ "p\xc3\xa4ss \"q\"\n", "p\xc3\xa4ss \"q\"" },
+		{ "", NULL },
+		{ "\nsecond line\n", NULL },
+	};
+	char *path = tmppath("secret"), *got;
+	const char *error;
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		FILE *f = fopen(path, "w");
+
+		ck_assert_ptr_nonnull(f);
+		fputs(cases[i].content, f);
+		fclose(f);
+		got = NULL;
+		if (cases[i].expect != NULL) {
+			ck_assert_int_eq(crypto_read_secret(path, &got, &error), 0);
+			ck_assert_str_eq(got, cases[i].expect);
+			mm_free_secret(&got);
+		} else {
+			ck_assert_int_eq(crypto_read_secret(path, &got, &error), -1);
+			ck_assert_ptr_nonnull(strstr(error, "no password on its first line"));
+			ck_assert_ptr_null(got);
+		}
+	}
+	unlink(path);
+	ck_assert_int_eq(crypto_read_secret(path, &got, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "No such file"));
+	mm_free(&path);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
 	Suite *s = suite_create("crypto");
@@ -304,6 +343,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, hash_verify);
 	tcase_add_test(tc, hash_known_and_bad);
 	tcase_add_test(tc, hash_doveadm_accepts);
+	tcase_add_test(tc, read_secret);
 	suite_add_tcase(s, tc);
 	return s;
 }

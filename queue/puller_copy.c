@@ -777,27 +777,6 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	return ret;
 }
 
-/* Read the first line of a password file. The caller wipes it. */
-static int copy_read_secret(const char *path, char **secret_r,
-			    enum stream_fail *fail_r, const char **error_r)
-{
-	char buf[1024];
-	FILE *f = fopen(path, "re");
-
-	if (f == NULL)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "cannot read %s: %s",
-				 path, strerror(errno));
-	if (fgets(buf, sizeof(buf), f) == NULL) {
-		fclose(f);
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s is empty", path);
-	}
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*secret_r = mm_strdup(buf);
-	mm_wipe(buf, sizeof(buf));
-	return 0;
-}
-
 /* Open OLD (with the captured password or the admin login) and NEW. */
 static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
@@ -811,9 +790,10 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 		&source_driver_imap;
 	c->tdrv = &target_driver_imap;
 	if (c->dom->source_admin_user != NULL) {
-		if (copy_read_secret(c->dom->source_admin_password_file, &password,
-				     fail_r, error_r) < 0)
-			return -1;
+		if (crypto_read_secret(c->dom->source_admin_password_file, &password,
+				       &error) < 0)
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+					    "source_admin_password_file: %s", error);
 		slogin.admin_user = c->dom->source_admin_user;
 	} else {
 		ret = store_cred_get(c->p->store, c->account, &password, &error);

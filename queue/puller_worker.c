@@ -227,26 +227,6 @@ int puller_reclaim(const struct cfg *cfg)
 	return 0;
 }
 
-/* Read the master password file once per worker. */
-static int puller_master_password(const struct cfg *cfg, char **password_r)
-{
-	char buf[1024];
-	FILE *f = fopen(cfg->target_master_password_file, "re");
-
-	if (f == NULL || fgets(buf, sizeof(buf), f) == NULL) {
-		log_error("cannot read target_master_password_file %s",
-			  cfg->target_master_password_file);
-		if (f != NULL)
-			fclose(f);
-		return -1;
-	}
-	fclose(f);
-	buf[strcspn(buf, "\r\n")] = '\0';
-	*password_r = mm_strdup(buf);
-	mm_wipe(buf, sizeof(buf));
-	return 0;
-}
-
 int puller_worker_run(const struct cfg *cfg, int once)
 {
 	struct store_options opts = { .max_map_size = cfg->store_max_size,
@@ -268,7 +248,9 @@ int puller_worker_run(const struct cfg *cfg, int once)
 	}
 	store_set_key(p.store, &key);
 	crypto_key_wipe(&key);
-	if (puller_master_password(cfg, &p.target_master_password) < 0) {
+	if (crypto_read_secret(cfg->target_master_password_file,
+			       &p.target_master_password, &error) < 0) {
+		log_error("target_master_password_file: %s", error);
 		store_close(&p.store);
 		return 3;
 	}
