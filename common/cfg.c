@@ -160,6 +160,13 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(user_gid, CFG_WORD, "vmail"),
 	GKEY(store_max_size, CFG_SIZE, "4G", .min = CFG_M, .max = UINT64_MAX),
 	GKEY(event_log_max, CFG_COUNT, "100000", .min = 1, .max = UINT64_MAX),
+	GKEY(auth_source_timeout, CFG_UINT, "15", .min = 1, .max = 300),
+	GKEY(auth_rate_window, CFG_UINT, "60", .min = 1, .max = 86400),
+	GKEY(auth_rate_user, CFG_UINT, "10", .min = 0, .max = 1000000),
+	GKEY(auth_rate_ip, CFG_UINT, "30", .min = 0, .max = 1000000),
+	GKEY(auth_negative_ttl, CFG_UINT, "300", .min = 0, .max = 86400),
+	GKEY(target_lmtp, CFG_LISTEN, "unix:/run/dovecot/lmtp"),
+	GKEY(target_doveadm_config, CFG_PATH, NULL),
 };
 
 /* Keys inside a [domain NAME] section. */

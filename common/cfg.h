@@ -98,6 +98,17 @@ struct cfg {
 	char *user_gid;			/* default vmail */
 	uint64_t store_max_size;	/* LMDB map limit, default 4G */
 	uint64_t event_log_max;		/* events kept, default 100000 */
+	/* auth-hook (the Dovecot module) */
+	unsigned auth_source_timeout;	/* seconds for a check on OLD, default 15 */
+	unsigned auth_rate_window;	/* seconds, default 60 */
+	unsigned auth_rate_user;	/* OLD checks per user per window, default 10 */
+	unsigned auth_rate_ip;		/* OLD checks per client IP per window, default 30 */
+	unsigned auth_negative_ttl;	/* seconds a failed user+password is
+					   refused without asking OLD, default 300 */
+	char *target_lmtp;		/* notices: host:port or unix:/PATH, default
+					   unix:/run/dovecot/lmtp */
+	char *target_doveadm_config;	/* NEW's dovecot.conf for doveadm; NULL:
+					   doveadm's default */
 
 	struct cfg_domain *domains;
 	size_t domains_count;

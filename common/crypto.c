@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "crypto.h"
@@ -133,11 +134,14 @@ int crypto_key_load(const char *path, struct crypto_key *key_r,
 		close(fd);
 		return crypto_fail(error_r, "key file %s is not a regular file", path);
 	}
-	if ((st.st_mode & 077) != 0) {
+	/* Group read is allowed: the Dovecot auth workers read the key
+	 * through the store's group (contrib/dovecot/README). */
+	if ((st.st_mode & 037) != 0) {
 		close(fd);
 		return crypto_fail(error_r,
-				   "key file %s is accessible by group or others "
-				   "(mode %04o); refusing it: chmod 600 it",
+				   "key file %s is writable by group or accessible "
+				   "by others (mode %04o); refusing it: chmod 600 "
+				   "(or 640 for the store's group) it",
 				   path, (unsigned)(st.st_mode & 07777));
 	}
 	if (st.st_size != CRYPTO_KEY_LEN) {
@@ -283,6 +287,25 @@ int crypto_open(const struct crypto_key *key, const char *account,
 	}
 	out[len] = '\0';
 	*secret_r = out;
+	return 0;
+}
+
+int crypto_mac(const struct crypto_key *key, const char *label,
+	       const void *data, size_t len,
+	       unsigned char out[CRYPTO_MAC_LEN], const char **error_r)
+{
+	unsigned char subkey[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, m = 0;
+	int ok;
+
+	/* subkey = HMAC(key, label); out = HMAC(subkey, data) */
+	ok = HMAC(EVP_sha256(), key->bytes, CRYPTO_KEY_LEN,
+		  (const unsigned char *)label, strlen(label), subkey, &n) != NULL &&
+		HMAC(EVP_sha256(), subkey, (int)n, data, len, out, &m) != NULL &&
+		m == CRYPTO_MAC_LEN;
+	mm_wipe(subkey, sizeof(subkey));
+	if (!ok)
+		return crypto_fail(error_r, "HMAC-SHA256: %s", crypto_ossl_error());
 	return 0;
 }
 

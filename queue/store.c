@@ -36,7 +36,7 @@
 
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
-	"uidls", "events", "pending", "failed",
+	"uidls", "events", "pending", "failed", "authlimit",
 };
 
 static char store_errbuf[1024];
