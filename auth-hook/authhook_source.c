@@ -33,15 +33,21 @@ static const char *authhook_source_keep(const char *text)
 	return authhook_source_err;
 }
 
-/* IMAP response codes (RFC 5530) that say "not now" rather than "no". */
-static int authhook_imap_refusal_is_temp(const char *text)
+/* Does the last answer's response code (RFC 5530) say "not now"
+ * rather than "no"? */
+static int authhook_imap_refusal_is_temp(const struct imap_client *client)
 {
 	static const char *const codes[] = {
-		"[UNAVAILABLE]", "[SERVERBUG]", "[INUSE]", "[LIMIT]",
+		"UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT",
 	};
+	const struct imap_arg *args;
+	size_t count;
 
+	args = imap_client_last_code(client, &count);
+	if (args == NULL || count == 0)
+		return 0;
 	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (strstr(text, codes[i]) != NULL)
+		if (imap_arg_is_atom(&args[0], codes[i]))
 			return 1;
 	return 0;
 }
@@ -55,7 +61,7 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 	struct imap_client *client;
 	enum stream_fail fail;
 	const char *error;
-	int ret;
+	int ret, temp = 0;
 
 	cs.host = host;
 	cs.port = port;
@@ -71,18 +77,18 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 		return AUTHHOOK_SOURCE_TEMPFAIL;
 	}
 	ret = imap_client_login(client, NULL, user, password, &fail, &error);
-	if (ret < 0)
+	if (ret < 0) {
 		*error_r = authhook_source_keep(error);
-	else
+		temp = fail != STREAM_FAIL_FINAL ||
+			strncmp(error, "login refused", 13) != 0 ||
+			authhook_imap_refusal_is_temp(client);
+	} else {
 		(void)imap_client_run(client, "LOGOUT", NULL, &fail, &error);
+	}
 	imap_client_close(&client);
 	if (ret == 0)
 		return AUTHHOOK_SOURCE_OK;
-	if (fail == STREAM_FAIL_FINAL &&
-	    strncmp(*error_r, "login refused", 13) == 0 &&
-	    !authhook_imap_refusal_is_temp(*error_r))
-		return AUTHHOOK_SOURCE_REFUSED;
-	return AUTHHOOK_SOURCE_TEMPFAIL;
+	return temp ? AUTHHOOK_SOURCE_TEMPFAIL : AUTHHOOK_SOURCE_REFUSED;
 }
 
 static enum authhook_source_result
