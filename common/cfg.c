@@ -1167,3 +1167,36 @@ int cfg_load_string(const char *name, const char *text, struct cfg **cfg_r,
 	}
 	return cfg_parser_done(&p, ret, cfg_r, error_r);
 }
+
+/* user_home and user_mail: %u, %n, %d and %% for account. */
+char *cfg_expand_user(const char *template, const char *account)
+{
+	const char *at = strchr(account, '@');
+	size_t nlen = at != NULL ? (size_t)(at - account) : strlen(account);
+	const char *domain = at != NULL ? at + 1 : "";
+	size_t size = 64, len = 0;
+	char *out = mm_malloc(size);
+
+	for (const char *p = template; *p != '\0'; p++) {
+		const char *add = p;
+		size_t alen = 1;
+
+		if (p[0] == '%' && p[1] != '\0') {
+			switch (p[1]) {
+			case 'u': add = account; alen = strlen(account); p++; break;
+			case 'n': add = account; alen = nlen; p++; break;
+			case 'd': add = domain; alen = strlen(domain); p++; break;
+			case '%': alen = 1; p++; break;
+			default: break;	/* kept as it is */
+			}
+		}
+		while (len + alen + 1 > size) {
+			size *= 2;
+			out = mm_realloc(out, size);
+		}
+		memcpy(out + len, add, alen);
+		len += alen;
+	}
+	out[len] = '\0';
+	return out;
+}

@@ -143,6 +143,11 @@ const struct cfg_domain *cfg_domain_by_ip(const struct cfg *cfg, const char *ip)
  * Returns 0, or -1 with *error_r (static) naming what is wrong. */
 int cfg_parse_size(const char *text, uint64_t *value_r, const char **error_r);
 
+/* template (user_home, user_mail) with %u (user@domain), %n (user),
+ * %d (domain) and %% expanded for account; other % sequences are kept.
+ * The caller owns the result. */
+char *cfg_expand_user(const char *template, const char *account);
+
 const char *cfg_tls_name(enum cfg_tls tls);
 const char *cfg_domain_type_name(enum cfg_domain_type type);
 const char *cfg_protocols_name(enum cfg_protocols protos);

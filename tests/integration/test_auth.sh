@@ -358,6 +358,33 @@ t_rate_limit() {
 	doveadm -c "$NEW_DOVECOT_CONF" reload
 }
 
+# The switch to standard: the module goes, the exported passwd-file takes
+# over, with no password reset.
+t_export_passwd_file() {
+	printf 'zed pw\n' | MM add zed@example.test >/dev/null || return 1
+	MM export passwd-file "$D/exported" 2>"$D/export.err"
+	rc=$?
+	assert_eq 1 "$rc" "export exit status (a queued account left out)"
+	grep -q "zed@example.test: queued, not migrated yet; left out" "$D/export.err" ||
+		{ cat "$D/export.err"; return 1; }
+	grep -q "^alice@example.test:{SHA512-CRYPT}\$6\$.*:mail:mail::$D/new/home/example.test/alice::userdb_mail=maildir:$D/new/mail/example.test/alice\$" \
+		"$D/exported" || { cat "$D/exported"; return 1; }
+	grep -q "^gina@pwonly.test:" "$D/exported" || return 1
+	MM export passwd-file >"$D/exported.stdout" 2>/dev/null
+	cmp -s "$D/exported" "$D/exported.stdout" || { echo "stdout differs from FILE"; return 1; }
+	# NEW without the module: only the passwd-file.
+	cat "$D/exported" >>"$D/new/users"
+	: >"$D/new/local.conf"
+	doveadm -c "$NEW_DOVECOT_CONF" reload || return 1
+	wait_for "! doveconf -c '$NEW_DOVECOT_CONF' -n | grep -q mailmigrate" 5 || return 1
+	a=$($AC --inbox imap "$NEW_IP" alice@example.test "$D/alice@example.test.pw")
+	assert_eq "OK Your mailbox moves|old one|old three|old two" "$a" "alice on passwd-file"
+	a=$($AC --inbox pop3 "$NEW_IP" dan@example.test "$D/dan@example.test.pw")
+	assert_eq "OK Your mailbox moves|pop one" "$a" "dan on passwd-file (POP3)"
+	a=$($AC imap "$NEW_IP" alice@example.test "$D/wrong.pw")
+	expect_answer "alice, wrong password" "NO [AUTHENTICATIONFAILED]" "$a"
+}
+
 t_no_password_logged() {
 	for f in "$D"/*.pw; do
 		case $f in
@@ -387,6 +414,7 @@ check "100 parallel first logins: one account, one job, one notice" t_parallel
 check "passwords with spaces, quotes, UTF-8, 500 bytes" t_passwords
 check "puller copies; proxied session kicked; next logins local" t_copy_then_local
 check "rate limit per user: a temporary failure beyond it" t_rate_limit
+check "export passwd-file: NEW without the module, same passwords" t_export_passwd_file
 check "no password in any log" t_no_password_logged
 kill "$HANG_PID" 2>/dev/null
 wait "$HANG_PID" 2>/dev/null
