@@ -49,10 +49,17 @@ int crypto_open(const struct crypto_key *key, const char *account,
 		const unsigned char *sealed, size_t sealed_len,
 		char **secret_r, const char **error_r);
 
-/* "{SHA512-CRYPT}$6$salt$hash" for password. Caller owns the result. */
+/* Longer passwords than libxcrypt's SHA512-CRYPT takes. */
+#define CRYPTO_CRYPT_MAX_PASSWORD 512
+
+/* "{SHA512-CRYPT}$6$salt$hash" for password; for one of
+ * CRYPTO_CRYPT_MAX_PASSWORD bytes or more, Dovecot's
+ * "{PBKDF2}$1$salt$rounds$hex" (PBKDF2-HMAC-SHA1, 20000 rounds), which
+ * Dovecot checks too. Caller owns the result. */
 int crypto_hash_password(const char *password, char **hash_r,
 			 const char **error_r);
-/* 1 if password matches hash (a {SHA512-CRYPT} or {CRYPT} hash),
+/* 1 if password matches hash ({SHA512-CRYPT}, {SHA256-CRYPT},
+ * {BLF-CRYPT}, {CRYPT} or {PBKDF2}),
  * 0 if not, -1 with *error_r for an unknown scheme or bad hash. */
 int crypto_verify_password(const char *password, const char *hash,
 			   const char **error_r);

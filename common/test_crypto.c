@@ -354,6 +354,56 @@ START_TEST(mac_keyed)
 }
 END_TEST
 
+/* Passwords SHA512-CRYPT cannot take get {PBKDF2}, which Dovecot's
+ * own hashes (doveadm pw -s PBKDF2) match and doveadm accepts. */
+START_TEST(hash_long_password)
+{
+	char pw[700], *hash, *cmd, path[] = "/tmp/mmpw.XXXXXX";
+	const char *error;
+	int fd, status;
+
+	memset(pw, 'L', sizeof(pw) - 1);
+	pw[sizeof(pw) - 1] = '\0';
+	ck_assert_int_eq(crypto_hash_password(pw, &hash, &error), 0);
+	ck_assert_msg(strncmp(hash, "{PBKDF2}$1$", 11) == 0, "%s", hash);
+	ck_assert_int_eq(crypto_verify_password(pw, hash, &error), 1);
+	pw[600] = 'x';
+	ck_assert_int_eq(crypto_verify_password(pw, hash, &error), 0);
+	pw[600] = 'L';
+	/* 511 bytes is still SHA512-CRYPT. */
+	pw[511] = '\0';
+	mm_free(&hash);
+	ck_assert_int_eq(crypto_hash_password(pw, &hash, &error), 0);
+	ck_assert_msg(strncmp(hash, "{SHA512-CRYPT}", 14) == 0, "%s", hash);
+	mm_free(&hash);
+	pw[511] = 'L';
+	/* Dovecot's own hash of "abc". */
+	ck_assert_int_eq(crypto_verify_password("abc", "{PBKDF2}$1$UVwpZw.MP93Scr5z$5000$"
+		"ae5fe86714695db5ae699dab8fbba1ad34db0701", &error), 1);
+	ck_assert_int_eq(crypto_verify_password("abd", "{PBKDF2}$1$UVwpZw.MP93Scr5z$5000$"
+		"ae5fe86714695db5ae699dab8fbba1ad34db0701", &error), 0);
+	ck_assert_int_eq(crypto_verify_password("abc", "{PBKDF2}$1$x$5000$zz", &error), -1);
+	if (access("/usr/bin/doveadm", X_OK) != 0)
+		return;
+	ck_assert_int_eq(crypto_hash_password(pw, &hash, &error), 0);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, pw, strlen(pw)), (ssize_t)strlen(pw));
+	ck_assert_int_eq(write(fd, "\n", 1), 1);
+	close(fd);
+	/* The password on stdin, never argv; a new session so that doveadm
+	 * reads stdin, not a terminal. */
+	cmd = mm_asprintf("setsid /usr/bin/doveadm -c /dev/null pw -t '%s' <%s >/dev/null 2>&1",
+			  hash, path);
+	status = system(cmd);
+	unlink(path);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "doveadm pw -t refused %s", hash);
+	mm_free(&cmd);
+	mm_free(&hash);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
 	Suite *s = suite_create("crypto");
@@ -373,6 +423,7 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, hash_doveadm_accepts);
 	tcase_add_test(tc, read_secret);
 	tcase_add_test(tc, mac_keyed);
+	tcase_add_test(tc, hash_long_password);
 	suite_add_tcase(s, tc);
 	return s;
 }

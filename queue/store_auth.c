@@ -108,7 +108,7 @@ static int auth_limit_txn(struct store *store, MDB_txn *txn, void *context,
 	struct auth_limit_ctx *ctx = context;
 	struct auth_rec *recs;
 	char key[STORE_AUTH_MAX_KEY + 2];
-	size_t klen;
+	size_t klen = 0;
 	MDB_val v;
 	int ret = 0;
 
@@ -173,7 +173,7 @@ static int auth_fail_add_txn(struct store *store, MDB_txn *txn, void *context,
 	struct auth_rec rec = { (uint64_t)ctx->now + ctx->ttl, 1 };
 	unsigned char buf[12];
 	char key[STORE_AUTH_MAX_KEY + 2];
-	size_t klen;
+	size_t klen = 0;
 
 	if (auth_key(key, sizeof(key), 'f', ctx->mac, ctx->len, &klen) < 0)
 		return store_fail(error_r, "failed-login key too long");
@@ -198,7 +198,7 @@ static int auth_fail_has_txn(struct store *store, MDB_txn *txn, void *context,
 {
 	struct auth_fail_ctx *ctx = context;
 	char key[STORE_AUTH_MAX_KEY + 2];
-	size_t klen;
+	size_t klen = 0;
 	MDB_val v;
 	int ret;
 

@@ -8,7 +8,7 @@
 # mail; wrong passwords; OLD down or hanging (a temporary failure, nothing
 # created); bind_ip picks the domain; passwords_only; a standard domain;
 # 100 parallel first logins make one account and one job; passwords with
-# spaces, quotes, UTF-8 and 500 bytes; the failed-login cache and the rate
+# spaces, quotes, UTF-8, 500 and 600 bytes; the failed-login cache and the rate
 # limits; proxied sessions kicked when the copy is done; no password in any
 # log.
 
@@ -292,7 +292,7 @@ print(sum(1 for a in json.load(sys.stdin) if a["account"] == "ivy@example.test")
 t_passwords() {
 	i=0
 	for p in 'two  spaces here' "quote\"s and 'apostrophes'" 'ünïcödé пароль 密码' \
-	    "$(printf 'L%.0s' $(seq 1 500))"; do
+	    "$(printf 'L%.0s' $(seq 1 500))" "$(printf 'M%.0s' $(seq 1 600))"; do
 		i=$((i + 1))
 		u=pw$i@example.test
 		olduser "$u" "$p" "msg $i" || return 1
@@ -305,6 +305,9 @@ t_passwords() {
 		assert_contains "$a" "Your mailbox is being moved"
 	done
 	[ "$(wc -c <"$D/pw4@example.test.pw")" = 501 ] || { echo "not 500 bytes"; return 1; }
+	# 600 bytes: too long for SHA512-CRYPT, stored as {PBKDF2}.
+	MM export passwd-file --all 2>/dev/null | grep -q '^pw5@example.test:{PBKDF2}\$1\$' ||
+		{ echo "no PBKDF2 hash for the 600-byte password"; return 1; }
 }
 
 t_copy_then_local() {
@@ -388,7 +391,7 @@ t_export_passwd_file() {
 t_no_password_logged() {
 	for f in "$D"/*.pw; do
 		case $f in
-		*/pw4@*) p=$(head -c 60 "$f") ;;
+		*/pw4@*|*/pw5@*) p=$(head -c 60 "$f") ;;
 		*) p=$(head -n 1 "$f") ;;
 		esac
 		for log in "$NEW_DOVECOT_LOG" "$OLD_DOVECOT_LOG" "$D/mailmigrated.log" "$D/daemon.err"; do
@@ -411,7 +414,7 @@ check "bind_ip gives the domain of a bare user name" t_bind_ip
 check "passwords_only: checked on OLD, stored, local session, no job" t_passwords_only
 check "type = standard: OLD never asked" t_standard
 check "100 parallel first logins: one account, one job, one notice" t_parallel
-check "passwords with spaces, quotes, UTF-8, 500 bytes" t_passwords
+check "passwords with spaces, quotes, UTF-8, 500 and 600 bytes" t_passwords
 check "puller copies; proxied session kicked; next logins local" t_copy_then_local
 check "rate limit per user: a temporary failure beyond it" t_rate_limit
 check "export passwd-file: NEW without the module, same passwords" t_export_passwd_file
