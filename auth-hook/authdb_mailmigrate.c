@@ -69,6 +69,12 @@ static void mailmigrate_log(enum log_severity sev, const char *text, void *ctx)
 		auth_request_log_debug(request, AUTH_SUBSYS_DB, "%s", text);
 }
 
+/* Lines of our libraries (log(3)): into Dovecot's log, as the module's. */
+static void mailmigrate_lib_log(enum log_severity sev, const char *text)
+{
+	mailmigrate_log(sev, text, NULL);
+}
+
 /* The hook of this worker, opened on first use. */
 static struct authhook *mailmigrate_get(struct auth_request *request,
 					const char *path)
@@ -78,6 +84,7 @@ static struct authhook *mailmigrate_get(struct auth_request *request,
 	if (mailmigrate_hook != NULL)
 		return mailmigrate_hook;
 	authhook_set_logger(mailmigrate_log, NULL);
+	log_set_handler(mailmigrate_lib_log);
 	if (authhook_init(path, &mailmigrate_hook, &error) < 0) {
 		auth_request_log_error(request, AUTH_SUBSYS_DB,
 				       "cannot start: %s", error);
@@ -256,4 +263,5 @@ void authdb_mailmigrate_deinit(void)
 	passdb_unregister_module(&mailmigrate_passdb);
 	userdb_unregister_module(&mailmigrate_userdb);
 	mailmigrate_deinit_hook();
+	log_set_handler(NULL);
 }
