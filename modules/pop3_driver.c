@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "mail_header.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "pop3_client.h"
@@ -261,29 +262,12 @@ int pop3_date_to_imap(const char *text, char *out, size_t size)
 
 void pop3_header_date(const char *headers, size_t len, char *out, size_t size)
 {
-	char field[1024];
+	char field[MAIL_HEADER_MAX_FIELD];
 	int have_date = 0;
-	size_t i = 0;
+	size_t pos = 0;
 
 	out[0] = '\0';
-	while (i < len) {
-		size_t n = 0;
-
-		/* One field, unfolded, bounded. */
-		while (i < len) {
-			char ch = headers[i++];
-
-			if (ch == '\n') {
-				if (i < len && (headers[i] == ' ' || headers[i] == '\t'))
-					continue;
-				break;
-			}
-			if (ch != '\r' && n + 1 < sizeof(field))
-				field[n++] = ch == '\t' ? ' ' : ch;
-		}
-		field[n] = '\0';
-		if (n == 0)
-			break;	/* the blank line: end of the header */
+	while (mail_header_next(headers, len, &pos, field, sizeof(field)) > 0) {
 		if (strncasecmp(field, "Received:", 9) == 0) {
 			/* The first Received: is the newest hop; the date
 			 * follows its last ';'. */
