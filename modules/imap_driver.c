@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "driver.h"
+#include "mail_header.h"
 #include "imap_client.h"
 #include "log.h"
 #include "mm_alloc.h"
@@ -57,6 +58,7 @@ static int imap_driver_open(const struct driver_settings *set,
 	cs.tls_opts = set->tls_opts;
 	if (cs.tls_opts.name == NULL)
 		cs.tls_opts.name = host;
+	cs.connect_timeout_ms = set->connect_timeout_ms;
 	cs.timeout_ms = set->timeout_ms;
 	ic = mm_calloc(1, sizeof(*ic));
 	ic->max_message_size = set->max_message_size;
@@ -395,6 +397,15 @@ static int fetch_list_untagged(struct imap_client *client,
 			if (v->type != IMAP_ARG_LIST ||
 			    parse_flags(v, &msg, fail_r, error_r) < 0)
 				goto fail;
+		} else if (l[i].type == IMAP_ARG_ATOM &&
+			   strncasecmp(l[i].str, "BODY[HEADER.FIELDS", 18) == 0) {
+			char id[MAIL_HEADER_MAX_FIELD];
+
+			if (v->type != IMAP_ARG_STRING && v->type != IMAP_ARG_NIL)
+				goto bad;
+			if (v->type == IMAP_ARG_STRING && msg.message_id == NULL &&
+			    mail_header_message_id(v->str, v->len, id, sizeof(id)))
+				msg.message_id = mm_strdup(id);
 		}
 	}
 	/* "n:*" also returns the last message when n is past it. */
@@ -417,17 +428,18 @@ fail:
 }
 
 static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_uid,
-				     int (*fn)(const struct driver_message *msg, void *ctx),
+				     unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
 				     void *ctx, enum stream_fail *fail_r,
 				     const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
 	struct fetch_list_ctx fctx = { first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
 	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
-	char cmd[96];
+	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE)",
-		 fctx.first_uid);
+	snprintf(cmd, sizeof(cmd), "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
+		 fctx.first_uid, (want & DRIVER_WANT_MESSAGE_ID) != 0 ?
+		 " BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]" : "");
 	return imap_client_run(ic->client, cmd, &h, fail_r, error_r);
 }
 

@@ -69,6 +69,7 @@ static int pop3_driver_open(const struct driver_settings *set,
 	cs.tls_opts = set->tls_opts;
 	if (cs.tls_opts.name == NULL)
 		cs.tls_opts.name = host;
+	cs.connect_timeout_ms = set->connect_timeout_ms;
 	cs.timeout_ms = set->timeout_ms;
 	pc = mm_calloc(1, sizeof(*pc));
 	pc->max_message_size = set->max_message_size;
@@ -159,6 +160,7 @@ static int pop3_on_list(uint32_t msgnum, uint64_t size, void *context)
 }
 
 static int pop3_driver_list_messages(struct driver_conn *conn, uint32_t first_uid,
+				     unsigned want,
 				     int (*fn)(const struct driver_message *msg, void *ctx),
 				     void *ctx, enum stream_fail *fail_r,
 				     const char **error_r)
@@ -168,6 +170,7 @@ static int pop3_driver_list_messages(struct driver_conn *conn, uint32_t first_ui
 	int ret;
 
 	(void)first_uid;	/* POP3 lists all; the UIDLs decide */
+	(void)want;	/* no TOP: POP3 copies are matched by X-UIDL */
 	ret = pop3_client_uidl(pc->client, pop3_on_uidl, &l, fail_r, error_r);
 	if (ret == 0)
 		ret = pop3_client_list(pc->client, pop3_on_list, &l, fail_r, error_r);
