@@ -191,7 +191,8 @@ struct target_driver {
 		      const char **error_r);
 	/* Appends as one command (MULTIAPPEND, RFC 3502): NEW keeps all of
 	 * them or none. can_batch says whether this connection can;
-	 * append_end's uids_r[i] is the UID of the i-th message added, and
+	 * append_end's uids_r[i] is the UID of the i-th message added (all
+	 * 0 when the server lacks UIDPLUS), and
 	 * a refusal fails with DRIVER_APPEND_REFUSED for the whole batch.
 	 * A connection whose batch was begun but not ended is unusable. */
 	int (*can_batch)(struct driver_conn *conn);

@@ -693,8 +693,11 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	if (status != IMAP_STATUS_OK)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					DRIVER_APPEND_REFUSED ": %s", *error_r);
+	/* APPENDUID only from a server that says it has UIDPLUS; without
+	 * it the caller finds the message on NEW. */
 	code = imap_client_last_code(ic->client, &count);
-	if (count == 3 && imap_arg_is_atom(&code[0], "APPENDUID"))
+	if (count == 3 && imap_arg_is_atom(&code[0], "APPENDUID") &&
+	    (imap_client_caps(ic->client) & IMAP_CAP_UIDPLUS) != 0)
 		(void)imap_arg_get_u32(&code[2], new_uid_r);
 	return 0;
 }
@@ -809,6 +812,8 @@ static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
 	if (status != IMAP_STATUS_OK)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    DRIVER_APPEND_REFUSED ": %s", *error_r);
+	if ((imap_client_caps(ic->client) & IMAP_CAP_UIDPLUS) == 0)
+		return 0;	/* no APPENDUID: the caller finds them on NEW */
 	code = imap_client_last_code(ic->client, &n);
 	if (n != 3 || !imap_arg_is_atom(&code[0], "APPENDUID") ||
 	    imap_arg_get_astring(&code[2]) == NULL ||

@@ -74,6 +74,9 @@ struct copy {
 	struct store_batch batch;
 	struct driver_message **batch_msgs;
 	uint32_t *batch_uids;
+	/* Appended, but NEW (no UIDPLUS) did not say under which UID. */
+	unsigned char *batch_unknown;
+	int said_no_uidplus;
 	uint64_t batch_bytes;
 	uint32_t target_uidnext;
 	struct copy_seen *seen;
@@ -458,6 +461,7 @@ static int copy_flush_multi(struct copy *c, enum stream_fail *fail_r,
 		size_t i = c->added[k];
 
 		c->batch_uids[i] = uids[k];
+		c->batch_unknown[i] = uids[k] == 0;
 		if (uids[k] >= c->target_uidnext)
 			c->target_uidnext = uids[k] + 1;
 		c->copied++;
@@ -493,6 +497,59 @@ static void copy_crash_point(void)
 		log_warning("MAILMIGRATED_CRASH_AFTER_APPEND: dying after an append");
 		raise(SIGKILL);
 	}
+}
+
+/* Messages appended to a NEW without UIDPLUS: find their UIDs among
+ * NEW's messages from the batch's UIDNEXT on, by Message-ID, size and
+ * date, as after a crash. One not found fails the attempt (retry later,
+ * the batch kept pending and settled then). */
+static int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct store_batch *b = &c->batch;
+	struct copy_seen *folder_seen = c->seen;
+	size_t folder_seen_count = c->seen_count, unknown = 0, found = 0;
+	int ret;
+
+	for (size_t i = 0; i < b->count; i++)
+		unknown += c->batch_unknown[i];
+	if (unknown == 0)
+		return 0;
+	if (!c->said_no_uidplus) {
+		c->said_no_uidplus = 1;
+		copy_event(c, LOG_SEV_INFO, "NEW gives no APPENDUID (no UIDPLUS): "
+			   "the UIDs of appended messages are looked up on NEW");
+	}
+	/* The folder's own list (first-time matching) stays as it is. */
+	c->seen = NULL;
+	c->seen_count = 0;
+	ret = copy_load_seen(c, b->target_uidnext, fail_r, error_r);
+	for (size_t i = 0; ret == 0 && i < c->seen_count; i++)
+		for (size_t j = 0; j < b->count; j++)
+			if (c->batch_uids[j] != 0 && c->batch_uids[j] == c->seen[i].uid)
+				c->seen[i].claimed = 1;
+	for (size_t i = 0; ret == 0 && i < b->count; i++) {
+		if (!c->batch_unknown[i])
+			continue;
+		c->batch_uids[i] = copy_match_seen(c, b->msgs[i].size,
+						   b->msgs[i].internaldate,
+						   b->msgs[i].message_id_hash);
+		if (c->batch_uids[i] == 0)
+			continue;
+		c->batch_unknown[i] = 0;
+		if (c->batch_uids[i] >= c->target_uidnext)
+			c->target_uidnext = c->batch_uids[i] + 1;
+		found++;
+	}
+	mm_free(&c->seen);
+	c->seen = folder_seen;
+	c->seen_count = folder_seen_count;
+	if (ret == 0 && found < unknown)
+		ret = stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
+				   "%zu of %zu messages appended to %s not found on NEW "
+				   "(it has no UIDPLUS)", unknown - found, unknown,
+				   b->target_folder);
+	return ret;
 }
 
 /* Send the batch to NEW and record it. */
@@ -549,10 +606,8 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 					 c->sink_error);
 		if (ret < 0)
 			return -1;	/* the batch stays pending */
-		if (c->cur_uid == 0)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					 "NEW gave no APPENDUID (it needs UIDPLUS)");
 		c->batch_uids[i] = c->cur_uid;
+		c->batch_unknown[i] = c->cur_uid == 0;
 		if (c->cur_uid >= c->target_uidnext)
 			c->target_uidnext = c->cur_uid + 1;
 		c->copied++;
@@ -566,6 +621,8 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 	}
 sent:
 	copy_crash_point();
+	if (copy_find_appended(c, fail_r, error_r) < 0)
+		return -1;	/* the batch stays pending */
 	now = time(NULL);
 	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
@@ -718,6 +775,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		bm->message_id_hash = copy_message_id_hash(msg->message_id);
 		c->batch_msgs[c->batch.count] = msg;
 		c->batch_uids[c->batch.count] = 0;
+		c->batch_unknown[c->batch.count] = 0;
 		if (match && msg->uidl[0] != '\0')
 			ret = c->tdrv->find_header(c->dst, "X-UIDL", msg->uidl,
 						   &c->batch_uids[c->batch.count],
@@ -1130,6 +1188,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	c.batch.msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch.msgs));
 	c.batch_msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_msgs));
 	c.batch_uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_uids));
+	c.batch_unknown = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_unknown));
 	c.max_size = p->cfg->max_message_size;
 	c.max_size_name = "max_message_size";
 	c.tally = alias_tally_new(c.dom->access_mode, job->account);
@@ -1192,6 +1251,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	mm_free(&c.batch.msgs);
 	mm_free(&c.batch_msgs);
 	mm_free(&c.batch_uids);
+	mm_free(&c.batch_unknown);
 	mm_free(&c.seen);
 	*outcome_r = c.outcome;
 	return ret;

@@ -375,7 +375,13 @@ struct store_stats {
 	uint64_t jobs_pending;		/* not leased */
 	uint64_t jobs_leased;		/* leased and not expired at now */
 	int paused;
+	/* Copied in the last STORE_RATE_WINDOW seconds, and the seconds
+	 * that spans (0: nothing copied in it). */
+	uint64_t rate_messages;
+	uint64_t rate_bytes;
+	unsigned rate_seconds;
 };
+#define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
 		    const char **error_r);
 

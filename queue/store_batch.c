@@ -167,6 +167,7 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 	unsigned char key[STORE_FOLDER_KEY_MAX + 8], val[8];
 	struct store_account acct;
 	struct store_folder f;
+	uint64_t messages0, bytes0;
 	size_t base;
 	MDB_val v;
 	int ret;
@@ -177,6 +178,8 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 				  ctx->account);
 	if (ret < 0)
 		return -1;
+	messages0 = acct.messages;
+	bytes0 = acct.bytes;
 	ret = store_folder_load(store, txn, ctx->account, b->folder, &f, error_r);
 	if (ret < 0)
 		goto out;
@@ -228,6 +231,9 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 		acct.bytes += b->msgs[i].size;
 	}
 	acct.updated = ctx->now;
+	if (ret == 0)
+		ret = store_rate_add_txn(store, txn, ctx->now, acct.messages - messages0,
+					 acct.bytes - bytes0, error_r);
 	if (ret == 0)
 		ret = store_folder_save(store, txn, &f, error_r);
 	if (ret == 0)
