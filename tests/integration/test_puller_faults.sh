@@ -14,7 +14,9 @@
 #   - a greeting that never comes: io_timeout, retried later, not failed;
 #   - a malformed FETCH response: given up with a reason naming it;
 #   - access_mode extended and standard: the aliases gathered from the
-#     headers of the copied mail.
+#     headers of the copied mail;
+#   - NEW advertising APPENDLIMIT (and enforcing it with the quota
+#     plugin): a larger message is a failed item, not sent at all.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -23,7 +25,21 @@ mm_require_root_and_pkgs
 MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
 [ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
 
+# Dovecot 2.3 enforces quota_max_mail_size but does not advertise it:
+# say APPENDLIMIT as a server that does would.
+MM_NEW_DOVECOT_EXTRA=$(mktemp /tmp/mmx.XXXXXX)
+cat >"$MM_NEW_DOVECOT_EXTRA" <<'EOD'
+mail_plugins = $mail_plugins quota
+plugin {
+  quota = count:User quota
+  quota_vsizes = yes
+  quota_max_mail_size = 1M
+}
+imap_capability = +APPENDLIMIT=1048576
+EOD
+export MM_NEW_DOVECOT_EXTRA
 mm_servers_start
+rm -f "$MM_NEW_DOVECOT_EXTRA"
 CONF=$MM_DIR/mailmigrate.conf
 FAKE_PORT=1	# until a fake runs
 
@@ -93,17 +109,22 @@ for i in range(1, 32):
     body += "\r\n".join(lines) + "\r\n"
     with open(os.path.join(d, "%d.eml" % i), "w", newline="") as f:
         f.write(body)
+with open(os.path.join(d, "big.eml"), "w", newline="") as f:
+    f.write("Subject: over NEW's APPENDLIMIT\r\nMessage-ID: <big@example.net>\r\n\r\n")
+    f.write(("y" * 998 + "\r\n") * 1500)
 EOP
 spec() {
-	"$PYTHON" - "$MM_DIR" "$1" "${2:-0}" <<'EOP'
+	"$PYTHON" - "$MM_DIR" "$1" "${2:-0}" "${3:-}" <<'EOP'
 import json, sys
-d, user, extra = sys.argv[1], sys.argv[2], int(sys.argv[3])
+d, user, extra, big = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 date = "02-Mar-2020 10:00:00 +0000"  # the same for all: matching needs more
 def msg(i, uid):
     return {"uid": uid, "file": "%s/msgs/%d.eml" % (d, i), "date": date,
             "flags": ["\\Seen"] if i % 2 else []}
 inbox = [msg(i, i) for i in range(1, 25 + extra)]
 other = [msg(i, i - 24) for i in range(26, 32)]
+if big:
+    other.append({"uid": 50, "file": "%s/msgs/big.eml" % d, "date": date, "flags": []})
 spec = {"user": user, "password": "fake pass", "folders": [
     {"name": "INBOX", "uidvalidity": 4242, "messages": inbox},
     {"name": "Lists/Old", "uidvalidity": 4343, "messages": other}]}
@@ -250,11 +271,25 @@ t_aliases() {
 	ACCESS_MODE=
 }
 
+t_appendlimit() {
+	spec lim@example.test 0 big
+	fake_start --spec "$MM_DIR/spec-lim@example.test.json"
+	add_account lim@example.test || return 1
+	run_once
+	fake_stop
+	[ "$(show lim@example.test state)" = copied ] || return 1
+	MM failed lim@example.test --csv >"$MM_DIR/lim.csv"
+	grep -q "^lim@example.test,Lists/Old,4343,50,.*over NEW's APPENDLIMIT (1048576 bytes)" \
+		"$MM_DIR/lim.csv" || { cat "$MM_DIR/lim.csv"; return 1; }
+	check_new lim@example.test
+}
+
 check "connection cut mid-literal, retried: every message once" t_cut_mid_literal
 check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
 check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
 check "greeting never comes: timeout, retried later" t_no_banner
 check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
 check "access_mode extended and standard: aliases from the headers" t_aliases
+check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
 fake_stop
 mm_done
