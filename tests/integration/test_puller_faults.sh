@@ -163,6 +163,16 @@ add_account() {
 	printf '%s:fake pass\n' "$1" | MM bulk - >/dev/null
 }
 
+# fake_run USER FAKE-ARGS...: queue USER, copy once from a fake OLD.
+fake_run() {
+	fr_user=$1
+	shift
+	fake_start --spec "$MM_DIR/spec-$fr_user.json" "$@"
+	add_account "$fr_user" || return 1
+	run_once
+	fake_stop
+}
+
 # show USER FIELD: one field of `mailmigrate show --json`
 show() {
 	MM show "$1" --json | "$PYTHON" -c '
@@ -226,10 +236,7 @@ t_uidvalidity_renumbered() {
 
 t_no_banner() {
 	spec mute@example.test
-	fake_start --spec "$MM_DIR/spec-mute@example.test.json" --no-banner
-	add_account mute@example.test || return 1
-	run_once
-	fake_stop
+	fake_run mute@example.test --no-banner || return 1
 	[ "$(show mute@example.test state)" = queued ] ||
 		[ "$(show mute@example.test state)" = migrating ] || return 1
 	[ "$(show mute@example.test job.attempts)" = 1 ] || return 1
@@ -239,10 +246,7 @@ t_no_banner() {
 
 t_malformed_fetch() {
 	spec bad@example.test
-	fake_start --spec "$MM_DIR/spec-bad@example.test.json" --malformed-fetch
-	add_account bad@example.test || return 1
-	run_once
-	fake_stop
+	fake_run bad@example.test --malformed-fetch || return 1
 	[ "$(show bad@example.test state)" = failed ] || return 1
 	show bad@example.test last_error | grep -q "malformed FETCH response" ||
 		{ show bad@example.test last_error; return 1; }
@@ -251,10 +255,7 @@ t_malformed_fetch() {
 t_aliases() {
 	ACCESS_MODE=extended
 	spec ext@example.test
-	fake_start --spec "$MM_DIR/spec-ext@example.test.json"
-	add_account ext@example.test || return 1
-	run_once
-	fake_stop
+	fake_run ext@example.test || return 1
 	[ "$(show ext@example.test state)" = copied ] || return 1
 	# The envelope addresses, and the To: of all mail; not the
 	# colleague in one Cc:, not a domain served elsewhere.
@@ -262,10 +263,7 @@ t_aliases() {
 		"$(show ext@example.test aliases)" "extended aliases" || return 1
 	ACCESS_MODE=standard
 	spec std@example.test
-	fake_start --spec "$MM_DIR/spec-std@example.test.json"
-	add_account std@example.test || return 1
-	run_once
-	fake_stop
+	fake_run std@example.test || return 1
 	assert_eq "['user@example.test']" "$(show std@example.test aliases)" \
 		"standard alias" || return 1
 	ACCESS_MODE=
@@ -273,10 +271,7 @@ t_aliases() {
 
 t_appendlimit() {
 	spec lim@example.test 0 big
-	fake_start --spec "$MM_DIR/spec-lim@example.test.json"
-	add_account lim@example.test || return 1
-	run_once
-	fake_stop
+	fake_run lim@example.test || return 1
 	[ "$(show lim@example.test state)" = copied ] || return 1
 	MM failed lim@example.test --csv >"$MM_DIR/lim.csv"
 	grep -q "^lim@example.test,Lists/Old,4343,50,.*over NEW's APPENDLIMIT (1048576 bytes)" \
