@@ -282,15 +282,13 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 {
 	struct imap_conn *ic = imap_conn(conn);
 	struct imap_cmd_handlers h = { select_untagged, NULL, status_r };
-	char *cmd = imap_folder_cmd(verb, folder);
 	int ret;
 
+	/* A name with 8-bit bytes (from a server that does not encode
+	 * them in modified UTF-7) goes as a literal. */
 	memset(status_r, 0, sizeof(*status_r));
-	if (cmd == NULL)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"folder name cannot be quoted");
-	ret = imap_client_run(ic->client, cmd, &h, fail_r, error_r);
-	mm_free(&cmd);
+	ret = imap_client_run_astring(ic->client, verb, folder, NULL, &h, fail_r,
+				      error_r);
 	if (ret == 0 && status_r->uidvalidity == 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"%s gave no UIDVALIDITY", verb);

@@ -20,6 +20,8 @@ Faults (session numbers count accepted connections from 1):
   --size-lie UID:DELTA        report RFC822.SIZE = real size + DELTA
   --renumber SESSION:V:SHIFT  from that session on, UIDVALIDITY V and
                               every UID + SHIFT (a rebuilt index)
+Folder names that are not ASCII are listed as raw UTF-8 literals, as some
+servers do instead of modified UTF-7.
 The server writes one line per session to --log (if given): the session
 number and the commands it got (bodies and passwords not included).
 """
@@ -122,6 +124,14 @@ class Handler(socketserver.StreamRequestHandler):
             line = self.rfile.readline(65536)
             if not line:
                 return
+            # A synchronising literal at the end of the line: ask for
+            # it, take it as the last argument's text (folder names).
+            m = re.search(rb"\{(\d+)\}\r?\n$", line)
+            if m is not None:
+                self.send("+ go ahead\r\n")
+                lit = self.rfile.read(int(m.group(1)))
+                tail = self.rfile.readline(65536)
+                line = line[:m.start()] + b'"' + lit + b'"' + tail
             line = line.decode("utf-8", "replace").rstrip("\r\n")
             parts = line.split(" ", 2)
             if len(parts) < 2:
@@ -151,7 +161,13 @@ class Handler(socketserver.StreamRequestHandler):
             self.send('* NAMESPACE (("" "/")) NIL NIL\r\n%s OK done\r\n' % tag)
         elif cmd in ("LIST", "LSUB"):
             for f in spec["folders"]:
-                self.send('* %s () "/" "%s"\r\n' % (cmd, f["name"]))
+                raw = f["name"].encode()
+                if raw.isascii():
+                    self.send('* %s () "/" "%s"\r\n' % (cmd, f["name"]))
+                else:
+                    # 8-bit: as a literal, the way such servers send it.
+                    self.send(('* %s () "/" {%d}\r\n' % (cmd, len(raw))).encode()
+                              + raw + b"\r\n")
             self.send("%s OK done\r\n" % tag)
         elif cmd in ("EXAMINE", "SELECT"):
             name = rest.strip().strip('"')

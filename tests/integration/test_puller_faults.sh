@@ -16,7 +16,9 @@
 #   - access_mode extended and standard: the aliases gathered from the
 #     headers of the copied mail;
 #   - NEW advertising APPENDLIMIT (and enforcing it with the quota
-#     plugin): a larger message is a failed item, not sent at all.
+#     plugin): a larger message is a failed item, not sent at all;
+#   - folder names in raw UTF-8, sent as literals: EXAMINEd with a
+#     literal, created on NEW in modified UTF-7.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -114,9 +116,9 @@ with open(os.path.join(d, "big.eml"), "w", newline="") as f:
     f.write(("y" * 998 + "\r\n") * 1500)
 EOP
 spec() {
-	"$PYTHON" - "$MM_DIR" "$1" "${2:-0}" "${3:-}" <<'EOP'
+	"$PYTHON" - "$MM_DIR" "$1" "${2:-0}" "${3:-}" "${4:-}" <<'EOP'
 import json, sys
-d, user, extra, big = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
+d, user, extra, big, utf8 = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
 date = "02-Mar-2020 10:00:00 +0000"  # the same for all: matching needs more
 def msg(i, uid):
     return {"uid": uid, "file": "%s/msgs/%d.eml" % (d, i), "date": date,
@@ -128,6 +130,9 @@ if big:
 spec = {"user": user, "password": "fake pass", "folders": [
     {"name": "INBOX", "uidvalidity": 4242, "messages": inbox},
     {"name": "Lists/Old", "uidvalidity": 4343, "messages": other}]}
+if utf8:
+    spec["folders"].append({"name": "Gesch\u00e4ft/Gr\u00fc\u00dfe", "uidvalidity": 99,
+                            "messages": [msg(26, 1), msg(27, 2)]})
 json.dump(spec, open("%s/spec-%s.json" % (d, user), "w"))
 EOP
 }
@@ -279,6 +284,22 @@ t_appendlimit() {
 	check_new lim@example.test
 }
 
+t_8bit_folder() {
+	spec raw@example.test 0 "" utf8
+	fake_run raw@example.test || return 1
+	[ "$(show raw@example.test state)" = copied ] ||
+		{ show raw@example.test last_error; return 1; }
+	check_new raw@example.test || return 1
+	"$PYTHON" - "$NEW_IP" "$NEW_IMAP_PORT" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP'
+import imaplib, sys
+host, port, master, pwfile = sys.argv[1:5]
+c = imaplib.IMAP4(host, int(port))
+c.login("raw@example.test*" + master, open(pwfile).read().strip())
+typ, data = c.select('"Gesch&AOQ-ft/Gr&APwA3w-e"', readonly=True)
+assert typ == "OK" and data[0] == b"2", (typ, data)
+EOP
+}
+
 check "connection cut mid-literal, retried: every message once" t_cut_mid_literal
 check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
 check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
@@ -286,5 +307,6 @@ check "greeting never comes: timeout, retried later" t_no_banner
 check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
 check "access_mode extended and standard: aliases from the headers" t_aliases
 check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
+check "raw UTF-8 folder names (literals) on OLD: EXAMINEd, mapped to UTF-7" t_8bit_folder
 fake_stop
 mm_done
