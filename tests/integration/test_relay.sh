@@ -207,6 +207,25 @@ NOTFOUND
 NOTFOUND " "$r" "replies"
 }
 
+# The static maps that replace the relay give the same answers.
+t_export_postfix_maps() {
+	mkdir -p "$MM_DIR/maps" || return 1
+	MM export postfix-maps "$MM_DIR/maps" >"$MM_DIR/export.out" 2>&1 ||
+		{ cat "$MM_DIR/export.out"; return 1; }
+	grep -q 'example.test is still type = backup' "$MM_DIR/export.out" || return 1
+	for m in transport virtual_mailbox virtual_alias; do
+		postmap -c "$NEW_POSTFIX_DIR" "lmdb:$MM_DIR/maps/$m" || return 1
+	done
+	assert_eq "mm-old:[$OLD_IP]:25" \
+		"$(postmap -c "$NEW_POSTFIX_DIR" -q que@example.test "lmdb:$MM_DIR/maps/transport")" \
+		"transport of que"
+	postmap -c "$NEW_POSTFIX_DIR" -q mig@example.test "lmdb:$MM_DIR/maps/transport" &&
+		{ echo "mig routed to OLD"; return 1; }
+	assert_eq OK "$(postmap -c "$NEW_POSTFIX_DIR" -q mig@example.test \
+		"lmdb:$MM_DIR/maps/virtual_mailbox")" "mailbox of mig"
+	grep -q "^virtual_alias_maps = lmdb:$MM_DIR/maps/virtual_alias\$" "$MM_DIR/maps/main.cf"
+}
+
 check "unmigrated recipient: mail lands on OLD" t_unmigrated_to_old
 check "migrated recipient: mail lands on NEW" t_migrated_to_new
 check "queued recipient: OLD, and late_mail counted" t_queued_to_old_counts_late_mail
@@ -215,5 +234,6 @@ check "relay down: deferred; back up: delivered once" t_relay_down_nothing_lost
 check "mailbox and alias maps" t_mailbox_and_alias_maps
 check "malformed, oversize, slow and 1000 idle clients: logged, others served" t_defences
 check "SIGHUP reloads; a bad file keeps the running configuration" t_sighup
+check "export postfix-maps: lmdb maps with the relay's answers" t_export_postfix_maps
 check "SIGTERM: clean exit, socket removed" relay_stop
 mm_done
