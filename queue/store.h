@@ -163,6 +163,11 @@ int store_account_add_alias(struct store *store, const char *name,
  *	existed and opened read-only), or -1 */
 int store_alias_lookup(struct store *store, const char *alias,
 		       char *account_r, size_t size, const char **error_r);
+/* Add one to the late_mail counter of each named account, all in one
+ * write transaction (the relay's batch); names not in the store are
+ * skipped. @return 0 or -1 (nothing written) */
+int store_account_add_late_mail(struct store *store, char *const *names,
+				size_t count, const char **error_r);
 /* Call fn for each account in name order, in one read transaction;
  * fn returns non-zero to stop (that value is returned). */
 int store_account_iter(struct store *store,

@@ -479,6 +479,44 @@ int store_account_set_state(struct store *store, const char *name,
 	return store_account_update(store, name, account_set_state, &ctx, error_r);
 }
 
+struct late_mail_ctx {
+	char *const *names;
+	size_t count;
+};
+
+static int account_late_mail_txn(struct store *store, MDB_txn *txn,
+				 void *context, const char **error_r)
+{
+	struct late_mail_ctx *ctx = context;
+
+	for (size_t i = 0; i < ctx->count; i++) {
+		struct store_account acct;
+		int ret = store_account_load(store, txn, ctx->names[i], &acct,
+					     error_r);
+
+		if (ret == STORE_NOTFOUND)
+			continue;
+		if (ret < 0)
+			return -1;
+		acct.late_mail++;
+		ret = store_account_save(store, txn, &acct, error_r);
+		store_account_clear(&acct);
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int store_account_add_late_mail(struct store *store, char *const *names,
+				size_t count, const char **error_r)
+{
+	struct late_mail_ctx ctx = { names, count };
+
+	if (count == 0)
+		return 0;
+	return store_write(store, account_late_mail_txn, &ctx, error_r);
+}
+
 struct account_iter_ctx {
 	int (*fn)(const struct store_account *acct, void *ctx);
 	void *fn_ctx;

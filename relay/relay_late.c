@@ -23,16 +23,33 @@
 #include "relay.h"
 
 #define RELAY_LATE_MAX 4096
+#define RELAY_LATE_SLOTS (RELAY_LATE_MAX * 2)	/* power of two */
 
 struct relay_late {
-	char **names;
+	char **names;		/* RELAY_LATE_MAX, the pending accounts */
 	size_t count;
+	/* Open addressing over names: index + 1, 0 empty. A note costs
+	 * one hash, never a scan of what is pending. */
+	uint16_t slots[RELAY_LATE_SLOTS];
 	uint64_t dropped;	/* notes lost while the table was full */
 };
 
 struct relay_late *relay_late_new(void)
 {
-	return mm_calloc(1, sizeof(struct relay_late));
+	struct relay_late *late = mm_calloc(1, sizeof(struct relay_late));
+
+	late->names = mm_calloc(RELAY_LATE_MAX, sizeof(char *));
+	return late;
+}
+
+/* FNV-1a. */
+static uint32_t late_hash(const char *s)
+{
+	uint32_t h = 2166136261u;
+
+	for (; *s != '\0'; s++)
+		h = (h ^ (unsigned char)*s) * 16777619u;
+	return h;
 }
 
 void relay_late_free(struct relay_late **latep)
@@ -49,15 +66,19 @@ void relay_late_free(struct relay_late **latep)
 
 void relay_late_note(struct relay_late *late, const char *account)
 {
-	for (size_t i = 0; i < late->count; i++)
-		if (strcmp(late->names[i], account) == 0)
+	size_t slot = late_hash(account) & (RELAY_LATE_SLOTS - 1);
+
+	while (late->slots[slot] != 0) {
+		if (strcmp(late->names[late->slots[slot] - 1], account) == 0)
 			return;
+		slot = (slot + 1) & (RELAY_LATE_SLOTS - 1);
+	}
 	if (late->count >= RELAY_LATE_MAX) {
 		late->dropped++;
 		return;
 	}
-	late->names = mm_reallocarray(late->names, late->count + 1, sizeof(char *));
 	late->names[late->count++] = mm_strdup(account);
+	late->slots[slot] = (uint16_t)late->count;
 }
 
 size_t relay_late_pending(const struct relay_late *late)
@@ -65,18 +86,9 @@ size_t relay_late_pending(const struct relay_late *late)
 	return late->count;
 }
 
-static int late_increment(struct store_account *acct, void *ctx)
-{
-	(void)ctx;
-	acct->late_mail++;
-	return 0;
-}
-
 int relay_late_flush(struct relay_late *late, struct store *store, time_t now)
 {
 	const char *error;
-	size_t kept = 0;
-	int ret = 0;
 
 	(void)now;
 	if (late->dropped > 0) {
@@ -85,21 +97,16 @@ int relay_late_flush(struct relay_late *late, struct store *store, time_t now)
 			    RELAY_LATE_MAX);
 		late->dropped = 0;
 	}
-	for (size_t i = 0; i < late->count; i++) {
-		int r = store_account_update(store, late->names[i], late_increment,
-					     NULL, &error);
-
-		if (r < 0) {
-			/* Keep it for the next flush. */
-			log_error("late mail for %s not recorded yet: %s",
-				  late->names[i], error);
-			late->names[kept++] = late->names[i];
-			ret = -1;
-			continue;
-		}
-		/* STORE_NOTFOUND: the account was removed meanwhile. */
-		mm_free(&late->names[i]);
+	if (store_account_add_late_mail(store, late->names, late->count,
+					&error) < 0) {
+		/* Kept for the next flush. */
+		log_error("late mail for %zu accounts not recorded yet: %s",
+			  late->count, error);
+		return -1;
 	}
-	late->count = kept;
-	return ret;
+	for (size_t i = 0; i < late->count; i++)
+		mm_free(&late->names[i]);
+	late->count = 0;
+	memset(late->slots, 0, sizeof(late->slots));
+	return 0;
 }

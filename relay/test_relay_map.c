@@ -175,6 +175,30 @@ START_TEST(map_late_mail)
 }
 END_TEST
 
+/* The pending table: duplicates once, bounded, emptied by a flush. */
+START_TEST(late_table_bounded)
+{
+	struct relay_late *late = relay_late_new();
+	char name[64];
+
+	for (int round = 0; round < 2; round++) {
+		for (int i = 0; i < 5000; i++) {
+			snprintf(name, sizeof(name), "u%d@example.test", i % 4500);
+			relay_late_note(late, name);
+		}
+		ck_assert_uint_eq(relay_late_pending(late), 4096);
+		/* Unknown accounts are skipped, not an error. */
+		ck_assert_int_eq(relay_late_flush(late, store, 300), 0);
+		ck_assert_uint_eq(relay_late_pending(late), 0);
+	}
+	relay_late_note(late, "a@example.test");
+	relay_late_note(late, "a@example.test");
+	ck_assert_uint_eq(relay_late_pending(late), 1);
+	relay_late_free(&late);
+	ck_assert_ptr_null(late);
+}
+END_TEST
+
 /* A damaged account record is a store error: TEMP, never a route. */
 START_TEST(map_store_error_is_temp)
 {
@@ -209,6 +233,7 @@ static Suite *map_suite(void)
 	tcase_add_loop_test(tc, map_table, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, map_late_mail);
 	tcase_add_test(tc, map_store_error_is_temp);
+	tcase_add_test(tc, late_table_bounded);
 	suite_add_tcase(s, tc);
 	return s;
 }
