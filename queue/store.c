@@ -391,6 +391,8 @@ void store_close(struct store **storep)
 
 	if (store == NULL)
 		return;
+	if (store->rtxn != NULL)
+		mdb_txn_abort(store->rtxn);
 	if (store->env != NULL)
 		mdb_env_close(store->env);
 	crypto_key_wipe(&store->key);
@@ -479,14 +481,21 @@ int store_write(struct store *store, store_txn_fn *fn, void *ctx,
 int store_read(struct store *store, store_txn_fn *fn, void *ctx,
 	       const char **error_r)
 {
-	MDB_txn *txn;
-	int ret;
+	MDB_txn *txn = store->rtxn;
+	int ret, rc;
 
 	store->last_rc = 0;
-	if (store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
+	store->rtxn = NULL;
+	if (txn != NULL && (rc = mdb_txn_renew(txn)) != 0) {
+		/* MDB_MAP_RESIZED among others: start afresh below. */
+		mdb_txn_abort(txn);
+		txn = NULL;
+	}
+	if (txn == NULL && store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
 		return -1;
 	ret = fn(store, txn, ctx, error_r);
-	mdb_txn_abort(txn);
+	mdb_txn_reset(txn);
+	store->rtxn = txn;
 	return ret;
 }
 

@@ -53,6 +53,10 @@ struct store {
 	int have_key;
 	struct crypto_key key;
 	int last_rc;		/* LMDB status of the last failure */
+	/* The last read transaction, reset and kept for store_read() to
+	 * renew: a lookup then costs no allocation and keeps its reader
+	 * slot (MDB_NOTLS ties slots to transactions). */
+	MDB_txn *rtxn;
 };
 
 /* A transaction body: >= 0 to commit (returned), -1 to abort. */

@@ -70,16 +70,20 @@ size_t relay_reply_format(enum relay_status status, const char *data,
 
 /* --- relay_late.c: late_mail counts, written in batches ----------------- */
 
+/* An account is counted at most once in this many seconds. */
+#define RELAY_LATE_WINDOW 60
+
 struct relay_late;
 struct relay_late *relay_late_new(void);
 void relay_late_free(struct relay_late **late);
 /* Note one transport answer that routed account's mail to OLD while the
- * account was queued. Counted once per account per flush. */
+ * account was queued (ignored if it was counted in this window). */
 void relay_late_note(struct relay_late *late, const char *account);
 /* Pending accounts. */
 size_t relay_late_pending(const struct relay_late *late);
 /* Add the pending counts to the store (one late_mail increment per
- * account); failures are logged and the counts kept for next time.
+ * account, one transaction); failures are logged and the counts kept
+ * for next time. now starts a new window when the last one is over.
  * @return 0 or -1 */
 int relay_late_flush(struct relay_late *late, struct store *store, time_t now);
 

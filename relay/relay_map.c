@@ -26,6 +26,7 @@
  *	relay_late; the account's late_mail counter then tells `finish`
  *	which mailboxes may hold mail that reached OLD after the copy was
  *	queued. Unknown recipients are not counted: they have no account.
+ *	relay_late.c counts an account at most once a minute.
  */
 #include "config.h"
 

@@ -162,7 +162,17 @@ START_TEST(map_late_mail)
 	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
 					  "queued@example.test", data,
 					  sizeof(data)), RELAY_OK);
+	/* Within the window: not counted again; after it, counted. */
 	ck_assert_int_eq(relay_late_flush(maps.late, store, 201), 0);
+	ck_assert_uint_eq(relay_late_pending(maps.late), 0);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "queued@example.test", data,
+					  sizeof(data)), RELAY_OK);
+	ck_assert_int_eq(relay_late_flush(maps.late, store, 200 + RELAY_LATE_WINDOW), 0);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "queued@example.test", data,
+					  sizeof(data)), RELAY_OK);
+	ck_assert_int_eq(relay_late_flush(maps.late, store, 201 + RELAY_LATE_WINDOW), 0);
 	ck_assert_int_eq(store_account_get(store, "queued@example.test", &acct,
 					   &error), 0);
 	ck_assert_uint_eq(acct.late_mail, 2);
@@ -171,28 +181,43 @@ START_TEST(map_late_mail)
 					   &error), 0);
 	ck_assert_uint_eq(acct.late_mail, 0);
 	store_account_clear(&acct);
-	ck_assert_uint_eq(maps.to_old, 6);
+	ck_assert_uint_eq(maps.to_old, 8);
 }
 END_TEST
 
-/* The pending table: duplicates once, bounded, emptied by a flush. */
+/* The pending set: duplicates once, bounded, emptied by a flush; an
+ * account counted is not counted again until the window is over. */
 START_TEST(late_table_bounded)
 {
 	struct relay_late *late = relay_late_new();
 	char name[64];
 
-	for (int round = 0; round < 2; round++) {
-		for (int i = 0; i < 5000; i++) {
-			snprintf(name, sizeof(name), "u%d@example.test", i % 4500);
-			relay_late_note(late, name);
-		}
-		ck_assert_uint_eq(relay_late_pending(late), 4096);
-		/* Unknown accounts are skipped, not an error. */
-		ck_assert_int_eq(relay_late_flush(late, store, 300), 0);
-		ck_assert_uint_eq(relay_late_pending(late), 0);
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "u%d@example.test", i % 18000);
+		relay_late_note(late, name);
 	}
-	relay_late_note(late, "a@example.test");
-	relay_late_note(late, "a@example.test");
+	ck_assert_uint_eq(relay_late_pending(late), 16384);
+	/* 1024 accounts per flush; unknown ones are skipped, not an error. */
+	ck_assert_int_eq(relay_late_flush(late, store, 300), 0);
+	ck_assert_uint_eq(relay_late_pending(late), 16384 - 1024);
+	relay_late_note(late, "u5000@example.test");	/* still pending */
+	ck_assert_uint_eq(relay_late_pending(late), 16384 - 1024);
+	for (int i = 0; i < 15; i++)
+		ck_assert_int_eq(relay_late_flush(late, store, 300), 0);
+	ck_assert_uint_eq(relay_late_pending(late), 0);
+	/* Within the window only the ones dropped before come back. */
+	for (int i = 0; i < 18000; i++) {
+		snprintf(name, sizeof(name), "u%d@example.test", i);
+		relay_late_note(late, name);
+	}
+	ck_assert_uint_eq(relay_late_pending(late), 18000 - 16384);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(relay_late_flush(late, store, 301), 0);
+	ck_assert_uint_eq(relay_late_pending(late), 0);
+	/* A new window: counted again. */
+	ck_assert_int_eq(relay_late_flush(late, store, 300 + RELAY_LATE_WINDOW), 0);
+	relay_late_note(late, "u1@example.test");
+	relay_late_note(late, "u1@example.test");
 	ck_assert_uint_eq(relay_late_pending(late), 1);
 	relay_late_free(&late);
 	ck_assert_ptr_null(late);

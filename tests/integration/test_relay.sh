@@ -236,4 +236,14 @@ check "malformed, oversize, slow and 1000 idle clients: logged, others served" t
 check "SIGHUP reloads; a bad file keeps the running configuration" t_sighup
 check "export postfix-maps: lmdb maps with the relay's answers" t_export_postfix_maps
 check "SIGTERM: clean exit, socket removed" relay_stop
+
+# The benchmark runs (a tiny one: no figures are judged here).
+t_bench_smoke() {
+	out=$(sh "$top_srcdir/bench/relay-bench.sh" -a 50 -q 400 -c "1 4" -s 3 2>&1) ||
+		{ printf '%s\n' "$out"; return 1; }
+	assert_contains "$out" "relay, 4 clients"
+	assert_contains "$out" "postmap -q - lmdb: (1 process)"
+	assert_contains "$out" "postmap -q KEY lmdb: (1 per lookup)"
+}
+check "bench/relay-bench.sh runs (smoke)" t_bench_smoke
 mm_done
