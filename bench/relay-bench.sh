@@ -7,7 +7,8 @@
 #   ACCOUNTS  accounts in the store and keys in the lmdb table (10000)
 #   QUERIES   socketmap queries per client count (200000)
 #   N         single `postmap -q KEY` runs timed (200)
-# Run from a built tree (./configure && make), as any user with postmap
+# Run from a built tree (./configure && make; MM_BUILDDIR=DIR for a build
+# outside the source tree), as root or any user with postmap
 # (Debian: postfix, postfix-lmdb). Targets: >= 50,000 lookups/s, p99 < 1 ms.
 #
 # The store holds ACCOUNTS queued accounts of a backup domain, so every
@@ -33,8 +34,10 @@ while [ $# -gt 0 ]; do
 	*) echo "usage: $0 [-a ACCOUNTS] [-q QUERIES] [-c CLIENTS] [-s SINGLE]" >&2; exit 2 ;;
 	esac
 done
-RELAY=$top/relay/mailmigrate-relay
-MM=$top/queue/mailmigrate
+# A VPATH build (make distcheck) keeps its programs elsewhere.
+build=${MM_BUILDDIR:-$top}
+RELAY=$build/relay/mailmigrate-relay
+MM=$build/queue/mailmigrate
 for p in "$RELAY" "$MM"; do
 	[ -x "$p" ] || { echo "relay-bench: $p not built (./configure && make)" >&2; exit 2; }
 done

@@ -239,7 +239,7 @@ check "SIGTERM: clean exit, socket removed" relay_stop
 
 # The benchmark runs (a tiny one: no figures are judged here).
 t_bench_smoke() {
-	out=$(sh "$top_srcdir/bench/relay-bench.sh" -a 50 -q 400 -c "1 4" -s 3 2>&1) ||
+	out=$(MM_BUILDDIR=$top_builddir sh "$top_srcdir/bench/relay-bench.sh" -a 50 -q 400 -c "1 4" -s 3 2>&1) ||
 		{ printf '%s\n' "$out"; return 1; }
 	assert_contains "$out" "relay, 4 clients"
 	assert_contains "$out" "postmap -q - lmdb: (1 process)"
