@@ -43,6 +43,7 @@ static const struct cli_verb cli_verbs[] = {
 	{ "sync", cli_cmd_sync },
 	{ "finish", cli_cmd_finish },
 	{ "failed", cli_cmd_failed },
+	{ "export", cli_cmd_export },
 };
 
 static const char cli_usage_text[] =
@@ -68,6 +69,8 @@ static const char cli_usage_text[] =
 "  finish                        queue the last round for every account;\n"
 "                                each is then finished, its password wiped\n"
 "  failed [USER] [--csv]         what could not be copied, and why\n"
+"  export postfix-maps [DIR]     Postfix maps (postmap text) and main.cf\n"
+"                                lines that replace the relay\n"
 "  help                          this text\n"
 "\n"
 "  -c FILE  configuration (default: $MAILMIGRATE_CONF, else\n"

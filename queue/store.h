@@ -10,7 +10,9 @@
  *	accounts, creds (AES-256-GCM sealed passwords), jobs and jobidx
  *	(FIFO with leases, one job per account at most), folders, msgmap
  *	(old UID -> new UID per folder and UIDVALIDITY), uidls (POP3),
- *	events (the administrator's log).
+ *	events (the administrator's log), aliases (alias -> account
+ *	index, added after schema 1: missing in older stores, made when
+ *	one is opened for writing, read as empty until then).
  *
  *	Every call runs in its own transaction and is atomic: a crash at
  *	any point leaves the store as before or after the call. Writes
@@ -146,9 +148,26 @@ int store_account_requeue(struct store *store, const char *name,
 int store_account_set_state(struct store *store, const char *name,
 			    enum store_state state, time_t now,
 			    const char **error_r);
-/* Add an alias once (kept sorted, duplicates ignored). */
+/* Add an alias (an address that delivers to the account) once: kept
+ * sorted in the account record and indexed alias -> account in the
+ * same transaction. Adding one the account has is a no-op (0).
+ * @return 0, STORE_NOTFOUND (no such account), STORE_EXISTS (the
+ *	alias is an account, or another account's alias: the first
+ *	owner keeps it; nothing written), or -1 */
 int store_account_add_alias(struct store *store, const char *name,
 			    const char *alias, const char **error_r);
+/* The account an alias belongs to (the alias is lowercased first).
+ * @param account_r	receives "user@domain", NUL-terminated
+ * @param size		its size (STORE_MAX_ACCOUNT is enough)
+ * @return 0, STORE_NOTFOUND (also for a store made before the index
+ *	existed and opened read-only), or -1 */
+int store_alias_lookup(struct store *store, const char *alias,
+		       char *account_r, size_t size, const char **error_r);
+/* Add one to the late_mail counter of each named account, all in one
+ * write transaction (the relay's batch); names not in the store are
+ * skipped. @return 0 or -1 (nothing written) */
+int store_account_add_late_mail(struct store *store, char *const *names,
+				size_t count, const char **error_r);
 /* Call fn for each account in name order, in one read transaction;
  * fn returns non-zero to stop (that value is returned). */
 int store_account_iter(struct store *store,

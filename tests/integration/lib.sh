@@ -18,6 +18,9 @@
 #   mm_servers_start [DIR]     start OLD+NEW servers, source DIR/env; the exit
 #                              trap stops them and removes DIR
 #   mm_servers_stop            stop them now; fails if a process survives
+#   mm_relay_snippets DIR      before mm_servers_start DIR: NEW's Postfix set
+#                              up by contrib/postfix/*.mailmigrate (relay on
+#                              DIR/relay.sock), OLD refusing unknown users
 #   mm_adduser old|new USER PASSWORD   add a user (password via stdin)
 #   mm_pwfile PASSWORD         print the name of a new 0600 file holding it
 #   mm_maildir_count DIR       number of messages in a Maildir (new + cur)
@@ -169,6 +172,36 @@ mm_servers_stop() {
 	mm__left=$("$PYTHON" "$HARNESS/procs.py" "$MM_SERVERS_DIR") ||
 		fail "processes still using $MM_SERVERS_DIR after stop: $mm__left"
 	MM_SERVERS_DIR=
+}
+
+mm_relay_snippets() {
+	mm__contrib=${top_srcdir:-$HARNESS/../..}/contrib/postfix
+	mm__doms=${MM_NEW_DOMAINS:-${MM_DOMAINS:-example.test example.org}}
+	# shellcheck disable=SC2086  # one line, comma separated
+	mm__list=$(echo $mm__doms | sed 's/ /, /g')
+	mm__verify=$(for d in $mm__doms; do printf '%s=reject_unverified_recipient, ' "$d"; done |
+		sed 's/, $//')
+	# The contrib files as they are; only the site's names are replaced
+	# (@IP@ is NEW's address, filled in by servers.sh).
+	sed -e "s|/run/mailmigrate/relay.sock|$1/relay.sock|g" \
+	    -e "s|lmtp:unix:private/dovecot-lmtp|lmtp:inet:@IP@:24|" \
+	    -e "s|inline:{ example.com=reject_unverified_recipient }|inline:{ $mm__verify }|" \
+	    -e "s|^\(virtual_mailbox_domains = \)example.com\$|\1$mm__list|" \
+	    "$mm__contrib/main.cf.mailmigrate" >"$1/new-main.cf" ||
+		fail "cannot read $mm__contrib/main.cf.mailmigrate"
+	if grep -v '^#' "$1/new-main.cf" | grep -q 'example\.com\|/run/'; then
+		fail "contrib/postfix/main.cf.mailmigrate has a value mm_relay_snippets does not replace"
+	fi
+	cp "$mm__contrib/master.cf.mailmigrate" "$1/new-master.cf" ||
+		fail "cannot read $mm__contrib/master.cf.mailmigrate"
+	# OLD refuses unknown users at RCPT time, as a real server does
+	# (NEW's address verification probes ask it).
+	printf '%s\n' 'smtpd_recipient_restrictions = reject_unverified_recipient' \
+		'unverified_recipient_reject_code = 550' >"$1/old-main.cf"
+	MM_NEW_POSTFIX_MAIN=$1/new-main.cf
+	MM_NEW_POSTFIX_MASTER=$1/new-master.cf
+	MM_OLD_POSTFIX_MAIN=$1/old-main.cf
+	export MM_NEW_POSTFIX_MAIN MM_NEW_POSTFIX_MASTER MM_OLD_POSTFIX_MAIN
 }
 
 mm_adduser() {
