@@ -153,6 +153,10 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(target_master_user, CFG_WORD, "mailmigrate"),
 	GKEY(target_master_password_file, CFG_PATH, "/etc/mailmigrate/master.pass"),
 	GKEY(relay_listen, CFG_LISTEN, "unix:/run/mailmigrate/relay.sock"),
+	GKEY(relay_socket_group, CFG_WORD, "postfix"),
+	GKEY(relay_idle_timeout, CFG_UINT, "60", .min = 1, .max = 86400),
+	GKEY(relay_request_timeout, CFG_UINT, "10", .min = 1, .max = 3600),
+	GKEY(relay_max_clients, CFG_UINT, "2000", .min = 1, .max = 1000000),
 	GKEY(default_domain, CFG_DOMAIN, NULL),
 	GKEY(user_home, CFG_PATH, "/var/vmail/%d/%n"),
 	GKEY(user_mail, CFG_WORD, "maildir:~/Maildir"),
@@ -167,6 +171,8 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(auth_negative_ttl, CFG_UINT, "300", .min = 0, .max = 86400),
 	GKEY(target_lmtp, CFG_LISTEN, "unix:/run/dovecot/lmtp"),
 	GKEY(target_doveadm_config, CFG_PATH, NULL),
+	GKEY(connect_timeout, CFG_UINT, "30", .min = 1, .max = 3600),
+	GKEY(io_timeout, CFG_UINT, "120", .min = 1, .max = 86400),
 };
 
 /* Keys inside a [domain NAME] section. */

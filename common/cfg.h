@@ -91,6 +91,10 @@ struct cfg {
 	char *target_master_user;	/* default mailmigrate */
 	char *target_master_password_file; /* default /etc/mailmigrate/master.pass */
 	char *relay_listen;		/* default unix:/run/mailmigrate/relay.sock */
+	char *relay_socket_group;	/* default postfix; NULL: mode 0666 */
+	unsigned relay_idle_timeout;	/* seconds, default 60 */
+	unsigned relay_request_timeout;	/* seconds for one query, default 10 */
+	unsigned relay_max_clients;	/* default 2000 */
 	char *default_domain;		/* NULL: none */
 	char *user_home;		/* default /var/vmail/%d/%n */
 	char *user_mail;		/* default maildir:~/Maildir */
@@ -109,6 +113,8 @@ struct cfg {
 					   unix:/run/dovecot/lmtp */
 	char *target_doveadm_config;	/* NEW's dovecot.conf for doveadm; NULL:
 					   doveadm's default */
+	unsigned connect_timeout;	/* seconds, default 30 */
+	unsigned io_timeout;		/* seconds without progress, default 120 */
 
 	struct cfg_domain *domains;
 	size_t domains_count;

@@ -151,14 +151,3 @@ int cli_export_passwd(struct cli_ctx *ctx, int argc, char **argv)
 			"%lu left out\n", e.written, file, e.skipped);
 	return e.skipped > 0 ? CLI_EXIT_INPUT : CLI_EXIT_OK;
 }
-
-/* "export WHAT": passwd-file here; the Postfix maps live in
- * cli_export.c (merge: that dispatcher calls cli_export_passwd()). */
-int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
-{
-	if (argc < 2)
-		return cli_usage_error("export: what? (passwd-file)");
-	if (strcmp(argv[1], "passwd-file") == 0)
-		return cli_export_passwd(ctx, argc - 1, argv + 1);
-	return cli_usage_error("export: unknown '%s' (passwd-file)", argv[1]);
-}

@@ -69,6 +69,8 @@ static const char cli_usage_text[] =
 "  finish                        queue the last round for every account;\n"
 "                                each is then finished, its password wiped\n"
 "  failed [USER] [--csv]         what could not be copied, and why\n"
+"  export postfix-maps [DIR]     Postfix maps (postmap text) and main.cf\n"
+"                                lines that replace the relay\n"
 "  export passwd-file [--all] [FILE]\n"
 "                                migrated accounts and hashes as a Dovecot\n"
 "                                passwd-file (stdout without FILE)\n"

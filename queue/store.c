@@ -36,10 +36,20 @@
 
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
-	"uidls", "events", "pending", "failed", "authlimit",
+	"uidls", "events", "pending", "failed", "aliases", "authlimit",
 };
 
+/* Added after schema version 1: a store made by an older mailmigrate
+ * lacks them. Not a schema change: missing means empty. */
+static int store_db_optional(int db)
+{
+	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT;
+}
+
 static char store_errbuf[1024];
+
+static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
+		       const char **error_r);
 
 int store_fail(const char **error_r, const char *fmt, ...)
 {
@@ -217,6 +227,10 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 	for (int db = STORE_DB_META + 1; db < STORE_DB_COUNT; db++) {
 		rc = mdb_dbi_open(txn, store_db_names[db], create ? MDB_CREATE : 0,
 				  &store->dbi[db]);
+		if (rc == MDB_NOTFOUND && store_db_optional(db)) {
+			store->db_missing[db] = 1;
+			continue;
+		}
 		if (rc != 0) {
 			mdb_txn_abort(txn);
 			if (rc == MDB_NOTFOUND)
@@ -230,6 +244,65 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "commit");
 	return 0;
+}
+
+/* A writer adds the optional databases an older store lacks. */
+static int store_create_missing(struct store *store, const char **error_r)
+{
+	MDB_txn *txn;
+	int rc, any = 0;
+
+	for (int db = 0; db < STORE_DB_COUNT; db++)
+		any |= store->db_missing[db];
+	if (!any)
+		return 0;
+	rc = mdb_txn_begin(store->env, NULL, 0, &txn);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "begin transaction");
+	for (int db = 0; db < STORE_DB_COUNT; db++) {
+		if (!store->db_missing[db])
+			continue;
+		rc = mdb_dbi_open(txn, store_db_names[db], MDB_CREATE,
+				  &store->dbi[db]);
+		if (rc != 0) {
+			mdb_txn_abort(txn);
+			return store_mdb_fail(store, rc, error_r,
+					      "create a new database");
+		}
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "commit");
+	memset(store->db_missing, 0, sizeof(store->db_missing));
+	return 0;
+}
+
+int store_db_present(struct store *store, enum store_db db,
+		     const char **error_r)
+{
+	MDB_txn *txn;
+	int rc;
+
+	if (!store->db_missing[db])
+		return 1;
+	/* Another process may have made it since we opened. */
+	if (store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
+		return -1;
+	rc = mdb_dbi_open(txn, store_db_names[db], 0, &store->dbi[db]);
+	if (rc == MDB_NOTFOUND) {
+		mdb_txn_abort(txn);
+		return 0;
+	}
+	if (rc != 0) {
+		mdb_txn_abort(txn);
+		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
+	}
+	/* Committing a read transaction keeps the handle open. */
+	rc = mdb_txn_commit(txn);
+	if (rc != 0)
+		return store_mdb_fail(store, rc, error_r, "commit");
+	store->db_missing[db] = 0;
+	return 1;
 }
 
 int store_open(const char *dir, const struct store_options *opts,
@@ -295,7 +368,8 @@ int store_open(const char *dir, const struct store_options *opts,
 		store_close(&store);
 		return -1;
 	}
-	if (store_open_dbs(store, opts->create && !opts->readonly, error_r) < 0) {
+	if (store_open_dbs(store, opts->create && !opts->readonly, error_r) < 0 ||
+	    (!opts->readonly && store_create_missing(store, error_r) < 0)) {
 		store_close(&store);
 		return -1;
 	}
@@ -317,6 +391,8 @@ void store_close(struct store **storep)
 
 	if (store == NULL)
 		return;
+	if (store->rtxn != NULL)
+		mdb_txn_abort(store->rtxn);
 	if (store->env != NULL)
 		mdb_env_close(store->env);
 	crypto_key_wipe(&store->key);
@@ -405,14 +481,21 @@ int store_write(struct store *store, store_txn_fn *fn, void *ctx,
 int store_read(struct store *store, store_txn_fn *fn, void *ctx,
 	       const char **error_r)
 {
-	MDB_txn *txn;
-	int ret;
+	MDB_txn *txn = store->rtxn;
+	int ret, rc;
 
 	store->last_rc = 0;
-	if (store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
+	store->rtxn = NULL;
+	if (txn != NULL && (rc = mdb_txn_renew(txn)) != 0) {
+		/* MDB_MAP_RESIZED among others: start afresh below. */
+		mdb_txn_abort(txn);
+		txn = NULL;
+	}
+	if (txn == NULL && store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
 		return -1;
 	ret = fn(store, txn, ctx, error_r);
-	mdb_txn_abort(txn);
+	mdb_txn_reset(txn);
+	store->rtxn = txn;
 	return ret;
 }
 
@@ -421,8 +504,11 @@ int store_get(struct store *store, MDB_txn *txn, enum store_db db,
 	      const char **error_r)
 {
 	MDB_val k = { keylen, (void *)key };
-	int rc = mdb_get(txn, store->dbi[db], &k, val_r);
+	int rc;
 
+	if (store->db_missing[db])
+		return STORE_NOTFOUND;
+	rc = mdb_get(txn, store->dbi[db], &k, val_r);
 	if (rc == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (rc != 0)
@@ -437,6 +523,10 @@ int store_put(struct store *store, MDB_txn *txn, enum store_db db,
 	MDB_val k = { keylen, (void *)key }, v = { vallen, (void *)val };
 	int rc;
 
+	if (store->db_missing[db])
+		return store_fail(error_r, "store %s lacks its '%s' database "
+				  "(opened read-only)", store->dir,
+				  store_db_names[db]);
 	if (keylen == 0 || keylen > (size_t)mdb_env_get_maxkeysize(store->env))
 		return store_fail(error_r, "store key for '%s' has a bad length (%zu)",
 				  store_db_names[db], keylen);
@@ -450,8 +540,11 @@ int store_del(struct store *store, MDB_txn *txn, enum store_db db,
 	      const void *key, size_t keylen, const char **error_r)
 {
 	MDB_val k = { keylen, (void *)key };
-	int rc = mdb_del(txn, store->dbi[db], &k, NULL);
+	int rc;
 
+	if (store->db_missing[db])
+		return STORE_NOTFOUND;
+	rc = mdb_del(txn, store->dbi[db], &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (rc != 0)
@@ -492,6 +585,8 @@ int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
 	MDB_val k = { len, (void *)prefix }, v;
 	int rc, ret = 0;
 
+	if (store->db_missing[db])
+		return 0;
 	rc = mdb_cursor_open(txn, store->dbi[db], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, store_db_names[db]);

@@ -10,8 +10,11 @@
  *	accounts, creds (AES-256-GCM sealed passwords), jobs and jobidx
  *	(FIFO with leases, one job per account at most), folders, msgmap
  *	(old UID -> new UID per folder and UIDVALIDITY), uidls (POP3),
- *	events (the administrator's log), authlimit (the auth-hook's rate
- *	limits and failed-login cache).
+ *	events (the administrator's log), aliases (alias -> account
+ *	index), authlimit (the auth-hook's rate limits and failed-login
+ *	cache); the last two were added after schema 1: missing in older
+ *	stores, made when one is opened for writing, read as empty until
+ *	then.
  *
  *	Every call runs in its own transaction and is atomic: a crash at
  *	any point leaves the store as before or after the call. Writes
@@ -147,9 +150,26 @@ int store_account_requeue(struct store *store, const char *name,
 int store_account_set_state(struct store *store, const char *name,
 			    enum store_state state, time_t now,
 			    const char **error_r);
-/* Add an alias once (kept sorted, duplicates ignored). */
+/* Add an alias (an address that delivers to the account) once: kept
+ * sorted in the account record and indexed alias -> account in the
+ * same transaction. Adding one the account has is a no-op (0).
+ * @return 0, STORE_NOTFOUND (no such account), STORE_EXISTS (the
+ *	alias is an account, or another account's alias: the first
+ *	owner keeps it; nothing written), or -1 */
 int store_account_add_alias(struct store *store, const char *name,
 			    const char *alias, const char **error_r);
+/* The account an alias belongs to (the alias is lowercased first).
+ * @param account_r	receives "user@domain", NUL-terminated
+ * @param size		its size (STORE_MAX_ACCOUNT is enough)
+ * @return 0, STORE_NOTFOUND (also for a store made before the index
+ *	existed and opened read-only), or -1 */
+int store_alias_lookup(struct store *store, const char *alias,
+		       char *account_r, size_t size, const char **error_r);
+/* Add one to the late_mail counter of each named account, all in one
+ * write transaction (the relay's batch); names not in the store are
+ * skipped. @return 0 or -1 (nothing written) */
+int store_account_add_late_mail(struct store *store, char *const *names,
+				size_t count, const char **error_r);
 /* Call fn for each account in name order, in one read transaction;
  * fn returns non-zero to stop (that value is returned). */
 int store_account_iter(struct store *store,
@@ -275,7 +295,7 @@ int store_msgmap_get(struct store *store, const char *account,
  * in the UIDL set) and drops the pending batch in
  * one transaction. After a crash, a pending batch tells the puller
  * which messages may already be on NEW (UID >= target_uidnext, matched
- * by size and date) before it appends anything again.
+ * by Message-ID, size and date) before it appends anything again.
  */
 struct store_batch_msg {
 	uint32_t old_uid;	/* the POP3 message number for a POP3 source */
@@ -283,6 +303,7 @@ struct store_batch_msg {
 	char internaldate[40];
 	char uidl[72];		/* POP3: the UIDL, recorded instead of a UID */
 	uint32_t flags_hash;	/* OLD's flags and keywords, as copied */
+	uint64_t message_id_hash; /* of OLD's Message-ID; 0: none or unknown */
 };
 
 struct store_batch {
@@ -375,7 +396,13 @@ struct store_stats {
 	uint64_t jobs_pending;		/* not leased */
 	uint64_t jobs_leased;		/* leased and not expired at now */
 	int paused;
+	/* Copied in the last STORE_RATE_WINDOW seconds, and the seconds
+	 * that spans (0: nothing copied in it). */
+	uint64_t rate_messages;
+	uint64_t rate_bytes;
+	unsigned rate_seconds;
 };
+#define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
 		    const char **error_r);
 

@@ -240,6 +240,10 @@ static int account_create_txn(struct store *store, MDB_txn *txn, void *context,
 	acct.created = acct.updated = ctx->now;
 	if (store_account_save(store, txn, &acct, error_r) < 0)
 		return -1;
+	if (acct.aliases_count > 0 &&
+	    store_alias_reindex_txn(store, txn, acct.name, NULL, 0, acct.aliases,
+				    acct.aliases_count, error_r) < 0)
+		return -1;
 	if (ctx->password != NULL &&
 	    store_cred_set_txn(store, txn, acct.name, ctx->password, error_r) < 0)
 		return -1;
@@ -348,11 +352,20 @@ static int account_update_txn(struct store *store, MDB_txn *txn, void *context,
 {
 	struct account_update_ctx *ctx = context;
 	struct store_account acct;
+	char **old = NULL;
+	size_t old_count;
 	int ret;
 
 	ret = store_account_load(store, txn, ctx->name, &acct, error_r);
 	if (ret != 0)
 		return ret;
+	/* fn may change the aliases: keep the index in step. */
+	old_count = acct.aliases_count;
+	if (old_count > 0) {
+		old = mm_calloc(old_count, sizeof(char *));
+		for (size_t i = 0; i < old_count; i++)
+			old[i] = mm_strdup(acct.aliases[i]);
+	}
 	ret = ctx->fn(&acct, ctx->fn_ctx);
 	if (ret == 0) {
 		/* The key never changes under an update. */
@@ -360,6 +373,13 @@ static int account_update_txn(struct store *store, MDB_txn *txn, void *context,
 		acct.name = mm_strdup(ctx->name);
 		ret = store_account_save(store, txn, &acct, error_r);
 	}
+	if (ret == 0)
+		ret = store_alias_reindex_txn(store, txn, ctx->name, old, old_count,
+					      acct.aliases, acct.aliases_count,
+					      error_r);
+	for (size_t i = 0; i < old_count; i++)
+		mm_free(&old[i]);
+	mm_free(&old);
 	store_account_clear(&acct);
 	return ret;
 }
@@ -459,37 +479,42 @@ int store_account_set_state(struct store *store, const char *name,
 	return store_account_update(store, name, account_set_state, &ctx, error_r);
 }
 
-static int alias_cmp(const void *a, const void *b)
-{
-	return strcmp(*(char *const *)a, *(char *const *)b);
-}
+struct late_mail_ctx {
+	char *const *names;
+	size_t count;
+};
 
-static int account_add_alias(struct store_account *acct, void *context)
+static int account_late_mail_txn(struct store *store, MDB_txn *txn,
+				 void *context, const char **error_r)
 {
-	const char *alias = context;
+	struct late_mail_ctx *ctx = context;
 
-	for (size_t i = 0; i < acct->aliases_count; i++)
-		if (strcmp(acct->aliases[i], alias) == 0)
-			return STORE_EXISTS;
-	if (acct->aliases_count >= STORE_MAX_ALIASES)
-		return STORE_EXISTS;
-	acct->aliases = mm_reallocarray(acct->aliases, acct->aliases_count + 1,
-					sizeof(char *));
-	acct->aliases[acct->aliases_count++] = mm_strdup(alias);
-	qsort(acct->aliases, acct->aliases_count, sizeof(char *), alias_cmp);
+	for (size_t i = 0; i < ctx->count; i++) {
+		struct store_account acct;
+		int ret = store_account_load(store, txn, ctx->names[i], &acct,
+					     error_r);
+
+		if (ret == STORE_NOTFOUND)
+			continue;
+		if (ret < 0)
+			return -1;
+		acct.late_mail++;
+		ret = store_account_save(store, txn, &acct, error_r);
+		store_account_clear(&acct);
+		if (ret < 0)
+			return -1;
+	}
 	return 0;
 }
 
-int store_account_add_alias(struct store *store, const char *name,
-			    const char *alias, const char **error_r)
+int store_account_add_late_mail(struct store *store, char *const *names,
+				size_t count, const char **error_r)
 {
-	char lower[STORE_MAX_ACCOUNT];
-	int ret;
+	struct late_mail_ctx ctx = { names, count };
 
-	if (store_account_name(alias, NULL, lower, sizeof(lower), error_r) < 0)
-		return -1;
-	ret = store_account_update(store, name, account_add_alias, lower, error_r);
-	return ret == STORE_EXISTS ? 0 : ret;
+	if (count == 0)
+		return 0;
+	return store_write(store, account_late_mail_txn, &ctx, error_r);
 }
 
 struct account_iter_ctx {

@@ -73,6 +73,8 @@ static int auth_prune(struct store *store, MDB_txn *txn, time_t now,
 	MDB_val k, v;
 	int rc;
 
+	if (store->db_missing[STORE_DB_AUTHLIMIT])
+		return 0;
 	rc = mdb_stat(txn, store->dbi[STORE_DB_AUTHLIMIT], &st);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "authlimit stat");

@@ -34,7 +34,8 @@ enum store_db {
 	STORE_DB_EVENTS,
 	STORE_DB_PENDING,
 	STORE_DB_FAILED,
-	STORE_DB_AUTHLIMIT,
+	STORE_DB_ALIASES,	/* alias -> account; may be missing (older stores) */
+	STORE_DB_AUTHLIMIT,	/* the auth-hook's limits; may be missing (older stores) */
 	STORE_DB_COUNT
 };
 
@@ -46,9 +47,17 @@ struct store {
 	uint64_t event_log_max;
 	int readonly;
 	int created;
+	/* Databases added after schema 1 that this environment lacks:
+	 * created when the store is opened for writing, read as empty
+	 * (and looked for again, store_db_present()) when read-only. */
+	unsigned char db_missing[STORE_DB_COUNT];
 	int have_key;
 	struct crypto_key key;
 	int last_rc;		/* LMDB status of the last failure */
+	/* The last read transaction, reset and kept for store_read() to
+	 * renew: a lookup then costs no allocation and keeps its reader
+	 * slot (MDB_NOTLS ties slots to transactions). */
+	MDB_txn *rtxn;
 };
 
 /* A transaction body: >= 0 to commit (returned), -1 to abort. */
@@ -66,6 +75,11 @@ int store_fail(const char **error_r, const char *fmt, ...)
 /* The same for an LMDB status, remembered for the retry logic. */
 int store_mdb_fail(struct store *store, int rc, const char **error_r,
 		   const char *what);
+
+/* Is db in the environment? 1 yes, 0 no (a read-only handle on a store
+ * made before db existed; looked for again on each call), -1 error. */
+int store_db_present(struct store *store, enum store_db db,
+		     const char **error_r);
 
 /* mdb_get that maps MDB_NOTFOUND to STORE_NOTFOUND. */
 int store_get(struct store *store, MDB_txn *txn, enum store_db db,
@@ -91,6 +105,16 @@ int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
 	       const char **error_r);
 
 /* meta counters: read (0 when missing) and write a u64. */
+/* The copy rate (store_rate.c): add what a transaction copied; read the
+ * messages and bytes of the last window seconds, and the seconds they
+ * span (from the first activity in the window to now; 0: none). */
+#define STORE_RATE_MINUTES 16
+int store_rate_add_txn(struct store *store, MDB_txn *txn, time_t now,
+		       uint64_t messages, uint64_t bytes, const char **error_r);
+int store_rate_get_txn(struct store *store, MDB_txn *txn, time_t now,
+		       unsigned window, uint64_t *messages_r, uint64_t *bytes_r,
+		       unsigned *seconds_r, const char **error_r);
+
 int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
 		       uint64_t *value_r, const char **error_r);
 int store_meta_put_u64(struct store *store, MDB_txn *txn, const char *name,
@@ -164,6 +188,15 @@ int store_folder_save(struct store *store, MDB_txn *txn,
 /* Claim a POP3 UIDL inside txn: 0, STORE_EXISTS, or -1. */
 int store_uidl_add_txn(struct store *store, MDB_txn *txn, const char *account,
 		       const char *uidl, time_t now, const char **error_r);
+
+/* Alias index (store_alias.c): after an account's aliases changed from
+ * old[] to new[] inside txn, drop the entries of the aliases it lost
+ * (if still its own) and add the new ones (unless another account
+ * holds them: the first owner keeps an alias). */
+int store_alias_reindex_txn(struct store *store, MDB_txn *txn,
+			    const char *account, char *const *old, size_t old_count,
+			    char *const *new, size_t new_count,
+			    const char **error_r);
 
 /* Per-account progress (store_folder.c), for reset. */
 int store_folder_forget_txn(struct store *store, MDB_txn *txn,

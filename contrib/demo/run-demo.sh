@@ -6,7 +6,10 @@
 # mailboxes and a NEW one (127.0.0.3), initialises the store, queues the
 # sample users with `mailmigrate bulk`, lets the puller mailmigrated copy
 # their mail to NEW, checks the copies message by message, and prints
-# `mailmigrate stats`.
+# `mailmigrate stats`. Finally it starts mailmigrate-relay, points NEW's
+# Postfix at it with contrib/postfix/main.cf.mailmigrate, and sends two
+# messages: one to a user not migrated (it lands on OLD) and one to a
+# migrated user (it lands on NEW).
 # Everything lives in one temp dir and is stopped and removed at the end
 # (MM_KEEP=1 keeps the servers running and the dir in place).
 set -eu
@@ -29,7 +32,12 @@ MMD="$top/queue/mailmigrated"
 
 DIR=$(mktemp -d /tmp/mmdemo.XXXXXX)
 chmod 755 "$DIR"
+RELAY_PID=
 cleanup() {
+	if [ -n "$RELAY_PID" ]; then
+		kill -TERM "$RELAY_PID" 2>/dev/null || true
+		wait "$RELAY_PID" 2>/dev/null || true
+	fi
 	if [ -n "${MM_KEEP:-}" ]; then
 		echo "kept: $DIR (stop with: sh tests/harness/servers.sh stop $DIR)"
 		return
@@ -91,3 +99,52 @@ say "mailmigrate list"
 
 say "mailmigrate stats"
 "$MM" stats
+
+say "mail during the migration: mailmigrate-relay routes each recipient"
+# dave is on OLD only: not migrated. alice was copied above.
+openssl rand -hex 12 | sh tests/harness/servers.sh adduser "$DIR" old dave@example.test
+"$top/relay/mailmigrate-relay" -f </dev/null >>"$DIR/relay.out" 2>&1 &
+RELAY_PID=$!
+n=0
+until [ -S "$DIR/relay.sock" ]; do
+	n=$((n + 1))
+	[ "$n" -le 100 ] || { cat "$DIR/relay.out"; echo "mailmigrate-relay did not start"; exit 1; }
+	sleep 0.1
+done
+# NEW's Postfix as contrib/postfix/main.cf.mailmigrate says, with the
+# demo's names in place of the example ones.
+sed -e "s|/run/mailmigrate/relay.sock|$DIR/relay.sock|g" \
+    -e "s|lmtp:unix:private/dovecot-lmtp|lmtp:inet:$NEW_IP:24|" \
+    -e "s|example\.com|example.test|g" contrib/postfix/main.cf.mailmigrate |
+	grep -v '^#' | while IFS= read -r line; do
+		[ -z "$line" ] || postconf -c "$NEW_POSTFIX_DIR" -e "$line"
+	done
+postfix -c "$NEW_POSTFIX_DIR" reload 2>/dev/null
+postconf -c "$NEW_POSTFIX_DIR" -n | grep socketmap | sed 's/^/  /'
+count() {
+	n=0
+	for f in "$1"/new/* "$1"/cur/*; do [ -f "$f" ] && n=$((n + 1)); done
+	echo "$n"
+}
+for user in dave alice; do
+	route=$(postmap -c "$NEW_POSTFIX_DIR" -q "$user@example.test" \
+		"socketmap:unix:$DIR/relay.sock:transport" || true)
+	echo "  transport lookup of $user@example.test: ${route:-not found (delivered on NEW)}"
+	old_before=$(count "$OLD_MAILDIR_ROOT/example.test/$user")
+	new_before=$(count "$NEW_MAILDIR_ROOT/example.test/$user")
+	swaks --server "$NEW_IP:25" --helo demo.example.net --from "demo-$user@example.net" \
+		--to "$user@example.test" --header "Subject: sent to NEW's Postfix during the migration" \
+		--silent 2 --timeout 30
+	n=0
+	while [ "$(count "$OLD_MAILDIR_ROOT/example.test/$user")" = "$old_before" ] &&
+	      [ "$(count "$NEW_MAILDIR_ROOT/example.test/$user")" = "$new_before" ]; do
+		n=$((n + 1))
+		[ "$n" -le 300 ] || { echo "the message for $user did not arrive"; exit 1; }
+		sleep 0.1
+	done
+	if [ "$(count "$OLD_MAILDIR_ROOT/example.test/$user")" != "$old_before" ]; then
+		echo "  $user@example.test: the message landed on OLD ($OLD_IP)"
+	else
+		echo "  $user@example.test: the message landed on NEW ($NEW_IP)"
+	fi
+done

@@ -26,6 +26,10 @@
 #                         as Courier and Cyrus have it)
 #   MM_NEW_TRANSPORT_MAPS NEW's Postfix transport_maps, e.g.
 #                         socketmap:unix:DIR/relay.sock:transport (default none)
+#   MM_NEW_POSTFIX_MAIN, MM_OLD_POSTFIX_MAIN  files of main.cf "name = value"
+#                         lines (# comments, one line each) applied with
+#                         postconf -e, e.g. contrib/postfix/main.cf.mailmigrate
+#   MM_NEW_POSTFIX_MASTER file of master.cf lines appended to NEW's master.cf
 #   MM_NEW_DOVECOT_EXTRA  file appended to NEW's dovecot.conf (local.conf)
 #   MM_OLD_DOVECOT_EXTRA  the same for OLD (a master user, a prefix...)
 #   MM_AUTH_MODULES       .so files to add to Dovecot's auth module dir for
@@ -182,8 +186,36 @@ configure_side() {
 		>"$sd/postfix/main.cf" || return 1
 	subst "$HERE/postfix-master.cf.in" "$side" "$sd" "$2" "$3" "$pdomains" "$5" \
 		>"$sd/postfix/master.cf" || return 1
+	apply_postfix_extra "$sd/postfix" "$side" "$sd" "$2" "$3" "$pdomains" "$5" || return 1
 	# Postfix waits for a main.cf changed in the last seconds to settle.
 	touch -d '-1 min' "$sd/postfix/main.cf" "$sd/postfix/master.cf"
+}
+
+# apply_postfix_extra CONFDIR SIDE SIDEDIR IP SEP DOMAINS TRANSPORT_MAPS:
+# MM_<SIDE>_POSTFIX_MAIN lines through postconf -e (the last setting
+# wins), MM_NEW_POSTFIX_MASTER appended; @DIR@, @IP@ and the other
+# placeholders of the templates are replaced in both.
+apply_postfix_extra() {
+	cf=$1
+	shift
+	if [ "$1" = old ]; then main=${MM_OLD_POSTFIX_MAIN:-}; master=; else
+		main=${MM_NEW_POSTFIX_MAIN:-}; master=${MM_NEW_POSTFIX_MASTER:-}; fi
+	if [ -n "$main" ]; then
+		[ -f "$main" ] || die "MM_$(echo "$1" | tr "[:lower:]" "[:upper:]")_POSTFIX_MAIN: no such file $main"
+		subst "$main" "$@" | grep -v '^[[:space:]]*\(#\|$\)' |
+		while IFS= read -r line; do
+			case $line in
+			*=*) ;;
+			*) die "$main: not a 'name = value' line: $line" ;;
+			esac
+			postconf -c "$cf" -e "$line" || die "postconf -e failed for: $line"
+		done || return 1
+	fi
+	if [ -n "$master" ]; then
+		[ -f "$master" ] || die "MM_NEW_POSTFIX_MASTER: no such file $master"
+		subst "$master" "$@" | grep -v '^#' >>"$cf/master.cf" || return 1
+	fi
+	return 0
 }
 
 # Generate NEW's master password (0600 plain text for the puller) and the

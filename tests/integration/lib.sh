@@ -14,9 +14,13 @@
 #   mm_require_root_and_pkgs   exit 77 (skip) unless root with the packages
 #   mm_tmpdir                  print a new short 0755 directory /tmp/mmt.XXXXXX
 #   mm_cleanup_dir DIR         remove DIR at exit (unless MM_KEEP=1)
+#   mm_at_exit CMD             run CMD at exit (before the servers stop)
 #   mm_servers_start [DIR]     start OLD+NEW servers, source DIR/env; the exit
 #                              trap stops them and removes DIR
 #   mm_servers_stop            stop them now; fails if a process survives
+#   mm_relay_snippets DIR      before mm_servers_start DIR: NEW's Postfix set
+#                              up by contrib/postfix/*.mailmigrate (relay on
+#                              DIR/relay.sock), OLD refusing unknown users
 #   mm_adduser old|new USER PASSWORD   add a user (password via stdin)
 #   mm_pwfile PASSWORD         print the name of a new 0600 file holding it
 #   mm_maildir_count DIR       number of messages in a Maildir (new + cur)
@@ -91,9 +95,15 @@ mm_cleanup_dir() {
 	MM_CLEANUP_DIRS="$MM_CLEANUP_DIRS $1"
 }
 
+# mm_at_exit CMD: run CMD (eval'd) at exit, before the servers stop.
+mm_at_exit() {
+	MM_AT_EXIT="${MM_AT_EXIT:+$MM_AT_EXIT; }$1"
+}
+
 mm__cleanup() {
 	mm__rc=$?
 	trap - EXIT INT TERM HUP PIPE
+	[ -z "${MM_AT_EXIT:-}" ] || eval "$MM_AT_EXIT" >/dev/null 2>&1
 	if [ -n "$MM_SERVERS_DIR" ]; then
 		sh "$HARNESS/servers.sh" stop "$MM_SERVERS_DIR" >/dev/null 2>&1
 	fi
@@ -162,6 +172,36 @@ mm_servers_stop() {
 	mm__left=$("$PYTHON" "$HARNESS/procs.py" "$MM_SERVERS_DIR") ||
 		fail "processes still using $MM_SERVERS_DIR after stop: $mm__left"
 	MM_SERVERS_DIR=
+}
+
+mm_relay_snippets() {
+	mm__contrib=${top_srcdir:-$HARNESS/../..}/contrib/postfix
+	mm__doms=${MM_NEW_DOMAINS:-${MM_DOMAINS:-example.test example.org}}
+	# shellcheck disable=SC2086  # one line, comma separated
+	mm__list=$(echo $mm__doms | sed 's/ /, /g')
+	mm__verify=$(for d in $mm__doms; do printf '%s=reject_unverified_recipient, ' "$d"; done |
+		sed 's/, $//')
+	# The contrib files as they are; only the site's names are replaced
+	# (@IP@ is NEW's address, filled in by servers.sh).
+	sed -e "s|/run/mailmigrate/relay.sock|$1/relay.sock|g" \
+	    -e "s|lmtp:unix:private/dovecot-lmtp|lmtp:inet:@IP@:24|" \
+	    -e "s|inline:{ example.com=reject_unverified_recipient }|inline:{ $mm__verify }|" \
+	    -e "s|^\(virtual_mailbox_domains = \)example.com\$|\1$mm__list|" \
+	    "$mm__contrib/main.cf.mailmigrate" >"$1/new-main.cf" ||
+		fail "cannot read $mm__contrib/main.cf.mailmigrate"
+	if grep -v '^#' "$1/new-main.cf" | grep -q 'example\.com\|/run/'; then
+		fail "contrib/postfix/main.cf.mailmigrate has a value mm_relay_snippets does not replace"
+	fi
+	cp "$mm__contrib/master.cf.mailmigrate" "$1/new-master.cf" ||
+		fail "cannot read $mm__contrib/master.cf.mailmigrate"
+	# OLD refuses unknown users at RCPT time, as a real server does
+	# (NEW's address verification probes ask it).
+	printf '%s\n' 'smtpd_recipient_restrictions = reject_unverified_recipient' \
+		'unverified_recipient_reject_code = 550' >"$1/old-main.cf"
+	MM_NEW_POSTFIX_MAIN=$1/new-main.cf
+	MM_NEW_POSTFIX_MASTER=$1/new-master.cf
+	MM_OLD_POSTFIX_MAIN=$1/old-main.cf
+	export MM_NEW_POSTFIX_MAIN MM_NEW_POSTFIX_MASTER MM_OLD_POSTFIX_MAIN
 }
 
 mm_adduser() {

@@ -1,0 +1,169 @@
+/*
+ * NAME
+ *	mailmigrate-relay 8
+ * SUMMARY
+ *	Postfix socketmap server: route each recipient to OLD or NEW
+ * SYNOPSIS
+ *	mailmigrate-relay [-c FILE] [-f]
+ * DESCRIPTION
+ *	Answers Postfix's transport, mailbox and alias socketmap queries
+ *	on relay_listen from the configuration and the store (see
+ *	relay_map.c). -f stays in the foreground and logs to stderr too.
+ *	SIGTERM/SIGINT: clean exit (late mail written, socket removed).
+ *	SIGHUP: the configuration is read again; a bad file is reported
+ *	and the running one kept; relay_listen and state_dir changes
+ *	need a restart.
+ * EXIT STATUS
+ *	0 after SIGTERM, 2 usage, 3 configuration, store or socket error.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cfg.h"
+#include "log.h"
+#include "mm_alloc.h"
+#include "relay.h"
+
+struct relay_main {
+	struct cfg *cfg;
+	struct relay_maps maps;
+	struct relay_server *server;
+	int foreground;
+};
+
+static void usage(FILE *fp)
+{
+	fprintf(fp, "usage: mailmigrate-relay [-c FILE] [-f]\n");
+}
+
+static int open_log(const struct cfg *cfg, int foreground)
+{
+	const char *error;
+
+	if (log_open("mailmigrate-relay", cfg->log_file != NULL ? LOG_DEST_FILE :
+		     LOG_DEST_SYSLOG, cfg->log_file, &error) < 0) {
+		fprintf(stderr, "mailmigrate-relay: %s\n", error);
+		return -1;
+	}
+	log_also_stderr(foreground);
+	return 0;
+}
+
+static void log_counters(const struct relay_maps *maps)
+{
+	log_info("lookups: transport %llu, mailbox %llu, alias %llu; routed to "
+		 "OLD %llu; store errors (TEMP) %llu",
+		 (unsigned long long)maps->lookups[RELAY_MAP_TRANSPORT],
+		 (unsigned long long)maps->lookups[RELAY_MAP_MAILBOX],
+		 (unsigned long long)maps->lookups[RELAY_MAP_ALIAS],
+		 (unsigned long long)maps->to_old,
+		 (unsigned long long)maps->temp);
+}
+
+/* SIGHUP: read the configuration again. */
+static void relay_reload(void *context)
+{
+	struct relay_main *m = context;
+	struct cfg *fresh;
+	const char *error;
+
+	if (cfg_load(m->cfg->path, &fresh, &error) < 0) {
+		log_error("SIGHUP: keeping the running configuration: %s", error);
+		return;
+	}
+	if (strcmp(fresh->relay_listen, m->cfg->relay_listen) != 0)
+		log_warning("SIGHUP: relay_listen changed to %s: takes effect "
+			    "after a restart", fresh->relay_listen);
+	if (strcmp(fresh->state_dir, m->cfg->state_dir) != 0)
+		log_warning("SIGHUP: state_dir changed to %s: takes effect "
+			    "after a restart", fresh->state_dir);
+	(void)open_log(fresh, m->foreground);
+	m->maps.cfg = fresh;
+	cfg_free(&m->cfg);
+	m->cfg = fresh;
+	relay_server_reconfigure(m->server);
+	log_info("SIGHUP: configuration read again (%zu domains)",
+		 fresh->domains_count);
+	log_counters(&m->maps);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct store_options sopts = { 0 };
+	struct relay_main m = { 0 };
+	const char *path = NULL, *error;
+	struct store *store = NULL;
+	int c, status = 0;
+
+	while ((c = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			path = optarg;
+			break;
+		case 'f':
+			m.foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (cfg_load(cfg_path(path), &m.cfg, &error) < 0) {
+		fprintf(stderr, "mailmigrate-relay: %s\n", error);
+		return 3;
+	}
+	if (open_log(m.cfg, m.foreground) < 0) {
+		cfg_free(&m.cfg);
+		return 3;
+	}
+	/* Fork before the store is opened: LMDB handles do not survive it. */
+	if (!m.foreground && daemon(0, 0) < 0) {
+		log_error("daemon: %s", strerror(errno));
+		cfg_free(&m.cfg);
+		return 3;
+	}
+	sopts.max_map_size = m.cfg->store_max_size;
+	sopts.event_log_max = m.cfg->event_log_max;
+	if (store_open(m.cfg->state_dir, &sopts, &store, &error) < 0) {
+		log_error("%s", error);
+		cfg_free(&m.cfg);
+		return 3;
+	}
+	m.maps.cfg = m.cfg;
+	m.maps.store = store;
+	m.maps.late = relay_late_new();
+	if (relay_server_new(&m.maps, &m.server, &error) < 0) {
+		log_error("%s", error);
+		status = 3;
+	} else {
+		log_info("listening on %s (state_dir %s, %zu domains)",
+			 m.cfg->relay_listen, m.cfg->state_dir,
+			 m.cfg->domains_count);
+		if (relay_server_run(m.server, relay_reload, &m) < 0)
+			status = 3;
+		log_counters(&m.maps);
+		relay_server_free(&m.server);
+		log_info("stopped");
+	}
+	relay_late_free(&m.maps.late);
+	store_close(&store);
+	cfg_free(&m.cfg);
+	log_close();
+	return status;
+}

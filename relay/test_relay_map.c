@@ -1,0 +1,276 @@
+/*
+ * NAME
+ *	test_relay_map 1
+ * SUMMARY
+ *	unit tests: the transport, mailbox and alias maps against a real
+ *	store and configuration; late mail; a store error is TEMP
+ */
+#include "config.h"
+
+#include "../queue/test_util.h"
+#include "cfg.h"
+#include "relay.h"
+
+static const char conf_text[] =
+	"[domain example.test]\n"
+	"type = backup\n"
+	"source_host = 192.0.2.1\n"
+	"[domain done.test]\n"
+	"type = standard\n"
+	"[domain hop.test]\n"
+	"source_host = 192.0.2.7:143\n"
+	"relay_nexthop = relay:[old.hop.test]:2525\n";
+
+static struct cfg *conf;
+static struct store *store;
+static struct relay_maps maps;
+
+static void map_setup(void)
+{
+	const char *error;
+
+	test_setup();
+	ck_assert_msg(cfg_load_string("test.conf", conf_text, &conf, &error) == 0,
+		      "%s", error);
+	store = test_open(0, 0);
+	memset(&maps, 0, sizeof(maps));
+	maps.cfg = conf;
+	maps.store = store;
+	maps.late = relay_late_new();
+}
+
+static void map_teardown(void)
+{
+	relay_late_free(&maps.late);
+	store_close(&store);
+	cfg_free(&conf);
+	test_teardown();
+}
+
+static void add_in_state(const char *name, const char *domain,
+			 enum store_state state)
+{
+	struct store_account acct = { 0 };
+	const char *error;
+
+	acct.name = (char *)name;
+	acct.domain = (char *)domain;
+	acct.state = state;
+	ck_assert_int_eq(store_account_create(store, &acct, NULL, 100, &error), 0);
+}
+
+static const struct {
+	enum relay_map map;
+	const char *key;
+	enum relay_status status;
+	const char *data;	/* on OK */
+} cases[] = {
+	/* transport: unknown or queued in a backup domain go to OLD */
+	{ RELAY_MAP_TRANSPORT, "nobody@example.test", RELAY_OK, "smtp:[192.0.2.1]:25" },
+	{ RELAY_MAP_TRANSPORT, "NoBody@Example.TEST", RELAY_OK, "smtp:[192.0.2.1]:25" },
+	{ RELAY_MAP_TRANSPORT, "queued@example.test", RELAY_OK, "smtp:[192.0.2.1]:25" },
+	{ RELAY_MAP_TRANSPORT, "migrating@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "copied@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "finished@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "failed@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "pwonly@example.test", RELAY_NOTFOUND, NULL },
+	/* aliases resolve first */
+	{ RELAY_MAP_TRANSPORT, "q-alias@example.test", RELAY_OK, "smtp:[192.0.2.1]:25" },
+	{ RELAY_MAP_TRANSPORT, "c-alias@example.test", RELAY_NOTFOUND, NULL },
+	/* the domain's own next hop; standard and unknown domains stay */
+	{ RELAY_MAP_TRANSPORT, "x@hop.test", RELAY_OK, "relay:[old.hop.test]:2525" },
+	{ RELAY_MAP_TRANSPORT, "x@done.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "x@elsewhere.test", RELAY_NOTFOUND, NULL },
+	/* Postfix's other keys */
+	{ RELAY_MAP_TRANSPORT, "*", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_TRANSPORT, "user@", RELAY_NOTFOUND, NULL },
+	/* mailbox: known accounts anywhere, anyone in a backup domain */
+	{ RELAY_MAP_MAILBOX, "copied@example.test", RELAY_OK, "copied@example.test" },
+	{ RELAY_MAP_MAILBOX, "nobody@example.test", RELAY_OK, "nobody@example.test" },
+	{ RELAY_MAP_MAILBOX, "done@done.test", RELAY_OK, "done@done.test" },
+	{ RELAY_MAP_MAILBOX, "nobody@done.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "nobody@elsewhere.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "c-alias@example.test", RELAY_OK, "copied@example.test" },
+	/* alias */
+	{ RELAY_MAP_ALIAS, "q-alias@example.test", RELAY_OK, "queued@example.test" },
+	{ RELAY_MAP_ALIAS, "Q-Alias@example.test", RELAY_OK, "queued@example.test" },
+	{ RELAY_MAP_ALIAS, "queued@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_ALIAS, "*", RELAY_NOTFOUND, NULL },
+};
+
+static void fill_store(void)
+{
+	const char *error;
+
+	add_in_state("queued@example.test", "example.test", STORE_STATE_QUEUED);
+	add_in_state("migrating@example.test", "example.test", STORE_STATE_MIGRATING);
+	add_in_state("copied@example.test", "example.test", STORE_STATE_COPIED);
+	add_in_state("finished@example.test", "example.test", STORE_STATE_FINISHED);
+	add_in_state("failed@example.test", "example.test", STORE_STATE_FAILED);
+	add_in_state("pwonly@example.test", "example.test",
+		     STORE_STATE_PASSWORDS_ONLY);
+	add_in_state("done@done.test", "done.test", STORE_STATE_FINISHED);
+	ck_assert_int_eq(store_account_add_alias(store, "queued@example.test",
+						 "q-alias@example.test", &error), 0);
+	ck_assert_int_eq(store_account_add_alias(store, "copied@example.test",
+						 "c-alias@example.test", &error), 0);
+}
+
+START_TEST(map_table)
+{
+	char data[RELAY_MAX_DATA];
+	enum relay_status st;
+
+	fill_store();
+	st = relay_map_lookup(&maps, cases[_i].map, cases[_i].key, data,
+			      sizeof(data));
+	ck_assert_msg(st == cases[_i].status, "%s %s: %s, want %s",
+		      relay_map_name(cases[_i].map), cases[_i].key,
+		      relay_status_name(st), relay_status_name(cases[_i].status));
+	if (st == RELAY_OK)
+		ck_assert_str_eq(data, cases[_i].data);
+}
+END_TEST
+
+/* Transport OK for a queued account counts late mail, once per flush;
+ * unknown recipients and local ones do not. */
+START_TEST(map_late_mail)
+{
+	struct store_account acct;
+	char data[RELAY_MAX_DATA];
+	const char *error;
+
+	fill_store();
+	for (int i = 0; i < 3; i++)
+		ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+						  "queued@example.test", data,
+						  sizeof(data)), RELAY_OK);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "q-alias@example.test", data,
+					  sizeof(data)), RELAY_OK);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "nobody@example.test", data,
+					  sizeof(data)), RELAY_OK);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "copied@example.test", data,
+					  sizeof(data)), RELAY_NOTFOUND);
+	ck_assert_uint_eq(relay_late_pending(maps.late), 1);
+	ck_assert_int_eq(relay_late_flush(maps.late, store, 200), 0);
+	ck_assert_uint_eq(relay_late_pending(maps.late), 0);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "queued@example.test", data,
+					  sizeof(data)), RELAY_OK);
+	/* Within the window: not counted again; after it, counted. */
+	ck_assert_int_eq(relay_late_flush(maps.late, store, 201), 0);
+	ck_assert_uint_eq(relay_late_pending(maps.late), 0);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "queued@example.test", data,
+					  sizeof(data)), RELAY_OK);
+	ck_assert_int_eq(relay_late_flush(maps.late, store, 200 + RELAY_LATE_WINDOW), 0);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "queued@example.test", data,
+					  sizeof(data)), RELAY_OK);
+	ck_assert_int_eq(relay_late_flush(maps.late, store, 201 + RELAY_LATE_WINDOW), 0);
+	ck_assert_int_eq(store_account_get(store, "queued@example.test", &acct,
+					   &error), 0);
+	ck_assert_uint_eq(acct.late_mail, 2);
+	store_account_clear(&acct);
+	ck_assert_int_eq(store_account_get(store, "copied@example.test", &acct,
+					   &error), 0);
+	ck_assert_uint_eq(acct.late_mail, 0);
+	store_account_clear(&acct);
+	ck_assert_uint_eq(maps.to_old, 8);
+}
+END_TEST
+
+/* The pending set: duplicates once, bounded, emptied by a flush; an
+ * account counted is not counted again until the window is over. */
+START_TEST(late_table_bounded)
+{
+	struct relay_late *late = relay_late_new();
+	char name[64];
+
+	for (int i = 0; i < 20000; i++) {
+		snprintf(name, sizeof(name), "u%d@example.test", i % 18000);
+		relay_late_note(late, name);
+	}
+	ck_assert_uint_eq(relay_late_pending(late), 16384);
+	/* 1024 accounts per flush; unknown ones are skipped, not an error. */
+	ck_assert_int_eq(relay_late_flush(late, store, 300), 0);
+	ck_assert_uint_eq(relay_late_pending(late), 16384 - 1024);
+	relay_late_note(late, "u5000@example.test");	/* still pending */
+	ck_assert_uint_eq(relay_late_pending(late), 16384 - 1024);
+	for (int i = 0; i < 15; i++)
+		ck_assert_int_eq(relay_late_flush(late, store, 300), 0);
+	ck_assert_uint_eq(relay_late_pending(late), 0);
+	/* Within the window only the ones dropped before come back. */
+	for (int i = 0; i < 18000; i++) {
+		snprintf(name, sizeof(name), "u%d@example.test", i);
+		relay_late_note(late, name);
+	}
+	ck_assert_uint_eq(relay_late_pending(late), 18000 - 16384);
+	for (int i = 0; i < 2; i++)
+		ck_assert_int_eq(relay_late_flush(late, store, 301), 0);
+	ck_assert_uint_eq(relay_late_pending(late), 0);
+	/* A new window: counted again. */
+	ck_assert_int_eq(relay_late_flush(late, store, 300 + RELAY_LATE_WINDOW), 0);
+	relay_late_note(late, "u1@example.test");
+	relay_late_note(late, "u1@example.test");
+	ck_assert_uint_eq(relay_late_pending(late), 1);
+	relay_late_free(&late);
+	ck_assert_ptr_null(late);
+}
+END_TEST
+
+/* A damaged account record is a store error: TEMP, never a route. */
+START_TEST(map_store_error_is_temp)
+{
+	char data[RELAY_MAX_DATA];
+	const char *error;
+	struct store_account acct = { 0 };
+
+	add_in_state("queued@example.test", "example.test", STORE_STATE_QUEUED);
+	/* An unknown state number makes the record fail to decode. */
+	ck_assert_int_eq(store_account_get(store, "queued@example.test", &acct,
+					   &error), 0);
+	acct.state = (enum store_state)99;
+	ck_assert_int_eq(store_account_put(store, &acct, &error), 0);
+	store_account_clear(&acct);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "queued@example.test", data,
+					  sizeof(data)), RELAY_TEMP);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_MAILBOX,
+					  "queued@example.test", data,
+					  sizeof(data)), RELAY_TEMP);
+	ck_assert_uint_eq(maps.temp, 2);
+}
+END_TEST
+
+static Suite *map_suite(void)
+{
+	Suite *s = suite_create("relay_map");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, map_setup, map_teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_loop_test(tc, map_table, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, map_late_mail);
+	tcase_add_test(tc, map_store_error_is_temp);
+	tcase_add_test(tc, late_table_bounded);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(map_suite());
+	int failed;
+
+	log_open("test_relay_map", LOG_DEST_STDERR, NULL, NULL);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
