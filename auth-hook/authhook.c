@@ -476,7 +476,7 @@ enum authhook_result authhook_passdb(struct authhook *hook,
 	char account[STORE_MAX_ACCOUNT];
 	const char *error;
 	enum authhook_result result;
-	int ret;
+	int ret, aliased = 0;
 
 	if (authhook_account(hook, req, account, &dom) < 0)
 		return AUTHHOOK_UNKNOWN;
@@ -495,6 +495,31 @@ enum authhook_result authhook_passdb(struct authhook *hook,
 			result = authhook_known(hook, dom, req, &acct, reply);
 			store_account_clear(&acct);
 			return result;
+		}
+		/* An alias the puller gathered (access_mode standard or
+		 * extended) logs in as its account, with its password. */
+		if (round == 0 && !aliased) {
+			char owner[STORE_MAX_ACCOUNT];
+
+			ret = store_alias_lookup(hook->store, account, owner,
+						 sizeof(owner), &error);
+			if (ret < 0) {
+				authhook_log(LOG_SEV_ERROR, "%s: %s", account, error);
+				return AUTHHOOK_TEMPFAIL;
+			}
+			if (ret == 0 && strchr(owner, '@') != NULL &&
+			    (dom = cfg_domain_find(hook->cfg,
+						   strchr(owner, '@') + 1)) != NULL) {
+				snprintf(account, sizeof(account), "%s", owner);
+				mm_free(&reply->account);
+				reply->account = mm_strdup(account);
+				authhook_reply_add(reply, "user", account);
+				aliased = 1;
+				round--;
+				continue;
+			}
+			if (ret == 0)
+				return AUTHHOOK_UNKNOWN;
 		}
 		/* Unknown here. */
 		if (dom->type != CFG_DOMAIN_BACKUP || req->password_verified ||

@@ -20,6 +20,8 @@
  *				sealed password are then replaced); then the
  *				domain's login_action.
  *	  passwords-only	the stored hash, or on a mismatch OLD.
+ *	  an alias		(gathered by the puller, access_mode standard
+ *				or extended) logs in as its account.
  *	  unknown		standard domain: unknown. backup domain: OLD
  *				decides, over the protocol of the login; on
  *				success the account is created (hash, sealed

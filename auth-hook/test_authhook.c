@@ -351,6 +351,19 @@ START_TEST(local_accounts)
 	ck_assert_int_eq(login(hook, "ed@example.test", "not it", "imap", &reply),
 			 AUTHHOOK_MISMATCH);
 	authhook_reply_free(&reply);
+	/* An alias logs in as its account, with the account's password. */
+	store = peek();
+	ck_assert_int_eq(store_account_add_alias(store, "ed@example.test",
+						 "edward@example.test", &error), 0);
+	store_close(&store);
+	ck_assert_int_eq(login(hook, "Edward@example.test", "ed pw", "imap", &reply),
+			 AUTHHOOK_OK);
+	ck_assert_pstr_eq(authhook_reply_get(&reply, "user"), "ed@example.test");
+	ck_assert_str_eq(reply.account, "ed@example.test");
+	authhook_reply_free(&reply);
+	ck_assert_int_eq(login(hook, "edward@example.test", "not it", "imap", &reply),
+			 AUTHHOOK_MISMATCH);
+	authhook_reply_free(&reply);
 	ck_assert_int_eq(login(hook, "fay@std.test", "pw", "imap", &reply),
 			 AUTHHOOK_UNKNOWN);
 	authhook_reply_free(&reply);
