@@ -386,12 +386,18 @@ static int authhook_create(struct authhook *hook, const struct cfg_domain *dom,
 		     "account created, copy queued");
 	if (dom->passwords_only || dom->notice_message == NULL)
 		return 0;
-	if (authhook_notice_text(dom->notice_message, account, &text, &error) < 0 ||
-	    (ret = authhook_notice_deliver(hook->cfg->target_lmtp, account, text,
-					   hook->cfg->auth_source_timeout * 1000,
-					   &error), mm_free(&text), ret) < 0)
+	/* A notice that cannot be delivered does not fail the login. */
+	if (authhook_notice_text(dom->notice_message, account, &text, &error) < 0) {
 		authhook_log(LOG_SEV_WARNING, "%s: notice not delivered: %s",
 			     account, error);
+		return 0;
+	}
+	if (authhook_notice_deliver(hook->cfg->target_lmtp, account, text,
+				    hook->cfg->auth_source_timeout * 1000,
+				    &error) < 0)
+		authhook_log(LOG_SEV_WARNING, "%s: notice not delivered: %s",
+			     account, error);
+	mm_free(&text);
 	return 0;
 }
 
