@@ -1112,11 +1112,13 @@ static void copy_post_script(struct copy *c)
 }
 
 /* An address gathered from the headers may become an alias when its
- * domain is served here and it is no other account. */
+ * domain is served here and it is no other account, nor another
+ * account's alias (the first to claim it keeps it). */
 static int alias_accept(const char *addr, void *context)
 {
 	struct copy *c = context;
 	struct store_account other;
+	char owner[STORE_MAX_ACCOUNT];
 	const char *at = strrchr(addr, '@'), *error;
 	int ret;
 
@@ -1125,7 +1127,15 @@ static int alias_accept(const char *addr, void *context)
 	ret = store_account_get(c->p->store, addr, &other, &error);
 	if (ret == 0)
 		store_account_clear(&other);
-	return ret == STORE_NOTFOUND;
+	if (ret != STORE_NOTFOUND)
+		return 0;
+	ret = store_alias_lookup(c->p->store, addr, owner, sizeof(owner), &error);
+	if (ret == 0 && strcmp(owner, c->account) != 0) {
+		copy_event(c, LOG_SEV_WARNING, "address %s seen in this account's mail "
+			   "is already an alias of %s: left there", addr, owner);
+		return 0;
+	}
+	return ret == 0 || ret == STORE_NOTFOUND;
 }
 
 static void alias_record(const char *addr, void *context)

@@ -5,7 +5,7 @@
  *	the copy rate: messages and bytes per minute, for stats
  * DESCRIPTION
  *	One meta record "rate" holds STORE_RATE_MINUTES buckets (minute
- *	since the epoch, messages, bytes), indexed by minute modulo their
+ *	since the epoch, messages, bytes, time of the first copy), indexed by minute modulo their
  *	count; a bucket from an older minute is reused. Every transaction
  *	that records copied messages adds to it, so the figure is as
  *	current as the counters.
@@ -17,10 +17,11 @@
 #include "store_private.h"
 
 #define RATE_KEY "rate"
-#define RATE_REC_SIZE (STORE_RATE_MINUTES * 24)
+#define RATE_REC_SIZE (STORE_RATE_MINUTES * 32)
 
 struct rate_bucket {
 	uint64_t minute, messages, bytes;
+	uint64_t first;		/* the time of the first copy in that minute */
 };
 
 static int rate_load(struct store *store, MDB_txn *txn,
@@ -36,11 +37,12 @@ static int rate_load(struct store *store, MDB_txn *txn,
 	if (ret == STORE_NOTFOUND || v.mv_size != RATE_REC_SIZE)
 		return 0;	/* none yet, or of another layout: start over */
 	for (size_t i = 0; i < STORE_RATE_MINUTES; i++) {
-		const unsigned char *p = (const unsigned char *)v.mv_data + i * 24;
+		const unsigned char *p = (const unsigned char *)v.mv_data + i * 32;
 
 		b[i].minute = store_get_be64(p);
 		b[i].messages = store_get_be64(p + 8);
 		b[i].bytes = store_get_be64(p + 16);
+		b[i].first = store_get_be64(p + 24);
 	}
 	return 0;
 }
@@ -57,16 +59,18 @@ int store_rate_add_txn(struct store *store, MDB_txn *txn, time_t now,
 		return 0;
 	if (rate_load(store, txn, b, error_r) < 0)
 		return -1;
-	if (cur->minute != minute) {
+	if (cur->minute != minute || cur->first == 0) {
 		cur->minute = minute;
 		cur->messages = cur->bytes = 0;
+		cur->first = (uint64_t)now;
 	}
 	cur->messages += messages;
 	cur->bytes += bytes;
 	for (size_t i = 0; i < STORE_RATE_MINUTES; i++) {
-		store_be64(buf + i * 24, b[i].minute);
-		store_be64(buf + i * 24 + 8, b[i].messages);
-		store_be64(buf + i * 24 + 16, b[i].bytes);
+		store_be64(buf + i * 32, b[i].minute);
+		store_be64(buf + i * 32 + 8, b[i].messages);
+		store_be64(buf + i * 32 + 16, b[i].bytes);
+		store_be64(buf + i * 32 + 24, b[i].first);
 	}
 	return store_put(store, txn, STORE_DB_META, RATE_KEY, strlen(RATE_KEY), buf,
 			 sizeof(buf), error_r);
@@ -91,6 +95,7 @@ int store_rate_get_txn(struct store *store, MDB_txn *txn, time_t now,
 			continue;
 		*messages_r += b[i].messages;
 		*bytes_r += b[i].bytes;
+		t = (int64_t)b[i].first;
 		if (first < 0 || t < first)
 			first = t;
 	}
