@@ -164,6 +164,13 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(user_gid, CFG_WORD, "vmail"),
 	GKEY(store_max_size, CFG_SIZE, "4G", .min = CFG_M, .max = UINT64_MAX),
 	GKEY(event_log_max, CFG_COUNT, "100000", .min = 1, .max = UINT64_MAX),
+	GKEY(auth_source_timeout, CFG_UINT, "15", .min = 1, .max = 300),
+	GKEY(auth_rate_window, CFG_UINT, "60", .min = 1, .max = 86400),
+	GKEY(auth_rate_user, CFG_UINT, "10", .min = 0, .max = 1000000),
+	GKEY(auth_rate_ip, CFG_UINT, "30", .min = 0, .max = 1000000),
+	GKEY(auth_negative_ttl, CFG_UINT, "300", .min = 0, .max = 86400),
+	GKEY(target_lmtp, CFG_LISTEN, "unix:/run/dovecot/lmtp"),
+	GKEY(target_doveadm_config, CFG_PATH, NULL),
 	GKEY(connect_timeout, CFG_UINT, "30", .min = 1, .max = 3600),
 	GKEY(io_timeout, CFG_UINT, "120", .min = 1, .max = 86400),
 };
@@ -1165,4 +1172,37 @@ int cfg_load_string(const char *name, const char *text, struct cfg **cfg_r,
 		text += lf != NULL ? len + 1 : len;
 	}
 	return cfg_parser_done(&p, ret, cfg_r, error_r);
+}
+
+/* user_home and user_mail: %u, %n, %d and %% for account. */
+char *cfg_expand_user(const char *template, const char *account)
+{
+	const char *at = strchr(account, '@');
+	size_t nlen = at != NULL ? (size_t)(at - account) : strlen(account);
+	const char *domain = at != NULL ? at + 1 : "";
+	size_t size = 64, len = 0;
+	char *out = mm_malloc(size);
+
+	for (const char *p = template; *p != '\0'; p++) {
+		const char *add = p;
+		size_t alen = 1;
+
+		if (p[0] == '%' && p[1] != '\0') {
+			switch (p[1]) {
+			case 'u': add = account; alen = strlen(account); p++; break;
+			case 'n': add = account; alen = nlen; p++; break;
+			case 'd': add = domain; alen = strlen(domain); p++; break;
+			case '%': alen = 1; p++; break;
+			default: break;	/* kept as it is */
+			}
+		}
+		while (len + alen + 1 > size) {
+			size *= 2;
+			out = mm_realloc(out, size);
+		}
+		memcpy(out + len, add, alen);
+		len += alen;
+	}
+	out[len] = '\0';
+	return out;
 }

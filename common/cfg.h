@@ -102,6 +102,17 @@ struct cfg {
 	char *user_gid;			/* default vmail */
 	uint64_t store_max_size;	/* LMDB map limit, default 4G */
 	uint64_t event_log_max;		/* events kept, default 100000 */
+	/* auth-hook (the Dovecot module) */
+	unsigned auth_source_timeout;	/* seconds for a check on OLD, default 15 */
+	unsigned auth_rate_window;	/* seconds, default 60 */
+	unsigned auth_rate_user;	/* OLD checks per user per window, default 10 */
+	unsigned auth_rate_ip;		/* OLD checks per client IP per window, default 30 */
+	unsigned auth_negative_ttl;	/* seconds a failed user+password is
+					   refused without asking OLD, default 300 */
+	char *target_lmtp;		/* notices: host:port or unix:/PATH, default
+					   unix:/run/dovecot/lmtp */
+	char *target_doveadm_config;	/* NEW's dovecot.conf for doveadm; NULL:
+					   doveadm's default */
 	unsigned connect_timeout;	/* seconds, default 30 */
 	unsigned io_timeout;		/* seconds without progress, default 120 */
 
@@ -137,6 +148,11 @@ const struct cfg_domain *cfg_domain_by_ip(const struct cfg *cfg, const char *ip)
 /* "123", "64K", "100M", "4G" (powers of 1024) into *value_r.
  * Returns 0, or -1 with *error_r (static) naming what is wrong. */
 int cfg_parse_size(const char *text, uint64_t *value_r, const char **error_r);
+
+/* template (user_home, user_mail) with %u (user@domain), %n (user),
+ * %d (domain) and %% expanded for account; other % sequences are kept.
+ * The caller owns the result. */
+char *cfg_expand_user(const char *template, const char *account);
 
 const char *cfg_tls_name(enum cfg_tls tls);
 const char *cfg_domain_type_name(enum cfg_domain_type type);

@@ -23,6 +23,7 @@
 #include <openssl/crypto.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
+#include <openssl/hmac.h>
 #include <openssl/rand.h>
 
 #include "crypto.h"
@@ -133,11 +134,14 @@ int crypto_key_load(const char *path, struct crypto_key *key_r,
 		close(fd);
 		return crypto_fail(error_r, "key file %s is not a regular file", path);
 	}
-	if ((st.st_mode & 077) != 0) {
+	/* Group read is allowed: the Dovecot auth workers read the key
+	 * through the store's group (contrib/dovecot/README). */
+	if ((st.st_mode & 037) != 0) {
 		close(fd);
 		return crypto_fail(error_r,
-				   "key file %s is accessible by group or others "
-				   "(mode %04o); refusing it: chmod 600 it",
+				   "key file %s is writable by group or accessible "
+				   "by others (mode %04o); refusing it: chmod 600 "
+				   "(or 640 for the store's group) it",
 				   path, (unsigned)(st.st_mode & 07777));
 	}
 	if (st.st_size != CRYPTO_KEY_LEN) {
@@ -286,6 +290,86 @@ int crypto_open(const struct crypto_key *key, const char *account,
 	return 0;
 }
 
+int crypto_mac(const struct crypto_key *key, const char *label,
+	       const void *data, size_t len,
+	       unsigned char out[CRYPTO_MAC_LEN], const char **error_r)
+{
+	unsigned char subkey[EVP_MAX_MD_SIZE];
+	unsigned int n = 0, m = 0;
+	int ok;
+
+	/* subkey = HMAC(key, label); out = HMAC(subkey, data) */
+	ok = HMAC(EVP_sha256(), key->bytes, CRYPTO_KEY_LEN,
+		  (const unsigned char *)label, strlen(label), subkey, &n) != NULL &&
+		HMAC(EVP_sha256(), subkey, (int)n, data, len, out, &m) != NULL &&
+		m == CRYPTO_MAC_LEN;
+	mm_wipe(subkey, sizeof(subkey));
+	if (!ok)
+		return crypto_fail(error_r, "HMAC-SHA256: %s", crypto_ossl_error());
+	return 0;
+}
+
+/* Dovecot's {PBKDF2}: "$1$SALT$ROUNDS$HEX", PBKDF2-HMAC-SHA1 over the
+ * salt's characters, 20 bytes. For passwords SHA512-CRYPT cannot take. */
+#define CRYPTO_PBKDF2_ROUNDS 20000
+#define CRYPTO_PBKDF2_LEN 20
+#define CRYPTO_PBKDF2_SALT 16
+
+static int crypto_pbkdf2(const char *password, const char *salt, unsigned rounds,
+			 unsigned char out[CRYPTO_PBKDF2_LEN])
+{
+	return PKCS5_PBKDF2_HMAC_SHA1(password, (int)strlen(password),
+				      (const unsigned char *)salt, (int)strlen(salt),
+				      (int)rounds, CRYPTO_PBKDF2_LEN, out) == 1 ? 0 : -1;
+}
+
+static int crypto_hash_pbkdf2(const char *password, char **hash_r,
+			      const char **error_r)
+{
+	static const char alphabet[] =
+		"./0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+	unsigned char rnd[CRYPTO_PBKDF2_SALT], key[CRYPTO_PBKDF2_LEN];
+	char salt[CRYPTO_PBKDF2_SALT + 1], hex[2 * CRYPTO_PBKDF2_LEN + 1];
+
+	if (crypto_random(rnd, sizeof(rnd), error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < CRYPTO_PBKDF2_SALT; i++)
+		salt[i] = alphabet[rnd[i] % 64];
+	salt[CRYPTO_PBKDF2_SALT] = '\0';
+	if (crypto_pbkdf2(password, salt, CRYPTO_PBKDF2_ROUNDS, key) < 0)
+		return crypto_fail(error_r, "PBKDF2: %s", crypto_ossl_error());
+	for (size_t i = 0; i < CRYPTO_PBKDF2_LEN; i++)
+		snprintf(hex + 2 * i, 3, "%02x", key[i]);
+	mm_wipe(key, sizeof(key));
+	*hash_r = mm_asprintf("{PBKDF2}$1$%s$%u$%s", salt, CRYPTO_PBKDF2_ROUNDS, hex);
+	return 0;
+}
+
+/* 1 if password matches a {PBKDF2} setting, 0 if not, -1 if malformed. */
+static int crypto_verify_pbkdf2(const char *password, const char *setting)
+{
+	char salt[128], hex[2 * CRYPTO_PBKDF2_LEN + 1];
+	unsigned char key[CRYPTO_PBKDF2_LEN];
+	unsigned rounds;
+	int n = 0, match;
+
+	if (sscanf(setting, "$1$%127[^$]$%u$%40[0-9a-f]%n", salt, &rounds, hex,
+		   &n) != 3 || setting[n] != '\0' ||
+	    strlen(hex) != 2 * CRYPTO_PBKDF2_LEN || rounds == 0 || rounds > 10000000)
+		return -1;
+	if (crypto_pbkdf2(password, salt, rounds, key) < 0)
+		return -1;
+	match = 1;
+	for (size_t i = 0; i < CRYPTO_PBKDF2_LEN; i++) {
+		unsigned b;
+
+		sscanf(hex + 2 * i, "%2x", &b);
+		match &= (unsigned char)b == key[i];
+	}
+	mm_wipe(key, sizeof(key));
+	return match;
+}
+
 int crypto_hash_password(const char *password, char **hash_r,
 			 const char **error_r)
 {
@@ -293,6 +377,9 @@ int crypto_hash_password(const char *password, char **hash_r,
 	struct crypt_data *data;
 	const char *hash;
 
+	/* libxcrypt's SHA512-CRYPT takes passwords below 512 bytes. */
+	if (strlen(password) >= CRYPTO_CRYPT_MAX_PASSWORD)
+		return crypto_hash_pbkdf2(password, hash_r, error_r);
 	if (crypto_random(rbytes, sizeof(rbytes), error_r) < 0)
 		return -1;
 	if (crypt_gensalt_rn("$6$", 0, rbytes, sizeof(rbytes), setting,
@@ -320,6 +407,13 @@ int crypto_verify_password(const char *password, const char *hash,
 	struct crypt_data *data;
 	const char *setting = NULL, *got;
 	int match;
+
+	if (strncmp(hash, "{PBKDF2}", 8) == 0) {
+		match = crypto_verify_pbkdf2(password, hash + 8);
+		if (match < 0)
+			return crypto_fail(error_r, "malformed password hash");
+		return match;
+	}
 
 	for (size_t i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		size_t n = strlen(schemes[i]);

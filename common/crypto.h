@@ -4,8 +4,9 @@
  * SUMMARY
  *	the key file, AES-256-GCM for captured passwords, password hashes
  * DESCRIPTION
- *	The key file holds exactly CRYPTO_KEY_LEN random bytes, mode 0600;
- *	one readable by group or others is refused. Captured passwords are
+ *	The key file holds exactly CRYPTO_KEY_LEN random bytes, mode 0600
+ *	(or 0640, read by the store's group: the Dovecot auth workers);
+ *	one writable by group or readable by others is refused. Captured passwords are
  *	sealed with AES-256-GCM, a fresh 96-bit nonce each time, and the
  *	account name as additional data, so a sealed password cannot be
  *	moved to another account. Hashes are Dovecot's {SHA512-CRYPT}
@@ -48,10 +49,17 @@ int crypto_open(const struct crypto_key *key, const char *account,
 		const unsigned char *sealed, size_t sealed_len,
 		char **secret_r, const char **error_r);
 
-/* "{SHA512-CRYPT}$6$salt$hash" for password. Caller owns the result. */
+/* Longer passwords than libxcrypt's SHA512-CRYPT takes. */
+#define CRYPTO_CRYPT_MAX_PASSWORD 512
+
+/* "{SHA512-CRYPT}$6$salt$hash" for password; for one of
+ * CRYPTO_CRYPT_MAX_PASSWORD bytes or more, Dovecot's
+ * "{PBKDF2}$1$salt$rounds$hex" (PBKDF2-HMAC-SHA1, 20000 rounds), which
+ * Dovecot checks too. Caller owns the result. */
 int crypto_hash_password(const char *password, char **hash_r,
 			 const char **error_r);
-/* 1 if password matches hash (a {SHA512-CRYPT} or {CRYPT} hash),
+/* 1 if password matches hash ({SHA512-CRYPT}, {SHA256-CRYPT},
+ * {BLF-CRYPT}, {CRYPT} or {PBKDF2}),
  * 0 if not, -1 with *error_r for an unknown scheme or bad hash. */
 int crypto_verify_password(const char *password, const char *hash,
 			   const char **error_r);
@@ -61,6 +69,15 @@ int crypto_verify_password(const char *password, const char *hash,
  * (mm_free_secret() it). Read without stdio, so no copy is left in a
  * buffer we cannot wipe. An empty or missing file is an error. */
 int crypto_read_secret(const char *path, char **secret_r, const char **error_r);
+
+#define CRYPTO_MAC_LEN 32
+/* HMAC-SHA256 under a key derived from the key file for label (one
+ * label per use, so one MAC cannot stand for another), over
+ * data[0..len), into out. For look-up keys that must not reveal what
+ * they stand for (the auth-hook's failed user+password pairs). */
+int crypto_mac(const struct crypto_key *key, const char *label,
+	       const void *data, size_t len,
+	       unsigned char out[CRYPTO_MAC_LEN], const char **error_r);
 
 /* n random bytes from OpenSSL's CSPRNG. */
 int crypto_random(void *buf, size_t n, const char **error_r);

@@ -25,6 +25,12 @@ static enum log_dest log_dest = LOG_DEST_STDERR;
 static int log_fd = -1;
 static int log_stderr_too;
 static int log_debug_on;
+static log_handler_fn *log_handler;
+
+void log_set_handler(log_handler_fn *fn)
+{
+	log_handler = fn;
+}
 
 static const char *const log_names[] = {
 	"debug", "info", "warning", "error", "fatal", "panic",
@@ -133,6 +139,11 @@ void log_vmsg(enum log_severity sev, const char *fmt, va_list ap)
 	for (char *p = text; *p != '\0'; p++)
 		if (*p == '\n' || *p == '\r')
 			*p = ' ';
+	if (log_handler != NULL) {
+		log_handler(sev, text);
+		errno = saved_errno;
+		return;
+	}
 
 	if (log_dest == LOG_DEST_SYSLOG) {
 		syslog(sysprio[sev], "%s: %s", log_severity_name(sev), text);

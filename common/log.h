@@ -39,6 +39,11 @@ enum log_dest {
  * Returns 0, or -1 with *error_r set (the file cannot be opened). */
 int log_open(const char *progname, enum log_dest dest, const char *path,
 	     const char **error_r);
+/* Hand every line (one record, newlines folded) to fn instead of the
+ * destination: a host program's log, such as Dovecot's for the auth
+ * module. NULL: back to the destination. */
+typedef void log_handler_fn(enum log_severity sev, const char *text);
+void log_set_handler(log_handler_fn *fn);
 /* Also copy every line to stderr (foreground daemons, -f). */
 void log_also_stderr(int enable);
 void log_set_debug(int enable);

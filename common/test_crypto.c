@@ -59,6 +59,10 @@ START_TEST(key_create_and_load)
 	ck_assert_ptr_nonnull(strstr(error, "cannot create key file"));
 	ck_assert_int_eq(crypto_key_load(path, &k2, &error), 0);
 	ck_assert_mem_eq(k1.bytes, k2.bytes, CRYPTO_KEY_LEN);
+	/* Readable by the store's group (the auth workers) is fine. */
+	ck_assert_int_eq(chmod(path, 0640), 0);
+	ck_assert_int_eq(crypto_key_load(path, &k2, &error), 0);
+	ck_assert_mem_eq(k1.bytes, k2.bytes, CRYPTO_KEY_LEN);
 	crypto_key_wipe(&k1);
 	for (size_t i = 0; i < CRYPTO_KEY_LEN; i++)
 		ck_assert_uint_eq(k1.bytes[i], 0);
@@ -73,9 +77,9 @@ static const struct {
 	size_t size;
 	const char *expect;
 } bad_keys[] = {
-	{ "group-readable", 0640, CRYPTO_KEY_LEN, "accessible by group or others" },
-	{ "world-readable", 0604, CRYPTO_KEY_LEN, "accessible by group or others" },
-	{ "group-writable", 0620, CRYPTO_KEY_LEN, "accessible by group or others" },
+	{ "group-writable", 0660, CRYPTO_KEY_LEN, "writable by group or accessible by others" },
+	{ "world-readable", 0604, CRYPTO_KEY_LEN, "writable by group or accessible by others" },
+	{ "group-write-only", 0620, CRYPTO_KEY_LEN, "writable by group or accessible by others" },
 	{ "short", 0600, 31, "has 31 bytes, not 32" },
 	{ "long", 0600, 33, "has 33 bytes, not 32" },
 	{ "empty", 0600, 0, "has 0 bytes, not 32" },
@@ -326,6 +330,80 @@ START_TEST(read_secret)
 }
 END_TEST
 
+/* The MAC is stable for one key and label, and differs when either
+ * or the data changes. */
+START_TEST(mac_keyed)
+{
+	struct crypto_key k1, k2;
+	unsigned char a[CRYPTO_MAC_LEN], b[CRYPTO_MAC_LEN];
+	const char *error;
+
+	memset(k1.bytes, 1, sizeof(k1.bytes));
+	memset(k2.bytes, 2, sizeof(k2.bytes));
+	ck_assert_int_eq(crypto_mac(&k1, "neg", "u\0p", 3, a, &error), 0);
+	ck_assert_int_eq(crypto_mac(&k1, "neg", "u\0p", 3, b, &error), 0);
+	ck_assert_mem_eq(a, b, CRYPTO_MAC_LEN);
+	ck_assert_int_eq(crypto_mac(&k2, "neg", "u\0p", 3, b, &error), 0);
+	ck_assert(memcmp(a, b, CRYPTO_MAC_LEN) != 0);
+	ck_assert_int_eq(crypto_mac(&k1, "other", "u\0p", 3, b, &error), 0);
+	ck_assert(memcmp(a, b, CRYPTO_MAC_LEN) != 0);
+	ck_assert_int_eq(crypto_mac(&k1, "neg", "u\0q", 3, b, &error), 0);
+	ck_assert(memcmp(a, b, CRYPTO_MAC_LEN) != 0);
+	/* The data is not in the MAC in any plain form. */
+	ck_assert_ptr_null(memmem(a, sizeof(a), "u\0p", 3));
+}
+END_TEST
+
+/* Passwords SHA512-CRYPT cannot take get {PBKDF2}, which Dovecot's
+ * own hashes (doveadm pw -s PBKDF2) match and doveadm accepts. */
+START_TEST(hash_long_password)
+{
+	char pw[700], *hash, *cmd, path[] = "/tmp/mmpw.XXXXXX";
+	const char *error;
+	int fd, status;
+
+	memset(pw, 'L', sizeof(pw) - 1);
+	pw[sizeof(pw) - 1] = '\0';
+	ck_assert_int_eq(crypto_hash_password(pw, &hash, &error), 0);
+	ck_assert_msg(strncmp(hash, "{PBKDF2}$1$", 11) == 0, "%s", hash);
+	ck_assert_int_eq(crypto_verify_password(pw, hash, &error), 1);
+	pw[600] = 'x';
+	ck_assert_int_eq(crypto_verify_password(pw, hash, &error), 0);
+	pw[600] = 'L';
+	/* 511 bytes is still SHA512-CRYPT. */
+	pw[511] = '\0';
+	mm_free(&hash);
+	ck_assert_int_eq(crypto_hash_password(pw, &hash, &error), 0);
+	ck_assert_msg(strncmp(hash, "{SHA512-CRYPT}", 14) == 0, "%s", hash);
+	mm_free(&hash);
+	pw[511] = 'L';
+	/* Dovecot's own hash of "abc". */
+	ck_assert_int_eq(crypto_verify_password("abc", "{PBKDF2}$1$UVwpZw.MP93Scr5z$5000$"
+		"ae5fe86714695db5ae699dab8fbba1ad34db0701", &error), 1);
+	ck_assert_int_eq(crypto_verify_password("abd", "{PBKDF2}$1$UVwpZw.MP93Scr5z$5000$"
+		"ae5fe86714695db5ae699dab8fbba1ad34db0701", &error), 0);
+	ck_assert_int_eq(crypto_verify_password("abc", "{PBKDF2}$1$x$5000$zz", &error), -1);
+	if (access("/usr/bin/doveadm", X_OK) != 0)
+		return;
+	ck_assert_int_eq(crypto_hash_password(pw, &hash, &error), 0);
+	fd = mkstemp(path);
+	ck_assert_int_ge(fd, 0);
+	ck_assert_int_eq(write(fd, pw, strlen(pw)), (ssize_t)strlen(pw));
+	ck_assert_int_eq(write(fd, "\n", 1), 1);
+	close(fd);
+	/* The password on stdin, never argv; a new session so that doveadm
+	 * reads stdin, not a terminal. */
+	cmd = mm_asprintf("setsid /usr/bin/doveadm -c /dev/null pw -t '%s' <%s >/dev/null 2>&1",
+			  hash, path);
+	status = system(cmd);
+	unlink(path);
+	ck_assert_msg(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+		      "doveadm pw -t refused %s", hash);
+	mm_free(&cmd);
+	mm_free(&hash);
+}
+END_TEST
+
 static Suite *crypto_suite(void)
 {
 	Suite *s = suite_create("crypto");
@@ -344,6 +422,8 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, hash_known_and_bad);
 	tcase_add_test(tc, hash_doveadm_accepts);
 	tcase_add_test(tc, read_secret);
+	tcase_add_test(tc, mac_keyed);
+	tcase_add_test(tc, hash_long_password);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -178,6 +178,43 @@ START_TEST(test_stderr_format)
 }
 END_TEST
 
+static char handled[256];
+
+static void test_handler(enum log_severity sev, const char *text)
+{
+	size_t len = strlen(handled);
+
+	snprintf(handled + len, sizeof(handled) - len, "%s=%s;",
+		 log_severity_name(sev), text);
+}
+
+static void log_to_handler(void)
+{
+	const char *error;
+
+	ck_assert_int_eq(log_open("prog", LOG_DEST_STDERR, NULL, &error), 0);
+	log_set_handler(test_handler);
+	log_warning("a\nb %d", 1);
+	log_info("c");
+	log_set_handler(NULL);
+	log_info("back");
+	log_close();
+}
+
+/* With a handler (the auth module's Dovecot log), lines go there, not
+ * to the destination. */
+START_TEST(test_handler_takes_lines)
+{
+	char *out;
+
+	handled[0] = '\0';
+	out = capture_stderr(log_to_handler);
+	ck_assert_str_eq(handled, "warning=a b 1;info=c;");
+	ck_assert_str_eq(out, "prog: info: back\n");
+	mm_free(&out);
+}
+END_TEST
+
 static void log_long_line(void)
 {
 	char *text = mm_malloc(5001);
@@ -327,6 +364,7 @@ static Suite *log_suite(int can_fork)
 	tcase_add_test(tc, test_severity_unknown);
 	tcase_add_test(tc, test_stderr_format);
 	tcase_add_test(tc, test_stderr_long);
+	tcase_add_test(tc, test_handler_takes_lines);
 	tcase_add_test(tc, test_log_file);
 	tcase_add_test(tc, test_log_also_stderr);
 	tcase_add_test(tc, test_log_file_cannot_open);

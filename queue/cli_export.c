@@ -209,10 +209,12 @@ int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv)
 {
 	if (argc >= 2 && strcmp(argv[1], "postfix-maps") == 0)
 		return cli_export_postfix_maps(ctx, argc - 1, argv + 1);
+	if (argc >= 2 && strcmp(argv[1], "passwd-file") == 0)
+		return cli_export_passwd(ctx, argc - 1, argv + 1);
 	if (argc >= 2 && (strcmp(argv[1], "-h") == 0 ||
 			  strcmp(argv[1], "--help") == 0)) {
 		cli_usage(stdout);
 		return CLI_EXIT_OK;
 	}
-	return cli_usage_error("export: what? (postfix-maps)");
+	return cli_usage_error("export: what? (postfix-maps, passwd-file)");
 }

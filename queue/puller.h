@@ -54,6 +54,10 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			enum puller_outcome *outcome_r, enum stream_fail *fail_r,
 			const char **error_r);
 
+/* After account's copy (puller_kick.c): end its sessions that NEW
+ * proxies to OLD (login_action = proxy), so clients reconnect locally. */
+void puller_kick(struct puller *p, const char *account);
+
 /* Give back the jobs leased by processes of this host that are gone
  * (a daemon killed with SIGKILL), so a restart resumes them at once. */
 int puller_reclaim(const struct cfg *cfg);

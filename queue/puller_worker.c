@@ -122,6 +122,7 @@ static int puller_one(struct puller *p)
 	} else if (outcome == PULLER_DONE) {
 		if (store_job_done(p->store, job.id, p->owner, &error) < 0)
 			log_error("%s: cannot finish job: %s", job.account, error);
+		puller_kick(p, job.account);
 	} else if (outcome == PULLER_STOPPED) {
 		log_info("%s: stopped between batches; the job goes back", job.account);
 		if (store_job_retry(p->store, job.id, p->owner, time(NULL), NULL,

@@ -11,8 +11,10 @@
  *	(FIFO with leases, one job per account at most), folders, msgmap
  *	(old UID -> new UID per folder and UIDVALIDITY), uidls (POP3),
  *	events (the administrator's log), aliases (alias -> account
- *	index, added after schema 1: missing in older stores, made when
- *	one is opened for writing, read as empty until then).
+ *	index), authlimit (the auth-hook's rate limits and failed-login
+ *	cache); the last two were added after schema 1: missing in older
+ *	stores, made when one is opened for writing, read as empty until
+ *	then.
  *
  *	Every call runs in its own transaction and is atomic: a crash at
  *	any point leaves the store as before or after the call. Writes
@@ -426,6 +428,36 @@ int store_event_iter(struct store *store, int errors_only, const char *account,
 		     size_t n,
 		     int (*fn)(const struct store_event *ev, void *ctx),
 		     void *ctx, const char **error_r);
+
+/* --- auth-hook: rate limits and the failed-login cache ------------------ */
+
+/* Rate limits and cached failures are shared by every Dovecot auth
+ * worker through the store. Expired entries are pruned by the writes
+ * that add new ones. */
+struct store_auth_limit {
+	const char *key;	/* "user:NAME", "ip:ADDR": any text */
+	unsigned limit;		/* hits allowed per window; 0: no limit */
+};
+/* Count one hit on each of limits[0..n) in fixed windows of window
+ * seconds, all or none in one transaction.
+ * @return 0 (counted), STORE_EXISTS when one of them already had its
+ *	limit of hits in the current window (nothing counted), or -1 */
+int store_auth_limit(struct store *store, const struct store_auth_limit *limits,
+		     size_t n, unsigned window, time_t now, const char **error_r);
+/* Remember a failed check (mac: a keyed hash of user and password,
+ * never the password) from now for ttl seconds. */
+int store_auth_fail_add(struct store *store, const unsigned char *mac,
+			size_t len, time_t now, unsigned ttl,
+			const char **error_r);
+/* 1 if mac is remembered and not expired at now, 0 if not, -1. */
+int store_auth_fail_has(struct store *store, const unsigned char *mac,
+			size_t len, time_t now, const char **error_r);
+/* An existing account's password changed: replace its hash and sealed
+ * password in one transaction (the state and jobs stay as they are).
+ * @return 0, STORE_NOTFOUND, or -1 */
+int store_account_set_password(struct store *store, const char *name,
+			       const char *password_hash, const char *password,
+			       time_t now, const char **error_r);
 
 /* --- control ------------------------------------------------------------ */
 

@@ -9,7 +9,9 @@
 # `mailmigrate stats`. Finally it starts mailmigrate-relay, points NEW's
 # Postfix at it with contrib/postfix/main.cf.mailmigrate, and sends two
 # messages: one to a user not migrated (it lands on OLD) and one to a
-# migrated user (it lands on NEW).
+# migrated user (it lands on NEW). NEW's Dovecot runs the auth module
+# (contrib/dovecot/auth-mailmigrate.conf.ext): erin, on OLD only and in no
+# bulk file, migrates by logging in to NEW with her OLD password.
 # Everything lives in one temp dir and is stopped and removed at the end
 # (MM_KEEP=1 keeps the servers running and the dir in place).
 set -eu
@@ -48,6 +50,13 @@ cleanup() {
 trap cleanup EXIT INT TERM
 
 say "starting the OLD and NEW mail servers on loopback"
+# NEW asks the auth module who may log in (the Dovecot snippet as shipped,
+# with the demo's mailmigrate.conf; loaded in a private mount namespace).
+MM_AUTH_MODULES="$top/auth-hook/.libs/libauthdb_mailmigrate.so"
+MM_NEW_DOVECOT_EXTRA="$DIR/auth.conf"
+sed "s|/etc/mailmigrate/mailmigrate.conf|$DIR/mailmigrate.conf|" \
+	contrib/dovecot/auth-mailmigrate.conf.ext >"$MM_NEW_DOVECOT_EXTRA"
+export MM_AUTH_MODULES MM_NEW_DOVECOT_EXTRA
 sh tests/harness/servers.sh start "$DIR"
 . "$DIR/env"
 echo "OLD: $OLD_IP (IMAP 143/993, POP3 110/995, SMTP 25)   NEW: $NEW_IP (IMAP 143, SMTP 25)"
@@ -76,6 +85,10 @@ export MAILMIGRATE_CONF="$DIR/mailmigrate.conf"
 
 say "mailmigrate init"
 "$MM" init
+# The auth workers (user dovecot) reach the store and key by the group.
+chgrp -R dovecot "$DIR/state" "$DIR/secret.key"
+chmod 640 "$DIR/secret.key"
+chmod 644 "$DIR/mailmigrate.conf"
 
 say "mailmigrate bulk (queue the sample users)"
 "$MM" bulk "$DIR/bulk.txt"
@@ -83,16 +96,28 @@ say "mailmigrate bulk (queue the sample users)"
 say "mailmigrate stats (queued)"
 "$MM" stats
 
+say "erin, on OLD only, logs in to NEW with her OLD password"
+(umask 077 && openssl rand -hex 12 >"$DIR/erin.pass")
+sh tests/harness/servers.sh adduser "$DIR" old erin@example.test <"$DIR/erin.pass"
+/usr/bin/python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
+	--user erin@example.test --password-file "$DIR/erin.pass" --seed 5 \
+	--big-mb 0 --count 6 --no-samples --manifest "$DIR/erin.manifest.json" >/dev/null
+echo "  first login:  $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
+	erin@example.test "$DIR/erin.pass")"
+"$MM" show erin@example.test | grep -E "^(Account|State):" | sed 's/^/  /'
+
 say "mailmigrated --once (copy every queued mailbox from OLD to NEW)"
 "$MMD" -f --once
 
 say "checking NEW against OLD, message by message"
-for user in $(grep -v '^#' contrib/demo/users.txt); do
+for user in $(grep -v '^#' contrib/demo/users.txt) erin; do
 	/usr/bin/python3 tests/harness/corpus.py --verify --host "$NEW_IP" \
 		--user "$user@example.test*$NEW_MASTER_USER" \
 		--password-file "$NEW_MASTER_PASS_FILE" \
 		--manifest "$DIR/$user.manifest.json"
 done
+echo "  erin logs in again: $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
+	erin@example.test "$DIR/erin.pass") (her session is on NEW now)"
 
 say "mailmigrate list"
 "$MM" list

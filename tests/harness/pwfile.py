@@ -7,7 +7,8 @@
 
 The password is read from standard input (one trailing newline is dropped;
 it is never taken from argv and never printed), hashed by
-`doveadm pw -s SHA512-CRYPT` and written as
+`doveadm pw -s SHA512-CRYPT` (PBKDF2 for 512 bytes or more, which
+libxcrypt's SHA512-CRYPT cannot take) and written as
     USER:{SHA512-CRYPT}$6$...::::::
 The file is rewritten atomically (temp file + rename, under a lock), so a
 Dovecot reading it at the same moment sees the old or the new version, and
@@ -27,8 +28,10 @@ import subprocess
 import sys
 
 # libxcrypt refuses passphrases of 512 bytes or more: crypt() returns "*0"
-# (and doveadm pw prints "{SHA512-CRYPT}*0" with exit 0).
-MAX_PASSWORD = 511
+# (and doveadm pw prints "{SHA512-CRYPT}*0" with exit 0); longer ones are
+# hashed with PBKDF2, as mailmigrate itself does.
+CRYPT_MAX = 511
+MAX_PASSWORD = 2000
 SCHEME = b"{SHA512-CRYPT}"
 
 
@@ -50,8 +53,7 @@ def read_password():
     if data.endswith(b"\n"):
         data = data[:-1]
     if len(data) > MAX_PASSWORD:
-        die("password longer than %d bytes (libxcrypt's SHA512-CRYPT limit)"
-            % MAX_PASSWORD)
+        die("password longer than %d bytes" % MAX_PASSWORD)
     if not data:
         die("empty password on stdin (use --nopass for a master-login-only user)")
     for bad in (b"\0", b"\n", b"\r"):
@@ -69,7 +71,8 @@ def hash_password(password, conf):
     """
     # An empty configuration: hashing needs none, and neither /etc/dovecot
     # nor a test's (possibly broken on purpose) config should matter.
-    argv = ["doveadm", "-c", conf or "/dev/null", "pw", "-s", "SHA512-CRYPT"]
+    scheme = "SHA512-CRYPT" if len(password) <= CRYPT_MAX else "PBKDF2"
+    argv = ["doveadm", "-c", conf or "/dev/null", "pw", "-s", scheme]
     try:
         res = subprocess.run(argv, input=password + b"\n" + password + b"\n",
                              capture_output=True, start_new_session=True,
@@ -77,7 +80,8 @@ def hash_password(password, conf):
     except (OSError, subprocess.SubprocessError) as e:
         die("cannot run doveadm pw: %s" % e)
     out = res.stdout.strip()
-    if res.returncode != 0 or res.stderr.strip() or not out.startswith(SCHEME + b"$6$"):
+    prefix = SCHEME + b"$6$" if scheme == "SHA512-CRYPT" else b"{PBKDF2}$1$"
+    if res.returncode != 0 or res.stderr.strip() or not out.startswith(prefix):
         die("doveadm pw failed (exit %d): %s" %
             (res.returncode, res.stderr.decode("utf-8", "replace").strip()[:200]))
     return out

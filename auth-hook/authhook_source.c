@@ -1,0 +1,150 @@
+/*
+ * NAME
+ *	authhook_source 3
+ * SUMMARY
+ *	a login on the OLD server, to check a user's password
+ * DESCRIPTION
+ *	The same client code the puller uses (imap_client, pop3_client),
+ *	so TLS modes and certificate checks are the same: connect as
+ *	source_host and source_tls say, log in, log out. Only a login the
+ *	server refuses is a wrong password; everything else (no
+ *	connection, a timeout, a TLS failure, a server that says it is
+ *	busy) is a temporary failure, for the client to try again later.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "authhook.h"
+#include "driver.h"
+#include "imap_client.h"
+#include "pop3_client.h"
+
+#define AUTHHOOK_MAX_LINE 8192
+
+static char authhook_source_err[512];
+
+/* Keep the text of a failure (stream's buffer is shared). */
+static const char *authhook_source_keep(const char *text)
+{
+	snprintf(authhook_source_err, sizeof(authhook_source_err), "%s", text);
+	return authhook_source_err;
+}
+
+/* Does the last answer's response code (RFC 5530) say "not now"
+ * rather than "no"? */
+static int authhook_imap_refusal_is_temp(const struct imap_client *client)
+{
+	static const char *const codes[] = {
+		"UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT",
+	};
+	const struct imap_arg *args;
+	size_t count;
+
+	args = imap_client_last_code(client, &count);
+	if (args == NULL || count == 0)
+		return 0;
+	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
+		if (imap_arg_is_atom(&args[0], codes[i]))
+			return 1;
+	return 0;
+}
+
+static enum authhook_source_result
+authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t port,
+		     const char *user, const char *password, unsigned timeout_ms,
+		     const char **error_r)
+{
+	struct imap_client_settings cs = { 0 };
+	struct imap_client *client;
+	enum stream_fail fail;
+	const char *error;
+	int ret, temp = 0;
+
+	cs.host = host;
+	cs.port = port;
+	cs.tls = dom->source_tls;
+	cs.tls_opts.verify = dom->source_tls_verify;
+	cs.tls_opts.ca_file = dom->source_tls_ca_file;
+	cs.tls_opts.name = host;
+	cs.connect_timeout_ms = timeout_ms;
+	cs.timeout_ms = timeout_ms;
+	cs.max_line = AUTHHOOK_MAX_LINE;
+	if (imap_client_connect(&cs, &client, &fail, &error) < 0) {
+		*error_r = authhook_source_keep(error);
+		return AUTHHOOK_SOURCE_TEMPFAIL;
+	}
+	ret = imap_client_login(client, NULL, user, password, &fail, &error);
+	if (ret < 0) {
+		*error_r = authhook_source_keep(error);
+		temp = fail != STREAM_FAIL_FINAL ||
+			strncmp(error, "login refused", 13) != 0 ||
+			authhook_imap_refusal_is_temp(client);
+	} else {
+		(void)imap_client_run(client, "LOGOUT", NULL, &fail, &error);
+	}
+	imap_client_close(&client);
+	if (ret == 0)
+		return AUTHHOOK_SOURCE_OK;
+	return temp ? AUTHHOOK_SOURCE_TEMPFAIL : AUTHHOOK_SOURCE_REFUSED;
+}
+
+static enum authhook_source_result
+authhook_source_pop3(const struct cfg_domain *dom, const char *host, uint16_t port,
+		     const char *user, const char *password, unsigned timeout_ms,
+		     const char **error_r)
+{
+	struct pop3_client_settings cs = { 0 };
+	struct pop3_client *client;
+	enum stream_fail fail;
+	const char *error;
+	int ret;
+
+	cs.host = host;
+	cs.port = port;
+	cs.tls = dom->source_tls;
+	cs.tls_opts.verify = dom->source_tls_verify;
+	cs.tls_opts.ca_file = dom->source_tls_ca_file;
+	cs.tls_opts.name = host;
+	cs.connect_timeout_ms = timeout_ms;
+	cs.timeout_ms = timeout_ms;
+	cs.max_line = AUTHHOOK_MAX_LINE;
+	if (pop3_client_connect(&cs, &client, &fail, &error) < 0) {
+		*error_r = authhook_source_keep(error);
+		return AUTHHOOK_SOURCE_TEMPFAIL;
+	}
+	ret = pop3_client_login(client, user, password, &fail, &error);
+	if (ret < 0)
+		*error_r = authhook_source_keep(error);
+	pop3_client_close(&client);	/* QUIT: nothing is deleted */
+	if (ret == 0)
+		return AUTHHOOK_SOURCE_OK;
+	if (fail == STREAM_FAIL_FINAL && strncmp(*error_r, "login refused", 13) == 0)
+		return AUTHHOOK_SOURCE_REFUSED;
+	return AUTHHOOK_SOURCE_TEMPFAIL;
+}
+
+enum authhook_source_result
+authhook_source_check(const struct cfg_domain *dom, int imap,
+		      const char *user, const char *password,
+		      unsigned timeout_ms, const char **error_r)
+{
+	char host[256];
+	uint16_t port = 0;
+
+	if (dom->source_host == NULL) {
+		*error_r = "no source_host for the domain";
+		return AUTHHOOK_SOURCE_TEMPFAIL;
+	}
+	if (driver_split_host(dom->source_host, host, sizeof(host), &port) < 0) {
+		*error_r = "bad source_host";
+		return AUTHHOOK_SOURCE_TEMPFAIL;
+	}
+	*error_r = "";
+	return imap ? authhook_source_imap(dom, host, port, user, password,
+					   timeout_ms, error_r) :
+		authhook_source_pop3(dom, host, port, user, password,
+				     timeout_ms, error_r);
+}

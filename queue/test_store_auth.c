@@ -1,0 +1,169 @@
+/*
+ * NAME
+ *	test_store_auth 1
+ * SUMMARY
+ *	unit tests: the auth-hook's rate limits, failed-login cache and
+ *	password change, across processes
+ */
+#include "config.h"
+
+#include "test_util.h"
+
+static void setup(void) { test_setup(); }
+static void teardown(void) { test_teardown(); }
+
+/* Limits per window: the (limit+1)th hit is refused, a new window
+ * starts afresh, and a refused pair counts nothing for either key. */
+START_TEST(limit_window)
+{
+	struct store *store = test_open(0, 0);
+	struct store_auth_limit l[2] = { { "user:a@x", 2 }, { "ip:1.2.3.4", 3 } };
+	const char *error;
+
+	ck_assert_int_eq(store_auth_limit(store, l, 2, 60, 1000, &error), 0);
+	ck_assert_int_eq(store_auth_limit(store, l, 2, 60, 1010, &error), 0);
+	ck_assert_int_eq(store_auth_limit(store, l, 2, 60, 1020, &error), STORE_EXISTS);
+	/* The IP had 2 hits, not 3: another user from it gets one more. */
+	l[0].key = "user:b@x";
+	ck_assert_int_eq(store_auth_limit(store, l, 2, 60, 1030, &error), 0);
+	ck_assert_int_eq(store_auth_limit(store, l, 2, 60, 1040, &error), STORE_EXISTS);
+	/* The window of the first hit ends at 1060. */
+	l[0].key = "user:a@x";
+	ck_assert_int_eq(store_auth_limit(store, l, 2, 60, 1060, &error), 0);
+	/* limit 0: never limited. */
+	l[0].limit = 0;
+	l[1].limit = 0;
+	for (int i = 0; i < 20; i++)
+		ck_assert_int_eq(store_auth_limit(store, l, 2, 60, 1061, &error), 0);
+	store_close(&store);
+}
+END_TEST
+
+/* Failed pairs are remembered until their expiry, by MAC only. */
+START_TEST(fail_cache)
+{
+	struct store *store = test_open(0, 0);
+	const unsigned char mac1[32] = { 1 }, mac2[32] = { 2 };
+	const char *error;
+
+	ck_assert_int_eq(store_auth_fail_has(store, mac1, 32, 100, &error), 0);
+	ck_assert_int_eq(store_auth_fail_add(store, mac1, 32, 100, 300, &error), 0);
+	ck_assert_int_eq(store_auth_fail_has(store, mac1, 32, 100, &error), 1);
+	ck_assert_int_eq(store_auth_fail_has(store, mac1, 32, 399, &error), 1);
+	ck_assert_int_eq(store_auth_fail_has(store, mac1, 32, 400, &error), 0);
+	ck_assert_int_eq(store_auth_fail_has(store, mac2, 32, 100, &error), 0);
+	store_close(&store);
+}
+END_TEST
+
+/* Many limited hits from many processes: exactly limit pass. */
+START_TEST(limit_across_processes)
+{
+	struct store *store = test_open(0, 0);
+	const char *error;
+	int status, passed = 0;
+	pid_t pids[8];
+
+	store_close(&store);
+	for (int p = 0; p < 8; p++) {
+		pids[p] = fork();
+		ck_assert_int_ge(pids[p], 0);
+		if (pids[p] == 0) {
+			struct store_auth_limit l = { "user:c@x", 20 };
+			int ok = 0;
+
+			store = test_open(0, 0);
+			for (int i = 0; i < 5; i++)
+				if (store_auth_limit(store, &l, 1, 600, 5000, &error) == 0)
+					ok++;
+			store_close(&store);
+			_exit(ok);
+		}
+	}
+	for (int p = 0; p < 8; p++) {
+		ck_assert_int_eq(waitpid(pids[p], &status, 0), pids[p]);
+		ck_assert(WIFEXITED(status));
+		passed += WEXITSTATUS(status);
+	}
+	ck_assert_int_eq(passed, 20);
+}
+END_TEST
+
+/* Expired entries are pruned once the database has grown. */
+START_TEST(prune)
+{
+	struct store *store = test_open(0, 0);
+	unsigned char mac[32] = { 0 };
+	const char *error;
+
+	for (unsigned i = 0; i < 5000; i++) {
+		memcpy(mac, &i, sizeof(i));
+		ck_assert_int_eq(store_auth_fail_add(store, mac, 32, i / 1000, 10, &error), 0);
+	}
+	memset(mac, 0, sizeof(mac));
+	ck_assert_int_eq(store_auth_fail_has(store, mac, 32, 4, &error), 1);
+	/* Nothing had expired while they were added (times 0..4, expiring
+	 * at 10..14); a write at 1000 prunes them all, the new one stays. */
+	struct store_auth_limit l = { "ip:9.9.9.9", 1 };
+	ck_assert_int_eq(store_auth_limit(store, &l, 1, 60, 1000, &error), 0);
+	ck_assert_int_eq(store_auth_limit(store, &l, 1, 60, 1001, &error), STORE_EXISTS);
+	memset(mac, 0, sizeof(mac));
+	ck_assert_int_eq(store_auth_fail_has(store, mac, 32, 4, &error), 0);
+	store_close(&store);
+}
+END_TEST
+
+/* A changed password replaces hash and sealed password, nothing else. */
+START_TEST(set_password)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct;
+	struct store_job job;
+	char *pw;
+	const char *error;
+
+	test_add(store, "d@example.test", "old pw", 100);
+	ck_assert_int_eq(store_account_set_password(store, "d@example.test",
+		"{SHA512-CRYPT}$6$new$x", "new pw", 200, &error), 0);
+	ck_assert_int_eq(store_account_get(store, "d@example.test", &acct, &error), 0);
+	ck_assert_str_eq(acct.password_hash, "{SHA512-CRYPT}$6$new$x");
+	ck_assert_int_eq(acct.state, STORE_STATE_QUEUED);
+	ck_assert_uint_eq(acct.flags, 0);
+	store_account_clear(&acct);
+	ck_assert_int_eq(store_cred_get(store, "d@example.test", &pw, &error), 0);
+	ck_assert_str_eq(pw, "new pw");
+	mm_free_secret(&pw);
+	ck_assert_int_eq(store_job_get(store, "d@example.test", &job, &error), 0);
+	store_job_clear(&job);
+	ck_assert_int_eq(store_account_set_password(store, "nobody@example.test",
+		"{SHA512-CRYPT}$6$a$b", "x", 200, &error), STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
+static Suite *store_auth_suite(void)
+{
+	Suite *s = suite_create("store_auth");
+	TCase *tc = tcase_create("core");
+
+	tcase_add_checked_fixture(tc, setup, teardown);
+	tcase_set_timeout(tc, 120);
+	tcase_add_test(tc, limit_window);
+	tcase_add_test(tc, fail_cache);
+	tcase_add_test(tc, limit_across_processes);
+	tcase_add_test(tc, prune);
+	tcase_add_test(tc, set_password);
+	suite_add_tcase(s, tc);
+	return s;
+}
+
+int main(void)
+{
+	SRunner *sr = srunner_create(store_auth_suite());
+	int failed;
+
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
