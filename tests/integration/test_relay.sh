@@ -78,7 +78,7 @@ stop_relay_at_exit() {
 trap 'stop_relay_at_exit; mm__cleanup' EXIT
 
 # Mail of user@dom on side old|new: messages in its Maildir.
-count() { mm_maildir_count "$(eval echo "\$$(echo "$1" | tr a-z A-Z)_MAILDIR_ROOT")/${2#*@}/${2%@*}"; }
+count() { mm_maildir_count "$(eval echo "\$$(echo "$1" | tr "[:lower:]" "[:upper:]")_MAILDIR_ROOT")/${2#*@}/${2%@*}"; }
 # Wait until user@dom has N messages on side.
 wait_count() { wait_for "[ \$(count $1 $2) -eq $3 ]" 30; }
 N=0
