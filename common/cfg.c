@@ -164,6 +164,8 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(user_gid, CFG_WORD, "vmail"),
 	GKEY(store_max_size, CFG_SIZE, "4G", .min = CFG_M, .max = UINT64_MAX),
 	GKEY(event_log_max, CFG_COUNT, "100000", .min = 1, .max = UINT64_MAX),
+	GKEY(connect_timeout, CFG_UINT, "30", .min = 1, .max = 3600),
+	GKEY(io_timeout, CFG_UINT, "120", .min = 1, .max = 86400),
 };
 
 /* Keys inside a [domain NAME] section. */

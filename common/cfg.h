@@ -102,6 +102,8 @@ struct cfg {
 	char *user_gid;			/* default vmail */
 	uint64_t store_max_size;	/* LMDB map limit, default 4G */
 	uint64_t event_log_max;		/* events kept, default 100000 */
+	unsigned connect_timeout;	/* seconds, default 30 */
+	unsigned io_timeout;		/* seconds without progress, default 120 */
 
 	struct cfg_domain *domains;
 	size_t domains_count;

@@ -48,6 +48,9 @@
 #define DRIVER_FOLDER_ARCHIVE	0x100
 #define DRIVER_FOLDER_SPECIAL	0x1f0
 
+/* What list_messages() is asked to give besides UID, flags, date, size. */
+#define DRIVER_WANT_MESSAGE_ID 0x01	/* message_id, for matching */
+
 #define DRIVER_MAX_KEYWORDS 64
 #define DRIVER_MAX_KEYWORD 128
 
@@ -66,7 +69,7 @@ struct driver_message {
 	size_t keywords_count;
 	char internaldate[40];	/* "17-Jul-1996 02:44:25 -0700", "" if none */
 	char uidl[72];		/* POP3 only */
-	char *message_id;	/* when asked for, for matching; may be NULL */
+	char *message_id;	/* DRIVER_WANT_MESSAGE_ID: "<id@host>", or NULL */
 };
 
 struct driver_folder_status {
@@ -103,7 +106,8 @@ struct driver_settings {
 	const char *host;	/* host[:port] as configured */
 	enum cfg_tls tls;
 	struct stream_tls tls_opts;
-	unsigned timeout_ms;
+	unsigned connect_timeout_ms;	/* 0: 30 s */
+	unsigned timeout_ms;		/* each read and write */
 	uint64_t max_message_size;
 };
 
@@ -128,9 +132,10 @@ struct source_driver {
 	int (*select)(struct driver_conn *conn, const char *folder,
 		      struct driver_folder_status *status_r,
 		      enum stream_fail *fail_r, const char **error_r);
-	/* Each message with uid >= first_uid, in UID order. */
+	/* Each message with uid >= first_uid, in UID order; want asks for
+	 * more than the summary (DRIVER_WANT_*, where the source can). */
 	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
-			     int (*fn)(const struct driver_message *msg, void *ctx),
+			     unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
 			     void *ctx, enum stream_fail *fail_r, const char **error_r);
 	/* Stream msg's exact bytes to sink, which gets the message as
 	 * fetched (a POP3 source fills in the date from its headers) and
@@ -170,7 +175,7 @@ struct target_driver {
 	/* Each message with uid >= first_uid in the selected folder (to
 	 * match what is already on NEW after a crash). */
 	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
-			     int (*fn)(const struct driver_message *msg, void *ctx),
+			     unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
 			     void *ctx, enum stream_fail *fail_r, const char **error_r);
 	/* The UID of the message in the selected folder whose header
 	 * field name has exactly value (the X-UIDL of a POP3 copy), or 0. */
@@ -186,7 +191,8 @@ struct target_driver {
 		      const char **error_r);
 	/* Appends as one command (MULTIAPPEND, RFC 3502): NEW keeps all of
 	 * them or none. can_batch says whether this connection can;
-	 * append_end's uids_r[i] is the UID of the i-th message added, and
+	 * append_end's uids_r[i] is the UID of the i-th message added (all
+	 * 0 when the server lacks UIDPLUS), and
 	 * a refusal fails with DRIVER_APPEND_REFUSED for the whole batch.
 	 * A connection whose batch was begun but not ended is unusable. */
 	int (*can_batch)(struct driver_conn *conn);

@@ -164,7 +164,7 @@ int main(int argc, char **argv)
 				ret = target_driver_imap.select(c.target, tname, &tst,
 								&c.fail, &c.error);
 			if (ret == 0)
-				ret = source_driver_imap.list_messages(source, 1, collect, &c,
+				ret = source_driver_imap.list_messages(source, 1, 0, collect, &c,
 								       &c.fail, &c.error);
 			for (c.copied = 0; ret == 0 && c.copied < c.count; c.copied++)
 				ret = source_driver_imap.fetch(source, &c.msgs[c.copied], sink,

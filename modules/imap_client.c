@@ -447,23 +447,33 @@ int imap_client_wait(struct imap_client *c, unsigned tag,
 	}
 }
 
+/* Wait for tag's answer; NO and BAD fail naming verb, never arguments
+ * (they may hold a password). */
+static int imap_client_finish(struct imap_client *c, unsigned tag, const char *verb,
+			      const struct imap_cmd_handlers *h,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	enum imap_status status;
+
+	if (imap_client_wait(c, tag, h, &status, fail_r, error_r) < 0)
+		return -1;
+	if (status == IMAP_STATUS_OK)
+		return 0;
+	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s failed: %s %s",
+			 verb, status == IMAP_STATUS_NO ? "NO" : "BAD", *error_r);
+}
+
 int imap_client_run(struct imap_client *c, const char *command,
 		    const struct imap_cmd_handlers *h, enum stream_fail *fail_r,
 		    const char **error_r)
 {
-	enum imap_status status;
 	unsigned tag;
 	char verb[32];
 
-	if (imap_client_send(c, command, &tag, fail_r, error_r) < 0 ||
-	    imap_client_wait(c, tag, h, &status, fail_r, error_r) < 0)
+	if (imap_client_send(c, command, &tag, fail_r, error_r) < 0)
 		return -1;
-	if (status == IMAP_STATUS_OK)
-		return 0;
-	/* Name the command, never its arguments (they may hold a password). */
 	sscanf(command, "%31s", verb);
-	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s failed: %s %s",
-			 verb, status == IMAP_STATUS_NO ? "NO" : "BAD", *error_r);
+	return imap_client_finish(c, tag, verb, h, fail_r, error_r);
 }
 
 const struct imap_arg *imap_client_last_code(const struct imap_client *c,
@@ -582,7 +592,8 @@ static int imap_auth_plain(struct imap_client *c, const char *authzid,
 	return ret < 0 ? -1 : imap_login_answer(c, tag, fail_r, error_r);
 }
 
-/* Send one astring argument of LOGIN: quoted, or a literal. */
+/* Send one astring argument: quoted, or a literal (LITERAL+ when the
+ * server has it, else a synchronising one). */
 static int imap_send_astring(struct imap_client *c, unsigned tag, const char *s,
 			     int last, enum stream_fail *fail_r, const char **error_r)
 {
@@ -627,4 +638,19 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 	    imap_send_astring(c, tag, password, 1, fail_r, error_r) < 0)
 		return -1;
 	return imap_login_answer(c, tag, fail_r, error_r);
+}
+
+int imap_client_run_astring(struct imap_client *c, const char *verb, const char *arg,
+			    const char *rest, const struct imap_cmd_handlers *h,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	unsigned tag = ++c->next_tag;
+
+	if (stream_printf(c->stream, fail_r, error_r, "M%u %s", tag, verb) < 0 ||
+	    imap_send_astring(c, tag, arg, rest == NULL, fail_r, error_r) < 0 ||
+	    (rest != NULL &&
+	     stream_printf(c->stream, fail_r, error_r, " %s\r\n", rest) < 0) ||
+	    stream_flush(c->stream, fail_r, error_r) < 0)
+		return -1;
+	return imap_client_finish(c, tag, verb, h, fail_r, error_r);
 }

@@ -110,6 +110,12 @@ int imap_client_send(struct imap_client *client, const char *command,
 int imap_client_wait(struct imap_client *client, unsigned tag,
 		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
 		     enum stream_fail *fail_r, const char **error_r);
+/* "VERB arg[ rest]" with arg sent as a quoted string, or as a literal
+ * when it cannot be quoted (8-bit, CR, LF): send + wait as run. */
+int imap_client_run_astring(struct imap_client *client, const char *verb,
+			    const char *arg, const char *rest,
+			    const struct imap_cmd_handlers *h,
+			    enum stream_fail *fail_r, const char **error_r);
 /* send + wait, failing with STREAM_FAIL_FINAL on NO/BAD. */
 int imap_client_run(struct imap_client *client, const char *command,
 		    const struct imap_cmd_handlers *h, enum stream_fail *fail_r,

@@ -20,6 +20,7 @@
 #include <strings.h>
 
 #include "driver.h"
+#include "mail_header.h"
 #include "imap_client.h"
 #include "log.h"
 #include "mm_alloc.h"
@@ -57,6 +58,7 @@ static int imap_driver_open(const struct driver_settings *set,
 	cs.tls_opts = set->tls_opts;
 	if (cs.tls_opts.name == NULL)
 		cs.tls_opts.name = host;
+	cs.connect_timeout_ms = set->connect_timeout_ms;
 	cs.timeout_ms = set->timeout_ms;
 	ic = mm_calloc(1, sizeof(*ic));
 	ic->max_message_size = set->max_message_size;
@@ -280,15 +282,13 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 {
 	struct imap_conn *ic = imap_conn(conn);
 	struct imap_cmd_handlers h = { select_untagged, NULL, status_r };
-	char *cmd = imap_folder_cmd(verb, folder);
 	int ret;
 
+	/* A name with 8-bit bytes (from a server that does not encode
+	 * them in modified UTF-7) goes as a literal. */
 	memset(status_r, 0, sizeof(*status_r));
-	if (cmd == NULL)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"folder name cannot be quoted");
-	ret = imap_client_run(ic->client, cmd, &h, fail_r, error_r);
-	mm_free(&cmd);
+	ret = imap_client_run_astring(ic->client, verb, folder, NULL, &h, fail_r,
+				      error_r);
 	if (ret == 0 && status_r->uidvalidity == 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"%s gave no UIDVALIDITY", verb);
@@ -395,6 +395,15 @@ static int fetch_list_untagged(struct imap_client *client,
 			if (v->type != IMAP_ARG_LIST ||
 			    parse_flags(v, &msg, fail_r, error_r) < 0)
 				goto fail;
+		} else if (l[i].type == IMAP_ARG_ATOM &&
+			   strncasecmp(l[i].str, "BODY[HEADER.FIELDS", 18) == 0) {
+			char id[MAIL_HEADER_MAX_FIELD];
+
+			if (v->type != IMAP_ARG_STRING && v->type != IMAP_ARG_NIL)
+				goto bad;
+			if (v->type == IMAP_ARG_STRING && msg.message_id == NULL &&
+			    mail_header_message_id(v->str, v->len, id, sizeof(id)))
+				msg.message_id = mm_strdup(id);
 		}
 	}
 	/* "n:*" also returns the last message when n is past it. */
@@ -417,17 +426,18 @@ fail:
 }
 
 static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_uid,
-				     int (*fn)(const struct driver_message *msg, void *ctx),
+				     unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
 				     void *ctx, enum stream_fail *fail_r,
 				     const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
 	struct fetch_list_ctx fctx = { first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
 	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
-	char cmd[96];
+	char cmd[128];
 
-	snprintf(cmd, sizeof(cmd), "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE)",
-		 fctx.first_uid);
+	snprintf(cmd, sizeof(cmd), "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
+		 fctx.first_uid, (want & DRIVER_WANT_MESSAGE_ID) != 0 ?
+		 " BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]" : "");
 	return imap_client_run(ic->client, cmd, &h, fail_r, error_r);
 }
 
@@ -681,8 +691,11 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	if (status != IMAP_STATUS_OK)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					DRIVER_APPEND_REFUSED ": %s", *error_r);
+	/* APPENDUID only from a server that says it has UIDPLUS; without
+	 * it the caller finds the message on NEW. */
 	code = imap_client_last_code(ic->client, &count);
-	if (count == 3 && imap_arg_is_atom(&code[0], "APPENDUID"))
+	if (count == 3 && imap_arg_is_atom(&code[0], "APPENDUID") &&
+	    (imap_client_caps(ic->client) & IMAP_CAP_UIDPLUS) != 0)
 		(void)imap_arg_get_u32(&code[2], new_uid_r);
 	return 0;
 }
@@ -797,6 +810,8 @@ static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
 	if (status != IMAP_STATUS_OK)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    DRIVER_APPEND_REFUSED ": %s", *error_r);
+	if ((imap_client_caps(ic->client) & IMAP_CAP_UIDPLUS) == 0)
+		return 0;	/* no APPENDUID: the caller finds them on NEW */
 	code = imap_client_last_code(ic->client, &n);
 	if (n != 3 || !imap_arg_is_atom(&code[0], "APPENDUID") ||
 	    imap_arg_get_astring(&code[2]) == NULL ||

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include "driver.h"
+#include "mail_header.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "pop3_client.h"
@@ -68,6 +69,7 @@ static int pop3_driver_open(const struct driver_settings *set,
 	cs.tls_opts = set->tls_opts;
 	if (cs.tls_opts.name == NULL)
 		cs.tls_opts.name = host;
+	cs.connect_timeout_ms = set->connect_timeout_ms;
 	cs.timeout_ms = set->timeout_ms;
 	pc = mm_calloc(1, sizeof(*pc));
 	pc->max_message_size = set->max_message_size;
@@ -158,6 +160,7 @@ static int pop3_on_list(uint32_t msgnum, uint64_t size, void *context)
 }
 
 static int pop3_driver_list_messages(struct driver_conn *conn, uint32_t first_uid,
+				     unsigned want,
 				     int (*fn)(const struct driver_message *msg, void *ctx),
 				     void *ctx, enum stream_fail *fail_r,
 				     const char **error_r)
@@ -167,6 +170,7 @@ static int pop3_driver_list_messages(struct driver_conn *conn, uint32_t first_ui
 	int ret;
 
 	(void)first_uid;	/* POP3 lists all; the UIDLs decide */
+	(void)want;	/* no TOP: POP3 copies are matched by X-UIDL */
 	ret = pop3_client_uidl(pc->client, pop3_on_uidl, &l, fail_r, error_r);
 	if (ret == 0)
 		ret = pop3_client_list(pc->client, pop3_on_list, &l, fail_r, error_r);
@@ -261,29 +265,12 @@ int pop3_date_to_imap(const char *text, char *out, size_t size)
 
 void pop3_header_date(const char *headers, size_t len, char *out, size_t size)
 {
-	char field[1024];
+	char field[MAIL_HEADER_MAX_FIELD];
 	int have_date = 0;
-	size_t i = 0;
+	size_t pos = 0;
 
 	out[0] = '\0';
-	while (i < len) {
-		size_t n = 0;
-
-		/* One field, unfolded, bounded. */
-		while (i < len) {
-			char ch = headers[i++];
-
-			if (ch == '\n') {
-				if (i < len && (headers[i] == ' ' || headers[i] == '\t'))
-					continue;
-				break;
-			}
-			if (ch != '\r' && n + 1 < sizeof(field))
-				field[n++] = ch == '\t' ? ' ' : ch;
-		}
-		field[n] = '\0';
-		if (n == 0)
-			break;	/* the blank line: end of the header */
+	while (mail_header_next(headers, len, &pos, field, sizeof(field)) > 0) {
 		if (strncasecmp(field, "Received:", 9) == 0) {
 			/* The first Received: is the newest hop; the date
 			 * follows its last ';'. */

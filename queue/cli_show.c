@@ -489,6 +489,15 @@ static void cli_stats_json(const struct store_stats *st)
 	cli_json_u64(&j, "bytes", st->bytes);
 	cli_json_time(&j, "last_migrated", st->last_migrated);
 	cli_json_u64(&j, "errors", st->errors);
+	/* The rate over the last minutes, as whole units per hour and the
+	 * counts it comes from (JSON numbers here are integers). */
+	cli_json_u64(&j, "rate_window_seconds", st->rate_seconds);
+	cli_json_u64(&j, "rate_messages", st->rate_messages);
+	cli_json_u64(&j, "rate_bytes", st->rate_bytes);
+	cli_json_u64(&j, "rate_messages_per_hour", st->rate_seconds == 0 ? 0 :
+		     st->rate_messages * 3600 / st->rate_seconds);
+	cli_json_u64(&j, "rate_bytes_per_second", st->rate_seconds == 0 ? 0 :
+		     st->rate_bytes / st->rate_seconds);
 	cli_json_u64(&j, "jobs_pending", st->jobs_pending);
 	cli_json_u64(&j, "jobs_leased", st->jobs_leased);
 	cli_json_bool(&j, "paused", st->paused);
@@ -522,6 +531,13 @@ static void cli_stats_text(const struct store_stats *st)
 			cli_size_human(st->bytes, size, sizeof(size)));
 	cli_kv("Last migrated mailbox", cli_time_local(st->last_migrated, t,
 						       sizeof(t)));
+	if (st->rate_seconds == 0)
+		cli_kv("Rate (last 5 minutes)", "idle");
+	else
+		cli_kvf("Rate (last 5 minutes)", "%.1f messages/s, %s/s",
+			(double)st->rate_messages / st->rate_seconds,
+			cli_size_human(st->rate_bytes / st->rate_seconds, size,
+				       sizeof(size)));
 	cli_kvf("Errors", "%llu", (unsigned long long)st->errors);
 	cli_kvf("Jobs pending", "%llu", (unsigned long long)st->jobs_pending);
 	cli_kvf("Jobs leased", "%llu", (unsigned long long)st->jobs_leased);

@@ -285,6 +285,24 @@ static int mutf7_shift(const unsigned char **pp, const unsigned char *start,
 	return 0;
 }
 
+/* Does s hold 8-bit bytes, all of them valid UTF-8 sequences? */
+static int raw_utf8(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+	int high = 0;
+
+	while (*p != '\0') {
+		uint32_t cp;
+		size_t n;
+
+		if (utf8_get(p, &cp, &n) < 0 || cp < 0x20 || cp == 0x7f)
+			return 0;
+		high |= *p >= 0x80;
+		p += n;
+	}
+	return high;
+}
+
 /* Decode modified UTF-7 in, appending UTF-8 to out. */
 static int mutf7_decode(const char *in, struct fm_buf *out, char *err,
 			size_t errsize)
@@ -869,7 +887,15 @@ int folder_map_apply(const struct folder_map *map,
 	/* 1, 2: the path, in '/' form and as levels. */
 	rest = strip_prefix(old_name, src_prefix, src->separator);
 	buf_init(&dec, FOLDER_MAP_MAX_TEXT);
-	if (mutf7_decode(rest, &dec, err, sizeof(err)) < 0) {
+	if (raw_utf8(rest)) {
+		/* A server that sends UTF-8 names as they are (RFC 6855
+		 * style, or simply broken): take them as UTF-8. */
+		if (buf_put(&dec, rest, strlen(rest)) < 0) {
+			*error_r = fm_error("folder '%s': longer than %d bytes",
+					    pname, FOLDER_MAP_MAX_TEXT);
+			return -1;
+		}
+	} else if (mutf7_decode(rest, &dec, err, sizeof(err)) < 0) {
 		*error_r = fm_error("folder '%s': bad modified UTF-7: %s", pname, err);
 		return -1;
 	}

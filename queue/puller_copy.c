@@ -8,7 +8,8 @@
  *	their subscriptions; messages go in batches recorded as pending
  *	before they are sent and as done with their new UIDs after. A
  *	batch left pending by a crash is settled first, by matching NEW's
- *	messages from the recorded UIDNEXT on by size and date. A folder
+ *	messages from the recorded UIDNEXT on by Message-ID, size and
+ *	date. A folder
  *	seen for the first time on a NEW folder that already holds mail,
  *	or whose UIDVALIDITY changed on OLD, is matched the same way
  *	before anything is appended, so nothing lands twice.
@@ -28,6 +29,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "alias_tally.h"
 #include "driver.h"
 #include "folder_map.h"
 #include "log.h"
@@ -35,17 +37,19 @@
 #include "puller.h"
 #include "throttle.h"
 
-/* A message on NEW, for matching by size and date. */
+/* A message on NEW, for matching by Message-ID, size and date. */
 struct copy_seen {
 	uint32_t uid;
 	uint64_t size;
 	int64_t date;
+	uint64_t message_id_hash;
 	int claimed;
 };
 
 struct copy_list {
 	struct driver_message *msgs;
 	size_t count, alloc;
+	uint32_t max_uid;	/* keep only UIDs up to this; 0: all */
 };
 
 struct copy {
@@ -70,6 +74,9 @@ struct copy {
 	struct store_batch batch;
 	struct driver_message **batch_msgs;
 	uint32_t *batch_uids;
+	/* Appended, but NEW (no UIDPLUS) did not say under which UID. */
+	unsigned char *batch_unknown;
+	int said_no_uidplus;
 	uint64_t batch_bytes;
 	uint32_t target_uidnext;
 	struct copy_seen *seen;
@@ -82,6 +89,10 @@ struct copy {
 	size_t added[PULLER_BATCH_MESSAGES];
 	size_t added_count;
 	size_t batch_todo[PULLER_BATCH_MESSAGES];
+	/* Addresses gathered from the headers (access_mode), and whether
+	 * this folder's mail counts (received mail, not Sent or Junk). */
+	struct alias_tally *tally;
+	int tap;
 	/* How the append sink failed, if it did. */
 	enum stream_fail sink_fail;
 	int append_refused;
@@ -168,12 +179,26 @@ static uint32_t copy_flags_hash(const struct driver_message *msg)
 	return h != 0 ? h : 1;
 }
 
+/* A Message-ID's hash (FNV-1a, 64 bits), never 0 but for none. */
+static uint64_t copy_message_id_hash(const char *id)
+{
+	uint64_t h = 14695981039346656037ull;
+
+	if (id == NULL || *id == '\0')
+		return 0;
+	for (const unsigned char *p = (const unsigned char *)id; *p != '\0'; p++)
+		h = (h ^ *p) * 1099511628211ull;
+	return h != 0 ? h : 1;
+}
+
 /* Keep a copy of each listed message. */
 static int copy_collect(const struct driver_message *msg, void *context)
 {
 	struct copy_list *l = context;
 	struct driver_message *m;
 
+	if (l->max_uid != 0 && msg->uid > l->max_uid)
+		return 0;
 	if (l->count == l->alloc) {
 		l->alloc = l->alloc == 0 ? 256 : l->alloc * 2;
 		l->msgs = mm_reallocarray(l->msgs, l->alloc, sizeof(*l->msgs));
@@ -203,8 +228,8 @@ static int copy_load_seen(struct copy *c, uint32_t first_uid,
 
 	mm_free(&c->seen);
 	c->seen_count = 0;
-	if (c->tdrv->list_messages(c->dst, first_uid, copy_collect, &l, fail_r,
-				   error_r) < 0) {
+	if (c->tdrv->list_messages(c->dst, first_uid, DRIVER_WANT_MESSAGE_ID,
+				   copy_collect, &l, fail_r, error_r) < 0) {
 		copy_list_free(&l);
 		return -1;
 	}
@@ -213,22 +238,35 @@ static int copy_load_seen(struct copy *c, uint32_t first_uid,
 		c->seen[i].uid = l.msgs[i].uid;
 		c->seen[i].size = l.msgs[i].size;
 		c->seen[i].date = copy_parse_date(l.msgs[i].internaldate);
+		c->seen[i].message_id_hash = copy_message_id_hash(l.msgs[i].message_id);
 	}
 	c->seen_count = l.count;
 	copy_list_free(&l);
 	return 0;
 }
 
-/* A NEW message of this size and date not claimed yet: its UID, or 0. */
-static uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date)
+/* The NEW message not claimed yet that is this OLD message: the same
+ * INTERNALDATE and Message-ID (or both without one) and the same size;
+ * failing that, with a Message-ID, the same date and Message-ID (an OLD
+ * server whose RFC822.SIZE is not the size of what it sends). Its UID,
+ * or 0. */
+static uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
+				uint64_t message_id_hash)
 {
 	int64_t t = copy_parse_date(date);
 
-	for (size_t i = 0; i < c->seen_count; i++) {
-		if (!c->seen[i].claimed && c->seen[i].size == size &&
-		    c->seen[i].date == t) {
-			c->seen[i].claimed = 1;
-			return c->seen[i].uid;
+	for (int pass = 0; pass < 2; pass++) {
+		if (pass == 1 && message_id_hash == 0)
+			break;
+		for (size_t i = 0; i < c->seen_count; i++) {
+			struct copy_seen *s = &c->seen[i];
+
+			if (s->claimed || s->date != t ||
+			    s->message_id_hash != message_id_hash ||
+			    (pass == 0 && s->size != size))
+				continue;
+			s->claimed = 1;
+			return s->uid;
 		}
 	}
 	return 0;
@@ -263,7 +301,8 @@ static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 						   &uids[i], fail_r, error_r);
 		else
 			uids[i] = copy_match_seen(c, b.msgs[i].size,
-						  b.msgs[i].internaldate);
+						  b.msgs[i].internaldate,
+						  b.msgs[i].message_id_hash);
 		found += uids[i] != 0;
 	}
 	if (ret == 0 && store_batch_done(c->p->store, c->account, &b, uids, time(NULL),
@@ -284,6 +323,7 @@ static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 struct throttled_body {
 	struct driver_body body;
 	struct driver_body *inner;
+	struct alias_tally *tally;	/* NULL: no header to look at */
 };
 
 static int throttled_read(struct driver_body *body, void *buf, size_t len,
@@ -293,6 +333,7 @@ static int throttled_read(struct driver_body *body, void *buf, size_t len,
 
 	if (tb->inner->read(tb->inner, buf, len, got_r, fail_r, error_r) < 0)
 		return -1;
+	alias_tally_feed(tb->tally, buf, *got_r);
 	throttle_take(puller_throttle, *got_r);
 	return 0;
 }
@@ -308,14 +349,18 @@ static int copy_sink(const struct driver_message *msg, struct driver_body *body,
 	enum stream_fail fail;
 	const char *error;
 
-	struct throttled_body tb = { { body->size, throttled_read, &tb }, body };
+	struct throttled_body tb = { { body->size, throttled_read, &tb }, body,
+				     c->tap ? c->tally : NULL };
 
 	c->sink_fail = STREAM_FAIL_NONE;
 	c->append_refused = 0;
 	c->cur_uid = 0;
+	alias_tally_begin(tb.tally);
 	if (c->tdrv->append(c->dst, c->target_folder, msg, &tb.body, &c->cur_uid,
-			    &fail, &error) == 0)
+			    &fail, &error) == 0) {
+		alias_tally_end(tb.tally);
 		return 0;
+	}
 	snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
 	c->sink_fail = fail;
 	c->cur_uid = 0;
@@ -351,15 +396,18 @@ static int copy_batch_sink(size_t k, const struct driver_message *msg,
 			   struct driver_body *body, void *context)
 {
 	struct copy *c = context;
-	struct throttled_body tb = { { body->size, throttled_read, &tb }, body };
+	struct throttled_body tb = { { body->size, throttled_read, &tb }, body,
+				     c->tap ? c->tally : NULL };
 	enum stream_fail fail;
 	const char *error;
 
+	alias_tally_begin(tb.tally);
 	if (c->tdrv->append_add(c->dst, msg, &tb.body, &fail, &error) < 0) {
 		snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
 		c->sink_fail = fail;
 		return -1;
 	}
+	alias_tally_end(tb.tally);
 	c->added[c->added_count++] = c->batch_todo[k];
 	return 0;
 }
@@ -413,6 +461,7 @@ static int copy_flush_multi(struct copy *c, enum stream_fail *fail_r,
 		size_t i = c->added[k];
 
 		c->batch_uids[i] = uids[k];
+		c->batch_unknown[i] = uids[k] == 0;
 		if (uids[k] >= c->target_uidnext)
 			c->target_uidnext = uids[k] + 1;
 		c->copied++;
@@ -433,6 +482,74 @@ static int copy_should_stop(struct copy *c)
 		return 0;
 	c->outcome = PULLER_STOPPED;
 	return 1;
+}
+
+/* A testing aid (mailmigrated(8), ENVIRONMENT): when
+ * MAILMIGRATED_CRASH_AFTER_APPEND names a file that exists, the worker
+ * removes it and dies by SIGKILL right after NEW took a batch and
+ * before the store records it, the narrowest window exactly-once has
+ * to survive. Once per file. */
+static void copy_crash_point(void)
+{
+	const char *path = getenv("MAILMIGRATED_CRASH_AFTER_APPEND");
+
+	if (path != NULL && *path != '\0' && unlink(path) == 0) {
+		log_warning("MAILMIGRATED_CRASH_AFTER_APPEND: dying after an append");
+		raise(SIGKILL);
+	}
+}
+
+/* Messages appended to a NEW without UIDPLUS: find their UIDs among
+ * NEW's messages from the batch's UIDNEXT on, by Message-ID, size and
+ * date, as after a crash. One not found fails the attempt (retry later,
+ * the batch kept pending and settled then). */
+static int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct store_batch *b = &c->batch;
+	struct copy_seen *folder_seen = c->seen;
+	size_t folder_seen_count = c->seen_count, unknown = 0, found = 0;
+	int ret;
+
+	for (size_t i = 0; i < b->count; i++)
+		unknown += c->batch_unknown[i];
+	if (unknown == 0)
+		return 0;
+	if (!c->said_no_uidplus) {
+		c->said_no_uidplus = 1;
+		copy_event(c, LOG_SEV_INFO, "NEW gives no APPENDUID (no UIDPLUS): "
+			   "the UIDs of appended messages are looked up on NEW");
+	}
+	/* The folder's own list (first-time matching) stays as it is. */
+	c->seen = NULL;
+	c->seen_count = 0;
+	ret = copy_load_seen(c, b->target_uidnext, fail_r, error_r);
+	for (size_t i = 0; ret == 0 && i < c->seen_count; i++)
+		for (size_t j = 0; j < b->count; j++)
+			if (c->batch_uids[j] != 0 && c->batch_uids[j] == c->seen[i].uid)
+				c->seen[i].claimed = 1;
+	for (size_t i = 0; ret == 0 && i < b->count; i++) {
+		if (!c->batch_unknown[i])
+			continue;
+		c->batch_uids[i] = copy_match_seen(c, b->msgs[i].size,
+						   b->msgs[i].internaldate,
+						   b->msgs[i].message_id_hash);
+		if (c->batch_uids[i] == 0)
+			continue;
+		c->batch_unknown[i] = 0;
+		if (c->batch_uids[i] >= c->target_uidnext)
+			c->target_uidnext = c->batch_uids[i] + 1;
+		found++;
+	}
+	mm_free(&c->seen);
+	c->seen = folder_seen;
+	c->seen_count = folder_seen_count;
+	if (ret == 0 && found < unknown)
+		ret = stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
+				   "%zu of %zu messages appended to %s not found on NEW "
+				   "(it has no UIDPLUS)", unknown - found, unknown,
+				   b->target_folder);
+	return ret;
 }
 
 /* Send the batch to NEW and record it. */
@@ -489,10 +606,8 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 					 c->sink_error);
 		if (ret < 0)
 			return -1;	/* the batch stays pending */
-		if (c->cur_uid == 0)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					 "NEW gave no APPENDUID (it needs UIDPLUS)");
 		c->batch_uids[i] = c->cur_uid;
+		c->batch_unknown[i] = c->cur_uid == 0;
 		if (c->cur_uid >= c->target_uidnext)
 			c->target_uidnext = c->cur_uid + 1;
 		c->copied++;
@@ -505,6 +620,9 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 		}
 	}
 sent:
+	copy_crash_point();
+	if (copy_find_appended(c, fail_r, error_r) < 0)
+		return -1;	/* the batch stays pending */
 	now = time(NULL);
 	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
@@ -529,7 +647,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	struct driver_folder_status sst, tst;
 	struct store_folder rec;
 	struct copy_list l = { 0 };
-	uint32_t first_uid = 1;
+	uint32_t first_uid = 1, known_uid = 0;
 	const char *error;
 	int ret, match = 0;
 
@@ -543,6 +661,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		/* A first copy resumes after the last UID; later rounds look
 		 * at every message, for changed flags. */
 		first_uid = c->job->kind == STORE_JOB_COPY ? rec.last_uid + 1 : 1;
+		known_uid = rec.last_uid;
 	} else {
 		if (ret == 0)
 			copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s changed on "
@@ -565,11 +684,32 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	store_folder_clear(&rec);
 	if (match && copy_load_seen(c, 1, fail_r, error_r) < 0)
 		return -1;
-	if (c->sdrv->list_messages(c->src, first_uid, copy_collect, &l, fail_r,
-				   error_r) < 0) {
+	/* Messages to copy are listed with their Message-IDs, for matching
+	 * after a crash; those handled in an earlier round (looked at for
+	 * their flags only) without. */
+	if (first_uid <= known_uid) {
+		l.max_uid = known_uid;
+		ret = c->sdrv->list_messages(c->src, first_uid, 0, copy_collect, &l,
+					     fail_r, error_r);
+		l.max_uid = 0;
+		first_uid = known_uid + 1;
+		if (ret < 0) {
+			copy_list_free(&l);
+			return -1;
+		}
+	}
+	if (first_uid != 0 &&
+	    c->sdrv->list_messages(c->src, first_uid, DRIVER_WANT_MESSAGE_ID,
+				   copy_collect, &l, fail_r, error_r) < 0) {
 		copy_list_free(&l);
 		return -1;
 	}
+	/* Received mail tells which addresses reach the account. */
+	c->tap = c->tally != NULL;
+	for (int u = 0; u < FOLDER_MAP_USES; u++)
+		if (c->special[u] != NULL && strcmp(c->special[u], target) == 0 &&
+		    u != FOLDER_MAP_TRASH && u != FOLDER_MAP_ARCHIVE)
+			c->tap = 0;
 	c->batch.folder = (char *)f->name;
 	c->batch.uidvalidity = sst.uidvalidity;
 	c->batch.target_folder = (char *)target;
@@ -632,15 +772,18 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			 msg->internaldate);
 		snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
 		bm->flags_hash = hash;
+		bm->message_id_hash = copy_message_id_hash(msg->message_id);
 		c->batch_msgs[c->batch.count] = msg;
 		c->batch_uids[c->batch.count] = 0;
+		c->batch_unknown[c->batch.count] = 0;
 		if (match && msg->uidl[0] != '\0')
 			ret = c->tdrv->find_header(c->dst, "X-UIDL", msg->uidl,
 						   &c->batch_uids[c->batch.count],
 						   fail_r, error_r);
 		else if (match)
 			c->batch_uids[c->batch.count] =
-				copy_match_seen(c, msg->size, msg->internaldate);
+				copy_match_seen(c, msg->size, msg->internaldate,
+						bm->message_id_hash);
 		if (ret < 0)
 			break;
 		c->batch.count++;
@@ -810,7 +953,8 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	sset.tls = c->dom->source_tls;
 	sset.tls_opts.verify = c->dom->source_tls_verify;
 	sset.tls_opts.ca_file = c->dom->source_tls_ca_file;
-	sset.timeout_ms = 120000;
+	sset.connect_timeout_ms = c->p->cfg->connect_timeout * 1000;
+	sset.timeout_ms = c->p->cfg->io_timeout * 1000;
 	if (!c->dom->source_tls_verify && c->dom->source_tls != CFG_TLS_NONE)
 		log_warning("%s: TLS certificate of %s not verified "
 			    "(source_tls_verify = no)", c->account, c->dom->source_host);
@@ -846,7 +990,8 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	tset.host = c->p->cfg->target_host;
 	tset.tls = c->p->cfg->target_tls;
 	tset.tls_opts.verify = 1;
-	tset.timeout_ms = 120000;
+	tset.connect_timeout_ms = c->p->cfg->connect_timeout * 1000;
+	tset.timeout_ms = c->p->cfg->io_timeout * 1000;
 	tlogin.user = c->account;
 	tlogin.admin_user = c->p->cfg->target_master_user;
 	tlogin.admin_star_form = 1;
@@ -966,6 +1111,42 @@ static void copy_post_script(struct copy *c)
 	}
 }
 
+/* An address gathered from the headers may become an alias when its
+ * domain is served here and it is no other account, nor another
+ * account's alias (the first to claim it keeps it). */
+static int alias_accept(const char *addr, void *context)
+{
+	struct copy *c = context;
+	struct store_account other;
+	char owner[STORE_MAX_ACCOUNT];
+	const char *at = strrchr(addr, '@'), *error;
+	int ret;
+
+	if (at == NULL || cfg_domain_find(c->p->cfg, at + 1) == NULL)
+		return 0;
+	ret = store_account_get(c->p->store, addr, &other, &error);
+	if (ret == 0)
+		store_account_clear(&other);
+	if (ret != STORE_NOTFOUND)
+		return 0;
+	ret = store_alias_lookup(c->p->store, addr, owner, sizeof(owner), &error);
+	if (ret == 0 && strcmp(owner, c->account) != 0) {
+		copy_event(c, LOG_SEV_WARNING, "address %s seen in this account's mail "
+			   "is already an alias of %s: left there", addr, owner);
+		return 0;
+	}
+	return ret == 0 || ret == STORE_NOTFOUND;
+}
+
+static void alias_record(const char *addr, void *context)
+{
+	struct copy *c = context;
+	const char *error;
+
+	if (store_account_add_alias(c->p->store, c->account, addr, &error) < 0)
+		copy_event(c, LOG_SEV_ERROR, "alias %s not recorded: %s", addr, error);
+}
+
 static int set_finished(struct store_account *acct, void *context)
 {
 	const struct copy *c = context;
@@ -1017,8 +1198,10 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	c.batch.msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch.msgs));
 	c.batch_msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_msgs));
 	c.batch_uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_uids));
+	c.batch_unknown = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_unknown));
 	c.max_size = p->cfg->max_message_size;
 	c.max_size_name = "max_message_size";
+	c.tally = alias_tally_new(c.dom->access_mode, job->account);
 	if (store_account_set_state(p->store, job->account, STORE_STATE_MIGRATING,
 				    time(NULL), &error) < 0)
 		ret = copy_store_fail(fail_r, error_r, error);
@@ -1040,6 +1223,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 		/* Stopped between batches: the job goes back as it is. */
 		ret = 0;
 	} else if (ret == 0 && c.outcome == PULLER_DONE) {
+		alias_tally_result(c.tally, alias_accept, alias_record, &c);
 		if (store_account_update(p->store, job->account, set_finished, &c,
 					 &error) < 0)
 			ret = copy_store_fail(fail_r, error_r, error);
@@ -1058,6 +1242,14 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				ret = copy_store_fail(fail_r, error_r, error);
 		}
 	}
+	if (ret < 0) {
+		/* Closing talks to the servers (LOGOUT), which may overwrite
+		 * the buffer *error_r points to: keep the reason. */
+		static char reason[STREAM_ERROR_MAX];
+
+		snprintf(reason, sizeof(reason), "%s", *error_r);
+		*error_r = reason;
+	}
 	if (c.src != NULL)
 		c.sdrv->close(&c.src);
 	if (c.dst != NULL)
@@ -1065,9 +1257,11 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
 		mm_free(&c.special[u]);
 	folder_map_free(&c.map);
+	alias_tally_free(&c.tally);
 	mm_free(&c.batch.msgs);
 	mm_free(&c.batch_msgs);
 	mm_free(&c.batch_uids);
+	mm_free(&c.batch_unknown);
 	mm_free(&c.seen);
 	*outcome_r = c.outcome;
 	return ret;

@@ -293,7 +293,7 @@ int store_msgmap_get(struct store *store, const char *account,
  * in the UIDL set) and drops the pending batch in
  * one transaction. After a crash, a pending batch tells the puller
  * which messages may already be on NEW (UID >= target_uidnext, matched
- * by size and date) before it appends anything again.
+ * by Message-ID, size and date) before it appends anything again.
  */
 struct store_batch_msg {
 	uint32_t old_uid;	/* the POP3 message number for a POP3 source */
@@ -301,6 +301,7 @@ struct store_batch_msg {
 	char internaldate[40];
 	char uidl[72];		/* POP3: the UIDL, recorded instead of a UID */
 	uint32_t flags_hash;	/* OLD's flags and keywords, as copied */
+	uint64_t message_id_hash; /* of OLD's Message-ID; 0: none or unknown */
 };
 
 struct store_batch {
@@ -393,7 +394,13 @@ struct store_stats {
 	uint64_t jobs_pending;		/* not leased */
 	uint64_t jobs_leased;		/* leased and not expired at now */
 	int paused;
+	/* Copied in the last STORE_RATE_WINDOW seconds, and the seconds
+	 * that spans (0: nothing copied in it). */
+	uint64_t rate_messages;
+	uint64_t rate_bytes;
+	unsigned rate_seconds;
 };
+#define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
 		    const char **error_r);
 

@@ -16,7 +16,8 @@
 #include "mm_alloc.h"
 #include "store_private.h"
 
-#define BATCH_REC_VERSION 1
+/* 2 added the Message-ID hash; version 1 records (without) are read. */
+#define BATCH_REC_VERSION 2
 #define FAILED_REC_VERSION 1
 
 void store_batch_clear(struct store_batch *b)
@@ -42,6 +43,7 @@ static void batch_encode(const struct store_batch *b, struct rec_writer *w)
 		rec_put_str(w, b->msgs[i].internaldate);
 		rec_put_str(w, b->msgs[i].uidl);
 		rec_put_u32(w, b->msgs[i].flags_hash);
+		rec_put_u64(w, b->msgs[i].message_id_hash);
 	}
 }
 
@@ -50,9 +52,11 @@ static int batch_decode(const MDB_val *v, struct store_batch *b,
 {
 	struct rec_reader r;
 	uint32_t n;
+	int version;
 
 	memset(b, 0, sizeof(*b));
-	if (rec_begin(&r, v->mv_data, v->mv_size) != BATCH_REC_VERSION)
+	version = rec_begin(&r, v->mv_data, v->mv_size);
+	if (version != 1 && version != BATCH_REC_VERSION)
 		return store_fail(error_r, "damaged pending batch record");
 	b->folder = rec_get_str(&r);
 	b->uidvalidity = rec_get_u32(&r);
@@ -70,6 +74,8 @@ static int batch_decode(const MDB_val *v, struct store_batch *b,
 			date = rec_get_str(&r);
 			uidl = rec_get_str(&r);
 			b->msgs[i].flags_hash = rec_get_u32(&r);
+			if (version >= 2)
+				b->msgs[i].message_id_hash = rec_get_u64(&r);
 			if (date != NULL && strlen(date) < sizeof(b->msgs[i].internaldate) &&
 			    uidl != NULL && strlen(uidl) < sizeof(b->msgs[i].uidl)) {
 				memcpy(b->msgs[i].internaldate, date, strlen(date) + 1);
@@ -161,6 +167,7 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 	unsigned char key[STORE_FOLDER_KEY_MAX + 8], val[8];
 	struct store_account acct;
 	struct store_folder f;
+	uint64_t messages0, bytes0;
 	size_t base;
 	MDB_val v;
 	int ret;
@@ -171,6 +178,8 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 				  ctx->account);
 	if (ret < 0)
 		return -1;
+	messages0 = acct.messages;
+	bytes0 = acct.bytes;
 	ret = store_folder_load(store, txn, ctx->account, b->folder, &f, error_r);
 	if (ret < 0)
 		goto out;
@@ -222,6 +231,9 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 		acct.bytes += b->msgs[i].size;
 	}
 	acct.updated = ctx->now;
+	if (ret == 0)
+		ret = store_rate_add_txn(store, txn, ctx->now, acct.messages - messages0,
+					 acct.bytes - bytes0, error_r);
 	if (ret == 0)
 		ret = store_folder_save(store, txn, &f, error_r);
 	if (ret == 0)

@@ -218,6 +218,10 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 		return -1;
 	st->started = (int64_t)started;
 	st->paused = paused != 0;
+	if (store_rate_get_txn(store, txn, ctx->now, STORE_RATE_WINDOW,
+			       &st->rate_messages, &st->rate_bytes, &st->rate_seconds,
+			       error_r) < 0)
+		return -1;
 
 	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_ACCOUNTS], &cur);
 	if (rc != 0)

@@ -288,7 +288,8 @@ static int message_copied_txn(struct store *store, MDB_txn *txn, void *context,
 	acct.messages++;
 	acct.bytes += ctx->size;
 	acct.updated = ctx->now;
-	ret = store_folder_save(store, txn, &f, error_r) < 0 ||
+	ret = store_rate_add_txn(store, txn, ctx->now, 1, ctx->size, error_r) < 0 ||
+		store_folder_save(store, txn, &f, error_r) < 0 ||
 		store_account_save(store, txn, &acct, error_r) < 0 ? -1 : 0;
 	store_folder_clear(&f);
 	store_account_clear(&acct);

@@ -104,6 +104,16 @@ int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
 	       const char **error_r);
 
 /* meta counters: read (0 when missing) and write a u64. */
+/* The copy rate (store_rate.c): add what a transaction copied; read the
+ * messages and bytes of the last window seconds, and the seconds they
+ * span (from the first activity in the window to now; 0: none). */
+#define STORE_RATE_MINUTES 16
+int store_rate_add_txn(struct store *store, MDB_txn *txn, time_t now,
+		       uint64_t messages, uint64_t bytes, const char **error_r);
+int store_rate_get_txn(struct store *store, MDB_txn *txn, time_t now,
+		       unsigned window, uint64_t *messages_r, uint64_t *bytes_r,
+		       unsigned *seconds_r, const char **error_r);
+
 int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
 		       uint64_t *value_r, const char **error_r);
 int store_meta_put_u64(struct store *store, MDB_txn *txn, const char *name,

@@ -459,8 +459,15 @@ static const struct {
 	{ NULL, NULL, O_SLASH, N_PLAIN, "K&AOQ", 0, -1,
 	  "folder 'K&AOQ': bad modified UTF-7: unterminated shift" },
 	{ NULL, NULL, O_SLASH, N_PLAIN, "&AGE-", 0, -1, "printable ASCII 'a'" },
-	{ NULL, NULL, O_SLASH, N_PLAIN, "K\xc3\xa4se", 0, -1,
-	  "folder 'K??se': bad modified UTF-7: byte 0xc3" },
+	/* Raw UTF-8 from OLD is taken as UTF-8; invalid 8-bit is not. */
+	{ NULL, NULL, O_SLASH, N_PLAIN, "K\xc3\xa4se/Gr\xc3\xbc\xc3\x9f\x65", 0, 1,
+	  "K&AOQ-se/Gr&APwA3w-e" },
+	{ NULL, NULL, O_COURIER, N_DOT, "INBOX.Gesch\xc3\xa4\x66t", 0, 1,
+	  "INBOX.Gesch&AOQ-ft" },
+	{ NULL, NULL, O_SLASH, N_PLAIN, "K\xe4se", 0, -1,
+	  "folder 'K?se': bad modified UTF-7: byte 0xe4" },
+	{ NULL, NULL, O_SLASH, N_PLAIN, "K\xc3\xa4\tse", 0, -1,
+	  "bad modified UTF-7: byte 0xc3" },
 	{ NULL, NULL, O_SLASH, N_PLAIN, "&2D0-", 0, -1, "unpaired high surrogate" },
 	/* ... unless excluded by their raw form. */
 	{ "*", NULL, O_SLASH, N_PLAIN, "&2D0-", 0, 0, NULL },

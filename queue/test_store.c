@@ -434,6 +434,20 @@ START_TEST(batches_exactly_once)
 	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 9, &error), 0);
 	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
 			 STORE_NOTFOUND);
+	{
+		struct store_stats st;
+
+		/* In the rate: the two messages appended, not the third. */
+		ck_assert_int_eq(store_stats_get(store, 30, &st, &error), 0);
+		ck_assert_uint_eq(st.rate_messages, 2);
+		ck_assert_uint_eq(st.rate_bytes, 400);
+		ck_assert_uint_eq(st.rate_seconds, 31);
+		/* Out of the window later. */
+		ck_assert_int_eq(store_stats_get(store, 30 + STORE_RATE_WINDOW + 60, &st,
+						 &error), 0);
+		ck_assert_uint_eq(st.rate_messages, 0);
+		ck_assert_uint_eq(st.rate_seconds, 0);
+	}
 	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 12,
 					  &uid, &error), 0);
 	ck_assert_uint_eq(uid, 41);
@@ -658,6 +672,10 @@ START_TEST(stats_and_pause)
 	store_job_clear(&job);
 	ck_assert_int_eq(store_stats_get(store, 1000, &st, &error), 0);
 	ck_assert_int_eq(st.started, 500);
+	/* The rate: 2 messages, 123 bytes in the minute from 900 on. */
+	ck_assert_uint_eq(st.rate_messages, 2);
+	ck_assert_uint_eq(st.rate_bytes, 123);
+	ck_assert_uint_eq(st.rate_seconds, 101);
 	ck_assert_uint_eq(st.accounts, 4);
 	ck_assert_uint_eq(st.by_state[STORE_STATE_QUEUED], 1);
 	ck_assert_uint_eq(st.by_state[STORE_STATE_COPIED], 1);

@@ -61,11 +61,13 @@ make -s fuzz-run FUZZ_SECONDS="${MM_FUZZ_SECONDS:-15}"
 
 if [ -z "${MM_SKIP_DISTCHECK:-}" ]; then
 	step "make distcheck"
-	make distcheck >/tmp/mm-distcheck.log 2>&1 || {
-		tail -n 60 /tmp/mm-distcheck.log
+	dclog=$(mktemp /tmp/mm-distcheck.XXXXXX)
+	make distcheck >"$dclog" 2>&1 || {
+		tail -n 60 "$dclog"
 		exit 1
 	}
-	grep -E '^(=+|mailmigrate-.* archives ready)' /tmp/mm-distcheck.log | tail -n 3
+	grep -E '^(=+|mailmigrate-.* archives ready)' "$dclog" | tail -n 3
+	rm -f "$dclog"
 fi
 
 trap - EXIT

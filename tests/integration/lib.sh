@@ -14,6 +14,7 @@
 #   mm_require_root_and_pkgs   exit 77 (skip) unless root with the packages
 #   mm_tmpdir                  print a new short 0755 directory /tmp/mmt.XXXXXX
 #   mm_cleanup_dir DIR         remove DIR at exit (unless MM_KEEP=1)
+#   mm_at_exit CMD             run CMD at exit (before the servers stop)
 #   mm_servers_start [DIR]     start OLD+NEW servers, source DIR/env; the exit
 #                              trap stops them and removes DIR
 #   mm_servers_stop            stop them now; fails if a process survives
@@ -94,9 +95,15 @@ mm_cleanup_dir() {
 	MM_CLEANUP_DIRS="$MM_CLEANUP_DIRS $1"
 }
 
+# mm_at_exit CMD: run CMD (eval'd) at exit, before the servers stop.
+mm_at_exit() {
+	MM_AT_EXIT="${MM_AT_EXIT:+$MM_AT_EXIT; }$1"
+}
+
 mm__cleanup() {
 	mm__rc=$?
 	trap - EXIT INT TERM HUP PIPE
+	[ -z "${MM_AT_EXIT:-}" ] || eval "$MM_AT_EXIT" >/dev/null 2>&1
 	if [ -n "$MM_SERVERS_DIR" ]; then
 		sh "$HARNESS/servers.sh" stop "$MM_SERVERS_DIR" >/dev/null 2>&1
 	fi

@@ -128,6 +128,8 @@ assert st["messages"] == want, (st["messages"], want)
 assert st["mailboxes_migrated"] == 3, st
 assert st["mailboxes_total"] == 3, st
 assert st["errors"] == 0, st["errors"]
+# Just copied: the rate of the last minutes counts those messages.
+assert st["rate_messages"] == want and st["rate_window_seconds"] > 0, st
 EOP
 }
 

@@ -1,0 +1,273 @@
+#!/usr/bin/python3
+"""fakeimap.py - a scripted IMAP server standing in for OLD.
+
+For what a real Dovecot will not do on demand: cut the connection in the
+middle of a literal, never send its greeting, send a malformed FETCH
+response, report an RFC822.SIZE that is not the size of what it sends,
+change UIDVALIDITY (and renumber) between sessions.
+
+    fakeimap.py --listen IP --port-file FILE --spec SPEC.json [faults]
+
+SPEC.json: {"user": U, "password": P, "folders": [{"name": N,
+"uidvalidity": V, "messages": [{"uid": 1, "file": PATH, "flags": [...],
+"date": "01-Jan-2020 10:00:00 +0000"}]}]}
+
+Faults (session numbers count accepted connections from 1):
+  --no-banner                 accept and say nothing
+  --cut SESSION:UID:BYTES     in that session, send BYTES of UID's body
+                              literal, then close the connection
+  --malformed-fetch           answer the message listing with a bad item
+  --size-lie UID:DELTA        report RFC822.SIZE = real size + DELTA
+  --renumber SESSION:V:SHIFT  from that session on, UIDVALIDITY V and
+                              every UID + SHIFT (a rebuilt index)
+Folder names that are not ASCII are listed as raw UTF-8 literals, as some
+servers do instead of modified UTF-7.
+The server writes one line per session to --log (if given): the session
+number and the commands it got (bodies and passwords not included).
+"""
+import argparse
+import json
+import os
+import re
+import socket
+import socketserver
+import sys
+import threading
+
+LOCK = threading.Lock()
+SESSIONS = [0]
+
+
+class Spec:
+    def __init__(self, path):
+        with open(path) as f:
+            self.d = json.load(f)
+        self.bodies = {}
+        for folder in self.d["folders"]:
+            for m in folder["messages"]:
+                with open(m["file"], "rb") as f:
+                    self.bodies[m["file"]] = f.read()
+
+
+def parse_set(text, maxuid):
+    """UID set "1:*", "3,5,7:9" -> predicate."""
+    ranges = []
+    for part in text.split(","):
+        if ":" in part:
+            a, b = part.split(":", 1)
+            a = maxuid if a == "*" else int(a)
+            b = maxuid if b == "*" else int(b)
+            ranges.append((min(a, b), max(a, b)))
+        else:
+            v = maxuid if part == "*" else int(part)
+            ranges.append((v, v))
+    return lambda u: any(a <= u <= b for a, b in ranges)
+
+
+class Handler(socketserver.StreamRequestHandler):
+    def setup(self):
+        super().setup()
+        with LOCK:
+            SESSIONS[0] += 1
+            self.session = SESSIONS[0]
+        self.log = []
+        self.selected = None
+
+    def finish(self):
+        args = self.server.args
+        if args.log:
+            with LOCK, open(args.log, "a") as f:
+                f.write("%d %s\n" % (self.session, " | ".join(self.log)))
+        try:
+            super().finish()
+        except OSError:
+            pass
+
+    def send(self, data):
+        if isinstance(data, str):
+            data = data.encode()
+        self.wfile.write(data)
+        self.wfile.flush()
+
+    def renumber(self):
+        r = self.server.args.renumber
+        if r is not None and self.session >= r[0]:
+            return r[1], r[2]
+        return None, 0
+
+    def folder(self, name):
+        for f in self.server.spec.d["folders"]:
+            if f["name"] == name or (name.upper() == "INBOX" == f["name"].upper()):
+                return f
+        return None
+
+    def messages(self):
+        f = self.selected
+        _, shift = self.renumber()
+        out = []
+        for seq, m in enumerate(f["messages"], 1):
+            out.append((seq, m["uid"] + shift, m))
+        return out
+
+    def handle(self):
+        args = self.server.args
+        if args.no_banner:
+            # Hold the connection open, silent, until the client leaves.
+            try:
+                while self.rfile.read(1):
+                    pass
+            except OSError:
+                pass
+            return
+        self.send("* OK [CAPABILITY IMAP4rev1 NAMESPACE] fake OLD ready\r\n")
+        while True:
+            line = self.rfile.readline(65536)
+            if not line:
+                return
+            # A synchronising literal at the end of the line: ask for
+            # it, take it as the last argument's text (folder names).
+            m = re.search(rb"\{(\d+)\}\r?\n$", line)
+            if m is not None:
+                self.send("+ go ahead\r\n")
+                lit = self.rfile.read(int(m.group(1)))
+                tail = self.rfile.readline(65536)
+                line = line[:m.start()] + b'"' + lit + b'"' + tail
+            line = line.decode("utf-8", "replace").rstrip("\r\n")
+            parts = line.split(" ", 2)
+            if len(parts) < 2:
+                self.send("* BAD no tag\r\n")
+                continue
+            tag, cmd = parts[0], parts[1].upper()
+            rest = parts[2] if len(parts) > 2 else ""
+            self.log.append(cmd if cmd != "UID" else "UID " + rest.split(" ")[0].upper())
+            try:
+                if not self.command(tag, cmd, rest):
+                    return
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+    def command(self, tag, cmd, rest):
+        spec = self.server.spec.d
+        if cmd == "CAPABILITY":
+            self.send("* CAPABILITY IMAP4rev1 NAMESPACE\r\n%s OK done\r\n" % tag)
+        elif cmd == "LOGIN":
+            words = re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', rest)
+            vals = [a or b for a, b in words]
+            if len(vals) == 2 and vals[0] == spec["user"] and vals[1] == spec["password"]:
+                self.send("%s OK logged in\r\n" % tag)
+            else:
+                self.send("%s NO [AUTHENTICATIONFAILED] bad login\r\n" % tag)
+        elif cmd == "NAMESPACE":
+            self.send('* NAMESPACE (("" "/")) NIL NIL\r\n%s OK done\r\n' % tag)
+        elif cmd in ("LIST", "LSUB"):
+            for f in spec["folders"]:
+                raw = f["name"].encode()
+                if raw.isascii():
+                    self.send('* %s () "/" "%s"\r\n' % (cmd, f["name"]))
+                else:
+                    # 8-bit: as a literal, the way such servers send it.
+                    self.send(('* %s () "/" {%d}\r\n' % (cmd, len(raw))).encode()
+                              + raw + b"\r\n")
+            self.send("%s OK done\r\n" % tag)
+        elif cmd in ("EXAMINE", "SELECT"):
+            name = rest.strip().strip('"')
+            f = self.folder(name)
+            if f is None:
+                self.send("%s NO no such folder\r\n" % tag)
+                return True
+            self.selected = f
+            v, _ = self.renumber()
+            msgs = self.messages()
+            uidnext = (msgs[-1][1] + 1) if msgs else 1
+            self.send("* FLAGS (\\Seen \\Answered \\Flagged \\Deleted \\Draft)\r\n"
+                      "* %d EXISTS\r\n* 0 RECENT\r\n"
+                      "* OK [UIDVALIDITY %d] ok\r\n* OK [UIDNEXT %d] ok\r\n"
+                      "%s OK [READ-ONLY] done\r\n"
+                      % (len(msgs), v or f["uidvalidity"], uidnext, tag))
+        elif cmd == "UID":
+            return self.uid_command(tag, rest)
+        elif cmd == "LOGOUT":
+            self.send("* BYE bye\r\n%s OK done\r\n" % tag)
+            return False
+        elif cmd == "NOOP":
+            self.send("%s OK done\r\n" % tag)
+        else:
+            self.send("%s BAD unknown command\r\n" % tag)
+        return True
+
+    def uid_command(self, tag, rest):
+        args = self.server.args
+        m = re.match(r"FETCH (\S+) \((.*)\)$", rest, re.I)
+        if m is None or self.selected is None:
+            self.send("%s BAD unsupported\r\n" % tag)
+            return True
+        msgs = self.messages()
+        maxuid = msgs[-1][1] if msgs else 0
+        want = parse_set(m.group(1), maxuid)
+        items = m.group(2).upper()
+        bodies = self.server.spec.bodies
+        for seq, uid, msg in msgs:
+            if not want(uid):
+                continue
+            body = bodies[msg["file"]]
+            if "BODY.PEEK[]" in items:
+                cut = args.cut
+                if cut is not None and cut[0] == self.session and cut[1] == uid:
+                    self.send("* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, uid, len(body)))
+                    self.send(body[:cut[2]])
+                    self.log.append("CUT %d" % uid)
+                    return False
+                self.send("* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, uid, len(body)))
+                self.send(body + b")\r\n")
+                continue
+            if args.malformed_fetch:
+                self.send("* %d FETCH (UID %d RFC822.SIZE twelve)\r\n" % (seq, uid))
+                continue
+            size = len(body) + args.size_lie.get(msg["uid"], 0)
+            out = ("* %d FETCH (UID %d FLAGS (%s) INTERNALDATE \"%s\" RFC822.SIZE %d"
+                   % (seq, uid, " ".join(msg.get("flags", [])), msg["date"], size))
+            if "HEADER.FIELDS" in items:
+                hdr = body.split(b"\r\n\r\n", 1)[0] + b"\r\n"
+                mid = b"".join(l + b"\r\n" for l in hdr.split(b"\r\n")
+                               if l.lower().startswith(b"message-id:")) + b"\r\n"
+                self.send(out + " BODY[HEADER.FIELDS (MESSAGE-ID)] {%d}\r\n" % len(mid))
+                self.send(mid + b")\r\n")
+            else:
+                self.send(out + ")\r\n")
+        self.send("%s OK fetch done\r\n" % tag)
+        return True
+
+
+class Server(socketserver.ThreadingTCPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--listen", default="127.0.0.1")
+    ap.add_argument("--port-file", required=True)
+    ap.add_argument("--spec", required=True)
+    ap.add_argument("--log")
+    ap.add_argument("--no-banner", action="store_true")
+    ap.add_argument("--malformed-fetch", action="store_true")
+    ap.add_argument("--cut", type=lambda s: tuple(int(x) for x in s.split(":")))
+    ap.add_argument("--size-lie", action="append", default=[])
+    ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
+    args = ap.parse_args()
+    args.size_lie = {int(a): int(b) for a, b in (x.split(":") for x in args.size_lie)}
+    server = Server((args.listen, 0), Handler)
+    server.args = args
+    server.spec = Spec(args.spec)
+    tmp = args.port_file + ".tmp"
+    with open(tmp, "w") as f:
+        f.write("%d\n" % server.server_address[1])
+    os.rename(tmp, args.port_file)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())

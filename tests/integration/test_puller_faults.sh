@@ -1,0 +1,316 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# test_puller_faults.sh - mailmigrated against a scripted fake OLD
+# (tests/harness/fakeimap.py) for what Dovecot will not do on demand,
+# copying into the real NEW Dovecot:
+#   - the connection cut in the middle of a message literal, then a
+#     retry: every message on NEW once, byte for byte;
+#   - the worker killed right after NEW took a batch and before the
+#     store recorded it (MAILMIGRATED_CRASH_AFTER_APPEND), with one
+#     message whose RFC822.SIZE on OLD is not its real size: the next
+#     run finds the batch on NEW by Message-ID, nothing twice;
+#   - UIDVALIDITY changed and every UID renumbered on OLD, plus one new
+#     message: the sync round matches, copies only the new one;
+#   - a greeting that never comes: io_timeout, retried later, not failed;
+#   - a malformed FETCH response: given up with a reason naming it;
+#   - access_mode extended and standard: the aliases gathered from the
+#     headers of the copied mail;
+#   - NEW advertising APPENDLIMIT (and enforcing it with the quota
+#     plugin): a larger message is a failed item, not sent at all;
+#   - folder names in raw UTF-8, sent as literals: EXAMINEd with a
+#     literal, created on NEW in modified UTF-7.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mm_require_root_and_pkgs
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+[ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
+
+# Dovecot 2.3 enforces quota_max_mail_size but does not advertise it:
+# say APPENDLIMIT as a server that does would.
+MM_NEW_DOVECOT_EXTRA=$(mktemp /tmp/mmx.XXXXXX)
+cat >"$MM_NEW_DOVECOT_EXTRA" <<'EOD'
+mail_plugins = $mail_plugins quota
+plugin {
+  quota = count:User quota
+  quota_vsizes = yes
+  quota_max_mail_size = 1M
+}
+imap_capability = +APPENDLIMIT=1048576
+EOD
+export MM_NEW_DOVECOT_EXTRA
+mm_servers_start
+rm -f "$MM_NEW_DOVECOT_EXTRA"
+CONF=$MM_DIR/mailmigrate.conf
+FAKE_PORT=1	# until a fake runs
+
+# The fake OLD listens on OLD's address, on a port of its own. Checks run
+# in subshells, so its pid is kept in a file.
+fake_start() {
+	fake_stop
+	rm -f "$MM_DIR/fake.port"
+	"$PYTHON" "$HARNESS/fakeimap.py" --listen "$OLD_IP" --port-file "$MM_DIR/fake.port" \
+		--log "$MM_DIR/fake.log" "$@" </dev/null >>"$MM_DIR/fake.err" 2>&1 &
+	echo $! >"$MM_DIR/fake.pid"
+	wait_for '[ -s "$MM_DIR/fake.port" ]' 10 || fail "fakeimap.py did not start"
+	FAKE_PORT=$(cat "$MM_DIR/fake.port")
+	write_conf
+}
+fake_stop() {
+	if [ -s "$MM_DIR/fake.pid" ]; then
+		kill "$(cat "$MM_DIR/fake.pid")" 2>/dev/null
+		rm -f "$MM_DIR/fake.pid"
+	fi
+	return 0
+}
+mm_at_exit fake_stop
+
+write_conf() {
+	cat >"$CONF" <<EOC
+state_dir = $MM_DIR/state
+key_file = $MM_DIR/secret.key
+log_file = $MM_DIR/mailmigrated.log
+workers = 1
+io_timeout = 3
+connect_timeout = 3
+target_host = $NEW_IP:$NEW_IMAP_PORT
+target_master_user = $NEW_MASTER_USER
+target_master_password_file = $NEW_MASTER_PASS_FILE
+
+[domain example.test]
+source_host = $OLD_IP:$FAKE_PORT
+source_protocols = imap
+source_tls = none
+access_mode = ${ACCESS_MODE:-username}
+EOC
+}
+MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
+run_once() {
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err"
+}
+
+# Messages: 24 in INBOX (one of 300 KB, where the cut falls), 6 in
+# "Lists/Old"; every one with its own Message-ID. spec USER [EXTRA]
+# writes the fake's spec with EXTRA more messages in INBOX.
+mkdir -p "$MM_DIR/msgs"
+"$PYTHON" - "$MM_DIR/msgs" <<'EOP' || fail "message generation failed"
+import os, sys
+d = sys.argv[1]
+for i in range(1, 32):
+    pad = "x" * (300000 if i == 5 else 200 + 37 * i)
+    extra = {7: "X-Envelope-To: env7@example.test\r\n",
+             9: "Received: from a by b with ESMTP id 9\r\n\tfor <Rcvd9@Example.TEST>; "
+                "Mon, 2 Mar 2020 10:09:00 +0000\r\n",
+             11: "Cc: Colleague <colleague@example.test>\r\n",
+             12: "Cc: list@example.org\r\n"}.get(i, "")
+    body = (extra + "From: sender%d@example.net\r\nTo: user@example.test\r\n"
+            "Subject: fake message %d\r\nMessage-ID: <%d.fake@example.net>\r\n"
+            "Date: Mon, 2 Mar 2020 10:%02d:00 +0000\r\n\r\n" % (i, i, i, i % 60))
+    lines = [pad[k:k + 76] for k in range(0, len(pad), 76)]
+    body += "\r\n".join(lines) + "\r\n"
+    with open(os.path.join(d, "%d.eml" % i), "w", newline="") as f:
+        f.write(body)
+with open(os.path.join(d, "big.eml"), "w", newline="") as f:
+    f.write("Subject: over NEW's APPENDLIMIT\r\nMessage-ID: <big@example.net>\r\n\r\n")
+    f.write(("y" * 998 + "\r\n") * 1500)
+EOP
+spec() {
+	"$PYTHON" - "$MM_DIR" "$1" "${2:-0}" "${3:-}" "${4:-}" <<'EOP'
+import json, sys
+d, user, extra, big, utf8 = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], sys.argv[5]
+date = "02-Mar-2020 10:00:00 +0000"  # the same for all: matching needs more
+def msg(i, uid):
+    return {"uid": uid, "file": "%s/msgs/%d.eml" % (d, i), "date": date,
+            "flags": ["\\Seen"] if i % 2 else []}
+inbox = [msg(i, i) for i in range(1, 25 + extra)]
+other = [msg(i, i - 24) for i in range(26, 32)]
+if big:
+    other.append({"uid": 50, "file": "%s/msgs/big.eml" % d, "date": date, "flags": []})
+spec = {"user": user, "password": "fake pass", "folders": [
+    {"name": "INBOX", "uidvalidity": 4242, "messages": inbox},
+    {"name": "Lists/Old", "uidvalidity": 4343, "messages": other}]}
+if utf8:
+    spec["folders"].append({"name": "Gesch\u00e4ft/Gr\u00fc\u00dfe", "uidvalidity": 99,
+                            "messages": [msg(26, 1), msg(27, 2)]})
+json.dump(spec, open("%s/spec-%s.json" % (d, user), "w"))
+EOP
+}
+
+# NEW holds exactly the fake's messages for USER (every body once, in the
+# right folder): check USER [EXTRA]
+check_new() {
+	"$PYTHON" - "$MM_DIR" "$1" "${2:-0}" "$NEW_IP" "$NEW_IMAP_PORT" \
+		"$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP'
+import imaplib, sys
+d, user, extra, host, port, master, pwfile = sys.argv[1:8]
+extra = int(extra)
+want = {"INBOX": sorted(open("%s/msgs/%d.eml" % (d, i), "rb").read()
+                        for i in range(1, 25 + extra)),
+        "Lists/Old": sorted(open("%s/msgs/%d.eml" % (d, i), "rb").read()
+                            for i in range(26, 32))}
+c = imaplib.IMAP4(host, int(port))
+c.login("%s*%s" % (user, master), open(pwfile).read().strip())
+for folder, bodies in want.items():
+    typ, _ = c.select('"%s"' % folder, readonly=True)
+    assert typ == "OK", folder
+    typ, data = c.uid("FETCH", "1:*", "(BODY.PEEK[])")
+    got = sorted(p[1] for p in data if isinstance(p, tuple))
+    assert len(got) == len(bodies), "%s: %d on NEW, %d expected" % (folder, len(got), len(bodies))
+    assert got == bodies, "%s: bodies differ" % folder
+c.logout()
+EOP
+}
+
+add_account() {
+	sh "$SERVERS_SH" adduser "$MM_DIR" new "$1" --nopass </dev/null ||
+		fail "adduser new $1 failed"
+	printf '%s:fake pass\n' "$1" | MM bulk - >/dev/null
+}
+
+# fake_run USER FAKE-ARGS...: queue USER, copy once from a fake OLD.
+fake_run() {
+	fr_user=$1
+	shift
+	fake_start --spec "$MM_DIR/spec-$fr_user.json" "$@"
+	add_account "$fr_user" || return 1
+	run_once
+	fake_stop
+}
+
+# show USER FIELD: one field of `mailmigrate show --json`
+show() {
+	MM show "$1" --json | "$PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[k] if v is not None else None
+print(v)' "$2"
+}
+
+write_conf
+MM init >/dev/null || fail "init failed"
+
+t_cut_mid_literal() {
+	spec cut@example.test
+	fake_start --spec "$MM_DIR/spec-cut@example.test.json" --cut 1:5:100000
+	add_account cut@example.test || return 1
+	run_once
+	grep -q "^1 .*CUT 5" "$MM_DIR/fake.log" || { echo "the cut did not happen"; return 1; }
+	[ "$(show cut@example.test state)" != copied ] || return 1
+	# Retried soon (a cut connection is "retry now", after a few seconds).
+	for i in 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20; do
+		[ "$(show cut@example.test state)" = copied ] && break
+		sleep 1
+		run_once
+	done
+	[ "$(show cut@example.test state)" = copied ] ||
+		{ show cut@example.test job.last_error; return 1; }
+	fake_stop
+	check_new cut@example.test
+}
+
+t_crash_after_append() {
+	spec crash@example.test
+	fake_start --spec "$MM_DIR/spec-crash@example.test.json" --size-lie 3:7
+	add_account crash@example.test || return 1
+	: >"$MM_DIR/crash"
+	MAILMIGRATED_CRASH_AFTER_APPEND=$MM_DIR/crash run_once
+	[ ! -e "$MM_DIR/crash" ] || { echo "the crash point was not reached"; return 1; }
+	[ "$(show crash@example.test state)" = migrating ] || return 1
+	run_once
+	[ "$(show crash@example.test state)" = copied ] || return 1
+	MM log --account crash@example.test | grep -q "24 of 24 messages of the last batch to INBOX were already on NEW" ||
+		{ MM log --account crash@example.test; return 1; }
+	check_new crash@example.test
+}
+
+t_uidvalidity_renumbered() {
+	fake_stop
+	spec crash@example.test 1
+	fake_start --spec "$MM_DIR/spec-crash@example.test.json" --size-lie 3:7 \
+		--renumber 1:777:1000
+	MM sync crash@example.test >/dev/null || return 1
+	run_once
+	[ "$(show crash@example.test state)" = copied ] || return 1
+	MM log --account crash@example.test | grep -q "UIDVALIDITY of INBOX changed on OLD (4242 -> 777)" ||
+		return 1
+	check_new crash@example.test 1 || return 1
+	fake_stop
+}
+
+t_no_banner() {
+	spec mute@example.test
+	fake_run mute@example.test --no-banner || return 1
+	[ "$(show mute@example.test state)" = queued ] ||
+		[ "$(show mute@example.test state)" = migrating ] || return 1
+	[ "$(show mute@example.test job.attempts)" = 1 ] || return 1
+	show mute@example.test job.last_error | grep -qi "time" ||
+		{ show mute@example.test job.last_error; return 1; }
+}
+
+t_malformed_fetch() {
+	spec bad@example.test
+	fake_run bad@example.test --malformed-fetch || return 1
+	[ "$(show bad@example.test state)" = failed ] || return 1
+	show bad@example.test last_error | grep -q "malformed FETCH response" ||
+		{ show bad@example.test last_error; return 1; }
+}
+
+t_aliases() {
+	ACCESS_MODE=standard
+	spec std@example.test
+	fake_run std@example.test || return 1
+	[ "$(show std@example.test state)" = copied ] || return 1
+	# The To: of all its mail.
+	assert_eq "['user@example.test']" "$(show std@example.test aliases)" \
+		"standard alias" || return 1
+	ACCESS_MODE=extended
+	spec ext@example.test
+	fake_run ext@example.test || return 1
+	[ "$(show ext@example.test state)" = copied ] || return 1
+	# The envelope addresses; the To: of all mail is std's already; not
+	# the colleague in one Cc:, not a domain served elsewhere.
+	assert_eq "['env7@example.test', 'rcvd9@example.test']" \
+		"$(show ext@example.test aliases)" "extended aliases" || return 1
+	MM log --account ext@example.test |
+		grep -q "user@example.test .* is already an alias of std@example.test" || return 1
+	ACCESS_MODE=
+}
+
+t_appendlimit() {
+	spec lim@example.test 0 big
+	fake_run lim@example.test || return 1
+	[ "$(show lim@example.test state)" = copied ] || return 1
+	MM failed lim@example.test --csv >"$MM_DIR/lim.csv"
+	grep -q "^lim@example.test,Lists/Old,4343,50,.*over NEW's APPENDLIMIT (1048576 bytes)" \
+		"$MM_DIR/lim.csv" || { cat "$MM_DIR/lim.csv"; return 1; }
+	check_new lim@example.test
+}
+
+t_8bit_folder() {
+	spec raw@example.test 0 "" utf8
+	fake_run raw@example.test || return 1
+	[ "$(show raw@example.test state)" = copied ] ||
+		{ show raw@example.test last_error; return 1; }
+	check_new raw@example.test || return 1
+	"$PYTHON" - "$NEW_IP" "$NEW_IMAP_PORT" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP'
+import imaplib, sys
+host, port, master, pwfile = sys.argv[1:5]
+c = imaplib.IMAP4(host, int(port))
+c.login("raw@example.test*" + master, open(pwfile).read().strip())
+typ, data = c.select('"Gesch&AOQ-ft/Gr&APwA3w-e"', readonly=True)
+assert typ == "OK" and data[0] == b"2", (typ, data)
+EOP
+}
+
+check "connection cut mid-literal, retried: every message once" t_cut_mid_literal
+check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
+check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
+check "greeting never comes: timeout, retried later" t_no_banner
+check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
+check "access_mode extended and standard: aliases from the headers" t_aliases
+check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
+check "raw UTF-8 folder names (literals) on OLD: EXAMINEd, mapped to UTF-7" t_8bit_folder
+fake_stop
+mm_done
