@@ -269,7 +269,14 @@ check "malformed, oversize, slow and 1000 idle clients: logged, others served" t
 check "SIGHUP reloads; a bad file keeps the running configuration" t_sighup
 check "inet: listener; relay_max_clients refuses one more" t_inet_and_max_clients
 check "export postfix-maps: lmdb maps with the relay's answers" t_export_postfix_maps
+# finish says which accounts had mail relayed to OLD late (que).
+t_finish_names_late_mail() {
+	out=$(MM finish) || { printf '%s\n' "$out"; return 1; }
+	assert_contains "$out" "1 account had mail relayed to OLD after the copy was queued"
+}
+
 check "SIGTERM: clean exit, socket removed" relay_stop
+check "finish counts the accounts with late mail" t_finish_names_late_mail
 
 # The benchmark runs (a tiny one: no figures are judged here).
 t_bench_smoke() {
