@@ -140,6 +140,17 @@ int cli_cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 }
 
 /* mailmigrate finish */
+/* Count accounts the relay sent mail to OLD for after their copy was
+ * queued (late_mail). */
+static int cli_count_late(const struct store_account *acct, void *context)
+{
+	size_t *late = context;
+
+	if (acct->late_mail > 0)
+		(*late)++;
+	return 0;
+}
+
 int cli_cmd_finish(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = { CLI_COMMON_LONGOPTS };
@@ -161,10 +172,18 @@ int cli_cmd_finish(struct cli_ctx *ctx, int argc, char **argv)
 		return CLI_EXIT_SYSTEM;
 	}
 	ret = cli_queue_jobs(ctx, "finish", &n, STORE_JOB_FINISH);
-	if (ret == CLI_EXIT_OK)
+	if (ret == CLI_EXIT_OK) {
+		size_t late = 0;
+
 		printf("%zu account%s queued for the final round; mailmigrated marks "
 		       "each finished and wipes its captured password\n", n.count,
 		       n.count == 1 ? "" : "s");
+		if (store_account_iter(ctx->store, cli_count_late, &late, &error) == 0 &&
+		    late > 0)
+			printf("%zu account%s had mail relayed to OLD after the copy was "
+			       "queued (late mail, see mailmigrate show): the final "
+			       "round copies it\n", late, late == 1 ? "" : "s");
+	}
 	cli_names_free(&n);
 	return ret;
 }

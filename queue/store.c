@@ -259,6 +259,8 @@ static int store_create_missing(struct store *store, const char **error_r)
 	rc = mdb_txn_begin(store->env, NULL, 0, &txn);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "begin transaction");
+	unsigned char was_missing[STORE_DB_COUNT];
+
 	for (int db = 0; db < STORE_DB_COUNT; db++) {
 		if (!store->db_missing[db])
 			continue;
@@ -270,10 +272,20 @@ static int store_create_missing(struct store *store, const char **error_r)
 					      "create a new database");
 		}
 	}
-	rc = mdb_txn_commit(txn);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "commit");
+	memcpy(was_missing, store->db_missing, sizeof(was_missing));
 	memset(store->db_missing, 0, sizeof(store->db_missing));
+	/* Index the aliases accounts already hold, in the same transaction. */
+	if (was_missing[STORE_DB_ALIASES] &&
+	    store_alias_backfill_txn(store, txn, error_r) < 0) {
+		mdb_txn_abort(txn);
+		memcpy(store->db_missing, was_missing, sizeof(was_missing));
+		return -1;
+	}
+	rc = mdb_txn_commit(txn);
+	if (rc != 0) {
+		memcpy(store->db_missing, was_missing, sizeof(was_missing));
+		return store_mdb_fail(store, rc, error_r, "commit");
+	}
 	return 0;
 }
 

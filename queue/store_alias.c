@@ -18,9 +18,9 @@
  *	not copy progress), so it leaves the index alone.
  * COMPATIBILITY
  *	A store made before the index existed lacks the database: a
- *	handle opened for writing creates it (store_open), a read-only
- *	handle reads it as empty. Aliases recorded before then are not
- *	indexed until the account's aliases change again.
+ *	handle opened for writing creates it (store_open) and indexes the
+ *	aliases the accounts already hold, in one transaction; a read-only
+ *	handle reads it as empty until then.
  */
 #include "config.h"
 
@@ -88,6 +88,37 @@ int store_alias_reindex_txn(struct store *store, MDB_txn *txn,
 			return -1;
 	}
 	return 0;
+}
+
+struct alias_backfill_ctx {
+	struct store *store;
+	MDB_txn *txn;
+};
+
+static int alias_backfill_one(const MDB_val *k, const MDB_val *v, void *context,
+			      const char **error_r)
+{
+	struct alias_backfill_ctx *ctx = context;
+	struct store_account acct;
+	char *name = mm_strndup(k->mv_data, k->mv_size);
+	int ret = store_account_decode(v, name, &acct, error_r);
+
+	mm_free(&name);
+	if (ret < 0)
+		return -1;
+	ret = store_alias_reindex_txn(ctx->store, ctx->txn, acct.name, NULL, 0,
+				      acct.aliases, acct.aliases_count, error_r);
+	store_account_clear(&acct);
+	return ret < 0 ? -1 : 0;
+}
+
+int store_alias_backfill_txn(struct store *store, MDB_txn *txn,
+			     const char **error_r)
+{
+	struct alias_backfill_ctx ctx = { store, txn };
+
+	return store_scan(store, txn, STORE_DB_ACCOUNTS, NULL, 0,
+			  alias_backfill_one, &ctx, error_r);
 }
 
 static int alias_cmp(const void *a, const void *b)

@@ -198,6 +198,11 @@ int store_alias_reindex_txn(struct store *store, MDB_txn *txn,
 			    char *const *new, size_t new_count,
 			    const char **error_r);
 
+/* Index every alias the account records hold (a store made before the
+ * index existed, store_open()); the first owner keeps an alias. */
+int store_alias_backfill_txn(struct store *store, MDB_txn *txn,
+			     const char **error_r);
+
 /* Per-account progress (store_folder.c), for reset. */
 int store_folder_forget_txn(struct store *store, MDB_txn *txn,
 			    const char *account, const char **error_r);

@@ -138,17 +138,25 @@ START_TEST(alias_old_store)
 	const char *error;
 
 	test_add(store, "a@example.test", NULL, 10);
+	test_add(store, "b@example.test", NULL, 10);
+	ck_assert_int_eq(store_account_add_alias(store, "b@example.test",
+						 "old-b@example.test", &error), 0);
 	store_close(&store);
+	/* As an older mailmigrate left it: aliases in the record only. */
 	drop_alias_db();
 
 	/* Read-only: missing is empty, everything else works. */
 	ck_assert_int_eq(store_open(test_store_dir, &ro, &reader, &error), 0);
 	expect_alias(reader, "x@example.test", NULL);
+	expect_alias(reader, "old-b@example.test", NULL);
 	ck_assert_int_eq(store_account_get(reader, "a@example.test", &acct, &error), 0);
 	store_account_clear(&acct);
 
-	/* A writer makes the database; the reader then sees its entries. */
+	/* A writer makes the database, indexing the aliases the records
+	 * hold; the reader then sees its entries. */
 	ck_assert_int_eq(store_open(test_store_dir, &rw, &writer, &error), 0);
+	expect_alias(writer, "old-b@example.test", "b@example.test");
+	expect_alias(reader, "old-b@example.test", "b@example.test");
 	ck_assert_int_eq(store_account_add_alias(writer, "a@example.test",
 						 "x@example.test", &error), 0);
 	expect_alias(writer, "x@example.test", "a@example.test");

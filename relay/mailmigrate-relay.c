@@ -20,6 +20,8 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
+#include <stdlib.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -101,6 +103,7 @@ int main(int argc, char **argv)
 	struct store_options sopts = { 0 };
 	struct relay_main m = { 0 };
 	const char *path = NULL, *error;
+	char abspath[PATH_MAX];
 	struct store *store = NULL;
 	int c, status = 0;
 
@@ -124,6 +127,9 @@ int main(int argc, char **argv)
 		usage(stderr);
 		return 2;
 	}
+	/* daemon() changes to /: SIGHUP must still find the file. */
+	if (!m.foreground && realpath(cfg_path(path), abspath) != NULL)
+		path = abspath;
 	if (cfg_load(cfg_path(path), &m.cfg, &error) < 0) {
 		fprintf(stderr, "mailmigrate-relay: %s\n", error);
 		return 3;

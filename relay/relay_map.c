@@ -75,9 +75,12 @@ static enum relay_status map_temp(struct relay_maps *maps, enum relay_map map,
 				  const char *addr, const char *error,
 				  char *data, size_t datasize)
 {
+	char shown[RELAY_MAX_KEY];
+
 	maps->temp++;
 	log_error("%s lookup of %s: %s; answering TEMP (Postfix will retry)",
-		  relay_map_name(map), addr, error);
+		  relay_map_name(map),
+		  log_printable(shown, sizeof(shown), addr, strlen(addr)), error);
 	snprintf(data, datasize, "mailmigrate store error");
 	return RELAY_TEMP;
 }

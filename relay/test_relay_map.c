@@ -248,6 +248,66 @@ START_TEST(map_store_error_is_temp)
 }
 END_TEST
 
+/* Another process grows the map while the relay holds its store open
+ * (with a read transaction kept for reuse): lookups go on, and see what
+ * that process wrote. */
+START_TEST(map_grown_by_other_process)
+{
+	char data[RELAY_MAX_DATA], text[STORE_MAX_EVENT_TEXT];
+	int go[2];
+	const char *error;
+	pid_t pid;
+	char c;
+
+	/* No handle may cross fork(): close ours, open again after. */
+	store_close(&store);
+	memset(text, 'g', sizeof(text) - 1);
+	text[sizeof(text) - 1] = '\0';
+	ck_assert_int_eq(pipe(go), 0);
+	pid = fork();
+	ck_assert_int_ge(pid, 0);
+	if (pid == 0) {
+		struct store *child;
+		int bad;
+
+		close(go[1]);
+		bad = read(go[0], &c, 1) != 1;
+		child = test_open(1 << 20, 64 << 20);
+		for (int i = 0; i < 2000 && !bad; i++)
+			bad |= store_event_add(child, i, LOG_SEV_INFO, "c", text,
+					       &error) != 0;
+		if (!bad) {
+			struct store_account acct = { 0 };
+
+			acct.name = (char *)"late@example.test";
+			acct.domain = (char *)"example.test";
+			acct.state = STORE_STATE_COPIED;
+			bad = store_account_create(child, &acct, NULL, 1, &error) != 0;
+		}
+		store_close(&child);
+		_exit(bad);
+	}
+	close(go[0]);
+	store = test_open(1 << 20, 64 << 20);
+	maps.store = store;
+	add_in_state("queued@example.test", "example.test", STORE_STATE_QUEUED);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "late@example.test", data, sizeof(data)),
+			 RELAY_OK);	/* unknown yet: OLD */
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	close(go[1]);
+	test_wait_ok(pid);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "late@example.test", data, sizeof(data)),
+			 RELAY_NOTFOUND);	/* copied: NEW */
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "queued@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	ck_assert_int_eq(relay_late_flush(maps.late, store, 500), 0);
+	ck_assert_uint_eq(maps.temp, 0);
+}
+END_TEST
+
 static Suite *map_suite(void)
 {
 	Suite *s = suite_create("relay_map");
@@ -259,6 +319,7 @@ static Suite *map_suite(void)
 	tcase_add_test(tc, map_late_mail);
 	tcase_add_test(tc, map_store_error_is_temp);
 	tcase_add_test(tc, late_table_bounded);
+	tcase_add_test(tc, map_grown_by_other_process);
 	suite_add_tcase(s, tc);
 	return s;
 }

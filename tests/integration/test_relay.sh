@@ -78,7 +78,7 @@ stop_relay_at_exit() {
 trap 'stop_relay_at_exit; mm__cleanup' EXIT
 
 # Mail of user@dom on side old|new: messages in its Maildir.
-count() { mm_maildir_count "$(eval echo "\$$(echo "$1" | tr a-z A-Z)_MAILDIR_ROOT")/${2#*@}/${2%@*}"; }
+count() { mm_maildir_count "$(eval echo "\$$(echo "$1" | tr "[:lower:]" "[:upper:]")_MAILDIR_ROOT")/${2#*@}/${2%@*}"; }
 # Wait until user@dom has N messages on side.
 wait_count() { wait_for "[ \$(count $1 $2) -eq $3 ]" 30; }
 N=0
@@ -207,6 +207,39 @@ NOTFOUND
 NOTFOUND " "$r" "replies"
 }
 
+# A second relay on the same store, on inet:127.0.0.1:PORT, with
+# relay_max_clients = 3 (no Postfix talks to this one): it answers as the
+# first, and refuses a fourth client, saying so.
+t_inet_and_max_clients() {
+	port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	{
+		echo "relay_max_clients = 3"
+		sed -e "s|^relay_listen = .*|relay_listen = inet:127.0.0.1:$port|" \
+		    -e "s|^log_file = .*|log_file = $MM_DIR/relay-inet.log|" "$CONF"
+	} >"$CONF.inet"
+	"$RELAY" -c "$CONF.inet" -f </dev/null >>"$MM_DIR/relay-inet.err" 2>&1 &
+	ipid=$!
+	wait_for "$RC query 127.0.0.1:$port transport '*'" 10 || { kill "$ipid"; return 1; }
+	r=$($RC query "127.0.0.1:$port" transport una@example.test transport mig@example.test)
+	"$PYTHON" - "$port" <<'EOP'
+import socket, sys
+port = int(sys.argv[1])
+conns = [socket.create_connection(("127.0.0.1", port)) for i in range(3)]
+s = socket.create_connection(("127.0.0.1", port)); s.settimeout(10)
+assert s.recv(10) == b"", "a fourth client was served"
+q = b"transport *"
+conns[0].sendall(b"%d:%s," % (len(q), q)); conns[0].settimeout(10)
+assert conns[0].recv(100) == b"9:NOTFOUND ,", "the first three are served"
+EOP
+	st=$?
+	kill -TERM "$ipid"
+	wait "$ipid" || return 1
+	[ "$st" = 0 ] || return 1
+	assert_eq "OK mm-old:[$OLD_IP]:25
+NOTFOUND " "$r" "inet replies"
+	grep -q 'refused: 3 clients connected (relay_max_clients)' "$MM_DIR/relay-inet.log"
+}
+
 # The static maps that replace the relay give the same answers.
 t_export_postfix_maps() {
 	mkdir -p "$MM_DIR/maps" || return 1
@@ -234,8 +267,16 @@ check "relay down: deferred; back up: delivered once" t_relay_down_nothing_lost
 check "mailbox and alias maps" t_mailbox_and_alias_maps
 check "malformed, oversize, slow and 1000 idle clients: logged, others served" t_defences
 check "SIGHUP reloads; a bad file keeps the running configuration" t_sighup
+check "inet: listener; relay_max_clients refuses one more" t_inet_and_max_clients
 check "export postfix-maps: lmdb maps with the relay's answers" t_export_postfix_maps
+# finish says which accounts had mail relayed to OLD late (que).
+t_finish_names_late_mail() {
+	out=$(MM finish) || { printf '%s\n' "$out"; return 1; }
+	assert_contains "$out" "1 account had mail relayed to OLD after the copy was queued"
+}
+
 check "SIGTERM: clean exit, socket removed" relay_stop
+check "finish counts the accounts with late mail" t_finish_names_late_mail
 
 # The benchmark runs (a tiny one: no figures are judged here).
 t_bench_smoke() {
