@@ -227,13 +227,23 @@ EOP
 	SAMPLER_PID=$!
 }
 
-# timed TOOL RUN CMD...: run CMD under GNU time, record seconds and RSS.
+# cpu_ticks SIDE: CPU ticks used by a Dovecot so far, its master and
+# every child it has reaped (the imap processes, once logged out).
+cpu_ticks() {
+	awk '{ print $14 + $15 + $16 + $17 }' "/proc/$(cat "$SRV/$1/run/master.pid")/stat"
+}
+
+# timed TOOL RUN CMD...: run CMD under GNU time; sets secs (wall clock),
+# rss (KiB, largest process), cpu (the tool's user+sys seconds), srvcpu
+# (OLD's and NEW's Dovecot, seconds) and load (1-minute load average).
 timed() {
 	tool=$1 run=$2
 	shift 2
 	sync
+	load=$(cut -d' ' -f1 /proc/loadavg)
+	c0=$(($(cpu_ticks old) + $(cpu_ticks new)))
 	t0=$(date +%s%N)
-	"$TIME" -f '%M' -o "$SRV/$tool.$run.time" "$@" >"$SRV/$tool.$run.out" 2>"$SRV/$tool.$run.err" &
+	"$TIME" -f '%U %S %M' -o "$SRV/$tool.$run.time" "$@" >"$SRV/$tool.$run.out" 2>"$SRV/$tool.$run.err" &
 	tpid=$!
 	SAMPLER_PID=
 	[ "$tool" = mailmigrated ] && sample_rss "$tpid" "$SRV/$tool.$run.hwm"
@@ -244,8 +254,13 @@ timed() {
 		wait "$SAMPLER_PID"
 		SAMPLER_PID=
 	fi
+	sleep 0.5	# the servers' imap processes exit after LOGOUT
+	c1=$(($(cpu_ticks old) + $(cpu_ticks new)))
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	rss=$(grep -E '^[0-9]+$' "$SRV/$tool.$run.time" | tail -n 1)
+	srvcpu=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
+	set -- $(grep -E '^[0-9.]+ [0-9.]+ [0-9]+$' "$SRV/$tool.$run.time" | tail -n 1)
+	cpu=$(awk -v u="${1:-0}" -v s="${2:-0}" 'BEGIN { printf "%.2f", u + s }')
+	rss=${3:-0}
 	return "$trc"
 }
 
@@ -257,8 +272,10 @@ verify_new() {  # USER [puller_verify options]
 }
 
 record() {  # TOOL RUN STATUS [WORKER_RSS]
-	printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$secs" "${rss:-0}" "${4:-}" "$3" >>"$RESULTS"
-	say "$(printf '%-13s run %s: %8s s  peak RSS %6s KiB  %s' "$1" "$2" "$secs" "${rss:-0}" "$3")"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$secs" "${rss:-0}" "${4:-}" \
+		"$3" "$cpu" "$srvcpu" "$load" >>"$RESULTS"
+	say "$(printf '%-13s run %s: %8s s  peak RSS %6s KiB  CPU %6s s  servers %6s s  load %s  %s' \
+		"$1" "$2" "$secs" "${rss:-0}" "$cpu" "$srvcpu" "$load" "$3")"
 	[ "$3" = ok ] || FAILED=1
 }
 
@@ -418,15 +435,16 @@ msgs, nbytes, runs = int(msgs), int(nbytes), int(runs)
 MIB = 1048576
 rows = {}
 for line in open(res):
-    tool, run, secs, rss, wrss, status = line.rstrip("\n").split("\t")
-    rows.setdefault(tool, []).append((float(secs), int(rss), int(wrss or 0), status))
+    tool, run, secs, rss, wrss, status, cpu, scpu, load = line.rstrip("\n").split("\t")
+    rows.setdefault(tool, []).append((float(secs), int(rss), int(wrss or 0), status,
+                                      float(cpu), float(scpu), float(load)))
 names = {"fetch": "fetch-only", "append": "append-only", "mailmigrated": "mailmigrated",
          "mbsync": "mbsync", "doveadm": "doveadm backup"}
 print("puller-bench: %d messages, %.1f MiB (median %d B, largest %.1f MiB), %s folders; "
       "%d run(s), medians; %s CPUs, load %s -> %s"
       % (msgs, nbytes / MIB, int(med), int(mx) / MIB, nf, runs, ncpu, l0, l1))
-print("%-15s %8s %9s %8s %12s  %s" % ("tool", "seconds", "msgs/s", "MiB/s",
-                                      "peak RSS MiB", "verified"))
+print("%-15s %8s %9s %8s %12s %7s %7s %6s  %s" % ("tool", "seconds", "msgs/s", "MiB/s",
+      "peak RSS MiB", "CPU s", "srv CPU", "load", "verified"))
 med_s = {}
 for tool in ["fetch", "append", "mailmigrated", "mbsync", "doveadm"]:
     if tool not in rows:
@@ -435,7 +453,8 @@ for tool in ["fetch", "append", "mailmigrated", "mbsync", "doveadm"]:
     ok = sum(1 for x in r if x[3] == "ok")
     good = [x for x in r if x[3] == "ok"]
     if not good:
-        print("%-15s %8s %9s %8s %12s  %d/%d" % (names[tool], "-", "-", "-", "-", ok, len(r)))
+        print("%-15s %8s %9s %8s %12s %7s %7s %6s  %d/%d" % (names[tool], "-", "-", "-", "-",
+              "-", "-", "-", ok, len(r)))
         continue
     s = statistics.median(x[0] for x in good)
     med_s[tool] = s
@@ -445,10 +464,15 @@ for tool in ["fetch", "append", "mailmigrated", "mbsync", "doveadm"]:
         w = max(x[2] for x in good) / 1024
         extra = " (worker %.1f)" % w
         med_s["mm_worker_rss"] = w
-    print("%-15s %8.2f %9.0f %8.1f %12.1f  %d/%d%s"
-          % (names[tool], s, msgs / s, nbytes / MIB / s, rss, ok, len(r), extra))
-print("  (seconds: wall clock, median; peak RSS: the largest process, max over runs;"
-      " mailmigrated: the largest worker)")
+    cpu = statistics.median(x[4] for x in good)
+    scpu = statistics.median(x[5] for x in good)
+    load = statistics.median(x[6] for x in good)
+    print("%-15s %8.2f %9.0f %8.1f %12.1f %7.2f %7.2f %6.2f  %d/%d%s"
+          % (names[tool], s, msgs / s, nbytes / MIB / s, rss, cpu, scpu, load, ok, len(r),
+             extra))
+print("  (medians of the runs; seconds: wall clock; peak RSS: the largest process, max"
+      " over runs,\n   mailmigrated's worker apart; CPU s: the tool's user+sys; srv CPU:"
+      " OLD's and NEW's Dovecot;\n   load: 1-minute load average when the run began)")
 def verdict(ok):
     return "PASS" if ok else "MISS"
 mm = med_s.get("mailmigrated")
