@@ -5,7 +5,7 @@
  *	the write bound of a copy: append a corpus from local files into
  *	an IMAP account, batched as mailmigrated batches
  * SYNOPSIS
- *	append_only [-b MESSAGES] [-B BYTES] HOST[:PORT] LOGIN PASSWORD_FILE CORPUS_DIR
+ *	append_only [-s] [-b MESSAGES] [-B BYTES] HOST[:PORT] LOGIN PASSWORD_FILE CORPUS_DIR
  * DESCRIPTION
  *	Reads CORPUS_DIR/index.tsv (written by puller_corpus.py: folder,
  *	flags, INTERNALDATE, IMAP size, file), creates each folder and
@@ -21,6 +21,10 @@
  *	It is a bound, not a copier: no OLD, no flags to parse, no UID
  *	bookkeeping, no store. Larger batches (-b 100000 -B 1G: one
  *	commit per folder) show what NEW could take with fewer commits.
+ *
+ *	-s SELECTs each folder before appending to it, as mailmigrated
+ *	does (to learn UIDVALIDITY and UIDNEXT): NEW then syncs the
+ *	selected folder after every APPEND. For measuring that cost.
  *
  *	Prints "append_only: MESSAGES messages BYTES bytes SECONDS s
  *	BATCHES batches" on stdout. Exit 0, or 1 on any failure.
@@ -170,10 +174,11 @@ int main(int argc, char **argv)
 	char host[256], password[1024];
 	size_t count, max_msgs = 64, batches = 0;
 	uint64_t max_bytes = 16 << 20, total = 0;
-	int opt;
+	int opt, select_first = 0;
 
-	while ((opt = getopt(argc, argv, "b:B:")) != -1) {
+	while ((opt = getopt(argc, argv, "sb:B:")) != -1) {
 		switch (opt) {
+		case 's': select_first = 1; break;
 		case 'b': max_msgs = strtoull(optarg, NULL, 10); break;
 		case 'B': max_bytes = strtoull(optarg, NULL, 10); break;
 		default: goto usage;
@@ -222,6 +227,12 @@ int main(int argc, char **argv)
 			    imap_client_wait(client, tag, NULL, &status, &fail, &error) < 0)
 				goto fail;
 			mm_free(&cmd);
+			if (select_first) {
+				cmd = mm_asprintf("SELECT %s", q);
+				if (imap_client_run(client, cmd, NULL, &fail, &error) < 0)
+					goto fail;
+				mm_free(&cmd);
+			}
 		}
 		tag = imap_client_new_tag(client);
 		if (stream_printf(s, &fail, &error, "M%u APPEND %s", tag, q) < 0)
@@ -260,7 +271,7 @@ int main(int argc, char **argv)
 	       batches);
 	return 0;
 usage:
-	fprintf(stderr, "usage: append_only [-b MESSAGES] [-B BYTES] HOST[:PORT] "
+	fprintf(stderr, "usage: append_only [-s] [-b MESSAGES] [-B BYTES] HOST[:PORT] "
 		"LOGIN PASSWORD_FILE CORPUS_DIR\n");
 	return 2;
 fail:
