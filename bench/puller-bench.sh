@@ -234,14 +234,16 @@ cpu_ticks() {
 }
 
 # timed TOOL RUN CMD...: run CMD under GNU time; sets secs (wall clock),
-# rss (KiB, largest process), cpu (the tool's user+sys seconds), srvcpu
-# (OLD's and NEW's Dovecot, seconds) and load (1-minute load average).
+# rss (KiB, largest process), cpu (the tool's user+sys seconds), oldcpu
+# and newcpu (OLD's and NEW's Dovecot, seconds) and load (1-minute load
+# average).
 timed() {
 	tool=$1 run=$2
 	shift 2
 	sync
 	load=$(cut -d' ' -f1 /proc/loadavg)
-	c0=$(($(cpu_ticks old) + $(cpu_ticks new)))
+	o0=$(cpu_ticks old)
+	n0=$(cpu_ticks new)
 	t0=$(date +%s%N)
 	"$TIME" -f '%U %S %M' -o "$SRV/$tool.$run.time" "$@" >"$SRV/$tool.$run.out" 2>"$SRV/$tool.$run.err" &
 	tpid=$!
@@ -255,9 +257,12 @@ timed() {
 		SAMPLER_PID=
 	fi
 	sleep 0.5	# the servers' imap processes exit after LOGOUT
-	c1=$(($(cpu_ticks old) + $(cpu_ticks new)))
+	o1=$(cpu_ticks old)
+	n1=$(cpu_ticks new)
 	secs=$(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.3f", (b - a) / 1e9 }')
-	srvcpu=$(awk -v a="$c0" -v b="$c1" -v hz="$(getconf CLK_TCK)" 'BEGIN { printf "%.2f", (b - a) / hz }')
+	hz=$(getconf CLK_TCK)
+	oldcpu=$(awk -v a="$o0" -v b="$o1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
+	newcpu=$(awk -v a="$n0" -v b="$n1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
 	set -- $(grep -E '^[0-9.]+ [0-9.]+ [0-9]+$' "$SRV/$tool.$run.time" | tail -n 1)
 	cpu=$(awk -v u="${1:-0}" -v s="${2:-0}" 'BEGIN { printf "%.2f", u + s }')
 	rss=${3:-0}
@@ -272,10 +277,10 @@ verify_new() {  # USER [puller_verify options]
 }
 
 record() {  # TOOL RUN STATUS [WORKER_RSS]
-	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$secs" "${rss:-0}" "${4:-}" \
-		"$3" "$cpu" "$srvcpu" "$load" >>"$RESULTS"
-	say "$(printf '%-13s run %s: %8s s  peak RSS %6s KiB  CPU %6s s  servers %6s s  load %s  %s' \
-		"$1" "$2" "$secs" "${rss:-0}" "$cpu" "$srvcpu" "$load" "$3")"
+	printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$1" "$2" "$secs" "${rss:-0}" \
+		"${4:-}" "$3" "$cpu" "$oldcpu" "$newcpu" "$load" >>"$RESULTS"
+	say "$(printf '%-13s run %s: %8s s  peak RSS %6s KiB  CPU %6s s  OLD %6s s  NEW %6s s  load %s  %s' \
+		"$1" "$2" "$secs" "${rss:-0}" "$cpu" "$oldcpu" "$newcpu" "$load" "$3")"
 	[ "$3" = ok ] || FAILED=1
 }
 
@@ -435,16 +440,16 @@ msgs, nbytes, runs = int(msgs), int(nbytes), int(runs)
 MIB = 1048576
 rows = {}
 for line in open(res):
-    tool, run, secs, rss, wrss, status, cpu, scpu, load = line.rstrip("\n").split("\t")
+    tool, run, secs, rss, wrss, status, cpu, ocpu, ncpu, load = line.rstrip("\n").split("\t")
     rows.setdefault(tool, []).append((float(secs), int(rss), int(wrss or 0), status,
-                                      float(cpu), float(scpu), float(load)))
+                                      float(cpu), float(ocpu), float(ncpu), float(load)))
 names = {"fetch": "fetch-only", "append": "append-only", "mailmigrated": "mailmigrated",
          "mbsync": "mbsync", "doveadm": "doveadm backup"}
 print("puller-bench: %d messages, %.1f MiB (median %d B, largest %.1f MiB), %s folders; "
       "%d run(s), medians; %s CPUs, load %s -> %s"
       % (msgs, nbytes / MIB, int(med), int(mx) / MIB, nf, runs, ncpu, l0, l1))
-print("%-15s %8s %9s %8s %12s %7s %7s %6s  %s" % ("tool", "seconds", "msgs/s", "MiB/s",
-      "peak RSS MiB", "CPU s", "srv CPU", "load", "verified"))
+print("%-15s %8s %8s %7s %12s %6s %7s %7s %5s  %s" % ("tool", "seconds", "msgs/s", "MiB/s",
+      "peak RSS MiB", "CPU s", "OLD CPU", "NEW CPU", "load", "verified"))
 med_s = {}
 for tool in ["fetch", "append", "mailmigrated", "mbsync", "doveadm"]:
     if tool not in rows:
@@ -453,8 +458,8 @@ for tool in ["fetch", "append", "mailmigrated", "mbsync", "doveadm"]:
     ok = sum(1 for x in r if x[3] == "ok")
     good = [x for x in r if x[3] == "ok"]
     if not good:
-        print("%-15s %8s %9s %8s %12s %7s %7s %6s  %d/%d" % (names[tool], "-", "-", "-", "-",
-              "-", "-", "-", ok, len(r)))
+        print("%-15s %8s %8s %7s %12s %6s %7s %7s %5s  %d/%d" % (names[tool], "-", "-", "-",
+              "-", "-", "-", "-", "-", ok, len(r)))
         continue
     s = statistics.median(x[0] for x in good)
     med_s[tool] = s
@@ -465,14 +470,15 @@ for tool in ["fetch", "append", "mailmigrated", "mbsync", "doveadm"]:
         extra = " (worker %.1f)" % w
         med_s["mm_worker_rss"] = w
     cpu = statistics.median(x[4] for x in good)
-    scpu = statistics.median(x[5] for x in good)
-    load = statistics.median(x[6] for x in good)
-    print("%-15s %8.2f %9.0f %8.1f %12.1f %7.2f %7.2f %6.2f  %d/%d%s"
-          % (names[tool], s, msgs / s, nbytes / MIB / s, rss, cpu, scpu, load, ok, len(r),
-             extra))
+    ocpu = statistics.median(x[5] for x in good)
+    ncpu = statistics.median(x[6] for x in good)
+    load = statistics.median(x[7] for x in good)
+    print("%-15s %8.2f %8.0f %7.1f %12.1f %6.2f %7.2f %7.2f %5.2f  %d/%d%s"
+          % (names[tool], s, msgs / s, nbytes / MIB / s, rss, cpu, ocpu, ncpu, load, ok,
+             len(r), extra))
 print("  (medians of the runs; seconds: wall clock; peak RSS: the largest process, max"
-      " over runs,\n   mailmigrated's worker apart; CPU s: the tool's user+sys; srv CPU:"
-      " OLD's and NEW's Dovecot;\n   load: 1-minute load average when the run began)")
+      " over runs,\n   mailmigrated's worker apart; CPU s: the tool's user+sys; OLD/NEW"
+      " CPU: each Dovecot's;\n   load: 1-minute load average when the run began)")
 def verdict(ok):
     return "PASS" if ok else "MISS"
 mm = med_s.get("mailmigrated")
