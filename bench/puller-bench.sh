@@ -1,4 +1,5 @@
 #!/bin/sh
+# shellcheck disable=SC2317  # cleanup and run_* are called through traps and "run_$t"
 # puller-bench.sh - how fast mailmigrated copies a mailbox OLD -> NEW,
 # next to mbsync and `doveadm backup -R imapc:`, and next to the two bounds
 # no copier can beat: fetching everything from OLD (fetch_only) and
@@ -151,7 +152,9 @@ trap 'exit 129' HUP
 
 sh "$HARNESS/servers.sh" stop "$SRV" >/dev/null 2>&1
 rm -rf "$SRV"
-mkdir -p "$SRV/old" && chmod 755 "$SRV" "$SRV/old" || die "cannot create $SRV"
+if ! mkdir -p "$SRV/old" || ! chmod 755 "$SRV" "$SRV/old"; then
+	die "cannot create $SRV"
+fi
 cp -al "$CORPUS/maildir" "$SRV/old/corpus" || die "cannot link the corpus"
 chown -R mail:mail "$SRV/old/corpus"
 MM_OLD_IP=$OLD_IP MM_NEW_IP=$NEW_IP sh "$HARNESS/servers.sh" start "$SRV" >"$SRV/start.log" 2>&1 ||
@@ -172,12 +175,13 @@ while [ "$r" -le "$RUNS" ]; do
 	USERS="$USERS mm$r mbs$r dva$r app$r"
 	r=$((r + 1))
 done
-{
-	for u in $USERS; do
-		printf '%s@%s:%s::::::userdb_mail=maildir:%s/old/corpus\n' "$u" "$DOMAIN" "$HASH" "$SRV"
-	done
-} >"$OLD_USERS_FILE.tmp" && chgrp dovecot "$OLD_USERS_FILE.tmp" && chmod 640 "$OLD_USERS_FILE.tmp" &&
-	mv "$OLD_USERS_FILE.tmp" "$OLD_USERS_FILE" || die "cannot write $OLD_USERS_FILE"
+for u in $USERS; do
+	printf '%s@%s:%s::::::userdb_mail=maildir:%s/old/corpus\n' "$u" "$DOMAIN" "$HASH" "$SRV"
+done >"$OLD_USERS_FILE.tmp" || die "cannot write $OLD_USERS_FILE.tmp"
+if ! chgrp dovecot "$OLD_USERS_FILE.tmp" || ! chmod 640 "$OLD_USERS_FILE.tmp" ||
+    ! mv "$OLD_USERS_FILE.tmp" "$OLD_USERS_FILE"; then
+	die "cannot install $OLD_USERS_FILE"
+fi
 for u in $USERS; do
 	[ "$u" = fetch ] && continue
 	sh "$SERVERS_SH" adduser "$SRV" new "$u@$DOMAIN" --nopass </dev/null || die "adduser new $u failed"
@@ -263,6 +267,7 @@ timed() {
 	hz=$(getconf CLK_TCK)
 	oldcpu=$(awk -v a="$o0" -v b="$o1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
 	newcpu=$(awk -v a="$n0" -v b="$n1" -v hz="$hz" 'BEGIN { printf "%.2f", (b - a) / hz }')
+	# shellcheck disable=SC2046  # split into user, system, RSS
 	set -- $(grep -E '^[0-9.]+ [0-9.]+ [0-9]+$' "$SRV/$tool.$run.time" | tail -n 1)
 	cpu=$(awk -v u="${1:-0}" -v s="${2:-0}" 'BEGIN { printf "%.2f", u + s }')
 	rss=${3:-0}
@@ -285,7 +290,7 @@ record() {  # TOOL RUN STATUS [WORKER_RSS]
 }
 
 drop_new() {  # USER: remove the account's mail on NEW (outside the timing)
-	rm -rf "$NEW_MAILDIR_ROOT/$DOMAIN/$1" "$SRV/new/home/$DOMAIN/$1"
+	rm -rf "${NEW_MAILDIR_ROOT:?}/$DOMAIN/$1" "$SRV/new/home/$DOMAIN/$1"
 }
 
 run_fetch() {
@@ -435,7 +440,7 @@ LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
 "$PYTHON" - "$RESULTS" "$TOTAL_MSGS" "$TOTAL_BYTES" "$SIZE_MEDIAN" "$SIZE_MAX" \
 	"$NFOLDERS" "$RUNS" "$LOAD0" "$LOAD1" "$(nproc)" "$SRV" <<'EOP'
 import statistics, sys
-res, msgs, nbytes, med, mx, nf, runs, l0, l1, ncpu, srv = sys.argv[1:12]
+res, msgs, nbytes, med, mx, nf, runs, l0, l1, ncpus, srv = sys.argv[1:12]
 msgs, nbytes, runs = int(msgs), int(nbytes), int(runs)
 MIB = 1048576
 rows = {}
@@ -447,7 +452,7 @@ names = {"fetch": "fetch-only", "append": "append-only", "mailmigrated": "mailmi
          "mbsync": "mbsync", "doveadm": "doveadm backup"}
 print("puller-bench: %d messages, %.1f MiB (median %d B, largest %.1f MiB), %s folders; "
       "%d run(s), medians; %s CPUs, load %s -> %s"
-      % (msgs, nbytes / MIB, int(med), int(mx) / MIB, nf, runs, ncpu, l0, l1))
+      % (msgs, nbytes / MIB, int(med), int(mx) / MIB, nf, runs, ncpus, l0, l1))
 print("%-15s %8s %8s %7s %12s %6s %7s %7s %5s  %s" % ("tool", "seconds", "msgs/s", "MiB/s",
       "peak RSS MiB", "CPU s", "OLD CPU", "NEW CPU", "load", "verified"))
 med_s = {}
