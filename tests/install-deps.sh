@@ -17,7 +17,7 @@ set -u
 PACKAGES="gcc make autoconf automake libtool pkg-config liblmdb-dev lmdb-utils
 libssl-dev libcrypt-dev check valgrind clang dovecot-core dovecot-imapd
 dovecot-pop3d dovecot-lmtpd dovecot-dev postfix postfix-lmdb swaks isync python3
-libpython3.11-testsuite openssl ca-certificates procps iproute2"
+libpython3.11-testsuite openssl ca-certificates procps iproute2 time"
 
 POLICY=/usr/sbin/policy-rc.d
 VERBOSE=0

@@ -1,0 +1,62 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# test_bench_smoke.sh - bench/puller-bench.sh runs end to end on a small
+# corpus (100 messages): every copier (mailmigrated, mbsync, doveadm
+# backup) and both bounds finish, every copy verifies, and the table and
+# the target lines are printed.  No timing is asserted.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mm_require_root_and_pkgs
+for t in mbsync /usr/bin/time; do
+	command -v "$t" >/dev/null 2>&1 || skip "$t not installed (run tests/install-deps.sh)"
+done
+top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
+top_builddir=${top_builddir:-$top_srcdir}
+MAILMIGRATE=${MAILMIGRATE:-$top_builddir/queue/mailmigrate}
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+BENCH=$top_srcdir/bench/puller-bench.sh
+[ -x "$top_builddir/bench/fetch_only" ] || skip "bench/fetch_only not built"
+
+# Its own short work directory (the corpus cache goes there too) and the
+# first free pair of loopback addresses, as mm_servers_start finds them.
+WD=$(mm_tmpdir)
+mm_cleanup_dir "$WD"
+n=0
+while :; do
+	OLD=127.0.$((n + 64)).2
+	NEW=127.0.$((n + 64)).3
+	if "$PYTHON" "$HARNESS/netcheck.py" free "o=$OLD:143" "n=$NEW:143" >/dev/null 2>&1; then
+		break
+	fi
+	n=$((n + 1))
+	[ "$n" -lt 16 ] || skip "no free loopback pair for the bench"
+done
+
+out=$(top_builddir=$top_builddir MAILMIGRATE=$MAILMIGRATE MAILMIGRATED=$MAILMIGRATED \
+	sh "$BENCH" --messages 100 --size-mb 5 --big-mb 1 --runs 1 --workdir "$WD" \
+	--old-ip "$OLD" --new-ip "$NEW" 2>"$WD/bench.err")
+rc=$?
+printf '%s\n' "$out"
+
+t_exit() { [ "$rc" = 0 ] || { tail -n 40 "$WD/bench.err"; return 1; }; }
+t_table() {
+	for tool in fetch-only append-only mailmigrated mbsync "doveadm backup"; do
+		printf '%s\n' "$out" | grep -E "^$tool( +[0-9.]+){8} +1/1" ||
+			{ echo "no verified row for $tool"; return 1; }
+	done
+}
+t_targets() {
+	for w in "vs mbsync" "vs doveadm" "slower bound" "RSS per worker"; do
+		printf '%s\n' "$out" | grep -q "$w.*\(PASS\|MISS\)" || { echo "no '$w' line"; return 1; }
+	done
+}
+t_verified() {
+	[ "$(grep -c 'run 1: .* ok$' "$WD/bench.err")" = 5 ] || { cat "$WD/bench.err"; return 1; }
+}
+check "bench exits 0" t_exit
+check "every tool has a verified row" t_table
+check "target lines printed" t_targets
+check "five runs verified" t_verified
+mm_done
