@@ -350,6 +350,49 @@ START_TEST(malformed_fetch)
 }
 END_TEST
 
+/* A command with an astring argument: quoted with what follows, as a
+ * LITERAL+ literal, and a synchronising literal the server refuses. */
+START_TEST(run_astring)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 EXAMINE \"a \\\"b\\\"\" (CONDSTORE)\r", 0, 0 },
+		{ FAKE_SEND, "* 3 EXISTS\r\nM1 OK done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 EXAMINE {5+}\r", 0, 0 },
+		{ FAKE_EXPECT, "K\xc3\xa4se\r", 0, 0 },
+		{ FAKE_SEND, "M2 NO [NONEXISTENT] no such folder\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	static const struct fakeserver_step sync_script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 SELECT {5}\r", 0, 0 },
+		{ FAKE_SEND, "M1 BAD no literals today\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_run_astring(c, "EXAMINE", "a \"b\"", "(CONDSTORE)",
+						 NULL, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_run_astring(c, "EXAMINE", "K\xc3\xa4se", NULL,
+						 NULL, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_ptr_nonnull(strstr(error, "EXAMINE failed: NO"));
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+
+	ck_assert_int_eq(try_connect(sync_script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_run_astring(c, "SELECT", "K\xc3\xa4se", NULL,
+						 NULL, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 START_TEST(quote)
 {
 	char *q = imap_client_quote("a\"b\\c d");
@@ -379,6 +422,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, pipelined_fetch);
 	tcase_add_test(tc, cut_mid_literal);
 	tcase_add_test(tc, malformed_fetch);
+	tcase_add_test(tc, run_astring);
 	tcase_add_test(tc, quote);
 	suite_add_tcase(s, tc);
 	return s;
