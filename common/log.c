@@ -81,6 +81,19 @@ int log_open(const char *progname, enum log_dest dest, const char *path,
 	return 0;
 }
 
+int log_open_daemon(const char *progname, const char *log_file, int foreground)
+{
+	const char *error;
+
+	if (log_open(progname, log_file != NULL ? LOG_DEST_FILE : LOG_DEST_SYSLOG,
+		     log_file, &error) < 0) {
+		fprintf(stderr, "%s: %s\n", progname, error);
+		return -1;
+	}
+	log_also_stderr(foreground);
+	return 0;
+}
+
 void log_close(void)
 {
 	if (log_fd >= 0) {

@@ -39,6 +39,9 @@ enum log_dest {
  * Returns 0, or -1 with *error_r set (the file cannot be opened). */
 int log_open(const char *progname, enum log_dest dest, const char *path,
 	     const char **error_r);
+/* A daemon's log: log_file (NULL: syslog), also to stderr when in the
+ * foreground; a file that cannot be opened is said on stderr. 0 or -1. */
+int log_open_daemon(const char *progname, const char *log_file, int foreground);
 /* Hand every line (one record, newlines folded) to fn instead of the
  * destination: a host program's log, such as Dovecot's for the auth
  * module. NULL: back to the destination. */

@@ -337,6 +337,34 @@ START_TEST(test_log_file_cannot_open)
 }
 END_TEST
 
+/* log_open_daemon(): the file and stderr in the foreground; a file that
+ * cannot be opened is said on stderr. */
+static void daemon_foreground(void)
+{
+	ck_assert_int_eq(log_open_daemon("fileprog", log_also_path, 1), 0);
+	log_info("up");
+	log_close();
+	log_also_stderr(0);
+	ck_assert_int_eq(log_open_daemon("fileprog", "/nonexistent-dir/d.log", 0), -1);
+	log_close();
+}
+
+START_TEST(test_log_open_daemon)
+{
+	char *err, *file;
+
+	temp_path(log_also_path, sizeof(log_also_path));
+	err = capture_stderr(daemon_foreground);
+	ck_assert_str_eq(err, "fileprog: info: up\nfileprog: cannot open log_file "
+			 "/nonexistent-dir/d.log: No such file or directory\n");
+	file = slurp(log_also_path);
+	check_file_line(file, "info", "up");
+	mm_free(&err);
+	mm_free(&file);
+	unlink(log_also_path);
+}
+END_TEST
+
 /* log_fatal() logs and exits with status 3 (Check checks the status). */
 START_TEST(test_fatal_exits_3)
 {
@@ -368,6 +396,7 @@ static Suite *log_suite(int can_fork)
 	tcase_add_test(tc, test_log_file);
 	tcase_add_test(tc, test_log_also_stderr);
 	tcase_add_test(tc, test_log_file_cannot_open);
+	tcase_add_test(tc, test_log_open_daemon);
 	/* An exit test would end the whole run without fork mode. */
 	if (can_fork)
 		tcase_add_exit_test(tc, test_fatal_exits_3, 3);

@@ -91,18 +91,9 @@ static void stop_workers(pid_t *pids, unsigned n)
 	}
 }
 
-/* Open the log the configuration asks for. */
 static int open_log(const struct cfg *cfg, int foreground)
 {
-	const char *error;
-
-	if (log_open("mailmigrated", cfg->log_file != NULL ? LOG_DEST_FILE :
-		     LOG_DEST_SYSLOG, cfg->log_file, &error) < 0) {
-		fprintf(stderr, "mailmigrated: %s\n", error);
-		return -1;
-	}
-	log_also_stderr(foreground);
-	return 0;
+	return log_open_daemon("mailmigrated", cfg->log_file, foreground);
 }
 
 int main(int argc, char **argv)

@@ -45,15 +45,7 @@ static void usage(FILE *fp)
 
 static int open_log(const struct cfg *cfg, int foreground)
 {
-	const char *error;
-
-	if (log_open("mailmigrate-relay", cfg->log_file != NULL ? LOG_DEST_FILE :
-		     LOG_DEST_SYSLOG, cfg->log_file, &error) < 0) {
-		fprintf(stderr, "mailmigrate-relay: %s\n", error);
-		return -1;
-	}
-	log_also_stderr(foreground);
-	return 0;
+	return log_open_daemon("mailmigrate-relay", cfg->log_file, foreground);
 }
 
 static void log_counters(const struct relay_maps *maps)
