@@ -640,9 +640,9 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 	return imap_login_answer(c, tag, fail_r, error_r);
 }
 
-int imap_client_run_astring(struct imap_client *c, const char *verb, const char *arg,
-			    const char *rest, const struct imap_cmd_handlers *h,
-			    enum stream_fail *fail_r, const char **error_r)
+int imap_client_send_astring(struct imap_client *c, const char *verb, const char *arg,
+			     const char *rest, unsigned *tag_r,
+			     enum stream_fail *fail_r, const char **error_r)
 {
 	unsigned tag = ++c->next_tag;
 
@@ -651,6 +651,18 @@ int imap_client_run_astring(struct imap_client *c, const char *verb, const char 
 	    (rest != NULL &&
 	     stream_printf(c->stream, fail_r, error_r, " %s\r\n", rest) < 0) ||
 	    stream_flush(c->stream, fail_r, error_r) < 0)
+		return -1;
+	*tag_r = tag;
+	return 0;
+}
+
+int imap_client_run_astring(struct imap_client *c, const char *verb, const char *arg,
+			    const char *rest, const struct imap_cmd_handlers *h,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	unsigned tag;
+
+	if (imap_client_send_astring(c, verb, arg, rest, &tag, fail_r, error_r) < 0)
 		return -1;
 	return imap_client_finish(c, tag, verb, h, fail_r, error_r);
 }

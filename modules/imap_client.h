@@ -110,8 +110,12 @@ int imap_client_send(struct imap_client *client, const char *command,
 int imap_client_wait(struct imap_client *client, unsigned tag,
 		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
 		     enum stream_fail *fail_r, const char **error_r);
-/* "VERB arg[ rest]" with arg sent as a quoted string, or as a literal
- * when it cannot be quoted (8-bit, CR, LF): send + wait as run. */
+/* Send "VERB arg[ rest]" with arg as a quoted string, or as a literal
+ * when it cannot be quoted (8-bit, CR, LF); *tag_r is its tag. */
+int imap_client_send_astring(struct imap_client *client, const char *verb,
+			     const char *arg, const char *rest, unsigned *tag_r,
+			     enum stream_fail *fail_r, const char **error_r);
+/* The same, then wait as imap_client_run() does. */
 int imap_client_run_astring(struct imap_client *client, const char *verb,
 			    const char *arg, const char *rest,
 			    const struct imap_cmd_handlers *h,

@@ -106,18 +106,6 @@ static void imap_driver_close(struct driver_conn **connp)
 	mm_free(connp);
 }
 
-/* A command with one folder name argument: "VERB name". */
-static char *imap_folder_cmd(const char *verb, const char *name)
-{
-	char *q = imap_client_quote(name), *cmd;
-
-	if (q == NULL)
-		return NULL;
-	cmd = mm_asprintf("%s %s", verb, q);
-	mm_free(&q);
-	return cmd;
-}
-
 struct namespace_ctx {
 	char *prefix;
 	size_t size;
@@ -284,8 +272,9 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 	struct imap_cmd_handlers h = { select_untagged, NULL, status_r };
 	int ret;
 
-	/* A name with 8-bit bytes (from a server that does not encode
-	 * them in modified UTF-7) goes as a literal. */
+	/* Folder names go through imap_client_send_astring(): a name with
+	 * 8-bit bytes (from a server that does not encode them in modified
+	 * UTF-7) goes as a literal. */
 	memset(status_r, 0, sizeof(*status_r));
 	ret = imap_client_run_astring(ic->client, verb, folder, NULL, &h, fail_r,
 				      error_r);
@@ -572,17 +561,11 @@ static int imap_target_create_folder(struct driver_conn *conn, const char *name,
 {
 	struct imap_conn *ic = imap_conn(conn);
 	enum imap_status status;
-	char *cmd = imap_folder_cmd("CREATE", name);
 	unsigned tag;
-	int ret;
 
-	if (cmd == NULL)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"folder name cannot be quoted");
-	ret = imap_client_send(ic->client, cmd, &tag, fail_r, error_r);
-	mm_free(&cmd);
-	if (ret < 0 || imap_client_wait(ic->client, tag, NULL, &status, fail_r,
-					error_r) < 0)
+	if (imap_client_send_astring(ic->client, "CREATE", name, NULL, &tag, fail_r,
+				     error_r) < 0 ||
+	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
 	/* An existing folder is fine: [ALREADYEXISTS] or its wording. */
 	if (status != IMAP_STATUS_OK) {
@@ -595,12 +578,9 @@ static int imap_target_create_folder(struct driver_conn *conn, const char *name,
 						"CREATE failed: %s", *error_r);
 	}
 	(void)attrs;	/* NEW's special-use folders are configured there */
-	if (subscribe) {
-		cmd = imap_folder_cmd("SUBSCRIBE", name);
-		ret = imap_client_run(ic->client, cmd, NULL, fail_r, error_r);
-		mm_free(&cmd);
-		return ret;
-	}
+	if (subscribe)
+		return imap_client_run_astring(ic->client, "SUBSCRIBE", name, NULL, NULL,
+					       fail_r, error_r);
 	return 0;
 }
 
