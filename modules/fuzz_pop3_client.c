@@ -47,7 +47,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t got = 0, total;
 	int sv[2];
 
-	/* The socket buffer holds the whole input: write it, then close. */
+	/* The socket buffer holds the whole input: write it, then shut
+	 * the writing side only. Closing it would make the client's first
+	 * command fail (EPIPE) before it reads a byte, so nothing would
+	 * be parsed; the commands it writes go to sv[1]'s unread buffer. */
 	if (size > 65536 || socketpair(AF_UNIX, SOCK_STREAM, 0, sv) < 0)
 		return 0;
 	if (write(sv[1], data, size) != (ssize_t)size) {
@@ -55,11 +58,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		close(sv[1]);
 		return 0;
 	}
-	close(sv[1]);
+	shutdown(sv[1], SHUT_WR);
 	c = pop3_client_from_stream(stream_from_fd(sv[0], 1000), 512);
 	if (pop3_client_uidl(c, on_uidl, NULL, &fail, &error) == 0 &&
 	    pop3_client_list(c, on_list, NULL, &fail, &error) == 0)
 		(void)pop3_client_retr(c, 1, on_data, &got, &total, &fail, &error);
 	pop3_client_close(&c);
+	close(sv[1]);
 	return 0;
 }
