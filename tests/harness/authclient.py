@@ -19,6 +19,11 @@ Options:
     --hold FILE    after login, wait until FILE exists, then NOOP: prints
                    OK if the session is still up, else GONE
     --append SUBJ  after login, append a message with that subject (IMAP)
+    --try-writes FOLDER  after login, try every way of changing INBOX and
+                   FOLDER (an existing folder besides INBOX) and print, for
+                   each, OK or NO (IMAP: append, copy, flag, seen, deleted,
+                   expunge, create, rename, delete, rename-inbox; POP3: dele
+                   then quit), e.g. "OK append=NO copy=NO ..."
 Exit 0 when it ran (whatever the answer), 1 on a usage or setup error.
 """
 
@@ -51,6 +56,8 @@ def imap_login(host, user, pw, opts):
         if opts.get("append"):
             msg = ("From: t@example.test\r\nSubject: %s\r\n\r\nbody\r\n" % opts["append"]).encode()
             m.append("INBOX", None, None, msg)
+        if opts.get("try-writes"):
+            out += " " + imap_try_writes(m, opts["try-writes"])
         if opts.get("inbox"):
             typ, data = m.select("INBOX", readonly=True)
             subs = []
@@ -79,6 +86,50 @@ def imap_login(host, user, pw, opts):
             pass
 
 
+def imap_raw(m, line, literal=None):
+    """Send one command as it is (imaplib would refuse to send anything
+    after a READ-ONLY SELECT); "OK" or "NO" by its tagged answer."""
+    tag = m._new_tag()
+    if literal is not None:
+        m.send(tag + b" " + line + b" {%d}\r\n" % len(literal))
+        while True:
+            ans = m.readline()
+            if ans.startswith(b"+"):
+                m.send(literal + b"\r\n")
+                break
+            if ans.startswith(tag + b" "):
+                return "NO"
+    else:
+        m.send(tag + b" " + line + b"\r\n")
+    while True:
+        ans = m.readline()
+        if not ans:
+            return "NO"
+        if ans.startswith(tag + b" "):
+            return "OK" if ans[len(tag) + 1:].startswith(b"OK") else "NO"
+
+
+def imap_try_writes(m, folder):
+    """Each command that would change INBOX or folder: "name=OK|NO"."""
+    msg = b"From: t@example.test\r\nSubject: planted\r\n\r\nbody\r\n"
+    f = folder.encode()
+    imap_raw(m, b"SELECT INBOX")
+    tries = [
+        ("append", b"APPEND INBOX", msg),
+        ("copy", b"UID COPY 1:* INBOX", None),
+        ("flag", b"UID STORE 1:* +FLAGS (\\Flagged)", None),
+        ("seen", b"UID STORE 1:* +FLAGS (\\Seen)", None),
+        ("deleted", b"UID STORE 1:* +FLAGS (\\Deleted)", None),
+        ("expunge", b"EXPUNGE", None),
+        ("create", b"CREATE Planted", None),
+        ("rename", b"RENAME " + f + b" Renamed", None),
+        ("delete", b"DELETE " + f, None),
+        ("rename-inbox", b"RENAME INBOX Moved", None),
+    ]
+    return " ".join("%s=%s" % (name, imap_raw(m, line, lit))
+                    for name, line, lit in tries)
+
+
 def pop3_login(host, user, pw, opts):
     p = poplib.POP3(host, timeout=60)
     try:
@@ -95,6 +146,15 @@ def pop3_login(host, user, pw, opts):
             for i in range(1, n + 1):
                 subs.append(subj(b"\r\n".join(p.top(i, 0)[1]) + b"\r\n\r\n"))
             out += " " + "|".join(sorted(subs))
+        if opts.get("try-writes"):
+            # DELE marks, QUIT expunges: both must be refused or do nothing.
+            for name, cmd in (("dele", "DELE 1"), ("quit", "QUIT")):
+                try:
+                    p._shortcmd(cmd)
+                    out += " %s=OK" % name
+                except poplib.error_proto:
+                    out += " %s=NO" % name
+            return out
         p.quit()
         return out
     finally:
@@ -111,7 +171,7 @@ def main(argv):
     for a in it:
         if a == "--inbox":
             opts["inbox"] = True
-        elif a in ("--parallel", "--hold", "--append"):
+        elif a in ("--parallel", "--hold", "--append", "--try-writes"):
             opts[a[2:]] = next(it)
         else:
             args.append(a)

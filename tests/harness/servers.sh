@@ -32,6 +32,9 @@
 #   MM_NEW_POSTFIX_MASTER file of master.cf lines appended to NEW's master.cf
 #   MM_NEW_DOVECOT_EXTRA  file appended to NEW's dovecot.conf (local.conf)
 #   MM_OLD_DOVECOT_EXTRA  the same for OLD (a master user, a prefix...)
+#   MM_NEW_NOTICE_ACL     NEW's global ACL file (default empty), read by
+#                         contrib/dovecot/notice-acl.conf.ext, which NEW
+#                         always loads: "* user=NOTICE-ACCOUNT lr" lines
 #   MM_AUTH_MODULES       .so files to add to Dovecot's auth module dir for
 #                         NEW (started in a private mount namespace)
 #   MM_START_TIMEOUT      seconds to wait for the ports (10)
@@ -177,6 +180,18 @@ configure_side() {
 		echo
 		subst "$HERE/$side-dovecot.conf.in" "$side" "$sd" "$2" "$3" "$4" "$5"
 	} >"$sd/dovecot.conf" || return 1
+	if [ "$side" = new ]; then
+		# contrib's notice-account ACL as shipped, with our ACL file.
+		sed "s|/etc/dovecot/mailmigrate-notice.acl|$sd/notice.acl|" \
+			"$HERE/../../contrib/dovecot/notice-acl.conf.ext" \
+			>"$sd/notice-acl.conf" || return 1
+		if [ -n "${MM_NEW_NOTICE_ACL:-}" ]; then
+			cp "$MM_NEW_NOTICE_ACL" "$sd/notice.acl" || return 1
+		else
+			: >"$sd/notice.acl"
+		fi
+		chmod 644 "$sd/notice.acl"
+	fi
 	[ -f "$sd/users" ] || : >"$sd/users"
 	chgrp dovecot "$sd/users" && chmod 640 "$sd/users"
 	make_postfix_dirs "$sd" || return 1

@@ -2,11 +2,12 @@
 # shellcheck disable=SC2317  # t_* run through check()
 # test_auth.sh - NEW's Dovecot with the auth-hook (libauthdb_mailmigrate.so,
 # loaded in a private mount namespace, configured by
-# contrib/dovecot/auth-mailmigrate.conf.ext as it is): real IMAP and POP3
-# logins migrate users. The first login under each login_action (reject,
+# contrib/dovecot/auth-mailmigrate.conf.ext as it is, and notice-acl.conf.ext
+# through the harness): real IMAP and POP3 logins migrate users. The first login under each login_action (reject,
 # notice, proxy); the puller copies; the next login is local and sees the
 # mail; wrong passwords; OLD down or hanging (a temporary failure, nothing
-# created); bind_ip picks the domain; passwords_only; a standard domain;
+# created); the notice account read-only for the users it serves, filled
+# by LMTP; bind_ip picks the domain; passwords_only; a standard domain;
 # 100 parallel first logins make one account and one job; passwords with
 # spaces, quotes, UTF-8, 500 and 600 bytes; the failed-login cache and the rate
 # limits; proxied sessions kicked when the copy is done; no password in any
@@ -46,6 +47,11 @@ service pop3-login {
 EOD
 } >"$MM_NEW_DOVECOT_EXTRA"
 export MM_NEW_DOVECOT_EXTRA
+# The notice account read-only for the sessions it serves
+# (contrib/dovecot/notice-acl.conf.ext, which the harness loads).
+MM_NEW_NOTICE_ACL=$D/notice.acl
+echo '* user=info@notice.test lr' >"$MM_NEW_NOTICE_ACL"
+export MM_NEW_NOTICE_ACL
 mm_servers_start "$D"
 
 # A port nothing listens on (OLD down), and a server that accepts and
@@ -185,9 +191,17 @@ olduser gina@pwonly.test "gina pw"
 olduser bob@bind.test "bob pw" "bob old"
 olduser hank@std.test "hank pw"
 olduser ivy@example.test "ivy pw" "ivy old"
+# The notice account is filled by mail (LMTP, which the ACL leaves alone)
+# and has a folder besides INBOX.
 mm_adduser new info@notice.test "info pw"
-$AC --append "Why you see this" imap "$NEW_IP" info@notice.test "$(pw info "info pw")" >/dev/null ||
-	fail "cannot fill the notice account's INBOX"
+"$PYTHON" -c '
+import smtplib, sys
+c = smtplib.LMTP(sys.argv[1], int(sys.argv[2]))
+c.sendmail("", ["info@notice.test"], b"From: admin@notice.test\r\n"
+           b"Subject: Why you see this\r\n\r\nYour mail is being moved.\r\n")
+c.quit()' "$NEW_IP" "$NEW_LMTP_PORT" || fail "cannot fill the notice account's INBOX"
+doveadm -c "$NEW_DOVECOT_CONF" mailbox create -u info@notice.test Help ||
+	fail "cannot make the notice account's Help folder"
 
 t_reject_first_imap() {
 	a=$($AC imap "$NEW_IP" alice@example.test "$D/alice@example.test.pw")
@@ -242,6 +256,34 @@ t_notice() {
 	a=$($AC --inbox imap "$NEW_IP" eve@notice.test "$D/eve@notice.test.pw")
 	assert_eq "OK Why you see this" "$a" "eve's first session (the notice account)"
 	assert_eq queued "$(account_state eve@notice.test)" "state"
+}
+
+# notice_state: the notice account's folders, messages and flags, as
+# doveadm (not an IMAP session, not under the ACL) sees them; \Recent
+# goes to whoever looks first.
+notice_state() {
+	doveadm -c "$NEW_DOVECOT_CONF" mailbox list -u info@notice.test | sort
+	doveadm -c "$NEW_DOVECOT_CONF" -f tab fetch -u info@notice.test \
+		"mailbox uid flags hdr.subject" all | sed 's/\\Recent//'
+}
+
+# Every migrating user logs in to the same notice account: none may
+# change what the others read.
+t_notice_read_only() {
+	before=$(notice_state)
+	assert_contains "$before" "Why you see this" || return 1
+	a=$($AC --try-writes Help imap "$NEW_IP" eve@notice.test "$D/eve@notice.test.pw")
+	echo "IMAP: $a"
+	for w in append copy create rename delete rename-inbox; do
+		assert_contains "$a" " $w=NO" "eve's IMAP session" || return 1
+	done
+	# STORE and EXPUNGE answer OK and change nothing (RFC 4314 section 4:
+	# flags without the right are ignored): the state below says so.
+	a=$($AC --try-writes Help pop3 "$NEW_IP" eve@notice.test "$D/eve@notice.test.pw")
+	echo "POP3: $a"
+	assert_eq "$before" "$(notice_state)" "the notice account after eve's sessions" || return 1
+	a=$($AC --inbox imap "$NEW_IP" eve@notice.test "$D/eve@notice.test.pw")
+	assert_eq "OK Why you see this" "$a" "eve's next session"
 }
 
 t_proxy() {
@@ -409,6 +451,7 @@ check "first POP3 login (reject)" t_reject_first_pop3
 check "wrong passwords refused; the same pair again not sent to OLD" t_wrong_password
 check "OLD down or hanging: temporary failure, no account" t_old_down
 check "first login (notice): the notice account's session" t_notice
+check "the notice account is read-only: no append, flag, expunge, copy, create, rename, delete" t_notice_read_only
 check "first login (proxy): IMAP and POP3 sessions on OLD" t_proxy
 check "bind_ip gives the domain of a bare user name" t_bind_ip
 check "passwords_only: checked on OLD, stored, local session, no job" t_passwords_only
