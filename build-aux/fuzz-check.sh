@@ -69,9 +69,11 @@ run_once() {
 }
 
 run_once "$work/empty" "the empty input"
+# shellcheck disable=SC2086  # two numbers: split them
 set -- $figures
 base=$1
 run_once "$work/seeds" "its seeds"
+# shellcheck disable=SC2086
 set -- $figures
 cov=$1 ft=$2
 gain=$((cov - base))
