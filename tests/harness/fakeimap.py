@@ -20,10 +20,14 @@ Faults (session numbers count accepted connections from 1):
   --size-lie UID:DELTA        report RFC822.SIZE = real size + DELTA
   --renumber SESSION:V:SHIFT  from that session on, UIDVALIDITY V and
                               every UID + SHIFT (a rebuilt index)
+  --starttls-sessions N       offer STARTTLS (with --cert and --key) in
+                              sessions 1..N only: from N+1 on it is gone,
+                              as if stripped by someone on the path
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
 servers do instead of modified UTF-7.
 The server writes one line per session to --log (if given): the session
-number and the commands it got (bodies and passwords not included).
+number and the commands it got (bodies and passwords not included); "TLS"
+once STARTTLS completed, so a LOGIN before it was sent in plaintext.
 """
 import argparse
 import json
@@ -31,6 +35,7 @@ import os
 import re
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 
@@ -72,8 +77,14 @@ class Handler(socketserver.StreamRequestHandler):
             self.session = SESSIONS[0]
         self.log = []
         self.selected = None
+        self.tls = False
 
     def finish(self):
+        if self.tls:
+            try:
+                self.request.close()
+            except OSError:
+                pass
         args = self.server.args
         if args.log:
             with LOCK, open(args.log, "a") as f:
@@ -82,6 +93,24 @@ class Handler(socketserver.StreamRequestHandler):
             super().finish()
         except OSError:
             pass
+
+    def caps(self):
+        """The capabilities of this session: STARTTLS while offered."""
+        args = self.server.args
+        if (args.starttls_sessions is not None and not self.tls
+                and self.session <= args.starttls_sessions):
+            return "IMAP4rev1 NAMESPACE STARTTLS"
+        return "IMAP4rev1 NAMESPACE"
+
+    def starttls(self, tag):
+        """OK, then the server side of the handshake on the socket."""
+        self.send("%s OK Begin TLS negotiation now\r\n" % tag)
+        self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+        self.connection = self.request
+        self.rfile = self.request.makefile("rb")
+        self.wfile = self.request.makefile("wb")
+        self.tls = True
+        self.log.append("TLS")
 
     def send(self, data):
         if isinstance(data, str):
@@ -119,7 +148,7 @@ class Handler(socketserver.StreamRequestHandler):
             except OSError:
                 pass
             return
-        self.send("* OK [CAPABILITY IMAP4rev1 NAMESPACE] fake OLD ready\r\n")
+        self.send("* OK [CAPABILITY %s] fake OLD ready\r\n" % self.caps())
         while True:
             line = self.rfile.readline(65536)
             if not line:
@@ -149,7 +178,9 @@ class Handler(socketserver.StreamRequestHandler):
     def command(self, tag, cmd, rest):
         spec = self.server.spec.d
         if cmd == "CAPABILITY":
-            self.send("* CAPABILITY IMAP4rev1 NAMESPACE\r\n%s OK done\r\n" % tag)
+            self.send("* CAPABILITY %s\r\n%s OK done\r\n" % (self.caps(), tag))
+        elif cmd == "STARTTLS" and "STARTTLS" in self.caps():
+            self.starttls(tag)
         elif cmd == "LOGIN":
             words = re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', rest)
             vals = [a or b for a, b in words]
@@ -254,11 +285,20 @@ def main():
     ap.add_argument("--cut", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--size-lie", action="append", default=[])
     ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
+    ap.add_argument("--starttls-sessions", type=int)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     args = ap.parse_args()
+    if args.starttls_sessions is not None and not (args.cert and args.key):
+        ap.error("--starttls-sessions needs --cert and --key")
     args.size_lie = {int(a): int(b) for a, b in (x.split(":") for x in args.size_lie)}
     server = Server((args.listen, 0), Handler)
     server.args = args
     server.spec = Spec(args.spec)
+    server.tls = None
+    if args.cert:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.cert, args.key)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % server.server_address[1])
