@@ -1030,6 +1030,13 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 				log_info("%s: OLD has no usable IMAP (%s); copying INBOX "
 					 "over POP3", c->account, saved);
 		}
+		if (ret < 0 && downgrade) {
+			/* POP3 was stripped too: that is the news. */
+			c->sdrv = &source_driver_imap;
+			mm_free_secret(&password);
+			copy_event(c, LOG_SEV_ERROR, "%s", *error_r);
+			return -1;
+		}
 		if (ret < 0) {
 			c->sdrv = &source_driver_imap;
 			mm_free_secret(&password);

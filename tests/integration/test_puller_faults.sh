@@ -22,7 +22,8 @@
 #   - TLS stripping: with source_tls = detect, OLD offers STARTTLS on the
 #     first connection (the copy runs over verified TLS, the domain is
 #     remembered, preflight shows it) and not on the next (a sync round):
-#     refused, retried later, no LOGIN sent in plaintext, nothing copied.
+#     refused, retried later, no LOGIN sent in plaintext, nothing copied;
+#     with source_protocols = both, no fallback to POP3 either.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -84,7 +85,7 @@ target_master_password_file = $NEW_MASTER_PASS_FILE
 
 [domain example.test]
 source_host = $OLD_IP:$FAKE_PORT
-source_protocols = imap
+source_protocols = ${SOURCE_PROTOCOLS:-imap}
 source_tls = ${SOURCE_TLS:-none}
 source_tls_ca_file = $CA_FILE
 access_mode = ${ACCESS_MODE:-username}
@@ -350,6 +351,23 @@ t_tls_stripped() {
 	MM log --errors --account strip@example.test | grep -q "possibly a downgrade attack" ||
 		{ MM log --account strip@example.test; return 1; }
 	check_new strip@example.test || return 1
+	# source_protocols = both: a stripped IMAP is no reason to fall back
+	# to POP3 (the real OLD's, on port 110), which would get the password.
+	SOURCE_PROTOCOLS=both
+	write_conf
+	add_account strip2@example.test || return 1
+	run_once
+	wait_for 'grep -q "^3 " "$MM_DIR/fake.log"' 5 || { cat "$MM_DIR/fake.log"; return 1; }
+	if grep "^3 " "$MM_DIR/fake.log" | grep -q "LOGIN\|AUTHENTICATE"; then
+		cat "$MM_DIR/fake.log"; return 1
+	fi
+	show strip2@example.test job.last_error | grep -q "no longer offers STARTTLS" ||
+		{ show strip2@example.test job.last_error; return 1; }
+	if grep -q "strip2@example.test" "$OLD_DOVECOT_LOG"; then
+		echo "fell back to POP3 on OLD:"; grep "strip2@example.test" "$OLD_DOVECOT_LOG"
+		return 1
+	fi
+	SOURCE_PROTOCOLS=
 	fake_stop
 	# The administrator says TLS is really gone: preflight warns again.
 	MM tls-forget example.test | grep -q "STARTTLS memory forgotten" || return 1
