@@ -23,6 +23,8 @@ Faults (session numbers count accepted connections from 1):
   --starttls-sessions N       offer STARTTLS (with --cert and --key) in
                               sessions 1..N only: from N+1 on it is gone,
                               as if stripped by someone on the path
+  --pop3                      be a POP3 server instead (empty INBOX, for
+                              login checks; STLS as --starttls-sessions)
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
 servers do instead of modified UTF-7.
 The server writes one line per session to --log (if given): the session
@@ -269,6 +271,62 @@ class Handler(socketserver.StreamRequestHandler):
         return True
 
 
+class Pop3Handler(Handler):
+    """--pop3: a POP3 OLD (RFC 1939, 2449, 2595) with an empty INBOX, for
+    login checks: CAPA (STLS as --starttls-sessions says), STLS, USER,
+    PASS, STAT, UIDL, LIST, QUIT. Logged like the IMAP commands."""
+
+    def caps(self):
+        args = self.server.args
+        caps = ["USER", "UIDL"]
+        if (args.starttls_sessions is not None and not self.tls
+                and self.session <= args.starttls_sessions):
+            caps.append("STLS")
+        return caps
+
+    def handle(self):
+        spec = self.server.spec.d
+        user = None
+        self.send("+OK fake OLD ready\r\n")
+        while True:
+            line = self.rfile.readline(4096)
+            if not line:
+                return
+            words = line.decode("utf-8", "replace").rstrip("\r\n").split(" ", 1)
+            cmd, arg = words[0].upper(), (words[1] if len(words) > 1 else "")
+            self.log.append(cmd)
+            try:
+                if cmd == "CAPA":
+                    self.send("+OK\r\n" + "".join(c + "\r\n" for c in self.caps()) + ".\r\n")
+                elif cmd == "STLS" and "STLS" in self.caps():
+                    self.send("+OK Begin TLS negotiation\r\n")
+                    self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+                    self.connection = self.request
+                    self.rfile = self.request.makefile("rb")
+                    self.wfile = self.request.makefile("wb")
+                    self.tls = True
+                    self.log.append("TLS")
+                elif cmd == "USER":
+                    user = arg
+                    self.send("+OK\r\n")
+                elif cmd == "PASS":
+                    if user == spec["user"] and arg == spec["password"]:
+                        self.send("+OK logged in\r\n")
+                    else:
+                        self.send("-ERR [AUTH] bad login\r\n")
+                elif cmd == "STAT":
+                    self.send("+OK 0 0\r\n")
+                elif cmd in ("UIDL", "LIST"):
+                    self.send("+OK\r\n.\r\n")
+                elif cmd == "QUIT":
+                    self.send("+OK bye\r\n")
+                    return
+                else:
+                    self.send("-ERR unknown command\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -285,6 +343,7 @@ def main():
     ap.add_argument("--cut", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--size-lie", action="append", default=[])
     ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
+    ap.add_argument("--pop3", action="store_true")
     ap.add_argument("--starttls-sessions", type=int)
     ap.add_argument("--cert")
     ap.add_argument("--key")
@@ -292,7 +351,7 @@ def main():
     if args.starttls_sessions is not None and not (args.cert and args.key):
         ap.error("--starttls-sessions needs --cert and --key")
     args.size_lie = {int(a): int(b) for a, b in (x.split(":") for x in args.size_lie)}
-    server = Server((args.listen, 0), Handler)
+    server = Server((args.listen, 0), Pop3Handler if args.pop3 else Handler)
     server.args = args
     server.spec = Spec(args.spec)
     server.tls = None

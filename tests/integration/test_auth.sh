@@ -76,6 +76,16 @@ FAKE_PID=$!
 mm_at_exit 'kill "$FAKE_PID"'
 wait_for '[ -s "$D/fake.port" ]' 10 || fail "fakeimap.py did not start"
 FAKE_PORT=$(cat "$D/fake.port")
+# And its POP3 counterpart for pstrip.test.
+printf '{"user": "pia@pstrip.test", "password": "pia pw", "folders": []}\n' >"$D/fake3-spec.json"
+"$PYTHON" "$HARNESS/fakeimap.py" --pop3 --listen "$OLD_IP" --port-file "$D/fake3.port" \
+	--log "$D/fake3.log" --spec "$D/fake3-spec.json" --starttls-sessions 1 \
+	--cert "$OLD_CERT_FILE" --key "$(dirname "$OLD_CERT_FILE")/key.pem" \
+	</dev/null >"$D/fake3.err" 2>&1 &
+FAKE3_PID=$!
+mm_at_exit 'kill "$FAKE3_PID"'
+wait_for '[ -s "$D/fake3.port" ]' 10 || fail "fakeimap.py --pop3 did not start"
+FAKE3_PORT=$(cat "$D/fake3.port")
 
 write_conf() {
 	cat >"$CONF" <<EOC
@@ -143,6 +153,12 @@ source_tls = none
 
 [domain strip.test]
 source_host = $OLD_IP:$FAKE_PORT
+source_tls = detect
+source_tls_ca_file = $CA_FILE
+
+[domain pstrip.test]
+source_host = $OLD_IP:$FAKE3_PORT
+source_protocols = pop3
 source_tls = detect
 source_tls_ca_file = $CA_FILE
 EOC
@@ -407,7 +423,8 @@ t_password_changed() {
 # strip.test's OLD offers STARTTLS at the first connection only: sam's
 # first login goes over TLS and is remembered; then a changed password
 # and an unknown user meet an OLD without STARTTLS: temporary failures,
-# no LOGIN sent to it, nothing created, no hash replaced.
+# no LOGIN sent to it, nothing created, no hash replaced. The same for
+# POP3's STLS (pstrip.test).
 t_stripped_login() {
 	olduser_pw=$(pw sam@strip.test "sam pw")
 	a=$($AC imap "$NEW_IP" sam@strip.test "$olduser_pw")
@@ -431,6 +448,25 @@ t_stripped_login() {
 		"$NEW_DOVECOT_LOG" || { echo "no downgrade error in NEW's log"; return 1; }
 	MM log --errors --account tom@strip.test | grep -q "possibly a downgrade attack" ||
 		{ MM log; return 1; }
+	# The same over POP3 (pstrip.test): STLS at the first login only.
+	a=$($AC pop3 "$NEW_IP" pia@pstrip.test "$(pw pia@pstrip.test "pia pw")")
+	expect_answer "pia first login (STLS)" "NO -ERR" "$a" || return 1
+	assert_contains "$a" "Your mailbox is being moved"
+	grep -q "^1 CAPA | STLS | TLS | CAPA | USER | PASS" "$D/fake3.log" ||
+		{ cat "$D/fake3.log"; return 1; }
+	MM preflight | grep -q "^ok      pstrip.test: pop3: STARTTLS seen on OLD since" ||
+		{ MM preflight; return 1; }
+	h1=$(hash_of pia@pstrip.test)
+	[ -n "$h1" ] || { echo "no hash for pia"; return 1; }
+	a=$($AC pop3 "$NEW_IP" pia@pstrip.test "$(pw pia-new "pia new")")
+	expect_answer "pia, new password, STLS stripped" "NO -ERR [SYS/TEMP]" "$a" || return 1
+	wait_for '[ "$(grep -c . "$D/fake3.log")" = 2 ]' 5 || { cat "$D/fake3.log"; return 1; }
+	if grep "^2 " "$D/fake3.log" | grep -q "USER\|PASS\|AUTH"; then
+		echo "a password went to a stripped POP3 session:"; cat "$D/fake3.log"; return 1
+	fi
+	assert_eq "$h1" "$(hash_of pia@pstrip.test)" "pia's hash"
+	grep -q "pia@pstrip.test: login refused for now: $OLD_IP no longer offers STLS" \
+		"$NEW_DOVECOT_LOG" || { echo "no POP3 downgrade error in NEW's log"; return 1; }
 }
 
 t_rate_limit() {
