@@ -210,19 +210,79 @@ static int authhook_use_imap(const struct cfg_domain *dom, const char *service)
 	return service == NULL || strcmp(service, "pop3") != 0;
 }
 
+/* The TLS memory for the check about to be made: when OLD of dom first
+ * completed STARTTLS over proto, or 0 (also when source_tls is not
+ * detect: the other modes need no memory). -1 on a store error. */
+static int authhook_tls_seen(struct authhook *hook, const struct cfg_domain *dom,
+			     const char *proto, const char *account,
+			     int64_t *since_r)
+{
+	const char *error;
+
+	*since_r = 0;
+	if (dom->source_tls != CFG_TLS_DETECT)
+		return 0;
+	if (store_tls_seen_get(hook->store, dom->name, proto, since_r, &error) < 0) {
+		authhook_log(LOG_SEV_ERROR, "%s: %s", account, error);
+		return -1;
+	}
+	return 0;
+}
+
+/* After a check on OLD: remember that it completed STARTTLS (detect
+ * or starttls), or report a downgrade. */
+static void authhook_tls_learn(struct authhook *hook, const struct cfg_domain *dom,
+			       const char *proto, const char *account,
+			       const struct authhook_source_tls *tls,
+			       const char *check_error)
+{
+	const char *error;
+	char text[STORE_MAX_EVENT_TEXT];
+	int ret;
+
+	if (tls->downgrade) {
+		snprintf(text, sizeof(text), "login refused for now: %.900s", check_error);
+		authhook_log(LOG_SEV_ERROR, "%s: %s", account, text);
+		(void)store_event_add(hook->store, authhook_now(hook), LOG_SEV_ERROR,
+				      account, text, &error);
+		return;
+	}
+	if (tls->seen != 0 || !tls->used ||
+	    (dom->source_tls != CFG_TLS_DETECT && dom->source_tls != CFG_TLS_STARTTLS))
+		return;
+	ret = store_tls_seen_add(hook->store, dom->name, proto, authhook_now(hook),
+				 &error);
+	if (ret < 0) {
+		authhook_log(LOG_SEV_ERROR, "%s: cannot record that OLD offers "
+			     "STARTTLS: %s", account, error);
+	} else if (ret == 0) {
+		snprintf(text, sizeof(text), "OLD %.300s completed STARTTLS over %s: "
+			 "remembered for %.260s; plaintext will be refused from now on",
+			 dom->source_host, proto, dom->name);
+		authhook_log(LOG_SEV_INFO, "%s: %s", account, text);
+		(void)store_event_add(hook->store, authhook_now(hook), LOG_SEV_INFO,
+				      NULL, text, &error);
+	}
+}
+
 /* Ask OLD whether password is account's, within the limits and the
- * failed-login cache. */
+ * failed-login cache. *verified_r: OLD answered over TLS with its
+ * certificate verified (only that answer may replace a stored hash). */
 static enum authhook_source_result
 authhook_ask_old(struct authhook *hook, const struct cfg_domain *dom,
-		 const struct authhook_request *req, const char *account)
+		 const struct authhook_request *req, const char *account,
+		 int *verified_r)
 {
 	struct store_auth_limit limits[2];
+	struct authhook_source_tls tls = { 0, 0, 0, 0 };
 	unsigned char mac[CRYPTO_MAC_LEN];
 	enum authhook_source_result res;
 	char ukey[STORE_MAX_ACCOUNT + 8], ikey[80];
-	const char *error;
+	const char *error, *proto;
 	time_t now = authhook_now(hook);
-	int ret;
+	int ret, imap;
+
+	*verified_r = 0;
 
 	if (hook->cfg->auth_negative_ttl > 0) {
 		if (authhook_fail_mac(hook, account, req->password, mac) < 0)
@@ -259,11 +319,17 @@ authhook_ask_old(struct authhook *hook, const struct cfg_domain *dom,
 			     req->remote_ip != NULL ? req->remote_ip : "");
 		return AUTHHOOK_SOURCE_TEMPFAIL;
 	}
-	res = authhook_source_check(dom, authhook_use_imap(dom, req->service),
-				    account, req->password,
-				    hook->cfg->auth_source_timeout * 1000, &error);
+	imap = authhook_use_imap(dom, req->service);
+	proto = imap ? STORE_TLS_IMAP : STORE_TLS_POP3;
+	if (authhook_tls_seen(hook, dom, proto, account, &tls.seen) < 0)
+		return AUTHHOOK_SOURCE_TEMPFAIL;
+	res = authhook_source_check_tls(dom, imap, account, req->password,
+					hook->cfg->auth_source_timeout * 1000,
+					&tls, &error);
+	authhook_tls_learn(hook, dom, proto, account, &tls, error);
 	switch (res) {
 	case AUTHHOOK_SOURCE_OK:
+		*verified_r = tls.verified;
 		break;
 	case AUTHHOOK_SOURCE_REFUSED:
 		authhook_log(LOG_SEV_INFO, "%s: OLD %s refused the password: %s",
@@ -422,6 +488,28 @@ static void authhook_password_changed(struct authhook *hook, const char *account
 	mm_free(&hash);
 }
 
+/* OLD accepted a password that is not the stored one, but not over
+ * TLS with a verified certificate: the answer may be forged, so the
+ * hash stays and the login is refused. Tell the administrator why. */
+static void authhook_password_unverified(struct authhook *hook,
+					 const struct cfg_domain *dom,
+					 const char *account)
+{
+	char text[STORE_MAX_EVENT_TEXT];
+	const char *error;
+
+	snprintf(text, sizeof(text), "OLD accepted a password that differs from "
+		 "the stored one, but not over TLS with a verified certificate "
+		 "(source_tls = %s, source_tls_verify = %s): the stored password "
+		 "is kept and the login refused; give the new one with "
+		 "`mailmigrate add --messages-only`, or have OLD checked over "
+		 "verified TLS",
+		 cfg_tls_name(dom->source_tls), dom->source_tls_verify ? "yes" : "no");
+	authhook_log(LOG_SEV_WARNING, "%s: %s", account, text);
+	(void)store_event_add(hook->store, authhook_now(hook), LOG_SEV_WARNING,
+			      account, text, &error);
+}
+
 static int authhook_state_local(enum store_state state)
 {
 	return state == STORE_STATE_COPIED || state == STORE_STATE_FINISHED ||
@@ -435,7 +523,7 @@ authhook_known(struct authhook *hook, const struct cfg_domain *dom,
 	       struct authhook_reply *reply)
 {
 	const char *error;
-	int ok = 0;
+	int ok = 0, verified = 0;
 
 	if (req->password_verified) {
 		ok = 1;
@@ -454,8 +542,15 @@ authhook_known(struct authhook *hook, const struct cfg_domain *dom,
 		    acct->state == STORE_STATE_FINISHED ||
 		    dom->type != CFG_DOMAIN_BACKUP)
 			return AUTHHOOK_MISMATCH;
-		switch (authhook_ask_old(hook, dom, req, acct->name)) {
+		switch (authhook_ask_old(hook, dom, req, acct->name, &verified)) {
 		case AUTHHOOK_SOURCE_OK:
+			/* A stored hash is replaced only on OLD's word over
+			 * verified TLS: a forged OK on a plaintext or
+			 * unverified session must not set the password. */
+			if (acct->password_hash != NULL && !verified) {
+				authhook_password_unverified(hook, dom, acct->name);
+				return AUTHHOOK_MISMATCH;
+			}
 			authhook_password_changed(hook, acct->name, req->password,
 						  acct->state != STORE_STATE_PASSWORDS_ONLY);
 			break;
@@ -482,7 +577,7 @@ enum authhook_result authhook_passdb(struct authhook *hook,
 	char account[STORE_MAX_ACCOUNT];
 	const char *error;
 	enum authhook_result result;
-	int ret, aliased = 0;
+	int ret, aliased = 0, verified;
 
 	if (authhook_account(hook, req, account, &dom) < 0)
 		return AUTHHOOK_UNKNOWN;
@@ -531,7 +626,7 @@ enum authhook_result authhook_passdb(struct authhook *hook,
 		if (dom->type != CFG_DOMAIN_BACKUP || req->password_verified ||
 		    round > 0)
 			return AUTHHOOK_UNKNOWN;
-		switch (authhook_ask_old(hook, dom, req, account)) {
+		switch (authhook_ask_old(hook, dom, req, account, &verified)) {
 		case AUTHHOOK_SOURCE_OK:
 			break;
 		case AUTHHOOK_SOURCE_REFUSED:

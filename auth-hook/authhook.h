@@ -17,9 +17,13 @@
  *	  queued, migrating,
  *	  failed		the stored hash, or on a mismatch OLD (the
  *				password may have changed there: the hash and
- *				sealed password are then replaced); then the
- *				domain's login_action.
- *	  passwords-only	the stored hash, or on a mismatch OLD.
+ *				sealed password are then replaced, but only
+ *				if OLD said yes over TLS with its certificate
+ *				verified; else the login is refused and the
+ *				stored hash stays); then the domain's
+ *				login_action.
+ *	  passwords-only	the stored hash, or on a mismatch OLD (the
+ *				same rule).
  *	  an alias		(gathered by the puller, access_mode standard
  *				or extended) logs in as its account.
  *	  unknown		standard domain: unknown. backup domain: OLD
@@ -33,6 +37,13 @@
  *	auth_negative_ttl seconds (kept as a keyed hash, never the
  *	password). OLD unreachable or slow is a temporary failure, and
  *	nothing is created.
+ *
+ *	TLS memory (source_tls = detect): a check that completed STARTTLS
+ *	on OLD is remembered in the store for the domain and protocol;
+ *	from then on an OLD offering no STARTTLS is refused before the
+ *	password is sent (a temporary failure, an error event: someone
+ *	on the path may be stripping it), so a forged OK can neither
+ *	create an account nor replace a hash.
  * SECURITY
  *	Passwords are never logged, and are wiped after use where we
  *	copy them. Log lines name the account, never the password.
@@ -121,9 +132,25 @@ enum authhook_source_result {
 	AUTHHOOK_SOURCE_TEMPFAIL,	/* unreachable, slow, busy, TLS */
 };
 
+/* What the check on OLD knew and learnt about TLS. */
+struct authhook_source_tls {
+	int64_t seen;		/* in: the store's TLS memory for the
+				   protocol (0: never); with source_tls =
+				   detect, plaintext is then refused */
+	int used;		/* out: the session ran over TLS */
+	int verified;		/* out: ... and the certificate was checked */
+	int downgrade;		/* out: refused: no STARTTLS any more */
+};
+
 /* Log in to OLD as user with password over IMAP (imap nonzero) or
  * POP3, as the domain's source_host and source_tls say, then log out.
- * *error_r says why it failed. */
+ * *error_r says why it failed. tls may be NULL. */
+enum authhook_source_result
+authhook_source_check_tls(const struct cfg_domain *dom, int imap,
+			  const char *user, const char *password,
+			  unsigned timeout_ms, struct authhook_source_tls *tls,
+			  const char **error_r);
+/* The same without the TLS memory (tls NULL). */
 enum authhook_source_result
 authhook_source_check(const struct cfg_domain *dom, int imap,
 		      const char *user, const char *password,

@@ -10,6 +10,10 @@
  *	server refuses is a wrong password; everything else (no
  *	connection, a timeout, a TLS failure, a server that says it is
  *	busy) is a temporary failure, for the client to try again later.
+ *	That includes a downgrade: with source_tls = detect, a server the
+ *	TLS memory says completed STARTTLS before and that offers none
+ *	now gets no password (imap_client.h). The caller learns whether
+ *	the check ran over TLS, and verified, to decide what to trust.
  */
 #include "config.h"
 
@@ -55,7 +59,7 @@ static int authhook_imap_refusal_is_temp(const struct imap_client *client)
 static enum authhook_source_result
 authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t port,
 		     const char *user, const char *password, unsigned timeout_ms,
-		     const char **error_r)
+		     struct authhook_source_tls *tls, const char **error_r)
 {
 	struct imap_client_settings cs = { 0 };
 	struct imap_client *client;
@@ -72,10 +76,14 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 	cs.connect_timeout_ms = timeout_ms;
 	cs.timeout_ms = timeout_ms;
 	cs.max_line = AUTHHOOK_MAX_LINE;
+	cs.tls_seen = tls->seen;
+	cs.downgrade_r = &tls->downgrade;
 	if (imap_client_connect(&cs, &client, &fail, &error) < 0) {
 		*error_r = authhook_source_keep(error);
 		return AUTHHOOK_SOURCE_TEMPFAIL;
 	}
+	tls->used = stream_is_tls(imap_client_stream(client));
+	tls->verified = tls->used && dom->source_tls_verify;
 	ret = imap_client_login(client, NULL, user, password, &fail, &error);
 	if (ret < 0) {
 		*error_r = authhook_source_keep(error);
@@ -94,7 +102,7 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 static enum authhook_source_result
 authhook_source_pop3(const struct cfg_domain *dom, const char *host, uint16_t port,
 		     const char *user, const char *password, unsigned timeout_ms,
-		     const char **error_r)
+		     struct authhook_source_tls *tls, const char **error_r)
 {
 	struct pop3_client_settings cs = { 0 };
 	struct pop3_client *client;
@@ -111,10 +119,14 @@ authhook_source_pop3(const struct cfg_domain *dom, const char *host, uint16_t po
 	cs.connect_timeout_ms = timeout_ms;
 	cs.timeout_ms = timeout_ms;
 	cs.max_line = AUTHHOOK_MAX_LINE;
+	cs.tls_seen = tls->seen;
+	cs.downgrade_r = &tls->downgrade;
 	if (pop3_client_connect(&cs, &client, &fail, &error) < 0) {
 		*error_r = authhook_source_keep(error);
 		return AUTHHOOK_SOURCE_TEMPFAIL;
 	}
+	tls->used = stream_is_tls(pop3_client_stream(client));
+	tls->verified = tls->used && dom->source_tls_verify;
 	ret = pop3_client_login(client, user, password, &fail, &error);
 	if (ret < 0)
 		*error_r = authhook_source_keep(error);
@@ -131,8 +143,23 @@ authhook_source_check(const struct cfg_domain *dom, int imap,
 		      const char *user, const char *password,
 		      unsigned timeout_ms, const char **error_r)
 {
+	return authhook_source_check_tls(dom, imap, user, password, timeout_ms,
+					 NULL, error_r);
+}
+
+enum authhook_source_result
+authhook_source_check_tls(const struct cfg_domain *dom, int imap,
+			  const char *user, const char *password,
+			  unsigned timeout_ms, struct authhook_source_tls *tls,
+			  const char **error_r)
+{
+	struct authhook_source_tls none = { 0, 0, 0, 0 };
 	char host[256];
 	uint16_t port = 0;
+
+	if (tls == NULL)
+		tls = &none;
+	tls->used = tls->verified = tls->downgrade = 0;
 
 	if (dom->source_host == NULL) {
 		*error_r = "no source_host for the domain";
@@ -144,7 +171,7 @@ authhook_source_check(const struct cfg_domain *dom, int imap,
 	}
 	*error_r = "";
 	return imap ? authhook_source_imap(dom, host, port, user, password,
-					   timeout_ms, error_r) :
+					   timeout_ms, tls, error_r) :
 		authhook_source_pop3(dom, host, port, user, password,
-				     timeout_ms, error_r);
+				     timeout_ms, tls, error_r);
 }

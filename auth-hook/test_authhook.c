@@ -92,11 +92,13 @@ static struct authhook *hook_open(unsigned port, const char *domain_extra,
 		"user_uid = 8\nuser_gid = 8\ndefault_domain = example.test\n"
 		"auth_source_timeout = 5\n%s\n"
 		"[domain example.test]\nsource_host = 127.0.0.1:%u\n"
-		"source_tls = none\n%s\n"
+		"%s%s\n"
 		"[domain bind.test]\nsource_host = 127.0.0.1:%u\n"
 		"source_tls = none\nbind_ip = 127.0.0.9\n"
 		"[domain std.test]\ntype = standard\n",
 		dir, dir, global_extra != NULL ? global_extra : "", port,
+		domain_extra != NULL && strstr(domain_extra, "source_tls =") != NULL ?
+		"" : "source_tls = none\n",
 		domain_extra != NULL ? domain_extra : "", port);
 	fclose(f);
 	ck_assert_int_eq(store_open(state, &opts, &store, &error), 0);
@@ -420,12 +422,106 @@ START_TEST(bind_ip_domain)
 }
 END_TEST
 
-/* A queued account whose password changed on OLD: OLD says yes, the
- * new hash is stored. */
-START_TEST(password_changed_on_old)
+/* The sealed password of name, from a store handle of our own. */
+static char *sealed_password(const char *name)
+{
+	struct store *store = peek();
+	struct crypto_key key;
+	char keypath[128], *pw = NULL;
+	const char *error;
+
+	snprintf(keypath, sizeof(keypath), "%s/key", dir);
+	ck_assert_int_eq(crypto_key_load(keypath, &key, &error), 0);
+	store_set_key(store, &key);
+	crypto_key_wipe(&key);
+	ck_assert_int_eq(store_cred_get(store, name, &pw, &error), 0);
+	store_close(&store);
+	return pw;
+}
+
+/* Is there an event of name holding text? */
+static int has_event_fn(const struct store_event *ev, void *ctx)
+{
+	return strstr(ev->message, ctx) != NULL ? 1 : 0;
+}
+
+static int has_event(const char *name, const char *text)
+{
+	struct store *store = peek();
+	const char *error;
+	int ret = store_event_iter(store, 0, name, 0, has_event_fn, (void *)text,
+				   &error);
+
+	store_close(&store);
+	return ret == 1;
+}
+
+/* A queued account whose password changed on OLD, checked without
+ * verified TLS (plaintext: none, or detect where OLD offers no
+ * STARTTLS and never did): OLD says yes, but that answer may be
+ * forged, so the stored hash and sealed password stay, the login is
+ * refused and the administrator told. (Over verified TLS the new
+ * hash is stored: tests/integration/test_auth.sh, which has TLS.) */
+static const char *const unverified_modes[] = {
+	"source_tls = none", "source_tls = detect", "source_tls = detect\n"
+	"source_tls_verify = no",
+};
+
+START_TEST(password_changed_on_old_unverified)
 {
 	static const struct fakeserver_step first[] = { IMAP_OK("ivo@example.test", "old") };
 	static const struct fakeserver_step second[] = { IMAP_OK("ivo@example.test", "new") };
+	struct authhook_reply reply;
+	struct authhook *hook;
+	struct fakeserver fs;
+	char *pw;
+
+	ck_assert_int_eq(fakeserver_start(first, &fs), 0);
+	hook = hook_open(fs.port, unverified_modes[_i], NULL);
+	ck_assert_int_eq(login(hook, "ivo@example.test", "old", "imap", &reply), AUTHHOOK_OK);
+	authhook_reply_free(&reply);
+	ck_assert(fakeserver_stop(&fs));
+	authhook_deinit(&hook);
+
+	ck_assert_int_eq(fakeserver_start(second, &fs), 0);
+	hook = hook_open(fs.port, unverified_modes[_i], NULL);
+	ck_assert_int_eq(login(hook, "ivo@example.test", "new", "imap", &reply),
+			 AUTHHOOK_MISMATCH);
+	authhook_reply_free(&reply);
+	ck_assert(fakeserver_stop(&fs));
+	ck_assert_ptr_nonnull(strstr(logbuf, "ivo@example.test: OLD accepted a password "
+				     "that differs from the stored one, but not over TLS "
+				     "with a verified certificate"));
+	ck_assert(has_event("ivo@example.test", "the stored password is kept"));
+	/* OLD is gone: the old password still logs in from the hash, the
+	 * new one does not, and the sealed password is the old one. */
+	ck_assert_int_eq(login(hook, "ivo@example.test", "old", "imap", &reply), AUTHHOOK_OK);
+	authhook_reply_free(&reply);
+	ck_assert_int_eq(login(hook, "ivo@example.test", "new", "imap", &reply),
+			 AUTHHOOK_TEMPFAIL);
+	authhook_reply_free(&reply);
+	authhook_deinit(&hook);
+	pw = sealed_password("ivo@example.test");
+	ck_assert_str_eq(pw, "old");
+	mm_free_secret(&pw);
+	ck_assert_ptr_null(strstr(logbuf, "new\""));
+}
+END_TEST
+
+/* source_tls = detect, and the store remembers that OLD completed
+ * STARTTLS: an OLD offering none now gets no password (the script's
+ * LOGIN never comes), the login is a temporary failure, no account is
+ * created and no hash replaced, and an error event says why. */
+START_TEST(downgrade_refused)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] stripped\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN", 0, 0 },
+		{ FAKE_SEND, "M1 OK forged\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 LOGOUT\r", 0, 0 },
+		{ FAKE_SEND, "* BYE\r\nM2 OK bye\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
 	struct authhook_reply reply;
 	struct authhook *hook;
 	struct fakeserver fs;
@@ -433,37 +529,51 @@ START_TEST(password_changed_on_old)
 	const char *error;
 	char *pw;
 
-	ck_assert_int_eq(fakeserver_start(first, &fs), 0);
-	hook = hook_open(fs.port, NULL, NULL);
-	ck_assert_int_eq(login(hook, "ivo@example.test", "old", "imap", &reply), AUTHHOOK_OK);
-	authhook_reply_free(&reply);
-	ck_assert(fakeserver_stop(&fs));
-	authhook_deinit(&hook);
-
-	ck_assert_int_eq(fakeserver_start(second, &fs), 0);
-	hook = hook_open(fs.port, NULL, NULL);
-	ck_assert_int_eq(login(hook, "ivo@example.test", "new", "imap", &reply), AUTHHOOK_OK);
-	ck_assert_pstr_eq(authhook_reply_get(&reply, "nologin"), "y");
-	authhook_reply_free(&reply);
-	ck_assert(fakeserver_stop(&fs));
-	/* From the hash now, and the sealed password is the new one. */
-	ck_assert_int_eq(login(hook, "ivo@example.test", "new", "imap", &reply), AUTHHOOK_OK);
-	authhook_reply_free(&reply);
+	/* An account with its password, made while OLD was honest. */
+	hook = hook_open(closed_port(), "source_tls = detect", NULL);
 	authhook_deinit(&hook);
 	store = peek();
 	{
 		struct crypto_key key;
-		char keypath[128];
+		struct store_account acct = { 0 };
+		char keypath[128], *hash;
 
 		snprintf(keypath, sizeof(keypath), "%s/key", dir);
 		ck_assert_int_eq(crypto_key_load(keypath, &key, &error), 0);
 		store_set_key(store, &key);
 		crypto_key_wipe(&key);
+		ck_assert_int_eq(crypto_hash_password("old", &hash, &error), 0);
+		acct.name = "jo@example.test";
+		acct.domain = "example.test";
+		acct.state = STORE_STATE_QUEUED;
+		acct.password_hash = hash;
+		ck_assert_int_eq(store_account_create(store, &acct, "old", 1000, &error), 0);
+		mm_free(&hash);
 	}
-	ck_assert_int_eq(store_cred_get(store, "ivo@example.test", &pw, &error), 0);
-	ck_assert_str_eq(pw, "new");
-	mm_free_secret(&pw);
+	ck_assert_int_eq(store_tls_seen_add(store, "example.test", STORE_TLS_IMAP,
+					    90000, &error), 0);
 	store_close(&store);
+
+	for (int i = 0; i < 2; i++) {
+		/* An unknown user, then the known one with another password. */
+		const char *user = i == 0 ? "kai@example.test" : "jo@example.test";
+
+		ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+		hook = hook_open(fs.port, "source_tls = detect", NULL);
+		ck_assert_int_eq(login(hook, user, "new", "imap", &reply),
+				 AUTHHOOK_TEMPFAIL);
+		authhook_reply_free(&reply);
+		authhook_deinit(&hook);
+		/* The script did not complete: no LOGIN reached it. */
+		ck_assert(!fakeserver_stop(&fs));
+	}
+	ck_assert_int_eq(account_state("kai@example.test"), -1);
+	ck_assert_ptr_nonnull(strstr(logbuf, "kai@example.test: login refused for now: "
+				     "127.0.0.1 no longer offers STARTTLS (it did on "));
+	ck_assert(has_event("kai@example.test", "possibly a downgrade attack"));
+	pw = sealed_password("jo@example.test");
+	ck_assert_str_eq(pw, "old");
+	mm_free_secret(&pw);
 }
 END_TEST
 
@@ -594,7 +704,9 @@ static Suite *authhook_suite(void)
 	tcase_add_test(tc, pop3_passwords_only);
 	tcase_add_test(tc, local_accounts);
 	tcase_add_test(tc, bind_ip_domain);
-	tcase_add_test(tc, password_changed_on_old);
+	tcase_add_loop_test(tc, password_changed_on_old_unverified, 0,
+			    sizeof(unverified_modes) / sizeof(unverified_modes[0]));
+	tcase_add_test(tc, downgrade_refused);
 	tcase_add_test(tc, rate_limited);
 	tcase_add_loop_test(tc, expand, 0, sizeof(expansions) / sizeof(expansions[0]));
 	tcase_add_test(tc, notice_text);

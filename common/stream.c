@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <openssl/err.h>
@@ -62,6 +63,23 @@ int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,
 	*fail_r = fail;
 	*error_r = stream_errbuf;
 	return -1;
+}
+
+int stream_fail_downgrade(enum stream_fail *fail_r, const char **error_r,
+			  const char *host, const char *verb, int64_t since)
+{
+	char date[40] = "an earlier connection";
+	time_t t = (time_t)since;
+	struct tm tm;
+
+	if (gmtime_r(&t, &tm) != NULL)
+		strftime(date, sizeof(date), "%Y-%m-%d %H:%M:%S UTC", &tm);
+	return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
+			    "%.200s no longer offers %s (it did on %s): refusing "
+			    "plaintext, possibly a downgrade attack on the path; "
+			    "if TLS was really switched off there, run "
+			    "`mailmigrate tls-forget DOMAIN` (or set source_tls = "
+			    "none)", host, verb, date);
 }
 
 /* OpenSSL's first queued error, as text, clearing the queue. */

@@ -42,6 +42,13 @@ int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,
 		 const char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 4, 5)));
 
+/* A server that completed STARTTLS (verb: "STARTTLS", "STLS") at
+ * since (unix time) and offers none now: someone on the path may be
+ * deleting it to read the password. STREAM_FAIL_WAIT with a message
+ * saying so and how to accept it if real; returns -1. */
+int stream_fail_downgrade(enum stream_fail *fail_r, const char **error_r,
+			  const char *host, const char *verb, int64_t since);
+
 struct stream_tls {
 	int verify;		/* check the chain and the name */
 	const char *ca_file;	/* NULL: the system store */

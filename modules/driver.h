@@ -109,6 +109,12 @@ struct driver_settings {
 	unsigned connect_timeout_ms;	/* 0: 30 s */
 	unsigned timeout_ms;		/* each read and write */
 	uint64_t max_message_size;
+	/* tls = detect: when this server first completed STARTTLS/STLS
+	 * (the store's TLS memory; 0: never); then a server offering none
+	 * is refused as a downgrade, and *downgrade_r (if not NULL) set
+	 * (imap_client.h). */
+	int64_t tls_seen;
+	int *downgrade_r;
 };
 
 struct driver_conn;
@@ -151,6 +157,9 @@ struct source_driver {
 			   driver_batch_sink_fn *sink, void *ctx,
 			   enum stream_fail *fail_r, const char **error_r);
 	void (*close)(struct driver_conn **conn);
+	/* 1 if the session runs over TLS (STARTTLS or implicit), else 0:
+	 * what the TLS memory records. */
+	int (*is_tls)(struct driver_conn *conn);
 };
 
 /* What a target can do. */

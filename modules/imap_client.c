@@ -268,6 +268,12 @@ int imap_client_connect(const struct imap_client_settings *settings,
 			if (c->caps == 0 &&
 			    imap_client_run(c, "CAPABILITY", &h, fail_r, error_r) < 0)
 				goto fail;
+		} else if (set.tls_seen != 0) {
+			if (set.downgrade_r != NULL)
+				*set.downgrade_r = 1;
+			stream_fail_downgrade(fail_r, error_r, set.host, "STARTTLS",
+					      set.tls_seen);
+			goto fail;
 		} else {
 			log_warning("%s offers no STARTTLS: continuing without TLS "
 				    "(source_tls = detect)", set.host);

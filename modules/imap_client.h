@@ -13,7 +13,9 @@
  *	TLS modes (mailmigrate.conf(5) source_tls): none; direct
  *	(implicit TLS before the greeting); starttls (required: no
  *	STARTTLS capability is a final failure); detect (STARTTLS when
- *	offered, else plain with a warning logged).
+ *	offered, else plain with a warning logged; but if the caller says
+ *	this server completed STARTTLS before, tls_seen, plain is refused
+ *	as a downgrade before anything else is sent).
  *
  *	Passwords are never logged: the debug trace masks LOGIN and
  *	AUTHENTICATE arguments, as isync does.
@@ -52,6 +54,12 @@ struct imap_client_settings {
 	unsigned timeout_ms;		/* each read and write */
 	size_t max_line;		/* longest response line */
 	struct imap_parse_limits limits;
+	/* detect: when this server first completed STARTTLS (unix time,
+	 * from the store's TLS memory; 0: never). If it offers none now,
+	 * the connection fails STREAM_FAIL_WAIT (stream_fail_downgrade)
+	 * and *downgrade_r, when not NULL, is set to 1. */
+	int64_t tls_seen;
+	int *downgrade_r;
 };
 
 enum imap_status {

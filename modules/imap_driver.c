@@ -60,6 +60,8 @@ static int imap_driver_open(const struct driver_settings *set,
 		cs.tls_opts.name = host;
 	cs.connect_timeout_ms = set->connect_timeout_ms;
 	cs.timeout_ms = set->timeout_ms;
+	cs.tls_seen = set->tls_seen;
+	cs.downgrade_r = set->downgrade_r;
 	ic = mm_calloc(1, sizeof(*ic));
 	ic->max_message_size = set->max_message_size;
 	if (imap_client_connect(&cs, &ic->client, fail_r, error_r) < 0) {
@@ -104,6 +106,12 @@ static void imap_driver_close(struct driver_conn **connp)
 		(void)imap_client_run(ic->client, "LOGOUT", NULL, &fail, &error);
 	imap_client_close(&ic->client);
 	mm_free(connp);
+}
+
+/* Does the session run over TLS? */
+static int imap_driver_is_tls(struct driver_conn *conn)
+{
+	return stream_is_tls(imap_client_stream(imap_conn(conn)->client));
 }
 
 struct namespace_ctx {
@@ -877,6 +885,7 @@ const struct source_driver source_driver_imap = {
 	.fetch = imap_source_fetch,
 	.fetch_batch = imap_source_fetch_batch,
 	.close = imap_driver_close,
+	.is_tls = imap_driver_is_tls,
 };
 
 const struct target_driver target_driver_imap = {

@@ -181,6 +181,12 @@ int pop3_client_connect(const struct pop3_client_settings *set,
 		if (stream_start_tls(c->stream, &set->tls_opts, fail_r, error_r) < 0 ||
 		    pop3_capa(c, fail_r, error_r) < 0)
 			goto fail;
+	} else if (set->tls == CFG_TLS_DETECT && set->tls_seen != 0) {
+		if (set->downgrade_r != NULL)
+			*set->downgrade_r = 1;
+		stream_fail_downgrade(fail_r, error_r, set->host, "STLS",
+				      set->tls_seen);
+		goto fail;
 	} else if (set->tls == CFG_TLS_DETECT) {
 		log_warning("%s offers no STLS: continuing without TLS "
 			    "(source_tls = detect)", set->host);

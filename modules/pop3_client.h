@@ -31,6 +31,10 @@ struct pop3_client_settings {
 	unsigned connect_timeout_ms;
 	unsigned timeout_ms;
 	size_t max_line;	/* status and listing lines */
+	/* detect: when this server first completed STLS (0: never); if it
+	 * offers none now, a downgrade (see imap_client.h). */
+	int64_t tls_seen;
+	int *downgrade_r;
 };
 
 struct pop3_client;

@@ -71,6 +71,8 @@ static int pop3_driver_open(const struct driver_settings *set,
 		cs.tls_opts.name = host;
 	cs.connect_timeout_ms = set->connect_timeout_ms;
 	cs.timeout_ms = set->timeout_ms;
+	cs.tls_seen = set->tls_seen;
+	cs.downgrade_r = set->downgrade_r;
 	pc = mm_calloc(1, sizeof(*pc));
 	pc->max_message_size = set->max_message_size;
 	if (pop3_client_connect(&cs, &pc->client, fail_r, error_r) < 0) {
@@ -103,6 +105,12 @@ static void pop3_driver_close(struct driver_conn **connp)
 		return;
 	pop3_client_close(&pc->client);
 	mm_free(connp);
+}
+
+/* Does the session run over TLS? */
+static int pop3_driver_is_tls(struct driver_conn *conn)
+{
+	return stream_is_tls(pop3_client_stream(pop3_conn(conn)->client));
 }
 
 static int pop3_driver_list_folders(struct driver_conn *conn,
@@ -396,4 +404,5 @@ const struct source_driver source_driver_pop3 = {
 	.list_messages = pop3_driver_list_messages,
 	.fetch = pop3_driver_fetch,
 	.close = pop3_driver_close,
+	.is_tls = pop3_driver_is_tls,
 };

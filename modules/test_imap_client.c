@@ -195,6 +195,46 @@ START_TEST(bad_servers)
 }
 END_TEST
 
+/* detect and a server without STARTTLS: plain when TLS was never seen
+ * there; refused as a downgrade (retry later, before any LOGIN could
+ * be sent) when the TLS memory says it completed STARTTLS before. */
+static const int64_t downgrade_seen[] = { 0, 1700000000 };
+
+START_TEST(detect_downgrade)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] stripped\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct imap_client_settings set;
+	struct fakeserver fs;
+	struct imap_client *c = NULL;
+	enum stream_fail fail = STREAM_FAIL_NONE;
+	const char *error = NULL;
+	int downgrade = 0, ret;
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set = settings(&fs, CFG_TLS_DETECT);
+	set.tls_seen = downgrade_seen[_i];
+	set.downgrade_r = &downgrade;
+	ret = imap_client_connect(&set, &c, &fail, &error);
+	if (downgrade_seen[_i] == 0) {
+		ck_assert_int_eq(ret, 0);
+		ck_assert_int_eq(downgrade, 0);
+	} else {
+		ck_assert_int_eq(ret, -1);
+		ck_assert_ptr_null(c);
+		ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+		ck_assert_int_eq(downgrade, 1);
+		ck_assert_msg(strstr(error, "127.0.0.1 no longer offers STARTTLS (it did "
+				     "on 2023-11-14 22:13:20 UTC): refusing plaintext")
+			      != NULL, "got '%s'", error);
+	}
+	imap_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
 START_TEST(hung_banner)
 {
 	static const struct fakeserver_step script[] = { { FAKE_HANG, NULL, 0, 0 } };
@@ -417,6 +457,8 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, login_literal_sync);
 	tcase_add_test(tc, auth_plain_authzid);
 	tcase_add_test(tc, auth_plain_no_sasl_ir);
+	tcase_add_loop_test(tc, detect_downgrade, 0,
+			    sizeof(downgrade_seen) / sizeof(downgrade_seen[0]));
 	tcase_add_loop_test(tc, bad_servers, 0, sizeof(bad) / sizeof(bad[0]));
 	tcase_add_test(tc, hung_banner);
 	tcase_add_test(tc, pipelined_fetch);

@@ -323,6 +323,51 @@ START_TEST(retr_big)
 }
 END_TEST
 
+/* detect and no STLS: plain when never seen; a downgrade when the TLS
+ * memory says STLS was completed before (nothing sent after CAPA). */
+static const int64_t downgrade_seen[] = { 0, 1700000000 };
+
+START_TEST(detect_downgrade)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, CAPA_PLAIN, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct pop3_client_settings set = { 0 };
+	struct fakeserver fs;
+	struct pop3_client *c = NULL;
+	enum stream_fail fail = STREAM_FAIL_NONE;
+	const char *error = NULL;
+	int downgrade = 0, ret;
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set.host = "127.0.0.1";
+	set.port = fs.port;
+	set.tls = CFG_TLS_DETECT;
+	set.connect_timeout_ms = 2000;
+	set.timeout_ms = 2000;
+	set.tls_seen = downgrade_seen[_i];
+	set.downgrade_r = &downgrade;
+	ret = pop3_client_connect(&set, &c, &fail, &error);
+	if (downgrade_seen[_i] == 0) {
+		ck_assert_int_eq(ret, 0);
+		ck_assert_int_eq(downgrade, 0);
+	} else {
+		ck_assert_int_eq(ret, -1);
+		ck_assert_ptr_null(c);
+		ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+		ck_assert_int_eq(downgrade, 1);
+		ck_assert_msg(strstr(error, "127.0.0.1 no longer offers STLS (it did on "
+				     "2023-11-14 22:13:20 UTC): refusing plaintext")
+			      != NULL, "got '%s'", error);
+	}
+	pop3_client_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
 START_TEST(stls_required_missing)
 {
 	static const struct fakeserver_step script[] = {
@@ -435,6 +480,8 @@ static Suite *pop3_suite(void)
 	tcase_add_test(tc, retr_cut_and_trailing_data);
 	tcase_add_test(tc, retr_big);
 	tcase_add_test(tc, stls_required_missing);
+	tcase_add_loop_test(tc, detect_downgrade, 0,
+			    sizeof(downgrade_seen) / sizeof(downgrade_seen[0]));
 	tcase_add_test(tc, greeting_err);
 	tcase_add_loop_test(tc, rfc5322_dates, 0, sizeof(dates) / sizeof(dates[0]));
 	tcase_add_loop_test(tc, header_date, 0, sizeof(header_dates) / sizeof(header_dates[0]));

@@ -170,6 +170,7 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv);	/* cli_ctl.c */
 int cli_cmd_pause(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_reset(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_tls_forget(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_sync(struct cli_ctx *ctx, int argc, char **argv);	/* cli_round.c */
 int cli_cmd_finish(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_failed(struct cli_ctx *ctx, int argc, char **argv);
@@ -181,5 +182,6 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_log(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv); /* cli_export.c */
 int cli_export_passwd(struct cli_ctx *ctx, int argc, char **argv); /* cli_export_passwd.c */
+int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv); /* cli_preflight.c */
 
 #endif

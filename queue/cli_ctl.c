@@ -243,3 +243,55 @@ int cli_cmd_reset(struct cli_ctx *ctx, int argc, char **argv)
 	printf("Nothing was deleted on either mail server.\n");
 	return CLI_EXIT_OK;
 }
+
+/* mailmigrate tls-forget DOMAIN [--protocol imap|pop3]: after OLD
+ * really stopped offering STARTTLS, let source_tls = detect accept
+ * plaintext again (until it sees TLS there anew). */
+int cli_cmd_tls_forget(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "protocol", required_argument, NULL, 'p' },
+		CLI_COMMON_LONGOPTS
+	};
+	const char *proto = NULL, *error;
+	char shown[300];
+	int c, ret;
+
+	while ((c = cli_getopt(ctx, argc, argv, ":c:hp:", opts)) != -1) {
+		switch (c) {
+		case 'p':
+			proto = optarg;
+			break;
+		case 'h':
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind + 1 != argc)
+		return cli_usage_error("tls-forget: one DOMAIN");
+	if (proto != NULL && strcmp(proto, STORE_TLS_IMAP) != 0 &&
+	    strcmp(proto, STORE_TLS_POP3) != 0)
+		return cli_usage_error("tls-forget: --protocol is imap or pop3");
+	if (cli_ctx_store(ctx, 0, 0) < 0)
+		return CLI_EXIT_SYSTEM;
+	cli_printable(argv[optind], shown, sizeof(shown));
+	ret = store_tls_seen_forget(ctx->store, argv[optind], proto, &error);
+	if (ret < 0) {
+		cli_error("tls-forget: %s: %s", shown, error);
+		return CLI_EXIT_INPUT;
+	}
+	if (ret == STORE_NOTFOUND) {
+		printf("%s: no STARTTLS remembered%s%s; nothing to forget\n", shown,
+		       proto != NULL ? " for " : "", proto != NULL ? proto : "");
+		return CLI_EXIT_OK;
+	}
+	cli_ctx_event(ctx, LOG_SEV_WARNING, NULL, "TLS memory of %s (%s) forgotten "
+		      "by mailmigrate tls-forget: source_tls = detect accepts "
+		      "plaintext from its OLD again", shown,
+		      proto != NULL ? proto : "imap and pop3");
+	printf("%s: STARTTLS memory forgotten (%s); source_tls = detect accepts "
+	       "plaintext from OLD again until it sees TLS there\n", shown,
+	       proto != NULL ? proto : "imap and pop3");
+	return CLI_EXIT_OK;
+}

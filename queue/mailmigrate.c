@@ -44,6 +44,8 @@ static const struct cli_verb cli_verbs[] = {
 	{ "finish", cli_cmd_finish },
 	{ "failed", cli_cmd_failed },
 	{ "export", cli_cmd_export },
+	{ "preflight", cli_cmd_preflight },
+	{ "tls-forget", cli_cmd_tls_forget },
 };
 
 static const char cli_usage_text[] =
@@ -74,6 +76,11 @@ static const char cli_usage_text[] =
 "  export passwd-file [--all] [FILE]\n"
 "                                migrated accounts and hashes as a Dovecot\n"
 "                                passwd-file (stdout without FILE)\n"
+"  preflight [--json]            what to fix: ok / warning / failed per\n"
+"                                check (now: TLS to OLD per domain)\n"
+"  tls-forget DOMAIN [--protocol imap|pop3]\n"
+"                                forget that OLD offered STARTTLS, so\n"
+"                                source_tls = detect accepts plaintext\n"
 "  help                          this text\n"
 "\n"
 "  -c FILE  configuration (default: $MAILMIGRATE_CONF, else\n"

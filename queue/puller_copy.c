@@ -920,6 +920,47 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	return ret;
 }
 
+/* The TLS memory of the account's domain for proto: when OLD first
+ * completed STARTTLS there, or 0. Only source_tls = detect needs it
+ * (starttls requires TLS anyway). A store failure is a retry later:
+ * plaintext is not risked on a guess. */
+static int copy_tls_seen(struct copy *c, const char *proto, int64_t *since_r,
+			 enum stream_fail *fail_r, const char **error_r)
+{
+	const char *error;
+	int ret;
+
+	*since_r = 0;
+	if (c->dom->source_tls != CFG_TLS_DETECT)
+		return 0;
+	ret = store_tls_seen_get(c->p->store, c->dom->name, proto, since_r, &error);
+	if (ret < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	return 0;
+}
+
+/* After a login on OLD: remember a domain whose OLD completed
+ * STARTTLS (detect or starttls), the first time. */
+static void copy_tls_remember(struct copy *c, const char *proto, int64_t since)
+{
+	const char *error;
+	int ret;
+
+	if (since != 0 || c->sdrv->is_tls == NULL || !c->sdrv->is_tls(c->src) ||
+	    (c->dom->source_tls != CFG_TLS_DETECT &&
+	     c->dom->source_tls != CFG_TLS_STARTTLS))
+		return;
+	ret = store_tls_seen_add(c->p->store, c->dom->name, proto, time(NULL), &error);
+	if (ret < 0)
+		log_error("%s: cannot record that OLD %s offers STARTTLS: %s",
+			  c->account, c->dom->source_host, error);
+	else if (ret == 0)
+		copy_event(c, LOG_SEV_INFO, "OLD %s completed STARTTLS over %s: "
+			   "remembered for %s; plaintext will be refused from "
+			   "now on (source_tls = %s)", c->dom->source_host, proto,
+			   c->dom->name, cfg_tls_name(c->dom->source_tls));
+}
+
 /* Open OLD (with the captured password or the admin login) and NEW. */
 static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
@@ -927,10 +968,14 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	struct driver_login slogin = { 0 }, tlogin = { 0 };
 	char *password = NULL;
 	const char *error;
-	int ret;
+	int64_t seen_imap = 0, seen_pop3 = 0;
+	int ret, downgrade = 0;
 
 	c->sdrv = c->dom->source_protocols == CFG_PROTO_POP3 ? &source_driver_pop3 :
 		&source_driver_imap;
+	if (copy_tls_seen(c, STORE_TLS_IMAP, &seen_imap, fail_r, error_r) < 0 ||
+	    copy_tls_seen(c, STORE_TLS_POP3, &seen_pop3, fail_r, error_r) < 0)
+		return -1;
 	c->tdrv = &target_driver_imap;
 	if (c->dom->source_admin_user != NULL) {
 		if (crypto_read_secret(c->dom->source_admin_password_file, &password,
@@ -961,8 +1006,12 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	sset.max_message_size = c->p->cfg->max_message_size;
 	if (slogin.admin_user != NULL && c->sdrv == &source_driver_pop3)
 		slogin.admin_star_form = 1;
+	sset.tls_seen = c->sdrv == &source_driver_pop3 ? seen_pop3 : seen_imap;
+	sset.downgrade_r = &downgrade;
 	ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
-	if (ret < 0 && c->dom->source_protocols == CFG_PROTO_BOTH) {
+	/* A downgrade on IMAP is not "no IMAP there": no POP3 fallback,
+	 * which would hand the attacker the password in its place. */
+	if (ret < 0 && c->dom->source_protocols == CFG_PROTO_BOTH && !downgrade) {
 		/* No IMAP there: POP3 on the same host, at its own port. */
 		char saved[STREAM_ERROR_MAX], host[256];
 		enum stream_fail saved_fail = *fail_r;
@@ -973,10 +1022,20 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 			sset.host = host;
 			slogin.admin_star_form = slogin.admin_user != NULL;
 			c->sdrv = &source_driver_pop3;
+			/* IMAP is unreachable (maybe made so): a domain whose
+			 * IMAP had TLS falls back to POP3 only over TLS. */
+			sset.tls_seen = seen_pop3 != 0 ? seen_pop3 : seen_imap;
 			ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
 			if (ret == 0)
 				log_info("%s: OLD has no usable IMAP (%s); copying INBOX "
 					 "over POP3", c->account, saved);
+		}
+		if (ret < 0 && downgrade) {
+			/* POP3 was stripped too: that is the news. */
+			c->sdrv = &source_driver_imap;
+			mm_free_secret(&password);
+			copy_event(c, LOG_SEV_ERROR, "%s", *error_r);
+			return -1;
 		}
 		if (ret < 0) {
 			c->sdrv = &source_driver_imap;
@@ -985,8 +1044,14 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 		}
 	}
 	mm_free_secret(&password);
+	if (ret < 0 && downgrade)
+		copy_event(c, LOG_SEV_ERROR, "%s", *error_r);
 	if (ret < 0)
 		return -1;
+	if (c->sdrv == &source_driver_pop3)
+		copy_tls_remember(c, STORE_TLS_POP3, seen_pop3);
+	else
+		copy_tls_remember(c, STORE_TLS_IMAP, seen_imap);
 	tset.host = c->p->cfg->target_host;
 	tset.tls = c->p->cfg->target_tls;
 	tset.tls_opts.verify = 1;

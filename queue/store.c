@@ -37,13 +37,15 @@
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
 	"uidls", "events", "pending", "failed", "aliases", "authlimit",
+	"tlsseen",
 };
 
 /* Added after schema version 1: a store made by an older mailmigrate
  * lacks them. Not a schema change: missing means empty. */
 static int store_db_optional(int db)
 {
-	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT;
+	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT ||
+		db == STORE_DB_TLSSEEN;
 }
 
 static char store_errbuf[1024];

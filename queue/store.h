@@ -12,7 +12,8 @@
  *	(old UID -> new UID per folder and UIDVALIDITY), uidls (POP3),
  *	events (the administrator's log), aliases (alias -> account
  *	index), authlimit (the auth-hook's rate limits and failed-login
- *	cache); the last two were added after schema 1: missing in older
+ *	cache), tlsseen (which domains' OLD offered STARTTLS, and since
+ *	when); the last three were added after schema 1: missing in older
  *	stores, made when one is opened for writing, read as empty until
  *	then.
  *
@@ -458,6 +459,34 @@ int store_auth_fail_has(struct store *store, const unsigned char *mac,
 int store_account_set_password(struct store *store, const char *name,
 			       const char *password_hash, const char *password,
 			       time_t now, const char **error_r);
+
+/* --- TLS memory: OLD servers that offered STARTTLS ---------------------- */
+
+/*
+ * With source_tls = detect, a domain whose OLD once completed STARTTLS
+ * (IMAP) or STLS (POP3) is remembered, per protocol: from then on a
+ * connection where it offers none is a downgrade and is refused. IMAP
+ * and POP3 are kept apart because they are often different daemons,
+ * one with TLS and one without. Written once (the first time), read on
+ * every connection; only `mailmigrate tls-forget` removes a record.
+ */
+#define STORE_TLS_IMAP "imap"
+#define STORE_TLS_POP3 "pop3"
+/* When OLD of domain first completed STARTTLS over proto ("imap" or
+ * "pop3"; the domain is lowercased).
+ * @return 0 with *since_r, STORE_NOTFOUND (never, or a store made
+ *	before the database existed and opened read-only), or -1 */
+int store_tls_seen_get(struct store *store, const char *domain,
+		       const char *proto, int64_t *since_r, const char **error_r);
+/* Remember that it did, at now, unless it is remembered already.
+ * @return 0 (recorded), STORE_EXISTS (kept the earlier time), or -1 */
+int store_tls_seen_add(struct store *store, const char *domain,
+		       const char *proto, time_t now, const char **error_r);
+/* Forget it for proto (NULL: both protocols).
+ * @return 0 (something was forgotten), STORE_NOTFOUND (nothing was
+ *	remembered), or -1 */
+int store_tls_seen_forget(struct store *store, const char *domain,
+			  const char *proto, const char **error_r);
 
 /* --- control ------------------------------------------------------------ */
 

@@ -36,6 +36,7 @@ enum store_db {
 	STORE_DB_FAILED,
 	STORE_DB_ALIASES,	/* alias -> account; may be missing (older stores) */
 	STORE_DB_AUTHLIMIT,	/* the auth-hook's limits; may be missing (older stores) */
+	STORE_DB_TLSSEEN,	/* OLD offered STARTTLS; may be missing (older stores) */
 	STORE_DB_COUNT
 };
 

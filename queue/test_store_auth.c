@@ -3,9 +3,11 @@
  *	test_store_auth 1
  * SUMMARY
  *	unit tests: the auth-hook's rate limits, failed-login cache and
- *	password change, across processes
+ *	password change, across processes; the TLS memory (tlsseen)
  */
 #include "config.h"
+
+#include <lmdb.h>
 
 #include "test_util.h"
 
@@ -141,6 +143,112 @@ START_TEST(set_password)
 }
 END_TEST
 
+/* The TLS memory: per domain (any case) and protocol, the first time
+ * kept, forgotten per protocol or both. */
+START_TEST(tls_seen)
+{
+	struct store *store = test_open(0, 0);
+	const char *error;
+	int64_t since = 0;
+
+	ck_assert_int_eq(store_tls_seen_get(store, "example.test", STORE_TLS_IMAP,
+					    &since, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_tls_seen_add(store, "Example.TEST", STORE_TLS_IMAP,
+					    1000, &error), 0);
+	/* Seen again later: the first time stays. */
+	ck_assert_int_eq(store_tls_seen_add(store, "example.test", STORE_TLS_IMAP,
+					    2000, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_tls_seen_get(store, "EXAMPLE.test", STORE_TLS_IMAP,
+					    &since, &error), 0);
+	ck_assert_int_eq(since, 1000);
+	/* POP3 and other domains are apart. */
+	ck_assert_int_eq(store_tls_seen_get(store, "example.test", STORE_TLS_POP3,
+					    &since, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_tls_seen_get(store, "example.org", STORE_TLS_IMAP,
+					    &since, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_tls_seen_add(store, "example.test", STORE_TLS_POP3,
+					    3000, &error), 0);
+	/* Forget one protocol, then both. */
+	ck_assert_int_eq(store_tls_seen_forget(store, "example.test", STORE_TLS_POP3,
+					       &error), 0);
+	ck_assert_int_eq(store_tls_seen_forget(store, "example.test", STORE_TLS_POP3,
+					       &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_tls_seen_get(store, "example.test", STORE_TLS_IMAP,
+					    &since, &error), 0);
+	ck_assert_int_eq(store_tls_seen_forget(store, "example.test", NULL, &error), 0);
+	ck_assert_int_eq(store_tls_seen_get(store, "example.test", STORE_TLS_IMAP,
+					    &since, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_tls_seen_forget(store, "example.test", NULL, &error),
+			 STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
+/* Bad names and protocols are errors, not records. */
+static const struct {
+	const char *domain, *proto;
+} tls_bad[] = {
+	{ "", STORE_TLS_IMAP },
+	{ "example.test", "smtp" },
+	{ "example.test", "IMAP" },
+	{ "x.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"
+	  "xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx", STORE_TLS_POP3 },	/* 254 */
+};
+
+START_TEST(tls_seen_bad)
+{
+	struct store *store = test_open(0, 0);
+	const char *error;
+	int64_t since = 7;
+
+	ck_assert_int_eq(store_tls_seen_add(store, tls_bad[_i].domain,
+					    tls_bad[_i].proto, 1000, &error), -1);
+	ck_assert_int_eq(store_tls_seen_get(store, tls_bad[_i].domain,
+					    tls_bad[_i].proto, &since, &error), -1);
+	ck_assert_int_eq(since, 7);
+	store_close(&store);
+}
+END_TEST
+
+/* A store made before tlsseen existed: read-only, it reads as never
+ * seen; the first writer makes the database. */
+START_TEST(tls_seen_older_store)
+{
+	struct store_options ro = { .readonly = 1 };
+	struct store *store = test_open(0, 0);
+	const char *error;
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	int64_t since;
+
+	store_close(&store);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, test_store_dir, MDB_NOTLS, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "tlsseen", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_drop(txn, dbi, 1), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+
+	ck_assert_msg(store_open(test_store_dir, &ro, &store, &error) == 0, "%s", error);
+	ck_assert_int_eq(store_tls_seen_get(store, "example.test", STORE_TLS_IMAP,
+					    &since, &error), STORE_NOTFOUND);
+	store_close(&store);
+	store = test_open(0, 0);
+	ck_assert_int_eq(store_tls_seen_add(store, "example.test", STORE_TLS_IMAP,
+					    1000, &error), 0);
+	store_close(&store);
+	ck_assert_int_eq(store_open(test_store_dir, &ro, &store, &error), 0);
+	ck_assert_int_eq(store_tls_seen_get(store, "example.test", STORE_TLS_IMAP,
+					    &since, &error), 0);
+	ck_assert_int_eq(since, 1000);
+	store_close(&store);
+}
+END_TEST
+
 static Suite *store_auth_suite(void)
 {
 	Suite *s = suite_create("store_auth");
@@ -153,6 +261,9 @@ static Suite *store_auth_suite(void)
 	tcase_add_test(tc, limit_across_processes);
 	tcase_add_test(tc, prune);
 	tcase_add_test(tc, set_password);
+	tcase_add_test(tc, tls_seen);
+	tcase_add_loop_test(tc, tls_seen_bad, 0, sizeof(tls_bad) / sizeof(tls_bad[0]));
+	tcase_add_test(tc, tls_seen_older_store);
 	suite_add_tcase(s, tc);
 	return s;
 }

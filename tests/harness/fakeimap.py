@@ -20,10 +20,16 @@ Faults (session numbers count accepted connections from 1):
   --size-lie UID:DELTA        report RFC822.SIZE = real size + DELTA
   --renumber SESSION:V:SHIFT  from that session on, UIDVALIDITY V and
                               every UID + SHIFT (a rebuilt index)
+  --starttls-sessions N       offer STARTTLS (with --cert and --key) in
+                              sessions 1..N only: from N+1 on it is gone,
+                              as if stripped by someone on the path
+  --pop3                      be a POP3 server instead (empty INBOX, for
+                              login checks; STLS as --starttls-sessions)
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
 servers do instead of modified UTF-7.
 The server writes one line per session to --log (if given): the session
-number and the commands it got (bodies and passwords not included).
+number and the commands it got (bodies and passwords not included); "TLS"
+once STARTTLS completed, so a LOGIN before it was sent in plaintext.
 """
 import argparse
 import json
@@ -31,6 +37,7 @@ import os
 import re
 import socket
 import socketserver
+import ssl
 import sys
 import threading
 
@@ -72,8 +79,14 @@ class Handler(socketserver.StreamRequestHandler):
             self.session = SESSIONS[0]
         self.log = []
         self.selected = None
+        self.tls = False
 
     def finish(self):
+        if self.tls:
+            try:
+                self.request.close()
+            except OSError:
+                pass
         args = self.server.args
         if args.log:
             with LOCK, open(args.log, "a") as f:
@@ -82,6 +95,24 @@ class Handler(socketserver.StreamRequestHandler):
             super().finish()
         except OSError:
             pass
+
+    def caps(self):
+        """The capabilities of this session: STARTTLS while offered."""
+        args = self.server.args
+        if (args.starttls_sessions is not None and not self.tls
+                and self.session <= args.starttls_sessions):
+            return "IMAP4rev1 NAMESPACE STARTTLS"
+        return "IMAP4rev1 NAMESPACE"
+
+    def starttls(self, tag):
+        """OK, then the server side of the handshake on the socket."""
+        self.send("%s OK Begin TLS negotiation now\r\n" % tag)
+        self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+        self.connection = self.request
+        self.rfile = self.request.makefile("rb")
+        self.wfile = self.request.makefile("wb")
+        self.tls = True
+        self.log.append("TLS")
 
     def send(self, data):
         if isinstance(data, str):
@@ -119,7 +150,7 @@ class Handler(socketserver.StreamRequestHandler):
             except OSError:
                 pass
             return
-        self.send("* OK [CAPABILITY IMAP4rev1 NAMESPACE] fake OLD ready\r\n")
+        self.send("* OK [CAPABILITY %s] fake OLD ready\r\n" % self.caps())
         while True:
             line = self.rfile.readline(65536)
             if not line:
@@ -149,7 +180,9 @@ class Handler(socketserver.StreamRequestHandler):
     def command(self, tag, cmd, rest):
         spec = self.server.spec.d
         if cmd == "CAPABILITY":
-            self.send("* CAPABILITY IMAP4rev1 NAMESPACE\r\n%s OK done\r\n" % tag)
+            self.send("* CAPABILITY %s\r\n%s OK done\r\n" % (self.caps(), tag))
+        elif cmd == "STARTTLS" and "STARTTLS" in self.caps():
+            self.starttls(tag)
         elif cmd == "LOGIN":
             words = re.findall(r'"((?:[^"\\]|\\.)*)"|(\S+)', rest)
             vals = [a or b for a, b in words]
@@ -238,6 +271,62 @@ class Handler(socketserver.StreamRequestHandler):
         return True
 
 
+class Pop3Handler(Handler):
+    """--pop3: a POP3 OLD (RFC 1939, 2449, 2595) with an empty INBOX, for
+    login checks: CAPA (STLS as --starttls-sessions says), STLS, USER,
+    PASS, STAT, UIDL, LIST, QUIT. Logged like the IMAP commands."""
+
+    def caps(self):
+        args = self.server.args
+        caps = ["USER", "UIDL"]
+        if (args.starttls_sessions is not None and not self.tls
+                and self.session <= args.starttls_sessions):
+            caps.append("STLS")
+        return caps
+
+    def handle(self):
+        spec = self.server.spec.d
+        user = None
+        self.send("+OK fake OLD ready\r\n")
+        while True:
+            line = self.rfile.readline(4096)
+            if not line:
+                return
+            words = line.decode("utf-8", "replace").rstrip("\r\n").split(" ", 1)
+            cmd, arg = words[0].upper(), (words[1] if len(words) > 1 else "")
+            self.log.append(cmd)
+            try:
+                if cmd == "CAPA":
+                    self.send("+OK\r\n" + "".join(c + "\r\n" for c in self.caps()) + ".\r\n")
+                elif cmd == "STLS" and "STLS" in self.caps():
+                    self.send("+OK Begin TLS negotiation\r\n")
+                    self.request = self.server.tls.wrap_socket(self.request, server_side=True)
+                    self.connection = self.request
+                    self.rfile = self.request.makefile("rb")
+                    self.wfile = self.request.makefile("wb")
+                    self.tls = True
+                    self.log.append("TLS")
+                elif cmd == "USER":
+                    user = arg
+                    self.send("+OK\r\n")
+                elif cmd == "PASS":
+                    if user == spec["user"] and arg == spec["password"]:
+                        self.send("+OK logged in\r\n")
+                    else:
+                        self.send("-ERR [AUTH] bad login\r\n")
+                elif cmd == "STAT":
+                    self.send("+OK 0 0\r\n")
+                elif cmd in ("UIDL", "LIST"):
+                    self.send("+OK\r\n.\r\n")
+                elif cmd == "QUIT":
+                    self.send("+OK bye\r\n")
+                    return
+                else:
+                    self.send("-ERR unknown command\r\n")
+            except (BrokenPipeError, ConnectionResetError):
+                return
+
+
 class Server(socketserver.ThreadingTCPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -254,11 +343,21 @@ def main():
     ap.add_argument("--cut", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--size-lie", action="append", default=[])
     ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
+    ap.add_argument("--pop3", action="store_true")
+    ap.add_argument("--starttls-sessions", type=int)
+    ap.add_argument("--cert")
+    ap.add_argument("--key")
     args = ap.parse_args()
+    if args.starttls_sessions is not None and not (args.cert and args.key):
+        ap.error("--starttls-sessions needs --cert and --key")
     args.size_lie = {int(a): int(b) for a, b in (x.split(":") for x in args.size_lie)}
-    server = Server((args.listen, 0), Handler)
+    server = Server((args.listen, 0), Pop3Handler if args.pop3 else Handler)
     server.args = args
     server.spec = Spec(args.spec)
+    server.tls = None
+    if args.cert:
+        server.tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        server.tls.load_cert_chain(args.cert, args.key)
     tmp = args.port_file + ".tmp"
     with open(tmp, "w") as f:
         f.write("%d\n" % server.server_address[1])

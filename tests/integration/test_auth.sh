@@ -10,8 +10,11 @@
 # by LMTP; bind_ip picks the domain; passwords_only; a standard domain;
 # 100 parallel first logins make one account and one job; passwords with
 # spaces, quotes, UTF-8, 500 and 600 bytes; the failed-login cache and the rate
-# limits; proxied sessions kicked when the copy is done; no password in any
-# log.
+# limits; proxied sessions kicked when the copy is done; a password changed
+# on OLD replaces the stored hash over verified TLS only (not over
+# unverified TLS or plaintext); OLD (a scripted fake) that offered STARTTLS
+# at the first login and strips it later gets no password and creates or
+# changes nothing; no password in any log.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -67,6 +70,28 @@ while True:
 ' "$HANG_PORT" </dev/null >/dev/null 2>&1 &
 HANG_PID=$!
 DOWN_PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+
+# A scripted OLD for strip.test: STARTTLS at the first connection only.
+printf '{"user": "sam@strip.test", "password": "sam pw", "folders": [{"name": "INBOX", "uidvalidity": 1, "messages": []}]}\n' \
+	>"$D/fake-spec.json"
+"$PYTHON" "$HARNESS/fakeimap.py" --listen "$OLD_IP" --port-file "$D/fake.port" \
+	--log "$D/fake.log" --spec "$D/fake-spec.json" --starttls-sessions 1 \
+	--cert "$OLD_CERT_FILE" --key "$(dirname "$OLD_CERT_FILE")/key.pem" \
+	</dev/null >"$D/fake.err" 2>&1 &
+FAKE_PID=$!
+mm_at_exit 'kill "$FAKE_PID"'
+wait_for '[ -s "$D/fake.port" ]' 10 || fail "fakeimap.py did not start"
+FAKE_PORT=$(cat "$D/fake.port")
+# And its POP3 counterpart for pstrip.test.
+printf '{"user": "pia@pstrip.test", "password": "pia pw", "folders": []}\n' >"$D/fake3-spec.json"
+"$PYTHON" "$HARNESS/fakeimap.py" --pop3 --listen "$OLD_IP" --port-file "$D/fake3.port" \
+	--log "$D/fake3.log" --spec "$D/fake3-spec.json" --starttls-sessions 1 \
+	--cert "$OLD_CERT_FILE" --key "$(dirname "$OLD_CERT_FILE")/key.pem" \
+	</dev/null >"$D/fake3.err" 2>&1 &
+FAKE3_PID=$!
+mm_at_exit 'kill "$FAKE3_PID"'
+wait_for '[ -s "$D/fake3.port" ]' 10 || fail "fakeimap.py --pop3 did not start"
+FAKE3_PORT=$(cat "$D/fake3.port")
 
 write_conf() {
 	cat >"$CONF" <<EOC
@@ -131,6 +156,17 @@ source_tls = none
 [domain slow.test]
 source_host = 127.0.0.1:$HANG_PORT
 source_tls = none
+
+[domain strip.test]
+source_host = $OLD_IP:$FAKE_PORT
+source_tls = detect
+source_tls_ca_file = $CA_FILE
+
+[domain pstrip.test]
+source_host = $OLD_IP:$FAKE3_PORT
+source_protocols = pop3
+source_tls = detect
+source_tls_ca_file = $CA_FILE
 EOC
 	chmod 644 "$CONF"
 }
@@ -386,6 +422,95 @@ t_copy_then_local() {
 	expect_answer "alice, wrong password after the copy" "NO [AUTHENTICATIONFAILED]" "$a"
 }
 
+# hash_of USER: the stored password hash of USER.
+hash_of() {
+	MM export passwd-file --all 2>/dev/null | grep "^$1:" | cut -d: -f2
+}
+
+# A password changed on OLD: replaced on OLD's yes over verified TLS only.
+t_password_changed() {
+	# Verified TLS (example.test: starttls, the harness's CA).
+	olduser chg@example.test "chg old" || return 1
+	a=$($AC imap "$NEW_IP" chg@example.test "$D/chg@example.test.pw")
+	expect_answer "chg first login" "NO [CONTACTADMIN]" "$a" || return 1
+	h1=$(hash_of chg@example.test)
+	[ -n "$h1" ] || { echo "no hash for chg"; return 1; }
+	mm_adduser old chg@example.test "chg new"
+	a=$($AC imap "$NEW_IP" chg@example.test "$(pw chg-new "chg new")")
+	expect_answer "chg, new password (verified TLS)" "NO [CONTACTADMIN]" "$a" || return 1
+	h2=$(hash_of chg@example.test)
+	[ -n "$h2" ] && [ "$h1" != "$h2" ] || { echo "chg's hash not replaced"; return 1; }
+	# Unverified TLS (proxy.test: source_tls_verify = no) and plaintext
+	# (pwonly.test: none): OLD says yes, the hash stays, login refused.
+	for u in chu@proxy.test chn@pwonly.test; do
+		olduser "$u" "$u old" || return 1
+		a=$($AC imap "$NEW_IP" "$u" "$D/$u.pw")
+		expect_answer "$u first login" "OK" "$a" || return 1
+		h1=$(hash_of "$u")
+		[ -n "$h1" ] || { echo "no hash for $u"; return 1; }
+		mm_adduser old "$u" "$u new"
+		a=$($AC imap "$NEW_IP" "$u" "$(pw "$u-new" "$u new")")
+		expect_answer "$u, new password (not verified)" "NO [AUTHENTICATIONFAILED]" "$a" ||
+			return 1
+		assert_eq "$h1" "$(hash_of "$u")" "$u's hash"
+		grep -q "$u: OLD accepted a password that differs from the stored one, but not over TLS with a verified certificate" \
+			"$NEW_DOVECOT_LOG" || { echo "no warning for $u"; return 1; }
+	done
+	MM log --account chn@pwonly.test | grep -q "the stored password is kept" || return 1
+	# chn (passwords-only, local) still logs in with the stored password.
+	a=$($AC imap "$NEW_IP" chn@pwonly.test "$D/chn@pwonly.test.pw")
+	assert_eq "OK" "$a" "chn with the stored password"
+}
+
+# strip.test's OLD offers STARTTLS at the first connection only: sam's
+# first login goes over TLS and is remembered; then a changed password
+# and an unknown user meet an OLD without STARTTLS: temporary failures,
+# no LOGIN sent to it, nothing created, no hash replaced. The same for
+# POP3's STLS (pstrip.test).
+t_stripped_login() {
+	olduser_pw=$(pw sam@strip.test "sam pw")
+	a=$($AC imap "$NEW_IP" sam@strip.test "$olduser_pw")
+	expect_answer "sam first login (STARTTLS)" "NO [CONTACTADMIN]" "$a" || return 1
+	grep -q "^1 .*STARTTLS | TLS | .*LOGIN" "$D/fake.log" || { cat "$D/fake.log"; return 1; }
+	MM preflight | grep -q "^ok      strip.test: imap: STARTTLS seen on OLD since" ||
+		{ MM preflight; return 1; }
+	h1=$(hash_of sam@strip.test)
+	[ -n "$h1" ] || { echo "no hash for sam"; return 1; }
+	a=$($AC imap "$NEW_IP" sam@strip.test "$(pw sam-new "sam new")")
+	expect_answer "sam, new password, STARTTLS stripped" "NO [UNAVAILABLE]" "$a" || return 1
+	a=$($AC imap "$NEW_IP" tom@strip.test "$(pw tom "tom pw")")
+	expect_answer "tom, unknown, STARTTLS stripped" "NO [UNAVAILABLE]" "$a" || return 1
+	wait_for '[ "$(grep -c . "$D/fake.log")" = 3 ]' 5 || { cat "$D/fake.log"; return 1; }
+	if grep "^[23] " "$D/fake.log" | grep -q "LOGIN\|AUTHENTICATE"; then
+		echo "a password went to a stripped session:"; cat "$D/fake.log"; return 1
+	fi
+	assert_eq "$h1" "$(hash_of sam@strip.test)" "sam's hash"
+	assert_eq none "$(account_state tom@strip.test)" "tom"
+	grep -q "tom@strip.test: login refused for now: $OLD_IP no longer offers STARTTLS" \
+		"$NEW_DOVECOT_LOG" || { echo "no downgrade error in NEW's log"; return 1; }
+	MM log --errors --account tom@strip.test | grep -q "possibly a downgrade attack" ||
+		{ MM log; return 1; }
+	# The same over POP3 (pstrip.test): STLS at the first login only.
+	a=$($AC pop3 "$NEW_IP" pia@pstrip.test "$(pw pia@pstrip.test "pia pw")")
+	expect_answer "pia first login (STLS)" "NO -ERR" "$a" || return 1
+	assert_contains "$a" "Your mailbox is being moved"
+	grep -q "^1 CAPA | STLS | TLS | CAPA | USER | PASS" "$D/fake3.log" ||
+		{ cat "$D/fake3.log"; return 1; }
+	MM preflight | grep -q "^ok      pstrip.test: pop3: STARTTLS seen on OLD since" ||
+		{ MM preflight; return 1; }
+	h1=$(hash_of pia@pstrip.test)
+	[ -n "$h1" ] || { echo "no hash for pia"; return 1; }
+	a=$($AC pop3 "$NEW_IP" pia@pstrip.test "$(pw pia-new "pia new")")
+	expect_answer "pia, new password, STLS stripped" "NO -ERR [SYS/TEMP]" "$a" || return 1
+	wait_for '[ "$(grep -c . "$D/fake3.log")" = 2 ]' 5 || { cat "$D/fake3.log"; return 1; }
+	if grep "^2 " "$D/fake3.log" | grep -q "USER\|PASS\|AUTH"; then
+		echo "a password went to a stripped POP3 session:"; cat "$D/fake3.log"; return 1
+	fi
+	assert_eq "$h1" "$(hash_of pia@pstrip.test)" "pia's hash"
+	grep -q "pia@pstrip.test: login refused for now: $OLD_IP no longer offers STLS" \
+		"$NEW_DOVECOT_LOG" || { echo "no POP3 downgrade error in NEW's log"; return 1; }
+}
+
 t_rate_limit() {
 	RATE_USER=2 write_conf
 	doveadm -c "$NEW_DOVECOT_CONF" reload || return 1
@@ -459,6 +584,8 @@ check "type = standard: OLD never asked" t_standard
 check "100 parallel first logins: one account, one job, one notice" t_parallel
 check "passwords with spaces, quotes, UTF-8, 500 and 600 bytes" t_passwords
 check "puller copies; proxied session kicked; next logins local" t_copy_then_local
+check "password changed on OLD: hash replaced over verified TLS only" t_password_changed
+check "STARTTLS stripped after the first login: no password sent, nothing changed" t_stripped_login
 check "rate limit per user: a temporary failure beyond it" t_rate_limit
 check "export passwd-file: NEW without the module, same passwords" t_export_passwd_file
 check "no password in any log" t_no_password_logged

@@ -7,7 +7,8 @@
 # before and after. Classes: configuration errors (FILE:LINE, exit 3), bulk
 # file errors (exit 1, good lines still queued), a corrupt or foreign file
 # where the store should be, a state_dir that is a file, a missing or
-# group-readable key file (exit 3), bad add input (exit 1), usage (exit 2).
+# group-readable key file (exit 3), bad add input (exit 1), usage (exit 2);
+# preflight (read-only; exit 1 when a check failed) and tls-forget usage.
 #
 # Needs no mail server and no root; mdb_load (lmdb-utils) makes the foreign
 # LMDB environments. Skipped (77) only when the CLI is missing.
@@ -373,6 +374,44 @@ t_state_dir_file() {
 	[ ! -e "$D/nostore" ] || fail "list created the missing state_dir"
 }
 
+# preflight reads only: a missing store is a failed check (exit 1), the
+# domains' TLS still shown; with a store, warnings only (exit 0), the store
+# unchanged; --json is JSON with the counts. tls-forget's usage errors.
+t_preflight() {
+	run "$D/nostore.conf" preflight
+	assert_eq 1 "$RC" "preflight without a store ($(err))"
+	assert_contains "$(out)" "failed  store $D/nostore: "
+	assert_contains "$(out)" "warning example.test: imap: source_tls = detect, and whether OLD offered STARTTLS is unknown (no store)"
+	[ ! -e "$D/nostore" ] || fail "preflight created the missing state_dir"
+	snapshot before
+	mm preflight
+	assert_eq 0 "$RC" "preflight ($(err))"
+	assert_contains "$(out)" "ok      store $STATE readable"
+	assert_contains "$(out)" "warning example.org: pop3: source_tls = detect and STARTTLS never seen on OLD: passwords may go in clear; set source_tls = starttls (or direct) if OLD has TLS"
+	assert_contains "$(out)" "ok      example.org: OLD's TLS certificate is verified"
+	assert_contains "$(out)" "3 ok, 4 warnings, 0 failed"
+	mm preflight --json
+	assert_eq 0 "$RC" "preflight --json"
+	"$PYTHON" - "$D/out" <<'EOP' || fail "preflight --json: $(out)"
+import json, sys
+d = json.load(open(sys.argv[1]))
+assert (d["ok"], d["warnings"], d["failed"]) == (3, 4, 0), d
+c = d["checks"][1]
+assert c == {"check": "source_tls", "domain": "example.test", "status": "warning",
+             "message": "imap: source_tls = detect and STARTTLS never seen on OLD: passwords may go in clear",
+             "hint": "set source_tls = starttls (or direct) if OLD has TLS"}, c
+assert d["checks"][0]["domain"] is None and d["checks"][0]["hint"] is None
+EOP
+	unchanged
+	mm tls-forget
+	expect 2 "tls-forget: one DOMAIN"
+	mm tls-forget example.test --protocol smtp
+	expect 2 "tls-forget: --protocol is imap or pop3"
+	mm tls-forget example.test
+	assert_eq 0 "$RC" "tls-forget with nothing remembered"
+	assert_contains "$(out)" "example.test: no STARTTLS remembered; nothing to forget"
+}
+
 t_no_password_leaked() {
 	for f in "$D/all" "$STATE/data.mdb" "$STATE/lock.mdb"; do
 		if grep -a -F -f "$D/pw.pattern" "$f" >/dev/null; then
@@ -392,6 +431,7 @@ check "missing, loose or short key file: exit 3" t_key_errors
 check "corrupt data.mdb: refused and untouched" t_corrupt_store
 check "foreign LMDB environment: refused and untouched" t_foreign_lmdb
 check "state_dir that is a file, missing store" t_state_dir_file
+check "preflight: read-only, ok/warning/failed, exit 0/1, --json; tls-forget usage" t_preflight
 check "no password in outputs or store files" t_no_password_leaked
 
 echo "$MM_TEST: $((($(date +%s%N) - T0) / 1000000)) ms"

@@ -19,6 +19,11 @@
 #     plugin): a larger message is a failed item, not sent at all;
 #   - folder names in raw UTF-8, sent as literals: EXAMINEd with a
 #     literal, created on NEW in modified UTF-7.
+#   - TLS stripping: with source_tls = detect, OLD offers STARTTLS on the
+#     first connection (the copy runs over verified TLS, the domain is
+#     remembered, preflight shows it) and not on the next (a sync round):
+#     refused, retried later, no LOGIN sent in plaintext, nothing copied;
+#     with source_protocols = both, no fallback to POP3 either.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -80,8 +85,9 @@ target_master_password_file = $NEW_MASTER_PASS_FILE
 
 [domain example.test]
 source_host = $OLD_IP:$FAKE_PORT
-source_protocols = imap
-source_tls = none
+source_protocols = ${SOURCE_PROTOCOLS:-imap}
+source_tls = ${SOURCE_TLS:-none}
+source_tls_ca_file = $CA_FILE
 access_mode = ${ACCESS_MODE:-username}
 EOC
 }
@@ -304,6 +310,72 @@ assert typ == "OK" and data[0] == b"2", (typ, data)
 EOP
 }
 
+# Run last: the domain's TLS memory it leaves would refuse the fake's
+# plaintext sessions of the other checks.
+t_tls_stripped() {
+	SOURCE_TLS=detect
+	write_conf
+	MM preflight | grep -q "^warning example.test: imap: source_tls = detect and STARTTLS never seen on OLD" ||
+		{ MM preflight; return 1; }
+	spec strip@example.test
+	: >"$MM_DIR/fake.log"
+	fake_start --spec "$MM_DIR/spec-strip@example.test.json" --starttls-sessions 1 \
+		--cert "$OLD_CERT_FILE" --key "$(dirname "$OLD_CERT_FILE")/key.pem"
+	add_account strip@example.test || return 1
+	run_once
+	[ "$(show strip@example.test state)" = copied ] ||
+		{ show strip@example.test job.last_error; return 1; }
+	# Session 1: STARTTLS, the handshake, then the login.
+	grep -q "^1 .*STARTTLS | TLS | .*LOGIN" "$MM_DIR/fake.log" ||
+		{ cat "$MM_DIR/fake.log"; return 1; }
+	check_new strip@example.test || return 1
+	MM preflight >"$MM_DIR/preflight.out"
+	assert_eq 0 "$?" "preflight exit status"
+	grep -q "^ok      example.test: imap: STARTTLS seen on OLD since 20[0-9-]* [0-9:]* UTC; plaintext refused" \
+		"$MM_DIR/preflight.out" || { cat "$MM_DIR/preflight.out"; return 1; }
+	MM log | grep -q "completed STARTTLS over imap: remembered for example.test" ||
+		{ MM log; return 1; }
+	# Session 2: no STARTTLS offered. Refused before any login.
+	MM sync strip@example.test >/dev/null || return 1
+	run_once
+	wait_for 'grep -q "^2 " "$MM_DIR/fake.log"' 5 || { cat "$MM_DIR/fake.log"; return 1; }
+	if grep "^2 " "$MM_DIR/fake.log" | grep -q "LOGIN\|AUTHENTICATE"; then
+		echo "the password went to the stripped session:"; cat "$MM_DIR/fake.log"; return 1
+	fi
+	[ "$(grep -c . "$MM_DIR/fake.log")" = 2 ] || { cat "$MM_DIR/fake.log"; return 1; }
+	show strip@example.test job.last_error |
+		grep -q "no longer offers STARTTLS (it did on .*): refusing plaintext, possibly a downgrade attack" ||
+		{ show strip@example.test job.last_error; return 1; }
+	# Retried later, not given up; an error event for the administrator.
+	[ "$(show strip@example.test job.attempts)" = 1 ] || return 1
+	MM log --errors --account strip@example.test | grep -q "possibly a downgrade attack" ||
+		{ MM log --account strip@example.test; return 1; }
+	check_new strip@example.test || return 1
+	# source_protocols = both: a stripped IMAP is no reason to fall back
+	# to POP3 (the real OLD's, on port 110), which would get the password.
+	SOURCE_PROTOCOLS=both
+	write_conf
+	add_account strip2@example.test || return 1
+	run_once
+	wait_for 'grep -q "^3 " "$MM_DIR/fake.log"' 5 || { cat "$MM_DIR/fake.log"; return 1; }
+	if grep "^3 " "$MM_DIR/fake.log" | grep -q "LOGIN\|AUTHENTICATE"; then
+		cat "$MM_DIR/fake.log"; return 1
+	fi
+	show strip2@example.test job.last_error | grep -q "no longer offers STARTTLS" ||
+		{ show strip2@example.test job.last_error; return 1; }
+	if grep -q "strip2@example.test" "$OLD_DOVECOT_LOG"; then
+		echo "fell back to POP3 on OLD:"; grep "strip2@example.test" "$OLD_DOVECOT_LOG"
+		return 1
+	fi
+	SOURCE_PROTOCOLS=
+	fake_stop
+	# The administrator says TLS is really gone: preflight warns again.
+	MM tls-forget example.test | grep -q "STARTTLS memory forgotten" || return 1
+	MM preflight | grep -q "^warning example.test: imap: source_tls = detect and STARTTLS never seen" ||
+		{ MM preflight; return 1; }
+	SOURCE_TLS=
+}
+
 check "connection cut mid-literal, retried: every message once" t_cut_mid_literal
 check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
 check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
@@ -312,5 +384,6 @@ check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
 check "access_mode extended and standard: aliases from the headers" t_aliases
 check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
 check "raw UTF-8 folder names (literals) on OLD: EXAMINEd, mapped to UTF-7" t_8bit_folder
+check "STARTTLS stripped on the second connection: refused, no plaintext LOGIN" t_tls_stripped
 fake_stop
 mm_done

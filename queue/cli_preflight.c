@@ -1,0 +1,262 @@
+/*
+ * NAME
+ *	cli_preflight 3
+ * SUMMARY
+ *	mailmigrate preflight: what to fix before (and while) migrating
+ * DESCRIPTION
+ *	Read-only: the configuration and, opened read-only, the store.
+ *	Each check in preflight_checks[] runs once, or once per
+ *	configured domain, and reports lines: a status (ok, warning,
+ *	failed), the domain (or none), what it found, and for a warning
+ *	or a failure what to do. New checks are new rows of the table.
+ *
+ *	For now: the TLS of the checks on OLD (source_tls and the store's
+ *	TLS memory, per protocol) and certificate verification.
+ * DIAGNOSTICS
+ *	Exit status CLI_EXIT_OK when nothing failed (warnings allowed),
+ *	CLI_EXIT_INPUT when a check failed, CLI_EXIT_SYSTEM when the
+ *	configuration cannot be read.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "cli.h"
+#include "mm_alloc.h"
+
+enum preflight_status {
+	PREFLIGHT_OK,
+	PREFLIGHT_WARNING,
+	PREFLIGHT_FAILED,
+};
+
+static const char *const preflight_status_names[] = { "ok", "warning", "failed" };
+
+struct preflight {
+	struct cli_ctx *ctx;
+	const char *store_error;	/* the store could not be opened */
+	struct cli_json json;
+	int as_json;
+	unsigned counts[3];
+};
+
+/* One check: dom is each configured domain in turn (per_domain), or
+ * NULL for a check that runs once. */
+struct preflight_check {
+	const char *name;	/* stable: the "check" member of --json */
+	int per_domain;
+	void (*run)(struct preflight *pf, const struct preflight_check *check,
+		    const struct cfg_domain *dom);
+};
+
+/* Report one finding; hint (may be NULL) says what to do. */
+static void preflight_report(struct preflight *pf, const struct preflight_check *check,
+			     const struct cfg_domain *dom, enum preflight_status status,
+			     const char *hint, const char *fmt, ...)
+	__attribute__((format(printf, 6, 7)));
+static void preflight_report(struct preflight *pf, const struct preflight_check *check,
+			     const struct cfg_domain *dom, enum preflight_status status,
+			     const char *hint, const char *fmt, ...)
+{
+	char text[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(text, sizeof(text), fmt, ap);
+	va_end(ap);
+	pf->counts[status]++;
+	if (pf->as_json) {
+		cli_json_object(&pf->json, NULL);
+		cli_json_str(&pf->json, "check", check->name);
+		cli_json_str(&pf->json, "domain", dom != NULL ? dom->name : NULL);
+		cli_json_str(&pf->json, "status", preflight_status_names[status]);
+		cli_json_str(&pf->json, "message", text);
+		cli_json_str(&pf->json, "hint", hint);
+		cli_json_end(&pf->json, '}');
+		return;
+	}
+	printf("%-8s%s%s%s%s%s\n", preflight_status_names[status],
+	       dom != NULL ? dom->name : "", dom != NULL ? ": " : "", text,
+	       hint != NULL ? "; " : "", hint != NULL ? hint : "");
+}
+
+/* "2026-12-03 08:00:00 UTC" */
+static const char *preflight_time(int64_t t, char *buf, size_t size)
+{
+	time_t tt = (time_t)t;
+	struct tm tm;
+
+	if (gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, size, "%Y-%m-%d %H:%M:%S UTC", &tm) == 0)
+		snprintf(buf, size, "?");
+	return buf;
+}
+
+/* --- checks ----------------------------------------------------------- */
+
+/* Can the store be read? Everything the migration knows is there. */
+static void preflight_store(struct preflight *pf, const struct preflight_check *check,
+			    const struct cfg_domain *dom)
+{
+	(void)dom;
+	if (pf->ctx->store == NULL)
+		preflight_report(pf, check, NULL, PREFLIGHT_FAILED,
+				 "run `mailmigrate init`, or fix state_dir",
+				 "store %s: %s", pf->ctx->cfg->state_dir, pf->store_error);
+	else
+		preflight_report(pf, check, NULL, PREFLIGHT_OK, NULL,
+				 "store %s readable", pf->ctx->cfg->state_dir);
+}
+
+/* The TLS memory for one protocol of a detect domain. */
+static void preflight_tls_memory(struct preflight *pf, const struct preflight_check *check,
+				 const struct cfg_domain *dom, const char *proto)
+{
+	const char *error;
+	char when[40];
+	int64_t since = 0;
+	int ret;
+
+	if (pf->ctx->store == NULL) {
+		preflight_report(pf, check, dom, PREFLIGHT_WARNING, NULL,
+				 "%s: source_tls = detect, and whether OLD offered "
+				 "STARTTLS is unknown (no store)", proto);
+		return;
+	}
+	ret = store_tls_seen_get(pf->ctx->store, dom->name, proto, &since, &error);
+	if (ret < 0) {
+		preflight_report(pf, check, dom, PREFLIGHT_FAILED, NULL,
+				 "%s: the TLS memory cannot be read: %s", proto, error);
+	} else if (ret == 0) {
+		preflight_report(pf, check, dom, PREFLIGHT_OK, NULL,
+				 "%s: STARTTLS seen on OLD since %s; plaintext refused",
+				 proto, preflight_time(since, when, sizeof(when)));
+	} else {
+		preflight_report(pf, check, dom, PREFLIGHT_WARNING,
+				 "set source_tls = starttls (or direct) if OLD has TLS",
+				 "%s: source_tls = detect and STARTTLS never seen on OLD: "
+				 "passwords may go in clear", proto);
+	}
+}
+
+/* How the checks on OLD are secured: source_tls, and for detect what
+ * the store remembers of each protocol the domain uses. */
+static void preflight_source_tls(struct preflight *pf, const struct preflight_check *check,
+				 const struct cfg_domain *dom)
+{
+	if (dom->type != CFG_DOMAIN_BACKUP)
+		return;
+	switch (dom->source_tls) {
+	case CFG_TLS_NONE:
+		preflight_report(pf, check, dom, PREFLIGHT_WARNING,
+				 "set source_tls = starttls or direct if OLD has TLS",
+				 "source_tls = none: passwords go to OLD in clear");
+		break;
+	case CFG_TLS_DETECT:
+		if (dom->source_protocols != CFG_PROTO_POP3)
+			preflight_tls_memory(pf, check, dom, STORE_TLS_IMAP);
+		if (dom->source_protocols != CFG_PROTO_IMAP)
+			preflight_tls_memory(pf, check, dom, STORE_TLS_POP3);
+		break;
+	case CFG_TLS_STARTTLS:
+	case CFG_TLS_DIRECT:
+		preflight_report(pf, check, dom, PREFLIGHT_OK, NULL,
+				 "source_tls = %s: TLS required",
+				 cfg_tls_name(dom->source_tls));
+		break;
+	}
+}
+
+/* Is OLD's certificate checked? Without it, TLS keeps out readers but
+ * not someone on the path, and a changed password on OLD is not taken. */
+static void preflight_source_tls_verify(struct preflight *pf,
+					const struct preflight_check *check,
+					const struct cfg_domain *dom)
+{
+	if (dom->type != CFG_DOMAIN_BACKUP || dom->source_tls == CFG_TLS_NONE)
+		return;
+	if (dom->source_tls_verify)
+		preflight_report(pf, check, dom, PREFLIGHT_OK, NULL,
+				 "OLD's TLS certificate is verified");
+	else
+		preflight_report(pf, check, dom, PREFLIGHT_WARNING,
+				 "give OLD a valid certificate (or source_tls_ca_file) "
+				 "and set source_tls_verify = yes",
+				 "source_tls_verify = no: OLD's certificate is not "
+				 "checked, and passwords changed on OLD are not taken");
+}
+
+/* Checks that run once come first, then each domain's in turn. */
+static const struct preflight_check preflight_checks[] = {
+	{ "store", 0, preflight_store },
+	{ "source_tls", 1, preflight_source_tls },
+	{ "source_tls_verify", 1, preflight_source_tls_verify },
+};
+#define PREFLIGHT_CHECKS (sizeof(preflight_checks) / sizeof(preflight_checks[0]))
+
+/* mailmigrate preflight [--json] */
+int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		CLI_COMMON_LONGOPTS
+	};
+	struct preflight pf = { 0 };
+	struct store_options sopts = { .readonly = 1 };
+	const char *error;
+	int c;
+
+	pf.ctx = ctx;
+	while ((c = cli_getopt(ctx, argc, argv, ":c:hj", opts)) != -1) {
+		switch (c) {
+		case 'j':
+			pf.as_json = 1;
+			break;
+		case 'h':
+			return CLI_EXIT_OK;
+		default:
+			return CLI_EXIT_USAGE;
+		}
+	}
+	if (optind != argc)
+		return cli_usage_error("preflight: takes no operands");
+	if (cli_ctx_config(ctx) < 0)
+		return CLI_EXIT_SYSTEM;
+	/* A store that cannot be opened is a finding, not the end. */
+	sopts.max_map_size = ctx->cfg->store_max_size;
+	sopts.event_log_max = ctx->cfg->event_log_max;
+	if (store_open(ctx->cfg->state_dir, &sopts, &ctx->store, &error) < 0) {
+		static char saved[512];
+
+		snprintf(saved, sizeof(saved), "%s", error);
+		pf.store_error = saved;
+		ctx->store = NULL;
+	}
+	if (pf.as_json) {
+		cli_json_init(&pf.json, stdout);
+		cli_json_object(&pf.json, NULL);
+		cli_json_array(&pf.json, "checks");
+	}
+	for (size_t i = 0; i < PREFLIGHT_CHECKS; i++)
+		if (!preflight_checks[i].per_domain)
+			preflight_checks[i].run(&pf, &preflight_checks[i], NULL);
+	for (size_t d = 0; d < ctx->cfg->domains_count; d++)
+		for (size_t i = 0; i < PREFLIGHT_CHECKS; i++)
+			if (preflight_checks[i].per_domain)
+				preflight_checks[i].run(&pf, &preflight_checks[i],
+							&ctx->cfg->domains[d]);
+	if (pf.as_json) {
+		cli_json_end(&pf.json, ']');
+		cli_json_u64(&pf.json, "ok", pf.counts[PREFLIGHT_OK]);
+		cli_json_u64(&pf.json, "warnings", pf.counts[PREFLIGHT_WARNING]);
+		cli_json_u64(&pf.json, "failed", pf.counts[PREFLIGHT_FAILED]);
+		cli_json_end(&pf.json, '}');
+	} else {
+		printf("%u ok, %u warnings, %u failed\n", pf.counts[PREFLIGHT_OK],
+		       pf.counts[PREFLIGHT_WARNING], pf.counts[PREFLIGHT_FAILED]);
+	}
+	return pf.counts[PREFLIGHT_FAILED] != 0 ? CLI_EXIT_INPUT : CLI_EXIT_OK;
+}
