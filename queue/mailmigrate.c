@@ -44,6 +44,7 @@ static const struct cli_verb cli_verbs[] = {
 	{ "finish", cli_cmd_finish },
 	{ "failed", cli_cmd_failed },
 	{ "export", cli_cmd_export },
+	{ "aliases", cli_cmd_aliases },
 };
 
 static const char cli_usage_text[] =
@@ -69,6 +70,11 @@ static const char cli_usage_text[] =
 "  finish                        queue the last round for every account;\n"
 "                                each is then finished, its password wiped\n"
 "  failed [USER] [--csv]         what could not be copied, and why\n"
+"  aliases [--pending|--rejected] [--json]\n"
+"                                aliases, or proposals from mail headers\n"
+"  aliases approve ALIAS [ACCOUNT] | approve --all ACCOUNT\n"
+"  aliases reject ALIAS [ACCOUNT]\n"
+"                                make a proposal an alias, or refuse it\n"
 "  export postfix-maps [DIR]     Postfix maps (postmap text) and main.cf\n"
 "                                lines that replace the relay\n"
 "  export passwd-file [--all] [FILE]\n"
