@@ -308,6 +308,11 @@ assert got == want, got' || return 1
 	assert_eq "env7@example.test>ext@example.test rcvd9@example.test>ext@example.test" \
 		"$(pending)" "after a rejection" || return 1
 	MM aliases --rejected | grep -q "^forged13@example.test  *ext@example.test  *Received " || return 1
+	# approve --all: every pending proposal of the account.
+	MM aliases approve --all ext@example.test >/dev/null || return 1
+	assert_eq "" "$(pending)" "after approve --all" || return 1
+	assert_eq "['alt13@example.test', 'env7@example.test', 'rcvd9@example.test']" \
+		"$(show ext@example.test aliases)" "after approve --all" || return 1
 	ACCESS_MODE=
 }
 
