@@ -120,6 +120,9 @@ static const struct {
 	  "rcvd=r@x.test" },
 	{ "Received: from a by b for r2@x.test; Mon, 1 Jan 2024\r\n", "rcvd=r2@x.test" },
 	{ "Received: from a (for <no@x>) by b; Mon\r\n", "" },
+	/* A comment is the peer's text (a HELO name): no "for" in it. */
+	{ "Received: from a (HELO x for <ceo@x.test>) by b; Mon\r\n", "" },
+	{ "Received: from a (x) by b (y; z) for <r3@x.test>; Mon\r\n", "rcvd=r3@x.test" },
 	{ "Received: from a by b; Mon, 1 Jan for <late@x.test>\r\n", "" },
 	{ "From: f@x.test\r\nTo: t@x.test\r\n\r\nTo: body@x.test\r\n", "to=t@x.test" },
 	{ "To: \"unterminated <q@x.test>\r\n", "" },
