@@ -27,7 +27,8 @@
  *	short. A struct store belongs to one thread. After fork(), the
  *	child must not use the parent's handle: open a new one.
  * RETURN VALUES
- *	0 success; STORE_NOTFOUND / STORE_EXISTS where documented;
+ *	0 success; STORE_NOTFOUND / STORE_EXISTS / STORE_AMBIGUOUS where
+ *	documented;
  *	-1 with *error_r set (a static buffer, valid until the next store
  *	call in this thread) for store or system errors.
  */
