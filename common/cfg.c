@@ -194,6 +194,7 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(relay_nexthop, CFG_NEXTHOP, NULL),	/* empty: from source_host */
 	DKEY(exclude_folders, CFG_STRING, NULL),
 	DKEY(folder_map, CFG_STRING, NULL),
+	DKEY(source_mx_names, CFG_STRING, NULL),
 };
 
 #define CFG_NKEYS(table) (sizeof(table) / sizeof((table)[0]))

@@ -75,6 +75,9 @@ struct cfg_domain {
 	char *relay_nexthop;		/* default smtp:[source host]:25 */
 	char *exclude_folders;		/* raw list of globs, NULL: none */
 	char *folder_map;		/* raw "Old=New; ...", NULL: none */
+	char *source_mx_names;		/* hosts OLD's MTA names in its own
+					 * Received: "by" (spaces or commas
+					 * between), NULL: none */
 };
 
 struct cfg {

@@ -84,9 +84,11 @@ int mail_header_message_id(const char *hdr, size_t len, char *out, size_t size)
 }
 
 struct addr_ctx {
-	void (*fn)(enum mail_header_source src, const char *addr, void *ctx);
+	void (*fn)(const struct mail_header_addr *a, void *ctx);
 	void *ctx;
 	enum mail_header_source src;
+	unsigned received;	/* Received: fields seen so far */
+	char by[MAIL_HEADER_MAX_HOST + 1];	/* the current one's "by" host */
 };
 
 /* Check and lowercase one address candidate, then report it. */
@@ -115,7 +117,15 @@ static void addr_emit(struct addr_ctx *ac, const char *s, size_t n)
 	at = strchr(addr, '@');
 	if (at == NULL || at == addr || at[1] == '\0' || strchr(at + 1, '@') != NULL)
 		return;
-	ac->fn(ac->src, addr, ac->ctx);
+	{
+		struct mail_header_addr a = {
+			ac->src, addr,
+			ac->src == MAIL_HEADER_RECEIVED_FOR ? ac->received : 0,
+			ac->src == MAIL_HEADER_RECEIVED_FOR ? ac->by : "",
+		};
+
+		ac->fn(&a, ac->ctx);
+	}
 }
 
 /* An RFC 5322 address list: mailboxes split at ',' outside quotes,
@@ -200,12 +210,60 @@ static void addr_list(struct addr_ctx *ac, const char *v)
 	}
 }
 
-/* "Received: from a by b with ESMTP id c for <x@y>; date". */
-static void received_for(struct addr_ctx *ac, const char *v)
+/* The host after the first " by " of a Received: value (before its
+ * date), lowercased into ac->by; "" if none or too long. */
+static void received_by(struct addr_ctx *ac, const char *v, size_t end)
 {
-	const char *semi = strrchr(v, ';');
-	size_t end = semi != NULL ? (size_t)(semi - v) : strlen(v);
+	const char *p = NULL, *q;
 
+	ac->by[0] = '\0';
+	if (strncasecmp(v, "by ", 3) == 0) {
+		p = v + 3;
+	} else {
+		for (size_t i = 0; i + 4 <= end; i++) {
+			if (strncasecmp(v + i, " by ", 4) == 0) {
+				p = v + i + 4;
+				break;
+			}
+		}
+	}
+	if (p == NULL)
+		return;
+	while (p < v + end && *p == ' ')
+		p++;
+	for (q = p; q < v + end && *q != ' ' && *q != ';' && *q != '('; q++)
+		;
+	if (q == p || (size_t)(q - p) > MAIL_HEADER_MAX_HOST)
+		return;
+	for (size_t i = 0; i < (size_t)(q - p); i++)
+		ac->by[i] = (char)tolower((unsigned char)p[i]);
+	ac->by[q - p] = '\0';
+}
+
+/* "Received: from a by b with ESMTP id c for <x@y>; date". Comments
+ * are dropped first: they hold peer-chosen text (HELO names, rDNS). */
+static void received_for(struct addr_ctx *ac, const char *value)
+{
+	char v[MAIL_HEADER_MAX_FIELD];
+	const char *semi;
+	size_t n = 0, end;
+	int depth = 0;
+
+	for (const char *p = value; *p != '\0' && n + 1 < sizeof(v); p++) {
+		if (*p == '\\' && depth > 0 && p[1] != '\0')
+			p++;
+		else if (*p == '(')
+			depth++;
+		else if (*p == ')' && depth > 0)
+			depth--;
+		else if (depth == 0)
+			v[n++] = *p;
+	}
+	v[n] = '\0';
+	semi = strrchr(v, ';');
+	end = semi != NULL ? (size_t)(semi - v) : n;
+	ac->received++;
+	received_by(ac, v, end);
 	for (size_t i = 0; i + 5 <= end; i++) {
 		const char *p, *q;
 
@@ -224,13 +282,13 @@ static void received_for(struct addr_ctx *ac, const char *v)
 	}
 }
 
-void mail_header_addresses(const char *hdr, size_t len,
-			   void (*fn)(enum mail_header_source src, const char *addr,
-				      void *ctx),
-			   void *ctx)
+void mail_header_addresses_at(const char *hdr, size_t len,
+			      void (*fn)(const struct mail_header_addr *a,
+					 void *ctx),
+			      void *ctx)
 {
 	char field[MAIL_HEADER_MAX_FIELD];
-	struct addr_ctx ac = { fn, ctx, MAIL_HEADER_TO };
+	struct addr_ctx ac = { fn, ctx, MAIL_HEADER_TO, 0, "" };
 	size_t pos = 0;
 
 	while (mail_header_next(hdr, len, &pos, field, sizeof(field)) > 0) {
@@ -250,4 +308,26 @@ void mail_header_addresses(const char *hdr, size_t len,
 			received_for(&ac, v);
 		}
 	}
+}
+
+struct addr_compat {
+	void (*fn)(enum mail_header_source src, const char *addr, void *ctx);
+	void *ctx;
+};
+
+static void addr_compat_one(const struct mail_header_addr *a, void *context)
+{
+	struct addr_compat *c = context;
+
+	c->fn(a->src, a->addr, c->ctx);
+}
+
+void mail_header_addresses(const char *hdr, size_t len,
+			   void (*fn)(enum mail_header_source src, const char *addr,
+				      void *ctx),
+			   void *ctx)
+{
+	struct addr_compat c = { fn, ctx };
+
+	mail_header_addresses_at(hdr, len, addr_compat_one, &c);
 }

@@ -44,4 +44,27 @@ void mail_header_addresses(const char *hdr, size_t len,
 				      void *ctx),
 			   void *ctx);
 
+#define MAIL_HEADER_MAX_HOST 253
+
+/* One address found by mail_header_addresses_at(); valid during the
+ * callback only. */
+struct mail_header_addr {
+	enum mail_header_source src;
+	const char *addr;	/* lowercased "local@domain" */
+	/* MAIL_HEADER_RECEIVED_FOR: which Received: field, counted from
+	 * the top (1: the last hop, written by the receiving MTA; the
+	 * ones below may be the sender's own words), and its "by" host,
+	 * lowercased ("" when it has none or one over
+	 * MAIL_HEADER_MAX_HOST bytes). 0 and "" for the other sources. */
+	unsigned received;
+	const char *by;
+};
+
+/* The same addresses as mail_header_addresses(), with the Received:
+ * hop each "for" clause came from. */
+void mail_header_addresses_at(const char *hdr, size_t len,
+			      void (*fn)(const struct mail_header_addr *a,
+					 void *ctx),
+			      void *ctx);
+
 #endif

@@ -120,6 +120,9 @@ static const struct {
 	  "rcvd=r@x.test" },
 	{ "Received: from a by b for r2@x.test; Mon, 1 Jan 2024\r\n", "rcvd=r2@x.test" },
 	{ "Received: from a (for <no@x>) by b; Mon\r\n", "" },
+	/* A comment is the peer's text (a HELO name): no "for" in it. */
+	{ "Received: from a (HELO x for <ceo@x.test>) by b; Mon\r\n", "" },
+	{ "Received: from a (x) by b (y; z) for <r3@x.test>; Mon\r\n", "rcvd=r3@x.test" },
 	{ "Received: from a by b; Mon, 1 Jan for <late@x.test>\r\n", "" },
 	{ "From: f@x.test\r\nTo: t@x.test\r\n\r\nTo: body@x.test\r\n", "to=t@x.test" },
 	{ "To: \"unterminated <q@x.test>\r\n", "" },
@@ -147,6 +150,44 @@ START_TEST(test_address_too_long)
 }
 END_TEST
 
+/* Each Received: "for" with its hop number and "by" host. */
+static void collect_at(const struct mail_header_addr *a, void *ctx)
+{
+	struct got *g = ctx;
+	size_t n = strlen(g->text);
+
+	snprintf(g->text + n, sizeof(g->text) - n, "%s%u:%s:%s", n > 0 ? " " : "",
+		 a->received, a->by, a->addr);
+}
+
+static const struct {
+	const char *hdr;
+	const char *want;
+} hops[] = {
+	{ "Received: from a by MX.Old.test (Postfix) with ESMTP id 1 for <u@x.test>; Mon\r\n",
+	  "1:mx.old.test:u@x.test" },
+	{ "Return-Path: <s@y>\r\nX-Envelope-To: e@x.test\r\n"
+	  "Received: from in by store.old.test for <u@x.test>; Mon\r\n"
+	  "Received: from a by b; Sun\r\n"
+	  "Received: from s by mx.old.test for <ceo@x.test>; Sat\r\n",
+	  "0::e@x.test 1:store.old.test:u@x.test 3:mx.old.test:ceo@x.test" },
+	/* Comments are peer text: no "by" or "for" taken from them. */
+	{ "Received: from a (HELO x by mx.old.test for <ceo@x.test>) by real.test; Mon\r\n", "" },
+	{ "Received: from a (c) by real.test (x for <c@x.test>) for <u@x.test>; Mon\r\n",
+	  "1:real.test:u@x.test" },
+	{ "Received: by local.test for <u@x.test>; Mon\r\n", "1:local.test:u@x.test" },
+	{ "Received: from a for <u@x.test>; Mon\r\n", "1::u@x.test" },
+};
+
+START_TEST(test_addresses_at)
+{
+	struct got g = { "" };
+
+	mail_header_addresses_at(hops[_i].hdr, strlen(hops[_i].hdr), collect_at, &g);
+	ck_assert_str_eq(g.text, hops[_i].want);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("mail_header");
@@ -156,6 +197,7 @@ int main(void)
 
 	tcase_add_test(tc, test_next_unfolds);
 	tcase_add_test(tc, test_next_bounded);
+	tcase_add_loop_test(tc, test_addresses_at, 0, sizeof(hops) / sizeof(hops[0]));
 	tcase_add_loop_test(tc, test_message_id, 0, sizeof(ids) / sizeof(ids[0]));
 	tcase_add_test(tc, test_message_id_too_long);
 	tcase_add_loop_test(tc, test_addresses, 0, sizeof(addrs) / sizeof(addrs[0]));

@@ -14,6 +14,15 @@
  *	bytes of each copied message; alias_tally_result() gives the
  *	addresses an accept function (domain served here, not another
  *	account) lets through.
+ * TRUST
+ *	Every header but one is written by whoever sent the message: a
+ *	single "X-Envelope-To: ceo@domain" would make ceo an alias of the
+ *	mailbox that received it. Only the "for" clause of the topmost
+ *	Received: field (the last hop: nothing the sender writes can be
+ *	above it) whose "by" host is one of the domain's
+ *	source_mx_names is OLD's own word; alias_tally_result_found()
+ *	marks such an address trusted. The caller makes every other
+ *	one a proposal for the administrator to approve.
  * LIMITS
  *	ALIAS_TALLY_HEADER bytes of header per message, ALIAS_TALLY_MAX
  *	distinct addresses per account (later ones are not counted).
@@ -28,6 +37,23 @@
 
 #define ALIAS_TALLY_HEADER 16384
 #define ALIAS_TALLY_MAX 256
+#define ALIAS_TALLY_MAX_MX 32	/* source_mx_names kept (later ones ignored) */
+
+/* Where an address was seen (bits of alias_tally_found.sources; the
+ * same values as STORE_ALIAS_SRC_*). */
+#define ALIAS_TALLY_TO 0x01
+#define ALIAS_TALLY_CC 0x02
+#define ALIAS_TALLY_ENVELOPE_TO 0x04	/* X-Envelope-To: */
+#define ALIAS_TALLY_RECEIVED 0x08	/* Received: "for", any other hop */
+#define ALIAS_TALLY_RECEIVED_MX 0x10	/* the topmost Received: by OLD's MTA */
+
+/* One address the mode selected. */
+struct alias_tally_found {
+	const char *addr;	/* valid during the callback */
+	unsigned sources;	/* ALIAS_TALLY_* */
+	uint64_t messages;	/* messages it was seen in */
+	int trusted;		/* seen in OLD's own Received: hop */
+};
 
 struct alias_tally;
 
@@ -41,6 +67,12 @@ void alias_tally_begin(struct alias_tally *t);
 void alias_tally_feed(struct alias_tally *t, const void *data, size_t len);
 void alias_tally_end(struct alias_tally *t);
 
+/* Trust the "for" of the topmost Received: field when its "by" host
+ * is one of names (source_mx_names: host names separated by spaces or
+ * commas, compared without case; NULL: trust none). Names over
+ * MAIL_HEADER_MAX_HOST bytes are ignored. */
+void alias_tally_set_mx_names(struct alias_tally *t, const char *names);
+
 /* Messages counted so far. */
 uint64_t alias_tally_messages(const struct alias_tally *t);
 
@@ -50,5 +82,12 @@ uint64_t alias_tally_messages(const struct alias_tally *t);
 void alias_tally_result(const struct alias_tally *t,
 			int (*accept)(const char *addr, void *ctx),
 			void (*fn)(const char *addr, void *ctx), void *ctx);
+/* The same, with where each address was seen and whether it is
+ * trusted (see TRUST). */
+void alias_tally_result_found(const struct alias_tally *t,
+			      int (*accept)(const char *addr, void *ctx),
+			      void (*fn)(const struct alias_tally_found *f,
+					 void *ctx),
+			      void *ctx);
 
 #endif

@@ -46,6 +46,7 @@ static const struct cli_verb cli_verbs[] = {
 	{ "export", cli_cmd_export },
 	{ "preflight", cli_cmd_preflight },
 	{ "tls-forget", cli_cmd_tls_forget },
+	{ "aliases", cli_cmd_aliases },
 };
 
 static const char cli_usage_text[] =
@@ -71,6 +72,11 @@ static const char cli_usage_text[] =
 "  finish                        queue the last round for every account;\n"
 "                                each is then finished, its password wiped\n"
 "  failed [USER] [--csv]         what could not be copied, and why\n"
+"  aliases [--pending|--rejected] [--json]\n"
+"                                aliases, or proposals from mail headers\n"
+"  aliases approve ALIAS [ACCOUNT] | approve --all ACCOUNT\n"
+"  aliases reject ALIAS [ACCOUNT]\n"
+"                                make a proposal an alias, or refuse it\n"
 "  export postfix-maps [DIR]     Postfix maps (postmap text) and main.cf\n"
 "                                lines that replace the relay\n"
 "  export passwd-file [--all] [FILE]\n"

@@ -1203,13 +1203,28 @@ static int alias_accept(const char *addr, void *context)
 	return ret == 0 || ret == STORE_NOTFOUND;
 }
 
-static void alias_record(const char *addr, void *context)
+/* Only OLD's own Received: hop makes an alias at once: every other
+ * header is the sender's word, a proposal for the administrator. */
+static void alias_record(const struct alias_tally_found *f, void *context)
 {
 	struct copy *c = context;
 	const char *error;
+	int ret;
 
-	if (store_account_add_alias(c->p->store, c->account, addr, &error) < 0)
-		copy_event(c, LOG_SEV_ERROR, "alias %s not recorded: %s", addr, error);
+	if (f->trusted)
+		ret = store_proposal_trust(c->p->store, c->account, f->addr,
+					   f->sources, f->messages, time(NULL), &error);
+	else
+		ret = store_proposal_add(c->p->store, c->account, f->addr, f->sources,
+					 f->messages, time(NULL), &error);
+	if (ret < 0)
+		copy_event(c, LOG_SEV_ERROR, "alias %s not recorded: %s", f->addr, error);
+	else if (ret == 0 && f->trusted)
+		copy_event(c, LOG_SEV_INFO, "alias %s added (OLD's own Received: hop)",
+			   f->addr);
+	else if (ret == 0)
+		copy_event(c, LOG_SEV_INFO, "alias %s proposed: it waits for "
+			   "`mailmigrate aliases approve`", f->addr);
 }
 
 static int set_finished(struct store_account *acct, void *context)
@@ -1267,6 +1282,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	c.max_size = p->cfg->max_message_size;
 	c.max_size_name = "max_message_size";
 	c.tally = alias_tally_new(c.dom->access_mode, job->account);
+	alias_tally_set_mx_names(c.tally, c.dom->source_mx_names);
 	if (store_account_set_state(p->store, job->account, STORE_STATE_MIGRATING,
 				    time(NULL), &error) < 0)
 		ret = copy_store_fail(fail_r, error_r, error);
@@ -1288,7 +1304,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 		/* Stopped between batches: the job goes back as it is. */
 		ret = 0;
 	} else if (ret == 0 && c.outcome == PULLER_DONE) {
-		alias_tally_result(c.tally, alias_accept, alias_record, &c);
+		alias_tally_result_found(c.tally, alias_accept, alias_record, &c);
 		if (store_account_update(p->store, job->account, set_finished, &c,
 					 &error) < 0)
 			ret = copy_store_fail(fail_r, error_r, error);

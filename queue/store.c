@@ -37,7 +37,7 @@
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
 	"uidls", "events", "pending", "failed", "aliases", "authlimit",
-	"tlsseen",
+	"tlsseen", "aliasprop",
 };
 
 /* Added after schema version 1: a store made by an older mailmigrate
@@ -45,7 +45,7 @@ static const char *const store_db_names[STORE_DB_COUNT] = {
 static int store_db_optional(int db)
 {
 	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT ||
-		db == STORE_DB_TLSSEEN;
+		db == STORE_DB_TLSSEEN || db == STORE_DB_PROPOSALS;
 }
 
 static char store_errbuf[1024];
@@ -279,6 +279,13 @@ static int store_create_missing(struct store *store, const char **error_r)
 	/* Index the aliases accounts already hold, in the same transaction. */
 	if (was_missing[STORE_DB_ALIASES] &&
 	    store_alias_backfill_txn(store, txn, error_r) < 0) {
+		mdb_txn_abort(txn);
+		memcpy(store->db_missing, was_missing, sizeof(was_missing));
+		return -1;
+	}
+	/* Aliases from before proposals: kept, and the log says so. */
+	if (was_missing[STORE_DB_PROPOSALS] &&
+	    store_proposal_upgrade_txn(store, txn, time(NULL), error_r) < 0) {
 		mdb_txn_abort(txn);
 		memcpy(store->db_missing, was_missing, sizeof(was_missing));
 		return -1;

@@ -13,7 +13,8 @@
  *	events (the administrator's log), aliases (alias -> account
  *	index), authlimit (the auth-hook's rate limits and failed-login
  *	cache), tlsseen (which domains' OLD offered STARTTLS, and since
- *	when); the last three were added after schema 1: missing in older
+ *	when), aliasprop (alias proposals and the origin of aliases); the
+ *	last four were added after schema 1: missing in older
  *	stores, made when one is opened for writing, read as empty until
  *	then.
  *
@@ -27,7 +28,8 @@
  *	short. A struct store belongs to one thread. After fork(), the
  *	child must not use the parent's handle: open a new one.
  * RETURN VALUES
- *	0 success; STORE_NOTFOUND / STORE_EXISTS where documented;
+ *	0 success; STORE_NOTFOUND / STORE_EXISTS / STORE_AMBIGUOUS where
+ *	documented;
  *	-1 with *error_r set (a static buffer, valid until the next store
  *	call in this thread) for store or system errors.
  */
@@ -44,6 +46,7 @@
 #define STORE_SCHEMA_VERSION 1
 #define STORE_NOTFOUND 1
 #define STORE_EXISTS 2
+#define STORE_AMBIGUOUS 3	/* where documented: more than one matches */
 
 /* user@domain: 64 local + 1 + 253 domain, with room to spare. */
 #define STORE_MAX_ACCOUNT 320
@@ -124,7 +127,9 @@ int store_account_name(const char *user, const char *domain, char *buf,
 
 /* Create an account with, if password is not NULL, its sealed password
  * (needs store_set_key()), and a copy job unless its state is
- * passwords-only: all in one transaction.
+ * passwords-only: all in one transaction. An alias of the same name
+ * (some other account's) and the proposals of that name are dropped in
+ * the same transaction, with an event: an account wins over an alias.
  * @return 0, STORE_EXISTS (nothing written), or -1 */
 int store_account_create(struct store *store, const struct store_account *acct,
 			 const char *password, time_t now, const char **error_r);
@@ -166,6 +171,82 @@ int store_account_add_alias(struct store *store, const char *name,
  *	existed and opened read-only), or -1 */
 int store_alias_lookup(struct store *store, const char *alias,
 		       char *account_r, size_t size, const char **error_r);
+/* Each alias in the index, in alias order, with its origin:
+ * STORE_PROPOSAL_APPROVED or _TRUSTED, or -1 when unknown (gathered
+ * before alias proposals existed). fn returns non-zero to stop. */
+int store_alias_iter(struct store *store,
+		     int (*fn)(const char *alias, const char *account, int origin,
+			       void *ctx),
+		     void *ctx, const char **error_r);
+
+/* --- alias proposals (store_proposal.c) ----------------------------------- */
+
+/* Addresses the puller finds in sender-written headers are proposals
+ * until the administrator approves them; only the "for" of OLD's own
+ * Received: hop (source_mx_names) makes an alias at once. */
+enum store_proposal_state {
+	STORE_PROPOSAL_PENDING,		/* waits for the administrator */
+	STORE_PROPOSAL_REJECTED,	/* refused: not proposed again */
+	STORE_PROPOSAL_APPROVED,	/* an alias, approved */
+	STORE_PROPOSAL_TRUSTED,		/* an alias, from OLD's own Received: hop */
+};
+/* "pending", "rejected", "approved", "trusted" */
+const char *store_proposal_state_name(enum store_proposal_state state);
+
+/* Header kinds an address was seen in (bits). */
+#define STORE_ALIAS_SRC_TO 0x01
+#define STORE_ALIAS_SRC_CC 0x02
+#define STORE_ALIAS_SRC_ENVELOPE_TO 0x04	/* X-Envelope-To: */
+#define STORE_ALIAS_SRC_RECEIVED 0x08		/* Received: for, a sender-writable hop */
+#define STORE_ALIAS_SRC_RECEIVED_MX 0x10	/* Received: for, OLD's own hop */
+
+struct store_proposal {
+	char *alias;		/* lowercased */
+	char *account;
+	enum store_proposal_state state;
+	unsigned sources;	/* STORE_ALIAS_SRC_* */
+	uint64_t count;		/* messages it was seen in, all rounds */
+	int64_t first_seen;	/* unix times of the rounds that saw it */
+	int64_t last_seen;
+};
+void store_proposal_clear(struct store_proposal *p);
+
+/* The puller saw alias in count messages of account's mail: record a
+ * pending proposal (or add to one). Nothing is written for an alias
+ * that is an account or any account's alias, or that the
+ * administrator rejected for this account.
+ * @return 0, STORE_EXISTS (nothing written), or -1 */
+int store_proposal_add(struct store *store, const char *account,
+		       const char *alias, unsigned sources, uint64_t count,
+		       time_t now, const char **error_r);
+/* An alias from OLD's own Received: hop: added to the account and
+ * indexed (as store_account_add_alias), its origin recorded as
+ * trusted, other accounts' pending proposals of it dropped; one
+ * transaction. @return as store_account_add_alias */
+int store_proposal_trust(struct store *store, const char *account,
+			 const char *alias, unsigned sources, uint64_t count,
+			 time_t now, const char **error_r);
+/* Approve the pending proposal of alias by account (NULL: the only
+ * pending one): the alias is added and indexed, its record kept as
+ * origin "approved", others' pending proposals dropped, an event; one
+ * transaction. The account approved into account_r (may be NULL).
+ * @return 0, STORE_NOTFOUND (no such pending proposal), STORE_EXISTS
+ *	(alias is an account or an alias now), STORE_AMBIGUOUS (account
+ *	NULL and several accounts proposed it), or -1; nothing written
+ *	but on 0 */
+int store_proposal_approve(struct store *store, const char *alias,
+			   const char *account, time_t now, char *account_r,
+			   size_t size, const char **error_r);
+/* Reject the pending proposals of alias (by account; NULL: all):
+ * kept as rejected so later rounds do not propose it again; an event.
+ * @return 0, STORE_NOTFOUND (none pending), or -1 */
+int store_proposal_reject(struct store *store, const char *alias,
+			  const char *account, time_t now, const char **error_r);
+/* Every record (all states) in alias, then account order. */
+int store_proposal_iter(struct store *store,
+			int (*fn)(const struct store_proposal *p, void *ctx),
+			void *ctx, const char **error_r);
+
 /* Add one to the late_mail counter of each named account, all in one
  * write transaction (the relay's batch); names not in the store are
  * skipped. @return 0 or -1 (nothing written) */

@@ -238,6 +238,9 @@ static int account_create_txn(struct store *store, MDB_txn *txn, void *context,
 	if (ret == 0)
 		return STORE_EXISTS;
 	acct.created = acct.updated = ctx->now;
+	/* Someone's alias (or a proposal) of this name: the account wins. */
+	if (store_proposal_forget_txn(store, txn, acct.name, ctx->now, error_r) < 0)
+		return -1;
 	if (store_account_save(store, txn, &acct, error_r) < 0)
 		return -1;
 	if (acct.aliases_count > 0 &&

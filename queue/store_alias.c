@@ -11,7 +11,10 @@
  *	a virtual_alias_maps query with one lookup. Record and index
  *	change in the same write transaction.
  *
- *	An alias belongs to one account: the first that claims it. The
+ *	An alias belongs to one account: the first that claims it, and
+ *	never names an account (creating one drops an alias of its name,
+ *	store_proposal_forget_txn). Where aliases come from, and which
+ *	ones wait for the administrator: store_proposal.c. The
  *	index is kept in step by every writer of the aliases list
  *	(store_account_create, store_account_update and hence _put, and
  *	store_account_add_alias); store_reset keeps aliases (they are
@@ -76,9 +79,18 @@ int store_alias_reindex_txn(struct store *store, MDB_txn *txn,
 			      error_r) < 0)
 			return -1;
 	}
-	/* New ones, unless another account was there first. */
+	/* New ones, unless another account was there first, or one is
+	 * an account itself (an account wins over an alias). */
 	for (size_t j = 0; j < new_count; j++) {
+		MDB_val v;
+
 		ret = alias_get(store, txn, new[j], owner, sizeof(owner), error_r);
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			continue;
+		ret = store_get(store, txn, STORE_DB_ACCOUNTS, new[j], strlen(new[j]),
+				&v, error_r);
 		if (ret < 0)
 			return -1;
 		if (ret == 0)
@@ -126,35 +138,30 @@ static int alias_cmp(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-struct alias_add_ctx {
-	const char *account;
-	const char *alias;	/* lowercased */
-};
-
-static int alias_add_txn(struct store *store, MDB_txn *txn, void *context,
-			 const char **error_r)
+int store_alias_attach_txn(struct store *store, MDB_txn *txn,
+			   const char *account, const char *alias,
+			   const char **error_r)
 {
-	struct alias_add_ctx *ctx = context;
 	char owner[STORE_MAX_ACCOUNT];
 	struct store_account acct;
 	MDB_val v;
 	int ret;
 
-	ret = store_account_load(store, txn, ctx->account, &acct, error_r);
+	ret = store_account_load(store, txn, account, &acct, error_r);
 	if (ret != 0)
 		return ret;
 	for (size_t i = 0; i < acct.aliases_count; i++) {
-		if (strcmp(acct.aliases[i], ctx->alias) == 0) {
+		if (strcmp(acct.aliases[i], alias) == 0) {
 			store_account_clear(&acct);
 			return 0;
 		}
 	}
 	/* An account's own address, or another account's alias, is taken. */
-	ret = store_get(store, txn, STORE_DB_ACCOUNTS, ctx->alias,
-			strlen(ctx->alias), &v, error_r);
+	ret = store_get(store, txn, STORE_DB_ACCOUNTS, alias, strlen(alias), &v,
+			error_r);
 	if (ret == STORE_NOTFOUND) {
-		ret = alias_get(store, txn, ctx->alias, owner, sizeof(owner), error_r);
-		if (ret == 0 && strcmp(owner, ctx->account) == 0)
+		ret = alias_get(store, txn, alias, owner, sizeof(owner), error_r);
+		if (ret == 0 && strcmp(owner, account) == 0)
 			ret = STORE_NOTFOUND;	/* indexed, missing from the record */
 	}
 	if (ret != STORE_NOTFOUND) {
@@ -164,19 +171,64 @@ static int alias_add_txn(struct store *store, MDB_txn *txn, void *context,
 	if (acct.aliases_count >= STORE_MAX_ALIASES) {
 		store_account_clear(&acct);
 		return store_fail(error_r, "account '%.200s': over %d aliases",
-				  ctx->account, STORE_MAX_ALIASES);
+				  account, STORE_MAX_ALIASES);
 	}
 	acct.aliases = mm_reallocarray(acct.aliases, acct.aliases_count + 1,
 				       sizeof(char *));
-	acct.aliases[acct.aliases_count++] = mm_strdup(ctx->alias);
+	acct.aliases[acct.aliases_count++] = mm_strdup(alias);
 	qsort(acct.aliases, acct.aliases_count, sizeof(char *), alias_cmp);
 	ret = store_account_save(store, txn, &acct, error_r);
 	if (ret == 0)
-		ret = store_put(store, txn, STORE_DB_ALIASES, ctx->alias,
-				strlen(ctx->alias), ctx->account,
-				strlen(ctx->account), error_r);
+		ret = store_put(store, txn, STORE_DB_ALIASES, alias, strlen(alias),
+				account, strlen(account), error_r);
 	store_account_clear(&acct);
 	return ret;
+}
+
+int store_alias_detach_txn(struct store *store, MDB_txn *txn,
+			   const char *alias, char *owner, size_t size,
+			   const char **error_r)
+{
+	struct store_account acct;
+	size_t j = 0;
+	int ret;
+
+	ret = alias_get(store, txn, alias, owner, size, error_r);
+	if (ret != 0)
+		return ret;
+	ret = store_account_load(store, txn, owner, &acct, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 0) {
+		for (size_t i = 0; i < acct.aliases_count; i++) {
+			if (strcmp(acct.aliases[i], alias) == 0)
+				mm_free(&acct.aliases[i]);
+			else
+				acct.aliases[j++] = acct.aliases[i];
+		}
+		acct.aliases_count = j;
+		ret = store_account_save(store, txn, &acct, error_r);
+		store_account_clear(&acct);
+		if (ret < 0)
+			return -1;
+	}
+	if (store_del(store, txn, STORE_DB_ALIASES, alias, strlen(alias),
+		      error_r) < 0)
+		return -1;
+	return 0;
+}
+
+struct alias_add_ctx {
+	const char *account;
+	const char *alias;	/* lowercased */
+};
+
+static int alias_add_txn(struct store *store, MDB_txn *txn, void *context,
+			 const char **error_r)
+{
+	struct alias_add_ctx *ctx = context;
+
+	return store_alias_attach_txn(store, txn, ctx->account, ctx->alias, error_r);
 }
 
 int store_account_add_alias(struct store *store, const char *name,

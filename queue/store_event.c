@@ -122,6 +122,16 @@ static int event_add_txn(struct store *store, MDB_txn *txn, void *context,
 	return event_trim(store, txn, error_r);
 }
 
+int store_event_add_txn(struct store *store, MDB_txn *txn, time_t now,
+			enum log_severity sev, const char *account,
+			const char *message, const char **error_r)
+{
+	struct event_ctx ctx = { .now = now, .sev = sev, .account = account,
+				 .message = message };
+
+	return event_add_txn(store, txn, &ctx, error_r);
+}
+
 int store_event_add(struct store *store, time_t now, enum log_severity sev,
 		    const char *account, const char *message,
 		    const char **error_r)

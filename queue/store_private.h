@@ -37,6 +37,7 @@ enum store_db {
 	STORE_DB_ALIASES,	/* alias -> account; may be missing (older stores) */
 	STORE_DB_AUTHLIMIT,	/* the auth-hook's limits; may be missing (older stores) */
 	STORE_DB_TLSSEEN,	/* OLD offered STARTTLS; may be missing (older stores) */
+	STORE_DB_PROPOSALS,	/* "alias\0account" -> proposal; may be missing (older stores) */
 	STORE_DB_COUNT
 };
 
@@ -203,6 +204,32 @@ int store_alias_reindex_txn(struct store *store, MDB_txn *txn,
  * index existed, store_open()); the first owner keeps an alias. */
 int store_alias_backfill_txn(struct store *store, MDB_txn *txn,
 			     const char **error_r);
+
+/* Give alias to account inside txn (record, sorted, and index).
+ * @return 0 (also when it has it), STORE_NOTFOUND (no account),
+ *	STORE_EXISTS (alias is an account or another's alias), -1 */
+int store_alias_attach_txn(struct store *store, MDB_txn *txn,
+			   const char *account, const char *alias,
+			   const char **error_r);
+/* Take alias away from the account that holds it (record and index):
+ * 0 with that account in owner, STORE_NOTFOUND (no such alias), -1. */
+int store_alias_detach_txn(struct store *store, MDB_txn *txn,
+			   const char *alias, char *owner, size_t size,
+			   const char **error_r);
+
+/* Alias proposals (store_proposal.c): name became an account: drop an
+ * alias and the proposals of that name, with events. */
+int store_proposal_forget_txn(struct store *store, MDB_txn *txn,
+			      const char *name, time_t now, const char **error_r);
+/* A store that lacked the proposals database: one warning event naming
+ * how many aliases it holds from before (origin unknown). */
+int store_proposal_upgrade_txn(struct store *store, MDB_txn *txn, time_t now,
+			       const char **error_r);
+
+/* An event inside txn (store_event.c). */
+int store_event_add_txn(struct store *store, MDB_txn *txn, time_t now,
+			enum log_severity sev, const char *account,
+			const char *message, const char **error_r);
 
 /* Per-account progress (store_folder.c), for reset. */
 int store_folder_forget_txn(struct store *store, MDB_txn *txn,

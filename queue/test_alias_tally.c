@@ -159,6 +159,73 @@ START_TEST(test_many_addresses)
 }
 END_TEST
 
+/* "addr:sources:messages:trusted|untrusted" for each address found. */
+static void add_found(const struct alias_tally_found *f, void *ctx)
+{
+	struct out *o = ctx;
+	size_t n = strlen(o->text);
+
+	snprintf(o->text + n, sizeof(o->text) - n, "%s%s:%u:%llu:%s", n > 0 ? " " : "",
+		 f->addr, f->sources, (unsigned long long)f->messages,
+		 f->trusted ? "trusted" : "proposed");
+}
+
+/* Which addresses are OLD's own word: only the "for" of the topmost
+ * Received: field, and only when OLD's MTA (source_mx_names) wrote it.
+ * Everything below it, and every other header, the sender may forge. */
+static const struct {
+	const char *mx;		/* source_mx_names */
+	const char *msg;
+	const char *want;
+} trust[] = {
+	/* The ceo case: one forged X-Envelope-To is a proposal. */
+	{ "mx.old.test", "Received: from s by mx.old.test for <u@x.test>; Mon\r\n"
+	  "X-Envelope-To: ceo@x.test\r\n\r\n", "ceo@x.test:4:1:proposed" },
+	{ "mx.old.test, store.old.test", "Received: from mx by Store.Old.TEST (Dovecot) "
+	  "with LMTP id 1 for <alt@x.test>; Mon\r\n\r\n", "alt@x.test:16:1:trusted" },
+	/* A forged hop below OLD's own, naming OLD's host: proposed. */
+	{ "mx.old.test", "Received: from s by mx.old.test for <alt@x.test>; Mon\r\n"
+	  "Received: from t by mx.old.test for <ceo@x.test>; Sun\r\n\r\n",
+	  "alt@x.test:16:1:trusted ceo@x.test:8:1:proposed" },
+	/* The topmost hop by another host, or no source_mx_names. */
+	{ "mx.old.test", "Received: from s by relay.test for <alt@x.test>; Mon\r\n\r\n",
+	  "alt@x.test:8:1:proposed" },
+	{ NULL, "Received: from s by mx.old.test for <alt@x.test>; Mon\r\n\r\n",
+	  "alt@x.test:8:1:proposed" },
+	/* A host name hidden in a comment is not the "by" host. */
+	{ "mx.old.test", "Received: from s (by mx.old.test) by evil.test for <ceo@x.test>;"
+	  " Mon\r\n\r\n", "ceo@x.test:8:1:proposed" },
+};
+
+START_TEST(test_trust)
+{
+	struct alias_tally *t = alias_tally_new(CFG_ACCESS_EXTENDED, "u@x.test");
+	struct out o = { "", NULL };
+
+	alias_tally_set_mx_names(t, trust[_i].mx);
+	feed(t, trust[_i].msg, 7);
+	alias_tally_result_found(t, NULL, add_found, &o);
+	ck_assert_str_eq(o.text, trust[_i].want);
+	alias_tally_free(&t);
+}
+END_TEST
+
+/* Trusted in one message is enough; counts add up over messages. */
+START_TEST(test_trust_counts)
+{
+	struct alias_tally *t = alias_tally_new(CFG_ACCESS_EXTENDED, "u@x.test");
+	struct out o = { "", NULL };
+
+	alias_tally_set_mx_names(t, "a.test b.test,mx.old.test");
+	feed(t, "To: alt@x.test\r\n\r\n", 64);
+	feed(t, "Received: by mx.old.test for <alt@x.test>; Mon\r\nTo: alt@x.test\r\n\r\n", 64);
+	feed(t, "X-Envelope-To: alt@x.test\r\n\r\n", 64);
+	alias_tally_result_found(t, NULL, add_found, &o);
+	ck_assert_str_eq(o.text, "alt@x.test:21:3:trusted");
+	alias_tally_free(&t);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("alias_tally");
@@ -173,6 +240,8 @@ int main(void)
 	tcase_add_test(tc, test_extended);
 	tcase_add_test(tc, test_header_bounded);
 	tcase_add_test(tc, test_many_addresses);
+	tcase_add_loop_test(tc, test_trust, 0, sizeof(trust) / sizeof(trust[0]));
+	tcase_add_test(tc, test_trust_counts);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -17,7 +17,9 @@
  *	user exists (reject_unverified_recipient asks it during the SMTP
  *	dialogue, so nothing bounces later).
  *
- *	alias: OK account for an alias in the store's index.
+ *	alias: OK account for an alias in the store's index, unless the
+ *	address is an account itself (accounts are looked up first, in
+ *	every map). A proposed alias (store_proposal.c) is no alias yet.
  *
  *	A store error is TEMP: Postfix defers the mail and asks again.
  * LATE MAIL
@@ -145,10 +147,20 @@ static enum relay_status map_alias(struct relay_maps *maps, const char *addr,
 				   char *data, size_t datasize)
 {
 	char owner[STORE_MAX_ACCOUNT];
+	struct store_account acct;
 	const char *error;
 	int ret;
 
-	ret = store_alias_lookup(maps->store, addr, owner, sizeof(owner), &error);
+	/* An account is never rewritten to another (an alias entry of its
+	 * name may be left from a store made before accounts won). */
+	ret = store_account_get(maps->store, addr, &acct, &error);
+	if (ret == 0) {
+		store_account_clear(&acct);
+		return RELAY_NOTFOUND;
+	}
+	if (ret == STORE_NOTFOUND)
+		ret = store_alias_lookup(maps->store, addr, owner, sizeof(owner),
+					 &error);
 	if (ret < 0)
 		return map_temp(maps, RELAY_MAP_ALIAS, addr, error, data, datasize);
 	if (ret == STORE_NOTFOUND)

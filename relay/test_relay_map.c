@@ -7,6 +7,8 @@
  */
 #include "config.h"
 
+#include <lmdb.h>
+
 #include "../queue/test_util.h"
 #include "cfg.h"
 #include "relay.h"
@@ -308,6 +310,42 @@ START_TEST(map_grown_by_other_process)
 }
 END_TEST
 
+/* A store left by an older version can index an alias of the same name
+ * as an account (it was created after the alias was gathered): every
+ * map answers for the account, and Postfix never rewrites it to the
+ * alias's owner. */
+START_TEST(map_account_before_alias)
+{
+	char data[RELAY_MAX_DATA];
+	MDB_env *env;
+	MDB_txn *txn;
+	MDB_dbi dbi;
+	MDB_val k = { strlen("copied@example.test"), (void *)"copied@example.test" };
+	MDB_val v = { strlen("queued@example.test"), (void *)"queued@example.test" };
+
+	fill_store();
+	store_close(&store);
+	ck_assert_int_eq(mdb_env_create(&env), 0);
+	ck_assert_int_eq(mdb_env_set_maxdbs(env, 32), 0);
+	ck_assert_int_eq(mdb_env_open(env, test_store_dir, MDB_NOTLS, 0660), 0);
+	ck_assert_int_eq(mdb_txn_begin(env, NULL, 0, &txn), 0);
+	ck_assert_int_eq(mdb_dbi_open(txn, "aliases", 0, &dbi), 0);
+	ck_assert_int_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+	ck_assert_int_eq(mdb_txn_commit(txn), 0);
+	mdb_env_close(env);
+	store = test_open(0, 0);
+	maps.store = store;
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_ALIAS, "copied@example.test",
+					  data, sizeof(data)), RELAY_NOTFOUND);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_MAILBOX, "copied@example.test",
+					  data, sizeof(data)), RELAY_OK);
+	ck_assert_str_eq(data, "copied@example.test");
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "copied@example.test", data, sizeof(data)),
+			 RELAY_NOTFOUND);
+}
+END_TEST
+
 static Suite *map_suite(void)
 {
 	Suite *s = suite_create("relay_map");
@@ -317,6 +355,7 @@ static Suite *map_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, map_table, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, map_late_mail);
+	tcase_add_test(tc, map_account_before_alias);
 	tcase_add_test(tc, map_store_error_is_temp);
 	tcase_add_test(tc, late_table_bounded);
 	tcase_add_test(tc, map_grown_by_other_process);

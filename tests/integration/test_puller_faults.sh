@@ -13,8 +13,10 @@
 #     message: the sync round matches, copies only the new one;
 #   - a greeting that never comes: io_timeout, retried later, not failed;
 #   - a malformed FETCH response: given up with a reason naming it;
-#   - access_mode extended and standard: the aliases gathered from the
-#     headers of the copied mail;
+#   - access_mode extended and standard: the addresses gathered from the
+#     headers of the copied mail are proposals for the administrator
+#     (mailmigrate aliases approve), but for the "for" of OLD's own
+#     topmost Received: hop (source_mx_names), an alias at once;
 #   - NEW advertising APPENDLIMIT (and enforcing it with the quota
 #     plugin): a larger message is a failed item, not sent at all;
 #   - folder names in raw UTF-8, sent as literals: EXAMINEd with a
@@ -89,6 +91,7 @@ source_protocols = ${SOURCE_PROTOCOLS:-imap}
 source_tls = ${SOURCE_TLS:-none}
 source_tls_ca_file = $CA_FILE
 access_mode = ${ACCESS_MODE:-username}
+source_mx_names = mx.old.test, store.old.test
 EOC
 }
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
@@ -109,6 +112,11 @@ for i in range(1, 32):
              9: "Received: from a by b with ESMTP id 9\r\n\tfor <Rcvd9@Example.TEST>; "
                 "Mon, 2 Mar 2020 10:09:00 +0000\r\n",
              11: "Cc: Colleague <colleague@example.test>\r\n",
+             13: "Received: from c by MX.old.test (Postfix) with ESMTP id 13\r\n"
+                 "\tfor <Alt13@example.test>; Mon, 2 Mar 2020 10:13:00 +0000\r\n"
+                 "Received: from x by smtp.example.net; Mon, 2 Mar 2020 10:12:59 +0000\r\n"
+                 "Received: from d by mx.old.test for <forged13@example.test>; "
+                 "Mon, 2 Mar 2020 10:12:58 +0000\r\n",
              12: "Cc: list@example.org\r\n"}.get(i, "")
     body = (extra + "From: sender%d@example.net\r\nTo: user@example.test\r\n"
             "Subject: fake message %d\r\nMessage-ID: <%d.fake@example.net>\r\n"
@@ -263,24 +271,54 @@ t_malformed_fetch() {
 		{ show bad@example.test last_error; return 1; }
 }
 
+# pending: the pending proposals as "alias>account" lines, sorted.
+pending() {
+	MM aliases --pending --json | "$PYTHON" -c '
+import json, sys
+print(" ".join(sorted("%s>%s" % (p["alias"], p["account"]) for p in json.load(sys.stdin))))'
+}
 t_aliases() {
 	ACCESS_MODE=standard
 	spec std@example.test
 	fake_run std@example.test || return 1
 	[ "$(show std@example.test state)" = copied ] || return 1
-	# The To: of all its mail.
+	# The To: of all its mail: a proposal, no alias until approved.
+	assert_eq "[]" "$(show std@example.test aliases)" "standard, before approval" || return 1
+	assert_eq "user@example.test>std@example.test" "$(pending)" "standard proposal" || return 1
+	MM aliases approve user@example.test >/dev/null || return 1
 	assert_eq "['user@example.test']" "$(show std@example.test aliases)" \
 		"standard alias" || return 1
 	ACCESS_MODE=extended
 	spec ext@example.test
 	fake_run ext@example.test || return 1
 	[ "$(show ext@example.test state)" = copied ] || return 1
-	# The envelope addresses; the To: of all mail is std's already; not
-	# the colleague in one Cc:, not a domain served elsewhere.
-	assert_eq "['env7@example.test', 'rcvd9@example.test']" \
-		"$(show ext@example.test aliases)" "extended aliases" || return 1
+	# Only the "for" of OLD's own topmost Received: hop is an alias at
+	# once; the envelope headers and a Received: hop below a foreign one
+	# (sender-written, naming OLD's host) are proposals; not the
+	# colleague in one Cc:, not a domain served elsewhere; the To: of
+	# all mail is std's already.
+	assert_eq "['alt13@example.test']" "$(show ext@example.test aliases)" \
+		"extended aliases" || return 1
+	assert_eq "env7@example.test>ext@example.test forged13@example.test>ext@example.test rcvd9@example.test>ext@example.test" \
+		"$(pending)" "extended proposals" || return 1
 	MM log --account ext@example.test |
 		grep -q "user@example.test .* is already an alias of std@example.test" || return 1
+	MM aliases --json | "$PYTHON" -c '
+import json, sys
+got = {a["alias"]: (a["account"], a["origin"]) for a in json.load(sys.stdin)}
+want = {"user@example.test": ("std@example.test", "approved"),
+        "alt13@example.test": ("ext@example.test", "trusted")}
+assert got == want, got' || return 1
+	# Rejected: listed as such, no longer pending, no alias.
+	MM aliases reject forged13@example.test >/dev/null || return 1
+	assert_eq "env7@example.test>ext@example.test rcvd9@example.test>ext@example.test" \
+		"$(pending)" "after a rejection" || return 1
+	MM aliases --rejected | grep -q "^forged13@example.test  *ext@example.test  *Received " || return 1
+	# approve --all: every pending proposal of the account.
+	MM aliases approve --all ext@example.test >/dev/null || return 1
+	assert_eq "" "$(pending)" "after approve --all" || return 1
+	assert_eq "['alt13@example.test', 'env7@example.test', 'rcvd9@example.test']" \
+		"$(show ext@example.test aliases)" "after approve --all" || return 1
 	ACCESS_MODE=
 }
 
