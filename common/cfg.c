@@ -173,6 +173,7 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(target_doveadm_config, CFG_PATH, NULL),
 	GKEY(connect_timeout, CFG_UINT, "30", .min = 1, .max = 3600),
 	GKEY(io_timeout, CFG_UINT, "120", .min = 1, .max = 86400),
+	GKEY(max_worker_deaths, CFG_UINT, "3", .min = 1, .max = 1000),
 };
 
 /* Keys inside a [domain NAME] section. */

@@ -118,6 +118,8 @@ struct cfg {
 					   doveadm's default */
 	unsigned connect_timeout;	/* seconds, default 30 */
 	unsigned io_timeout;		/* seconds without progress, default 120 */
+	unsigned max_worker_deaths;	/* a job whose workers died this often is
+					   given up, default 3, 1..1000 */
 
 	struct cfg_domain *domains;
 	size_t domains_count;

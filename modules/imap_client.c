@@ -217,6 +217,7 @@ int imap_client_connect(const struct imap_client_settings *settings,
 	struct imap_client_settings set;
 	struct imap_client *c;
 	const struct imap_arg *args;
+	const char *tag;
 	size_t count;
 
 	imap_settings_defaults(settings, &set);
@@ -233,10 +234,21 @@ int imap_client_connect(const struct imap_client_settings *settings,
 	if (imap_read_response(c, NULL, fail_r, error_r) < 0)
 		goto fail;
 	args = imap_parser_args(c->parser, &count);
-	if (strcmp(imap_parser_tag(c->parser), "*") != 0 || count == 0 ||
+	tag = imap_parser_tag(c->parser);
+	/* "*" alone or a "+" continuation: no status word to look at
+	 * (args is NULL when count is 0). */
+	if (strcmp(tag, "+") == 0 || (strcmp(tag, "*") == 0 && count == 0)) {
+		stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+			  "bad greeting from %s: '%s' without a status%s%s", set.host,
+			  tag, *imap_parser_text(c->parser) != '\0' ? ": " : "",
+			  imap_printable(imap_parser_text(c->parser)));
+		goto fail;
+	}
+	if (strcmp(tag, "*") != 0 || count == 0 ||
 	    !(imap_arg_is_atom(&args[0], "OK") || imap_arg_is_atom(&args[0], "PREAUTH"))) {
-		stream_failf(fail_r, imap_arg_is_atom(&args[0], "BYE") ? STREAM_FAIL_WAIT :
-			  STREAM_FAIL_FINAL, error_r, "bad greeting from %s: %s",
+		stream_failf(fail_r, count > 0 && imap_arg_is_atom(&args[0], "BYE") ?
+			  STREAM_FAIL_WAIT : STREAM_FAIL_FINAL, error_r,
+			  "bad greeting from %s: %s",
 			  set.host, imap_printable(imap_parser_text(c->parser)));
 		goto fail;
 	}

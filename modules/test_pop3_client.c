@@ -407,6 +407,33 @@ START_TEST(greeting_err)
 }
 END_TEST
 
+/* Greetings without a status (the IMAP client once read past such a
+ * line's arguments): refused, never a crash. */
+static const char *const bad_greetings[] = {
+	"+\r\n", "+ x\r\n", "*\r\n", "* OK imap, not pop3\r\n", "\r\n", "+OKAY\r\n",
+	"-\r\n",
+};
+
+START_TEST(greeting_without_status)
+{
+	struct fakeserver_step script[] = {
+		{ FAKE_SEND, bad_greetings[_i], 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail = STREAM_FAIL_NONE;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, "malformed POP3 status line") != NULL, "got '%s'",
+		      error);
+	ck_assert_ptr_null(c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
 /* RFC 5322 dates as IMAP dates; NULL: not a date. */
 static const struct {
 	const char *in, *out;
@@ -483,6 +510,8 @@ static Suite *pop3_suite(void)
 	tcase_add_loop_test(tc, detect_downgrade, 0,
 			    sizeof(downgrade_seen) / sizeof(downgrade_seen[0]));
 	tcase_add_test(tc, greeting_err);
+	tcase_add_loop_test(tc, greeting_without_status, 0,
+			    sizeof(bad_greetings) / sizeof(bad_greetings[0]));
 	tcase_add_loop_test(tc, rfc5322_dates, 0, sizeof(dates) / sizeof(dates[0]));
 	tcase_add_loop_test(tc, header_date, 0, sizeof(header_dates) / sizeof(header_dates[0]));
 	suite_add_tcase(s, tc);

@@ -268,6 +268,7 @@ static void cli_show_job_json(struct cli_json *j, const struct cli_show *s,
 	cli_json_time(j, "lease_until", s->job.lease_until);
 	cli_json_str(j, "owner", s->job.owner);
 	cli_json_u64(j, "attempts", s->job.attempts);
+	cli_json_u64(j, "worker_deaths", s->job.deaths);
 	cli_json_str(j, "last_error", s->job.last_error);
 	cli_json_end(j, '}');
 }
@@ -291,6 +292,8 @@ static void cli_show_job_text(const struct cli_show *s, time_t now)
 			cli_time_local(s->job.lease_until, t2, sizeof(t2)));
 	else
 		cli_kv("Job lease", "free");
+	if (s->job.deaths > 0)
+		cli_kvf("Job worker deaths", "%u", s->job.deaths);
 	if (s->job.not_before > now)
 		cli_kv("Job not before", cli_time_local(s->job.not_before, t1,
 							 sizeof(t1)));

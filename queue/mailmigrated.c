@@ -202,6 +202,13 @@ int main(int argc, char **argv)
 			pids[i] = 0;
 			if (WIFEXITED(wstatus) && WEXITSTATUS(wstatus) != 0)
 				status = WEXITSTATUS(wstatus);
+			/* A worker killed by a signal left its job leased: give
+			 * it back now (a death of that job's worker). */
+			if (WIFSIGNALED(wstatus)) {
+				log_warning("worker %ld killed by signal %d", (long)pid,
+					    WTERMSIG(wstatus));
+				(void)puller_reclaim(cfg);
+			}
 			if (once)
 				break;
 			if (!WIFEXITED(wstatus) || WEXITSTATUS(wstatus) != 0) {

@@ -59,7 +59,8 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 void puller_kick(struct puller *p, const char *account);
 
 /* Give back the jobs leased by processes of this host that are gone
- * (a daemon killed with SIGKILL), so a restart resumes them at once. */
+ * (a daemon killed with SIGKILL, a worker that crashed), so a restart
+ * resumes them at once; each counts as a death of the job's worker. */
 int puller_reclaim(const struct cfg *cfg);
 
 /* The worker loop; returns the exit status. once: exit when no job is

@@ -499,6 +499,20 @@ static void copy_crash_point(void)
 	}
 }
 
+/* A testing aid (mailmigrated(8), ENVIRONMENT): while
+ * MAILMIGRATED_CRASH_AFTER_CONNECT names a file that exists, every
+ * worker dies by SIGKILL once it has logged in to OLD and NEW, as a
+ * worker would that some account's mail crashes each time. */
+static void copy_crash_connected(void)
+{
+	const char *path = getenv("MAILMIGRATED_CRASH_AFTER_CONNECT");
+
+	if (path != NULL && *path != '\0' && access(path, F_OK) == 0) {
+		log_warning("MAILMIGRATED_CRASH_AFTER_CONNECT: dying after the logins");
+		raise(SIGKILL);
+	}
+}
+
 /* Messages appended to a NEW without UIDPLUS: find their UIDs among
  * NEW's messages from the batch's UIDNEXT on, by Message-ID, size and
  * date, as after a crash. One not found fails the attempt (retry later,
@@ -1290,6 +1304,8 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 		ret = copy_connect(&c, fail_r, error_r);
 	if (ret == 0) {
 		uint64_t limit = c.tdrv->append_limit(c.dst);
+
+		copy_crash_connected();
 
 		/* NEW's APPENDLIMIT, when lower, is the one that counts. */
 		if (limit != 0 && limit < c.max_size) {

@@ -10,6 +10,10 @@
  *	password, refused certificate, protocol violation: the account is
  *	marked failed with the reason). After PULLER_MAX_ATTEMPTS tries a
  *	retryable failure is given up too, so nothing loops forever.
+ *	Both limits are looked at when a job is taken as well: a job whose
+ *	workers died (max_worker_deaths times) or that was taken more than
+ *	PULLER_MAX_ATTEMPTS times without a clean failure is given up then,
+ *	before it can kill another worker.
  */
 #include "config.h"
 
@@ -94,6 +98,27 @@ static void puller_job_failed(struct puller *p, const struct store_job *job,
 		log_error("%s: cannot drop job: %s", job->account, error);
 }
 
+/* A job just taken that has used up its attempts, or whose workers
+ * died too often: give it up now, with the reason. 1 if it was. */
+static int puller_job_over_limits(struct puller *p, const struct store_job *job)
+{
+	char reason[STORE_MAX_EVENT_TEXT];
+	const char *last = job->last_error != NULL ? job->last_error : "none";
+
+	if (job->deaths >= p->cfg->max_worker_deaths)
+		snprintf(reason, sizeof(reason), "the worker copying it died %u times "
+			 "(max_worker_deaths = %u); last: %.800s", job->deaths,
+			 p->cfg->max_worker_deaths, last);
+	else if (job->attempts > PULLER_MAX_ATTEMPTS)
+		snprintf(reason, sizeof(reason), "taken %u times, the limit is %d "
+			 "attempts; last: %.800s", job->attempts - 1,
+			 PULLER_MAX_ATTEMPTS, last);
+	else
+		return 0;
+	puller_job_failed(p, job, STREAM_FAIL_FINAL, reason);
+	return 1;
+}
+
 /* Take and run one job; 0 if one ran, 1 if none was ready, -1 on a
  * store failure. */
 static int puller_one(struct puller *p)
@@ -111,6 +136,10 @@ static int puller_one(struct puller *p)
 	if (ret < 0) {
 		log_error("cannot take a job: %s", error);
 		return -1;
+	}
+	if (puller_job_over_limits(p, &job)) {
+		store_job_clear(&job);
+		return 0;
 	}
 	log_info("%s: %s job taken (attempt %u)", job.account,
 		 store_job_kind_name(job.kind), job.attempts);
@@ -216,10 +245,15 @@ int puller_reclaim(const struct cfg *cfg)
 	if (store_job_iter(store, puller_find_dead, &ctx, &error) < 0)
 		log_error("%s", error);
 	for (size_t i = 0; i < ctx.count; i++) {
-		log_info("%s: its worker (%s) is gone; taking the job up again",
-			 ctx.jobs[i].account, ctx.jobs[i].owner);
-		if (store_job_retry(store, ctx.jobs[i].id, ctx.jobs[i].owner, time(NULL),
-				    "the worker holding it died", &error) < 0)
+		char text[STORE_MAX_EVENT_TEXT];
+
+		snprintf(text, sizeof(text), "its worker (%.200s) died holding the "
+			 "job; taking it up again", ctx.jobs[i].owner);
+		log_warning("%s: %s", ctx.jobs[i].account, text);
+		(void)store_event_add(store, time(NULL), LOG_SEV_WARNING,
+				      ctx.jobs[i].account, text, &error);
+		if (store_job_died(store, ctx.jobs[i].id, ctx.jobs[i].owner, time(NULL),
+				   "the worker holding it died", &error) < 0)
 			log_error("%s", error);
 		store_job_clear(&ctx.jobs[i]);
 	}

@@ -9,6 +9,15 @@
  *	as corrupt or foreign and left byte for byte as it was. Write
  *	transactions that run out of map space are retried after the map
  *	is doubled, up to max_map_size (as Postfix slmdb does).
+ *
+ *	Reader slots: every process that reads holds one slot of the lock
+ *	file's reader table (MDB_NOTLS ties a slot to the kept read
+ *	transaction), and a process killed by SIGKILL or a crash leaves
+ *	its slot taken. LMDB clears the table only when no process has
+ *	the environment open, which on a busy server (the relay, Dovecot's
+ *	auth processes) is never. So store_open() reclaims the slots of
+ *	dead processes (mdb_reader_check), and so does a transaction that
+ *	finds the table full, once, before it gives up.
  */
 #include "config.h"
 
@@ -29,6 +38,12 @@
 #define STORE_MIN_MAP (1ULL << 20)
 #define STORE_DEFAULT_EVENTS 100000
 #define STORE_TXN_RETRIES 16
+/* Reader slots in lock.mdb (64 bytes each, so the file is about 64 KiB):
+ * one per process reading the store (auth workers, relay, puller
+ * workers, CLI), with room for the dead ones left between two checks.
+ * Set when the first process creates the lock file; later openers
+ * take the size the file has. */
+#define STORE_MAX_READERS 1024
 
 /* LMDB's meta page: magic at byte 16 of the file, then the version. */
 #define LMDB_MAGIC 0xBEEFC0DEU
@@ -152,9 +167,8 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 	char version[32];
 	int rc;
 
-	rc = mdb_txn_begin(store->env, NULL, create ? 0 : MDB_RDONLY, &txn);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "begin transaction");
+	if (store_begin(store, create ? 0 : MDB_RDONLY, &txn, error_r) < 0)
+		return -1;
 	rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], 0,
 			  &store->dbi[STORE_DB_META]);
 	if (rc == MDB_NOTFOUND && create) {
@@ -258,9 +272,8 @@ static int store_create_missing(struct store *store, const char **error_r)
 		any |= store->db_missing[db];
 	if (!any)
 		return 0;
-	rc = mdb_txn_begin(store->env, NULL, 0, &txn);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "begin transaction");
+	if (store_begin(store, 0, &txn, error_r) < 0)
+		return -1;
 	unsigned char was_missing[STORE_DB_COUNT];
 
 	for (int db = 0; db < STORE_DB_COUNT; db++) {
@@ -373,6 +386,7 @@ int store_open(const char *dir, const struct store_options *opts,
 
 	if ((rc = mdb_env_create(&store->env)) != 0 ||
 	    (rc = mdb_env_set_maxdbs(store->env, STORE_DB_COUNT)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(store->env, STORE_MAX_READERS)) != 0 ||
 	    (rc = mdb_env_set_mapsize(store->env, initial)) != 0) {
 		store_mdb_fail(store, rc, error_r, "create environment");
 		store_close(&store);
@@ -386,6 +400,12 @@ int store_open(const char *dir, const struct store_options *opts,
 				   "(%s); refusing to touch it", dir, mdb_strerror(rc));
 		else
 			store_mdb_fail(store, rc, error_r, "open environment");
+		store_close(&store);
+		return -1;
+	}
+	/* Slots left by dead processes (see above). */
+	if ((rc = mdb_reader_check(store->env, NULL)) != 0) {
+		store_mdb_fail(store, rc, error_r, "check reader slots");
 		store_close(&store);
 		return -1;
 	}
@@ -452,12 +472,18 @@ static int store_grow(struct store *store, const char **error_r)
 	return 0;
 }
 
-/* Begin a transaction, adopting a map grown by another process. */
+/* Begin a transaction, adopting a map grown by another process and
+ * reclaiming, once, the reader slots of dead processes when the table
+ * is full. */
 static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
 		       const char **error_r)
 {
 	int rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
+	int dead = 0;
 
+	if (rc == MDB_READERS_FULL && mdb_reader_check(store->env, &dead) == 0 &&
+	    dead > 0)
+		rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
 	if (rc == MDB_MAP_RESIZED) {
 		rc = mdb_env_set_mapsize(store->env, 0);
 		if (rc == 0)

@@ -291,8 +291,13 @@ struct store_job {
 	int64_t not_before;	/* back-off: not taken before this */
 	int64_t lease_until;	/* 0: free; else leased until then */
 	char *owner;		/* the lease holder, e.g. "host:pid:worker" */
-	unsigned attempts;
+	unsigned attempts;	/* times taken, this one included */
 	char *last_error;
+	/* Workers that died holding it (a crash, kill -9, a lease that ran
+	 * out): counted when the job is given back by store_job_died() or
+	 * taken again with its lease expired, so a job that kills every
+	 * worker can be given up rather than taken for ever. */
+	unsigned deaths;
 };
 void store_job_clear(struct store_job *job);
 
@@ -302,7 +307,8 @@ void store_job_clear(struct store_job *job);
 int store_job_enqueue(struct store *store, const char *account,
 		      enum store_job_kind kind, time_t now, uint64_t *id_r,
 		      const char **error_r);
-/* Lease the oldest job that is free (or whose lease expired) and due.
+/* Lease the oldest job that is free (or whose lease expired) and due;
+ * attempts + 1, and deaths + 1 when an expired lease was still held.
  * @return 0 with *job_r, STORE_NOTFOUND when none is ready, -1 */
 int store_job_take(struct store *store, const char *owner,
 		   unsigned lease_seconds, time_t now, struct store_job *job_r,
@@ -314,11 +320,16 @@ int store_job_renew(struct store *store, uint64_t id, const char *owner,
 /* The job is done: delete it. STORE_NOTFOUND as for renew. */
 int store_job_done(struct store *store, uint64_t id, const char *owner,
 		   const char **error_r);
-/* Give the job back to be tried again at not_before, attempts + 1,
- * with the reason kept. STORE_NOTFOUND as for renew. */
+/* Give the job back to be tried again at not_before (the next take
+ * counts the attempt), with the reason kept. STORE_NOTFOUND as for
+ * renew. */
 int store_job_retry(struct store *store, uint64_t id, const char *owner,
 		    time_t not_before, const char *reason,
 		    const char **error_r);
+/* owner, which held the job, died: give it back as store_job_retry()
+ * does, with deaths + 1. STORE_NOTFOUND as for renew. */
+int store_job_died(struct store *store, uint64_t id, const char *owner,
+		   time_t not_before, const char *reason, const char **error_r);
 /* account's job: 0 with *job_r (store_job_clear() it), STORE_NOTFOUND,
  * or -1. */
 int store_job_get(struct store *store, const char *account,

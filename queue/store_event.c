@@ -266,11 +266,14 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
 		struct rec_reader r;
+		unsigned char version;
 		char *account;
 		int64_t lease_until;
 
-		/* Only the lease matters here: skip to it. */
-		if (rec_begin(&r, v.mv_data, v.mv_size) != 1)
+		/* Only the lease matters here: skip to it (job records of
+		 * version 1 and 2, store_job.c, share these fields). */
+		version = rec_begin(&r, v.mv_data, v.mv_size);
+		if (version != 1 && version != 2)
 			continue;
 		account = rec_get_str(&r);
 		mm_free(&account);

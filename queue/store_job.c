@@ -9,15 +9,19 @@
  *	A worker leases a job for a while and renews the lease as it
  *	works; a job whose worker died is taken again once the lease
  *	has expired. Times come from the caller, so tests need no clock.
+ *	Attempts are counted when a job is taken and deaths when a job
+ *	comes back from a worker that died, both in the record, so the
+ *	limits the puller puts on them hold across crashes and restarts.
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <string.h>
 
 #include "mm_alloc.h"
 #include "store_private.h"
 
-#define JOB_REC_VERSION 1
+#define JOB_REC_VERSION 2	/* 2 added deaths; 1 is read as 0 deaths */
 
 static const char *const job_kind_names[] = { "copy", "sync", "finish" };
 
@@ -47,15 +51,18 @@ static void job_encode(const struct store_job *job, struct rec_writer *w)
 	rec_put_str(w, job->owner);
 	rec_put_u32(w, job->attempts);
 	rec_put_str(w, job->last_error);
+	rec_put_u32(w, job->deaths);
 }
 
 static int job_decode(const MDB_val *k, const MDB_val *v, struct store_job *job_r,
 		      const char **error_r)
 {
 	struct rec_reader r;
+	unsigned char version;
 
 	memset(job_r, 0, sizeof(*job_r));
-	if (k->mv_size != 8 || rec_begin(&r, v->mv_data, v->mv_size) != JOB_REC_VERSION)
+	version = k->mv_size == 8 ? rec_begin(&r, v->mv_data, v->mv_size) : 0;
+	if (version != 1 && version != JOB_REC_VERSION)
 		return store_fail(error_r, "damaged job record");
 	job_r->id = store_get_be64(k->mv_data);
 	job_r->account = rec_get_str(&r);
@@ -66,6 +73,8 @@ static int job_decode(const MDB_val *k, const MDB_val *v, struct store_job *job_
 	job_r->owner = rec_get_str(&r);
 	job_r->attempts = rec_get_u32(&r);
 	job_r->last_error = rec_get_str(&r);
+	if (version >= 2)
+		job_r->deaths = rec_get_u32(&r);
 	if (!rec_end_ok(&r) || job_r->account == NULL || job_r->kind > STORE_JOB_FINISH) {
 		uint64_t id = job_r->id;
 
@@ -174,6 +183,7 @@ struct job_ctx {
 	unsigned lease;
 	time_t not_before;
 	const char *reason;
+	int died;		/* store_job_died(): count a death */
 	struct store_job *job;
 	int (*fn)(const struct store_job *job, void *ctx);
 	void *fn_ctx;
@@ -233,6 +243,18 @@ static int job_take_txn(struct store *store, MDB_txn *txn, void *context,
 		return store_mdb_fail(store, rc, error_r, "jobs");
 	if (!found)
 		return STORE_NOTFOUND;
+	/* Still held with its lease run out: the holder died without a
+	 * word (or hung); a restarted daemon says so with store_job_died()
+	 * first, which clears the owner, so no death is counted twice. */
+	if (ctx->job->owner != NULL) {
+		char text[STORE_MAX_EVENT_TEXT];
+
+		ctx->job->deaths++;
+		snprintf(text, sizeof(text), "its lease ran out while %.200s held it",
+			 ctx->job->owner);
+		mm_free(&ctx->job->last_error);
+		ctx->job->last_error = mm_strdup(text);
+	}
 	ctx->job->lease_until = ctx->now + ctx->lease;
 	mm_free(&ctx->job->owner);
 	ctx->job->owner = mm_strdup(ctx->owner);
@@ -335,6 +357,8 @@ static int job_retry_txn(struct store *store, MDB_txn *txn, void *context,
 	job.lease_until = 0;
 	mm_free(&job.owner);
 	job.not_before = ctx->not_before;
+	if (ctx->died)
+		job.deaths++;
 	mm_free(&job.last_error);
 	if (ctx->reason != NULL)
 		job.last_error = mm_strndup(ctx->reason, STORE_MAX_EVENT_TEXT);
@@ -349,6 +373,15 @@ int store_job_retry(struct store *store, uint64_t id, const char *owner,
 {
 	struct job_ctx ctx = { .id = id, .owner = owner, .not_before = not_before,
 			       .reason = reason };
+
+	return store_write(store, job_retry_txn, &ctx, error_r);
+}
+
+int store_job_died(struct store *store, uint64_t id, const char *owner,
+		   time_t not_before, const char *reason, const char **error_r)
+{
+	struct job_ctx ctx = { .id = id, .owner = owner, .not_before = not_before,
+			       .reason = reason, .died = 1 };
 
 	return store_write(store, job_retry_txn, &ctx, error_r);
 }

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "store_private.h"
 #include "test_util.h"
 
 START_TEST(fifo_one_per_account)
@@ -225,6 +226,116 @@ START_TEST(killed_worker)
 }
 END_TEST
 
+/* Take account's job as owner at now: its attempts and deaths. */
+static void take_expect(struct store *store, const char *owner, time_t now,
+			unsigned attempts, unsigned deaths, const char *error_has)
+{
+	struct store_job job;
+	const char *error;
+
+	ck_assert_int_eq(store_job_take(store, owner, 30, now, &job, &error), 0);
+	ck_assert_uint_eq(job.attempts, attempts);
+	ck_assert_uint_eq(job.deaths, deaths);
+	if (error_has != NULL)
+		ck_assert_msg(job.last_error != NULL &&
+			      strstr(job.last_error, error_has) != NULL,
+			      "last error '%s', not '%s'", job.last_error, error_has);
+	store_job_clear(&job);
+}
+
+/* Deaths of a job's workers: counted when a dead worker's job is given
+ * back and when a job is taken with its lease run out, never for a
+ * clean retry; kept in the record. */
+START_TEST(worker_deaths)
+{
+	struct store *store = test_open(0, 0);
+	struct store_job job;
+	const char *error;
+	uint64_t id;
+
+	ck_assert_int_eq(store_job_enqueue(store, "a@x.test", STORE_JOB_COPY, 0,
+					   &id, &error), 0);
+	take_expect(store, "w1", 1000, 1, 0, NULL);
+	/* A restarted daemon found w1 dead. */
+	ck_assert_int_eq(store_job_died(store, id, "w1", 1000,
+					"the worker holding it died", &error), 0);
+	take_expect(store, "w2", 1000, 2, 1, "the worker holding it died");
+	/* w2 goes without a word: its lease runs out. */
+	ck_assert_int_eq(store_job_take(store, "w3", 30, 1029, &job, &error),
+			 STORE_NOTFOUND);
+	take_expect(store, "w3", 1030, 3, 2, "lease ran out while w2 held it");
+	/* Only the holder's death counts. */
+	ck_assert_int_eq(store_job_died(store, id, "w2", 1030, "x", &error),
+			 STORE_NOTFOUND);
+	/* A clean failure is no death. */
+	ck_assert_int_eq(store_job_retry(store, id, "w3", 1030, "timeout", &error), 0);
+	take_expect(store, "w4", 1030, 4, 2, "timeout");
+	ck_assert_int_eq(store_job_died(store, id, "w4", 1031, "died", &error), 0);
+	store_close(&store);
+	store = test_open(0, 0);
+	ck_assert_int_eq(store_job_get(store, "a@x.test", &job, &error), 0);
+	ck_assert_uint_eq(job.deaths, 3);
+	ck_assert_uint_eq(job.attempts, 4);
+	ck_assert_ptr_null(job.owner);
+	store_job_clear(&job);
+	/* A new job starts from nothing. */
+	ck_assert_int_eq(store_job_cancel(store, "a@x.test", &error), 0);
+	ck_assert_int_eq(store_job_enqueue(store, "a@x.test", STORE_JOB_SYNC, 0,
+					   &id, &error), 0);
+	take_expect(store, "w5", 2000, 1, 0, NULL);
+	store_close(&store);
+}
+END_TEST
+
+/* Put a job record of version 1 (before deaths) under id 1. */
+static int put_v1_job(struct store *store, MDB_txn *txn, void *ctx,
+		      const char **error_r)
+{
+	struct rec_writer w;
+	unsigned char key[8], idx[8];
+	int ret;
+
+	(void)ctx;
+	rec_init(&w, 1);
+	rec_put_str(&w, "old@x.test");
+	rec_put_u32(&w, STORE_JOB_SYNC);
+	rec_put_u64(&w, 5);
+	rec_put_u64(&w, 0);
+	rec_put_u64(&w, 0);
+	rec_put_str(&w, NULL);
+	rec_put_u32(&w, 7);
+	rec_put_str(&w, "an old failure");
+	store_be64(key, 1);
+	store_be64(idx, 1);
+	ret = store_put(store, txn, STORE_DB_JOBS, key, 8, w.buf, w.len, error_r);
+	if (ret == 0)
+		ret = store_put(store, txn, STORE_DB_JOBIDX, "old@x.test", 10, idx, 8,
+				error_r);
+	rec_free(&w);
+	return ret;
+}
+
+/* A store written before deaths were counted reads as no deaths. */
+START_TEST(job_record_v1)
+{
+	struct store *store = test_open(0, 0);
+	struct store_job job;
+	const char *error;
+
+	ck_assert_int_eq(store_write(store, put_v1_job, NULL, &error), 0);
+	ck_assert_int_eq(store_job_get(store, "old@x.test", &job, &error), 0);
+	ck_assert_uint_eq(job.attempts, 7);
+	ck_assert_uint_eq(job.deaths, 0);
+	ck_assert_str_eq(job.last_error, "an old failure");
+	store_job_clear(&job);
+	take_expect(store, "w", 10, 8, 0, "an old failure");
+	ck_assert_int_eq(store_job_get(store, "old@x.test", &job, &error), 0);
+	ck_assert_uint_eq(job.attempts, 8);
+	store_job_clear(&job);
+	store_close(&store);
+}
+END_TEST
+
 static Suite *jobs_suite(void)
 {
 	Suite *s = suite_create("store_jobs");
@@ -237,6 +348,8 @@ static Suite *jobs_suite(void)
 	tcase_add_test(tc, retry_backoff);
 	tcase_add_test(tc, concurrent_takers);
 	tcase_add_test(tc, killed_worker);
+	tcase_add_test(tc, worker_deaths);
+	tcase_add_test(tc, job_record_v1);
 	suite_add_tcase(s, tc);
 	return s;
 }

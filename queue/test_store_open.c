@@ -11,6 +11,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 
+#include "store_private.h"
 #include "test_util.h"
 
 /* The whole file at path, or NULL; *len_r its size. */
@@ -219,6 +220,216 @@ START_TEST(readonly_refuses_writes)
 }
 END_TEST
 
+/* Open the store as a reader would (no create) and look an account up,
+ * which keeps a reader slot; 0 on success. */
+static int open_and_read(struct store **store_r)
+{
+	struct store_account acct;
+	const char *error;
+
+	if (store_open(test_store_dir, NULL, store_r, &error) < 0) {
+		fprintf(stderr, "store_open: %s\n", error);
+		return -1;
+	}
+	if (store_account_get(*store_r, "a@example.test", &acct, &error) != 0) {
+		fprintf(stderr, "store_account_get: %s\n", error);
+		store_close(store_r);
+		return -1;
+	}
+	store_account_clear(&acct);
+	return 0;
+}
+
+/* Processes killed while holding a reader slot, with another process
+ * keeping the environment open all along (so LMDB never resets its
+ * reader table): more of them than LMDB's default 126 slots, and a
+ * new process still opens and reads. */
+START_TEST(stale_reader_slots)
+{
+	enum { VICTIMS = 130 };
+	struct store *store = test_open(0, 0);
+	int ready[2], hold[2], status;
+	pid_t holder, pid;
+	char byte;
+
+	test_add(store, "a@example.test", NULL, 1);
+	store_close(&store);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		int ret;
+
+		close(ready[0]);
+		close(hold[1]);
+		ret = open_and_read(&store);
+		if (write(ready[1], "r", 1) != 1)
+			ret = -1;
+		close(ready[1]);
+		/* Hold the store open until the parent closes the pipe. */
+		while (read(hold[0], &byte, 1) > 0)
+			;
+		close(hold[0]);
+		store_close(&store);
+		_exit(ret == 0 ? 0 : 1);
+	}
+	close(ready[1]);
+	close(hold[0]);
+	ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+	close(ready[0]);
+	ck_assert_int_eq(pipe(ready), 0);
+	for (int i = 0; i < VICTIMS; i++) {
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			close(hold[1]);
+			close(ready[0]);
+			if (open_and_read(&store) < 0)
+				_exit(1);
+			/* Killed with the slot held (by the parent: under
+			 * valgrind a SIGKILL sent to oneself is not final). */
+			if (write(ready[1], "v", 1) == 1)
+				for (;;)
+					pause();
+			_exit(2);
+		}
+		if (read(ready[0], &byte, 1) == 1)
+			kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		ck_assert_msg(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+			      "reader %d of %d could not open and read the store "
+			      "(status %d)", i + 1, VICTIMS, status);
+	}
+	close(ready[0]);
+	close(ready[1]);
+	ck_assert_int_eq(open_and_read(&store), 0);
+	/* Each reader took the slot its dead predecessor left: the table
+	 * never grew, so the slots were reclaimed, not merely many. */
+	{
+		MDB_envinfo info;
+
+		ck_assert_int_eq(mdb_env_info(store->env, &info), 0);
+		ck_assert_msg(info.me_numreaders < 8, "%u reader slots used for "
+			      "%d readers that are dead", info.me_numreaders, VICTIMS);
+	}
+	store_close(&store);
+	close(hold[1]);
+	test_wait_ok(holder);
+}
+END_TEST
+
+/* A process that opened the store before the table filled up with dead
+ * readers (here: processes using LMDB directly, which reclaim nothing,
+ * and a lock file made with LMDB's default 126 slots): its next read
+ * finds the table full, reclaims the dead slots and goes on. */
+START_TEST(full_reader_table_reclaimed)
+{
+	struct store *store = test_open(0, 0);
+	int ready[2], go[2], hold[2], status;
+	pid_t holder, reader, pid;
+	char path[160], byte;
+
+	test_add(store, "a@example.test", NULL, 1);
+	store_close(&store);
+	snprintf(path, sizeof(path), "%s/lock.mdb", test_store_dir);
+	ck_assert_int_eq(unlink(path), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(hold), 0);
+	/* The holder makes the lock file, with LMDB's defaults. */
+	holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		MDB_env *env;
+		int ret;
+
+		close(hold[1]);
+		ret = mdb_env_create(&env);
+		if (ret == 0)
+			ret = mdb_env_set_maxdbs(env, 32);
+		if (ret == 0)
+			ret = mdb_env_open(env, test_store_dir, MDB_NOTLS, 0600);
+		if (write(ready[1], "h", 1) != 1)
+			ret = -1;
+		while (read(hold[0], &byte, 1) > 0)
+			;
+		mdb_env_close(env);
+		_exit(ret == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+	/* The reader opens the store now and reads when told. */
+	reader = fork();
+	ck_assert_int_ge(reader, 0);
+	if (reader == 0) {
+		struct store_account acct;
+		const char *error;
+		int ret = -1;
+
+		close(hold[1]);
+		if (store_open(test_store_dir, NULL, &store, &error) < 0) {
+			fprintf(stderr, "store_open: %s\n", error);
+			_exit(1);
+		}
+		if (write(ready[1], "r", 1) == 1 && read(go[0], &byte, 1) == 1) {
+			ret = store_account_get(store, "a@example.test", &acct, &error);
+			if (ret == 0)
+				store_account_clear(&acct);
+			else
+				fprintf(stderr, "store_account_get: %s\n", error);
+		}
+		store_close(&store);
+		_exit(ret == 0 ? 0 : 1);
+	}
+	ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+	/* Fill every free slot with a reader that then dies. */
+	for (int i = 0; ; i++) {
+		pid = fork();
+		ck_assert_int_ge(pid, 0);
+		if (pid == 0) {
+			MDB_env *env;
+			MDB_txn *txn;
+
+			close(hold[1]);
+			if (mdb_env_create(&env) != 0 || mdb_env_set_maxdbs(env, 32) != 0 ||
+			    mdb_env_open(env, test_store_dir, MDB_NOTLS, 0600) != 0) {
+				(void)write(ready[1], "e", 1);
+				_exit(1);
+			}
+			if (mdb_txn_begin(env, NULL, MDB_RDONLY, &txn) == MDB_READERS_FULL) {
+				mdb_env_close(env);
+				(void)write(ready[1], "f", 1);
+				_exit(3);
+			}
+			/* A slot held: now killed by the parent. */
+			if (write(ready[1], "v", 1) == 1)
+				for (;;)
+					pause();
+			_exit(2);
+		}
+		/* The filler says whether it holds a slot (v), found the
+		 * table full (f) or failed (e). */
+		ck_assert_int_eq(read(ready[0], &byte, 1), 1);
+		if (byte == 'v')
+			kill(pid, SIGKILL);
+		ck_assert_int_eq(waitpid(pid, &status, 0), pid);
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 3)
+			break;
+		ck_assert_msg(WIFSIGNALED(status), "filler %d: status %d", i, status);
+		ck_assert_int_lt(i, 200);
+	}
+	ck_assert_int_eq(write(go[1], "g", 1), 1);
+	test_wait_ok(reader);
+	close(hold[1]);
+	test_wait_ok(holder);
+	close(ready[0]);
+	close(ready[1]);
+	close(go[0]);
+	close(go[1]);
+	close(hold[0]);
+}
+END_TEST
+
 static Suite *open_suite(void)
 {
 	Suite *s = suite_create("store_open");
@@ -234,6 +445,8 @@ static Suite *open_suite(void)
 	tcase_add_test(tc, unknown_schema_version);
 	tcase_add_test(tc, create_then_reopen);
 	tcase_add_test(tc, readonly_refuses_writes);
+	tcase_add_test(tc, stale_reader_slots);
+	tcase_add_test(tc, full_reader_table_reclaimed);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -14,6 +14,8 @@ SPEC.json: {"user": U, "password": P, "folders": [{"name": N,
 
 Faults (session numbers count accepted connections from 1):
   --no-banner                 accept and say nothing
+  --greeting LINE             send LINE (CRLF added) as the greeting instead
+                              of "* OK ...", e.g. "*" or "+ x": no status
   --cut SESSION:UID:BYTES     in that session, send BYTES of UID's body
                               literal, then close the connection
   --malformed-fetch           answer the message listing with a bad item
@@ -150,7 +152,10 @@ class Handler(socketserver.StreamRequestHandler):
             except OSError:
                 pass
             return
-        self.send("* OK [CAPABILITY %s] fake OLD ready\r\n" % self.caps())
+        if args.greeting is not None:
+            self.send(args.greeting + "\r\n")
+        else:
+            self.send("* OK [CAPABILITY %s] fake OLD ready\r\n" % self.caps())
         while True:
             line = self.rfile.readline(65536)
             if not line:
@@ -339,6 +344,7 @@ def main():
     ap.add_argument("--spec", required=True)
     ap.add_argument("--log")
     ap.add_argument("--no-banner", action="store_true")
+    ap.add_argument("--greeting")
     ap.add_argument("--malformed-fetch", action="store_true")
     ap.add_argument("--cut", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--size-lie", action="append", default=[])

@@ -7,7 +7,9 @@
 # notice, proxy); the puller copies; the next login is local and sees the
 # mail; wrong passwords; OLD down or hanging (a temporary failure, nothing
 # created); the notice account read-only for the users it serves, filled
-# by LMTP; bind_ip picks the domain; passwords_only; a standard domain;
+# by LMTP; OLD greeting without a status word, "*" or "+ x" (a temporary
+# failure, no auth worker crashed); bind_ip picks the domain; passwords_only;
+# a standard domain;
 # 100 parallel first logins make one account and one job; passwords with
 # spaces, quotes, UTF-8, 500 and 600 bytes; the failed-login cache and the rate
 # limits; proxied sessions kicked when the copy is done; a password changed
@@ -83,6 +85,21 @@ while True:
 ' "$HANG_PORT" </dev/null >/dev/null 2>&1 &
 HANG_PID=$!
 DOWN_PORT=$("$PYTHON" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+# OLD greeting without a status word (tests/harness/fakeimap.py): "*"
+# and "+ x", which once killed the auth worker.
+printf '{"user": "nobody", "password": "x", "folders": []}\n' >"$D/fake-greet-spec.json"
+FAKE_PIDS=
+for g in star plus; do
+	case $g in star) line="*" ;; plus) line="+ x" ;; esac
+	"$PYTHON" "$HARNESS/fakeimap.py" --listen 127.0.0.1 --port-file "$D/fake-$g.port" \
+		--spec "$D/fake-greet-spec.json" --greeting "$line" </dev/null >>"$D/fake.err" 2>&1 &
+	FAKE_PIDS="$FAKE_PIDS $!"
+done
+mm_at_exit "kill $FAKE_PIDS"
+wait_for '[ -s "$D/fake-star.port" ] && [ -s "$D/fake-plus.port" ]' 10 ||
+	fail "fakeimap.py did not start"
+STAR_PORT=$(cat "$D/fake-star.port")
+PLUS_PORT=$(cat "$D/fake-plus.port")
 
 # A scripted OLD for strip.test: STARTTLS at the first connection only.
 printf '{"user": "sam@strip.test", "password": "sam pw", "folders": [{"name": "INBOX", "uidvalidity": 1, "messages": []}]}\n' \
@@ -188,6 +205,15 @@ source_host = $OLD_IP:$FAKE3_PORT
 source_protocols = pop3
 source_tls = detect
 source_tls_ca_file = $CA_FILE
+[domain star.test]
+source_host = 127.0.0.1:$STAR_PORT
+source_protocols = imap
+source_tls = none
+
+[domain plus.test]
+source_host = 127.0.0.1:$PLUS_PORT
+source_protocols = imap
+source_tls = none
 EOC
 	chmod 644 "$CONF"
 }
@@ -307,6 +333,27 @@ t_old_down() {
 	a=$($AC pop3 "$NEW_IP" kim@slow.test "$p")
 	expect_answer "OLD hanging" "NO -ERR [SYS/TEMP]" "$a" || return 1
 	assert_eq none "$(account_state kim@slow.test)" "state"
+}
+
+# auth_worker_deaths: auth workers Dovecot saw die so far.
+auth_worker_deaths() {
+	grep -cE "service\(auth-worker\): child [0-9]+ killed with signal|Worker process died unexpectedly" \
+		"$NEW_DOVECOT_LOG"
+}
+
+t_old_greeting_without_status() {
+	deaths=$(auth_worker_deaths)
+	p=$(pw lou "lou pw")
+	for d in star.test plus.test; do
+		a=$($AC imap "$NEW_IP" "lou@$d" "$p")
+		expect_answer "greeting without a status ($d)" "NO [UNAVAILABLE]" "$a" || return 1
+		assert_eq none "$(account_state "lou@$d")" "state ($d)" || return 1
+	done
+	assert_eq "$deaths" "$(auth_worker_deaths)" "auth workers died" || return 1
+	grep -q "lou@star.test: cannot check the password on OLD 127.0.0.1:$STAR_PORT: bad greeting from 127.0.0.1: '\*' without a status" \
+		"$NEW_DOVECOT_LOG" || { echo "no reason for star.test in the log"; return 1; }
+	grep -q "lou@plus.test: cannot check the password on OLD 127.0.0.1:$PLUS_PORT: bad greeting from 127.0.0.1: '+' without a status: x" \
+		"$NEW_DOVECOT_LOG" || { echo "no reason for plus.test in the log"; return 1; }
 }
 
 t_notice() {
@@ -708,6 +755,7 @@ check "first IMAP login (reject): refused with the reason, account, job, notice"
 check "first POP3 login (reject)" t_reject_first_pop3
 check "wrong passwords refused; the same pair again not sent to OLD" t_wrong_password
 check "OLD down or hanging: temporary failure, no account" t_old_down
+check "OLD greeting without a status ('*', '+ x'): temporary failure, no worker crash" t_old_greeting_without_status
 check "first login (notice): the notice account's session" t_notice
 check "the notice account is read-only: no append, flag, expunge, copy, create, rename, delete" t_notice_read_only
 check "first login (proxy): IMAP and POP3 sessions on OLD" t_proxy

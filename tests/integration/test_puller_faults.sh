@@ -12,6 +12,13 @@
 #   - UIDVALIDITY changed and every UID renumbered on OLD, plus one new
 #     message: the sync round matches, copies only the new one;
 #   - a greeting that never comes: io_timeout, retried later, not failed;
+#   - a greeting without a status word ("*", "+ x"): the worker lives,
+#     the account is failed with the reason;
+#   - a worker that dies on every attempt (MAILMIGRATED_CRASH_AFTER_CONNECT)
+#     under a running daemon: given up after max_worker_deaths (3) deaths,
+#     the reason in show and the event log; and with max_worker_deaths
+#     out of the way, given up at the 21st take (attempts are counted
+#     when a job is taken, so deaths count);
 #   - a malformed FETCH response: given up with a reason naming it;
 #   - access_mode extended and standard: the addresses gathered from the
 #     headers of the copied mail are proposals for the administrator
@@ -81,6 +88,7 @@ log_file = $MM_DIR/mailmigrated.log
 workers = 1
 io_timeout = 3
 connect_timeout = 3
+max_worker_deaths = ${MAX_DEATHS:-3}
 target_host = $NEW_IP:$NEW_IMAP_PORT
 target_master_user = $NEW_MASTER_USER
 target_master_password_file = $NEW_MASTER_PASS_FILE
@@ -263,6 +271,82 @@ t_no_banner() {
 		{ show mute@example.test job.last_error; return 1; }
 }
 
+# A greeting without a status word once killed the worker (NULL
+# dereference): now the account is failed, naming the greeting.
+t_greeting_without_status() {
+	kills=$(grep -c "killed by signal" "$MM_DIR/mailmigrated.log")
+	spec star@example.test
+	fake_run star@example.test --greeting "*" || return 1
+	[ "$(show star@example.test state)" = failed ] ||
+		{ show star@example.test state; show star@example.test job; return 1; }
+	show star@example.test last_error | grep -q "bad greeting from $OLD_IP: '\*' without a status" ||
+		{ show star@example.test last_error; return 1; }
+	spec plus@example.test
+	fake_run plus@example.test --greeting "+ x" || return 1
+	[ "$(show plus@example.test state)" = failed ] ||
+		{ show plus@example.test state; show plus@example.test job; return 1; }
+	show plus@example.test last_error | grep -q "'+' without a status: x" ||
+		{ show plus@example.test last_error; return 1; }
+	assert_eq "$kills" "$(grep -c "killed by signal" "$MM_DIR/mailmigrated.log")" \
+		"workers killed"
+}
+
+# A job that kills its worker every time, under a daemon that restarts
+# workers: given up after max_worker_deaths, not taken for ever.
+t_worker_dies_every_time() {
+	spec doom@example.test
+	fake_start --spec "$MM_DIR/spec-doom@example.test.json"
+	add_account doom@example.test || return 1
+	: >"$MM_DIR/crash-always"
+	MAILMIGRATED_CRASH_AFTER_CONNECT=$MM_DIR/crash-always \
+		"$MAILMIGRATED" -c "$CONF" -f 2>>"$MM_DIR/daemon.err" &
+	dpid=$!
+	wait_for '[ "$(show doom@example.test state)" = failed ]' 90
+	ok=$?
+	kill -TERM "$dpid"
+	wait "$dpid"
+	rm -f "$MM_DIR/crash-always"
+	fake_stop
+	[ "$ok" = 0 ] || { show doom@example.test state; show doom@example.test job; return 1; }
+	show doom@example.test last_error |
+		grep -q "the worker copying it died 3 times (max_worker_deaths = 3); last: the worker holding it died" ||
+		{ show doom@example.test last_error; return 1; }
+	assert_eq None "$(show doom@example.test job)" "job left" || return 1
+	assert_eq 3 "$(MM log --account doom@example.test | grep -c "died holding the job")" \
+		"deaths in the event log" || return 1
+	MM log --account doom@example.test | grep -q "migration failed: the worker copying it died 3 times" ||
+		{ MM log --account doom@example.test; return 1; }
+	# Killed three times by the hook, nothing else.
+	assert_eq 3 "$(grep -c "MAILMIGRATED_CRASH_AFTER_CONNECT: dying" "$MM_DIR/mailmigrated.log")" \
+		"crashes"
+}
+
+# Deaths out of the way (max_worker_deaths = 1000): the attempt limit,
+# counted when the job is taken, gives it up after 20 attempts.
+t_attempts_counted_at_take() {
+	MAX_DEATHS=1000
+	spec doom2@example.test
+	fake_start --spec "$MM_DIR/spec-doom2@example.test.json"
+	add_account doom2@example.test || return 1
+	: >"$MM_DIR/crash-always"
+	n=0
+	while [ "$n" -lt 25 ] && [ "$(show doom2@example.test state)" != failed ]; do
+		MAILMIGRATED_CRASH_AFTER_CONNECT=$MM_DIR/crash-always run_once
+		n=$((n + 1))
+	done
+	rm -f "$MM_DIR/crash-always"
+	fake_stop
+	MAX_DEATHS=
+	write_conf
+	[ "$(show doom2@example.test state)" = failed ] ||
+		{ show doom2@example.test job; return 1; }
+	show doom2@example.test last_error |
+		grep -q "taken 20 times, the limit is 20 attempts; last: the worker holding it died" ||
+		{ show doom2@example.test last_error; return 1; }
+	# 20 runs whose worker died, the 21st gave the job up.
+	assert_eq 21 "$n" "runs"
+}
+
 t_malformed_fetch() {
 	spec bad@example.test
 	fake_run bad@example.test --malformed-fetch || return 1
@@ -418,6 +502,9 @@ check "connection cut mid-literal, retried: every message once" t_cut_mid_litera
 check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
 check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
 check "greeting never comes: timeout, retried later" t_no_banner
+check "greeting without a status ('*', '+ x'): failed with the reason, no crash" t_greeting_without_status
+check "worker dies on every attempt: given up after max_worker_deaths" t_worker_dies_every_time
+check "attempts counted at take: a job that always kills its worker stops at 20" t_attempts_counted_at_take
 check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
 check "access_mode extended and standard: aliases from the headers" t_aliases
 check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
