@@ -500,7 +500,10 @@ char *imap_client_quote(const char *s)
 	for (const char *q = s; *q != '\0'; q++) {
 		unsigned char ch = (unsigned char)*q;
 
-		if (ch == '\r' || ch == '\n' || ch >= 0x80)
+		/* RFC 3501 lets a quoted string hold control bytes but CR
+		 * and LF; none goes out quoted, so none can end a line or
+		 * confuse a server that reads one as its end. */
+		if (ch < 0x20 || ch == 0x7f || ch >= 0x80)
 			return NULL;
 		n += (ch == '"' || ch == '\\') ? 2 : 1;
 	}

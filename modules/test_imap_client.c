@@ -401,6 +401,13 @@ START_TEST(quote)
 	mm_free(&q);
 	ck_assert_ptr_null(imap_client_quote("line\r\nbreak"));
 	ck_assert_ptr_null(imap_client_quote("\xc3\xa4"));
+	/* Every control byte (NUL ends a C string): a literal, never quoted. */
+	for (int ch = 1; ch < 0x20; ch++) {
+		char s[4] = { 'a', (char)ch, 'b', '\0' };
+
+		ck_assert_msg(imap_client_quote(s) == NULL, "0x%02x quoted", ch);
+	}
+	ck_assert_ptr_null(imap_client_quote("del\x7f"));
 	q = imap_client_quote("");
 	ck_assert_str_eq(q, "\"\"");
 	mm_free(&q);
