@@ -37,6 +37,8 @@ struct imap_conn {
 	struct imap_client *client;
 	uint64_t max_message_size;
 	unsigned batch_tag;	/* a MULTIAPPEND under way: its tag */
+	char *user;		/* the account, for warnings */
+	char *folder;		/* the folder selected, for warnings */
 };
 
 static struct imap_conn *imap_conn(struct driver_conn *conn)
@@ -72,6 +74,7 @@ static int imap_driver_open(const struct driver_settings *set,
 		mm_free(&ic);
 		return -1;
 	}
+	ic->user = mm_strdup(login->user);
 	if (login->admin_user != NULL && login->admin_star_form) {
 		char *name = mm_asprintf("%s*%s", login->user, login->admin_user);
 
@@ -87,6 +90,7 @@ static int imap_driver_open(const struct driver_settings *set,
 	}
 	if (ret < 0) {
 		imap_client_close(&ic->client);
+		mm_free(&ic->user);
 		mm_free(&ic);
 		return -1;
 	}
@@ -109,6 +113,8 @@ static void imap_driver_close(struct driver_conn **connp)
 	if (ic->batch_tag == 0)
 		(void)imap_client_run(ic->client, "LOGOUT", NULL, &fail, &error);
 	imap_client_close(&ic->client);
+	mm_free(&ic->user);
+	mm_free(&ic->folder);
 	mm_free(connp);
 }
 
@@ -282,6 +288,8 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 	 * 8-bit bytes (from a server that does not encode them in modified
 	 * UTF-7) goes as a literal. */
 	memset(status_r, 0, sizeof(*status_r));
+	mm_free(&ic->folder);
+	ic->folder = mm_strdup(folder);
 	ret = imap_client_run_astring(ic->client, verb, folder, NULL, &h, fail_r,
 				      error_r);
 	if (ret == 0 && status_r->uidvalidity == 0)
@@ -307,6 +315,7 @@ static int imap_target_select(struct driver_conn *conn, const char *folder,
 }
 
 struct fetch_list_ctx {
+	struct imap_conn *ic;
 	uint32_t first_uid;
 	int (*fn)(const struct driver_message *msg, void *ctx);
 	void *fn_ctx;
@@ -327,12 +336,20 @@ static int fetch_list_untagged(struct imap_client *client,
 		return 0;
 	if (imap_message_from_fetch(&args[2], &msg, &dropped, fail_r, error_r) < 0)
 		return -1;
-	if ((dropped & IMAP_MESSAGE_DROPPED_DATE) != 0)
-		log_warning("UID %u: the server's INTERNALDATE is not an RFC 3501 "
-			    "date-time: copied with the date of the copy", msg.uid);
-	if ((dropped & IMAP_MESSAGE_DROPPED_KEYWORD) != 0)
-		log_warning("UID %u: a keyword from the server is not an IMAP atom: "
-			    "copied without it", msg.uid);
+	if (dropped != 0) {
+		char user[200], folder[200];
+		const char *f = ctx->ic->folder != NULL ? ctx->ic->folder : "";
+
+		log_printable(user, sizeof(user), ctx->ic->user, strlen(ctx->ic->user));
+		log_printable(folder, sizeof(folder), f, strlen(f));
+		if ((dropped & IMAP_MESSAGE_DROPPED_DATE) != 0)
+			log_warning("%s: %s UID %u: the server's INTERNALDATE is not an "
+				    "RFC 3501 date-time: copied with the date of the copy",
+				    user, folder, msg.uid);
+		if ((dropped & IMAP_MESSAGE_DROPPED_KEYWORD) != 0)
+			log_warning("%s: %s UID %u: a keyword from the server is not an "
+				    "IMAP atom: copied without it", user, folder, msg.uid);
+	}
 	/* "n:*" also returns the last message when n is past it. */
 	if (msg.uid >= ctx->first_uid && ctx->fn(&msg, ctx->fn_ctx) != 0)
 		ctx->stopped = 1;
@@ -346,7 +363,7 @@ static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_ui
 				     const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	struct fetch_list_ctx fctx = { first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
+	struct fetch_list_ctx fctx = { ic, first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
 	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
 	char cmd[128];
 

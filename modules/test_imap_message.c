@@ -26,40 +26,58 @@
 #define NEW_GREETING "* OK [CAPABILITY IMAP4rev1 LITERAL+ MULTIAPPEND UIDPLUS] NEW\r\n"
 #define LISTING "M3 UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE)\r"
 
+#define DATE_WARNING "u: INBOX UID 1: the server's INTERNALDATE is not an " \
+	"RFC 3501 date-time: copied with the date of the copy"
+#define KEYWORD_WARNING "u: INBOX UID 1: a keyword from the server is not " \
+	"an IMAP atom: copied without it"
+
+/* The last warning logged. */
+static char last_warning[512];
+
+static void keep_warning(enum log_severity sev, const char *text)
+{
+	if (sev == LOG_SEV_WARNING)
+		snprintf(last_warning, sizeof(last_warning), "%s", text);
+}
+
 /* What OLD lists, and what NEW must get for it as a single APPEND. */
 static const struct {
 	const char *what;
 	const char *fetch;	/* OLD's untagged FETCH response(s) */
 	const char *append;	/* the APPEND line NEW must see */
+	const char *warning;	/* what the log says, or NULL */
 } hostile[] = {
 	{ "a literal date holding CR LF and a command",
 	  "* 1 FETCH (UID 1 FLAGS (\\Seen) INTERNALDATE {27}\r\n"
 	  "x\"\r\nZ DELETE Sent\r\nY NOOP \" RFC822.SIZE 5)\r\n",
-	  "M2 APPEND \"INBOX\" (\\Seen) {5+}\r" },
+	  "M2 APPEND \"INBOX\" (\\Seen) {5+}\r", DATE_WARNING },
 	{ "a literal that is a good date is still a literal",
 	  "* 1 FETCH (UID 1 FLAGS () INTERNALDATE {26}\r\n"
 	  "17-Jul-1996 02:44:25 -0700 RFC822.SIZE 5)\r\n",
-	  "M2 APPEND \"INBOX\" () {5+}\r" },
+	  "M2 APPEND \"INBOX\" () {5+}\r", DATE_WARNING },
 	{ "a date holding a quote",
 	  "* 1 FETCH (UID 1 FLAGS (\\Flagged) INTERNALDATE "
 	  "\"17-Jul-1996 02:44:25 -0700\\\" \\\"x\" RFC822.SIZE 5)\r\n",
-	  "M2 APPEND \"INBOX\" (\\Flagged) {5+}\r" },
+	  "M2 APPEND \"INBOX\" (\\Flagged) {5+}\r", DATE_WARNING },
 	{ "a keyword with brackets, spaces and parentheses",
 	  "* 1 FETCH (UID 1 FLAGS (\\Seen [a b (c)] $Forwarded) "
 	  "INTERNALDATE \"17-Jul-1996 02:44:25 -0700\" RFC822.SIZE 5)\r\n",
-	  "M2 APPEND \"INBOX\" (\\Seen $Forwarded) \"17-Jul-1996 02:44:25 -0700\" {5+}\r" },
+	  "M2 APPEND \"INBOX\" (\\Seen $Forwarded) \"17-Jul-1996 02:44:25 -0700\" {5+}\r",
+	  KEYWORD_WARNING },
 	{ "keywords with 8-bit bytes, wildcards and a ']'",
 	  "* 1 FETCH (UID 1 FLAGS (K\xc3\xa4se Junk% a*b x] $Label1) "
 	  "INTERNALDATE \"01-Jan-2020 00:00:00 +0000\" RFC822.SIZE 5)\r\n",
-	  "M2 APPEND \"INBOX\" ($Label1) \"01-Jan-2020 00:00:00 +0000\" {5+}\r" },
+	  "M2 APPEND \"INBOX\" ($Label1) \"01-Jan-2020 00:00:00 +0000\" {5+}\r",
+	  KEYWORD_WARNING },
 	{ "dates of the wrong shape or out of range",
 	  "* 1 FETCH (UID 1 FLAGS () INTERNALDATE \"32-Jan-2020 00:00:00 +0000\" "
 	  "RFC822.SIZE 5)\r\n",
-	  "M2 APPEND \"INBOX\" () {5+}\r" },
+	  "M2 APPEND \"INBOX\" () {5+}\r", DATE_WARNING },
 	{ "a date with a one-digit day, written as date-day-fixed",
 	  "* 1 FETCH (UID 1 FLAGS (\\Answered) INTERNALDATE \" 7-Jul-1996 02:44:25 +0200\" "
 	  "RFC822.SIZE 5)\r\n",
-	  "M2 APPEND \"INBOX\" (\\Answered) \" 7-Jul-1996 02:44:25 +0200\" {5+}\r" },
+	  "M2 APPEND \"INBOX\" (\\Answered) \" 7-Jul-1996 02:44:25 +0200\" {5+}\r",
+	  NULL },
 };
 
 /* A message body held in memory. */
@@ -191,7 +209,11 @@ START_TEST(append_hostile)
 	uint32_t uid;
 	char host[64];
 
+	last_warning[0] = '\0';
+	log_set_handler(keep_warning);
 	list_from_old(hostile[_i].fetch, &l);
+	log_set_handler(NULL);
+	ck_assert_str_eq(last_warning, hostile[_i].warning != NULL ? hostile[_i].warning : "");
 	ck_assert_uint_eq(l.count, 1);
 	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
 	set = settings(host, sizeof(host), &fs);
