@@ -167,8 +167,9 @@ int imap_message_from_fetch(const struct imap_arg *list, struct driver_message *
 			if (imap_message_date(v, msg, dropped_r) < 0)
 				goto bad;
 		} else if (imap_arg_is_atom(&l[i], "FLAGS")) {
-			if (v->type != IMAP_ARG_LIST ||
-			    imap_message_flags(v, msg, dropped_r, fail_r, error_r) < 0)
+			if (v->type != IMAP_ARG_LIST)
+				goto bad;
+			if (imap_message_flags(v, msg, dropped_r, fail_r, error_r) < 0)
 				goto fail;
 		} else if (l[i].type == IMAP_ARG_ATOM &&
 			   strncasecmp(l[i].str, "BODY[HEADER.FIELDS", 18) == 0) {

@@ -415,6 +415,8 @@ static const struct {
 	{ "* 1 FETCH (UID 3 FLAGS ())", -1, 0, "", 0 },
 	{ "* 1 FETCH (UID 0 RFC822.SIZE 9)", -1, 0, "", 0 },
 	{ "* 1 FETCH (UID 3 RFC822.SIZE)", -1, 0, "", 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS 12)", -1, 0, "", 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS (a) X)", -1, 0, "", 0 },
 };
 
 START_TEST(from_fetch)
@@ -422,8 +424,8 @@ START_TEST(from_fetch)
 	struct imap_parser *p = imap_parser_new(NULL);
 	const struct imap_arg *args;
 	struct driver_message msg;
-	enum stream_fail fail;
-	const char *error;
+	enum stream_fail fail = STREAM_FAIL_NONE;
+	const char *error = NULL;
 	unsigned dropped = 0;
 	size_t count;
 	int ret;
@@ -441,7 +443,12 @@ START_TEST(from_fetch)
 		ck_assert_uint_eq(msg.uid, 3);
 		ck_assert_uint_eq(msg.size, 9);
 	} else {
+		/* Always classified and said (a FLAGS that is no list was not). */
 		ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+		ck_assert_ptr_nonnull(error);
+		ck_assert_msg(strncmp(error, "malformed ", 10) == 0 ||
+			      strcmp(error, "FETCH response without UID or RFC822.SIZE") == 0,
+			      "%s", error);
 		ck_assert_ptr_null(msg.keywords);
 	}
 	driver_message_clear(&msg);
