@@ -340,8 +340,14 @@ unsigned imap_client_new_tag(struct imap_client *c)
 int imap_client_send(struct imap_client *c, const char *command, unsigned *tag_r,
 		     enum stream_fail *fail_r, const char **error_r)
 {
-	unsigned tag = ++c->next_tag;
+	unsigned tag;
 
+	/* One line, whatever went into it: a CR or LF would start a
+	 * command of someone else's choosing. */
+	if (strpbrk(command, "\r\n") != NULL)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "not sent: a command holding a line break");
+	tag = ++c->next_tag;
 	if (stream_printf(c->stream, fail_r, error_r, "M%u %s\r\n", tag, command) < 0 ||
 	    stream_flush(c->stream, fail_r, error_r) < 0)
 		return -1;

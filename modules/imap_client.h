@@ -101,7 +101,9 @@ int imap_client_login(struct imap_client *client, const char *authzid,
 /* A new tag, for a command the caller writes itself (MULTIAPPEND). */
 unsigned imap_client_new_tag(struct imap_client *client);
 /* Send a command (the tag is added). The caller formats arguments
- * with imap_client_quote() when they are strings. Returns the tag. */
+ * with imap_client_quote() when they are strings. A command holding
+ * CR or LF is refused (STREAM_FAIL_FINAL), nothing sent. Returns the
+ * tag. */
 int imap_client_send(struct imap_client *client, const char *command,
 		     unsigned *tag_r, enum stream_fail *fail_r,
 		     const char **error_r);
