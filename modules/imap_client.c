@@ -653,8 +653,12 @@ int imap_client_send_astring(struct imap_client *c, const char *verb, const char
 			     const char *rest, unsigned *tag_r,
 			     enum stream_fail *fail_r, const char **error_r)
 {
-	unsigned tag = ++c->next_tag;
+	unsigned tag;
 
+	if (strpbrk(verb, "\r\n") != NULL || (rest != NULL && strpbrk(rest, "\r\n") != NULL))
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "not sent: a command holding a line break");
+	tag = ++c->next_tag;
 	if (stream_printf(c->stream, fail_r, error_r, "M%u %s", tag, verb) < 0 ||
 	    imap_send_astring(c, tag, arg, rest == NULL, fail_r, error_r) < 0 ||
 	    (rest != NULL &&

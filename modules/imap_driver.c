@@ -535,7 +535,7 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	struct imap_conn *ic = imap_conn(conn);
 	struct stream *s = imap_client_stream(ic->client);
 	int plus = (imap_client_caps(ic->client) & IMAP_CAP_LITERALPLUS) != 0;
-	char *q, *args, *cmd;
+	char *args;
 	char buf[IMAP_DRIVER_CHUNK];
 	const struct imap_arg *code;
 	enum imap_status status;
@@ -549,16 +549,10 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	if (imap_message_append_args(msg, body->size, plus, &args, error_r) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    DRIVER_APPEND_REFUSED ": not sent: %s", *error_r);
-	if ((q = imap_client_quote(folder)) == NULL) {
-		mm_free(&args);
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"folder name cannot be quoted");
-	}
-	cmd = mm_asprintf("APPEND %s %s", q, args);
-	mm_free(&q);
+	/* The folder quoted, or a literal (as CREATE and SELECT send it). */
+	ret = imap_client_send_astring(ic->client, "APPEND", folder, args, &tag,
+				       fail_r, error_r);
 	mm_free(&args);
-	ret = imap_client_send(ic->client, cmd, &tag, fail_r, error_r);
-	mm_free(&cmd);
 	if (ret < 0)
 		return -1;
 	if (!plus) {
@@ -611,15 +605,21 @@ static int imap_target_append_begin(struct driver_conn *conn, const char *folder
 				    enum stream_fail *fail_r, const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
+	struct stream *s = imap_client_stream(ic->client);
 	char *q = imap_client_quote(folder);
 	int ret;
 
-	if (q == NULL)
+	/* Batches need LITERAL+ (can_batch): a name that cannot be quoted
+	 * goes as a literal that needs no "+" from NEW. */
+	if (q == NULL && (imap_client_caps(ic->client) & IMAP_CAP_LITERALPLUS) == 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    "folder name cannot be quoted");
 	ic->batch_tag = imap_client_new_tag(ic->client);
-	ret = stream_printf(imap_client_stream(ic->client), fail_r, error_r,
-			    "M%u APPEND %s", ic->batch_tag, q);
+	if (q != NULL)
+		ret = stream_printf(s, fail_r, error_r, "M%u APPEND %s", ic->batch_tag, q);
+	else if ((ret = stream_printf(s, fail_r, error_r, "M%u APPEND {%zu+}\r\n",
+				      ic->batch_tag, strlen(folder))) == 0)
+		ret = stream_write(s, folder, strlen(folder), fail_r, error_r);
 	mm_free(&q);
 	return ret;
 }

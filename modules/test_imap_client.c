@@ -418,6 +418,11 @@ START_TEST(send_refuses_line_breaks)
 		ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
 		ck_assert_ptr_nonnull(strstr(error, "line break"));
 	}
+	ck_assert_int_eq(imap_client_send_astring(c, "EXAMINE", "INBOX", "(A)\r\nZ DELETE Sent",
+						  &tag, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_int_eq(imap_client_send_astring(c, "EXAMINE\n", "INBOX", NULL,
+						  &tag, &fail, &error), -1);
 	ck_assert_int_eq(imap_client_run(c, "NOOP", NULL, &fail, &error), 0);
 	imap_client_close(&c);
 	ck_assert(fakeserver_stop(&fs));

@@ -508,6 +508,57 @@ START_TEST(append_refused_unsent)
 }
 END_TEST
 
+/* A folder name that cannot be quoted (a control byte) goes as a
+ * literal in APPEND and MULTIAPPEND, as in CREATE and SELECT. */
+START_TEST(append_folder_literal)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, NEW_GREETING, 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" \"p\"\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK in\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 APPEND {8+}\r", 0, 0 },
+		{ FAKE_EXPECT, "Tab\there (\\Seen) {5+}\r", 0, 0 },
+		{ FAKE_EXPECT, "hello\r", 0, 0 },
+		{ FAKE_SEND, "M2 OK [APPENDUID 9 41] done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M3 APPEND {8+}\r", 0, 0 },
+		{ FAKE_EXPECT, "Tab\there (\\Seen) {5+}\r", 0, 0 },
+		{ FAKE_EXPECT, "hello\r", 0, 0 },
+		{ FAKE_SEND, "M3 OK [APPENDUID 9 42] done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M4 LOGOUT\r", 0, 0 },
+		{ FAKE_SEND, "M4 OK bye\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	const struct driver_login login = { "u", "p", NULL, 0 };
+	struct driver_message msg = { 0 };
+	struct driver_settings set;
+	struct driver_conn *conn;
+	struct mem_body mb;
+	struct fakeserver fs;
+	enum stream_fail fail;
+	const char *error;
+	uint32_t uid;
+	char host[64];
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set = settings(host, sizeof(host), &fs);
+	ck_assert_int_eq(target_driver_imap.open(&set, &login, &conn, &fail, &error), 0);
+	msg.uid = 5;
+	msg.flags = DRIVER_FLAG_SEEN;
+	mem_body_init(&mb, "hello");
+	ck_assert_msg(target_driver_imap.append(conn, "Tab\there", &msg, &mb.body, &uid,
+						&fail, &error) == 0, "%s", error);
+	ck_assert_uint_eq(uid, 41);
+	ck_assert_msg(target_driver_imap.append_begin(conn, "Tab\there", &fail, &error) == 0,
+		      "%s", error);
+	mem_body_init(&mb, "hello");
+	ck_assert_int_eq(target_driver_imap.append_add(conn, &msg, &mb.body, &fail, &error), 0);
+	ck_assert_int_eq(target_driver_imap.append_end(conn, &uid, 1, &fail, &error), 0);
+	ck_assert_uint_eq(uid, 42);
+	target_driver_imap.close(&conn);
+	ck_assert_msg(fakeserver_stop(&fs), "NEW saw other bytes");
+}
+END_TEST
+
 static Suite *message_suite(void)
 {
 	Suite *s = suite_create("imap_message");
@@ -523,6 +574,7 @@ static Suite *message_suite(void)
 	tcase_add_loop_test(tc, append_hostile, 0, sizeof(hostile) / sizeof(hostile[0]));
 	tcase_add_test(tc, multiappend_hostile);
 	tcase_add_test(tc, append_refused_unsent);
+	tcase_add_test(tc, append_folder_literal);
 	suite_add_tcase(s, tc);
 	return s;
 }
