@@ -25,7 +25,6 @@
 #include <strings.h>
 
 #include "driver.h"
-#include "mail_header.h"
 #include "imap_client.h"
 #include "imap_message.h"
 #include "log.h"
