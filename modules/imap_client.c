@@ -358,8 +358,14 @@ unsigned imap_client_new_tag(struct imap_client *c)
 int imap_client_send(struct imap_client *c, const char *command, unsigned *tag_r,
 		     enum stream_fail *fail_r, const char **error_r)
 {
-	unsigned tag = ++c->next_tag;
+	unsigned tag;
 
+	/* One line, whatever went into it: a CR or LF would start a
+	 * command of someone else's choosing. */
+	if (strpbrk(command, "\r\n") != NULL)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "not sent: a command holding a line break");
+	tag = ++c->next_tag;
 	if (stream_printf(c->stream, fail_r, error_r, "M%u %s\r\n", tag, command) < 0 ||
 	    stream_flush(c->stream, fail_r, error_r) < 0)
 		return -1;
@@ -518,7 +524,10 @@ char *imap_client_quote(const char *s)
 	for (const char *q = s; *q != '\0'; q++) {
 		unsigned char ch = (unsigned char)*q;
 
-		if (ch == '\r' || ch == '\n' || ch >= 0x80)
+		/* RFC 3501 lets a quoted string hold control bytes but CR
+		 * and LF; none goes out quoted, so none can end a line or
+		 * confuse a server that reads one as its end. */
+		if (ch < 0x20 || ch == 0x7f || ch >= 0x80)
 			return NULL;
 		n += (ch == '"' || ch == '\\') ? 2 : 1;
 	}
@@ -662,8 +671,12 @@ int imap_client_send_astring(struct imap_client *c, const char *verb, const char
 			     const char *rest, unsigned *tag_r,
 			     enum stream_fail *fail_r, const char **error_r)
 {
-	unsigned tag = ++c->next_tag;
+	unsigned tag;
 
+	if (strpbrk(verb, "\r\n") != NULL || (rest != NULL && strpbrk(rest, "\r\n") != NULL))
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "not sent: a command holding a line break");
+	tag = ++c->next_tag;
 	if (stream_printf(c->stream, fail_r, error_r, "M%u %s", tag, verb) < 0 ||
 	    imap_send_astring(c, tag, arg, rest == NULL, fail_r, error_r) < 0 ||
 	    (rest != NULL &&

@@ -109,7 +109,9 @@ int imap_client_login(struct imap_client *client, const char *authzid,
 /* A new tag, for a command the caller writes itself (MULTIAPPEND). */
 unsigned imap_client_new_tag(struct imap_client *client);
 /* Send a command (the tag is added). The caller formats arguments
- * with imap_client_quote() when they are strings. Returns the tag. */
+ * with imap_client_quote() when they are strings. A command holding
+ * CR or LF is refused (STREAM_FAIL_FINAL), nothing sent. Returns the
+ * tag. */
 int imap_client_send(struct imap_client *client, const char *command,
 		     unsigned *tag_r, enum stream_fail *fail_r,
 		     const char **error_r);
@@ -119,7 +121,7 @@ int imap_client_wait(struct imap_client *client, unsigned tag,
 		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
 		     enum stream_fail *fail_r, const char **error_r);
 /* Send "VERB arg[ rest]" with arg as a quoted string, or as a literal
- * when it cannot be quoted (8-bit, CR, LF); *tag_r is its tag. */
+ * when it cannot be quoted (8-bit, a control byte); *tag_r is its tag. */
 int imap_client_send_astring(struct imap_client *client, const char *verb,
 			     const char *arg, const char *rest, unsigned *tag_r,
 			     enum stream_fail *fail_r, const char **error_r);
@@ -147,8 +149,10 @@ int imap_client_wait_continuation(struct imap_client *client, unsigned tag,
  * the same FETCH response, or 0 when the server puts it after. */
 uint32_t imap_client_literal_uid(const struct imap_client *client);
 
-/* s as an IMAP quoted string, or NULL if it needs a literal (CR, LF,
- * NUL, or 8-bit without UTF8=ACCEPT). The caller owns the result. */
+/* s as an IMAP quoted string, or NULL if it needs a literal (any
+ * control byte: CR, LF, TAB, 0x01-0x1f, 0x7f; or 8-bit). The one
+ * quoting function for strings sent to a server. The caller owns the
+ * result. */
 char *imap_client_quote(const char *s);
 
 #endif

@@ -10,6 +10,11 @@
  *	from OLD's socket to NEW's in bounded chunks. The target appends
  *	with flags, keywords and the original INTERNALDATE, using LITERAL+
  *	when NEW has it, and reads the new UID from APPENDUID.
+ *
+ *	What OLD says of a message reaches NEW's commands only through
+ *	imap_message(3), which keeps a date or keyword only in RFC 3501's
+ *	shape; folder names go through imap_client_send_astring() or
+ *	imap_client_quote().
  */
 #include "config.h"
 
@@ -20,8 +25,8 @@
 #include <strings.h>
 
 #include "driver.h"
-#include "mail_header.h"
 #include "imap_client.h"
+#include "imap_message.h"
 #include "log.h"
 #include "mm_alloc.h"
 
@@ -31,6 +36,8 @@ struct imap_conn {
 	struct imap_client *client;
 	uint64_t max_message_size;
 	unsigned batch_tag;	/* a MULTIAPPEND under way: its tag */
+	char *user;		/* the account, for warnings */
+	char *folder;		/* the folder selected, for warnings */
 };
 
 static struct imap_conn *imap_conn(struct driver_conn *conn)
@@ -68,6 +75,7 @@ static int imap_driver_open(const struct driver_settings *set,
 		mm_free(&ic);
 		return -1;
 	}
+	ic->user = mm_strdup(login->user);
 	if (login->admin_user != NULL && login->admin_star_form) {
 		char *name = mm_asprintf("%s*%s", login->user, login->admin_user);
 
@@ -83,6 +91,7 @@ static int imap_driver_open(const struct driver_settings *set,
 	}
 	if (ret < 0) {
 		imap_client_close(&ic->client);
+		mm_free(&ic->user);
 		mm_free(&ic);
 		return -1;
 	}
@@ -105,6 +114,8 @@ static void imap_driver_close(struct driver_conn **connp)
 	if (ic->batch_tag == 0)
 		(void)imap_client_run(ic->client, "LOGOUT", NULL, &fail, &error);
 	imap_client_close(&ic->client);
+	mm_free(&ic->user);
+	mm_free(&ic->folder);
 	mm_free(connp);
 }
 
@@ -284,6 +295,8 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 	 * 8-bit bytes (from a server that does not encode them in modified
 	 * UTF-7) goes as a literal. */
 	memset(status_r, 0, sizeof(*status_r));
+	mm_free(&ic->folder);
+	ic->folder = mm_strdup(folder);
 	ret = imap_client_run_astring(ic->client, verb, folder, NULL, &h, fail_r,
 				      error_r);
 	if (ret == 0 && status_r->uidvalidity == 0)
@@ -308,48 +321,8 @@ static int imap_target_select(struct driver_conn *conn, const char *folder,
 				       error_r);
 }
 
-static const struct {
-	const char *name;
-	unsigned flag;
-} system_flags[] = {
-	{ "\\Seen", DRIVER_FLAG_SEEN },
-	{ "\\Answered", DRIVER_FLAG_ANSWERED },
-	{ "\\Flagged", DRIVER_FLAG_FLAGGED },
-	{ "\\Deleted", DRIVER_FLAG_DELETED },
-	{ "\\Draft", DRIVER_FLAG_DRAFT },
-};
-
-/* FLAGS (...) into msg: system flags, and keywords (not \Recent). */
-static int parse_flags(const struct imap_arg *list, struct driver_message *msg,
-		       enum stream_fail *fail_r, const char **error_r)
-{
-	for (size_t i = 0; i < list->count; i++) {
-		const struct imap_arg *f = &list->list[i];
-		int system = 0;
-
-		if (f->type != IMAP_ARG_ATOM)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-						"malformed FLAGS");
-		for (size_t j = 0; j < sizeof(system_flags) / sizeof(system_flags[0]); j++) {
-			if (strcasecmp(f->str, system_flags[j].name) == 0) {
-				msg->flags |= system_flags[j].flag;
-				system = 1;
-			}
-		}
-		if (system || f->str[0] == '\\')
-			continue;	/* \Recent and unknown system flags */
-		if (msg->keywords_count == DRIVER_MAX_KEYWORDS || f->len > DRIVER_MAX_KEYWORD)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-						"over %d keywords or one over %d bytes",
-						DRIVER_MAX_KEYWORDS, DRIVER_MAX_KEYWORD);
-		msg->keywords = mm_reallocarray(msg->keywords, msg->keywords_count + 1,
-						sizeof(char *));
-		msg->keywords[msg->keywords_count++] = mm_strdup(f->str);
-	}
-	return 0;
-}
-
 struct fetch_list_ctx {
+	struct imap_conn *ic;
 	uint32_t first_uid;
 	int (*fn)(const struct driver_message *msg, void *ctx);
 	void *fn_ctx;
@@ -364,62 +337,31 @@ static int fetch_list_untagged(struct imap_client *client,
 {
 	struct fetch_list_ctx *ctx = context;
 	struct driver_message msg;
-	const struct imap_arg *l;
-	int have_size = 0, ret;
+	unsigned dropped;
 
 	if (count != 3 || !imap_arg_is_atom(&args[1], "FETCH") || ctx->stopped)
 		return 0;
-	if (args[2].type != IMAP_ARG_LIST || args[2].count % 2 != 0)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"malformed FETCH response");
-	memset(&msg, 0, sizeof(msg));
-	l = args[2].list;
-	for (size_t i = 0; i < args[2].count; i += 2) {
-		const struct imap_arg *v = &l[i + 1];
+	if (imap_message_from_fetch(&args[2], &msg, &dropped, fail_r, error_r) < 0)
+		return -1;
+	if (dropped != 0) {
+		char user[200], folder[200];
+		const char *f = ctx->ic->folder != NULL ? ctx->ic->folder : "";
 
-		if (imap_arg_is_atom(&l[i], "UID")) {
-			if (imap_arg_get_u32(v, &msg.uid) < 0 || msg.uid == 0)
-				goto bad;
-		} else if (imap_arg_is_atom(&l[i], "RFC822.SIZE")) {
-			if (imap_arg_get_u64(v, &msg.size) < 0)
-				goto bad;
-			have_size = 1;
-		} else if (imap_arg_is_atom(&l[i], "INTERNALDATE")) {
-			if (v->type != IMAP_ARG_STRING || v->len >= sizeof(msg.internaldate))
-				goto bad;
-			memcpy(msg.internaldate, v->str, v->len + 1);
-		} else if (imap_arg_is_atom(&l[i], "FLAGS")) {
-			if (v->type != IMAP_ARG_LIST ||
-			    parse_flags(v, &msg, fail_r, error_r) < 0)
-				goto fail;
-		} else if (l[i].type == IMAP_ARG_ATOM &&
-			   strncasecmp(l[i].str, "BODY[HEADER.FIELDS", 18) == 0) {
-			char id[MAIL_HEADER_MAX_FIELD];
-
-			if (v->type != IMAP_ARG_STRING && v->type != IMAP_ARG_NIL)
-				goto bad;
-			if (v->type == IMAP_ARG_STRING && msg.message_id == NULL &&
-			    mail_header_message_id(v->str, v->len, id, sizeof(id)))
-				msg.message_id = mm_strdup(id);
-		}
+		log_printable(user, sizeof(user), ctx->ic->user, strlen(ctx->ic->user));
+		log_printable(folder, sizeof(folder), f, strlen(f));
+		if ((dropped & IMAP_MESSAGE_DROPPED_DATE) != 0)
+			log_warning("%s: %s UID %u: the server's INTERNALDATE is not an "
+				    "RFC 3501 date-time: copied with the date of the copy",
+				    user, folder, msg.uid);
+		if ((dropped & IMAP_MESSAGE_DROPPED_KEYWORD) != 0)
+			log_warning("%s: %s UID %u: a keyword from the server is not an "
+				    "IMAP atom: copied without it", user, folder, msg.uid);
 	}
 	/* "n:*" also returns the last message when n is past it. */
-	if (msg.uid == 0 || !have_size) {
-		driver_message_clear(&msg);
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"FETCH response without UID or RFC822.SIZE");
-	}
-	ret = 0;
 	if (msg.uid >= ctx->first_uid && ctx->fn(&msg, ctx->fn_ctx) != 0)
 		ctx->stopped = 1;
 	driver_message_clear(&msg);
-	return ret;
-bad:
-	stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-			 "malformed FETCH response item");
-fail:
-	driver_message_clear(&msg);
-	return -1;
+	return 0;
 }
 
 static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_uid,
@@ -428,7 +370,7 @@ static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_ui
 				     const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	struct fetch_list_ctx fctx = { first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
+	struct fetch_list_ctx fctx = { ic, first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
 	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
 	char cmd[128];
 
@@ -592,27 +534,6 @@ static int imap_target_create_folder(struct driver_conn *conn, const char *name,
 	return 0;
 }
 
-/* "(\Seen $Forwarded)" for msg. The caller owns the result. */
-static char *imap_flag_list(const struct driver_message *msg)
-{
-	size_t size = 64;
-	char *out, *p;
-
-	for (size_t i = 0; i < msg->keywords_count; i++)
-		size += strlen(msg->keywords[i]) + 1;
-	out = p = mm_malloc(size);
-	*p++ = '(';
-	for (size_t j = 0; j < sizeof(system_flags) / sizeof(system_flags[0]); j++)
-		if (msg->flags & system_flags[j].flag)
-			p += sprintf(p, "%s%s", p[-1] == '(' ? "" : " ",
-				     system_flags[j].name);
-	for (size_t i = 0; i < msg->keywords_count; i++)
-		p += sprintf(p, "%s%s", p[-1] == '(' ? "" : " ", msg->keywords[i]);
-	*p++ = ')';
-	*p = '\0';
-	return out;
-}
-
 static int imap_target_append(struct driver_conn *conn, const char *folder,
 			      const struct driver_message *msg, struct driver_body *body,
 			      uint32_t *new_uid_r, enum stream_fail *fail_r,
@@ -621,7 +542,7 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	struct imap_conn *ic = imap_conn(conn);
 	struct stream *s = imap_client_stream(ic->client);
 	int plus = (imap_client_caps(ic->client) & IMAP_CAP_LITERALPLUS) != 0;
-	char *q = imap_client_quote(folder), *flags = imap_flag_list(msg), *cmd;
+	char *args;
 	char buf[IMAP_DRIVER_CHUNK];
 	const struct imap_arg *code;
 	enum imap_status status;
@@ -631,22 +552,14 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	int ret;
 
 	*new_uid_r = 0;
-	if (q == NULL) {
-		mm_free(&flags);
+	/* Refused here, nothing is sent: a failed item, and the copy goes on. */
+	if (imap_message_append_args(msg, body->size, plus, &args, error_r) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"folder name cannot be quoted");
-	}
-	if (msg->internaldate[0] != '\0')
-		cmd = mm_asprintf("APPEND %s %s \"%s\" {%llu%s}", q, flags,
-				  msg->internaldate, (unsigned long long)body->size,
-				  plus ? "+" : "");
-	else
-		cmd = mm_asprintf("APPEND %s %s {%llu%s}", q, flags,
-				  (unsigned long long)body->size, plus ? "+" : "");
-	mm_free(&q);
-	mm_free(&flags);
-	ret = imap_client_send(ic->client, cmd, &tag, fail_r, error_r);
-	mm_free(&cmd);
+				    DRIVER_APPEND_REFUSED ": not sent: %s", *error_r);
+	/* The folder quoted, or a literal (as CREATE and SELECT send it). */
+	ret = imap_client_send_astring(ic->client, "APPEND", folder, args, &tag,
+				       fail_r, error_r);
+	mm_free(&args);
 	if (ret < 0)
 		return -1;
 	if (!plus) {
@@ -699,15 +612,21 @@ static int imap_target_append_begin(struct driver_conn *conn, const char *folder
 				    enum stream_fail *fail_r, const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
+	struct stream *s = imap_client_stream(ic->client);
 	char *q = imap_client_quote(folder);
 	int ret;
 
-	if (q == NULL)
+	/* Batches need LITERAL+ (can_batch): a name that cannot be quoted
+	 * goes as a literal that needs no "+" from NEW. */
+	if (q == NULL && (imap_client_caps(ic->client) & IMAP_CAP_LITERALPLUS) == 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    "folder name cannot be quoted");
 	ic->batch_tag = imap_client_new_tag(ic->client);
-	ret = stream_printf(imap_client_stream(ic->client), fail_r, error_r,
-			    "M%u APPEND %s", ic->batch_tag, q);
+	if (q != NULL)
+		ret = stream_printf(s, fail_r, error_r, "M%u APPEND %s", ic->batch_tag, q);
+	else if ((ret = stream_printf(s, fail_r, error_r, "M%u APPEND {%zu+}\r\n",
+				      ic->batch_tag, strlen(folder))) == 0)
+		ret = stream_write(s, folder, strlen(folder), fail_r, error_r);
 	mm_free(&q);
 	return ret;
 }
@@ -719,17 +638,16 @@ static int imap_target_append_add(struct driver_conn *conn,
 {
 	struct imap_conn *ic = imap_conn(conn);
 	struct stream *s = imap_client_stream(ic->client);
-	char *flags = imap_flag_list(msg), buf[IMAP_DRIVER_CHUNK];
+	char *args, buf[IMAP_DRIVER_CHUNK];
 	uint64_t left = body->size;
 	int ret;
 
-	if (msg->internaldate[0] != '\0')
-		ret = stream_printf(s, fail_r, error_r, " %s \"%s\" {%llu+}\r\n", flags,
-				    msg->internaldate, (unsigned long long)body->size);
-	else
-		ret = stream_printf(s, fail_r, error_r, " %s {%llu+}\r\n", flags,
-				    (unsigned long long)body->size);
-	mm_free(&flags);
+	/* Half a MULTIAPPEND is out already: a refusal ends the batch. */
+	if (imap_message_append_args(msg, body->size, 1, &args, error_r) < 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "message UID %u not sent: %s", msg->uid, *error_r);
+	ret = stream_printf(s, fail_r, error_r, " %s\r\n", args);
+	mm_free(&args);
 	while (ret == 0 && left > 0) {
 		size_t got;
 
@@ -814,9 +732,14 @@ static int imap_target_set_flags(struct driver_conn *conn, uint32_t uid,
 				 enum stream_fail *fail_r, const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	char *flags = imap_flag_list(msg);
-	char *cmd = mm_asprintf("UID STORE %u FLAGS.SILENT %s", uid, flags);
-	int ret = imap_client_run(ic->client, cmd, NULL, fail_r, error_r);
+	char *flags, *cmd;
+	int ret;
+
+	if (imap_message_flag_list(msg, &flags, error_r) < 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "flags of UID %u not sent: %s", uid, *error_r);
+	cmd = mm_asprintf("UID STORE %u FLAGS.SILENT %s", uid, flags);
+	ret = imap_client_run(ic->client, cmd, NULL, fail_r, error_r);
 
 	mm_free(&cmd);
 	mm_free(&flags);

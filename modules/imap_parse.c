@@ -460,6 +460,7 @@ enum imap_parse_status imap_parser_feed_literal(struct imap_parser *p,
 	memcpy(arg->str, data, len);
 	arg->str[len] = '\0';
 	arg->len = len;
+	arg->literal = 1;
 	return imap_after_literal(p);
 }
 

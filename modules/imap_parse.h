@@ -37,6 +37,7 @@ struct imap_arg {
 	enum imap_arg_type type;
 	char *str;		/* ATOM, STRING: NUL-terminated, len bytes */
 	size_t len;
+	int literal;		/* STRING: it came as a literal, not quoted */
 	uint64_t literal_size;	/* LITERAL_STREAMED */
 	struct imap_arg *list;	/* LIST: count children */
 	size_t count;

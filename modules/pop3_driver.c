@@ -262,8 +262,10 @@ int pop3_date_to_imap(const char *text, char *out, size_t size)
 			month = i;
 	if (year < 100)
 		year += year < 50 ? 2000 : 1900;	/* RFC 5322 4.3 */
+	/* Only what imap_message_date_valid() takes: "%d" reads signs. */
 	if (month < 0 || day < 1 || day > 31 || year < 1970 || year > 9999 ||
-	    hh > 23 || mm > 59 || ss > 60 || pop3_zone(zone, &minutes) < 0)
+	    hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 ||
+	    pop3_zone(zone, &minutes) < 0 || minutes <= -24 * 60 || minutes >= 24 * 60)
 		return -1;
 	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", day,
 		 pop3_months[month], year, hh, mm, ss > 59 ? 59 : ss,

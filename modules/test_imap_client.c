@@ -443,6 +443,42 @@ START_TEST(run_astring)
 }
 END_TEST
 
+/* A command holding a line break is refused before a byte goes out:
+ * the server sees the next command, with the next tag. */
+START_TEST(send_refuses_line_breaks)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 NOOP\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK done\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	static const char *const bad_commands[] = {
+		"NOOP\r\nZ DELETE Sent", "NOOP\nZ DELETE Sent", "NOOP\rZ DELETE Sent",
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+	unsigned tag = 0;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	for (size_t i = 0; i < sizeof(bad_commands) / sizeof(bad_commands[0]); i++) {
+		ck_assert_int_eq(imap_client_send(c, bad_commands[i], &tag, &fail, &error), -1);
+		ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+		ck_assert_ptr_nonnull(strstr(error, "line break"));
+	}
+	ck_assert_int_eq(imap_client_send_astring(c, "EXAMINE", "INBOX", "(A)\r\nZ DELETE Sent",
+						  &tag, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_int_eq(imap_client_send_astring(c, "EXAMINE\n", "INBOX", NULL,
+						  &tag, &fail, &error), -1);
+	ck_assert_int_eq(imap_client_run(c, "NOOP", NULL, &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 START_TEST(quote)
 {
 	char *q = imap_client_quote("a\"b\\c d");
@@ -451,6 +487,13 @@ START_TEST(quote)
 	mm_free(&q);
 	ck_assert_ptr_null(imap_client_quote("line\r\nbreak"));
 	ck_assert_ptr_null(imap_client_quote("\xc3\xa4"));
+	/* Every control byte (NUL ends a C string): a literal, never quoted. */
+	for (int ch = 1; ch < 0x20; ch++) {
+		char s[4] = { 'a', (char)ch, 'b', '\0' };
+
+		ck_assert_msg(imap_client_quote(s) == NULL, "0x%02x quoted", ch);
+	}
+	ck_assert_ptr_null(imap_client_quote("del\x7f"));
 	q = imap_client_quote("");
 	ck_assert_str_eq(q, "\"\"");
 	mm_free(&q);
@@ -475,6 +518,7 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, cut_mid_literal);
 	tcase_add_test(tc, malformed_fetch);
 	tcase_add_test(tc, run_astring);
+	tcase_add_test(tc, send_refuses_line_breaks);
 	tcase_add_test(tc, quote);
 	suite_add_tcase(s, tc);
 	return s;

@@ -13,6 +13,7 @@
 #include "fakeserver.h"
 #include "mm_alloc.h"
 #include "driver.h"
+#include "imap_message.h"
 #include "pop3_client.h"
 
 static int connect_to(const struct fakeserver_step *script, enum cfg_tls tls,
@@ -450,6 +451,12 @@ static const struct {
 	{ "32 Jan 2000 00:00:00 +0000", NULL },
 	{ "1 Foo 2000 00:00:00 +0000", NULL },
 	{ "1 Jan 2000 24:00:00 +0000", NULL },
+	/* Nothing that is no RFC 3501 date-time (NEW's APPEND refuses it). */
+	{ "1 Jan 2000 -1:00:00 +0000", NULL },
+	{ "1 Jan 2000 10:-5:00 +0000", NULL },
+	{ "1 Jan 2000 10:05:-1 +0000", NULL },
+	{ "1 Jan 2000 10:05:01 +9999", NULL },
+	{ "1 Jan 2000 10:05:01 -2400", NULL },
 };
 
 START_TEST(rfc5322_dates)
@@ -462,6 +469,8 @@ START_TEST(rfc5322_dates)
 	} else {
 		ck_assert_int_eq(ret, 0);
 		ck_assert_str_eq(out, dates[_i].out);
+		/* What NEW's APPEND is built with takes it. */
+		ck_assert(imap_message_date_valid(out));
 	}
 }
 END_TEST

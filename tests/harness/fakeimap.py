@@ -11,6 +11,9 @@ change UIDVALIDITY (and renumber) between sessions.
 SPEC.json: {"user": U, "password": P, "folders": [{"name": N,
 "uidvalidity": V, "messages": [{"uid": 1, "file": PATH, "flags": [...],
 "date": "01-Jan-2020 10:00:00 +0000"}]}]}
+A message's date is sent as a quoted string ('"' and '\\' escaped), or
+with "date_literal": true as a literal holding it byte for byte (CR LF
+too: a hostile OLD). Flags are sent as they are written ("[a b (c)]").
 
 Faults (session numbers count accepted connections from 1):
   --no-banner                 accept and say nothing
@@ -262,8 +265,13 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("* %d FETCH (UID %d RFC822.SIZE twelve)\r\n" % (seq, uid))
                 continue
             size = len(body) + args.size_lie.get(msg["uid"], 0)
-            out = ("* %d FETCH (UID %d FLAGS (%s) INTERNALDATE \"%s\" RFC822.SIZE %d"
-                   % (seq, uid, " ".join(msg.get("flags", [])), msg["date"], size))
+            if msg.get("date_literal"):
+                raw = msg["date"].encode()
+                date = "{%d}\r\n" % len(raw) + msg["date"]
+            else:
+                date = '"%s"' % msg["date"].replace("\\", "\\\\").replace('"', '\\"')
+            out = ("* %d FETCH (UID %d FLAGS (%s) INTERNALDATE %s RFC822.SIZE %d"
+                   % (seq, uid, " ".join(msg.get("flags", [])), date, size))
             if "HEADER.FIELDS" in items:
                 hdr = body.split(b"\r\n\r\n", 1)[0] + b"\r\n"
                 mid = b"".join(l + b"\r\n" for l in hdr.split(b"\r\n")

@@ -27,7 +27,12 @@
 #   - NEW advertising APPENDLIMIT (and enforcing it with the quota
 #     plugin): a larger message is a failed item, not sent at all;
 #   - folder names in raw UTF-8, sent as literals: EXAMINEd with a
-#     literal, created on NEW in modified UTF-7.
+#     literal, created on NEW in modified UTF-7;
+#   - hostile message attributes: an INTERNALDATE sent as a literal
+#     holding CR LF and "DELETE Sent", a date holding '"', a keyword
+#     "[a b (c)]": NEW runs no command of OLD's (its Sent is still there,
+#     its mail_log shows no deletion), the messages are copied with
+#     NEW's date and without the keyword;
 #   - TLS stripping: with source_tls = detect, OLD offers STARTTLS on the
 #     first connection (the copy runs over verified TLS, the domain is
 #     remembered, preflight shows it) and not on the next (a sync round):
@@ -45,11 +50,12 @@ MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
 # say APPENDLIMIT as a server that does would.
 MM_NEW_DOVECOT_EXTRA=$(mktemp /tmp/mmx.XXXXXX)
 cat >"$MM_NEW_DOVECOT_EXTRA" <<'EOD'
-mail_plugins = $mail_plugins quota
+mail_plugins = $mail_plugins quota notify mail_log
 plugin {
   quota = count:User quota
   quota_vsizes = yes
   quota_max_mail_size = 1M
+  mail_log_events = mailbox_delete
 }
 imap_capability = +APPENDLIMIT=1048576
 EOD
@@ -432,6 +438,94 @@ assert typ == "OK" and data[0] == b"2", (typ, data)
 EOP
 }
 
+t_hostile_attrs() {
+	"$PYTHON" - "$MM_DIR" <<'EOP' || return 1
+import json, sys
+d = sys.argv[1]
+date = "02-Mar-2020 10:00:00 +0000"
+msgs = [
+    # x" CR LF Z DELETE Sent CR LF Y NOOP ": pasted between quotes, the
+    # lines in it were commands on NEW.
+    {"uid": 1, "file": "%s/msgs/1.eml" % d, "flags": ["\\Seen"], "date_literal": True,
+     "date": 'x"\r\nZ DELETE Sent\r\nY NOOP "'},
+    {"uid": 2, "file": "%s/msgs/2.eml" % d, "flags": [], "date": date + '" "x'},
+    {"uid": 3, "file": "%s/msgs/3.eml" % d, "flags": ["\\Seen", "[a b (c)]", "$Forwarded"],
+     "date": date},
+    {"uid": 4, "file": "%s/msgs/4.eml" % d, "flags": [], "date": date},
+]
+json.dump({"user": "hostile@example.test", "password": "fake pass", "folders": [
+    {"name": "INBOX", "uidvalidity": 77, "messages": msgs}]},
+    open("%s/spec-hostile@example.test.json" % d, "w"))
+EOP
+	sh "$SERVERS_SH" adduser "$MM_DIR" new hostile@example.test --nopass </dev/null ||
+		return 1
+	# The user already has a Sent folder on NEW, with a message in it.
+	"$PYTHON" - "$NEW_IP" "$NEW_IMAP_PORT" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
+import imaplib, sys
+host, port, master, pwfile = sys.argv[1:5]
+c = imaplib.IMAP4(host, int(port))
+c.login("hostile@example.test*" + master, open(pwfile).read().strip())
+assert c.create("Sent")[0] == "OK"
+assert c.append("Sent", None, None, b"Subject: kept\r\n\r\nkept\r\n")[0] == "OK"
+c.logout()
+EOP
+	printf '%s:fake pass\n' hostile@example.test | MM bulk - >/dev/null
+	fake_start --spec "$MM_DIR/spec-hostile@example.test.json"
+	run_once
+	fake_stop
+	[ "$(show hostile@example.test state)" = copied ] ||
+		{ show hostile@example.test last_error; return 1; }
+	grep -q "hostile@example.test: INBOX UID 1: the server's INTERNALDATE is not an RFC 3501 date-time" \
+		"$MM_DIR/mailmigrated.log" || return 1
+	grep -q "hostile@example.test: INBOX UID 3: a keyword from the server is not an IMAP atom" \
+		"$MM_DIR/mailmigrated.log" || return 1
+	# No failed item: each message is on NEW, once, byte for byte.
+	[ -z "$(MM failed hostile@example.test --csv | grep '^hostile@')" ] || return 1
+	"$PYTHON" - "$MM_DIR" "$NEW_IP" "$NEW_IMAP_PORT" "$NEW_MASTER_USER" \
+		"$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
+import imaplib, re, sys
+d, host, port, master, pwfile = sys.argv[1:6]
+c = imaplib.IMAP4(host, int(port))
+c.login("hostile@example.test*" + master, open(pwfile).read().strip())
+typ, data = c.select("Sent", readonly=True)
+assert typ == "OK" and data[0] == b"1", ("Sent on NEW", typ, data)
+typ, data = c.select("INBOX", readonly=True)
+assert typ == "OK" and data[0] == b"4", ("INBOX on NEW", typ, data)
+typ, data = c.uid("FETCH", "1:*", "(FLAGS INTERNALDATE BODY.PEEK[])")
+got = {}
+for p in data:
+    if isinstance(p, tuple):
+        body = p[1]
+        n = int(re.search(rb"Subject: fake message (\d+)", body).group(1))
+        got[n] = (p[0], body)
+assert sorted(got) == [1, 2, 3, 4], sorted(got)
+for n, (meta, body) in got.items():
+    assert body == open("%s/msgs/%d.eml" % (d, n), "rb").read(), n
+    date = re.search(rb'INTERNALDATE "([^"]*)"', meta).group(1)
+    flags = re.search(rb"FLAGS \(([^)]*)\)", meta).group(1).split()
+    # 1 and 2: OLD's date was refused, NEW's date of the copy instead.
+    if n in (1, 2):
+        assert date != b"02-Mar-2020 10:00:00 +0000", (n, date)
+    else:
+        assert date == b"02-Mar-2020 10:00:00 +0000", (n, date)
+    if n == 3:
+        assert sorted(flags) == [b"$Forwarded", b"\\Seen"], flags
+    assert not any(f.startswith(b"[") or f in (b"b", b"(c)]") for f in flags), flags
+c.logout()
+EOP
+	# NEW's mail_log records mailbox deletions: one of ours shows up,
+	# none of the user's folders was deleted by the copy.
+	"$PYTHON" - "$NEW_IP" "$NEW_IMAP_PORT" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
+import imaplib, sys
+host, port, master, pwfile = sys.argv[1:5]
+c = imaplib.IMAP4(host, int(port))
+c.login("hostile@example.test*" + master, open(pwfile).read().strip())
+assert c.create("Probe")[0] == "OK" and c.delete("Probe")[0] == "OK"
+c.logout()
+EOP
+	wait_for 'grep -q "hostile@example.test.*Mailbox deleted: Probe" "$NEW_DOVECOT_LOG"' 5 ||
+		{ grep "hostile@example.test" "$NEW_DOVECOT_LOG" | tail -n 5; return 1; }
+	! grep "hostile@example.test.*Mailbox deleted" "$NEW_DOVECOT_LOG" | grep -v "Mailbox deleted: Probe"
 # Run last: the domain's TLS memory it leaves would refuse the fake's
 # plaintext sessions of the other checks.
 t_tls_stripped() {
@@ -509,6 +603,7 @@ check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
 check "access_mode extended and standard: aliases from the headers" t_aliases
 check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
 check "raw UTF-8 folder names (literals) on OLD: EXAMINEd, mapped to UTF-7" t_8bit_folder
+check "hostile INTERNALDATE and keywords from OLD: no command on NEW, safe copy" t_hostile_attrs
 check "STARTTLS stripped on the second connection: refused, no plaintext LOGIN" t_tls_stripped
 fake_stop
 mm_done
