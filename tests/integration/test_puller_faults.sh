@@ -526,6 +526,8 @@ EOP
 	wait_for 'grep -q "hostile@example.test.*Mailbox deleted: Probe" "$NEW_DOVECOT_LOG"' 5 ||
 		{ grep "hostile@example.test" "$NEW_DOVECOT_LOG" | tail -n 5; return 1; }
 	! grep "hostile@example.test.*Mailbox deleted" "$NEW_DOVECOT_LOG" | grep -v "Mailbox deleted: Probe"
+}
+
 # Run last: the domain's TLS memory it leaves would refuse the fake's
 # plaintext sessions of the other checks.
 t_tls_stripped() {
