@@ -132,9 +132,9 @@ t_bulk_bad_lines() {
 		'nocolon|no colon' \
 		':pw|empty user' \
 		'carol:|empty password' \
-		'carol:pw:bad_domain!|bad domain '"'"'bad_domain!'"'"'' \
+		'carol:pw:bad_domain!|bad domain field (the text after the last '"'"':'"'"', not shown' \
 		'carol:pw:|empty domain field' \
-		'carol:pw:example.net|domain '"'"'example.net'"'"' is not configured' \
+		'carol:pw:example.net|the domain field (the text after the last '"'"':'"'"', not shown' \
 		'carol@example.net:pw|domain '"'"'example.net'"'"' is not configured' \
 		'car ol:pw|bad character in user name' \
 		'carol@example.org:pw:example.test|user'"'"'s domain differs from the domain given' \
@@ -161,6 +161,22 @@ t_bulk_bad_lines() {
 	if grep -F -f "$D/pw.pattern" "$D/err" >/dev/null; then
 		fail "a bulk error message shows the password: $(err)"
 	fi
+	# A password holding ':' without the domain field: its tail is
+	# taken for the domain, and must not be echoed either (issue 9).
+	{
+		printf 'carol:Front:S3cret!x\n'
+		printf 'carol:Front:s3crettail.example\n'
+		printf 'carol:Front:%s\n' "$PW"
+	} >"$D/pwcolon.txt"
+	mm bulk "$D/pwcolon.txt"
+	expect 1 "$D/pwcolon.txt:1: bad domain field"
+	expect 1 "$D/pwcolon.txt:2: the domain field"
+	assert_eq "0 accounts queued, 3 lines rejected" "$(out)"
+	for tail in 'S3cret' 's3crettail' "$PW"; do
+		case $(err) in
+		*"$tail"*) fail "a bulk error message shows a password's tail '$tail': $(err)" ;;
+		esac
+	done
 	# A NUL byte.
 	printf 'carol:p\000w\n' >"$D/nul.txt"
 	mm bulk "$D/nul.txt"
