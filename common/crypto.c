@@ -17,6 +17,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -170,10 +172,27 @@ int crypto_read_secret(const char *path, char **secret_r, const char **error_r)
 {
 	char buf[CRYPTO_MAX_SECRET + 1];
 	size_t got = 0, len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
-		return crypto_fail(error_r, "cannot read %s: %s", path, strerror(errno));
+		return crypto_fail(error_r, "cannot read %s: %s%s", path, strerror(errno),
+				   errno == ELOOP ? " (a symbolic link: refused)" : "");
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return crypto_fail(error_r, "cannot stat %s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return crypto_fail(error_r, "%s is not a regular file", path);
+	}
+	/* As for the key file: group read is allowed (the puller's group). */
+	if ((st.st_mode & 027) != 0) {
+		close(fd);
+		return crypto_fail(error_r, "%s is writable by group or accessible by "
+				   "others (mode %04o); refusing it: chmod 600 (or "
+				   "640) it", path, (unsigned)(st.st_mode & 07777));
+	}
 	while (got < sizeof(buf) - 1) {
 		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
 
@@ -198,6 +217,19 @@ int crypto_read_secret(const char *path, char **secret_r, const char **error_r)
 	}
 	*secret_r = mm_strndup(buf, len);
 	mm_wipe(buf, got);
+	return 0;
+}
+
+int crypto_harden_process(const char **error_r)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		return crypto_fail(error_r, "setrlimit(RLIMIT_CORE, 0): %s",
+				   strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return crypto_fail(error_r, "prctl(PR_SET_DUMPABLE, 0): %s",
+				   strerror(errno));
 	return 0;
 }
 

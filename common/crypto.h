@@ -67,7 +67,9 @@ int crypto_verify_password(const char *password, const char *hash,
 /* The first line of a password file (target_master_password_file,
  * source_admin_password_file), without its line end, in *secret_r
  * (mm_free_secret() it). Read without stdio, so no copy is left in a
- * buffer we cannot wipe. An empty or missing file is an error. */
+ * buffer we cannot wipe. An empty or missing file is an error, so are
+ * a symbolic link (O_NOFOLLOW), a file that is not regular, and one
+ * writable by its group or accessible by others (as for key_file). */
 int crypto_read_secret(const char *path, char **secret_r, const char **error_r);
 
 #define CRYPTO_MAC_LEN 32
@@ -78,6 +80,12 @@ int crypto_read_secret(const char *path, char **secret_r, const char **error_r);
 int crypto_mac(const struct crypto_key *key, const char *label,
 	       const void *data, size_t len,
 	       unsigned char out[CRYPTO_MAC_LEN], const char **error_r);
+
+/* No core file (RLIMIT_CORE 0) and not dumpable (PR_SET_DUMPABLE 0:
+ * no core, no ptrace or /proc/PID/mem by the same user): a crash or a
+ * local attacker must not get the keys and passwords in our memory.
+ * The daemons and the CLI call it first thing. */
+int crypto_harden_process(const char **error_r);
 
 /* n random bytes from OpenSSL's CSPRNG. */
 int crypto_random(void *buf, size_t n, const char **error_r);

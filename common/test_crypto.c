@@ -12,6 +12,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -312,6 +314,7 @@ START_TEST(read_secret)
 		ck_assert_ptr_nonnull(f);
 		fputs(cases[i].content, f);
 		fclose(f);
+		ck_assert_int_eq(chmod(path, 0600), 0);
 		got = NULL;
 		if (cases[i].expect != NULL) {
 			ck_assert_int_eq(crypto_read_secret(path, &got, &error), 0);
@@ -327,6 +330,73 @@ START_TEST(read_secret)
 	ck_assert_int_eq(crypto_read_secret(path, &got, &error), -1);
 	ck_assert_ptr_nonnull(strstr(error, "No such file"));
 	mm_free(&path);
+}
+END_TEST
+
+/* A password file others could read or change, or a symbolic link,
+ * is refused (issue 9); group read is allowed, as for the key file. */
+static const struct {
+	mode_t mode;
+	int symlink;
+	const char *expect;	/* NULL: accepted */
+} secret_files[] = {
+	{ 0600, 0, NULL },
+	{ 0400, 0, NULL },
+	{ 0640, 0, NULL },
+	{ 0660, 0, "writable by group or accessible by others (mode 0660)" },
+	{ 0620, 0, "writable by group or accessible by others (mode 0620)" },
+	{ 0604, 0, "writable by group or accessible by others (mode 0604)" },
+	{ 0644, 0, "writable by group or accessible by others (mode 0644)" },
+	{ 0602, 0, "writable by group or accessible by others (mode 0602)" },
+	{ 0600, 1, "a symbolic link: refused" },
+};
+
+START_TEST(read_secret_refused)
+{
+	char *path = tmppath("secret"), *link = tmppath("link"), *got = NULL;
+	const char *error;
+	FILE *f = fopen(path, "w");
+
+	ck_assert_ptr_nonnull(f);
+	fputs("pw\n", f);
+	fclose(f);
+	ck_assert_int_eq(chmod(path, secret_files[_i].mode), 0);
+	if (secret_files[_i].symlink)
+		ck_assert_int_eq(symlink(path, link), 0);
+	if (secret_files[_i].expect == NULL) {
+		ck_assert_int_eq(crypto_read_secret(path, &got, &error), 0);
+		ck_assert_str_eq(got, "pw");
+		mm_free_secret(&got);
+	} else {
+		ck_assert_int_eq(crypto_read_secret(secret_files[_i].symlink ?
+						    link : path, &got, &error), -1);
+		ck_assert_msg(strstr(error, secret_files[_i].expect) != NULL,
+			      "%s", error);
+		ck_assert_ptr_null(got);
+	}
+	/* A directory is no password file either. */
+	ck_assert_int_eq(crypto_read_secret(tmpdir, &got, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "not a regular file"));
+	mm_free(&path);
+	mm_free(&link);
+}
+END_TEST
+
+/* After crypto_harden_process(): no core file, not dumpable (in the
+ * forked test process, so the runner keeps its own settings). */
+START_TEST(harden_process)
+{
+	struct rlimit rl = { RLIM_INFINITY, RLIM_INFINITY };
+	const char *error;
+
+	(void)setrlimit(RLIMIT_CORE, &rl);
+	ck_assert_int_eq(prctl(PR_SET_DUMPABLE, 1, 0, 0, 0), 0);
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 1);
+	ck_assert_int_eq(crypto_harden_process(&error), 0);
+	ck_assert_int_eq(prctl(PR_GET_DUMPABLE, 0, 0, 0, 0), 0);
+	ck_assert_int_eq(getrlimit(RLIMIT_CORE, &rl), 0);
+	ck_assert_uint_eq(rl.rlim_cur, 0);
+	ck_assert_uint_eq(rl.rlim_max, 0);
 }
 END_TEST
 
@@ -422,6 +492,9 @@ static Suite *crypto_suite(void)
 	tcase_add_test(tc, hash_known_and_bad);
 	tcase_add_test(tc, hash_doveadm_accepts);
 	tcase_add_test(tc, read_secret);
+	tcase_add_loop_test(tc, read_secret_refused, 0,
+			    sizeof(secret_files) / sizeof(secret_files[0]));
+	tcase_add_test(tc, harden_process);
 	tcase_add_test(tc, mac_keyed);
 	tcase_add_test(tc, hash_long_password);
 	suite_add_tcase(s, tc);
