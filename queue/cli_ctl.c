@@ -95,6 +95,13 @@ static int cli_init_key(struct cli_ctx *ctx, int existed)
 		cli_error("init: %s", error);
 		return -1;
 	}
+	/* Allowed (the puller's group), but the old advice was group
+	 * dovecot: say that the workers need only public_key_file now. */
+	if (stat(path, &st) == 0 && (st.st_mode & 040) != 0)
+		cli_error("init: warning: key file %s is readable by its group "
+			  "(gid %lu), which can open every captured password; the "
+			  "Dovecot auth workers need only %s: chmod 600 %s",
+			  path, (unsigned long)st.st_gid, pub, path);
 	if (lstat(pub, &st) < 0) {
 		if (cli_init_parent(pub) < 0) {
 			crypto_key_wipe(&key);

@@ -149,6 +149,7 @@ t_init_upgrade() {
 	assert_eq 64 "$(stat -c %s "$D/old.key")" "upgraded key file size"
 	assert_eq 640 "$(stat -c %a "$D/old.key")" "upgraded key file mode"
 	cmp -s -n 32 "$D/old.key" "$D/old.key.orig" || fail "init lost the old key"
+	assert_contains "$(err)" "is readable by its group"
 	feed "$PW_ALICE" run "$D/old.conf" add alice
 	assert_eq 0 "$RC" "add after the upgrade ($(err))"
 	run "$D/old.conf" init
