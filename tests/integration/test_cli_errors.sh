@@ -7,7 +7,10 @@
 # before and after. Classes: configuration errors (FILE:LINE, exit 3), bulk
 # file errors (exit 1, good lines still queued), a corrupt or foreign file
 # where the store should be, a state_dir that is a file, a missing or
-# group-readable key file (exit 3), bad add input (exit 1), usage (exit 2).
+# group-readable key file (exit 3), bad add input (exit 1), usage (exit 2);
+# and the secret files (a symlinked or loose password file, a symlinked
+# log_file: mailmigrated exits 3) and core dumps (/proc/PID/limits of a
+# running mailmigrated, relay and CLI).
 #
 # Needs no mail server and no root; mdb_load (lmdb-utils) makes the foreign
 # LMDB environments. Skipped (77) only when the CLI is missing.
