@@ -5,8 +5,9 @@
  *	the login flow of the auth-hook (see authhook.h)
  * DESCRIPTION
  *	One struct authhook per auth-worker process: the configuration,
- *	the store (opened read-write through the store's group) and the
- *	key. Every answer is built from the store as it is at that
+ *	the store (opened read-write through the store's group) and
+ *	public_key_file (seals, and keys the failed-login cache; opens
+ *	nothing). Every answer is built from the store as it is at that
  *	moment, so many workers answer consistently: the store's
  *	transactions decide races (100 parallel first logins create one
  *	account and one job; the others find it).
@@ -88,7 +89,9 @@ int authhook_init(const char *path, struct authhook **hook_r,
 		snprintf(errbuf, sizeof(errbuf), "%s", error);
 		goto fail;
 	}
-	if (crypto_key_load(hook->cfg->key_file, &hook->key, &error) < 0) {
+	/* The public key only: the workers seal what they capture but
+	 * can open nothing (key_file stays the puller's). */
+	if (crypto_public_load(hook->cfg->public_key_file, &hook->key, &error) < 0) {
 		snprintf(errbuf, sizeof(errbuf), "%s", error);
 		goto fail;
 	}

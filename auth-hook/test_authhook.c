@@ -45,6 +45,16 @@ static void setup(void)
 	snprintf(conf_path, sizeof(conf_path), "%s/mm.conf", dir);
 	snprintf(path, sizeof(path), "%s/key", dir);
 	ck_assert_int_eq(crypto_key_create(path, &error), 0);
+	{
+		/* The hook reads only public_key_file (key_file ".pub"). */
+		struct crypto_key key;
+		char pub[170];
+
+		snprintf(pub, sizeof(pub), "%s/key.pub", dir);
+		ck_assert_int_eq(crypto_key_load(path, &key, &error), 0);
+		ck_assert_int_eq(crypto_public_create(&key, pub, &error), 0);
+		crypto_key_wipe(&key);
+	}
 	logbuf[0] = '\0';
 	authhook_set_logger(test_logger, NULL);
 }

@@ -79,7 +79,7 @@ chmod 644 "$CONF"
 printf 'Subject: moving\n\nHello %%u\n' >"$D/notice.txt"
 chmod 644 "$D/notice.txt"
 "$MAILMIGRATE" -c "$CONF" init >/dev/null || fail "init failed"
-chgrp -R dovecot "$D/state" "$D/secret.key" && chmod 640 "$D/secret.key"
+chgrp -R dovecot "$D/state" "$D/secret.key.pub" && chmod 640 "$D/secret.key.pub"
 
 # USERS users on OLD (module users, mm$i@example.test) and USERS users in
 # NEW's passwd-file (pf$i@example.org), all with one password and

@@ -142,6 +142,7 @@ static const struct cfg_enum_name cfg_access_mode_names[] = {
 static const struct cfg_key cfg_global_keys[] = {
 	GKEY(state_dir, CFG_PATH, "/var/lib/mailmigrate"),
 	GKEY(key_file, CFG_PATH, "/etc/mailmigrate/secret.key"),
+	GKEY(public_key_file, CFG_PATH, NULL),	/* NULL: key_file ".pub" */
 	GKEY(log_file, CFG_PATH, NULL),
 	GKEY(workers, CFG_UINT, "2", .min = 1, .max = 64),
 	GKEY(max_bytes_per_second, CFG_SIZE, "0", .min = 0, .max = UINT64_MAX),
@@ -1075,6 +1076,9 @@ static int cfg_parse_finish(struct cfg_parser *p)
 	}
 	if (cfg_check_bind_ips(p) < 0)
 		return -1;
+	/* Next to key_file unless set. */
+	if (cfg->public_key_file == NULL)
+		cfg->public_key_file = mm_asprintf("%s.pub", cfg->key_file);
 	if (cfg->default_domain != NULL && cfg->domains_count > 0 &&
 	    cfg_domain_find(cfg, cfg->default_domain) == NULL) {
 		if (cfg_key_find(cfg_global_keys, CFG_NKEYS(cfg_global_keys),

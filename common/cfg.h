@@ -84,6 +84,7 @@ struct cfg {
 	char *path;			/* the file read */
 	char *state_dir;		/* default /var/lib/mailmigrate */
 	char *key_file;			/* default /etc/mailmigrate/secret.key */
+	char *public_key_file;		/* default key_file with ".pub" */
 	char *log_file;			/* NULL: syslog, mail facility */
 	unsigned workers;		/* default 2, 1..64 */
 	uint64_t max_bytes_per_second;	/* 0: unlimited */

@@ -2,11 +2,13 @@
  * NAME
  *	crypto 3
  * SUMMARY
- *	the key file, AES-256-GCM for captured passwords, password hashes
+ *	the key files, sealing captured passwords, password hashes
  * DESCRIPTION
- *	OpenSSL does the cryptography and libxcrypt the crypt(3) hashes;
- *	this file only wires them with the checks an administrator needs:
- *	a key file that others can read is refused, not silently used.
+ *	OpenSSL does the cryptography (X25519, HKDF-SHA256, AES-256-GCM)
+ *	and libxcrypt the crypt(3) hashes; this file only wires them with
+ *	the checks an administrator needs: a key file that others can read
+ *	is refused, not silently used. The layouts of key_file,
+ *	public_key_file and the sealed records are in crypto.h.
  */
 #include "config.h"
 
@@ -17,6 +19,8 @@
 #include <fcntl.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -24,12 +28,15 @@
 #include <openssl/err.h>
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
+#include <openssl/kdf.h>
 #include <openssl/rand.h>
 
 #include "crypto.h"
 #include "mm_alloc.h"
 
 #define CRYPTO_SEAL_VERSION 1
+#define CRYPTO_SEAL2_VERSION 2
+#define CRYPTO_SEAL2_INFO "mailmigrate seal v2"
 
 static char crypto_errbuf[512];
 
@@ -85,84 +92,285 @@ static int crypto_write_all(int fd, const void *buf, size_t len)
 	return 0;
 }
 
-int crypto_key_create(const char *path, const char **error_r)
+/* The X25519 public key of priv. */
+static int crypto_x25519_public(const unsigned char *priv, unsigned char *pub,
+				const char **error_r)
 {
-	unsigned char key[CRYPTO_KEY_LEN];
+	EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv,
+						    CRYPTO_X25519_LEN);
+	size_t len = CRYPTO_X25519_LEN;
+	int ok = pk != NULL && EVP_PKEY_get_raw_public_key(pk, pub, &len) == 1 &&
+		len == CRYPTO_X25519_LEN;
+
+	EVP_PKEY_free(pk);
+	if (!ok)
+		return crypto_fail(error_r, "X25519: %s", crypto_ossl_error());
+	return 0;
+}
+
+/* The X25519 shared secret of priv and peer (OpenSSL refuses an
+ * all-zero result, from a low-order peer key). */
+static int crypto_x25519_shared(const unsigned char *priv, const unsigned char *peer,
+				unsigned char *out, const char **error_r)
+{
+	EVP_PKEY *pk = EVP_PKEY_new_raw_private_key(EVP_PKEY_X25519, NULL, priv,
+						    CRYPTO_X25519_LEN);
+	EVP_PKEY *pp = EVP_PKEY_new_raw_public_key(EVP_PKEY_X25519, NULL, peer,
+						   CRYPTO_X25519_LEN);
+	EVP_PKEY_CTX *ctx = pk != NULL ? EVP_PKEY_CTX_new(pk, NULL) : NULL;
+	size_t len = CRYPTO_X25519_LEN;
+	int ok = ctx != NULL && pp != NULL && EVP_PKEY_derive_init(ctx) == 1 &&
+		EVP_PKEY_derive_set_peer(ctx, pp) == 1 &&
+		EVP_PKEY_derive(ctx, out, &len) == 1 && len == CRYPTO_X25519_LEN;
+
+	EVP_PKEY_CTX_free(ctx);
+	EVP_PKEY_free(pp);
+	EVP_PKEY_free(pk);
+	if (!ok)
+		return crypto_fail(error_r, "X25519: %s", crypto_ossl_error());
+	return 0;
+}
+
+/* The version-2 record key: HKDF-SHA256 of the shared secret, salted
+ * with both public keys. */
+static int crypto_seal2_key(const unsigned char *shared, const unsigned char *eph_pub,
+			    const unsigned char *rcpt_pub, unsigned char *key,
+			    const char **error_r)
+{
+	unsigned char salt[2 * CRYPTO_X25519_LEN];
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_HKDF, NULL);
+	size_t len = CRYPTO_KEY_LEN;
+	int ok;
+
+	memcpy(salt, eph_pub, CRYPTO_X25519_LEN);
+	memcpy(salt + CRYPTO_X25519_LEN, rcpt_pub, CRYPTO_X25519_LEN);
+	ok = ctx != NULL && EVP_PKEY_derive_init(ctx) == 1 &&
+		EVP_PKEY_CTX_set_hkdf_md(ctx, EVP_sha256()) == 1 &&
+		EVP_PKEY_CTX_set1_hkdf_salt(ctx, salt, sizeof(salt)) == 1 &&
+		EVP_PKEY_CTX_set1_hkdf_key(ctx, shared, CRYPTO_X25519_LEN) == 1 &&
+		EVP_PKEY_CTX_add1_hkdf_info(ctx, (const unsigned char *)CRYPTO_SEAL2_INFO,
+					    (int)strlen(CRYPTO_SEAL2_INFO)) == 1 &&
+		EVP_PKEY_derive(ctx, key, &len) == 1 && len == CRYPTO_KEY_LEN;
+	EVP_PKEY_CTX_free(ctx);
+	if (!ok)
+		return crypto_fail(error_r, "HKDF-SHA256: %s", crypto_ossl_error());
+	return 0;
+}
+
+/* Create path (O_EXCL, mode) holding len bytes, or remove it again. */
+static int crypto_file_create(const char *path, const char *what, mode_t mode,
+			      const void *data, size_t len, const char **error_r)
+{
 	int fd, ret = 0;
 
-	if (crypto_random(key, sizeof(key), error_r) < 0)
-		return -1;
-	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600);
-	if (fd < 0) {
-		mm_wipe(key, sizeof(key));
-		return crypto_fail(error_r, "cannot create key file %s: %s", path,
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, mode);
+	if (fd < 0)
+		return crypto_fail(error_r, "cannot create %s %s: %s", what, path,
 				   strerror(errno));
-	}
-	if (fchmod(fd, 0600) < 0 || crypto_write_all(fd, key, sizeof(key)) < 0 ||
+	if (fchmod(fd, mode) < 0 || crypto_write_all(fd, data, len) < 0 ||
 	    fsync(fd) < 0) {
-		ret = crypto_fail(error_r, "cannot write key file %s: %s", path,
+		ret = crypto_fail(error_r, "cannot write %s %s: %s", what, path,
 				  strerror(errno));
 		unlink(path);
 	}
-	mm_wipe(key, sizeof(key));
 	if (close(fd) < 0 && ret == 0) {
-		ret = crypto_fail(error_r, "cannot write key file %s: %s", path,
+		ret = crypto_fail(error_r, "cannot write %s %s: %s", what, path,
 				  strerror(errno));
 		unlink(path);
 	}
 	return ret;
 }
 
-int crypto_key_load(const char *path, struct crypto_key *key_r,
-		    const char **error_r)
+int crypto_key_create(const char *path, const char **error_r)
+{
+	unsigned char key[CRYPTO_KEY_FILE_LEN];
+	int ret;
+
+	if (crypto_random(key, sizeof(key), error_r) < 0)
+		return -1;
+	ret = crypto_file_create(path, "key file", 0600, key, sizeof(key), error_r);
+	mm_wipe(key, sizeof(key));
+	return ret;
+}
+
+/* Read a key file of one of the sizes allowed (n1 or n2) into buf,
+ * refusing a symlink, a non-regular file, group write and any access
+ * by others. *len_r: the size read. */
+static int crypto_key_read(const char *path, const char *what, unsigned char *buf,
+			   size_t n1, size_t n2, size_t *len_r, const char **error_r)
 {
 	struct stat st;
-	size_t got = 0;
+	size_t got = 0, want;
 	int fd;
 
 	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 	if (fd < 0)
-		return crypto_fail(error_r, "cannot open key file %s: %s%s", path,
+		return crypto_fail(error_r, "cannot open %s %s: %s%s", what, path,
 				   strerror(errno),
 				   errno == ENOENT ? " (run 'mailmigrate init')" : "");
 	if (fstat(fd, &st) < 0) {
 		close(fd);
-		return crypto_fail(error_r, "cannot stat key file %s: %s", path,
+		return crypto_fail(error_r, "cannot stat %s %s: %s", what, path,
 				   strerror(errno));
 	}
 	if (!S_ISREG(st.st_mode)) {
 		close(fd);
-		return crypto_fail(error_r, "key file %s is not a regular file", path);
+		return crypto_fail(error_r, "%s %s is not a regular file", what, path);
 	}
-	/* Group read is allowed: the Dovecot auth workers read the key
-	 * through the store's group (contrib/dovecot/README). */
+	/* Group read is allowed: the puller's group for key_file, group
+	 * dovecot for public_key_file (contrib/dovecot/README). */
 	if ((st.st_mode & 037) != 0) {
 		close(fd);
 		return crypto_fail(error_r,
-				   "key file %s is writable by group or accessible "
+				   "%s %s is writable by group or accessible "
 				   "by others (mode %04o); refusing it: chmod 600 "
 				   "(or 640 for the store's group) it",
-				   path, (unsigned)(st.st_mode & 07777));
+				   what, path, (unsigned)(st.st_mode & 07777));
 	}
-	if (st.st_size != CRYPTO_KEY_LEN) {
+	if (st.st_size != (off_t)n1 && st.st_size != (off_t)n2) {
 		close(fd);
-		return crypto_fail(error_r, "key file %s has %lld bytes, not %d",
-				   path, (long long)st.st_size, CRYPTO_KEY_LEN);
+		if (n1 == n2)
+			return crypto_fail(error_r, "%s %s has %lld bytes, not %zu",
+					   what, path, (long long)st.st_size, n1);
+		return crypto_fail(error_r, "%s %s has %lld bytes, not %zu (or %zu, "
+				   "the old layout)", what, path,
+				   (long long)st.st_size, n1, n2);
 	}
-	while (got < CRYPTO_KEY_LEN) {
-		ssize_t n = read(fd, key_r->bytes + got, CRYPTO_KEY_LEN - got);
+	want = (size_t)st.st_size;
+	while (got < want) {
+		ssize_t n = read(fd, buf + got, want - got);
 
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n <= 0) {
 			close(fd);
-			crypto_key_wipe(key_r);
-			return crypto_fail(error_r, "cannot read key file %s: %s", path,
+			mm_wipe(buf, got);
+			return crypto_fail(error_r, "cannot read %s %s: %s", what, path,
 					   n < 0 ? strerror(errno) : "short file");
 		}
 		got += (size_t)n;
 	}
 	close(fd);
+	*len_r = want;
+	return 0;
+}
+
+int crypto_key_load(const char *path, struct crypto_key *key_r,
+		    const char **error_r)
+{
+	unsigned char buf[CRYPTO_KEY_FILE_LEN];
+	size_t len;
+
+	memset(key_r, 0, sizeof(*key_r));
+	if (crypto_key_read(path, "key file", buf, CRYPTO_KEY_FILE_LEN,
+			    CRYPTO_KEY_LEN, &len, error_r) < 0)
+		return -1;
+	memcpy(key_r->bytes, buf, CRYPTO_KEY_LEN);
+	key_r->have = CRYPTO_HAVE_LEGACY;
+	if (len == CRYPTO_KEY_FILE_LEN) {
+		memcpy(key_r->private_key, buf + CRYPTO_KEY_LEN, CRYPTO_X25519_LEN);
+		if (crypto_x25519_public(key_r->private_key, key_r->public_key,
+					 error_r) < 0) {
+			mm_wipe(buf, sizeof(buf));
+			crypto_key_wipe(key_r);
+			return -1;
+		}
+		key_r->have |= CRYPTO_HAVE_PRIVATE | CRYPTO_HAVE_PUBLIC;
+	}
+	mm_wipe(buf, sizeof(buf));
+	return 0;
+}
+
+int crypto_key_upgrade(const char *path, const char **error_r)
+{
+	unsigned char buf[CRYPTO_KEY_FILE_LEN];
+	struct crypto_key key;
+	struct stat st;
+	char *tmp;
+	int ret;
+
+	if (crypto_key_load(path, &key, error_r) < 0)
+		return -1;
+	if ((key.have & CRYPTO_HAVE_PRIVATE) != 0) {
+		crypto_key_wipe(&key);
+		return 0;
+	}
+	if (lstat(path, &st) < 0) {
+		crypto_key_wipe(&key);
+		return crypto_fail(error_r, "cannot stat key file %s: %s", path,
+				   strerror(errno));
+	}
+	memcpy(buf, key.bytes, CRYPTO_KEY_LEN);
+	crypto_key_wipe(&key);
+	if (crypto_random(buf + CRYPTO_KEY_LEN, CRYPTO_X25519_LEN, error_r) < 0) {
+		mm_wipe(buf, sizeof(buf));
+		return -1;
+	}
+	tmp = mm_asprintf("%s.new", path);
+	(void)unlink(tmp);	/* left by an interrupted upgrade */
+	ret = crypto_file_create(tmp, "key file", st.st_mode & 0700, buf,
+				 sizeof(buf), error_r);
+	mm_wipe(buf, sizeof(buf));
+	if (ret == 0 && (chown(tmp, st.st_uid, st.st_gid) < 0 ||
+			 chmod(tmp, st.st_mode & 07777) < 0 || rename(tmp, path) < 0)) {
+		ret = crypto_fail(error_r, "cannot replace key file %s: %s", path,
+				  strerror(errno));
+		unlink(tmp);
+	}
+	mm_free(&tmp);
+	return ret < 0 ? -1 : 1;
+}
+
+int crypto_public_create(const struct crypto_key *key, const char *path,
+			 const char **error_r)
+{
+	unsigned char buf[CRYPTO_PUBLIC_FILE_LEN];
+	int ret;
+
+	if ((key->have & CRYPTO_HAVE_PUBLIC) == 0)
+		return crypto_fail(error_r, "no key pair in the key file "
+				   "(run 'mailmigrate init')");
+	memcpy(buf, key->public_key, CRYPTO_X25519_LEN);
+	if (crypto_random(buf + CRYPTO_X25519_LEN, CRYPTO_KEY_LEN, error_r) < 0)
+		return -1;
+	ret = crypto_file_create(path, "public key file", 0600, buf, sizeof(buf),
+				 error_r);
+	mm_wipe(buf, sizeof(buf));
+	return ret;
+}
+
+int crypto_public_load(const char *path, struct crypto_key *key_r,
+		       const char **error_r)
+{
+	unsigned char buf[CRYPTO_PUBLIC_FILE_LEN];
+	size_t len;
+
+	memset(key_r, 0, sizeof(*key_r));
+	if (crypto_key_read(path, "public key file", buf, CRYPTO_PUBLIC_FILE_LEN,
+			    CRYPTO_PUBLIC_FILE_LEN, &len, error_r) < 0)
+		return -1;
+	memcpy(key_r->public_key, buf, CRYPTO_X25519_LEN);
+	memcpy(key_r->mac_key, buf + CRYPTO_X25519_LEN, CRYPTO_KEY_LEN);
+	key_r->have = CRYPTO_HAVE_PUBLIC | CRYPTO_HAVE_MAC;
+	mm_wipe(buf, sizeof(buf));
+	return 0;
+}
+
+int crypto_public_check(const struct crypto_key *key, const char *path,
+			const char **error_r)
+{
+	struct crypto_key pub;
+	int match;
+
+	if (crypto_public_load(path, &pub, error_r) < 0)
+		return -1;
+	match = (key->have & CRYPTO_HAVE_PUBLIC) != 0 &&
+		CRYPTO_memcmp(pub.public_key, key->public_key, CRYPTO_X25519_LEN) == 0;
+	crypto_key_wipe(&pub);
+	if (!match)
+		return crypto_fail(error_r, "public key file %s does not hold the "
+				   "public key of the key file: what the auth "
+				   "workers seal could not be opened", path);
 	return 0;
 }
 
@@ -170,10 +378,27 @@ int crypto_read_secret(const char *path, char **secret_r, const char **error_r)
 {
 	char buf[CRYPTO_MAX_SECRET + 1];
 	size_t got = 0, len;
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	struct stat st;
+	int fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
 
 	if (fd < 0)
-		return crypto_fail(error_r, "cannot read %s: %s", path, strerror(errno));
+		return crypto_fail(error_r, "cannot read %s: %s%s", path, strerror(errno),
+				   errno == ELOOP ? " (a symbolic link: refused)" : "");
+	if (fstat(fd, &st) < 0) {
+		close(fd);
+		return crypto_fail(error_r, "cannot stat %s: %s", path, strerror(errno));
+	}
+	if (!S_ISREG(st.st_mode)) {
+		close(fd);
+		return crypto_fail(error_r, "%s is not a regular file", path);
+	}
+	/* As for the key file: group read is allowed (the puller's group). */
+	if ((st.st_mode & 027) != 0) {
+		close(fd);
+		return crypto_fail(error_r, "%s is writable by group or accessible by "
+				   "others (mode %04o); refusing it: chmod 600 (or "
+				   "640) it", path, (unsigned)(st.st_mode & 07777));
+	}
 	while (got < sizeof(buf) - 1) {
 		ssize_t n = read(fd, buf + got, sizeof(buf) - 1 - got);
 
@@ -201,75 +426,53 @@ int crypto_read_secret(const char *path, char **secret_r, const char **error_r)
 	return 0;
 }
 
-void crypto_key_wipe(struct crypto_key *key)
+int crypto_harden_process(const char **error_r)
 {
-	mm_wipe(key->bytes, sizeof(key->bytes));
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) < 0)
+		return crypto_fail(error_r, "setrlimit(RLIMIT_CORE, 0): %s",
+				   strerror(errno));
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) < 0)
+		return crypto_fail(error_r, "prctl(PR_SET_DUMPABLE, 0): %s",
+				   strerror(errno));
+	return 0;
 }
 
-int crypto_seal(const struct crypto_key *key, const char *account,
-		const void *secret, size_t len,
-		unsigned char **sealed_r, size_t *sealed_len_r,
-		const char **error_r)
+void crypto_key_wipe(struct crypto_key *key)
 {
-	unsigned char *out, *nonce, *tag, *ct;
-	EVP_CIPHER_CTX *ctx;
+	mm_wipe(key, sizeof(*key));
+}
+
+/* AES-256-GCM of secret[0..len) into ct and tag, account as AAD. */
+static int crypto_gcm_seal(const unsigned char *key, const unsigned char *nonce,
+			   const char *account, const void *secret, size_t len,
+			   unsigned char *ct, unsigned char *tag)
+{
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int n, ok;
 
-	if (len > CRYPTO_MAX_SECRET)
-		return crypto_fail(error_r, "secret over %d bytes", CRYPTO_MAX_SECRET);
-	out = mm_malloc(CRYPTO_SEAL_OVERHEAD + len);
-	out[0] = CRYPTO_SEAL_VERSION;
-	nonce = out + 1;
-	tag = nonce + CRYPTO_NONCE_LEN;
-	ct = tag + CRYPTO_TAG_LEN;
-	if (crypto_random(nonce, CRYPTO_NONCE_LEN, error_r) < 0) {
-		mm_free(&out);
-		return -1;
-	}
-	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx != NULL &&
-		EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->bytes, nonce) == 1 &&
+		EVP_EncryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
 		EVP_EncryptUpdate(ctx, NULL, &n, (const unsigned char *)account,
 				  (int)strlen(account)) == 1 &&
 		EVP_EncryptUpdate(ctx, ct, &n, secret, (int)len) == 1 &&
 		EVP_EncryptFinal_ex(ctx, ct + n, &n) == 1 &&
 		EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_GET_TAG, CRYPTO_TAG_LEN, tag) == 1;
 	EVP_CIPHER_CTX_free(ctx);
-	if (!ok) {
-		mm_wipe(out, CRYPTO_SEAL_OVERHEAD + len);
-		mm_free(&out);
-		return crypto_fail(error_r, "AES-256-GCM seal: %s", crypto_ossl_error());
-	}
-	*sealed_r = out;
-	*sealed_len_r = CRYPTO_SEAL_OVERHEAD + len;
-	return 0;
+	return ok ? 0 : -1;
 }
 
-int crypto_open(const struct crypto_key *key, const char *account,
-		const unsigned char *sealed, size_t sealed_len,
-		char **secret_r, const char **error_r)
+/* Open AES-256-GCM ct[0..len) into out (len + 1 bytes, NUL-ended). */
+static int crypto_gcm_open(const unsigned char *key, const unsigned char *nonce,
+			   const char *account, const unsigned char *ct, size_t len,
+			   const unsigned char *tag, char *out)
 {
-	const unsigned char *nonce, *tag, *ct;
-	EVP_CIPHER_CTX *ctx;
-	size_t len;
-	char *out;
+	EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
 	int n, ok;
 
-	if (sealed_len < CRYPTO_SEAL_OVERHEAD ||
-	    sealed_len - CRYPTO_SEAL_OVERHEAD > CRYPTO_MAX_SECRET)
-		return crypto_fail(error_r, "sealed secret has a bad length (%zu)",
-				   sealed_len);
-	if (sealed[0] != CRYPTO_SEAL_VERSION)
-		return crypto_fail(error_r, "sealed secret has unknown version %u",
-				   sealed[0]);
-	nonce = sealed + 1;
-	tag = nonce + CRYPTO_NONCE_LEN;
-	ct = tag + CRYPTO_TAG_LEN;
-	len = sealed_len - CRYPTO_SEAL_OVERHEAD;
-	out = mm_malloc(len + 1);
-	ctx = EVP_CIPHER_CTX_new();
 	ok = ctx != NULL &&
-		EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key->bytes, nonce) == 1 &&
+		EVP_DecryptInit_ex(ctx, EVP_aes_256_gcm(), NULL, key, nonce) == 1 &&
 		EVP_DecryptUpdate(ctx, NULL, &n, (const unsigned char *)account,
 				  (int)strlen(account)) == 1 &&
 		EVP_DecryptUpdate(ctx, (unsigned char *)out, &n, ct, (int)len) == 1 &&
@@ -278,14 +481,141 @@ int crypto_open(const struct crypto_key *key, const char *account,
 		EVP_DecryptFinal_ex(ctx, (unsigned char *)out + n, &n) == 1;
 	EVP_CIPHER_CTX_free(ctx);
 	ERR_clear_error();
-	if (!ok) {
-		mm_wipe(out, len + 1);
+	out[len] = '\0';
+	return ok ? 0 : -1;
+}
+
+int crypto_seal_legacy(const struct crypto_key *key, const char *account,
+		       const void *secret, size_t len,
+		       unsigned char **sealed_r, size_t *sealed_len_r,
+		       const char **error_r)
+{
+	unsigned char *out, *nonce, *tag;
+
+	if (len > CRYPTO_MAX_SECRET)
+		return crypto_fail(error_r, "secret over %d bytes", CRYPTO_MAX_SECRET);
+	if ((key->have & CRYPTO_HAVE_LEGACY) == 0)
+		return crypto_fail(error_r, "no version-1 key loaded");
+	out = mm_malloc(CRYPTO_SEAL_OVERHEAD + len);
+	out[0] = CRYPTO_SEAL_VERSION;
+	nonce = out + 1;
+	tag = nonce + CRYPTO_NONCE_LEN;
+	if (crypto_random(nonce, CRYPTO_NONCE_LEN, error_r) < 0) {
 		mm_free(&out);
+		return -1;
+	}
+	if (crypto_gcm_seal(key->bytes, nonce, account, secret, len,
+			    tag + CRYPTO_TAG_LEN, tag) < 0) {
+		mm_free_wiped(&out, CRYPTO_SEAL_OVERHEAD + len);
+		return crypto_fail(error_r, "AES-256-GCM seal: %s", crypto_ossl_error());
+	}
+	*sealed_r = out;
+	*sealed_len_r = CRYPTO_SEAL_OVERHEAD + len;
+	return 0;
+}
+
+int crypto_seal(const struct crypto_key *key, const char *account,
+		const void *secret, size_t len,
+		unsigned char **sealed_r, size_t *sealed_len_r,
+		const char **error_r)
+{
+	unsigned char eph[CRYPTO_X25519_LEN], shared[CRYPTO_X25519_LEN];
+	unsigned char aes[CRYPTO_KEY_LEN];
+	unsigned char *out, *eph_pub, *nonce, *tag;
+	int ret;
+
+	if (len > CRYPTO_MAX_SECRET)
+		return crypto_fail(error_r, "secret over %d bytes", CRYPTO_MAX_SECRET);
+	if ((key->have & CRYPTO_HAVE_PUBLIC) == 0)
+		return crypto_fail(error_r, "no public key loaded to seal with "
+				   "(run 'mailmigrate init' to add the key pair)");
+	out = mm_malloc(CRYPTO_SEAL2_OVERHEAD + len);
+	out[0] = CRYPTO_SEAL2_VERSION;
+	eph_pub = out + 1;
+	nonce = eph_pub + CRYPTO_X25519_LEN;
+	tag = nonce + CRYPTO_NONCE_LEN;
+	ret = crypto_random(eph, sizeof(eph), error_r) < 0 ||
+		crypto_random(nonce, CRYPTO_NONCE_LEN, error_r) < 0 ||
+		crypto_x25519_public(eph, eph_pub, error_r) < 0 ||
+		crypto_x25519_shared(eph, key->public_key, shared, error_r) < 0 ||
+		crypto_seal2_key(shared, eph_pub, key->public_key, aes, error_r) < 0 ? -1 : 0;
+	if (ret == 0 && crypto_gcm_seal(aes, nonce, account, secret, len,
+					tag + CRYPTO_TAG_LEN, tag) < 0)
+		ret = crypto_fail(error_r, "AES-256-GCM seal: %s", crypto_ossl_error());
+	mm_wipe(eph, sizeof(eph));
+	mm_wipe(shared, sizeof(shared));
+	mm_wipe(aes, sizeof(aes));
+	if (ret < 0) {
+		mm_free_wiped(&out, CRYPTO_SEAL2_OVERHEAD + len);
+		return -1;
+	}
+	*sealed_r = out;
+	*sealed_len_r = CRYPTO_SEAL2_OVERHEAD + len;
+	return 0;
+}
+
+int crypto_open(const struct crypto_key *key, const char *account,
+		const unsigned char *sealed, size_t sealed_len,
+		char **secret_r, const char **error_r)
+{
+	unsigned char shared[CRYPTO_X25519_LEN], aes[CRYPTO_KEY_LEN];
+	const unsigned char *nonce, *tag, *ct, *aes_key;
+	size_t overhead, len;
+	char *out;
+	int ok;
+
+	if (sealed_len < 1)
+		return crypto_fail(error_r, "sealed secret has a bad length (0)");
+	switch (sealed[0]) {
+	case CRYPTO_SEAL_VERSION:
+		overhead = CRYPTO_SEAL_OVERHEAD;
+		break;
+	case CRYPTO_SEAL2_VERSION:
+		overhead = CRYPTO_SEAL2_OVERHEAD;
+		break;
+	default:
+		return crypto_fail(error_r, "sealed secret has unknown version %u",
+				   sealed[0]);
+	}
+	if (sealed_len < overhead || sealed_len - overhead > CRYPTO_MAX_SECRET)
+		return crypto_fail(error_r, "sealed secret has a bad length (%zu)",
+				   sealed_len);
+	len = sealed_len - overhead;
+	if (sealed[0] == CRYPTO_SEAL_VERSION) {
+		if ((key->have & CRYPTO_HAVE_LEGACY) == 0)
+			return crypto_fail(error_r, "no key file loaded to open the "
+					   "version-1 secret of '%s'", account);
+		nonce = sealed + 1;
+		aes_key = key->bytes;
+	} else {
+		const unsigned char *eph_pub = sealed + 1;
+
+		if ((key->have & CRYPTO_HAVE_PRIVATE) == 0)
+			return crypto_fail(error_r, "no private key loaded to open the "
+					   "secret of '%s' (public_key_file only "
+					   "seals; key_file opens)", account);
+		nonce = eph_pub + CRYPTO_X25519_LEN;
+		if (crypto_x25519_shared(key->private_key, eph_pub, shared, error_r) < 0 ||
+		    crypto_seal2_key(shared, eph_pub, key->public_key, aes, error_r) < 0) {
+			mm_wipe(shared, sizeof(shared));
+			ERR_clear_error();
+			return crypto_fail(error_r, "sealed secret of '%s' does not open "
+					   "(the record was altered)", account);
+		}
+		aes_key = aes;
+	}
+	tag = nonce + CRYPTO_NONCE_LEN;
+	ct = tag + CRYPTO_TAG_LEN;
+	out = mm_malloc(len + 1);
+	ok = crypto_gcm_open(aes_key, nonce, account, ct, len, tag, out) == 0;
+	mm_wipe(shared, sizeof(shared));
+	mm_wipe(aes, sizeof(aes));
+	if (!ok) {
+		mm_free_wiped(&out, len + 1);
 		return crypto_fail(error_r, "sealed secret of '%s' does not open "
 				   "(wrong key file, or the record was altered)",
 				   account);
 	}
-	out[len] = '\0';
 	*secret_r = out;
 	return 0;
 }
@@ -298,8 +628,10 @@ int crypto_mac(const struct crypto_key *key, const char *label,
 	unsigned int n = 0, m = 0;
 	int ok;
 
+	if ((key->have & CRYPTO_HAVE_MAC) == 0)
+		return crypto_fail(error_r, "no MAC key loaded (public_key_file)");
 	/* subkey = HMAC(key, label); out = HMAC(subkey, data) */
-	ok = HMAC(EVP_sha256(), key->bytes, CRYPTO_KEY_LEN,
+	ok = HMAC(EVP_sha256(), key->mac_key, CRYPTO_KEY_LEN,
 		  (const unsigned char *)label, strlen(label), subkey, &n) != NULL &&
 		HMAC(EVP_sha256(), subkey, (int)n, data, len, out, &m) != NULL &&
 		m == CRYPTO_MAC_LEN;

@@ -65,7 +65,10 @@ int log_open(const char *progname, enum log_dest dest, const char *path,
 			 slash != NULL ? slash + 1 : progname);
 	}
 	if (dest == LOG_DEST_FILE) {
-		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+		/* O_NOFOLLOW: a symlink planted where the log goes must not
+		 * make us append to another file (issue 9). */
+		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
+			      O_CLOEXEC, 0640);
 
 		if (fd < 0) {
 			snprintf(errbuf, sizeof(errbuf), "cannot open log_file %s: %s",

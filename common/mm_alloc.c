@@ -117,6 +117,12 @@ void mm_wipe(void *p, size_t n)
 		OPENSSL_cleanse(p, n);
 }
 
+void mm_free_wiped_impl(void **ptr, size_t n)
+{
+	mm_wipe(*ptr, n);
+	mm_free_impl(ptr);
+}
+
 void mm_free_secret(char **secret)
 {
 	if (*secret != NULL) {

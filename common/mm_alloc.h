@@ -33,5 +33,9 @@ void mm_free_impl(void **ptr);
 void mm_wipe(void *p, size_t n);
 /* Wipe a NUL-terminated secret, free it, set the pointer to NULL. */
 void mm_free_secret(char **secret);
+/* Wipe the first n bytes of *ptr, free it, set the pointer to NULL: for
+ * buffers that held a password (a formatted command, a stream buffer). */
+#define mm_free_wiped(pp, n) mm_free_wiped_impl((void **)(pp), (n))
+void mm_free_wiped_impl(void **ptr, size_t n);
 
 #endif

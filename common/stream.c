@@ -130,8 +130,9 @@ void stream_close(struct stream **sp)
 		SSL_CTX_free(s->ctx);
 	if (s->fd >= 0)
 		close(s->fd);
-	mm_free(&s->in);
-	mm_free(&s->out);
+	/* Both may hold a password (LOGIN, AUTHENTICATE, PASS). */
+	mm_free_wiped(&s->in, s->in_size);
+	mm_free_wiped(&s->out, STREAM_OUT_MAX);
 	mm_free(sp);
 	ERR_clear_error();
 }
@@ -338,8 +339,13 @@ static int stream_fill(struct stream *s, enum stream_fail *fail_r,
 			s->in_end -= s->in_start;
 			s->in_start = 0;
 		} else {
+			/* Not realloc: it would free the old copy unwiped. */
+			unsigned char *bigger = mm_malloc(s->in_size * 2);
+
+			memcpy(bigger, s->in, s->in_end);
+			mm_free_wiped(&s->in, s->in_size);
+			s->in = bigger;
 			s->in_size *= 2;
-			s->in = mm_realloc(s->in, s->in_size);
 		}
 	}
 	for (;;) {
@@ -490,6 +496,8 @@ int stream_flush(struct stream *s, enum stream_fail *fail_r, const char **error_
 				   strerror(errno));
 	}
 	s->bytes_out += s->out_len;
+	/* What was sent may have been a password: leave no copy behind. */
+	mm_wipe(s->out, s->out_len);
 	s->out_len = 0;
 	return 0;
 }
@@ -528,7 +536,8 @@ int stream_printf(struct stream *s, enum stream_fail *fail_r,
 	text = mm_vasprintf(fmt, ap);
 	va_end(ap);
 	ret = stream_write(s, text, strlen(text), fail_r, error_r);
-	mm_free(&text);
+	/* The text may be a LOGIN or PASS command. */
+	mm_free_secret(&text);
 	return ret;
 }
 

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "fakeserver.h"
+#include "freewatch.h"
 #include "imap_client.h"
 #include "log.h"
 #include "mm_alloc.h"
@@ -124,6 +125,47 @@ START_TEST(auth_plain_authzid)
 	ck_assert_int_eq(imap_client_login(c, "user@x.test", "admin", "secret",
 					   &fail, &error), 0);
 	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* No buffer that held the password is freed unwiped (issue 9): the
+ * formatted LOGIN / AUTHENTICATE command and the stream's buffers. */
+static const struct {
+	const char *greeting;
+	const char *expect;	/* the line carrying the secret */
+	const char *needle;	/* what must not be left in freed memory */
+} wipe_cases[] = {
+	{ "* OK [CAPABILITY IMAP4rev1] ready\r\n",
+	  "M1 LOGIN \"u\" \"Wipe-Me-Pw-7\"\r", "Wipe-Me-Pw-7" },
+	/* base64("\0u\0Wipe-Me-Pw-7") */
+	{ "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n",
+	  "M1 AUTHENTICATE PLAIN AHUAV2lwZS1NZS1Qdy03\r", "AHUAV2lwZS1NZS1Qdy03" },
+	{ "* OK [CAPABILITY IMAP4rev1 LITERAL+] ready\r\n",
+	  "M1 LOGIN \"u\" {13+}\r", "Wipe-Me-Pw-7\xc3" },
+};
+
+START_TEST(login_buffers_wiped)
+{
+	const struct fakeserver_step script[] = {
+		{ FAKE_SEND, wipe_cases[_i].greeting, 0, 0 },
+		{ FAKE_EXPECT, wipe_cases[_i].expect, 0, 0 },
+		{ _i == 2 ? FAKE_EXPECT : FAKE_SLEEP_MS, "Wipe-Me-Pw-7\xc3\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK Logged in\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	const char *password = _i == 2 ? "Wipe-Me-Pw-7\xc3" : "Wipe-Me-Pw-7";
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	freewatch_set(wipe_cases[_i].needle);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", password, &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert_uint_eq(freewatch_count(), 0);
+	freewatch_set(NULL);
 	ck_assert(fakeserver_stop(&fs));
 }
 END_TEST
@@ -508,6 +550,8 @@ static Suite *client_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, greeting_caps_and_login_quoted);
 	tcase_add_test(tc, login_literal_sync);
+	tcase_add_loop_test(tc, login_buffers_wiped, 0,
+			    sizeof(wipe_cases) / sizeof(wipe_cases[0]));
 	tcase_add_test(tc, auth_plain_authzid);
 	tcase_add_test(tc, auth_plain_no_sasl_ir);
 	tcase_add_loop_test(tc, detect_downgrade, 0,

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fakeserver.h"
+#include "freewatch.h"
 #include "mm_alloc.h"
 #include "driver.h"
 #include "imap_message.h"
@@ -503,6 +504,46 @@ START_TEST(header_date)
 }
 END_TEST
 
+/* No buffer that held the password is freed unwiped (issue 9): the
+ * formatted PASS / AUTH PLAIN command and the stream's buffers. */
+static const struct {
+	const char *capa;	/* the CAPA answer */
+	const char *expect;	/* the line carrying the secret */
+	const char *needle;	/* what must not be left in freed memory */
+} wipe_cases[] = {
+	{ CAPA_PLAIN, "PASS Wipe-Me-Pw-7\r", "Wipe-Me-Pw-7" },
+	/* base64("\0u\0Wipe-Me-Pw-7") */
+	{ "+OK\r\nSASL PLAIN\r\n.\r\n", "AUTH PLAIN AHUAV2lwZS1NZS1Qdy03\r",
+	  "AHUAV2lwZS1NZS1Qdy03" },
+};
+
+START_TEST(login_buffers_wiped)
+{
+	const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, wipe_cases[_i].capa, 0, 0 },
+		{ FAKE_EXPECT, _i == 0 ? "USER u\r" : wipe_cases[_i].expect, 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ _i == 0 ? FAKE_EXPECT : FAKE_END, wipe_cases[_i].expect, 0, 0 },
+		{ FAKE_SEND, "+OK Logged in.\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	freewatch_set(wipe_cases[_i].needle);
+	ck_assert_int_eq(pop3_client_login(c, "u", "Wipe-Me-Pw-7", &fail, &error), 0);
+	pop3_client_close(&c);
+	ck_assert_uint_eq(freewatch_count(), 0);
+	freewatch_set(NULL);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 static Suite *pop3_suite(void)
 {
 	Suite *s = suite_create("pop3_client");
@@ -511,6 +552,8 @@ static Suite *pop3_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, login_uidl_list_retr);
 	tcase_add_test(tc, auth_plain);
+	tcase_add_loop_test(tc, login_buffers_wiped, 0,
+			    sizeof(wipe_cases) / sizeof(wipe_cases[0]));
 	tcase_add_loop_test(tc, login_refused, 0, sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_loop_test(tc, bad_uidl, 0, sizeof(bad_listings) / sizeof(bad_listings[0]));
 	tcase_add_test(tc, retr_cut_and_trailing_data);

@@ -319,10 +319,11 @@ static int cli_bulk_line(struct cli_bulk *bulk, unsigned long lineno,
 	}
 	if (domain != NULL && store_account_name("postmaster", domain, account,
 						 sizeof(account), &error) < 0) {
-		cli_printable(domain, shown, sizeof(shown));
-		snprintf(reason, sizeof(reason), "bad domain '%s' (a password "
-			 "holding ':' needs the domain field)", shown);
-		cli_bulk_reject(bulk, lineno, reason);
+		/* Not shown: after the last ':' may be a password's tail. */
+		cli_bulk_reject(bulk, lineno, "bad domain field (the text after "
+				"the last ':', not shown: it may be the end of a "
+				"password holding ':', which needs the domain "
+				"field)");
 		return 0;
 	}
 	ret = cli_ctx_account(bulk->ctx, user, domain, account, &error);
@@ -334,10 +335,17 @@ static int cli_bulk_line(struct cli_bulk *bulk, unsigned long lineno,
 	}
 	req.account = account;
 	if (cli_ctx_domain(bulk->ctx, account, &req.dom) < 0) {
+		if (domain != NULL) {
+			/* The domain field: maybe a password's tail. */
+			cli_bulk_reject(bulk, lineno, "the domain field (the "
+					"text after the last ':', not shown: it may "
+					"be the end of a password holding ':', which "
+					"needs the domain field) is not configured");
+			return 0;
+		}
 		cli_printable(cli_add_domain_of(account), shown, sizeof(shown));
-		snprintf(reason, sizeof(reason), "domain '%s' is not configured%s",
-			 shown, domain != NULL ? " (a password holding ':' needs "
-			 "the domain field)" : "");
+		snprintf(reason, sizeof(reason), "domain '%s' is not configured",
+			 shown);
 		cli_bulk_reject(bulk, lineno, reason);
 		return 0;
 	}

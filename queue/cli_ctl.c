@@ -6,7 +6,9 @@
  * DESCRIPTION
  *	init is idempotent: it makes what is missing (state_dir with mode
  *	2770 so the store's files keep its group, the store, key_file
- *	with mode 0600), checks what exists, and says which was which.
+ *	and public_key_file with mode 0600), adds the X25519 key pair to
+ *	an old 32-byte key_file (keeping its key), checks what exists,
+ *	and says which was which.
  *	An existing key file is validated before anything is created, so
  *	a refused key leaves the system as it was.
  *
@@ -59,11 +61,15 @@ static int cli_init_have_data(const char *dir)
 	return lstat(path, &st) == 0;
 }
 
-/* Check or create key_file. */
+/* Check or create key_file (adding the key pair to an old one) and
+ * public_key_file. */
 static int cli_init_key(struct cli_ctx *ctx, int existed)
 {
 	struct crypto_key key;
-	const char *path = ctx->cfg->key_file, *error;
+	const char *path = ctx->cfg->key_file, *pub = ctx->cfg->public_key_file;
+	const char *error;
+	struct stat st;
+	int ret;
 
 	if (!existed) {
 		if (cli_init_parent(path) < 0)
@@ -72,17 +78,50 @@ static int cli_init_key(struct cli_ctx *ctx, int existed)
 			cli_error("init: %s", error);
 			return -1;
 		}
+		printf("created key file %s (mode 0600)\n", path);
+	} else if ((ret = crypto_key_upgrade(path, &error)) < 0) {
+		cli_error("init: %s", error);
+		return -1;
+	} else if (ret == 1) {
+		printf("added an X25519 key pair to key file %s (its old key is "
+		       "kept: passwords sealed with it still open)\n", path);
+		cli_ctx_event(ctx, LOG_SEV_INFO, NULL, "key pair added to the key "
+			      "file by mailmigrate init");
+	} else {
+		printf("key file %s already exists and is valid\n", path);
 	}
 	/* Read it back: what the other programs will do. */
 	if (crypto_key_load(path, &key, &error) < 0) {
 		cli_error("init: %s", error);
 		return -1;
 	}
+	/* Allowed (the puller's group), but the old advice was group
+	 * dovecot: say that the workers need only public_key_file now. */
+	if (stat(path, &st) == 0 && (st.st_mode & 040) != 0)
+		cli_error("init: warning: key file %s is readable by its group "
+			  "(gid %lu), which can open every captured password; the "
+			  "Dovecot auth workers need only %s: chmod 600 %s",
+			  path, (unsigned long)st.st_gid, pub, path);
+	if (lstat(pub, &st) < 0) {
+		if (cli_init_parent(pub) < 0) {
+			crypto_key_wipe(&key);
+			return -1;
+		}
+		ret = crypto_public_create(&key, pub, &error);
+		if (ret == 0)
+			printf("created public key file %s (mode 0600; for the "
+			       "Dovecot auth workers: chgrp dovecot, chmod 640)\n",
+			       pub);
+	} else {
+		ret = crypto_public_check(&key, pub, &error);
+		if (ret == 0)
+			printf("public key file %s already exists and matches\n", pub);
+	}
 	crypto_key_wipe(&key);
-	if (existed)
-		printf("key file %s already exists and is valid\n", path);
-	else
-		printf("created key file %s (mode 0600)\n", path);
+	if (ret < 0) {
+		cli_error("init: %s", error);
+		return -1;
+	}
 	return 0;
 }
 

@@ -22,6 +22,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "crypto.h"
 #include "log.h"
 
 struct cli_verb {
@@ -177,9 +178,14 @@ int main(int argc, char **argv)
 		CLI_COMMON_LONGOPTS
 	};
 	struct cli_ctx ctx = { 0 };
-	const char *verb;
+	const char *verb, *error;
 	int c, ret;
 
+	/* First: no core file or ptrace can reveal keys or passwords. */
+	if (crypto_harden_process(&error) < 0) {
+		fprintf(stderr, "mailmigrate: %s\n", error);
+		return CLI_EXIT_SYSTEM;
+	}
 	opterr = 0;
 	/* '+': stop at the verb, whose options are its own. */
 	while ((c = getopt_long(argc, argv, "+:c:hV", opts, NULL)) != -1) {

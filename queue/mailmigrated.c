@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "crypto.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller.h"
@@ -110,6 +111,11 @@ int main(int argc, char **argv)
 	int c, foreground = 0, once = 0, status = 0;
 	unsigned n;
 
+	/* First: no core file or ptrace can reveal keys or passwords. */
+	if (crypto_harden_process(&error) < 0) {
+		fprintf(stderr, "mailmigrated: %s\n", error);
+		return 3;
+	}
 	while ((c = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

@@ -2,10 +2,12 @@
  * NAME
  *	store_cred 3
  * SUMMARY
- *	captured passwords, sealed with AES-256-GCM
+ *	captured passwords, sealed to the key pair's public key
  * DESCRIPTION
  *	Only sealed bytes reach the store (crypto_seal(), with the account
- *	name as additional data). Wiping overwrites the record with zeros
+ *	name as additional data). A store given only the public key (the
+ *	auth workers) seals and cannot open; key_file opens both record
+ *	versions (crypto.h). Wiping overwrites the record with zeros
  *	in the same transaction that deletes it; LMDB's copy-on-write may
  *	keep the old sealed page in free space until reused, which is why
  *	nothing but sealed bytes is ever written.

@@ -7,6 +7,7 @@
  */
 #include "config.h"
 
+#include "store_private.h"
 #include "test_util.h"
 
 START_TEST(account_create_get)
@@ -288,11 +289,75 @@ START_TEST(creds_wrong_key)
 	const char *error;
 
 	test_add(store, "a@example.test", "secret", 1);
-	memset(other.bytes, 0x11, sizeof(other.bytes));
+	test_key(&other, 0x11);
 	store_set_key(store, &other);
 	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error), -1);
 	ck_assert_ptr_nonnull(strstr(error, "does not open"));
 	ck_assert_ptr_null(got);
+	store_close(&store);
+}
+END_TEST
+
+/* Put raw sealed bytes as the creds record of account. */
+struct raw_cred {
+	const char *account;
+	const unsigned char *sealed;
+	size_t len;
+};
+
+static int raw_cred_txn(struct store *store, MDB_txn *txn, void *context,
+			const char **error_r)
+{
+	struct raw_cred *rc = context;
+
+	return store_put(store, txn, STORE_DB_CREDS, rc->account,
+			 strlen(rc->account), rc->sealed, rc->len, error_r);
+}
+
+/* The auth workers hold the public key only: they seal, and cannot open
+ * what they or anyone sealed; records sealed with the old symmetric key
+ * (version 1) still open with the key_file (issue 9). */
+START_TEST(creds_public_key_and_legacy)
+{
+	struct store *store = test_open(0, 0);
+	struct crypto_key full, pub;
+	struct raw_cred rc = { "old@example.test", NULL, 0 };
+	unsigned char *v1;
+	char *got = NULL;
+	const char *error;
+
+	/* Public part only, as crypto_public_load() gives it. */
+	test_key(&full, 0x5a);
+	memset(&pub, 0, sizeof(pub));
+	memcpy(pub.public_key, full.public_key, sizeof(pub.public_key));
+	pub.have = CRYPTO_HAVE_PUBLIC;
+	store_set_key(store, &pub);
+	test_add(store, "a@example.test", "captured", 1);
+	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "no private key"));
+	ck_assert_ptr_null(got);
+	/* A version-1 record, as an older release wrote it. */
+	ck_assert_int_eq(crypto_seal_legacy(&full, rc.account, "old-pw", 6, &v1,
+					    &rc.len, &error), 0);
+	rc.sealed = v1;
+	ck_assert_int_eq(store_write(store, raw_cred_txn, &rc, &error), 0);
+	ck_assert_int_eq(store_cred_get(store, rc.account, &got, &error), -1);
+	/* The puller's key_file opens both. */
+	store_set_key(store, &full);
+	ck_assert_int_eq(store_cred_get(store, "a@example.test", &got, &error), 0);
+	ck_assert_str_eq(got, "captured");
+	mm_free_secret(&got);
+	ck_assert_int_eq(store_cred_get(store, rc.account, &got, &error), 0);
+	ck_assert_str_eq(got, "old-pw");
+	mm_free_secret(&got);
+	/* Under another account's name it does not open (AAD). */
+	rc.account = "b@example.test";
+	ck_assert_int_eq(store_write(store, raw_cred_txn, &rc, &error), 0);
+	ck_assert_int_eq(store_cred_get(store, rc.account, &got, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "does not open"));
+	ck_assert_ptr_null(got);
+	mm_free(&v1);
+	crypto_key_wipe(&full);
 	store_close(&store);
 }
 END_TEST
@@ -910,6 +975,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, account_requeue);
 	tcase_add_test(tc, creds_seal_get_wipe);
 	tcase_add_test(tc, creds_wrong_key);
+	tcase_add_test(tc, creds_public_key_and_legacy);
 	tcase_add_test(tc, creds_need_key);
 	tcase_add_test(tc, folders_and_msgmap);
 	tcase_add_test(tc, batches_exactly_once);

@@ -20,6 +20,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "crypto.h"
 #include "mm_alloc.h"
 #include "store.h"
 
@@ -41,6 +42,26 @@ static inline void test_teardown(void)
 	ck_assert_int_eq(system(cmd), 0);
 }
 
+/* A full key (version-1 key and X25519 pair) of fill bytes, loaded
+ * from a key file as the programs do. */
+static inline void test_key(struct crypto_key *key, unsigned char fill)
+{
+	unsigned char buf[CRYPTO_KEY_FILE_LEN];
+	char path[128];
+	const char *error;
+	FILE *f;
+
+	/* Per process: concurrent tests open the store at once. */
+	snprintf(path, sizeof(path), "%s/key%u.%ld", test_dir, fill, (long)getpid());
+	memset(buf, fill, sizeof(buf));
+	f = fopen(path, "wb");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_uint_eq(fwrite(buf, 1, sizeof(buf), f), sizeof(buf));
+	fclose(f);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+	ck_assert_msg(crypto_key_load(path, key, &error) == 0, "%s", error);
+}
+
 /* Open (creating) the test store, with a known key. */
 static inline struct store *test_open(uint64_t initial, uint64_t max)
 {
@@ -52,8 +73,9 @@ static inline struct store *test_open(uint64_t initial, uint64_t max)
 
 	ck_assert_msg(store_open(test_store_dir, &opts, &store, &error) == 0,
 		      "store_open: %s", error);
-	memset(key.bytes, 0x5a, sizeof(key.bytes));
+	test_key(&key, 0x5a);
 	store_set_key(store, &key);
+	crypto_key_wipe(&key);
 	return store;
 }
 

@@ -27,6 +27,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "crypto.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "relay.h"
@@ -99,6 +100,11 @@ int main(int argc, char **argv)
 	struct store *store = NULL;
 	int c, status = 0;
 
+	/* First: no core file or ptrace can reveal keys or passwords. */
+	if (crypto_harden_process(&error) < 0) {
+		fprintf(stderr, "mailmigrate-relay: %s\n", error);
+		return 3;
+	}
 	while ((c = getopt_long(argc, argv, "c:fh", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':

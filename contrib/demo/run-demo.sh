@@ -85,9 +85,10 @@ export MAILMIGRATE_CONF="$DIR/mailmigrate.conf"
 
 say "mailmigrate init"
 "$MM" init
-# The auth workers (user dovecot) reach the store and key by the group.
-chgrp -R dovecot "$DIR/state" "$DIR/secret.key"
-chmod 640 "$DIR/secret.key"
+# The auth workers (user dovecot) reach the store and the public key by
+# the group; secret.key (opens the passwords) stays root's 0600.
+chgrp -R dovecot "$DIR/state" "$DIR/secret.key.pub"
+chmod 640 "$DIR/secret.key.pub"
 chmod 644 "$DIR/mailmigrate.conf"
 
 say "mailmigrate bulk (queue the sample users)"

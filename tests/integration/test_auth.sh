@@ -223,9 +223,15 @@ chmod 644 "$D/notice.txt"
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
 MM init >/dev/null || fail "mailmigrate init failed"
 # Least privilege: the auth workers run as dovecot and reach the store and
-# the key through the dovecot group (contrib/dovecot/auth-mailmigrate.conf.ext).
-chgrp -R dovecot "$D/state" "$D/secret.key" && chmod 640 "$D/secret.key" ||
+# the public key file through the dovecot group; key_file, which opens the
+# captured passwords, stays root's 0600 (contrib/dovecot/auth-mailmigrate.conf.ext).
+chgrp -R dovecot "$D/state" "$D/secret.key.pub" && chmod 640 "$D/secret.key.pub" ||
 	fail "cannot hand the store to the dovecot group"
+[ "$(stat -c %a:%U:%G "$D/secret.key")" = 600:root:root ] ||
+	fail "key_file is not root's 0600: $(stat -c %a:%U:%G "$D/secret.key")"
+if setpriv --reuid=dovecot --regid=dovecot --init-groups cat "$D/secret.key" >/dev/null 2>&1; then
+	fail "user dovecot can read key_file"
+fi
 
 # pw NAME PASSWORD: a 0600 file holding PASSWORD, named after NAME.
 pw() {
@@ -295,6 +301,12 @@ t_reject_first_imap() {
 	grep -rl "Hello alice@example.test, your mail at example.test" \
 		"$D/new/mail/example.test/alice/new" >/dev/null ||
 		{ echo "no notice in alice's INBOX on NEW"; return 1; }
+	# The worker sealed the password to the public key: version 2.
+	v=$(mdb_dump -p -s creds "$D/state" | grep -A1 '^ alice@example.test$' | tail -n 1)
+	case $v in
+	' \02'*) ;;
+	*) echo "alice's sealed password is not version 2: $(printf '%s' "$v" | head -c 12)"; return 1 ;;
+	esac
 	# Again, before the copy: the stored hash, the same answer.
 	a=$($AC imap "$NEW_IP" alice@example.test "$D/alice@example.test.pw")
 	expect_answer "second login" "NO [CONTACTADMIN] Your mailbox is being moved" "$a"

@@ -8,7 +8,10 @@
 # file errors (exit 1, good lines still queued), a corrupt or foreign file
 # where the store should be, a state_dir that is a file, a missing or
 # group-readable key file (exit 3), bad add input (exit 1), usage (exit 2);
-# preflight (read-only; exit 1 when a check failed) and tls-forget usage.
+# preflight (read-only; exit 1 when a check failed) and tls-forget usage;
+# and the secret files (a symlinked or loose password file, a symlinked
+# log_file: mailmigrated exits 3) and core dumps (/proc/PID/limits of a
+# running mailmigrated, relay and CLI).
 #
 # Needs no mail server and no root; mdb_load (lmdb-utils) makes the foreign
 # LMDB environments. Skipped (77) only when the CLI is missing.
@@ -18,6 +21,8 @@
 
 MAILMIGRATE=${MAILMIGRATE:-${top_builddir:-$(dirname "$0")/../..}/queue/mailmigrate}
 [ -x "$MAILMIGRATE" ] || skip "no mailmigrate binary at $MAILMIGRATE (run make)"
+MAILMIGRATED=${MAILMIGRATED:-${top_builddir:-$(dirname "$0")/../..}/queue/mailmigrated}
+RELAY=${MAILMIGRATE_RELAY:-${top_builddir:-$(dirname "$0")/../..}/relay/mailmigrate-relay}
 
 T0=$(date +%s%N)
 D=$(mm_tmpdir) || exit 1
@@ -133,9 +138,9 @@ t_bulk_bad_lines() {
 		'nocolon|no colon' \
 		':pw|empty user' \
 		'carol:|empty password' \
-		'carol:pw:bad_domain!|bad domain '"'"'bad_domain!'"'"'' \
+		'carol:pw:bad_domain!|bad domain field (the text after the last '"'"':'"'"', not shown' \
 		'carol:pw:|empty domain field' \
-		'carol:pw:example.net|domain '"'"'example.net'"'"' is not configured' \
+		'carol:pw:example.net|the domain field (the text after the last '"'"':'"'"', not shown' \
 		'carol@example.net:pw|domain '"'"'example.net'"'"' is not configured' \
 		'car ol:pw|bad character in user name' \
 		'carol@example.org:pw:example.test|user'"'"'s domain differs from the domain given' \
@@ -162,6 +167,22 @@ t_bulk_bad_lines() {
 	if grep -F -f "$D/pw.pattern" "$D/err" >/dev/null; then
 		fail "a bulk error message shows the password: $(err)"
 	fi
+	# A password holding ':' without the domain field: its tail is
+	# taken for the domain, and must not be echoed either (issue 9).
+	{
+		printf 'carol:Front:S3cret!x\n'
+		printf 'carol:Front:s3crettail.example\n'
+		printf 'carol:Front:%s\n' "$PW"
+	} >"$D/pwcolon.txt"
+	mm bulk "$D/pwcolon.txt"
+	expect 1 "$D/pwcolon.txt:1: bad domain field"
+	expect 1 "$D/pwcolon.txt:2: the domain field"
+	assert_eq "0 accounts queued, 3 lines rejected" "$(out)"
+	for tail in 'S3cret' 's3crettail' "$PW"; do
+		case $(err) in
+		*"$tail"*) fail "a bulk error message shows a password's tail '$tail': $(err)" ;;
+		esac
+	done
 	# A NUL byte.
 	printf 'carol:p\000w\n' >"$D/nul.txt"
 	mm bulk "$D/nul.txt"
@@ -420,6 +441,101 @@ t_no_password_leaked() {
 	done
 }
 
+# A store of its own (empty queue, so mailmigrated --once only starts,
+# reads its password file and stops) for the secret-file checks (issue 9).
+hard_conf() {		# FILE MASTER_PASSWORD_FILE [LOG_FILE]
+	cat >"$1" <<EOF
+state_dir = $D/hard
+key_file = $D/hard.key
+target_master_password_file = $2
+log_file = ${3:-}
+relay_listen = unix:$D/hard-relay.sock
+default_domain = example.test
+
+[domain example.test]
+source_host = 127.0.0.2
+EOF
+}
+
+# mailmigrated --once with CONF: status in $RC, stderr in $D/err.
+puller_once() {
+	"$MAILMIGRATED" -c "$1" -f --once >"$D/out" 2>"$D/err"
+	RC=$?
+}
+
+t_secret_files() {
+	hard_conf "$D/hard.conf" "$D/master.pass"
+	run "$D/hard.conf" init
+	assert_eq 0 "$RC" "init of the second store ($(err))"
+	(umask 077 && printf '%s\n' "$PW" >"$D/master.pass")
+	puller_once "$D/hard.conf"
+	assert_eq 0 "$RC" "mailmigrated --once with a 0600 password file ($(err))"
+	# Group read is allowed (the puller's group), as for key_file.
+	chmod 640 "$D/master.pass"
+	puller_once "$D/hard.conf"
+	assert_eq 0 "$RC" "mailmigrated --once with a 0640 password file ($(err))"
+	# Group-writable, world-readable, world-writable: refused.
+	for mode in 660 620 604 644 602; do
+		chmod "$mode" "$D/master.pass"
+		puller_once "$D/hard.conf"
+		expect 3 "writable by group or accessible by others (mode 0$mode)"
+	done
+	chmod 600 "$D/master.pass"
+	# A symbolic link to a good password file: refused, not followed.
+	ln -s "$D/master.pass" "$D/master.link"
+	hard_conf "$D/link.conf" "$D/master.link"
+	puller_once "$D/link.conf"
+	expect 3 "a symbolic link: refused"
+	# The log file: a symbolic link is refused, its target untouched.
+	printf 'not a log\n' >"$D/victim"
+	ln -s "$D/victim" "$D/puller.log"
+	hard_conf "$D/log.conf" "$D/master.pass" "$D/puller.log"
+	puller_once "$D/log.conf"
+	expect 3 "cannot open log_file $D/puller.log"
+	assert_eq "not a log" "$(cat "$D/victim")" "the symlink's target"
+	case $(err) in
+	*"$PW"*) fail "an error shows the master password: $(err)" ;;
+	esac
+}
+
+# "Max core file size 0 0" in /proc/PID/limits; the same call sets
+# PR_SET_DUMPABLE 0 (test_crypto.c checks that part).
+# Else the program is stopped (it would hold the check's output open).
+no_core() {		# PID WHAT
+	wait_for "grep -q '^Max core file size *0 *0 ' /proc/$1/limits" 5 && return 0
+	nc_bad=$(grep '^Max core' "/proc/$1/limits")
+	kill "$1"
+	wait "$1"
+	fail "$2 may dump core: $nc_bad"
+}
+
+t_no_core_dumps() {
+	# Let the shell allow cores, so only the programs can lower it.
+	ulimit -c unlimited 2>/dev/null || ulimit -c 1024
+	# The puller, idle on an empty queue.
+	"$MAILMIGRATED" -c "$D/hard.conf" -f >/dev/null 2>"$D/daemon.err" &
+	pid=$!
+	wait_for "grep -q 'starting' '$D/daemon.err'" 10 ||
+		{ kill "$pid"; fail "mailmigrated did not start: $(cat "$D/daemon.err")"; }
+	no_core "$pid" mailmigrated
+	kill "$pid" && wait "$pid"
+	# The relay, listening.
+	"$RELAY" -c "$D/hard.conf" -f >/dev/null 2>"$D/relay.err" &
+	pid=$!
+	wait_for "[ -S '$D/hard-relay.sock' ]" 10 ||
+		{ kill "$pid"; fail "the relay did not start: $(cat "$D/relay.err")"; }
+	no_core "$pid" mailmigrate-relay
+	kill "$pid" && wait "$pid"
+	# The CLI, blocked opening a bulk file that is a FIFO.
+	mkfifo "$D/bulk.fifo"
+	"$MAILMIGRATE" -c "$D/hard.conf" bulk "$D/bulk.fifo" >/dev/null 2>&1 &
+	pid=$!
+	wait_for "[ -r /proc/$pid/limits ]" 5
+	no_core "$pid" mailmigrate
+	: >"$D/bulk.fifo"
+	wait "$pid"
+}
+
 check "setup: init, add, bulk" setup
 check "config errors name FILE:LINE, exit 3, store unchanged" t_config_errors
 check "bulk: each bad line class, exit 1, store unchanged" t_bulk_bad_lines
@@ -433,6 +549,8 @@ check "foreign LMDB environment: refused and untouched" t_foreign_lmdb
 check "state_dir that is a file, missing store" t_state_dir_file
 check "preflight: read-only, ok/warning/failed, exit 0/1, --json; tls-forget usage" t_preflight
 check "no password in outputs or store files" t_no_password_leaked
+check "password files and log file: symlink or loose mode refused" t_secret_files
+check "mailmigrated, the relay and the CLI cannot dump core" t_no_core_dumps
 
 echo "$MM_TEST: $((($(date +%s%N) - T0) / 1000000)) ms"
 mm_done

@@ -78,6 +78,15 @@ mm() {
 	cat "$D/out" "$D/err" >>"$ALL"
 }
 
+# The same with another configuration file: run CONF ARGS...
+run() {
+	run_conf=$1
+	shift
+	"$MAILMIGRATE" -c "$run_conf" "$@" >"$D/out" 2>"$D/err"
+	RC=$?
+	cat "$D/out" "$D/err" >>"$ALL"
+}
+
 out() { cat "$D/out"; }
 err() { cat "$D/err"; }
 
@@ -104,10 +113,14 @@ t_init() {
 	assert_contains "$(out)" "created store in $STATE"
 	assert_contains "$(out)" "created key file $KEY (mode 0600)"
 	assert_eq 600 "$(stat -c %a "$KEY")" "key file mode"
-	assert_eq 32 "$(stat -c %s "$KEY")" "key file size"
+	assert_eq 64 "$(stat -c %s "$KEY")" "key file size"
+	# The auth workers' file, next to key_file (issue 9).
+	assert_contains "$(out)" "created public key file $KEY.pub (mode 0600"
+	assert_eq 600 "$(stat -c %a "$KEY.pub")" "public key file mode"
+	assert_eq 64 "$(stat -c %s "$KEY.pub")" "public key file size"
 	assert_eq 2770 "$(stat -c %a "$STATE")" "state_dir mode"
 	[ -f "$STATE/data.mdb" ] || fail "no data.mdb after init"
-	sha256sum "$KEY" >"$D/key.sum"
+	sha256sum "$KEY" "$KEY.pub" >"$D/key.sum"
 }
 
 t_init_again() {
@@ -116,7 +129,36 @@ t_init_again() {
 	assert_contains "$(out)" "store in $STATE already exists"
 	assert_contains "$(out)" "key file $KEY already exists and is valid"
 	case $(out) in *created*) fail "second init created something: $(out)" ;; esac
+	assert_contains "$(out)" "public key file $KEY.pub already exists and matches"
 	sha256sum -c --quiet "$D/key.sum" || fail "second init changed the key"
+}
+
+# An install from before the key pair: a 32-byte key_file. init keeps
+# that key (old records open with it) and adds the pair and the public
+# key file; a public key file of another pair is refused (issue 9).
+t_init_upgrade() {
+	sed -e "s|^state_dir = .*|state_dir = $D/old|" \
+	    -e "s|^key_file = .*|key_file = $D/old.key|" "$CONF" >"$D/old.conf"
+	head -c 32 /dev/urandom >"$D/old.key"
+	chmod 640 "$D/old.key"
+	cp -p "$D/old.key" "$D/old.key.orig"
+	run "$D/old.conf" init
+	assert_eq 0 "$RC" "init over an old key file ($(err))"
+	assert_contains "$(out)" "added an X25519 key pair to key file $D/old.key"
+	assert_contains "$(out)" "created public key file $D/old.key.pub"
+	assert_eq 64 "$(stat -c %s "$D/old.key")" "upgraded key file size"
+	assert_eq 640 "$(stat -c %a "$D/old.key")" "upgraded key file mode"
+	cmp -s -n 32 "$D/old.key" "$D/old.key.orig" || fail "init lost the old key"
+	assert_contains "$(err)" "is readable by its group"
+	feed "$PW_ALICE" run "$D/old.conf" add alice
+	assert_eq 0 "$RC" "add after the upgrade ($(err))"
+	run "$D/old.conf" init
+	assert_contains "$(out)" "key file $D/old.key already exists and is valid"
+	# The public key file of another install: refused.
+	cp -p "$KEY.pub" "$D/old.key.pub"
+	run "$D/old.conf" init
+	assert_eq 3 "$RC" "init with a mismatched public key file"
+	assert_contains "$(err)" "does not hold the public key of the key file"
 }
 
 t_add_stdin() {
@@ -362,6 +404,7 @@ t_no_password_anywhere() {
 
 check "init creates state_dir 2770, store, key 0600" t_init
 check "init again is idempotent" t_init_again
+check "init adds the key pair to an old key file, keeps its key" t_init_upgrade
 check "add reads the password from stdin" t_add_stdin
 check "add refuses an existing account, store unchanged" t_add_exists
 check "bulk queues good lines, skips comments, CRLF, stdin" t_bulk_good
