@@ -93,6 +93,12 @@ static const struct {
 	{ RELAY_MAP_MAILBOX, "nobody@done.test", RELAY_NOTFOUND, NULL },
 	{ RELAY_MAP_MAILBOX, "nobody@elsewhere.test", RELAY_NOTFOUND, NULL },
 	{ RELAY_MAP_MAILBOX, "c-alias@example.test", RELAY_OK, "copied@example.test" },
+	/* Local parts that would reach a path on NEW: no mailbox. */
+	{ RELAY_MAP_MAILBOX, "../etc@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "a/b@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "a%d@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, ".x@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "a..b@example.test", RELAY_NOTFOUND, NULL },
 	/* alias */
 	{ RELAY_MAP_ALIAS, "q-alias@example.test", RELAY_OK, "queued@example.test" },
 	{ RELAY_MAP_ALIAS, "Q-Alias@example.test", RELAY_OK, "queued@example.test" },
