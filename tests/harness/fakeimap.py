@@ -20,6 +20,8 @@ Faults (session numbers count accepted connections from 1):
   --size-lie UID:DELTA        report RFC822.SIZE = real size + DELTA
   --renumber SESSION:V:SHIFT  from that session on, UIDVALIDITY V and
                               every UID + SHIFT (a rebuilt index)
+  --slow UID:SECONDS          send UID's body literal in 20 pieces spread
+                              over SECONDS (a slow OLD, a large message)
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
 servers do instead of modified UTF-7.
 The server writes one line per session to --log (if given): the session
@@ -33,6 +35,7 @@ import socket
 import socketserver
 import sys
 import threading
+import time
 
 LOCK = threading.Lock()
 SESSIONS = [0]
@@ -218,6 +221,15 @@ class Handler(socketserver.StreamRequestHandler):
                     self.log.append("CUT %d" % uid)
                     return False
                 self.send("* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, uid, len(body)))
+                slow = args.slow.get(uid)
+                if slow is not None:
+                    step = (len(body) + 19) // 20
+                    for k in range(0, len(body), step):
+                        time.sleep(slow / 20.0)
+                        self.send(body[k:k + step])
+                    self.log.append("SLOW %d" % uid)
+                    self.send(b")\r\n")
+                    continue
                 self.send(body + b")\r\n")
                 continue
             if args.malformed_fetch:
@@ -254,8 +266,10 @@ def main():
     ap.add_argument("--cut", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--size-lie", action="append", default=[])
     ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
+    ap.add_argument("--slow", action="append", default=[])
     args = ap.parse_args()
     args.size_lie = {int(a): int(b) for a, b in (x.split(":") for x in args.size_lie)}
+    args.slow = {int(a): float(b) for a, b in (x.split(":") for x in args.slow)}
     server = Server((args.listen, 0), Handler)
     server.args = args
     server.spec = Spec(args.spec)

@@ -19,6 +19,11 @@
 #     plugin): a larger message is a failed item, not sent at all;
 #   - folder names in raw UTF-8, sent as literals: EXAMINEd with a
 #     literal, created on NEW in modified UTF-7.
+#   - a message whose RFC822.SIZE is small but whose literal is over
+#     max_message_size: a failed item, not copied (the bytes streamed
+#     count, not what OLD announced);
+#   - one message streamed slower than the job's lease: the lease is
+#     renewed as it streams, no second worker takes the job.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -71,7 +76,8 @@ write_conf() {
 state_dir = $MM_DIR/state
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
-workers = 1
+workers = ${WORKERS:-1}
+max_message_size = ${MAX_MESSAGE_SIZE:-100M}
 io_timeout = 3
 connect_timeout = 3
 target_host = $NEW_IP:$NEW_IMAP_PORT
@@ -304,6 +310,62 @@ assert typ == "OK" and data[0] == b"2", (typ, data)
 EOP
 }
 
+# OLD announces an RFC822.SIZE under max_message_size (300K) for message
+# 5 and then sends its 308045 bytes: a failed item, not copied; the rest
+# is. (The lie is by UID: "Lists/Old" UID 5 is announced smaller too.)
+t_streamed_over_max() {
+	spec lie@example.test
+	MAX_MESSAGE_SIZE=300K
+	fake_run lie@example.test --size-lie 5:-1000
+	MAX_MESSAGE_SIZE=
+	[ "$(show lie@example.test state)" = copied ] ||
+		{ show lie@example.test last_error; return 1; }
+	grep -q "^1 .*UID FETCH" "$MM_DIR/fake.log" || return 1
+	MM failed lie@example.test --csv >"$MM_DIR/lie.csv"
+	grep -q '^lie@example.test,INBOX,4242,5,.*,"308045 bytes sent by OLD (RFC822.SIZE said 307045), over max_message_size (307200 bytes)"$' \
+		"$MM_DIR/lie.csv" || { cat "$MM_DIR/lie.csv"; return 1; }
+	[ "$(grep -c '^lie@' "$MM_DIR/lie.csv")" = 1 ] || { cat "$MM_DIR/lie.csv"; return 1; }
+	"$PYTHON" - "$NEW_IP" "$NEW_IMAP_PORT" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP'
+import imaplib, sys
+host, port, master, pwfile = sys.argv[1:5]
+c = imaplib.IMAP4(host, int(port))
+c.login("lie@example.test*" + master, open(pwfile).read().strip())
+typ, data = c.select("INBOX", readonly=True)
+assert typ == "OK" and data[0] == b"23", ("INBOX on NEW", data)
+typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID", "<5.fake@example.net>")
+assert typ == "OK" and data[0] == b"", ("the message over the limit is on NEW", data)
+EOP
+}
+
+# Message 5 (300 KB) takes 8 s to arrive; the lease is 2 s and a second
+# worker looks for jobs every second. The lease is renewed while the
+# message streams: one session on OLD, no lease lost, everything once.
+t_lease_renewed_while_streaming() {
+	spec slow@example.test
+	WORKERS=2
+	fake_start --spec "$MM_DIR/spec-slow@example.test.json" --slow 5:8
+	WORKERS=
+	: >"$MM_DIR/fake.log"
+	add_account slow@example.test || return 1
+	MAILMIGRATED_LEASE_SECONDS=2 "$MAILMIGRATED" -c "$CONF" -f 2>>"$MM_DIR/daemon.err" &
+	pid=$!
+	wait_for '[ "$(show slow@example.test state)" = copied ]' 60
+	ok=$?
+	kill -TERM "$pid"
+	wait_for '! kill -0 "$pid" 2>/dev/null' 10 || { kill -KILL "$pid"; return 1; }
+	wait "$pid"
+	fake_stop
+	[ "$ok" = 0 ] || { show slow@example.test last_error; return 1; }
+	grep -q "SLOW 5" "$MM_DIR/fake.log" || { echo "message 5 was not streamed slowly"; return 1; }
+	sessions=$(grep -c "LOGIN" "$MM_DIR/fake.log")
+	[ "$sessions" = 1 ] || { echo "$sessions sessions on OLD"; cat "$MM_DIR/fake.log"; return 1; }
+	if grep -q "slow@example.test: lease lost" "$MM_DIR/mailmigrated.log"; then
+		echo "the lease was lost"
+		return 1
+	fi
+	check_new slow@example.test
+}
+
 check "connection cut mid-literal, retried: every message once" t_cut_mid_literal
 check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
 check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
@@ -312,5 +374,7 @@ check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
 check "access_mode extended and standard: aliases from the headers" t_aliases
 check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
 check "raw UTF-8 folder names (literals) on OLD: EXAMINEd, mapped to UTF-7" t_8bit_folder
+check "RFC822.SIZE under max_message_size, literal over it: a failed item" t_streamed_over_max
+check "a message streamed slower than the lease: renewed, one worker" t_lease_renewed_while_streaming
 fake_stop
 mm_done
