@@ -24,6 +24,8 @@
 #     count, not what OLD announced);
 #   - one message streamed slower than the job's lease: the lease is
 #     renewed as it streams, no second worker takes the job.
+#   - POP3 from the real OLD with the spool (TMPDIR) on a full tmpfs:
+#     retry later, not a failed account; copied once there is room.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -89,6 +91,12 @@ source_host = $OLD_IP:$FAKE_PORT
 source_protocols = imap
 source_tls = none
 access_mode = ${ACCESS_MODE:-username}
+
+[domain example.org]
+source_host = $OLD_IP
+source_protocols = pop3
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
 EOC
 }
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
@@ -366,6 +374,60 @@ t_lease_renewed_while_streaming() {
 	check_new slow@example.test
 }
 
+# POP3 spools each message to $TMPDIR: a full disk there (a 64 KB tmpfs,
+# messages of 100 KB) is retry later, not a failed account; with room
+# again the retry copies everything, and nothing is left in the spool.
+spool_umount() {
+	if mountpoint -q "$MM_DIR/spool" 2>/dev/null; then
+		umount "$MM_DIR/spool"
+	fi
+	return 0
+}
+t_pop3_spool_full() {
+	command -v mountpoint >/dev/null || { echo "no mountpoint(1)"; return 1; }
+	mkdir -p "$MM_DIR/spool"
+	mount -t tmpfs -o size=64k,mode=0700 mmspool "$MM_DIR/spool" || return 1
+	mm_adduser old pop@example.org "pop pass"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new pop@example.org --nopass </dev/null || return 1
+	"$PYTHON" - "$OLD_IP" "$OLD_LMTP_PORT" <<'EOP' || return 1
+import smtplib, sys
+host, port = sys.argv[1], int(sys.argv[2])
+c = smtplib.LMTP(host, port)
+for i in range(1, 4):
+    body = ("From: a@example.net\r\nTo: pop@example.org\r\nSubject: spool %d\r\n"
+            "Message-ID: <spool%d@example.net>\r\n"
+            "Date: Mon, 2 Mar 2020 10:00:00 +0000\r\n\r\n" % (i, i))
+    body += ("z" * 998 + "\r\n") * 100
+    c.sendmail("a@example.net", ["pop@example.org"], body)
+c.quit()
+EOP
+	printf 'pop@example.org:pop pass\n' | MM bulk - >/dev/null || return 1
+	TMPDIR=$MM_DIR/spool run_once
+	[ "$(show pop@example.org state)" != failed ] ||
+		{ show pop@example.org last_error; return 1; }
+	[ "$(show pop@example.org job.attempts)" = 1 ] || return 1
+	show pop@example.org job.last_error | grep -q "No space left on device" ||
+		{ show pop@example.org job.last_error; return 1; }
+	MM log --account pop@example.org | grep -q "again in 60 s" ||
+		{ MM log --account pop@example.org; return 1; }
+	[ -z "$(ls -A "$MM_DIR/spool")" ] || { ls -la "$MM_DIR/spool"; return 1; }
+	# Room again: the retry (after its 60 s back-off) copies everything.
+	mount -o remount,size=4m "$MM_DIR/spool" || return 1
+	n=0
+	while [ "$(show pop@example.org state)" != copied ] && [ "$n" -lt 90 ]; do
+		sleep 1
+		TMPDIR=$MM_DIR/spool run_once
+		n=$((n + 1))
+	done
+	[ "$(show pop@example.org state)" = copied ] ||
+		{ show pop@example.org job.last_error; return 1; }
+	[ "$(show pop@example.org messages)" = 3 ] || return 1
+	[ -z "$(ls -A "$MM_DIR/spool")" ] || { ls -la "$MM_DIR/spool"; return 1; }
+	spool_umount
+}
+# (Checks run in subshells: the unmount at exit is set up out here.)
+mm_at_exit spool_umount
+
 check "connection cut mid-literal, retried: every message once" t_cut_mid_literal
 check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
 check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
@@ -376,5 +438,6 @@ check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
 check "raw UTF-8 folder names (literals) on OLD: EXAMINEd, mapped to UTF-7" t_8bit_folder
 check "RFC822.SIZE under max_message_size, literal over it: a failed item" t_streamed_over_max
 check "a message streamed slower than the lease: renewed, one worker" t_lease_renewed_while_streaming
+check "POP3 spool on a full disk: retry later, copied once there is room" t_pop3_spool_full
 fake_stop
 mm_done
