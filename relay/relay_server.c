@@ -441,8 +441,8 @@ static void server_tick(struct relay_server *server, time_t now)
 		}
 	}
 	server_reap(server);
-	if (server->maps->late != NULL &&
-	    relay_late_pending(server->maps->late) > 0)
+	/* Also with nothing pending: what the writer did not take yet. */
+	if (server->maps->late != NULL)
 		(void)relay_late_flush(server->maps->late, server->maps->store, now);
 }
 
