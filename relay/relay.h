@@ -138,6 +138,8 @@ struct relay_conn {
 	time_t last_active;		/* last byte read or written */
 	time_t request_start;		/* first byte of a partial query; 0 */
 	uint64_t queries;
+	uint64_t bad_queries;		/* answered PERM: logged at close */
+	char bad_first[200];		/* the first of them, for that line */
 	int dead;			/* closed, freed after this round */
 	struct relay_conn *prev, *next;
 };
@@ -161,6 +163,10 @@ enum relay_conn_result relay_conn_output(struct relay_conn *conn,
 int relay_conn_process(struct relay_conn *conn, struct relay_maps *maps,
 		       const char **error_r);
 void relay_conn_free_buffers(struct relay_conn *conn);
+/* The connection is closing: one log line for its bad queries, if it
+ * sent any (how many, and the first), instead of one per query, so a
+ * client cannot flood the log. */
+void relay_conn_closed(struct relay_conn *conn);
 
 /* --- relay_server.c ------------------------------------------------------ */
 

@@ -275,6 +275,7 @@ static void server_close(struct relay_server *server, struct relay_conn *conn)
 {
 	if (conn->dead)
 		return;
+	relay_conn_closed(conn);
 	conn->dead = 1;
 	(void)epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
 	close(conn->fd);
