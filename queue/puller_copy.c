@@ -348,7 +348,10 @@ static int copy_keep_lease(struct copy *c, enum stream_fail *fail_r,
 		return 0;
 	}
 	if (ret < 0) {
+		/* Tried again in a second, not at every chunk. */
 		log_warning("%s: cannot renew the lease: %s", c->account, error);
+		if (every > 1)
+			c->lease_renewed = now - every + 1;
 		return 0;
 	}
 	c->halt = PULLER_LEASE_LOST;
