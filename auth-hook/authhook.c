@@ -14,7 +14,9 @@
  */
 #include "config.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -268,6 +270,33 @@ static void authhook_tls_learn(struct authhook *hook, const struct cfg_domain *d
 	}
 }
 
+void authhook_rate_ip_key(const char *ip, char *buf, size_t size)
+{
+	struct in6_addr a6;
+	char addr[INET6_ADDRSTRLEN + 1], text[INET6_ADDRSTRLEN];
+	const char *pct = strchr(ip, '%');
+	size_t len = pct != NULL ? (size_t)(pct - ip) : strlen(ip);
+
+	/* Without a zone index ("fe80::1%eth0"). */
+	if (len < sizeof(addr)) {
+		memcpy(addr, ip, len);
+		addr[len] = '\0';
+		if (inet_pton(AF_INET6, addr, &a6) == 1) {
+			if (IN6_IS_ADDR_V4MAPPED(&a6) &&
+			    inet_ntop(AF_INET, &a6.s6_addr[12], text, sizeof(text)) != NULL) {
+				snprintf(buf, size, "ip:%s", text);
+				return;
+			}
+			memset(&a6.s6_addr[8], 0, 8);
+			if (inet_ntop(AF_INET6, &a6, text, sizeof(text)) != NULL) {
+				snprintf(buf, size, "ip6:%s/64", text);
+				return;
+			}
+		}
+	}
+	snprintf(buf, size, "ip:%.60s", ip);
+}
+
 /* Ask OLD whether password is account's, within the limits and the
  * failed-login cache. *verified_r: OLD answered over TLS with its
  * certificate verified (only that answer may replace a stored hash). */
@@ -302,8 +331,8 @@ authhook_ask_old(struct authhook *hook, const struct cfg_domain *dom,
 		}
 	}
 	snprintf(ukey, sizeof(ukey), "user:%s", account);
-	snprintf(ikey, sizeof(ikey), "ip:%.60s", req->remote_ip != NULL ?
-		 req->remote_ip : "");
+	authhook_rate_ip_key(req->remote_ip != NULL ? req->remote_ip : "", ikey,
+			     sizeof(ikey));
 	limits[0].key = ukey;
 	limits[0].limit = hook->cfg->auth_rate_user;
 	limits[1].key = ikey;

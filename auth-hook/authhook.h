@@ -118,6 +118,12 @@ void authhook_reply_add(struct authhook_reply *reply, const char *name,
 const char *authhook_reply_get(const struct authhook_reply *reply,
 			       const char *name);
 
+/* The rate-limit key of a client address (auth_rate_ip): "ip:ADDR" for
+ * IPv4 (an IPv4-mapped IPv6 address too), "ip6:PREFIX::/64" for IPv6,
+ * since a client holds a whole /64 and would otherwise get a fresh
+ * limit with each of its addresses; anything else as text. */
+void authhook_rate_ip_key(const char *ip, char *buf, size_t size);
+
 /* Where log lines of the module go (Dovecot's log); NULL: log(3). */
 typedef void authhook_log_fn(enum log_severity sev, const char *text, void *ctx);
 void authhook_set_logger(authhook_log_fn *fn, void *ctx);

@@ -161,15 +161,23 @@ static int has_job(const char *name)
 	return ret == 0;
 }
 
+static enum authhook_result login_from(struct authhook *hook, const char *user,
+				       const char *password, const char *service,
+				       const char *remote_ip,
+				       struct authhook_reply *reply)
+{
+	struct authhook_request req = { user, password, service, "127.0.0.3",
+					remote_ip, 0 };
+
+	memset(reply, 0, sizeof(*reply));
+	return authhook_passdb(hook, &req, reply);
+}
+
 static enum authhook_result login(struct authhook *hook, const char *user,
 				  const char *password, const char *service,
 				  struct authhook_reply *reply)
 {
-	struct authhook_request req = { user, password, service, "127.0.0.3",
-					"127.0.0.1", 0 };
-
-	memset(reply, 0, sizeof(*reply));
-	return authhook_passdb(hook, &req, reply);
+	return login_from(hook, user, password, service, "127.0.0.1", reply);
 }
 
 /* OLD accepting user with password over IMAP. */
@@ -620,6 +628,68 @@ START_TEST(rate_limited)
 }
 END_TEST
 
+/* An IPv6 client has a /64 to pick addresses from: the per-address
+ * limit holds for the whole /64, not per address. */
+START_TEST(rate_limited_ipv6_prefix)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] old\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN", 0, 0 },
+		{ FAKE_SEND, "M1 NO [AUTHENTICATIONFAILED] no\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct authhook_reply reply;
+	struct authhook *hook;
+	struct fakeserver fs;
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	hook = hook_open(fs.port, NULL, "auth_rate_ip = 1");
+	ck_assert_int_eq(login_from(hook, "ann@example.test", "a", "imap",
+				    "2001:db8:1:2::10", &reply), AUTHHOOK_MISMATCH);
+	authhook_reply_free(&reply);
+	ck_assert(fakeserver_stop(&fs));
+	/* Another user, another address of the same /64: limited. */
+	logbuf[0] = '\0';
+	ck_assert_int_eq(login_from(hook, "bob@example.test", "b", "imap",
+				    "2001:db8:1:2:ffff:ffff:ffff:fffe", &reply),
+			 AUTHHOOK_TEMPFAIL);
+	authhook_reply_free(&reply);
+	ck_assert_ptr_nonnull(strstr(logbuf, "too many checks"));
+	/* Another /64: not limited (OLD is asked, and is down now). */
+	logbuf[0] = '\0';
+	ck_assert_int_eq(login_from(hook, "bob@example.test", "b", "imap",
+				    "2001:db8:1:3::10", &reply), AUTHHOOK_TEMPFAIL);
+	authhook_reply_free(&reply);
+	ck_assert_ptr_null(strstr(logbuf, "too many checks"));
+	ck_assert_ptr_nonnull(strstr(logbuf, "cannot check the password"));
+	authhook_deinit(&hook);
+}
+END_TEST
+
+/* The rate-limit key of a client address. */
+static const struct {
+	const char *ip, *key;
+} ip_keys[] = {
+	{ "192.0.2.7", "ip:192.0.2.7" },
+	{ "2001:db8:1:2:3:4:5:6", "ip6:2001:db8:1:2::/64" },
+	{ "2001:DB8:1:2::ffff", "ip6:2001:db8:1:2::/64" },
+	{ "2001:db8:1:3::1", "ip6:2001:db8:1:3::/64" },
+	{ "::1", "ip6:::/64" },
+	{ "fe80::1%eth0", "ip6:fe80::/64" },
+	{ "::ffff:192.0.2.7", "ip:192.0.2.7" },
+	{ "", "ip:" },
+	{ "not an address", "ip:not an address" },
+};
+
+START_TEST(rate_ip_key)
+{
+	char key[80];
+
+	authhook_rate_ip_key(ip_keys[_i].ip, key, sizeof(key));
+	ck_assert_str_eq(key, ip_keys[_i].key);
+}
+END_TEST
+
 static const struct {
 	const char *template, *account, *expect;
 } expansions[] = {
@@ -718,6 +788,8 @@ static Suite *authhook_suite(void)
 			    sizeof(unverified_modes) / sizeof(unverified_modes[0]));
 	tcase_add_test(tc, downgrade_refused);
 	tcase_add_test(tc, rate_limited);
+	tcase_add_test(tc, rate_limited_ipv6_prefix);
+	tcase_add_loop_test(tc, rate_ip_key, 0, sizeof(ip_keys) / sizeof(ip_keys[0]));
 	tcase_add_loop_test(tc, expand, 0, sizeof(expansions) / sizeof(expansions[0]));
 	tcase_add_test(tc, notice_text);
 	tcase_add_test(tc, notice_lmtp);

@@ -7,7 +7,9 @@
  *	A POP3 mailbox is one folder, INBOX, whose messages are known by
  *	their UIDL (RFC 1939); the message numbers stand in for UIDs within
  *	one session only. Each message is spooled to an unlinked temporary
- *	file, so memory stays bounded and its exact size is known, and is
+ *	file in $TMPDIR (else /tmp), so memory stays bounded and its exact
+ *	size is known; a spool that cannot be written (a full disk, a
+ *	quota) is retry later, never a failed account. Each message is
  *	given to the target with an "X-UIDL: <uidl>" header first, so
  *	Dovecot's pop3_reuse_xuidl keeps POP3 clients from downloading it
  *	again. POP3 has no dates: the date is the newest Received: header's,
@@ -303,7 +305,38 @@ struct pop3_spool {
 	uint64_t size;
 	uint64_t max;
 	int too_big;
+	int write_errno;	/* the spool could not be written: ENOSPC... */
 };
+
+/* An unlinked temporary file in $TMPDIR, else /tmp: nothing stays on
+ * disk after us. NULL with errno. */
+static FILE *pop3_spool_open(void)
+{
+	const char *dir = getenv("TMPDIR");
+	char path[4096];
+	FILE *f;
+	int fd;
+
+	if (dir == NULL || *dir == '\0')
+		dir = "/tmp";
+	if ((size_t)snprintf(path, sizeof(path), "%s/mailmigrate-pop3.XXXXXX", dir) >=
+	    sizeof(path)) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	fd = mkstemp(path);
+	if (fd < 0)
+		return NULL;
+	(void)unlink(path);
+	f = fdopen(fd, "w+");
+	if (f == NULL) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+	}
+	return f;
+}
 
 static int pop3_spool_write(const void *data, size_t len, void *context)
 {
@@ -314,7 +347,11 @@ static int pop3_spool_write(const void *data, size_t len, void *context)
 		sp->too_big = 1;
 		return 0;	/* read on to the end; keep nothing more */
 	}
-	return fwrite(data, 1, len, sp->f) == len ? 0 : -1;
+	if (sp->write_errno != 0)
+		return 0;	/* likewise: the session stays in step */
+	if (fwrite(data, 1, len, sp->f) != len)
+		sp->write_errno = errno != 0 ? errno : EIO;
+	return 0;
 }
 
 struct pop3_body {
@@ -360,15 +397,29 @@ static int pop3_driver_fetch(struct driver_conn *conn, const struct driver_messa
 	uint64_t size;
 	int ret;
 
-	/* An unlinked temporary file: nothing stays on disk after us. */
-	sp.f = tmpfile();
+	sp.f = pop3_spool_open();
 	if (sp.f == NULL)
 		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 					"cannot make a temporary file: %s", strerror(errno));
+	errno = 0;
 	if (pop3_client_retr(pc->client, msg->uid, pop3_spool_write, &sp, &size,
 			     fail_r, error_r) < 0) {
 		fclose(sp.f);
 		return -1;
+	}
+	if (!sp.too_big && sp.write_errno == 0 && fflush(sp.f) != 0)
+		sp.write_errno = errno != 0 ? errno : EIO;
+	if (!sp.too_big && sp.write_errno != 0) {
+		/* A full disk or quota is the spool's, not the message's:
+		 * the whole job waits and is tried again later. */
+		fclose(sp.f);
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
+					"cannot spool message %u (%llu bytes) to "
+					"a temporary file in %.200s: %s", msg->uid,
+					(unsigned long long)size,
+					getenv("TMPDIR") != NULL && *getenv("TMPDIR") != '\0' ?
+					getenv("TMPDIR") : "/tmp",
+					strerror(sp.write_errno));
 	}
 	if (sp.too_big) {
 		fclose(sp.f);

@@ -63,6 +63,10 @@ void puller_kick(struct puller *p, const char *account);
  * resumes them at once; each counts as a death of the job's worker. */
 int puller_reclaim(const struct cfg *cfg);
 
+/* The lease a worker takes a job under and renews: PULLER_LEASE_SECONDS,
+ * or MAILMIGRATED_LEASE_SECONDS from the environment (tests only). */
+unsigned puller_lease_seconds(void);
+
 /* The worker loop; returns the exit status. once: exit when no job is
  * ready instead of waiting. */
 int puller_worker_run(const struct cfg *cfg, int once);

@@ -93,6 +93,13 @@ struct copy {
 	 * this folder's mail counts (received mail, not Sent or Junk). */
 	struct alias_tally *tally;
 	int tap;
+	/* The lease: how long, and when it was last renewed. */
+	unsigned lease_seconds;
+	time_t lease_renewed;
+	/* Set when a message in flight was given up because the lease was
+	 * lost or SIGTERM came during a throttle wait: the copy stops with
+	 * this outcome (PULLER_DONE: not halted). */
+	enum puller_outcome halt;
 	/* How the append sink failed, if it did. */
 	enum stream_fail sink_fail;
 	int append_refused;
@@ -319,10 +326,45 @@ static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 	return ret;
 }
 
-/* The body as the target reads it, counted against max_bytes_per_second. */
+/* Renew the lease while one message streams: a large message, a slow
+ * OLD or a low max_bytes_per_second can take longer than a lease, and
+ * another worker must not take the job meanwhile. At a third of the
+ * lease, so a renewal that has to wait for the store lock still lands
+ * in time. A lost lease halts the copy; a store failure is retried at
+ * the next chunk (the lease has time left). */
+static int copy_keep_lease(struct copy *c, enum stream_fail *fail_r,
+			   const char **error_r)
+{
+	time_t now = time(NULL), every = (time_t)c->lease_seconds / 3;
+	const char *error;
+	int ret;
+
+	if (now - c->lease_renewed < (every > 0 ? every : 1))
+		return 0;
+	ret = store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
+			      now, &error);
+	if (ret == 0) {
+		c->lease_renewed = now;
+		return 0;
+	}
+	if (ret < 0) {
+		/* Tried again in a second, not at every chunk. */
+		log_warning("%s: cannot renew the lease: %s", c->account, error);
+		if (every > 1)
+			c->lease_renewed = now - every + 1;
+		return 0;
+	}
+	c->halt = PULLER_LEASE_LOST;
+	return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
+			    "lease lost in the middle of a message");
+}
+
+/* The body as the target reads it, counted against max_bytes_per_second,
+ * with the lease kept. */
 struct throttled_body {
 	struct driver_body body;
 	struct driver_body *inner;
+	struct copy *c;
 	struct alias_tally *tally;	/* NULL: no header to look at */
 };
 
@@ -334,8 +376,31 @@ static int throttled_read(struct driver_body *body, void *buf, size_t len,
 	if (tb->inner->read(tb->inner, buf, len, got_r, fail_r, error_r) < 0)
 		return -1;
 	alias_tally_feed(tb->tally, buf, *got_r);
-	throttle_take(puller_throttle, *got_r);
+	if (copy_keep_lease(tb->c, fail_r, error_r) < 0)
+		return -1;
+	if (throttle_take(puller_throttle, *got_r, &puller_stop) == THROTTLE_INTERRUPTED) {
+		tb->c->halt = PULLER_STOPPED;
+		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
+				    "stopped (SIGTERM) while held by max_bytes_per_second");
+	}
 	return 0;
+}
+
+/* Is the body OLD actually sends over the limit? RFC822.SIZE was
+ * checked before; this is the size of the literal (or of the spooled
+ * message), the bytes that would be streamed, which a server may
+ * announce smaller than it is. The reason, or NULL. */
+static const char *copy_over_size(struct copy *c, const struct driver_message *msg,
+				  const struct driver_body *body, char *reason,
+				  size_t size)
+{
+	if (body->size <= c->max_size)
+		return NULL;
+	snprintf(reason, size, "%llu bytes sent by OLD (RFC822.SIZE said %llu), "
+		 "over %s (%llu bytes)", (unsigned long long)body->size,
+		 (unsigned long long)msg->size, c->max_size_name,
+		 (unsigned long long)c->max_size);
+	return reason;
 }
 
 /* The append sink: the source hands over one message's body. A
@@ -349,12 +414,19 @@ static int copy_sink(const struct driver_message *msg, struct driver_body *body,
 	enum stream_fail fail;
 	const char *error;
 
-	struct throttled_body tb = { { body->size, throttled_read, &tb }, body,
+	struct throttled_body tb = { { body->size, throttled_read, &tb }, body, c,
 				     c->tap ? c->tally : NULL };
+	char reason[256];
 
 	c->sink_fail = STREAM_FAIL_NONE;
 	c->append_refused = 0;
 	c->cur_uid = 0;
+	if (copy_over_size(c, msg, body, reason, sizeof(reason)) != NULL) {
+		/* Not sent: the source drains it, the batch goes on. */
+		snprintf(c->sink_error, sizeof(c->sink_error), "%s", reason);
+		c->append_refused = 1;
+		return 1;
+	}
 	alias_tally_begin(tb.tally);
 	if (c->tdrv->append(c->dst, c->target_folder, msg, &tb.body, &c->cur_uid,
 			    &fail, &error) == 0) {
@@ -396,11 +468,23 @@ static int copy_batch_sink(size_t k, const struct driver_message *msg,
 			   struct driver_body *body, void *context)
 {
 	struct copy *c = context;
-	struct throttled_body tb = { { body->size, throttled_read, &tb }, body,
+	struct throttled_body tb = { { body->size, throttled_read, &tb }, body, c,
 				     c->tap ? c->tally : NULL };
 	enum stream_fail fail;
 	const char *error;
+	char reason[256];
 
+	if (copy_over_size(c, msg, body, reason, sizeof(reason)) != NULL) {
+		/* Left out of the MULTIAPPEND (the source drains it), and
+		 * recorded: a failed item, not in the batch's UIDs. */
+		if (copy_failed_item(c, c->batch.folder, c->batch.uidvalidity, msg,
+				     reason, &fail, &error) < 0) {
+			snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
+			c->sink_fail = fail;
+			return -1;
+		}
+		return 0;
+	}
 	alias_tally_begin(tb.tally);
 	if (c->tdrv->append_add(c->dst, msg, &tb.body, &fail, &error) < 0) {
 		snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
@@ -567,7 +651,8 @@ static int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
 }
 
 /* Send the batch to NEW and record it. */
-static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+static int copy_flush_batch(struct copy *c, enum stream_fail *fail_r,
+			    const char **error_r)
 {
 	struct store_batch *b = &c->batch;
 	const char *error;
@@ -643,14 +728,31 @@ sent:
 	b->count = 0;
 	c->batch_bytes = 0;
 	/* Keep the lease, and stop between batches when asked to. */
-	if (store_job_renew(c->p->store, c->job->id, c->p->owner, PULLER_LEASE_SECONDS,
+	if (store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
 			    now, &error) != 0) {
 		c->outcome = PULLER_LEASE_LOST;
 		return 1;
 	}
+	c->lease_renewed = now;
 	if (copy_should_stop(c))
 		return 1;
 	return 0;
+}
+
+/* copy_flush_batch(), and a message given up in flight (lease lost,
+ * SIGTERM in a throttle wait) made a stop: the batch stays pending and
+ * is settled at the next attempt, by this worker or the one that has
+ * the job now. >0: stop (outcome set). */
+static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	int ret = copy_flush_batch(c, fail_r, error_r);
+
+	if (ret < 0 && c->halt != PULLER_DONE) {
+		log_info("%s: %s", c->account, *error_r);
+		c->outcome = c->halt;
+		return 1;
+	}
+	return ret;
 }
 
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
@@ -1263,7 +1365,9 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			const char **error_r)
 {
 	struct copy c = { .p = p, .job = job, .account = job->account,
-			  .outcome = PULLER_DONE };
+			  .outcome = PULLER_DONE, .halt = PULLER_DONE,
+			  .lease_seconds = puller_lease_seconds(),
+			  .lease_renewed = time(NULL) };
 	struct store_account acct;
 	const char *error, *at;
 	int ret;

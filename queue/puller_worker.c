@@ -119,6 +119,20 @@ static int puller_job_over_limits(struct puller *p, const struct store_job *job)
 	return 1;
 }
 
+unsigned puller_lease_seconds(void)
+{
+	const char *v = getenv("MAILMIGRATED_LEASE_SECONDS");
+	char *end;
+	unsigned long n;
+
+	if (v == NULL || *v == '\0')
+		return PULLER_LEASE_SECONDS;
+	n = strtoul(v, &end, 10);
+	if (*end != '\0' || n == 0 || n > PULLER_LEASE_SECONDS)
+		return PULLER_LEASE_SECONDS;
+	return (unsigned)n;
+}
+
 /* Take and run one job; 0 if one ran, 1 if none was ready, -1 on a
  * store failure. */
 static int puller_one(struct puller *p)
@@ -129,7 +143,7 @@ static int puller_one(struct puller *p)
 	const char *error;
 	int ret;
 
-	ret = store_job_take(p->store, p->owner, PULLER_LEASE_SECONDS, time(NULL),
+	ret = store_job_take(p->store, p->owner, puller_lease_seconds(), time(NULL),
 			     &job, &error);
 	if (ret == STORE_NOTFOUND)
 		return 1;

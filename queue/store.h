@@ -526,7 +526,10 @@ int store_event_iter(struct store *store, int errors_only, const char *account,
 
 /* Rate limits and cached failures are shared by every Dovecot auth
  * worker through the store. Expired entries are pruned by the writes
- * that add new ones. */
+ * that add new ones, each looking at no more than STORE_AUTH_PRUNE_MAX
+ * entries (going on where the last one stopped), so no login pays for
+ * a scan of the whole database. */
+#define STORE_AUTH_PRUNE_MAX 256
 struct store_auth_limit {
 	const char *key;	/* "user:NAME", "ip:ADDR": any text */
 	unsigned limit;		/* hits allowed per window; 0: no limit */

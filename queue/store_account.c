@@ -100,6 +100,17 @@ int store_account_name(const char *user, const char *domain, char *buf,
 	for (size_t i = 0; i < local_len; i++)
 		if (!store_local_char_ok((unsigned char)user[i]))
 			return store_fail(error_r, "bad character in user name");
+	/* The local part becomes a path component (user_home =
+	 * /var/vmail/%d/%n): one plain name, never a way up or across,
+	 * nor a Dovecot %-variable. */
+	for (size_t i = 0; i < local_len; i++) {
+		if (user[i] == '/' || user[i] == '%')
+			return store_fail(error_r, "user name holds '%c'", user[i]);
+		if (i == 0 && user[i] == '.')
+			return store_fail(error_r, "user name starts with '.'");
+		if (i > 0 && user[i] == '.' && user[i - 1] == '.')
+			return store_fail(error_r, "user name holds '..'");
+	}
 	if (dom == NULL || *dom == '\0')
 		return store_fail(error_r, "no domain for user (give user@domain or a domain)");
 	if (at != NULL && domain != NULL && *domain != '\0' &&

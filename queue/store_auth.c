@@ -15,7 +15,11 @@
  *
  *	Each write that adds an entry also drops expired ones once the
  *	database holds more than STORE_AUTH_PRUNE_AT entries, so the
- *	database stays small without a cleaning process.
+ *	database stays small without a cleaning process. A write looks at
+ *	STORE_AUTH_PRUNE_MAX entries at most, from where the last one
+ *	stopped (the meta record "authprune" holds that key; after the
+ *	last entry it starts over), so the cost of a login stays bounded
+ *	however large the database has grown.
  */
 #include "config.h"
 
@@ -26,6 +30,7 @@
 
 #define STORE_AUTH_PRUNE_AT 4096
 #define STORE_AUTH_MAX_KEY 400
+#define AUTH_PRUNE_KEY "authprune"
 
 /* A record: u64 expiry (window end), u32 count. */
 struct auth_rec {
@@ -64,14 +69,18 @@ static int auth_key(char *buf, size_t size, char prefix, const void *key,
 	return 0;
 }
 
-/* Drop expired entries when the database has grown. */
+/* Drop expired entries when the database has grown: at most
+ * STORE_AUTH_PRUNE_MAX looked at, going on from where the last call
+ * stopped. */
 static int auth_prune(struct store *store, MDB_txn *txn, time_t now,
 		      const char **error_r)
 {
+	unsigned char resume[STORE_AUTH_MAX_KEY + 2];
 	MDB_cursor *cur;
 	MDB_stat st;
 	MDB_val k, v;
-	int rc;
+	size_t seen = 0;
+	int rc, ret;
 
 	if (store->db_missing[STORE_DB_AUTHLIMIT])
 		return 0;
@@ -80,21 +89,46 @@ static int auth_prune(struct store *store, MDB_txn *txn, time_t now,
 		return store_mdb_fail(store, rc, error_r, "authlimit stat");
 	if (st.ms_entries < STORE_AUTH_PRUNE_AT)
 		return 0;
+	ret = store_get(store, txn, STORE_DB_META, AUTH_PRUNE_KEY,
+			strlen(AUTH_PRUNE_KEY), &v, error_r);
+	if (ret < 0)
+		return -1;
+	k.mv_size = 0;
+	if (ret == 0 && v.mv_size > 0 && v.mv_size <= sizeof(resume)) {
+		memcpy(resume, v.mv_data, v.mv_size);
+		k.mv_data = resume;
+		k.mv_size = v.mv_size;
+	}
 	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_AUTHLIMIT], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "authlimit cursor");
-	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+	rc = k.mv_size > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
+		MDB_NOTFOUND;
+	if (rc == MDB_NOTFOUND)
+		rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST);
+	for (; rc == 0 && seen < STORE_AUTH_PRUNE_MAX; seen++) {
 		struct auth_rec rec = auth_rec_get(&v);
 
 		if (rec.until <= (uint64_t)now &&
 		    (rc = mdb_cursor_del(cur, 0)) != 0)
 			break;
+		rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT);
+	}
+	/* Where the next call goes on: the first entry not looked at, or
+	 * from the start once the end was reached. */
+	if (rc == 0 && k.mv_size <= sizeof(resume)) {
+		memcpy(resume, k.mv_data, k.mv_size);
+		k.mv_data = resume;
+	} else if (rc == MDB_NOTFOUND) {
+		k.mv_size = 0;
+		rc = 0;
 	}
 	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
+	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "authlimit prune");
-	return 0;
+	return store_put(store, txn, STORE_DB_META, AUTH_PRUNE_KEY,
+			 strlen(AUTH_PRUNE_KEY), k.mv_size > 0 ? k.mv_data : "",
+			 k.mv_size, error_r);
 }
 
 struct auth_limit_ctx {

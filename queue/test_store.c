@@ -77,6 +77,21 @@ static const struct {
 	{ "x@bad.test-", NULL, NULL, "bad domain" },
 	{ "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa@x.test",
 	  NULL, NULL, "over 64" },
+	/* Local parts that would reach a path (user_home = /var/vmail/%d/%n)
+	 * as something else than one plain directory name. */
+	{ "a/b@example.test", NULL, NULL, "'/'" },
+	{ "../etc@example.test", NULL, NULL, "starts with '.'" },
+	{ "a/../b", "example.test", NULL, "'/'" },
+	{ "a%d@example.test", NULL, NULL, "'%'" },
+	{ "%n", "example.test", NULL, "'%'" },
+	{ ".hidden@example.test", NULL, NULL, "starts with '.'" },
+	{ ".", "example.test", NULL, "starts with '.'" },
+	{ "..@example.test", NULL, NULL, "starts with '.'" },
+	{ "a..b@example.test", NULL, NULL, "'..'" },
+	{ "ab..@example.test", NULL, NULL, "'..'" },
+	{ "a.b.@example.test", NULL, "a.b.@example.test", NULL },
+	{ "first.last@example.test", NULL, "first.last@example.test", NULL },
+	{ "o'neil+tag@example.test", NULL, "o'neil+tag@example.test", NULL },
 };
 
 START_TEST(account_names)

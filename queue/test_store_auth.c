@@ -91,26 +91,57 @@ START_TEST(limit_across_processes)
 }
 END_TEST
 
-/* Expired entries are pruned once the database has grown. */
+/* How many of the failed-login entries 0..n-1 (added at time 0..4)
+ * are still in the database: looked up at time 4, when none had
+ * expired, so only a pruned one is missing. */
+static unsigned present(struct store *store, unsigned n)
+{
+	unsigned char mac[32] = { 0 };
+	const char *error;
+	unsigned count = 0;
+
+	for (unsigned i = 0; i < n; i++) {
+		memcpy(mac, &i, sizeof(i));
+		count += store_auth_fail_has(store, mac, 32, 4, &error) == 1;
+	}
+	return count;
+}
+
+/* Expired entries are pruned once the database has grown, by the
+ * writes that add entries, each looking at no more than
+ * STORE_AUTH_PRUNE_MAX of them: a login does not pay for a scan of
+ * the whole database. */
 START_TEST(prune)
 {
 	struct store *store = test_open(0, 0);
 	unsigned char mac[32] = { 0 };
 	const char *error;
+	unsigned left, before;
 
 	for (unsigned i = 0; i < 5000; i++) {
 		memcpy(mac, &i, sizeof(i));
 		ck_assert_int_eq(store_auth_fail_add(store, mac, 32, i / 1000, 10, &error), 0);
 	}
-	memset(mac, 0, sizeof(mac));
-	ck_assert_int_eq(store_auth_fail_has(store, mac, 32, 4, &error), 1);
+	ck_assert_uint_eq(present(store, 5000), 5000);
 	/* Nothing had expired while they were added (times 0..4, expiring
-	 * at 10..14); a write at 1000 prunes them all, the new one stays. */
-	struct store_auth_limit l = { "ip:9.9.9.9", 1 };
+	 * at 10..14); a write at 1000 prunes some, not all. */
+	struct store_auth_limit l = { "ip:9.9.9.9", 0 };
 	ck_assert_int_eq(store_auth_limit(store, &l, 1, 60, 1000, &error), 0);
+	left = present(store, 5000);
+	ck_assert_uint_lt(left, 5000);
+	ck_assert_uint_ge(left, 5000 - STORE_AUTH_PRUNE_MAX);
+	/* Each later write goes on where the last one stopped, until the
+	 * database is small again. */
+	for (unsigned w = 0; w < 5000 / STORE_AUTH_PRUNE_MAX + 1; w++) {
+		before = left;
+		ck_assert_int_eq(store_auth_limit(store, &l, 1, 60, 1001 + w, &error), 0);
+		left = present(store, 5000);
+		ck_assert_uint_ge(left + STORE_AUTH_PRUNE_MAX, before);
+	}
+	ck_assert_uint_lt(left, 4096);
+	/* The new entry stays: the limit counts it. */
+	l.limit = 1;
 	ck_assert_int_eq(store_auth_limit(store, &l, 1, 60, 1001, &error), STORE_EXISTS);
-	memset(mac, 0, sizeof(mac));
-	ck_assert_int_eq(store_auth_fail_has(store, mac, 32, 4, &error), 0);
 	store_close(&store);
 }
 END_TEST

@@ -8,14 +8,25 @@
  *	there are leaves it in debt, and the taker waits the debt off, so
  *	a large read is paid for in full and concurrent takers queue up
  *	behind it fairly.
+ *
+ *	The lock is a robust process-shared mutex: a worker killed while
+ *	it holds it (SIGKILL, a crash) does not block the others; the
+ *	next taker gets it, marks it consistent and goes on (the bucket's
+ *	figures are at worst off by that worker's last take). A wait is
+ *	slept in slices of at most THROTTLE_SLICE_NS, looking at the stop
+ *	flag between them, so a SIGTERM is honoured at once even when the
+ *	signal lands just before the sleep starts.
  */
 #include "config.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <sys/mman.h>
 #include <time.h>
 
 #include "throttle.h"
+
+#define THROTTLE_SLICE_NS (100 * 1000000ULL)
 
 struct throttle {
 	pthread_mutex_t lock;	/* process-shared */
@@ -35,12 +46,20 @@ struct throttle *throttle_new(uint64_t bytes_per_second)
 		return NULL;
 	pthread_mutexattr_init(&attr);
 	pthread_mutexattr_setpshared(&attr, PTHREAD_PROCESS_SHARED);
+	pthread_mutexattr_setrobust(&attr, PTHREAD_MUTEX_ROBUST);
 	pthread_mutex_init(&t->lock, &attr);
 	pthread_mutexattr_destroy(&attr);
 	t->rate = bytes_per_second;
 	t->tokens = (double)bytes_per_second;
 	t->last_ns = 0;
 	return t;
+}
+
+/* Take the lock, taking it over from a holder that died. */
+static void throttle_lock(struct throttle *t)
+{
+	if (pthread_mutex_lock(&t->lock) == EOWNERDEAD)
+		(void)pthread_mutex_consistent(&t->lock);
 }
 
 void throttle_free(struct throttle **tp)
@@ -54,7 +73,7 @@ void throttle_free(struct throttle **tp)
 
 void throttle_set_rate(struct throttle *t, uint64_t bytes_per_second)
 {
-	pthread_mutex_lock(&t->lock);
+	throttle_lock(t);
 	t->rate = bytes_per_second;
 	if (t->tokens > (double)bytes_per_second)
 		t->tokens = (double)bytes_per_second;
@@ -67,7 +86,7 @@ uint64_t throttle_reserve(struct throttle *t, uint64_t bytes, uint64_t now_ns)
 
 	if (t == NULL)
 		return 0;
-	pthread_mutex_lock(&t->lock);
+	throttle_lock(t);
 	if (t->rate != 0) {
 		/* Refill for the time gone by, up to one second's worth. */
 		if (t->last_ns != 0 && now_ns > t->last_ns) {
@@ -84,20 +103,33 @@ uint64_t throttle_reserve(struct throttle *t, uint64_t bytes, uint64_t now_ns)
 	return wait;
 }
 
-void throttle_take(struct throttle *t, uint64_t bytes)
+enum throttle_result throttle_take(struct throttle *t, uint64_t bytes,
+				   volatile sig_atomic_t *stop)
 {
 	struct timespec now, ts;
 	uint64_t wait;
 
 	if (t == NULL)
-		return;
+		return THROTTLE_OK;
 	clock_gettime(CLOCK_MONOTONIC, &now);
 	wait = throttle_reserve(t, bytes, (uint64_t)now.tv_sec * 1000000000ULL +
 				(uint64_t)now.tv_nsec);
-	if (wait == 0)
-		return;
-	ts.tv_sec = (time_t)(wait / 1000000000ULL);
-	ts.tv_nsec = (long)(wait % 1000000000ULL);
-	while (nanosleep(&ts, &ts) < 0)
-		;
+	while (wait > 0) {
+		uint64_t slice = wait < THROTTLE_SLICE_NS ? wait : THROTTLE_SLICE_NS;
+
+		if (stop != NULL && *stop)
+			return THROTTLE_INTERRUPTED;
+		ts.tv_sec = (time_t)(slice / 1000000000ULL);
+		ts.tv_nsec = (long)(slice % 1000000000ULL);
+		/* A signal cuts the slice short: look at stop again. */
+		if (nanosleep(&ts, &ts) < 0)
+			slice -= (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+		wait -= slice;
+	}
+	return THROTTLE_OK;
+}
+
+void throttle_test_lock(struct throttle *t)
+{
+	throttle_lock(t);
 }

@@ -14,6 +14,7 @@
 #ifndef MM_THROTTLE_H
 #define MM_THROTTLE_H
 
+#include <signal.h>
 #include <stdint.h>
 
 struct throttle;
@@ -28,7 +29,17 @@ void throttle_set_rate(struct throttle *throttle, uint64_t bytes_per_second);
  * before going on, 0 when within the limit. */
 uint64_t throttle_reserve(struct throttle *throttle, uint64_t bytes,
 			  uint64_t now_ns);
-/* throttle_reserve() with the monotonic clock, then sleep. */
-void throttle_take(struct throttle *throttle, uint64_t bytes);
+enum throttle_result {
+	THROTTLE_OK,		/* taken; any wait is over */
+	THROTTLE_INTERRUPTED,	/* *stop was set before the wait was over */
+};
+/* throttle_reserve() with the monotonic clock, then sleep; stop (NULL:
+ * none) is looked at before and during the wait, so a SIGTERM whose
+ * handler sets it ends the wait promptly. */
+enum throttle_result throttle_take(struct throttle *throttle, uint64_t bytes,
+				   volatile sig_atomic_t *stop);
+
+/* A testing aid: take the lock and keep it (a worker killed inside). */
+void throttle_test_lock(struct throttle *throttle);
 
 #endif

@@ -144,14 +144,19 @@ int main(int argc, char **argv)
 	}
 	sopts.max_map_size = m.cfg->store_max_size;
 	sopts.event_log_max = m.cfg->event_log_max;
+	/* The late mail writer is a process of its own, so a store write
+	 * never holds up a lookup; forked before the store is opened. */
+	m.maps.late = relay_late_new();
+	if (relay_late_start(m.maps.late, m.cfg->state_dir, &sopts, &error) < 0)
+		log_error("%s; late mail is written by the event loop", error);
 	if (store_open(m.cfg->state_dir, &sopts, &store, &error) < 0) {
 		log_error("%s", error);
+		relay_late_free(&m.maps.late);
 		cfg_free(&m.cfg);
 		return 3;
 	}
 	m.maps.cfg = m.cfg;
 	m.maps.store = store;
-	m.maps.late = relay_late_new();
 	if (relay_server_new(&m.maps, &m.server, &error) < 0) {
 		log_error("%s", error);
 		status = 3;

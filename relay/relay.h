@@ -75,7 +75,18 @@ size_t relay_reply_format(enum relay_status status, const char *data,
 
 struct relay_late;
 struct relay_late *relay_late_new(void);
+/* Hand what is left to the writer (if started) and let it finish
+ * (waiting a few seconds at most). */
 void relay_late_free(struct relay_late **late);
+/* Fork the writer: a process of its own that opens the store at dir
+ * and adds the counts it is handed, so a store write that has to wait
+ * (another process holds the write lock, a slow disk) never holds up
+ * the event loop. Call it before the caller opens the store (LMDB
+ * handles do not survive fork). Without it, relay_late_flush() writes
+ * itself. A writer that dies is started again at the next flush.
+ * @return 0, or -1 with *error_r (static) */
+int relay_late_start(struct relay_late *late, const char *dir,
+		     const struct store_options *opts, const char **error_r);
 /* Note one transport answer that routed account's mail to OLD while the
  * account was queued (ignored if it was counted in this window). */
 void relay_late_note(struct relay_late *late, const char *account);
@@ -83,7 +94,9 @@ void relay_late_note(struct relay_late *late, const char *account);
 size_t relay_late_pending(const struct relay_late *late);
 /* Add the pending counts to the store (one late_mail increment per
  * account, one transaction); failures are logged and the counts kept
- * for next time. now starts a new window when the last one is over.
+ * for next time. With a writer (relay_late_start()) the counts are
+ * handed to it without waiting, and store is not used. now starts a
+ * new window when the last one is over.
  * @return 0 or -1 */
 int relay_late_flush(struct relay_late *late, struct store *store, time_t now);
 
@@ -125,6 +138,8 @@ struct relay_conn {
 	time_t last_active;		/* last byte read or written */
 	time_t request_start;		/* first byte of a partial query; 0 */
 	uint64_t queries;
+	uint64_t bad_queries;		/* answered PERM: logged at close */
+	char bad_first[200];		/* the first of them, for that line */
 	int dead;			/* closed, freed after this round */
 	struct relay_conn *prev, *next;
 };
@@ -148,6 +163,10 @@ enum relay_conn_result relay_conn_output(struct relay_conn *conn,
 int relay_conn_process(struct relay_conn *conn, struct relay_maps *maps,
 		       const char **error_r);
 void relay_conn_free_buffers(struct relay_conn *conn);
+/* The connection is closing: one log line for its bad queries, if it
+ * sent any (how many, and the first), instead of one per query, so a
+ * client cannot flood the log. */
+void relay_conn_closed(struct relay_conn *conn);
 
 /* --- relay_server.c ------------------------------------------------------ */
 

@@ -11,7 +11,10 @@
  *	the connection at once. Pipelined queries are answered in order.
  *	While replies wait for the client to read them, no more input is
  *	read: the output buffer is bounded by the replies to one input
- *	buffer's worth of queries.
+ *	buffer's worth of queries. A bad query is answered PERM and the
+ *	connection kept; they are counted and logged in one line when the
+ *	connection closes (the first one shown), so a client sending
+ *	thousands cannot flood the log.
  */
 #include "config.h"
 
@@ -57,9 +60,10 @@ static void conn_query(struct relay_conn *conn, struct relay_maps *maps,
 	if (ret < 0) {
 		char shown[120];
 
-		log_warning("client #%llu (%s): bad query '%s': %s; answering PERM",
-			    (unsigned long long)conn->id, conn->peer,
-			    log_printable(shown, sizeof(shown), payload, len), error);
+		if (conn->bad_queries++ == 0)
+			snprintf(conn->bad_first, sizeof(conn->bad_first), "'%s': %s",
+				 log_printable(shown, sizeof(shown), payload, len),
+				 error);
 		status = RELAY_PERM;
 		snprintf(data, sizeof(data), "bad query: %s", error);
 	} else if (ret == RELAY_NOTFOUND) {
@@ -201,4 +205,16 @@ void relay_conn_free_buffers(struct relay_conn *conn)
 	mm_free(&conn->in);
 	mm_free(&conn->out);
 	conn->in_len = conn->out_len = conn->out_off = conn->out_size = 0;
+}
+
+void relay_conn_closed(struct relay_conn *conn)
+{
+	if (conn->bad_queries == 0)
+		return;
+	log_warning("client #%llu (%s): %llu bad %s of %llu answered PERM "
+		    "(the first: %s)", (unsigned long long)conn->id, conn->peer,
+		    (unsigned long long)conn->bad_queries,
+		    conn->bad_queries == 1 ? "query" : "queries",
+		    (unsigned long long)conn->queries, conn->bad_first);
+	conn->bad_queries = 0;
 }

@@ -13,7 +13,8 @@
  *	resolved to its account first.
  *
  *	mailbox: OK for an address the store knows (account or alias),
- *	and for every address of a backup domain: OLD decides whether the
+ *	and for every address of a backup domain whose local part can be
+ *	an account name (no '/', '%', leading '.' or '..'): OLD decides whether the
  *	user exists (reject_unverified_recipient asks it during the SMTP
  *	dialogue, so nothing bounces later).
  *
@@ -124,6 +125,7 @@ static enum relay_status map_mailbox(struct relay_maps *maps, const char *addr,
 {
 	const struct cfg_domain *dom = cfg_domain_find(maps->cfg, domain);
 	struct store_account acct;
+	char owner[STORE_MAX_ACCOUNT];
 	const char *error;
 	int ret;
 
@@ -136,7 +138,11 @@ static enum relay_status map_mailbox(struct relay_maps *maps, const char *addr,
 		store_account_clear(&acct);
 		return RELAY_OK;
 	}
-	if (dom != NULL && dom->type == CFG_DOMAIN_BACKUP) {
+	/* Anyone of a backup domain, but only a name that can be an
+	 * account: nothing that would reach a path on NEW as more than
+	 * one plain directory name (store_account_name() says). */
+	if (dom != NULL && dom->type == CFG_DOMAIN_BACKUP &&
+	    store_account_name(addr, NULL, owner, sizeof(owner), &error) == 0) {
 		snprintf(data, datasize, "%s", addr);
 		return RELAY_OK;
 	}

@@ -275,6 +275,7 @@ static void server_close(struct relay_server *server, struct relay_conn *conn)
 {
 	if (conn->dead)
 		return;
+	relay_conn_closed(conn);
 	conn->dead = 1;
 	(void)epoll_ctl(server->epoll_fd, EPOLL_CTL_DEL, conn->fd, NULL);
 	close(conn->fd);
@@ -441,8 +442,8 @@ static void server_tick(struct relay_server *server, time_t now)
 		}
 	}
 	server_reap(server);
-	if (server->maps->late != NULL &&
-	    relay_late_pending(server->maps->late) > 0)
+	/* Also with nothing pending: what the writer did not take yet. */
+	if (server->maps->late != NULL)
 		(void)relay_late_flush(server->maps->late, server->maps->store, now);
 }
 

@@ -8,8 +8,11 @@
 #include "config.h"
 
 #include <lmdb.h>
+#include <poll.h>
+#include <time.h>
 
 #include "../queue/test_util.h"
+#include "../queue/store_private.h"
 #include "cfg.h"
 #include "relay.h"
 
@@ -95,6 +98,12 @@ static const struct {
 	{ RELAY_MAP_MAILBOX, "nobody@done.test", RELAY_NOTFOUND, NULL },
 	{ RELAY_MAP_MAILBOX, "nobody@elsewhere.test", RELAY_NOTFOUND, NULL },
 	{ RELAY_MAP_MAILBOX, "c-alias@example.test", RELAY_OK, "copied@example.test" },
+	/* Local parts that would reach a path on NEW: no mailbox. */
+	{ RELAY_MAP_MAILBOX, "../etc@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "a/b@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "a%d@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, ".x@example.test", RELAY_NOTFOUND, NULL },
+	{ RELAY_MAP_MAILBOX, "a..b@example.test", RELAY_NOTFOUND, NULL },
 	/* alias */
 	{ RELAY_MAP_ALIAS, "q-alias@example.test", RELAY_OK, "queued@example.test" },
 	{ RELAY_MAP_ALIAS, "Q-Alias@example.test", RELAY_OK, "queued@example.test" },
@@ -223,6 +232,107 @@ START_TEST(late_table_bounded)
 	ck_assert_uint_eq(relay_late_pending(late), 1);
 	relay_late_free(&late);
 	ck_assert_ptr_null(late);
+}
+END_TEST
+
+/* Milliseconds on the monotonic clock. */
+static uint64_t test_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* Inside the holder's write transaction: say so, then keep LMDB's
+ * write lock until told to let go (3 s at most). */
+static int hold_write_lock(struct store *s, MDB_txn *txn, void *ctx,
+			   const char **error_r)
+{
+	const int *fds = ctx;
+	struct pollfd pfd = { fds[0], POLLIN, 0 };
+
+	(void)s;
+	(void)txn;
+	(void)error_r;
+	if (write(fds[1], "x", 1) != 1)
+		return -1;
+	(void)poll(&pfd, 1, 3000);
+	return 0;
+}
+
+/* The late mail write is not the event loop's: while another process
+ * holds the store's write lock, lookups and flushes go on at once, and
+ * the count lands once the lock is free. */
+START_TEST(late_write_off_the_loop)
+{
+	struct store_options opts = { 0 };
+	struct store_account acct;
+	char data[RELAY_MAX_DATA], c;
+	const char *error;
+	int go[2], ready[2], hold[2];
+	uint64_t t0, spent, late_mail;
+	pid_t holder;
+
+	add_in_state("queued@example.test", "example.test", STORE_STATE_QUEUED);
+	/* The writer and the holder are forked while this process has no
+	 * store open, as the relay does (LMDB handles do not survive fork). */
+	store_close(&store);
+	ck_assert_int_eq(relay_late_start(maps.late, test_store_dir, &opts, &error), 0);
+	ck_assert_int_eq(pipe(go), 0);
+	ck_assert_int_eq(pipe(ready), 0);
+	holder = fork();
+	ck_assert_int_ge(holder, 0);
+	if (holder == 0) {
+		struct store *s;
+		int ret;
+
+		hold[0] = go[0];
+		hold[1] = ready[1];
+		if (store_open(test_store_dir, &opts, &s, &error) < 0)
+			_exit(1);
+		ret = store_write(s, hold_write_lock, hold, &error);
+		store_close(&s);
+		_exit(ret == 0 ? 0 : 1);
+	}
+	store = test_open(0, 0);
+	maps.store = store;
+	ck_assert_int_eq(read(ready[0], &c, 1), 1);	/* the lock is held */
+	t0 = test_ms();
+	for (int i = 0; i < 20; i++) {
+		ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+						  "queued@example.test", data,
+						  sizeof(data)), RELAY_OK);
+		ck_assert_int_eq(relay_late_flush(maps.late, store, 200 + i), 0);
+		ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_MAILBOX,
+						  "queued@example.test", data,
+						  sizeof(data)), RELAY_OK);
+	}
+	spent = test_ms() - t0;
+	ck_assert_msg(spent < 2000, "lookups and flushes took %llu ms while "
+		      "the store was locked", (unsigned long long)spent);
+	ck_assert_uint_eq(relay_late_pending(maps.late), 0);
+	ck_assert_int_eq(store_account_get(store, "queued@example.test", &acct,
+					   &error), 0);
+	ck_assert_uint_eq(acct.late_mail, 0);	/* not written yet */
+	store_account_clear(&acct);
+	/* Let go: the writer adds the count, once. */
+	ck_assert_int_eq(write(go[1], "x", 1), 1);
+	test_wait_ok(holder);
+	t0 = test_ms();
+	do {
+		ck_assert_int_eq(store_account_get(store, "queued@example.test",
+						   &acct, &error), 0);
+		late_mail = acct.late_mail;
+		store_account_clear(&acct);
+		if (late_mail == 0)
+			(void)poll(NULL, 0, 20);
+	} while (late_mail == 0 && test_ms() - t0 < 10000);
+	ck_assert_uint_eq(late_mail, 1);
+	close(go[0]);
+	close(go[1]);
+	close(ready[0]);
+	close(ready[1]);
 }
 END_TEST
 
@@ -358,6 +468,7 @@ static Suite *map_suite(void)
 	tcase_add_test(tc, map_account_before_alias);
 	tcase_add_test(tc, map_store_error_is_temp);
 	tcase_add_test(tc, late_table_bounded);
+	tcase_add_test(tc, late_write_off_the_loop);
 	tcase_add_test(tc, map_grown_by_other_process);
 	suite_add_tcase(s, tc);
 	return s;

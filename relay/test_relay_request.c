@@ -8,8 +8,10 @@
 #include "config.h"
 
 #include <check.h>
+#include <stdio.h>
 #include <string.h>
 
+#include "log.h"
 #include "mm_alloc.h"
 #include "relay.h"
 
@@ -158,6 +160,60 @@ START_TEST(stream_bad_query_answered_perm)
 }
 END_TEST
 
+/* Log lines, for counting them. */
+static char logged[4096];
+static unsigned logged_lines;
+
+static void capture(enum log_severity sev, const char *text)
+{
+	size_t len = strlen(logged);
+
+	(void)sev;
+	logged_lines++;
+	snprintf(logged + len, sizeof(logged) - len, "%s\n", text);
+}
+
+/* Many bad queries on one connection: answered PERM each, the
+ * connection kept, and one log line when it closes (count and the
+ * first), none per query. */
+START_TEST(stream_bad_queries_one_line)
+{
+	struct relay_conn conn = { .fd = -1, .id = 7 };
+	struct relay_maps maps = { 0 };
+	const char *out;
+	size_t perm = 0;
+
+	snprintf(conn.peer, sizeof(conn.peer), "unix");
+	logged[0] = '\0';
+	logged_lines = 0;
+	log_set_handler(capture);
+	for (int i = 0; i < 50; i++)
+		ck_assert_int_eq(feed(&conn, &maps, "11:virtual x@y,", 15), 0);
+	ck_assert_int_eq(feed(&conn, &maps, "13:transport x@y,", 17), 0);
+	ck_assert_int_eq(feed(&conn, &maps, "9:transport,", 12), 0);
+	for (out = output(&conn); (out = strstr(out, ":PERM bad query")) != NULL; out++)
+		perm++;
+	ck_assert_uint_eq(perm, 51);
+	ck_assert_ptr_nonnull(strstr(output(&conn), "14:OK smtp:[h]:25,"));
+	ck_assert_msg(logged_lines == 0, "%u lines logged before the close",
+		      logged_lines);
+	relay_conn_closed(&conn);
+	ck_assert_uint_eq(logged_lines, 1);
+	ck_assert_msg(strstr(logged, "client #7 (unix): 51 bad queries of 52 "
+				     "answered PERM (the first: 'virtual x@y': "
+				     "unknown map name") != NULL, "%s", logged);
+	/* A clean connection says nothing at close. */
+	relay_conn_free_buffers(&conn);
+	memset(&conn, 0, sizeof(conn));
+	conn.fd = -1;
+	ck_assert_int_eq(feed(&conn, &maps, "13:transport x@y,", 17), 0);
+	relay_conn_closed(&conn);
+	ck_assert_uint_eq(logged_lines, 1);
+	log_set_handler(NULL);
+	relay_conn_free_buffers(&conn);
+}
+END_TEST
+
 static const char *const malformed[] = {
 	"x", ":abc,", "01:a,", "3:abc;", "10001:", "99999999999999999999:",
 	"-1:,",
@@ -203,6 +259,7 @@ static Suite *request_suite(void)
 	tcase_add_test(tc, reply_format);
 	tcase_add_test(tc, stream_pipelined_and_split);
 	tcase_add_test(tc, stream_bad_query_answered_perm);
+	tcase_add_test(tc, stream_bad_queries_one_line);
 	tcase_add_loop_test(tc, stream_malformed, 0,
 			    sizeof(malformed) / sizeof(malformed[0]));
 	tcase_add_test(tc, stream_query_limit);

@@ -30,6 +30,8 @@ Faults (session numbers count accepted connections from 1):
                               as if stripped by someone on the path
   --pop3                      be a POP3 server instead (empty INBOX, for
                               login checks; STLS as --starttls-sessions)
+  --slow UID:SECONDS          send UID's body literal in 20 pieces spread
+                              over SECONDS (a slow OLD, a large message)
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
 servers do instead of modified UTF-7.
 The server writes one line per session to --log (if given): the session
@@ -45,6 +47,7 @@ import socketserver
 import ssl
 import sys
 import threading
+import time
 
 LOCK = threading.Lock()
 SESSIONS = [0]
@@ -259,6 +262,15 @@ class Handler(socketserver.StreamRequestHandler):
                     self.log.append("CUT %d" % uid)
                     return False
                 self.send("* %d FETCH (UID %d BODY[] {%d}\r\n" % (seq, uid, len(body)))
+                slow = args.slow.get(uid)
+                if slow is not None:
+                    step = (len(body) + 19) // 20
+                    for k in range(0, len(body), step):
+                        time.sleep(slow / 20.0)
+                        self.send(body[k:k + step])
+                    self.log.append("SLOW %d" % uid)
+                    self.send(b")\r\n")
+                    continue
                 self.send(body + b")\r\n")
                 continue
             if args.malformed_fetch:
@@ -361,10 +373,12 @@ def main():
     ap.add_argument("--starttls-sessions", type=int)
     ap.add_argument("--cert")
     ap.add_argument("--key")
+    ap.add_argument("--slow", action="append", default=[])
     args = ap.parse_args()
     if args.starttls_sessions is not None and not (args.cert and args.key):
         ap.error("--starttls-sessions needs --cert and --key")
     args.size_lie = {int(a): int(b) for a, b in (x.split(":") for x in args.size_lie)}
+    args.slow = {int(a): float(b) for a, b in (x.split(":") for x in args.slow)}
     server = Server((args.listen, 0), Pop3Handler if args.pop3 else Handler)
     server.args = args
     server.spec = Spec(args.spec)

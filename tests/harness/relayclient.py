@@ -123,15 +123,22 @@ def abuse(where, logfile, idle):
         s.close()
         wait_log(logfile, text)
         good.check("malformed %r" % bad)
-    # A well-formed query for a map we do not serve: PERM, kept open.
+    # Well-formed queries for a map we do not serve: PERM each, kept
+    # open; one log line for them all when the connection closes.
+    before = open(logfile, errors="replace").read().count("unknown map name")
     s = connect(where)
-    r = query(s, "virtual", "a@example.test")
-    if not r.startswith("PERM "):
-        raise AssertionError("unknown map: %r" % r)
+    for i in range(200):
+        r = query(s, "virtual", "a%d@example.test" % i)
+        if not r.startswith("PERM "):
+            raise AssertionError("unknown map: %r" % r)
     if query(s, "transport", "*").strip() != "NOTFOUND":
         raise AssertionError("connection not usable after PERM")
     s.close()
-    wait_log(logfile, "unknown map name")
+    wait_log(logfile, "200 bad queries of 201 answered PERM (the first: "
+             "'virtual a0@example.test': unknown map name")
+    n = open(logfile, errors="replace").read().count("unknown map name")
+    if n != before + 1:
+        raise AssertionError("%d log lines for 200 bad queries" % (n - before))
 
     # Oversize: refused by its length, before any payload is sent.
     s = connect(where)

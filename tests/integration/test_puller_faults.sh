@@ -28,6 +28,13 @@
 #     plugin): a larger message is a failed item, not sent at all;
 #   - folder names in raw UTF-8, sent as literals: EXAMINEd with a
 #     literal, created on NEW in modified UTF-7;
+#   - a message whose RFC822.SIZE is small but whose literal is over
+#     max_message_size: a failed item, not copied (the bytes streamed
+#     count, not what OLD announced);
+#   - one message streamed slower than the job's lease: the lease is
+#     renewed as it streams, no second worker takes the job;
+#   - POP3 from the real OLD with the spool (TMPDIR) on a full tmpfs:
+#     retry later, not a failed account; copied once there is room;
 #   - hostile message attributes: an INTERNALDATE sent as a literal
 #     holding CR LF and "DELETE Sent", a date holding '"', a keyword
 #     "[a b (c)]": NEW runs no command of OLD's (its Sent is still there,
@@ -91,7 +98,8 @@ write_conf() {
 state_dir = $MM_DIR/state
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
-workers = 1
+workers = ${WORKERS:-1}
+max_message_size = ${MAX_MESSAGE_SIZE:-100M}
 io_timeout = 3
 connect_timeout = 3
 max_worker_deaths = ${MAX_DEATHS:-3}
@@ -106,6 +114,12 @@ source_tls = ${SOURCE_TLS:-none}
 source_tls_ca_file = $CA_FILE
 access_mode = ${ACCESS_MODE:-username}
 source_mx_names = mx.old.test, store.old.test
+
+[domain example.org]
+source_host = $OLD_IP
+source_protocols = pop3
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
 EOC
 }
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
@@ -438,6 +452,116 @@ assert typ == "OK" and data[0] == b"2", (typ, data)
 EOP
 }
 
+# OLD announces an RFC822.SIZE under max_message_size (300K) for message
+# 5 and then sends its 308045 bytes: a failed item, not copied; the rest
+# is. (The lie is by UID: "Lists/Old" UID 5 is announced smaller too.)
+t_streamed_over_max() {
+	spec lie@example.test
+	MAX_MESSAGE_SIZE=300K
+	fake_run lie@example.test --size-lie 5:-1000
+	MAX_MESSAGE_SIZE=
+	[ "$(show lie@example.test state)" = copied ] ||
+		{ show lie@example.test last_error; return 1; }
+	grep -q "^1 .*UID FETCH" "$MM_DIR/fake.log" || return 1
+	MM failed lie@example.test --csv >"$MM_DIR/lie.csv"
+	grep -q '^lie@example.test,INBOX,4242,5,.*,"308045 bytes sent by OLD (RFC822.SIZE said 307045), over max_message_size (307200 bytes)"$' \
+		"$MM_DIR/lie.csv" || { cat "$MM_DIR/lie.csv"; return 1; }
+	[ "$(grep -c '^lie@' "$MM_DIR/lie.csv")" = 1 ] || { cat "$MM_DIR/lie.csv"; return 1; }
+	"$PYTHON" - "$NEW_IP" "$NEW_IMAP_PORT" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP'
+import imaplib, sys
+host, port, master, pwfile = sys.argv[1:5]
+c = imaplib.IMAP4(host, int(port))
+c.login("lie@example.test*" + master, open(pwfile).read().strip())
+typ, data = c.select("INBOX", readonly=True)
+assert typ == "OK" and data[0] == b"23", ("INBOX on NEW", data)
+typ, data = c.uid("SEARCH", None, "HEADER", "Message-ID", "<5.fake@example.net>")
+assert typ == "OK" and data[0] == b"", ("the message over the limit is on NEW", data)
+EOP
+}
+
+# Message 5 (300 KB) takes 8 s to arrive; the lease is 2 s and a second
+# worker looks for jobs every second. The lease is renewed while the
+# message streams: one session on OLD, no lease lost, everything once.
+t_lease_renewed_while_streaming() {
+	spec slow@example.test
+	WORKERS=2
+	fake_start --spec "$MM_DIR/spec-slow@example.test.json" --slow 5:8
+	WORKERS=
+	: >"$MM_DIR/fake.log"
+	add_account slow@example.test || return 1
+	MAILMIGRATED_LEASE_SECONDS=2 "$MAILMIGRATED" -c "$CONF" -f 2>>"$MM_DIR/daemon.err" &
+	pid=$!
+	wait_for '[ "$(show slow@example.test state)" = copied ]' 60
+	ok=$?
+	kill -TERM "$pid"
+	wait_for '! kill -0 "$pid" 2>/dev/null' 10 || { kill -KILL "$pid"; return 1; }
+	wait "$pid"
+	fake_stop
+	[ "$ok" = 0 ] || { show slow@example.test last_error; return 1; }
+	grep -q "SLOW 5" "$MM_DIR/fake.log" || { echo "message 5 was not streamed slowly"; return 1; }
+	sessions=$(grep -c "LOGIN" "$MM_DIR/fake.log")
+	[ "$sessions" = 1 ] || { echo "$sessions sessions on OLD"; cat "$MM_DIR/fake.log"; return 1; }
+	if grep -q "slow@example.test: lease lost" "$MM_DIR/mailmigrated.log"; then
+		echo "the lease was lost"
+		return 1
+	fi
+	check_new slow@example.test
+}
+
+# POP3 spools each message to $TMPDIR: a full disk there (a 64 KB tmpfs,
+# messages of 100 KB) is retry later, not a failed account; with room
+# again the retry copies everything, and nothing is left in the spool.
+spool_umount() {
+	if mountpoint -q "$MM_DIR/spool" 2>/dev/null; then
+		umount "$MM_DIR/spool"
+	fi
+	return 0
+}
+t_pop3_spool_full() {
+	command -v mountpoint >/dev/null || { echo "no mountpoint(1)"; return 1; }
+	mkdir -p "$MM_DIR/spool"
+	mount -t tmpfs -o size=64k,mode=0700 mmspool "$MM_DIR/spool" || return 1
+	mm_adduser old pop@example.org "pop pass"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new pop@example.org --nopass </dev/null || return 1
+	"$PYTHON" - "$OLD_IP" "$OLD_LMTP_PORT" <<'EOP' || return 1
+import smtplib, sys
+host, port = sys.argv[1], int(sys.argv[2])
+c = smtplib.LMTP(host, port)
+for i in range(1, 4):
+    body = ("From: a@example.net\r\nTo: pop@example.org\r\nSubject: spool %d\r\n"
+            "Message-ID: <spool%d@example.net>\r\n"
+            "Date: Mon, 2 Mar 2020 10:00:00 +0000\r\n\r\n" % (i, i))
+    body += ("z" * 998 + "\r\n") * 100
+    c.sendmail("a@example.net", ["pop@example.org"], body)
+c.quit()
+EOP
+	printf 'pop@example.org:pop pass\n' | MM bulk - >/dev/null || return 1
+	TMPDIR=$MM_DIR/spool run_once
+	[ "$(show pop@example.org state)" != failed ] ||
+		{ show pop@example.org last_error; return 1; }
+	[ "$(show pop@example.org job.attempts)" = 1 ] || return 1
+	show pop@example.org job.last_error | grep -q "No space left on device" ||
+		{ show pop@example.org job.last_error; return 1; }
+	MM log --account pop@example.org | grep -q "again in 60 s" ||
+		{ MM log --account pop@example.org; return 1; }
+	[ -z "$(ls -A "$MM_DIR/spool")" ] || { ls -la "$MM_DIR/spool"; return 1; }
+	# Room again: the retry (after its 60 s back-off) copies everything.
+	mount -o remount,size=4m "$MM_DIR/spool" || return 1
+	n=0
+	while [ "$(show pop@example.org state)" != copied ] && [ "$n" -lt 90 ]; do
+		sleep 1
+		TMPDIR=$MM_DIR/spool run_once
+		n=$((n + 1))
+	done
+	[ "$(show pop@example.org state)" = copied ] ||
+		{ show pop@example.org job.last_error; return 1; }
+	[ "$(show pop@example.org messages)" = 3 ] || return 1
+	[ -z "$(ls -A "$MM_DIR/spool")" ] || { ls -la "$MM_DIR/spool"; return 1; }
+	spool_umount
+}
+# (Checks run in subshells: the unmount at exit is set up out here.)
+mm_at_exit spool_umount
+
 t_hostile_attrs() {
 	"$PYTHON" - "$MM_DIR" <<'EOP' || return 1
 import json, sys
@@ -605,6 +729,9 @@ check "malformed FETCH response: given up, reason recorded" t_malformed_fetch
 check "access_mode extended and standard: aliases from the headers" t_aliases
 check "NEW's APPENDLIMIT: a larger message is a failed item" t_appendlimit
 check "raw UTF-8 folder names (literals) on OLD: EXAMINEd, mapped to UTF-7" t_8bit_folder
+check "RFC822.SIZE under max_message_size, literal over it: a failed item" t_streamed_over_max
+check "a message streamed slower than the lease: renewed, one worker" t_lease_renewed_while_streaming
+check "POP3 spool on a full disk: retry later, copied once there is room" t_pop3_spool_full
 check "hostile INTERNALDATE and keywords from OLD: no command on NEW, safe copy" t_hostile_attrs
 check "STARTTLS stripped on the second connection: refused, no plaintext LOGIN" t_tls_stripped
 fake_stop
