@@ -21,6 +21,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 
 #include "authhook.h"
 #include "crypto.h"
@@ -72,6 +73,32 @@ const struct cfg *authhook_cfg(const struct authhook *hook)
 	return hook->cfg;
 }
 
+/* public_key_file could not be read (error): on an install upgraded
+ * from a release without it, whose key_file is still the old 32-byte
+ * one, work as that release did (seal with key_file) and say loudly
+ * what to do, rather than refuse every login. Anything else fails. */
+static int authhook_key_not_upgraded(struct authhook *hook, const char *error,
+				     char *errbuf, size_t size)
+{
+	const char *pub = hook->cfg->public_key_file, *error2;
+	struct stat st;
+
+	if (stat(pub, &st) == 0 || errno != ENOENT) {
+		snprintf(errbuf, size, "%s", error);
+		return -1;
+	}
+	if (crypto_key_load_legacy(hook->cfg->key_file, &hook->key, &error2) < 0) {
+		snprintf(errbuf, size, "%s (and key_file: %s)", error, error2);
+		return -1;
+	}
+	authhook_log(LOG_SEV_WARNING, "public_key_file %s does not exist: sealing "
+		     "captured passwords with key_file %s as before, which lets "
+		     "group %s open them all; run `mailmigrate init` to add the "
+		     "key pair, give the auth workers only %s, and make key_file "
+		     "0600", pub, hook->cfg->key_file, "dovecot", pub);
+	return 0;
+}
+
 int authhook_init(const char *path, struct authhook **hook_r,
 		  const char **error_r)
 {
@@ -93,10 +120,9 @@ int authhook_init(const char *path, struct authhook **hook_r,
 	}
 	/* The public key only: the workers seal what they capture but
 	 * can open nothing (key_file stays the puller's). */
-	if (crypto_public_load(hook->cfg->public_key_file, &hook->key, &error) < 0) {
-		snprintf(errbuf, sizeof(errbuf), "%s", error);
+	if (crypto_public_load(hook->cfg->public_key_file, &hook->key, &error) < 0 &&
+	    authhook_key_not_upgraded(hook, error, errbuf, sizeof(errbuf)) < 0)
 		goto fail;
-	}
 	store_set_key(hook->store, &hook->key);
 	*hook_r = hook;
 	return 0;

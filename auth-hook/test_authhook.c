@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "authhook.h"
@@ -232,6 +233,56 @@ START_TEST(first_login_actions)
 	authhook_reply_free(&reply);
 	ck_assert_ptr_null(strstr(logbuf, "pw \"x\""));
 	authhook_deinit(&hook);
+}
+END_TEST
+
+/* An install upgraded from a release without public_key_file: its
+ * key_file is the old 32 bytes and no .pub exists. Logins go on as
+ * before (sealed with key_file, version 1, which the puller opens) with
+ * a warning saying what to do; once key_file holds the key pair, a
+ * missing public_key_file is an error again. */
+static char *sealed_password(const char *name);
+
+START_TEST(key_not_upgraded)
+{
+	static const struct fakeserver_step script[] = {
+		IMAP_OK("ann@example.test", "old pw"),
+	};
+	struct authhook_reply reply;
+	struct authhook *hook;
+	struct fakeserver fs;
+	char path[160], pub[170];
+	unsigned char legacy[CRYPTO_KEY_LEN];
+	const char *error;
+	char *pw;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/key", dir);
+	snprintf(pub, sizeof(pub), "%s/key.pub", dir);
+	ck_assert_int_eq(unlink(pub), 0);
+	ck_assert_int_eq(unlink(path), 0);
+	memset(legacy, 0x5a, sizeof(legacy));
+	ck_assert_ptr_nonnull(f = fopen(path, "w"));
+	ck_assert_int_eq(fwrite(legacy, 1, sizeof(legacy), f), sizeof(legacy));
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, 0600), 0);
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	hook = hook_open(fs.port, NULL, NULL);
+	ck_assert_ptr_nonnull(strstr(logbuf, "run `mailmigrate init`"));
+	ck_assert_int_eq(login(hook, "ann@example.test", "old pw", "imap", &reply),
+			 AUTHHOOK_OK);
+	authhook_reply_free(&reply);
+	ck_assert(fakeserver_stop(&fs));
+	authhook_deinit(&hook);
+	pw = sealed_password("ann@example.test");
+	ck_assert_str_eq(pw, "old pw");
+	mm_free_secret(&pw);
+
+	/* key_file with the key pair, public_key_file gone: refused. */
+	ck_assert_int_eq(crypto_key_upgrade(path, &error), 1);
+	ck_assert_int_ne(authhook_init(conf_path, &hook, &error), 0);
+	ck_assert_ptr_nonnull(strstr(error, "public_key_file is needed"));
 }
 END_TEST
 
@@ -779,6 +830,7 @@ static Suite *authhook_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, first_login_actions, 0,
 			    sizeof(actions) / sizeof(actions[0]));
+	tcase_add_test(tc, key_not_upgraded);
 	tcase_add_test(tc, wrong_password_cached);
 	tcase_add_test(tc, old_down_or_busy);
 	tcase_add_test(tc, pop3_passwords_only);

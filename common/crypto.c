@@ -339,6 +339,23 @@ int crypto_public_create(const struct crypto_key *key, const char *path,
 	return ret;
 }
 
+int crypto_key_load_legacy(const char *path, struct crypto_key *key_r,
+			   const char **error_r)
+{
+	if (crypto_key_load(path, key_r, error_r) < 0)
+		return -1;
+	if ((key_r->have & CRYPTO_HAVE_PRIVATE) != 0) {
+		crypto_key_wipe(key_r);
+		return crypto_fail(error_r, "key file %s holds the key pair, so "
+				   "its public_key_file is needed (run "
+				   "`mailmigrate init` to write it again)", path);
+	}
+	/* What crypto_mac() was keyed with before public_key_file. */
+	memcpy(key_r->mac_key, key_r->bytes, CRYPTO_KEY_LEN);
+	key_r->have |= CRYPTO_HAVE_MAC;
+	return 0;
+}
+
 int crypto_public_load(const char *path, struct crypto_key *key_r,
 		       const char **error_r)
 {
@@ -526,6 +543,14 @@ int crypto_seal(const struct crypto_key *key, const char *account,
 
 	if (len > CRYPTO_MAX_SECRET)
 		return crypto_fail(error_r, "secret over %d bytes", CRYPTO_MAX_SECRET);
+	/* An install whose key_file predates the key pair (32 bytes, no
+	 * `mailmigrate init` since the upgrade) seals as it always did,
+	 * rather than refusing every first login; the auth-hook and
+	 * preflight say so. */
+	if ((key->have & CRYPTO_HAVE_PUBLIC) == 0 &&
+	    (key->have & CRYPTO_HAVE_LEGACY) != 0)
+		return crypto_seal_legacy(key, account, secret, len, sealed_r,
+					  sealed_len_r, error_r);
 	if ((key->have & CRYPTO_HAVE_PUBLIC) == 0)
 		return crypto_fail(error_r, "no public key loaded to seal with "
 				   "(run 'mailmigrate init' to add the key pair)");

@@ -97,16 +97,27 @@ int crypto_public_load(const char *path, struct crypto_key *key_r,
  * what the puller cannot open). */
 int crypto_public_check(const struct crypto_key *key, const char *path,
 			const char **error_r);
+/* For a reader of public_key_file on an install not yet upgraded
+ * (`mailmigrate init` not run since the key pair came): load the old
+ * 32-byte key_file at path as the auth workers did before, sealing
+ * version 1 and keying crypto_mac() with it (the failed-login cache
+ * keeps its keys). Refused for a 64-byte key_file: that install has
+ * been upgraded, and its public_key_file must be there. */
+int crypto_key_load_legacy(const char *path, struct crypto_key *key_r,
+			   const char **error_r);
 void crypto_key_wipe(struct crypto_key *key);
 
-/* Seal secret[0..len) for account to key's public key (version 2).
- * The caller owns *sealed_r. */
+/* Seal secret[0..len) for account to key's public key (version 2);
+ * with only an old 32-byte key_file loaded (no key pair yet), as
+ * version 1 under it, as releases before the key pair did. The caller
+ * owns *sealed_r. */
 int crypto_seal(const struct crypto_key *key, const char *account,
 		const void *secret, size_t len,
 		unsigned char **sealed_r, size_t *sealed_len_r,
 		const char **error_r);
-/* Seal as version 1 under the symmetric key: what older releases wrote.
- * Only the tests call it, to make old records. */
+/* Seal as version 1 under the symmetric key: what older releases wrote
+ * (crypto_seal() for a key_file not yet upgraded; the tests, to make
+ * old records). */
 int crypto_seal_legacy(const struct crypto_key *key, const char *account,
 		       const void *secret, size_t len,
 		       unsigned char **sealed_r, size_t *sealed_len_r,

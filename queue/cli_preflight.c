@@ -10,8 +10,10 @@
  *	failed), the domain (or none), what it found, and for a warning
  *	or a failure what to do. New checks are new rows of the table.
  *
- *	For now: the TLS of the checks on OLD (source_tls and the store's
- *	TLS memory, per protocol) and certificate verification.
+ *	For now: the store, the key files (sealed to the key pair, or
+ *	still with an old key_file the auth workers read), the TLS of the
+ *	checks on OLD (source_tls and the store's TLS memory, per
+ *	protocol) and certificate verification.
  * DIAGNOSTICS
  *	Exit status CLI_EXIT_OK when nothing failed (warnings allowed),
  *	CLI_EXIT_INPUT when a check failed, CLI_EXIT_SYSTEM when the
@@ -22,9 +24,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "cli.h"
+#include "crypto.h"
 #include "mm_alloc.h"
 
 enum preflight_status {
@@ -189,9 +193,52 @@ static void preflight_source_tls_verify(struct preflight *pf,
 				 "checked, and passwords changed on OLD are not taken");
 }
 
+/* The key files: whether captured passwords are sealed to the key pair
+ * (the auth workers hold only public_key_file) or, on an install not
+ * upgraded since, with key_file, which the auth workers then read. */
+static void preflight_keys(struct preflight *pf, const struct preflight_check *check,
+			   const struct cfg_domain *dom)
+{
+	const struct cfg *cfg = pf->ctx->cfg;
+	struct crypto_key key;
+	struct stat st;
+	const char *error;
+
+	(void)dom;
+	if (crypto_key_load(cfg->key_file, &key, &error) < 0) {
+		preflight_report(pf, check, NULL, PREFLIGHT_FAILED,
+				 "run `mailmigrate init`, or fix key_file", "%s", error);
+		return;
+	}
+	if ((key.have & CRYPTO_HAVE_PRIVATE) == 0)
+		preflight_report(pf, check, NULL, PREFLIGHT_WARNING,
+				 "run `mailmigrate init` (it adds the key pair and "
+				 "public_key_file), give the auth workers only "
+				 "public_key_file, and make key_file 0600",
+				 "key_file %s has the old layout: the auth workers seal "
+				 "with it, so whoever they run as can open every "
+				 "captured password", cfg->key_file);
+	else if (crypto_public_check(&key, cfg->public_key_file, &error) < 0)
+		preflight_report(pf, check, NULL, PREFLIGHT_FAILED,
+				 "run `mailmigrate init` to write public_key_file",
+				 "%s", error);
+	else if (stat(cfg->key_file, &st) == 0 && (st.st_mode & S_IRGRP) != 0)
+		preflight_report(pf, check, NULL, PREFLIGHT_WARNING,
+				 "chmod 600 key_file: the auth workers need only "
+				 "public_key_file",
+				 "key_file %s is readable by its group, which can open "
+				 "every captured password", cfg->key_file);
+	else
+		preflight_report(pf, check, NULL, PREFLIGHT_OK, NULL,
+				 "key_file %s holds the key pair, public_key_file %s "
+				 "matches it", cfg->key_file, cfg->public_key_file);
+	crypto_key_wipe(&key);
+}
+
 /* Checks that run once come first, then each domain's in turn. */
 static const struct preflight_check preflight_checks[] = {
 	{ "store", 0, preflight_store },
+	{ "keys", 0, preflight_keys },
 	{ "source_tls", 1, preflight_source_tls },
 	{ "source_tls_verify", 1, preflight_source_tls_verify },
 };

@@ -410,19 +410,37 @@ t_preflight() {
 	assert_contains "$(out)" "ok      store $STATE readable"
 	assert_contains "$(out)" "warning example.org: pop3: source_tls = detect and STARTTLS never seen on OLD: passwords may go in clear; set source_tls = starttls (or direct) if OLD has TLS"
 	assert_contains "$(out)" "ok      example.org: OLD's TLS certificate is verified"
-	assert_contains "$(out)" "3 ok, 4 warnings, 0 failed"
+	assert_contains "$(out)" "ok      key_file $KEY holds the key pair, public_key_file $KEY.pub matches it"
+	assert_contains "$(out)" "4 ok, 4 warnings, 0 failed"
 	mm preflight --json
 	assert_eq 0 "$RC" "preflight --json"
 	"$PYTHON" - "$D/out" <<'EOP' || fail "preflight --json: $(out)"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert (d["ok"], d["warnings"], d["failed"]) == (3, 4, 0), d
-c = d["checks"][1]
+assert (d["ok"], d["warnings"], d["failed"]) == (4, 4, 0), d
+c = d["checks"][2]
 assert c == {"check": "source_tls", "domain": "example.test", "status": "warning",
              "message": "imap: source_tls = detect and STARTTLS never seen on OLD: passwords may go in clear",
              "hint": "set source_tls = starttls (or direct) if OLD has TLS"}, c
 assert d["checks"][0]["domain"] is None and d["checks"][0]["hint"] is None
 EOP
+	unchanged
+	# An old 32-byte key_file (no key pair yet): a warning that says to
+	# run init; a key pair whose public_key_file is gone: failed.
+	head -c 32 "$KEY" >"$D/old.key"
+	chmod 600 "$D/old.key"
+	write_conf "$D/oldkey.conf" "$STATE" "$D/old.key"
+	run "$D/oldkey.conf" preflight
+	assert_eq 0 "$RC" "preflight with an old key_file ($(err))"
+	assert_contains "$(out)" "warning key_file $D/old.key has the old layout: the auth workers seal with it"
+	assert_contains "$(out)" "run \`mailmigrate init\`"
+	cp -p "$KEY" "$D/nopub.key"
+	write_conf "$D/nopub.conf" "$STATE" "$D/nopub.key"
+	run "$D/nopub.conf" preflight
+	assert_eq 1 "$RC" "preflight without public_key_file"
+	assert_contains "$(out)" "failed  "
+	assert_contains "$(out)" "$D/nopub.key.pub"
+	rm -f "$D/old.key" "$D/oldkey.conf" "$D/nopub.key" "$D/nopub.conf"
 	unchanged
 	mm tls-forget
 	expect 2 "tls-forget: one DOMAIN"
