@@ -157,7 +157,7 @@ int main(int argc, char **argv)
 	sigaction(SIGINT, &sa, NULL);
 	sa.sa_handler = on_hup;
 	sigaction(SIGHUP, &sa, NULL);
-	(void)puller_reclaim(cfg);
+	(void)puller_reclaim(cfg, 0);
 	/* One bucket for every worker, made before they are forked. */
 	puller_throttle = throttle_new(cfg->max_bytes_per_second);
 	if (puller_throttle == NULL)
@@ -213,7 +213,7 @@ int main(int argc, char **argv)
 			if (WIFSIGNALED(wstatus)) {
 				log_warning("worker %ld killed by signal %d", (long)pid,
 					    WTERMSIG(wstatus));
-				(void)puller_reclaim(cfg);
+				(void)puller_reclaim(cfg, 1);
 			}
 			if (once)
 				break;

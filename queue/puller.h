@@ -60,8 +60,12 @@ void puller_kick(struct puller *p, const char *account);
 
 /* Give back the jobs leased by processes of this host that are gone
  * (a daemon killed with SIGKILL, a worker that crashed), so a restart
- * resumes them at once; each counts as a death of the job's worker. */
-int puller_reclaim(const struct cfg *cfg);
+ * resumes them at once. worker_died: the daemon saw its worker killed
+ * by a signal (a crash, perhaps on what that job copies): each counts
+ * as a death of the job's worker. At start-up (0) they do not: the
+ * daemon itself was stopped (kill -9, a reboot, systemd), which says
+ * nothing about the job. */
+int puller_reclaim(const struct cfg *cfg, int worker_died);
 
 /* The lease a worker takes a job under and renews: PULLER_LEASE_SECONDS,
  * or MAILMIGRATED_LEASE_SECONDS from the environment (tests only). */

@@ -240,7 +240,7 @@ static int puller_find_dead(const struct store_job *job, void *context)
 	return 0;
 }
 
-int puller_reclaim(const struct cfg *cfg)
+int puller_reclaim(const struct cfg *cfg, int worker_died)
 {
 	struct store_options opts = { .max_map_size = cfg->store_max_size,
 				      .event_log_max = cfg->event_log_max };
@@ -261,13 +261,18 @@ int puller_reclaim(const struct cfg *cfg)
 	for (size_t i = 0; i < ctx.count; i++) {
 		char text[STORE_MAX_EVENT_TEXT];
 
-		snprintf(text, sizeof(text), "its worker (%.200s) died holding the "
-			 "job; taking it up again", ctx.jobs[i].owner);
+		snprintf(text, sizeof(text), "its worker (%.200s) %s holding the "
+			 "job; taking it up again", ctx.jobs[i].owner,
+			 worker_died ? "died" : "was stopped with the daemon");
 		log_warning("%s: %s", ctx.jobs[i].account, text);
 		(void)store_event_add(store, time(NULL), LOG_SEV_WARNING,
 				      ctx.jobs[i].account, text, &error);
-		if (store_job_died(store, ctx.jobs[i].id, ctx.jobs[i].owner, time(NULL),
-				   "the worker holding it died", &error) < 0)
+		if ((worker_died ?
+		     store_job_died(store, ctx.jobs[i].id, ctx.jobs[i].owner, time(NULL),
+				    "the worker holding it died", &error) :
+		     store_job_retry(store, ctx.jobs[i].id, ctx.jobs[i].owner, time(NULL),
+				     "the daemon stopped while a worker held it",
+				     &error)) < 0)
 			log_error("%s", error);
 		store_job_clear(&ctx.jobs[i]);
 	}
