@@ -330,9 +330,21 @@ START_TEST(legacy_records_open)
 	ck_assert_uint_eq(l1, CRYPTO_SEAL_OVERHEAD + 6);
 	ck_assert_int_eq(crypto_open(&old, "a@b", v1, l1, &plain, &error), 0);
 	mm_free_secret(&plain);
-	/* The old key alone cannot seal a new record. */
-	ck_assert_int_eq(crypto_seal(&old, "a@b", "x", 1, &v2, &l2, &error), -1);
-	ck_assert_ptr_nonnull(strstr(error, "mailmigrate init"));
+	/* The old key alone (an install not yet upgraded) seals as it did
+	 * before: version 1, which that key opens. */
+	ck_assert_int_eq(crypto_seal(&old, "a@b", "x", 1, &v2, &l2, &error), 0);
+	ck_assert_uint_eq(v2[0], 1);
+	ck_assert_int_eq(crypto_open(&old, "a@b", v2, l2, &plain, &error), 0);
+	ck_assert_str_eq(plain, "x");
+	mm_free_secret(&plain);
+	mm_free(&v2);
+	/* Nothing to seal with at all: refused, saying what to do. */
+	{
+		struct crypto_key none = { .have = CRYPTO_HAVE_MAC };
+
+		ck_assert_int_eq(crypto_seal(&none, "a@b", "x", 1, &v2, &l2, &error), -1);
+		ck_assert_ptr_nonnull(strstr(error, "mailmigrate init"));
+	}
 	/* Upgrade: the old key kept, the pair added, mode kept; twice is
 	 * a no-op. */
 	ck_assert_int_eq(crypto_key_upgrade(path, &error), 1);
