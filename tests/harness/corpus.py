@@ -5,8 +5,13 @@ Load (fills an EMPTY mailbox by IMAP APPEND and writes a manifest):
 
     corpus.py --host IP [--port 143] [--tls none|starttls|imaps] [--cafile F]
               --user USER --password-file F [--seed 1] [--count 40]
-              [--big-mb 0] [--samples DIR | --no-samples] --manifest OUT.json
+              [--big-mb 0] [--samples DIR | --no-samples]
+              [--skip-refused-folders] --manifest OUT.json
 
+--skip-refused-folders: a folder the server refuses to CREATE (tagged NO;
+Cyrus refuses '"' in names) is left out with its subfolders, messages and
+subscription, reported on stderr and listed under "skipped_folders" in the
+manifest (otherwise the load fails).
 --count: generated messages (spread over the folders); --big-mb N adds one
 N MB message to Archive (0: none); the MIME samples come on top (47 from
 libpython3.11-testsuite, found automatically).
@@ -31,6 +36,15 @@ keywords, INTERNALDATEs from 2009 to 2020, sizes from 1 KB up to --big-mb MB
 Python's email test suite (line ends made CRLF).  Some folders are
 subscribed.  A sample the server refuses is listed under "rejected" in the
 manifest and reported on stderr, never skipped silently.
+
+Snapshot (a manifest of a live mailbox as the server stores it; read-only):
+
+    corpus.py --snapshot --host IP [--port 143] [--tls ...] --user USER
+              --password-file F --manifest OUT.json
+
+For an OLD that changes what it is given (Courier ends a message without a
+final newline with one; Cyrus refuses some folder names and headers), a
+copy is checked against OLD's snapshot: byte for byte what OLD serves.
 
 Manifest (JSON): folders (path components, decoded name, raw mUTF-7 name,
 subscribed), subscriptions, and per message: folder (decoded and raw),
@@ -480,14 +494,24 @@ def load(args):
     conn = connect(args)
     sep = server_separator(conn)
     prefix = server_prefix(conn)
-    folders = []
+    folders, skipped = [], []
     for path in FOLDERS:
         raw = folder_raw(path, sep, prefix)
+        if any(path[:len(s["path"])] == s["path"] for s in skipped):
+            skipped.append({"path": path, "name": sep.join(path), "raw": raw,
+                            "error": "below a refused folder"})
+            continue
         if path != ["INBOX"]:
             typ, data = conn.create(imap_quote(raw))
             if typ != "OK" and b"ALREADYEXISTS" not in b" ".join(
                     d for d in data if isinstance(d, bytes)):
-                raise CorpusError("CREATE %s failed: %s" % (raw, short(data)))
+                if not args.skip_refused_folders or typ != "NO":
+                    raise CorpusError("CREATE %s failed: %s" % (raw, short(data)))
+                skipped.append({"path": path, "name": sep.join(path), "raw": raw,
+                                "error": short(data)})
+                sys.stderr.write("corpus: server refused folder %s: %s (skipped, "
+                                 "with its messages)\n" % (sep.join(path), short(data)))
+                continue
         sub = path in SUBSCRIBED
         if sub:
             check(conn.subscribe(imap_quote(raw)), "SUBSCRIBE " + raw)
@@ -495,8 +519,12 @@ def load(args):
                         "subscribed": sub, "messages": 0})
     messages, rejected = [], []
     total = 0
+    skipped_messages = 0
     for path, source, msg, flags, date, mid in plan(args.seed, args.count,
                                                    args.big_mb, samples):
+        if any(s["path"] == path for s in skipped):
+            skipped_messages += 1
+            continue
         raw = folder_raw(path, sep, prefix)
         typ, data = conn.append(imap_quote(raw), "(" + " ".join(flags) + ")",
                                 '"' + internaldate_text(date) + '"', msg)
@@ -524,8 +552,10 @@ def load(args):
         "version": MANIFEST_VERSION, "seed": args.seed, "count": args.count,
         "big_mb": args.big_mb, "separator": sep, "user": args.user,
         "folders": folders,
-        "subscriptions": [p for p in SUBSCRIBED],
+        "subscriptions": [p for p in SUBSCRIBED
+                          if not any(s["path"] == p for s in skipped)],
         "messages": messages, "rejected": rejected,
+        "skipped_folders": skipped, "skipped_messages": skipped_messages,
         "loose_headers": LOOSE_HEADERS,
     }
     tmp = args.manifest + ".tmp"
@@ -533,8 +563,10 @@ def load(args):
         json.dump(manifest, f, ensure_ascii=False, indent=1, sort_keys=True)
         f.write("\n")
     os.replace(tmp, args.manifest)
-    print("corpus: %d messages, %d bytes, %d folders (separator %r), %d rejected -> %s"
-          % (len(messages), total, len(folders), sep, len(rejected), args.manifest))
+    print("corpus: %d messages, %d bytes, %d folders (separator %r), %d rejected%s -> %s"
+          % (len(messages), total, len(folders), sep, len(rejected),
+             ", %d folders refused (%d messages not loaded)" % (len(skipped), skipped_messages)
+             if skipped else "", args.manifest))
     return 0
 
 
@@ -671,8 +703,11 @@ def verify(args):
 
     if not args.no_subscriptions:
         subs = set()
-        for _, delim, raw in parse_list(check(conn.lsub('""', '"*"'), "LSUB")):
-            subs.add(path_key(path_of(raw, delim or sep, prefix)))
+        for flags, delim, raw in parse_list(check(conn.lsub('""', '"*"'), "LSUB")):
+            # \Noselect in LSUB: not subscribed itself, a parent of
+            # subscribed folders (RFC 3501 6.3.9; Courier lists them).
+            if "\\noselect" not in flags.lower():
+                subs.add(path_key(path_of(raw, delim or sep, prefix)))
         wsubs = {mapped(p) for p in man["subscriptions"]}
         for k in sorted(wsubs - subs):
             diffs.append("subscription %s: missing" % k)
@@ -737,6 +772,60 @@ def verify(args):
     return 0
 
 
+def snapshot(args):
+    """A manifest of a live mailbox as the server stores it (what a copy
+    of it must reproduce), compared with --verify like a loaded one."""
+    conn = connect(args)
+    sep = server_separator(conn)
+    prefix = server_prefix(conn)
+    live = {}
+    for flags, delim, raw in parse_list(check(conn.list('""', '"*"'), "LIST")):
+        if "\\noselect" in flags.lower() or "\\nonexistent" in flags.lower():
+            continue
+        path = path_of(raw, delim or sep, prefix)
+        live.setdefault(path_key(path), (path, raw))
+    subs = []
+    for flags, delim, raw in parse_list(check(conn.lsub('""', '"*"'), "LSUB")):
+        if "\\noselect" not in flags.lower():
+            subs.append(path_of(raw, delim or sep, prefix))
+    folders, messages = [], []
+    for k in sorted(live):
+        path, raw = live[k]
+        typ, data = conn.select(imap_quote(raw), readonly=True)
+        if typ != "OK":
+            raise CorpusError("EXAMINE %s failed: %s" % (raw, short(data)))
+        meta = fetch_meta(conn, int(data[0] or 0))
+        uids = sorted(meta)
+        strict = fetch_bodies(conn, uids, {u: meta[u][2] for u in uids}, set())
+        loose = fetch_bodies(conn, uids, {u: meta[u][2] for u in uids}, LOOSE)
+        for u in uids:
+            flags, date, size = meta[u]
+            messages.append({
+                "folder": sep.join(path), "folder_raw": raw, "folder_path": path,
+                "source": "%s uid %d" % (k, u), "sha256": strict[u],
+                "sha256_loose": loose[u], "size": size, "flags": flags,
+                "internaldate": date, "internaldate_utc": iso(parse_internaldate(date)),
+                "message_id": None,
+            })
+        folders.append({"path": path, "name": sep.join(path), "raw": raw,
+                        "subscribed": path in subs, "messages": len(uids)})
+    conn.logout()
+    manifest = {
+        "version": MANIFEST_VERSION, "snapshot": True, "separator": sep,
+        "user": args.user, "folders": folders, "subscriptions": subs,
+        "messages": messages, "rejected": [], "loose_headers": LOOSE_HEADERS,
+    }
+    tmp = args.manifest + ".tmp"
+    with open(tmp, "w", encoding="utf-8") as f:
+        json.dump(manifest, f, ensure_ascii=False, indent=1, sort_keys=True)
+        f.write("\n")
+    os.replace(tmp, args.manifest)
+    print("corpus snapshot: %d messages, %d bytes, %d folders, %d subscriptions -> %s"
+          % (len(messages), sum(m["size"] for m in messages), len(folders),
+             len(subs), args.manifest))
+    return 0
+
+
 def describe(m):
     return "%s [%s, %d bytes, sha256 %s]" % (m["message_id"] or "(no Message-ID)",
                                               m["source"], m["size"], m["sha256"][:16])
@@ -751,6 +840,7 @@ def fmt_flags(flags):
 def main(argv):
     p = argparse.ArgumentParser(prog="corpus.py", description=__doc__.split("\n")[0])
     p.add_argument("--verify", action="store_true")
+    p.add_argument("--snapshot", action="store_true")
     p.add_argument("--host", required=True)
     p.add_argument("--port", type=int, default=0)
     p.add_argument("--tls", choices=["none", "starttls", "imaps"], default="none")
@@ -764,6 +854,7 @@ def main(argv):
     p.add_argument("--big-mb", type=int, default=0)
     p.add_argument("--samples")
     p.add_argument("--no-samples", action="store_true")
+    p.add_argument("--skip-refused-folders", action="store_true")
     p.add_argument("--folder-map", action="append")
     p.add_argument("--loose-headers", action="store_true")
     p.add_argument("--no-flags", action="store_true")
@@ -775,6 +866,8 @@ def main(argv):
     if args.count < 0 or args.big_mb < 0 or args.big_mb > 1024:
         p.error("--count and --big-mb must be >= 0 (--big-mb at most 1024)")
     try:
+        if args.snapshot:
+            return snapshot(args)
         return verify(args) if args.verify else load(args)
     except CorpusError as e:
         sys.stderr.write("corpus: %s\n" % e)
