@@ -214,7 +214,11 @@ static int list_untagged(struct imap_client *client, const struct imap_arg *args
 			    strcasecmp(args[1].list[i].str, folder_attrs[j].attr) == 0)
 				attrs |= folder_attrs[j].flag;
 	if (ctx->lsub) {
-		/* Mark the listed folder; subscriptions to nothing are left. */
+		/* Mark the listed folder; subscriptions to nothing are left.
+		   \Noselect in LSUB: a parent of subscribed folders, not
+		   subscribed itself (RFC 3501 6.3.9; Courier lists them). */
+		if ((attrs & DRIVER_FOLDER_NOSELECT) != 0)
+			return 0;
 		for (size_t i = 0; i < ctx->count; i++)
 			if (strcmp(ctx->folders[i].name, name) == 0)
 				ctx->folders[i].subscribed = 1;
