@@ -6,12 +6,14 @@ Load (fills an EMPTY mailbox by IMAP APPEND and writes a manifest):
     corpus.py --host IP [--port 143] [--tls none|starttls|imaps] [--cafile F]
               --user USER --password-file F [--seed 1] [--count 40]
               [--big-mb 0] [--samples DIR | --no-samples]
-              [--skip-refused-folders] --manifest OUT.json
+              [--skip-refused-folders] [--inbox-only] --manifest OUT.json
 
 --skip-refused-folders: a folder the server refuses to CREATE (tagged NO;
 Cyrus refuses '"' in names) is left out with its subfolders, messages and
 subscription, reported on stderr and listed under "skipped_folders" in the
 manifest (otherwise the load fails).
+--inbox-only: every message (generated, big, samples) in INBOX, no other
+folder (a POP3 source).
 --count: generated messages (spread over the folders); --big-mb N adds one
 N MB message to Archive (0: none); the MIME samples come on top (47 from
 libpython3.11-testsuite, found automatically).
@@ -459,11 +461,13 @@ def sample_dir(explicit):
     return None
 
 
-def plan(seed, count, big_mb, samples):
+def plan(seed, count, big_mb, samples, inbox_only=False):
     """List of (folder path, source, message bytes, flags, date, mid)."""
     rng = random.Random(seed)
     out = []
     targets = [f for f in FOLDERS if f not in NO_GENERATED]
+    if inbox_only:
+        targets = [["INBOX"]]
     for n in range(count):
         folder = targets[n % len(targets)] if n < len(targets) else rng.choice(targets)
         size = rng.choice(SIZES_KB) * 1024 + rng.randrange(1024)
@@ -479,7 +483,7 @@ def plan(seed, count, big_mb, samples):
             with open(path, "rb") as f:
                 msg = crlf(f.read())
             date = pick_date(rng)
-            out.append((["Samples"], "sample:" + os.path.basename(path), msg,
+            out.append((["INBOX"] if inbox_only else ["Samples"], "sample:" + os.path.basename(path), msg,
                         pick_flags(rng, ["Samples"]), date, message_id_of(msg)))
     return out
 
@@ -495,7 +499,7 @@ def load(args):
     sep = server_separator(conn)
     prefix = server_prefix(conn)
     folders, skipped = [], []
-    for path in FOLDERS:
+    for path in [["INBOX"]] if args.inbox_only else FOLDERS:
         raw = folder_raw(path, sep, prefix)
         if any(path[:len(s["path"])] == s["path"] for s in skipped):
             skipped.append({"path": path, "name": sep.join(path), "raw": raw,
@@ -521,7 +525,8 @@ def load(args):
     total = 0
     skipped_messages = 0
     for path, source, msg, flags, date, mid in plan(args.seed, args.count,
-                                                   args.big_mb, samples):
+                                                   args.big_mb, samples,
+                                                   args.inbox_only):
         if any(s["path"] == path for s in skipped):
             skipped_messages += 1
             continue
@@ -553,7 +558,8 @@ def load(args):
         "big_mb": args.big_mb, "separator": sep, "user": args.user,
         "folders": folders,
         "subscriptions": [p for p in SUBSCRIBED
-                          if not any(s["path"] == p for s in skipped)],
+                          if not any(s["path"] == p for s in skipped)
+                          and (p == ["INBOX"] or not args.inbox_only)],
         "messages": messages, "rejected": rejected,
         "skipped_folders": skipped, "skipped_messages": skipped_messages,
         "loose_headers": LOOSE_HEADERS,
@@ -855,6 +861,7 @@ def main(argv):
     p.add_argument("--samples")
     p.add_argument("--no-samples", action="store_true")
     p.add_argument("--skip-refused-folders", action="store_true")
+    p.add_argument("--inbox-only", action="store_true")
     p.add_argument("--folder-map", action="append")
     p.add_argument("--loose-headers", action="store_true")
     p.add_argument("--no-flags", action="store_true")
