@@ -38,8 +38,9 @@
 #   cyrus    configdirectory and partition under DIR; users in /etc/sasldb2
 #            (DIR/etc/sasldb2); tls_server_cert/tls_server_key;
 #            popminpoll: 0 (Debian's 1 refuses a second POP3 login within a
-#            minute); munge8bit: no (8-bit header bytes kept as they are,
-#            not turned into 'X'); only the imap, pop3 and lmtpunix services
+#            minute); munge8bit: no (8-bit header bytes in mail lmtpd
+#            delivers kept, not turned into 'X'; IMAP APPEND keeps them
+#            either way); only the imap, pop3 and lmtpunix services
 # Logins by full address: $MM_OLDSRV_FULL_LOGIN (default yes) adds, for
 # Courier, a second userdb entry USER@DOMAIN next to USER, and for Cyrus
 # `virtdomains: userid` with `defaultdomain: $MM_OLDSRV_DOMAIN` (default
