@@ -389,15 +389,20 @@ exec sleep 2147483647
 EOF
 }
 
-# ns_pids: processes in DIR's mount namespace (none when it is unknown or
-# is this shell's own namespace).
+# ns_pids: processes in DIR's mount namespace (none when it is unknown, is
+# this shell's own namespace, or is not DIR's: a namespace number can be
+# used again once its processes are gone, so each process must also see
+# DIR/run mounted on /run).
 ns_pids() {
 	[ -s "$DIR/mntns" ] || [ -s "$DIR/mntns.tmp" ] || return 0
 	ns=$(cat "$DIR/mntns" 2>/dev/null || cat "$DIR/mntns.tmp" 2>/dev/null)
 	case $ns in mnt:\[[0-9]*\]) ;; *) return 0 ;; esac
 	[ "$ns" != "$(readlink /proc/self/ns/mnt)" ] || return 0
 	for p in /proc/[0-9]*; do
-		[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] && echo "${p#/proc/}"
+		[ "$(readlink "$p/ns/mnt" 2>/dev/null)" = "$ns" ] || continue
+		# mountinfo: ID PARENT MAJ:MIN ROOT MOUNTPOINT ...
+		awk -v r="$DIR/run" '$4 == r && $5 == "/run" { f = 1 } END { exit !f }' \
+			"$p/mountinfo" 2>/dev/null && echo "${p#/proc/}"
 	done
 }
 
@@ -440,13 +445,13 @@ cmd_start() {
 		n=$((n + 1))
 	done
 	if [ ! -s "$DIR/mntns" ]; then
-		tail -n 20 "$DIR/nsinit.log" "$DIR/syslog" >&2
+		tail -n 20 "$DIR/nsinit.log" "$DIR/syslog" "$DIR/master.log" >&2 2>/dev/null
 		cmd_stop "$DIR" >/dev/null 2>&1
 		die "$KIND did not start (see $DIR/nsinit.log, $DIR/syslog)"
 	fi
 	if ! "$PYTHON" "$HERE/netcheck.py" wait "$START_TIMEOUT" \
 	    "$KIND imap=$IP:143" "$KIND pop3=$IP:110" >&2; then
-		tail -n 20 "$DIR/nsinit.log" "$DIR/syslog" >&2
+		tail -n 20 "$DIR/nsinit.log" "$DIR/syslog" "$DIR/master.log" >&2 2>/dev/null
 		cmd_stop "$DIR" >/dev/null 2>&1
 		die "$KIND did not listen on $IP (see $DIR/syslog)"
 	fi
@@ -577,7 +582,7 @@ cmd_stop() {
 cmd_procs() {
 	set_dir "${1:-}"
 	for p in $(ns_pids); do
-		printf '%s %s\n' "$p" "$(tr '\0' ' ' <"/proc/$p/cmdline" 2>/dev/null)"
+		printf '%s %s\n' "$p" "$(tr '\0\n' '  ' <"/proc/$p/cmdline" 2>/dev/null | cut -c1-200)"
 	done
 }
 
