@@ -28,8 +28,16 @@ Faults (session numbers count accepted connections from 1):
   --starttls-sessions N       offer STARTTLS (with --cert and --key) in
                               sessions 1..N only: from N+1 on it is gone,
                               as if stripped by someone on the path
-  --pop3                      be a POP3 server instead (empty INBOX, for
-                              login checks; STLS as --starttls-sessions)
+  --pop3                      be a POP3 server instead, serving the INBOX
+                              of SPEC (STLS as --starttls-sessions)
+  --pop3-utf8 MODE            POP3: list UTF8 in CAPA (RFC 6856) and
+                              "substitute": answer UTF8 with +OK; until a
+                              session sent it, RETR of a message whose
+                              header holds 8-bit bytes sends a generated
+                              stand-in ("Cannot display Unicode content",
+                              as Courier does) with LIST giving its size;
+                              "refuse": answer UTF8 with -ERR (and
+                              substitute as above)
   --slow UID:SECONDS          send UID's body literal in 20 pieces spread
                               over SECONDS (a slow OLD, a large message)
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
@@ -296,14 +304,38 @@ class Handler(socketserver.StreamRequestHandler):
         return True
 
 
+SUBSTITUTE = (b"From: Mail Server <postmaster@fake.test>\r\n"
+              b"Subject: Cannot display Unicode content\r\n"
+              b"Message-ID: <substitute-%d@fake.test>\r\n"
+              b"Content-Type: text/plain\r\n\r\n"
+              b"This message contains Unicode content that your mail "
+              b"client cannot display.\r\n")
+
+
 class Pop3Handler(Handler):
-    """--pop3: a POP3 OLD (RFC 1939, 2449, 2595) with an empty INBOX, for
-    login checks: CAPA (STLS as --starttls-sessions says), STLS, USER,
-    PASS, STAT, UIDL, LIST, QUIT. Logged like the IMAP commands."""
+    """--pop3: a POP3 OLD (RFC 1939, 2449, 2595, 6856) serving SPEC's
+    INBOX: CAPA (STLS as --starttls-sessions says, UTF8 with
+    --pop3-utf8), STLS, UTF8, USER, PASS, STAT, UIDL, LIST, RETR, QUIT.
+    Logged like the IMAP commands."""
+
+    def inbox(self):
+        """[(msgnum, uid, bytes as this session would send them)]."""
+        f = self.folder("INBOX")
+        out = []
+        for num, m in enumerate(f["messages"] if f else [], 1):
+            body = self.server.spec.bodies[m["file"]]
+            hdr = body.split(b"\r\n\r\n", 1)[0]
+            if (self.server.args.pop3_utf8 and not self.utf8
+                    and any(b >= 0x80 for b in hdr)):
+                body = SUBSTITUTE % num
+            out.append((num, m["uid"], body))
+        return out
 
     def caps(self):
         args = self.server.args
         caps = ["USER", "UIDL"]
+        if args.pop3_utf8:
+            caps.append("UTF8 USER")
         if (args.starttls_sessions is not None and not self.tls
                 and self.session <= args.starttls_sessions):
             caps.append("STLS")
@@ -312,6 +344,7 @@ class Pop3Handler(Handler):
     def handle(self):
         spec = self.server.spec.d
         user = None
+        self.utf8 = False
         self.send("+OK fake OLD ready\r\n")
         while True:
             line = self.rfile.readline(4096)
@@ -331,6 +364,14 @@ class Pop3Handler(Handler):
                     self.wfile = self.request.makefile("wb")
                     self.tls = True
                     self.log.append("TLS")
+                elif cmd == "UTF8" and self.server.args.pop3_utf8:
+                    if self.server.args.pop3_utf8 == "refuse":
+                        self.send("-ERR UTF8 not available\r\n")
+                    elif user is not None:
+                        self.send("-ERR UTF8 only before USER\r\n")
+                    else:
+                        self.utf8 = True
+                        self.send("+OK UTF8 enabled\r\n")
                 elif cmd == "USER":
                     user = arg
                     self.send("+OK\r\n")
@@ -340,9 +381,28 @@ class Pop3Handler(Handler):
                     else:
                         self.send("-ERR [AUTH] bad login\r\n")
                 elif cmd == "STAT":
-                    self.send("+OK 0 0\r\n")
-                elif cmd in ("UIDL", "LIST"):
-                    self.send("+OK\r\n.\r\n")
+                    msgs = self.inbox()
+                    self.send("+OK %d %d\r\n" % (len(msgs), sum(len(b) for _, _, b in msgs)))
+                elif cmd == "UIDL":
+                    self.send("+OK\r\n" + "".join("%d fake-%d\r\n" % (n, u)
+                                                  for n, u, _ in self.inbox()) + ".\r\n")
+                elif cmd == "LIST":
+                    self.send("+OK\r\n" + "".join("%d %d\r\n" % (n, len(b))
+                                                  for n, _, b in self.inbox()) + ".\r\n")
+                elif cmd == "RETR":
+                    msgs = self.inbox()
+                    if not arg.isdigit() or not 1 <= int(arg) <= len(msgs):
+                        self.send("-ERR no such message\r\n")
+                        continue
+                    body = msgs[int(arg) - 1][2]
+                    if self.utf8 is False and body.startswith(b"From: Mail Server"):
+                        self.log.append("SUBSTITUTE %s" % arg)
+                    lines = body.split(b"\r\n")
+                    if lines and lines[-1] == b"":
+                        lines.pop()
+                    out = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                                   for l in lines)
+                    self.send(b"+OK\r\n" + out + b".\r\n")
                 elif cmd == "QUIT":
                     self.send("+OK bye\r\n")
                     return
@@ -370,6 +430,7 @@ def main():
     ap.add_argument("--size-lie", action="append", default=[])
     ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--pop3", action="store_true")
+    ap.add_argument("--pop3-utf8", choices=["substitute", "refuse"])
     ap.add_argument("--starttls-sessions", type=int)
     ap.add_argument("--cert")
     ap.add_argument("--key")
