@@ -40,8 +40,15 @@ Faults (session numbers count accepted connections from 1):
                               substitute as above)
   --slow UID:SECONDS          send UID's body literal in 20 pieces spread
                               over SECONDS (a slow OLD, a large message)
+  --utf8-accept               list ENABLE and UTF8=ACCEPT (RFC 6855); after
+                              "ENABLE UTF8=ACCEPT" folder names are listed
+                              as quoted UTF-8 strings and taken back so;
+                              until then a message whose header holds
+                              8-bit bytes is served as a generated
+                              stand-in (as Courier does), and LIST says
+                              nothing of non-ASCII folders
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
-servers do instead of modified UTF-7.
+servers do instead of modified UTF-7 (without --utf8-accept).
 The server writes one line per session to --log (if given): the session
 number and the commands it got (bodies and passwords not included); "TLS"
 once STARTTLS completed, so a LOGIN before it was sent in plaintext.
@@ -96,6 +103,7 @@ class Handler(socketserver.StreamRequestHandler):
         self.log = []
         self.selected = None
         self.tls = False
+        self.utf8 = False
 
     def finish(self):
         if self.tls:
@@ -118,6 +126,8 @@ class Handler(socketserver.StreamRequestHandler):
         if (args.starttls_sessions is not None and not self.tls
                 and self.session <= args.starttls_sessions):
             return "IMAP4rev1 NAMESPACE STARTTLS"
+        if args.utf8_accept:
+            return "IMAP4rev1 NAMESPACE ENABLE UTF8=ACCEPT"
         return "IMAP4rev1 NAMESPACE"
 
     def starttls(self, tag):
@@ -211,10 +221,23 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("%s NO [AUTHENTICATIONFAILED] bad login\r\n" % tag)
         elif cmd == "NAMESPACE":
             self.send('* NAMESPACE (("" "/")) NIL NIL\r\n%s OK done\r\n' % tag)
+        elif cmd == "ENABLE" and self.server.args.utf8_accept:
+            if "UTF8=ACCEPT" in rest.upper().split():
+                self.utf8 = True
+                self.send("* ENABLED UTF8=ACCEPT\r\n")
+            else:
+                self.send("* ENABLED\r\n")
+            self.send("%s OK enabled\r\n" % tag)
         elif cmd in ("LIST", "LSUB"):
             for f in spec["folders"]:
                 raw = f["name"].encode()
-                if raw.isascii():
+                if self.server.args.utf8_accept:
+                    if not raw.isascii() and not self.utf8:
+                        continue
+                    self.send(('* %s () "/" "' % cmd).encode()
+                              + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+                              + b'"\r\n')
+                elif raw.isascii():
                     self.send('* %s () "/" "%s"\r\n' % (cmd, f["name"]))
                 else:
                     # 8-bit: as a literal, the way such servers send it.
@@ -222,7 +245,9 @@ class Handler(socketserver.StreamRequestHandler):
                               + raw + b"\r\n")
             self.send("%s OK done\r\n" % tag)
         elif cmd in ("EXAMINE", "SELECT"):
-            name = rest.strip().strip('"')
+            name = rest.strip()
+            if name.startswith('"') and name.endswith('"') and len(name) >= 2:
+                name = re.sub(r'\\(.)', r'\1', name[1:-1])
             f = self.folder(name)
             if f is None:
                 self.send("%s NO no such folder\r\n" % tag)
@@ -262,6 +287,9 @@ class Handler(socketserver.StreamRequestHandler):
             if not want(uid):
                 continue
             body = bodies[msg["file"]]
+            if (args.utf8_accept and not self.utf8
+                    and any(b >= 0x80 for b in body.split(b"\r\n\r\n", 1)[0])):
+                body = SUBSTITUTE % uid
             if "BODY.PEEK[]" in items:
                 cut = args.cut
                 if cut is not None and cut[0] == self.session and cut[1] == uid:
@@ -431,6 +459,7 @@ def main():
     ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--pop3", action="store_true")
     ap.add_argument("--pop3-utf8", choices=["substitute", "refuse"])
+    ap.add_argument("--utf8-accept", action="store_true")
     ap.add_argument("--starttls-sessions", type=int)
     ap.add_argument("--cert")
     ap.add_argument("--key")

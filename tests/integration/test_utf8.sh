@@ -8,6 +8,11 @@
 #     the puller sends it, NEW gets the real message byte for byte;
 #   - the same fake refusing UTF8 (-ERR): the account is failed with the
 #     reason, never copied, and no stand-in reaches NEW;
+#   - a fake IMAP OLD (fakeimap.py --utf8-accept) listing UTF8=ACCEPT,
+#     substituting raw-UTF-8 messages and hiding non-ASCII folders until
+#     ENABLE UTF8=ACCEPT, then listing "Données & Co" as a quoted UTF-8
+#     string: the puller ENABLEs, EXAMINEs it in UTF-8, and NEW gets
+#     "Donn&AOk-es &- Co" (modified UTF-7) with the real messages;
 #   - the real Dovecot OLD with raw UTF-8 headers and a folder named
 #     "Entwürfe" (modified UTF-7 on the wire): copied byte for byte over
 #     IMAP (folder name kept) and over POP3.
@@ -38,6 +43,11 @@ target_master_password_file = $NEW_MASTER_PASS_FILE
 [domain fake.test]
 source_host = $OLD_IP:$FAKE_PORT
 source_protocols = pop3
+source_tls = none
+
+[domain fakei.test]
+source_host = $OLD_IP:$FAKE_PORT
+source_protocols = imap
 source_tls = none
 
 [domain example.test]
@@ -111,14 +121,19 @@ for i, h in hdrs.items():
         f.write(body.encode("utf-8"))
 EOP
 
+# spec USER: INBOX with messages 1 2 3, "Données & Co" with 1 and 3.
 spec() {
 	"$PYTHON" - "$MM_DIR" "$1" <<'EOP'
 import json, sys
 d, user = sys.argv[1], sys.argv[2]
-msgs = [{"uid": i, "file": "%s/msgs/%d.eml" % (d, i),
-         "date": "02-Mar-2020 10:00:00 +0000", "flags": []} for i in (1, 2, 3)]
+def msgs(nums):
+    return [{"uid": i, "file": "%s/msgs/%d.eml" % (d, n),
+             "date": "02-Mar-2020 10:00:00 +0000", "flags": []}
+            for i, n in enumerate(nums, 1)]
 json.dump({"user": user, "password": "fake pass",
-           "folders": [{"name": "INBOX", "uidvalidity": 7, "messages": msgs}]},
+           "folders": [{"name": "INBOX", "uidvalidity": 7, "messages": msgs((1, 2, 3))},
+                       {"name": "Donn\u00e9es & Co", "uidvalidity": 8,
+                        "messages": msgs((1, 3))}]},
           open("%s/spec-%s.json" % (d, user), "w"))
 EOP
 }
@@ -219,6 +234,22 @@ t_pop3_utf8_refused() {
 	check_new ref@fake.test INBOX -
 }
 
+# IMAP OLD with UTF8=ACCEPT: ENABLE sent after LOGIN, the UTF-8 folder
+# EXAMINEd as OLD spells it, created on NEW in modified UTF-7.
+t_imap_utf8_accept() {
+	spec acc@fakei.test
+	: >"$MM_DIR/fake.log"
+	fake_start --utf8-accept --spec "$MM_DIR/spec-acc@fakei.test.json"
+	add_account acc@fakei.test "fake pass" || return 1
+	run_once
+	fake_stop
+	grep -q "LOGIN | ENABLE | " "$MM_DIR/fake.log" || { cat "$MM_DIR/fake.log"; return 1; }
+	[ "$(show acc@fakei.test state)" = copied ] ||
+		{ show acc@fakei.test last_error; show acc@fakei.test job; return 1; }
+	check_new acc@fakei.test INBOX - 1 2 3 || return 1
+	check_new acc@fakei.test "Donn&AOk-es &- Co" - 1 3
+}
+
 # The real Dovecot OLD: raw UTF-8 headers in INBOX and in "Entwürfe".
 # deliver USER: messages 1..3 into INBOX by LMTP, 1 and 3 APPENDed to
 # "Entwürfe" (created in modified UTF-7, as IMAP4rev1 says).
@@ -266,6 +297,7 @@ t_dovecot_pop3() {
 
 check "POP3 OLD lists UTF8: sent before USER, real messages on NEW byte for byte" t_pop3_utf8_sent
 check "POP3 OLD refuses UTF8: account not copied, reason given, no PASS sent" t_pop3_utf8_refused
+check "IMAP OLD with UTF8=ACCEPT: ENABLE, UTF-8 folder 'Données & Co' on NEW" t_imap_utf8_accept
 check "Dovecot OLD over IMAP: UTF-8 headers and folder 'Entwürfe' byte for byte" t_dovecot_imap
 check "Dovecot OLD over POP3: UTF-8 headers byte for byte" t_dovecot_pop3
 mm_done
