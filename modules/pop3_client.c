@@ -242,13 +242,13 @@ static int pop3_login_refused(enum stream_fail *fail_r, const char **error_r)
 	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "login refused: %s", text);
 }
 
-/* UTF8 (RFC 6856 section 2), in the AUTHORIZATION state before the
+/* UTF8 (RFC 6856), in the AUTHORIZATION state before the
  * credentials: a server that lists UTF8 in CAPA may replace a message
  * whose header holds raw UTF-8 with a stand-in of its own (Courier:
  * "Cannot display Unicode content") for a client that did not send it,
  * so a refusal is an error, never a reason to copy on without it. */
-static int pop3_utf8(struct pop3_client *c, enum stream_fail *fail_r,
-		     const char **error_r)
+int pop3_client_enable_utf8(struct pop3_client *c, enum stream_fail *fail_r,
+			    const char **error_r)
 {
 	const char *text;
 	int ret;
@@ -279,8 +279,6 @@ int pop3_client_login(struct pop3_client *c, const char *user,
 	if (strpbrk(user, "\r\n") != NULL || strpbrk(password, "\r\n") != NULL)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "user name or password holds a line break");
-	if (pop3_utf8(c, fail_r, error_r) < 0)
-		return -1;
 	if (c->cap_sasl_plain) {
 		size_t ulen = strlen(user), plen = strlen(password);
 		size_t rawlen = 1 + ulen + 1 + plen;

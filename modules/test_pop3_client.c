@@ -218,8 +218,9 @@ START_TEST(utf8_sent)
 
 	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
 	ck_assert(!pop3_client_utf8(c));
-	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_enable_utf8(c, &fail, &error), 0);
 	ck_assert(pop3_client_utf8(c));
+	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), 0);
 	ck_assert_int_eq(pop3_client_retr(c, 1, on_data, &s, &size, &fail, &error), 0);
 	ck_assert_str_eq(s.text, "Subject: Entw\xc3\xbcrfe \xe2\x82\xac\r\n\r\nx\r\n");
 	pop3_client_close(&c);
@@ -227,8 +228,8 @@ START_TEST(utf8_sent)
 }
 END_TEST
 
-/* UTF8 listed but refused: the login fails with the reason and the
- * credentials are never sent (the copy would hold substitutes). */
+/* UTF8 listed but refused: a final failure with the reason (the driver
+ * then never sends the credentials: the copy would hold substitutes). */
 START_TEST(utf8_refused)
 {
 	static const struct fakeserver_step script[] = {
@@ -246,7 +247,7 @@ START_TEST(utf8_refused)
 	const char *error;
 
 	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
-	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), -1);
+	ck_assert_int_eq(pop3_client_enable_utf8(c, &fail, &error), -1);
 	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
 	ck_assert_msg(strstr(error, "refused the UTF8 command") != NULL &&
 		      strstr(error, "not now") != NULL, "got '%s'", error);
@@ -276,8 +277,9 @@ START_TEST(utf8_not_listed)
 	const char *error;
 
 	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
-	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_enable_utf8(c, &fail, &error), 0);
 	ck_assert(!pop3_client_utf8(c));
+	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), 0);
 	pop3_client_close(&c);
 	ck_assert(fakeserver_stop(&fs));
 }
