@@ -160,6 +160,9 @@ struct source_driver {
 	/* 1 if the session runs over TLS (STARTTLS or implicit), else 0:
 	 * what the TLS memory records. */
 	int (*is_tls)(struct driver_conn *conn);
+	/* 1 if folder names from this server are UTF-8 (IMAP after ENABLE
+	 * UTF8=ACCEPT, RFC 6855), 0 if modified UTF-7 (NULL: never). */
+	int (*utf8_names)(struct driver_conn *conn);
 };
 
 /* What a target can do. */

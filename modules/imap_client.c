@@ -43,6 +43,7 @@ struct imap_client {
 	size_t done_count;
 	/* The last tagged response's code, copied out of the parser. */
 	struct imap_parser *last;
+	int utf8_on;	/* ENABLE UTF8=ACCEPT confirmed (RFC 6855) */
 };
 
 static char imap_client_errbuf[600];
@@ -516,7 +517,47 @@ const struct imap_arg *imap_client_last_code(const struct imap_client *c,
 	return args[1].list;
 }
 
-char *imap_client_quote(const char *s)
+int imap_client_utf8_valid(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		uint32_t cp;
+		size_t n, i;
+
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf) {
+			n = 2;
+			cp = *p & 0x1f;
+		} else if (*p >= 0xe0 && *p <= 0xef) {
+			n = 3;
+			cp = *p & 0x0f;
+		} else if (*p >= 0xf0 && *p <= 0xf4) {
+			n = 4;
+			cp = *p & 0x07;
+		} else {
+			return 0;
+		}
+		for (i = 1; i < n; i++) {
+			if ((p[i] & 0xc0) != 0x80)
+				return 0;
+			cp = (cp << 6) | (p[i] & 0x3f);
+		}
+		/* Overlong forms, surrogates, past U+10FFFF. */
+		if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
+		    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
+/* Quote s; with utf8, 8-bit bytes (valid UTF-8, checked by the caller)
+ * may go in the quoted string, as RFC 6855 allows once enabled. */
+static char *imap_quote(const char *s, int utf8)
 {
 	size_t n = 0;
 	char *out, *p;
@@ -527,7 +568,7 @@ char *imap_client_quote(const char *s)
 		/* RFC 3501 lets a quoted string hold control bytes but CR
 		 * and LF; none goes out quoted, so none can end a line or
 		 * confuse a server that reads one as its end. */
-		if (ch < 0x20 || ch == 0x7f || ch >= 0x80)
+		if (ch < 0x20 || ch == 0x7f || (ch >= 0x80 && !utf8))
 			return NULL;
 		n += (ch == '"' || ch == '\\') ? 2 : 1;
 	}
@@ -541,6 +582,11 @@ char *imap_client_quote(const char *s)
 	*p++ = '"';
 	*p = '\0';
 	return out;
+}
+
+char *imap_client_quote(const char *s)
+{
+	return imap_quote(s, 0);
 }
 
 /* Wait for a "+" continuation; a tagged answer instead is a refusal. */
@@ -624,8 +670,10 @@ static int imap_auth_plain(struct imap_client *c, const char *authzid,
 static int imap_send_astring(struct imap_client *c, unsigned tag, const char *s,
 			     int last, enum stream_fail *fail_r, const char **error_r)
 {
-	char *q = imap_client_quote(s);
+	char *q;
 	int ret;
+
+	q = imap_quote(s, c->utf8_on);
 
 	if (q != NULL) {
 		ret = stream_printf(c->stream, fail_r, error_r, " %s%s", q,
@@ -667,6 +715,51 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 	return imap_login_answer(c, tag, fail_r, error_r);
 }
 
+struct enable_ctx {
+	int utf8;
+};
+
+/* "* ENABLED UTF8=ACCEPT" (RFC 5161): what the server turned on. */
+static int enabled_untagged(struct imap_client *client, const struct imap_arg *args,
+			    size_t count, void *context, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	struct enable_ctx *ctx = context;
+
+	(void)client;
+	(void)fail_r;
+	(void)error_r;
+	if (count == 0 || !imap_arg_is_atom(&args[0], "ENABLED"))
+		return 0;
+	for (size_t i = 1; i < count; i++)
+		if (imap_arg_is_atom(&args[i], "UTF8=ACCEPT"))
+			ctx->utf8 = 1;
+	return 0;
+}
+
+int imap_client_enable_utf8(struct imap_client *c, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	struct enable_ctx ctx = { 0 };
+	struct imap_cmd_handlers h = { enabled_untagged, NULL, &ctx };
+
+	if ((c->caps & IMAP_CAP_UTF8_ACCEPT) == 0 || c->utf8_on)
+		return 0;
+	if (imap_client_run(c, "ENABLE UTF8=ACCEPT", &h, fail_r, error_r) < 0)
+		return -1;
+	if (!ctx.utf8)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "the server lists UTF8=ACCEPT but its ENABLED "
+				    "response does not confirm it (RFC 6855)");
+	c->utf8_on = 1;
+	return 0;
+}
+
+int imap_client_utf8(const struct imap_client *c)
+{
+	return c->utf8_on;
+}
+
 int imap_client_send_astring(struct imap_client *c, const char *verb, const char *arg,
 			     const char *rest, unsigned *tag_r,
 			     enum stream_fail *fail_r, const char **error_r)
@@ -676,6 +769,13 @@ int imap_client_send_astring(struct imap_client *c, const char *verb, const char
 	if (strpbrk(verb, "\r\n") != NULL || (rest != NULL && strpbrk(rest, "\r\n") != NULL))
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    "not sent: a command holding a line break");
+	/* In UTF8=ACCEPT mode the server reads names as UTF-8: bytes that
+	 * are not would name some other folder, or none. Checked before a
+	 * byte of the command goes out. */
+	if (c->utf8_on && !imap_client_utf8_valid(arg))
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "'%s' is not valid UTF-8: not sent",
+				    imap_printable(arg));
 	tag = ++c->next_tag;
 	if (stream_printf(c->stream, fail_r, error_r, "M%u %s", tag, verb) < 0 ||
 	    imap_send_astring(c, tag, arg, rest == NULL, fail_r, error_r) < 0 ||

@@ -106,6 +106,22 @@ int imap_client_login(struct imap_client *client, const char *authzid,
 		      const char *user, const char *password,
 		      enum stream_fail *fail_r, const char **error_r);
 
+/* After login, when the server lists UTF8=ACCEPT: ENABLE UTF8=ACCEPT
+ * (RFC 6855, 5161), so a server that would downgrade or substitute
+ * messages with raw UTF-8 headers sends them as stored. A NO or BAD, or
+ * an ENABLED response without UTF8=ACCEPT, is STREAM_FAIL_FINAL. From
+ * then on mailbox names from the server are UTF-8 (not modified
+ * UTF-7), and imap_client_send_astring() sends a name as a quoted
+ * UTF-8 string, refusing one that is not valid UTF-8. Without the
+ * capability: nothing sent, 0. */
+int imap_client_enable_utf8(struct imap_client *client,
+			    enum stream_fail *fail_r, const char **error_r);
+/* Non-zero once UTF8=ACCEPT is enabled. */
+int imap_client_utf8(const struct imap_client *client);
+/* Is s well-formed UTF-8 (no overlong form, surrogate, or code point
+ * past U+10FFFF)? ASCII is. */
+int imap_client_utf8_valid(const char *s);
+
 /* A new tag, for a command the caller writes itself (MULTIAPPEND). */
 unsigned imap_client_new_tag(struct imap_client *client);
 /* Send a command (the tag is added). The caller formats arguments
@@ -121,7 +137,9 @@ int imap_client_wait(struct imap_client *client, unsigned tag,
 		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
 		     enum stream_fail *fail_r, const char **error_r);
 /* Send "VERB arg[ rest]" with arg as a quoted string, or as a literal
- * when it cannot be quoted (8-bit, a control byte); *tag_r is its tag. */
+ * when it cannot be quoted (8-bit, a control byte); *tag_r is its tag.
+ * After imap_client_enable_utf8(): valid UTF-8 goes quoted, anything
+ * else is refused (STREAM_FAIL_FINAL), nothing sent. */
 int imap_client_send_astring(struct imap_client *client, const char *verb,
 			     const char *arg, const char *rest, unsigned *tag_r,
 			     enum stream_fail *fail_r, const char **error_r);

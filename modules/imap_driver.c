@@ -45,6 +45,8 @@ static struct imap_conn *imap_conn(struct driver_conn *conn)
 	return (struct imap_conn *)conn;
 }
 
+static void imap_driver_close(struct driver_conn **connp);
+
 /* Connect and log in, as the user, on behalf of the user with an admin
  * login (AUTHENTICATE PLAIN authzid), or as "user*admin". */
 static int imap_driver_open(const struct driver_settings *set,
@@ -97,6 +99,32 @@ static int imap_driver_open(const struct driver_settings *set,
 	}
 	*conn_r = (struct driver_conn *)ic;
 	return 0;
+}
+
+/* The source: as imap_driver_open(), then ENABLE UTF8=ACCEPT when OLD
+ * lists it (RFC 6855), so what OLD sends is what it stores: a server
+ * such as Courier may otherwise downgrade or replace a message whose
+ * header holds raw UTF-8. Never on the target: NEW takes our APPEND
+ * literals byte for byte as they are. */
+static int imap_source_open(const struct driver_settings *set,
+			    const struct driver_login *login,
+			    struct driver_conn **conn_r, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	if (imap_driver_open(set, login, conn_r, fail_r, error_r) < 0)
+		return -1;
+	if (imap_client_enable_utf8(imap_conn(*conn_r)->client, fail_r,
+				    error_r) < 0) {
+		imap_driver_close(conn_r);
+		return -1;
+	}
+	return 0;
+}
+
+/* Are OLD's folder names UTF-8 (UTF8=ACCEPT enabled)? */
+static int imap_source_utf8_names(struct driver_conn *conn)
+{
+	return imap_client_utf8(imap_conn(conn)->client);
 }
 
 static void imap_driver_close(struct driver_conn **connp)
@@ -297,8 +325,17 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 
 	/* Folder names go through imap_client_send_astring(): a name with
 	 * 8-bit bytes (from a server that does not encode them in modified
-	 * UTF-7) goes as a literal. */
+	 * UTF-7) goes as a literal; after ENABLE UTF8=ACCEPT, as a quoted
+	 * UTF-8 string, and one that is not UTF-8 is never sent. */
 	memset(status_r, 0, sizeof(*status_r));
+	if (imap_client_utf8(ic->client) && !imap_client_utf8_valid(folder)) {
+		char pname[204];
+
+		log_printable(pname, sizeof(pname), folder, strlen(folder));
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "folder '%s': not valid UTF-8, which a server "
+				    "in UTF8=ACCEPT mode requires: not sent", pname);
+	}
 	mm_free(&ic->folder);
 	ic->folder = mm_strdup(folder);
 	ret = imap_client_run_astring(ic->client, verb, folder, NULL, &h, fail_r,
@@ -804,7 +841,7 @@ static uint64_t imap_target_append_limit(struct driver_conn *conn)
 
 const struct source_driver source_driver_imap = {
 	.name = "imap",
-	.open = imap_driver_open,
+	.open = imap_source_open,
 	.namespace_prefix = imap_driver_namespace_prefix,
 	.list_folders = imap_driver_list_folders,
 	.select = imap_source_select,
@@ -813,6 +850,7 @@ const struct source_driver source_driver_imap = {
 	.fetch_batch = imap_source_fetch_batch,
 	.close = imap_driver_close,
 	.is_tls = imap_driver_is_tls,
+	.utf8_names = imap_source_utf8_names,
 };
 
 const struct target_driver target_driver_imap = {

@@ -24,8 +24,8 @@
 struct pop3_client {
 	struct stream *stream;
 	size_t max_line;
-	int cap_stls, cap_uidl, cap_sasl_plain, cap_user;
-	int have_capa;
+	int cap_stls, cap_uidl, cap_sasl_plain, cap_user, cap_utf8;
+	int have_capa, utf8_on;
 };
 
 static char pop3_errbuf[600];
@@ -106,6 +106,9 @@ static int pop3_capa_line(const char *line, size_t len, void *ctx)
 		c->cap_uidl = 1;
 	else if (len == 4 && strncasecmp(line, "USER", 4) == 0)
 		c->cap_user = 1;
+	else if ((len == 4 || (len > 4 && line[4] == ' ')) &&
+		 strncasecmp(line, "UTF8", 4) == 0)
+		c->cap_utf8 = 1;	/* "UTF8" or "UTF8 USER" (RFC 6856) */
 	else if (len > 5 && strncasecmp(line, "SASL ", 5) == 0) {
 		char buf[512];
 
@@ -126,6 +129,7 @@ static int pop3_capa(struct pop3_client *c, enum stream_fail *fail_r,
 	int ret;
 
 	c->cap_stls = c->cap_uidl = c->cap_sasl_plain = c->cap_user = 0;
+	c->cap_utf8 = 0;
 	ret = pop3_command(c, "CAPA", &text, fail_r, error_r);
 	if (ret < 0)
 		return -1;
@@ -236,6 +240,32 @@ static int pop3_login_refused(enum stream_fail *fail_r, const char **error_r)
 		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 				 "login refused for now: %s", text);
 	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "login refused: %s", text);
+}
+
+/* UTF8 (RFC 6856), in the AUTHORIZATION state before the
+ * credentials: a server that lists UTF8 in CAPA may replace a message
+ * whose header holds raw UTF-8 with a stand-in of its own (Courier:
+ * "Cannot display Unicode content") for a client that did not send it,
+ * so a refusal is an error, never a reason to copy on without it. */
+int pop3_client_enable_utf8(struct pop3_client *c, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	const char *text;
+	int ret;
+
+	if (!c->cap_utf8 || c->utf8_on)
+		return 0;
+	ret = pop3_command(c, "UTF8", &text, fail_r, error_r);
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "the server lists UTF8 in CAPA but refused "
+				 "the UTF8 command (RFC 6856): %s; without it, "
+				 "messages with UTF-8 headers may be replaced "
+				 "by the server's substitutes", *error_r);
+	c->utf8_on = 1;
+	return 0;
 }
 
 int pop3_client_login(struct pop3_client *c, const char *user,
@@ -493,6 +523,11 @@ int pop3_client_retr(struct pop3_client *c, uint32_t msgnum,
 	}
 	*size_r = total;
 	return 0;
+}
+
+int pop3_client_utf8(const struct pop3_client *c)
+{
+	return c->utf8_on;
 }
 
 int pop3_client_has_uidl(const struct pop3_client *c)

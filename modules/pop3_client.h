@@ -2,9 +2,11 @@
  * NAME
  *	pop3_client 3h
  * SUMMARY
- *	a synchronous POP3 client (RFC 1939, 2449, 2595, 5034)
+ *	a synchronous POP3 client (RFC 1939, 2449, 2595, 5034, 6856)
  * DESCRIPTION
  *	Greeting, CAPA, STLS or implicit TLS by the same modes as IMAP,
+ *	UTF8 (RFC 6856) when listed in CAPA and asked for, so a server that would
+ *	substitute messages with raw UTF-8 headers sends them as stored,
  *	USER/PASS (or AUTH PLAIN when offered), UIDL and LIST listings,
  *	and RETR streamed to a callback in bounded chunks with the dot-
  *	stuffing removed by a byte-level state machine, so a message with
@@ -48,6 +50,14 @@ struct pop3_client *pop3_client_from_stream(struct stream *stream, size_t max_li
 /* Sends QUIT (nothing is deleted: we never mark messages). */
 void pop3_client_close(struct pop3_client **client);
 
+/* Before pop3_client_login(), when CAPA lists UTF8: send UTF8 (RFC
+ * 6856, AUTHORIZATION state), so a server that would substitute
+ * messages with raw UTF-8 headers (Courier) sends them as stored. A -ERR
+ * is STREAM_FAIL_FINAL with the reason. Without the capability: nothing
+ * sent, 0. */
+int pop3_client_enable_utf8(struct pop3_client *client,
+			    enum stream_fail *fail_r, const char **error_r);
+
 /* USER/PASS, or AUTH PLAIN when the server lists SASL PLAIN. A wrong
  * password is STREAM_FAIL_FINAL; [IN-USE] / [SYS/TEMP] (RFC 3206) are
  * STREAM_FAIL_WAIT. */
@@ -72,6 +82,8 @@ int pop3_client_retr(struct pop3_client *client, uint32_t msgnum,
 		     const char **error_r);
 
 int pop3_client_has_uidl(const struct pop3_client *client);
+/* Non-zero once the server accepted UTF8 (RFC 6856). */
+int pop3_client_utf8(const struct pop3_client *client);
 struct stream *pop3_client_stream(struct pop3_client *client);
 
 #endif

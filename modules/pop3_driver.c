@@ -84,7 +84,13 @@ static int pop3_driver_open(const struct driver_settings *set,
 	user = login->admin_user != NULL ?
 		mm_asprintf("%s*%s", login->user, login->admin_user) :
 		mm_strdup(login->user);
-	ret = pop3_client_login(pc->client, user, login->password, fail_r, error_r);
+	/* UTF8 before the credentials (RFC 6856): what OLD sends is then
+	 * what it stores (pop3_client.h). The auth-hook's password check
+	 * fetches nothing and does without. */
+	ret = pop3_client_enable_utf8(pc->client, fail_r, error_r);
+	if (ret == 0)
+		ret = pop3_client_login(pc->client, user, login->password,
+					fail_r, error_r);
 	mm_free(&user);
 	if (ret == 0 && !pop3_client_has_uidl(pc->client))
 		ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "the POP3 "

@@ -485,6 +485,121 @@ START_TEST(run_astring)
 }
 END_TEST
 
+/* UTF8=ACCEPT listed: ENABLE after login, ENABLED checked; then a
+ * UTF-8 name goes as a quoted string, one that is not UTF-8 is never
+ * sent (the next command gets the next tag). */
+START_TEST(enable_utf8)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 LITERAL+ ENABLE UTF8=ACCEPT] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" \"p\"\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 ENABLE UTF8=ACCEPT\r", 0, 0 },
+		{ FAKE_SEND, "* ENABLED UTF8=ACCEPT\r\nM2 OK enabled\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M3 EXAMINE \"Entw\xc3\xbcrfe \\\"x\\\"\"\r", 0, 0 },
+		{ FAKE_SEND, "M3 OK done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M4 EXAMINE \"A&B\"\r", 0, 0 },
+		{ FAKE_SEND, "M4 OK done\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", "p", &fail, &error), 0);
+	ck_assert(!imap_client_utf8(c));
+	ck_assert_int_eq(imap_client_enable_utf8(c, &fail, &error), 0);
+	ck_assert(imap_client_utf8(c));
+	ck_assert_int_eq(imap_client_run_astring(c, "EXAMINE", "Entw\xc3\xbcrfe \"x\"",
+						 NULL, NULL, &fail, &error), 0);
+	/* Latin-1, not UTF-8: refused, nothing sent. */
+	ck_assert_int_eq(imap_client_run_astring(c, "EXAMINE", "Entw\xfcrfe",
+						 NULL, NULL, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, "not valid UTF-8") != NULL, "got '%s'", error);
+	ck_assert_msg(imap_client_run_astring(c, "EXAMINE", "A&B", NULL, NULL,
+					      &fail, &error) == 0, "got '%s'", error);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* ENABLE refused, or not confirmed: a final failure with the reason. */
+static const struct {
+	const char *answer;
+	const char *expect;
+} enable_refusals[] = {
+	{ "M2 NO not today\r\n", "ENABLE failed: NO not today" },
+	{ "M2 BAD what\r\n", "ENABLE failed: BAD what" },
+	{ "* ENABLED\r\nM2 OK nothing enabled\r\n", "does not confirm it" },
+	{ "* ENABLED CONDSTORE\r\nM2 OK\r\n", "does not confirm it" },
+};
+
+START_TEST(enable_utf8_refused)
+{
+	struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 UTF8=ACCEPT] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" \"p\"\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 ENABLE UTF8=ACCEPT\r", 0, 0 },
+		{ FAKE_SEND, enable_refusals[_i].answer, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", "p", &fail, &error), 0);
+	ck_assert_int_eq(imap_client_enable_utf8(c, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, enable_refusals[_i].expect) != NULL, "got '%s'", error);
+	ck_assert(!imap_client_utf8(c));
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* Without UTF8=ACCEPT nothing is sent. */
+START_TEST(enable_utf8_not_listed)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 ENABLE] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 NOOP\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK done\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_enable_utf8(c, &fail, &error), 0);
+	ck_assert(!imap_client_utf8(c));
+	ck_assert_int_eq(imap_client_run(c, "NOOP", NULL, &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* Well-formed UTF-8 only. */
+START_TEST(utf8_valid)
+{
+	ck_assert(imap_client_utf8_valid(""));
+	ck_assert(imap_client_utf8_valid("INBOX&-x"));
+	ck_assert(imap_client_utf8_valid("Donn\xc3\xa9" "es \xe2\x82\xac \xf0\x9f\x93\xa7"));
+	ck_assert(!imap_client_utf8_valid("Donn\xe9" "es"));	/* Latin-1 */
+	ck_assert(!imap_client_utf8_valid("\xc0\xaf"));	/* overlong '/' */
+	ck_assert(!imap_client_utf8_valid("\xed\xa0\x80"));	/* surrogate */
+	ck_assert(!imap_client_utf8_valid("\xf4\x90\x80\x80"));	/* > U+10FFFF */
+	ck_assert(!imap_client_utf8_valid("\xe2\x82"));	/* cut short */
+}
+END_TEST
+
 /* A command holding a line break is refused before a byte goes out:
  * the server sees the next command, with the next tag. */
 START_TEST(send_refuses_line_breaks)
@@ -562,6 +677,11 @@ static Suite *client_suite(void)
 	tcase_add_test(tc, cut_mid_literal);
 	tcase_add_test(tc, malformed_fetch);
 	tcase_add_test(tc, run_astring);
+	tcase_add_test(tc, enable_utf8);
+	tcase_add_loop_test(tc, enable_utf8_refused, 0,
+			    sizeof(enable_refusals) / sizeof(enable_refusals[0]));
+	tcase_add_test(tc, enable_utf8_not_listed);
+	tcase_add_test(tc, utf8_valid);
 	tcase_add_test(tc, send_refuses_line_breaks);
 	tcase_add_test(tc, quote);
 	suite_add_tcase(s, tc);

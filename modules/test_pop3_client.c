@@ -189,6 +189,102 @@ START_TEST(login_refused)
 }
 END_TEST
 
+/* CAPA lists UTF8 (Courier: "UTF8 USER"): UTF8 goes first, in the
+ * AUTHORIZATION state before the credentials (RFC 6856), and the raw
+ * UTF-8 header then arrives byte for byte. */
+START_TEST(utf8_sent)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nUSER\r\nUTF8 USER\r\nUIDL\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "UTF8\r", 0, 0 },
+		{ FAKE_SEND, "+OK UTF8 enabled\r\n", 0, 0 },
+		{ FAKE_EXPECT, "USER u\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "PASS secret\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "RETR 1\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nSubject: Entw\xc3\xbcrfe \xe2\x82\xac\r\n\r\nx\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct seen s = { .text = "" };
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+	uint64_t size;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert(!pop3_client_utf8(c));
+	ck_assert_int_eq(pop3_client_enable_utf8(c, &fail, &error), 0);
+	ck_assert(pop3_client_utf8(c));
+	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_retr(c, 1, on_data, &s, &size, &fail, &error), 0);
+	ck_assert_str_eq(s.text, "Subject: Entw\xc3\xbcrfe \xe2\x82\xac\r\n\r\nx\r\n");
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* UTF8 listed but refused: a final failure with the reason (the driver
+ * then never sends the credentials: the copy would hold substitutes). */
+START_TEST(utf8_refused)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nUSER\r\nUTF8\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "UTF8\r", 0, 0 },
+		{ FAKE_SEND, "-ERR not now\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_enable_utf8(c, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, "refused the UTF8 command") != NULL &&
+		      strstr(error, "not now") != NULL, "got '%s'", error);
+	ck_assert(!pop3_client_utf8(c));
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* A capability that only starts with UTF8 is not UTF8. */
+START_TEST(utf8_not_listed)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nUSER\r\nUTF8X\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "USER u\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "PASS secret\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_enable_utf8(c, &fail, &error), 0);
+	ck_assert(!pop3_client_utf8(c));
+	ck_assert_int_eq(pop3_client_login(c, "u", "secret", &fail, &error), 0);
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 /* Broken listings: refused with what is wrong. */
 static const struct {
 	const char *listing;
@@ -552,6 +648,9 @@ static Suite *pop3_suite(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, login_uidl_list_retr);
 	tcase_add_test(tc, auth_plain);
+	tcase_add_test(tc, utf8_sent);
+	tcase_add_test(tc, utf8_refused);
+	tcase_add_test(tc, utf8_not_listed);
 	tcase_add_loop_test(tc, login_buffers_wiped, 0,
 			    sizeof(wipe_cases) / sizeof(wipe_cases[0]));
 	tcase_add_loop_test(tc, login_refused, 0, sizeof(refusals) / sizeof(refusals[0]));

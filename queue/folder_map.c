@@ -285,6 +285,22 @@ static int mutf7_shift(const unsigned char **pp, const unsigned char *start,
 	return 0;
 }
 
+/* Is s well-formed UTF-8 without control characters (ASCII is)? */
+static int utf8_text(const char *s)
+{
+	const unsigned char *p = (const unsigned char *)s;
+
+	while (*p != '\0') {
+		uint32_t cp;
+		size_t n;
+
+		if (utf8_get(p, &cp, &n) < 0 || cp < 0x20 || cp == 0x7f)
+			return 0;
+		p += n;
+	}
+	return 1;
+}
+
 /* Does s hold 8-bit bytes, all of them valid UTF-8 sequences? */
 static int raw_utf8(const char *s)
 {
@@ -887,7 +903,20 @@ int folder_map_apply(const struct folder_map *map,
 	/* 1, 2: the path, in '/' form and as levels. */
 	rest = strip_prefix(old_name, src_prefix, src->separator);
 	buf_init(&dec, FOLDER_MAP_MAX_TEXT);
-	if (raw_utf8(rest)) {
+	if (src->utf8) {
+		/* RFC 6855: after ENABLE UTF8=ACCEPT names are UTF-8 and
+		 * never modified UTF-7, so "A&B" is the name "A&B". */
+		if (!utf8_text(rest)) {
+			*error_r = fm_error("folder '%s': not well-formed UTF-8 "
+					    "(OLD is in UTF8=ACCEPT mode)", pname);
+			return -1;
+		}
+		if (buf_put(&dec, rest, strlen(rest)) < 0) {
+			*error_r = fm_error("folder '%s': longer than %d bytes",
+					    pname, FOLDER_MAP_MAX_TEXT);
+			return -1;
+		}
+	} else if (raw_utf8(rest)) {
 		/* A server that sends UTF-8 names as they are (RFC 6855
 		 * style, or simply broken): take them as UTF-8. */
 		if (buf_put(&dec, rest, strlen(rest)) < 0) {

@@ -31,7 +31,10 @@
  *	   a name outside the prefix (another namespace) is used
  *	   whole. INBOX in any case is INBOX; with an empty prefix,
  *	   "INBOX.Receipts" stays under INBOX.
- *	2. The rest is decoded from modified UTF-7 and split on OLD's
+ *	2. The rest is decoded from modified UTF-7 (taken as it is when
+ *	   it holds 8-bit bytes that are valid UTF-8; when OLD is in
+ *	   UTF8=ACCEPT mode, src->utf8, always taken as UTF-8, and a
+ *	   name that is not well-formed UTF-8 is refused) and split on OLD's
  *	   separator (none: a flat name is one level) into the path:
  *	   UTF-8 levels joined by '/', with a first level of INBOX in
  *	   any case written "INBOX". Exclude globs and folder_map
@@ -129,6 +132,9 @@ struct folder_map_source {
 	char separator;		/* OLD's hierarchy separator; '\0' = flat */
 	const char *prefix;	/* personal namespace prefix, "INBOX." or
 				 * ""; NULL is "" */
+	int utf8;		/* names are UTF-8 (OLD accepted ENABLE
+				 * UTF8=ACCEPT, RFC 6855), not modified
+				 * UTF-7: '&' stands for itself */
 };
 
 /* Compile a domain's exclude_folders and folder_map settings.
@@ -146,7 +152,8 @@ void folder_map_free(struct folder_map **map);
  * @param map	from folder_map_new(); NULL: no exclusions or renames
  * @param src	OLD's separator and prefix
  * @param dst	NEW's separator, prefix and special-use folders
- * @param old_name	the raw name as OLD lists it (modified UTF-7)
+ * @param old_name	the raw name as OLD lists it (modified UTF-7, or
+ *		UTF-8 with src->utf8)
  * @param attrs	its DRIVER_FOLDER_* attributes
  * @param target_r	on 1, the raw name on NEW (modified UTF-7, NEW's
  *		separator and prefix), owned by the caller (free() or

@@ -1004,6 +1004,7 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	ret = 0;
 	c->msrc.prefix = c->src_prefix;
 	c->msrc.separator = ns > 0 ? sf[0].separator : '\0';
+	c->msrc.utf8 = c->sdrv->utf8_names != NULL && c->sdrv->utf8_names(c->src);
 	/* Parents sort before their children. */
 	qsort(sf, ns, sizeof(*sf), folder_cmp);
 	for (size_t i = 0; ret == 0 && i < ns; i++) {

@@ -256,7 +256,8 @@ END_TEST
 
 /* --- applying ---------------------------------------------------------- */
 
-enum old_kind { O_SLASH, O_DOT, O_COURIER, O_FLAT, O_SLASH_PFX, O_BARE };
+enum old_kind { O_SLASH, O_DOT, O_COURIER, O_FLAT, O_SLASH_PFX, O_BARE,
+		O_UTF8, O_UTF8_COURIER };
 static const struct folder_map_source olds[] = {
 	[O_SLASH] = { '/', "" },
 	[O_DOT] = { '.', NULL },
@@ -264,6 +265,9 @@ static const struct folder_map_source olds[] = {
 	[O_FLAT] = { '\0', "" },
 	[O_SLASH_PFX] = { '/', "INBOX/" },
 	[O_BARE] = { '.', "INBOX" },		/* no trailing separator */
+	/* After ENABLE UTF8=ACCEPT (RFC 6855): names are UTF-8. */
+	[O_UTF8] = { '/', "", 1 },
+	[O_UTF8_COURIER] = { '.', "INBOX.", 1 },
 };
 
 enum new_kind { N_PLAIN, N_STD, N_DOT, N_DE, N_DOTPLAIN, N_DOTPFX, N_FLAT };
@@ -297,6 +301,20 @@ static const struct {
 } cases[] = {
 	/* Prefixes and separators. */
 	{ NULL, NULL, O_COURIER, N_PLAIN, "INBOX.Sent Items", 0, 1, "Sent Items" },
+	/* OLD in UTF8=ACCEPT mode: UTF-8 names, '&' is itself, the prefix
+	 * stripped as before; NEW gets modified UTF-7. */
+	{ NULL, NULL, O_UTF8, N_PLAIN, "Donn\xc3\xa9" "es/Entw\xc3\xbc" "rfe", 0, 1,
+	  "Donn&AOk-es/Entw&APw-rfe" },
+	{ NULL, NULL, O_UTF8, N_PLAIN, "A&B", 0, 1, "A&-B" },
+	{ NULL, NULL, O_UTF8, N_PLAIN, "Entw&APw-rfe", 0, 1, "Entw&-APw-rfe" },
+	{ NULL, NULL, O_UTF8_COURIER, N_PLAIN, "INBOX.Donn\xc3\xa9" "es.2019", 0, 1,
+	  "Donn&AOk-es/2019" },
+	{ NULL, NULL, O_UTF8_COURIER, N_STD, "INBOX.Entw\xc3\xbc" "rfe", 0, 1, "Drafts" },
+	{ NULL, NULL, O_UTF8, N_PLAIN, "Donn\xe9" "es", 0, -1,
+	  "folder 'Donn?es': not well-formed UTF-8" },
+	{ NULL, NULL, O_UTF8, N_PLAIN, "a\xc0\xafb", 0, -1, "not well-formed UTF-8" },
+	{ "Donn*", NULL, O_UTF8, N_PLAIN, "Donn\xe9" "es", 0, 0, NULL },
+	{ "Entw\xc3\xbc" "rfe", NULL, O_UTF8, N_PLAIN, "Entw\xc3\xbc" "rfe", 0, 0, NULL },
 	{ NULL, NULL, O_COURIER, N_PLAIN, "INBOX.Work.Projects", 0, 1, "Work/Projects" },
 	{ NULL, NULL, O_COURIER, N_PLAIN, "inbox.Work", 0, 1, "Work" },
 	{ NULL, NULL, O_COURIER, N_PLAIN, "INBOX", 0, 1, "INBOX" },

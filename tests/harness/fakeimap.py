@@ -28,12 +28,27 @@ Faults (session numbers count accepted connections from 1):
   --starttls-sessions N       offer STARTTLS (with --cert and --key) in
                               sessions 1..N only: from N+1 on it is gone,
                               as if stripped by someone on the path
-  --pop3                      be a POP3 server instead (empty INBOX, for
-                              login checks; STLS as --starttls-sessions)
+  --pop3                      be a POP3 server instead, serving the INBOX
+                              of SPEC (STLS as --starttls-sessions)
+  --pop3-utf8 MODE            POP3: list UTF8 in CAPA (RFC 6856) and
+                              "substitute": answer UTF8 with +OK; until a
+                              session sent it, RETR of a message whose
+                              header holds 8-bit bytes sends a generated
+                              stand-in ("Cannot display Unicode content",
+                              as Courier does) with LIST giving its size;
+                              "refuse": answer UTF8 with -ERR (and
+                              substitute as above)
   --slow UID:SECONDS          send UID's body literal in 20 pieces spread
                               over SECONDS (a slow OLD, a large message)
+  --utf8-accept               list ENABLE and UTF8=ACCEPT (RFC 6855); after
+                              "ENABLE UTF8=ACCEPT" folder names are listed
+                              as quoted UTF-8 strings and taken back so;
+                              until then a message whose header holds
+                              8-bit bytes is served as a generated
+                              stand-in (as Courier does), and LIST says
+                              nothing of non-ASCII folders
 Folder names that are not ASCII are listed as raw UTF-8 literals, as some
-servers do instead of modified UTF-7.
+servers do instead of modified UTF-7 (without --utf8-accept).
 The server writes one line per session to --log (if given): the session
 number and the commands it got (bodies and passwords not included); "TLS"
 once STARTTLS completed, so a LOGIN before it was sent in plaintext.
@@ -88,6 +103,7 @@ class Handler(socketserver.StreamRequestHandler):
         self.log = []
         self.selected = None
         self.tls = False
+        self.utf8 = False
 
     def finish(self):
         if self.tls:
@@ -110,6 +126,8 @@ class Handler(socketserver.StreamRequestHandler):
         if (args.starttls_sessions is not None and not self.tls
                 and self.session <= args.starttls_sessions):
             return "IMAP4rev1 NAMESPACE STARTTLS"
+        if args.utf8_accept:
+            return "IMAP4rev1 NAMESPACE ENABLE UTF8=ACCEPT"
         return "IMAP4rev1 NAMESPACE"
 
     def starttls(self, tag):
@@ -203,10 +221,23 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("%s NO [AUTHENTICATIONFAILED] bad login\r\n" % tag)
         elif cmd == "NAMESPACE":
             self.send('* NAMESPACE (("" "/")) NIL NIL\r\n%s OK done\r\n' % tag)
+        elif cmd == "ENABLE" and self.server.args.utf8_accept:
+            if "UTF8=ACCEPT" in rest.upper().split():
+                self.utf8 = True
+                self.send("* ENABLED UTF8=ACCEPT\r\n")
+            else:
+                self.send("* ENABLED\r\n")
+            self.send("%s OK enabled\r\n" % tag)
         elif cmd in ("LIST", "LSUB"):
             for f in spec["folders"]:
                 raw = f["name"].encode()
-                if raw.isascii():
+                if self.server.args.utf8_accept:
+                    if not raw.isascii() and not self.utf8:
+                        continue
+                    self.send(('* %s () "/" "' % cmd).encode()
+                              + raw.replace(b"\\", b"\\\\").replace(b'"', b'\\"')
+                              + b'"\r\n')
+                elif raw.isascii():
                     self.send('* %s () "/" "%s"\r\n' % (cmd, f["name"]))
                 else:
                     # 8-bit: as a literal, the way such servers send it.
@@ -214,7 +245,9 @@ class Handler(socketserver.StreamRequestHandler):
                               + raw + b"\r\n")
             self.send("%s OK done\r\n" % tag)
         elif cmd in ("EXAMINE", "SELECT"):
-            name = rest.strip().strip('"')
+            name = rest.strip()
+            if name.startswith('"') and name.endswith('"') and len(name) >= 2:
+                name = re.sub(r'\\(.)', r'\1', name[1:-1])
             f = self.folder(name)
             if f is None:
                 self.send("%s NO no such folder\r\n" % tag)
@@ -254,6 +287,9 @@ class Handler(socketserver.StreamRequestHandler):
             if not want(uid):
                 continue
             body = bodies[msg["file"]]
+            if (args.utf8_accept and not self.utf8
+                    and any(b >= 0x80 for b in body.split(b"\r\n\r\n", 1)[0])):
+                body = SUBSTITUTE % uid
             if "BODY.PEEK[]" in items:
                 cut = args.cut
                 if cut is not None and cut[0] == self.session and cut[1] == uid:
@@ -296,14 +332,38 @@ class Handler(socketserver.StreamRequestHandler):
         return True
 
 
+SUBSTITUTE = (b"From: Mail Server <postmaster@fake.test>\r\n"
+              b"Subject: Cannot display Unicode content\r\n"
+              b"Message-ID: <substitute-%d@fake.test>\r\n"
+              b"Content-Type: text/plain\r\n\r\n"
+              b"This message contains Unicode content that your mail "
+              b"client cannot display.\r\n")
+
+
 class Pop3Handler(Handler):
-    """--pop3: a POP3 OLD (RFC 1939, 2449, 2595) with an empty INBOX, for
-    login checks: CAPA (STLS as --starttls-sessions says), STLS, USER,
-    PASS, STAT, UIDL, LIST, QUIT. Logged like the IMAP commands."""
+    """--pop3: a POP3 OLD (RFC 1939, 2449, 2595, 6856) serving SPEC's
+    INBOX: CAPA (STLS as --starttls-sessions says, UTF8 with
+    --pop3-utf8), STLS, UTF8, USER, PASS, STAT, UIDL, LIST, RETR, QUIT.
+    Logged like the IMAP commands."""
+
+    def inbox(self):
+        """[(msgnum, uid, bytes as this session would send them)]."""
+        f = self.folder("INBOX")
+        out = []
+        for num, m in enumerate(f["messages"] if f else [], 1):
+            body = self.server.spec.bodies[m["file"]]
+            hdr = body.split(b"\r\n\r\n", 1)[0]
+            if (self.server.args.pop3_utf8 and not self.utf8
+                    and any(b >= 0x80 for b in hdr)):
+                body = SUBSTITUTE % num
+            out.append((num, m["uid"], body))
+        return out
 
     def caps(self):
         args = self.server.args
         caps = ["USER", "UIDL"]
+        if args.pop3_utf8:
+            caps.append("UTF8 USER")
         if (args.starttls_sessions is not None and not self.tls
                 and self.session <= args.starttls_sessions):
             caps.append("STLS")
@@ -312,6 +372,7 @@ class Pop3Handler(Handler):
     def handle(self):
         spec = self.server.spec.d
         user = None
+        self.utf8 = False
         self.send("+OK fake OLD ready\r\n")
         while True:
             line = self.rfile.readline(4096)
@@ -331,6 +392,14 @@ class Pop3Handler(Handler):
                     self.wfile = self.request.makefile("wb")
                     self.tls = True
                     self.log.append("TLS")
+                elif cmd == "UTF8" and self.server.args.pop3_utf8:
+                    if self.server.args.pop3_utf8 == "refuse":
+                        self.send("-ERR UTF8 not available\r\n")
+                    elif user is not None:
+                        self.send("-ERR UTF8 only before USER\r\n")
+                    else:
+                        self.utf8 = True
+                        self.send("+OK UTF8 enabled\r\n")
                 elif cmd == "USER":
                     user = arg
                     self.send("+OK\r\n")
@@ -340,9 +409,28 @@ class Pop3Handler(Handler):
                     else:
                         self.send("-ERR [AUTH] bad login\r\n")
                 elif cmd == "STAT":
-                    self.send("+OK 0 0\r\n")
-                elif cmd in ("UIDL", "LIST"):
-                    self.send("+OK\r\n.\r\n")
+                    msgs = self.inbox()
+                    self.send("+OK %d %d\r\n" % (len(msgs), sum(len(b) for _, _, b in msgs)))
+                elif cmd == "UIDL":
+                    self.send("+OK\r\n" + "".join("%d fake-%d\r\n" % (n, u)
+                                                  for n, u, _ in self.inbox()) + ".\r\n")
+                elif cmd == "LIST":
+                    self.send("+OK\r\n" + "".join("%d %d\r\n" % (n, len(b))
+                                                  for n, _, b in self.inbox()) + ".\r\n")
+                elif cmd == "RETR":
+                    msgs = self.inbox()
+                    if not arg.isdigit() or not 1 <= int(arg) <= len(msgs):
+                        self.send("-ERR no such message\r\n")
+                        continue
+                    body = msgs[int(arg) - 1][2]
+                    if self.utf8 is False and body.startswith(b"From: Mail Server"):
+                        self.log.append("SUBSTITUTE %s" % arg)
+                    lines = body.split(b"\r\n")
+                    if lines and lines[-1] == b"":
+                        lines.pop()
+                    out = b"".join((b"." + l if l.startswith(b".") else l) + b"\r\n"
+                                   for l in lines)
+                    self.send(b"+OK\r\n" + out + b".\r\n")
                 elif cmd == "QUIT":
                     self.send("+OK bye\r\n")
                     return
@@ -370,6 +458,8 @@ def main():
     ap.add_argument("--size-lie", action="append", default=[])
     ap.add_argument("--renumber", type=lambda s: tuple(int(x) for x in s.split(":")))
     ap.add_argument("--pop3", action="store_true")
+    ap.add_argument("--pop3-utf8", choices=["substitute", "refuse"])
+    ap.add_argument("--utf8-accept", action="store_true")
     ap.add_argument("--starttls-sessions", type=int)
     ap.add_argument("--cert")
     ap.add_argument("--key")
