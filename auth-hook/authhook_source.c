@@ -37,25 +37,6 @@ static const char *authhook_source_keep(const char *text)
 	return authhook_source_err;
 }
 
-/* Does the last answer's response code (RFC 5530) say "not now"
- * rather than "no"? */
-static int authhook_imap_refusal_is_temp(const struct imap_client *client)
-{
-	static const char *const codes[] = {
-		"UNAVAILABLE", "SERVERBUG", "INUSE", "LIMIT",
-	};
-	const struct imap_arg *args;
-	size_t count;
-
-	args = imap_client_last_code(client, &count);
-	if (args == NULL || count == 0)
-		return 0;
-	for (size_t i = 0; i < sizeof(codes) / sizeof(codes[0]); i++)
-		if (imap_arg_is_atom(&args[0], codes[i]))
-			return 1;
-	return 0;
-}
-
 static enum authhook_source_result
 authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t port,
 		     const char *user, const char *password, unsigned timeout_ms,
@@ -65,7 +46,7 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 	struct imap_client *client;
 	enum stream_fail fail;
 	const char *error;
-	int ret, temp = 0;
+	int ret;
 
 	cs.host = host;
 	cs.port = port;
@@ -84,19 +65,20 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 	}
 	tls->used = stream_is_tls(imap_client_stream(client));
 	tls->verified = tls->used && dom->source_tls_verify;
+	/* Only credentials refused (STREAM_FAIL_AUTH: [AUTHENTICATIONFAILED],
+	 * a NO without a code) are a wrong password; the response code
+	 * table (resp_code(3)) makes [UNAVAILABLE], [INUSE], [LIMIT],
+	 * [SERVERBUG] and the rest something else. */
 	ret = imap_client_login(client, NULL, user, password, &fail, &error);
-	if (ret < 0) {
+	if (ret < 0)
 		*error_r = authhook_source_keep(error);
-		temp = fail != STREAM_FAIL_FINAL ||
-			strncmp(error, "login refused", 13) != 0 ||
-			authhook_imap_refusal_is_temp(client);
-	} else {
+	else
 		(void)imap_client_run(client, "LOGOUT", NULL, &fail, &error);
-	}
 	imap_client_close(&client);
 	if (ret == 0)
 		return AUTHHOOK_SOURCE_OK;
-	return temp ? AUTHHOOK_SOURCE_TEMPFAIL : AUTHHOOK_SOURCE_REFUSED;
+	return fail == STREAM_FAIL_AUTH ? AUTHHOOK_SOURCE_REFUSED :
+		AUTHHOOK_SOURCE_TEMPFAIL;
 }
 
 static enum authhook_source_result
@@ -133,7 +115,8 @@ authhook_source_pop3(const struct cfg_domain *dom, const char *host, uint16_t po
 	pop3_client_close(&client);	/* QUIT: nothing is deleted */
 	if (ret == 0)
 		return AUTHHOOK_SOURCE_OK;
-	if (fail == STREAM_FAIL_FINAL && strncmp(*error_r, "login refused", 13) == 0)
+	/* [AUTH] or no code; [IN-USE], [SYS/TEMP] wait (resp_code(3)). */
+	if (fail == STREAM_FAIL_AUTH)
 		return AUTHHOOK_SOURCE_REFUSED;
 	return AUTHHOOK_SOURCE_TEMPFAIL;
 }

@@ -65,6 +65,40 @@ int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,
 	return -1;
 }
 
+enum stream_fail stream_fail_policy(enum stream_fail fail)
+{
+	switch (fail) {
+	case STREAM_FAIL_NONE:
+	case STREAM_FAIL_TEMP:
+	case STREAM_FAIL_WAIT:
+	case STREAM_FAIL_FINAL:
+		return fail;
+	case STREAM_FAIL_MESSAGE:
+	case STREAM_FAIL_AUTH:
+		break;
+	}
+	return STREAM_FAIL_FINAL;
+}
+
+const char *stream_fail_name(enum stream_fail fail)
+{
+	switch (fail) {
+	case STREAM_FAIL_NONE:
+		return "none";
+	case STREAM_FAIL_TEMP:
+		return "temp";
+	case STREAM_FAIL_WAIT:
+		return "wait";
+	case STREAM_FAIL_FINAL:
+		return "final";
+	case STREAM_FAIL_MESSAGE:
+		return "message";
+	case STREAM_FAIL_AUTH:
+		return "auth";
+	}
+	return "unknown";
+}
+
 int stream_fail_downgrade(enum stream_fail *fail_r, const char **error_r,
 			  const char *host, const char *verb, int64_t since)
 {

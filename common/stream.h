@@ -16,6 +16,20 @@
  *	STREAM_FAIL_WAIT	retry later (refused, unreachable, timeout)
  *	STREAM_FAIL_FINAL	give up and tell the administrator (TLS
  *				verification, protocol violation)
+ *	and two refusals that say what was refused, for the callers that
+ *	act on them; to any other they are STREAM_FAIL_FINAL
+ *	(stream_fail_policy()):
+ *	STREAM_FAIL_MESSAGE	this one message only: the target refused
+ *				it (too large, unparsable, RFC 5530
+ *				[TOOBIG], [PARSE]); the copy records a
+ *				failed item and goes on, the connection
+ *				is still usable
+ *	STREAM_FAIL_AUTH	the server refused the credentials (a wrong
+ *				password or user, [AUTHENTICATIONFAILED],
+ *				POP3 [AUTH]): the auth-hook's "wrong
+ *				password", the puller's give up
+ *	Server response codes are turned into these classes by one table,
+ *	resp_code(3).
  */
 #ifndef MM_STREAM_H
 #define MM_STREAM_H
@@ -28,7 +42,15 @@ enum stream_fail {
 	STREAM_FAIL_TEMP,
 	STREAM_FAIL_WAIT,
 	STREAM_FAIL_FINAL,
+	STREAM_FAIL_MESSAGE,
+	STREAM_FAIL_AUTH,
 };
+
+/* What a class means for retrying the whole job: TEMP, WAIT or FINAL
+ * (MESSAGE and AUTH give up, as FINAL; NONE stays NONE). */
+enum stream_fail stream_fail_policy(enum stream_fail fail);
+/* "temp", "wait", "final", "message", "auth" ("none"), for logs. */
+const char *stream_fail_name(enum stream_fail fail);
 
 /* Errors are at most this long, including the NUL. */
 #define STREAM_ERROR_MAX 1024

@@ -15,7 +15,14 @@
  *	size, or a spooled POP3 message's).
  *
  *	Every call fails with a class (stream_fail: retry now, retry
- *	later, give up) and a message naming what and where.
+ *	later, give up) and a message naming what and where. Two classes
+ *	say what was refused: STREAM_FAIL_MESSAGE, this one message only
+ *	(a target's append that NEW refused for the message itself:
+ *	[TOOBIG], [PARSE], a NO without a code; a source's message over
+ *	max_message_size): the copy records a failed item and goes on,
+ *	and the connection stays usable; STREAM_FAIL_AUTH, the login
+ *	refused. A refusal for now ([OVERQUOTA], [UNAVAILABLE], [INUSE],
+ *	[LIMIT]) is STREAM_FAIL_WAIT: nothing is given up (resp_code(3)).
  */
 #ifndef MM_DRIVER_H
 #define MM_DRIVER_H
@@ -33,11 +40,6 @@
 #define DRIVER_FLAG_FLAGGED	0x04
 #define DRIVER_FLAG_DELETED	0x08
 #define DRIVER_FLAG_DRAFT	0x10
-
-/* A target's append that NEW refused for this one message (a tagged
- * NO: too large, bad date, quota) fails STREAM_FAIL_FINAL with an error
- * starting with this text; the copy records it and goes on. */
-#define DRIVER_APPEND_REFUSED "APPEND refused"
 
 /* Folder attributes: \Noselect and the RFC 6154 special uses. */
 #define DRIVER_FOLDER_NOSELECT	0x001
@@ -196,7 +198,7 @@ struct target_driver {
 			   enum stream_fail *fail_r, const char **error_r);
 	/* Append one message (flags, keywords, date from msg) whose bytes
 	 * come from body; *new_uid_r from APPENDUID, or 0 when the server
-	 * lacks UIDPLUS. */
+	 * lacks UIDPLUS. NEW refusing this message: STREAM_FAIL_MESSAGE. */
 	int (*append)(struct driver_conn *conn, const char *folder,
 		      const struct driver_message *msg, struct driver_body *body,
 		      uint32_t *new_uid_r, enum stream_fail *fail_r,
@@ -204,8 +206,9 @@ struct target_driver {
 	/* Appends as one command (MULTIAPPEND, RFC 3502): NEW keeps all of
 	 * them or none. can_batch says whether this connection can;
 	 * append_end's uids_r[i] is the UID of the i-th message added (all
-	 * 0 when the server lacks UIDPLUS), and
-	 * a refusal fails with DRIVER_APPEND_REFUSED for the whole batch.
+	 * 0 when the server lacks UIDPLUS), and a refusal of the whole
+	 * batch fails with its class: STREAM_FAIL_MESSAGE when a message
+	 * in it is at fault (send them one by one to find it).
 	 * A connection whose batch was begun but not ended is unusable. */
 	int (*can_batch)(struct driver_conn *conn);
 	int (*append_begin)(struct driver_conn *conn, const char *folder,

@@ -180,7 +180,8 @@ int main(int argc, char **argv)
 	status = 0;
 out:
 	if (status != 0)
-		fprintf(stderr, "driver_copy_test: failed (class %d): %s\n", (int)c.fail,
+		fprintf(stderr, "driver_copy_test: failed (class %d, %s): %s\n",
+			(int)c.fail, stream_fail_name(c.fail),
 			c.error != NULL ? c.error : "?");
 	mm_free(&c.msgs);
 	driver_folders_free(&folders, nfolders);

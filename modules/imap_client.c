@@ -25,10 +25,9 @@
 
 #define IMAP_DONE_MAX 64	/* tagged answers kept for pipelined commands */
 
+/* A pipelined command's answer, kept until asked for. */
 struct imap_done {
-	unsigned tag;
-	enum imap_status status;
-	char *text;
+	struct imap_answer answer;
 };
 
 struct imap_client {
@@ -44,6 +43,8 @@ struct imap_client {
 	/* The last tagged response's code, copied out of the parser. */
 	struct imap_parser *last;
 	int utf8_on;	/* ENABLE UTF8=ACCEPT confirmed (RFC 6855) */
+	/* The last tagged answer, its code read once. */
+	struct imap_answer answer;
 };
 
 static char imap_client_errbuf[600];
@@ -312,8 +313,6 @@ void imap_client_close(struct imap_client **cp)
 	stream_close(&c->stream);
 	imap_parser_free(&c->parser);
 	imap_parser_free(&c->last);
-	for (size_t i = 0; i < c->done_count; i++)
-		mm_free(&c->done[i].text);
 	mm_free(cp);
 }
 
@@ -395,19 +394,41 @@ static enum imap_status imap_status_of(const struct imap_arg *arg)
 	return IMAP_STATUS_BAD;
 }
 
+/* The tagged answer in c->parser (args after the tag): status, the
+ * response code read once (resp_code(3)), the text. */
+static void imap_answer_read(struct imap_client *c, unsigned tag,
+			     const struct imap_arg *args, size_t count,
+			     struct imap_answer *answer)
+{
+	const char *atom = NULL;
+
+	memset(answer, 0, sizeof(*answer));
+	answer->tag = tag;
+	answer->status = count > 0 ? imap_status_of(&args[0]) : IMAP_STATUS_BAD;
+	if (count >= 2 && args[1].type == IMAP_ARG_LIST && args[1].count > 0 &&
+	    args[1].list[0].type == IMAP_ARG_ATOM)
+		atom = args[1].list[0].str;
+	answer->code = resp_code_imap(atom);
+	if (atom != NULL)
+		log_printable(answer->code_atom, sizeof(answer->code_atom), atom,
+			      strlen(atom));
+	snprintf(answer->text, sizeof(answer->text), "%s",
+		 imap_printable(imap_parser_text(c->parser)));
+}
+
 int imap_client_wait(struct imap_client *c, unsigned tag,
 		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
 		     enum stream_fail *fail_r, const char **error_r)
 {
 	/* Was it answered while we waited for another? */
 	for (size_t i = 0; i < c->done_count; i++) {
-		if (c->done[i].tag != tag)
+		if (c->done[i].answer.tag != tag)
 			continue;
-		*status_r = c->done[i].status;
+		c->answer = c->done[i].answer;
+		*status_r = c->answer.status;
 		snprintf(imap_client_errbuf, sizeof(imap_client_errbuf), "%s",
-			 c->done[i].text);
+			 c->answer.text);
 		*error_r = imap_client_errbuf;
-		mm_free(&c->done[i].text);
 		c->done[i] = c->done[--c->done_count];
 		return 0;
 	}
@@ -449,16 +470,15 @@ int imap_client_wait(struct imap_client *c, unsigned tag,
 			if (c->done_count == IMAP_DONE_MAX)
 				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						 "over %d answers pending", IMAP_DONE_MAX);
-			c->done[c->done_count].tag = n;
-			c->done[c->done_count].status = imap_status_of(&args[0]);
-			c->done[c->done_count].text =
-				mm_strdup(imap_printable(imap_parser_text(c->parser)));
+			imap_answer_read(c, n, args, count,
+					 &c->done[c->done_count].answer);
 			c->done_count++;
 			continue;
 		}
-		*status_r = imap_status_of(&args[0]);
+		imap_answer_read(c, n, args, count, &c->answer);
+		*status_r = c->answer.status;
 		snprintf(imap_client_errbuf, sizeof(imap_client_errbuf), "%s",
-			 imap_printable(imap_parser_text(c->parser)));
+			 c->answer.text);
 		*error_r = imap_client_errbuf;
 		/* Keep this answer's response code for the caller. */
 		{
@@ -472,20 +492,40 @@ int imap_client_wait(struct imap_client *c, unsigned tag,
 	}
 }
 
+const struct imap_answer *imap_client_last_answer(const struct imap_client *c)
+{
+	return &c->answer;
+}
+
+int imap_client_refused(struct imap_client *c, enum resp_context ctx,
+			const char *what, enum stream_fail *fail_r,
+			const char **error_r)
+{
+	const struct imap_answer *a = &c->answer;
+
+	return stream_failf(fail_r, resp_code_class(a->code, ctx), error_r,
+			    "%s: %s %s%s%s%s", what,
+			    a->status == IMAP_STATUS_OK ? "OK" :
+			    a->status == IMAP_STATUS_NO ? "NO" : "BAD",
+			    a->code_atom[0] != '\0' ? "[" : "", a->code_atom,
+			    a->code_atom[0] != '\0' ? "] " : "", a->text);
+}
+
 /* Wait for tag's answer; NO and BAD fail naming verb, never arguments
- * (they may hold a password). */
+ * (they may hold a password), as their response code says. */
 static int imap_client_finish(struct imap_client *c, unsigned tag, const char *verb,
 			      const struct imap_cmd_handlers *h,
 			      enum stream_fail *fail_r, const char **error_r)
 {
 	enum imap_status status;
+	char what[48];
 
 	if (imap_client_wait(c, tag, h, &status, fail_r, error_r) < 0)
 		return -1;
 	if (status == IMAP_STATUS_OK)
 		return 0;
-	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s failed: %s %s",
-			 verb, status == IMAP_STATUS_NO ? "NO" : "BAD", *error_r);
+	snprintf(what, sizeof(what), "%s failed", verb);
+	return imap_client_refused(c, RESP_CONTEXT_COMMAND, what, fail_r, error_r);
 }
 
 int imap_client_run(struct imap_client *c, const char *command,
@@ -603,9 +643,15 @@ int imap_client_wait_continuation(struct imap_client *c, unsigned tag,
 			return 0;
 		if (strcmp(rtag, "*") == 0)
 			continue;
-		if (imap_tag_number(rtag) == tag)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s",
-					 imap_printable(imap_parser_text(c->parser)));
+		if (imap_tag_number(rtag) == tag) {
+			const struct imap_arg *args;
+			size_t count;
+
+			args = imap_parser_args(c->parser, &count);
+			imap_answer_read(c, tag, args, count, &c->answer);
+			return imap_client_refused(c, RESP_CONTEXT_COMMAND,
+						   "refused", fail_r, error_r);
+		}
 	}
 }
 
@@ -619,9 +665,20 @@ static int imap_login_answer(struct imap_client *c, unsigned tag,
 	    imap_client_wait(c, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
 	if (status != IMAP_STATUS_OK)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-				 "login refused: %s", *error_r);
+		return imap_client_refused(c, RESP_CONTEXT_LOGIN, "login refused",
+					   fail_r, error_r);
 	return 0;
+}
+
+/* A login command failed before its answer was due: if the server
+ * answered it instead of sending "+", that is a login refusal. */
+static int imap_login_cut_short(struct imap_client *c, unsigned tag,
+				enum stream_fail *fail_r, const char **error_r)
+{
+	if (c->answer.tag == tag && c->answer.status != IMAP_STATUS_OK)
+		return imap_client_refused(c, RESP_CONTEXT_LOGIN, "login refused",
+					   fail_r, error_r);
+	return -1;
 }
 
 /* AUTHENTICATE PLAIN, with SASL-IR when offered. */
@@ -662,7 +719,9 @@ static int imap_auth_plain(struct imap_client *c, const char *authzid,
 	}
 	mm_wipe(b64, strlen(b64));
 	mm_free(&b64);
-	return ret < 0 ? -1 : imap_login_answer(c, tag, fail_r, error_r);
+	if (ret < 0)
+		return imap_login_cut_short(c, tag, fail_r, error_r);
+	return imap_login_answer(c, tag, fail_r, error_r);
 }
 
 /* Send one astring argument: quoted, or a literal (LITERAL+ when the
@@ -711,7 +770,7 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 	if (stream_printf(c->stream, fail_r, error_r, "M%u LOGIN", tag) < 0 ||
 	    imap_send_astring(c, tag, user, 0, fail_r, error_r) < 0 ||
 	    imap_send_astring(c, tag, password, 1, fail_r, error_r) < 0)
-		return -1;
+		return imap_login_cut_short(c, tag, fail_r, error_r);
 	return imap_login_answer(c, tag, fail_r, error_r);
 }
 

@@ -28,6 +28,7 @@
 
 #include "cfg.h"
 #include "imap_parse.h"
+#include "resp_code.h"
 #include "stream.h"
 
 #define IMAP_CAP_IMAP4REV1	0x0001
@@ -68,6 +69,17 @@ enum imap_status {
 	IMAP_STATUS_BAD,
 };
 
+/* A tagged answer: its status and response code (resp_code(3)), read
+ * once here; text is the human text after the code, printable and
+ * truncated. */
+struct imap_answer {
+	unsigned tag;
+	enum imap_status status;
+	enum resp_code code;
+	char code_atom[40];	/* the code as sent ("OVERQUOTA"), or "" */
+	char text[240];
+};
+
 struct imap_client;
 
 /* Called for each untagged response while a command is awaited; a
@@ -100,8 +112,10 @@ const char *imap_client_greeting(const struct imap_client *client);
 struct stream *imap_client_stream(struct imap_client *client);
 
 /* Log in as user (authzid: log in as user on behalf of authzid, with
- * AUTHENTICATE PLAIN; NULL for a plain login). A rejected password is
- * STREAM_FAIL_FINAL with the server's text in *error_r. */
+ * AUTHENTICATE PLAIN; NULL for a plain login). A refusal is classed by
+ * its response code (resp_code(3), RESP_CONTEXT_LOGIN): rejected
+ * credentials are STREAM_FAIL_AUTH, [UNAVAILABLE] STREAM_FAIL_WAIT, and
+ * so on, with "login refused: NO [CODE] text" in *error_r. */
 int imap_client_login(struct imap_client *client, const char *authzid,
 		      const char *user, const char *password,
 		      enum stream_fail *fail_r, const char **error_r);
@@ -148,7 +162,8 @@ int imap_client_run_astring(struct imap_client *client, const char *verb,
 			    const char *arg, const char *rest,
 			    const struct imap_cmd_handlers *h,
 			    enum stream_fail *fail_r, const char **error_r);
-/* send + wait, failing with STREAM_FAIL_FINAL on NO/BAD. */
+/* send + wait; NO/BAD fail as their response code says for a command
+ * (resp_code(3): STREAM_FAIL_FINAL without a code). */
 int imap_client_run(struct imap_client *client, const char *command,
 		    const struct imap_cmd_handlers *h, enum stream_fail *fail_r,
 		    const char **error_r);
@@ -157,9 +172,21 @@ int imap_client_run(struct imap_client *client, const char *command,
 const struct imap_arg *imap_client_last_code(const struct imap_client *client,
 					     size_t *count_r);
 
+/* The last tagged answer read: the one imap_client_wait() returned, or
+ * the one imap_client_wait_continuation() met instead of "+" (tag 0:
+ * none yet). */
+const struct imap_answer *imap_client_last_answer(const struct imap_client *client);
+/* Fail for the last answer, a refusal: the class its response code has
+ * for ctx (resp_code_class()), the text "what: NO [CODE] text".
+ * Returns -1. */
+int imap_client_refused(struct imap_client *client, enum resp_context ctx,
+			const char *what, enum stream_fail *fail_r,
+			const char **error_r);
+
 /* After sending a command with a synchronising literal: wait for the
- * server's "+". A tagged answer instead is a refusal (STREAM_FAIL_FINAL
- * with its text). */
+ * server's "+". A tagged answer instead is a refusal, classed as for a
+ * command (imap_client_refused(); the caller may class it again for
+ * what it asked, when imap_client_last_answer() has its tag). */
 int imap_client_wait_continuation(struct imap_client *client, unsigned tag,
 				  enum stream_fail *fail_r, const char **error_r);
 

@@ -558,15 +558,16 @@ static int imap_target_create_folder(struct driver_conn *conn, const char *name,
 				     error_r) < 0 ||
 	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
-	/* An existing folder is fine: [ALREADYEXISTS] or its wording. */
+	/* An existing folder is fine: [ALREADYEXISTS] or, from a server
+	 * without response codes, its wording. Any other refusal is
+	 * classed by its code ([UNAVAILABLE]: retry later). */
 	if (status != IMAP_STATUS_OK) {
-		size_t count;
-		const struct imap_arg *code = imap_client_last_code(ic->client, &count);
+		const struct imap_answer *a = imap_client_last_answer(ic->client);
 
-		if (!(count > 0 && imap_arg_is_atom(&code[0], "ALREADYEXISTS")) &&
-		    strcasestr(*error_r, "exists") == NULL)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-						"CREATE failed: %s", *error_r);
+		if (a->code != RESP_CODE_ALREADYEXISTS &&
+		    (a->code != RESP_CODE_NONE || strcasestr(a->text, "exists") == NULL))
+			return imap_client_refused(ic->client, RESP_CONTEXT_COMMAND,
+						   "CREATE failed", fail_r, error_r);
 	}
 	(void)attrs;	/* NEW's special-use folders are configured there */
 	if (subscribe)
@@ -595,8 +596,8 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	*new_uid_r = 0;
 	/* Refused here, nothing is sent: a failed item, and the copy goes on. */
 	if (imap_message_append_args(msg, body->size, plus, &args, error_r) < 0)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-				    DRIVER_APPEND_REFUSED ": not sent: %s", *error_r);
+		return stream_failf(fail_r, STREAM_FAIL_MESSAGE, error_r,
+				    "APPEND refused: not sent: %s", *error_r);
 	/* The folder quoted, or a literal (as CREATE and SELECT send it). */
 	ret = imap_client_send_astring(ic->client, "APPEND", folder, args, &tag,
 				       fail_r, error_r);
@@ -604,12 +605,13 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	if (ret < 0)
 		return -1;
 	if (!plus) {
-		/* Wait for "+ ": a tagged NO here refuses the message. */
+		/* Wait for "+ ": a tagged answer here refuses the message,
+		 * as its response code says ([OVERQUOTA]: retry later). */
 		if (imap_client_wait_continuation(ic->client, tag, fail_r, error_r) < 0) {
-			if (*fail_r != STREAM_FAIL_FINAL)
+			if (imap_client_last_answer(ic->client)->tag != tag)
 				return -1;
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-						DRIVER_APPEND_REFUSED ": %s", *error_r);
+			return imap_client_refused(ic->client, RESP_CONTEXT_APPEND,
+						   "APPEND refused", fail_r, error_r);
 		}
 	}
 	while (left > 0) {
@@ -630,9 +632,11 @@ static int imap_target_append(struct driver_conn *conn, const char *folder,
 	    stream_flush(s, fail_r, error_r) < 0 ||
 	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
+	/* This message refused ([TOOBIG], [PARSE], no code), or not now
+	 * ([OVERQUOTA], [UNAVAILABLE], [INUSE], [LIMIT]): resp_code(3). */
 	if (status != IMAP_STATUS_OK)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					DRIVER_APPEND_REFUSED ": %s", *error_r);
+		return imap_client_refused(ic->client, RESP_CONTEXT_APPEND,
+					   "APPEND refused", fail_r, error_r);
 	/* APPENDUID only from a server that says it has UIDPLUS; without
 	 * it the caller finds the message on NEW. */
 	code = imap_client_last_code(ic->client, &count);
@@ -754,9 +758,12 @@ static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
 	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
 	ic->batch_tag = 0;
+	/* The whole batch refused: STREAM_FAIL_MESSAGE when some message in
+	 * it is at fault, else what the code says for all of it. */
 	if (status != IMAP_STATUS_OK)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-				    DRIVER_APPEND_REFUSED ": %s", *error_r);
+		return imap_client_refused(ic->client, RESP_CONTEXT_APPEND,
+					   "APPEND of the batch refused", fail_r,
+					   error_r);
 	if ((imap_client_caps(ic->client) & IMAP_CAP_UIDPLUS) == 0)
 		return 0;	/* no APPENDUID: the caller finds them on NEW */
 	code = imap_client_last_code(ic->client, &n);

@@ -18,6 +18,7 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "pop3_client.h"
+#include "resp_code.h"
 
 #define POP3_CHUNK 16384
 
@@ -26,6 +27,8 @@ struct pop3_client {
 	size_t max_line;
 	int cap_stls, cap_uidl, cap_sasl_plain, cap_user, cap_utf8;
 	int have_capa, utf8_on;
+	/* The last -ERR's extended response code (RFC 2449, 3206). */
+	enum resp_code code;
 };
 
 static char pop3_errbuf[600];
@@ -52,6 +55,7 @@ static int pop3_status(struct pop3_client *c, const char **text_r,
 		return 0;
 	}
 	if (len >= 4 && strncmp(line, "-ERR", 4) == 0) {
+		c->code = resp_code_pop3(len > 5 ? line + 5 : "", len > 5 ? len - 5 : 0);
 		snprintf(pop3_errbuf, sizeof(pop3_errbuf), "%s",
 			 pop3_printable(len > 5 ? line + 5 : "", len > 5 ? len - 5 : 0));
 		*error_r = pop3_errbuf;
@@ -230,16 +234,18 @@ void pop3_client_close(struct pop3_client **cp)
 	mm_free(cp);
 }
 
-/* A -ERR at login: wrong password, or a temporary condition (RFC 3206). */
-static int pop3_login_refused(enum stream_fail *fail_r, const char **error_r)
+/* A -ERR at login, classed by its code (resp_code(3)): wrong
+ * credentials ([AUTH], or no code), not now ([IN-USE], [SYS/TEMP],
+ * [LOGIN-DELAY]), or give up ([SYS/PERM]). */
+static int pop3_login_refused(struct pop3_client *c, enum stream_fail *fail_r,
+			      const char **error_r)
 {
+	enum stream_fail fail = resp_code_class(c->code, RESP_CONTEXT_LOGIN);
 	char text[sizeof(pop3_errbuf)];
 
 	snprintf(text, sizeof(text), "%s", *error_r);
-	if (strncasecmp(text, "[IN-USE]", 8) == 0 || strncasecmp(text, "[SYS/TEMP]", 10) == 0)
-		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
-				 "login refused for now: %s", text);
-	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "login refused: %s", text);
+	return stream_failf(fail_r, fail, error_r, "login refused%s: %s",
+			    fail == STREAM_FAIL_WAIT ? " for now" : "", text);
 }
 
 /* UTF8 (RFC 6856), in the AUTHORIZATION state before the
@@ -299,19 +305,19 @@ int pop3_client_login(struct pop3_client *c, const char *user,
 		mm_free_secret(&cmd);
 		if (ret < 0)
 			return -1;
-		return ret == 1 ? pop3_login_refused(fail_r, error_r) : 0;
+		return ret == 1 ? pop3_login_refused(c, fail_r, error_r) : 0;
 	}
 	cmd = mm_asprintf("USER %s", user);
 	ret = pop3_command(c, cmd, &text, fail_r, error_r);
 	mm_free(&cmd);
 	if (ret != 0)
-		return ret < 0 ? -1 : pop3_login_refused(fail_r, error_r);
+		return ret < 0 ? -1 : pop3_login_refused(c, fail_r, error_r);
 	cmd = mm_asprintf("PASS %s", password);
 	ret = pop3_command(c, cmd, &text, fail_r, error_r);
 	mm_free_secret(&cmd);
 	if (ret < 0)
 		return -1;
-	return ret == 1 ? pop3_login_refused(fail_r, error_r) : 0;
+	return ret == 1 ? pop3_login_refused(c, fail_r, error_r) : 0;
 }
 
 struct pop3_listing {
@@ -411,8 +417,8 @@ static int pop3_listing(struct pop3_client *c, const char *cmd,
 	if (ret < 0)
 		return -1;
 	if (ret == 1)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s refused: %s",
-				 cmd, *error_r);
+		return stream_failf(fail_r, resp_code_class(c->code, RESP_CONTEXT_COMMAND),
+				    error_r, "%s refused: %s", cmd, *error_r);
 	l->error[0] = '\0';
 	if (pop3_multiline(c, linefn, l, fail_r, error_r) < 0) {
 		if (l->error[0] != '\0')
@@ -471,8 +477,8 @@ int pop3_client_retr(struct pop3_client *c, uint32_t msgnum,
 	if (ret < 0)
 		return -1;
 	if (ret == 1)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-				 "RETR %u refused: %s", msgnum, *error_r);
+		return stream_failf(fail_r, resp_code_class(c->code, RESP_CONTEXT_COMMAND),
+				    error_r, "RETR %u refused: %s", msgnum, *error_r);
 	while (st != RETR_DONE) {
 		size_t got, i, n = 0;
 

@@ -58,9 +58,12 @@ void pop3_client_close(struct pop3_client **client);
 int pop3_client_enable_utf8(struct pop3_client *client,
 			    enum stream_fail *fail_r, const char **error_r);
 
-/* USER/PASS, or AUTH PLAIN when the server lists SASL PLAIN. A wrong
- * password is STREAM_FAIL_FINAL; [IN-USE] / [SYS/TEMP] (RFC 3206) are
- * STREAM_FAIL_WAIT. */
+/* USER/PASS, or AUTH PLAIN when the server lists SASL PLAIN. A -ERR is
+ * classed by its extended code (RFC 2449, 3206; resp_code(3)): a wrong
+ * password ([AUTH], or no code) is STREAM_FAIL_AUTH; [IN-USE],
+ * [LOGIN-DELAY], [SYS/TEMP] are STREAM_FAIL_WAIT; [SYS/PERM] is
+ * STREAM_FAIL_FINAL. Other commands' -ERR: as the code says for a
+ * command (STREAM_FAIL_FINAL without one). */
 int pop3_client_login(struct pop3_client *client, const char *user,
 		      const char *password, enum stream_fail *fail_r,
 		      const char **error_r);

@@ -429,8 +429,8 @@ static int pop3_driver_fetch(struct driver_conn *conn, const struct driver_messa
 	}
 	if (sp.too_big) {
 		fclose(sp.f);
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					DRIVER_APPEND_REFUSED ": %llu bytes, over "
+		return stream_failf(fail_r, STREAM_FAIL_MESSAGE, error_r,
+					"not copied: %llu bytes, over "
 					"max_message_size", (unsigned long long)size);
 	}
 	/* The header block, for the date. */

@@ -97,8 +97,10 @@ START_TEST(login_literal_sync)
 
 	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
 	ck_assert_int_eq(imap_client_login(c, NULL, "u", "p\xc3\xa4sswd", &fail, &error), -1);
-	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
-	ck_assert_ptr_nonnull(strstr(error, "login refused: Authentication failed."));
+	ck_assert_int_eq(fail, STREAM_FAIL_AUTH);
+	ck_assert_ptr_nonnull(strstr(error, "login refused: NO [AUTHENTICATIONFAILED] "
+				     "Authentication failed."));
+	ck_assert_int_eq(imap_client_last_answer(c)->code, RESP_CODE_AUTHENTICATIONFAILED);
 	/* The password is nowhere in the error. */
 	ck_assert_ptr_null(strstr(error, "sswd"));
 	imap_client_close(&c);
@@ -657,6 +659,228 @@ START_TEST(quote)
 }
 END_TEST
 
+/* Login refusals, classed by their response codes: only refused
+ * credentials are STREAM_FAIL_AUTH (the auth-hook's wrong password);
+ * Dovecot's wording where it has one. */
+static const struct {
+	const char *answer;	/* after the tag */
+	enum stream_fail fail;
+	enum resp_code code;
+} login_refusals[] = {
+	{ "NO [AUTHENTICATIONFAILED] Authentication failed.", STREAM_FAIL_AUTH,
+	  RESP_CODE_AUTHENTICATIONFAILED },
+	{ "NO Login failed.", STREAM_FAIL_AUTH, RESP_CODE_NONE },
+	{ "BAD Error in IMAP command", STREAM_FAIL_AUTH, RESP_CODE_NONE },
+	{ "NO [ALERT] Bad password", STREAM_FAIL_AUTH, RESP_CODE_ALERT },
+	{ "NO [AUTHORIZATIONFAILED] Not a master user", STREAM_FAIL_AUTH,
+	  RESP_CODE_AUTHORIZATIONFAILED },
+	{ "NO [EXPIRED] Password expired", STREAM_FAIL_AUTH, RESP_CODE_EXPIRED },
+	{ "NO [UNAVAILABLE] Temporary authentication failure. [h:2026-01-01]",
+	  STREAM_FAIL_WAIT, RESP_CODE_UNAVAILABLE },
+	{ "NO [SERVERBUG] Internal error", STREAM_FAIL_WAIT, RESP_CODE_SERVERBUG },
+	{ "NO [INUSE] Mailbox in use", STREAM_FAIL_WAIT, RESP_CODE_INUSE },
+	{ "NO [LIMIT] Too many connections", STREAM_FAIL_WAIT, RESP_CODE_LIMIT },
+	{ "NO [PRIVACYREQUIRED] Plaintext authentication disallowed",
+	  STREAM_FAIL_FINAL, RESP_CODE_PRIVACYREQUIRED },
+	{ "NO [CONTACTADMIN] Account locked", STREAM_FAIL_FINAL, RESP_CODE_CONTACTADMIN },
+	{ "NO [X-VENDOR-THING] What is this", STREAM_FAIL_AUTH, RESP_CODE_OTHER },
+	{ "NO [authenticationfailed] lower case", STREAM_FAIL_AUTH,
+	  RESP_CODE_AUTHENTICATIONFAILED },
+};
+
+START_TEST(login_refusal_class)
+{
+	char *answer = mm_asprintf("M1 %s\r\n", login_refusals[_i].answer);
+	const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" \"secret\"\r", 0, 0 },
+		{ FAKE_SEND, answer, 0, 0 },
+		{ FAKE_EXPECT, "M2 NOOP\r", 0, 0 },
+		{ FAKE_SEND, "M2 OK done\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", "secret", &fail, &error), -1);
+	ck_assert_msg(fail == login_refusals[_i].fail, "%s: class %s",
+		      login_refusals[_i].answer, stream_fail_name(fail));
+	ck_assert_int_eq(imap_client_last_answer(c)->code, login_refusals[_i].code);
+	ck_assert_int_eq(imap_client_last_answer(c)->tag, 1);
+	ck_assert_msg(strncmp(error, "login refused: ", 15) == 0, "%s", error);
+	ck_assert_ptr_null(strstr(error, "secret"));
+	/* Still in step. */
+	ck_assert_int_eq(imap_client_run(c, "NOOP", NULL, &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+	mm_free(&answer);
+}
+END_TEST
+
+/* AUTHENTICATE refused before its "+": a login refusal all the same,
+ * classed by its code. */
+START_TEST(auth_plain_refused_early)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=PLAIN] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 AUTHENTICATE PLAIN\r", 0, 0 },
+		{ FAKE_SEND, "M1 NO [UNAVAILABLE] Try later\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 AUTHENTICATE PLAIN\r", 0, 0 },
+		{ FAKE_SEND, "M2 NO [AUTHENTICATIONFAILED] No\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", "p", &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_msg(strstr(error, "login refused: NO [UNAVAILABLE] Try later") != NULL,
+		      "%s", error);
+	ck_assert_int_eq(imap_client_login(c, NULL, "u", "p", &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_AUTH);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* Commands: the code read once, kept with a pipelined answer until it
+ * is asked for, and classed for a command. */
+START_TEST(command_refusal_codes)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 SELECT a\r", 0, 0 },
+		{ FAKE_EXPECT, "M2 SELECT b\r", 0, 0 },
+		{ FAKE_EXPECT, "M3 SELECT c\r", 0, 0 },
+		{ FAKE_SEND, "M3 NO [NONEXISTENT] no c\r\nM2 NO [INUSE] b busy\r\n"
+		  "M1 OK [READ-WRITE] a\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M4 CREATE x\r", 0, 0 },
+		{ FAKE_SEND, "M4 NO [UNAVAILABLE] later\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M5 FETCH 1 BODY[]\r", 0, 0 },
+		{ FAKE_SEND, "M5 NO [EXPUNGEISSUED] gone\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M6 NOOP\r", 0, 0 },
+		{ FAKE_SEND, "M6 BAD what\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	enum imap_status status;
+	const char *error;
+	unsigned t1, t2, t3;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_send(c, "SELECT a", &t1, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_send(c, "SELECT b", &t2, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_send(c, "SELECT c", &t3, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_wait(c, t1, NULL, &status, &fail, &error), 0);
+	ck_assert_int_eq(status, IMAP_STATUS_OK);
+	ck_assert_int_eq(imap_client_last_answer(c)->code, RESP_CODE_READ_WRITE);
+	ck_assert_int_eq(imap_client_wait(c, t2, NULL, &status, &fail, &error), 0);
+	ck_assert_int_eq(status, IMAP_STATUS_NO);
+	ck_assert_int_eq(imap_client_last_answer(c)->code, RESP_CODE_INUSE);
+	ck_assert_int_eq(imap_client_refused(c, RESP_CONTEXT_COMMAND, "SELECT failed",
+					     &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_str_eq(error, "SELECT failed: NO [INUSE] b busy");
+	ck_assert_int_eq(imap_client_wait(c, t3, NULL, &status, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_last_answer(c)->code, RESP_CODE_NONEXISTENT);
+	ck_assert_int_eq(imap_client_last_answer(c)->tag, t3);
+	ck_assert_int_eq(imap_client_run(c, "CREATE x", NULL, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_str_eq(error, "CREATE failed: NO [UNAVAILABLE] later");
+	ck_assert_int_eq(imap_client_run(c, "FETCH 1 BODY[]", NULL, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_TEMP);
+	ck_assert_int_eq(imap_client_run(c, "NOOP", NULL, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_str_eq(error, "NOOP failed: BAD what");
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* The one table: every code has a name that reads back as itself (IMAP
+ * and POP3 apart), and a class in every context. */
+START_TEST(resp_code_table)
+{
+	static const enum stream_fail none_class[] = {
+		[RESP_CONTEXT_LOGIN] = STREAM_FAIL_AUTH,
+		[RESP_CONTEXT_APPEND] = STREAM_FAIL_MESSAGE,
+		[RESP_CONTEXT_COMMAND] = STREAM_FAIL_FINAL,
+	};
+
+	for (int code = RESP_CODE_ALERT; code < RESP_CODE_COUNT; code++) {
+		const char *name = resp_code_name((enum resp_code)code);
+		char text[64];
+
+		ck_assert_msg(name != NULL && *name != '\0' && strcmp(name, "?") != 0,
+			      "code %d has no name", code);
+		snprintf(text, sizeof(text), "[%s] x", name);
+		if (code >= RESP_CODE_POP3_LOGIN_DELAY) {
+			ck_assert_int_eq(resp_code_pop3(text, strlen(text)), code);
+			ck_assert_int_eq(resp_code_imap(name), RESP_CODE_OTHER);
+		} else {
+			ck_assert_int_eq(resp_code_imap(name), code);
+			ck_assert_int_eq(resp_code_pop3(text, strlen(text)), RESP_CODE_OTHER);
+		}
+		for (int ctx = RESP_CONTEXT_LOGIN; ctx <= RESP_CONTEXT_COMMAND; ctx++) {
+			enum stream_fail f = resp_code_class((enum resp_code)code,
+							     (enum resp_context)ctx);
+
+			ck_assert_msg(f != STREAM_FAIL_NONE, "%s: no class", name);
+			/* Only a login refuses credentials; only an APPEND
+			 * refuses one message. */
+			ck_assert(f != STREAM_FAIL_AUTH || ctx == RESP_CONTEXT_LOGIN);
+			ck_assert(f != STREAM_FAIL_MESSAGE || ctx == RESP_CONTEXT_APPEND);
+		}
+	}
+	for (int ctx = RESP_CONTEXT_LOGIN; ctx <= RESP_CONTEXT_COMMAND; ctx++) {
+		ck_assert_int_eq(resp_code_class(RESP_CODE_NONE, (enum resp_context)ctx),
+				 none_class[ctx]);
+		ck_assert_int_eq(resp_code_class(RESP_CODE_OTHER, (enum resp_context)ctx),
+				 none_class[ctx]);
+		ck_assert_int_eq(resp_code_class(RESP_CODE_ALERT, (enum resp_context)ctx),
+				 none_class[ctx]);
+	}
+	/* What the issue asks of an APPEND. */
+	ck_assert_int_eq(resp_code_class(RESP_CODE_OVERQUOTA, RESP_CONTEXT_APPEND),
+			 STREAM_FAIL_WAIT);
+	ck_assert_int_eq(resp_code_class(RESP_CODE_UNAVAILABLE, RESP_CONTEXT_APPEND),
+			 STREAM_FAIL_WAIT);
+	ck_assert_int_eq(resp_code_class(RESP_CODE_INUSE, RESP_CONTEXT_APPEND),
+			 STREAM_FAIL_WAIT);
+	ck_assert_int_eq(resp_code_class(RESP_CODE_LIMIT, RESP_CONTEXT_APPEND),
+			 STREAM_FAIL_WAIT);
+	ck_assert_int_eq(resp_code_class(RESP_CODE_TOOBIG, RESP_CONTEXT_APPEND),
+			 STREAM_FAIL_MESSAGE);
+	ck_assert_int_eq(resp_code_class(RESP_CODE_PARSE, RESP_CONTEXT_APPEND),
+			 STREAM_FAIL_MESSAGE);
+	/* POP3: levels of a hierarchy; brackets that are no code. */
+	ck_assert_int_eq(resp_code_pop3("[SYS/TEMP/DISK] x", 17), RESP_CODE_POP3_SYS_TEMP);
+	ck_assert_int_eq(resp_code_pop3("[sys/perm] x", 12), RESP_CODE_POP3_SYS_PERM);
+	ck_assert_int_eq(resp_code_pop3("[SYS/TEMPX] x", 13), RESP_CODE_OTHER);
+	ck_assert_int_eq(resp_code_pop3("[SYS] x", 7), RESP_CODE_OTHER);
+	ck_assert_int_eq(resp_code_pop3("[AUTH", 5), RESP_CODE_NONE);
+	ck_assert_int_eq(resp_code_pop3("no [AUTH] here", 14), RESP_CODE_NONE);
+	ck_assert_int_eq(resp_code_pop3("", 0), RESP_CODE_NONE);
+	/* Only the length given is read. */
+	ck_assert_int_eq(resp_code_pop3("[AUTH] x", 5), RESP_CODE_NONE);
+	ck_assert_int_eq(resp_code_imap(NULL), RESP_CODE_NONE);
+	ck_assert_int_eq(resp_code_imap("overquota"), RESP_CODE_OVERQUOTA);
+	ck_assert_int_eq(resp_code_imap("SYS/TEMP"), RESP_CODE_OTHER);
+	ck_assert_str_eq(stream_fail_name(STREAM_FAIL_MESSAGE), "message");
+	ck_assert_int_eq(stream_fail_policy(STREAM_FAIL_MESSAGE), STREAM_FAIL_FINAL);
+	ck_assert_int_eq(stream_fail_policy(STREAM_FAIL_AUTH), STREAM_FAIL_FINAL);
+	ck_assert_int_eq(stream_fail_policy(STREAM_FAIL_WAIT), STREAM_FAIL_WAIT);
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("imap_client");
@@ -669,6 +893,11 @@ static Suite *client_suite(void)
 			    sizeof(wipe_cases) / sizeof(wipe_cases[0]));
 	tcase_add_test(tc, auth_plain_authzid);
 	tcase_add_test(tc, auth_plain_no_sasl_ir);
+	tcase_add_loop_test(tc, login_refusal_class, 0,
+			    sizeof(login_refusals) / sizeof(login_refusals[0]));
+	tcase_add_test(tc, auth_plain_refused_early);
+	tcase_add_test(tc, command_refusal_codes);
+	tcase_add_test(tc, resp_code_table);
 	tcase_add_loop_test(tc, detect_downgrade, 0,
 			    sizeof(downgrade_seen) / sizeof(downgrade_seen[0]));
 	tcase_add_loop_test(tc, bad_servers, 0, sizeof(bad) / sizeof(bad[0]));

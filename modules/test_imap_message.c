@@ -457,7 +457,7 @@ START_TEST(from_fetch)
 END_TEST
 
 /* The target refuses a message whose date is no date-time before a
- * byte goes out: a failed item (DRIVER_APPEND_REFUSED), and NEW sees
+ * byte goes out: a failed item (STREAM_FAIL_MESSAGE), and NEW sees
  * only the next command. */
 START_TEST(append_refused_unsent)
 {
@@ -492,9 +492,8 @@ START_TEST(append_refused_unsent)
 	mem_body_init(&mb, "hello");
 	ck_assert_int_eq(target_driver_imap.append(conn, "INBOX", &msg, &mb.body, &uid,
 						   &fail, &error), -1);
-	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
-	ck_assert_msg(strncmp(error, DRIVER_APPEND_REFUSED, strlen(DRIVER_APPEND_REFUSED)) == 0,
-		      "%s", error);
+	ck_assert_int_eq(fail, STREAM_FAIL_MESSAGE);
+	ck_assert_ptr_nonnull(strstr(error, "not sent"));
 	ck_assert_ptr_nonnull(strstr(error, "not an RFC 3501 date-time"));
 	/* UID STORE refuses a bad keyword the same way. */
 	msg.keywords = kw;
@@ -559,6 +558,175 @@ START_TEST(append_folder_literal)
 }
 END_TEST
 
+/* NEW's refusals of an APPEND, as each response code classes them
+ * (resp_code(3)): this message only, or the job's, for now or for good.
+ * Dovecot's own wording where it has one. */
+static const struct {
+	const char *answer;	/* after the tag */
+	enum stream_fail fail;
+	const char *error;	/* in the error */
+} append_refusals[] = {
+	{ "NO [OVERQUOTA] Quota exceeded (mailbox for user is full)",
+	  STREAM_FAIL_WAIT, "NO [OVERQUOTA] Quota exceeded" },
+	{ "NO [UNAVAILABLE] Temporary failure", STREAM_FAIL_WAIT, "[UNAVAILABLE]" },
+	{ "NO [INUSE] Mailbox is locked", STREAM_FAIL_WAIT, "[INUSE]" },
+	{ "NO [LIMIT] Too many messages", STREAM_FAIL_WAIT, "[LIMIT]" },
+	{ "NO [SERVERBUG] Internal error occurred", STREAM_FAIL_WAIT, "[SERVERBUG]" },
+	{ "no [overquota] lower case", STREAM_FAIL_WAIT, "[overquota]" },
+	{ "NO [TOOBIG] Mail size is larger than the maximum size allowed",
+	  STREAM_FAIL_MESSAGE, "[TOOBIG]" },
+	{ "NO [PARSE] Invalid message", STREAM_FAIL_MESSAGE, "[PARSE]" },
+	{ "NO [CANNOT] Message cannot be stored", STREAM_FAIL_MESSAGE, "[CANNOT]" },
+	{ "NO Message refused", STREAM_FAIL_MESSAGE, "refused: NO Message refused" },
+	{ "BAD Invalid arguments", STREAM_FAIL_MESSAGE, "BAD Invalid arguments" },
+	{ "NO [ALERT] Said for the user", STREAM_FAIL_MESSAGE, "[ALERT]" },
+	{ "NO [X-SOMETHING 1] Unknown code", STREAM_FAIL_MESSAGE, "[X-SOMETHING]" },
+	{ "NO [TRYCREATE] Mailbox doesn't exist", STREAM_FAIL_TEMP, "[TRYCREATE]" },
+	{ "NO [NOPERM] Permission denied", STREAM_FAIL_FINAL, "[NOPERM]" },
+	{ "NO [READ-ONLY] Read-only mailbox", STREAM_FAIL_FINAL, "[READ-ONLY]" },
+};
+
+/* One APPEND (LITERAL+) refused: the class, the code in the error, and
+ * the connection still in step (LOGOUT is the next command). */
+START_TEST(append_refusal_class)
+{
+	char *answer = mm_asprintf("M2 %s\r\n", append_refusals[_i].answer);
+	const struct fakeserver_step script[] = {
+		{ FAKE_SEND, NEW_GREETING, 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" \"p\"\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK in\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 APPEND \"INBOX\" (\\Seen) {5+}\r", 0, 0 },
+		{ FAKE_EXPECT, "hello\r", 0, 0 },
+		{ FAKE_SEND, answer, 0, 0 },
+		{ FAKE_EXPECT, "M3 LOGOUT\r", 0, 0 },
+		{ FAKE_SEND, "M3 OK bye\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	const struct driver_login login = { "u", "p", NULL, 0 };
+	struct driver_message msg = { 0 };
+	struct driver_settings set;
+	struct driver_conn *conn;
+	struct mem_body mb;
+	struct fakeserver fs;
+	enum stream_fail fail;
+	const char *error;
+	uint32_t uid;
+	char host[64];
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set = settings(host, sizeof(host), &fs);
+	ck_assert_int_eq(target_driver_imap.open(&set, &login, &conn, &fail, &error), 0);
+	msg.uid = 5;
+	msg.flags = DRIVER_FLAG_SEEN;
+	mem_body_init(&mb, "hello");
+	ck_assert_int_eq(target_driver_imap.append(conn, "INBOX", &msg, &mb.body, &uid,
+						   &fail, &error), -1);
+	ck_assert_msg(fail == append_refusals[_i].fail, "%s: class %s",
+		      append_refusals[_i].answer, stream_fail_name(fail));
+	ck_assert_msg(strstr(error, append_refusals[_i].error) != NULL, "%s", error);
+	target_driver_imap.close(&conn);
+	ck_assert_msg(fakeserver_stop(&fs), "NEW saw other bytes");
+	mm_free(&answer);
+}
+END_TEST
+
+/* A MULTIAPPEND refused as a whole: the same classes, so the copy sends
+ * the batch one by one only when a message in it is at fault
+ * (STREAM_FAIL_MESSAGE), and waits when NEW cannot take any now. */
+START_TEST(multiappend_refusal_class)
+{
+	char *answer = mm_asprintf("M2 %s\r\n", append_refusals[_i].answer);
+	const struct fakeserver_step script[] = {
+		{ FAKE_SEND, NEW_GREETING, 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" \"p\"\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK in\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 APPEND \"INBOX\" (\\Seen) {5+}\r", 0, 0 },
+		{ FAKE_EXPECT, "hello (\\Seen) {5+}\r", 0, 0 },
+		{ FAKE_EXPECT, "hello\r", 0, 0 },
+		{ FAKE_SEND, answer, 0, 0 },
+		{ FAKE_EXPECT, "M3 LOGOUT\r", 0, 0 },
+		{ FAKE_SEND, "M3 OK bye\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	const struct driver_login login = { "u", "p", NULL, 0 };
+	struct driver_message msg = { 0 };
+	struct driver_settings set;
+	struct driver_conn *conn;
+	struct mem_body mb;
+	struct fakeserver fs;
+	enum stream_fail fail;
+	const char *error;
+	uint32_t uids[2];
+	char host[64];
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set = settings(host, sizeof(host), &fs);
+	ck_assert_int_eq(target_driver_imap.open(&set, &login, &conn, &fail, &error), 0);
+	msg.uid = 5;
+	msg.flags = DRIVER_FLAG_SEEN;
+	ck_assert_int_eq(target_driver_imap.append_begin(conn, "INBOX", &fail, &error), 0);
+	for (int i = 0; i < 2; i++) {
+		mem_body_init(&mb, "hello");
+		ck_assert_int_eq(target_driver_imap.append_add(conn, &msg, &mb.body,
+							       &fail, &error), 0);
+	}
+	ck_assert_int_eq(target_driver_imap.append_end(conn, uids, 2, &fail, &error), -1);
+	ck_assert_msg(fail == append_refusals[_i].fail, "%s: class %s",
+		      append_refusals[_i].answer, stream_fail_name(fail));
+	ck_assert_msg(strstr(error, append_refusals[_i].error) != NULL, "%s", error);
+	target_driver_imap.close(&conn);
+	ck_assert_msg(fakeserver_stop(&fs), "NEW saw other bytes");
+	mm_free(&answer);
+}
+END_TEST
+
+/* Without LITERAL+, NEW may refuse before "+": no byte of the message
+ * goes out, and the refusal is classed the same way. */
+START_TEST(append_refused_before_continuation)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 UIDPLUS] NEW\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 LOGIN \"u\" \"p\"\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK in\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 APPEND \"INBOX\" (\\Seen) {5}\r", 0, 0 },
+		{ FAKE_SEND, "M2 NO [OVERQUOTA] Quota exceeded (mailbox for user is full)\r\n",
+		  0, 0 },
+		{ FAKE_EXPECT, "M3 APPEND \"INBOX\" (\\Seen) {5}\r", 0, 0 },
+		{ FAKE_SEND, "M3 NO [TOOBIG] Too big\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M4 LOGOUT\r", 0, 0 },
+		{ FAKE_SEND, "M4 OK bye\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	const struct driver_login login = { "u", "p", NULL, 0 };
+	struct driver_message msg = { 0 };
+	struct driver_settings set;
+	struct driver_conn *conn;
+	struct mem_body mb;
+	struct fakeserver fs;
+	enum stream_fail fail;
+	const char *error;
+	uint32_t uid;
+	char host[64];
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set = settings(host, sizeof(host), &fs);
+	ck_assert_int_eq(target_driver_imap.open(&set, &login, &conn, &fail, &error), 0);
+	msg.uid = 5;
+	msg.flags = DRIVER_FLAG_SEEN;
+	mem_body_init(&mb, "hello");
+	ck_assert_int_eq(target_driver_imap.append(conn, "INBOX", &msg, &mb.body, &uid,
+						   &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_msg(strstr(error, "APPEND refused: NO [OVERQUOTA]") != NULL, "%s", error);
+	mem_body_init(&mb, "hello");
+	ck_assert_int_eq(target_driver_imap.append(conn, "INBOX", &msg, &mb.body, &uid,
+						   &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_MESSAGE);
+	target_driver_imap.close(&conn);
+	ck_assert_msg(fakeserver_stop(&fs), "NEW saw other bytes");
+}
+END_TEST
+
 static Suite *message_suite(void)
 {
 	Suite *s = suite_create("imap_message");
@@ -574,6 +742,11 @@ static Suite *message_suite(void)
 	tcase_add_loop_test(tc, append_hostile, 0, sizeof(hostile) / sizeof(hostile[0]));
 	tcase_add_test(tc, multiappend_hostile);
 	tcase_add_test(tc, append_refused_unsent);
+	tcase_add_loop_test(tc, append_refusal_class, 0,
+			    sizeof(append_refusals) / sizeof(append_refusals[0]));
+	tcase_add_loop_test(tc, multiappend_refusal_class, 0,
+			    sizeof(append_refusals) / sizeof(append_refusals[0]));
+	tcase_add_test(tc, append_refused_before_continuation);
 	tcase_add_test(tc, append_folder_literal);
 	suite_add_tcase(s, tc);
 	return s;

@@ -147,16 +147,28 @@ START_TEST(auth_plain)
 }
 END_TEST
 
-/* Login refusals: wrong password is final, RFC 3206 codes wait. */
+/* Login refusals, classed by their extended codes (RFC 2449, 3206;
+ * resp_code(3)): refused credentials are STREAM_FAIL_AUTH (the
+ * auth-hook's wrong password), "not now" waits, SYS/PERM gives up. */
 static const struct {
 	const char *answer;
 	enum stream_fail fail;
 	const char *expect;
 } refusals[] = {
-	{ "-ERR [AUTH] Authentication failed.\r\n", STREAM_FAIL_FINAL,
+	{ "-ERR [AUTH] Authentication failed.\r\n", STREAM_FAIL_AUTH,
 	  "login refused: [AUTH] Authentication failed." },
+	{ "-ERR Authentication failed.\r\n", STREAM_FAIL_AUTH,
+	  "login refused: Authentication failed." },
+	{ "-ERR\r\n", STREAM_FAIL_AUTH, "login refused: " },
+	{ "-ERR [auth] lower case\r\n", STREAM_FAIL_AUTH, "login refused: [auth]" },
 	{ "-ERR [IN-USE] Mailbox locked\r\n", STREAM_FAIL_WAIT, "refused for now" },
 	{ "-ERR [SYS/TEMP] try later\r\n", STREAM_FAIL_WAIT, "refused for now" },
+	{ "-ERR [SYS/TEMP/DISK] deeper level\r\n", STREAM_FAIL_WAIT, "refused for now" },
+	{ "-ERR [LOGIN-DELAY] Wait 15 minutes\r\n", STREAM_FAIL_WAIT,
+	  "refused for now: [LOGIN-DELAY]" },
+	{ "-ERR [SYS/PERM] Account disabled\r\n", STREAM_FAIL_FINAL,
+	  "login refused: [SYS/PERM] Account disabled" },
+	{ "-ERR [X-VENDOR] what\r\n", STREAM_FAIL_AUTH, "login refused: [X-VENDOR]" },
 	{ "+NOPE\r\n", STREAM_FAIL_FINAL, "malformed POP3 status line: +NOPE" },
 };
 
@@ -322,6 +334,46 @@ START_TEST(bad_uidl)
 	ck_assert_msg(strstr(error, bad_listings[_i].expect) != NULL, "got '%s'", error);
 	pop3_client_close(&c);
 	fakeserver_stop(&fs);
+}
+END_TEST
+
+/* Commands after the login: a -ERR is classed by its code too (a busy
+ * server waits; no code gives up), and USER refused is a login refusal. */
+START_TEST(command_refusal_codes)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nUSER\r\nUIDL\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "USER nobody\r", 0, 0 },
+		{ FAKE_SEND, "-ERR [AUTH] no such user\r\n", 0, 0 },
+		{ FAKE_EXPECT, "RETR 1\r", 0, 0 },
+		{ FAKE_SEND, "-ERR [SYS/TEMP] busy\r\n", 0, 0 },
+		{ FAKE_EXPECT, "RETR 2\r", 0, 0 },
+		{ FAKE_SEND, "-ERR no such message\r\n", 0, 0 },
+		{ FAKE_EXPECT, "UIDL\r", 0, 0 },
+		{ FAKE_SEND, "-ERR [IN-USE] locked\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct seen s = { .text = "" };
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+	uint64_t size;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_login(c, "nobody", "pw", &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_AUTH);
+	ck_assert_int_eq(pop3_client_retr(c, 1, on_data, &s, &size, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_str_eq(error, "RETR 1 refused: [SYS/TEMP] busy");
+	ck_assert_int_eq(pop3_client_retr(c, 2, on_data, &s, &size, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_int_eq(pop3_client_uidl(c, NULL, NULL, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
 }
 END_TEST
 
@@ -655,6 +707,7 @@ static Suite *pop3_suite(void)
 			    sizeof(wipe_cases) / sizeof(wipe_cases[0]));
 	tcase_add_loop_test(tc, login_refused, 0, sizeof(refusals) / sizeof(refusals[0]));
 	tcase_add_loop_test(tc, bad_uidl, 0, sizeof(bad_listings) / sizeof(bad_listings[0]));
+	tcase_add_test(tc, command_refusal_codes);
 	tcase_add_test(tc, retr_cut_and_trailing_data);
 	tcase_add_test(tc, retr_big);
 	tcase_add_test(tc, stls_required_missing);

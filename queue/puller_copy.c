@@ -404,9 +404,12 @@ static const char *copy_over_size(struct copy *c, const struct driver_message *m
 }
 
 /* The append sink: the source hands over one message's body. A
- * refusal of this one message by NEW (a tagged NO) returns 1 so the
- * source drains the body and the batch goes on; anything else stops
- * the copy with the append's failure class. */
+ * refusal of this one message by NEW (STREAM_FAIL_MESSAGE: [TOOBIG],
+ * [PARSE], a NO without a code) returns 1 so the source drains the
+ * body and the batch goes on; anything else, a refusal for now
+ * ([OVERQUOTA]: STREAM_FAIL_WAIT) included, stops the copy with the
+ * append's failure class: the batch stays pending and the next attempt
+ * settles it, so nothing is lost and nothing copied twice. */
 static int copy_sink(const struct driver_message *msg, struct driver_body *body,
 		     void *context)
 {
@@ -436,8 +439,7 @@ static int copy_sink(const struct driver_message *msg, struct driver_body *body,
 	snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
 	c->sink_fail = fail;
 	c->cur_uid = 0;
-	if (fail == STREAM_FAIL_FINAL &&
-	    strncmp(error, DRIVER_APPEND_REFUSED, strlen(DRIVER_APPEND_REFUSED)) == 0) {
+	if (fail == STREAM_FAIL_MESSAGE) {
 		c->append_refused = 1;
 		return 1;
 	}
@@ -535,9 +537,10 @@ static int copy_flush_multi(struct copy *c, enum stream_fail *fail_r,
 		return 0;
 	}
 	if (c->tdrv->append_end(c->dst, uids, c->added_count, fail_r, error_r) < 0) {
-		if (*fail_r == STREAM_FAIL_FINAL &&
-		    strncmp(*error_r, DRIVER_APPEND_REFUSED,
-			    strlen(DRIVER_APPEND_REFUSED)) == 0)
+		/* A message in it at fault: one by one, to find which. A
+		 * refusal for now ([OVERQUOTA]) is the job's: NEW kept
+		 * none of the batch, which waits as it is. */
+		if (*fail_r == STREAM_FAIL_MESSAGE)
 			return 1;
 		return -1;
 	}
@@ -684,9 +687,7 @@ static int copy_flush_batch(struct copy *c, enum stream_fail *fail_r,
 		c->append_refused = 0;
 		ret = c->sdrv->fetch(c->src, msg, copy_sink, c, fail_r, error_r);
 		if (ret < 0 && c->sink_fail == STREAM_FAIL_NONE &&
-		    *fail_r == STREAM_FAIL_FINAL &&
-		    strncmp(*error_r, DRIVER_APPEND_REFUSED,
-			    strlen(DRIVER_APPEND_REFUSED)) == 0) {
+		    *fail_r == STREAM_FAIL_MESSAGE) {
 			/* The source turned this one message down (POP3:
 			 * over max_message_size once spooled). */
 			snprintf(c->sink_error, sizeof(c->sink_error), "%s", *error_r);

@@ -69,6 +69,9 @@ static void puller_job_failed(struct puller *p, const struct store_job *job,
 	const char *error;
 	char text[STORE_MAX_EVENT_TEXT];
 
+	/* A refused login gives up; so does a message refusal that
+	 * reached this far (stream_fail_policy()). */
+	fail = stream_fail_policy(fail);
 	if (fail != STREAM_FAIL_FINAL && job->attempts < PULLER_MAX_ATTEMPTS) {
 		if (fail == STREAM_FAIL_TEMP) {
 			delay = 5 * (time_t)job->attempts;

@@ -62,7 +62,8 @@ t_bad_ca() {
 		{ cat "$MM_DIR/badca.log"; return 1; }
 }
 
-# A wrong password on OLD is a final failure naming the refusal.
+# A wrong password on OLD is refused credentials (STREAM_FAIL_AUTH:
+# give up), naming the refusal.
 t_wrong_password() {
 	pw=$(mm_pwfile "wrong")
 	if "$DRIVER_COPY_TEST" "$OLD_IP" "$NEW_IP" none@example.test "$pw" \
@@ -70,7 +71,8 @@ t_wrong_password() {
 		echo "copy succeeded with a wrong password"
 		return 1
 	fi
-	grep -q "class 3.*login refused" "$MM_DIR/wrong.log" ||
+	grep -q "class 5, auth.*login refused: NO \[AUTHENTICATIONFAILED\]" \
+		"$MM_DIR/wrong.log" ||
 		{ cat "$MM_DIR/wrong.log"; return 1; }
 	if grep -q wrong "$MM_DIR/wrong.log"; then
 		echo "the password reached the output"
