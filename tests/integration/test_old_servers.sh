@@ -24,6 +24,9 @@
 # shipped, and the domains set source_login = %n):
 #   MM_COURIER_LOGIN=full|bare   MM_CYRUS_LOGIN=full|bare   (default full)
 # MM_OLD_SERVERS="courier cyrus" (default) picks the servers.
+# MM_NEW_BARE=courier|cyrus (default courier): that server's domain is
+# default_domain, and its user logs in to NEW with the bare name ("ann");
+# the other's with the full address.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -40,6 +43,8 @@ OS="sh $HARNESS/oldserver.sh"
 SERVERS=${MM_OLD_SERVERS:-courier cyrus}
 COURIER_LOGIN=${MM_COURIER_LOGIN:-full}
 CYRUS_LOGIN=${MM_CYRUS_LOGIN:-full}
+NEW_BARE=${MM_NEW_BARE:-courier}
+case $NEW_BARE in courier|cyrus) ;; *) fail "MM_NEW_BARE must be courier or cyrus" ;; esac
 for k in $SERVERS; do
 	case $k in courier|cyrus) ;; *) fail "MM_OLD_SERVERS: unknown server '$k'" ;; esac
 done
@@ -105,6 +110,7 @@ user_gid = mail
 auth_source_timeout = 10
 auth_rate_user = 1000
 auth_rate_ip = 100000
+default_domain = $(dom_of "$NEW_BARE")
 EOC
 		for k in courier cyrus; do
 			eval "ip=\$IP_$k"
@@ -231,16 +237,19 @@ t_logins() {
 }
 
 # The auth-hook: the first login with the right password creates the
-# account and queues it (the password checked on OLD).
+# account ann@DOMAIN and queues it (the password checked on OLD); the
+# user of default_domain's server logs in to NEW with the bare name.
 t_auth_first() {
 	k=$1
 	dom=$(dom_of "$k")
-	a=$($AC imap "$NEW_IP" "ann@$dom" "$D/ann@$dom.pw")
+	u=ann@$dom form=full
+	[ "$k" = "$NEW_BARE" ] && u=ann form=bare
+	a=$($AC imap "$NEW_IP" "$u" "$D/ann@$dom.pw")
 	if expect_answer "first login" "NO [CONTACTADMIN]" "$a" &&
 	    [ "$(account_state "ann@$dom")" = queued ]; then
-		matrix "$k" imap auth-first-login pass "queued"
+		matrix "$k" imap "auth-first-login-NEW-$form" pass "queued as ann@$dom"
 	else
-		matrix "$k" imap auth-first-login fail "$a; state $(account_state "ann@$dom")"
+		matrix "$k" imap "auth-first-login-NEW-$form" fail "$a; state $(account_state "ann@$dom")"
 		grep "ann@$dom" "$NEW_DOVECOT_LOG" | tail -n 3
 		return 1
 	fi
@@ -249,12 +258,14 @@ t_auth_first() {
 t_auth_wrong() {
 	k=$1
 	dom=$(dom_of "$k")
-	a=$($AC imap "$NEW_IP" "wren@$dom" "$(pwfile wrong "not the password")")
+	u=wren@$dom form=full
+	[ "$k" = "$NEW_BARE" ] && u=wren form=bare
+	a=$($AC imap "$NEW_IP" "$u" "$(pwfile wrong "not the password")")
 	if expect_answer "wrong password" "NO [AUTHENTICATIONFAILED]" "$a" &&
 	    [ "$(account_state "wren@$dom")" = none ]; then
-		matrix "$k" imap auth-wrong-password pass "refused, no account"
+		matrix "$k" imap "auth-wrong-password-NEW-$form" pass "refused, no account"
 	else
-		matrix "$k" imap auth-wrong-password fail "$a; state $(account_state "wren@$dom")"
+		matrix "$k" imap "auth-wrong-password-NEW-$form" fail "$a; state $(account_state "wren@$dom")"
 		return 1
 	fi
 }
