@@ -40,7 +40,9 @@
 #            popminpoll: 0 (Debian's 1 refuses a second POP3 login within a
 #            minute); munge8bit: no (8-bit header bytes in mail lmtpd
 #            delivers kept, not turned into 'X'; IMAP APPEND keeps them
-#            either way); only the imap, pop3 and lmtpunix services
+#            either way); `admins: mmadmin` (for source_admin_user; the
+#            user is added as any other); only the imap, pop3 and lmtpunix
+#            services
 # Logins by full address: $MM_OLDSRV_FULL_LOGIN (default yes) adds, for
 # Courier, a second userdb entry USER@DOMAIN next to USER, and for Cyrus
 # `virtdomains: userid` with `defaultdomain: $MM_OLDSRV_DOMAIN` (default
@@ -306,6 +308,9 @@ configure_cyrus() {
 	grep -v '^partition-news:\|^newsspool:' "$c" >"$c.tmp" && mv "$c.tmp" "$c"
 	setkey "$c" popminpoll 0
 	setkey "$c" munge8bit no
+	# An administrator for source_admin_user (a user of that name must
+	# still be added, as any other: adduser DIR mmadmin).
+	setkey "$c" admins mmadmin
 	setkey "$c" tls_server_cert "$DIR/cyrus-cert.pem"
 	setkey "$c" tls_server_key "$DIR/cyrus-key.pem"
 	if [ "$FULL_LOGIN" = yes ]; then
