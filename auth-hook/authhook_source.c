@@ -137,7 +137,7 @@ authhook_source_check_tls(const struct cfg_domain *dom, int imap,
 			  const char **error_r)
 {
 	struct authhook_source_tls none = { 0, 0, 0, 0 };
-	char host[256];
+	char host[256], login[CFG_LOGIN_MAX + 1];
 	uint16_t port = 0;
 
 	if (tls == NULL)
@@ -152,9 +152,12 @@ authhook_source_check_tls(const struct cfg_domain *dom, int imap,
 		*error_r = "bad source_host";
 		return AUTHHOOK_SOURCE_TEMPFAIL;
 	}
+	/* The name OLD knows (source_login); the account stays user. */
+	if (cfg_login_name(dom, user, login, sizeof(login), error_r) < 0)
+		return AUTHHOOK_SOURCE_TEMPFAIL;
 	*error_r = "";
-	return imap ? authhook_source_imap(dom, host, port, user, password,
+	return imap ? authhook_source_imap(dom, host, port, login, password,
 					   timeout_ms, tls, error_r) :
-		authhook_source_pop3(dom, host, port, user, password,
+		authhook_source_pop3(dom, host, port, login, password,
 				     timeout_ms, tls, error_r);
 }

@@ -185,6 +185,7 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(source_tls, CFG_ENUM, "detect", .names = cfg_tls_names),
 	DKEY(source_tls_verify, CFG_BOOL, "yes"),
 	DKEY(source_tls_ca_file, CFG_PATH, NULL),
+	DKEY(source_login, CFG_WORD, "%u"),
 	DKEY(source_admin_user, CFG_WORD, NULL),
 	DKEY(source_admin_password_file, CFG_PATH, NULL),
 	DKEY(login_action, CFG_ENUM, "reject", .names = cfg_login_action_names),
@@ -1046,10 +1047,30 @@ static int cfg_check_bind_ips(struct cfg_parser *p)
 	return ret;
 }
 
+/* A login template: only %u, %n, %d and %% (cfg_expand_user). */
+static int cfg_check_login_template(const char *template, const char **bad_r)
+{
+	for (const char *t = template; *t != '\0'; t++) {
+		if (*t != '%')
+			continue;
+		if (t[1] == '\0') {
+			*bad_r = "a '%' ends it";
+			return -1;
+		}
+		if (strchr("und%", t[1]) == NULL) {
+			*bad_r = "unknown variable";
+			return -1;
+		}
+		t++;
+	}
+	return 0;
+}
+
 /* Fill in defaults that depend on other keys, then cross-check. */
 static int cfg_parse_finish(struct cfg_parser *p)
 {
 	struct cfg *cfg = p->cfg;
+	const char *bad;
 	size_t idx = 0;
 
 	for (size_t i = 0; i < cfg->domains_count; i++) {
@@ -1062,6 +1083,11 @@ static int cfg_parse_finish(struct cfg_parser *p)
 		    d->notice_account == NULL)
 			return cfg_fail(p, d->line, "[domain %s]: login_action = "
 					"notice needs notice_account", d->name);
+		if (cfg_check_login_template(d->source_login, &bad) < 0)
+			return cfg_fail(p, d->line, "[domain %s]: source_login "
+					"'%s': %s (known: %%u the full address, "
+					"%%n the local part, %%d the domain, %%%% a %%)",
+					d->name, d->source_login, bad);
 		if (d->relay_nexthop == NULL && d->source_host != NULL) {
 			char host[CFG_HOST_MAX + 1];
 			const char *reason;
@@ -1180,7 +1206,8 @@ int cfg_load_string(const char *name, const char *text, struct cfg **cfg_r,
 	return cfg_parser_done(&p, ret, cfg_r, error_r);
 }
 
-/* user_home and user_mail: %u, %n, %d and %% for account. */
+/* user_home, user_mail and source_login: %u, %n, %d and %% for
+ * account. */
 char *cfg_expand_user(const char *template, const char *account)
 {
 	const char *at = strchr(account, '@');
@@ -1211,4 +1238,24 @@ char *cfg_expand_user(const char *template, const char *account)
 	}
 	out[len] = '\0';
 	return out;
+}
+
+int cfg_login_name(const struct cfg_domain *dom, const char *account,
+		   char *buf, size_t size, const char **error_r)
+{
+	char *name = cfg_expand_user(dom->source_login, account);
+	size_t len = strlen(name);
+
+	if (len == 0 || len > CFG_LOGIN_MAX || len >= size) {
+		snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s: source_login '%s' "
+			 "of [domain %s] gives %s login name (at most %d "
+			 "bytes)", account, dom->source_login, dom->name,
+			 len == 0 ? "an empty" : "too long a", CFG_LOGIN_MAX);
+		mm_free(&name);
+		*error_r = cfg_errbuf;
+		return -1;
+	}
+	memcpy(buf, name, len + 1);
+	mm_free(&name);
+	return 0;
 }

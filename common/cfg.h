@@ -64,6 +64,7 @@ struct cfg_domain {
 	enum cfg_tls source_tls;	/* default detect */
 	int source_tls_verify;		/* default 1 */
 	char *source_tls_ca_file;	/* NULL: system store */
+	char *source_login;		/* name OLD knows: template, %u %n %d */
 	char *source_admin_user;	/* NULL: use user passwords */
 	char *source_admin_password_file;
 	enum cfg_login_action login_action;	/* default reject */
@@ -159,6 +160,14 @@ int cfg_parse_size(const char *text, uint64_t *value_r, const char **error_r);
  * %d (domain) and %% expanded for account; other % sequences are kept.
  * The caller owns the result. */
 char *cfg_expand_user(const char *template, const char *account);
+
+/* The name account logs in to OLD with: dom's source_login expanded
+ * into buf (size at least CFG_LOGIN_MAX + 1). -1 with *error_r naming the
+ * key and the account when the result is empty or longer than
+ * CFG_LOGIN_MAX. */
+#define CFG_LOGIN_MAX 320
+int cfg_login_name(const struct cfg_domain *dom, const char *account,
+		   char *buf, size_t size, const char **error_r);
 
 const char *cfg_tls_name(enum cfg_tls tls);
 const char *cfg_domain_type_name(enum cfg_domain_type type);

@@ -702,6 +702,12 @@ static const struct error_case error_cases[] = {
 	  "[domain a.example] (line 1)" },
 	{ "default_domain = c.example\n" DOM_A, "t.conf:1: default_domain "
 	  "c.example has no [domain c.example] section" },
+	{ DOM_A "source_login = %x\n", "t.conf:1: [domain a.example]: "
+	  "source_login '%x': unknown variable (known: %u the full address, "
+	  "%n the local part, %d the domain, %% a %)" },
+	{ DOM_A "source_login = ann%\n", "t.conf:1: [domain a.example]: "
+	  "source_login 'ann%': a '%' ends it (known: %u the full address, "
+	  "%n the local part, %d the domain, %% a %)" },
 };
 
 START_TEST(test_errors)
@@ -785,6 +791,44 @@ START_TEST(test_default_nexthop)
 }
 END_TEST
 
+/* source_login: the name OLD knows, %u by default; cfg_login_name()
+ * bounds what it gives. */
+START_TEST(test_source_login)
+{
+	char buf[CFG_LOGIN_MAX + 1], text[1024], big[400];
+	const char *error = NULL;
+	struct cfg *cfg;
+
+	cfg = load_ok(DOM_A "[domain b.example]\nsource_host = o\n"
+		      "source_login = %n\n[domain c.example]\nsource_host = o\n"
+		      "source_login = EX\\%n%%%d\n");
+	ck_assert_str_eq(cfg->domains[0].source_login, "%u");
+	ck_assert_int_eq(cfg_login_name(&cfg->domains[0], "ann@a.example", buf,
+					sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "ann@a.example");
+	ck_assert_int_eq(cfg_login_name(&cfg->domains[1], "ann@b.example", buf,
+					sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "ann");
+	ck_assert_int_eq(cfg_login_name(&cfg->domains[2], "ann@c.example", buf,
+					sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "EX\\ann%c.example");
+	cfg_free(&cfg);
+
+	/* 310 bytes of text and the address: over CFG_LOGIN_MAX. */
+	memset(big, 'x', 310);
+	big[310] = '\0';
+	snprintf(text, sizeof(text), DOM_A "source_login = %s%%u\n", big);
+	cfg = load_ok(text);
+	ck_assert_int_eq(cfg_login_name(&cfg->domains[0], "ann@a.example", buf,
+					sizeof(buf), &error), -1);
+	snprintf(text, sizeof(text), "ann@a.example: source_login '%s%%u' of "
+		 "[domain a.example] gives too long a login name (at most 320 "
+		 "bytes)", big);
+	ck_assert_str_eq(error, text);
+	cfg_free(&cfg);
+}
+END_TEST
+
 /* default_domain needs no section while there are none; the same key
  * may appear once in each of several sections. */
 START_TEST(test_default_domain_without_sections)
@@ -862,6 +906,7 @@ static Suite *cfg_suite(void)
 	TCase *tc = tcase_create("core");
 
 	tcase_add_test(tc, test_defaults);
+	tcase_add_test(tc, test_source_login);
 	tcase_add_test(tc, test_empty_means_default);
 	tcase_add_test(tc, test_design_example);
 	tcase_add_test(tc, test_load_file);

@@ -1084,11 +1084,13 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 {
 	struct driver_settings sset = { 0 }, tset = { 0 };
 	struct driver_login slogin = { 0 }, tlogin = { 0 };
-	char *password = NULL;
+	char *password = NULL, login[CFG_LOGIN_MAX + 1];
 	const char *error;
 	int64_t seen_imap = 0, seen_pop3 = 0;
 	int ret, downgrade = 0;
 
+	if (cfg_login_name(c->dom, c->account, login, sizeof(login), &error) < 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
 	c->sdrv = c->dom->source_protocols == CFG_PROTO_POP3 ? &source_driver_pop3 :
 		&source_driver_imap;
 	if (copy_tls_seen(c, STORE_TLS_IMAP, &seen_imap, fail_r, error_r) < 0 ||
@@ -1110,7 +1112,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 		if (ret < 0)
 			return copy_store_fail(fail_r, error_r, error);
 	}
-	slogin.user = c->account;
+	slogin.user = login;
 	slogin.password = password;
 	sset.host = c->dom->source_host;
 	sset.tls = c->dom->source_tls;
