@@ -22,7 +22,8 @@
 # the puller and auth-hook use it by default; the harness then gives
 # Courier a second userdb entry and Cyrus virtdomains: userid; bare: OLD as
 # shipped, and the domains set source_login = %n):
-#   MM_COURIER_LOGIN=full|bare   MM_CYRUS_LOGIN=full|bare   (default full)
+#   MM_COURIER_LOGIN=full|bare   MM_CYRUS_LOGIN=full|bare   (default bare,
+#   OLD as shipped; test_old_servers_full.sh runs the full form)
 # MM_OLD_SERVERS="courier cyrus" (default) picks the servers.
 # MM_NEW_BARE=courier|cyrus (default courier): that server's domain is
 # default_domain, and its user logs in to NEW with the bare name ("ann");
@@ -41,8 +42,8 @@ for t in unshare nsenter dpkg-deb; do
 done
 OS="sh $HARNESS/oldserver.sh"
 SERVERS=${MM_OLD_SERVERS:-courier cyrus}
-COURIER_LOGIN=${MM_COURIER_LOGIN:-full}
-CYRUS_LOGIN=${MM_CYRUS_LOGIN:-full}
+COURIER_LOGIN=${MM_COURIER_LOGIN:-bare}
+CYRUS_LOGIN=${MM_CYRUS_LOGIN:-bare}
 NEW_BARE=${MM_NEW_BARE:-courier}
 case $NEW_BARE in courier|cyrus) ;; *) fail "MM_NEW_BARE must be courier or cyrus" ;; esac
 for k in $SERVERS; do
