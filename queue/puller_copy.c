@@ -972,6 +972,15 @@ static int folder_cmp(const void *a, const void *b)
 }
 
 /* Every folder: create it on NEW, then copy its messages. */
+static int copy_has_inbox(const struct driver_folder *folders, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		if (strcasecmp(folders[i].name, "INBOX") == 0)
+			return 1;
+	}
+	return 0;
+}
+
 static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	struct driver_folder *sf = NULL, *tf = NULL;
@@ -986,6 +995,17 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	ret = 0;
 	if (c->sdrv->list_folders(c->src, &sf, &ns, fail_r, error_r) < 0)
 		return -1;
+	/* Every mailbox has an INBOX: a session without one (an
+	 * administrator logged in as itself, a login OLD maps to another
+	 * mailbox) would copy nothing and call it done. */
+	if (!copy_has_inbox(sf, ns)) {
+		driver_folders_free(&sf, ns);
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "OLD shows "
+				 "no INBOX to this login (%zu other folders): "
+				 "the session is not the user's mailbox, nothing "
+				 "copied; check source_login and "
+				 "source_admin_user", ns);
+	}
 	if (c->tdrv->list_folders(c->dst, &tf, &nt, fail_r, error_r) < 0) {
 		driver_folders_free(&sf, ns);
 		return -1;

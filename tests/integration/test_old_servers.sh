@@ -68,7 +68,7 @@ D=$(mm_tmpdir)
 CONF=$D/mailmigrate.conf
 MATRIX=$D/matrix
 : >"$MATRIX"
-MM_DOMAINS="cou.test cyr.test"
+MM_DOMAINS="cou.test cyr.test cya.test cyx.test"
 export MM_DOMAINS
 MM_AUTH_MODULES=$MODULE
 export MM_AUTH_MODULES
@@ -120,6 +120,16 @@ EOC
 			printf 'source_tls = starttls\nsource_tls_ca_file = %s/%s/cert.pem\n' "$D" "$k"
 			# The login form on OLD (source_login: issue 10 item 1).
 			[ "$(login_of $k)" = bare ] && printf 'source_login = %%n\n'
+		done
+		# Cyrus's administrator acting for ann (SASL PLAIN authzid:
+		# cya.test), and logged in as itself (cyx.test: no INBOX).
+		for x in cya:%n cyx:mmadmin; do
+			printf '\n[domain %s.test]\nsource_host = %s\nsource_protocols = imap\n' \
+				"${x%%:*}" "$IP_cyrus"
+			printf 'source_tls = starttls\nsource_tls_ca_file = %s/cyrus/cert.pem\n' "$D"
+			printf 'source_admin_user = mmadmin\nsource_admin_password_file = %s\n' \
+				"$D/mmadmin.pw"
+			printf 'source_login = %s\n' "${x#*:}"
 		done
 	} >"$2"
 	chmod 644 "$2"
@@ -175,6 +185,9 @@ t_start() {
 		printf 'pw %s "x" ü\n' "$u" | $OS adduser "$D/$k" "$u@$dom" || return 1
 		pwfile "$u@$dom" "pw $u \"x\" ü" >/dev/null
 	done
+	if [ "$k" = cyrus ]; then
+		printf 'admin pw\n' | $OS adduser "$D/$k" mmadmin || return 1
+	fi
 	# The corpus over IMAP with the login NEW's users will use: ann's
 	# in 17 folders, pat's all in INBOX (for POP3).
 	for u in ann pat; do
@@ -350,6 +363,47 @@ EOP
 	esac
 }
 
+# Cyrus's administrator (admins: mmadmin), OLD as shipped: acting for ann
+# with SASL PLAIN authzid copies her mailbox byte for byte; logged in as
+# itself (source_login = mmadmin) it sees user.* and no INBOX, which must
+# fail the account, never leave it copied with nothing.
+t_cyrus_admin() {
+	dom=cyr.test
+	if [ "$(login_of cyrus)" != bare ]; then
+		matrix cyrus imap admin-authzid-copy pass "not run: needs OLD as shipped"
+		return 0
+	fi
+	pwfile mmadmin "admin pw" >/dev/null
+	# No passwords: a user alone in the bulk file, where an admin copies.
+	printf 'ann@cya.test\nann@cyx.test\n' | MM bulk - >"$D/bulk.out" 2>&1 ||
+		{ cat "$D/bulk.out"; return 1; }
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$D/daemon.err" || { cat "$D/daemon.err"; return 1; }
+	out=$($CORPUS --verify --host "$NEW_IP" --user "ann@cya.test*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$D/cyrus-ann.snap.json")
+	st=$(account_state ann@cya.test)
+	n=$(grep -c '"sha256":' "$D/cyrus-ann.snap.json")
+	rc=0
+	if [ "$st" = copied ] && printf '%s\n' "$out" | grep -q "^corpus verify: ok"; then
+		matrix cyrus imap admin-authzid-copy pass "$n messages byte for byte, as mmadmin for ann"
+	else
+		matrix cyrus imap admin-authzid-copy fail "state $st; $(printf '%s\n' "$out" | grep -c '^  ') differences"
+		grep "ann@cya" "$D/mailmigrated.log" | tail -n 5
+		rc=1
+	fi
+	st=$(account_state ann@cyx.test)
+	why=$(MM show ann@cyx.test --json 2>/dev/null | "$PYTHON" -c '
+import json, sys
+print(json.load(sys.stdin).get("last_error") or "")' 2>/dev/null)
+	if [ "$st" = failed ] && grep -q "ann@cyx.test.*no INBOX" "$D/mailmigrated.log"; then
+		matrix cyrus imap admin-as-itself pass "failed: no INBOX, nothing copied"
+	else
+		matrix cyrus imap admin-as-itself fail "state $st ($why)"
+		grep "ann@cyx" "$D/mailmigrated.log" | tail -n 5
+		rc=1
+	fi
+	return $rc
+}
+
 # OLD stopped (no process left), then a first login: a temporary failure,
 # no account.
 t_old_down() {
@@ -398,6 +452,9 @@ for k in $SERVERS; do
 	check "$k: puller copies over IMAP, byte for byte" t_imap_copy "$k"
 	check "$k: puller copies over POP3, byte for byte" t_pop3_copy "$k"
 done
+case " $SERVERS " in
+*" cyrus "*) check "cyrus: administrator login (authzid; as itself: no INBOX)" t_cyrus_admin ;;
+esac
 for k in $SERVERS; do
 	check "$k: stopped, OLD down is a temporary failure" t_old_down "$k"
 done
