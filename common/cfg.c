@@ -188,6 +188,7 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(source_login, CFG_WORD, "%u"),
 	DKEY(source_admin_user, CFG_WORD, NULL),
 	DKEY(source_admin_password_file, CFG_PATH, NULL),
+	DKEY(source_admin_login, CFG_STRING, "auto"),
 	DKEY(login_action, CFG_ENUM, "reject", .names = cfg_login_action_names),
 	DKEY(notice_account, CFG_WORD, NULL),
 	DKEY(notice_message, CFG_PATH, NULL),
@@ -1047,8 +1048,10 @@ static int cfg_check_bind_ips(struct cfg_parser *p)
 	return ret;
 }
 
-/* A login template: only %u, %n, %d and %% (cfg_expand_user). */
-static int cfg_check_login_template(const char *template, const char **bad_r)
+/* A login template: only %u, %n, %d and %% (cfg_expand_user), and
+ * %a where admin. */
+static int cfg_check_template(const char *template, int admin,
+			      const char **bad_r)
 {
 	for (const char *t = template; *t != '\0'; t++) {
 		if (*t != '%')
@@ -1057,12 +1060,44 @@ static int cfg_check_login_template(const char *template, const char **bad_r)
 			*bad_r = "a '%' ends it";
 			return -1;
 		}
-		if (strchr("und%", t[1]) == NULL) {
+		if (strchr(admin ? "unda%" : "und%", t[1]) == NULL) {
 			*bad_r = "unknown variable";
 			return -1;
 		}
 		t++;
 	}
+	return 0;
+}
+
+/* source_admin_login: auto, authzid, star or template:T. */
+static int cfg_admin_form(struct cfg_parser *p, struct cfg_domain *d)
+{
+	const char *v = d->source_admin_login, *bad;
+
+	d->source_admin_template = NULL;
+	if (strcmp(v, "auto") == 0)
+		d->source_admin_form = CFG_ADMIN_AUTO;
+	else if (strcmp(v, "authzid") == 0)
+		d->source_admin_form = CFG_ADMIN_AUTHZID;
+	else if (strcmp(v, "star") == 0)
+		d->source_admin_form = CFG_ADMIN_STAR;
+	else if (strncmp(v, "template:", 9) == 0) {
+		d->source_admin_form = CFG_ADMIN_TEMPLATE;
+		d->source_admin_template = v + 9;
+		if (*d->source_admin_template == '\0')
+			return cfg_fail(p, d->line, "[domain %s]: "
+					"source_admin_login 'template:' needs a "
+					"template after the colon", d->name);
+		if (cfg_check_template(d->source_admin_template, 1, &bad) < 0)
+			return cfg_fail(p, d->line, "[domain %s]: "
+					"source_admin_login '%s': %s (known: %%u "
+					"the full address, %%n the local part, %%d "
+					"the domain, %%a source_admin_user, %%%% a %%)",
+					d->name, v, bad);
+	} else
+		return cfg_fail(p, d->line, "[domain %s]: source_admin_login "
+				"'%s': expected auto, authzid, star or "
+				"template:TEMPLATE", d->name, v);
 	return 0;
 }
 
@@ -1083,7 +1118,9 @@ static int cfg_parse_finish(struct cfg_parser *p)
 		    d->notice_account == NULL)
 			return cfg_fail(p, d->line, "[domain %s]: login_action = "
 					"notice needs notice_account", d->name);
-		if (cfg_check_login_template(d->source_login, &bad) < 0)
+		if (cfg_admin_form(p, d) < 0)
+			return -1;
+		if (cfg_check_template(d->source_login, 0, &bad) < 0)
 			return cfg_fail(p, d->line, "[domain %s]: source_login "
 					"'%s': %s (known: %%u the full address, "
 					"%%n the local part, %%d the domain, %%%% a %%)",
@@ -1208,7 +1245,17 @@ int cfg_load_string(const char *name, const char *text, struct cfg **cfg_r,
 
 /* user_home, user_mail and source_login: %u, %n, %d and %% for
  * account. */
+static char *cfg_expand(const char *template, const char *account,
+			const char *admin);
+
 char *cfg_expand_user(const char *template, const char *account)
+{
+	return cfg_expand(template, account, NULL);
+}
+
+/* %u, %n, %d, %% and, with admin, %a; anything else kept as it is. */
+static char *cfg_expand(const char *template, const char *account,
+			const char *admin)
 {
 	const char *at = strchr(account, '@');
 	size_t nlen = at != NULL ? (size_t)(at - account) : strlen(account);
@@ -1226,6 +1273,10 @@ char *cfg_expand_user(const char *template, const char *account)
 			case 'n': add = account; alen = nlen; p++; break;
 			case 'd': add = domain; alen = strlen(domain); p++; break;
 			case '%': alen = 1; p++; break;
+			case 'a':
+				if (admin == NULL)
+					break;
+				add = admin; alen = strlen(admin); p++; break;
 			default: break;	/* kept as it is */
 			}
 		}
@@ -1240,16 +1291,17 @@ char *cfg_expand_user(const char *template, const char *account)
 	return out;
 }
 
-int cfg_login_name(const struct cfg_domain *dom, const char *account,
-		   char *buf, size_t size, const char **error_r)
+static int cfg_name_from(const struct cfg_domain *dom, const char *key,
+			 const char *template, const char *account, char *buf,
+			 size_t size, const char **error_r)
 {
-	char *name = cfg_expand_user(dom->source_login, account);
+	char *name = cfg_expand(template, account, dom->source_admin_user);
 	size_t len = strlen(name);
 
 	if (len == 0 || len > CFG_LOGIN_MAX || len >= size) {
-		snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s: source_login '%s' "
+		snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s: %s '%s' "
 			 "of [domain %s] gives %s login name (at most %d "
-			 "bytes)", account, dom->source_login, dom->name,
+			 "bytes)", account, key, template, dom->name,
 			 len == 0 ? "an empty" : "too long a", CFG_LOGIN_MAX);
 		mm_free(&name);
 		*error_r = cfg_errbuf;
@@ -1258,4 +1310,21 @@ int cfg_login_name(const struct cfg_domain *dom, const char *account,
 	memcpy(buf, name, len + 1);
 	mm_free(&name);
 	return 0;
+}
+
+int cfg_login_name(const struct cfg_domain *dom, const char *account,
+		   char *buf, size_t size, const char **error_r)
+{
+	return cfg_name_from(dom, "source_login", dom->source_login, account,
+			     buf, size, error_r);
+}
+
+int cfg_admin_login_name(const struct cfg_domain *dom, const char *account,
+			 char *buf, size_t size, const char **error_r)
+{
+	if (dom->source_admin_form != CFG_ADMIN_TEMPLATE)
+		return cfg_login_name(dom, account, buf, size, error_r);
+	return cfg_name_from(dom, "source_admin_login",
+			     dom->source_admin_template, account, buf, size,
+			     error_r);
 }

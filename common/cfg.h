@@ -55,6 +55,14 @@ enum cfg_access_mode {
 	CFG_ACCESS_EXTENDED,
 };
 
+/* How source_admin_user acts for a user (source_admin_login). */
+enum cfg_admin_form {
+	CFG_ADMIN_AUTO,		/* IMAP authzid, POP3 star */
+	CFG_ADMIN_AUTHZID,	/* SASL PLAIN, the user as authorization id */
+	CFG_ADMIN_STAR,		/* "user*admin" (Dovecot master users) */
+	CFG_ADMIN_TEMPLATE,	/* a login name made from a template */
+};
+
 struct cfg_domain {
 	char *name;			/* lowercased */
 	unsigned line;			/* line of the [domain] header */
@@ -67,6 +75,9 @@ struct cfg_domain {
 	char *source_login;		/* name OLD knows: template, %u %n %d */
 	char *source_admin_user;	/* NULL: use user passwords */
 	char *source_admin_password_file;
+	char *source_admin_login;	/* auto|authzid|star|template:T */
+	enum cfg_admin_form source_admin_form;	/* from source_admin_login */
+	const char *source_admin_template;	/* T, inside source_admin_login */
 	enum cfg_login_action login_action;	/* default reject */
 	char *notice_account;
 	char *notice_message;		/* path of the template */
@@ -168,6 +179,12 @@ char *cfg_expand_user(const char *template, const char *account);
 #define CFG_LOGIN_MAX 320
 int cfg_login_name(const struct cfg_domain *dom, const char *account,
 		   char *buf, size_t size, const char **error_r);
+
+/* With source_admin_login = template:T, the name the administrator logs
+ * in with for account: T with %u %n %d and %a (source_admin_user). As
+ * cfg_login_name() otherwise. */
+int cfg_admin_login_name(const struct cfg_domain *dom, const char *account,
+			 char *buf, size_t size, const char **error_r);
 
 const char *cfg_tls_name(enum cfg_tls tls);
 const char *cfg_domain_type_name(enum cfg_domain_type type);

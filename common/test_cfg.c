@@ -705,6 +705,19 @@ static const struct error_case error_cases[] = {
 	{ DOM_A "source_login = %x\n", "t.conf:1: [domain a.example]: "
 	  "source_login '%x': unknown variable (known: %u the full address, "
 	  "%n the local part, %d the domain, %% a %)" },
+	{ DOM_A "source_admin_login = master\n", "t.conf:1: [domain a.example]: "
+	  "source_admin_login 'master': expected auto, authzid, star or "
+	  "template:TEMPLATE" },
+	{ DOM_A "source_admin_login = template:\n", "t.conf:1: [domain "
+	  "a.example]: source_admin_login 'template:' needs a template after "
+	  "the colon" },
+	{ DOM_A "source_admin_login = template:%a/%x\n", "t.conf:1: [domain "
+	  "a.example]: source_admin_login 'template:%a/%x': unknown variable "
+	  "(known: %u the full address, %n the local part, %d the domain, %a "
+	  "source_admin_user, %% a %)" },
+	{ DOM_A "source_login = %a\n", "t.conf:1: [domain a.example]: "
+	  "source_login '%a': unknown variable (known: %u the full address, "
+	  "%n the local part, %d the domain, %% a %)" },
 	{ DOM_A "source_login = ann%\n", "t.conf:1: [domain a.example]: "
 	  "source_login 'ann%': a '%' ends it (known: %u the full address, "
 	  "%n the local part, %d the domain, %% a %)" },
@@ -812,6 +825,23 @@ START_TEST(test_source_login)
 	ck_assert_int_eq(cfg_login_name(&cfg->domains[2], "ann@c.example", buf,
 					sizeof(buf), &error), 0);
 	ck_assert_str_eq(buf, "EX\\ann%c.example");
+	cfg_free(&cfg);
+
+	/* source_admin_login: auto by default; a template with %a. */
+	cfg = load_ok(DOM_A "source_admin_user = mmadmin\nsource_login = %n\n"
+		      "[domain b.example]\nsource_host = o\nsource_admin_user = adm\n"
+		      "source_admin_login = template:EX\\%a\\%n\n"
+		      "[domain c.example]\nsource_host = o\n"
+		      "source_admin_login = star\n");
+	ck_assert_int_eq(cfg->domains[0].source_admin_form, CFG_ADMIN_AUTO);
+	ck_assert_int_eq(cfg->domains[1].source_admin_form, CFG_ADMIN_TEMPLATE);
+	ck_assert_int_eq(cfg->domains[2].source_admin_form, CFG_ADMIN_STAR);
+	ck_assert_int_eq(cfg_admin_login_name(&cfg->domains[0], "ann@a.example",
+					      buf, sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "ann");
+	ck_assert_int_eq(cfg_admin_login_name(&cfg->domains[1], "ann@b.example",
+					      buf, sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "EX\\adm\\ann");
 	cfg_free(&cfg);
 
 	/* 310 bytes of text and the address: over CFG_LOGIN_MAX. */

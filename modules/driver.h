@@ -101,7 +101,8 @@ struct driver_login {
 	const char *user;	/* the account, user@domain */
 	const char *password;	/* the user's, or the admin's */
 	const char *admin_user;	/* NULL: log in as user with its password */
-	int admin_star_form;	/* "user*admin" login (Dovecot master) */
+	int admin_star_form;	/* "user*admin" login (Dovecot master);
+				 * 0: SASL PLAIN with user as authzid */
 };
 
 struct driver_settings {

@@ -278,6 +278,13 @@ int pop3_client_login(struct pop3_client *c, const char *user,
 		      const char *password, enum stream_fail *fail_r,
 		      const char **error_r)
 {
+	return pop3_client_login_as(c, NULL, user, password, fail_r, error_r);
+}
+
+int pop3_client_login_as(struct pop3_client *c, const char *authzid,
+			 const char *user, const char *password,
+			 enum stream_fail *fail_r, const char **error_r)
+{
 	const char *text;
 	char *cmd;
 	int ret;
@@ -285,16 +292,23 @@ int pop3_client_login(struct pop3_client *c, const char *user,
 	if (strpbrk(user, "\r\n") != NULL || strpbrk(password, "\r\n") != NULL)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				 "user name or password holds a line break");
+	if (authzid != NULL && !c->cap_sasl_plain)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "acting for %s needs SASL PLAIN (RFC 5034), "
+				 "which the POP3 server does not list", authzid);
 	if (c->cap_sasl_plain) {
+		size_t zlen = authzid != NULL ? strlen(authzid) : 0;
 		size_t ulen = strlen(user), plen = strlen(password);
-		size_t rawlen = 1 + ulen + 1 + plen;
+		size_t rawlen = zlen + 1 + ulen + 1 + plen;
 		unsigned char *raw = mm_malloc(rawlen);
 		char *b64 = mm_malloc(4 * ((rawlen + 2) / 3) + 1);
 
-		raw[0] = '\0';
-		memcpy(raw + 1, user, ulen);
-		raw[1 + ulen] = '\0';
-		memcpy(raw + 2 + ulen, password, plen);
+		if (zlen > 0)
+			memcpy(raw, authzid, zlen);
+		raw[zlen] = '\0';
+		memcpy(raw + zlen + 1, user, ulen);
+		raw[zlen + 1 + ulen] = '\0';
+		memcpy(raw + zlen + 2 + ulen, password, plen);
 		EVP_EncodeBlock((unsigned char *)b64, raw, (int)rawlen);
 		mm_wipe(raw, rawlen);
 		mm_free(&raw);

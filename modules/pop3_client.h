@@ -68,6 +68,14 @@ int pop3_client_login(struct pop3_client *client, const char *user,
 		      const char *password, enum stream_fail *fail_r,
 		      const char **error_r);
 
+/* As pop3_client_login(), with SASL PLAIN's authorization identity
+ * authzid (an administrator acting for a user: Cyrus, Dovecot, Zimbra);
+ * a server without SASL PLAIN is STREAM_FAIL_FINAL. NULL: as
+ * pop3_client_login(). */
+int pop3_client_login_as(struct pop3_client *client, const char *authzid,
+			 const char *user, const char *password,
+			 enum stream_fail *fail_r, const char **error_r);
+
 /* Each message's number and UIDL, in order. fn returns non-zero to
  * stop (with *error_r). */
 int pop3_client_uidl(struct pop3_client *client,

@@ -63,9 +63,6 @@ static int pop3_driver_open(const struct driver_settings *set,
 	if (driver_split_host(set->host, host, sizeof(host), &cs.port) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"bad host '%.200s'", set->host);
-	if (login->admin_user != NULL && !login->admin_star_form)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					"POP3 admin logins use the user*admin form");
 	cs.host = host;
 	cs.tls = set->tls;
 	cs.tls_opts = set->tls_opts;
@@ -81,16 +78,20 @@ static int pop3_driver_open(const struct driver_settings *set,
 		mm_free(&pc);
 		return -1;
 	}
-	user = login->admin_user != NULL ?
+	/* An administrator acts for the user as "user*admin" or with
+	 * SASL PLAIN's authorization identity (driver.h). */
+	user = login->admin_user == NULL ? mm_strdup(login->user) :
+		login->admin_star_form ?
 		mm_asprintf("%s*%s", login->user, login->admin_user) :
-		mm_strdup(login->user);
+		mm_strdup(login->admin_user);
 	/* UTF8 before the credentials (RFC 6856): what OLD sends is then
 	 * what it stores (pop3_client.h). The auth-hook's password check
 	 * fetches nothing and does without. */
 	ret = pop3_client_enable_utf8(pc->client, fail_r, error_r);
 	if (ret == 0)
-		ret = pop3_client_login(pc->client, user, login->password,
-					fail_r, error_r);
+		ret = pop3_client_login_as(pc->client, login->admin_user != NULL &&
+					   !login->admin_star_form ? login->user : NULL,
+					   user, login->password, fail_r, error_r);
 	mm_free(&user);
 	if (ret == 0 && !pop3_client_has_uidl(pc->client))
 		ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "the POP3 "

@@ -240,6 +240,49 @@ START_TEST(utf8_sent)
 }
 END_TEST
 
+/* An administrator acting for a user: SASL PLAIN with the user as
+ * authorization identity; without SASL PLAIN, a final failure and no
+ * credentials sent. */
+START_TEST(login_as_authzid)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nSASL PLAIN\r\nUIDL\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "AUTH PLAIN YW5uAG1tYWRtaW4AcHc=\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	static const struct fakeserver_step no_plain[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nUSER\r\nUIDL\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_login_as(c, "ann", "mmadmin", "pw", &fail,
+					      &error), 0);
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+
+	ck_assert_int_eq(connect_to(no_plain, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_login_as(c, "ann", "mmadmin", "pw", &fail,
+					      &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_str_eq(error, "acting for ann needs SASL PLAIN (RFC 5034), "
+			 "which the POP3 server does not list");
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 /* UTF8 listed but refused: a final failure with the reason (the driver
  * then never sends the credentials: the copy would hold substitutes). */
 START_TEST(utf8_refused)
@@ -701,6 +744,7 @@ static Suite *pop3_suite(void)
 	tcase_add_test(tc, login_uidl_list_retr);
 	tcase_add_test(tc, auth_plain);
 	tcase_add_test(tc, utf8_sent);
+	tcase_add_test(tc, login_as_authzid);
 	tcase_add_test(tc, utf8_refused);
 	tcase_add_test(tc, utf8_not_listed);
 	tcase_add_loop_test(tc, login_buffers_wiped, 0,

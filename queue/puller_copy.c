@@ -1099,6 +1099,14 @@ static void copy_tls_remember(struct copy *c, const char *proto, int64_t since)
 			   c->dom->name, cfg_tls_name(c->dom->source_tls));
 }
 
+/* source_admin_login: "user*admin" (star; auto on POP3) or SASL PLAIN
+ * with the user as authzid (authzid; auto on IMAP). */
+static int copy_admin_star(const struct cfg_domain *dom, int pop3)
+{
+	return dom->source_admin_form == CFG_ADMIN_STAR ||
+		(dom->source_admin_form == CFG_ADMIN_AUTO && pop3);
+}
+
 /* Open OLD (with the captured password or the admin login) and NEW. */
 static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
@@ -1109,7 +1117,9 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	int64_t seen_imap = 0, seen_pop3 = 0;
 	int ret, downgrade = 0;
 
-	if (cfg_login_name(c->dom, c->account, login, sizeof(login), &error) < 0)
+	if ((c->dom->source_admin_user != NULL ?
+	     cfg_admin_login_name(c->dom, c->account, login, sizeof(login), &error) :
+	     cfg_login_name(c->dom, c->account, login, sizeof(login), &error)) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
 	c->sdrv = c->dom->source_protocols == CFG_PROTO_POP3 ? &source_driver_pop3 :
 		&source_driver_imap;
@@ -1122,7 +1132,10 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 				       &error) < 0)
 			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					    "source_admin_password_file: %s", error);
-		slogin.admin_user = c->dom->source_admin_user;
+		/* template: the administrator's own login name, made for
+		 * this user (login); else it acts for login. */
+		if (c->dom->source_admin_form != CFG_ADMIN_TEMPLATE)
+			slogin.admin_user = c->dom->source_admin_user;
 	} else {
 		ret = store_cred_get(c->p->store, c->account, &password, &error);
 		if (ret == STORE_NOTFOUND)
@@ -1144,8 +1157,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 		log_warning("%s: TLS certificate of %s not verified "
 			    "(source_tls_verify = no)", c->account, c->dom->source_host);
 	sset.max_message_size = c->p->cfg->max_message_size;
-	if (slogin.admin_user != NULL && c->sdrv == &source_driver_pop3)
-		slogin.admin_star_form = 1;
+	slogin.admin_star_form = copy_admin_star(c->dom, c->sdrv == &source_driver_pop3);
 	sset.tls_seen = c->sdrv == &source_driver_pop3 ? seen_pop3 : seen_imap;
 	sset.downgrade_r = &downgrade;
 	ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
@@ -1160,7 +1172,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 		snprintf(saved, sizeof(saved), "%s", *error_r);
 		if (driver_split_host(c->dom->source_host, host, sizeof(host), &port) == 0) {
 			sset.host = host;
-			slogin.admin_star_form = slogin.admin_user != NULL;
+			slogin.admin_star_form = copy_admin_star(c->dom, 1);
 			c->sdrv = &source_driver_pop3;
 			/* IMAP is unreachable (maybe made so): a domain whose
 			 * IMAP had TLS falls back to POP3 only over TLS. */

@@ -68,7 +68,7 @@ D=$(mm_tmpdir)
 CONF=$D/mailmigrate.conf
 MATRIX=$D/matrix
 : >"$MATRIX"
-MM_DOMAINS="cou.test cyr.test cya.test cyx.test"
+MM_DOMAINS="cou.test cyr.test cya.test cyx.test cyp.test"
 export MM_DOMAINS
 MM_AUTH_MODULES=$MODULE
 export MM_AUTH_MODULES
@@ -123,9 +123,13 @@ EOC
 		done
 		# Cyrus's administrator acting for ann (SASL PLAIN authzid:
 		# cya.test), and logged in as itself (cyx.test: no INBOX).
-		for x in cya:%n cyx:mmadmin; do
-			printf '\n[domain %s.test]\nsource_host = %s\nsource_protocols = imap\n' \
-				"${x%%:*}" "$IP_cyrus"
+		# cyp.test: the same over POP3 (source_admin_login = authzid).
+		for x in cya:%n cyx:mmadmin cyp:%n; do
+			proto=imap
+			[ "${x%%:*}" = cyp ] && proto=pop3
+			printf '\n[domain %s.test]\nsource_host = %s\nsource_protocols = %s\n' \
+				"${x%%:*}" "$IP_cyrus" "$proto"
+			[ "$proto" = pop3 ] && printf 'source_admin_login = authzid\n'
 			printf 'source_tls = starttls\nsource_tls_ca_file = %s/cyrus/cert.pem\n' "$D"
 			printf 'source_admin_user = mmadmin\nsource_admin_password_file = %s\n' \
 				"$D/mmadmin.pw"
@@ -375,7 +379,7 @@ t_cyrus_admin() {
 	fi
 	pwfile mmadmin "admin pw" >/dev/null
 	# No passwords: a user alone in the bulk file, where an admin copies.
-	printf 'ann@cya.test\nann@cyx.test\n' | MM bulk - >"$D/bulk.out" 2>&1 ||
+	printf 'ann@cya.test\nann@cyx.test\npat@cyp.test\n' | MM bulk - >"$D/bulk.out" 2>&1 ||
 		{ cat "$D/bulk.out"; return 1; }
 	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$D/daemon.err" || { cat "$D/daemon.err"; return 1; }
 	out=$($CORPUS --verify --host "$NEW_IP" --user "ann@cya.test*$NEW_MASTER_USER" \
@@ -390,6 +394,34 @@ t_cyrus_admin() {
 		grep "ann@cya" "$D/mailmigrated.log" | tail -n 5
 		rc=1
 	fi
+	# POP3: pat's INBOX as the user's own POP3 login copied it.
+	st=$(account_state pat@cyp.test)
+	same=$("$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP'
+import hashlib, imaplib, sys
+new, master, mpwf = sys.argv[1:4]
+pw = open(mpwf, "rb").read().strip()
+def inbox(user):
+    c = imaplib.IMAP4(new)
+    c.authenticate("PLAIN", lambda _: b"\0" + (user + "*" + master).encode() + b"\0" + pw)
+    typ, data = c.select("INBOX", readonly=True)
+    got = []
+    if int(data[0]):
+        typ, data = c.fetch("1:*", "(BODY.PEEK[])")
+        got = [hashlib.sha256(d[1]).hexdigest() for d in data if isinstance(d, tuple)]
+    c.logout()
+    return sorted(got)
+a, b = inbox("pat@cyp.test"), inbox("pat@cyr.test")
+print("same %d" % len(a) if a == b and a else "differ %d %d" % (len(a), len(b)))
+EOP
+)
+	case "$st:$same" in
+	copied:same*)
+		matrix cyrus pop3 admin-authzid-copy pass "${same#same } INBOX messages, as the user's own login copied them" ;;
+	*)
+		matrix cyrus pop3 admin-authzid-copy fail "state $st; $same"
+		grep "pat@cyp" "$D/mailmigrated.log" | tail -n 5
+		rc=1 ;;
+	esac
 	st=$(account_state ann@cyx.test)
 	why=$(MM show ann@cyx.test --json 2>/dev/null | "$PYTHON" -c '
 import json, sys
