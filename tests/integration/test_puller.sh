@@ -219,6 +219,12 @@ t_kill9() {
 		# Its own process group, killed whole, as systemd would.
 		setsid "$MAILMIGRATED" -c "$CONF.kill" -f 2>>"$MM_DIR/daemon.err" &
 		pid=$!
+		# Its group exists once setsid has run: a kill of the group
+		# before that finds none, and the daemon would run on (a
+		# batch left by the last kill makes the wait below true at
+		# once).
+		wait_for '[ "$(ps -o pgid= -p "$pid" | tr -d " ")" = "$pid" ]' 5 ||
+			{ echo "trial $trial: no process group $pid"; kill -KILL "$pid"; return 1; }
 		if [ "$trial" = 2 ] || [ "$trial" = 4 ] || [ "$trial" = 6 ]; then
 			wait_for 'mdb_stat -s pending "$MM_DIR/state" 2>/dev/null | grep -q "Entries: [1-9]"' 10 ||
 				{ echo "trial $trial: no batch in flight within 10 s"; /bin/kill -KILL -- "-$pid"; return 1; }
