@@ -184,5 +184,6 @@ int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv); /* cli_export.c 
 int cli_export_passwd(struct cli_ctx *ctx, int argc, char **argv); /* cli_export_passwd.c */
 int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv); /* cli_preflight.c */
 int cli_cmd_aliases(struct cli_ctx *ctx, int argc, char **argv); /* cli_alias.c */
+int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv); /* cli_verify.c */
 
 #endif

@@ -44,6 +44,7 @@ static const struct cli_verb cli_verbs[] = {
 	{ "sync", cli_cmd_sync },
 	{ "finish", cli_cmd_finish },
 	{ "failed", cli_cmd_failed },
+	{ "verify", cli_cmd_verify },
 	{ "export", cli_cmd_export },
 	{ "preflight", cli_cmd_preflight },
 	{ "tls-forget", cli_cmd_tls_forget },
@@ -73,6 +74,9 @@ static const char cli_usage_text[] =
 "  finish                        queue the last round for every account;\n"
 "                                each is then finished, its password wiped\n"
 "  failed [USER] [--csv]         what could not be copied, and why\n"
+"  verify USER [--domain D] | --all [--json]\n"
+"                                check each folder now: every message on\n"
+"                                OLD copied (still on NEW) or failed\n"
 "  aliases [--pending|--rejected] [--json]\n"
 "                                aliases, or proposals from mail headers\n"
 "  aliases approve ALIAS [ACCOUNT] | approve --all ACCOUNT\n"

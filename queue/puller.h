@@ -20,6 +20,8 @@
 #include <time.h>
 
 #include "cfg.h"
+#include "driver.h"
+#include "log.h"
 #include "store.h"
 #include "stream.h"
 
@@ -53,6 +55,74 @@ enum puller_outcome {
 int puller_copy_account(struct puller *p, const struct store_job *job,
 			enum puller_outcome *outcome_r, enum stream_fail *fail_r,
 			const char **error_r);
+
+/* One account's sessions on OLD and NEW (puller_conn.c). */
+struct puller_session {
+	const struct cfg_domain *dom;	/* in: the account's domain */
+	const char *account;		/* in: user@domain */
+	const struct source_driver *sdrv;
+	const struct target_driver *tdrv;
+	struct driver_conn *src, *dst;
+};
+
+/* Log in to OLD as s->dom says and to NEW as its master user. On
+ * failure too, what was opened stays in s for puller_session_close(). */
+int puller_session_open(struct puller *p, struct puller_session *s,
+			enum stream_fail *fail_r, const char **error_r);
+void puller_session_close(struct puller_session *s);
+/* The personal namespace prefix a folder list implies: "INBOX." when
+ * every other folder sits below INBOX (Courier, Cyrus), else "". */
+void puller_guess_prefix(const struct driver_folder *folders, size_t count,
+			 char *prefix, size_t size);
+
+/* An event for the administrator (the store's log), and the same line
+ * in the log. */
+void puller_event(struct puller *p, const char *account, enum log_severity sev,
+		  const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+
+/* One folder's verification (puller_verify.c): each of OLD's messages
+ * now, against what the store recorded and what NEW holds. */
+struct puller_verify {
+	char *folder;		/* OLD's name */
+	char *target;		/* NEW's, as recorded; NULL if none */
+	uint32_t uidvalidity;	/* OLD's */
+	/* "ok", "differs", "not copied" (no round has: new on OLD, or
+	 * excluded), "failed" (the folder itself: a failed item says why) */
+	const char *state;
+	int differs;
+	char why[512];		/* what differs, in words, or "" */
+	uint64_t old_msgs, old_bytes;	/* OLD's, up to what the rounds handled */
+	uint64_t later;			/* OLD's newer ones: the next round's */
+	uint64_t copied, copied_bytes;	/* of old_msgs, recorded as copied */
+	uint64_t failed, failed_bytes;	/* of old_msgs, failed items */
+	uint64_t missing, missing_bytes; /* of old_msgs, neither: differs */
+	uint64_t new_msgs, new_bytes;	/* NEW's folder, all of it */
+	uint64_t new_copied_bytes;	/* NEW's sizes of the copied ones */
+	uint64_t gone;			/* copied, not on NEW: differs */
+	uint32_t *gone_uids;		/* their UIDs on OLD (gone of them) */
+	uint64_t sizes;			/* copied, NEW's size not OLD's */
+	uint64_t dates;			/* copied, NEW's INTERNALDATE not OLD's */
+};
+
+/* Right after a round's copy, in its sessions: a POP3 message not
+ * recorded is missing (the session is a snapshot), not a newer one. */
+#define PULLER_VERIFY_IN_ROUND 0x01
+
+/* Called for each copied message (NEW UID >= dates_from) whose
+ * INTERNALDATE NEW did not keep. */
+typedef void puller_verify_date_fn(const struct puller_verify *v, uint32_t old_uid,
+				   uint32_t new_uid, const char *old_date,
+				   const char *new_date, void *ctx);
+
+/* Verify folder (OLD's name) of s->account; s is open. 0 with *v
+ * (puller_verify_clear() it), or -1 with the failure class. */
+int puller_verify_folder(struct puller *p, struct puller_session *s, const char *folder,
+			 unsigned flags, uint32_t dates_from, puller_verify_date_fn *date_fn,
+			 void *ctx, struct puller_verify *v, enum stream_fail *fail_r,
+			 const char **error_r);
+void puller_verify_clear(struct puller_verify *v);
+/* "17-Jul-1996 02:44:25 -0700" as seconds since the epoch; -1 if bad. */
+int64_t puller_parse_date(const char *date);
 
 /* After account's copy (puller_kick.c): end its sessions that NEW
  * proxies to OLD (login_action = proxy), so clients reconnect locally. */

@@ -100,6 +100,13 @@ struct copy {
 	 * lost or SIGTERM came during a throttle wait: the copy stops with
 	 * this outcome (PULLER_DONE: not halted). */
 	enum puller_outcome halt;
+	/* NEW's UIDNEXT when the current folder's copy began: messages
+	 * from there on were copied in this round. */
+	uint32_t folder_uidnext;
+	/* This round's verification: folders verified, and those that
+	 * differ (the first one's reason kept). */
+	uint64_t verified, verified_msgs, differ;
+	char differ_why[STREAM_ERROR_MAX];
 	/* How the append sink failed, if it did. */
 	enum stream_fail sink_fail;
 	int append_refused;
@@ -114,53 +121,7 @@ static int copy_store_fail(enum stream_fail *fail_r, const char **error_r,
 }
 
 /* An event for the administrator, and the same line in the log. */
-static void copy_event(struct copy *c, enum log_severity sev, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-static void copy_event(struct copy *c, enum log_severity sev, const char *fmt, ...)
-{
-	char text[STORE_MAX_EVENT_TEXT];
-	const char *error;
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(text, sizeof(text), fmt, ap);
-	va_end(ap);
-	log_msg(sev, "%s: %s", c->account, text);
-	if (store_event_add(c->p->store, time(NULL), sev, c->account, text, &error) < 0)
-		log_error("%s: cannot record event: %s", c->account, error);
-}
-
-static const char *const month_names[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-};
-
-/* "17-Jul-1996 02:44:25 -0700" as seconds since the epoch; -1 if bad. */
-static int64_t copy_parse_date(const char *s)
-{
-	char mon[4], sign;
-	int day, year, hh, mm, ss, zone;
-	struct tm tm = { 0 };
-	int64_t t;
-
-	if (sscanf(s, " %d-%3s-%d %d:%d:%d %c%4d", &day, mon, &year, &hh, &mm, &ss,
-		   &sign, &zone) != 8 || (sign != '+' && sign != '-'))
-		return -1;
-	tm.tm_mon = -1;
-	for (int i = 0; i < 12; i++)
-		if (strcasecmp(mon, month_names[i]) == 0)
-			tm.tm_mon = i;
-	if (tm.tm_mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
-		return -1;
-	tm.tm_mday = day;
-	tm.tm_year = year - 1900;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	t = (int64_t)timegm(&tm);
-	t -= (sign == '+' ? 1 : -1) * ((zone / 100) * 3600 + (zone % 100) * 60);
-	return t;
-}
+#define copy_event(c, sev, ...) puller_event((c)->p, (c)->account, sev, __VA_ARGS__)
 
 static int keyword_cmp(const void *a, const void *b)
 {
@@ -244,7 +205,7 @@ static int copy_load_seen(struct copy *c, uint32_t first_uid,
 	for (size_t i = 0; i < l.count; i++) {
 		c->seen[i].uid = l.msgs[i].uid;
 		c->seen[i].size = l.msgs[i].size;
-		c->seen[i].date = copy_parse_date(l.msgs[i].internaldate);
+		c->seen[i].date = puller_parse_date(l.msgs[i].internaldate);
 		c->seen[i].message_id_hash = copy_message_id_hash(l.msgs[i].message_id);
 	}
 	c->seen_count = l.count;
@@ -260,7 +221,7 @@ static int copy_load_seen(struct copy *c, uint32_t first_uid,
 static uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
 				uint64_t message_id_hash)
 {
-	int64_t t = copy_parse_date(date);
+	int64_t t = puller_parse_date(date);
 
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1 && message_id_hash == 0)
@@ -756,6 +717,43 @@ static int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **err
 	return ret;
 }
 
+/* The lowest UID up to the last one handled that no round recorded
+ * as copied (a failed item, or a gap the verification found): the
+ * listing is cut there and taken again with Message-IDs from there on,
+ * so what is copied now can be matched on NEW after a crash. */
+static int copy_first_gap(struct copy *c, const char *folder, uint32_t uidvalidity,
+			  struct copy_list *l, uint32_t *first_uid_r,
+			  enum stream_fail *fail_r, const char **error_r)
+{
+	const char *error;
+	uint32_t new_uid;
+	size_t i;
+	int ret = 0;
+
+	for (i = 0; i < l->count; i++) {
+		const struct driver_message *msg = &l->msgs[i];
+
+		if (msg->uidl[0] != '\0') {
+			ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
+			ret = ret < 0 ? -1 : ret == 1 ? 0 : STORE_NOTFOUND;
+		} else {
+			ret = store_msgmap_get(c->p->store, c->account, folder, uidvalidity,
+					       msg->uid, &new_uid, &error);
+		}
+		if (ret < 0)
+			return copy_store_fail(fail_r, error_r, error);
+		if (ret == STORE_NOTFOUND)
+			break;
+	}
+	if (i == l->count)
+		return 0;
+	*first_uid_r = l->msgs[i].uid;
+	for (size_t j = i; j < l->count; j++)
+		driver_message_clear(&l->msgs[j]);
+	l->count = i;
+	return 0;
+}
+
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
 static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
@@ -775,9 +773,9 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	if (ret < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	if (ret == 0 && rec.uidvalidity == sst.uidvalidity) {
-		/* A first copy resumes after the last UID; later rounds look
-		 * at every message, for changed flags. */
-		first_uid = c->job->kind == STORE_JOB_COPY ? rec.last_uid + 1 : 1;
+		/* Every message is looked at: those handled before for
+		 * changed flags, and any that no round recorded (a gap the
+		 * verification found) copied now. */
 		known_uid = rec.last_uid;
 	} else {
 		if (ret == 0)
@@ -810,6 +808,9 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 					     fail_r, error_r);
 		l.max_uid = 0;
 		first_uid = known_uid + 1;
+		if (ret == 0)
+			ret = copy_first_gap(c, f->name, sst.uidvalidity, &l, &first_uid,
+					     fail_r, error_r);
 		if (ret < 0) {
 			copy_list_free(&l);
 			return -1;
@@ -834,6 +835,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	c->batch.count = 0;
 	c->batch_bytes = 0;
 	c->target_uidnext = tst.uidnext;
+	c->folder_uidnext = tst.uidnext;
 	c->target_folder = target;
 	ret = 0;
 	for (size_t i = 0; ret == 0 && i < l.count; i++) {
@@ -919,26 +921,72 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	return ret;
 }
 
-/* The personal namespace prefix a folder list implies: "INBOX." when
- * every other folder sits below INBOX (Courier, Cyrus), else "". */
-static void copy_guess_prefix(const struct driver_folder *folders, size_t count,
-			      char *prefix, size_t size)
+/* A copied message whose date NEW did not keep: an event naming it. */
+static void copy_date_event(const struct puller_verify *v, uint32_t old_uid,
+			    uint32_t new_uid, const char *old_date, const char *new_date,
+			    void *context)
 {
-	size_t below = 0, others = 0;
-	char sep = '\0';
+	struct copy *c = context;
 
-	prefix[0] = '\0';
-	for (size_t i = 0; i < count; i++) {
-		if (strcasecmp(folders[i].name, "INBOX") == 0)
-			continue;
-		others++;
-		sep = folders[i].separator;
-		if (sep != '\0' && strncasecmp(folders[i].name, "INBOX", 5) == 0 &&
-		    folders[i].name[5] == sep)
-			below++;
+	copy_event(c, LOG_SEV_WARNING, "date not kept: %s UID %u was received "
+		   "%s on OLD; NEW (%s UID %u) recorded %s instead%s", v->folder,
+		   old_uid, old_date, v->target, new_uid, new_date,
+		   puller_parse_date(old_date) > time(NULL) + 3600 ?
+		   " (OLD's date is in the future, which NEW does not take)" : "");
+}
+
+/* Verify the folder just copied, in the same sessions. A difference is
+ * an event and a failed item (UID 0, OLD's UIDVALIDITY) naming the
+ * folder and the numbers, and holds the account back from "copied";
+ * the item goes once the folder verifies again. */
+static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fail_r,
+		       const char **error_r)
+{
+	struct puller_session s = { c->dom, c->account, c->sdrv, c->tdrv, c->src, c->dst };
+	struct puller_verify v;
+	const char *error;
+	int ret;
+
+	if (puller_verify_folder(c->p, &s, folder, PULLER_VERIFY_IN_ROUND,
+				 c->folder_uidnext, copy_date_event, c, &v, fail_r,
+				 error_r) < 0)
+		return -1;
+	c->verified++;
+	c->verified_msgs += v.old_msgs;
+	if (v.differs) {
+		char reason[STREAM_ERROR_MAX];
+		struct store_failed it = { (char *)c->account, v.folder, v.uidvalidity, 0,
+					   v.missing_bytes, time(NULL), reason };
+
+		snprintf(reason, sizeof(reason), "verify: %s", v.why);
+		if (c->differ++ == 0)
+			snprintf(c->differ_why, sizeof(c->differ_why), "%s: %s", v.folder,
+				 v.why);
+		copy_event(c, LOG_SEV_ERROR, "verify: %s differs from OLD: %s (OLD %llu "
+			   "messages, %llu bytes; copied %llu, failed %llu; NEW holds "
+			   "%llu)", v.folder, v.why, (unsigned long long)v.old_msgs,
+			   (unsigned long long)v.old_bytes, (unsigned long long)v.copied,
+			   (unsigned long long)v.failed, (unsigned long long)v.new_msgs);
+		ret = store_failed_add(c->p->store, &it, &error);
+		/* Copies NEW no longer holds are copied again next time:
+		 * the rounds run before the users move to NEW, so nobody
+		 * deleted them there on purpose. */
+		for (uint64_t k = 0; ret == 0 && k < v.gone; k++) {
+			ret = store_msgmap_forget(c->p->store, c->account, v.folder,
+						  v.uidvalidity, v.gone_uids[k], &error);
+			ret = ret == STORE_NOTFOUND ? 0 : ret;
+		}
+	} else {
+		ret = store_failed_del(c->p->store, c->account, v.folder, v.uidvalidity, 0,
+				       &error);
+		if (ret == 0)
+			copy_event(c, LOG_SEV_INFO, "verify: %s matches OLD again "
+				   "(%llu messages)", v.folder,
+				   (unsigned long long)v.old_msgs);
+		ret = ret == STORE_NOTFOUND ? 0 : ret;
 	}
-	if (others > 0 && below == others && sep != '\0')
-		snprintf(prefix, size, "INBOX%c", sep);
+	puller_verify_clear(&v);
+	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
 }
 
 /* Learn NEW's separator and special-use folders. */
@@ -959,7 +1007,7 @@ static void copy_target_layout(struct copy *c, const struct driver_folder *folde
 				c->special[u] = mm_strdup(folders[i].name);
 	}
 	if (!c->dst_prefix_known)
-		copy_guess_prefix(folders, count, c->dst_prefix, sizeof(c->dst_prefix));
+		puller_guess_prefix(folders, count, c->dst_prefix, sizeof(c->dst_prefix));
 	c->mdst.prefix = c->dst_prefix;
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
 		c->mdst.special[u] = c->special[u];
@@ -1021,7 +1069,7 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 		return -1;
 	}
 	if (ret == 0)
-		copy_guess_prefix(sf, ns, c->src_prefix, sizeof(c->src_prefix));
+		puller_guess_prefix(sf, ns, c->src_prefix, sizeof(c->src_prefix));
 	ret = 0;
 	c->msrc.prefix = c->src_prefix;
 	c->msrc.separator = ns > 0 ? sf[0].separator : '\0';
@@ -1051,6 +1099,8 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 					       error_r);
 		} else if (ret == 0 && (sf[i].attrs & DRIVER_FOLDER_NOSELECT) == 0) {
 			ret = copy_folder_messages(c, &sf[i], target, fail_r, error_r);
+			if (ret == 0)
+				ret = copy_verify(c, sf[i].name, fail_r, error_r);
 		}
 		mm_free(&target);
 	}
@@ -1058,167 +1108,19 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	return ret;
 }
 
-/* The TLS memory of the account's domain for proto: when OLD first
- * completed STARTTLS there, or 0. Only source_tls = detect needs it
- * (starttls requires TLS anyway). A store failure is a retry later:
- * plaintext is not risked on a guess. */
-static int copy_tls_seen(struct copy *c, const char *proto, int64_t *since_r,
-			 enum stream_fail *fail_r, const char **error_r)
-{
-	const char *error;
-	int ret;
-
-	*since_r = 0;
-	if (c->dom->source_tls != CFG_TLS_DETECT)
-		return 0;
-	ret = store_tls_seen_get(c->p->store, c->dom->name, proto, since_r, &error);
-	if (ret < 0)
-		return copy_store_fail(fail_r, error_r, error);
-	return 0;
-}
-
-/* After a login on OLD: remember a domain whose OLD completed
- * STARTTLS (detect or starttls), the first time. */
-static void copy_tls_remember(struct copy *c, const char *proto, int64_t since)
-{
-	const char *error;
-	int ret;
-
-	if (since != 0 || c->sdrv->is_tls == NULL || !c->sdrv->is_tls(c->src) ||
-	    (c->dom->source_tls != CFG_TLS_DETECT &&
-	     c->dom->source_tls != CFG_TLS_STARTTLS))
-		return;
-	ret = store_tls_seen_add(c->p->store, c->dom->name, proto, time(NULL), &error);
-	if (ret < 0)
-		log_error("%s: cannot record that OLD %s offers STARTTLS: %s",
-			  c->account, c->dom->source_host, error);
-	else if (ret == 0)
-		copy_event(c, LOG_SEV_INFO, "OLD %s completed STARTTLS over %s: "
-			   "remembered for %s; plaintext will be refused from "
-			   "now on (source_tls = %s)", c->dom->source_host, proto,
-			   c->dom->name, cfg_tls_name(c->dom->source_tls));
-}
-
-/* source_admin_login: "user*admin" (star; auto on POP3) or SASL PLAIN
- * with the user as authzid (authzid; auto on IMAP). */
-static int copy_admin_star(const struct cfg_domain *dom, int pop3)
-{
-	return dom->source_admin_form == CFG_ADMIN_STAR ||
-		(dom->source_admin_form == CFG_ADMIN_AUTO && pop3);
-}
-
 /* Open OLD (with the captured password or the admin login) and NEW. */
 static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
-	struct driver_settings sset = { 0 }, tset = { 0 };
-	struct driver_login slogin = { 0 }, tlogin = { 0 };
-	char *password = NULL, login[CFG_LOGIN_MAX + 1];
-	const char *error;
-	int64_t seen_imap = 0, seen_pop3 = 0;
-	int ret, downgrade = 0;
+	struct puller_session s = { .dom = c->dom, .account = c->account };
 
-	if ((c->dom->source_admin_user != NULL ?
-	     cfg_admin_login_name(c->dom, c->account, login, sizeof(login), &error) :
-	     cfg_login_name(c->dom, c->account, login, sizeof(login), &error)) < 0)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
-	c->sdrv = c->dom->source_protocols == CFG_PROTO_POP3 ? &source_driver_pop3 :
-		&source_driver_imap;
-	if (copy_tls_seen(c, STORE_TLS_IMAP, &seen_imap, fail_r, error_r) < 0 ||
-	    copy_tls_seen(c, STORE_TLS_POP3, &seen_pop3, fail_r, error_r) < 0)
-		return -1;
-	c->tdrv = &target_driver_imap;
-	if (c->dom->source_admin_user != NULL) {
-		if (crypto_read_secret(c->dom->source_admin_password_file, &password,
-				       &error) < 0)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-					    "source_admin_password_file: %s", error);
-		/* template: the administrator's own login name, made for
-		 * this user (login); else it acts for login. */
-		if (c->dom->source_admin_form != CFG_ADMIN_TEMPLATE)
-			slogin.admin_user = c->dom->source_admin_user;
-	} else {
-		ret = store_cred_get(c->p->store, c->account, &password, &error);
-		if (ret == STORE_NOTFOUND)
-			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "no captured "
-					 "password for this account, and no "
-					 "source_admin_user for its domain");
-		if (ret < 0)
-			return copy_store_fail(fail_r, error_r, error);
-	}
-	slogin.user = login;
-	slogin.password = password;
-	sset.host = c->dom->source_host;
-	sset.tls = c->dom->source_tls;
-	sset.tls_opts.verify = c->dom->source_tls_verify;
-	sset.tls_opts.ca_file = c->dom->source_tls_ca_file;
-	sset.connect_timeout_ms = c->p->cfg->connect_timeout * 1000;
-	sset.timeout_ms = c->p->cfg->io_timeout * 1000;
-	if (!c->dom->source_tls_verify && c->dom->source_tls != CFG_TLS_NONE)
-		log_warning("%s: TLS certificate of %s not verified "
-			    "(source_tls_verify = no)", c->account, c->dom->source_host);
-	sset.max_message_size = c->p->cfg->max_message_size;
-	slogin.admin_star_form = copy_admin_star(c->dom, c->sdrv == &source_driver_pop3);
-	sset.tls_seen = c->sdrv == &source_driver_pop3 ? seen_pop3 : seen_imap;
-	sset.downgrade_r = &downgrade;
-	ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
-	/* A downgrade on IMAP is not "no IMAP there": no POP3 fallback,
-	 * which would hand the attacker the password in its place. */
-	if (ret < 0 && c->dom->source_protocols == CFG_PROTO_BOTH && !downgrade) {
-		/* No IMAP there: POP3 on the same host, at its own port. */
-		char saved[STREAM_ERROR_MAX], host[256];
-		enum stream_fail saved_fail = *fail_r;
-		uint16_t port;
+	int ret = puller_session_open(c->p, &s, fail_r, error_r);
 
-		snprintf(saved, sizeof(saved), "%s", *error_r);
-		if (driver_split_host(c->dom->source_host, host, sizeof(host), &port) == 0) {
-			sset.host = host;
-			slogin.admin_star_form = copy_admin_star(c->dom, 1);
-			c->sdrv = &source_driver_pop3;
-			/* IMAP is unreachable (maybe made so): a domain whose
-			 * IMAP had TLS falls back to POP3 only over TLS. */
-			sset.tls_seen = seen_pop3 != 0 ? seen_pop3 : seen_imap;
-			ret = c->sdrv->open(&sset, &slogin, &c->src, fail_r, error_r);
-			if (ret == 0)
-				log_info("%s: OLD has no usable IMAP (%s); copying INBOX "
-					 "over POP3", c->account, saved);
-		}
-		if (ret < 0 && downgrade) {
-			/* POP3 was stripped too: that is the news. */
-			c->sdrv = &source_driver_imap;
-			mm_free_secret(&password);
-			copy_event(c, LOG_SEV_ERROR, "%s", *error_r);
-			return -1;
-		}
-		if (ret < 0) {
-			c->sdrv = &source_driver_imap;
-			mm_free_secret(&password);
-			return stream_failf(fail_r, saved_fail, error_r, "%s", saved);
-		}
-	}
-	mm_free_secret(&password);
-	if (ret < 0 && downgrade)
-		copy_event(c, LOG_SEV_ERROR, "%s", *error_r);
-	if (ret < 0)
-		return -1;
-	if (c->sdrv == &source_driver_pop3)
-		copy_tls_remember(c, STORE_TLS_POP3, seen_pop3);
-	else
-		copy_tls_remember(c, STORE_TLS_IMAP, seen_imap);
-	tset.host = c->p->cfg->target_host;
-	tset.tls = c->p->cfg->target_tls;
-	tset.tls_opts.verify = 1;
-	tset.connect_timeout_ms = c->p->cfg->connect_timeout * 1000;
-	tset.timeout_ms = c->p->cfg->io_timeout * 1000;
-	tlogin.user = c->account;
-	tlogin.admin_user = c->p->cfg->target_master_user;
-	tlogin.admin_star_form = 1;
-	tlogin.password = c->p->target_master_password;
-	if (c->tdrv->open(&tset, &tlogin, &c->dst, fail_r, error_r) < 0) {
-		const char *why = *error_r;
-
-		return stream_failf(fail_r, *fail_r, error_r, "NEW: %s", why);
-	}
-	return 0;
+	/* What did open is closed at the end, failure or not. */
+	c->sdrv = s.sdrv;
+	c->tdrv = s.tdrv;
+	c->src = s.src;
+	c->dst = s.dst;
+	return ret;
 }
 
 #define POST_SCRIPT_TIMEOUT 300
@@ -1456,6 +1358,13 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	}
 	if (ret == 0)
 		ret = copy_folders(&c, fail_r, error_r);
+	if (ret == 0 && c.outcome == PULLER_DONE && c.differ > 0)
+		ret = stream_failf(fail_r, STREAM_FAIL_TEMP, error_r, "verify: %llu of "
+				   "%llu folders differ from OLD, the account is not "
+				   "copied (mailmigrate verify %s); %s",
+				   (unsigned long long)c.differ,
+				   (unsigned long long)c.verified, job->account,
+				   c.differ_why);
 	if (ret > 0) {
 		/* Stopped between batches: the job goes back as it is. */
 		ret = 0;
@@ -1467,12 +1376,15 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 		else
 			copy_event(&c, LOG_SEV_INFO, "%s: %llu messages (%llu bytes) "
 				   "copied in this round, flags updated on %llu, "
-				   "%llu not copied",
+				   "%llu not copied; verified: %llu folders, %llu "
+				   "messages on OLD, each copied or a failed item",
 				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
 				   (unsigned long long)c.copied,
 				   (unsigned long long)c.bytes,
 				   (unsigned long long)c.flag_updates,
-				   (unsigned long long)c.failed);
+				   (unsigned long long)c.failed,
+				   (unsigned long long)c.verified,
+				   (unsigned long long)c.verified_msgs);
 		if (ret == 0 && job->kind == STORE_JOB_FINISH) {
 			copy_post_script(&c);
 			if (store_cred_wipe(p->store, job->account, &error) < 0)

@@ -379,6 +379,12 @@ int store_msgmap_get(struct store *store, const char *account,
 		     uint32_t old_uid, uint32_t *new_uid_r,
 		     const char **error_r);
 
+/* Forget one UID map entry (a copy NEW no longer holds), so the next
+ * round copies the message again: 0, STORE_NOTFOUND, or -1. */
+int store_msgmap_forget(struct store *store, const char *account,
+			const char *folder, uint32_t uidvalidity,
+			uint32_t old_uid, const char **error_r);
+
 /* --- copy batches: exactly once across crashes ---------------------------- */
 
 /*
@@ -444,6 +450,10 @@ void store_failed_clear(struct store_failed *item);
  * count it in the account's errors. Recording it again updates it. */
 int store_failed_add(struct store *store, const struct store_failed *item,
 		     const char **error_r);
+/* Drop one failed item (a folder's verification that holds again),
+ * uncounting it from the account's errors: 0, STORE_NOTFOUND, or -1. */
+int store_failed_del(struct store *store, const char *account, const char *folder,
+		     uint32_t uidvalidity, uint32_t uid, const char **error_r);
 /* Each failed item, of account (NULL: all), in key order. */
 int store_failed_iter(struct store *store, const char *account,
 		      int (*fn)(const struct store_failed *item, void *ctx),

@@ -341,6 +341,45 @@ int store_failed_add(struct store *store, const struct store_failed *item,
 	return store_write(store, failed_add_txn, &ctx, error_r);
 }
 
+static int failed_del_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct batch_ctx *ctx = context;
+	const struct store_failed *it = ctx->failed;
+	unsigned char key[STORE_FOLDER_KEY_MAX + 8];
+	struct store_account acct;
+	size_t base;
+	int ret;
+
+	if (store_folder_key(it->account, it->folder, key, &base, error_r) < 0)
+		return -1;
+	store_be32(key + base, it->uidvalidity);
+	store_be32(key + base + 4, it->uid);
+	ret = store_del(store, txn, STORE_DB_FAILED, key, base + 8, error_r);
+	if (ret != 0)
+		return ret;
+	ret = store_account_load(store, txn, it->account, &acct, error_r);
+	if (ret == STORE_NOTFOUND)
+		return 0;
+	if (ret < 0)
+		return -1;
+	if (acct.errors > 0)
+		acct.errors--;
+	ret = store_account_save(store, txn, &acct, error_r);
+	store_account_clear(&acct);
+	return ret;
+}
+
+int store_failed_del(struct store *store, const char *account, const char *folder,
+		     uint32_t uidvalidity, uint32_t uid, const char **error_r)
+{
+	struct store_failed it = { (char *)account, (char *)folder, uidvalidity, uid,
+				   0, 0, NULL };
+	struct batch_ctx ctx = { .failed = &it };
+
+	return store_write(store, failed_del_txn, &ctx, error_r);
+}
+
 static int failed_iter_one(const MDB_val *k, const MDB_val *v, void *context,
 			   const char **error_r)
 {

@@ -393,6 +393,29 @@ int store_msgmap_get(struct store *store, const char *account,
 	return store_read(store, msgmap_get_txn, &ctx, error_r);
 }
 
+static int msgmap_forget_txn(struct store *store, MDB_txn *txn, void *context,
+			     const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char key[MSGMAP_KEY_MAX];
+	size_t keylen;
+
+	if (msgmap_key(ctx->account, ctx->name, ctx->uidvalidity, ctx->old_uid,
+		       key, &keylen, error_r) < 0)
+		return -1;
+	return store_del(store, txn, STORE_DB_MSGMAP, key, keylen, error_r);
+}
+
+int store_msgmap_forget(struct store *store, const char *account,
+			const char *folder, uint32_t uidvalidity,
+			uint32_t old_uid, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity, .old_uid = old_uid };
+
+	return store_write(store, msgmap_forget_txn, &ctx, error_r);
+}
+
 /* The UIDL key: "account\0uidl". */
 static int uidl_key(const char *account, const char *uidl, unsigned char *key,
 		    size_t *len_r, const char **error_r)

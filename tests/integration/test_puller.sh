@@ -293,6 +293,100 @@ EOP
 	verify_pop
 }
 
+# mailmigrate verify proves each copy against OLD and NEW now; a copy
+# gone from NEW behind the puller's back is a difference: the next
+# round is held back from "copied", records it as a failed item, and
+# the retry copies the messages again, byte for byte.
+verify_json() {
+	MM verify "$@" --json >"$MM_DIR/verify.json"
+	rc=$?
+	"$PYTHON" - "$MM_DIR" <<'EOP' || return 1
+import json, sys
+d = sys.argv[1]
+v = json.load(open(d + "/verify.json"))
+for a in v["accounts"]:
+    u = a["account"].split("@")[0]
+    try:
+        want = len(json.load(open("%s/%s.json" % (d, u)))["messages"])
+    except FileNotFoundError:
+        continue
+    copied = sum(f["copied"] for f in a["folders"])
+    old = sum(f["old_messages"] for f in a["folders"])
+    print(a["account"], a["result"], "old", old, "copied", copied, "want", want,
+          [(f["folder"], f["gone"], f["missing"]) for f in a["folders"] if f["state"] != "ok"])
+EOP
+	return $rc
+}
+t_verify() {
+	MM verify ben@example.test >"$MM_DIR/verify.txt" || { cat "$MM_DIR/verify.txt"; return 1; }
+	grep -q "^ben@example.test: every message accounted for" "$MM_DIR/verify.txt" &&
+		grep -Eq "^INBOX +[0-9]+ .* ok$" "$MM_DIR/verify.txt" ||
+		{ cat "$MM_DIR/verify.txt"; return 1; }
+	MM verify pop@example.org >"$MM_DIR/verify.txt" || { cat "$MM_DIR/verify.txt"; return 1; }
+	verify_json --all >"$MM_DIR/verify.sum" || { cat "$MM_DIR/verify.sum"; return 1; }
+	# Every account ok, and for each the corpus's count copied.
+	"$PYTHON" - "$MM_DIR" <<'EOP' || return 1
+import json, sys
+d = sys.argv[1]
+v = json.load(open(d + "/verify.json"))
+assert v["accounts_differ"] == 0 and v["accounts_not_verified"] == 0, v
+for a in v["accounts"]:
+    assert a["result"] == "ok", a
+    u = a["account"].split("@")[0]
+    msgs = json.load(open("%s/%s.json" % (d, u)))["messages"]
+    # POP3 (pop@example.org) copies INBOX only.
+    want = len([m for m in msgs if u != "pop" or m["folder"] == "INBOX"])
+    got = sum(f["copied"] for f in a["folders"])
+    # ben got one more message on OLD between rounds (t_rounds).
+    assert got == want + (u == "ben"), (a["account"], got, want)
+    assert all(f["missing"] == 0 and f["gone"] == 0 for f in a["folders"]), a
+EOP
+	# Two of ben's copies go from NEW.
+	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
+import imaplib, sys
+new, master, mpwf = sys.argv[1:4]
+m = imaplib.IMAP4(new)
+m.authenticate("PLAIN", lambda _: ("ben@example.test\0%s\0%s" % (master, open(mpwf).read().strip())).encode())
+m.select("INBOX")
+typ, data = m.uid("SEARCH", "ALL")
+uids = data[0].split()
+assert len(uids) >= 3, uids
+m.uid("STORE", b",".join(uids[0:2]), "+FLAGS.SILENT", "(\\Deleted)")
+m.expunge()
+m.logout()
+EOP
+	if MM verify ben@example.test >"$MM_DIR/verify.txt"; then
+		echo "verify says ben is fine with two copies gone from NEW"; cat "$MM_DIR/verify.txt"; return 1
+	fi
+	grep -q "differs: INBOX: copies no longer on NEW: 2" "$MM_DIR/verify.txt" ||
+		{ cat "$MM_DIR/verify.txt"; return 1; }
+	MM sync ben@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	# Not copied: migrating, with the reason, a failed item and an event.
+	MM show ben@example.test --json >"$MM_DIR/ben.json" || return 1
+	"$PYTHON" - "$MM_DIR/ben.json" <<'EOP' || return 1
+import json, sys
+a = json.load(open(sys.argv[1]))
+assert a["state"] != "copied", a["state"]
+assert a["job"] and "verify: 1 of" in (a["job"]["last_error"] or ""), a["job"]
+EOP
+	MM failed ben@example.test | grep -q "INBOX .* verify: copies no longer on NEW: 2" ||
+		{ MM failed ben@example.test; return 1; }
+	grep -q "ben@example.test: verify: INBOX differs from OLD" "$MM_DIR/mailmigrated.log" ||
+		return 1
+	# The retry (a few seconds on) copies them again and verifies.
+	wait_for '"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err";
+		MM show ben@example.test --json | grep -q "\"state\": \"copied\""' 60 || {
+		MM show ben@example.test; return 1; }
+	same_inbox ben || return 1
+	grep -q "ben@example.test: verify: INBOX matches OLD again" "$MM_DIR/mailmigrated.log" ||
+		return 1
+	if MM failed ben@example.test | grep -q verify; then
+		echo "the verify failed item stayed"; return 1
+	fi
+	MM verify ben@example.test >"$MM_DIR/verify.txt" || { cat "$MM_DIR/verify.txt"; return 1; }
+}
+
 # finish: a last round, then finished, the captured password wiped, and
 # the post-migrate script run with the address and the password on stdin.
 t_finish() {
@@ -459,6 +553,7 @@ check "a second round (sync --all) copies nothing twice" t_second_round
 check "flags changed and a message added on OLD reach NEW with sync" t_rounds
 check "kill -9 at 10 moments (3 in a batch), restart: nothing missing or doubled" t_kill9
 check "POP3: INBOX copied with X-UIDL and header dates, no duplicates on sync" t_pop3
+check "verify: every copy proven; copies gone from NEW held back, copied again" t_verify
 check "finish: last round, finished, password wiped, post_migrate_script run" t_finish
 check "a message over max_message_size is a failed item, the rest copied" t_failed_items
 check "max_bytes_per_second holds a copy to its rate" t_throttle

@@ -1,0 +1,309 @@
+/*
+ * NAME
+ *	puller_verify 3
+ * SUMMARY
+ *	prove one folder's copy: OLD now, the store's record, NEW now
+ * DESCRIPTION
+ *	Every message OLD holds in the folder is accounted for: copied
+ *	(in the UID map, or for POP3 in the UIDL set), a failed item (the
+ *	reason recorded), arrived after the last round (above the highest
+ *	UID it handled: the next round's), or missing, which no round
+ *	explains. Every copied message must still be on NEW under the UID
+ *	recorded. Missing or gone messages make the folder differ; the
+ *	puller then holds the account back from "copied" and copies what
+ *	is missing at the next attempt, and mailmigrate verify shows it.
+ *	RFC822.SIZE sums and INTERNALDATEs are compared and shown too, but
+ *	do not hold an account back: some servers report sizes only
+ *	roughly, and NEW may replace a date it will not keep (Dovecot: an
+ *	APPEND date more than about two hours ahead), which the copy
+ *	reports message by message.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <time.h>
+
+#include "driver.h"
+#include "mm_alloc.h"
+#include "puller.h"
+
+/* A message as listed, the little verification needs of it. */
+struct verify_msg {
+	uint32_t uid;
+	uint32_t new_uid;	/* OLD: its UID on NEW, when mapped */
+	uint64_t size;
+	char date[40];
+	char uidl[72];
+};
+
+struct verify_list {
+	struct verify_msg *msgs;
+	size_t count, alloc;
+};
+
+static int verify_collect(const struct driver_message *msg, void *context)
+{
+	struct verify_list *l = context;
+	struct verify_msg *m;
+
+	if (l->count == l->alloc) {
+		l->alloc = l->alloc == 0 ? 256 : l->alloc * 2;
+		l->msgs = mm_reallocarray(l->msgs, l->alloc, sizeof(*l->msgs));
+	}
+	m = &l->msgs[l->count++];
+	memset(m, 0, sizeof(*m));
+	m->uid = msg->uid;
+	m->size = msg->size;
+	snprintf(m->date, sizeof(m->date), "%s", msg->internaldate);
+	snprintf(m->uidl, sizeof(m->uidl), "%s", msg->uidl);
+	return 0;
+}
+
+static int verify_uid_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct verify_msg *)a)->uid;
+	uint32_t y = ((const struct verify_msg *)b)->uid;
+
+	return x < y ? -1 : x > y;
+}
+
+static const struct verify_msg *verify_find(const struct verify_list *l, uint32_t uid)
+{
+	struct verify_msg key = { .uid = uid };
+
+	return bsearch(&key, l->msgs, l->count, sizeof(*l->msgs), verify_uid_cmp);
+}
+
+/* The folder's failed items: messages (uid != 0) of this UIDVALIDITY in
+ * *items (sorted by UID); *folder_failed when the folder itself failed
+ * (NEW refused its name, OLD's name is malformed). */
+struct verify_failed {
+	const char *folder;
+	uint32_t uidvalidity;
+	struct verify_list items;
+	int folder_failed;
+};
+
+static int verify_failed_one(const struct store_failed *it, void *context)
+{
+	struct verify_failed *vf = context;
+	struct driver_message m = { .uid = it->uid, .size = it->size };
+
+	if (strcmp(it->folder, vf->folder) != 0)
+		return 0;
+	if (it->uid == 0 && it->uidvalidity == 0)
+		vf->folder_failed = 1;
+	else if (it->uid != 0 && it->uidvalidity == vf->uidvalidity)
+		verify_collect(&m, &vf->items);
+	return 0;
+}
+
+static const char *const verify_months[] = {
+	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
+	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+};
+
+int64_t puller_parse_date(const char *s)
+{
+	char mon[4], sign;
+	int day, year, hh, mm, ss, zone;
+	struct tm tm = { 0 };
+	int64_t t;
+
+	if (sscanf(s, " %d-%3s-%d %d:%d:%d %c%4d", &day, mon, &year, &hh, &mm, &ss,
+		   &sign, &zone) != 8 || (sign != '+' && sign != '-'))
+		return -1;
+	tm.tm_mon = -1;
+	for (int i = 0; i < 12; i++)
+		if (strcasecmp(mon, verify_months[i]) == 0)
+			tm.tm_mon = i;
+	if (tm.tm_mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
+		return -1;
+	tm.tm_mday = day;
+	tm.tm_year = year - 1900;
+	tm.tm_hour = hh;
+	tm.tm_min = mm;
+	tm.tm_sec = ss;
+	t = (int64_t)timegm(&tm);
+	t -= (sign == '+' ? 1 : -1) * ((zone / 100) * 3600 + (zone % 100) * 60);
+	return t;
+}
+
+void puller_verify_clear(struct puller_verify *v)
+{
+	mm_free(&v->folder);
+	mm_free(&v->target);
+	mm_free(&v->gone_uids);
+	memset(v, 0, sizeof(*v));
+}
+
+/* What differs, in words, for the event, the failed item and the table. */
+static void verify_explain(struct puller_verify *v, int pop3)
+{
+	size_t n = 0;
+
+	v->why[0] = '\0';
+#define WHY(...) do { if (n < sizeof(v->why)) \
+	n += (size_t)snprintf(v->why + n, sizeof(v->why) - n, __VA_ARGS__); } while (0)
+	if (v->missing > 0)
+		WHY("neither copied nor failed: %llu of OLD's %llu messages (%llu "
+		    "bytes)", (unsigned long long)v->missing,
+		    (unsigned long long)v->old_msgs, (unsigned long long)v->missing_bytes);
+	if (v->gone > 0)
+		WHY("%scopies no longer on NEW: %llu", n > 0 ? "; " : "",
+		    (unsigned long long)v->gone);
+	if (pop3 && v->new_msgs < v->copied)
+		WHY("%sNEW holds %llu messages, %llu copied", n > 0 ? "; " : "",
+		    (unsigned long long)v->new_msgs, (unsigned long long)v->copied);
+#undef WHY
+}
+
+int puller_verify_folder(struct puller *p, struct puller_session *s, const char *folder,
+			 unsigned flags, uint32_t dates_from, puller_verify_date_fn *date_fn,
+			 void *ctx, struct puller_verify *v, enum stream_fail *fail_r,
+			 const char **error_r)
+{
+	struct driver_folder_status sst, tst;
+	struct verify_list old = { 0 }, new = { 0 };
+	struct verify_failed failed = { .folder = folder };
+	struct store_folder rec = { 0 };
+	const char *error;
+	int ret, have_rec, pop3 = s->sdrv == &source_driver_pop3;
+
+	memset(v, 0, sizeof(*v));
+	v->folder = mm_strdup(folder);
+	v->state = "ok";
+	ret = store_folder_get(p->store, s->account, folder, &rec, &error);
+	if (ret < 0)
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+	have_rec = ret == 0;
+	if (have_rec)
+		v->target = mm_strdup(rec.target_name);
+	if (s->sdrv->select(s->src, folder, &sst, fail_r, error_r) < 0)
+		goto fail;
+	v->uidvalidity = sst.uidvalidity;
+	failed.uidvalidity = sst.uidvalidity;
+	if (store_failed_iter(p->store, s->account, verify_failed_one, &failed,
+			      &error) < 0) {
+		stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+		goto fail;
+	}
+	qsort(failed.items.msgs, failed.items.count, sizeof(*failed.items.msgs),
+	      verify_uid_cmp);
+	if (s->sdrv->list_messages(s->src, 1, 0, verify_collect, &old, fail_r,
+				   error_r) < 0)
+		goto fail;
+	if (!have_rec) {
+		/* No round has copied this folder. */
+		v->state = failed.folder_failed ? "failed" : "not copied";
+		v->later = old.count;
+		for (size_t i = 0; i < old.count; i++)
+			v->old_bytes += old.msgs[i].size;
+		goto done;
+	}
+	if (rec.uidvalidity != sst.uidvalidity) {
+		v->state = "differs";
+		v->differs = 1;
+		snprintf(v->why, sizeof(v->why), "UIDVALIDITY changed on OLD (%u -> %u): "
+			 "the next round matches the folder against NEW again",
+			 rec.uidvalidity, sst.uidvalidity);
+		goto done;
+	}
+	/* Each of OLD's messages: copied, failed, later, or missing. */
+	for (size_t i = 0; i < old.count; i++) {
+		struct verify_msg *m = &old.msgs[i];
+
+		if (pop3 && m->uidl[0] != '\0')
+			ret = store_uidl_has(p->store, s->account, m->uidl, &error);
+		else {
+			ret = store_msgmap_get(p->store, s->account, folder, sst.uidvalidity,
+					       m->uid, &m->new_uid, &error);
+			ret = ret < 0 ? -1 : ret == 0;
+		}
+		if (ret < 0) {
+			stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+			goto fail;
+		}
+		if (ret == 1) {
+			v->copied++;
+			v->copied_bytes += m->size;
+			v->old_msgs++;
+			v->old_bytes += m->size;
+			continue;
+		}
+		m->new_uid = 0;
+		if (verify_find(&failed.items, m->uid) != NULL) {
+			v->failed++;
+			v->failed_bytes += m->size;
+		} else if (pop3 ? (flags & PULLER_VERIFY_IN_ROUND) == 0 :
+			   m->uid > rec.last_uid) {
+			v->later++;
+			continue;
+		} else {
+			v->missing++;
+			v->missing_bytes += m->size;
+		}
+		v->old_msgs++;
+		v->old_bytes += m->size;
+	}
+	/* NEW: every copied message under the UID recorded. */
+	if (s->tdrv->select(s->dst, rec.target_name, &tst, fail_r, error_r) < 0)
+		goto fail;
+	if (tst.uidvalidity != rec.target_uidvalidity) {
+		v->state = "differs";
+		v->differs = 1;
+		snprintf(v->why, sizeof(v->why), "the folder %s on NEW was made again "
+			 "(UIDVALIDITY %u -> %u): what was copied to it is gone",
+			 rec.target_name, rec.target_uidvalidity, tst.uidvalidity);
+		goto done;
+	}
+	if (s->tdrv->list_messages(s->dst, 1, 0, verify_collect, &new, fail_r,
+				   error_r) < 0)
+		goto fail;
+	qsort(new.msgs, new.count, sizeof(*new.msgs), verify_uid_cmp);
+	v->new_msgs = new.count;
+	for (size_t i = 0; i < new.count; i++)
+		v->new_bytes += new.msgs[i].size;
+	for (size_t i = 0; !pop3 && i < old.count; i++) {
+		const struct verify_msg *m = &old.msgs[i], *n;
+
+		if (m->new_uid == 0)
+			continue;
+		n = verify_find(&new, m->new_uid);
+		if (n == NULL) {
+			v->gone_uids = mm_reallocarray(v->gone_uids, v->gone + 1,
+						       sizeof(*v->gone_uids));
+			v->gone_uids[v->gone++] = m->uid;
+			continue;
+		}
+		v->new_copied_bytes += n->size;
+		if (n->size != m->size)
+			v->sizes++;
+		if (puller_parse_date(n->date) != puller_parse_date(m->date)) {
+			v->dates++;
+			if (date_fn != NULL && m->new_uid >= dates_from)
+				date_fn(v, m->uid, m->new_uid, m->date, n->date, ctx);
+		}
+	}
+	if (pop3)
+		v->new_copied_bytes = v->copied_bytes;
+	verify_explain(v, pop3);
+	if (v->why[0] != '\0') {
+		v->state = "differs";
+		v->differs = 1;
+	}
+done:
+	ret = 0;
+	if (0) {
+fail:
+		ret = -1;
+	}
+	store_folder_clear(&rec);
+	mm_free(&old.msgs);
+	mm_free(&new.msgs);
+	mm_free(&failed.items.msgs);
+	return ret;
+}
