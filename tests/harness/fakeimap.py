@@ -38,6 +38,15 @@ Faults (session numbers count accepted connections from 1):
                               as Courier does) with LIST giving its size;
                               "refuse": answer UTF8 with -ERR (and
                               substitute as above)
+  --drop-fetch UID            list UID, but leave it out of every body FETCH
+                              without a word (as if expunged meanwhile):
+                              a copy short by one that only a check of
+                              OLD against what was copied can see
+  --admin USER:PASS           an administrator: AUTHENTICATE PLAIN as USER
+                              acting for SPEC's user (authzid) succeeds, and
+                              that session sees SPEC's folders but not its
+                              INBOX (as a Cyrus admin without virtual
+                              domains sees other users' folders)
   --slow UID:SECONDS          send UID's body literal in 20 pieces spread
                               over SECONDS (a slow OLD, a large message)
   --utf8-accept               list ENABLE and UTF8=ACCEPT (RFC 6855); after
@@ -54,6 +63,7 @@ number and the commands it got (bodies and passwords not included); "TLS"
 once STARTTLS completed, so a LOGIN before it was sent in plaintext.
 """
 import argparse
+import base64
 import json
 import os
 import re
@@ -104,6 +114,7 @@ class Handler(socketserver.StreamRequestHandler):
         self.selected = None
         self.tls = False
         self.utf8 = False
+        self.admin = False
 
     def finish(self):
         if self.tls:
@@ -126,9 +137,12 @@ class Handler(socketserver.StreamRequestHandler):
         if (args.starttls_sessions is not None and not self.tls
                 and self.session <= args.starttls_sessions):
             return "IMAP4rev1 NAMESPACE STARTTLS"
+        caps = "IMAP4rev1 NAMESPACE"
         if args.utf8_accept:
-            return "IMAP4rev1 NAMESPACE ENABLE UTF8=ACCEPT"
-        return "IMAP4rev1 NAMESPACE"
+            caps += " ENABLE UTF8=ACCEPT"
+        if args.admin:
+            caps += " AUTH=PLAIN"
+        return caps
 
     def starttls(self, tag):
         """OK, then the server side of the handshake on the socket."""
@@ -219,6 +233,25 @@ class Handler(socketserver.StreamRequestHandler):
                 self.send("%s OK logged in\r\n" % tag)
             else:
                 self.send("%s NO [AUTHENTICATIONFAILED] bad login\r\n" % tag)
+        elif cmd == "AUTHENTICATE" and rest.upper().startswith("PLAIN") and self.server.args.admin:
+            ir = rest.split(" ", 1)[1] if " " in rest else None
+            if ir is None:
+                self.send("+ \r\n")
+                ir = self.rfile.readline(65536).decode().strip()
+            try:
+                authz, authc, pw = base64.b64decode(ir).decode().split("\0")
+            except ValueError:
+                self.send("%s BAD bad PLAIN\r\n" % tag)
+                return True
+            admin, apw = self.server.args.admin.split(":", 1)
+            if authc == admin and pw == apw and authz in ("", spec["user"]):
+                self.admin = True
+                self.log.append("ADMIN")
+                self.send("%s OK logged in\r\n" % tag)
+            elif authc == spec["user"] and pw == spec["password"] and authz in ("", authc):
+                self.send("%s OK logged in\r\n" % tag)
+            else:
+                self.send("%s NO [AUTHENTICATIONFAILED] bad login\r\n" % tag)
         elif cmd == "NAMESPACE":
             self.send('* NAMESPACE (("" "/")) NIL NIL\r\n%s OK done\r\n' % tag)
         elif cmd == "ENABLE" and self.server.args.utf8_accept:
@@ -230,6 +263,8 @@ class Handler(socketserver.StreamRequestHandler):
             self.send("%s OK enabled\r\n" % tag)
         elif cmd in ("LIST", "LSUB"):
             for f in spec["folders"]:
+                if self.admin and f["name"].upper() == "INBOX":
+                    continue
                 raw = f["name"].encode()
                 if self.server.args.utf8_accept:
                     if not raw.isascii() and not self.utf8:
@@ -290,6 +325,9 @@ class Handler(socketserver.StreamRequestHandler):
             if (args.utf8_accept and not self.utf8
                     and any(b >= 0x80 for b in body.split(b"\r\n\r\n", 1)[0])):
                 body = SUBSTITUTE % uid
+            if "BODY.PEEK[]" in items and uid in args.drop_fetch:
+                self.log.append("DROP %d" % uid)
+                continue
             if "BODY.PEEK[]" in items:
                 cut = args.cut
                 if cut is not None and cut[0] == self.session and cut[1] == uid:
@@ -464,6 +502,8 @@ def main():
     ap.add_argument("--cert")
     ap.add_argument("--key")
     ap.add_argument("--slow", action="append", default=[])
+    ap.add_argument("--drop-fetch", action="append", type=int, default=[])
+    ap.add_argument("--admin")
     args = ap.parse_args()
     if args.starttls_sessions is not None and not (args.cert and args.key):
         ap.error("--starttls-sessions needs --cert and --key")

@@ -114,6 +114,7 @@ source_tls = ${SOURCE_TLS:-none}
 source_tls_ca_file = $CA_FILE
 access_mode = ${ACCESS_MODE:-username}
 source_mx_names = mx.old.test, store.old.test
+${ADMIN_LINES:-}
 
 [domain example.org]
 source_host = $OLD_IP
@@ -718,6 +719,72 @@ t_tls_stripped() {
 	SOURCE_TLS=
 }
 
+# OLD lists a message but never sends it (as if expunged meanwhile): the
+# round's verification finds it neither copied nor failed, the account
+# is not "copied", and the retry copies it once OLD sends it.
+t_short_copy() {
+	spec short@example.test
+	fake_start --spec "$MM_DIR/spec-short@example.test.json" --drop-fetch 7
+	add_account short@example.test || return 1
+	run_once
+	[ "$(show short@example.test state)" != copied ] || return 1
+	show short@example.test job.last_error |
+		grep -q "verify: 1 of 2 folders differ from OLD.*INBOX: neither copied nor failed: 1 of OLD's 24 messages" ||
+		{ show short@example.test job.last_error; return 1; }
+	MM failed short@example.test | grep -q "^short@example.test  *INBOX .*verify: neither copied nor failed" ||
+		{ MM failed short@example.test; return 1; }
+	if MM verify short@example.test >"$MM_DIR/verify.txt"; then
+		cat "$MM_DIR/verify.txt"; return 1
+	fi
+	grep -Eq "^INBOX +24 +[0-9]+ +23 +0 +1 +0 +23 .* differs$" "$MM_DIR/verify.txt" ||
+		{ cat "$MM_DIR/verify.txt"; return 1; }
+	# OLD sends it again: the retry copies it, and the account is copied.
+	fake_start --spec "$MM_DIR/spec-short@example.test.json"
+	wait_for 'run_once; [ "$(show short@example.test state)" = copied ]' 60 ||
+		{ show short@example.test job; return 1; }
+	check_new short@example.test || return 1
+	MM verify short@example.test --json >"$MM_DIR/verify.json" || return 1
+	grep -q '"result": "ok"' "$MM_DIR/verify.json" || return 1
+	if MM failed short@example.test | grep -q verify; then
+		echo "the verify failed item stayed"; return 1
+	fi
+	fake_stop
+}
+
+# An administrator's session that shows no INBOX (not the user's
+# mailbox): the account fails with that reason, never "copied" empty.
+t_admin_no_inbox() {
+	spec adm@example.test
+	printf 'admin pass\n' >"$MM_DIR/admin.pw"
+	chmod 600 "$MM_DIR/admin.pw"
+	ADMIN_LINES="source_admin_user = mmadmin
+source_admin_password_file = $MM_DIR/admin.pw"
+	fake_run adm@example.test --admin "mmadmin:admin pass" || true
+	ADMIN_LINES=
+	write_conf
+	[ "$(show adm@example.test state)" = failed ] || { show adm@example.test state; return 1; }
+	show adm@example.test last_error | grep -q "OLD shows no INBOX to this login (1 other folders)" ||
+		{ show adm@example.test last_error; return 1; }
+	grep -q "^[0-9]* .*AUTHENTICATE.*ADMIN" "$MM_DIR/fake.log" || { cat "$MM_DIR/fake.log"; return 1; }
+	[ "$(show adm@example.test messages)" = 0 ]
+}
+
+# A date NEW will not keep (Dovecot takes the time of the APPEND for
+# one more than a few hours ahead) is an event naming the message.
+t_future_date() {
+	spec future@example.test
+	"$PYTHON" - "$MM_DIR/spec-future@example.test.json" <<'EOP' || return 1
+import json, sys
+s = json.load(open(sys.argv[1]))
+s["folders"][0]["messages"][2]["date"] = "01-Jan-2099 10:00:00 +0000"
+json.dump(s, open(sys.argv[1], "w"))
+EOP
+	fake_run future@example.test || return 1
+	[ "$(show future@example.test state)" = copied ] || return 1
+	grep -q "future@example.test: date not kept: INBOX UID 3 was received 01-Jan-2099 10:00:00 +0000 on OLD; NEW (INBOX UID [0-9]*) recorded .* instead (OLD's date is in the future" \
+		"$MM_DIR/mailmigrated.log" || { grep future "$MM_DIR/mailmigrated.log"; return 1; }
+}
+
 check "connection cut mid-literal, retried: every message once" t_cut_mid_literal
 check "killed between NEW's OK and the store: matched by Message-ID" t_crash_after_append
 check "UIDVALIDITY changed and UIDs renumbered: only the new message" t_uidvalidity_renumbered
@@ -734,5 +801,8 @@ check "a message streamed slower than the lease: renewed, one worker" t_lease_re
 check "POP3 spool on a full disk: retry later, copied once there is room" t_pop3_spool_full
 check "hostile INTERNALDATE and keywords from OLD: no command on NEW, safe copy" t_hostile_attrs
 check "STARTTLS stripped on the second connection: refused, no plaintext LOGIN" t_tls_stripped
+check "OLD lists a message it never sends: verify holds the account back, retry copies it" t_short_copy
+check "an admin session without INBOX: failed with the reason, never copied empty" t_admin_no_inbox
+check "a date NEW does not keep (in the future): an event naming the message" t_future_date
 fake_stop
 mm_done
