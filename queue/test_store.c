@@ -447,6 +447,16 @@ START_TEST(folders_and_msgmap)
 					  &uid, &error), STORE_NOTFOUND);
 	ck_assert_int_eq(store_msgmap_get(store, "a2@example.test", f.name, 777, 5,
 					  &uid, &error), STORE_NOTFOUND);
+	/* A copy NEW lost is forgotten, to be copied again; the folder's
+	 * other messages stay. */
+	ck_assert_int_eq(store_msgmap_forget(store, "a@example.test", f.name, 777, 3,
+					     &error), 0);
+	ck_assert_int_eq(store_msgmap_forget(store, "a@example.test", f.name, 777, 3,
+					     &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", f.name, 777, 3,
+					  &uid, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", f.name, 777, 5,
+					  &uid, &error), 0);
 	ck_assert_int_eq(store_folder_get(store, "a@example.test", f.name, &got,
 					  &error), 0);
 	ck_assert_str_eq(got.target_name, "K&AOQ-se");
@@ -617,6 +627,27 @@ START_TEST(failed_items)
 	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
 	ck_assert_uint_eq(acct.errors, 1);
 	store_account_clear(&acct);
+	/* A folder's verification item goes once it holds again, and is
+	 * uncounted; another item of the folder stays. */
+	it.account = (char *)"a@example.test";
+	it.uid = 0;
+	it.reason = (char *)"verify: copies no longer on NEW: 2";
+	ck_assert_int_eq(store_failed_add(store, &it, &error), 0);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.errors, 2);
+	store_account_clear(&acct);
+	ck_assert_int_eq(store_failed_del(store, "a@example.test", "INBOX", 3, 0, &error), 0);
+	ck_assert_int_eq(store_failed_del(store, "a@example.test", "INBOX", 3, 0, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.errors, 1);
+	store_account_clear(&acct);
+	seen.count = 0;
+	ck_assert_int_eq(store_failed_iter(store, "a@example.test", failed_cb, &seen,
+					   &error), 0);
+	ck_assert_uint_eq(seen.count, 1);
+	ck_assert_str_eq(seen.last, "a@example.test INBOX 9 200000000 "
+			 "over max_message_size (again)");
 	/* Reset forgets them. */
 	ck_assert_int_eq(store_reset(store, "a@example.test", 60, &error), 0);
 	seen.count = 0;
