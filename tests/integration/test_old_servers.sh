@@ -367,6 +367,55 @@ EOP
 	esac
 }
 
+# mailmigrate verify, against OLD and NEW now: every message of ann's
+# (IMAP) and pat's (POP3) copied, none missing, none gone from NEW; for
+# Cyrus as shipped, ann@cya.test copied by the administrator too.
+# verify_one CONF ACCOUNT WANT: "pass N" or "fail ...".
+verify_one() {
+	"$MAILMIGRATE" -c "$1" verify "$2" --json >"$D/verify.json" 2>"$D/verify.err"
+	echo "rc $?" >>"$D/verify.err"
+	"$PYTHON" - "$D/verify.json" "$3" "$D/verify.err" <<'EOP'
+import json, sys
+try:
+    v = json.load(open(sys.argv[1]))
+    a = v["accounts"][0]
+except Exception as e:
+    print("fail no JSON (%s): %s" % (e, open(sys.argv[3]).read().strip()))
+    sys.exit(0)
+copied = sum(f["copied"] for f in a["folders"])
+bad = [(f["folder"], f["state"], f["why"]) for f in a["folders"] if f["state"] not in ("ok", "excluded")]
+if a["result"] != "ok" or bad or copied != int(sys.argv[2]):
+    print("fail %s, %d copied of %s, %r %s" % (a["result"], copied, sys.argv[2], bad[:3], a["error"]))
+else:
+    print("pass %d messages in %d folders, each copied and on NEW; sizes differ %d, dates %d"
+          % (copied, len(a["folders"]), sum(f["sizes_differ"] for f in a["folders"]),
+             sum(f["dates_differ"] for f in a["folders"])))
+EOP
+}
+t_verify() {
+	k=$1
+	dom=$(dom_of "$k")
+	rc=0
+	n=$(grep -c '"sha256":' "$D/$k-ann.snap.json")
+	res=$(verify_one "$CONF" "ann@$dom" "$n")
+	matrix "$k" imap verify "${res%% *}" "${res#* }"
+	case $res in pass*) ;; *) rc=1 ;; esac
+	n=$("$PYTHON" -c '
+import json, sys
+m = json.load(open(sys.argv[1], encoding="utf-8"))["messages"]
+print(len([x for x in m if [p.upper() for p in x["folder_path"]] == ["INBOX"]]))' "$D/$k-pat.snap.json")
+	res=$(verify_one "$CONF.pop3" "pat@$dom" "$n")
+	matrix "$k" pop3 verify "${res%% *}" "${res#* }"
+	case $res in pass*) ;; *) rc=1 ;; esac
+	if [ "$k" = cyrus ] && [ "$(login_of cyrus)" = bare ]; then
+		n=$(grep -c '"sha256":' "$D/cyrus-ann.snap.json")
+		res=$(verify_one "$CONF" ann@cya.test "$n")
+		matrix cyrus imap admin-authzid-verify "${res%% *}" "${res#* }"
+		case $res in pass*) ;; *) rc=1 ;; esac
+	fi
+	return $rc
+}
+
 # Cyrus's administrator (admins: mmadmin), OLD as shipped: acting for ann
 # with SASL PLAIN authzid copies her mailbox byte for byte; logged in as
 # itself (source_login = mmadmin) it sees user.* and no INBOX, which must
@@ -487,6 +536,9 @@ done
 case " $SERVERS " in
 *" cyrus "*) check "cyrus: administrator login (authzid; as itself: no INBOX)" t_cyrus_admin ;;
 esac
+for k in $SERVERS; do
+	check "$k: mailmigrate verify proves the copies (IMAP, POP3)" t_verify "$k"
+done
 for k in $SERVERS; do
 	check "$k: stopped, OLD down is a temporary failure" t_old_down "$k"
 done
