@@ -99,6 +99,19 @@ int cli_ctx_user_arg(const struct cli_ctx *ctx, const char *verb,
  * -1 when sections exist but none is the domain. */
 int cli_ctx_domain(const struct cli_ctx *ctx, const char *account,
 		   const struct cfg_domain **dom_r);
+/* Account names a verb acts on. */
+struct cli_names {
+	char **names;
+	size_t count;
+	unsigned states;	/* in: bit per enum store_state to take */
+};
+/* store_account_iter() callback: collect the accounts in n->states. */
+int cli_names_collect(const struct store_account *acct, void *n);
+void cli_names_free(struct cli_names *n);
+/* account (must exist, in one of n->states), or every account in
+ * n->states (account NULL), into n. 0, or the exit status (reported). */
+int cli_ctx_names(struct cli_ctx *ctx, const char *verb, const char *account,
+		  struct cli_names *n);
 /* An event in the store's log; failures are reported, not fatal. */
 void cli_ctx_event(struct cli_ctx *ctx, enum log_severity sev,
 		   const char *account, const char *fmt, ...)

@@ -141,3 +141,61 @@ void cli_ctx_event(struct cli_ctx *ctx, enum log_severity sev,
 			    &error) < 0)
 		cli_error("warning: cannot log an event: %s", error);
 }
+
+int cli_names_collect(const struct store_account *acct, void *context)
+{
+	struct cli_names *n = context;
+
+	if ((n->states & (1u << acct->state)) == 0)
+		return 0;
+	n->names = mm_reallocarray(n->names, n->count + 1, sizeof(char *));
+	n->names[n->count++] = mm_strdup(acct->name);
+	return 0;
+}
+
+void cli_names_free(struct cli_names *n)
+{
+	for (size_t i = 0; i < n->count; i++)
+		mm_free(&n->names[i]);
+	mm_free(&n->names);
+	n->count = 0;
+}
+
+int cli_ctx_names(struct cli_ctx *ctx, const char *verb, const char *account,
+		  struct cli_names *n)
+{
+	struct store_account acct;
+	const char *error;
+	int ret;
+
+	if (account == NULL) {
+		if (store_account_iter(ctx->store, cli_names_collect, n, &error) < 0) {
+			cli_names_free(n);
+			cli_error("%s: %s", verb, error);
+			return CLI_EXIT_SYSTEM;
+		}
+		return 0;
+	}
+	ret = store_account_get(ctx->store, account, &acct, &error);
+	if (ret < 0) {
+		cli_error("%s: %s", verb, error);
+		return CLI_EXIT_SYSTEM;
+	}
+	if (ret == STORE_NOTFOUND) {
+		cli_error("%s: account '%s' does not exist", verb, account);
+		return CLI_EXIT_INPUT;
+	}
+	ret = acct.state;
+	store_account_clear(&acct);
+	if ((n->states & (1u << ret)) == 0) {
+		cli_error("%s: account '%s' is %s%s", verb, account,
+			  store_state_name((enum store_state)ret),
+			  ret == STORE_STATE_PASSWORDS_ONLY ? ": no messages are copied" :
+			  ": no round has started");
+		return CLI_EXIT_INPUT;
+	}
+	n->names = mm_calloc(1, sizeof(char *));
+	n->names[0] = mm_strdup(account);
+	n->count = 1;
+	return 0;
+}

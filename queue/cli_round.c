@@ -19,30 +19,6 @@
 #include "cli.h"
 #include "mm_alloc.h"
 
-struct cli_names {
-	char **names;
-	size_t count;
-	unsigned states;	/* bit per enum store_state to take */
-};
-
-static int cli_collect(const struct store_account *acct, void *context)
-{
-	struct cli_names *n = context;
-
-	if ((n->states & (1u << acct->state)) == 0)
-		return 0;
-	n->names = mm_reallocarray(n->names, n->count + 1, sizeof(char *));
-	n->names[n->count++] = mm_strdup(acct->name);
-	return 0;
-}
-
-static void cli_names_free(struct cli_names *n)
-{
-	for (size_t i = 0; i < n->count; i++)
-		mm_free(&n->names[i]);
-	mm_free(&n->names);
-}
-
 /* Queue a job of kind for each name; the exit status. */
 static int cli_queue_jobs(struct cli_ctx *ctx, const char *verb,
 			  const struct cli_names *n, enum store_job_kind kind)
@@ -78,8 +54,7 @@ int cli_cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 	};
 	struct cli_names n = { .states = STATES_SYNCABLE };
 	char account[STORE_MAX_ACCOUNT];
-	const char *domain = NULL, *error;
-	struct store_account acct;
+	const char *domain = NULL;
 	int c, all = 0, ret;
 
 	while ((c = cli_getopt(ctx, argc, argv, ":c:had:", opts)) != -1) {
@@ -105,32 +80,8 @@ int cli_cmd_sync(struct cli_ctx *ctx, int argc, char **argv)
 		return ret;
 	if (cli_ctx_store(ctx, 0, 0) < 0)
 		return CLI_EXIT_SYSTEM;
-	if (all) {
-		if (store_account_iter(ctx->store, cli_collect, &n, &error) < 0) {
-			cli_error("sync: %s", error);
-			return CLI_EXIT_SYSTEM;
-		}
-	} else {
-		ret = store_account_get(ctx->store, account, &acct, &error);
-		if (ret < 0) {
-			cli_error("sync: %s", error);
-			return CLI_EXIT_SYSTEM;
-		}
-		if (ret == STORE_NOTFOUND) {
-			cli_error("sync: account '%s' does not exist", account);
-			return CLI_EXIT_INPUT;
-		}
-		if (acct.state == STORE_STATE_PASSWORDS_ONLY) {
-			store_account_clear(&acct);
-			cli_error("sync: account '%s' is passwords-only: no messages "
-				  "are copied", account);
-			return CLI_EXIT_INPUT;
-		}
-		store_account_clear(&acct);
-		n.names = mm_calloc(1, sizeof(char *));
-		n.names[0] = mm_strdup(account);
-		n.count = 1;
-	}
+	if ((ret = cli_ctx_names(ctx, "sync", all ? NULL : account, &n)) != 0)
+		return ret;
 	ret = cli_queue_jobs(ctx, "sync", &n, STORE_JOB_SYNC);
 	if (ret == CLI_EXIT_OK)
 		printf("%zu account%s queued for another round\n", n.count,
@@ -167,7 +118,7 @@ int cli_cmd_finish(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error("finish: no arguments expected");
 	if (cli_ctx_config(ctx) < 0 || cli_ctx_store(ctx, 0, 0) < 0)
 		return CLI_EXIT_SYSTEM;
-	if (store_account_iter(ctx->store, cli_collect, &n, &error) < 0) {
+	if (store_account_iter(ctx->store, cli_names_collect, &n, &error) < 0) {
 		cli_error("finish: %s", error);
 		return CLI_EXIT_SYSTEM;
 	}

@@ -256,23 +256,6 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 	mm_free(&whys);
 }
 
-struct cli_verify_names {
-	char **names;
-	size_t count;
-};
-
-/* Every account a round has started: not queued, not passwords-only. */
-static int cli_verify_collect(const struct store_account *acct, void *context)
-{
-	struct cli_verify_names *n = context;
-
-	if (acct->state == STORE_STATE_QUEUED || acct->state == STORE_STATE_PASSWORDS_ONLY)
-		return 0;
-	n->names = mm_reallocarray(n->names, n->count + 1, sizeof(char *));
-	n->names[n->count++] = mm_strdup(acct->name);
-	return 0;
-}
-
 int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -282,7 +265,8 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		CLI_COMMON_LONGOPTS
 	};
 	struct cli_verify cv = { .ctx = ctx };
-	struct cli_verify_names n = { 0 };
+	struct cli_names n = { .states = ~((1u << STORE_STATE_QUEUED) |
+					      (1u << STORE_STATE_PASSWORDS_ONLY)) };
 	char account[STORE_MAX_ACCOUNT];
 	const char *domain = NULL, *error;
 	int c, all = 0, ret;
@@ -317,27 +301,9 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 	 * puller would. */
 	if (cli_ctx_store(ctx, 0, 0) < 0)
 		return CLI_EXIT_SYSTEM;
-	if (all) {
-		if (store_account_iter(ctx->store, cli_verify_collect, &n, &error) < 0) {
-			cli_error("verify: %s", error);
-			return CLI_EXIT_SYSTEM;
-		}
-	} else {
-		struct store_account acct;
-
-		ret = store_account_get(ctx->store, account, &acct, &error);
-		if (ret < 0) {
-			cli_error("verify: %s", error);
-			return CLI_EXIT_SYSTEM;
-		}
-		if (ret == STORE_NOTFOUND) {
-			cli_error("verify: account '%s' does not exist", account);
-			return CLI_EXIT_INPUT;
-		}
-		store_account_clear(&acct);
-		n.names = mm_calloc(1, sizeof(char *));
-		n.names[n.count++] = mm_strdup(account);
-	}
+	/* Every account a round has started. */
+	if ((ret = cli_ctx_names(ctx, "verify", all ? NULL : account, &n)) != 0)
+		return ret;
 	/* The captured passwords are sealed: the key opens them. */
 	ret = cli_ctx_key(ctx) < 0 ? -1 : 0;
 	if (ret == 0 && crypto_read_secret(ctx->cfg->target_master_password_file,
@@ -346,9 +312,7 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		ret = -1;
 	}
 	if (ret < 0) {
-		for (size_t i = 0; i < n.count; i++)
-			mm_free(&n.names[i]);
-		mm_free(&n.names);
+		cli_names_free(&n);
 		return CLI_EXIT_SYSTEM;
 	}
 	cv.p.cfg = ctx->cfg;
@@ -359,11 +323,9 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		cli_json_object(&cv.j, NULL);
 		cli_json_array(&cv.j, "accounts");
 	}
-	for (size_t i = 0; i < n.count; i++) {
+	for (size_t i = 0; i < n.count; i++)
 		cli_verify_account(&cv, n.names[i]);
-		mm_free(&n.names[i]);
-	}
-	mm_free(&n.names);
+	cli_names_free(&n);
 	mm_free_secret(&cv.p.target_master_password);
 	if (cv.json) {
 		cli_json_end(&cv.j, ']');

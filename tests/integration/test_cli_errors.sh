@@ -267,6 +267,11 @@ t_add_bad_input() {
 	expect 1 "account 'ghost@example.test' does not exist"
 	mm reset ghost
 	expect 1 "account 'ghost@example.test' does not exist"
+	mm verify ghost
+	expect 1 "verify: account 'ghost@example.test' does not exist"
+	# alice is only queued: no round to verify, no login to OLD tried.
+	mm verify alice
+	expect 1 "verify: account 'alice@example.test' is queued: no round has started"
 	# No default_domain: a bare user is a usage error.
 	grep -v '^default_domain' "$CONF" >"$D/nodefault.conf"
 	feed "$PW" run "$D/nodefault.conf" add carol2
@@ -280,7 +285,8 @@ t_usage() {
 	for args in "" "frobnicate" "--bogus list" "list --bogus" "list extra" \
 		"add" "add a b" "add -d" "bulk" "bulk a b" "show" "list --state bogus" \
 		"log -n abc" "log -n -1" "reset a b" "reset --domain example.test" \
-		"stats --json extra" "pause now" "init now"; do
+		"stats --json extra" "pause now" "init now" "verify" "verify a b" \
+		"verify --all a" "verify --json"; do
 		# shellcheck disable=SC2086  # split on purpose
 		"$MAILMIGRATE" -c "$CONF" $args </dev/null >"$D/out" 2>"$D/err"
 		RC=$?
