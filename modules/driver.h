@@ -52,6 +52,7 @@
 
 /* What list_messages() is asked to give besides UID, flags, date, size. */
 #define DRIVER_WANT_MESSAGE_ID 0x01	/* message_id, for matching */
+#define DRIVER_WANT_UIDL 0x02	/* uidl from the X-UIDL: header (a POP3 copy) */
 
 #define DRIVER_MAX_KEYWORDS 64
 #define DRIVER_MAX_KEYWORD 128
@@ -70,7 +71,7 @@ struct driver_message {
 	char **keywords;
 	size_t keywords_count;
 	char internaldate[40];	/* "17-Jul-1996 02:44:25 -0700", "" if none */
-	char uidl[72];		/* POP3 only */
+	char uidl[72];		/* POP3; IMAP: X-UIDL: with DRIVER_WANT_UIDL */
 	char *message_id;	/* DRIVER_WANT_MESSAGE_ID: "<id@host>", or NULL */
 };
 

@@ -368,6 +368,7 @@ struct fetch_list_ctx {
 	int (*fn)(const struct driver_message *msg, void *ctx);
 	void *fn_ctx;
 	int stopped;
+	unsigned want;
 };
 
 /* "* n FETCH (UID u FLAGS (...) INTERNALDATE "..." RFC822.SIZE s)". */
@@ -399,6 +400,10 @@ static int fetch_list_untagged(struct imap_client *client,
 				    "IMAP atom: copied without it", user, folder, msg.uid);
 	}
 	/* "n:*" also returns the last message when n is past it. */
+	/* An X-UIDL: not asked for (a server sending more fields than
+	 * named) says nothing: only a POP3 copy on NEW is looked up so. */
+	if ((ctx->want & DRIVER_WANT_UIDL) == 0)
+		msg.uidl[0] = '\0';
 	if (msg.uid >= ctx->first_uid && ctx->fn(&msg, ctx->fn_ctx) != 0)
 		ctx->stopped = 1;
 	driver_message_clear(&msg);
@@ -411,13 +416,20 @@ static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_ui
 				     const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	struct fetch_list_ctx fctx = { ic, first_uid == 0 ? 1 : first_uid, fn, ctx, 0 };
+	struct fetch_list_ctx fctx = { ic, first_uid == 0 ? 1 : first_uid, fn, ctx, 0,
+				       want };
 	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
 	char cmd[128];
 
+	static const char *const fields[4] = {
+		"", " BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]",
+		" BODY.PEEK[HEADER.FIELDS (X-UIDL)]",
+		" BODY.PEEK[HEADER.FIELDS (MESSAGE-ID X-UIDL)]",
+	};
+
 	snprintf(cmd, sizeof(cmd), "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
-		 fctx.first_uid, (want & DRIVER_WANT_MESSAGE_ID) != 0 ?
-		 " BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]" : "");
+		 fctx.first_uid,
+		 fields[want & (DRIVER_WANT_MESSAGE_ID | DRIVER_WANT_UIDL)]);
 	return imap_client_run(ic->client, cmd, &h, fail_r, error_r);
 }
 

@@ -180,6 +180,9 @@ int imap_message_from_fetch(const struct imap_arg *list, struct driver_message *
 			if (v->type == IMAP_ARG_STRING && msg->message_id == NULL &&
 			    mail_header_message_id(v->str, v->len, id, sizeof(id)))
 				msg->message_id = mm_strdup(id);
+			if (v->type == IMAP_ARG_STRING && msg->uidl[0] == '\0')
+				(void)mail_header_token(v->str, v->len, "X-UIDL", msg->uidl,
+							sizeof(msg->uidl));
 		}
 	}
 	if (msg->uid == 0 || !have_size) {

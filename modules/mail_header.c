@@ -52,6 +52,29 @@ static const char *field_value(const char *field, const char *name)
 	return field;
 }
 
+int mail_header_token(const char *hdr, size_t len, const char *name, char *out,
+		      size_t size)
+{
+	char field[MAIL_HEADER_MAX_FIELD];
+	size_t pos = 0;
+
+	out[0] = '\0';
+	while (mail_header_next(hdr, len, &pos, field, sizeof(field)) > 0) {
+		const char *v = field_value(field, name);
+		size_t n;
+
+		if (v == NULL)
+			continue;
+		n = strcspn(v, " ");
+		if (n == 0 || n >= size || v[n + strspn(v + n, " ")] != '\0')
+			return 0;
+		memcpy(out, v, n);
+		out[n] = '\0';
+		return 1;
+	}
+	return 0;
+}
+
 int mail_header_message_id(const char *hdr, size_t len, char *out, size_t size)
 {
 	char field[MAIL_HEADER_MAX_FIELD];

@@ -25,6 +25,11 @@ size_t mail_header_next(const char *hdr, size_t len, size_t *pos, char *field,
 /* The Message-ID ("<local@domain>", the angle brackets kept; a value
  * without them is taken trimmed) in out. 1 if found, 0 if not. */
 int mail_header_message_id(const char *hdr, size_t len, char *out, size_t size);
+/* The value of the first field called name (without the colon) when it
+ * is one token (no spaces inside) shorter than size, such as the X-UIDL:
+ * of a POP3 copy, into out: 1, else 0. */
+int mail_header_token(const char *hdr, size_t len, const char *name, char *out,
+		      size_t size);
 
 /* Where an address was found. */
 enum mail_header_source {

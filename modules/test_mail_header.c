@@ -77,6 +77,31 @@ START_TEST(test_message_id)
 }
 END_TEST
 
+/* The X-UIDL: of a POP3 copy: one token, the first such field, bounded. */
+START_TEST(test_token)
+{
+	static const char hdr[] = "Subject: x\r\nX-UIDL:  00000001 \r\n"
+		"X-UIDL: second\r\n\r\nX-UIDL: body\r\n";
+	char out[16];
+
+	ck_assert_int_eq(mail_header_token(hdr, sizeof(hdr) - 1, "X-UIDL", out,
+					   sizeof(out)), 1);
+	ck_assert_str_eq(out, "00000001");
+	ck_assert_int_eq(mail_header_token(hdr, sizeof(hdr) - 1, "x-uidl", out,
+					   sizeof(out)), 1);
+	/* Not one token, too long, absent (the body does not count). */
+	ck_assert_int_eq(mail_header_token("X-UIDL: a b\r\n", 13, "X-UIDL", out,
+					   sizeof(out)), 0);
+	ck_assert_int_eq(mail_header_token("X-UIDL: 0123456789abcdef\r\n", 26,
+					   "X-UIDL", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "");
+	ck_assert_int_eq(mail_header_token("Subject: y\r\n\r\nX-UIDL: z\r\n", 25,
+					   "X-UIDL", out, sizeof(out)), 0);
+	ck_assert_int_eq(mail_header_token("X-UIDLS: z\r\n", 12, "X-UIDL", out,
+					   sizeof(out)), 0);
+}
+END_TEST
+
 START_TEST(test_message_id_too_long)
 {
 	char out[8];
@@ -199,6 +224,7 @@ int main(void)
 	tcase_add_test(tc, test_next_bounded);
 	tcase_add_loop_test(tc, test_addresses_at, 0, sizeof(hops) / sizeof(hops[0]));
 	tcase_add_loop_test(tc, test_message_id, 0, sizeof(ids) / sizeof(ids[0]));
+	tcase_add_test(tc, test_token);
 	tcase_add_test(tc, test_message_id_too_long);
 	tcase_add_loop_test(tc, test_addresses, 0, sizeof(addrs) / sizeof(addrs[0]));
 	tcase_add_test(tc, test_address_too_long);

@@ -99,13 +99,14 @@ struct puller_verify {
 	uint64_t new_msgs, new_bytes;	/* NEW's folder, all of it */
 	uint64_t new_copied_bytes;	/* NEW's sizes of the copied ones */
 	uint64_t gone;			/* copied, not on NEW: differs */
-	uint32_t *gone_uids;		/* their UIDs on OLD (gone of them) */
 	uint64_t sizes;			/* copied, NEW's size not OLD's */
 	uint64_t dates;			/* copied, NEW's INTERNALDATE not OLD's */
 };
 
 /* Right after a round's copy, in its sessions: a POP3 message not
- * recorded is missing (the session is a snapshot), not a newer one. */
+ * recorded is missing (the session is a snapshot), not a newer one; and
+ * a copy gone from NEW is forgotten (UID map, UIDL set), so the next
+ * attempt copies it again (the rounds run before users move to NEW). */
 #define PULLER_VERIFY_IN_ROUND 0x01
 
 /* Called for each copied message (NEW UID >= dates_from) whose

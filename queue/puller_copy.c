@@ -968,14 +968,6 @@ static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fai
 			   (unsigned long long)v.old_bytes, (unsigned long long)v.copied,
 			   (unsigned long long)v.failed, (unsigned long long)v.new_msgs);
 		ret = store_failed_add(c->p->store, &it, &error);
-		/* Copies NEW no longer holds are copied again next time:
-		 * the rounds run before the users move to NEW, so nobody
-		 * deleted them there on purpose. */
-		for (uint64_t k = 0; ret == 0 && k < v.gone; k++) {
-			ret = store_msgmap_forget(c->p->store, c->account, v.folder,
-						  v.uidvalidity, v.gone_uids[k], &error);
-			ret = ret == STORE_NOTFOUND ? 0 : ret;
-		}
 	} else {
 		ret = store_failed_del(c->p->store, c->account, v.folder, v.uidvalidity, 0,
 				       &error);

@@ -9,7 +9,7 @@
  *	reason recorded), arrived after the last round (above the highest
  *	UID it handled: the next round's), or missing, which no round
  *	explains. Every copied message must still be on NEW under the UID
- *	recorded. Missing or gone messages make the folder differ; the
+ *	recorded (a POP3 copy: with the X-UIDL: header it was given). Missing or gone messages make the folder differ; the
  *	puller then holds the account back from "copied" and copies what
  *	is missing at the next attempt, and mailmigrate verify shows it.
  *	RFC822.SIZE sums and INTERNALDATEs are compared and shown too, but
@@ -34,6 +34,7 @@
 struct verify_msg {
 	uint32_t uid;
 	uint32_t new_uid;	/* OLD: its UID on NEW, when mapped */
+	int copied;		/* OLD: recorded as copied */
 	uint64_t size;
 	char date[40];
 	char uidl[72];
@@ -75,6 +76,28 @@ static const struct verify_msg *verify_find(const struct verify_list *l, uint32_
 	struct verify_msg key = { .uid = uid };
 
 	return bsearch(&key, l->msgs, l->count, sizeof(*l->msgs), verify_uid_cmp);
+}
+
+static int verify_uidl_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct verify_msg *)a)->uidl,
+		      ((const struct verify_msg *)b)->uidl);
+}
+
+/* A copy NEW lost: forget it, so the next attempt copies it again. */
+static int verify_forget(struct puller *p, const char *account, const char *folder,
+			 uint32_t uidvalidity, const struct verify_msg *m,
+			 enum stream_fail *fail_r, const char **error_r)
+{
+	const char *error;
+	int ret = m->uidl[0] != '\0' ?
+		store_uidl_forget(p->store, account, m->uidl, &error) :
+		store_msgmap_forget(p->store, account, folder, uidvalidity, m->uid,
+				    &error);
+
+	if (ret < 0)
+		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+	return 0;
 }
 
 /* The folder's failed items: messages (uid != 0) of this UIDVALIDITY in
@@ -136,12 +159,11 @@ void puller_verify_clear(struct puller_verify *v)
 {
 	mm_free(&v->folder);
 	mm_free(&v->target);
-	mm_free(&v->gone_uids);
 	memset(v, 0, sizeof(*v));
 }
 
 /* What differs, in words, for the event, the failed item and the table. */
-static void verify_explain(struct puller_verify *v, int pop3)
+static void verify_explain(struct puller_verify *v)
 {
 	size_t n = 0;
 
@@ -155,9 +177,6 @@ static void verify_explain(struct puller_verify *v, int pop3)
 	if (v->gone > 0)
 		WHY("%scopies no longer on NEW: %llu", n > 0 ? "; " : "",
 		    (unsigned long long)v->gone);
-	if (pop3 && v->new_msgs < v->copied)
-		WHY("%sNEW holds %llu messages, %llu copied", n > 0 ? "; " : "",
-		    (unsigned long long)v->new_msgs, (unsigned long long)v->copied);
 #undef WHY
 }
 
@@ -228,6 +247,7 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 			goto fail;
 		}
 		if (ret == 1) {
+			m->copied = 1;
 			v->copied++;
 			v->copied_bytes += m->size;
 			v->old_msgs++;
@@ -260,37 +280,42 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 			 rec.target_name, rec.target_uidvalidity, tst.uidvalidity);
 		goto done;
 	}
-	if (s->tdrv->list_messages(s->dst, 1, 0, verify_collect, &new, fail_r,
-				   error_r) < 0)
+	if (s->tdrv->list_messages(s->dst, 1, pop3 ? DRIVER_WANT_UIDL : 0, verify_collect,
+				   &new, fail_r, error_r) < 0)
 		goto fail;
-	qsort(new.msgs, new.count, sizeof(*new.msgs), verify_uid_cmp);
+	/* By UID; a POP3 copy by the X-UIDL: it carries. */
+	qsort(new.msgs, new.count, sizeof(*new.msgs), pop3 ? verify_uidl_cmp :
+	      verify_uid_cmp);
 	v->new_msgs = new.count;
 	for (size_t i = 0; i < new.count; i++)
 		v->new_bytes += new.msgs[i].size;
-	for (size_t i = 0; !pop3 && i < old.count; i++) {
+	for (size_t i = 0; i < old.count; i++) {
 		const struct verify_msg *m = &old.msgs[i], *n;
 
-		if (m->new_uid == 0)
+		if (!m->copied)
 			continue;
-		n = verify_find(&new, m->new_uid);
+		n = pop3 ? bsearch(m, new.msgs, new.count, sizeof(*new.msgs),
+				   verify_uidl_cmp) :
+			verify_find(&new, m->new_uid);
 		if (n == NULL) {
-			v->gone_uids = mm_reallocarray(v->gone_uids, v->gone + 1,
-						       sizeof(*v->gone_uids));
-			v->gone_uids[v->gone++] = m->uid;
+			v->gone++;
+			if ((flags & PULLER_VERIFY_IN_ROUND) != 0 &&
+			    verify_forget(p, s->account, folder, sst.uidvalidity, m,
+					  fail_r, error_r) < 0)
+				goto fail;
 			continue;
 		}
 		v->new_copied_bytes += n->size;
-		if (n->size != m->size)
+		/* A POP3 copy has "X-UIDL: <uidl>" CRLF more. */
+		if (n->size != m->size + (pop3 ? 10 + strlen(m->uidl) : 0))
 			v->sizes++;
-		if (puller_parse_date(n->date) != puller_parse_date(m->date)) {
+		if (!pop3 && puller_parse_date(n->date) != puller_parse_date(m->date)) {
 			v->dates++;
 			if (date_fn != NULL && m->new_uid >= dates_from)
 				date_fn(v, m->uid, m->new_uid, m->date, n->date, ctx);
 		}
 	}
-	if (pop3)
-		v->new_copied_bytes = v->copied_bytes;
-	verify_explain(v, pop3);
+	verify_explain(v);
 	if (v->why[0] != '\0') {
 		v->state = "differs";
 		v->differs = 1;

@@ -481,6 +481,10 @@ int store_uidl_add(struct store *store, const char *account,
 /* 1 if present, 0 if not, -1 */
 int store_uidl_has(struct store *store, const char *account,
 		   const char *uidl, const char **error_r);
+/* Forget uidl (a copy NEW no longer holds), so the next round copies
+ * the message again: 0, STORE_NOTFOUND, or -1. */
+int store_uidl_forget(struct store *store, const char *account,
+		      const char *uidl, const char **error_r);
 /* Count of account's UIDLs in *count_r. */
 int store_uidl_count(struct store *store, const char *account,
 		     uint64_t *count_r, const char **error_r);

@@ -486,6 +486,26 @@ static int uidl_has_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret == 0 ? 1 : 0;
 }
 
+static int uidl_forget_txn(struct store *store, MDB_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char key[STORE_MAX_ACCOUNT + 1 + STORE_MAX_UIDL];
+	size_t keylen;
+
+	if (uidl_key(ctx->account, ctx->uidl, key, &keylen, error_r) < 0)
+		return -1;
+	return store_del(store, txn, STORE_DB_UIDLS, key, keylen, error_r);
+}
+
+int store_uidl_forget(struct store *store, const char *account,
+		      const char *uidl, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .uidl = uidl };
+
+	return store_write(store, uidl_forget_txn, &ctx, error_r);
+}
+
 int store_uidl_has(struct store *store, const char *account,
 		   const char *uidl, const char **error_r)
 {

@@ -385,6 +385,30 @@ EOP
 		echo "the verify failed item stayed"; return 1
 	fi
 	MM verify ben@example.test >"$MM_DIR/verify.txt" || { cat "$MM_DIR/verify.txt"; return 1; }
+	# POP3: a copy found by its X-UIDL:, gone from NEW, copied again.
+	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
+import imaplib, sys
+new, master, mpwf = sys.argv[1:4]
+m = imaplib.IMAP4(new)
+m.authenticate("PLAIN", lambda _: ("pop@example.org\0%s\0%s" % (master, open(mpwf).read().strip())).encode())
+m.select("INBOX")
+m.uid("STORE", "1", "+FLAGS.SILENT", "(\\Deleted)")
+m.expunge()
+m.logout()
+EOP
+	if MM verify pop@example.org >"$MM_DIR/verify.txt"; then
+		echo "verify says pop is fine with a copy gone from NEW"; cat "$MM_DIR/verify.txt"; return 1
+	fi
+	grep -q "differs: INBOX: copies no longer on NEW: 1" "$MM_DIR/verify.txt" ||
+		{ cat "$MM_DIR/verify.txt"; return 1; }
+	MM sync pop@example.org >/dev/null || return 1
+	wait_for '"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err";
+		MM show pop@example.org --json | grep -q "\"state\": \"copied\""' 60 || {
+		MM show pop@example.org; return 1; }
+	verify_pop || return 1
+	grep -q "pop@example.org: verify: INBOX differs from OLD" "$MM_DIR/mailmigrated.log" ||
+		return 1
+	MM verify pop@example.org >"$MM_DIR/verify.txt" || { cat "$MM_DIR/verify.txt"; return 1; }
 }
 
 # finish: a last round, then finished, the captured password wiped, and
