@@ -36,6 +36,7 @@
 #include "mm_alloc.h"
 #include "puller.h"
 #include "throttle.h"
+#include "token_cmd.h"
 
 /* A message on NEW, for matching by Message-ID, size and date. */
 struct copy_seen {
@@ -1107,7 +1108,8 @@ static int copy_admin_star(const struct cfg_domain *dom, int pop3)
 		(dom->source_admin_form == CFG_ADMIN_AUTO && pop3);
 }
 
-/* Open OLD (with the captured password or the admin login) and NEW. */
+/* Open OLD (with the captured password, the admin login, or an OAuth
+ * token from source_oauth2_token_command) and NEW. */
 static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	struct driver_settings sset = { 0 }, tset = { 0 };
@@ -1127,7 +1129,16 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	    copy_tls_seen(c, STORE_TLS_POP3, &seen_pop3, fail_r, error_r) < 0)
 		return -1;
 	c->tdrv = &target_driver_imap;
-	if (c->dom->source_admin_user != NULL) {
+	if (c->dom->source_auth != CFG_AUTH_PASSWORD) {
+		/* OAuth: a fresh token for this account; no password is
+		 * read (cfg(3): no source_admin_user with OAuth). */
+		if (token_cmd_run(c->dom->source_oauth2_token_command, c->account,
+				  c->p->cfg->connect_timeout * 1000, &password,
+				  fail_r, error_r) < 0)
+			return -1;
+		slogin.auth = c->dom->source_auth;
+		slogin.oauth2_token = password;
+	} else if (c->dom->source_admin_user != NULL) {
 		if (crypto_read_secret(c->dom->source_admin_password_file, &password,
 				       &error) < 0)
 			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
