@@ -134,6 +134,7 @@ EOC
 	domain exit.test imap oauthbearer token-exit1.sh
 	domain empty.test pop3 xoauth2 token-empty.sh
 	domain big.test imap xoauth2 token-big.sh
+	domain gone.test imap xoauth2 no-such-token.sh
 } >"$CONF"
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
 MM init >/dev/null || fail "init failed"
@@ -256,12 +257,34 @@ t_bad_commands() {
 	done
 }
 
+# A command that is not there: given up at once, a configuration error.
+t_missing_command() {
+	printf 'ivy@gone.test\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	[ "$(state_of ivy@gone.test)" = failed ] || return 1
+	MM log -n 0 --account ivy@gone.test | grep -qF "ivy@gone.test: migration failed: source_oauth2_token_command $MM_DIR/no-such-token.sh for ivy@gone.test: cannot run it: No such file or directory" ||
+		{ MM log -n 0 --account ivy@gone.test; return 1; }
+}
+
+# preflight names the command of each OAuth domain, and fails the one
+# that is missing.
+t_preflight() {
+	MM preflight >"$MM_DIR/preflight.out" 2>&1
+	rc=$?
+	[ "$rc" = 1 ] || { echo "preflight exit $rc"; cat "$MM_DIR/preflight.out"; return 1; }
+	grep -qF "x2i.test: source_oauth2_token_command $MM_DIR/token.sh is executable (source_auth = xoauth2)" \
+		"$MM_DIR/preflight.out" &&
+		grep -F "gone.test: source_oauth2_token_command $MM_DIR/no-such-token.sh: No such file or directory" \
+		"$MM_DIR/preflight.out" | grep -q '^failed' ||
+		{ cat "$MM_DIR/preflight.out"; return 1; }
+}
+
 # No token anywhere: the daemon's log and stderr, every event, every
 # account's details.
 t_no_token_logged() {
 	MM log -n 0 >"$MM_DIR/all.log" || return 1
 	for u in ann@x2i.test bob@obi.test cat@x2p.test dan@obp.test eve@rej.test \
-		 fay@exit.test gil@empty.test hal@big.test; do
+		 fay@exit.test gil@empty.test hal@big.test ivy@gone.test; do
 		MM show "$u" --json >>"$MM_DIR/all.log" || return 1
 	done
 	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" "$MM_DIR/all.log"; do
@@ -280,5 +303,7 @@ check "OLD's oauth2 passdb takes tokens from the service" t_old_setup
 check "IMAP and POP3, XOAUTH2 and OAUTHBEARER: copied byte for byte" t_copy
 check "a token the service rejects: login refused, account failed, nothing copied" t_rejected_token
 check "token command exit 1, no output, 100 KB: errors name the key and the account" t_bad_commands
+check "a missing token command: given up, the key and the account named" t_missing_command
+check "preflight checks each OAuth domain's token command" t_preflight
 check "no token in the logs, the events or the accounts" t_no_token_logged
 mm_done
