@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -133,6 +134,31 @@ START_TEST(test_cases)
 }
 END_TEST
 
+/* With SIGCHLD ignored the kernel reaps the command and no exit status
+ * is left: that is no success, whatever it printed. */
+START_TEST(test_no_exit_status)
+{
+	enum stream_fail fail = STREAM_FAIL_NONE;
+	const char *error = NULL;
+	char path[128], *token = NULL;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/tok", dir);
+	f = fopen(path, "w");
+	ck_assert_ptr_nonnull(f);
+	fprintf(f, "#!/bin/sh\necho " SECRET "\n");
+	ck_assert_int_eq(fclose(f), 0);
+	ck_assert_int_eq(chmod(path, 0755), 0);
+	signal(SIGCHLD, SIG_IGN);
+	ck_assert_int_eq(token_cmd_run(path, ACCOUNT, 20000, &token, &fail, &error), -1);
+	signal(SIGCHLD, SIG_DFL);
+	ck_assert_ptr_null(token);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_msg(strstr(error, "no exit status") != NULL, "%s", error);
+	ck_assert_ptr_null(strstr(error, "SECRET"));
+}
+END_TEST
+
 static Suite *token_cmd_suite(void)
 {
 	Suite *s = suite_create("token_cmd");
@@ -141,6 +167,7 @@ static Suite *token_cmd_suite(void)
 	tcase_add_checked_fixture(tc, setup, teardown);
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, test_cases, 0, sizeof(cases) / sizeof(cases[0]));
+	tcase_add_test(tc, test_no_exit_status);
 	suite_add_tcase(s, tc);
 	return s;
 }

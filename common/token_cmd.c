@@ -140,7 +140,7 @@ int token_cmd_run(const char *command, const char *account,
 {
 	int in[2] = { -1, -1 }, out[2] = { -1, -1 }, err[2] = { -1, -1 };
 	int st[2] = { -1, -1 }, status = 0, exec_errno = 0, ret = -1;
-	int out_open = 1, err_open = 1, timed_out = 0, over = 0;
+	int out_open = 1, err_open = 1, timed_out = 0, over = 0, wait_errno = 0;
 	struct token_cmd_err e = { .len = 0 };
 	char *buf, errtext[sizeof(e.line) * 4 + 4];
 	size_t len = 0, bad;
@@ -256,8 +256,14 @@ int token_cmd_run(const char *command, const char *account,
 	close(err[0]);
 	if (timed_out || over)
 		(void)kill(-pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
+	/* Its exit status is the verdict: none (SIGCHLD ignored, someone
+	 * else reaped it) is no success. */
+	while ((n = waitpid(pid, &status, 0)) < 0 && errno == EINTR)
 		;
+	if (n < 0) {
+		wait_errno = errno;
+		status = -1;
+	}
 	/* One trailing newline is the end of the line, not the token. */
 	if (len > 0 && buf[len - 1] == '\n') {
 		len--;
@@ -278,6 +284,10 @@ int token_cmd_run(const char *command, const char *account,
 			     TOKEN_CMD_KEY " %s for %s: no token within %u ms: "
 			     "killed%s", command, account, timeout_ms,
 			     token_cmd_err_text(&e, errtext, sizeof(errtext)));
+	else if (wait_errno != 0)
+		stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
+			     TOKEN_CMD_KEY " %s for %s: no exit status: %s",
+			     command, account, strerror(wait_errno));
 	else if (WIFSIGNALED(status))
 		stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 			     TOKEN_CMD_KEY " %s for %s: killed by signal %d%s",
