@@ -600,6 +600,10 @@ authhook_known(struct authhook *hook, const struct cfg_domain *dom,
 		    acct->state == STORE_STATE_FINISHED ||
 		    dom->type != CFG_DOMAIN_BACKUP)
 			return AUTHHOOK_MISMATCH;
+		/* OLD takes tokens, not passwords: the hash set by the
+		 * administrator is the only word. */
+		if (dom->source_auth != CFG_AUTH_PASSWORD)
+			return AUTHHOOK_MISMATCH;
 		switch (authhook_ask_old(hook, dom, req, acct->name, &verified)) {
 		case AUTHHOOK_SOURCE_OK:
 			/* A stored hash is replaced only on OLD's word over
@@ -684,6 +688,14 @@ enum authhook_result authhook_passdb(struct authhook *hook,
 		if (dom->type != CFG_DOMAIN_BACKUP || req->password_verified ||
 		    round > 0)
 			return AUTHHOOK_UNKNOWN;
+		if (dom->source_auth != CFG_AUTH_PASSWORD) {
+			authhook_log(LOG_SEV_WARNING, "%s: not migrated: [domain %s] "
+				     "has source_auth = %s, so OLD cannot check a "
+				     "password; add the account with `mailmigrate "
+				     "add` or `bulk`", account, dom->name,
+				     cfg_source_auth_name(dom->source_auth));
+			return AUTHHOOK_TEMPFAIL;
+		}
 		switch (authhook_ask_old(hook, dom, req, account, &verified)) {
 		case AUTHHOOK_SOURCE_OK:
 			break;

@@ -31,6 +31,11 @@
  *				success the account is created (hash, sealed
  *				password and copy job in one transaction),
  *				the notice delivered, then login_action.
+ *	A domain with source_auth = xoauth2 or oauthbearer: OLD takes
+ *	tokens, not passwords, so it is never asked; an unknown user is a
+ *	temporary failure (logged: the administrator adds such accounts
+ *	with mailmigrate add or bulk), and a known one has only the
+ *	stored hash.
  *	Checks on OLD are rate-limited per user and per client address
  *	(beyond the limit: a temporary failure), and a failed user and
  *	password pair is refused without asking OLD for

@@ -821,6 +821,60 @@ START_TEST(notice_lmtp)
 }
 END_TEST
 
+/* source_auth = xoauth2: OLD takes tokens, so it is never asked for a
+ * password. An unknown user is a temporary failure that says why (even
+ * though OLD, here, would say yes); a known one has its stored hash. */
+START_TEST(oauth_domain)
+{
+	static const struct fakeserver_step script[] = {
+		IMAP_OK("ivy@example.test", "pw"),
+	};
+	struct authhook_reply reply;
+	struct store_account acct = { 0 };
+	struct fakeserver fs;
+	struct authhook *hook;
+	struct store *store;
+	const char *error;
+	char *hash;
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	hook = hook_open(fs.port, "source_auth = xoauth2\n"
+			 "source_oauth2_token_command = /bin/false", NULL);
+	ck_assert_int_eq(login(hook, "ivy@example.test", "pw", "imap", &reply),
+			 AUTHHOOK_TEMPFAIL);
+	authhook_reply_free(&reply);
+	ck_assert_int_eq(account_state("ivy@example.test"), -1);
+	ck_assert(!has_job("ivy@example.test"));
+	ck_assert_msg(strstr(logbuf, "warning: ivy@example.test: not migrated: "
+			     "[domain example.test] has source_auth = xoauth2, so "
+			     "OLD cannot check a password; add the account with "
+			     "`mailmigrate add` or `bulk`") != NULL, "%s", logbuf);
+	ck_assert_ptr_null(strstr(logbuf, "pw"));
+	/* OLD was never contacted: its script did not run. */
+	ck_assert(!fakeserver_stop(&fs));
+
+	/* Added by the administrator: the stored hash decides, then
+	 * login_action (reject); a wrong password is wrong. */
+	ck_assert_int_eq(crypto_hash_password("new pw", &hash, &error), 0);
+	acct.name = (char *)"jo@example.test";
+	acct.domain = (char *)"example.test";
+	acct.state = STORE_STATE_QUEUED;
+	acct.password_hash = hash;
+	store = peek();
+	ck_assert_int_eq(store_account_create(store, &acct, NULL, 1, &error), 0);
+	store_close(&store);
+	mm_free(&hash);
+	ck_assert_int_eq(login(hook, "jo@example.test", "new pw", "imap", &reply),
+			 AUTHHOOK_OK);
+	ck_assert_pstr_eq(authhook_reply_get(&reply, "nologin"), "y");
+	authhook_reply_free(&reply);
+	ck_assert_int_eq(login(hook, "jo@example.test", "other", "imap", &reply),
+			 AUTHHOOK_MISMATCH);
+	authhook_reply_free(&reply);
+	authhook_deinit(&hook);
+}
+END_TEST
+
 static Suite *authhook_suite(void)
 {
 	Suite *s = suite_create("authhook");
@@ -835,6 +889,7 @@ static Suite *authhook_suite(void)
 	tcase_add_test(tc, old_down_or_busy);
 	tcase_add_test(tc, pop3_passwords_only);
 	tcase_add_test(tc, local_accounts);
+	tcase_add_test(tc, oauth_domain);
 	tcase_add_test(tc, bind_ip_domain);
 	tcase_add_loop_test(tc, password_changed_on_old_unverified, 0,
 			    sizeof(unverified_modes) / sizeof(unverified_modes[0]));

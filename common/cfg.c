@@ -129,6 +129,13 @@ static const struct cfg_enum_name cfg_access_mode_names[] = {
 	{ NULL, 0 },
 };
 
+static const struct cfg_enum_name cfg_source_auth_names[] = {
+	{ "password", CFG_AUTH_PASSWORD },
+	{ "xoauth2", CFG_AUTH_XOAUTH2 },
+	{ "oauthbearer", CFG_AUTH_OAUTHBEARER },
+	{ NULL, 0 },
+};
+
 #define CFG_K 1024ULL
 #define CFG_M (1024ULL * 1024)
 #define CFG_G (1024ULL * 1024 * 1024)
@@ -189,6 +196,8 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(source_admin_user, CFG_WORD, NULL),
 	DKEY(source_admin_password_file, CFG_PATH, NULL),
 	DKEY(source_admin_login, CFG_STRING, "auto"),
+	DKEY(source_auth, CFG_ENUM, "password", .names = cfg_source_auth_names),
+	DKEY(source_oauth2_token_command, CFG_PATH, NULL),
 	DKEY(login_action, CFG_ENUM, "reject", .names = cfg_login_action_names),
 	DKEY(notice_account, CFG_WORD, NULL),
 	DKEY(notice_message, CFG_PATH, NULL),
@@ -812,6 +821,11 @@ const char *cfg_login_action_name(enum cfg_login_action action)
 	return cfg_enum_name(cfg_login_action_names, (int)action);
 }
 
+const char *cfg_source_auth_name(enum cfg_source_auth auth)
+{
+	return cfg_enum_name(cfg_source_auth_names, (int)auth);
+}
+
 const char *cfg_access_mode_name(enum cfg_access_mode mode)
 {
 	return cfg_enum_name(cfg_access_mode_names, (int)mode);
@@ -1101,6 +1115,37 @@ static int cfg_admin_form(struct cfg_parser *p, struct cfg_domain *d)
 	return 0;
 }
 
+/* source_auth and what goes with it: a token command for OAuth, and
+ * neither an administrator (the command gives each account its own
+ * token) nor proxying (Dovecot would proxy with the user's password). */
+static int cfg_check_source_auth(struct cfg_parser *p, const struct cfg_domain *d)
+{
+	const char *auth = cfg_source_auth_name(d->source_auth);
+
+	if (d->source_auth == CFG_AUTH_PASSWORD) {
+		if (d->source_oauth2_token_command != NULL)
+			return cfg_fail(p, d->line, "[domain %s]: "
+					"source_oauth2_token_command is set but "
+					"source_auth = password (set source_auth = "
+					"xoauth2 or oauthbearer)", d->name);
+		return 0;
+	}
+	if (d->source_oauth2_token_command == NULL)
+		return cfg_fail(p, d->line, "[domain %s]: source_auth = %s needs "
+				"source_oauth2_token_command", d->name, auth);
+	if (d->source_admin_user != NULL)
+		return cfg_fail(p, d->line, "[domain %s]: source_admin_user does "
+				"not apply with source_auth = %s (the token "
+				"command gives each account its own token)",
+				d->name, auth);
+	if (d->login_action == CFG_LOGIN_PROXY)
+		return cfg_fail(p, d->line, "[domain %s]: login_action = proxy "
+				"needs source_auth = password (Dovecot proxies "
+				"with the user's password; OLD wants a token)",
+				d->name);
+	return 0;
+}
+
 /* Fill in defaults that depend on other keys, then cross-check. */
 static int cfg_parse_finish(struct cfg_parser *p)
 {
@@ -1118,7 +1163,7 @@ static int cfg_parse_finish(struct cfg_parser *p)
 		    d->notice_account == NULL)
 			return cfg_fail(p, d->line, "[domain %s]: login_action = "
 					"notice needs notice_account", d->name);
-		if (cfg_admin_form(p, d) < 0)
+		if (cfg_admin_form(p, d) < 0 || cfg_check_source_auth(p, d) < 0)
 			return -1;
 		if (cfg_check_template(d->source_login, 0, &bad) < 0)
 			return cfg_fail(p, d->line, "[domain %s]: source_login "

@@ -63,6 +63,13 @@ enum cfg_admin_form {
 	CFG_ADMIN_TEMPLATE,	/* a login name made from a template */
 };
 
+/* How the puller logs in to OLD (source_auth). */
+enum cfg_source_auth {
+	CFG_AUTH_PASSWORD,	/* the captured or the admin password */
+	CFG_AUTH_XOAUTH2,	/* SASL XOAUTH2 (Google, Microsoft) */
+	CFG_AUTH_OAUTHBEARER,	/* SASL OAUTHBEARER (RFC 7628) */
+};
+
 struct cfg_domain {
 	char *name;			/* lowercased */
 	unsigned line;			/* line of the [domain] header */
@@ -78,6 +85,9 @@ struct cfg_domain {
 	char *source_admin_login;	/* auto|authzid|star|template:T */
 	enum cfg_admin_form source_admin_form;	/* from source_admin_login */
 	const char *source_admin_template;	/* T, inside source_admin_login */
+	enum cfg_source_auth source_auth;	/* default password */
+	char *source_oauth2_token_command;	/* prints a bearer token for
+						 * the account on its stdin */
 	enum cfg_login_action login_action;	/* default reject */
 	char *notice_account;
 	char *notice_message;		/* path of the template */
@@ -191,5 +201,6 @@ const char *cfg_domain_type_name(enum cfg_domain_type type);
 const char *cfg_protocols_name(enum cfg_protocols protos);
 const char *cfg_login_action_name(enum cfg_login_action action);
 const char *cfg_access_mode_name(enum cfg_access_mode mode);
+const char *cfg_source_auth_name(enum cfg_source_auth auth);
 
 #endif

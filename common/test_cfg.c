@@ -721,6 +721,25 @@ static const struct error_case error_cases[] = {
 	{ DOM_A "source_login = ann%\n", "t.conf:1: [domain a.example]: "
 	  "source_login 'ann%': a '%' ends it (known: %u the full address, "
 	  "%n the local part, %d the domain, %% a %)" },
+	/* source_auth and source_oauth2_token_command */
+	{ DOM_A "source_auth = oauth\n", "t.conf:3: bad value for "
+	  "'source_auth': 'oauth' is not one of: password, xoauth2, oauthbearer" },
+	{ DOM_A "source_auth = xoauth2\n", "t.conf:1: [domain a.example]: "
+	  "source_auth = xoauth2 needs source_oauth2_token_command" },
+	{ DOM_A "source_oauth2_token_command = /usr/bin/tok\n", "t.conf:1: "
+	  "[domain a.example]: source_oauth2_token_command is set but "
+	  "source_auth = password (set source_auth = xoauth2 or oauthbearer)" },
+	{ DOM_A "source_auth = oauthbearer\nsource_oauth2_token_command = tok\n",
+	  "t.conf:4: bad value for 'source_oauth2_token_command': not an "
+	  "absolute path (it must start with '/')" },
+	{ DOM_A "source_auth = oauthbearer\nsource_oauth2_token_command = /t\n"
+	  "source_admin_user = adm\n", "t.conf:1: [domain a.example]: "
+	  "source_admin_user does not apply with source_auth = oauthbearer (the "
+	  "token command gives each account its own token)" },
+	{ DOM_A "source_auth = xoauth2\nsource_oauth2_token_command = /t\n"
+	  "login_action = proxy\n", "t.conf:1: [domain a.example]: login_action "
+	  "= proxy needs source_auth = password (Dovecot proxies with the user's "
+	  "password; OLD wants a token)" },
 };
 
 START_TEST(test_errors)
@@ -844,6 +863,19 @@ START_TEST(test_source_login)
 	ck_assert_str_eq(buf, "EX\\adm\\ann");
 	cfg_free(&cfg);
 
+	/* source_auth: password by default; OAuth with its command. */
+	cfg = load_ok(DOM_A "[domain b.example]\nsource_host = o\n"
+		      "source_auth = xoauth2\nsource_oauth2_token_command = "
+		      "/usr/local/bin/token\n[domain c.example]\nsource_host = o\n"
+		      "source_auth = oauthbearer\nsource_oauth2_token_command = /t\n");
+	ck_assert_int_eq(cfg->domains[0].source_auth, CFG_AUTH_PASSWORD);
+	ck_assert_ptr_null(cfg->domains[0].source_oauth2_token_command);
+	ck_assert_int_eq(cfg->domains[1].source_auth, CFG_AUTH_XOAUTH2);
+	ck_assert_str_eq(cfg->domains[1].source_oauth2_token_command,
+			 "/usr/local/bin/token");
+	ck_assert_int_eq(cfg->domains[2].source_auth, CFG_AUTH_OAUTHBEARER);
+	cfg_free(&cfg);
+
 	/* 310 bytes of text and the address: over CFG_LOGIN_MAX. */
 	memset(big, 'x', 310);
 	big[310] = '\0';
@@ -927,6 +959,9 @@ START_TEST(test_enum_names)
 	ck_assert_str_eq(cfg_access_mode_name(CFG_ACCESS_USERNAME), "username");
 	ck_assert_str_eq(cfg_access_mode_name(CFG_ACCESS_STANDARD), "standard");
 	ck_assert_str_eq(cfg_access_mode_name(CFG_ACCESS_EXTENDED), "extended");
+	ck_assert_str_eq(cfg_source_auth_name(CFG_AUTH_PASSWORD), "password");
+	ck_assert_str_eq(cfg_source_auth_name(CFG_AUTH_XOAUTH2), "xoauth2");
+	ck_assert_str_eq(cfg_source_auth_name(CFG_AUTH_OAUTHBEARER), "oauthbearer");
 }
 END_TEST
 

@@ -104,6 +104,11 @@ struct driver_login {
 	const char *admin_user;	/* NULL: log in as user with its password */
 	int admin_star_form;	/* "user*admin" login (Dovecot master);
 				 * 0: SASL PLAIN with user as authzid */
+	/* CFG_AUTH_XOAUTH2 or CFG_AUTH_OAUTHBEARER: log in as user with
+	 * oauth2_token (a bearer token) instead of password; admin_user
+	 * is then unused. Zero (CFG_AUTH_PASSWORD): the password. */
+	enum cfg_source_auth auth;
+	const char *oauth2_token;
 };
 
 struct driver_settings {

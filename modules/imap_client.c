@@ -22,6 +22,7 @@
 #include "imap_client.h"
 #include "log.h"
 #include "mm_alloc.h"
+#include "sasl_oauth.h"
 
 #define IMAP_DONE_MAX 64	/* tagged answers kept for pipelined commands */
 
@@ -43,6 +44,8 @@ struct imap_client {
 	/* The last tagged response's code, copied out of the parser. */
 	struct imap_parser *last;
 	int utf8_on;	/* ENABLE UTF8=ACCEPT confirmed (RFC 6855) */
+	char host[256];	/* as connected to, for OAUTHBEARER's host= */
+	uint16_t port;
 	/* The last tagged answer, its code read once. */
 	struct imap_answer answer;
 };
@@ -74,6 +77,8 @@ static const struct {
 	{ "LIST-EXTENDED", IMAP_CAP_LIST_EXTENDED },
 	{ "UTF8=ACCEPT", IMAP_CAP_UTF8_ACCEPT },
 	{ "ID", IMAP_CAP_ID },
+	{ "AUTH=XOAUTH2", IMAP_CAP_AUTH_XOAUTH2 },
+	{ "AUTH=OAUTHBEARER", IMAP_CAP_AUTH_OAUTHBEARER },
 };
 
 /* Replace the capabilities with the atoms in args. */
@@ -226,6 +231,8 @@ int imap_client_connect(const struct imap_client_settings *settings,
 	c = mm_calloc(1, sizeof(*c));
 	c->max_line = set.max_line;
 	c->parser = imap_parser_new(set.limits.max_args != 0 ? &set.limits : NULL);
+	snprintf(c->host, sizeof(c->host), "%s", set.host);
+	c->port = set.port;
 	if (stream_connect(set.host, set.port, set.connect_timeout_ms, &c->stream,
 			   fail_r, error_r) < 0)
 		goto fail;
@@ -772,6 +779,114 @@ int imap_client_login(struct imap_client *c, const char *authzid,
 	    imap_send_astring(c, tag, password, 1, fail_r, error_r) < 0)
 		return imap_login_cut_short(c, tag, fail_r, error_r);
 	return imap_login_answer(c, tag, fail_r, error_r);
+}
+
+/* After an OAuth initial response: the server's error challenge (answered
+ * once as mech says), untagged responses, then the tagged answer. */
+static int imap_oauth_answer(struct imap_client *c, unsigned tag,
+			     enum cfg_source_auth mech, enum stream_fail *fail_r,
+			     const char **error_r)
+{
+	char said[300] = "";
+	int challenged = 0;
+
+	if (stream_flush(c->stream, fail_r, error_r) < 0)
+		return -1;
+	for (;;) {
+		const struct imap_arg *args;
+		const char *rtag;
+		size_t count;
+
+		if (imap_read_response(c, NULL, fail_r, error_r) < 0)
+			return -1;
+		rtag = imap_parser_tag(c->parser);
+		args = imap_parser_args(c->parser, &count);
+		if (strcmp(rtag, "*") == 0) {
+			if (count > 0 && imap_arg_is_atom(&args[0], "BYE"))
+				return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
+						 "server said BYE: %s",
+						 imap_printable(imap_parser_text(c->parser)));
+			if (count > 0 && imap_arg_is_atom(&args[0], "CAPABILITY"))
+				imap_set_caps(c, args + 1, count - 1);
+			continue;
+		}
+		if (strcmp(rtag, "+") == 0) {
+			const char *text = imap_parser_text(c->parser);
+
+			/* One error challenge; a second is no protocol. */
+			if (challenged)
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+						 "AUTHENTICATE %s: a second challenge "
+						 "from the server",
+						 sasl_oauth_mech_name(mech));
+			challenged = 1;
+			sasl_oauth_challenge_text(text, strlen(text), said,
+						  sizeof(said));
+			if (stream_printf(c->stream, fail_r, error_r, "%s\r\n",
+					  sasl_oauth_error_reply(mech)) < 0 ||
+			    stream_flush(c->stream, fail_r, error_r) < 0)
+				return -1;
+			continue;
+		}
+		if (imap_tag_number(rtag) != tag)
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+					 "answer with unexpected tag '%s' during "
+					 "AUTHENTICATE", imap_printable(rtag));
+		imap_answer_read(c, tag, args, count, &c->answer);
+		if (c->answer.status == IMAP_STATUS_OK) {
+			imap_check_code(c, args, count);
+			return 0;
+		}
+		imap_client_refused(c, RESP_CONTEXT_LOGIN, "login refused", fail_r,
+				    error_r);
+		if (said[0] != '\0')
+			stream_failf(fail_r, *fail_r, error_r, "%s (the server "
+				     "said: %s)", *error_r, said);
+		return -1;
+	}
+}
+
+int imap_client_login_oauth(struct imap_client *c, enum cfg_source_auth mech,
+			    const char *user, const char *token,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	const char *name = sasl_oauth_mech_name(mech);
+	unsigned cap = mech == CFG_AUTH_XOAUTH2 ? IMAP_CAP_AUTH_XOAUTH2 :
+		IMAP_CAP_AUTH_OAUTHBEARER;
+	char *b64;
+	unsigned tag;
+	int ret;
+
+	if (name == NULL)
+		log_panic("imap_client_login_oauth: not an OAuth mechanism");
+	if ((c->caps & cap) == 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "the server does not offer AUTH=%s, which "
+				 "source_auth needs", name);
+	b64 = sasl_oauth_initial(mech, user, token, c->host, c->port != 0 ?
+				 c->port : 143);
+	if (b64 == NULL)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "the login name or the token holds a control "
+				 "or 8-bit byte: not sent");
+	tag = ++c->next_tag;
+	if ((c->caps & IMAP_CAP_SASL_IR) != 0) {
+		ret = stream_printf(c->stream, fail_r, error_r,
+				    "M%u AUTHENTICATE %s %s\r\n", tag, name, b64);
+	} else {
+		ret = stream_printf(c->stream, fail_r, error_r,
+				    "M%u AUTHENTICATE %s\r\n", tag, name);
+		if (ret == 0)
+			ret = stream_flush(c->stream, fail_r, error_r);
+		if (ret == 0)
+			ret = imap_client_wait_continuation(c, tag, fail_r, error_r);
+		if (ret == 0)
+			ret = stream_printf(c->stream, fail_r, error_r, "%s\r\n", b64);
+	}
+	mm_free_secret(&b64);
+	if (ret < 0)
+		return imap_login_cut_short(c, tag, fail_r, error_r);
+	return imap_oauth_answer(c, tag, mech, fail_r, error_r);
 }
 
 struct enable_ctx {

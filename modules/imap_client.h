@@ -45,6 +45,8 @@
 #define IMAP_CAP_APPENDLIMIT	0x0800
 #define IMAP_CAP_UTF8_ACCEPT	0x1000
 #define IMAP_CAP_ID		0x2000
+#define IMAP_CAP_AUTH_XOAUTH2	0x4000
+#define IMAP_CAP_AUTH_OAUTHBEARER 0x8000
 
 struct imap_client_settings {
 	const char *host;
@@ -119,6 +121,18 @@ struct stream *imap_client_stream(struct imap_client *client);
 int imap_client_login(struct imap_client *client, const char *authzid,
 		      const char *user, const char *password,
 		      enum stream_fail *fail_r, const char **error_r);
+
+/* Log in as user with an OAuth 2.0 bearer token: AUTHENTICATE XOAUTH2
+ * or OAUTHBEARER (mech, sasl_oauth(3)), with SASL-IR when offered. A
+ * server that does not list AUTH=mech is STREAM_FAIL_FINAL, nothing
+ * sent. A token the server refuses comes back as a challenge with a
+ * JSON error, which is answered as the mechanism says; the tagged NO
+ * that follows is classed as for imap_client_login() (a refused token
+ * is STREAM_FAIL_AUTH), the JSON's text added to *error_r. */
+int imap_client_login_oauth(struct imap_client *client,
+			    enum cfg_source_auth mech, const char *user,
+			    const char *token, enum stream_fail *fail_r,
+			    const char **error_r);
 
 /* After login, when the server lists UTF8=ACCEPT: ENABLE UTF8=ACCEPT
  * (RFC 6855, 5161), so a server that would downgrade or substitute

@@ -78,7 +78,10 @@ static int imap_driver_open(const struct driver_settings *set,
 		return -1;
 	}
 	ic->user = mm_strdup(login->user);
-	if (login->admin_user != NULL && login->admin_star_form) {
+	if (login->auth != CFG_AUTH_PASSWORD) {
+		ret = imap_client_login_oauth(ic->client, login->auth, login->user,
+					      login->oauth2_token, fail_r, error_r);
+	} else if (login->admin_user != NULL && login->admin_star_form) {
 		char *name = mm_asprintf("%s*%s", login->user, login->admin_user);
 
 		ret = imap_client_login(ic->client, NULL, name, login->password,

@@ -19,6 +19,7 @@
 #include "mm_alloc.h"
 #include "pop3_client.h"
 #include "resp_code.h"
+#include "sasl_oauth.h"
 
 #define POP3_CHUNK 16384
 
@@ -26,6 +27,9 @@ struct pop3_client {
 	struct stream *stream;
 	size_t max_line;
 	int cap_stls, cap_uidl, cap_sasl_plain, cap_user, cap_utf8;
+	int cap_sasl_xoauth2, cap_sasl_oauthbearer;
+	char host[256];		/* as connected to, for OAUTHBEARER's host= */
+	uint16_t port;
 	int have_capa, utf8_on;
 	/* The last -ERR's extended response code (RFC 2449, 3206). */
 	enum resp_code code;
@@ -41,15 +45,21 @@ static const char *pop3_printable(const char *text, size_t len)
 }
 
 /* Read a status line: 0 for +OK (text after it in *text_r), 1 for -ERR
- * (the text in *error_r), -1 on failure. */
-static int pop3_status(struct pop3_client *c, const char **text_r,
-		       enum stream_fail *fail_r, const char **error_r)
+ * (the text in *error_r), 2 for a SASL challenge "+ text" when
+ * challenge is set (the text in *text_r), -1 on failure. */
+static int pop3_status_or_challenge(struct pop3_client *c, int challenge,
+				    const char **text_r, enum stream_fail *fail_r,
+				    const char **error_r)
 {
 	const char *line;
 	size_t len;
 
 	if (stream_read_line(c->stream, c->max_line, &line, &len, fail_r, error_r) < 0)
 		return -1;
+	if (challenge && len >= 1 && line[0] == '+' && (len == 1 || line[1] == ' ')) {
+		*text_r = len > 2 ? line + 2 : "";
+		return 2;
+	}
 	if (len >= 3 && strncmp(line, "+OK", 3) == 0 && (len == 3 || line[3] == ' ')) {
 		*text_r = len > 4 ? line + 4 : "";
 		return 0;
@@ -63,6 +73,14 @@ static int pop3_status(struct pop3_client *c, const char **text_r,
 	}
 	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 			 "malformed POP3 status line: %s", pop3_printable(line, len));
+}
+
+/* Read a status line: 0 for +OK (text after it in *text_r), 1 for -ERR
+ * (the text in *error_r), -1 on failure. */
+static int pop3_status(struct pop3_client *c, const char **text_r,
+		       enum stream_fail *fail_r, const char **error_r)
+{
+	return pop3_status_or_challenge(c, 0, text_r, fail_r, error_r);
 }
 
 /* Send a command line and read its status. */
@@ -121,6 +139,10 @@ static int pop3_capa_line(const char *line, size_t len, void *ctx)
 			*p = (char)toupper((unsigned char)*p);
 		if (strstr(buf, " PLAIN ") != NULL)
 			c->cap_sasl_plain = 1;
+		if (strstr(buf, " XOAUTH2 ") != NULL)
+			c->cap_sasl_xoauth2 = 1;
+		if (strstr(buf, " OAUTHBEARER ") != NULL)
+			c->cap_sasl_oauthbearer = 1;
 	}
 	return 0;
 }
@@ -133,7 +155,7 @@ static int pop3_capa(struct pop3_client *c, enum stream_fail *fail_r,
 	int ret;
 
 	c->cap_stls = c->cap_uidl = c->cap_sasl_plain = c->cap_user = 0;
-	c->cap_utf8 = 0;
+	c->cap_utf8 = c->cap_sasl_xoauth2 = c->cap_sasl_oauthbearer = 0;
 	ret = pop3_command(c, "CAPA", &text, fail_r, error_r);
 	if (ret < 0)
 		return -1;
@@ -154,6 +176,8 @@ int pop3_client_connect(const struct pop3_client_settings *set,
 	int ret;
 
 	c->max_line = set->max_line != 0 ? set->max_line : 8192;
+	snprintf(c->host, sizeof(c->host), "%s", set->host);
+	c->port = port;
 	if (stream_connect(set->host, port, set->connect_timeout_ms != 0 ?
 			   set->connect_timeout_ms : 30000, &c->stream, fail_r,
 			   error_r) < 0)
@@ -332,6 +356,82 @@ int pop3_client_login_as(struct pop3_client *c, const char *authzid,
 	if (ret < 0)
 		return -1;
 	return ret == 1 ? pop3_login_refused(c, fail_r, error_r) : 0;
+}
+
+/* RFC 5034: an AUTH command line is at most 255 octets with its CRLF;
+ * a longer initial response goes after an empty challenge. */
+#define POP3_AUTH_LINE_MAX 255
+
+int pop3_client_login_oauth(struct pop3_client *c, enum cfg_source_auth mech,
+			    const char *user, const char *token,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	const char *name = sasl_oauth_mech_name(mech), *text;
+	char said[300] = "", *b64;
+	int ret, challenged = 0;
+
+	if (name == NULL)
+		log_panic("pop3_client_login_oauth: not an OAuth mechanism");
+	if (!(mech == CFG_AUTH_XOAUTH2 ? c->cap_sasl_xoauth2 :
+	      c->cap_sasl_oauthbearer))
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "the POP3 server does not list SASL %s in CAPA, "
+				 "which source_auth needs", name);
+	b64 = sasl_oauth_initial(mech, user, token, c->host, c->port);
+	if (b64 == NULL)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				 "the login name or the token holds a control "
+				 "or 8-bit byte: not sent");
+	if (strlen("AUTH ") + strlen(name) + 1 + strlen(b64) + 2 <= POP3_AUTH_LINE_MAX) {
+		ret = stream_printf(c->stream, fail_r, error_r, "AUTH %s %s\r\n",
+				    name, b64);
+	} else {
+		ret = stream_printf(c->stream, fail_r, error_r, "AUTH %s\r\n", name);
+		if (ret == 0)
+			ret = stream_flush(c->stream, fail_r, error_r);
+		if (ret == 0) {
+			ret = pop3_status_or_challenge(c, 1, &text, fail_r, error_r);
+			if (ret == 0)
+				ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+						   "AUTH %s: +OK before the "
+						   "credentials", name);
+			else if (ret == 1) {
+				mm_free_secret(&b64);
+				return pop3_login_refused(c, fail_r, error_r);
+			} else if (ret == 2)
+				ret = stream_printf(c->stream, fail_r, error_r,
+						    "%s\r\n", b64);
+		}
+	}
+	mm_free_secret(&b64);
+	if (ret < 0)
+		return -1;
+	for (;;) {
+		if (stream_flush(c->stream, fail_r, error_r) < 0)
+			return -1;
+		ret = pop3_status_or_challenge(c, 1, &text, fail_r, error_r);
+		if (ret < 0)
+			return -1;
+		if (ret == 0)
+			return 0;
+		if (ret == 1)
+			break;
+		/* The error challenge: answered once, as mech says. */
+		if (challenged)
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+					 "AUTH %s: a second challenge from the "
+					 "server", name);
+		challenged = 1;
+		sasl_oauth_challenge_text(text, strlen(text), said, sizeof(said));
+		if (stream_printf(c->stream, fail_r, error_r, "%s\r\n",
+				  sasl_oauth_error_reply(mech)) < 0)
+			return -1;
+	}
+	pop3_login_refused(c, fail_r, error_r);
+	if (said[0] != '\0')
+		stream_failf(fail_r, *fail_r, error_r, "%s (the server said: %s)",
+			     *error_r, said);
+	return -1;
 }
 
 struct pop3_listing {

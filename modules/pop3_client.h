@@ -76,6 +76,18 @@ int pop3_client_login_as(struct pop3_client *client, const char *authzid,
 			 const char *user, const char *password,
 			 enum stream_fail *fail_r, const char **error_r);
 
+/* Log in as user with an OAuth 2.0 bearer token: AUTH XOAUTH2 or
+ * OAUTHBEARER (mech, sasl_oauth(3); RFC 5034: the initial response on
+ * the AUTH line when it fits in 255 octets, else after an empty
+ * challenge). A server whose CAPA does not list the mechanism is
+ * STREAM_FAIL_FINAL, nothing sent. A refused token's error challenge is
+ * answered as the mechanism says, and the -ERR that follows classed as
+ * for pop3_client_login(), the challenge's text added to *error_r. */
+int pop3_client_login_oauth(struct pop3_client *client,
+			    enum cfg_source_auth mech, const char *user,
+			    const char *token, enum stream_fail *fail_r,
+			    const char **error_r);
+
 /* Each message's number and UIDL, in order. fn returns non-zero to
  * stop (with *error_r). */
 int pop3_client_uidl(struct pop3_client *client,

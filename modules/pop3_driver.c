@@ -88,7 +88,10 @@ static int pop3_driver_open(const struct driver_settings *set,
 	 * what it stores (pop3_client.h). The auth-hook's password check
 	 * fetches nothing and does without. */
 	ret = pop3_client_enable_utf8(pc->client, fail_r, error_r);
-	if (ret == 0)
+	if (ret == 0 && login->auth != CFG_AUTH_PASSWORD)
+		ret = pop3_client_login_oauth(pc->client, login->auth, login->user,
+					      login->oauth2_token, fail_r, error_r);
+	else if (ret == 0)
 		ret = pop3_client_login_as(pc->client, login->admin_user != NULL &&
 					   !login->admin_star_form ? login->user : NULL,
 					   user, login->password, fail_r, error_r);

@@ -18,6 +18,7 @@
 #include "imap_client.h"
 #include "log.h"
 #include "mm_alloc.h"
+#include "sasl_oauth.h"
 
 static struct imap_client_settings settings(const struct fakeserver *fs,
 					    enum cfg_tls tls)
@@ -881,6 +882,196 @@ START_TEST(resp_code_table)
 }
 END_TEST
 
+/* --- OAuth 2.0: AUTHENTICATE XOAUTH2 and OAUTHBEARER ------------------ */
+
+#define XOAUTH2_IR "dXNlcj11QHgudGVzdAFhdXRoPUJlYXJlciB0b2stMTIzAQE="
+/* The first 33 bytes of "n,a=u@x.test,^Ahost=127.0.0.1^Aport=": the
+ * port is the fake server's, chosen at run time. */
+#define OAUTHBEARER_IR_START "bixhPXVAeC50ZXN0LAFob3N0PTEyNy4wLjAuMQFwb3J0"
+/* {"status":"invalid_token","schemes":"bearer"} */
+#define OAUTH_ERROR_JSON "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciJ9"
+
+/* The messages themselves, decoded: both forms, saslname escaping,
+ * host and port, and what cannot go in. */
+START_TEST(sasl_oauth_messages)
+{
+	char *b64, text[300];
+
+	b64 = sasl_oauth_initial(CFG_AUTH_XOAUTH2, "u@x.test", "tok-123", "h", 1);
+	ck_assert_str_eq(b64, XOAUTH2_IR);
+	mm_free_secret(&b64);
+	/* base64("n,a=a=3Db=2Cc,^Aauth=Bearer t^A^A") */
+	b64 = sasl_oauth_initial(CFG_AUTH_OAUTHBEARER, "a=b,c", "t", NULL, 0);
+	ck_assert_str_eq(b64, "bixhPWE9M0RiPTJDYywBYXV0aD1CZWFyZXIgdAEB");
+	mm_free_secret(&b64);
+	/* base64("n,a=u,^Ahost=h.test^Aport=993^Aauth=Bearer t^A^A") */
+	b64 = sasl_oauth_initial(CFG_AUTH_OAUTHBEARER, "u", "t", "h.test", 993);
+	ck_assert_str_eq(b64, "bixhPXUsAWhvc3Q9aC50ZXN0AXBvcnQ9OTkzAWF1dGg9QmVhcmVyIHQBAQ==");
+	mm_free_secret(&b64);
+	ck_assert_ptr_null(sasl_oauth_initial(CFG_AUTH_XOAUTH2, "u", "t\001x", NULL, 0));
+	ck_assert_ptr_null(sasl_oauth_initial(CFG_AUTH_XOAUTH2, "u\n", "t", NULL, 0));
+	ck_assert_ptr_null(sasl_oauth_initial(CFG_AUTH_OAUTHBEARER, "u", "t\xc3\xa4",
+					      NULL, 0));
+	ck_assert_ptr_null(sasl_oauth_initial(CFG_AUTH_PASSWORD, "u", "t", NULL, 0));
+	ck_assert_str_eq(sasl_oauth_mech_name(CFG_AUTH_XOAUTH2), "XOAUTH2");
+	ck_assert_str_eq(sasl_oauth_mech_name(CFG_AUTH_OAUTHBEARER), "OAUTHBEARER");
+	ck_assert_str_eq(sasl_oauth_error_reply(CFG_AUTH_XOAUTH2), "");
+	ck_assert_str_eq(sasl_oauth_error_reply(CFG_AUTH_OAUTHBEARER), "AQ==");
+	sasl_oauth_challenge_text(OAUTH_ERROR_JSON, strlen(OAUTH_ERROR_JSON), text,
+				  sizeof(text));
+	ck_assert_str_eq(text, "{\"status\":\"invalid_token\",\"schemes\":\"bearer\"}");
+	/* Not base64, control bytes, too short: nothing, or escaped. */
+	sasl_oauth_challenge_text("!!!!", 4, text, sizeof(text));
+	ck_assert_str_eq(text, "");
+	sasl_oauth_challenge_text("AQ==", 4, text, sizeof(text));
+	ck_assert_ptr_null(strchr(text, '\001'));
+	sasl_oauth_challenge_text("", 0, text, sizeof(text));
+	ck_assert_str_eq(text, "");
+}
+END_TEST
+
+/* XOAUTH2 with SASL-IR: one line, and the answer's capabilities. */
+START_TEST(oauth_xoauth2_sasl_ir)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN "
+		  "AUTH=XOAUTH2] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 AUTHENTICATE XOAUTH2 " XOAUTH2_IR "\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK [CAPABILITY IMAP4rev1 ID] Logged in\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert(imap_client_caps(c) & IMAP_CAP_AUTH_XOAUTH2);
+	ck_assert(!(imap_client_caps(c) & IMAP_CAP_AUTH_OAUTHBEARER));
+	freewatch_set("tok-123");
+	ck_assert_int_eq(imap_client_login_oauth(c, CFG_AUTH_XOAUTH2, "u@x.test",
+						 "tok-123", &fail, &error), 0);
+	ck_assert(imap_client_caps(c) & IMAP_CAP_ID);
+	imap_client_close(&c);
+	ck_assert_uint_eq(freewatch_count(), 0);
+	freewatch_set(NULL);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* OAUTHBEARER without SASL-IR: the initial response after the "+". */
+START_TEST(oauth_oauthbearer_no_sasl_ir)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 AUTH=OAUTHBEARER] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 AUTHENTICATE OAUTHBEARER\r", 0, 0 },
+		{ FAKE_SEND, "+ \r\n", 0, 0 },
+		{ FAKE_EXPECT, OAUTHBEARER_IR_START, 0, 0 },
+		{ FAKE_SEND, "M1 OK Logged in\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login_oauth(c, CFG_AUTH_OAUTHBEARER, "u@x.test",
+						 "tok-123", &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* A refused token: the JSON error challenge, answered as the mechanism
+ * says (XOAUTH2: an empty line; OAUTHBEARER: ^A), then the NO, classed
+ * like a refused password; the connection stays in step. */
+static const struct {
+	enum cfg_source_auth mech;
+	const char *command;
+	const char *reply;
+	const char *answer;
+	enum stream_fail fail;
+} oauth_refusals[] = {
+	{ CFG_AUTH_XOAUTH2, "M1 AUTHENTICATE XOAUTH2 " XOAUTH2_IR "\r", "\r",
+	  "NO [AUTHENTICATIONFAILED] Authentication failed.", STREAM_FAIL_AUTH },
+	{ CFG_AUTH_OAUTHBEARER, "M1 AUTHENTICATE OAUTHBEARER " OAUTHBEARER_IR_START,
+	  "AQ==\r", "NO [AUTHENTICATIONFAILED] Authentication failed.",
+	  STREAM_FAIL_AUTH },
+	{ CFG_AUTH_XOAUTH2, "M1 AUTHENTICATE XOAUTH2 " XOAUTH2_IR "\r", "\r",
+	  "NO [UNAVAILABLE] Token service down", STREAM_FAIL_WAIT },
+};
+
+START_TEST(oauth_refused)
+{
+	char *answer = mm_asprintf("M1 %s\r\n", oauth_refusals[_i].answer);
+	const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2 "
+		  "AUTH=OAUTHBEARER] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, oauth_refusals[_i].command, 0, 0 },
+		{ FAKE_SEND, "+ " OAUTH_ERROR_JSON "\r\n", 0, 0 },
+		{ FAKE_EXPECT, oauth_refusals[_i].reply, 0, 0 },
+		{ FAKE_SEND, answer, 0, 0 },
+		{ FAKE_EXPECT, "M2 NOOP\r", 0, 0 },
+		{ FAKE_SEND, "M2 OK done\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login_oauth(c, oauth_refusals[_i].mech, "u@x.test",
+						 "tok-123", &fail, &error), -1);
+	ck_assert_int_eq(fail, oauth_refusals[_i].fail);
+	ck_assert_msg(strncmp(error, "login refused: ", 15) == 0, "%s", error);
+	ck_assert_msg(strstr(error, "(the server said: {\"status\":\"invalid_token\"")
+		      != NULL, "%s", error);
+	ck_assert_ptr_null(strstr(error, "tok-123"));
+	ck_assert_int_eq(imap_client_run(c, "NOOP", NULL, &fail, &error), 0);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+	mm_free(&answer);
+}
+END_TEST
+
+/* Not offered: nothing sent (the next command is M1); a second
+ * challenge is no protocol we know. */
+START_TEST(oauth_not_offered_and_second_challenge)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "* OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=PLAIN] ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M1 NOOP\r", 0, 0 },
+		{ FAKE_SEND, "M1 OK [CAPABILITY IMAP4rev1 SASL-IR AUTH=XOAUTH2] "
+		  "done\r\n", 0, 0 },
+		{ FAKE_EXPECT, "M2 AUTHENTICATE XOAUTH2 " XOAUTH2_IR "\r", 0, 0 },
+		{ FAKE_SEND, "+ " OAUTH_ERROR_JSON "\r\n", 0, 0 },
+		{ FAKE_EXPECT, "\r", 0, 0 },
+		{ FAKE_SEND, "+ again\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct imap_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(try_connect(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login_oauth(c, CFG_AUTH_XOAUTH2, "u@x.test",
+						 "tok-123", &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_str_eq(error, "the server does not offer AUTH=XOAUTH2, which "
+			 "source_auth needs");
+	ck_assert_int_eq(imap_client_run(c, "NOOP", NULL, &fail, &error), 0);
+	ck_assert_int_eq(imap_client_login_oauth(c, CFG_AUTH_XOAUTH2, "u@x.test",
+						 "tok-123", &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, "a second challenge") != NULL, "%s", error);
+	imap_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 static Suite *client_suite(void)
 {
 	Suite *s = suite_create("imap_client");
@@ -896,6 +1087,12 @@ static Suite *client_suite(void)
 	tcase_add_loop_test(tc, login_refusal_class, 0,
 			    sizeof(login_refusals) / sizeof(login_refusals[0]));
 	tcase_add_test(tc, auth_plain_refused_early);
+	tcase_add_test(tc, sasl_oauth_messages);
+	tcase_add_test(tc, oauth_xoauth2_sasl_ir);
+	tcase_add_test(tc, oauth_oauthbearer_no_sasl_ir);
+	tcase_add_loop_test(tc, oauth_refused, 0,
+			    sizeof(oauth_refusals) / sizeof(oauth_refusals[0]));
+	tcase_add_test(tc, oauth_not_offered_and_second_challenge);
 	tcase_add_test(tc, command_refusal_codes);
 	tcase_add_test(tc, resp_code_table);
 	tcase_add_loop_test(tc, detect_downgrade, 0,

@@ -164,7 +164,7 @@ static void list_from_old(const char *fetch, struct listed *l)
 		{ FAKE_SEND, "M4 OK bye\r\n", 0, 0 },
 		{ FAKE_END, NULL, 0, 0 },
 	};
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct driver_folder_status st;
 	struct driver_settings set;
 	struct driver_conn *conn;
@@ -198,7 +198,7 @@ START_TEST(append_hostile)
 		{ FAKE_SEND, "M3 OK bye\r\n", 0, 0 },
 		{ FAKE_END, NULL, 0, 0 },
 	};
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct listed l = { 0 };
 	struct driver_settings set;
 	struct driver_conn *conn;
@@ -247,7 +247,7 @@ START_TEST(multiappend_hostile)
 		{ FAKE_END, NULL, 0, 0 },
 	};
 	static const char *const bodies[] = { "m1", "m2", "m3", "m4" };
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct listed l = { 0 };
 	struct driver_settings set;
 	struct driver_conn *conn;
@@ -471,7 +471,7 @@ START_TEST(append_refused_unsent)
 		{ FAKE_SEND, "M3 OK bye\r\n", 0, 0 },
 		{ FAKE_END, NULL, 0, 0 },
 	};
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct driver_message msg = { 0 };
 	char *kw[] = { (char *)"a)" };
 	struct driver_settings set;
@@ -527,7 +527,7 @@ START_TEST(append_folder_literal)
 		{ FAKE_SEND, "M4 OK bye\r\n", 0, 0 },
 		{ FAKE_END, NULL, 0, 0 },
 	};
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct driver_message msg = { 0 };
 	struct driver_settings set;
 	struct driver_conn *conn;
@@ -602,7 +602,7 @@ START_TEST(append_refusal_class)
 		{ FAKE_SEND, "M3 OK bye\r\n", 0, 0 },
 		{ FAKE_END, NULL, 0, 0 },
 	};
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct driver_message msg = { 0 };
 	struct driver_settings set;
 	struct driver_conn *conn;
@@ -648,7 +648,7 @@ START_TEST(multiappend_refusal_class)
 		{ FAKE_SEND, "M3 OK bye\r\n", 0, 0 },
 		{ FAKE_END, NULL, 0, 0 },
 	};
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct driver_message msg = { 0 };
 	struct driver_settings set;
 	struct driver_conn *conn;
@@ -697,7 +697,7 @@ START_TEST(append_refused_before_continuation)
 		{ FAKE_SEND, "M4 OK bye\r\n", 0, 0 },
 		{ FAKE_END, NULL, 0, 0 },
 	};
-	const struct driver_login login = { "u", "p", NULL, 0 };
+	const struct driver_login login = { .user = "u", .password = "p" };
 	struct driver_message msg = { 0 };
 	struct driver_settings set;
 	struct driver_conn *conn;

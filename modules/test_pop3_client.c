@@ -735,6 +735,160 @@ START_TEST(login_buffers_wiped)
 }
 END_TEST
 
+/* --- OAuth 2.0: AUTH XOAUTH2 and OAUTHBEARER (RFC 5034, 7628) -------- */
+
+#define XOAUTH2_IR "dXNlcj11QHgudGVzdAFhdXRoPUJlYXJlciB0b2stMTIzAQE="
+/* The first 33 bytes of "n,a=u@x.test,^Ahost=127.0.0.1^Aport=". */
+#define OAUTHBEARER_IR_START "bixhPXVAeC50ZXN0LAFob3N0PTEyNy4wLjAuMQFwb3J0"
+/* {"status":"invalid_token","schemes":"bearer"} */
+#define OAUTH_ERROR_JSON "eyJzdGF0dXMiOiJpbnZhbGlkX3Rva2VuIiwic2NoZW1lcyI6ImJlYXJlciJ9"
+#define OAUTH_CAPA "+OK\r\nSASL PLAIN XOAUTH2 OAUTHBEARER\r\nUIDL\r\n.\r\n"
+
+/* A short initial response on the AUTH line; a long one (a 300-byte
+ * token) after the empty challenge. */
+START_TEST(oauth_login)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, OAUTH_CAPA, 0, 0 },
+		{ FAKE_EXPECT, "AUTH XOAUTH2 " XOAUTH2_IR "\r", 0, 0 },
+		{ FAKE_SEND, "+OK Logged in.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	static const struct fakeserver_step long_token[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, OAUTH_CAPA, 0, 0 },
+		{ FAKE_EXPECT, "AUTH OAUTHBEARER\r", 0, 0 },
+		{ FAKE_SEND, "+ \r\n", 0, 0 },
+		{ FAKE_EXPECT, OAUTHBEARER_IR_START, 0, 0 },
+		{ FAKE_SEND, "+OK Logged in.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+	char token[301];
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	freewatch_set("tok-123");
+	ck_assert_int_eq(pop3_client_login_oauth(c, CFG_AUTH_XOAUTH2, "u@x.test",
+						 "tok-123", &fail, &error), 0);
+	pop3_client_close(&c);
+	ck_assert_uint_eq(freewatch_count(), 0);
+	freewatch_set(NULL);
+	ck_assert(fakeserver_stop(&fs));
+
+	memset(token, 'T', 300);
+	token[300] = '\0';
+	ck_assert_int_eq(connect_to(long_token, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_login_oauth(c, CFG_AUTH_OAUTHBEARER, "u@x.test",
+						 token, &fail, &error), 0);
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* A refused token: the error challenge answered as the mechanism says,
+ * then the -ERR, classed like a refused password. */
+static const struct {
+	enum cfg_source_auth mech;
+	const char *command;
+	const char *reply;
+	const char *answer;
+	enum stream_fail fail;
+} oauth_refusals[] = {
+	{ CFG_AUTH_XOAUTH2, "AUTH XOAUTH2 " XOAUTH2_IR "\r", "\r",
+	  "-ERR [AUTH] Authentication failed.\r\n", STREAM_FAIL_AUTH },
+	{ CFG_AUTH_OAUTHBEARER, "AUTH OAUTHBEARER " OAUTHBEARER_IR_START, "AQ==\r",
+	  "-ERR [AUTH] Authentication failed.\r\n", STREAM_FAIL_AUTH },
+	{ CFG_AUTH_OAUTHBEARER, "AUTH OAUTHBEARER " OAUTHBEARER_IR_START, "AQ==\r",
+	  "-ERR [SYS/TEMP] Token service down\r\n", STREAM_FAIL_WAIT },
+};
+
+START_TEST(oauth_refused)
+{
+	const struct fakeserver_step script[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, OAUTH_CAPA, 0, 0 },
+		{ FAKE_EXPECT, oauth_refusals[_i].command, 0, 0 },
+		{ FAKE_SEND, "+ " OAUTH_ERROR_JSON "\r\n", 0, 0 },
+		{ FAKE_EXPECT, oauth_refusals[_i].reply, 0, 0 },
+		{ FAKE_SEND, oauth_refusals[_i].answer, 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(connect_to(script, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_login_oauth(c, oauth_refusals[_i].mech, "u@x.test",
+						 "tok-123", &fail, &error), -1);
+	ck_assert_int_eq(fail, oauth_refusals[_i].fail);
+	ck_assert_msg(strncmp(error, "login refused", 13) == 0, "%s", error);
+	ck_assert_msg(strstr(error, "(the server said: {\"status\":\"invalid_token\"")
+		      != NULL, "%s", error);
+	ck_assert_ptr_null(strstr(error, "tok-123"));
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* Not in CAPA: nothing sent. Refused before the empty challenge: a
+ * login refusal by its code. */
+START_TEST(oauth_not_listed_and_refused_early)
+{
+	static const struct fakeserver_step no_oauth[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, "+OK\r\nSASL PLAIN\r\nUIDL\r\n.\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	static const struct fakeserver_step early[] = {
+		{ FAKE_SEND, "+OK ready\r\n", 0, 0 },
+		{ FAKE_EXPECT, "CAPA\r", 0, 0 },
+		{ FAKE_SEND, OAUTH_CAPA, 0, 0 },
+		{ FAKE_EXPECT, "AUTH XOAUTH2\r", 0, 0 },
+		{ FAKE_SEND, "-ERR [SYS/TEMP] busy\r\n", 0, 0 },
+		{ FAKE_EXPECT, "QUIT\r", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct pop3_client *c;
+	enum stream_fail fail;
+	const char *error;
+	char token[301];
+
+	ck_assert_int_eq(connect_to(no_oauth, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_login_oauth(c, CFG_AUTH_OAUTHBEARER, "u@x.test",
+						 "tok-123", &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_str_eq(error, "the POP3 server does not list SASL OAUTHBEARER in "
+			 "CAPA, which source_auth needs");
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+
+	memset(token, 'T', 300);
+	token[300] = '\0';
+	ck_assert_int_eq(connect_to(early, CFG_TLS_NONE, &fs, &c, &fail, &error), 0);
+	ck_assert_int_eq(pop3_client_login_oauth(c, CFG_AUTH_XOAUTH2, "u@x.test",
+						 token, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_WAIT);
+	ck_assert_msg(strstr(error, "login refused for now: [SYS/TEMP] busy") != NULL,
+		      "%s", error);
+	pop3_client_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 static Suite *pop3_suite(void)
 {
 	Suite *s = suite_create("pop3_client");
@@ -745,6 +899,10 @@ static Suite *pop3_suite(void)
 	tcase_add_test(tc, auth_plain);
 	tcase_add_test(tc, utf8_sent);
 	tcase_add_test(tc, login_as_authzid);
+	tcase_add_test(tc, oauth_login);
+	tcase_add_loop_test(tc, oauth_refused, 0,
+			    sizeof(oauth_refusals) / sizeof(oauth_refusals[0]));
+	tcase_add_test(tc, oauth_not_listed_and_refused_early);
 	tcase_add_test(tc, utf8_refused);
 	tcase_add_test(tc, utf8_not_listed);
 	tcase_add_loop_test(tc, login_buffers_wiped, 0,

@@ -278,7 +278,8 @@ static const char *cli_bulk_split(char *buf, char **user_r, char **password_r,
 	char *first = strchr(buf, ':'), *last = strrchr(buf, ':');
 
 	if (first == NULL) {
-		/* A user alone: allowed where source_admin_user copies. */
+		/* A user alone: allowed where source_admin_user or an
+		 * OAuth token copies. */
 		*user_r = buf;
 		*password_r = NULL;
 		*domain_r = NULL;
@@ -349,10 +350,15 @@ static int cli_bulk_line(struct cli_bulk *bulk, unsigned long lineno,
 		cli_bulk_reject(bulk, lineno, reason);
 		return 0;
 	}
-	if (password == NULL && (req.dom == NULL || req.dom->source_admin_user == NULL)) {
+	/* A user alone: OLD is read with the administrator's password or
+	 * an OAuth token, and no password is set on NEW. */
+	if (password == NULL && (req.dom == NULL ||
+				 (req.dom->source_admin_user == NULL &&
+				  req.dom->source_auth == CFG_AUTH_PASSWORD))) {
 		cli_bulk_reject(bulk, lineno, "no colon (expected user:password or "
 				"user:password:domain; a user alone needs "
-				"source_admin_user for its domain)");
+				"source_admin_user or source_auth = xoauth2 or "
+				"oauthbearer for its domain)");
 		return 0;
 	}
 	req.password = password;

@@ -13,7 +13,9 @@
  *	For now: the store, the key files (sealed to the key pair, or
  *	still with an old key_file the auth workers read), the TLS of the
  *	checks on OLD (source_tls and the store's TLS memory, per
- *	protocol) and certificate verification.
+ *	protocol), certificate verification, and an OAuth domain's
+ *	source_oauth2_token_command (an executable regular file that only
+ *	its owner may change).
  * DIAGNOSTICS
  *	Exit status CLI_EXIT_OK when nothing failed (warnings allowed),
  *	CLI_EXIT_INPUT when a check failed, CLI_EXIT_SYSTEM when the
@@ -21,11 +23,13 @@
  */
 #include "config.h"
 
+#include <errno.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "crypto.h"
@@ -236,11 +240,44 @@ static void preflight_keys(struct preflight *pf, const struct preflight_check *c
 }
 
 /* Checks that run once come first, then each domain's in turn. */
+/* source_oauth2_token_command: can the puller run it, and can nobody
+ * but its owner change it (it hands out every account's token)? Not
+ * run: that would ask the token service. */
+static void preflight_token_command(struct preflight *pf,
+				    const struct preflight_check *check,
+				    const struct cfg_domain *dom)
+{
+	const char *cmd = dom->source_oauth2_token_command;
+	struct stat st;
+
+	if (dom->type != CFG_DOMAIN_BACKUP || dom->source_auth == CFG_AUTH_PASSWORD)
+		return;
+	if (stat(cmd, &st) < 0 || !S_ISREG(st.st_mode) || access(cmd, X_OK) < 0)
+		preflight_report(pf, check, dom, PREFLIGHT_FAILED,
+				 "install it, or fix source_oauth2_token_command",
+				 "source_oauth2_token_command %s: %s", cmd,
+				 stat(cmd, &st) < 0 ? strerror(errno) :
+				 !S_ISREG(st.st_mode) ? "not a regular file" :
+				 "not executable");
+	else if ((st.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		preflight_report(pf, check, dom, PREFLIGHT_WARNING,
+				 "chmod go-w it",
+				 "source_oauth2_token_command %s is writable by "
+				 "group or others: whoever changes it gets every "
+				 "account's token", cmd);
+	else
+		preflight_report(pf, check, dom, PREFLIGHT_OK, NULL,
+				 "source_oauth2_token_command %s is executable "
+				 "(source_auth = %s)", cmd,
+				 cfg_source_auth_name(dom->source_auth));
+}
+
 static const struct preflight_check preflight_checks[] = {
 	{ "store", 0, preflight_store },
 	{ "keys", 0, preflight_keys },
 	{ "source_tls", 1, preflight_source_tls },
 	{ "source_tls_verify", 1, preflight_source_tls_verify },
+	{ "source_oauth2_token_command", 1, preflight_token_command },
 };
 #define PREFLIGHT_CHECKS (sizeof(preflight_checks) / sizeof(preflight_checks[0]))
 

@@ -5,8 +5,9 @@
  *	one account's sessions on OLD and NEW, and its events
  * DESCRIPTION
  *	puller_session_open() logs in to OLD as the domain says (the
- *	captured password, or source_admin_user acting for the user as
- *	source_admin_login says), with the domain's TLS memory, falling
+ *	captured password, source_admin_user acting for the user as
+ *	source_admin_login says, or an OAuth token from
+ *	source_oauth2_token_command), with the domain's TLS memory, falling
  *	back to POP3 when OLD has no IMAP, and to NEW as its master user.
  *	The copy (puller_copy(3)) and the verification (puller_verify(3),
  *	mailmigrate verify) use the same sessions.
@@ -24,6 +25,7 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller.h"
+#include "token_cmd.h"
 
 void puller_event(struct puller *p, const char *account, enum log_severity sev,
 		  const char *fmt, ...)
@@ -116,7 +118,16 @@ int puller_session_open(struct puller *p, struct puller_session *s,
 	    conn_tls_seen(p, s, STORE_TLS_POP3, &seen_pop3, fail_r, error_r) < 0)
 		return -1;
 	s->tdrv = &target_driver_imap;
-	if (s->dom->source_admin_user != NULL) {
+	if (s->dom->source_auth != CFG_AUTH_PASSWORD) {
+		/* OAuth: a fresh token for this account; no password is
+		 * read (cfg(3): no source_admin_user with OAuth). */
+		if (token_cmd_run(s->dom->source_oauth2_token_command, s->account,
+				  p->cfg->connect_timeout * 1000, &password,
+				  fail_r, error_r) < 0)
+			return -1;
+		slogin.auth = s->dom->source_auth;
+		slogin.oauth2_token = password;
+	} else if (s->dom->source_admin_user != NULL) {
 		if (crypto_read_secret(s->dom->source_admin_password_file, &password,
 				       &error) < 0)
 			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
