@@ -214,6 +214,17 @@ t_copy() {
 		grep -F "$l" "$OLD_DOVECOT_LOG" | grep -q ', TLS,' ||
 			{ echo "OLD did not log: $l ... TLS"; return 1; }
 	done
+	# mailmigrate verify logs in with a token as the puller does: every
+	# message copied and on NEW, for each mechanism and protocol.
+	MM verify --all --json >"$MM_DIR/verify.json" 2>"$MM_DIR/verify.err" ||
+		{ cat "$MM_DIR/verify.json" "$MM_DIR/verify.err"; return 1; }
+	"$PYTHON" - "$MM_DIR/verify.json" <<'EOP' || return 1
+import json, sys
+v = json.load(open(sys.argv[1]))
+assert v["accounts_verified"] == 4 and v["accounts_differ"] == 0, v
+for a in v["accounts"]:
+    assert a["result"] == "ok" and sum(f["copied"] for f in a["folders"]) > 0, a
+EOP
 }
 
 maildir_total() {
@@ -287,7 +298,8 @@ t_no_token_logged() {
 		 fay@exit.test gil@empty.test hal@big.test ivy@gone.test; do
 		MM show "$u" --json >>"$MM_DIR/all.log" || return 1
 	done
-	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" "$MM_DIR/all.log"; do
+	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" "$MM_DIR/all.log" \
+		 "$MM_DIR/verify.json"; do
 		[ -s "$f" ] || [ "$f" = "$MM_DIR/daemon.err" ] || { echo "$f is empty"; return 1; }
 		for t in $(cut -d' ' -f1 "$MM_DIR/tokens.txt") tok-not-known-to-the-service-rej \
 			 tok-EXIT1-secret-must-not-show BBBBBBBBBBBBBBBB; do
