@@ -120,6 +120,12 @@ static void preflight_store(struct preflight *pf, const struct preflight_check *
 }
 
 /* The TLS memory for one protocol of a detect domain. */
+/* What a login sends OLD: passwords, or OAuth tokens (source_auth). */
+static const char *preflight_secrets(const struct cfg_domain *dom)
+{
+	return dom->source_auth == CFG_AUTH_PASSWORD ? "passwords" : "tokens";
+}
+
 static void preflight_tls_memory(struct preflight *pf, const struct preflight_check *check,
 				 const struct cfg_domain *dom, const char *proto)
 {
@@ -146,7 +152,7 @@ static void preflight_tls_memory(struct preflight *pf, const struct preflight_ch
 		preflight_report(pf, check, dom, PREFLIGHT_WARNING,
 				 "set source_tls = starttls (or direct) if OLD has TLS",
 				 "%s: source_tls = detect and STARTTLS never seen on OLD: "
-				 "passwords may go in clear", proto);
+				 "%s may go in clear", proto, preflight_secrets(dom));
 	}
 }
 
@@ -161,7 +167,8 @@ static void preflight_source_tls(struct preflight *pf, const struct preflight_ch
 	case CFG_TLS_NONE:
 		preflight_report(pf, check, dom, PREFLIGHT_WARNING,
 				 "set source_tls = starttls or direct if OLD has TLS",
-				 "source_tls = none: passwords go to OLD in clear");
+				 "source_tls = none: %s go to OLD in clear",
+				 preflight_secrets(dom));
 		break;
 	case CFG_TLS_DETECT:
 		if (dom->source_protocols != CFG_PROTO_POP3)
