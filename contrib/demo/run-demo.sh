@@ -120,6 +120,9 @@ done
 echo "  erin logs in again: $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
 	erin@example.test "$DIR/erin.pass") (her session is on NEW now)"
 
+say "mailmigrate verify --all (each folder: OLD now, the store's record, NEW now)"
+"$MM" verify --all
+
 say "mailmigrate list"
 "$MM" list
 
