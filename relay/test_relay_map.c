@@ -11,8 +11,8 @@
 #include <poll.h>
 #include <time.h>
 
-#include "../queue/test_util.h"
-#include "../queue/store_private.h"
+#include "../store/test_util.h"
+#include "../store/store_private.h"
 #include "cfg.h"
 #include "relay.h"
 
