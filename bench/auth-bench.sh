@@ -34,7 +34,7 @@ done
 top_srcdir=$TOP
 top_builddir=${top_builddir:-$TOP}
 HARNESS=$TOP/tests/harness
-MAILMIGRATE=$top_builddir/queue/mailmigrate
+MAILMIGRATE=$top_builddir/cli/mailmigrate
 MAILMIGRATED=$top_builddir/queue/mailmigrated
 MODULE=$top_builddir/auth-hook/.libs/libauthdb_mailmigrate.so
 export HARNESS

@@ -37,7 +37,7 @@ done
 # A VPATH build (make distcheck) keeps its programs elsewhere.
 build=${MM_BUILDDIR:-$top}
 RELAY=$build/relay/mailmigrate-relay
-MM=$build/queue/mailmigrate
+MM=$build/cli/mailmigrate
 for p in "$RELAY" "$MM"; do
 	[ -x "$p" ] || { echo "relay-bench: $p not built (./configure && make)" >&2; exit 2; }
 done

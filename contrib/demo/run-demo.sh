@@ -23,13 +23,13 @@ say() { printf '\n==> %s\n' "$*"; }
 say "installing packages"
 sh tests/install-deps.sh
 
-if [ ! -x queue/mailmigrate ]; then
+if [ ! -x cli/mailmigrate ]; then
 	say "building mailmigrate"
 	autoreconf -fi >/dev/null 2>&1
 	./configure --quiet
 	make -j2 >/dev/null
 fi
-MM="$top/queue/mailmigrate"
+MM="$top/cli/mailmigrate"
 MMD="$top/queue/mailmigrated"
 
 DIR=$(mktemp -d /tmp/mmdemo.XXXXXX)

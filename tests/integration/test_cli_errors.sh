@@ -19,7 +19,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-MAILMIGRATE=${MAILMIGRATE:-${top_builddir:-$(dirname "$0")/../..}/queue/mailmigrate}
+MAILMIGRATE=${MAILMIGRATE:-${top_builddir:-$(dirname "$0")/../..}/cli/mailmigrate}
 [ -x "$MAILMIGRATE" ] || skip "no mailmigrate binary at $MAILMIGRATE (run make)"
 MAILMIGRATED=${MAILMIGRATED:-${top_builddir:-$(dirname "$0")/../..}/queue/mailmigrated}
 RELAY=${MAILMIGRATE_RELAY:-${top_builddir:-$(dirname "$0")/../..}/relay/mailmigrate-relay}

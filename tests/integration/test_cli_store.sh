@@ -12,7 +12,7 @@
 # shellcheck source=lib.sh
 . "$(dirname "$0")/lib.sh"
 
-MAILMIGRATE=${MAILMIGRATE:-${top_builddir:-$(dirname "$0")/../..}/queue/mailmigrate}
+MAILMIGRATE=${MAILMIGRATE:-${top_builddir:-$(dirname "$0")/../..}/cli/mailmigrate}
 [ -x "$MAILMIGRATE" ] || skip "no mailmigrate binary at $MAILMIGRATE (run make)"
 command -v "$PYTHON" >/dev/null 2>&1 ||
 	fail "python3 is needed to check the JSON (run tests/install-deps.sh)"
