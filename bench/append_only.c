@@ -11,7 +11,7 @@
  *	flags, INTERNALDATE, IMAP size, file), creates each folder and
  *	sends its messages as MULTIAPPEND commands (LITERAL+) of at most
  *	MESSAGES messages (default 64) and BYTES bytes (default 16 MiB):
- *	the batches of mailmigrated (queue/puller.h PULLER_BATCH_*), so
+ *	the batches of mailmigrated (puller/puller.h PULLER_BATCH_*), so
  *	NEW commits (and fsyncs) exactly as often as under mailmigrated.
  *	Each file is read in 64 KiB chunks with its LF line ends made
  *	CRLF on the way: the bytes NEW receives are those FETCH BODY[]

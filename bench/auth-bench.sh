@@ -35,7 +35,7 @@ top_srcdir=$TOP
 top_builddir=${top_builddir:-$TOP}
 HARNESS=$TOP/tests/harness
 MAILMIGRATE=$top_builddir/cli/mailmigrate
-MAILMIGRATED=$top_builddir/queue/mailmigrated
+MAILMIGRATED=$top_builddir/puller/mailmigrated
 MODULE=$top_builddir/auth-hook/.libs/libauthdb_mailmigrate.so
 export HARNESS
 # shellcheck source=../tests/integration/lib.sh

@@ -42,7 +42,7 @@ SRC=$(cd "$HERE/.." && pwd)
 BUILD=${top_builddir:-$SRC}
 HARNESS=${HARNESS:-$SRC/tests/harness}
 MAILMIGRATE=${MAILMIGRATE:-$BUILD/cli/mailmigrate}
-MAILMIGRATED=${MAILMIGRATED:-$BUILD/queue/mailmigrated}
+MAILMIGRATED=${MAILMIGRATED:-$BUILD/puller/mailmigrated}
 FETCH_ONLY=${FETCH_ONLY:-$BUILD/bench/fetch_only}
 APPEND_ONLY=${APPEND_ONLY:-$BUILD/bench/append_only}
 if [ -z "${PYTHON:-}" ]; then

@@ -51,7 +51,7 @@ for trs in $(find "$top" -name '*.trs'); do
 	esac
 done
 # Check's own closing lines, one per unit-test program.
-for log in $(find "$top/common" "$top/store" "$top/queue" "$top/modules" "$top/relay" \
+for log in $(find "$top/common" "$top/store" "$top/puller" "$top/cli" "$top/modules" "$top/relay" \
 	     "$top/auth-hook" -name 'test_*.log' 2>/dev/null | sort); do
 	grep -h '^[0-9]*%: Checks:' "$log" | sed "s|^|$(basename "$log" .log): |"
 done

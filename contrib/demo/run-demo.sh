@@ -30,7 +30,7 @@ if [ ! -x cli/mailmigrate ]; then
 	make -j2 >/dev/null
 fi
 MM="$top/cli/mailmigrate"
-MMD="$top/queue/mailmigrated"
+MMD="$top/puller/mailmigrated"
 
 DIR=$(mktemp -d /tmp/mmdemo.XXXXXX)
 chmod 755 "$DIR"

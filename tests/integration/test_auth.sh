@@ -26,7 +26,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mm_require_root_and_pkgs
-MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
 [ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
 MODULE=${MM_AUTH_MODULE:-$top_builddir/auth-hook/.libs/libauthdb_mailmigrate.so}
 [ -f "$MODULE" ] || skip "auth module not built ($MODULE)"

@@ -15,7 +15,7 @@ done
 top_srcdir=${top_srcdir:-$(cd "$(dirname "$0")/../.." && pwd)}
 top_builddir=${top_builddir:-$top_srcdir}
 MAILMIGRATE=${MAILMIGRATE:-$top_builddir/cli/mailmigrate}
-MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
 BENCH=$top_srcdir/bench/puller-bench.sh
 [ -x "$top_builddir/bench/fetch_only" ] || skip "bench/fetch_only not built"
 

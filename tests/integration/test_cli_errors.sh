@@ -21,7 +21,7 @@
 
 MAILMIGRATE=${MAILMIGRATE:-${top_builddir:-$(dirname "$0")/../..}/cli/mailmigrate}
 [ -x "$MAILMIGRATE" ] || skip "no mailmigrate binary at $MAILMIGRATE (run make)"
-MAILMIGRATED=${MAILMIGRATED:-${top_builddir:-$(dirname "$0")/../..}/queue/mailmigrated}
+MAILMIGRATED=${MAILMIGRATED:-${top_builddir:-$(dirname "$0")/../..}/puller/mailmigrated}
 RELAY=${MAILMIGRATE_RELAY:-${top_builddir:-$(dirname "$0")/../..}/relay/mailmigrate-relay}
 
 T0=$(date +%s%N)

@@ -13,7 +13,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mm_require_root_and_pkgs
-MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
 [ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
 
 BIG_MB=${MM_BIG_MB:-20}

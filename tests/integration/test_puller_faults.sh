@@ -50,7 +50,7 @@
 . "$(dirname "$0")/lib.sh"
 
 mm_require_root_and_pkgs
-MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
 [ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
 
 # Dovecot 2.3 enforces quota_max_mail_size but does not advertise it:

@@ -14,7 +14,7 @@
 
 mm_require_root_and_pkgs
 RELAY=${MAILMIGRATE_RELAY:-$top_builddir/relay/mailmigrate-relay}
-MAILMIGRATED=${MAILMIGRATED:-$top_builddir/queue/mailmigrated}
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
 [ -x "$RELAY" ] || skip "mailmigrate-relay not built"
 [ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
 RC="$PYTHON $HARNESS/relayclient.py"
