@@ -24,6 +24,7 @@
 #include "driver.h"
 #include "folder_map.h"
 #include "mm_alloc.h"
+#include "mutf7.h"
 #include "puller.h"
 
 struct cli_verify {
@@ -78,7 +79,7 @@ static void cli_verify_row(struct cli_table *t, const struct puller_verify *v,
 	const char *error;
 
 	/* Modified UTF-7 shown as the UTF-8 it stands for. */
-	if (!utf8_names && folder_map_mutf7_to_utf8(v->folder, &utf8, &error) == 0)
+	if (!utf8_names && mutf7_to_utf8(v->folder, &utf8, &error) == 0)
 		cli_printable(utf8, cells[0], sizeof(cells[0]));
 	else
 		cli_printable(v->folder, cells[0], sizeof(cells[0]));

@@ -21,6 +21,7 @@
 #include "folder_map.h"
 #include "log.h"
 #include "mm_alloc.h"
+#include "mutf7.h"
 
 /* One folder_map pair, both sides in '/' form with INBOX canonical. */
 struct folder_map_pair {
@@ -61,20 +62,6 @@ static const char *fm_error(const char *fmt, ...)
 	return folder_map_errbuf;
 }
 
-/* Format into a caller's error buffer (internal layers). */
-static int fm_fail(char *err, size_t errsize, const char *fmt, ...)
-	__attribute__((format(printf, 3, 4)));
-
-static int fm_fail(char *err, size_t errsize, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(err, errsize, fmt, ap);
-	va_end(ap);
-	return -1;
-}
-
 static void buf_init(struct fm_buf *b, size_t max)
 {
 	b->len = 0;
@@ -100,70 +87,6 @@ static int buf_putc(struct fm_buf *b, char c)
 
 /* --- UTF-8 ------------------------------------------------------------- */
 
-/* Decode one code point at s, strictly; -1 when malformed. Stops at a
- * NUL, which is never a continuation byte. */
-static int utf8_get(const unsigned char *s, uint32_t *cp_r, size_t *len_r)
-{
-	uint32_t cp;
-	size_t n, i;
-
-	if (s[0] < 0x80) {
-		*cp_r = s[0];
-		*len_r = 1;
-		return 0;
-	}
-	if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-		n = 2;
-		cp = s[0] & 0x1f;
-	} else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-		n = 3;
-		cp = s[0] & 0x0f;
-	} else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-		n = 4;
-		cp = s[0] & 0x07;
-	} else {
-		return -1;
-	}
-	for (i = 1; i < n; i++) {
-		if ((s[i] & 0xc0) != 0x80)
-			return -1;
-		cp = (cp << 6) | (s[i] & 0x3f);
-	}
-	if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) ||
-	    (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-		return -1;
-	*cp_r = cp;
-	*len_r = n;
-	return 0;
-}
-
-static int utf8_put(struct fm_buf *b, uint32_t cp)
-{
-	char u[4];
-	size_t n;
-
-	if (cp < 0x80) {
-		u[0] = (char)cp;
-		n = 1;
-	} else if (cp < 0x800) {
-		u[0] = (char)(0xc0 | (cp >> 6));
-		u[1] = (char)(0x80 | (cp & 0x3f));
-		n = 2;
-	} else if (cp < 0x10000) {
-		u[0] = (char)(0xe0 | (cp >> 12));
-		u[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[2] = (char)(0x80 | (cp & 0x3f));
-		n = 3;
-	} else {
-		u[0] = (char)(0xf0 | (cp >> 18));
-		u[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
-		u[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
-		u[3] = (char)(0x80 | (cp & 0x3f));
-		n = 4;
-	}
-	return buf_put(b, u, n);
-}
-
 /* Case folding for the usual special-use names: ASCII and the Latin-1
  * capitals (U+00C0 to U+00DE but the multiplication sign). */
 static uint32_t fold(uint32_t cp)
@@ -184,7 +107,8 @@ static int utf8_caseeq(const char *a, const char *b)
 	size_t na, nb;
 
 	while (*p != '\0' && *q != '\0') {
-		if (utf8_get(p, &ca, &na) < 0 || utf8_get(q, &cb, &nb) < 0)
+		if (mutf7_utf8_get(p, &ca, &na) < 0 ||
+		    mutf7_utf8_get(q, &cb, &nb) < 0)
 			return 0;
 		if (fold(ca) != fold(cb))
 			return 0;
@@ -192,97 +116,6 @@ static int utf8_caseeq(const char *a, const char *b)
 		q += nb;
 	}
 	return *p == '\0' && *q == '\0';
-}
-
-/* --- modified UTF-7 ---------------------------------------------------- */
-
-static const char mb64_chars[] =
-	"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+,";
-
-static int mb64_value(unsigned char c)
-{
-	if (c >= 'A' && c <= 'Z')
-		return c - 'A';
-	if (c >= 'a' && c <= 'z')
-		return c - 'a' + 26;
-	if (c >= '0' && c <= '9')
-		return c - '0' + 52;
-	if (c == '+')
-		return 62;
-	if (c == ',')
-		return 63;
-	return -1;
-}
-
-/* Printable ASCII: what stands for itself in modified UTF-7. */
-static int is_printable(uint32_t c)
-{
-	return c >= 0x20 && c <= 0x7e;
-}
-
-/* Decode one shift starting after its '&' at *pp (which is not '-');
- * leave *pp after the closing '-'. */
-static int mutf7_shift(const unsigned char **pp, const unsigned char *start,
-		       struct fm_buf *out, char *err, size_t errsize)
-{
-	const unsigned char *p = *pp;
-	uint32_t bits = 0, high = 0, unit, cp;
-	unsigned nbits = 0;
-	int v;
-
-	for (; *p != '-'; p++) {
-		if (*p == '\0')
-			return fm_fail(err, errsize, "unterminated shift at offset %zu",
-				       (size_t)(*pp - 1 - start));
-		if ((v = mb64_value(*p)) < 0)
-			return fm_fail(err, errsize, "byte 0x%02x at offset %zu "
-				       "is not modified base64", *p, (size_t)(p - start));
-		bits = (bits << 6) | (uint32_t)v;
-		nbits += 6;
-		if (nbits < 16)
-			continue;
-		nbits -= 16;
-		unit = (bits >> nbits) & 0xffff;
-		bits &= (1U << nbits) - 1;
-		if (high != 0) {
-			if (unit < 0xdc00 || unit > 0xdfff)
-				return fm_fail(err, errsize, "unpaired high surrogate "
-					       "before offset %zu", (size_t)(p - start));
-			cp = 0x10000 + ((high - 0xd800) << 10) + (unit - 0xdc00);
-			high = 0;
-		} else if (unit >= 0xd800 && unit <= 0xdbff) {
-			high = unit;
-			continue;
-		} else if (unit >= 0xdc00 && unit <= 0xdfff) {
-			return fm_fail(err, errsize, "unpaired low surrogate "
-				       "before offset %zu", (size_t)(p - start));
-		} else if (unit < 0x20 || unit == 0x7f) {
-			return fm_fail(err, errsize, "control character U+%04X "
-				       "before offset %zu", (unsigned)unit,
-				       (size_t)(p - start));
-		} else if (is_printable(unit)) {
-			return fm_fail(err, errsize, "printable ASCII '%c' encoded "
-				       "in a shift before offset %zu", (char)unit,
-				       (size_t)(p - start));
-		} else {
-			cp = unit;
-		}
-		if (utf8_put(out, cp) < 0)
-			return fm_fail(err, errsize, "longer than %zu bytes decoded",
-				       out->max);
-	}
-	if (high != 0)
-		return fm_fail(err, errsize, "unpaired high surrogate at the end "
-			       "of the shift ending at offset %zu", (size_t)(p - start));
-	/* A minimal shift leaves fewer than 6 bits over, all zero. */
-	if (nbits >= 6)
-		return fm_fail(err, errsize, "non-minimal shift ending at offset %zu "
-			       "(base64 left over)", (size_t)(p - start));
-	if (bits != 0)
-		return fm_fail(err, errsize, "non-zero trailing bits in the shift "
-			       "ending at offset %zu", (size_t)(p - start));
-	*pp = p + 1;
-	return 0;
 }
 
 /* Is s well-formed UTF-8 without control characters (ASCII is)? */
@@ -294,7 +127,7 @@ static int utf8_text(const char *s)
 		uint32_t cp;
 		size_t n;
 
-		if (utf8_get(p, &cp, &n) < 0 || cp < 0x20 || cp == 0x7f)
+		if (mutf7_utf8_get(p, &cp, &n) < 0 || cp < 0x20 || cp == 0x7f)
 			return 0;
 		p += n;
 	}
@@ -311,158 +144,12 @@ static int raw_utf8(const char *s)
 		uint32_t cp;
 		size_t n;
 
-		if (utf8_get(p, &cp, &n) < 0 || cp < 0x20 || cp == 0x7f)
+		if (mutf7_utf8_get(p, &cp, &n) < 0 || cp < 0x20 || cp == 0x7f)
 			return 0;
 		high |= *p >= 0x80;
 		p += n;
 	}
 	return high;
-}
-
-/* Decode modified UTF-7 in, appending UTF-8 to out. */
-static int mutf7_decode(const char *in, struct fm_buf *out, char *err,
-			size_t errsize)
-{
-	const unsigned char *start = (const unsigned char *)in, *p = start;
-	int after_shift = 0;
-
-	while (*p != '\0') {
-		if (*p != '&') {
-			if (!is_printable(*p))
-				return fm_fail(err, errsize, "byte 0x%02x at offset %zu "
-					       "is not printable ASCII", *p,
-					       (size_t)(p - start));
-			if (buf_putc(out, (char)*p) < 0)
-				goto too_long;
-			p++;
-			after_shift = 0;
-			continue;
-		}
-		if (p[1] == '-') {
-			if (buf_putc(out, '&') < 0)
-				goto too_long;
-			p += 2;
-			after_shift = 0;
-			continue;
-		}
-		/* Two shifts back to back would be one in minimal form. */
-		if (after_shift)
-			return fm_fail(err, errsize, "non-minimal: a shift straight "
-				       "after another at offset %zu", (size_t)(p - start));
-		p++;
-		if (mutf7_shift(&p, start, out, err, errsize) < 0)
-			return -1;
-		after_shift = 1;
-	}
-	return 0;
-too_long:
-	return fm_fail(err, errsize, "longer than %zu bytes decoded", out->max);
-}
-
-/* Add one UTF-16 unit to a shift being encoded. */
-static int mutf7_unit(struct fm_buf *out, uint32_t unit, uint32_t *bits,
-		      unsigned *nbits)
-{
-	*bits = (*bits << 16) | unit;
-	*nbits += 16;
-	while (*nbits >= 6) {
-		*nbits -= 6;
-		if (buf_putc(out, mb64_chars[(*bits >> *nbits) & 0x3f]) < 0)
-			return -1;
-	}
-	*bits &= (1U << *nbits) - 1;
-	return 0;
-}
-
-/* Encode UTF-8 in as modified UTF-7, appending to out. */
-static int mutf7_encode(const char *in, struct fm_buf *out, char *err,
-			size_t errsize)
-{
-	const unsigned char *start = (const unsigned char *)in, *p = start;
-	uint32_t cp, bits;
-	unsigned nbits;
-	size_t n;
-
-	while (*p != '\0') {
-		if (is_printable(*p)) {
-			if (buf_put(out, *p == '&' ? "&-" : (const char *)p,
-				    *p == '&' ? 2 : 1) < 0)
-				goto too_long;
-			p++;
-			continue;
-		}
-		/* One shift for the whole run up to the next printable. */
-		if (buf_putc(out, '&') < 0)
-			goto too_long;
-		bits = 0;
-		nbits = 0;
-		while (*p != '\0' && !is_printable(*p)) {
-			if (utf8_get(p, &cp, &n) < 0)
-				return fm_fail(err, errsize, "not valid UTF-8 at "
-					       "offset %zu", (size_t)(p - start));
-			if (cp < 0x80)
-				return fm_fail(err, errsize, "control character "
-					       "U+%04X at offset %zu", (unsigned)cp,
-					       (size_t)(p - start));
-			p += n;
-			if (cp >= 0x10000) {
-				cp -= 0x10000;
-				if (mutf7_unit(out, 0xd800 + (cp >> 10), &bits, &nbits) < 0 ||
-				    mutf7_unit(out, 0xdc00 + (cp & 0x3ff), &bits, &nbits) < 0)
-					goto too_long;
-			} else if (mutf7_unit(out, cp, &bits, &nbits) < 0) {
-				goto too_long;
-			}
-		}
-		if (nbits > 0 &&
-		    buf_putc(out, mb64_chars[(bits << (6 - nbits)) & 0x3f]) < 0)
-			goto too_long;
-		if (buf_putc(out, '-') < 0)
-			goto too_long;
-	}
-	return 0;
-too_long:
-	return fm_fail(err, errsize, "longer than %zu bytes encoded", out->max);
-}
-
-int folder_map_mutf7_to_utf8(const char *in, char **out_r, const char **error_r)
-{
-	struct fm_buf out;
-	char err[256];
-
-	*out_r = NULL;
-	if (strlen(in) > FOLDER_MAP_MAX_TEXT) {
-		*error_r = fm_error("modified UTF-7: longer than %d bytes",
-				    FOLDER_MAP_MAX_TEXT);
-		return -1;
-	}
-	buf_init(&out, FOLDER_MAP_MAX_TEXT);
-	if (mutf7_decode(in, &out, err, sizeof(err)) < 0) {
-		*error_r = fm_error("bad modified UTF-7: %s", err);
-		return -1;
-	}
-	*out_r = mm_memdup(out.data, out.len + 1);
-	return 0;
-}
-
-int folder_map_utf8_to_mutf7(const char *in, char **out_r, const char **error_r)
-{
-	struct fm_buf out;
-	char err[256];
-
-	*out_r = NULL;
-	if (strlen(in) > FOLDER_MAP_MAX_TEXT) {
-		*error_r = fm_error("UTF-8: longer than %d bytes",
-				    FOLDER_MAP_MAX_TEXT);
-		return -1;
-	}
-	buf_init(&out, FOLDER_MAP_MAX_TEXT);
-	if (mutf7_encode(in, &out, err, sizeof(err)) < 0) {
-		*error_r = fm_error("cannot encode as modified UTF-7: %s", err);
-		return -1;
-	}
-	*out_r = mm_memdup(out.data, out.len + 1);
-	return 0;
 }
 
 /* --- compiling the settings -------------------------------------------- */
@@ -535,8 +222,8 @@ static int folder_map_check_name(char *name, unsigned pair, const char *side,
 				    FOLDER_MAP_MAX_NAME);
 		return -1;
 	}
-	buf_init(&enc, FOLDER_MAP_MAX_TEXT);
-	if (mutf7_encode(name, &enc, err, sizeof(err)) < 0) {
+	if (mutf7_encode(name, enc.data, sizeof(enc.data), &enc.len, err,
+			 sizeof(err)) < 0) {
 		*error_r = fm_error("folder_map: pair %u: %s name '%s': %s",
 				    pair, side, pname, err);
 		return -1;
@@ -854,8 +541,8 @@ static int folder_map_encode(const struct folder_map_target *dst,
 		}
 		if (!first && buf_putc(out, dst->separator) < 0)
 			goto too_long;
-		buf_init(&enc, FOLDER_MAP_MAX_TEXT);
-		if (mutf7_encode(levels[i], &enc, err, sizeof(err)) < 0) {
+		if (mutf7_encode(levels[i], enc.data, sizeof(enc.data), &enc.len,
+				 err, sizeof(err)) < 0) {
 			*error_r = fm_error("folder '%s': %s", pname, err);
 			return -1;
 		}
@@ -924,7 +611,8 @@ int folder_map_apply(const struct folder_map *map,
 					    pname, FOLDER_MAP_MAX_TEXT);
 			return -1;
 		}
-	} else if (mutf7_decode(rest, &dec, err, sizeof(err)) < 0) {
+	} else if (mutf7_decode(rest, dec.data, sizeof(dec.data), &dec.len, err,
+				sizeof(err)) < 0) {
 		*error_r = fm_error("folder '%s': bad modified UTF-7: %s", pname, err);
 		return -1;
 	}

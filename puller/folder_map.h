@@ -75,18 +75,11 @@
  *	Papierkorb, Bin; Junk: Junk, Spam, Junk E-mail, Junk Email,
  *	Bulk Mail; Archive: Archive, Archives.
  *
- *	Modified UTF-7 (RFC 3501 5.1.3) is handled strictly both ways:
- *	only printable ASCII stands for itself, '&' is "&-", a shift
- *	holds minimal modified base64 (',' for '/', no padding, zero
- *	trailing bits, no second shift straight after the first), never
- *	printable ASCII, and well-formed UTF-16. Controls (U+0000 to
- *	U+001F, U+007F) are refused either way: no server takes them in
- *	a folder name. UTF-8 must be well formed (no overlong forms,
- *	surrogates or code points over U+10FFFF).
+ *	Modified UTF-7 is decoded and encoded strictly, by mutf7(3).
  * LIMITS
  *	FOLDER_MAP_MAX_NAME bytes for a raw name on OLD or NEW and for a
- *	folder_map name; FOLDER_MAP_MAX_TEXT bytes in and out of the
- *	modified UTF-7 converters.
+ *	folder_map name; FOLDER_MAP_MAX_TEXT bytes for a name decoded
+ *	from or encoded to modified UTF-7.
  * DIAGNOSTICS
  *	Functions that can fail return -1 with *error_r pointing to a
  *	static buffer, valid until the next folder_map_ call that
@@ -168,15 +161,5 @@ int folder_map_apply(const struct folder_map *map,
 		     const struct folder_map_target *dst,
 		     const char *old_name, unsigned attrs,
 		     char **target_r, const char **error_r);
-
-/* Decode modified UTF-7 to UTF-8.
- * @param in	at most FOLDER_MAP_MAX_TEXT bytes
- * @param out_r	on success, owned by the caller (free() or mm_free())
- * @return 0 or -1 with *error_r */
-int folder_map_mutf7_to_utf8(const char *in, char **out_r,
-			     const char **error_r);
-/* Encode UTF-8 as modified UTF-7; the same contract. */
-int folder_map_utf8_to_mutf7(const char *in, char **out_r,
-			     const char **error_r);
 
 #endif
