@@ -148,7 +148,7 @@ static const struct {
 	{ NULL, NULL, O_UTF8_COURIER, N_STD, "INBOX.Entw\xc3\xbc" "rfe", 0, 1, "Drafts" },
 	{ NULL, NULL, O_UTF8, N_PLAIN, "Donn\xe9" "es", 0, -1,
 	  "folder 'Donn?es': not well-formed UTF-8" },
-	{ NULL, NULL, O_UTF8, N_PLAIN, "a\xc0\xafb", 0, -1, "not well-formed UTF-8" },
+	{ NULL, NULL, O_UTF8, N_PLAIN, "a\xc0\xaf" "b", 0, -1, "not well-formed UTF-8" },
 	{ "Donn*", NULL, O_UTF8, N_PLAIN, "Donn\xe9" "es", 0, 0, NULL },
 	{ "Entw\xc3\xbc" "rfe", NULL, O_UTF8, N_PLAIN, "Entw\xc3\xbc" "rfe", 0, 0, NULL },
 	{ NULL, NULL, O_COURIER, N_PLAIN, "INBOX.Work.Projects", 0, 1, "Work/Projects" },
