@@ -35,12 +35,6 @@ struct cli_verify {
 	uint64_t accounts, differ, errors;
 };
 
-static int cli_verify_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct driver_folder *)a)->name,
-		      ((const struct driver_folder *)b)->name);
-}
-
 static void cli_verify_json_folder(struct cli_json *j, const struct puller_verify *v)
 {
 	cli_json_object(j, NULL);
@@ -119,36 +113,17 @@ static int cli_verify_folders(struct cli_verify *cv, struct puller_session *s,
 	struct folder_map_source msrc = { 0 };
 	char prefix[64] = "";
 	size_t ns = 0;
-	int ret = 0, inbox = 0;
+	int ret;
 
-	if (s->sdrv->list_folders(s->src, &sf, &ns, fail_r, error_r) < 0)
+	if (puller_source_folders(s, &sf, &ns, &msrc, prefix, sizeof(prefix), fail_r,
+				  error_r) < 0)
 		return -1;
-	for (size_t i = 0; i < ns; i++)
-		inbox |= strcasecmp(sf[i].name, "INBOX") == 0;
-	if (!inbox) {
-		driver_folders_free(&sf, ns);
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "OLD shows no "
-				    "INBOX to this login (%zu other folders): the "
-				    "session is not the user's mailbox", ns);
-	}
-	ret = s->sdrv->namespace_prefix == NULL ? 0 :
-		s->sdrv->namespace_prefix(s->src, prefix, sizeof(prefix), fail_r, error_r);
-	if (ret < 0) {
-		driver_folders_free(&sf, ns);
-		return -1;
-	}
-	if (ret == 0)
-		puller_guess_prefix(sf, ns, prefix, sizeof(prefix));
-	msrc.prefix = prefix;
-	msrc.separator = sf[0].separator;
-	msrc.utf8 = s->sdrv->utf8_names != NULL && s->sdrv->utf8_names(s->src);
 	if (folder_map_new(s->dom->exclude_folders, s->dom->folder_map, &map,
 			   error_r) < 0) {
 		driver_folders_free(&sf, ns);
 		*fail_r = STREAM_FAIL_FINAL;
 		return -1;
 	}
-	qsort(sf, ns, sizeof(*sf), cli_verify_cmp);
 	ret = 0;
 	for (size_t i = 0; ret == 0 && i < ns; i++) {
 		struct puller_verify v;

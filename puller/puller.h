@@ -70,6 +70,15 @@ struct puller_session {
 int puller_session_open(struct puller *p, struct puller_session *s,
 			enum stream_fail *fail_r, const char **error_r);
 void puller_session_close(struct puller_session *s);
+/* OLD's folders, sorted by name (parents first), and how OLD lays out
+ * their names in *msrc (its personal prefix, by NAMESPACE or guessed,
+ * in prefix[size]). An OLD session without INBOX fails FINAL with the
+ * reason: it is not the user's mailbox. The caller frees the folders
+ * (driver_folders_free()). */
+struct folder_map_source;
+int puller_source_folders(struct puller_session *s, struct driver_folder **folders_r,
+			  size_t *count_r, struct folder_map_source *msrc, char *prefix,
+			  size_t size, enum stream_fail *fail_r, const char **error_r);
 /* The personal namespace prefix a folder list implies: "INBOX." when
  * every other folder sits below INBOX (Courier, Cyrus), else "". */
 void puller_guess_prefix(const struct driver_folder *folders, size_t count,

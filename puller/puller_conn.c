@@ -16,12 +16,14 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
 
 #include "crypto.h"
 #include "driver.h"
+#include "folder_map.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller.h"
@@ -241,6 +243,54 @@ void puller_guess_prefix(const struct driver_folder *folders, size_t count,
 	}
 	if (others > 0 && below == others && sep != '\0')
 		snprintf(prefix, size, "INBOX%c", sep);
+}
+
+static int conn_folder_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct driver_folder *)a)->name,
+		      ((const struct driver_folder *)b)->name);
+}
+
+int puller_source_folders(struct puller_session *s, struct driver_folder **folders_r,
+			  size_t *count_r, struct folder_map_source *msrc, char *prefix,
+			  size_t size, enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_folder *sf = NULL;
+	size_t ns = 0;
+	int ret, inbox = 0;
+
+	if (s->sdrv->list_folders(s->src, &sf, &ns, fail_r, error_r) < 0)
+		return -1;
+	/* Every mailbox has an INBOX: a session without one (an
+	 * administrator logged in as itself, a login OLD maps to another
+	 * mailbox) would copy nothing and call it done. */
+	for (size_t i = 0; i < ns; i++)
+		inbox |= strcasecmp(sf[i].name, "INBOX") == 0;
+	if (!inbox) {
+		driver_folders_free(&sf, ns);
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "OLD shows "
+				 "no INBOX to this login (%zu other folders): "
+				 "the session is not the user's mailbox, nothing "
+				 "copied; check source_login and "
+				 "source_admin_user", ns);
+	}
+	/* OLD's personal prefix: what NAMESPACE says, else a guess. */
+	ret = s->sdrv->namespace_prefix == NULL ? 0 :
+		s->sdrv->namespace_prefix(s->src, prefix, size, fail_r, error_r);
+	if (ret < 0) {
+		driver_folders_free(&sf, ns);
+		return -1;
+	}
+	if (ret == 0)
+		puller_guess_prefix(sf, ns, prefix, size);
+	msrc->prefix = prefix;
+	msrc->separator = sf[0].separator;
+	msrc->utf8 = s->sdrv->utf8_names != NULL && s->sdrv->utf8_names(s->src);
+	/* Parents sort before their children. */
+	qsort(sf, ns, sizeof(*sf), conn_folder_cmp);
+	*folders_r = sf;
+	*count_r = ns;
+	return 0;
 }
 
 void puller_session_close(struct puller_session *s)

@@ -921,6 +921,14 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	return ret;
 }
 
+/* The copy's sessions, as puller_conn(3) and puller_verify(3) take them. */
+static struct puller_session copy_session(const struct copy *c)
+{
+	struct puller_session s = { c->dom, c->account, c->sdrv, c->tdrv, c->src, c->dst };
+
+	return s;
+}
+
 /* A copied message whose date NEW did not keep: an event naming it. */
 static void copy_date_event(const struct puller_verify *v, uint32_t old_uid,
 			    uint32_t new_uid, const char *old_date, const char *new_date,
@@ -942,7 +950,7 @@ static void copy_date_event(const struct puller_verify *v, uint32_t old_uid,
 static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fail_r,
 		       const char **error_r)
 {
-	struct puller_session s = { c->dom, c->account, c->sdrv, c->tdrv, c->src, c->dst };
+	struct puller_session s = copy_session(c);
 	struct puller_verify v;
 	const char *error;
 	int ret;
@@ -1005,25 +1013,11 @@ static void copy_target_layout(struct copy *c, const struct driver_folder *folde
 		c->mdst.special[u] = c->special[u];
 }
 
-static int folder_cmp(const void *a, const void *b)
-{
-	return strcmp(((const struct driver_folder *)a)->name,
-		      ((const struct driver_folder *)b)->name);
-}
-
 /* Every folder: create it on NEW, then copy its messages. */
-static int copy_has_inbox(const struct driver_folder *folders, size_t n)
-{
-	for (size_t i = 0; i < n; i++) {
-		if (strcasecmp(folders[i].name, "INBOX") == 0)
-			return 1;
-	}
-	return 0;
-}
-
 static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	struct driver_folder *sf = NULL, *tf = NULL;
+	struct puller_session s;
 	size_t ns = 0, nt = 0;
 	int ret = 0;
 
@@ -1033,41 +1027,16 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 		return -1;
 	c->dst_prefix_known = ret == 1;
 	ret = 0;
-	if (c->sdrv->list_folders(c->src, &sf, &ns, fail_r, error_r) < 0)
+	s = copy_session(c);
+	if (puller_source_folders(&s, &sf, &ns, &c->msrc, c->src_prefix,
+				  sizeof(c->src_prefix), fail_r, error_r) < 0)
 		return -1;
-	/* Every mailbox has an INBOX: a session without one (an
-	 * administrator logged in as itself, a login OLD maps to another
-	 * mailbox) would copy nothing and call it done. */
-	if (!copy_has_inbox(sf, ns)) {
-		driver_folders_free(&sf, ns);
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "OLD shows "
-				 "no INBOX to this login (%zu other folders): "
-				 "the session is not the user's mailbox, nothing "
-				 "copied; check source_login and "
-				 "source_admin_user", ns);
-	}
 	if (c->tdrv->list_folders(c->dst, &tf, &nt, fail_r, error_r) < 0) {
 		driver_folders_free(&sf, ns);
 		return -1;
 	}
 	copy_target_layout(c, tf, nt);
 	driver_folders_free(&tf, nt);
-	/* OLD's personal prefix: what NAMESPACE says, else a guess. */
-	ret = c->sdrv->namespace_prefix == NULL ? 0 :
-		c->sdrv->namespace_prefix(c->src, c->src_prefix, sizeof(c->src_prefix),
-					  fail_r, error_r);
-	if (ret < 0) {
-		driver_folders_free(&sf, ns);
-		return -1;
-	}
-	if (ret == 0)
-		puller_guess_prefix(sf, ns, c->src_prefix, sizeof(c->src_prefix));
-	ret = 0;
-	c->msrc.prefix = c->src_prefix;
-	c->msrc.separator = ns > 0 ? sf[0].separator : '\0';
-	c->msrc.utf8 = c->sdrv->utf8_names != NULL && c->sdrv->utf8_names(c->src);
-	/* Parents sort before their children. */
-	qsort(sf, ns, sizeof(*sf), folder_cmp);
 	for (size_t i = 0; ret == 0 && i < ns; i++) {
 		char *target = NULL;
 		const char *error;
