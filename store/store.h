@@ -2,9 +2,13 @@
  * NAME
  *	store 3h
  * SUMMARY
- *	the mailmigrate LMDB store, shared by every process
+ *	the mailmigrate store, shared by every process
  * DESCRIPTION
- *	One LMDB environment under state_dir, opened at once by Dovecot
+ *	One interface over two backends (store_int.h): LMDB on one host
+ *	(the default) and PostgreSQL shared by many hosts (store_pgsql.c
+ *	describes its schema, its locking and its failure classes).
+ *
+ *	LMDB: one environment under state_dir, opened at once by Dovecot
  *	auth workers, the relay, the puller and the CLI. Named databases:
  *	meta (schema version, pause flag, start time, error count),
  *	accounts, creds (AES-256-GCM sealed passwords), jobs and jobidx
@@ -58,18 +62,27 @@
 struct store;
 
 struct store_options {
-	uint64_t max_map_size;	/* growth limit, bytes; 0: 4 GiB */
+	uint64_t max_map_size;	/* LMDB growth limit, bytes; 0: 4 GiB */
 	uint64_t initial_map_size; /* 0: 64 MiB (capped by max) */
 	uint64_t event_log_max;	/* events kept; 0: 100000 */
 	int create;		/* make the directory and store if missing */
 	int readonly;		/* open read-only (no writes allowed) */
+	/* PostgreSQL: the password, unsealed by the caller from
+	 * store_password_file (NULL: none, libpq's own ways apply) */
+	const char *password;
+	unsigned connect_timeout; /* PostgreSQL: seconds; 0: 10 */
 };
 
-/* Open (or with create, make) the store in dir.
- * Refuses a directory holding no store (unless create), a file that
- * is not LMDB, an LMDB that is not ours, and an unknown schema
- * version; in each case nothing is written. */
-int store_open(const char *dir, const struct store_options *opts,
+/* Open (or with create, make) the store that spec names:
+ * "lmdb:DIR" or a bare path (LMDB in DIR), or "postgresql:CONNINFO"
+ * (a libpq key=value string or postgresql:// URI; a password in it is
+ * refused: it comes in opts).
+ * LMDB refuses a directory holding no store (unless create), a file
+ * that is not LMDB, an LMDB that is not ours, and an unknown schema
+ * version; PostgreSQL a database without our schema (unless create)
+ * and a schema newer than this build; in each case nothing is
+ * written. */
+int store_open(const char *spec, const struct store_options *opts,
 	       struct store **store_r, const char **error_r);
 void store_close(struct store **store);
 /* Did store_open() make a new store? */

@@ -1,0 +1,196 @@
+/*
+ * NAME
+ *	store_int 3h
+ * SUMMARY
+ *	the store's backend interface
+ * DESCRIPTION
+ *	store.h is one interface over two backends: LMDB (store_lmdb*.c,
+ *	one host, the default) and PostgreSQL (store_pgsql*.c, a store
+ *	shared by many hosts). store_open() picks one by the store spec;
+ *	every other public call goes through the vtable below, whose
+ *	members have the signatures and the contracts of the store_*
+ *	calls of the same name in store.h. A backend embeds struct store
+ *	as its first member and casts back.
+ */
+#ifndef MM_STORE_INT_H
+#define MM_STORE_INT_H
+
+#include "store.h"
+
+struct store_vfuncs {
+	void (*close)(struct store *store);
+	int (*account_create)(struct store *store,
+		const struct store_account *acct, const char *password,
+		time_t now, const char **error_r);
+	int (*account_get)(struct store *store, const char *name,
+		struct store_account *acct_r, const char **error_r);
+	int (*account_put)(struct store *store,
+		const struct store_account *acct, const char **error_r);
+	int (*account_update)(struct store *store, const char *name,
+		int (*fn)(struct store_account *acct, void *ctx), void *ctx,
+		const char **error_r);
+	int (*account_requeue)(struct store *store, const char *name,
+		const char *password_hash, const char *password, time_t now,
+		const char **error_r);
+	int (*account_set_state)(struct store *store, const char *name,
+		enum store_state state, time_t now, const char **error_r);
+	int (*account_add_alias)(struct store *store, const char *name,
+		const char *alias, const char **error_r);
+	int (*alias_lookup)(struct store *store, const char *alias,
+		char *account_r, size_t size, const char **error_r);
+	int (*alias_iter)(struct store *store, int (*fn)(const char *alias,
+		const char *account, int origin, void *ctx), void *ctx,
+		const char **error_r);
+	int (*proposal_add)(struct store *store, const char *account,
+		const char *alias, unsigned sources, uint64_t count,
+		time_t now, const char **error_r);
+	int (*proposal_trust)(struct store *store, const char *account,
+		const char *alias, unsigned sources, uint64_t count,
+		time_t now, const char **error_r);
+	int (*proposal_approve)(struct store *store, const char *alias,
+		const char *account, time_t now, char *account_r, size_t size,
+		const char **error_r);
+	int (*proposal_reject)(struct store *store, const char *alias,
+		const char *account, time_t now, const char **error_r);
+	int (*proposal_iter)(struct store *store,
+		int (*fn)(const struct store_proposal *p, void *ctx),
+		void *ctx, const char **error_r);
+	int (*account_add_late_mail)(struct store *store, char *const *names,
+		size_t count, const char **error_r);
+	int (*account_iter)(struct store *store,
+		int (*fn)(const struct store_account *acct, void *ctx),
+		void *ctx, const char **error_r);
+	int (*cred_set)(struct store *store, const char *account,
+		const char *password, const char **error_r);
+	int (*cred_get)(struct store *store, const char *account,
+		char **password_r, const char **error_r);
+	int (*cred_has)(struct store *store, const char *account,
+		const char **error_r);
+	int (*cred_wipe)(struct store *store, const char *account,
+		const char **error_r);
+	int (*job_enqueue)(struct store *store, const char *account,
+		enum store_job_kind kind, time_t now, uint64_t *id_r,
+		const char **error_r);
+	int (*job_take)(struct store *store, const char *owner,
+		unsigned lease_seconds, time_t now, struct store_job *job_r,
+		const char **error_r);
+	int (*job_renew)(struct store *store, uint64_t id, const char *owner,
+		unsigned lease_seconds, time_t now, const char **error_r);
+	int (*job_done)(struct store *store, uint64_t id, const char *owner,
+		const char **error_r);
+	int (*job_retry)(struct store *store, uint64_t id, const char *owner,
+		time_t not_before, const char *reason, const char **error_r);
+	int (*job_died)(struct store *store, uint64_t id, const char *owner,
+		time_t not_before, const char *reason, const char **error_r);
+	int (*job_get)(struct store *store, const char *account,
+		struct store_job *job_r, const char **error_r);
+	int (*job_cancel)(struct store *store, const char *account,
+		const char **error_r);
+	int (*job_iter)(struct store *store,
+		int (*fn)(const struct store_job *job, void *ctx), void *ctx,
+		const char **error_r);
+	int (*folder_get)(struct store *store, const char *account,
+		const char *name, struct store_folder *folder_r,
+		const char **error_r);
+	int (*folder_put)(struct store *store,
+		const struct store_folder *folder, const char **error_r);
+	int (*folder_iter)(struct store *store, const char *account,
+		int (*fn)(const struct store_folder *folder, void *ctx),
+		void *ctx, const char **error_r);
+	int (*message_copied)(struct store *store, const char *account,
+		const char *folder, uint32_t uidvalidity, uint32_t old_uid,
+		uint32_t new_uid, uint64_t size, time_t now,
+		const char **error_r);
+	int (*msgmap_get)(struct store *store, const char *account,
+		const char *folder, uint32_t uidvalidity, uint32_t old_uid,
+		uint32_t *new_uid_r, const char **error_r);
+	int (*msgmap_forget)(struct store *store, const char *account,
+		const char *folder, uint32_t uidvalidity, uint32_t old_uid,
+		const char **error_r);
+	int (*batch_begin)(struct store *store, const char *account,
+		const struct store_batch *batch, const char **error_r);
+	int (*batch_pending)(struct store *store, const char *account,
+		struct store_batch *batch_r, const char **error_r);
+	int (*batch_done)(struct store *store, const char *account,
+		const struct store_batch *batch, const uint32_t *new_uids,
+		time_t now, const char **error_r);
+	int (*batch_abort)(struct store *store, const char *account,
+		const char **error_r);
+	int (*failed_add)(struct store *store, const struct store_failed *item,
+		const char **error_r);
+	int (*failed_del)(struct store *store, const char *account,
+		const char *folder, uint32_t uidvalidity, uint32_t uid,
+		const char **error_r);
+	int (*failed_iter)(struct store *store, const char *account,
+		int (*fn)(const struct store_failed *item, void *ctx),
+		void *ctx, const char **error_r);
+	int (*msgmap_get_flags)(struct store *store, const char *account,
+		const char *folder, uint32_t uidvalidity, uint32_t old_uid,
+		uint32_t *new_uid_r, uint32_t *flags_hash_r,
+		const char **error_r);
+	int (*msgmap_set_flags)(struct store *store, const char *account,
+		const char *folder, uint32_t uidvalidity, uint32_t old_uid,
+		uint32_t flags_hash, const char **error_r);
+	int (*uidl_add)(struct store *store, const char *account,
+		const char *uidl, time_t now, const char **error_r);
+	int (*uidl_has)(struct store *store, const char *account,
+		const char *uidl, const char **error_r);
+	int (*uidl_forget)(struct store *store, const char *account,
+		const char *uidl, const char **error_r);
+	int (*uidl_count)(struct store *store, const char *account,
+		uint64_t *count_r, const char **error_r);
+	int (*stats_get)(struct store *store, time_t now,
+		struct store_stats *stats_r, const char **error_r);
+	int (*event_add)(struct store *store, time_t now,
+		enum log_severity sev, const char *account,
+		const char *message, const char **error_r);
+	int (*event_iter)(struct store *store, int errors_only,
+		const char *account, size_t n,
+		int (*fn)(const struct store_event *ev, void *ctx), void *ctx,
+		const char **error_r);
+	int (*auth_limit)(struct store *store,
+		const struct store_auth_limit *limits, size_t n,
+		unsigned window, time_t now, const char **error_r);
+	int (*auth_fail_add)(struct store *store, const unsigned char *mac,
+		size_t len, time_t now, unsigned ttl, const char **error_r);
+	int (*auth_fail_has)(struct store *store, const unsigned char *mac,
+		size_t len, time_t now, const char **error_r);
+	int (*account_set_password)(struct store *store, const char *name,
+		const char *password_hash, const char *password, time_t now,
+		const char **error_r);
+	int (*tls_seen_get)(struct store *store, const char *domain,
+		const char *proto, int64_t *since_r, const char **error_r);
+	int (*tls_seen_add)(struct store *store, const char *domain,
+		const char *proto, time_t now, const char **error_r);
+	int (*tls_seen_forget)(struct store *store, const char *domain,
+		const char *proto, const char **error_r);
+	int (*paused)(struct store *store, int *paused_r, const char **error_r);
+	int (*set_paused)(struct store *store, int paused,
+		const char **error_r);
+	int (*reset)(struct store *store, const char *account, time_t now,
+		const char **error_r);
+};
+
+/* What every backend shares. */
+struct store {
+	const struct store_vfuncs *v;
+	uint64_t event_log_max;	/* events kept */
+	int readonly;
+	int created;		/* store_open() made a new store */
+	int have_key;
+	struct crypto_key key;
+};
+
+/* The backends' open calls: the spec without its "lmdb:" or
+ * "postgresql:" prefix, the options as store_open() has them. */
+int store_lmdb_open(const char *dir, const struct store_options *opts,
+		    struct store **store_r, const char **error_r);
+int store_pgsql_open(const char *conninfo, const struct store_options *opts,
+		     struct store **store_r, const char **error_r);
+
+/* Set *error_r (a static buffer, valid until the next store call in
+ * this thread) and return -1. */
+int store_fail(const char **error_r, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+#endif
