@@ -1,0 +1,258 @@
+/*
+ * NAME
+ *	store_pgsql_schema 3
+ * SUMMARY
+ *	the PostgreSQL store's tables, made and upgraded by mailmigrate init
+ * DESCRIPTION
+ *	Everything lives in the schema "mailmigrate", so the store can
+ *	share a database with other software and grants can be given
+ *	per schema (contrib/postgresql). meta holds the schema version;
+ *	a store whose version is newer than this build is refused, one
+ *	that is older is upgraded only by `mailmigrate init` (create),
+ *	step by step, each step in the transaction that records it.
+ *	Making and upgrading hold a transaction-scoped advisory lock, so
+ *	two hosts running init at once do it once.
+ *
+ *	Columns that carry what OLD sent (folder names, server texts in
+ *	reasons and events) are bytea: OLD need not send UTF-8, and the
+ *	database must not refuse what LMDB would keep.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "store_pgsql.h"
+
+/* pg_advisory_xact_lock key: "mailmigrate" folded into 63 bits. */
+#define PGSQL_SCHEMA_LOCK "7236489123000417"
+
+/* Version 1, as one script. */
+static const char schema_v1[] =
+	"CREATE SCHEMA IF NOT EXISTS mailmigrate;\n"
+	/* schema_version, paused (0/1), started (unix time of the first
+	 * account), errors (error events ever), event_seq */
+	"CREATE TABLE mailmigrate.meta (\n"
+	"  name text PRIMARY KEY,\n"
+	"  value bigint NOT NULL);\n"
+	"CREATE TABLE mailmigrate.accounts (\n"
+	"  name text PRIMARY KEY,\n"
+	"  domain text NOT NULL,\n"
+	"  state smallint NOT NULL,\n"
+	"  flags integer NOT NULL DEFAULT 0,\n"
+	"  password_hash text,\n"
+	"  created bigint NOT NULL DEFAULT 0,\n"
+	"  updated bigint NOT NULL DEFAULT 0,\n"
+	"  copy_started bigint NOT NULL DEFAULT 0,\n"
+	"  copy_finished bigint NOT NULL DEFAULT 0,\n"
+	"  finished bigint NOT NULL DEFAULT 0,\n"
+	"  messages bigint NOT NULL DEFAULT 0,\n"
+	"  bytes bigint NOT NULL DEFAULT 0,\n"
+	"  folders bigint NOT NULL DEFAULT 0,\n"
+	"  errors bigint NOT NULL DEFAULT 0,\n"
+	"  late_mail bigint NOT NULL DEFAULT 0,\n"
+	"  last_error bytea,\n"
+	/* the account record's aliases, sorted; the index is aliases */
+	"  aliases text[] NOT NULL DEFAULT '{}');\n"
+	"CREATE INDEX accounts_state ON mailmigrate.accounts (state);\n"
+	"CREATE TABLE mailmigrate.creds (\n"
+	"  account text PRIMARY KEY,\n"
+	"  sealed bytea NOT NULL);\n"
+	/* alias -> account: the first owner keeps an alias */
+	"CREATE TABLE mailmigrate.aliases (\n"
+	"  alias text PRIMARY KEY,\n"
+	"  account text NOT NULL);\n"
+	"CREATE INDEX aliases_account ON mailmigrate.aliases (account);\n"
+	/* every proposal record, pending, rejected, approved, trusted */
+	"CREATE TABLE mailmigrate.proposals (\n"
+	"  alias text NOT NULL,\n"
+	"  account text NOT NULL,\n"
+	"  state smallint NOT NULL,\n"
+	"  sources integer NOT NULL DEFAULT 0,\n"
+	"  count bigint NOT NULL DEFAULT 0,\n"
+	"  first_seen bigint NOT NULL DEFAULT 0,\n"
+	"  last_seen bigint NOT NULL DEFAULT 0,\n"
+	"  PRIMARY KEY (alias, account));\n"
+	/* one job per account at most; id is the FIFO order */
+	"CREATE TABLE mailmigrate.jobs (\n"
+	"  id bigserial PRIMARY KEY,\n"
+	"  account text NOT NULL UNIQUE,\n"
+	"  kind smallint NOT NULL,\n"
+	"  enqueued bigint NOT NULL,\n"
+	"  not_before bigint NOT NULL DEFAULT 0,\n"
+	"  lease_until bigint NOT NULL DEFAULT 0,\n"
+	"  owner text,\n"
+	"  attempts integer NOT NULL DEFAULT 0,\n"
+	"  last_error bytea,\n"
+	"  deaths integer NOT NULL DEFAULT 0);\n"
+	"CREATE TABLE mailmigrate.folders (\n"
+	"  account text NOT NULL,\n"
+	"  name bytea NOT NULL,\n"
+	"  target_name bytea,\n"
+	"  uidvalidity bigint NOT NULL DEFAULT 0,\n"
+	"  last_uid bigint NOT NULL DEFAULT 0,\n"
+	"  target_uidvalidity bigint NOT NULL DEFAULT 0,\n"
+	"  messages bigint NOT NULL DEFAULT 0,\n"
+	"  bytes bigint NOT NULL DEFAULT 0,\n"
+	"  subscribed boolean NOT NULL DEFAULT false,\n"
+	"  PRIMARY KEY (account, name));\n"
+	"CREATE TABLE mailmigrate.msgmap (\n"
+	"  account text NOT NULL,\n"
+	"  folder bytea NOT NULL,\n"
+	"  uidvalidity bigint NOT NULL,\n"
+	"  old_uid bigint NOT NULL,\n"
+	"  new_uid bigint NOT NULL,\n"
+	"  flags_hash bigint NOT NULL DEFAULT 0,\n"
+	"  PRIMARY KEY (account, folder, uidvalidity, old_uid));\n"
+	"CREATE TABLE mailmigrate.uidls (\n"
+	"  account text NOT NULL,\n"
+	"  uidl bytea NOT NULL,\n"
+	"  added bigint NOT NULL,\n"
+	"  PRIMARY KEY (account, uidl));\n"
+	/* the pending batch of each account; msgs: the messages encoded
+	 * as store_codec.h records */
+	"CREATE TABLE mailmigrate.batches (\n"
+	"  account text PRIMARY KEY,\n"
+	"  folder bytea NOT NULL,\n"
+	"  uidvalidity bigint NOT NULL,\n"
+	"  target_folder bytea NOT NULL,\n"
+	"  target_uidvalidity bigint NOT NULL,\n"
+	"  target_uidnext bigint NOT NULL,\n"
+	"  msgs bytea NOT NULL);\n"
+	"CREATE TABLE mailmigrate.failed (\n"
+	"  account text NOT NULL,\n"
+	"  folder bytea NOT NULL,\n"
+	"  uidvalidity bigint NOT NULL,\n"
+	"  uid bigint NOT NULL,\n"
+	"  size bigint NOT NULL DEFAULT 0,\n"
+	"  time bigint NOT NULL DEFAULT 0,\n"
+	"  reason bytea,\n"
+	"  PRIMARY KEY (account, folder, uidvalidity, uid));\n"
+	"CREATE TABLE mailmigrate.events (\n"
+	"  id bigserial PRIMARY KEY,\n"
+	"  time bigint NOT NULL,\n"
+	"  severity smallint NOT NULL,\n"
+	"  account text NOT NULL DEFAULT '',\n"
+	"  message bytea NOT NULL);\n"
+	"CREATE INDEX events_account ON mailmigrate.events (account, id);\n"
+	"CREATE INDEX events_severity ON mailmigrate.events (severity, id);\n"
+	/* the auth-hook's rate limits (fixed windows) and failed logins */
+	"CREATE TABLE mailmigrate.auth_limits (\n"
+	"  key text PRIMARY KEY,\n"
+	"  window_start bigint NOT NULL,\n"
+	"  hits integer NOT NULL,\n"
+	"  expires bigint NOT NULL);\n"
+	"CREATE INDEX auth_limits_expires ON mailmigrate.auth_limits (expires);\n"
+	"CREATE TABLE mailmigrate.auth_fails (\n"
+	"  mac bytea PRIMARY KEY,\n"
+	"  expires bigint NOT NULL);\n"
+	"CREATE INDEX auth_fails_expires ON mailmigrate.auth_fails (expires);\n"
+	"CREATE TABLE mailmigrate.tls_seen (\n"
+	"  domain text NOT NULL,\n"
+	"  proto text NOT NULL,\n"
+	"  since bigint NOT NULL,\n"
+	"  PRIMARY KEY (domain, proto));\n"
+	/* what was copied per minute, for the rate in stats */
+	"CREATE TABLE mailmigrate.rate (\n"
+	"  minute bigint PRIMARY KEY,\n"
+	"  messages bigint NOT NULL DEFAULT 0,\n"
+	"  bytes bigint NOT NULL DEFAULT 0);\n";
+
+/* Upgrade steps: steps[v] takes a store at version v to v + 1. None
+ * yet; the first schema change adds one here and raises
+ * PGSQL_SCHEMA_VERSION. */
+static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = { NULL };
+
+static int schema_version(struct pgsql_store *pg, int *exists_r,
+			  uint64_t *version_r, const char **error_r)
+{
+	PGresult *res;
+	int bad = 0;
+
+	*exists_r = 0;
+	*version_r = 0;
+	res = pgsql_exec(pg, "looking for the schema",
+			 "SELECT to_regclass('mailmigrate.meta') IS NOT NULL",
+			 NULL, error_r);
+	if (res == NULL)
+		return -1;
+	*exists_r = strcmp(PQgetvalue(res, 0, 0), "t") == 0;
+	PQclear(res);
+	if (!*exists_r)
+		return 0;
+	res = pgsql_exec(pg, "reading the schema version",
+			 "SELECT value FROM mailmigrate.meta"
+			 " WHERE name = 'schema_version'", NULL, error_r);
+	if (res == NULL)
+		return -1;
+	if (PQntuples(res) == 1)
+		*version_r = pgsql_get_u64(res, 0, 0, &bad);
+	PQclear(res);
+	if (bad || *version_r == 0)
+		return pgsql_damaged(pg, "schema version", error_r);
+	return 0;
+}
+
+struct schema_ctx {
+	int create;
+	int created;
+};
+
+static int schema_txn(struct pgsql_store *pg, void *context,
+		      const char **error_r)
+{
+	struct schema_ctx *ctx = context;
+	uint64_t version;
+	int exists;
+
+	ctx->created = 0;
+	if (schema_version(pg, &exists, &version, error_r) < 0)
+		return -1;
+	if (exists && version == PGSQL_SCHEMA_VERSION)
+		return 0;
+	if (exists && version > PGSQL_SCHEMA_VERSION)
+		return store_fail(error_r, "store postgresql:%s has schema "
+				  "version %llu, newer than this mailmigrate "
+				  "(%d): upgrade mailmigrate on this host",
+				  pg->where, (unsigned long long)version,
+				  PGSQL_SCHEMA_VERSION);
+	if (!ctx->create)
+		return store_fail(error_r, exists ?
+				  "store postgresql:%s has schema version %llu, "
+				  "older than this mailmigrate: run "
+				  "`mailmigrate init` to upgrade it" :
+				  "store postgresql:%s has no mailmigrate schema"
+				  "%.0llu: run `mailmigrate init` first", pg->where,
+				  (unsigned long long)version);
+	/* One host at a time; look again under the lock. */
+	if (pgsql_run(pg, "locking the schema",
+		      "SELECT pg_advisory_xact_lock(" PGSQL_SCHEMA_LOCK ")",
+		      NULL, NULL, error_r) < 0 ||
+	    schema_version(pg, &exists, &version, error_r) < 0)
+		return -1;
+	if (!exists) {
+		if (pgsql_run(pg, "making the schema", schema_v1, NULL, NULL,
+			      error_r) < 0 ||
+		    pgsql_meta_put(pg, "schema_version", 1, error_r) < 0)
+			return -1;
+		ctx->created = 1;
+		version = 1;
+	}
+	for (; version < PGSQL_SCHEMA_VERSION; version++) {
+		if (pgsql_run(pg, "upgrading the schema", upgrade_steps[version],
+			      NULL, NULL, error_r) < 0 ||
+		    pgsql_meta_put(pg, "schema_version", version + 1, error_r) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int pgsql_schema_open(struct pgsql_store *pg, int create, int *created_r,
+		      const char **error_r)
+{
+	struct schema_ctx ctx = { create, 0 };
+	int ret;
+
+	ret = pgsql_write(&pg->store, schema_txn, &ctx, error_r);
+	*created_r = ctx.created;
+	return ret < 0 ? -1 : 0;
+}
