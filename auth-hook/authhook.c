@@ -112,9 +112,7 @@ int authhook_init(const char *path, struct authhook **hook_r,
 		snprintf(errbuf, sizeof(errbuf), "%s", error);
 		goto fail;
 	}
-	opts.max_map_size = hook->cfg->store_max_size;
-	opts.event_log_max = hook->cfg->event_log_max;
-	if (store_open(hook->cfg->state_dir, &opts, &hook->store, &error) < 0) {
+	if (store_open_cfg(hook->cfg, &opts, &hook->store, &error) < 0) {
 		snprintf(errbuf, sizeof(errbuf), "%s", error);
 		goto fail;
 	}

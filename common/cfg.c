@@ -148,6 +148,8 @@ static const struct cfg_enum_name cfg_source_auth_names[] = {
 /* Keys before the first [domain] section. */
 static const struct cfg_key cfg_global_keys[] = {
 	GKEY(state_dir, CFG_PATH, "/var/lib/mailmigrate"),
+	GKEY(store, CFG_STRING, NULL),	/* NULL: "lmdb:" state_dir */
+	GKEY(store_password_file, CFG_PATH, NULL),
 	GKEY(key_file, CFG_PATH, "/etc/mailmigrate/secret.key"),
 	GKEY(public_key_file, CFG_PATH, NULL),	/* NULL: key_file ".pub" */
 	GKEY(log_file, CFG_PATH, NULL),
@@ -1184,6 +1186,18 @@ static int cfg_parse_finish(struct cfg_parser *p)
 	}
 	if (cfg_check_bind_ips(p) < 0)
 		return -1;
+	/* The store: LMDB in state_dir unless set. */
+	if (cfg->store == NULL) {
+		cfg->store = mm_asprintf("lmdb:%s", cfg->state_dir);
+	} else if (!(strncmp(cfg->store, "lmdb:/", 6) == 0 ||
+		     (strncmp(cfg->store, "postgresql:", 11) == 0 &&
+		      cfg->store[11] != '\0'))) {
+		if (cfg_key_find(cfg_global_keys, CFG_NKEYS(cfg_global_keys),
+				 "store", &idx) == NULL)
+			log_panic("cfg: no store key");
+		return cfg_fail(p, p->global_seen[idx], "store must be "
+				"lmdb:/ABSOLUTE/DIR or postgresql:CONNINFO");
+	}
 	/* Next to key_file unless set. */
 	if (cfg->public_key_file == NULL)
 		cfg->public_key_file = mm_asprintf("%s.pub", cfg->key_file);

@@ -105,6 +105,10 @@ struct cfg_domain {
 struct cfg {
 	char *path;			/* the file read */
 	char *state_dir;		/* default /var/lib/mailmigrate */
+	char *store;			/* "lmdb:DIR" | "postgresql:CONNINFO";
+					 * default "lmdb:" state_dir */
+	char *store_password_file;	/* PostgreSQL's password, sealed;
+					 * NULL: none */
 	char *key_file;			/* default /etc/mailmigrate/secret.key */
 	char *public_key_file;		/* default key_file with ".pub" */
 	char *log_file;			/* NULL: syslog, mail facility */

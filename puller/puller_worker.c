@@ -245,8 +245,6 @@ static int puller_find_dead(const struct store_job *job, void *context)
 
 int puller_reclaim(const struct cfg *cfg, int worker_died)
 {
-	struct store_options opts = { .max_map_size = cfg->store_max_size,
-				      .event_log_max = cfg->event_log_max };
 	struct reclaim_ctx ctx = { .count = 0 };
 	struct store *store;
 	const char *error;
@@ -255,7 +253,7 @@ int puller_reclaim(const struct cfg *cfg, int worker_died)
 	puller_owner(ctx.prefix, sizeof(ctx.prefix), 0);
 	colon = strrchr(ctx.prefix, ':');
 	colon[1] = '\0';
-	if (store_open(cfg->state_dir, &opts, &store, &error) < 0) {
+	if (store_open_cfg(cfg, NULL, &store, &error) < 0) {
 		log_error("%s", error);
 		return -1;
 	}
@@ -286,15 +284,13 @@ int puller_reclaim(const struct cfg *cfg, int worker_died)
 
 int puller_worker_run(const struct cfg *cfg, int once)
 {
-	struct store_options opts = { .max_map_size = cfg->store_max_size,
-				      .event_log_max = cfg->event_log_max };
 	struct puller p = { .cfg = cfg };
 	struct crypto_key key;
 	const char *error;
 	int status = 0;
 
 	puller_owner(p.owner, sizeof(p.owner), getpid());
-	if (store_open(cfg->state_dir, &opts, &p.store, &error) < 0) {
+	if (store_open_cfg(cfg, NULL, &p.store, &error) < 0) {
 		log_error("%s", error);
 		return 3;
 	}

@@ -94,6 +94,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store_options sopts = { 0 };
+	char *password = NULL;
+	int ret;
 	struct relay_main m = { 0 };
 	const char *path = NULL, *error;
 	char abspath[PATH_MAX];
@@ -142,14 +144,20 @@ int main(int argc, char **argv)
 		cfg_free(&m.cfg);
 		return 3;
 	}
-	sopts.max_map_size = m.cfg->store_max_size;
-	sopts.event_log_max = m.cfg->event_log_max;
+	if (store_cfg_options(m.cfg, NULL, &sopts, &password, &error) < 0) {
+		log_error("%s", error);
+		cfg_free(&m.cfg);
+		return 3;
+	}
 	/* The late mail writer is a process of its own, so a store write
 	 * never holds up a lookup; forked before the store is opened. */
 	m.maps.late = relay_late_new();
-	if (relay_late_start(m.maps.late, m.cfg->state_dir, &sopts, &error) < 0)
+	if (relay_late_start(m.maps.late, m.cfg->store, &sopts, &error) < 0)
 		log_error("%s; late mail is written by the event loop", error);
-	if (store_open(m.cfg->state_dir, &sopts, &store, &error) < 0) {
+	ret = store_open(m.cfg->store, &sopts, &store, &error);
+	if (password != NULL)
+		mm_free_secret(&password);
+	if (ret < 0) {
 		log_error("%s", error);
 		relay_late_free(&m.maps.late);
 		cfg_free(&m.cfg);

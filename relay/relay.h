@@ -26,6 +26,7 @@
 #include "cfg.h"
 #include "netstring.h"
 #include "store.h"
+#include "store_cfg.h"
 
 enum relay_map {
 	RELAY_MAP_TRANSPORT,	/* transport_maps */
@@ -85,7 +86,7 @@ void relay_late_free(struct relay_late **late);
  * handles do not survive fork). Without it, relay_late_flush() writes
  * itself. A writer that dies is started again at the next flush.
  * @return 0, or -1 with *error_r (static) */
-int relay_late_start(struct relay_late *late, const char *dir,
+int relay_late_start(struct relay_late *late, const char *spec,
 		     const struct store_options *opts, const char **error_r);
 /* Note one transport answer that routed account's mail to OLD while the
  * account was queued (ignored if it was counted in this window). */
