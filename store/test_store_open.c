@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 
-#include "store_private.h"
+#include "store_lmdb.h"
 #include "test_util.h"
 
 /* The whole file at path, or NULL; *len_r its size. */

@@ -14,7 +14,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 /* 2 added the Message-ID hash; version 1 records (without) are read. */
 #define BATCH_REC_VERSION 2

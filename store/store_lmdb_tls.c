@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define STORE_TLS_VERSION 1
 #define STORE_TLS_MAX_DOMAIN 253

@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 /* The index entry for alias: 0 with its account in buf, STORE_NOTFOUND,
  * or -1. */

@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define PROPOSAL_REC_VERSION 1
 #define PROPOSAL_KEY_MAX (2 * STORE_MAX_ACCOUNT + 1)

@@ -19,7 +19,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define JOB_REC_VERSION 2	/* 2 added deaths; 1 is read as 0 deaths */
 

@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 int store_cred_set_txn(struct store *store, MDB_txn *txn, const char *account,
 		       const char *password, const char **error_r)

@@ -17,7 +17,7 @@
 #include <openssl/evp.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define FOLDER_REC_VERSION 1
 #define FOLDER_HASH_LEN 32

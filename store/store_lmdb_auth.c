@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define STORE_AUTH_PRUNE_AT 4096
 #define STORE_AUTH_MAX_KEY 400

@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define EVENT_REC_VERSION 1
 

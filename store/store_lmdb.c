@@ -31,7 +31,7 @@
 #include <unistd.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define STORE_DEFAULT_MAX_MAP (4ULL << 30)
 #define STORE_DEFAULT_INITIAL_MAP (64ULL << 20)
