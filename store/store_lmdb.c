@@ -1,10 +1,14 @@
 /*
  * NAME
- *	store 3
+ *	store_lmdb 3
  * SUMMARY
- *	open the LMDB environment and run transactions on it
+ *	the LMDB backend: open the environment and run transactions on it
  * DESCRIPTION
- *	store_open() refuses anything that is not our store before LMDB
+ *	store_lmdb_open() makes the store behind a "lmdb:DIR" spec (or a
+ *	bare path) and hands store.c its vtable, lmdb_vfuncs: the calls
+ *	of the store_lmdb_*.c files.
+ *
+ *	store_lmdb_open() refuses anything that is not our store before LMDB
  *	touches it: a data.mdb without LMDB's meta-page magic is reported
  *	as corrupt or foreign and left byte for byte as it was. Write
  *	transactions that run out of map space are retried after the map
@@ -15,7 +19,7 @@
  *	transaction), and a process killed by SIGKILL or a crash leaves
  *	its slot taken. LMDB clears the table only when no process has
  *	the environment open, which on a busy server (the relay, Dovecot's
- *	auth processes) is never. So store_open() reclaims the slots of
+ *	auth processes) is never. So store_lmdb_open() reclaims the slots of
  *	dead processes (mdb_reader_check), and so does a transaction that
  *	finds the table full, once, before it gives up.
  */
@@ -23,7 +27,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,29 +66,18 @@ static int store_db_optional(int db)
 		db == STORE_DB_TLSSEEN || db == STORE_DB_PROPOSALS;
 }
 
-static char store_errbuf[1024];
-
 static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
 		       const char **error_r);
-
-int store_fail(const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(store_errbuf, sizeof(store_errbuf), fmt, ap);
-	va_end(ap);
-	*error_r = store_errbuf;
-	return -1;
-}
 
 int store_mdb_fail(struct store *store, int rc, const char **error_r,
 		   const char *what)
 {
-	store->last_rc = rc;
+	struct lmdb_store *ls = LMDB(store);
+
+	ls->last_rc = rc;
 	if (rc == MDB_MAP_FULL)
-		return store_fail(error_r, "store %s is full: %s", store->dir, what);
-	return store_fail(error_r, "store %s: %s: %s", store->dir, what,
+		return store_fail(error_r, "store %s is full: %s", ls->dir, what);
+	return store_fail(error_r, "store %s: %s: %s", ls->dir, what,
 			  mdb_strerror(rc));
 }
 
@@ -162,6 +154,7 @@ static int store_check_datafile(const char *dir, int *exists_r,
  * the schema version. */
 static int store_open_dbs(struct store *store, int create, const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_txn *txn;
 	MDB_val val;
 	char version[32];
@@ -170,7 +163,7 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 	if (store_begin(store, create ? 0 : MDB_RDONLY, &txn, error_r) < 0)
 		return -1;
 	rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], 0,
-			  &store->dbi[STORE_DB_META]);
+			  &ls->dbi[STORE_DB_META]);
 	if (rc == MDB_NOTFOUND && create) {
 		MDB_dbi main;
 		MDB_stat st;
@@ -188,28 +181,28 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 			mdb_txn_abort(txn);
 			return store_fail(error_r, "%s holds an LMDB environment that "
 					  "is not a mailmigrate store; refusing to "
-					  "use it", store->dir);
+					  "use it", ls->dir);
 		}
 		rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], MDB_CREATE,
-				  &store->dbi[STORE_DB_META]);
+				  &ls->dbi[STORE_DB_META]);
 	}
 	if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
 		mdb_txn_abort(txn);
 		return store_fail(error_r, "%s holds an LMDB environment that is "
 				  "not a mailmigrate store; refusing to use it",
-				  store->dir);
+				  ls->dir);
 	}
 	if (rc != 0) {
 		mdb_txn_abort(txn);
 		return store_mdb_fail(store, rc, error_r, "open meta database");
 	}
 	MDB_val key = { strlen("schema_version"), (void *)"schema_version" };
-	rc = mdb_get(txn, store->dbi[STORE_DB_META], &key, &val);
+	rc = mdb_get(txn, ls->dbi[STORE_DB_META], &key, &val);
 	if (rc == MDB_NOTFOUND && create) {
 		snprintf(version, sizeof(version), "%d", STORE_SCHEMA_VERSION);
 		val.mv_size = strlen(version);
 		val.mv_data = version;
-		rc = mdb_put(txn, store->dbi[STORE_DB_META], &key, &val, 0);
+		rc = mdb_put(txn, ls->dbi[STORE_DB_META], &key, &val, 0);
 		if (rc != 0) {
 			mdb_txn_abort(txn);
 			return store_mdb_fail(store, rc, error_r, "write schema version");
@@ -219,7 +212,7 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 		mdb_txn_abort(txn);
 		return store_fail(error_r, "%s holds an LMDB environment that is "
 				  "not a mailmigrate store (no schema version); "
-				  "refusing to use it", store->dir);
+				  "refusing to use it", ls->dir);
 	} else if (rc != 0) {
 		mdb_txn_abort(txn);
 		return store_mdb_fail(store, rc, error_r, "read schema version");
@@ -236,15 +229,15 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 			log_printable(shown, sizeof(shown), version, n);
 			return store_fail(error_r, "store %s has schema version '%s'; "
 					  "this mailmigrate knows version %d only: "
-					  "refusing to use it", store->dir, shown,
+					  "refusing to use it", ls->dir, shown,
 					  STORE_SCHEMA_VERSION);
 		}
 	}
 	for (int db = STORE_DB_META + 1; db < STORE_DB_COUNT; db++) {
 		rc = mdb_dbi_open(txn, store_db_names[db], create ? MDB_CREATE : 0,
-				  &store->dbi[db]);
+				  &ls->dbi[db]);
 		if (rc == MDB_NOTFOUND && store_db_optional(db)) {
-			store->db_missing[db] = 1;
+			ls->db_missing[db] = 1;
 			continue;
 		}
 		if (rc != 0) {
@@ -252,7 +245,7 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 			if (rc == MDB_NOTFOUND)
 				return store_fail(error_r, "store %s lacks its '%s' "
 						  "database: damaged store",
-						  store->dir, store_db_names[db]);
+						  ls->dir, store_db_names[db]);
 			return store_mdb_fail(store, rc, error_r, "open database");
 		}
 	}
@@ -265,11 +258,12 @@ static int store_open_dbs(struct store *store, int create, const char **error_r)
 /* A writer adds the optional databases an older store lacks. */
 static int store_create_missing(struct store *store, const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_txn *txn;
 	int rc, any = 0;
 
 	for (int db = 0; db < STORE_DB_COUNT; db++)
-		any |= store->db_missing[db];
+		any |= ls->db_missing[db];
 	if (!any)
 		return 0;
 	if (store_begin(store, 0, &txn, error_r) < 0)
@@ -277,35 +271,35 @@ static int store_create_missing(struct store *store, const char **error_r)
 	unsigned char was_missing[STORE_DB_COUNT];
 
 	for (int db = 0; db < STORE_DB_COUNT; db++) {
-		if (!store->db_missing[db])
+		if (!ls->db_missing[db])
 			continue;
 		rc = mdb_dbi_open(txn, store_db_names[db], MDB_CREATE,
-				  &store->dbi[db]);
+				  &ls->dbi[db]);
 		if (rc != 0) {
 			mdb_txn_abort(txn);
 			return store_mdb_fail(store, rc, error_r,
 					      "create a new database");
 		}
 	}
-	memcpy(was_missing, store->db_missing, sizeof(was_missing));
-	memset(store->db_missing, 0, sizeof(store->db_missing));
+	memcpy(was_missing, ls->db_missing, sizeof(was_missing));
+	memset(ls->db_missing, 0, sizeof(ls->db_missing));
 	/* Index the aliases accounts already hold, in the same transaction. */
 	if (was_missing[STORE_DB_ALIASES] &&
 	    store_alias_backfill_txn(store, txn, error_r) < 0) {
 		mdb_txn_abort(txn);
-		memcpy(store->db_missing, was_missing, sizeof(was_missing));
+		memcpy(ls->db_missing, was_missing, sizeof(was_missing));
 		return -1;
 	}
 	/* Aliases from before proposals: kept, and the log says so. */
 	if (was_missing[STORE_DB_PROPOSALS] &&
 	    store_proposal_upgrade_txn(store, txn, time(NULL), error_r) < 0) {
 		mdb_txn_abort(txn);
-		memcpy(store->db_missing, was_missing, sizeof(was_missing));
+		memcpy(ls->db_missing, was_missing, sizeof(was_missing));
 		return -1;
 	}
 	rc = mdb_txn_commit(txn);
 	if (rc != 0) {
-		memcpy(store->db_missing, was_missing, sizeof(was_missing));
+		memcpy(ls->db_missing, was_missing, sizeof(was_missing));
 		return store_mdb_fail(store, rc, error_r, "commit");
 	}
 	return 0;
@@ -314,15 +308,16 @@ static int store_create_missing(struct store *store, const char **error_r)
 int store_db_present(struct store *store, enum store_db db,
 		     const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_txn *txn;
 	int rc;
 
-	if (!store->db_missing[db])
+	if (!ls->db_missing[db])
 		return 1;
 	/* Another process may have made it since we opened. */
 	if (store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
 		return -1;
-	rc = mdb_dbi_open(txn, store_db_names[db], 0, &store->dbi[db]);
+	rc = mdb_dbi_open(txn, store_db_names[db], 0, &ls->dbi[db]);
 	if (rc == MDB_NOTFOUND) {
 		mdb_txn_abort(txn);
 		return 0;
@@ -335,14 +330,93 @@ int store_db_present(struct store *store, enum store_db db,
 	rc = mdb_txn_commit(txn);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "commit");
-	store->db_missing[db] = 0;
+	ls->db_missing[db] = 0;
 	return 1;
 }
 
-int store_open(const char *dir, const struct store_options *opts,
-	       struct store **store_r, const char **error_r)
+/* Release what the LMDB store holds; store_close() wipes the key and
+ * frees the struct. */
+static void lmdb_close(struct store *store)
+{
+	struct lmdb_store *ls = LMDB(store);
+
+	if (ls->rtxn != NULL)
+		mdb_txn_abort(ls->rtxn);
+	if (ls->env != NULL)
+		mdb_env_close(ls->env);
+	mm_free(&ls->dir);
+}
+
+static const struct store_vfuncs lmdb_vfuncs = {
+	.close = lmdb_close,
+	.account_create = lmdb_account_create,
+	.account_get = lmdb_account_get,
+	.account_put = lmdb_account_put,
+	.account_update = lmdb_account_update,
+	.account_requeue = lmdb_account_requeue,
+	.account_set_state = lmdb_account_set_state,
+	.account_add_alias = lmdb_account_add_alias,
+	.alias_lookup = lmdb_alias_lookup,
+	.alias_iter = lmdb_alias_iter,
+	.proposal_add = lmdb_proposal_add,
+	.proposal_trust = lmdb_proposal_trust,
+	.proposal_approve = lmdb_proposal_approve,
+	.proposal_reject = lmdb_proposal_reject,
+	.proposal_iter = lmdb_proposal_iter,
+	.account_add_late_mail = lmdb_account_add_late_mail,
+	.account_iter = lmdb_account_iter,
+	.cred_set = lmdb_cred_set,
+	.cred_get = lmdb_cred_get,
+	.cred_has = lmdb_cred_has,
+	.cred_wipe = lmdb_cred_wipe,
+	.job_enqueue = lmdb_job_enqueue,
+	.job_take = lmdb_job_take,
+	.job_renew = lmdb_job_renew,
+	.job_done = lmdb_job_done,
+	.job_retry = lmdb_job_retry,
+	.job_died = lmdb_job_died,
+	.job_get = lmdb_job_get,
+	.job_cancel = lmdb_job_cancel,
+	.job_iter = lmdb_job_iter,
+	.folder_get = lmdb_folder_get,
+	.folder_put = lmdb_folder_put,
+	.folder_iter = lmdb_folder_iter,
+	.message_copied = lmdb_message_copied,
+	.msgmap_get = lmdb_msgmap_get,
+	.msgmap_forget = lmdb_msgmap_forget,
+	.batch_begin = lmdb_batch_begin,
+	.batch_pending = lmdb_batch_pending,
+	.batch_done = lmdb_batch_done,
+	.batch_abort = lmdb_batch_abort,
+	.failed_add = lmdb_failed_add,
+	.failed_del = lmdb_failed_del,
+	.failed_iter = lmdb_failed_iter,
+	.msgmap_get_flags = lmdb_msgmap_get_flags,
+	.msgmap_set_flags = lmdb_msgmap_set_flags,
+	.uidl_add = lmdb_uidl_add,
+	.uidl_has = lmdb_uidl_has,
+	.uidl_forget = lmdb_uidl_forget,
+	.uidl_count = lmdb_uidl_count,
+	.stats_get = lmdb_stats_get,
+	.event_add = lmdb_event_add,
+	.event_iter = lmdb_event_iter,
+	.auth_limit = lmdb_auth_limit,
+	.auth_fail_add = lmdb_auth_fail_add,
+	.auth_fail_has = lmdb_auth_fail_has,
+	.account_set_password = lmdb_account_set_password,
+	.tls_seen_get = lmdb_tls_seen_get,
+	.tls_seen_add = lmdb_tls_seen_add,
+	.tls_seen_forget = lmdb_tls_seen_forget,
+	.paused = lmdb_paused,
+	.set_paused = lmdb_set_paused,
+	.reset = lmdb_reset,
+};
+
+int store_lmdb_open(const char *dir, const struct store_options *opts,
+		    struct store **store_r, const char **error_r)
 {
 	struct store_options defaults = { 0 };
+	struct lmdb_store *ls;
 	struct store *store;
 	struct stat st;
 	uint64_t initial;
@@ -370,29 +444,31 @@ int store_open(const char *dir, const struct store_options *opts,
 	if (!exists && !opts->create)
 		return store_fail(error_r, "no store in %s (run 'mailmigrate init')", dir);
 
-	store = mm_calloc(1, sizeof(*store));
-	store->dir = mm_strdup(dir);
+	ls = mm_calloc(1, sizeof(*ls));
+	store = &ls->store;
+	store->v = &lmdb_vfuncs;
+	ls->dir = mm_strdup(dir);
 	store->readonly = opts->readonly;
-	store->max_map_size = opts->max_map_size != 0 ? opts->max_map_size :
+	ls->max_map_size = opts->max_map_size != 0 ? opts->max_map_size :
 		STORE_DEFAULT_MAX_MAP;
-	if (store->max_map_size < STORE_MIN_MAP)
-		store->max_map_size = STORE_MIN_MAP;
+	if (ls->max_map_size < STORE_MIN_MAP)
+		ls->max_map_size = STORE_MIN_MAP;
 	store->event_log_max = opts->event_log_max != 0 ? opts->event_log_max :
 		STORE_DEFAULT_EVENTS;
 	initial = opts->initial_map_size != 0 ? opts->initial_map_size :
 		STORE_DEFAULT_INITIAL_MAP;
-	if (initial > store->max_map_size)
-		initial = store->max_map_size;
+	if (initial > ls->max_map_size)
+		initial = ls->max_map_size;
 
-	if ((rc = mdb_env_create(&store->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(store->env, STORE_DB_COUNT)) != 0 ||
-	    (rc = mdb_env_set_maxreaders(store->env, STORE_MAX_READERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(store->env, initial)) != 0) {
+	if ((rc = mdb_env_create(&ls->env)) != 0 ||
+	    (rc = mdb_env_set_maxdbs(ls->env, STORE_DB_COUNT)) != 0 ||
+	    (rc = mdb_env_set_maxreaders(ls->env, STORE_MAX_READERS)) != 0 ||
+	    (rc = mdb_env_set_mapsize(ls->env, initial)) != 0) {
 		store_mdb_fail(store, rc, error_r, "create environment");
 		store_close(&store);
 		return -1;
 	}
-	rc = mdb_env_open(store->env, dir,
+	rc = mdb_env_open(ls->env, dir,
 			  MDB_NOTLS | (opts->readonly ? MDB_RDONLY : 0), 0660);
 	if (rc != 0) {
 		if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
@@ -404,7 +480,7 @@ int store_open(const char *dir, const struct store_options *opts,
 		return -1;
 	}
 	/* Slots left by dead processes (see above). */
-	if ((rc = mdb_reader_check(store->env, NULL)) != 0) {
+	if ((rc = mdb_reader_check(ls->env, NULL)) != 0) {
 		store_mdb_fail(store, rc, error_r, "check reader slots");
 		store_close(&store);
 		return -1;
@@ -426,47 +502,22 @@ int store_open(const char *dir, const struct store_options *opts,
 	return 0;
 }
 
-void store_close(struct store **storep)
-{
-	struct store *store = *storep;
-
-	if (store == NULL)
-		return;
-	if (store->rtxn != NULL)
-		mdb_txn_abort(store->rtxn);
-	if (store->env != NULL)
-		mdb_env_close(store->env);
-	crypto_key_wipe(&store->key);
-	mm_free(&store->dir);
-	mm_free(storep);
-}
-
-int store_was_created(const struct store *store)
-{
-	return store->created;
-}
-
-void store_set_key(struct store *store, const struct crypto_key *key)
-{
-	store->key = *key;
-	store->have_key = 1;
-}
-
 /* Double the map, up to the limit. */
 static int store_grow(struct store *store, const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_envinfo info;
 	uint64_t size;
 	int rc;
 
-	mdb_env_info(store->env, &info);
+	mdb_env_info(ls->env, &info);
 	size = info.me_mapsize;
-	if (size >= store->max_map_size)
+	if (size >= ls->max_map_size)
 		return store_fail(error_r, "store %s is full: it reached "
 				  "store_max_size (%llu bytes); raise it",
-				  store->dir, (unsigned long long)store->max_map_size);
-	size = size * 2 > store->max_map_size ? store->max_map_size : size * 2;
-	rc = mdb_env_set_mapsize(store->env, size);
+				  ls->dir, (unsigned long long)ls->max_map_size);
+	size = size * 2 > ls->max_map_size ? ls->max_map_size : size * 2;
+	rc = mdb_env_set_mapsize(ls->env, size);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "grow map");
 	return 0;
@@ -478,16 +529,17 @@ static int store_grow(struct store *store, const char **error_r)
 static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
 		       const char **error_r)
 {
-	int rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
+	struct lmdb_store *ls = LMDB(store);
+	int rc = mdb_txn_begin(ls->env, NULL, flags, txn_r);
 	int dead = 0;
 
-	if (rc == MDB_READERS_FULL && mdb_reader_check(store->env, &dead) == 0 &&
+	if (rc == MDB_READERS_FULL && mdb_reader_check(ls->env, &dead) == 0 &&
 	    dead > 0)
-		rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
+		rc = mdb_txn_begin(ls->env, NULL, flags, txn_r);
 	if (rc == MDB_MAP_RESIZED) {
-		rc = mdb_env_set_mapsize(store->env, 0);
+		rc = mdb_env_set_mapsize(ls->env, 0);
 		if (rc == 0)
-			rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
+			rc = mdb_txn_begin(ls->env, NULL, flags, txn_r);
 	}
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "begin transaction");
@@ -497,19 +549,20 @@ static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
 int store_write(struct store *store, store_txn_fn *fn, void *ctx,
 		const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_txn *txn;
 	int ret, rc;
 
 	if (store->readonly)
-		return store_fail(error_r, "store %s is open read-only", store->dir);
+		return store_fail(error_r, "store %s is open read-only", ls->dir);
 	for (int attempt = 0; attempt < STORE_TXN_RETRIES; attempt++) {
-		store->last_rc = 0;
+		ls->last_rc = 0;
 		if (store_begin(store, 0, &txn, error_r) < 0)
 			return -1;
 		ret = fn(store, txn, ctx, error_r);
 		if (ret < 0) {
 			mdb_txn_abort(txn);
-			if (store->last_rc != MDB_MAP_FULL)
+			if (ls->last_rc != MDB_MAP_FULL)
 				return -1;
 		} else {
 			rc = mdb_txn_commit(txn);
@@ -522,17 +575,18 @@ int store_write(struct store *store, store_txn_fn *fn, void *ctx,
 			return -1;
 	}
 	return store_fail(error_r, "store %s: transaction retried %d times",
-			  store->dir, STORE_TXN_RETRIES);
+			  ls->dir, STORE_TXN_RETRIES);
 }
 
 int store_read(struct store *store, store_txn_fn *fn, void *ctx,
 	       const char **error_r)
 {
-	MDB_txn *txn = store->rtxn;
+	struct lmdb_store *ls = LMDB(store);
+	MDB_txn *txn = ls->rtxn;
 	int ret, rc;
 
-	store->last_rc = 0;
-	store->rtxn = NULL;
+	ls->last_rc = 0;
+	ls->rtxn = NULL;
 	if (txn != NULL && (rc = mdb_txn_renew(txn)) != 0) {
 		/* MDB_MAP_RESIZED among others: start afresh below. */
 		mdb_txn_abort(txn);
@@ -542,7 +596,7 @@ int store_read(struct store *store, store_txn_fn *fn, void *ctx,
 		return -1;
 	ret = fn(store, txn, ctx, error_r);
 	mdb_txn_reset(txn);
-	store->rtxn = txn;
+	ls->rtxn = txn;
 	return ret;
 }
 
@@ -550,12 +604,13 @@ int store_get(struct store *store, MDB_txn *txn, enum store_db db,
 	      const void *key, size_t keylen, MDB_val *val_r,
 	      const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_val k = { keylen, (void *)key };
 	int rc;
 
-	if (store->db_missing[db])
+	if (ls->db_missing[db])
 		return STORE_NOTFOUND;
-	rc = mdb_get(txn, store->dbi[db], &k, val_r);
+	rc = mdb_get(txn, ls->dbi[db], &k, val_r);
 	if (rc == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (rc != 0)
@@ -567,17 +622,18 @@ int store_put(struct store *store, MDB_txn *txn, enum store_db db,
 	      const void *key, size_t keylen, const void *val, size_t vallen,
 	      const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_val k = { keylen, (void *)key }, v = { vallen, (void *)val };
 	int rc;
 
-	if (store->db_missing[db])
+	if (ls->db_missing[db])
 		return store_fail(error_r, "store %s lacks its '%s' database "
-				  "(opened read-only)", store->dir,
+				  "(opened read-only)", ls->dir,
 				  store_db_names[db]);
-	if (keylen == 0 || keylen > (size_t)mdb_env_get_maxkeysize(store->env))
+	if (keylen == 0 || keylen > (size_t)mdb_env_get_maxkeysize(ls->env))
 		return store_fail(error_r, "store key for '%s' has a bad length (%zu)",
 				  store_db_names[db], keylen);
-	rc = mdb_put(txn, store->dbi[db], &k, &v, 0);
+	rc = mdb_put(txn, ls->dbi[db], &k, &v, 0);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
 	return 0;
@@ -586,12 +642,13 @@ int store_put(struct store *store, MDB_txn *txn, enum store_db db,
 int store_del(struct store *store, MDB_txn *txn, enum store_db db,
 	      const void *key, size_t keylen, const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_val k = { keylen, (void *)key };
 	int rc;
 
-	if (store->db_missing[db])
+	if (ls->db_missing[db])
 		return STORE_NOTFOUND;
-	rc = mdb_del(txn, store->dbi[db], &k, NULL);
+	rc = mdb_del(txn, ls->dbi[db], &k, NULL);
 	if (rc == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (rc != 0)
@@ -606,7 +663,7 @@ int store_del_prefix(struct store *store, MDB_txn *txn, enum store_db db,
 	MDB_val k = { len, (void *)prefix }, v;
 	int rc;
 
-	rc = mdb_cursor_open(txn, store->dbi[db], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[db], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -628,13 +685,14 @@ int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
 	       const void *prefix, size_t len, store_scan_fn *fn, void *ctx,
 	       const char **error_r)
 {
+	struct lmdb_store *ls = LMDB(store);
 	MDB_cursor *cur;
 	MDB_val k = { len, (void *)prefix }, v;
 	int rc, ret = 0;
 
-	if (store->db_missing[db])
+	if (ls->db_missing[db])
 		return 0;
-	rc = mdb_cursor_open(txn, store->dbi[db], &cur);
+	rc = mdb_cursor_open(txn, ls->dbi[db], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
 	for (rc = mdb_cursor_get(cur, &k, &v, len > 0 ? MDB_SET_RANGE : MDB_FIRST);
@@ -663,7 +721,7 @@ int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
 	}
 	if (v.mv_size != 8)
 		return store_fail(error_r, "store %s: meta '%s' is damaged",
-				  store->dir, name);
+				  LMDB(store)->dir, name);
 	*value_r = store_get_be64(v.mv_data);
 	return 0;
 }

@@ -1,26 +1,28 @@
 /*
  * NAME
- *	store_private 3h
+ *	store_lmdb 3h
  * SUMMARY
- *	internals shared by the store_*.c files
+ *	the LMDB backend: internals shared by the store_lmdb*.c files
  * DESCRIPTION
+ *	struct lmdb_store embeds struct store (store_int.h) as its first
+ *	member; LMDB() casts back. The lmdb_*() calls below are the
+ *	backend's vtable (store_lmdb.c), each with the contract of the
+ *	store_*() call of the same name in store.h.
+ *
  *	Every public call wraps its work in store_write() or store_read(),
  *	which own the LMDB transaction: begin, run the callback, commit or
  *	abort, and on MDB_MAP_FULL grow the map and run the callback again
  *	in a fresh transaction. A callback therefore must not keep state
  *	across runs except through its ctx, which it resets on entry.
- *
- *	Record encoding (store_codec.c): a version byte, then fields in a
- *	fixed order; integers little-endian fixed width, strings as a u32
- *	length (0xffffffff: NULL) and bytes. Readers check every length
- *	against what is left, so a damaged record is an error, not a crash.
+ *	Records are encoded by store_codec.h.
  */
-#ifndef MM_STORE_PRIVATE_H
-#define MM_STORE_PRIVATE_H
+#ifndef MM_STORE_LMDB_H
+#define MM_STORE_LMDB_H
 
 #include <lmdb.h>
 
-#include "store.h"
+#include "store_int.h"
+#include "store_codec.h"
 
 enum store_db {
 	STORE_DB_META,
@@ -41,26 +43,28 @@ enum store_db {
 	STORE_DB_COUNT
 };
 
-struct store {
+struct lmdb_store {
+	struct store store;	/* first: LMDB() casts back */
 	MDB_env *env;
 	MDB_dbi dbi[STORE_DB_COUNT];
 	char *dir;
 	uint64_t max_map_size;
-	uint64_t event_log_max;
-	int readonly;
-	int created;
 	/* Databases added after schema 1 that this environment lacks:
 	 * created when the store is opened for writing, read as empty
 	 * (and looked for again, store_db_present()) when read-only. */
 	unsigned char db_missing[STORE_DB_COUNT];
-	int have_key;
-	struct crypto_key key;
 	int last_rc;		/* LMDB status of the last failure */
 	/* The last read transaction, reset and kept for store_read() to
 	 * renew: a lookup then costs no allocation and keeps its reader
 	 * slot (MDB_NOTLS ties slots to transactions). */
 	MDB_txn *rtxn;
 };
+
+/* The LMDB store behind s, which store_lmdb_open() made. */
+static inline struct lmdb_store *LMDB(struct store *s)
+{
+	return (struct lmdb_store *)s;
+}
 
 /* A transaction body: >= 0 to commit (returned), -1 to abort. */
 typedef int store_txn_fn(struct store *store, MDB_txn *txn, void *ctx,
@@ -71,10 +75,7 @@ int store_write(struct store *store, store_txn_fn *fn, void *ctx,
 int store_read(struct store *store, store_txn_fn *fn, void *ctx,
 	       const char **error_r);
 
-/* Set *error_r (static buffer) and return -1. */
-int store_fail(const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-/* The same for an LMDB status, remembered for the retry logic. */
+/* store_fail() for an LMDB status, remembered for the retry logic. */
 int store_mdb_fail(struct store *store, int rc, const char **error_r,
 		   const char *what);
 
@@ -107,7 +108,7 @@ int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
 	       const char **error_r);
 
 /* meta counters: read (0 when missing) and write a u64. */
-/* The copy rate (store_rate.c): add what a transaction copied; read the
+/* The copy rate (store_lmdb_rate.c): add what a transaction copied; read the
  * messages and bytes of the last window seconds, and the seconds they
  * span (from the first copy in the window's minutes to now; 0: none). */
 #define STORE_RATE_MINUTES 16
@@ -122,41 +123,7 @@ int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
 int store_meta_put_u64(struct store *store, MDB_txn *txn, const char *name,
 		       uint64_t value, const char **error_r);
 
-/* --- codec --------------------------------------------------------------- */
-
-struct rec_writer {
-	unsigned char *buf;
-	size_t len, size;
-};
-
-struct rec_reader {
-	const unsigned char *p;
-	size_t left;
-	int bad;		/* set on the first overrun; sticky */
-};
-
-void rec_init(struct rec_writer *w, unsigned char version);
-void rec_free(struct rec_writer *w);
-void rec_put_u32(struct rec_writer *w, uint32_t v);
-void rec_put_u64(struct rec_writer *w, uint64_t v);
-void rec_put_str(struct rec_writer *w, const char *s);
-void rec_put_bytes(struct rec_writer *w, const void *p, size_t len);
-
-/* Start reading; returns the version byte (0 and bad on empty input). */
-unsigned char rec_begin(struct rec_reader *r, const void *p, size_t len);
-uint32_t rec_get_u32(struct rec_reader *r);
-uint64_t rec_get_u64(struct rec_reader *r);
-/* A fresh NUL-terminated copy, or NULL (encoded NULL, or bad). */
-char *rec_get_str(struct rec_reader *r);
-/* Is the whole record consumed without error? */
-int rec_end_ok(const struct rec_reader *r);
-
-void store_be32(unsigned char *p, uint32_t v);
-void store_be64(unsigned char *p, uint64_t v);
-uint32_t store_get_be32(const unsigned char *p);
-uint64_t store_get_be64(const unsigned char *p);
-
-/* Account records (store_account.c), for the other store files. */
+/* Account records (store_lmdb_account.c), for the other store files. */
 int store_account_decode(const MDB_val *val, const char *name,
 			 struct store_account *acct_r, const char **error_r);
 void store_account_encode(const struct store_account *acct,
@@ -166,18 +133,18 @@ int store_account_load(struct store *store, MDB_txn *txn, const char *name,
 int store_account_save(struct store *store, MDB_txn *txn,
 		       const struct store_account *acct, const char **error_r);
 
-/* Jobs (store_job.c), for account creation and reset. */
+/* Jobs (store_lmdb_job.c), for account creation and reset. */
 int store_job_enqueue_txn(struct store *store, MDB_txn *txn,
 			  const char *account, enum store_job_kind kind,
 			  time_t now, uint64_t *id_r, const char **error_r);
 int store_job_cancel_txn(struct store *store, MDB_txn *txn,
 			 const char *account, const char **error_r);
 
-/* Creds (store_cred.c), for account creation. */
+/* Creds (store_lmdb_cred.c), for account creation. */
 int store_cred_set_txn(struct store *store, MDB_txn *txn, const char *account,
 		       const char *password, const char **error_r);
 
-/* The folder key "account\0" + SHA-256(name) (store_folder.c). */
+/* The folder key "account\0" + SHA-256(name) (store_lmdb_folder.c). */
 #define STORE_FOLDER_KEY_MAX (STORE_MAX_ACCOUNT + 1 + 32)
 int store_folder_key(const char *account, const char *name, unsigned char *key,
 		     size_t *len_r, const char **error_r);
@@ -191,7 +158,7 @@ int store_folder_save(struct store *store, MDB_txn *txn,
 int store_uidl_add_txn(struct store *store, MDB_txn *txn, const char *account,
 		       const char *uidl, time_t now, const char **error_r);
 
-/* Alias index (store_alias.c): after an account's aliases changed from
+/* Alias index (store_lmdb_alias.c): after an account's aliases changed from
  * old[] to new[] inside txn, drop the entries of the aliases it lost
  * (if still its own) and add the new ones (unless another account
  * holds them: the first owner keeps an alias). */
@@ -217,7 +184,7 @@ int store_alias_detach_txn(struct store *store, MDB_txn *txn,
 			   const char *alias, char *owner, size_t size,
 			   const char **error_r);
 
-/* Alias proposals (store_proposal.c): name became an account: drop an
+/* Alias proposals (store_lmdb_proposal.c): name became an account: drop an
  * alias and the proposals of that name, with events. */
 int store_proposal_forget_txn(struct store *store, MDB_txn *txn,
 			      const char *name, time_t now, const char **error_r);
@@ -226,13 +193,181 @@ int store_proposal_forget_txn(struct store *store, MDB_txn *txn,
 int store_proposal_upgrade_txn(struct store *store, MDB_txn *txn, time_t now,
 			       const char **error_r);
 
-/* An event inside txn (store_event.c). */
+/* An event inside txn (store_lmdb_event.c). */
 int store_event_add_txn(struct store *store, MDB_txn *txn, time_t now,
 			enum log_severity sev, const char *account,
 			const char *message, const char **error_r);
 
-/* Per-account progress (store_folder.c), for reset. */
+/* Per-account progress (store_lmdb_folder.c), for reset. */
 int store_folder_forget_txn(struct store *store, MDB_txn *txn,
 			    const char *account, const char **error_r);
+
+/* --- the vtable's calls, by file ------------------------------------------ */
+
+/* store_lmdb_account.c */
+int lmdb_account_create(struct store *store, const struct store_account *acct,
+			const char *password, time_t now, const char **error_r);
+int lmdb_account_get(struct store *store, const char *name,
+		     struct store_account *acct_r, const char **error_r);
+int lmdb_account_put(struct store *store, const struct store_account *acct,
+		     const char **error_r);
+int lmdb_account_update(struct store *store, const char *name,
+			int (*fn)(struct store_account *acct, void *ctx),
+			void *ctx, const char **error_r);
+int lmdb_account_requeue(struct store *store, const char *name,
+			 const char *password_hash, const char *password,
+			 time_t now, const char **error_r);
+int lmdb_account_set_state(struct store *store, const char *name,
+			   enum store_state state, time_t now,
+			   const char **error_r);
+int lmdb_account_add_late_mail(struct store *store, char *const *names,
+			       size_t count, const char **error_r);
+int lmdb_account_iter(struct store *store,
+		      int (*fn)(const struct store_account *acct, void *ctx),
+		      void *ctx, const char **error_r);
+/* store_lmdb_alias.c */
+int lmdb_account_add_alias(struct store *store, const char *name,
+			   const char *alias, const char **error_r);
+int lmdb_alias_lookup(struct store *store, const char *alias,
+		      char *account_r, size_t size, const char **error_r);
+/* store_lmdb_proposal.c */
+int lmdb_alias_iter(struct store *store,
+		    int (*fn)(const char *alias, const char *account,
+			      int origin, void *ctx),
+		    void *ctx, const char **error_r);
+int lmdb_proposal_add(struct store *store, const char *account,
+		      const char *alias, unsigned sources, uint64_t count,
+		      time_t now, const char **error_r);
+int lmdb_proposal_trust(struct store *store, const char *account,
+			const char *alias, unsigned sources, uint64_t count,
+			time_t now, const char **error_r);
+int lmdb_proposal_approve(struct store *store, const char *alias,
+			  const char *account, time_t now, char *account_r,
+			  size_t size, const char **error_r);
+int lmdb_proposal_reject(struct store *store, const char *alias,
+			 const char *account, time_t now, const char **error_r);
+int lmdb_proposal_iter(struct store *store,
+		       int (*fn)(const struct store_proposal *p, void *ctx),
+		       void *ctx, const char **error_r);
+/* store_lmdb_cred.c */
+int lmdb_cred_set(struct store *store, const char *account,
+		  const char *password, const char **error_r);
+int lmdb_cred_get(struct store *store, const char *account,
+		  char **password_r, const char **error_r);
+int lmdb_cred_has(struct store *store, const char *account,
+		  const char **error_r);
+int lmdb_cred_wipe(struct store *store, const char *account,
+		   const char **error_r);
+/* store_lmdb_job.c */
+int lmdb_job_enqueue(struct store *store, const char *account,
+		     enum store_job_kind kind, time_t now, uint64_t *id_r,
+		     const char **error_r);
+int lmdb_job_take(struct store *store, const char *owner,
+		  unsigned lease_seconds, time_t now, struct store_job *job_r,
+		  const char **error_r);
+int lmdb_job_renew(struct store *store, uint64_t id, const char *owner,
+		   unsigned lease_seconds, time_t now, const char **error_r);
+int lmdb_job_done(struct store *store, uint64_t id, const char *owner,
+		  const char **error_r);
+int lmdb_job_retry(struct store *store, uint64_t id, const char *owner,
+		   time_t not_before, const char *reason,
+		   const char **error_r);
+int lmdb_job_died(struct store *store, uint64_t id, const char *owner,
+		  time_t not_before, const char *reason, const char **error_r);
+int lmdb_job_get(struct store *store, const char *account,
+		 struct store_job *job_r, const char **error_r);
+int lmdb_job_cancel(struct store *store, const char *account,
+		    const char **error_r);
+int lmdb_job_iter(struct store *store,
+		  int (*fn)(const struct store_job *job, void *ctx),
+		  void *ctx, const char **error_r);
+/* store_lmdb_folder.c */
+int lmdb_folder_get(struct store *store, const char *account,
+		    const char *name, struct store_folder *folder_r,
+		    const char **error_r);
+int lmdb_folder_put(struct store *store, const struct store_folder *folder,
+		    const char **error_r);
+int lmdb_folder_iter(struct store *store, const char *account,
+		     int (*fn)(const struct store_folder *folder, void *ctx),
+		     void *ctx, const char **error_r);
+int lmdb_message_copied(struct store *store, const char *account,
+			const char *folder, uint32_t uidvalidity,
+			uint32_t old_uid, uint32_t new_uid, uint64_t size,
+			time_t now, const char **error_r);
+int lmdb_msgmap_get(struct store *store, const char *account,
+		    const char *folder, uint32_t uidvalidity,
+		    uint32_t old_uid, uint32_t *new_uid_r,
+		    const char **error_r);
+int lmdb_msgmap_forget(struct store *store, const char *account,
+		       const char *folder, uint32_t uidvalidity,
+		       uint32_t old_uid, const char **error_r);
+int lmdb_msgmap_get_flags(struct store *store, const char *account,
+			  const char *folder, uint32_t uidvalidity,
+			  uint32_t old_uid, uint32_t *new_uid_r,
+			  uint32_t *flags_hash_r, const char **error_r);
+int lmdb_msgmap_set_flags(struct store *store, const char *account,
+			  const char *folder, uint32_t uidvalidity,
+			  uint32_t old_uid, uint32_t flags_hash,
+			  const char **error_r);
+int lmdb_uidl_add(struct store *store, const char *account,
+		  const char *uidl, time_t now, const char **error_r);
+int lmdb_uidl_has(struct store *store, const char *account,
+		  const char *uidl, const char **error_r);
+int lmdb_uidl_forget(struct store *store, const char *account,
+		     const char *uidl, const char **error_r);
+int lmdb_uidl_count(struct store *store, const char *account,
+		    uint64_t *count_r, const char **error_r);
+/* store_lmdb_batch.c */
+int lmdb_batch_begin(struct store *store, const char *account,
+		     const struct store_batch *batch, const char **error_r);
+int lmdb_batch_pending(struct store *store, const char *account,
+		       struct store_batch *batch_r, const char **error_r);
+int lmdb_batch_done(struct store *store, const char *account,
+		    const struct store_batch *batch, const uint32_t *new_uids,
+		    time_t now, const char **error_r);
+int lmdb_batch_abort(struct store *store, const char *account,
+		     const char **error_r);
+int lmdb_failed_add(struct store *store, const struct store_failed *item,
+		    const char **error_r);
+int lmdb_failed_del(struct store *store, const char *account,
+		    const char *folder, uint32_t uidvalidity, uint32_t uid,
+		    const char **error_r);
+int lmdb_failed_iter(struct store *store, const char *account,
+		     int (*fn)(const struct store_failed *item, void *ctx),
+		     void *ctx, const char **error_r);
+/* store_lmdb_event.c */
+int lmdb_stats_get(struct store *store, time_t now,
+		   struct store_stats *stats_r, const char **error_r);
+int lmdb_event_add(struct store *store, time_t now, enum log_severity sev,
+		   const char *account, const char *message,
+		   const char **error_r);
+int lmdb_event_iter(struct store *store, int errors_only, const char *account,
+		    size_t n,
+		    int (*fn)(const struct store_event *ev, void *ctx),
+		    void *ctx, const char **error_r);
+int lmdb_paused(struct store *store, int *paused_r, const char **error_r);
+int lmdb_set_paused(struct store *store, int paused, const char **error_r);
+int lmdb_reset(struct store *store, const char *account, time_t now,
+	       const char **error_r);
+/* store_lmdb_auth.c */
+int lmdb_auth_limit(struct store *store,
+		    const struct store_auth_limit *limits, size_t n,
+		    unsigned window, time_t now, const char **error_r);
+int lmdb_auth_fail_add(struct store *store, const unsigned char *mac,
+		       size_t len, time_t now, unsigned ttl,
+		       const char **error_r);
+int lmdb_auth_fail_has(struct store *store, const unsigned char *mac,
+		       size_t len, time_t now, const char **error_r);
+int lmdb_account_set_password(struct store *store, const char *name,
+			      const char *password_hash, const char *password,
+			      time_t now, const char **error_r);
+/* store_lmdb_tls.c */
+int lmdb_tls_seen_get(struct store *store, const char *domain,
+		      const char *proto, int64_t *since_r,
+		      const char **error_r);
+int lmdb_tls_seen_add(struct store *store, const char *domain,
+		      const char *proto, time_t now, const char **error_r);
+int lmdb_tls_seen_forget(struct store *store, const char *domain,
+			 const char *proto, const char **error_r);
 
 #endif

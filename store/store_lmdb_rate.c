@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_rate 3
+ *	store_lmdb_rate 3
  * SUMMARY
  *	the copy rate: messages and bytes per minute, for stats
  * DESCRIPTION
