@@ -182,6 +182,8 @@ static int pgsql_proposal_add(struct store *store, const char *account,
 		return -1;
 	if (strcmp(lower, account) == 0)
 		return STORE_EXISTS;
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
 	return pgsql_single(store, proposal_add_txn, &ctx, error_r);
 }
 
