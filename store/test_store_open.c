@@ -205,16 +205,18 @@ START_TEST(create_then_reopen)
 END_TEST
 
 /* The store spec: "lmdb:DIR" and a bare DIR name one store; another
- * type, or PostgreSQL in a build without it, is refused. */
+ * type is refused, and so is a PostgreSQL conninfo that does not parse
+ * or holds a password (never echoed), before any connection. */
 START_TEST(store_spec)
 {
 	static const struct {
 		const char *spec, *expect;
 	} refused[] = {
-#ifndef HAVE_STORE_PGSQL
-		{ "postgresql:host=db.example.test",
-		  "this build has no PostgreSQL backend" },
-#endif
+		{ "postgresql:host=db.example.test password=s3cret",
+		  "a password in the connection string is refused" },
+		{ "postgresql://mm:s3cret@db.example.test/mail",
+		  "a password in the connection string is refused" },
+		{ "postgresql:host", "cannot parse the connection string" },
 		{ "mysql:host=db.example.test", "unknown store type 'mysql'" },
 		{ "ldap://db.example.test/", "unknown store type 'ldap'" },
 	};
@@ -245,6 +247,7 @@ START_TEST(store_spec)
 		ck_assert_msg(strstr(error, refused[i].expect) != NULL,
 			      "%s: expected '%s', got '%s'", refused[i].spec,
 			      refused[i].expect, error);
+		ck_assert_msg(strstr(error, "s3cret") == NULL, "%s", error);
 	}
 }
 END_TEST
