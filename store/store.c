@@ -76,9 +76,8 @@ int store_open(const char *spec, const struct store_options *opts,
 			return store_pgsql_open(spec, opts, store_r, error_r);
 		return store_pgsql_open(spec + prefix, opts, store_r, error_r);
 	}
-	return store_fail(error_r, "store '%s': unknown store type '%.*s' "
-			  "(lmdb: or postgresql:)", spec, (int)prefix - 1,
-			  spec);
+	return store_fail(error_r, "store: unknown store type '%.*s' "
+			  "(lmdb: or postgresql:)", (int)prefix - 1, spec);
 }
 
 void store_close(struct store **storep)

@@ -221,8 +221,15 @@ t_bulk_long_line() {
 	assert_eq "0 accounts queued, 2 lines rejected" "$(out)"
 	[ "$(wc -c <"$D/err")" -lt 1000 ] || fail "the long line was echoed"
 	if [ -s "$D/rss" ]; then
+		# Against the same command on a short bad line: what the
+		# program needs anyway (libraries: libpq brings its own).
+		printf 'nocolon\n' >"$D/short.txt"
+		/usr/bin/time -f %M -o "$D/rss0" "$MAILMIGRATE" -c "$CONF" bulk \
+			"$D/short.txt" >/dev/null 2>&1
 		rss=$(tail -n 1 "$D/rss")
-		[ "$rss" -lt 8192 ] || fail "bulk used $rss KB for a 10 MB line"
+		rss0=$(tail -n 1 "$D/rss0")
+		[ "$rss" -lt $((rss0 + 4096)) ] ||
+			fail "bulk used $rss KB for a 10 MB line ($rss0 KB for a short one)"
 	fi
 	unchanged
 }
