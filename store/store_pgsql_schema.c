@@ -151,11 +151,14 @@ static const char schema_v1[] =
 	"  proto text NOT NULL,\n"
 	"  since bigint NOT NULL,\n"
 	"  PRIMARY KEY (domain, proto));\n"
-	/* what was copied per minute, for the rate in stats */
+	/* what was copied per minute, for the rate in stats; first: the
+	 * time of the minute's first copy (the rate's seconds start
+	 * there); the last 16 minutes are kept */
 	"CREATE TABLE mailmigrate.rate (\n"
 	"  minute bigint PRIMARY KEY,\n"
 	"  messages bigint NOT NULL DEFAULT 0,\n"
-	"  bytes bigint NOT NULL DEFAULT 0);\n";
+	"  bytes bigint NOT NULL DEFAULT 0,\n"
+	"  first bigint NOT NULL DEFAULT 0);\n";
 
 /* Upgrade steps: steps[v] takes a store at version v to v + 1. None
  * yet; the first schema change adds one here and raises
