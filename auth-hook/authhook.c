@@ -99,6 +99,23 @@ static int authhook_key_not_upgraded(struct authhook *hook, const char *error,
 	return 0;
 }
 
+/* The store, opened now if it could not be before: 0, or -1 (logged;
+ * the caller answers a temporary failure). */
+static int authhook_store(struct authhook *hook)
+{
+	const char *error;
+
+	if (hook->store != NULL)
+		return 0;
+	if (store_open_cfg(hook->cfg, NULL, &hook->store, &error) < 0) {
+		authhook_log(LOG_SEV_ERROR, "%s", error);
+		return -1;
+	}
+	store_set_key(hook->store, &hook->key);
+	authhook_log(LOG_SEV_INFO, "store %s open", hook->cfg->store);
+	return 0;
+}
+
 int authhook_init(const char *path, struct authhook **hook_r,
 		  const char **error_r)
 {
@@ -112,18 +129,25 @@ int authhook_init(const char *path, struct authhook **hook_r,
 		snprintf(errbuf, sizeof(errbuf), "%s", error);
 		goto fail;
 	}
-	opts.max_map_size = hook->cfg->store_max_size;
-	opts.event_log_max = hook->cfg->event_log_max;
-	if (store_open(hook->cfg->state_dir, &opts, &hook->store, &error) < 0) {
-		snprintf(errbuf, sizeof(errbuf), "%s", error);
-		goto fail;
-	}
 	/* The public key only: the workers seal what they capture but
 	 * can open nothing (key_file stays the puller's). */
 	if (crypto_public_load(hook->cfg->public_key_file, &hook->key, &error) < 0 &&
 	    authhook_key_not_upgraded(hook, error, errbuf, sizeof(errbuf)) < 0)
 		goto fail;
-	store_set_key(hook->store, &hook->key);
+	if (store_open_cfg(hook->cfg, &opts, &hook->store, &error) < 0) {
+		/* A database that is down or in recovery as Dovecot starts:
+		 * every login is a temporary failure until it opens
+		 * (authhook_store()). An LMDB store that does not open is
+		 * a configuration error. */
+		if (strncmp(hook->cfg->store, "postgresql:", 11) != 0) {
+			snprintf(errbuf, sizeof(errbuf), "%s", error);
+			goto fail;
+		}
+		authhook_log(LOG_SEV_ERROR, "%s; logins of users to migrate "
+			     "fail temporarily until it opens", error);
+	} else {
+		store_set_key(hook->store, &hook->key);
+	}
 	*hook_r = hook;
 	return 0;
 fail:
@@ -648,6 +672,8 @@ enum authhook_result authhook_passdb(struct authhook *hook,
 		authhook_reply_add(reply, "user", account);
 	if (req->password == NULL && !req->password_verified)
 		return AUTHHOOK_UNKNOWN;
+	if (authhook_store(hook) < 0)
+		return AUTHHOOK_TEMPFAIL;
 	for (int round = 0; round < 2; round++) {
 		ret = store_account_get(hook->store, account, &acct, &error);
 		if (ret < 0) {
@@ -737,6 +763,8 @@ enum authhook_result authhook_userdb(struct authhook *hook,
 	const char *error;
 	int ret;
 
+	if (authhook_store(hook) < 0)
+		return AUTHHOOK_TEMPFAIL;
 	if (authhook_is_notice_account(hook->cfg, req->user)) {
 		if (store_account_name(req->user, NULL, account, sizeof(account),
 				       &error) < 0)

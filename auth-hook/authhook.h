@@ -62,6 +62,7 @@
 #include "cfg.h"
 #include "log.h"
 #include "store.h"
+#include "store_cfg.h"
 
 #define AUTHHOOK_MAX_FIELDS 12
 

@@ -31,6 +31,7 @@
 #include "cfg.h"
 #include "crypto.h"
 #include "store.h"
+#include "store_cfg.h"
 
 #define CLI_EXIT_OK 0
 #define CLI_EXIT_INPUT 1	/* partial success, bad input */
@@ -198,5 +199,6 @@ int cli_export_passwd(struct cli_ctx *ctx, int argc, char **argv); /* cli_export
 int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv); /* cli_preflight.c */
 int cli_cmd_aliases(struct cli_ctx *ctx, int argc, char **argv); /* cli_alias.c */
 int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv); /* cli_verify.c */
+int cli_cmd_store(struct cli_ctx *ctx, int argc, char **argv); /* cli_store.c */
 
 #endif

@@ -125,6 +125,45 @@ static int cli_init_key(struct cli_ctx *ctx, int existed)
 	return 0;
 }
 
+/* init for store = postgresql:...: the keys first (the store password
+ * is sealed with public_key_file), then the schema, made or upgraded;
+ * no state_dir (nothing is kept there). */
+static int cli_init_pgsql(struct cli_ctx *ctx)
+{
+	struct crypto_key key;
+	const char *error;
+	struct stat st;
+	int key_existed;
+
+	key_existed = lstat(ctx->cfg->key_file, &st) == 0;
+	if (key_existed && crypto_key_load(ctx->cfg->key_file, &key, &error) < 0) {
+		cli_error("init: %s", error);
+		return CLI_EXIT_SYSTEM;
+	}
+	if (key_existed)
+		crypto_key_wipe(&key);
+	if (cli_init_key(ctx, key_existed) < 0)
+		return CLI_EXIT_SYSTEM;
+	if (ctx->cfg->store_password_file != NULL &&
+	    lstat(ctx->cfg->store_password_file, &st) < 0) {
+		cli_error("init: store_password_file %s is missing: make it with "
+			  "`mailmigrate store password` (the password on stdin), "
+			  "then run init again", ctx->cfg->store_password_file);
+		return CLI_EXIT_SYSTEM;
+	}
+	if (cli_ctx_store(ctx, 1, 0) < 0)
+		return CLI_EXIT_SYSTEM;
+	if (store_was_created(ctx->store)) {
+		printf("created store %s\n", ctx->cfg->store);
+		cli_ctx_event(ctx, LOG_SEV_INFO, NULL, "store created by "
+			      "mailmigrate init");
+	} else {
+		printf("store %s already exists (schema up to date)\n",
+		       ctx->cfg->store);
+	}
+	return CLI_EXIT_OK;
+}
+
 /* mailmigrate init */
 int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 {
@@ -140,6 +179,8 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error("init: takes no operands");
 	if (cli_ctx_config(ctx) < 0)
 		return CLI_EXIT_SYSTEM;
+	if (strncmp(ctx->cfg->store, "postgresql:", 11) == 0)
+		return cli_init_pgsql(ctx);
 
 	if (stat(ctx->cfg->state_dir, &st) == 0) {
 		if (!S_ISDIR(st.st_mode)) {

@@ -44,11 +44,9 @@ int cli_ctx_store(struct cli_ctx *ctx, int create, int readonly)
 		return 0;
 	if (cli_ctx_config(ctx) < 0)
 		return -1;
-	opts.max_map_size = ctx->cfg->store_max_size;
-	opts.event_log_max = ctx->cfg->event_log_max;
 	opts.create = create;
 	opts.readonly = readonly;
-	if (store_open(ctx->cfg->state_dir, &opts, &ctx->store, &error) < 0) {
+	if (store_open_cfg(ctx->cfg, &opts, &ctx->store, &error) < 0) {
 		cli_error("%s", error);
 		return -1;
 	}

@@ -317,9 +317,7 @@ int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 	if (cli_ctx_config(ctx) < 0)
 		return CLI_EXIT_SYSTEM;
 	/* A store that cannot be opened is a finding, not the end. */
-	sopts.max_map_size = ctx->cfg->store_max_size;
-	sopts.event_log_max = ctx->cfg->event_log_max;
-	if (store_open(ctx->cfg->state_dir, &sopts, &ctx->store, &error) < 0) {
+	if (store_open_cfg(ctx->cfg, &sopts, &ctx->store, &error) < 0) {
 		static char saved[512];
 
 		snprintf(saved, sizeof(saved), "%s", error);

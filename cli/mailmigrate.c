@@ -49,12 +49,16 @@ static const struct cli_verb cli_verbs[] = {
 	{ "preflight", cli_cmd_preflight },
 	{ "tls-forget", cli_cmd_tls_forget },
 	{ "aliases", cli_cmd_aliases },
+	{ "store", cli_cmd_store },
 };
 
 static const char cli_usage_text[] =
 "usage: mailmigrate [-c FILE] VERB [ARGS]\n"
 "\n"
 "  init                          create state_dir, the store and key_file\n"
+"                                (PostgreSQL: make or upgrade the schema)\n"
+"  store password [--file PATH]  seal the PostgreSQL password (stdin) into\n"
+"                                store_password_file\n"
 "  add USER [--domain D] [--messages-only]\n"
 "                                queue one account; the password is read\n"
 "                                from stdin, or prompted for on a terminal\n"

@@ -148,6 +148,8 @@ static const struct cfg_enum_name cfg_source_auth_names[] = {
 /* Keys before the first [domain] section. */
 static const struct cfg_key cfg_global_keys[] = {
 	GKEY(state_dir, CFG_PATH, "/var/lib/mailmigrate"),
+	GKEY(store, CFG_STRING, NULL),	/* NULL: "lmdb:" state_dir */
+	GKEY(store_password_file, CFG_PATH, NULL),
 	GKEY(key_file, CFG_PATH, "/etc/mailmigrate/secret.key"),
 	GKEY(public_key_file, CFG_PATH, NULL),	/* NULL: key_file ".pub" */
 	GKEY(log_file, CFG_PATH, NULL),
@@ -165,6 +167,9 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(relay_idle_timeout, CFG_UINT, "60", .min = 1, .max = 86400),
 	GKEY(relay_request_timeout, CFG_UINT, "10", .min = 1, .max = 3600),
 	GKEY(relay_max_clients, CFG_UINT, "2000", .min = 1, .max = 1000000),
+	/* "auto": 5 on PostgreSQL, 0 (off) on LMDB (cfg_parse_finish) */
+	GKEY(relay_cache_ttl, CFG_UINT, "5", .min = 0, .max = 3600),
+	GKEY(relay_cache_size, CFG_UINT, "4096", .min = 1, .max = 10000000),
 	GKEY(default_domain, CFG_DOMAIN, NULL),
 	GKEY(user_home, CFG_PATH, "/var/vmail/%d/%n"),
 	GKEY(user_mail, CFG_WORD, "maildir:~/Maildir"),
@@ -1184,6 +1189,26 @@ static int cfg_parse_finish(struct cfg_parser *p)
 	}
 	if (cfg_check_bind_ips(p) < 0)
 		return -1;
+	/* The relay's cache: off by default on LMDB, whose lookups cost
+	 * microseconds (relay_cache.c). */
+	if (cfg_key_find(cfg_global_keys, CFG_NKEYS(cfg_global_keys),
+			 "relay_cache_ttl", &idx) == NULL)
+		log_panic("cfg: no relay_cache_ttl key");
+	if (p->global_seen[idx] == 0 &&
+	    (cfg->store == NULL || strncmp(cfg->store, "lmdb:", 5) == 0))
+		cfg->relay_cache_ttl = 0;
+	/* The store: LMDB in state_dir unless set. */
+	if (cfg->store == NULL) {
+		cfg->store = mm_asprintf("lmdb:%s", cfg->state_dir);
+	} else if (!(strncmp(cfg->store, "lmdb:/", 6) == 0 ||
+		     (strncmp(cfg->store, "postgresql:", 11) == 0 &&
+		      cfg->store[11] != '\0'))) {
+		if (cfg_key_find(cfg_global_keys, CFG_NKEYS(cfg_global_keys),
+				 "store", &idx) == NULL)
+			log_panic("cfg: no store key");
+		return cfg_fail(p, p->global_seen[idx], "store must be "
+				"lmdb:/ABSOLUTE/DIR or postgresql:CONNINFO");
+	}
 	/* Next to key_file unless set. */
 	if (cfg->public_key_file == NULL)
 		cfg->public_key_file = mm_asprintf("%s.pub", cfg->key_file);

@@ -105,6 +105,10 @@ struct cfg_domain {
 struct cfg {
 	char *path;			/* the file read */
 	char *state_dir;		/* default /var/lib/mailmigrate */
+	char *store;			/* "lmdb:DIR" | "postgresql:CONNINFO";
+					 * default "lmdb:" state_dir */
+	char *store_password_file;	/* PostgreSQL's password, sealed;
+					 * NULL: none */
 	char *key_file;			/* default /etc/mailmigrate/secret.key */
 	char *public_key_file;		/* default key_file with ".pub" */
 	char *log_file;			/* NULL: syslog, mail facility */
@@ -121,6 +125,9 @@ struct cfg {
 	unsigned relay_idle_timeout;	/* seconds, default 60 */
 	unsigned relay_request_timeout;	/* seconds for one query, default 10 */
 	unsigned relay_max_clients;	/* default 2000 */
+	unsigned relay_cache_ttl;	/* seconds; default 5 on PostgreSQL,
+					 * 0 (no cache) on LMDB */
+	unsigned relay_cache_size;	/* slots, default 4096 */
 	char *default_domain;		/* NULL: none */
 	char *user_home;		/* default /var/vmail/%d/%n */
 	char *user_mail;		/* default maildir:~/Maildir */

@@ -23,6 +23,7 @@
 #include "driver.h"
 #include "log.h"
 #include "store.h"
+#include "store_cfg.h"
 #include "stream.h"
 
 #define PULLER_LEASE_SECONDS 300

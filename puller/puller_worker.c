@@ -245,8 +245,6 @@ static int puller_find_dead(const struct store_job *job, void *context)
 
 int puller_reclaim(const struct cfg *cfg, int worker_died)
 {
-	struct store_options opts = { .max_map_size = cfg->store_max_size,
-				      .event_log_max = cfg->event_log_max };
 	struct reclaim_ctx ctx = { .count = 0 };
 	struct store *store;
 	const char *error;
@@ -255,7 +253,7 @@ int puller_reclaim(const struct cfg *cfg, int worker_died)
 	puller_owner(ctx.prefix, sizeof(ctx.prefix), 0);
 	colon = strrchr(ctx.prefix, ':');
 	colon[1] = '\0';
-	if (store_open(cfg->state_dir, &opts, &store, &error) < 0) {
+	if (store_open_cfg(cfg, NULL, &store, &error) < 0) {
 		log_error("%s", error);
 		return -1;
 	}
@@ -284,20 +282,45 @@ int puller_reclaim(const struct cfg *cfg, int worker_died)
 	return 0;
 }
 
+/* Open the store; a store that cannot be opened (a database that is
+ * down or in recovery) is tried again until it can, or until the
+ * daemon stops: logged the first time and then once a minute. With
+ * once, the first failure ends the worker. 0 or -1. */
+static int puller_store_wait(const struct cfg *cfg, int once,
+			     struct store **store_r)
+{
+	time_t logged = 0;
+	const char *error;
+	unsigned nap = PULLER_IDLE_MS;
+
+	while (store_open_cfg(cfg, NULL, store_r, &error) < 0) {
+		if (once || puller_stop) {
+			log_error("%s", error);
+			return -1;
+		}
+		if (logged == 0 || time(NULL) - logged >= 60) {
+			log_error("%s; trying again until it opens", error);
+			logged = time(NULL);
+		}
+		puller_nap(nap);
+		if (nap < 30000)
+			nap *= 2;
+	}
+	if (logged != 0)
+		log_info("store %s open again", cfg->store);
+	return 0;
+}
+
 int puller_worker_run(const struct cfg *cfg, int once)
 {
-	struct store_options opts = { .max_map_size = cfg->store_max_size,
-				      .event_log_max = cfg->event_log_max };
 	struct puller p = { .cfg = cfg };
 	struct crypto_key key;
 	const char *error;
 	int status = 0;
 
 	puller_owner(p.owner, sizeof(p.owner), getpid());
-	if (store_open(cfg->state_dir, &opts, &p.store, &error) < 0) {
-		log_error("%s", error);
+	if (puller_store_wait(cfg, once, &p.store) < 0)
 		return 3;
-	}
 	if (crypto_key_load(cfg->key_file, &key, &error) < 0) {
 		log_error("%s", error);
 		store_close(&p.store);

@@ -51,13 +51,18 @@ static int open_log(const struct cfg *cfg, int foreground)
 
 static void log_counters(const struct relay_maps *maps)
 {
+	uint64_t hits, misses;
+
+	relay_cache_counts(maps->cache, &hits, &misses);
 	log_info("lookups: transport %llu, mailbox %llu, alias %llu; routed to "
-		 "OLD %llu; store errors (TEMP) %llu",
+		 "OLD %llu; store errors (TEMP) %llu; cache hits %llu, "
+		 "misses %llu",
 		 (unsigned long long)maps->lookups[RELAY_MAP_TRANSPORT],
 		 (unsigned long long)maps->lookups[RELAY_MAP_MAILBOX],
 		 (unsigned long long)maps->lookups[RELAY_MAP_ALIAS],
 		 (unsigned long long)maps->to_old,
-		 (unsigned long long)maps->temp);
+		 (unsigned long long)maps->temp, (unsigned long long)hits,
+		 (unsigned long long)misses);
 }
 
 /* SIGHUP: read the configuration again. */
@@ -74,11 +79,16 @@ static void relay_reload(void *context)
 	if (strcmp(fresh->relay_listen, m->cfg->relay_listen) != 0)
 		log_warning("SIGHUP: relay_listen changed to %s: takes effect "
 			    "after a restart", fresh->relay_listen);
-	if (strcmp(fresh->state_dir, m->cfg->state_dir) != 0)
-		log_warning("SIGHUP: state_dir changed to %s: takes effect "
-			    "after a restart", fresh->state_dir);
+	if (strcmp(fresh->store, m->cfg->store) != 0)
+		log_warning("SIGHUP: store changed to %s: takes effect "
+			    "after a restart", fresh->store);
 	(void)open_log(fresh, m->foreground);
 	m->maps.cfg = fresh;
+	/* A fresh cache (with the new lifetime and size): what was kept
+	 * is forgotten, so a SIGHUP also shows every change at once. */
+	relay_cache_free(&m->maps.cache);
+	m->maps.cache = relay_cache_new(fresh->relay_cache_size,
+					fresh->relay_cache_ttl);
 	cfg_free(&m->cfg);
 	m->cfg = fresh;
 	relay_server_reconfigure(m->server);
@@ -94,6 +104,8 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store_options sopts = { 0 };
+	char *password = NULL;
+	int ret;
 	struct relay_main m = { 0 };
 	const char *path = NULL, *error;
 	char abspath[PATH_MAX];
@@ -142,14 +154,20 @@ int main(int argc, char **argv)
 		cfg_free(&m.cfg);
 		return 3;
 	}
-	sopts.max_map_size = m.cfg->store_max_size;
-	sopts.event_log_max = m.cfg->event_log_max;
+	if (store_cfg_options(m.cfg, NULL, &sopts, &password, &error) < 0) {
+		log_error("%s", error);
+		cfg_free(&m.cfg);
+		return 3;
+	}
 	/* The late mail writer is a process of its own, so a store write
 	 * never holds up a lookup; forked before the store is opened. */
 	m.maps.late = relay_late_new();
-	if (relay_late_start(m.maps.late, m.cfg->state_dir, &sopts, &error) < 0)
+	if (relay_late_start(m.maps.late, m.cfg->store, &sopts, &error) < 0)
 		log_error("%s; late mail is written by the event loop", error);
-	if (store_open(m.cfg->state_dir, &sopts, &store, &error) < 0) {
+	ret = store_open(m.cfg->store, &sopts, &store, &error);
+	if (password != NULL)
+		mm_free_secret(&password);
+	if (ret < 0) {
 		log_error("%s", error);
 		relay_late_free(&m.maps.late);
 		cfg_free(&m.cfg);
@@ -157,13 +175,15 @@ int main(int argc, char **argv)
 	}
 	m.maps.cfg = m.cfg;
 	m.maps.store = store;
+	m.maps.cache = relay_cache_new(m.cfg->relay_cache_size,
+				       m.cfg->relay_cache_ttl);
 	if (relay_server_new(&m.maps, &m.server, &error) < 0) {
 		log_error("%s", error);
 		status = 3;
 	} else {
-		log_info("listening on %s (state_dir %s, %zu domains)",
-			 m.cfg->relay_listen, m.cfg->state_dir,
-			 m.cfg->domains_count);
+		log_info("listening on %s (store %s, %zu domains, cache %us)",
+			 m.cfg->relay_listen, m.cfg->store,
+			 m.cfg->domains_count, m.cfg->relay_cache_ttl);
 		if (relay_server_run(m.server, relay_reload, &m) < 0)
 			status = 3;
 		log_counters(&m.maps);
@@ -171,6 +191,7 @@ int main(int argc, char **argv)
 		log_info("stopped");
 	}
 	relay_late_free(&m.maps.late);
+	relay_cache_free(&m.maps.cache);
 	store_close(&store);
 	cfg_free(&m.cfg);
 	log_close();

@@ -26,6 +26,7 @@
 #include "cfg.h"
 #include "netstring.h"
 #include "store.h"
+#include "store_cfg.h"
 
 enum relay_map {
 	RELAY_MAP_TRANSPORT,	/* transport_maps */
@@ -85,7 +86,7 @@ void relay_late_free(struct relay_late **late);
  * handles do not survive fork). Without it, relay_late_flush() writes
  * itself. A writer that dies is started again at the next flush.
  * @return 0, or -1 with *error_r (static) */
-int relay_late_start(struct relay_late *late, const char *dir,
+int relay_late_start(struct relay_late *late, const char *spec,
 		     const struct store_options *opts, const char **error_r);
 /* Note one transport answer that routed account's mail to OLD while the
  * account was queued (ignored if it was counted in this window). */
@@ -100,12 +101,44 @@ size_t relay_late_pending(const struct relay_late *late);
  * @return 0 or -1 */
 int relay_late_flush(struct relay_late *late, struct store *store, time_t now);
 
+/* --- relay_cache.c: resolutions, kept relay_cache_ttl seconds ----------- */
+
+enum relay_addr_kind {
+	RELAY_ADDR_NONE,		/* neither an account nor an alias */
+	RELAY_ADDR_ACCOUNT,
+	RELAY_ADDR_ALIAS,
+};
+
+/* What the store says of one (lowercased) address. */
+struct relay_entry {
+	enum relay_addr_kind kind;
+	char owner[STORE_MAX_ACCOUNT];	/* the account: itself or the alias's */
+	int owner_exists;		/* an alias's account is in the store */
+	enum store_state state;		/* the owner's, if it exists */
+};
+
+struct relay_maps;
+struct relay_cache;
+/* A cache of size slots keeping resolutions ttl seconds; NULL (no
+ * cache) when either is 0. */
+struct relay_cache *relay_cache_new(size_t size, unsigned ttl);
+void relay_cache_free(struct relay_cache **cache);
+void relay_cache_counts(const struct relay_cache *cache, uint64_t *hits_r,
+			uint64_t *misses_r);
+/* Resolve addr through maps' cache (if any) and store: 0 or -1. */
+int relay_resolve(struct relay_maps *maps, const char *addr,
+		  struct relay_entry *e_r, const char **error_r);
+/* Monotonic seconds: the cache's clock unless maps->clock is set. */
+time_t relay_clock(void);
+
 /* --- relay_map.c ---------------------------------------------------------- */
 
 struct relay_maps {
 	const struct cfg *cfg;
 	struct store *store;
 	struct relay_late *late;	/* NULL: late mail not counted */
+	struct relay_cache *cache;	/* NULL: every lookup asks the store */
+	time_t (*clock)(void);		/* NULL: relay_clock() (tests set it) */
 	/* counters for the log and tests */
 	uint64_t lookups[RELAY_MAP_COUNT];
 	uint64_t to_old;		/* transport OK answers */

@@ -64,8 +64,9 @@ struct relay_late {
 	/* The writer (relay_late_start()); fd -1: none, write ourselves. */
 	int writer_fd;
 	pid_t writer_pid;
-	char *dir;			/* for a restart */
+	char *dir;			/* the store spec, for a restart */
 	struct store_options opts;
+	char *password;			/* opts.password's copy, or NULL */
 	char *out;			/* "name\n"... not yet sent */
 	size_t out_len;
 };
@@ -268,13 +269,20 @@ static int late_writer_fork(struct relay_late *late, const char **error_r)
 	return 0;
 }
 
-int relay_late_start(struct relay_late *late, const char *dir,
+int relay_late_start(struct relay_late *late, const char *spec,
 		     const struct store_options *opts, const char **error_r)
 {
 	mm_free(&late->dir);
-	late->dir = mm_strdup(dir);
+	late->dir = mm_strdup(spec);
+	if (late->password != NULL)
+		mm_free_secret(&late->password);
 	late->opts = *opts;
 	late->opts.create = 0;
+	/* The writer opens the store again after a restart: its own copy
+	 * of the password, wiped when the relay ends. */
+	if (opts->password != NULL)
+		late->password = mm_strdup(opts->password);
+	late->opts.password = late->password;
 	if (late->out == NULL)
 		late->out = mm_malloc(RELAY_LATE_OUT_MAX);
 	return late_writer_fork(late, error_r);
@@ -376,6 +384,8 @@ void relay_late_free(struct relay_late **latep)
 	}
 	mm_free(&late->out);
 	mm_free(&late->dir);
+	if (late->password != NULL)
+		mm_free_secret(&late->password);
 	set_clear(&late->pending);
 	set_clear(&late->counted);
 	mm_free(&late->pending.names);

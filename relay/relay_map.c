@@ -23,6 +23,9 @@
  *	every map). A proposed alias (store_proposal.c) is no alias yet.
  *
  *	A store error is TEMP: Postfix defers the mail and asks again.
+ *	Each answer starts from relay_resolve() (relay_cache.c), which
+ *	may answer from what it learned up to relay_cache_ttl seconds
+ *	ago.
  * LATE MAIL
  *	A transport OK for an account that is in the store (so queued:
  *	its copy job is pending and may start any moment) is noted in
@@ -56,23 +59,6 @@ static int map_address(const char *key, char *addr, size_t size,
 	return 0;
 }
 
-/* The account for addr, as itself or as an alias: 0 with *acct_r
- * (store_account_clear() it), STORE_NOTFOUND, or -1. */
-static int map_account(struct relay_maps *maps, const char *addr,
-		       struct store_account *acct_r, const char **error_r)
-{
-	char owner[STORE_MAX_ACCOUNT];
-	int ret;
-
-	ret = store_account_get(maps->store, addr, acct_r, error_r);
-	if (ret != STORE_NOTFOUND)
-		return ret;
-	ret = store_alias_lookup(maps->store, addr, owner, sizeof(owner), error_r);
-	if (ret != 0)
-		return ret;
-	return store_account_get(maps->store, owner, acct_r, error_r);
-}
-
 /* A store failure: logged here, answered TEMP. */
 static enum relay_status map_temp(struct relay_maps *maps, enum relay_map map,
 				  const char *addr, const char *error,
@@ -93,24 +79,22 @@ static enum relay_status map_transport(struct relay_maps *maps,
 				       char *data, size_t datasize)
 {
 	const struct cfg_domain *dom = cfg_domain_find(maps->cfg, domain);
-	struct store_account acct;
+	struct relay_entry e;
 	const char *error;
-	int ret, to_old;
+	int to_old;
 
 	if (dom == NULL || dom->type != CFG_DOMAIN_BACKUP ||
 	    dom->relay_nexthop == NULL)
 		return RELAY_NOTFOUND;
-	ret = map_account(maps, addr, &acct, &error);
-	if (ret < 0)
+	if (relay_resolve(maps, addr, &e, &error) < 0)
 		return map_temp(maps, RELAY_MAP_TRANSPORT, addr, error, data,
 				datasize);
-	if (ret == STORE_NOTFOUND) {
+	if (!e.owner_exists) {
 		to_old = 1;
 	} else {
-		to_old = acct.state == STORE_STATE_QUEUED;
+		to_old = e.state == STORE_STATE_QUEUED;
 		if (to_old && maps->late != NULL)
-			relay_late_note(maps->late, acct.name);
-		store_account_clear(&acct);
+			relay_late_note(maps->late, e.owner);
 	}
 	if (!to_old)
 		return RELAY_NOTFOUND;
@@ -124,18 +108,15 @@ static enum relay_status map_mailbox(struct relay_maps *maps, const char *addr,
 				     size_t datasize)
 {
 	const struct cfg_domain *dom = cfg_domain_find(maps->cfg, domain);
-	struct store_account acct;
 	char owner[STORE_MAX_ACCOUNT];
+	struct relay_entry e;
 	const char *error;
-	int ret;
 
-	ret = map_account(maps, addr, &acct, &error);
-	if (ret < 0)
+	if (relay_resolve(maps, addr, &e, &error) < 0)
 		return map_temp(maps, RELAY_MAP_MAILBOX, addr, error, data,
 				datasize);
-	if (ret == 0) {
-		snprintf(data, datasize, "%s", acct.name);
-		store_account_clear(&acct);
+	if (e.owner_exists) {
+		snprintf(data, datasize, "%s", e.owner);
 		return RELAY_OK;
 	}
 	/* Anyone of a backup domain, but only a name that can be an
@@ -152,26 +133,16 @@ static enum relay_status map_mailbox(struct relay_maps *maps, const char *addr,
 static enum relay_status map_alias(struct relay_maps *maps, const char *addr,
 				   char *data, size_t datasize)
 {
-	char owner[STORE_MAX_ACCOUNT];
-	struct store_account acct;
+	struct relay_entry e;
 	const char *error;
-	int ret;
 
 	/* An account is never rewritten to another (an alias entry of its
 	 * name may be left from a store made before accounts won). */
-	ret = store_account_get(maps->store, addr, &acct, &error);
-	if (ret == 0) {
-		store_account_clear(&acct);
-		return RELAY_NOTFOUND;
-	}
-	if (ret == STORE_NOTFOUND)
-		ret = store_alias_lookup(maps->store, addr, owner, sizeof(owner),
-					 &error);
-	if (ret < 0)
+	if (relay_resolve(maps, addr, &e, &error) < 0)
 		return map_temp(maps, RELAY_MAP_ALIAS, addr, error, data, datasize);
-	if (ret == STORE_NOTFOUND)
+	if (e.kind != RELAY_ADDR_ALIAS)
 		return RELAY_NOTFOUND;
-	snprintf(data, datasize, "%s", owner);
+	snprintf(data, datasize, "%s", e.owner);
 	return RELAY_OK;
 }
 

@@ -456,6 +456,72 @@ START_TEST(map_account_before_alias)
 }
 END_TEST
 
+static time_t cache_now;
+
+static time_t cache_clock(void)
+{
+	return cache_now;
+}
+
+/* With a cache, a change in the store is seen once the lifetime is
+ * over, and not before; unknown addresses are kept too; a failure is
+ * never kept. */
+START_TEST(map_cache_lifetime)
+{
+	char data[RELAY_MAX_DATA];
+	uint64_t hits, misses;
+	const char *error;
+
+	add_in_state("bob@example.test", "example.test", STORE_STATE_QUEUED);
+	maps.cache = relay_cache_new(64, 5);
+	maps.clock = cache_clock;
+	cache_now = 1000;
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "bob@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "nobody@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	ck_assert_int_eq(store_account_set_state(store, "bob@example.test",
+						 STORE_STATE_MIGRATING, 200, &error), 0);
+	add_in_state("nobody@example.test", "example.test", STORE_STATE_COPIED);
+	/* Within the lifetime: what was learned at 1000. */
+	cache_now = 1004;
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "bob@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_MAILBOX,
+					  "nobody@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	ck_assert_str_eq(data, "nobody@example.test");	/* backup-domain rule */
+	relay_cache_counts(maps.cache, &hits, &misses);
+	ck_assert_uint_eq(hits, 2);
+	ck_assert_uint_eq(misses, 2);
+	/* Then the store again. */
+	cache_now = 1005;
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "bob@example.test", data, sizeof(data)),
+			 RELAY_NOTFOUND);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "nobody@example.test", data, sizeof(data)),
+			 RELAY_NOTFOUND);
+	relay_cache_counts(maps.cache, &hits, &misses);
+	ck_assert_uint_eq(misses, 4);
+	/* A clock that went back is no reason to trust an entry. */
+	cache_now = 900;
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "bob@example.test", data, sizeof(data)),
+			 RELAY_NOTFOUND);
+	relay_cache_counts(maps.cache, &hits, &misses);
+	ck_assert_uint_eq(misses, 5);
+	/* No cache for a lifetime or size of 0. */
+	ck_assert_ptr_null(relay_cache_new(64, 0));
+	ck_assert_ptr_null(relay_cache_new(0, 5));
+	relay_cache_free(&maps.cache);
+	maps.clock = NULL;
+}
+END_TEST
+
 static Suite *map_suite(void)
 {
 	Suite *s = suite_create("relay_map");
@@ -466,6 +532,7 @@ static Suite *map_suite(void)
 	tcase_add_loop_test(tc, map_table, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, map_late_mail);
 	tcase_add_test(tc, map_account_before_alias);
+	tcase_add_test(tc, map_cache_lifetime);
 	tcase_add_test(tc, map_store_error_is_temp);
 	tcase_add_test(tc, late_table_bounded);
 	tcase_add_test(tc, late_write_off_the_loop);

@@ -464,7 +464,7 @@ static int pgsql_params_make(struct pgsql_store *pg, const char *conninfo,
 			return store_fail(error_r, "store postgresql: a password in "
 					  "the connection string is refused: "
 					  "put it sealed in store_password_file "
-					  "(mailmigrate store-password)");
+					  "(`mailmigrate store password`)");
 		}
 		n++;
 	}

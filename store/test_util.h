@@ -7,6 +7,12 @@
  *	Each test gets a fresh temp directory; the store under it is
  *	opened with small maps so growth paths run quickly. Times are
  *	passed explicitly, never read from the clock.
+ *
+ *	With MM_TEST_PGSQL set to a libpq conninfo (a superuser on a test
+ *	server, tests/harness/pgsql.sh), the store is PostgreSQL instead:
+ *	the database mmtest_PROGRAM (made if missing), its mailmigrate
+ *	schema dropped before each test. test_is_pgsql() tells a test
+ *	that looks at LMDB's files to skip itself.
  */
 #ifndef MM_TEST_UTIL_H
 #define MM_TEST_UTIL_H
@@ -20,18 +26,86 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <errno.h>
+#include <libpq-fe.h>
+
 #include "crypto.h"
 #include "mm_alloc.h"
 #include "store.h"
 
 static char test_dir[64];
-static char test_store_dir[96];
+/* The store spec: the LMDB directory, or "postgresql:..." */
+static char test_store_dir[1024];
+
+static inline int test_is_pgsql(void)
+{
+	const char *c = getenv("MM_TEST_PGSQL");
+
+	return c != NULL && *c != '\0';
+}
+
+/* Run sql on conninfo; fail the test on an error. */
+static inline void test_pg_exec(const char *conninfo, const char *sql)
+{
+	PGconn *conn = PQconnectdb(conninfo);
+	PGresult *res;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s: %s", conninfo,
+		      PQerrorMessage(conn));
+	PQsetNoticeProcessor(conn, NULL, NULL);
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
+		      PQresultStatus(res) == PGRES_TUPLES_OK,
+		      "%s: %s", sql, PQerrorMessage(conn));
+	PQclear(res);
+	PQfinish(conn);
+}
+
+/* A fresh PostgreSQL store: mmtest_PROGRAM without our schema. */
+static inline void test_pg_setup(void)
+{
+	const char *base = getenv("MM_TEST_PGSQL");
+	char db[64], sql[256], conninfo[900];
+	PGconn *conn;
+	PGresult *res;
+	size_t n = 0;
+
+	n = (size_t)snprintf(db, sizeof(db), "mmtest_");
+	for (const char *p = program_invocation_short_name; *p != '\0' &&
+	     n + 1 < sizeof(db); p++)
+		db[n++] = (*p >= 'a' && *p <= 'z') || (*p >= '0' && *p <= '9') ?
+			*p : '_';
+	db[n] = '\0';
+	conn = PQconnectdb(base);
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "MM_TEST_PGSQL: %s",
+		      PQerrorMessage(conn));
+	snprintf(sql, sizeof(sql), "SELECT 1 FROM pg_database WHERE datname = '%s'",
+		 db);
+	res = PQexec(conn, sql);
+	ck_assert_int_eq(PQresultStatus(res), PGRES_TUPLES_OK);
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		snprintf(sql, sizeof(sql), "CREATE DATABASE %s", db);
+		res = PQexec(conn, sql);
+		ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK, "%s: %s",
+			      sql, PQerrorMessage(conn));
+	}
+	PQclear(res);
+	PQfinish(conn);
+	snprintf(conninfo, sizeof(conninfo), "%s dbname=%s", base, db);
+	test_pg_exec(conninfo, "DROP SCHEMA IF EXISTS mailmigrate CASCADE");
+	snprintf(test_store_dir, sizeof(test_store_dir), "postgresql:%s", conninfo);
+}
 
 static inline void test_setup(void)
 {
 	snprintf(test_dir, sizeof(test_dir), "/tmp/mmstore.XXXXXX");
 	ck_assert_ptr_nonnull(mkdtemp(test_dir));
-	snprintf(test_store_dir, sizeof(test_store_dir), "%s/state", test_dir);
+	if (test_is_pgsql())
+		test_pg_setup();
+	else
+		snprintf(test_store_dir, sizeof(test_store_dir), "%s/state",
+			 test_dir);
 }
 
 static inline void test_teardown(void)

@@ -2,7 +2,8 @@
 # Passes every test of mailmigrate on a fresh Debian 12 machine, as root:
 # installs the packages it needs, builds, runs the unit tests (under
 # valgrind) and the integration tests against real Dovecot and Postfix
-# on loopback, the libFuzzer targets for a few seconds each, then
+# on loopback, the integration tests again with the store on a real
+# PostgreSQL 15, the libFuzzer targets for a few seconds each, then
 # `make distcheck`.
 #
 # Usage: sh tests/run-all.sh        (from anywhere; builds in the tree)
@@ -38,8 +39,16 @@ autoreconf -fi >/dev/null 2>&1 || autoreconf -fi
 ./configure --quiet
 make -j2 >/dev/null
 
-step "make check (unit tests under valgrind, integration tests on loopback)"
+step "make check (unit tests under valgrind on LMDB and PostgreSQL, integration tests on loopback)"
+rm -rf tests/integration/on-lmdb
 make -j2 check
+
+# The integration suite again with the store on PostgreSQL (each test
+# starts a server of its own); the LMDB results are kept aside.
+step "integration tests with the store on PostgreSQL"
+mkdir -p tests/integration/on-lmdb
+mv tests/integration/*.log tests/integration/*.trs tests/integration/on-lmdb/
+MM_TEST_BACKEND=postgresql make -j2 -C tests/integration check
 
 # Count what ran, for the record and for CI.
 passed=0 failed=0 skipped=0

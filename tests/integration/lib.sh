@@ -9,6 +9,9 @@
 #   MM_OLD_IP / MM_NEW_IP   loopback addresses; unset: the first free pair
 #                127.0.N.2 / 127.0.N.3, N = 0 (the usual) .. 15
 #   MM_KEEP=1    keep the test directory (servers are still stopped)
+#   MM_TEST_BACKEND=postgresql   the store on PostgreSQL: a server of this
+#                test's own is started when lib.sh is sourced and stopped
+#                at exit (default lmdb)
 #
 # Functions:
 #   mm_require_root_and_pkgs   exit 77 (skip) unless root with the packages
@@ -18,6 +21,11 @@
 #   mm_servers_start [DIR]     start OLD+NEW servers, source DIR/env; the exit
 #                              trap stops them and removes DIR
 #   mm_servers_stop            stop them now; fails if a process survives
+#   mm_store_conf DIR          the configuration lines of a store: state_dir
+#                              = DIR, and on PostgreSQL a store = line naming
+#                              a fresh database of its own
+#   mm_lmdb_only               in a check: skip it (return 0, say so) when
+#                              the store is not LMDB
 #   mm_relay_snippets DIR      before mm_servers_start DIR: NEW's Postfix set
 #                              up by contrib/postfix/*.mailmigrate (relay on
 #                              DIR/relay.sock), OLD refusing unknown users
@@ -63,6 +71,8 @@ MM_CHECKS=0
 MM_CLEANUP_DIRS=
 MM_SERVERS_DIR=
 MM_DIR=
+MM_PG_DIR=
+MM_TEST_BACKEND=${MM_TEST_BACKEND:-lmdb}
 
 fail() {
 	printf '%s: FAIL: %s\n' "$MM_TEST" "$*" >&2
@@ -107,6 +117,9 @@ mm__cleanup() {
 	if [ -n "$MM_SERVERS_DIR" ]; then
 		sh "$HARNESS/servers.sh" stop "$MM_SERVERS_DIR" >/dev/null 2>&1
 	fi
+	if [ -n "$MM_PG_DIR" ]; then
+		sh "$HARNESS/pgsql.sh" stop "$MM_PG_DIR" >/dev/null 2>&1
+	fi
 	for mm__d in $MM_CLEANUP_DIRS; do
 		case $mm__d in
 		/tmp/mmt.*) ;;
@@ -128,6 +141,38 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP
 trap 'exit 141' PIPE
+
+# The test's PostgreSQL, when the store is to be there.
+mm__pg_start() {
+	[ "$MM_TEST_BACKEND" = postgresql ] || return 0
+	[ "$(id -u)" = 0 ] || skip "needs root (starts PostgreSQL)"
+	mm__pgd=$(mm_tmpdir)
+	mm_cleanup_dir "$mm__pgd"
+	MM_PG_DIR=$mm__pgd/pg
+	sh "$HARNESS/pgsql.sh" start "$MM_PG_DIR" >&2 || fail "PostgreSQL did not start"
+	. "$MM_PG_DIR/env"
+	export MM_PG_HOST MM_PG_PORT MM_PG_CONNINFO
+}
+
+mm_store_conf() {
+	echo "state_dir = $1"
+	[ "$MM_TEST_BACKEND" = postgresql ] || return 0
+	# One database per store; its name from the directory's.
+	mm__db=mm_$(printf '%s' "$1" | cksum | cut -d' ' -f1)
+	psql "$MM_PG_CONNINFO" -qAt -v ON_ERROR_STOP=1 \
+		-c "SELECT 1 FROM pg_database WHERE datname = '$mm__db'" |
+		grep -q 1 ||
+		psql "$MM_PG_CONNINFO" -q -v ON_ERROR_STOP=1 \
+			-c "CREATE DATABASE $mm__db" >&2 ||
+		fail "cannot create database $mm__db"
+	echo "store = postgresql:host=$MM_PG_HOST port=$MM_PG_PORT user=postgres dbname=$mm__db sslmode=disable"
+}
+
+mm_lmdb_only() {
+	[ "$MM_TEST_BACKEND" = lmdb ] && return 1
+	echo "    (LMDB only: skipped on $MM_TEST_BACKEND)"
+	return 0
+}
 
 mm_servers_start() {
 	if [ -n "${1:-}" ]; then
@@ -274,3 +319,5 @@ mm_done() {
 	echo "$MM_TEST: all $MM_CHECKS checks passed"
 	exit 0
 }
+
+mm__pg_start

@@ -125,7 +125,7 @@ FAKE3_PORT=$(cat "$D/fake3.port")
 
 write_conf() {
 	cat >"$CONF" <<EOC
-state_dir = $D/state
+$(mm_store_conf $D/state)
 key_file = $D/secret.key
 log_file = $D/mailmigrated.log
 target_host = $NEW_IP:$NEW_IMAP_PORT

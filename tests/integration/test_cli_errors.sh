@@ -35,7 +35,7 @@ printf '%s\n' "$PW" >"$D/pw.pattern"
 
 write_conf() {		# FILE STATE_DIR KEY_FILE [EXTRA GLOBAL LINE]
 	cat >"$1" <<EOF
-state_dir = $2
+$(mm_store_conf $2)
 key_file = $3
 default_domain = example.test
 ${4:-}
@@ -469,7 +469,7 @@ t_no_password_leaked() {
 # reads its password file and stops) for the secret-file checks (issue 9).
 hard_conf() {		# FILE MASTER_PASSWORD_FILE [LOG_FILE]
 	cat >"$1" <<EOF
-state_dir = $D/hard
+$(mm_store_conf $D/hard)
 key_file = $D/hard.key
 target_master_password_file = $2
 log_file = ${3:-}

@@ -46,7 +46,7 @@ done >"$PWS"
 
 cat >"$CONF" <<EOF
 # test_cli_store.sh
-state_dir = $STATE
+$(mm_store_conf $STATE)
 key_file = $KEY
 default_domain = example.test
 

@@ -53,7 +53,7 @@ new_quota() {
 
 CONF=$MM_DIR/mailmigrate.conf
 cat >"$CONF" <<EOC
-state_dir = $MM_DIR/state
+$(mm_store_conf $MM_DIR/state)
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
 workers = 1

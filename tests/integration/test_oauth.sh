@@ -117,7 +117,7 @@ domain() {
 }
 {
 	cat <<EOC
-state_dir = $MM_DIR/state
+$(mm_store_conf $MM_DIR/state)
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
 workers = 2

@@ -95,7 +95,7 @@ dom_of() {
 write_conf() {
 	{
 		cat <<EOC
-state_dir = $D/state
+$(mm_store_conf $D/state)
 key_file = $D/secret.key
 log_file = $D/mailmigrated.log
 workers = 2

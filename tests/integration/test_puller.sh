@@ -34,7 +34,7 @@ mm_servers_start
 rm -f "$MM_NEW_DOVECOT_EXTRA"
 CONF=$MM_DIR/mailmigrate.conf
 cat >"$CONF" <<EOC
-state_dir = $MM_DIR/state
+$(mm_store_conf $MM_DIR/state)
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
 workers = 2

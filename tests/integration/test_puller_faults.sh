@@ -95,7 +95,7 @@ mm_at_exit fake_stop
 
 write_conf() {
 	cat >"$CONF" <<EOC
-state_dir = $MM_DIR/state
+$(mm_store_conf $MM_DIR/state)
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
 workers = ${WORKERS:-1}

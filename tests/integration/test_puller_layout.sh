@@ -55,7 +55,7 @@ doveadm -c "$OLD_DOVECOT_CONF" reload >/dev/null 2>&1
 
 CONF=$MM_DIR/mailmigrate.conf
 cat >"$CONF" <<EOC
-state_dir = $MM_DIR/state
+$(mm_store_conf $MM_DIR/state)
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
 target_host = $NEW_IP:$NEW_IMAP_PORT

@@ -25,7 +25,7 @@ mm_servers_start "$dir"
 
 CONF=$MM_DIR/mailmigrate.conf
 cat >"$CONF" <<EOC
-state_dir = $MM_DIR/state
+$(mm_store_conf $MM_DIR/state)
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrate.log
 target_host = $NEW_IP:$NEW_IMAP_PORT

@@ -30,7 +30,7 @@ FAKE_PORT=1	# until a fake runs
 
 write_conf() {
 	cat >"$CONF" <<EOC
-state_dir = $MM_DIR/state
+$(mm_store_conf $MM_DIR/state)
 key_file = $MM_DIR/secret.key
 log_file = $MM_DIR/mailmigrated.log
 workers = 1
