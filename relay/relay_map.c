@@ -20,7 +20,7 @@
  *
  *	alias: OK account for an alias in the store's index, unless the
  *	address is an account itself (accounts are looked up first, in
- *	every map). A proposed alias (store_proposal.c) is no alias yet.
+ *	every map). A proposed alias (store.h) is no alias yet.
  *
  *	A store error is TEMP: Postfix defers the mail and asks again.
  *	Each answer starts from relay_resolve() (relay_cache.c), which

@@ -12,7 +12,7 @@
 #include <time.h>
 
 #include "../store/test_util.h"
-#include "../store/store_private.h"
+#include "../store/store_lmdb.h"
 #include "cfg.h"
 #include "relay.h"
 

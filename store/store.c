@@ -2,71 +2,33 @@
  * NAME
  *	store 3
  * SUMMARY
- *	open the LMDB environment and run transactions on it
+ *	the store's front: pick a backend by the store spec, dispatch
+ *	every call to it
  * DESCRIPTION
- *	store_open() refuses anything that is not our store before LMDB
- *	touches it: a data.mdb without LMDB's meta-page magic is reported
- *	as corrupt or foreign and left byte for byte as it was. Write
- *	transactions that run out of map space are retried after the map
- *	is doubled, up to max_map_size (as Postfix slmdb does).
+ *	store_open() reads the spec: "lmdb:DIR", or a bare path, is LMDB
+ *	in DIR (store_lmdb.c); "postgresql:CONNINFO" is PostgreSQL
+ *	(store_pgsql.c). A
+ *	spec that starts with some other "word:" is refused, so a typo
+ *	in the type is not taken for a directory.
  *
- *	Reader slots: every process that reads holds one slot of the lock
- *	file's reader table (MDB_NOTLS ties a slot to the kept read
- *	transaction), and a process killed by SIGKILL or a crash leaves
- *	its slot taken. LMDB clears the table only when no process has
- *	the environment open, which on a busy server (the relay, Dovecot's
- *	auth processes) is never. So store_open() reclaims the slots of
- *	dead processes (mdb_reader_check), and so does a transaction that
- *	finds the table full, once, before it gives up.
+ *	Every other call with a struct store goes through the backend's
+ *	vtable (store_int.h) and has the contract store.h gives it; what
+ *	all backends share (the key, the created flag, the error buffer)
+ *	is kept here.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
-#include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
-#include <unistd.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_int.h"
 
-#define STORE_DEFAULT_MAX_MAP (4ULL << 30)
-#define STORE_DEFAULT_INITIAL_MAP (64ULL << 20)
-#define STORE_MIN_MAP (1ULL << 20)
-#define STORE_DEFAULT_EVENTS 100000
-#define STORE_TXN_RETRIES 16
-/* Reader slots in lock.mdb (64 bytes each, so the file is about 64 KiB):
- * one per process reading the store (auth workers, relay, puller
- * workers, CLI), with room for the dead ones left between two checks.
- * Set when the first process creates the lock file; later openers
- * take the size the file has. */
-#define STORE_MAX_READERS 1024
-
-/* LMDB's meta page: magic at byte 16 of the file, then the version. */
-#define LMDB_MAGIC 0xBEEFC0DEU
-#define LMDB_DATA_VERSION 1
-
-static const char *const store_db_names[STORE_DB_COUNT] = {
-	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
-	"uidls", "events", "pending", "failed", "aliases", "authlimit",
-	"tlsseen", "aliasprop",
-};
-
-/* Added after schema version 1: a store made by an older mailmigrate
- * lacks them. Not a schema change: missing means empty. */
-static int store_db_optional(int db)
-{
-	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT ||
-		db == STORE_DB_TLSSEEN || db == STORE_DB_PROPOSALS;
-}
+#define STORE_SPEC_LMDB "lmdb:"
+#define STORE_SPEC_PGSQL "postgresql:"
 
 static char store_errbuf[1024];
-
-static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
-		       const char **error_r);
 
 int store_fail(const char **error_r, const char *fmt, ...)
 {
@@ -79,351 +41,44 @@ int store_fail(const char **error_r, const char *fmt, ...)
 	return -1;
 }
 
-int store_mdb_fail(struct store *store, int rc, const char **error_r,
-		   const char *what)
+/* The length of spec's "word:" type prefix, colon included, or 0 when
+ * it has none (a bare path). A word is a letter, then letters, digits,
+ * '+', '-' or '.', as a URI scheme is. */
+static size_t store_spec_prefix(const char *spec)
 {
-	store->last_rc = rc;
-	if (rc == MDB_MAP_FULL)
-		return store_fail(error_r, "store %s is full: %s", store->dir, what);
-	return store_fail(error_r, "store %s: %s: %s", store->dir, what,
-			  mdb_strerror(rc));
-}
+	size_t i = 0;
 
-/* Make dir and its missing parents; the last one with mode. */
-static int store_mkdirs(const char *dir, mode_t mode, const char **error_r)
-{
-	char *path = mm_strdup(dir);
-
-	for (char *p = path + 1; *p != '\0'; p++) {
-		if (*p != '/')
-			continue;
-		*p = '\0';
-		if (mkdir(path, 0755) < 0 && errno != EEXIST) {
-			store_fail(error_r, "cannot create %s: %s", path, strerror(errno));
-			mm_free(&path);
-			return -1;
-		}
-		*p = '/';
-	}
-	mm_free(&path);
-	if (mkdir(dir, mode) < 0 && errno != EEXIST)
-		return store_fail(error_r, "cannot create store directory %s: %s",
-				  dir, strerror(errno));
-	/* mkdir(2) applies the umask and ignores the setgid bit: set them. */
-	if (chmod(dir, mode) < 0)
-		return store_fail(error_r, "cannot chmod %s: %s", dir, strerror(errno));
-	return 0;
-}
-
-/* Check data.mdb, if present, is an LMDB file before LMDB opens it.
- * *exists_r says whether there is one. */
-static int store_check_datafile(const char *dir, int *exists_r,
-				const char **error_r)
-{
-	unsigned char head[24];
-	struct stat st;
-	char path[4096];
-	uint32_t magic, version;
-	ssize_t n;
-	int fd;
-
-	snprintf(path, sizeof(path), "%s/data.mdb", dir);
-	fd = open(path, O_RDONLY | O_NOFOLLOW | O_CLOEXEC);
-	if (fd < 0) {
-		if (errno == ENOENT) {
-			*exists_r = 0;
-			return 0;
-		}
-		return store_fail(error_r, "cannot open %s: %s", path, strerror(errno));
-	}
-	*exists_r = 1;
-	if (fstat(fd, &st) < 0 || !S_ISREG(st.st_mode)) {
-		close(fd);
-		return store_fail(error_r, "%s is not a regular file", path);
-	}
-	n = read(fd, head, sizeof(head));
-	close(fd);
-	if (n != (ssize_t)sizeof(head))
-		return store_fail(error_r, "%s is not an LMDB store (%s); "
-				  "refusing to touch it", path,
-				  n < 0 ? strerror(errno) : "too short: corrupt or foreign file");
-	memcpy(&magic, head + 16, 4);
-	memcpy(&version, head + 20, 4);
-	if (magic != LMDB_MAGIC)
-		return store_fail(error_r, "%s is not an LMDB store (corrupt or "
-				  "foreign file); refusing to touch it", path);
-	if (version != LMDB_DATA_VERSION)
-		return store_fail(error_r, "%s has LMDB data version %u, not %u; "
-				  "refusing to touch it", path, version, LMDB_DATA_VERSION);
-	return 0;
-}
-
-/* Open every named database; with create, make missing ones and write
- * the schema version. */
-static int store_open_dbs(struct store *store, int create, const char **error_r)
-{
-	MDB_txn *txn;
-	MDB_val val;
-	char version[32];
-	int rc;
-
-	if (store_begin(store, create ? 0 : MDB_RDONLY, &txn, error_r) < 0)
-		return -1;
-	rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], 0,
-			  &store->dbi[STORE_DB_META]);
-	if (rc == MDB_NOTFOUND && create) {
-		MDB_dbi main;
-		MDB_stat st;
-
-		/* Only an empty environment may become a store: one that
-		 * holds anything belongs to some other program. */
-		rc = mdb_dbi_open(txn, NULL, 0, &main);
-		if (rc == 0)
-			rc = mdb_stat(txn, main, &st);
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			return store_mdb_fail(store, rc, error_r, "read environment");
-		}
-		if (st.ms_entries > 0) {
-			mdb_txn_abort(txn);
-			return store_fail(error_r, "%s holds an LMDB environment that "
-					  "is not a mailmigrate store; refusing to "
-					  "use it", store->dir);
-		}
-		rc = mdb_dbi_open(txn, store_db_names[STORE_DB_META], MDB_CREATE,
-				  &store->dbi[STORE_DB_META]);
-	}
-	if (rc == MDB_NOTFOUND || rc == MDB_INCOMPATIBLE) {
-		mdb_txn_abort(txn);
-		return store_fail(error_r, "%s holds an LMDB environment that is "
-				  "not a mailmigrate store; refusing to use it",
-				  store->dir);
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return store_mdb_fail(store, rc, error_r, "open meta database");
-	}
-	MDB_val key = { strlen("schema_version"), (void *)"schema_version" };
-	rc = mdb_get(txn, store->dbi[STORE_DB_META], &key, &val);
-	if (rc == MDB_NOTFOUND && create) {
-		snprintf(version, sizeof(version), "%d", STORE_SCHEMA_VERSION);
-		val.mv_size = strlen(version);
-		val.mv_data = version;
-		rc = mdb_put(txn, store->dbi[STORE_DB_META], &key, &val, 0);
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			return store_mdb_fail(store, rc, error_r, "write schema version");
-		}
-		store->created = 1;
-	} else if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return store_fail(error_r, "%s holds an LMDB environment that is "
-				  "not a mailmigrate store (no schema version); "
-				  "refusing to use it", store->dir);
-	} else if (rc != 0) {
-		mdb_txn_abort(txn);
-		return store_mdb_fail(store, rc, error_r, "read schema version");
-	} else {
-		size_t n = val.mv_size < sizeof(version) - 1 ? val.mv_size :
-			sizeof(version) - 1;
-
-		memcpy(version, val.mv_data, n);
-		version[n] = '\0';
-		if (strcmp(version, "1") != 0) {
-			char shown[40];
-
-			mdb_txn_abort(txn);
-			log_printable(shown, sizeof(shown), version, n);
-			return store_fail(error_r, "store %s has schema version '%s'; "
-					  "this mailmigrate knows version %d only: "
-					  "refusing to use it", store->dir, shown,
-					  STORE_SCHEMA_VERSION);
-		}
-	}
-	for (int db = STORE_DB_META + 1; db < STORE_DB_COUNT; db++) {
-		rc = mdb_dbi_open(txn, store_db_names[db], create ? MDB_CREATE : 0,
-				  &store->dbi[db]);
-		if (rc == MDB_NOTFOUND && store_db_optional(db)) {
-			store->db_missing[db] = 1;
-			continue;
-		}
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			if (rc == MDB_NOTFOUND)
-				return store_fail(error_r, "store %s lacks its '%s' "
-						  "database: damaged store",
-						  store->dir, store_db_names[db]);
-			return store_mdb_fail(store, rc, error_r, "open database");
-		}
-	}
-	rc = mdb_txn_commit(txn);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "commit");
-	return 0;
-}
-
-/* A writer adds the optional databases an older store lacks. */
-static int store_create_missing(struct store *store, const char **error_r)
-{
-	MDB_txn *txn;
-	int rc, any = 0;
-
-	for (int db = 0; db < STORE_DB_COUNT; db++)
-		any |= store->db_missing[db];
-	if (!any)
+	if (!((spec[0] >= 'a' && spec[0] <= 'z') ||
+	      (spec[0] >= 'A' && spec[0] <= 'Z')))
 		return 0;
-	if (store_begin(store, 0, &txn, error_r) < 0)
-		return -1;
-	unsigned char was_missing[STORE_DB_COUNT];
-
-	for (int db = 0; db < STORE_DB_COUNT; db++) {
-		if (!store->db_missing[db])
-			continue;
-		rc = mdb_dbi_open(txn, store_db_names[db], MDB_CREATE,
-				  &store->dbi[db]);
-		if (rc != 0) {
-			mdb_txn_abort(txn);
-			return store_mdb_fail(store, rc, error_r,
-					      "create a new database");
-		}
-	}
-	memcpy(was_missing, store->db_missing, sizeof(was_missing));
-	memset(store->db_missing, 0, sizeof(store->db_missing));
-	/* Index the aliases accounts already hold, in the same transaction. */
-	if (was_missing[STORE_DB_ALIASES] &&
-	    store_alias_backfill_txn(store, txn, error_r) < 0) {
-		mdb_txn_abort(txn);
-		memcpy(store->db_missing, was_missing, sizeof(was_missing));
-		return -1;
-	}
-	/* Aliases from before proposals: kept, and the log says so. */
-	if (was_missing[STORE_DB_PROPOSALS] &&
-	    store_proposal_upgrade_txn(store, txn, time(NULL), error_r) < 0) {
-		mdb_txn_abort(txn);
-		memcpy(store->db_missing, was_missing, sizeof(was_missing));
-		return -1;
-	}
-	rc = mdb_txn_commit(txn);
-	if (rc != 0) {
-		memcpy(store->db_missing, was_missing, sizeof(was_missing));
-		return store_mdb_fail(store, rc, error_r, "commit");
-	}
-	return 0;
+	while ((spec[i] >= 'a' && spec[i] <= 'z') ||
+	       (spec[i] >= 'A' && spec[i] <= 'Z') ||
+	       (spec[i] >= '0' && spec[i] <= '9') ||
+	       spec[i] == '+' || spec[i] == '-' || spec[i] == '.')
+		i++;
+	return spec[i] == ':' ? i + 1 : 0;
 }
 
-int store_db_present(struct store *store, enum store_db db,
-		     const char **error_r)
-{
-	MDB_txn *txn;
-	int rc;
-
-	if (!store->db_missing[db])
-		return 1;
-	/* Another process may have made it since we opened. */
-	if (store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
-		return -1;
-	rc = mdb_dbi_open(txn, store_db_names[db], 0, &store->dbi[db]);
-	if (rc == MDB_NOTFOUND) {
-		mdb_txn_abort(txn);
-		return 0;
-	}
-	if (rc != 0) {
-		mdb_txn_abort(txn);
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	}
-	/* Committing a read transaction keeps the handle open. */
-	rc = mdb_txn_commit(txn);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "commit");
-	store->db_missing[db] = 0;
-	return 1;
-}
-
-int store_open(const char *dir, const struct store_options *opts,
+int store_open(const char *spec, const struct store_options *opts,
 	       struct store **store_r, const char **error_r)
 {
-	struct store_options defaults = { 0 };
-	struct store *store;
-	struct stat st;
-	uint64_t initial;
-	int exists = 0, rc;
-	char path[4096];
+	size_t prefix = store_spec_prefix(spec);
 
-	if (opts == NULL)
-		opts = &defaults;
-	if (strlen(dir) > 3000)
-		return store_fail(error_r, "store directory name too long");
-	if (stat(dir, &st) < 0) {
-		if (errno != ENOENT)
-			return store_fail(error_r, "cannot access store directory %s: %s",
-					  dir, strerror(errno));
-		if (!opts->create)
-			return store_fail(error_r, "store directory %s does not exist "
-					  "(run 'mailmigrate init')", dir);
-		if (store_mkdirs(dir, 02770, error_r) < 0)
-			return -1;
-	} else if (!S_ISDIR(st.st_mode)) {
-		return store_fail(error_r, "store directory %s is not a directory", dir);
+	if (prefix == 0)
+		return store_lmdb_open(spec, opts, store_r, error_r);
+	if (prefix == strlen(STORE_SPEC_LMDB) &&
+	    strncmp(spec, STORE_SPEC_LMDB, prefix) == 0)
+		return store_lmdb_open(spec + prefix, opts, store_r, error_r);
+	if (prefix == strlen(STORE_SPEC_PGSQL) &&
+	    strncmp(spec, STORE_SPEC_PGSQL, prefix) == 0) {
+		/* "postgresql://..." is a libpq URI as it stands. */
+		if (strncmp(spec + prefix, "//", 2) == 0)
+			return store_pgsql_open(spec, opts, store_r, error_r);
+		return store_pgsql_open(spec + prefix, opts, store_r, error_r);
 	}
-	if (store_check_datafile(dir, &exists, error_r) < 0)
-		return -1;
-	if (!exists && !opts->create)
-		return store_fail(error_r, "no store in %s (run 'mailmigrate init')", dir);
-
-	store = mm_calloc(1, sizeof(*store));
-	store->dir = mm_strdup(dir);
-	store->readonly = opts->readonly;
-	store->max_map_size = opts->max_map_size != 0 ? opts->max_map_size :
-		STORE_DEFAULT_MAX_MAP;
-	if (store->max_map_size < STORE_MIN_MAP)
-		store->max_map_size = STORE_MIN_MAP;
-	store->event_log_max = opts->event_log_max != 0 ? opts->event_log_max :
-		STORE_DEFAULT_EVENTS;
-	initial = opts->initial_map_size != 0 ? opts->initial_map_size :
-		STORE_DEFAULT_INITIAL_MAP;
-	if (initial > store->max_map_size)
-		initial = store->max_map_size;
-
-	if ((rc = mdb_env_create(&store->env)) != 0 ||
-	    (rc = mdb_env_set_maxdbs(store->env, STORE_DB_COUNT)) != 0 ||
-	    (rc = mdb_env_set_maxreaders(store->env, STORE_MAX_READERS)) != 0 ||
-	    (rc = mdb_env_set_mapsize(store->env, initial)) != 0) {
-		store_mdb_fail(store, rc, error_r, "create environment");
-		store_close(&store);
-		return -1;
-	}
-	rc = mdb_env_open(store->env, dir,
-			  MDB_NOTLS | (opts->readonly ? MDB_RDONLY : 0), 0660);
-	if (rc != 0) {
-		if (rc == MDB_INVALID || rc == MDB_VERSION_MISMATCH)
-			store_fail(error_r, "%s/data.mdb is not a usable LMDB store "
-				   "(%s); refusing to touch it", dir, mdb_strerror(rc));
-		else
-			store_mdb_fail(store, rc, error_r, "open environment");
-		store_close(&store);
-		return -1;
-	}
-	/* Slots left by dead processes (see above). */
-	if ((rc = mdb_reader_check(store->env, NULL)) != 0) {
-		store_mdb_fail(store, rc, error_r, "check reader slots");
-		store_close(&store);
-		return -1;
-	}
-	if (store_open_dbs(store, opts->create && !opts->readonly, error_r) < 0 ||
-	    (!opts->readonly && store_create_missing(store, error_r) < 0)) {
-		store_close(&store);
-		return -1;
-	}
-	if (store->created) {
-		/* Group-shared: auth workers, relay and puller may run as
-		 * different users of one group. */
-		snprintf(path, sizeof(path), "%s/data.mdb", dir);
-		(void)chmod(path, 0660);
-		snprintf(path, sizeof(path), "%s/lock.mdb", dir);
-		(void)chmod(path, 0660);
-	}
-	*store_r = store;
-	return 0;
+	return store_fail(error_r, "store '%s': unknown store type '%.*s' "
+			  "(lmdb: or postgresql:)", spec, (int)prefix - 1,
+			  spec);
 }
 
 void store_close(struct store **storep)
@@ -432,12 +87,8 @@ void store_close(struct store **storep)
 
 	if (store == NULL)
 		return;
-	if (store->rtxn != NULL)
-		mdb_txn_abort(store->rtxn);
-	if (store->env != NULL)
-		mdb_env_close(store->env);
+	store->v->close(store);
 	crypto_key_wipe(&store->key);
-	mm_free(&store->dir);
 	mm_free(storep);
 }
 
@@ -452,228 +103,421 @@ void store_set_key(struct store *store, const struct crypto_key *key)
 	store->have_key = 1;
 }
 
-/* Double the map, up to the limit. */
-static int store_grow(struct store *store, const char **error_r)
-{
-	MDB_envinfo info;
-	uint64_t size;
-	int rc;
+/* --- the calls, each to the backend's vtable ----------------------------- */
 
-	mdb_env_info(store->env, &info);
-	size = info.me_mapsize;
-	if (size >= store->max_map_size)
-		return store_fail(error_r, "store %s is full: it reached "
-				  "store_max_size (%llu bytes); raise it",
-				  store->dir, (unsigned long long)store->max_map_size);
-	size = size * 2 > store->max_map_size ? store->max_map_size : size * 2;
-	rc = mdb_env_set_mapsize(store->env, size);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "grow map");
-	return 0;
+int store_account_create(struct store *store, const struct store_account *acct,
+			 const char *password, time_t now, const char **error_r)
+{
+	return store->v->account_create(store, acct, password, now, error_r);
 }
 
-/* Begin a transaction, adopting a map grown by another process and
- * reclaiming, once, the reader slots of dead processes when the table
- * is full. */
-static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
+int store_account_get(struct store *store, const char *name,
+		      struct store_account *acct_r, const char **error_r)
+{
+	return store->v->account_get(store, name, acct_r, error_r);
+}
+
+int store_account_put(struct store *store, const struct store_account *acct,
+		      const char **error_r)
+{
+	return store->v->account_put(store, acct, error_r);
+}
+
+int store_account_update(struct store *store, const char *name,
+			 int (*fn)(struct store_account *acct, void *ctx),
+			 void *ctx, const char **error_r)
+{
+	return store->v->account_update(store, name, fn, ctx, error_r);
+}
+
+int store_account_requeue(struct store *store, const char *name,
+			  const char *password_hash, const char *password,
+			  time_t now, const char **error_r)
+{
+	return store->v->account_requeue(store, name, password_hash, password,
+					 now, error_r);
+}
+
+int store_account_set_state(struct store *store, const char *name,
+			    enum store_state state, time_t now,
+			    const char **error_r)
+{
+	return store->v->account_set_state(store, name, state, now, error_r);
+}
+
+int store_account_add_alias(struct store *store, const char *name,
+			    const char *alias, const char **error_r)
+{
+	return store->v->account_add_alias(store, name, alias, error_r);
+}
+
+int store_alias_lookup(struct store *store, const char *alias,
+		       char *account_r, size_t size, const char **error_r)
+{
+	return store->v->alias_lookup(store, alias, account_r, size, error_r);
+}
+
+int store_alias_iter(struct store *store,
+		     int (*fn)(const char *alias, const char *account,
+			       int origin, void *ctx),
+		     void *ctx, const char **error_r)
+{
+	return store->v->alias_iter(store, fn, ctx, error_r);
+}
+
+int store_proposal_add(struct store *store, const char *account,
+		       const char *alias, unsigned sources, uint64_t count,
+		       time_t now, const char **error_r)
+{
+	return store->v->proposal_add(store, account, alias, sources, count,
+				      now, error_r);
+}
+
+int store_proposal_trust(struct store *store, const char *account,
+			 const char *alias, unsigned sources, uint64_t count,
+			 time_t now, const char **error_r)
+{
+	return store->v->proposal_trust(store, account, alias, sources, count,
+					now, error_r);
+}
+
+int store_proposal_approve(struct store *store, const char *alias,
+			   const char *account, time_t now, char *account_r,
+			   size_t size, const char **error_r)
+{
+	return store->v->proposal_approve(store, alias, account, now, account_r,
+					  size, error_r);
+}
+
+int store_proposal_reject(struct store *store, const char *alias,
+			  const char *account, time_t now, const char **error_r)
+{
+	return store->v->proposal_reject(store, alias, account, now, error_r);
+}
+
+int store_proposal_iter(struct store *store,
+			int (*fn)(const struct store_proposal *p, void *ctx),
+			void *ctx, const char **error_r)
+{
+	return store->v->proposal_iter(store, fn, ctx, error_r);
+}
+
+int store_account_add_late_mail(struct store *store, char *const *names,
+				size_t count, const char **error_r)
+{
+	return store->v->account_add_late_mail(store, names, count, error_r);
+}
+
+int store_account_iter(struct store *store,
+		       int (*fn)(const struct store_account *acct, void *ctx),
+		       void *ctx, const char **error_r)
+{
+	return store->v->account_iter(store, fn, ctx, error_r);
+}
+
+int store_cred_set(struct store *store, const char *account,
+		   const char *password, const char **error_r)
+{
+	return store->v->cred_set(store, account, password, error_r);
+}
+
+int store_cred_get(struct store *store, const char *account,
+		   char **password_r, const char **error_r)
+{
+	return store->v->cred_get(store, account, password_r, error_r);
+}
+
+int store_cred_has(struct store *store, const char *account,
+		   const char **error_r)
+{
+	return store->v->cred_has(store, account, error_r);
+}
+
+int store_cred_wipe(struct store *store, const char *account,
+		    const char **error_r)
+{
+	return store->v->cred_wipe(store, account, error_r);
+}
+
+int store_job_enqueue(struct store *store, const char *account,
+		      enum store_job_kind kind, time_t now, uint64_t *id_r,
+		      const char **error_r)
+{
+	return store->v->job_enqueue(store, account, kind, now, id_r, error_r);
+}
+
+int store_job_take(struct store *store, const char *owner,
+		   unsigned lease_seconds, time_t now, struct store_job *job_r,
+		   const char **error_r)
+{
+	return store->v->job_take(store, owner, lease_seconds, now, job_r,
+				  error_r);
+}
+
+int store_job_renew(struct store *store, uint64_t id, const char *owner,
+		    unsigned lease_seconds, time_t now, const char **error_r)
+{
+	return store->v->job_renew(store, id, owner, lease_seconds, now,
+				   error_r);
+}
+
+int store_job_done(struct store *store, uint64_t id, const char *owner,
+		   const char **error_r)
+{
+	return store->v->job_done(store, id, owner, error_r);
+}
+
+int store_job_retry(struct store *store, uint64_t id, const char *owner,
+		    time_t not_before, const char *reason,
+		    const char **error_r)
+{
+	return store->v->job_retry(store, id, owner, not_before, reason,
+				   error_r);
+}
+
+int store_job_died(struct store *store, uint64_t id, const char *owner,
+		   time_t not_before, const char *reason, const char **error_r)
+{
+	return store->v->job_died(store, id, owner, not_before, reason,
+				  error_r);
+}
+
+int store_job_get(struct store *store, const char *account,
+		  struct store_job *job_r, const char **error_r)
+{
+	return store->v->job_get(store, account, job_r, error_r);
+}
+
+int store_job_cancel(struct store *store, const char *account,
+		     const char **error_r)
+{
+	return store->v->job_cancel(store, account, error_r);
+}
+
+int store_job_iter(struct store *store,
+		   int (*fn)(const struct store_job *job, void *ctx),
+		   void *ctx, const char **error_r)
+{
+	return store->v->job_iter(store, fn, ctx, error_r);
+}
+
+int store_folder_get(struct store *store, const char *account,
+		     const char *name, struct store_folder *folder_r,
+		     const char **error_r)
+{
+	return store->v->folder_get(store, account, name, folder_r, error_r);
+}
+
+int store_folder_put(struct store *store, const struct store_folder *folder,
+		     const char **error_r)
+{
+	return store->v->folder_put(store, folder, error_r);
+}
+
+int store_folder_iter(struct store *store, const char *account,
+		      int (*fn)(const struct store_folder *folder, void *ctx),
+		      void *ctx, const char **error_r)
+{
+	return store->v->folder_iter(store, account, fn, ctx, error_r);
+}
+
+int store_message_copied(struct store *store, const char *account,
+			 const char *folder, uint32_t uidvalidity,
+			 uint32_t old_uid, uint32_t new_uid, uint64_t size,
+			 time_t now, const char **error_r)
+{
+	return store->v->message_copied(store, account, folder, uidvalidity,
+					old_uid, new_uid, size, now, error_r);
+}
+
+int store_msgmap_get(struct store *store, const char *account,
+		     const char *folder, uint32_t uidvalidity,
+		     uint32_t old_uid, uint32_t *new_uid_r,
+		     const char **error_r)
+{
+	return store->v->msgmap_get(store, account, folder, uidvalidity,
+				    old_uid, new_uid_r, error_r);
+}
+
+int store_msgmap_forget(struct store *store, const char *account,
+			const char *folder, uint32_t uidvalidity,
+			uint32_t old_uid, const char **error_r)
+{
+	return store->v->msgmap_forget(store, account, folder, uidvalidity,
+				       old_uid, error_r);
+}
+
+int store_batch_begin(struct store *store, const char *account,
+		      const struct store_batch *batch, const char **error_r)
+{
+	return store->v->batch_begin(store, account, batch, error_r);
+}
+
+int store_batch_pending(struct store *store, const char *account,
+			struct store_batch *batch_r, const char **error_r)
+{
+	return store->v->batch_pending(store, account, batch_r, error_r);
+}
+
+int store_batch_done(struct store *store, const char *account,
+		     const struct store_batch *batch, const uint32_t *new_uids,
+		     time_t now, const char **error_r)
+{
+	return store->v->batch_done(store, account, batch, new_uids, now,
+				    error_r);
+}
+
+int store_batch_abort(struct store *store, const char *account,
+		      const char **error_r)
+{
+	return store->v->batch_abort(store, account, error_r);
+}
+
+int store_failed_add(struct store *store, const struct store_failed *item,
+		     const char **error_r)
+{
+	return store->v->failed_add(store, item, error_r);
+}
+
+int store_failed_del(struct store *store, const char *account,
+		     const char *folder, uint32_t uidvalidity, uint32_t uid,
+		     const char **error_r)
+{
+	return store->v->failed_del(store, account, folder, uidvalidity, uid,
+				    error_r);
+}
+
+int store_failed_iter(struct store *store, const char *account,
+		      int (*fn)(const struct store_failed *item, void *ctx),
+		      void *ctx, const char **error_r)
+{
+	return store->v->failed_iter(store, account, fn, ctx, error_r);
+}
+
+int store_msgmap_get_flags(struct store *store, const char *account,
+			   const char *folder, uint32_t uidvalidity,
+			   uint32_t old_uid, uint32_t *new_uid_r,
+			   uint32_t *flags_hash_r, const char **error_r)
+{
+	return store->v->msgmap_get_flags(store, account, folder, uidvalidity,
+					  old_uid, new_uid_r, flags_hash_r,
+					  error_r);
+}
+
+int store_msgmap_set_flags(struct store *store, const char *account,
+			   const char *folder, uint32_t uidvalidity,
+			   uint32_t old_uid, uint32_t flags_hash,
+			   const char **error_r)
+{
+	return store->v->msgmap_set_flags(store, account, folder, uidvalidity,
+					  old_uid, flags_hash, error_r);
+}
+
+int store_uidl_add(struct store *store, const char *account,
+		   const char *uidl, time_t now, const char **error_r)
+{
+	return store->v->uidl_add(store, account, uidl, now, error_r);
+}
+
+int store_uidl_has(struct store *store, const char *account,
+		   const char *uidl, const char **error_r)
+{
+	return store->v->uidl_has(store, account, uidl, error_r);
+}
+
+int store_uidl_forget(struct store *store, const char *account,
+		      const char *uidl, const char **error_r)
+{
+	return store->v->uidl_forget(store, account, uidl, error_r);
+}
+
+int store_uidl_count(struct store *store, const char *account,
+		     uint64_t *count_r, const char **error_r)
+{
+	return store->v->uidl_count(store, account, count_r, error_r);
+}
+
+int store_stats_get(struct store *store, time_t now,
+		    struct store_stats *stats_r, const char **error_r)
+{
+	return store->v->stats_get(store, now, stats_r, error_r);
+}
+
+int store_event_add(struct store *store, time_t now, enum log_severity sev,
+		    const char *account, const char *message,
+		    const char **error_r)
+{
+	return store->v->event_add(store, now, sev, account, message, error_r);
+}
+
+int store_event_iter(struct store *store, int errors_only, const char *account,
+		     size_t n,
+		     int (*fn)(const struct store_event *ev, void *ctx),
+		     void *ctx, const char **error_r)
+{
+	return store->v->event_iter(store, errors_only, account, n, fn, ctx,
+				    error_r);
+}
+
+int store_auth_limit(struct store *store,
+		     const struct store_auth_limit *limits, size_t n,
+		     unsigned window, time_t now, const char **error_r)
+{
+	return store->v->auth_limit(store, limits, n, window, now, error_r);
+}
+
+int store_auth_fail_add(struct store *store, const unsigned char *mac,
+			size_t len, time_t now, unsigned ttl,
+			const char **error_r)
+{
+	return store->v->auth_fail_add(store, mac, len, now, ttl, error_r);
+}
+
+int store_auth_fail_has(struct store *store, const unsigned char *mac,
+			size_t len, time_t now, const char **error_r)
+{
+	return store->v->auth_fail_has(store, mac, len, now, error_r);
+}
+
+int store_account_set_password(struct store *store, const char *name,
+			       const char *password_hash, const char *password,
+			       time_t now, const char **error_r)
+{
+	return store->v->account_set_password(store, name, password_hash,
+					      password, now, error_r);
+}
+
+int store_tls_seen_get(struct store *store, const char *domain,
+		       const char *proto, int64_t *since_r,
 		       const char **error_r)
 {
-	int rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
-	int dead = 0;
-
-	if (rc == MDB_READERS_FULL && mdb_reader_check(store->env, &dead) == 0 &&
-	    dead > 0)
-		rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
-	if (rc == MDB_MAP_RESIZED) {
-		rc = mdb_env_set_mapsize(store->env, 0);
-		if (rc == 0)
-			rc = mdb_txn_begin(store->env, NULL, flags, txn_r);
-	}
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, "begin transaction");
-	return 0;
+	return store->v->tls_seen_get(store, domain, proto, since_r, error_r);
 }
 
-int store_write(struct store *store, store_txn_fn *fn, void *ctx,
+int store_tls_seen_add(struct store *store, const char *domain,
+		       const char *proto, time_t now, const char **error_r)
+{
+	return store->v->tls_seen_add(store, domain, proto, now, error_r);
+}
+
+int store_tls_seen_forget(struct store *store, const char *domain,
+			  const char *proto, const char **error_r)
+{
+	return store->v->tls_seen_forget(store, domain, proto, error_r);
+}
+
+int store_paused(struct store *store, int *paused_r, const char **error_r)
+{
+	return store->v->paused(store, paused_r, error_r);
+}
+
+int store_set_paused(struct store *store, int paused, const char **error_r)
+{
+	return store->v->set_paused(store, paused, error_r);
+}
+
+int store_reset(struct store *store, const char *account, time_t now,
 		const char **error_r)
 {
-	MDB_txn *txn;
-	int ret, rc;
-
-	if (store->readonly)
-		return store_fail(error_r, "store %s is open read-only", store->dir);
-	for (int attempt = 0; attempt < STORE_TXN_RETRIES; attempt++) {
-		store->last_rc = 0;
-		if (store_begin(store, 0, &txn, error_r) < 0)
-			return -1;
-		ret = fn(store, txn, ctx, error_r);
-		if (ret < 0) {
-			mdb_txn_abort(txn);
-			if (store->last_rc != MDB_MAP_FULL)
-				return -1;
-		} else {
-			rc = mdb_txn_commit(txn);
-			if (rc == 0)
-				return ret;
-			if (rc != MDB_MAP_FULL)
-				return store_mdb_fail(store, rc, error_r, "commit");
-		}
-		if (store_grow(store, error_r) < 0)
-			return -1;
-	}
-	return store_fail(error_r, "store %s: transaction retried %d times",
-			  store->dir, STORE_TXN_RETRIES);
-}
-
-int store_read(struct store *store, store_txn_fn *fn, void *ctx,
-	       const char **error_r)
-{
-	MDB_txn *txn = store->rtxn;
-	int ret, rc;
-
-	store->last_rc = 0;
-	store->rtxn = NULL;
-	if (txn != NULL && (rc = mdb_txn_renew(txn)) != 0) {
-		/* MDB_MAP_RESIZED among others: start afresh below. */
-		mdb_txn_abort(txn);
-		txn = NULL;
-	}
-	if (txn == NULL && store_begin(store, MDB_RDONLY, &txn, error_r) < 0)
-		return -1;
-	ret = fn(store, txn, ctx, error_r);
-	mdb_txn_reset(txn);
-	store->rtxn = txn;
-	return ret;
-}
-
-int store_get(struct store *store, MDB_txn *txn, enum store_db db,
-	      const void *key, size_t keylen, MDB_val *val_r,
-	      const char **error_r)
-{
-	MDB_val k = { keylen, (void *)key };
-	int rc;
-
-	if (store->db_missing[db])
-		return STORE_NOTFOUND;
-	rc = mdb_get(txn, store->dbi[db], &k, val_r);
-	if (rc == MDB_NOTFOUND)
-		return STORE_NOTFOUND;
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	return 0;
-}
-
-int store_put(struct store *store, MDB_txn *txn, enum store_db db,
-	      const void *key, size_t keylen, const void *val, size_t vallen,
-	      const char **error_r)
-{
-	MDB_val k = { keylen, (void *)key }, v = { vallen, (void *)val };
-	int rc;
-
-	if (store->db_missing[db])
-		return store_fail(error_r, "store %s lacks its '%s' database "
-				  "(opened read-only)", store->dir,
-				  store_db_names[db]);
-	if (keylen == 0 || keylen > (size_t)mdb_env_get_maxkeysize(store->env))
-		return store_fail(error_r, "store key for '%s' has a bad length (%zu)",
-				  store_db_names[db], keylen);
-	rc = mdb_put(txn, store->dbi[db], &k, &v, 0);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	return 0;
-}
-
-int store_del(struct store *store, MDB_txn *txn, enum store_db db,
-	      const void *key, size_t keylen, const char **error_r)
-{
-	MDB_val k = { keylen, (void *)key };
-	int rc;
-
-	if (store->db_missing[db])
-		return STORE_NOTFOUND;
-	rc = mdb_del(txn, store->dbi[db], &k, NULL);
-	if (rc == MDB_NOTFOUND)
-		return STORE_NOTFOUND;
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	return 0;
-}
-
-int store_del_prefix(struct store *store, MDB_txn *txn, enum store_db db,
-		     const void *prefix, size_t len, const char **error_r)
-{
-	MDB_cursor *cur;
-	MDB_val k = { len, (void *)prefix }, v;
-	int rc;
-
-	rc = mdb_cursor_open(txn, store->dbi[db], &cur);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	while (rc == 0 && k.mv_size >= len && memcmp(k.mv_data, prefix, len) == 0) {
-		rc = mdb_cursor_del(cur, 0);
-		if (rc != 0)
-			break;
-		rc = mdb_cursor_get(cur, &k, &v, MDB_GET_CURRENT);
-		if (rc == EINVAL || rc == MDB_NOTFOUND)
-			rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
-	}
-	mdb_cursor_close(cur);
-	if (rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	return 0;
-}
-
-int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
-	       const void *prefix, size_t len, store_scan_fn *fn, void *ctx,
-	       const char **error_r)
-{
-	MDB_cursor *cur;
-	MDB_val k = { len, (void *)prefix }, v;
-	int rc, ret = 0;
-
-	if (store->db_missing[db])
-		return 0;
-	rc = mdb_cursor_open(txn, store->dbi[db], &cur);
-	if (rc != 0)
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	for (rc = mdb_cursor_get(cur, &k, &v, len > 0 ? MDB_SET_RANGE : MDB_FIRST);
-	     rc == 0 && ret == 0 && k.mv_size >= len &&
-	     (len == 0 || memcmp(k.mv_data, prefix, len) == 0);
-	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT))
-		ret = fn(&k, &v, ctx, error_r);
-	mdb_cursor_close(cur);
-	if (ret == 0 && rc != 0 && rc != MDB_NOTFOUND)
-		return store_mdb_fail(store, rc, error_r, store_db_names[db]);
-	return ret;
-}
-
-int store_meta_get_u64(struct store *store, MDB_txn *txn, const char *name,
-		       uint64_t *value_r, const char **error_r)
-{
-	MDB_val v;
-	int ret = store_get(store, txn, STORE_DB_META, name, strlen(name), &v,
-			    error_r);
-
-	if (ret < 0)
-		return -1;
-	if (ret == STORE_NOTFOUND) {
-		*value_r = 0;
-		return 0;
-	}
-	if (v.mv_size != 8)
-		return store_fail(error_r, "store %s: meta '%s' is damaged",
-				  store->dir, name);
-	*value_r = store_get_be64(v.mv_data);
-	return 0;
-}
-
-int store_meta_put_u64(struct store *store, MDB_txn *txn, const char *name,
-		       uint64_t value, const char **error_r)
-{
-	unsigned char buf[8];
-
-	store_be64(buf, value);
-	return store_put(store, txn, STORE_DB_META, name, strlen(name), buf, 8,
-			 error_r);
+	return store->v->reset(store, account, now, error_r);
 }

@@ -192,7 +192,7 @@ int store_alias_iter(struct store *store,
 			       void *ctx),
 		     void *ctx, const char **error_r);
 
-/* --- alias proposals (store_proposal.c) ----------------------------------- */
+/* --- alias proposals --------------------------------------------------- */
 
 /* Addresses the puller finds in sender-written headers are proposals
  * until the administrator approves them; only the "for" of OLD's own

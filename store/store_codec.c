@@ -13,7 +13,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_codec.h"
 
 #define REC_NULL_STR 0xffffffffU
 

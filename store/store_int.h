@@ -182,7 +182,8 @@ struct store {
 };
 
 /* The backends' open calls: the spec without its "lmdb:" or
- * "postgresql:" prefix, the options as store_open() has them. */
+ * "postgresql:" prefix (a "postgresql://" URI whole, as libpq reads
+ * it), the options as store_open() has them. */
 int store_lmdb_open(const char *dir, const struct store_options *opts,
 		    struct store **store_r, const char **error_r);
 int store_pgsql_open(const char *conninfo, const struct store_options *opts,

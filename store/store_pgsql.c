@@ -294,6 +294,15 @@ int pgsql_meta_put(struct pgsql_store *pg, const char *name, uint64_t value,
 
 /* --- connection and transactions --------------------------------------------- */
 
+/* Notices (CREATE ... IF NOT EXISTS, DROP ... CASCADE) are not ours
+ * to print: libpq would write them to stderr, which is Dovecot's log in
+ * the auth workers. */
+static void pgsql_notice_drop(void *ctx, const char *message)
+{
+	(void)ctx;
+	(void)message;
+}
+
 /* Connect (again); 0 or -1. */
 static int pgsql_connect(struct pgsql_store *pg, const char **error_r)
 {
@@ -317,8 +326,7 @@ static int pgsql_connect(struct pgsql_store *pg, const char **error_r)
 				  "%.*s", pg->where, (int)(len > 400 ? 400 : len),
 				  msg);
 	}
-	/* Notices (CREATE ... IF NOT EXISTS) are not ours to print. */
-	PQsetNoticeProcessor(pg->conn, NULL, NULL);
+	PQsetNoticeProcessor(pg->conn, pgsql_notice_drop, NULL);
 	res = pgsql_exec(pg, "setting up the session",
 			 pg->store.readonly ?
 			 "SET default_transaction_read_only = on;"

@@ -163,7 +163,9 @@ int pgsql_event_add_txn(struct pgsql_store *pg, time_t now,
 			const char *message, const char **error_r);
 
 /* Aliases (store_pgsql_alias.c): as store_alias_reindex_txn and
- * store_alias_attach_txn / _detach_txn of the LMDB backend. */
+ * store_alias_attach_txn / _detach_txn of the LMDB backend. attach:
+ * 0 (given, or the account had it), STORE_NOTFOUND (no account),
+ * STORE_EXISTS (taken), -1; nothing written but on 0. */
 int pgsql_alias_reindex_txn(struct pgsql_store *pg, const char *account,
 			    char *const *old, size_t old_count,
 			    char *const *new, size_t new_count,
@@ -172,6 +174,15 @@ int pgsql_alias_attach_txn(struct pgsql_store *pg, const char *account,
 			   const char *alias, const char **error_r);
 int pgsql_alias_detach_txn(struct pgsql_store *pg, const char *alias,
 			   char *owner, size_t size, const char **error_r);
+/* Names (accounts, aliases) joined by newlines (they hold none); the
+ * caller mm_free()s it. */
+char *pgsql_names_join(char *const *names, size_t count);
+/* Take the transaction's advisory lock on each of names (joined by
+ * newlines), in one order: whoever asks whether a name is an account
+ * or an alias, and then makes it one, holds it (store_pgsql_alias.c). */
+#define PGSQL_NAME_LOCK "7237"	/* the first key of the two-key form */
+int pgsql_name_lock(struct pgsql_store *pg, const char *names,
+		    const char **error_r);
 /* Proposals (store_pgsql_proposal.c): name became an account. */
 int pgsql_proposal_forget_txn(struct pgsql_store *pg, const char *name,
 			      time_t now, const char **error_r);
@@ -183,6 +194,7 @@ int pgsql_folder_forget_txn(struct pgsql_store *pg, const char *account,
 
 void pgsql_vfuncs_account(struct store_vfuncs *v);	/* accounts, creds */
 void pgsql_vfuncs_alias(struct store_vfuncs *v);	/* aliases, proposals */
+void pgsql_vfuncs_proposal(struct store_vfuncs *v);	/* (called by _alias) */
 void pgsql_vfuncs_job(struct store_vfuncs *v);		/* jobs */
 void pgsql_vfuncs_folder(struct store_vfuncs *v);	/* folders, UID map, batches,
 							   failed items, UIDLs, reset */

@@ -30,32 +30,8 @@
 #include <string.h>
 
 #include "mm_alloc.h"
+#include "store_codec.h"
 #include "store_pgsql.h"
-
-/* The record codec (store_codec.c), as store_private.h declares it:
- * that header is LMDB's, so its declarations are repeated here until
- * the codec has a header of its own. */
-struct rec_writer {
-	unsigned char *buf;
-	size_t len, size;
-};
-
-struct rec_reader {
-	const unsigned char *p;
-	size_t left;
-	int bad;
-};
-
-void rec_init(struct rec_writer *w, unsigned char version);
-void rec_free(struct rec_writer *w);
-void rec_put_u32(struct rec_writer *w, uint32_t v);
-void rec_put_u64(struct rec_writer *w, uint64_t v);
-void rec_put_str(struct rec_writer *w, const char *s);
-unsigned char rec_begin(struct rec_reader *r, const void *p, size_t len);
-uint32_t rec_get_u32(struct rec_reader *r);
-uint64_t rec_get_u64(struct rec_reader *r);
-char *rec_get_str(struct rec_reader *r);
-int rec_end_ok(const struct rec_reader *r);
 
 #define BATCH_MSGS_VERSION 1
 /* Reasons of failed items: LMDB keeps any length; this is plenty. */
@@ -135,7 +111,8 @@ static int account_lock(struct pgsql_store *pg, const char *account,
 
 /* Add what a transaction copied to the copy rate (the row of now's
  * minute), as LMDB's store_rate_add_txn() does; first is the time of
- * the minute's first copy. The first write of a minute also drops
+ * the minute's first copy (the least written: hosts' clocks and
+ * commits need not come in order). The first write of a minute also drops
  * the minutes no one reads any more, after the current minute's row
  * is locked, so every writer locks rate rows in one order. */
 static int rate_add(struct pgsql_store *pg, time_t now, uint64_t messages,
@@ -160,7 +137,7 @@ static int rate_add(struct pgsql_store *pg, time_t now, uint64_t messages,
 			 " messages = r.messages + EXCLUDED.messages,"
 			 " bytes = r.bytes + EXCLUDED.bytes,"
 			 " first = CASE WHEN r.first = 0 THEN EXCLUDED.first"
-			 " ELSE r.first END"
+			 " ELSE LEAST(r.first, NULLIF(EXCLUDED.first, 0)) END"
 			 " RETURNING xmax = 0", &p, error_r);
 	if (res == NULL)
 		return -1;
@@ -687,14 +664,6 @@ struct pg_array {
 	int has_null;
 };
 
-static void array_put32(unsigned char *p, uint32_t v)
-{
-	p[0] = (unsigned char)(v >> 24);
-	p[1] = (unsigned char)(v >> 16);
-	p[2] = (unsigned char)(v >> 8);
-	p[3] = (unsigned char)v;
-}
-
 static void array_reserve(struct pg_array *a, size_t n)
 {
 	if (a->len + n <= a->size)
@@ -708,20 +677,20 @@ static void array_init(struct pg_array *a, uint32_t elem_oid)
 {
 	memset(a, 0, sizeof(*a));
 	array_reserve(a, ARRAY_HEADER);
-	array_put32(a->buf, 1);		/* ndim */
-	array_put32(a->buf + 4, 0);	/* has nulls: set by array_end() */
-	array_put32(a->buf + 8, elem_oid);
-	array_put32(a->buf + 12, 0);	/* length: set by array_end() */
-	array_put32(a->buf + 16, 1);	/* lower bound */
+	store_be32(a->buf, 1);		/* ndim */
+	store_be32(a->buf + 4, 0);	/* has nulls: set by array_end() */
+	store_be32(a->buf + 8, elem_oid);
+	store_be32(a->buf + 12, 0);	/* length: set by array_end() */
+	store_be32(a->buf + 16, 1);	/* lower bound */
 	a->len = ARRAY_HEADER;
 }
 
 static void array_add_int8(struct pg_array *a, uint64_t v)
 {
 	array_reserve(a, 12);
-	array_put32(a->buf + a->len, 8);
-	array_put32(a->buf + a->len + 4, (uint32_t)(v >> 32));
-	array_put32(a->buf + a->len + 8, (uint32_t)v);
+	store_be32(a->buf + a->len, 8);
+	store_be32(a->buf + a->len + 4, (uint32_t)(v >> 32));
+	store_be32(a->buf + a->len + 8, (uint32_t)v);
 	a->len += 12;
 	a->count++;
 }
@@ -731,11 +700,11 @@ static void array_add_bytes(struct pg_array *a, const void *data, size_t len)
 {
 	array_reserve(a, 4 + (data == NULL ? 0 : len));
 	if (data == NULL) {
-		array_put32(a->buf + a->len, 0xffffffffU);
+		store_be32(a->buf + a->len, 0xffffffffU);
 		a->len += 4;
 		a->has_null = 1;
 	} else {
-		array_put32(a->buf + a->len, (uint32_t)len);
+		store_be32(a->buf + a->len, (uint32_t)len);
 		memcpy(a->buf + a->len + 4, data, len);
 		a->len += 4 + len;
 	}
@@ -744,8 +713,8 @@ static void array_add_bytes(struct pg_array *a, const void *data, size_t len)
 
 static void array_end(struct pg_array *a)
 {
-	array_put32(a->buf + 4, (uint32_t)a->has_null);
-	array_put32(a->buf + 12, a->count);
+	store_be32(a->buf + 4, (uint32_t)a->has_null);
+	store_be32(a->buf + 12, a->count);
 }
 
 static void array_free(struct pg_array *a)

@@ -57,15 +57,16 @@ static const char schema_v1[] =
 	"CREATE TABLE mailmigrate.creds (\n"
 	"  account text PRIMARY KEY,\n"
 	"  sealed bytea NOT NULL);\n"
-	/* alias -> account: the first owner keeps an alias */
+	/* alias -> account: the first owner keeps an alias; byte order
+	 * (COLLATE "C"), so the key serves the listing in LMDB's order */
 	"CREATE TABLE mailmigrate.aliases (\n"
-	"  alias text PRIMARY KEY,\n"
+	"  alias text COLLATE \"C\" PRIMARY KEY,\n"
 	"  account text NOT NULL);\n"
 	"CREATE INDEX aliases_account ON mailmigrate.aliases (account);\n"
 	/* every proposal record, pending, rejected, approved, trusted */
 	"CREATE TABLE mailmigrate.proposals (\n"
-	"  alias text NOT NULL,\n"
-	"  account text NOT NULL,\n"
+	"  alias text COLLATE \"C\" NOT NULL,\n"
+	"  account text COLLATE \"C\" NOT NULL,\n"
 	"  state smallint NOT NULL,\n"
 	"  sources integer NOT NULL DEFAULT 0,\n"
 	"  count bigint NOT NULL DEFAULT 0,\n"
@@ -127,17 +128,23 @@ static const char schema_v1[] =
 	"  time bigint NOT NULL DEFAULT 0,\n"
 	"  reason bytea,\n"
 	"  PRIMARY KEY (account, folder, uidvalidity, uid));\n"
+	/* id: meta event_seq, counted in the adding transaction, so ids
+	 * have no gaps and follow commit order (trimming keeps exactly
+	 * event_log_max); the indexes serve "the last n" of one account
+	 * and of the errors (severity >= LOG_SEV_ERROR, 3) */
 	"CREATE TABLE mailmigrate.events (\n"
-	"  id bigserial PRIMARY KEY,\n"
+	"  id bigint PRIMARY KEY,\n"
 	"  time bigint NOT NULL,\n"
 	"  severity smallint NOT NULL,\n"
 	"  account text NOT NULL DEFAULT '',\n"
 	"  message bytea NOT NULL);\n"
 	"CREATE INDEX events_account ON mailmigrate.events (account, id);\n"
-	"CREATE INDEX events_severity ON mailmigrate.events (severity, id);\n"
-	/* the auth-hook's rate limits (fixed windows) and failed logins */
+	"CREATE INDEX events_errors ON mailmigrate.events (id)"
+	" WHERE severity >= 3;\n"
+	/* the auth-hook's rate limits (fixed windows) and failed logins;
+	 * keys are bytes (any text a login brings, not always UTF-8) */
 	"CREATE TABLE mailmigrate.auth_limits (\n"
-	"  key text PRIMARY KEY,\n"
+	"  key bytea PRIMARY KEY,\n"
 	"  window_start bigint NOT NULL,\n"
 	"  hits integer NOT NULL,\n"
 	"  expires bigint NOT NULL);\n"
@@ -152,8 +159,9 @@ static const char schema_v1[] =
 	"  since bigint NOT NULL,\n"
 	"  PRIMARY KEY (domain, proto));\n"
 	/* what was copied per minute, for the rate in stats; first: the
-	 * time of the minute's first copy (the rate's seconds start
-	 * there); the last 16 minutes are kept */
+	 * unix time of the first copy in that minute (the writers keep
+	 * the least; 0: unknown, read as the minute's start); the first
+	 * write of a minute drops the minutes older than 16 */
 	"CREATE TABLE mailmigrate.rate (\n"
 	"  minute bigint PRIMARY KEY,\n"
 	"  messages bigint NOT NULL DEFAULT 0,\n"

@@ -7,7 +7,7 @@
  */
 #include "config.h"
 
-#include "store_private.h"
+#include "store_lmdb.h"
 #include "test_util.h"
 
 START_TEST(fifo_one_per_account)

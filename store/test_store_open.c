@@ -11,7 +11,7 @@
 #include <fcntl.h>
 #include <lmdb.h>
 
-#include "store_private.h"
+#include "store_lmdb.h"
 #include "test_util.h"
 
 /* The whole file at path, or NULL; *len_r its size. */
@@ -204,6 +204,51 @@ START_TEST(create_then_reopen)
 }
 END_TEST
 
+/* The store spec: "lmdb:DIR" and a bare DIR name one store; another
+ * type, or PostgreSQL in a build without it, is refused. */
+START_TEST(store_spec)
+{
+	static const struct {
+		const char *spec, *expect;
+	} refused[] = {
+#ifndef HAVE_STORE_PGSQL
+		{ "postgresql:host=db.example.test",
+		  "this build has no PostgreSQL backend" },
+#endif
+		{ "mysql:host=db.example.test", "unknown store type 'mysql'" },
+		{ "ldap://db.example.test/", "unknown store type 'ldap'" },
+	};
+	struct store_options opts = { .create = 1 };
+	struct store_account acct;
+	struct store *store = NULL;
+	char spec[160];
+	const char *error;
+
+	snprintf(spec, sizeof(spec), "lmdb:%s", test_store_dir);
+	ck_assert_int_eq(store_open(spec, &opts, &store, &error), 0);
+	ck_assert(store_was_created(store));
+	test_add(store, "a@example.test", NULL, 1);
+	store_close(&store);
+	ck_assert_ptr_null(store);
+	store = test_open(0, 0);
+	ck_assert(!store_was_created(store));
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct,
+					   &error), 0);
+	store_account_clear(&acct);
+	store_close(&store);
+
+	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
+		error = NULL;
+		ck_assert_int_eq(store_open(refused[i].spec, &opts, &store,
+					    &error), -1);
+		ck_assert_ptr_null(store);
+		ck_assert_msg(strstr(error, refused[i].expect) != NULL,
+			      "%s: expected '%s', got '%s'", refused[i].spec,
+			      refused[i].expect, error);
+	}
+}
+END_TEST
+
 START_TEST(readonly_refuses_writes)
 {
 	struct store_options opts = { .readonly = 1 };
@@ -309,7 +354,7 @@ START_TEST(stale_reader_slots)
 	{
 		MDB_envinfo info;
 
-		ck_assert_int_eq(mdb_env_info(store->env, &info), 0);
+		ck_assert_int_eq(mdb_env_info(LMDB(store)->env, &info), 0);
 		ck_assert_msg(info.me_numreaders < 8, "%u reader slots used for "
 			      "%d readers that are dead", info.me_numreaders, VICTIMS);
 	}
@@ -444,6 +489,7 @@ static Suite *open_suite(void)
 	tcase_add_test(tc, foreign_lmdb);
 	tcase_add_test(tc, unknown_schema_version);
 	tcase_add_test(tc, create_then_reopen);
+	tcase_add_test(tc, store_spec);
 	tcase_add_test(tc, readonly_refuses_writes);
 	tcase_add_test(tc, stale_reader_slots);
 	tcase_add_test(tc, full_reader_table_reclaimed);

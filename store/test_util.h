@@ -44,6 +44,12 @@ static inline int test_is_pgsql(void)
 	return c != NULL && *c != '\0';
 }
 
+static inline void test_pg_notice_drop(void *ctx, const char *message)
+{
+	(void)ctx;
+	(void)message;
+}
+
 /* Run sql on conninfo; fail the test on an error. */
 static inline void test_pg_exec(const char *conninfo, const char *sql)
 {
@@ -52,7 +58,7 @@ static inline void test_pg_exec(const char *conninfo, const char *sql)
 
 	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s: %s", conninfo,
 		      PQerrorMessage(conn));
-	PQsetNoticeProcessor(conn, NULL, NULL);
+	PQsetNoticeProcessor(conn, test_pg_notice_drop, NULL);
 	res = PQexec(conn, sql);
 	ck_assert_msg(PQresultStatus(res) == PGRES_COMMAND_OK ||
 		      PQresultStatus(res) == PGRES_TUPLES_OK,

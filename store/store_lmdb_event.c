@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_event 3
+ *	store_lmdb_event 3
  * SUMMARY
  *	the event log, statistics, pause and reset
  * DESCRIPTION
@@ -15,7 +15,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define EVENT_REC_VERSION 1
 
@@ -70,13 +70,13 @@ static int event_trim(struct store *store, MDB_txn *txn, const char **error_r)
 	size_t excess;
 	int rc;
 
-	rc = mdb_stat(txn, store->dbi[STORE_DB_EVENTS], &st);
+	rc = mdb_stat(txn, LMDB(store)->dbi[STORE_DB_EVENTS], &st);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "events");
 	if (st.ms_entries <= store->event_log_max)
 		return 0;
 	excess = st.ms_entries - store->event_log_max;
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_EVENTS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_EVENTS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "events");
 	while (excess-- > 0 &&
@@ -132,9 +132,9 @@ int store_event_add_txn(struct store *store, MDB_txn *txn, time_t now,
 	return event_add_txn(store, txn, &ctx, error_r);
 }
 
-int store_event_add(struct store *store, time_t now, enum log_severity sev,
-		    const char *account, const char *message,
-		    const char **error_r)
+int lmdb_event_add(struct store *store, time_t now, enum log_severity sev,
+		   const char *account, const char *message,
+		   const char **error_r)
 {
 	struct event_ctx ctx = { .now = now, .sev = sev, .account = account,
 				 .message = message };
@@ -164,7 +164,7 @@ static int event_iter_txn(struct store *store, MDB_txn *txn, void *context,
 	MDB_val k, v;
 	int rc, ret = 0;
 
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_EVENTS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_EVENTS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "events");
 	/* Walk back from the newest until n match, then replay in order. */
@@ -198,10 +198,10 @@ static int event_iter_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_event_iter(struct store *store, int errors_only, const char *account,
-		     size_t n,
-		     int (*fn)(const struct store_event *ev, void *ctx),
-		     void *ctx, const char **error_r)
+int lmdb_event_iter(struct store *store, int errors_only, const char *account,
+		    size_t n,
+		    int (*fn)(const struct store_event *ev, void *ctx),
+		    void *ctx, const char **error_r)
 {
 	struct event_ctx ectx = { .errors_only = errors_only, .account = account,
 				  .n = n, .fn = fn, .fn_ctx = ctx };
@@ -233,7 +233,7 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 			       error_r) < 0)
 		return -1;
 
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_ACCOUNTS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_ACCOUNTS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "accounts");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -260,7 +260,7 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 	if (rc != MDB_NOTFOUND)
 		return store_mdb_fail(store, rc, error_r, "accounts");
 
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_JOBS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_JOBS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "jobs");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -271,7 +271,7 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 		int64_t lease_until;
 
 		/* Only the lease matters here: skip to it (job records of
-		 * version 1 and 2, store_job.c, share these fields). */
+		 * version 1 and 2, store_lmdb_job.c, share these fields). */
 		version = rec_begin(&r, v.mv_data, v.mv_size);
 		if (version != 1 && version != 2)
 			continue;
@@ -294,8 +294,8 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 	return 0;
 }
 
-int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
-		    const char **error_r)
+int lmdb_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
+		   const char **error_r)
 {
 	struct event_ctx ctx = { .now = now, .stats = stats_r };
 
@@ -316,7 +316,7 @@ static int paused_get_txn(struct store *store, MDB_txn *txn, void *context,
 	return 0;
 }
 
-int store_paused(struct store *store, int *paused_r, const char **error_r)
+int lmdb_paused(struct store *store, int *paused_r, const char **error_r)
 {
 	struct event_ctx ctx = { 0 };
 	int ret = store_read(store, paused_get_txn, &ctx, error_r);
@@ -334,7 +334,7 @@ static int paused_set_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_meta_put_u64(store, txn, "paused", ctx->paused ? 1 : 0, error_r);
 }
 
-int store_set_paused(struct store *store, int paused, const char **error_r)
+int lmdb_set_paused(struct store *store, int paused, const char **error_r)
 {
 	struct event_ctx ctx = { .paused = paused };
 
@@ -392,7 +392,7 @@ static int reset_txn(struct store *store, MDB_txn *txn, void *context,
 	if (ctx->account != NULL)
 		return reset_one(store, txn, ctx->account, ctx->now, error_r);
 	/* Collect the names first: reset writes to the accounts db. */
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_ACCOUNTS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_ACCOUNTS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "accounts");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -411,8 +411,8 @@ static int reset_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_reset(struct store *store, const char *account, time_t now,
-		const char **error_r)
+int lmdb_reset(struct store *store, const char *account, time_t now,
+	       const char **error_r)
 {
 	struct reset_ctx ctx = { account, now };
 

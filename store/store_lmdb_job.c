@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_job 3
+ *	store_lmdb_job 3
  * SUMMARY
  *	the job queue: FIFO with leases, one job per account
  * DESCRIPTION
@@ -19,26 +19,9 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define JOB_REC_VERSION 2	/* 2 added deaths; 1 is read as 0 deaths */
-
-static const char *const job_kind_names[] = { "copy", "sync", "finish" };
-
-const char *store_job_kind_name(enum store_job_kind kind)
-{
-	if ((unsigned)kind >= sizeof(job_kind_names) / sizeof(job_kind_names[0]))
-		return "unknown";
-	return job_kind_names[kind];
-}
-
-void store_job_clear(struct store_job *job)
-{
-	mm_free(&job->account);
-	mm_free(&job->owner);
-	mm_free(&job->last_error);
-	memset(job, 0, sizeof(*job));
-}
 
 static void job_encode(const struct store_job *job, struct rec_writer *w)
 {
@@ -198,9 +181,9 @@ static int job_enqueue_txn(struct store *store, MDB_txn *txn, void *context,
 				     &ctx->id, error_r);
 }
 
-int store_job_enqueue(struct store *store, const char *account,
-		      enum store_job_kind kind, time_t now, uint64_t *id_r,
-		      const char **error_r)
+int lmdb_job_enqueue(struct store *store, const char *account,
+		     enum store_job_kind kind, time_t now, uint64_t *id_r,
+		     const char **error_r)
 {
 	struct job_ctx ctx = { .account = account, .kind = kind, .now = now };
 	int ret;
@@ -222,7 +205,7 @@ static int job_take_txn(struct store *store, MDB_txn *txn, void *context,
 	int rc, found = 0;
 
 	store_job_clear(ctx->job);
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_JOBS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_JOBS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "jobs");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
@@ -262,9 +245,9 @@ static int job_take_txn(struct store *store, MDB_txn *txn, void *context,
 	return job_save(store, txn, ctx->job, error_r);
 }
 
-int store_job_take(struct store *store, const char *owner,
-		   unsigned lease_seconds, time_t now, struct store_job *job_r,
-		   const char **error_r)
+int lmdb_job_take(struct store *store, const char *owner,
+		  unsigned lease_seconds, time_t now, struct store_job *job_r,
+		  const char **error_r)
 {
 	struct job_ctx ctx = { .owner = owner, .lease = lease_seconds, .now = now,
 			       .job = job_r };
@@ -309,8 +292,8 @@ static int job_renew_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_job_renew(struct store *store, uint64_t id, const char *owner,
-		    unsigned lease_seconds, time_t now, const char **error_r)
+int lmdb_job_renew(struct store *store, uint64_t id, const char *owner,
+		   unsigned lease_seconds, time_t now, const char **error_r)
 {
 	struct job_ctx ctx = { .id = id, .owner = owner, .lease = lease_seconds,
 			       .now = now };
@@ -337,8 +320,8 @@ static int job_done_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret < 0 ? -1 : 0;
 }
 
-int store_job_done(struct store *store, uint64_t id, const char *owner,
-		   const char **error_r)
+int lmdb_job_done(struct store *store, uint64_t id, const char *owner,
+		  const char **error_r)
 {
 	struct job_ctx ctx = { .id = id, .owner = owner };
 
@@ -367,9 +350,9 @@ static int job_retry_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_job_retry(struct store *store, uint64_t id, const char *owner,
-		    time_t not_before, const char *reason,
-		    const char **error_r)
+int lmdb_job_retry(struct store *store, uint64_t id, const char *owner,
+		   time_t not_before, const char *reason,
+		   const char **error_r)
 {
 	struct job_ctx ctx = { .id = id, .owner = owner, .not_before = not_before,
 			       .reason = reason };
@@ -377,8 +360,8 @@ int store_job_retry(struct store *store, uint64_t id, const char *owner,
 	return store_write(store, job_retry_txn, &ctx, error_r);
 }
 
-int store_job_died(struct store *store, uint64_t id, const char *owner,
-		   time_t not_before, const char *reason, const char **error_r)
+int lmdb_job_died(struct store *store, uint64_t id, const char *owner,
+		  time_t not_before, const char *reason, const char **error_r)
 {
 	struct job_ctx ctx = { .id = id, .owner = owner, .not_before = not_before,
 			       .reason = reason, .died = 1 };
@@ -419,8 +402,8 @@ static int job_get_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_job_get(struct store *store, const char *account,
-		  struct store_job *job_r, const char **error_r)
+int lmdb_job_get(struct store *store, const char *account,
+		 struct store_job *job_r, const char **error_r)
 {
 	struct job_ctx ctx = { .account = account, .job = job_r };
 
@@ -436,8 +419,8 @@ static int job_cancel_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_job_cancel_txn(store, txn, ctx->account, error_r);
 }
 
-int store_job_cancel(struct store *store, const char *account,
-		     const char **error_r)
+int lmdb_job_cancel(struct store *store, const char *account,
+		    const char **error_r)
 {
 	struct job_ctx ctx = { .account = account };
 
@@ -465,9 +448,9 @@ static int job_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			  error_r);
 }
 
-int store_job_iter(struct store *store,
-		   int (*fn)(const struct store_job *job, void *ctx),
-		   void *ctx, const char **error_r)
+int lmdb_job_iter(struct store *store,
+		  int (*fn)(const struct store_job *job, void *ctx),
+		  void *ctx, const char **error_r)
 {
 	struct job_ctx jctx = { .fn = fn, .fn_ctx = ctx };
 

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_auth 3
+ *	store_lmdb_auth 3
  * SUMMARY
  *	the auth-hook's shared rate limits, failed-login cache and
  *	password changes
@@ -26,7 +26,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define STORE_AUTH_PRUNE_AT 4096
 #define STORE_AUTH_MAX_KEY 400
@@ -82,9 +82,9 @@ static int auth_prune(struct store *store, MDB_txn *txn, time_t now,
 	size_t seen = 0;
 	int rc, ret;
 
-	if (store->db_missing[STORE_DB_AUTHLIMIT])
+	if (LMDB(store)->db_missing[STORE_DB_AUTHLIMIT])
 		return 0;
-	rc = mdb_stat(txn, store->dbi[STORE_DB_AUTHLIMIT], &st);
+	rc = mdb_stat(txn, LMDB(store)->dbi[STORE_DB_AUTHLIMIT], &st);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "authlimit stat");
 	if (st.ms_entries < STORE_AUTH_PRUNE_AT)
@@ -99,7 +99,7 @@ static int auth_prune(struct store *store, MDB_txn *txn, time_t now,
 		k.mv_data = resume;
 		k.mv_size = v.mv_size;
 	}
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_AUTHLIMIT], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_AUTHLIMIT], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "authlimit cursor");
 	rc = k.mv_size > 0 ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) :
@@ -186,8 +186,8 @@ static int auth_limit_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_auth_limit(struct store *store, const struct store_auth_limit *limits,
-		     size_t n, unsigned window, time_t now, const char **error_r)
+int lmdb_auth_limit(struct store *store, const struct store_auth_limit *limits,
+		    size_t n, unsigned window, time_t now, const char **error_r)
 {
 	struct auth_limit_ctx ctx = { limits, n, window == 0 ? 1 : window, now };
 
@@ -220,9 +220,9 @@ static int auth_fail_add_txn(struct store *store, MDB_txn *txn, void *context,
 	return auth_prune(store, txn, ctx->now, error_r);
 }
 
-int store_auth_fail_add(struct store *store, const unsigned char *mac,
-			size_t len, time_t now, unsigned ttl,
-			const char **error_r)
+int lmdb_auth_fail_add(struct store *store, const unsigned char *mac,
+		       size_t len, time_t now, unsigned ttl,
+		       const char **error_r)
 {
 	struct auth_fail_ctx ctx = { mac, len, now, ttl, 0 };
 
@@ -249,8 +249,8 @@ static int auth_fail_has_txn(struct store *store, MDB_txn *txn, void *context,
 	return 0;
 }
 
-int store_auth_fail_has(struct store *store, const unsigned char *mac,
-			size_t len, time_t now, const char **error_r)
+int lmdb_auth_fail_has(struct store *store, const unsigned char *mac,
+		       size_t len, time_t now, const char **error_r)
 {
 	struct auth_fail_ctx ctx = { mac, len, now, 0, 0 };
 
@@ -286,9 +286,9 @@ static int set_password_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_account_set_password(struct store *store, const char *name,
-			       const char *password_hash, const char *password,
-			       time_t now, const char **error_r)
+int lmdb_account_set_password(struct store *store, const char *name,
+			      const char *password_hash, const char *password,
+			      time_t now, const char **error_r)
 {
 	struct set_password_ctx ctx = { name, password_hash, password, now };
 

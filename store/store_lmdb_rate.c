@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_rate 3
+ *	store_lmdb_rate 3
  * SUMMARY
  *	the copy rate: messages and bytes per minute, for stats
  * DESCRIPTION
@@ -14,7 +14,7 @@
 
 #include <string.h>
 
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define RATE_KEY "rate"
 #define RATE_REC_SIZE (STORE_RATE_MINUTES * 32)

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_folder 3
+ *	store_lmdb_folder 3
  * SUMMARY
  *	per-folder sync state, the old-UID -> new-UID map, POP3 UIDLs
  * DESCRIPTION
@@ -17,20 +17,12 @@
 #include <openssl/evp.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define FOLDER_REC_VERSION 1
 #define FOLDER_HASH_LEN 32
 #define FOLDER_KEY_MAX STORE_FOLDER_KEY_MAX
 #define MSGMAP_KEY_MAX (FOLDER_KEY_MAX + 8)
-
-void store_folder_clear(struct store_folder *folder)
-{
-	mm_free(&folder->account);
-	mm_free(&folder->name);
-	mm_free(&folder->target_name);
-	memset(folder, 0, sizeof(*folder));
-}
 
 /* "account\0" into key; its length, or -1 when too long. */
 static int account_prefix(const char *account, unsigned char *key,
@@ -160,9 +152,9 @@ static int folder_get_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_folder_load(store, txn, ctx->account, ctx->name, ctx->out, error_r);
 }
 
-int store_folder_get(struct store *store, const char *account,
-		     const char *name, struct store_folder *folder_r,
-		     const char **error_r)
+int lmdb_folder_get(struct store *store, const char *account,
+		    const char *name, struct store_folder *folder_r,
+		    const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .name = name, .out = folder_r };
 
@@ -178,8 +170,8 @@ static int folder_put_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_folder_save(store, txn, ctx->in, error_r);
 }
 
-int store_folder_put(struct store *store, const struct store_folder *folder,
-		     const char **error_r)
+int lmdb_folder_put(struct store *store, const struct store_folder *folder,
+		    const char **error_r)
 {
 	struct folder_ctx ctx = { .in = folder };
 
@@ -215,9 +207,9 @@ static int folder_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			  folder_iter_one, ctx, error_r);
 }
 
-int store_folder_iter(struct store *store, const char *account,
-		      int (*fn)(const struct store_folder *folder, void *ctx),
-		      void *ctx, const char **error_r)
+int lmdb_folder_iter(struct store *store, const char *account,
+		     int (*fn)(const struct store_folder *folder, void *ctx),
+		     void *ctx, const char **error_r)
 {
 	struct folder_ctx fctx = { .account = account, .fn = fn, .fn_ctx = ctx };
 
@@ -296,10 +288,10 @@ static int message_copied_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_message_copied(struct store *store, const char *account,
-			 const char *folder, uint32_t uidvalidity,
-			 uint32_t old_uid, uint32_t new_uid, uint64_t size,
-			 time_t now, const char **error_r)
+int lmdb_message_copied(struct store *store, const char *account,
+			const char *folder, uint32_t uidvalidity,
+			uint32_t old_uid, uint32_t new_uid, uint64_t size,
+			time_t now, const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .name = folder,
 				  .uidvalidity = uidvalidity, .old_uid = old_uid,
@@ -332,10 +324,10 @@ static int msgmap_get_txn(struct store *store, MDB_txn *txn, void *context,
 	return 0;
 }
 
-int store_msgmap_get_flags(struct store *store, const char *account,
-			   const char *folder, uint32_t uidvalidity,
-			   uint32_t old_uid, uint32_t *new_uid_r,
-			   uint32_t *flags_hash_r, const char **error_r)
+int lmdb_msgmap_get_flags(struct store *store, const char *account,
+			  const char *folder, uint32_t uidvalidity,
+			  uint32_t old_uid, uint32_t *new_uid_r,
+			  uint32_t *flags_hash_r, const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .name = folder,
 				  .uidvalidity = uidvalidity, .old_uid = old_uid,
@@ -369,10 +361,10 @@ static int msgmap_set_flags_txn(struct store *store, MDB_txn *txn, void *context
 	return store_put(store, txn, STORE_DB_MSGMAP, key, keylen, val, 8, error_r);
 }
 
-int store_msgmap_set_flags(struct store *store, const char *account,
-			   const char *folder, uint32_t uidvalidity,
-			   uint32_t old_uid, uint32_t flags_hash,
-			   const char **error_r)
+int lmdb_msgmap_set_flags(struct store *store, const char *account,
+			  const char *folder, uint32_t uidvalidity,
+			  uint32_t old_uid, uint32_t flags_hash,
+			  const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .name = folder,
 				  .uidvalidity = uidvalidity, .old_uid = old_uid,
@@ -381,10 +373,10 @@ int store_msgmap_set_flags(struct store *store, const char *account,
 	return store_write(store, msgmap_set_flags_txn, &ctx, error_r);
 }
 
-int store_msgmap_get(struct store *store, const char *account,
-		     const char *folder, uint32_t uidvalidity,
-		     uint32_t old_uid, uint32_t *new_uid_r,
-		     const char **error_r)
+int lmdb_msgmap_get(struct store *store, const char *account,
+		    const char *folder, uint32_t uidvalidity,
+		    uint32_t old_uid, uint32_t *new_uid_r,
+		    const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .name = folder,
 				  .uidvalidity = uidvalidity, .old_uid = old_uid,
@@ -406,9 +398,9 @@ static int msgmap_forget_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_del(store, txn, STORE_DB_MSGMAP, key, keylen, error_r);
 }
 
-int store_msgmap_forget(struct store *store, const char *account,
-			const char *folder, uint32_t uidvalidity,
-			uint32_t old_uid, const char **error_r)
+int lmdb_msgmap_forget(struct store *store, const char *account,
+		       const char *folder, uint32_t uidvalidity,
+		       uint32_t old_uid, const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .name = folder,
 				  .uidvalidity = uidvalidity, .old_uid = old_uid };
@@ -461,8 +453,8 @@ static int uidl_add_txn(struct store *store, MDB_txn *txn, void *context,
 				  error_r);
 }
 
-int store_uidl_add(struct store *store, const char *account,
-		   const char *uidl, time_t now, const char **error_r)
+int lmdb_uidl_add(struct store *store, const char *account,
+		  const char *uidl, time_t now, const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .uidl = uidl, .now = now };
 
@@ -498,16 +490,16 @@ static int uidl_forget_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_del(store, txn, STORE_DB_UIDLS, key, keylen, error_r);
 }
 
-int store_uidl_forget(struct store *store, const char *account,
-		      const char *uidl, const char **error_r)
+int lmdb_uidl_forget(struct store *store, const char *account,
+		     const char *uidl, const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .uidl = uidl };
 
 	return store_write(store, uidl_forget_txn, &ctx, error_r);
 }
 
-int store_uidl_has(struct store *store, const char *account,
-		   const char *uidl, const char **error_r)
+int lmdb_uidl_has(struct store *store, const char *account,
+		  const char *uidl, const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account, .uidl = uidl };
 
@@ -535,8 +527,8 @@ static int uidl_count_txn(struct store *store, MDB_txn *txn, void *context,
 			  uidl_count_one, ctx, error_r);
 }
 
-int store_uidl_count(struct store *store, const char *account,
-		     uint64_t *count_r, const char **error_r)
+int lmdb_uidl_count(struct store *store, const char *account,
+		    uint64_t *count_r, const char **error_r)
 {
 	struct folder_ctx ctx = { .account = account };
 	int ret = store_read(store, uidl_count_txn, &ctx, error_r);

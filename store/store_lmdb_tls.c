@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_tls 3
+ *	store_lmdb_tls 3
  * SUMMARY
  *	the TLS memory: which domains' OLD offered STARTTLS, since when
  * DESCRIPTION
@@ -28,7 +28,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define STORE_TLS_VERSION 1
 #define STORE_TLS_MAX_DOMAIN 253
@@ -89,8 +89,8 @@ static int tls_get_txn(struct store *store, MDB_txn *txn, void *context,
 	return tls_decode(&v, &ctx->since, error_r);
 }
 
-int store_tls_seen_get(struct store *store, const char *domain,
-		       const char *proto, int64_t *since_r, const char **error_r)
+int lmdb_tls_seen_get(struct store *store, const char *domain,
+		      const char *proto, int64_t *since_r, const char **error_r)
 {
 	char key[STORE_TLS_MAX_KEY];
 	struct tls_ctx ctx = { key, 0, 0, 0 };
@@ -129,8 +129,8 @@ static int tls_add_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_tls_seen_add(struct store *store, const char *domain,
-		       const char *proto, time_t now, const char **error_r)
+int lmdb_tls_seen_add(struct store *store, const char *domain,
+		      const char *proto, time_t now, const char **error_r)
 {
 	char key[STORE_TLS_MAX_KEY];
 	struct tls_ctx ctx = { key, 0, now, 0 };
@@ -164,8 +164,8 @@ static int tls_forget_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_tls_seen_forget(struct store *store, const char *domain,
-			  const char *proto, const char **error_r)
+int lmdb_tls_seen_forget(struct store *store, const char *domain,
+			 const char *proto, const char **error_r)
 {
 	char imap[STORE_TLS_MAX_KEY], pop3[STORE_TLS_MAX_KEY];
 	struct tls_forget_ctx ctx = { { imap, pop3 }, { 0, 0 }, 0 };

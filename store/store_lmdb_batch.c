@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_batch 3
+ *	store_lmdb_batch 3
  * SUMMARY
  *	pending copy batches and failed items
  * DESCRIPTION
@@ -14,19 +14,11 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 /* 2 added the Message-ID hash; version 1 records (without) are read. */
 #define BATCH_REC_VERSION 2
 #define FAILED_REC_VERSION 1
-
-void store_batch_clear(struct store_batch *b)
-{
-	mm_free(&b->folder);
-	mm_free(&b->target_folder);
-	mm_free(&b->msgs);
-	memset(b, 0, sizeof(*b));
-}
 
 static void batch_encode(const struct store_batch *b, struct rec_writer *w)
 {
@@ -122,8 +114,8 @@ static int batch_begin_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_batch_begin(struct store *store, const char *account,
-		      const struct store_batch *batch, const char **error_r)
+int lmdb_batch_begin(struct store *store, const char *account,
+		     const struct store_batch *batch, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .in = batch };
 
@@ -150,8 +142,8 @@ static int batch_pending_txn(struct store *store, MDB_txn *txn, void *context,
 	return batch_decode(&v, ctx->out, error_r);
 }
 
-int store_batch_pending(struct store *store, const char *account,
-			struct store_batch *batch_r, const char **error_r)
+int lmdb_batch_pending(struct store *store, const char *account,
+		       struct store_batch *batch_r, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .out = batch_r };
 
@@ -248,9 +240,9 @@ out:
 	return ret;
 }
 
-int store_batch_done(struct store *store, const char *account,
-		     const struct store_batch *batch, const uint32_t *new_uids,
-		     time_t now, const char **error_r)
+int lmdb_batch_done(struct store *store, const char *account,
+		    const struct store_batch *batch, const uint32_t *new_uids,
+		    time_t now, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .in = batch,
 				 .new_uids = new_uids, .now = now };
@@ -267,8 +259,8 @@ static int batch_abort_txn(struct store *store, MDB_txn *txn, void *context,
 			 strlen(ctx->account), error_r) < 0 ? -1 : 0;
 }
 
-int store_batch_abort(struct store *store, const char *account,
-		      const char **error_r)
+int lmdb_batch_abort(struct store *store, const char *account,
+		     const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account };
 
@@ -276,14 +268,6 @@ int store_batch_abort(struct store *store, const char *account,
 }
 
 /* --- failed items ---------------------------------------------------- */
-
-void store_failed_clear(struct store_failed *item)
-{
-	mm_free(&item->account);
-	mm_free(&item->folder);
-	mm_free(&item->reason);
-	memset(item, 0, sizeof(*item));
-}
 
 static int failed_add_txn(struct store *store, MDB_txn *txn, void *context,
 			  const char **error_r)
@@ -330,8 +314,8 @@ static int failed_add_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_failed_add(struct store *store, const struct store_failed *item,
-		     const char **error_r)
+int lmdb_failed_add(struct store *store, const struct store_failed *item,
+		    const char **error_r)
 {
 	struct batch_ctx ctx = { .failed = item };
 
@@ -370,8 +354,9 @@ static int failed_del_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_failed_del(struct store *store, const char *account, const char *folder,
-		     uint32_t uidvalidity, uint32_t uid, const char **error_r)
+int lmdb_failed_del(struct store *store, const char *account,
+		    const char *folder, uint32_t uidvalidity, uint32_t uid,
+		    const char **error_r)
 {
 	struct store_failed it = { (char *)account, (char *)folder, uidvalidity, uid,
 				   0, 0, NULL };
@@ -416,9 +401,9 @@ static int failed_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			  failed_iter_one, ctx, error_r);
 }
 
-int store_failed_iter(struct store *store, const char *account,
-		      int (*fn)(const struct store_failed *item, void *ctx),
-		      void *ctx, const char **error_r)
+int lmdb_failed_iter(struct store *store, const char *account,
+		     int (*fn)(const struct store_failed *item, void *ctx),
+		     void *ctx, const char **error_r)
 {
 	struct batch_ctx bctx = { .account = account, .fn = fn, .fn_ctx = ctx };
 

@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_alias 3
+ *	store_lmdb_alias 3
  * SUMMARY
  *	aliases: in the account record, and an alias -> account index
  * DESCRIPTION
@@ -14,7 +14,7 @@
  *	An alias belongs to one account: the first that claims it, and
  *	never names an account (creating one drops an alias of its name,
  *	store_proposal_forget_txn). Where aliases come from, and which
- *	ones wait for the administrator: store_proposal.c. The
+ *	ones wait for the administrator: store_lmdb_proposal.c. The
  *	index is kept in step by every writer of the aliases list
  *	(store_account_create, store_account_update and hence _put, and
  *	store_account_add_alias); store_reset keeps aliases (they are
@@ -32,7 +32,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 /* The index entry for alias: 0 with its account in buf, STORE_NOTFOUND,
  * or -1. */
@@ -48,7 +48,7 @@ static int alias_get(struct store *store, MDB_txn *txn, const char *alias,
 	if (v.mv_size == 0 || v.mv_size >= size ||
 	    memchr(v.mv_data, '\0', v.mv_size) != NULL)
 		return store_fail(error_r, "store %s: alias '%.200s': damaged "
-				  "index entry", store->dir, alias);
+				  "index entry", LMDB(store)->dir, alias);
 	memcpy(buf, v.mv_data, v.mv_size);
 	buf[v.mv_size] = '\0';
 	return 0;
@@ -231,8 +231,8 @@ static int alias_add_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_alias_attach_txn(store, txn, ctx->account, ctx->alias, error_r);
 }
 
-int store_account_add_alias(struct store *store, const char *name,
-			    const char *alias, const char **error_r)
+int lmdb_account_add_alias(struct store *store, const char *name,
+			   const char *alias, const char **error_r)
 {
 	char lower[STORE_MAX_ACCOUNT];
 	struct alias_add_ctx ctx = { name, lower };
@@ -258,8 +258,8 @@ static int alias_lookup_txn(struct store *store, MDB_txn *txn, void *context,
 	return alias_get(store, txn, ctx->alias, ctx->account, ctx->size, error_r);
 }
 
-int store_alias_lookup(struct store *store, const char *alias,
-		       char *account_r, size_t size, const char **error_r)
+int lmdb_alias_lookup(struct store *store, const char *alias,
+		      char *account_r, size_t size, const char **error_r)
 {
 	char lower[STORE_MAX_ACCOUNT];
 	struct alias_lookup_ctx ctx = { lower, account_r, size };

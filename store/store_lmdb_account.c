@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_account 3
+ *	store_lmdb_account 3
  * SUMMARY
  *	accounts: state, hash, times, counters, aliases
  * DESCRIPTION
@@ -10,125 +10,13 @@
  */
 #include "config.h"
 
-#include <ctype.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define ACCOUNT_REC_VERSION 1
-
-static const char *const store_state_names[STORE_STATE_COUNT] = {
-	"queued", "migrating", "copied", "finished", "failed", "passwords-only",
-};
-
-const char *store_state_name(enum store_state state)
-{
-	if ((unsigned)state >= STORE_STATE_COUNT)
-		return "unknown";
-	return store_state_names[state];
-}
-
-int store_state_parse(const char *name, enum store_state *state_r)
-{
-	for (int i = 0; i < STORE_STATE_COUNT; i++) {
-		if (strcmp(name, store_state_names[i]) == 0) {
-			*state_r = (enum store_state)i;
-			return 0;
-		}
-	}
-	return -1;
-}
-
-void store_account_clear(struct store_account *acct)
-{
-	mm_free(&acct->name);
-	mm_free(&acct->domain);
-	mm_free(&acct->password_hash);
-	mm_free(&acct->last_error);
-	for (size_t i = 0; i < acct->aliases_count; i++)
-		mm_free(&acct->aliases[i]);
-	mm_free(&acct->aliases);
-	memset(acct, 0, sizeof(*acct));
-}
-
-/* Is c allowed in the local part? Printable ASCII except the
- * characters that break our formats or Dovecot's (':', '*', space). */
-static int store_local_char_ok(unsigned char c)
-{
-	return c > 0x20 && c < 0x7f && c != ':' && c != '*' && c != '@' &&
-		c != '"' && c != '\\' && c != ',';
-}
-
-/* A domain: labels of letters, digits and '-', joined by '.'. */
-static int store_domain_ok(const char *d, size_t len)
-{
-	size_t label = 0;
-
-	if (len == 0 || len > 253)
-		return 0;
-	for (size_t i = 0; i < len; i++) {
-		unsigned char c = (unsigned char)d[i];
-
-		if (c == '.') {
-			if (label == 0 || d[i - 1] == '-')
-				return 0;
-			label = 0;
-		} else if (isalnum(c) || (c == '-' && label > 0)) {
-			if (++label > 63)
-				return 0;
-		} else {
-			return 0;
-		}
-	}
-	return label > 0 && d[len - 1] != '-';
-}
-
-int store_account_name(const char *user, const char *domain, char *buf,
-		       size_t bufsize, const char **error_r)
-{
-	const char *at = strchr(user, '@');
-	size_t local_len = at != NULL ? (size_t)(at - user) : strlen(user);
-	const char *dom = at != NULL ? at + 1 : domain;
-	size_t n;
-
-	if (local_len == 0)
-		return store_fail(error_r, "empty user name");
-	if (local_len > 64)
-		return store_fail(error_r, "user name over 64 characters");
-	for (size_t i = 0; i < local_len; i++)
-		if (!store_local_char_ok((unsigned char)user[i]))
-			return store_fail(error_r, "bad character in user name");
-	/* The local part becomes a path component (user_home =
-	 * /var/vmail/%d/%n): one plain name, never a way up or across,
-	 * nor a Dovecot %-variable. */
-	for (size_t i = 0; i < local_len; i++) {
-		if (user[i] == '/' || user[i] == '%')
-			return store_fail(error_r, "user name holds '%c'", user[i]);
-		if (i == 0 && user[i] == '.')
-			return store_fail(error_r, "user name starts with '.'");
-		if (i > 0 && user[i] == '.' && user[i - 1] == '.')
-			return store_fail(error_r, "user name holds '..'");
-	}
-	if (dom == NULL || *dom == '\0')
-		return store_fail(error_r, "no domain for user (give user@domain or a domain)");
-	if (at != NULL && domain != NULL && *domain != '\0' &&
-	    strcasecmp(dom, domain) != 0)
-		return store_fail(error_r, "user's domain differs from the domain given");
-	if (!store_domain_ok(dom, strlen(dom)))
-		return store_fail(error_r, "bad domain '%.80s'", dom);
-	n = local_len + 1 + strlen(dom);
-	if (n + 1 > bufsize || n + 1 > STORE_MAX_ACCOUNT)
-		return store_fail(error_r, "account name too long");
-	for (size_t i = 0; i < local_len; i++)
-		buf[i] = (char)tolower((unsigned char)user[i]);
-	buf[local_len] = '@';
-	for (size_t i = 0; dom[i] != '\0'; i++)
-		buf[local_len + 1 + i] = (char)tolower((unsigned char)dom[i]);
-	buf[n] = '\0';
-	return 0;
-}
 
 void store_account_encode(const struct store_account *acct,
 			  struct rec_writer *w)
@@ -273,8 +161,8 @@ static int account_create_txn(struct store *store, MDB_txn *txn, void *context,
 	return 0;
 }
 
-int store_account_create(struct store *store, const struct store_account *acct,
-			 const char *password, time_t now, const char **error_r)
+int lmdb_account_create(struct store *store, const struct store_account *acct,
+			const char *password, time_t now, const char **error_r)
 {
 	struct account_create_ctx ctx = { acct, password, now };
 
@@ -322,9 +210,9 @@ static int account_requeue_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_account_requeue(struct store *store, const char *name,
-			  const char *password_hash, const char *password,
-			  time_t now, const char **error_r)
+int lmdb_account_requeue(struct store *store, const char *name,
+			 const char *password_hash, const char *password,
+			 time_t now, const char **error_r)
 {
 	struct account_requeue_ctx ctx = { name, password_hash, password, now };
 
@@ -346,8 +234,8 @@ static int account_get_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_account_load(store, txn, ctx->name, ctx->acct, error_r);
 }
 
-int store_account_get(struct store *store, const char *name,
-		      struct store_account *acct_r, const char **error_r)
+int lmdb_account_get(struct store *store, const char *name,
+		     struct store_account *acct_r, const char **error_r)
 {
 	struct account_get_ctx ctx = { name, acct_r };
 
@@ -398,9 +286,9 @@ static int account_update_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_account_update(struct store *store, const char *name,
-			 int (*fn)(struct store_account *acct, void *ctx),
-			 void *ctx, const char **error_r)
+int lmdb_account_update(struct store *store, const char *name,
+			int (*fn)(struct store_account *acct, void *ctx),
+			void *ctx, const char **error_r)
 {
 	struct account_update_ctx uctx = { name, fn, ctx };
 
@@ -440,8 +328,8 @@ static int account_replace(struct store_account *dst, void *context)
 	return 0;
 }
 
-int store_account_put(struct store *store, const struct store_account *acct,
-		      const char **error_r)
+int lmdb_account_put(struct store *store, const struct store_account *acct,
+		     const char **error_r)
 {
 	if (acct->domain == NULL)
 		return store_fail(error_r, "account without a domain");
@@ -482,9 +370,9 @@ static int account_set_state(struct store_account *acct, void *context)
 	return 0;
 }
 
-int store_account_set_state(struct store *store, const char *name,
-			    enum store_state state, time_t now,
-			    const char **error_r)
+int lmdb_account_set_state(struct store *store, const char *name,
+			   enum store_state state, time_t now,
+			   const char **error_r)
 {
 	struct state_ctx ctx = { state, now };
 
@@ -521,8 +409,8 @@ static int account_late_mail_txn(struct store *store, MDB_txn *txn,
 	return 0;
 }
 
-int store_account_add_late_mail(struct store *store, char *const *names,
-				size_t count, const char **error_r)
+int lmdb_account_add_late_mail(struct store *store, char *const *names,
+			       size_t count, const char **error_r)
 {
 	struct late_mail_ctx ctx = { names, count };
 
@@ -559,9 +447,9 @@ static int account_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			  context, error_r);
 }
 
-int store_account_iter(struct store *store,
-		       int (*fn)(const struct store_account *acct, void *ctx),
-		       void *ctx, const char **error_r)
+int lmdb_account_iter(struct store *store,
+		      int (*fn)(const struct store_account *acct, void *ctx),
+		      void *ctx, const char **error_r)
 {
 	struct account_iter_ctx ictx = { fn, ctx };
 

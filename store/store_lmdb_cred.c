@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_cred 3
+ *	store_lmdb_cred 3
  * SUMMARY
  *	captured passwords, sealed to the key pair's public key
  * DESCRIPTION
@@ -17,7 +17,7 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 int store_cred_set_txn(struct store *store, MDB_txn *txn, const char *account,
 		       const char *password, const char **error_r)
@@ -52,8 +52,8 @@ static int cred_set_txn(struct store *store, MDB_txn *txn, void *context,
 	return store_cred_set_txn(store, txn, ctx->account, ctx->password, error_r);
 }
 
-int store_cred_set(struct store *store, const char *account,
-		   const char *password, const char **error_r)
+int lmdb_cred_set(struct store *store, const char *account,
+		  const char *password, const char **error_r)
 {
 	struct cred_ctx ctx = { account, password, NULL };
 
@@ -78,8 +78,8 @@ static int cred_get_txn(struct store *store, MDB_txn *txn, void *context,
 	return 0;
 }
 
-int store_cred_get(struct store *store, const char *account,
-		   char **password_r, const char **error_r)
+int lmdb_cred_get(struct store *store, const char *account,
+		  char **password_r, const char **error_r)
 {
 	struct cred_ctx ctx = { account, NULL, password_r };
 
@@ -102,8 +102,8 @@ static int cred_has_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret == 0 ? 1 : 0;
 }
 
-int store_cred_has(struct store *store, const char *account,
-		   const char **error_r)
+int lmdb_cred_has(struct store *store, const char *account,
+		  const char **error_r)
 {
 	struct cred_ctx ctx = { account, NULL, NULL };
 
@@ -118,7 +118,7 @@ static int cred_wipe_txn(struct store *store, MDB_txn *txn, void *context,
 	size_t len;
 	int rc;
 
-	rc = mdb_get(txn, store->dbi[STORE_DB_CREDS], &k, &v);
+	rc = mdb_get(txn, LMDB(store)->dbi[STORE_DB_CREDS], &k, &v);
 	if (rc == MDB_NOTFOUND)
 		return STORE_NOTFOUND;
 	if (rc != 0)
@@ -126,7 +126,8 @@ static int cred_wipe_txn(struct store *store, MDB_txn *txn, void *context,
 	len = v.mv_size;
 	v.mv_size = len;
 	v.mv_data = NULL;
-	rc = mdb_put(txn, store->dbi[STORE_DB_CREDS], &k, &v, MDB_RESERVE);
+	rc = mdb_put(txn, LMDB(store)->dbi[STORE_DB_CREDS], &k, &v,
+		     MDB_RESERVE);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "creds");
 	memset(v.mv_data, 0, len);
@@ -134,8 +135,8 @@ static int cred_wipe_txn(struct store *store, MDB_txn *txn, void *context,
 			 strlen(ctx->account), error_r) < 0 ? -1 : 0;
 }
 
-int store_cred_wipe(struct store *store, const char *account,
-		    const char **error_r)
+int lmdb_cred_wipe(struct store *store, const char *account,
+		   const char **error_r)
 {
 	struct cred_ctx ctx = { account, NULL, NULL };
 

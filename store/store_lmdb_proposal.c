@@ -1,6 +1,6 @@
 /*
  * NAME
- *	store_proposal 3
+ *	store_lmdb_proposal 3
  * SUMMARY
  *	alias proposals: addresses from sender-written headers wait for
  *	the administrator
@@ -11,7 +11,7 @@
  *	(STORE_ALIAS_SRC_*), the messages it was seen in, and the first
  *	and last time a round saw it. A pending proposal is no alias: the
  *	relay and the auth-hook do not see it. Approving one adds the
- *	alias to the account and its index (store_alias.c) and keeps the
+ *	alias to the account and its index (store_lmdb_alias.c) and keeps the
  *	record as its origin; rejecting one keeps the record so later
  *	rounds do not propose it again. An alias from OLD's own Received:
  *	hop is added at once, its record saying "trusted".
@@ -32,29 +32,10 @@
 #include <string.h>
 
 #include "mm_alloc.h"
-#include "store_private.h"
+#include "store_lmdb.h"
 
 #define PROPOSAL_REC_VERSION 1
 #define PROPOSAL_KEY_MAX (2 * STORE_MAX_ACCOUNT + 1)
-
-static const char *const proposal_state_names[] = {
-	"pending", "rejected", "approved", "trusted",
-};
-
-const char *store_proposal_state_name(enum store_proposal_state state)
-{
-	if ((unsigned)state >= sizeof(proposal_state_names) /
-	    sizeof(proposal_state_names[0]))
-		return "unknown";
-	return proposal_state_names[state];
-}
-
-void store_proposal_clear(struct store_proposal *p)
-{
-	mm_free(&p->alias);
-	mm_free(&p->account);
-	memset(p, 0, sizeof(*p));
-}
 
 /* "alias\0account" into key; its length. */
 static size_t proposal_key(const char *alias, const char *account,
@@ -98,7 +79,7 @@ static int proposal_decode(struct store *store, const MDB_val *k,
 	    !rec_end_ok(&r) || p->state > STORE_PROPOSAL_TRUSTED ||
 	    (size_t)(nul - key) + 1 >= k->mv_size)
 		return store_fail(error_r, "store %s: damaged alias proposal record",
-				  store->dir);
+				  LMDB(store)->dir);
 	p->alias = mm_strndup(key, (size_t)(nul - key));
 	p->account = mm_strndup(nul + 1, k->mv_size - (size_t)(nul - key) - 1);
 	return 0;
@@ -200,9 +181,9 @@ static int proposal_add_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_proposal_add(struct store *store, const char *account,
-		       const char *alias, unsigned sources, uint64_t count,
-		       time_t now, const char **error_r)
+int lmdb_proposal_add(struct store *store, const char *account,
+		      const char *alias, unsigned sources, uint64_t count,
+		      time_t now, const char **error_r)
 {
 	char lower[STORE_MAX_ACCOUNT];
 	struct proposal_add_ctx ctx = { account, lower, sources, count, now, 0 };
@@ -271,7 +252,7 @@ static int proposal_drop_txn(struct store *store, MDB_txn *txn, const char *alia
 	int ret;
 
 	*pending_r = 0;
-	if (store->db_missing[STORE_DB_PROPOSALS])
+	if (LMDB(store)->db_missing[STORE_DB_PROPOSALS])
 		return 0;
 	/* The prefix "alias\0": the terminating NUL is part of it. */
 	ret = store_scan(store, txn, STORE_DB_PROPOSALS, alias, strlen(alias) + 1,
@@ -333,9 +314,9 @@ static int proposal_trust_txn(struct store *store, MDB_txn *txn, void *context,
 	return ret;
 }
 
-int store_proposal_trust(struct store *store, const char *account,
-			 const char *alias, unsigned sources, uint64_t count,
-			 time_t now, const char **error_r)
+int lmdb_proposal_trust(struct store *store, const char *account,
+			const char *alias, unsigned sources, uint64_t count,
+			time_t now, const char **error_r)
 {
 	char lower[STORE_MAX_ACCOUNT];
 	struct proposal_add_ctx ctx = { account, lower, sources, count, now, 1 };
@@ -368,7 +349,7 @@ static int proposal_pending_of(struct store *store, MDB_txn *txn,
 	int rc;
 
 	*n = 0;
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_PROPOSALS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_PROPOSALS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "aliasprop");
 	/* ctx->alias is NUL-terminated: the prefix "alias\0". */
@@ -426,9 +407,9 @@ static int proposal_approve_txn(struct store *store, MDB_txn *txn, void *context
 				   text, error_r);
 }
 
-int store_proposal_approve(struct store *store, const char *alias,
-			   const char *account, time_t now, char *account_r,
-			   size_t size, const char **error_r)
+int lmdb_proposal_approve(struct store *store, const char *alias,
+			  const char *account, time_t now, char *account_r,
+			  size_t size, const char **error_r)
 {
 	char lower[STORE_MAX_ACCOUNT];
 	struct proposal_decide_ctx ctx = { lower, account, now, 1, "", 0 };
@@ -456,7 +437,7 @@ static int proposal_reject_txn(struct store *store, MDB_txn *txn, void *context,
 	int rc;
 
 	ctx->changed = 0;
-	rc = mdb_cursor_open(txn, store->dbi[STORE_DB_PROPOSALS], &cur);
+	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_PROPOSALS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "aliasprop");
 	rc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
@@ -494,8 +475,8 @@ static int proposal_reject_txn(struct store *store, MDB_txn *txn, void *context,
 				   text, error_r);
 }
 
-int store_proposal_reject(struct store *store, const char *alias,
-			  const char *account, time_t now, const char **error_r)
+int lmdb_proposal_reject(struct store *store, const char *alias,
+			 const char *account, time_t now, const char **error_r)
 {
 	char lower[STORE_MAX_ACCOUNT];
 	struct proposal_decide_ctx ctx = { lower, account, now, 0, "", 0 };
@@ -536,9 +517,9 @@ static int proposal_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			  proposal_iter_one, context, error_r);
 }
 
-int store_proposal_iter(struct store *store,
-			int (*fn)(const struct store_proposal *p, void *ctx),
-			void *ctx, const char **error_r)
+int lmdb_proposal_iter(struct store *store,
+		       int (*fn)(const struct store_proposal *p, void *ctx),
+		       void *ctx, const char **error_r)
 {
 	struct proposal_iter_ctx ictx = { store, fn, ctx };
 	int ret = store_db_present(store, STORE_DB_PROPOSALS, error_r);
@@ -588,10 +569,10 @@ static int alias_iter_txn(struct store *store, MDB_txn *txn, void *context,
 			  ctx, error_r);
 }
 
-int store_alias_iter(struct store *store,
-		     int (*fn)(const char *alias, const char *account, int origin,
-			       void *ctx),
-		     void *ctx, const char **error_r)
+int lmdb_alias_iter(struct store *store,
+		    int (*fn)(const char *alias, const char *account,
+			      int origin, void *ctx),
+		    void *ctx, const char **error_r)
 {
 	struct alias_iter_ctx ictx = { store, NULL, fn, ctx };
 	int ret = store_db_present(store, STORE_DB_ALIASES, error_r);
