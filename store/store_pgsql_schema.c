@@ -160,7 +160,8 @@ static const char schema_v1[] =
 	"  PRIMARY KEY (domain, proto));\n"
 	/* what was copied per minute, for the rate in stats; first: the
 	 * unix time of the first copy in that minute (the writers keep
-	 * the least; 0: unknown, read as the minute's start) */
+	 * the least; 0: unknown, read as the minute's start); the first
+	 * write of a minute drops the minutes older than 16 */
 	"CREATE TABLE mailmigrate.rate (\n"
 	"  minute bigint PRIMARY KEY,\n"
 	"  messages bigint NOT NULL DEFAULT 0,\n"

@@ -318,10 +318,13 @@ static int put_v1_job(struct store *store, MDB_txn *txn, void *ctx,
 /* A store written before deaths were counted reads as no deaths. */
 START_TEST(job_record_v1)
 {
-	struct store *store = test_open(0, 0);
+	struct store *store;
 	struct store_job job;
 	const char *error;
 
+	if (test_is_pgsql())
+		return;		/* LMDB's records; PostgreSQL has columns */
+	store = test_open(0, 0);
 	ck_assert_int_eq(store_write(store, put_v1_job, NULL, &error), 0);
 	ck_assert_int_eq(store_job_get(store, "old@x.test", &job, &error), 0);
 	ck_assert_uint_eq(job.attempts, 7);
