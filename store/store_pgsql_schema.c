@@ -263,7 +263,9 @@ int pgsql_schema_open(struct pgsql_store *pg, int create, int *created_r,
 	struct schema_ctx ctx = { create, 0 };
 	int ret;
 
-	ret = pgsql_write(&pg->store, schema_txn, &ctx, error_r);
+	/* Looking needs no write (a read-only handle looks too). */
+	ret = create ? pgsql_write(&pg->store, schema_txn, &ctx, error_r) :
+		pgsql_read(&pg->store, schema_txn, &ctx, error_r);
 	*created_r = ctx.created;
 	return ret < 0 ? -1 : 0;
 }

@@ -95,7 +95,7 @@ END_TEST
 START_TEST(foreign_datafile)
 {
 	static const size_t sizes[] = { 8192, 10, 0 };
-	char path[160];
+	char path[1100];
 	unsigned char *before, *after;
 	size_t blen, alen;
 	FILE *f;
@@ -127,7 +127,7 @@ START_TEST(foreign_lmdb)
 	MDB_txn *txn;
 	MDB_dbi dbi;
 	MDB_val k = { 3, (void *)"key" }, v = { 5, (void *)"value" };
-	char path[160];
+	char path[1100];
 	unsigned char *before, *after;
 	size_t blen, alen;
 
@@ -183,7 +183,7 @@ START_TEST(create_then_reopen)
 	struct store_account acct;
 	struct store *store;
 	struct stat st;
-	char path[160];
+	char path[1100];
 	const char *error;
 
 	store = test_open(0, 0);
@@ -209,21 +209,10 @@ END_TEST
  * or holds a password (never echoed), before any connection. */
 START_TEST(store_spec)
 {
-	static const struct {
-		const char *spec, *expect;
-	} refused[] = {
-		{ "postgresql:host=db.example.test password=s3cret",
-		  "a password in the connection string is refused" },
-		{ "postgresql://mm:s3cret@db.example.test/mail",
-		  "a password in the connection string is refused" },
-		{ "postgresql:host", "cannot parse the connection string" },
-		{ "mysql:host=db.example.test", "unknown store type 'mysql'" },
-		{ "ldap://db.example.test/", "unknown store type 'ldap'" },
-	};
 	struct store_options opts = { .create = 1 };
 	struct store_account acct;
 	struct store *store = NULL;
-	char spec[160];
+	char spec[1100];
 	const char *error;
 
 	snprintf(spec, sizeof(spec), "lmdb:%s", test_store_dir);
@@ -238,6 +227,26 @@ START_TEST(store_spec)
 					   &error), 0);
 	store_account_clear(&acct);
 	store_close(&store);
+}
+END_TEST
+
+/* Specs refused before anything is opened, on either backend. */
+START_TEST(spec_refused)
+{
+	static const struct {
+		const char *spec, *expect;
+	} refused[] = {
+		{ "postgresql:host=db.example.test password=s3cret",
+		  "a password in the connection string is refused" },
+		{ "postgresql://mm:s3cret@db.example.test/mail",
+		  "a password in the connection string is refused" },
+		{ "postgresql:host", "cannot parse the connection string" },
+		{ "mysql:host=db.example.test", "unknown store type 'mysql'" },
+		{ "ldap://db.example.test/", "unknown store type 'ldap'" },
+	};
+	struct store_options opts = { .create = 1 };
+	struct store *store = NULL;
+	const char *error;
 
 	for (size_t i = 0; i < sizeof(refused) / sizeof(refused[0]); i++) {
 		error = NULL;
@@ -376,7 +385,7 @@ START_TEST(full_reader_table_reclaimed)
 	struct store *store = test_open(0, 0);
 	int ready[2], go[2], hold[2], status;
 	pid_t holder, reader, pid;
-	char path[160], byte;
+	char path[1100], byte;
 
 	test_add(store, "a@example.test", NULL, 1);
 	store_close(&store);
@@ -478,6 +487,80 @@ START_TEST(full_reader_table_reclaimed)
 }
 END_TEST
 
+/* PostgreSQL: a database without our schema is refused unless
+ * create, and left without one; create makes it once; a newer schema
+ * version is refused and left as it is. */
+START_TEST(pg_schema)
+{
+	struct store_options opts = { 0 };
+	struct store *store = NULL;
+	const char *error;
+
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "has no mailmigrate schema: run "
+				     "`mailmigrate init` first"));
+	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM pg_namespace"
+				       " WHERE nspname = 'mailmigrate'"), 0);
+	store = test_open(0, 0);
+	ck_assert(store_was_created(store));
+	store_close(&store);
+	store = test_open(0, 0);
+	ck_assert(!store_was_created(store));
+	store_close(&store);
+	test_pg_exec(test_pg_conninfo(), "UPDATE mailmigrate.meta SET value = 99"
+		     " WHERE name = 'schema_version'");
+	opts.create = 1;
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "schema version 99, newer than this "
+				     "mailmigrate"));
+	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
+				       " WHERE name = 'schema_version'"), 99);
+}
+END_TEST
+
+/* PostgreSQL: no server there is an error naming where (and never a
+ * crash); a connection the server closed (a restart, a failover,
+ * pg_terminate_backend) is made again by the next call, for reads,
+ * single writes and transactions alike. */
+START_TEST(pg_reconnect)
+{
+	struct store_options opts = { .create = 1, .connect_timeout = 2 };
+	struct store_account acct;
+	struct store *store = NULL;
+	const char *error;
+	int paused;
+
+	ck_assert_int_eq(store_open("postgresql:host=127.0.0.1 port=1 dbname=x "
+				    "sslmode=disable", &opts, &store, &error), -1);
+	ck_assert_ptr_null(store);
+	ck_assert_ptr_nonnull(strstr(error, "127.0.0.1:1/x: cannot connect"));
+	store = test_open(0, 0);
+	test_add(store, "a@example.test", NULL, 1);
+	for (int round = 0; round < 3; round++) {
+		test_pg_exec(test_pg_conninfo(), "SELECT pg_terminate_backend(pid)"
+			     " FROM pg_stat_activity WHERE datname = current_database()"
+			     " AND pid <> pg_backend_pid()");
+		switch (round) {
+		case 0:
+			ck_assert_int_eq(store_account_get(store, "a@example.test",
+							   &acct, &error), 0);
+			store_account_clear(&acct);
+			break;
+		case 1:
+			ck_assert_msg(store_set_paused(store, 1, &error) == 0, "%s",
+				      error);
+			break;
+		case 2:
+			test_add(store, "b@example.test", NULL, 2);
+			break;
+		}
+	}
+	ck_assert_int_eq(store_paused(store, &paused, &error), 0);
+	ck_assert_int_eq(paused, 1);
+	store_close(&store);
+}
+END_TEST
+
 static Suite *open_suite(void)
 {
 	Suite *s = suite_create("store_open");
@@ -485,17 +568,24 @@ static Suite *open_suite(void)
 
 	tcase_add_checked_fixture(tc, test_setup, test_teardown);
 	tcase_set_timeout(tc, 120);
-	tcase_add_test(tc, missing_directory);
-	tcase_add_test(tc, empty_directory);
-	tcase_add_test(tc, directory_is_a_file);
-	tcase_add_loop_test(tc, foreign_datafile, 0, 3);
-	tcase_add_test(tc, foreign_lmdb);
-	tcase_add_test(tc, unknown_schema_version);
-	tcase_add_test(tc, create_then_reopen);
-	tcase_add_test(tc, store_spec);
+	tcase_add_test(tc, spec_refused);
 	tcase_add_test(tc, readonly_refuses_writes);
-	tcase_add_test(tc, stale_reader_slots);
-	tcase_add_test(tc, full_reader_table_reclaimed);
+	if (test_is_pgsql()) {
+		tcase_add_test(tc, pg_schema);
+		tcase_add_test(tc, pg_reconnect);
+	} else {
+		/* What LMDB's files and reader table can go through. */
+		tcase_add_test(tc, missing_directory);
+		tcase_add_test(tc, empty_directory);
+		tcase_add_test(tc, directory_is_a_file);
+		tcase_add_loop_test(tc, foreign_datafile, 0, 3);
+		tcase_add_test(tc, foreign_lmdb);
+		tcase_add_test(tc, unknown_schema_version);
+		tcase_add_test(tc, create_then_reopen);
+		tcase_add_test(tc, store_spec);
+		tcase_add_test(tc, stale_reader_slots);
+		tcase_add_test(tc, full_reader_table_reclaimed);
+	}
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -103,6 +103,31 @@ static inline void test_pg_setup(void)
 	snprintf(test_store_dir, sizeof(test_store_dir), "postgresql:%s", conninfo);
 }
 
+/* The PostgreSQL test store's conninfo (test_store_dir without its
+ * "postgresql:"). */
+static inline const char *test_pg_conninfo(void)
+{
+	return test_store_dir + strlen("postgresql:");
+}
+
+/* The first column of the first row of sql on the test store, as a
+ * number. */
+static inline long long test_pg_value(const char *sql)
+{
+	PGconn *conn = PQconnectdb(test_pg_conninfo());
+	PGresult *res;
+	long long v;
+
+	ck_assert_msg(PQstatus(conn) == CONNECTION_OK, "%s", PQerrorMessage(conn));
+	res = PQexec(conn, sql);
+	ck_assert_msg(PQresultStatus(res) == PGRES_TUPLES_OK && PQntuples(res) == 1,
+		      "%s: %s", sql, PQerrorMessage(conn));
+	v = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	PQfinish(conn);
+	return v;
+}
+
 static inline void test_setup(void)
 {
 	snprintf(test_dir, sizeof(test_dir), "/tmp/mmstore.XXXXXX");
