@@ -420,6 +420,14 @@ int pgsql_single(struct store *store, pgsql_txn_fn *fn, void *ctx,
 	return pgsql_txn(store, NULL, fn, ctx, error_r);
 }
 
+int pgsql_single_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
+		       const char **error_r)
+{
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
+	return pgsql_txn(store, NULL, fn, ctx, error_r);
+}
+
 int pgsql_read(struct store *store, pgsql_txn_fn *fn, void *ctx,
 	       const char **error_r)
 {

@@ -70,6 +70,10 @@ int pgsql_read(struct store *store, pgsql_txn_fn *fn, void *ctx,
  * lookups of the relay and the auth-hook and for single writes. */
 int pgsql_single(struct store *store, pgsql_txn_fn *fn, void *ctx,
 		 const char **error_r);
+/* The same for a write: refused on a read-only handle, as
+ * pgsql_write() refuses it. */
+int pgsql_single_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
+		       const char **error_r);
 
 /* --- statements ------------------------------------------------------------- */
 

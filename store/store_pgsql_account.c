@@ -521,7 +521,7 @@ static int pgsql_account_add_late_mail(struct store *store, char *const *names,
 		if (strchr(names[i], '\n') != NULL)
 			return store_fail(error_r, "bad account name");
 	}
-	return pgsql_single(store, account_late_mail_txn, &ctx, error_r);
+	return pgsql_single_write(store, account_late_mail_txn, &ctx, error_r);
 }
 
 static int account_iter_txn(struct pgsql_store *pg, void *context,
@@ -643,7 +643,7 @@ static int pgsql_cred_set(struct store *store, const char *account,
 {
 	struct cred_ctx ctx = { account, password, NULL };
 
-	return pgsql_single(store, cred_set_txn, &ctx, error_r);
+	return pgsql_single_write(store, cred_set_txn, &ctx, error_r);
 }
 
 static int cred_get_txn(struct pgsql_store *pg, void *context,
@@ -742,7 +742,7 @@ static int pgsql_cred_wipe(struct store *store, const char *account,
 {
 	struct cred_ctx ctx = { account, NULL, NULL };
 
-	return pgsql_single(store, cred_wipe_txn, &ctx, error_r);
+	return pgsql_single_write(store, cred_wipe_txn, &ctx, error_r);
 }
 
 void pgsql_vfuncs_account(struct store_vfuncs *v)

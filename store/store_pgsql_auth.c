@@ -279,7 +279,7 @@ static int pgsql_auth_fail_add(struct store *store, const unsigned char *mac,
 		return store_fail(error_r, "failed-login key too long");
 	if (store->readonly)
 		return store_fail(error_r, "store opened read-only");
-	return pgsql_single(store, auth_fail_add_txn, &ctx, error_r);
+	return pgsql_single_write(store, auth_fail_add_txn, &ctx, error_r);
 }
 
 static int auth_fail_has_txn(struct pgsql_store *pg, void *context,
@@ -410,7 +410,7 @@ static int pgsql_tls_seen_add(struct store *store, const char *domain,
 		return -1;
 	if (store->readonly)
 		return store_fail(error_r, "store opened read-only");
-	return pgsql_single(store, tls_add_txn, &ctx, error_r);
+	return pgsql_single_write(store, tls_add_txn, &ctx, error_r);
 }
 
 static int tls_forget_txn(struct pgsql_store *pg, void *context,
@@ -443,7 +443,7 @@ static int pgsql_tls_seen_forget(struct store *store, const char *domain,
 		return -1;
 	if (store->readonly)
 		return store_fail(error_r, "store opened read-only");
-	return pgsql_single(store, tls_forget_txn, &ctx, error_r);
+	return pgsql_single_write(store, tls_forget_txn, &ctx, error_r);
 }
 
 void pgsql_vfuncs_auth(struct store_vfuncs *v)

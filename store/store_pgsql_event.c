@@ -109,7 +109,7 @@ static int pgsql_event_add(struct store *store, time_t now,
 	if (store->readonly)
 		return store_fail(error_r, "store opened read-only");
 	/* One statement, its own transaction. */
-	return pgsql_single(store, event_add_txn, &ctx, error_r);
+	return pgsql_single_write(store, event_add_txn, &ctx, error_r);
 }
 
 struct event_iter_ctx {
@@ -375,7 +375,7 @@ static int pgsql_set_paused(struct store *store, int paused,
 {
 	if (store->readonly)
 		return store_fail(error_r, "store opened read-only");
-	return pgsql_single(store, paused_set_txn, &paused, error_r);
+	return pgsql_single_write(store, paused_set_txn, &paused, error_r);
 }
 
 void pgsql_vfuncs_event(struct store_vfuncs *v)

@@ -75,16 +75,6 @@ static int uidl_ok(const char *account, const char *uidl, const char **error_r)
 	return 0;
 }
 
-/* A write of one statement: no BEGIN/COMMIT, but refused read-only
- * as pgsql_write() refuses it. */
-static int single_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
-			const char **error_r)
-{
-	if (store->readonly)
-		return store_fail(error_r, "store opened read-only");
-	return pgsql_single(store, fn, ctx, error_r);
-}
-
 /* Lock account's row for the counters this transaction changes:
  * 0, or -1 when there is no such account (as LMDB says it). */
 static int account_lock(struct pgsql_store *pg, const char *account,
@@ -288,7 +278,7 @@ static int pgsql_folder_put(struct store *store,
 	    strlen(folder->target_name) > STORE_MAX_FOLDER)
 		return store_fail(error_r, "folder name over %d bytes",
 				  STORE_MAX_FOLDER);
-	return single_write(store, folder_put_body, &ctx, error_r);
+	return pgsql_single_write(store, folder_put_body, &ctx, error_r);
 }
 
 static int folder_iter_body(struct pgsql_store *pg, void *context,
@@ -487,7 +477,7 @@ static int pgsql_msgmap_set_flags(struct store *store, const char *account,
 
 	if (folder_ok(account, folder, error_r) < 0)
 		return -1;
-	return single_write(store, msgmap_set_flags_body, &ctx, error_r);
+	return pgsql_single_write(store, msgmap_set_flags_body, &ctx, error_r);
 }
 
 static int msgmap_forget_body(struct pgsql_store *pg, void *context,
@@ -515,7 +505,7 @@ static int pgsql_msgmap_forget(struct store *store, const char *account,
 
 	if (folder_ok(account, folder, error_r) < 0)
 		return -1;
-	return single_write(store, msgmap_forget_body, &ctx, error_r);
+	return pgsql_single_write(store, msgmap_forget_body, &ctx, error_r);
 }
 
 /* --- POP3 UIDLs ------------------------------------------------------------------- */
@@ -552,7 +542,7 @@ static int pgsql_uidl_add(struct store *store, const char *account,
 
 	if (uidl_ok(account, uidl, error_r) < 0)
 		return -1;
-	return single_write(store, uidl_add_body, &ctx, error_r);
+	return pgsql_single_write(store, uidl_add_body, &ctx, error_r);
 }
 
 static int uidl_has_body(struct pgsql_store *pg, void *context,
@@ -606,7 +596,7 @@ static int pgsql_uidl_forget(struct store *store, const char *account,
 
 	if (uidl_ok(account, uidl, error_r) < 0)
 		return -1;
-	return single_write(store, uidl_forget_body, &ctx, error_r);
+	return pgsql_single_write(store, uidl_forget_body, &ctx, error_r);
 }
 
 static int uidl_count_body(struct pgsql_store *pg, void *context,
@@ -850,7 +840,7 @@ static int pgsql_batch_begin(struct store *store, const char *account,
 				  batch->count, STORE_MAX_BATCH);
 	if (batch_ok(account, batch, 1, error_r) < 0)
 		return -1;
-	return single_write(store, batch_begin_body, &ctx, error_r);
+	return pgsql_single_write(store, batch_begin_body, &ctx, error_r);
 }
 
 static int batch_pending_body(struct pgsql_store *pg, void *context,
@@ -1070,7 +1060,7 @@ static int pgsql_batch_abort(struct store *store, const char *account,
 {
 	struct batch_ctx ctx = { .account = account };
 
-	return single_write(store, batch_abort_body, &ctx, error_r);
+	return pgsql_single_write(store, batch_abort_body, &ctx, error_r);
 }
 
 /* --- failed items ------------------------------------------------------------------ */
@@ -1159,7 +1149,7 @@ static int pgsql_failed_del(struct store *store, const char *account,
 
 	if (folder_ok(account, folder, error_r) < 0)
 		return -1;
-	return single_write(store, failed_del_body, &ctx, error_r);
+	return pgsql_single_write(store, failed_del_body, &ctx, error_r);
 }
 
 static int failed_iter_body(struct pgsql_store *pg, void *context,

@@ -107,16 +107,6 @@ static int job_decode(struct pgsql_store *pg, PGresult *res, int row,
 	return 0;
 }
 
-/* A write of one statement: no BEGIN/COMMIT, but refused read-only
- * as pgsql_write() refuses it. */
-static int job_single_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
-			    const char **error_r)
-{
-	if (store->readonly)
-		return store_fail(error_r, "store opened read-only");
-	return pgsql_single(store, fn, ctx, error_r);
-}
-
 struct job_ctx {
 	const char *account;
 	enum store_job_kind kind;
@@ -149,7 +139,7 @@ static int pgsql_job_enqueue(struct store *store, const char *account,
 
 	if ((unsigned)kind > STORE_JOB_FINISH)
 		return store_fail(error_r, "bad job kind %d", (int)kind);
-	ret = job_single_write(store, job_enqueue_body, &ctx, error_r);
+	ret = pgsql_single_write(store, job_enqueue_body, &ctx, error_r);
 	if (ret >= 0)
 		*id_r = ctx.id;
 	return ret;
@@ -207,7 +197,7 @@ static int pgsql_job_take(struct store *store, const char *owner,
 	memset(job_r, 0, sizeof(*job_r));
 	if (lease_seconds == 0)
 		return store_fail(error_r, "a lease of 0 seconds");
-	ret = job_single_write(store, job_take_body, &ctx, error_r);
+	ret = pgsql_single_write(store, job_take_body, &ctx, error_r);
 	if (ret != 0)
 		store_job_clear(job_r);
 	return ret;
@@ -240,7 +230,7 @@ static int pgsql_job_renew(struct store *store, uint64_t id, const char *owner,
 	struct job_ctx ctx = { .id = id, .owner = owner, .lease = lease_seconds,
 			       .now = now };
 
-	return job_single_write(store, job_renew_body, &ctx, error_r);
+	return pgsql_single_write(store, job_renew_body, &ctx, error_r);
 }
 
 static int job_done_body(struct pgsql_store *pg, void *context,
@@ -265,7 +255,7 @@ static int pgsql_job_done(struct store *store, uint64_t id, const char *owner,
 {
 	struct job_ctx ctx = { .id = id, .owner = owner };
 
-	return job_single_write(store, job_done_body, &ctx, error_r);
+	return pgsql_single_write(store, job_done_body, &ctx, error_r);
 }
 
 static int job_retry_body(struct pgsql_store *pg, void *context,
@@ -302,7 +292,7 @@ static int pgsql_job_retry(struct store *store, uint64_t id, const char *owner,
 	struct job_ctx ctx = { .id = id, .owner = owner, .not_before = not_before,
 			       .reason = reason };
 
-	return job_single_write(store, job_retry_body, &ctx, error_r);
+	return pgsql_single_write(store, job_retry_body, &ctx, error_r);
 }
 
 static int pgsql_job_died(struct store *store, uint64_t id, const char *owner,
@@ -312,7 +302,7 @@ static int pgsql_job_died(struct store *store, uint64_t id, const char *owner,
 	struct job_ctx ctx = { .id = id, .owner = owner, .not_before = not_before,
 			       .reason = reason, .died = 1 };
 
-	return job_single_write(store, job_retry_body, &ctx, error_r);
+	return pgsql_single_write(store, job_retry_body, &ctx, error_r);
 }
 
 static int job_get_body(struct pgsql_store *pg, void *context,
@@ -357,7 +347,7 @@ static int pgsql_job_cancel(struct store *store, const char *account,
 {
 	struct job_ctx ctx = { .account = account };
 
-	return job_single_write(store, job_cancel_body, &ctx, error_r);
+	return pgsql_single_write(store, job_cancel_body, &ctx, error_r);
 }
 
 static int job_iter_body(struct pgsql_store *pg, void *context,

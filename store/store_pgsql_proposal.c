@@ -182,9 +182,7 @@ static int pgsql_proposal_add(struct store *store, const char *account,
 		return -1;
 	if (strcmp(lower, account) == 0)
 		return STORE_EXISTS;
-	if (store->readonly)
-		return store_fail(error_r, "store opened read-only");
-	return pgsql_single(store, proposal_add_txn, &ctx, error_r);
+	return pgsql_single_write(store, proposal_add_txn, &ctx, error_r);
 }
 
 /* Give alias to account (record and index) and keep p as its origin
