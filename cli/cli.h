@@ -47,6 +47,10 @@ struct cli_ctx {
 	struct cfg *cfg;		/* after cli_ctx_config() */
 	struct store *store;		/* after cli_ctx_store() */
 	int have_key;			/* key given to the store */
+	/* An event from before the store was open (init on PostgreSQL
+	 * makes the keys first), logged by cli_ctx_store(). */
+	enum log_severity held_sev;
+	char *held_event;
 };
 
 /* A verb: argv[0] is the verb's name. Returns the exit status. */

@@ -50,6 +50,13 @@ int cli_ctx_store(struct cli_ctx *ctx, int create, int readonly)
 		cli_error("%s", error);
 		return -1;
 	}
+	if (ctx->held_event != NULL && !readonly) {
+		char *text = ctx->held_event;
+
+		ctx->held_event = NULL;
+		cli_ctx_event(ctx, ctx->held_sev, NULL, "%s", text);
+		mm_free(&text);
+	}
 	return 0;
 }
 
@@ -76,6 +83,7 @@ void cli_ctx_free(struct cli_ctx *ctx)
 {
 	store_close(&ctx->store);
 	cfg_free(&ctx->cfg);
+	mm_free(&ctx->held_event);
 	ctx->have_key = 0;
 }
 
@@ -135,6 +143,13 @@ void cli_ctx_event(struct cli_ctx *ctx, enum log_severity sev,
 	va_start(ap, fmt);
 	vsnprintf(text, sizeof(text), fmt, ap);
 	va_end(ap);
+	if (ctx->store == NULL) {
+		/* Global events only come before the store (init). */
+		mm_free(&ctx->held_event);
+		ctx->held_event = mm_strdup(text);
+		ctx->held_sev = sev;
+		return;
+	}
 	if (store_event_add(ctx->store, time(NULL), sev, account, text,
 			    &error) < 0)
 		cli_error("warning: cannot log an event: %s", error);

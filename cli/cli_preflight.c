@@ -109,14 +109,22 @@ static const char *preflight_time(int64_t t, char *buf, size_t size)
 static void preflight_store(struct preflight *pf, const struct preflight_check *check,
 			    const struct cfg_domain *dom)
 {
+	const char *spec = pf->ctx->cfg->store;
+	int lmdb = strncmp(spec, "lmdb:", 5) == 0;
+
 	(void)dom;
+	/* LMDB by its directory, as before; PostgreSQL by its spec. */
+	if (lmdb)
+		spec += 5;
 	if (pf->ctx->store == NULL)
-		preflight_report(pf, check, NULL, PREFLIGHT_FAILED,
-				 "run `mailmigrate init`, or fix state_dir",
-				 "store %s: %s", pf->ctx->cfg->state_dir, pf->store_error);
+		preflight_report(pf, check, NULL, PREFLIGHT_FAILED, lmdb ?
+				 "run `mailmigrate init`, or fix state_dir" :
+				 "run `mailmigrate init`, or fix store (and "
+				 "store_password_file)",
+				 "store %s: %s", spec, pf->store_error);
 	else
 		preflight_report(pf, check, NULL, PREFLIGHT_OK, NULL,
-				 "store %s readable", pf->ctx->cfg->state_dir);
+				 "store %s readable", spec);
 }
 
 /* The TLS memory for one protocol of a detect domain. */

@@ -60,6 +60,31 @@ static int puller_set_failed(struct store_account *acct, void *context)
 	return 0;
 }
 
+/* Give the job back for not_before. A store that cannot be reached (a
+ * database restarting) is tried again for up to half the lease, so an
+ * outage of the store costs the job an attempt, not a death (which a
+ * lease that runs out would count). */
+static void puller_give_back(struct puller *p, const struct store_job *job,
+			     time_t not_before, const char *reason)
+{
+	time_t until = time(NULL) + puller_lease_seconds() / 2;
+	unsigned nap = 250;
+	const char *error;
+	int ret;
+
+	while ((ret = store_job_retry(p->store, job->id, p->owner, not_before,
+				      reason, &error)) < 0 &&
+	       !puller_stop && time(NULL) < until) {
+		log_warning("%s: cannot requeue yet: %s", job->account, error);
+		puller_nap(nap);
+		if (nap < 4000)
+			nap *= 2;
+	}
+	if (ret < 0)
+		log_error("%s: cannot requeue: %s; its lease will run out", job->account,
+			  error);
+}
+
 /* Judge a failed job: back to the queue later, or the account failed. */
 static void puller_job_failed(struct puller *p, const struct store_job *job,
 			      enum stream_fail fail, const char *reason)
@@ -85,9 +110,7 @@ static void puller_job_failed(struct puller *p, const struct store_job *job,
 		log_warning("%s: %s", job->account, text);
 		(void)store_event_add(p->store, now, LOG_SEV_WARNING, job->account, text,
 				      &error);
-		if (store_job_retry(p->store, job->id, p->owner, now + delay, reason,
-				    &error) < 0)
-			log_error("%s: cannot requeue: %s", job->account, error);
+		puller_give_back(p, job, now + delay, reason);
 		return;
 	}
 	snprintf(text, sizeof(text), "migration failed%s: %.900s",

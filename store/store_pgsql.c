@@ -458,6 +458,7 @@ static int pgsql_params_make(struct pgsql_store *pg, const char *conninfo,
 {
 	PQconninfoOption *parsed, *o;
 	const char *host = NULL, *port = NULL, *dbname = NULL, *user = NULL;
+	int have_timeout = 0;
 	char *perr = NULL, timeout[16];
 	size_t n = 0, i = 0;
 	char where[512];
@@ -501,16 +502,21 @@ static int pgsql_params_make(struct pgsql_store *pg, const char *conninfo,
 			dbname = pg->values[i - 1];
 		else if (strcmp(o->keyword, "user") == 0)
 			user = pg->values[i - 1];
+		else if (strcmp(o->keyword, "connect_timeout") == 0)
+			have_timeout = 1;
 	}
 	PQconninfoFree(parsed);
 	if (opts->password != NULL) {
 		pg->keywords[i] = mm_strdup("password");
 		pg->values[i++] = mm_strdup(opts->password);
 	}
-	snprintf(timeout, sizeof(timeout), "%u",
-		 opts->connect_timeout == 0 ? 10 : opts->connect_timeout);
-	pg->keywords[i] = mm_strdup("connect_timeout");
-	pg->values[i++] = mm_strdup(timeout);
+	/* The conninfo's own connect_timeout wins over ours. */
+	if (!have_timeout) {
+		snprintf(timeout, sizeof(timeout), "%u",
+			 opts->connect_timeout == 0 ? 10 : opts->connect_timeout);
+		pg->keywords[i] = mm_strdup("connect_timeout");
+		pg->values[i++] = mm_strdup(timeout);
+	}
 	pg->keywords[i] = mm_strdup("fallback_application_name");
 	pg->values[i++] = mm_strdup("mailmigrate");
 	snprintf(where, sizeof(where), "%.200s%s%.10s/%.100s", host == NULL ?

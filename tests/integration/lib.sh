@@ -26,6 +26,9 @@
 #                              a fresh database of its own
 #   mm_lmdb_only               in a check: skip it (return 0, say so) when
 #                              the store is not LMDB
+#   mm_store_sql CONF SQL      PostgreSQL: run SQL on CONF's store, print the
+#                              rows (psql -At)
+#   mm_pending_batches CONF    the number of pending batches in CONF's store
 #   mm_relay_snippets DIR      before mm_servers_start DIR: NEW's Postfix set
 #                              up by contrib/postfix/*.mailmigrate (relay on
 #                              DIR/relay.sock), OLD refusing unknown users
@@ -166,6 +169,21 @@ mm_store_conf() {
 			-c "CREATE DATABASE $mm__db" >&2 ||
 		fail "cannot create database $mm__db"
 	echo "store = postgresql:host=$MM_PG_HOST port=$MM_PG_PORT user=postgres dbname=$mm__db sslmode=disable"
+}
+
+mm_store_sql() {
+	mm__ci=$(sed -n 's/^store = postgresql://p' "$1")
+	[ -n "$mm__ci" ] || fail "mm_store_sql: no PostgreSQL store in $1"
+	psql "$mm__ci" -qAt -v ON_ERROR_STOP=1 -c "$2"
+}
+
+mm_pending_batches() {
+	if [ "$MM_TEST_BACKEND" = postgresql ]; then
+		mm_store_sql "$1" "SELECT count(*) FROM mailmigrate.batches"
+	else
+		mm__sd=$(sed -n 's/^state_dir = //p' "$1")
+		mdb_stat -s pending "$mm__sd" 2>/dev/null | sed -n 's/^ *Entries: //p'
+	fi
 }
 
 mm_lmdb_only() {

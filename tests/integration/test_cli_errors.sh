@@ -78,7 +78,13 @@ snapshot() {
 		"$MAILMIGRATE" -c "$CONF" list --json
 		"$MAILMIGRATE" -c "$CONF" stats --json
 		"$MAILMIGRATE" -c "$CONF" log -n 0 --json
-		sha256sum <"$STATE/data.mdb"
+		if [ "$MM_TEST_BACKEND" = postgresql ]; then
+			db=$(sed -n 's/^store = .*dbname=\([^ ]*\).*/\1/p' "$CONF")
+			pg_dump --data-only -h "$MM_PG_HOST" -p "$MM_PG_PORT" \
+				-U postgres "$db" | sha256sum
+		else
+			sha256sum <"$STATE/data.mdb"
+		fi
 	} >"$D/snap.$1" 2>&1
 }
 unchanged() {
@@ -117,11 +123,11 @@ t_config_errors() {
 	expect 3 "$D/unknown.conf:$line:"
 	write_conf "$D/badvalue.conf" "$STATE" "$KEY" "workers = many"
 	run "$D/badvalue.conf" stats
-	expect 3 "$D/badvalue.conf:4:"
+	expect 3 "$D/badvalue.conf:$(grep -n '^workers' "$D/badvalue.conf" | cut -d: -f1):"
 	assert_contains "$(err)" "workers"
 	write_conf "$D/badsize.conf" "$STATE" "$KEY" "store_max_size = 12Q"
 	run "$D/badsize.conf" list
-	expect 3 "$D/badsize.conf:4:"
+	expect 3 "$D/badsize.conf:$(grep -n '^store_max_size' "$D/badsize.conf" | cut -d: -f1):"
 	run "$D/missing.conf" list
 	expect 3 "cannot read $D/missing.conf"
 	MAILMIGRATE_CONF=$D/unknown.conf "$MAILMIGRATE" stats >/dev/null 2>"$D/err"
@@ -344,6 +350,7 @@ t_key_errors() {
 
 # A corrupt or foreign file where the store should be: refused, untouched.
 t_corrupt_store() {
+	mm_lmdb_only && return 0
 	mkdir -m 2770 "$D/bad"
 	head -c 65536 /dev/urandom >"$D/bad/data.mdb"
 	sum=$(sha256sum <"$D/bad/data.mdb")
@@ -367,6 +374,7 @@ t_corrupt_store() {
 }
 
 t_foreign_lmdb() {
+	mm_lmdb_only && return 0
 	command -v mdb_load >/dev/null 2>&1 ||
 		fail "mdb_load is needed (Debian lmdb-utils: run tests/install-deps.sh)"
 	# An LMDB environment of some other program: one unnamed database.
@@ -394,6 +402,17 @@ t_foreign_lmdb() {
 }
 
 t_state_dir_file() {
+	if [ "$MM_TEST_BACKEND" = lmdb ]; then
+		t_state_dir_is_file || return 1
+	fi
+	# A missing store is no store: init is needed first (PostgreSQL:
+	# a database without the schema).
+	write_conf "$D/nostore.conf" "$D/nostore" "$KEY"
+	run "$D/nostore.conf" list
+	expect 3 "mailmigrate init"
+	[ ! -e "$D/nostore" ] || fail "list created the missing state_dir"
+}
+t_state_dir_is_file() {
 	printf 'not a directory\n' >"$D/statefile"
 	write_conf "$D/file.conf" "$D/statefile" "$KEY"
 	run "$D/file.conf" init
@@ -401,26 +420,50 @@ t_state_dir_file() {
 	run "$D/file.conf" list
 	expect 3 "is not a directory"
 	assert_eq "not a directory" "$(cat "$D/statefile")" "the file changed"
-	# A missing store is no store: init is needed first.
-	write_conf "$D/nostore.conf" "$D/nostore" "$KEY"
-	run "$D/nostore.conf" list
-	expect 3 "run 'mailmigrate init'"
-	[ ! -e "$D/nostore" ] || fail "list created the missing state_dir"
 }
 
 # preflight reads only: a missing store is a failed check (exit 1), the
 # domains' TLS still shown; with a store, warnings only (exit 0), the store
 # unchanged; --json is JSON with the counts. tls-forget's usage errors.
+# How preflight names CONF's store: LMDB's directory, PostgreSQL's spec.
+store_shown() {
+	sed -n -e 's/^state_dir = //p' -e 's/^store = //p' "$1" | tail -n 1
+}
+
+# PostgreSQL: a schema newer than this build, a server that is not
+# there, a password in the conninfo: exit 3, a clear message, nothing
+# written.
+t_pg_store_errors() {
+	[ "$MM_TEST_BACKEND" = postgresql ] || { echo "    (PostgreSQL only)"; return 0; }
+	snapshot before
+	mm_store_sql "$CONF" "UPDATE mailmigrate.meta SET value = 7 WHERE name = 'schema_version'" ||
+		return 1
+	for verb in list init; do
+		run "$CONF" $verb
+		expect 3 "schema version 7, newer than this mailmigrate"
+	done
+	mm_store_sql "$CONF" "UPDATE mailmigrate.meta SET value = 1 WHERE name = 'schema_version'"
+	sed "s/^store = .*/store = postgresql:host=127.0.0.1 port=1 dbname=x connect_timeout=2/" \
+		"$CONF" >"$D/down.conf"
+	run "$D/down.conf" list
+	expect 3 "127.0.0.1:1/x: cannot connect"
+	sed "s/^store = .*/& password=$PW/" "$CONF" >"$D/pwin.conf"
+	run "$D/pwin.conf" list
+	expect 3 "a password in the connection string is refused"
+	rm -f "$D/pwin.conf"
+	unchanged
+}
+
 t_preflight() {
 	run "$D/nostore.conf" preflight
 	assert_eq 1 "$RC" "preflight without a store ($(err))"
-	assert_contains "$(out)" "failed  store $D/nostore: "
+	assert_contains "$(out)" "failed  store $(store_shown "$D/nostore.conf"): "
 	assert_contains "$(out)" "warning example.test: imap: source_tls = detect, and whether OLD offered STARTTLS is unknown (no store)"
 	[ ! -e "$D/nostore" ] || fail "preflight created the missing state_dir"
 	snapshot before
 	mm preflight
 	assert_eq 0 "$RC" "preflight ($(err))"
-	assert_contains "$(out)" "ok      store $STATE readable"
+	assert_contains "$(out)" "ok      store $(store_shown "$CONF") readable"
 	assert_contains "$(out)" "warning example.org: pop3: source_tls = detect and STARTTLS never seen on OLD: passwords may go in clear; set source_tls = starttls (or direct) if OLD has TLS"
 	assert_contains "$(out)" "ok      example.org: OLD's TLS certificate is verified"
 	assert_contains "$(out)" "ok      key_file $KEY holds the key pair, public_key_file $KEY.pub matches it"
@@ -465,7 +508,15 @@ EOP
 }
 
 t_no_password_leaked() {
-	for f in "$D/all" "$STATE/data.mdb" "$STATE/lock.mdb"; do
+	if [ "$MM_TEST_BACKEND" = postgresql ]; then
+		db=$(sed -n 's/^store = .*dbname=\([^ ]*\).*/\1/p' "$CONF")
+		pg_dump -h "$MM_PG_HOST" -p "$MM_PG_PORT" -U postgres "$db" \
+			>"$D/dump.sql" || fail "pg_dump failed"
+		stores="$D/dump.sql"
+	else
+		stores="$STATE/data.mdb $STATE/lock.mdb"
+	fi
+	for f in "$D/all" $stores; do
 		if grep -a -F -f "$D/pw.pattern" "$f" >/dev/null; then
 			fail "the test password is in $f"
 		fi
@@ -578,6 +629,7 @@ check "missing, loose or short key file: exit 3" t_key_errors
 check "corrupt data.mdb: refused and untouched" t_corrupt_store
 check "foreign LMDB environment: refused and untouched" t_foreign_lmdb
 check "state_dir that is a file, missing store" t_state_dir_file
+check "PostgreSQL: newer schema, no server, password in the conninfo" t_pg_store_errors
 check "preflight: read-only, ok/warning/failed, exit 0/1, --json; tls-forget usage" t_preflight
 check "no password in outputs or store files" t_no_password_leaked
 check "password files and log file: symlink or loose mode refused" t_secret_files

@@ -226,7 +226,7 @@ t_kill9() {
 		wait_for '[ "$(ps -o pgid= -p "$pid" | tr -d " ")" = "$pid" ]' 5 ||
 			{ echo "trial $trial: no process group $pid"; kill -KILL "$pid"; return 1; }
 		if [ "$trial" = 2 ] || [ "$trial" = 4 ] || [ "$trial" = 6 ]; then
-			wait_for 'mdb_stat -s pending "$MM_DIR/state" 2>/dev/null | grep -q "Entries: [1-9]"' 10 ||
+			wait_for '[ "$(mm_pending_batches "$CONF")" -gt 0 ] 2>/dev/null' 10 ||
 				{ echo "trial $trial: no batch in flight within 10 s"; /bin/kill -KILL -- "-$pid"; return 1; }
 		else
 			sleep "$(printf '%d.%03d' $((ms / 1000)) $((ms % 1000)))"
