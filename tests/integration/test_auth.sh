@@ -225,7 +225,9 @@ MM init >/dev/null || fail "mailmigrate init failed"
 # Least privilege: the auth workers run as dovecot and reach the store and
 # the public key file through the dovecot group; key_file, which opens the
 # captured passwords, stays root's 0600 (contrib/dovecot/auth-mailmigrate.conf.ext).
-chgrp -R dovecot "$D/state" "$D/secret.key.pub" && chmod 640 "$D/secret.key.pub" ||
+# (PostgreSQL: no state_dir; the database's own access rules apply.)
+{ [ ! -d "$D/state" ] || chgrp -R dovecot "$D/state"; } &&
+	chgrp dovecot "$D/secret.key.pub" && chmod 640 "$D/secret.key.pub" ||
 	fail "cannot hand the store to the dovecot group"
 [ "$(stat -c %a:%U:%G "$D/secret.key")" = 600:root:root ] ||
 	fail "key_file is not root's 0600: $(stat -c %a:%U:%G "$D/secret.key")"

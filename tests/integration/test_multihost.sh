@@ -55,16 +55,16 @@ psql "$MM_PG_CONNINFO" -q -v ON_ERROR_STOP=1 -c "CREATE DATABASE $DB" ||
 PGPW=$(cat "$MM_PG_DIR/pw.pass")
 STORE="postgresql:host=$MM_PG_HOST port=$MM_PG_PORT user=$MM_PG_PWROLE dbname=$DB sslmode=disable"
 
-# conf FILE LOG EXTRA...: one host's configuration.
+# conf FILE LOG STORE-LINES EXTRA...: one host's configuration.
 conf() {
 	f=$1
 	log=$2
-	shift 2
+	store=$3
+	shift 3
 	{
 		cat <<EOC
 state_dir = $D/state-unused
-store = $STORE
-store_password_file = $D/store.pass
+$store
 key_file = $D/secret.key
 log_file = $log
 target_host = $NEW_IP:$NEW_IMAP_PORT
@@ -90,11 +90,21 @@ EOC
 	} >"$f"
 	chmod 644 "$f"
 }
-conf "$D/a.conf" "$D/a.log" "workers = 3"
-conf "$D/b.conf" "$D/b.log" "workers = 3"
-conf "$D/r1.conf" "$D/r1.log" "relay_listen = unix:$D/r1.sock" "relay_cache_ttl = 2"
-conf "$D/r2.conf" "$D/r2.log" "relay_listen = unix:$D/r2.sock" "relay_cache_ttl = 2"
-conf "$D/auth.conf" "$D/auth.log"
+# The pullers and the CLI log in with a password (sealed); the relays
+# and the auth module with the least-privilege roles of
+# contrib/postgresql/roles.sql (trusted on loopback by the harness).
+PWSTORE="store = $STORE
+store_password_file = $D/store.pass"
+ROLESTORE() {
+	echo "store = postgresql:host=$MM_PG_HOST port=$MM_PG_PORT user=$1 dbname=$DB sslmode=disable"
+}
+conf "$D/a.conf" "$D/a.log" "$PWSTORE" "workers = 3"
+conf "$D/b.conf" "$D/b.log" "$PWSTORE" "workers = 3"
+conf "$D/r1.conf" "$D/r1.log" "$(ROLESTORE mailmigrate_relay)" \
+	"relay_listen = unix:$D/r1.sock" "relay_cache_ttl = 2"
+conf "$D/r2.conf" "$D/r2.log" "$(ROLESTORE mailmigrate_relay)" \
+	"relay_listen = unix:$D/r2.sock" "relay_cache_ttl = 2"
+conf "$D/auth.conf" "$D/auth.log" "$(ROLESTORE mailmigrate_auth)"
 MMA() { "$MAILMIGRATE" -c "$D/a.conf" "$@"; }
 MMB() { "$MAILMIGRATE" -c "$D/b.conf" "$@"; }
 
@@ -109,9 +119,16 @@ MMA init >"$D/init.out" 2>&1 || fail "init failed: $(cat "$D/init.out")"
 assert_contains "$(cat "$D/init.out")" "created store $STORE"
 MMB init >"$D/init2.out" 2>&1 || fail "second init failed: $(cat "$D/init2.out")"
 assert_contains "$(cat "$D/init2.out")" "already exists"
+psql "$MM_PG_CONNINFO dbname=$DB" -q -v ON_ERROR_STOP=1 \
+	-f "$top_srcdir/contrib/postgresql/roles.sql" >"$D/roles.out" 2>&1 ||
+	fail "contrib/postgresql/roles.sql failed: $(cat "$D/roles.out")"
+# The relay's role reads; it cannot queue, change or delete anything.
+psql "host=$MM_PG_HOST port=$MM_PG_PORT user=mailmigrate_relay dbname=$DB sslmode=disable" \
+	-q -c "DELETE FROM mailmigrate.jobs" >/dev/null 2>&1 &&
+	fail "mailmigrate_relay may delete jobs"
 # The auth workers read the store password's key and the sealed file
 # through the dovecot group.
-chgrp dovecot "$D/secret.key.pub" "$D/store.pass" && chmod 640 "$D/secret.key.pub" ||
+chgrp dovecot "$D/secret.key.pub" && chmod 640 "$D/secret.key.pub" ||
 	fail "chgrp dovecot failed"
 
 # 200 users on OLD and NEW (one hash, written at once), 3 messages each.
@@ -244,7 +261,7 @@ EOP
 	"$PYTHON" - "$D/log.json" <<'EOP' || return 1
 import json, sys, collections
 ev = json.load(open(sys.argv[1]))
-c = collections.Counter(e["account"] for e in ev if "copied" in e["message"] and e["message"].startswith("copy"))
+c = collections.Counter(e["account"] for e in ev if e["message"].startswith("copied:"))
 twice = [a for a, k in c.items() if k > 1]
 if twice:
     print("copied more than once:", twice[:5]); sys.exit(1)
