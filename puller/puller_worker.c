@@ -259,6 +259,8 @@ static int puller_find_dead(const struct store_job *job, void *context)
 	if (*end != '\0' || pid <= 0 || puller_pid_alive((pid_t)pid))
 		return 0;
 	ctx->jobs = mm_reallocarray(ctx->jobs, ctx->count + 1, sizeof(*ctx->jobs));
+	/* Only these fields: the rest zero, for store_job_clear(). */
+	memset(&ctx->jobs[ctx->count], 0, sizeof(ctx->jobs[ctx->count]));
 	ctx->jobs[ctx->count].id = job->id;
 	ctx->jobs[ctx->count].account = mm_strdup(job->account);
 	ctx->jobs[ctx->count].owner = mm_strdup(job->owner);

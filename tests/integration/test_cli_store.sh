@@ -147,7 +147,10 @@ t_init_again() {
 # that key (old records open with it) and adds the pair and the public
 # key file; a public key file of another pair is refused (issue 9).
 t_init_upgrade() {
+	# A store of its own (on PostgreSQL, a database of its own).
+	oldstore=$(mm_store_conf "$D/old" | sed -n 's/^store = //p')
 	sed -e "s|^state_dir = .*|state_dir = $D/old|" \
+	    -e "s|^store = .*|store = $oldstore|" \
 	    -e "s|^key_file = .*|key_file = $D/old.key|" "$CONF" >"$D/old.conf"
 	head -c 32 /dev/urandom >"$D/old.key"
 	chmod 640 "$D/old.key"
