@@ -8,7 +8,8 @@
  *	on stdin (or asked for on a terminal) into store_password_file
  *	(or PATH), so it is never in the configuration, on a command
  *	line or unencrypted on disk; then, when the configuration points
- *	at that file, opens the store with it to prove it works.
+ *	at that file, tries to open the store with it and says whether it
+ *	did (before `mailmigrate init` there is no schema to open).
  */
 #include "config.h"
 
@@ -26,6 +27,7 @@ static int cli_store_password(struct cli_ctx *ctx, int argc, char **argv)
 		{ "file", required_argument, NULL, 'f' },
 		{ NULL, 0, NULL, 0 },
 	};
+	struct store_options ro = { .readonly = 1 };
 	const char *path = NULL, *error;
 	char *password = NULL;
 	int c, ret;
@@ -64,9 +66,13 @@ static int cli_store_password(struct cli_ctx *ctx, int argc, char **argv)
 	    strcmp(path, ctx->cfg->store_password_file) != 0 ||
 	    strncmp(ctx->cfg->store, "postgresql:", 11) != 0)
 		return CLI_EXIT_OK;
-	if (cli_ctx_store(ctx, 0, 1) < 0)
-		return CLI_EXIT_SYSTEM;
-	printf("opened store %s with it\n", ctx->cfg->store);
+	/* A proof, not a condition: before `mailmigrate init` there is
+	 * no schema to open yet. */
+	if (store_open_cfg(ctx->cfg, &ro, &ctx->store, &error) < 0)
+		printf("note: store %s did not open with it yet: %s\n",
+		       ctx->cfg->store, error);
+	else
+		printf("opened store %s with it\n", ctx->cfg->store);
 	return CLI_EXIT_OK;
 }
 

@@ -183,6 +183,17 @@ static int puller_one(struct puller *p)
 	}
 	log_info("%s: %s job taken (attempt %u)", job.account,
 		 store_job_kind_name(job.kind), job.attempts);
+	if (job.previous_owner != NULL) {
+		char text[STORE_MAX_EVENT_TEXT];
+
+		/* Its holder (another host's worker, maybe) went silent. */
+		snprintf(text, sizeof(text), "taken over from %.200s, whose lease "
+			 "ran out (worker deaths: %u)", job.previous_owner,
+			 job.deaths);
+		log_warning("%s: %s", job.account, text);
+		(void)store_event_add(p->store, time(NULL), LOG_SEV_WARNING,
+				      job.account, text, &error);
+	}
 	if (puller_copy_account(p, &job, &outcome, &fail, &error) < 0) {
 		char reason[STORE_MAX_EVENT_TEXT];
 

@@ -311,6 +311,9 @@ struct store_job {
 	 * taken again with its lease expired, so a job that kills every
 	 * worker can be given up rather than taken for ever. */
 	unsigned deaths;
+	/* store_job_take() only: the holder whose lease had run out when
+	 * this take took the job from it (a death counted), else NULL. */
+	char *previous_owner;
 };
 void store_job_clear(struct store_job *job);
 

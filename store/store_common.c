@@ -173,6 +173,7 @@ void store_job_clear(struct store_job *job)
 	mm_free(&job->account);
 	mm_free(&job->owner);
 	mm_free(&job->last_error);
+	mm_free(&job->previous_owner);
 	memset(job, 0, sizeof(*job));
 }
 

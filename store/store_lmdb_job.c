@@ -235,6 +235,7 @@ static int job_take_txn(struct store *store, MDB_txn *txn, void *context,
 		ctx->job->deaths++;
 		snprintf(text, sizeof(text), "its lease ran out while %.200s held it",
 			 ctx->job->owner);
+		ctx->job->previous_owner = mm_strdup(ctx->job->owner);
 		mm_free(&ctx->job->last_error);
 		ctx->job->last_error = mm_strdup(text);
 	}

@@ -167,21 +167,27 @@ static int job_take_body(struct pgsql_store *pg, void *context,
 	pgsql_param_i64(&p, ctx->now);
 	res = pgsql_exec(pg, "taking a job",
 			 "UPDATE mailmigrate.jobs AS j SET"
-			 " deaths = j.deaths + CASE WHEN j.owner IS NULL"
+			 " deaths = j.deaths + CASE WHEN o.owner IS NULL"
 			 " THEN 0 ELSE 1 END,"
-			 " last_error = CASE WHEN j.owner IS NULL THEN j.last_error"
+			 " last_error = CASE WHEN o.owner IS NULL THEN j.last_error"
 			 " ELSE 'its lease ran out while '::bytea ||"
-			 " substring(convert_to(j.owner, 'UTF8') FROM 1 FOR 200) ||"
+			 " substring(convert_to(o.owner, 'UTF8') FROM 1 FOR 200) ||"
 			 " ' held it'::bytea END,"
 			 " lease_until = $2, owner = $1, attempts = j.attempts + 1"
-			 " WHERE j.id = (SELECT id FROM mailmigrate.jobs"
+			 " FROM (SELECT id, owner FROM mailmigrate.jobs"
 			 " WHERE not_before <= $3 AND lease_until <= $3"
-			 " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
-			 " RETURNING " JOB_COLUMNS, &p, error_r);
+			 " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AS o"
+			 " WHERE j.id = o.id"
+			 " RETURNING j.id, j.account, j.kind, j.enqueued, j.not_before,"
+			 " j.lease_until, j.owner, j.attempts, j.last_error, j.deaths,"
+			 " o.owner", &p, error_r);
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 0 ? STORE_NOTFOUND :
 		job_decode(pg, res, 0, ctx->job, error_r);
+	/* The holder it was taken from (column 10, after JOB_COLUMNS). */
+	if (ret == 0)
+		ctx->job->previous_owner = pgsql_get_str(res, 0, 10);
 	PQclear(res);
 	return ret;
 }

@@ -72,6 +72,7 @@ START_TEST(lease_expiry)
 	ck_assert_int_eq(store_job_enqueue(store, "a@x.test", STORE_JOB_COPY, 0,
 					   &id, &error), 0);
 	ck_assert_int_eq(store_job_take(store, "dead", 10, 100, &job, &error), 0);
+	ck_assert_ptr_null(job.previous_owner);
 	store_job_clear(&job);
 	/* Leased: nobody else gets it before the lease ends. */
 	ck_assert_int_eq(store_job_take(store, "w2", 10, 109, &job, &error),
@@ -84,6 +85,9 @@ START_TEST(lease_expiry)
 	ck_assert_uint_eq(job.id, id);
 	ck_assert_str_eq(job.owner, "w2");
 	ck_assert_uint_eq(job.attempts, 2);
+	/* Taken from the holder whose lease ran out, which is said. */
+	ck_assert_str_eq(job.previous_owner, "dead");
+	ck_assert_uint_eq(job.deaths, 1);
 	store_job_clear(&job);
 	/* The old owner has lost it: renew, retry and done all say so. */
 	ck_assert_int_eq(store_job_renew(store, id, "dead", 10, 116, &error),
