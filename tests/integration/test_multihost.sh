@@ -45,6 +45,7 @@ MM_AUTH_MODULES=$MODULE
 export MM_AUTH_MODULES
 MM_NEW_DOVECOT_EXTRA=$D/extra.conf
 sed "s|/etc/mailmigrate/mailmigrate.conf|$D/auth.conf|" "$SNIPPET" >"$MM_NEW_DOVECOT_EXTRA"
+export MM_NEW_DOVECOT_EXTRA
 mm_servers_start "$D"
 
 # A database and a role with a password, as a site would have them: the
