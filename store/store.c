@@ -520,3 +520,9 @@ int store_reset(struct store *store, const char *account, time_t now,
 {
 	return store->v->reset(store, account, now, error_r);
 }
+
+int store_dump(struct store *store, store_dump_fn *fn, void *ctx,
+	       const char **error_r)
+{
+	return store->v->dump(store, fn, ctx, error_r);
+}

@@ -624,4 +624,108 @@ int store_set_paused(struct store *store, int paused, const char **error_r);
 int store_reset(struct store *store, const char *account, time_t now,
 		const char **error_r);
 
+/* --- moving a store: dump and copy ----------------------------------------- */
+
+/*
+ * store_dump() hands every record of a store to a callback, read in
+ * one snapshot, in a form that is the same on every backend;
+ * store_copy() loads them into an empty PostgreSQL store in one
+ * transaction, reads that back and compares (store_copy.c). The
+ * auth-hook's rate limits and failed-login cache are not dumped: they
+ * live minutes and are made again by the next logins.
+ */
+enum store_dump_kind {
+	STORE_DUMP_META,	/* name and value: paused, started, errors */
+	STORE_DUMP_ACCOUNT,	/* account */
+	STORE_DUMP_CRED,	/* owner, data/len: the sealed bytes as stored */
+	STORE_DUMP_ALIAS,	/* name: the alias, owner: its account */
+	STORE_DUMP_PROPOSAL,	/* proposal */
+	STORE_DUMP_JOB,		/* job; in FIFO order */
+	STORE_DUMP_FOLDER,	/* folder */
+	STORE_DUMP_MSGMAP,	/* owner, name: the folder, uidvalidity,
+				   old_uid, new_uid, flags_hash */
+	STORE_DUMP_UIDL,	/* owner, name: the UIDL, time: added */
+	STORE_DUMP_BATCH,	/* owner, batch: the pending batch */
+	STORE_DUMP_FAILED,	/* failed */
+	STORE_DUMP_EVENT,	/* event; in time (id) order */
+	STORE_DUMP_TLS,		/* name: the domain, proto, time: since */
+	STORE_DUMP_RATE,	/* time: the minute (unix time / 60), value:
+				   messages, bytes, first */
+};
+#define STORE_DUMP_KINDS 14
+/* "meta", "accounts", "passwords", "aliases", "proposals", "jobs",
+ * "folders", "uid-map", "uidls", "batches", "failed", "events",
+ * "tls-memory", "copy-rate" */
+const char *store_dump_kind_name(enum store_dump_kind kind);
+
+/* One record; the fields its kind names are set, the others zero.
+ * Everything it points to belongs to the dump and lives until the
+ * callback returns. Ids (job->id, event->id) are the source's own;
+ * a store that is loaded may number them anew, in the same order. */
+struct store_dump_rec {
+	enum store_dump_kind kind;
+	const struct store_account *account;
+	const struct store_proposal *proposal;
+	const struct store_job *job;
+	const struct store_folder *folder;
+	const struct store_batch *batch;
+	const struct store_failed *failed;
+	const struct store_event *event;
+	const char *owner;	/* the account a record belongs to */
+	const char *name;
+	const char *proto;
+	const unsigned char *data;
+	size_t len;
+	uint32_t uidvalidity, old_uid, new_uid, flags_hash;
+	uint64_t value, bytes;
+	int64_t time, first;
+};
+
+/* 0 to go on; anything else stops the dump and is returned (-1 with
+ * *error_r set). */
+typedef int store_dump_fn(const struct store_dump_rec *rec, void *ctx,
+			  const char **error_r);
+/* Call fn for every record of store, kind by kind in the order of
+ * enum store_dump_kind, all from one snapshot (LMDB: one read
+ * transaction; PostgreSQL: one REPEATABLE READ transaction). A record
+ * that cannot be read whole, or a UID map entry whose folder record
+ * is missing, stops the dump with -1: nothing is skipped. */
+int store_dump(struct store *store, store_dump_fn *fn, void *ctx,
+	       const char **error_r);
+
+struct store_copy_kind {
+	uint64_t source, target;	/* records of the kind */
+	int same;			/* the digests (and order) match */
+};
+
+struct store_copy_report {
+	/* in: called after each kind and every 10000 records of the
+	 * load, while the source's snapshot is open (may be NULL) */
+	void (*progress)(uint64_t records, void *ctx);
+	void *progress_ctx;
+	/* out: */
+	struct store_copy_kind kinds[STORE_DUMP_KINDS];
+	uint64_t records;		/* copied (source records) */
+	int verified;			/* the target was read back: kinds[]
+					   target and same are set */
+	int differs;			/* ... and some kind differs */
+	int source_changed;		/* the source was written meanwhile */
+	uint64_t source_writes;		/* its write transactions since */
+	double seconds;			/* the whole copy, wall clock */
+};
+
+/* Copy every record of from (store_dump) into to, an empty PostgreSQL
+ * store, in one transaction of to; read to back inside it and compare
+ * kind by kind (count, a digest of the records, and the order of jobs
+ * and events); and commit only when everything matches and from
+ * committed no write since its snapshot was taken (its generation:
+ * LMDB's last transaction id). from must be able to tell its
+ * generation (LMDB); to must be able to load (PostgreSQL).
+ * @return 0 (copied and committed), STORE_EXISTS (to is not empty:
+ *	*error_r says what it holds; nothing written), or -1 (rolled
+ *	back, to as empty as before; report says why when it got that
+ *	far: differs, source_changed) */
+int store_copy(struct store *from, struct store *to,
+	       struct store_copy_report *report, const char **error_r);
+
 #endif

@@ -169,6 +169,22 @@ struct store_vfuncs {
 		const char **error_r);
 	int (*reset)(struct store *store, const char *account, time_t now,
 		const char **error_r);
+	int (*dump)(struct store *store, store_dump_fn *fn, void *ctx,
+		const char **error_r);
+	/* A number that changes with every committed write, from any
+	 * process (LMDB: the last transaction id); NULL: cannot tell. */
+	int (*generation)(struct store *store, uint64_t *generation_r,
+		const char **error_r);
+	/* Loading an empty store (NULL: this backend cannot be a copy's
+	 * target). load_begin opens the transaction (making the tables
+	 * if needed, locking them, refusing with STORE_EXISTS a store
+	 * that holds anything); load adds one record; dump inside it
+	 * reads what was loaded; load_end commits (commit non-zero) or
+	 * rolls back, and ends the load either way. */
+	int (*load_begin)(struct store *store, const char **error_r);
+	int (*load)(struct store *store, const struct store_dump_rec *rec,
+		const char **error_r);
+	int (*load_end)(struct store *store, int commit, const char **error_r);
 };
 
 /* What every backend shares. */

@@ -410,6 +410,9 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.paused = lmdb_paused,
 	.set_paused = lmdb_set_paused,
 	.reset = lmdb_reset,
+	.dump = lmdb_dump,
+	.generation = lmdb_generation,
+	/* no load: LMDB is never a copy's target */
 };
 
 int store_lmdb_open(const char *dir, const struct store_options *opts,

@@ -112,6 +112,14 @@ int store_scan(struct store *store, MDB_txn *txn, enum store_db db,
  * messages and bytes of the last window seconds, and the seconds they
  * span (from the first copy in the window's minutes to now; 0: none). */
 #define STORE_RATE_MINUTES 16
+struct store_rate_bucket {
+	uint64_t minute, messages, bytes;
+	uint64_t first;		/* the time of the first copy in that minute */
+};
+/* The buckets (all zero when there is no record yet). */
+int store_rate_load_txn(struct store *store, MDB_txn *txn,
+			struct store_rate_bucket b[STORE_RATE_MINUTES],
+			const char **error_r);
 int store_rate_add_txn(struct store *store, MDB_txn *txn, time_t now,
 		       uint64_t messages, uint64_t bytes, const char **error_r);
 int store_rate_get_txn(struct store *store, MDB_txn *txn, time_t now,
@@ -201,6 +209,34 @@ int store_event_add_txn(struct store *store, MDB_txn *txn, time_t now,
 /* Per-account progress (store_lmdb_folder.c), for reset. */
 int store_folder_forget_txn(struct store *store, MDB_txn *txn,
 			    const char *account, const char **error_r);
+
+/* Record decoders, for the dump (store_lmdb_dump.c): a key and value
+ * of the database named into a struct the caller clears (with the
+ * store_*_clear() of store.h); 0, or -1 for a damaged record. */
+int store_job_decode(const MDB_val *k, const MDB_val *v, struct store_job *job_r,
+		     const char **error_r);
+/* account: the key's "account" part (a folder key is "account\0"
+ * + SHA-256 of the name, the name is in the record). */
+int store_folder_decode(const char *account, const MDB_val *v,
+			struct store_folder *f, const char **error_r);
+int store_event_decode(const MDB_val *k, const MDB_val *v,
+		       struct store_event *ev, const char **error_r);
+void store_event_clear(struct store_event *ev);
+int store_batch_decode(const MDB_val *v, struct store_batch *b,
+		       const char **error_r);
+int store_failed_decode(const MDB_val *k, const MDB_val *v,
+			struct store_failed *it, const char **error_r);
+int store_proposal_decode(struct store *store, const MDB_val *k,
+			  const MDB_val *v, struct store_proposal *p,
+			  const char **error_r);
+/* A TLS memory record's time (the key is "proto:domain"). */
+int store_tls_decode(const MDB_val *v, int64_t *since_r, const char **error_r);
+
+/* The dump (store_lmdb_dump.c). */
+int lmdb_dump(struct store *store, store_dump_fn *fn, void *ctx,
+	      const char **error_r);
+int lmdb_generation(struct store *store, uint64_t *generation_r,
+		    const char **error_r);
 
 /* --- the vtable's calls, by file ------------------------------------------ */
 

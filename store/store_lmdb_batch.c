@@ -39,7 +39,7 @@ static void batch_encode(const struct store_batch *b, struct rec_writer *w)
 	}
 }
 
-static int batch_decode(const MDB_val *v, struct store_batch *b,
+int store_batch_decode(const MDB_val *v, struct store_batch *b,
 			const char **error_r)
 {
 	struct rec_reader r;
@@ -139,7 +139,7 @@ static int batch_pending_txn(struct store *store, MDB_txn *txn, void *context,
 
 	if (ret != 0)
 		return ret;
-	return batch_decode(&v, ctx->out, error_r);
+	return store_batch_decode(&v, ctx->out, error_r);
 }
 
 int lmdb_batch_pending(struct store *store, const char *account,
@@ -365,28 +365,39 @@ int lmdb_failed_del(struct store *store, const char *account,
 	return store_write(store, failed_del_txn, &ctx, error_r);
 }
 
+int store_failed_decode(const MDB_val *k, const MDB_val *v,
+			struct store_failed *it, const char **error_r)
+{
+	const char *nul = memchr(k->mv_data, '\0', k->mv_size);
+	struct rec_reader r;
+
+	memset(it, 0, sizeof(*it));
+	if (nul == NULL || rec_begin(&r, v->mv_data, v->mv_size) != FAILED_REC_VERSION)
+		return store_fail(error_r, "damaged failed-item record");
+	it->account = mm_strndup(k->mv_data, (size_t)(nul - (const char *)k->mv_data));
+	it->folder = rec_get_str(&r);
+	it->uidvalidity = rec_get_u32(&r);
+	it->uid = rec_get_u32(&r);
+	it->size = rec_get_u64(&r);
+	it->time = (int64_t)rec_get_u64(&r);
+	it->reason = rec_get_str(&r);
+	if (!rec_end_ok(&r) || it->folder == NULL || it->reason == NULL) {
+		store_failed_clear(it);
+		return store_fail(error_r, "damaged failed-item record");
+	}
+	return 0;
+}
+
 static int failed_iter_one(const MDB_val *k, const MDB_val *v, void *context,
 			   const char **error_r)
 {
 	struct batch_ctx *ctx = context;
-	const char *nul = memchr(k->mv_data, '\0', k->mv_size);
-	struct store_failed it = { 0 };
-	struct rec_reader r;
+	struct store_failed it;
 	int ret;
 
-	if (nul == NULL || rec_begin(&r, v->mv_data, v->mv_size) != FAILED_REC_VERSION)
-		return store_fail(error_r, "damaged failed-item record");
-	it.account = mm_strndup(k->mv_data, (size_t)(nul - (const char *)k->mv_data));
-	it.folder = rec_get_str(&r);
-	it.uidvalidity = rec_get_u32(&r);
-	it.uid = rec_get_u32(&r);
-	it.size = rec_get_u64(&r);
-	it.time = (int64_t)rec_get_u64(&r);
-	it.reason = rec_get_str(&r);
-	if (!rec_end_ok(&r) || it.folder == NULL || it.reason == NULL)
-		ret = store_fail(error_r, "damaged failed-item record");
-	else
-		ret = ctx->fn(&it, ctx->fn_ctx);
+	if (store_failed_decode(k, v, &it, error_r) < 0)
+		return -1;
+	ret = ctx->fn(&it, ctx->fn_ctx);
 	store_failed_clear(&it);
 	return ret;
 }

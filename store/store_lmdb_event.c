@@ -32,7 +32,7 @@ struct event_ctx {
 	int paused;
 };
 
-static int event_decode(const MDB_val *k, const MDB_val *v,
+int store_event_decode(const MDB_val *k, const MDB_val *v,
 			struct store_event *ev, const char **error_r)
 {
 	struct rec_reader r;
@@ -55,7 +55,7 @@ static int event_decode(const MDB_val *k, const MDB_val *v,
 	return 0;
 }
 
-static void event_clear(struct store_event *ev)
+void store_event_clear(struct store_event *ev)
 {
 	mm_free(&ev->account);
 	mm_free(&ev->message);
@@ -173,12 +173,12 @@ static int event_iter_txn(struct store *store, MDB_txn *txn, void *context,
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_PREV)) {
 		struct store_event ev;
 
-		if (event_decode(&k, &v, &ev, error_r) < 0) {
+		if (store_event_decode(&k, &v, &ev, error_r) < 0) {
 			ret = -1;
 			break;
 		}
 		if (!event_wanted(ctx, &ev)) {
-			event_clear(&ev);
+			store_event_clear(&ev);
 			continue;
 		}
 		if (count == alloc) {
@@ -193,7 +193,7 @@ static int event_iter_txn(struct store *store, MDB_txn *txn, void *context,
 	for (size_t i = count; i > 0 && ret == 0; i--)
 		ret = ctx->fn(&found[i - 1], ctx->fn_ctx);
 	for (size_t i = 0; i < count; i++)
-		event_clear(&found[i]);
+		store_event_clear(&found[i]);
 	mm_free(&found);
 	return ret;
 }

@@ -67,7 +67,7 @@ static void folder_encode(const struct store_folder *f, struct rec_writer *w)
 	rec_put_u32(w, (uint32_t)f->subscribed);
 }
 
-static int folder_decode(const char *account, const MDB_val *v,
+int store_folder_decode(const char *account, const MDB_val *v,
 			 struct store_folder *f, const char **error_r)
 {
 	struct rec_reader r;
@@ -108,7 +108,7 @@ int store_folder_load(struct store *store, MDB_txn *txn, const char *account,
 	ret = store_get(store, txn, STORE_DB_FOLDERS, key, keylen, &v, error_r);
 	if (ret != 0)
 		return ret;
-	return folder_decode(account, &v, f, error_r);
+	return store_folder_decode(account, &v, f, error_r);
 }
 
 int store_folder_save(struct store *store, MDB_txn *txn,
@@ -187,7 +187,7 @@ static int folder_iter_one(const MDB_val *k, const MDB_val *v, void *context,
 	struct store_folder f;
 	int ret;
 
-	if (folder_decode(ctx->account, v, &f, error_r) < 0)
+	if (store_folder_decode(ctx->account, v, &f, error_r) < 0)
 		return -1;
 	ret = ctx->fn(&f, ctx->fn_ctx);
 	store_folder_clear(&f);

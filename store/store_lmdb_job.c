@@ -37,7 +37,7 @@ static void job_encode(const struct store_job *job, struct rec_writer *w)
 	rec_put_u32(w, job->deaths);
 }
 
-static int job_decode(const MDB_val *k, const MDB_val *v, struct store_job *job_r,
+int store_job_decode(const MDB_val *k, const MDB_val *v, struct store_job *job_r,
 		      const char **error_r)
 {
 	struct rec_reader r;
@@ -94,7 +94,7 @@ static int job_load(struct store *store, MDB_txn *txn, uint64_t id,
 	ret = store_get(store, txn, STORE_DB_JOBS, key, 8, &v, error_r);
 	if (ret != 0)
 		return ret;
-	return job_decode(&k, &v, job_r, error_r);
+	return store_job_decode(&k, &v, job_r, error_r);
 }
 
 /* The id of account's job: 0 and *id_r, STORE_NOTFOUND, or -1. */
@@ -210,7 +210,7 @@ static int job_take_txn(struct store *store, MDB_txn *txn, void *context,
 		return store_mdb_fail(store, rc, error_r, "jobs");
 	for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0;
 	     rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
-		if (job_decode(&k, &v, ctx->job, error_r) < 0) {
+		if (store_job_decode(&k, &v, ctx->job, error_r) < 0) {
 			mdb_cursor_close(cur);
 			return -1;
 		}
@@ -435,7 +435,7 @@ static int job_iter_one(const MDB_val *k, const MDB_val *v, void *context,
 	struct store_job job;
 	int ret;
 
-	if (job_decode(k, v, &job, error_r) < 0)
+	if (store_job_decode(k, v, &job, error_r) < 0)
 		return -1;
 	ret = ctx->fn(&job, ctx->fn_ctx);
 	store_job_clear(&job);

@@ -60,7 +60,7 @@ static void proposal_encode(const struct store_proposal *p, struct rec_writer *w
 }
 
 /* A record back into *p (alias and account from the key). */
-static int proposal_decode(struct store *store, const MDB_val *k,
+int store_proposal_decode(struct store *store, const MDB_val *k,
 			   const MDB_val *v, struct store_proposal *p,
 			   const char **error_r)
 {
@@ -100,7 +100,7 @@ static int proposal_load(struct store *store, MDB_txn *txn, const char *alias,
 	ret = store_get(store, txn, STORE_DB_PROPOSALS, key, k.mv_size, &v, error_r);
 	if (ret != 0)
 		return ret;
-	return proposal_decode(store, &k, &v, p, error_r);
+	return store_proposal_decode(store, &k, &v, p, error_r);
 }
 
 static int proposal_save(struct store *store, MDB_txn *txn,
@@ -226,7 +226,7 @@ static int proposal_drop_one(const MDB_val *k, const MDB_val *v, void *context,
 	struct proposal_drop *d = ctx->drop;
 	struct store_proposal p;
 
-	if (proposal_decode(ctx->store, k, v, &p, error_r) < 0)
+	if (store_proposal_decode(ctx->store, k, v, &p, error_r) < 0)
 		return -1;
 	if (!(ctx->keep_rejected && p.state == STORE_PROPOSAL_REJECTED) &&
 	    !(ctx->keep_account != NULL && strcmp(p.account, ctx->keep_account) == 0)) {
@@ -357,7 +357,7 @@ static int proposal_pending_of(struct store *store, MDB_txn *txn,
 	while (rc == 0 && k.mv_size > plen && memcmp(k.mv_data, ctx->alias, plen) == 0) {
 		struct store_proposal p;
 
-		if (proposal_decode(store, &k, &v, &p, error_r) < 0) {
+		if (store_proposal_decode(store, &k, &v, &p, error_r) < 0) {
 			mdb_cursor_close(cur);
 			return -1;
 		}
@@ -445,7 +445,7 @@ static int proposal_reject_txn(struct store *store, MDB_txn *txn, void *context,
 		struct store_proposal p;
 		struct rec_writer w;
 
-		if (proposal_decode(store, &k, &v, &p, error_r) < 0) {
+		if (store_proposal_decode(store, &k, &v, &p, error_r) < 0) {
 			mdb_cursor_close(cur);
 			return -1;
 		}
@@ -503,7 +503,7 @@ static int proposal_iter_one(const MDB_val *k, const MDB_val *v, void *context,
 	struct store_proposal p;
 	int ret;
 
-	if (proposal_decode(ctx->store, k, v, &p, error_r) < 0)
+	if (store_proposal_decode(ctx->store, k, v, &p, error_r) < 0)
 		return -1;
 	ret = ctx->fn(&p, ctx->ctx);
 	store_proposal_clear(&p);

@@ -19,13 +19,9 @@
 #define RATE_KEY "rate"
 #define RATE_REC_SIZE (STORE_RATE_MINUTES * 32)
 
-struct rate_bucket {
-	uint64_t minute, messages, bytes;
-	uint64_t first;		/* the time of the first copy in that minute */
-};
-
-static int rate_load(struct store *store, MDB_txn *txn,
-		     struct rate_bucket b[STORE_RATE_MINUTES], const char **error_r)
+int store_rate_load_txn(struct store *store, MDB_txn *txn,
+			struct store_rate_bucket b[STORE_RATE_MINUTES],
+			const char **error_r)
 {
 	MDB_val v;
 	int ret = store_get(store, txn, STORE_DB_META, RATE_KEY, strlen(RATE_KEY), &v,
@@ -50,14 +46,14 @@ static int rate_load(struct store *store, MDB_txn *txn,
 int store_rate_add_txn(struct store *store, MDB_txn *txn, time_t now,
 		       uint64_t messages, uint64_t bytes, const char **error_r)
 {
-	struct rate_bucket b[STORE_RATE_MINUTES];
+	struct store_rate_bucket b[STORE_RATE_MINUTES];
 	unsigned char buf[RATE_REC_SIZE];
 	uint64_t minute = now > 0 ? (uint64_t)now / 60 : 0;
-	struct rate_bucket *cur = &b[minute % STORE_RATE_MINUTES];
+	struct store_rate_bucket *cur = &b[minute % STORE_RATE_MINUTES];
 
 	if (messages == 0 && bytes == 0)
 		return 0;
-	if (rate_load(store, txn, b, error_r) < 0)
+	if (store_rate_load_txn(store, txn, b, error_r) < 0)
 		return -1;
 	if (cur->minute != minute || cur->first == 0) {
 		cur->minute = minute;
@@ -80,12 +76,12 @@ int store_rate_get_txn(struct store *store, MDB_txn *txn, time_t now,
 		       unsigned window, uint64_t *messages_r, uint64_t *bytes_r,
 		       unsigned *seconds_r, const char **error_r)
 {
-	struct rate_bucket b[STORE_RATE_MINUTES];
+	struct store_rate_bucket b[STORE_RATE_MINUTES];
 	int64_t start = (int64_t)now - (int64_t)window, first = -1;
 
 	*messages_r = *bytes_r = 0;
 	*seconds_r = 0;
-	if (rate_load(store, txn, b, error_r) < 0)
+	if (store_rate_load_txn(store, txn, b, error_r) < 0)
 		return -1;
 	for (size_t i = 0; i < STORE_RATE_MINUTES; i++) {
 		int64_t t = (int64_t)b[i].minute * 60;

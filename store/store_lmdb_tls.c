@@ -54,7 +54,7 @@ static int tls_key(const char *domain, const char *proto, char *key,
 }
 
 /* The time in a stored record: 0, or -1 for a damaged one. */
-static int tls_decode(const MDB_val *v, int64_t *since_r, const char **error_r)
+int store_tls_decode(const MDB_val *v, int64_t *since_r, const char **error_r)
 {
 	struct rec_reader r;
 	uint64_t since;
@@ -86,7 +86,7 @@ static int tls_get_txn(struct store *store, MDB_txn *txn, void *context,
 			error_r);
 	if (ret != 0)
 		return ret;
-	return tls_decode(&v, &ctx->since, error_r);
+	return store_tls_decode(&v, &ctx->since, error_r);
 }
 
 int lmdb_tls_seen_get(struct store *store, const char *domain,

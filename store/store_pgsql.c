@@ -548,6 +548,7 @@ int store_pgsql_open(const char *conninfo, const struct store_options *opts,
 		pgsql_vfuncs_folder(&pgsql_vfuncs);
 		pgsql_vfuncs_event(&pgsql_vfuncs);
 		pgsql_vfuncs_auth(&pgsql_vfuncs);
+		pgsql_vfuncs_dump(&pgsql_vfuncs);
 		pgsql_vfuncs_made = 1;
 	}
 	pg = mm_calloc(1, sizeof(*pg));
@@ -577,6 +578,7 @@ static void pgsql_close(struct store *store)
 	if (pg->conn != NULL)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
+	pgsql_load_free(pg);
 	pgsql_free_params(pg);
 	mm_free(&pg->where);
 }

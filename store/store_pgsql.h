@@ -30,6 +30,7 @@
 #include <libpq-fe.h>
 
 #include "store_int.h"
+#include "store_codec.h"
 
 #define PGSQL_SCHEMA_VERSION 1
 
@@ -41,6 +42,7 @@ struct pgsql_store {
 	char **values;		/* (the password among them, wiped on close) */
 	char last_sqlstate[6];	/* of the last failed statement; "" */
 	int in_txn;
+	struct pgsql_load *load; /* a copy loading (store_pgsql_dump.c) */
 };
 
 static inline struct pgsql_store *PGSQL(struct store *store)
@@ -194,6 +196,44 @@ int pgsql_proposal_forget_txn(struct pgsql_store *pg, const char *name,
 int pgsql_folder_forget_txn(struct pgsql_store *pg, const char *account,
 			    const char **error_r);
 
+/* --- rows shared with the dump (store_pgsql_dump.c) --------------------------- */
+
+/* The columns each decoder below reads, in its order. */
+#define PGSQL_ACCOUNT_COLUMNS \
+	"name, domain, state, flags, password_hash, created, updated," \
+	" copy_started, copy_finished, finished, messages, bytes, folders," \
+	" errors, late_mail, last_error, array_to_string(aliases, E'\\n')"
+#define PGSQL_JOB_COLUMNS \
+	"id, account, kind, enqueued, not_before, lease_until, owner," \
+	" attempts, last_error, deaths"
+#define PGSQL_FOLDER_COLUMNS \
+	"account, name, target_name, uidvalidity, last_uid," \
+	" target_uidvalidity, messages, bytes, subscribed"
+#define PGSQL_PROPOSAL_COLUMNS \
+	"alias, account, state, sources, count, first_seen, last_seen"
+
+/* Events: id, time, severity, account, message. */
+#define PGSQL_EVENT_COLUMNS "id, time, severity, account, message"
+
+/* Row row of a SELECT of the matching columns into the struct (the
+ * caller clears it): 0, or -1 for a damaged row. */
+int pgsql_account_decode(struct pgsql_store *pg, PGresult *res, int row,
+			 struct store_account *acct_r, const char **error_r);
+int pgsql_job_decode(struct pgsql_store *pg, PGresult *res, int row,
+		     struct store_job *job_r, const char **error_r);
+int pgsql_folder_decode(struct pgsql_store *pg, PGresult *res, int row,
+			struct store_folder *f, const char **error_r);
+int pgsql_proposal_decode(struct pgsql_store *pg, PGresult *res, int row,
+			  struct store_proposal *p, const char **error_r);
+int pgsql_event_decode(struct pgsql_store *pg, PGresult *res, int row,
+		       struct store_event *ev, const char **error_r);
+/* The pending batch's messages as the msgs column holds them
+ * (store_codec.h record): encode into *w (rec_free() it); decode into
+ * b->msgs and b->count: 0, or -1 for a damaged record. */
+void pgsql_batch_msgs_encode(const struct store_batch *b, struct rec_writer *w);
+int pgsql_batch_msgs_decode(const unsigned char *data, size_t len,
+			    struct store_batch *b);
+
 /* --- the vtable, filled by area ---------------------------------------------- */
 
 void pgsql_vfuncs_account(struct store_vfuncs *v);	/* accounts, creds */
@@ -204,6 +244,10 @@ void pgsql_vfuncs_folder(struct store_vfuncs *v);	/* folders, UID map, batches,
 							   failed items, UIDLs, reset */
 void pgsql_vfuncs_event(struct store_vfuncs *v);	/* events, stats, pause */
 void pgsql_vfuncs_auth(struct store_vfuncs *v);		/* auth limits, TLS memory */
+void pgsql_vfuncs_dump(struct store_vfuncs *v);		/* dump, load */
+/* Free a load that was never ended (the connection's close rolls it
+ * back). */
+void pgsql_load_free(struct pgsql_store *pg);
 
 /* The schema (store_pgsql_schema.c): check the version, and with
  * create make or upgrade it. *created_r: it was made now. */

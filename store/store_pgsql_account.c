@@ -20,11 +20,6 @@
 #include "mm_alloc.h"
 #include "store_pgsql.h"
 
-#define ACCOUNT_COLUMNS \
-	"name, domain, state, flags, password_hash, created, updated," \
-	" copy_started, copy_finished, finished, messages, bytes, folders," \
-	" errors, late_mail, last_error, array_to_string(aliases, E'\\n')"
-
 /* Names may not hold a newline: aliases travel joined by one. */
 static char *aliases_join(char *const *aliases, size_t count)
 {
@@ -60,8 +55,8 @@ static int aliases_ok(const struct store_account *acct, const char **error_r)
 	return 0;
 }
 
-/* Row row of a SELECT ACCOUNT_COLUMNS into *acct_r: 0 or -1. */
-static int account_decode(struct pgsql_store *pg, PGresult *res, int row,
+/* Row row of a SELECT PGSQL_ACCOUNT_COLUMNS into *acct_r: 0 or -1. */
+int pgsql_account_decode(struct pgsql_store *pg, PGresult *res, int row,
 			  struct store_account *acct_r, const char **error_r)
 {
 	const char *list;
@@ -129,14 +124,14 @@ int pgsql_account_load(struct pgsql_store *pg, const char *name, int lock,
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, name);
 	res = pgsql_exec(pg, "reading an account", lock ?
-			 "SELECT " ACCOUNT_COLUMNS " FROM mailmigrate.accounts"
+			 "SELECT " PGSQL_ACCOUNT_COLUMNS " FROM mailmigrate.accounts"
 			 " WHERE name = $1 FOR UPDATE" :
-			 "SELECT " ACCOUNT_COLUMNS " FROM mailmigrate.accounts"
+			 "SELECT " PGSQL_ACCOUNT_COLUMNS " FROM mailmigrate.accounts"
 			 " WHERE name = $1", &p, error_r);
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 0 ? STORE_NOTFOUND :
-		account_decode(pg, res, 0, acct_r, error_r);
+		pgsql_account_decode(pg, res, 0, acct_r, error_r);
 	PQclear(res);
 	return ret;
 }
@@ -529,7 +524,7 @@ static int account_iter_txn(struct pgsql_store *pg, void *context,
 {
 	PGresult **res = context;
 
-	*res = pgsql_exec(pg, "reading the accounts", "SELECT " ACCOUNT_COLUMNS
+	*res = pgsql_exec(pg, "reading the accounts", "SELECT " PGSQL_ACCOUNT_COLUMNS
 			  " FROM mailmigrate.accounts ORDER BY name COLLATE \"C\"",
 			  NULL, error_r);
 	return *res == NULL ? -1 : 0;
@@ -548,7 +543,7 @@ static int pgsql_account_iter(struct store *store,
 	for (int row = 0; row < PQntuples(res) && ret == 0; row++) {
 		struct store_account acct;
 
-		ret = account_decode(PGSQL(store), res, row, &acct, error_r);
+		ret = pgsql_account_decode(PGSQL(store), res, row, &acct, error_r);
 		if (ret == 0) {
 			ret = fn(&acct, ctx);
 			store_account_clear(&acct);

@@ -147,7 +147,7 @@ static int event_iter_txn(struct pgsql_store *pg, void *context,
 }
 
 /* Row row into *ev: 0 or -1. */
-static int event_decode(struct pgsql_store *pg, PGresult *res, int row,
+int pgsql_event_decode(struct pgsql_store *pg, PGresult *res, int row,
 			struct store_event *ev, const char **error_r)
 {
 	uint32_t sev;
@@ -185,7 +185,7 @@ static int pgsql_event_iter(struct store *store, int errors_only,
 	for (int row = PQntuples(ictx.res) - 1; row >= 0 && ret == 0; row--) {
 		struct store_event ev;
 
-		ret = event_decode(PGSQL(store), ictx.res, row, &ev, error_r);
+		ret = pgsql_event_decode(PGSQL(store), ictx.res, row, &ev, error_r);
 		if (ret == 0) {
 			ret = fn(&ev, ctx);
 			mm_free(&ev.account);

@@ -144,11 +144,7 @@ static int rate_add(struct pgsql_store *pg, time_t now, uint64_t messages,
 
 /* --- folders -------------------------------------------------------------------- */
 
-#define FOLDER_COLUMNS \
-	"account, name, target_name, uidvalidity, last_uid," \
-	" target_uidvalidity, messages, bytes, subscribed"
-
-static int folder_decode(struct pgsql_store *pg, PGresult *res, int row,
+int pgsql_folder_decode(struct pgsql_store *pg, PGresult *res, int row,
 			 struct store_folder *f, const char **error_r)
 {
 	int bad = 0;
@@ -211,13 +207,13 @@ static int folder_get_body(struct pgsql_store *pg, void *context,
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, ctx->account);
 	pgsql_param_bstr(&p, ctx->name);
-	res = pgsql_exec(pg, "reading a folder", "SELECT " FOLDER_COLUMNS
+	res = pgsql_exec(pg, "reading a folder", "SELECT " PGSQL_FOLDER_COLUMNS
 			 " FROM mailmigrate.folders WHERE account = $1 AND name = $2",
 			 &p, error_r);
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 0 ? STORE_NOTFOUND :
-		folder_decode(pg, res, 0, ctx->out, error_r);
+		pgsql_folder_decode(pg, res, 0, ctx->out, error_r);
 	PQclear(res);
 	return ret;
 }
@@ -253,7 +249,7 @@ static int folder_put_body(struct pgsql_store *pg, void *context,
 	pgsql_param_u64(&p, f->bytes);
 	pgsql_param_str(&p, f->subscribed ? "t" : "f");
 	return pgsql_run(pg, "writing a folder",
-			 "INSERT INTO mailmigrate.folders (" FOLDER_COLUMNS ")"
+			 "INSERT INTO mailmigrate.folders (" PGSQL_FOLDER_COLUMNS ")"
 			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
 			 " ON CONFLICT (account, name) DO UPDATE SET"
 			 " target_name = EXCLUDED.target_name,"
@@ -289,7 +285,7 @@ static int folder_iter_body(struct pgsql_store *pg, void *context,
 
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, ctx->account);
-	ctx->res = pgsql_exec(pg, "reading the folders", "SELECT " FOLDER_COLUMNS
+	ctx->res = pgsql_exec(pg, "reading the folders", "SELECT " PGSQL_FOLDER_COLUMNS
 			      " FROM mailmigrate.folders WHERE account = $1"
 			      " ORDER BY name", &p, error_r);
 	return ctx->res == NULL ? -1 : 0;
@@ -311,7 +307,7 @@ static int pgsql_folder_iter(struct store *store, const char *account,
 	for (int row = 0; row < PQntuples(fctx.res) && ret == 0; row++) {
 		struct store_folder f;
 
-		ret = folder_decode(PGSQL(store), fctx.res, row, &f, error_r);
+		ret = pgsql_folder_decode(PGSQL(store), fctx.res, row, &f, error_r);
 		if (ret == 0) {
 			ret = fn(&f, ctx);
 			store_folder_clear(&f);
@@ -716,7 +712,7 @@ static void array_free(struct pg_array *a)
 
 /* The messages of a pending batch as one record (the backend-neutral
  * codec): a count, then each message's fields. */
-static void batch_msgs_encode(const struct store_batch *b, struct rec_writer *w)
+void pgsql_batch_msgs_encode(const struct store_batch *b, struct rec_writer *w)
 {
 	rec_init(w, BATCH_MSGS_VERSION);
 	rec_put_u32(w, (uint32_t)b->count);
@@ -730,7 +726,7 @@ static void batch_msgs_encode(const struct store_batch *b, struct rec_writer *w)
 	}
 }
 
-static int batch_msgs_decode(const unsigned char *data, size_t len,
+int pgsql_batch_msgs_decode(const unsigned char *data, size_t len,
 			     struct store_batch *b)
 {
 	struct rec_reader r;
@@ -805,7 +801,7 @@ static int batch_begin_body(struct pgsql_store *pg, void *context,
 	struct rec_writer w;
 	int ret;
 
-	batch_msgs_encode(b, &w);
+	pgsql_batch_msgs_encode(b, &w);
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, ctx->account);
 	pgsql_param_bstr(&p, b->folder);
@@ -875,7 +871,7 @@ static int batch_pending_body(struct pgsql_store *pg, void *context,
 	if (pgsql_get_bytes(res, 0, 5, &msgs, &len) < 0)
 		bad = 1;
 	PQclear(res);
-	if (!bad && (msgs == NULL || batch_msgs_decode(msgs, len, b) < 0))
+	if (!bad && (msgs == NULL || pgsql_batch_msgs_decode(msgs, len, b) < 0))
 		bad = 1;
 	mm_free(&msgs);
 	if (bad || b->folder == NULL || b->target_folder == NULL) {

@@ -70,16 +70,12 @@ int pgsql_job_cancel_txn(struct pgsql_store *pg, const char *account,
 
 /* --- the calls ---------------------------------------------------------------- */
 
-#define JOB_COLUMNS \
-	"id, account, kind, enqueued, not_before, lease_until, owner," \
-	" attempts, last_error, deaths"
-
 /* last_error holds a reason or a server text cut to
  * STORE_MAX_EVENT_TEXT; anything much longer is not ours. */
 #define JOB_ERROR_MAX 65536
 
-/* Row row of a SELECT JOB_COLUMNS into *job_r: 0 or -1. */
-static int job_decode(struct pgsql_store *pg, PGresult *res, int row,
+/* Row row of a SELECT PGSQL_JOB_COLUMNS into *job_r: 0 or -1. */
+int pgsql_job_decode(struct pgsql_store *pg, PGresult *res, int row,
 		      struct store_job *job_r, const char **error_r)
 {
 	uint32_t kind;
@@ -184,8 +180,8 @@ static int job_take_body(struct pgsql_store *pg, void *context,
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 0 ? STORE_NOTFOUND :
-		job_decode(pg, res, 0, ctx->job, error_r);
-	/* The holder it was taken from (column 10, after JOB_COLUMNS). */
+		pgsql_job_decode(pg, res, 0, ctx->job, error_r);
+	/* The holder it was taken from (column 10, after PGSQL_JOB_COLUMNS). */
 	if (ret == 0)
 		ctx->job->previous_owner = pgsql_get_str(res, 0, 10);
 	PQclear(res);
@@ -321,12 +317,12 @@ static int job_get_body(struct pgsql_store *pg, void *context,
 
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, ctx->account);
-	res = pgsql_exec(pg, "reading a job", "SELECT " JOB_COLUMNS
+	res = pgsql_exec(pg, "reading a job", "SELECT " PGSQL_JOB_COLUMNS
 			 " FROM mailmigrate.jobs WHERE account = $1", &p, error_r);
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 0 ? STORE_NOTFOUND :
-		job_decode(pg, res, 0, ctx->job, error_r);
+		pgsql_job_decode(pg, res, 0, ctx->job, error_r);
 	PQclear(res);
 	return ret;
 }
@@ -361,7 +357,7 @@ static int job_iter_body(struct pgsql_store *pg, void *context,
 {
 	struct job_ctx *ctx = context;
 
-	ctx->res = pgsql_exec(pg, "reading the jobs", "SELECT " JOB_COLUMNS
+	ctx->res = pgsql_exec(pg, "reading the jobs", "SELECT " PGSQL_JOB_COLUMNS
 			      " FROM mailmigrate.jobs ORDER BY id", NULL, error_r);
 	return ctx->res == NULL ? -1 : 0;
 }
@@ -381,7 +377,7 @@ static int pgsql_job_iter(struct store *store,
 	for (int row = 0; row < PQntuples(jctx.res) && ret == 0; row++) {
 		struct store_job job;
 
-		ret = job_decode(PGSQL(store), jctx.res, row, &job, error_r);
+		ret = pgsql_job_decode(PGSQL(store), jctx.res, row, &job, error_r);
 		if (ret == 0) {
 			ret = fn(&job, ctx);
 			store_job_clear(&job);

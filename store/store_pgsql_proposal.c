@@ -25,11 +25,8 @@
 #include "mm_alloc.h"
 #include "store_pgsql.h"
 
-#define PROPOSAL_COLUMNS \
-	"alias, account, state, sources, count, first_seen, last_seen"
-
-/* Row row of a SELECT PROPOSAL_COLUMNS into *p: 0 or -1. */
-static int proposal_decode(struct pgsql_store *pg, PGresult *res, int row,
+/* Row row of a SELECT PGSQL_PROPOSAL_COLUMNS into *p: 0 or -1. */
+int pgsql_proposal_decode(struct pgsql_store *pg, PGresult *res, int row,
 			   struct store_proposal *p, const char **error_r)
 {
 	uint32_t state;
@@ -67,13 +64,13 @@ static int proposal_load(struct pgsql_store *pg, const char *alias,
 	pgsql_param_str(&params, alias);
 	pgsql_param_str(&params, account);
 	res = pgsql_exec(pg, "reading an alias proposal",
-			 "SELECT " PROPOSAL_COLUMNS " FROM mailmigrate.proposals"
+			 "SELECT " PGSQL_PROPOSAL_COLUMNS " FROM mailmigrate.proposals"
 			 " WHERE alias = $1 AND account = $2 FOR UPDATE", &params,
 			 error_r);
 	if (res == NULL)
 		return -1;
 	ret = PQntuples(res) == 0 ? STORE_NOTFOUND :
-		proposal_decode(pg, res, 0, p, error_r);
+		pgsql_proposal_decode(pg, res, 0, p, error_r);
 	PQclear(res);
 	return ret;
 }
@@ -92,7 +89,7 @@ static int proposal_save(struct pgsql_store *pg, const struct store_proposal *p,
 	pgsql_param_i64(&params, p->first_seen);
 	pgsql_param_i64(&params, p->last_seen);
 	return pgsql_run(pg, "writing an alias proposal",
-			 "INSERT INTO mailmigrate.proposals (" PROPOSAL_COLUMNS ")"
+			 "INSERT INTO mailmigrate.proposals (" PGSQL_PROPOSAL_COLUMNS ")"
 			 " VALUES ($1, $2, $3, $4, $5, $6, $7)"
 			 " ON CONFLICT (alias, account) DO UPDATE SET"
 			 " state = EXCLUDED.state, sources = EXCLUDED.sources,"
@@ -157,7 +154,7 @@ static int proposal_add_txn(struct pgsql_store *pg, void *context,
 	pgsql_param_u64(&p, STORE_PROPOSAL_PENDING);
 	pgsql_param_u64(&p, STORE_PROPOSAL_REJECTED);
 	if (pgsql_run(pg, "adding an alias proposal",
-		      "INSERT INTO mailmigrate.proposals AS p (" PROPOSAL_COLUMNS ")"
+		      "INSERT INTO mailmigrate.proposals AS p (" PGSQL_PROPOSAL_COLUMNS ")"
 		      " SELECT $1, $2, $6::smallint, $3::integer, $4::bigint,"
 		      " $5::bigint, $5::bigint"
 		      " WHERE NOT EXISTS (SELECT 1 FROM mailmigrate.accounts"
@@ -373,7 +370,7 @@ static int proposal_iter_txn(struct pgsql_store *pg, void *context,
 	PGresult **res = context;
 
 	*res = pgsql_exec(pg, "reading the alias proposals",
-			  "SELECT " PROPOSAL_COLUMNS " FROM mailmigrate.proposals"
+			  "SELECT " PGSQL_PROPOSAL_COLUMNS " FROM mailmigrate.proposals"
 			  " ORDER BY alias, account", NULL, error_r);
 	return *res == NULL ? -1 : 0;
 }
@@ -390,7 +387,7 @@ static int pgsql_proposal_iter(struct store *store,
 	for (int row = 0; row < PQntuples(res) && ret == 0; row++) {
 		struct store_proposal p;
 
-		ret = proposal_decode(PGSQL(store), res, row, &p, error_r);
+		ret = pgsql_proposal_decode(PGSQL(store), res, row, &p, error_r);
 		if (ret == 0) {
 			ret = fn(&p, ctx);
 			store_proposal_clear(&p);
