@@ -20,27 +20,6 @@
 #include "mm_alloc.h"
 #include "store_pgsql.h"
 
-/* Names may not hold a newline: aliases travel joined by one. */
-static char *aliases_join(char *const *aliases, size_t count)
-{
-	size_t len = 1;
-	char *s, *p;
-
-	for (size_t i = 0; i < count; i++)
-		len += strlen(aliases[i]) + 1;
-	s = p = mm_malloc(len);
-	for (size_t i = 0; i < count; i++) {
-		size_t n = strlen(aliases[i]);
-
-		if (i > 0)
-			*p++ = '\n';
-		memcpy(p, aliases[i], n);
-		p += n;
-	}
-	*p = '\0';
-	return s;
-}
-
 static int aliases_ok(const struct store_account *acct, const char **error_r)
 {
 	if (acct->aliases_count > STORE_MAX_ALIASES)
@@ -140,7 +119,7 @@ int pgsql_account_load(struct pgsql_store *pg, const char *name, int lock,
 static void account_params(struct pgsql_params *p,
 			   const struct store_account *acct, char **aliases_r)
 {
-	*aliases_r = aliases_join(acct->aliases, acct->aliases_count);
+	*aliases_r = pgsql_names_join(acct->aliases, acct->aliases_count);
 	pgsql_params_init(p);
 	pgsql_param_str(p, acct->name);
 	pgsql_param_str(p, acct->domain);
@@ -494,7 +473,7 @@ static int account_late_mail_txn(struct pgsql_store *pg, void *context,
 	int ret;
 
 	/* One statement; names not in the store match no row. */
-	list = aliases_join(ctx->names, ctx->count);
+	list = pgsql_names_join(ctx->names, ctx->count);
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, list);
 	ret = pgsql_run(pg, "counting late mail",
