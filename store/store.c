@@ -18,6 +18,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -154,6 +155,63 @@ int store_alias_lookup(struct store *store, const char *alias,
 		       char *account_r, size_t size, const char **error_r)
 {
 	return store->v->alias_lookup(store, alias, account_r, size, error_r);
+}
+
+/* The backend-neutral resolution: an account, else an alias and its
+ * owner's state. Each read is its own transaction: an owner that goes
+ * between the two reads is an alias without an owner, as it would be a
+ * moment later anyway. */
+static int address_resolve_reads(struct store *store, const char *addr,
+				 struct store_address *r, const char **error_r)
+{
+	struct store_account acct;
+	int ret;
+
+	ret = store_account_get(store, addr, &acct, error_r);
+	if (ret == 0) {
+		r->kind = STORE_ADDR_ACCOUNT;
+		snprintf(r->owner, sizeof(r->owner), "%s", acct.name);
+		r->owner_exists = 1;
+		r->state = acct.state;
+		store_account_clear(&acct);
+		return 0;
+	}
+	if (ret != STORE_NOTFOUND)
+		return -1;
+	ret = store_alias_lookup(store, addr, r->owner, sizeof(r->owner),
+				 error_r);
+	if (ret == STORE_NOTFOUND) {
+		r->owner[0] = '\0';
+		return 0;
+	}
+	if (ret != 0)
+		return -1;
+	r->kind = STORE_ADDR_ALIAS;
+	ret = store_account_get(store, r->owner, &acct, error_r);
+	if (ret == 0) {
+		r->owner_exists = 1;
+		r->state = acct.state;
+		store_account_clear(&acct);
+		return 0;
+	}
+	return ret == STORE_NOTFOUND ? 0 : -1;
+}
+
+int store_address_resolve(struct store *store, const char *addr,
+			  struct store_address *addr_r, const char **error_r)
+{
+	char lower[STORE_MAX_ACCOUNT];
+	size_t len = strlen(addr);
+
+	memset(addr_r, 0, sizeof(*addr_r));
+	addr_r->kind = STORE_ADDR_NONE;
+	if (len == 0 || len >= sizeof(lower))
+		return 0;
+	for (size_t i = 0; i <= len; i++)
+		lower[i] = (char)tolower((unsigned char)addr[i]);
+	if (store->v->address_resolve != NULL)
+		return store->v->address_resolve(store, lower, addr_r, error_r);
+	return address_resolve_reads(store, lower, addr_r, error_r);
 }
 
 int store_alias_iter(struct store *store,

@@ -184,6 +184,28 @@ int store_account_add_alias(struct store *store, const char *name,
  *	existed and opened read-only), or -1 */
 int store_alias_lookup(struct store *store, const char *alias,
 		       char *account_r, size_t size, const char **error_r);
+/* What the store says of one address, in one look: an account, an
+ * alias (and of which account), or neither; and that account's state.
+ * The relay's question for every map lookup (relay_cache.c).
+ * An account is looked up first: an alias entry of an account's name
+ * is not an alias. */
+enum store_addr_kind {
+	STORE_ADDR_NONE,		/* neither an account nor an alias */
+	STORE_ADDR_ACCOUNT,
+	STORE_ADDR_ALIAS,
+};
+struct store_address {
+	enum store_addr_kind kind;
+	char owner[STORE_MAX_ACCOUNT];	/* the account: itself or the alias's */
+	int owner_exists;		/* an alias's account is in the store */
+	enum store_state state;		/* the owner's, if it exists */
+};
+/* Resolve addr (lowercased first) into *addr_r: on PostgreSQL one
+ * statement, on LMDB the account and alias reads.
+ * @return 0 (also for an address the store does not know: kind NONE)
+ *	or -1 */
+int store_address_resolve(struct store *store, const char *addr,
+			  struct store_address *addr_r, const char **error_r);
 /* Each alias in the index, in alias order, with its origin:
  * STORE_PROPOSAL_APPROVED or _TRUSTED, or -1 when unknown (gathered
  * before alias proposals existed). fn returns non-zero to stop. */

@@ -38,6 +38,10 @@ struct store_vfuncs {
 		const char *alias, const char **error_r);
 	int (*alias_lookup)(struct store *store, const char *alias,
 		char *account_r, size_t size, const char **error_r);
+	/* NULL: store_address_resolve() asks account_get and
+	 * alias_lookup (store.c) */
+	int (*address_resolve)(struct store *store, const char *addr,
+		struct store_address *addr_r, const char **error_r);
 	int (*alias_iter)(struct store *store, int (*fn)(const char *alias,
 		const char *account, int origin, void *ctx), void *ctx,
 		const char **error_r);

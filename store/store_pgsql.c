@@ -20,6 +20,16 @@
  *	once, up to PGSQL_TXN_TRIES times; a broken connection (the
  *	server restarted, failed over, or is in recovery) is made again
  *	at the start of the next call.
+ * STATEMENTS
+ *	A statement with parameters is prepared on its connection the
+ *	first time its text is run and executed by name after that, so
+ *	the server parses and plans it once per connection (the relay and
+ *	the auth-hook ask the same few questions all day). Up to
+ *	PGSQL_MAX_PREPARED texts per connection; more run unprepared.
+ *	A new connection starts with none. A plan the server refuses to
+ *	reuse because a table changed shape under it (0A000, after `init`
+ *	upgraded the schema while we ran) makes us forget every prepared
+ *	statement and run the transaction again.
  * SECURITY
  *	The connection parameters, the password among them, are kept
  *	for reconnecting and wiped on close. Error messages name the
@@ -118,23 +128,98 @@ static int pgsql_fail_res(struct pgsql_store *pg, const char *what,
 			  state == NULL ? "" : ")");
 }
 
+/* FNV-1a, 64 bits. */
+static uint64_t pgsql_sql_hash(const char *sql)
+{
+	uint64_t h = 14695981039346656037u;
+
+	for (; *sql != '\0'; sql++)
+		h = (h ^ (unsigned char)*sql) * 1099511628211u;
+	return h;
+}
+
+static void pgsql_prepared_forget(struct pgsql_store *pg)
+{
+	for (size_t i = 0; i < pg->prepared_count; i++)
+		mm_free(&pg->prepared[i].sql);
+	mm_free(&pg->prepared);
+	pg->prepared_count = 0;
+	pg->prepared_gen++;
+}
+
+/* The name sql is prepared under on this connection, preparing it if
+ * there is room: 0 with name filled, 1 to run it unprepared, -1 when
+ * preparing failed (*res_r holds the failure). */
+static int pgsql_prepared_name(struct pgsql_store *pg, const char *sql,
+			       const struct pgsql_params *params, char *name,
+			       size_t size, PGresult **res_r)
+{
+	uint64_t hash = pgsql_sql_hash(sql);
+	size_t i;
+
+	*res_r = NULL;
+	for (i = 0; i < pg->prepared_count; i++)
+		if (pg->prepared[i].hash == hash &&
+		    strcmp(pg->prepared[i].sql, sql) == 0)
+			break;
+	snprintf(name, size, "mm%u_%zu", pg->prepared_gen, i);
+	if (i < pg->prepared_count)
+		return 0;
+	if (i == PGSQL_MAX_PREPARED)
+		return 1;
+	*res_r = PQprepare(pg->conn, name, sql, params->n, NULL);
+	if (*res_r == NULL || PQresultStatus(*res_r) != PGRES_COMMAND_OK)
+		return -1;
+	PQclear(*res_r);
+	*res_r = NULL;
+	if (pg->prepared_count == 0)
+		pg->prepared = mm_calloc(PGSQL_MAX_PREPARED,
+					 sizeof(*pg->prepared));
+	pg->prepared[i].hash = hash;
+	pg->prepared[i].sql = mm_strdup(sql);
+	pg->prepared_count++;
+	return 0;
+}
+
 PGresult *pgsql_exec(struct pgsql_store *pg, const char *what,
 		     const char *sql, const struct pgsql_params *params,
 		     const char **error_r)
 {
 	ExecStatusType status;
 	PGresult *res;
+	char name[32];
+	int prepared = 0;
 
 	pg->last_sqlstate[0] = '\0';
-	if (params == NULL)	/* may be several statements (the schema) */
+	if (params == NULL) {	/* may be several statements (the schema) */
 		res = PQexec(pg->conn, sql);
-	else
-		res = PQexecParams(pg->conn, sql, params->n, NULL, params->values,
-				   params->lengths, params->formats, 0);
+	} else {
+		switch (pgsql_prepared_name(pg, sql, params, name, sizeof(name),
+					    &res)) {
+		case 0:
+			prepared = 1;
+			res = PQexecPrepared(pg->conn, name, params->n,
+					     params->values, params->lengths,
+					     params->formats, 0);
+			break;
+		case 1:
+			res = PQexecParams(pg->conn, sql, params->n, NULL,
+					   params->values, params->lengths,
+					   params->formats, 0);
+			break;
+		default:
+			break;	/* res: the failure to prepare */
+		}
+	}
 	status = res == NULL ? PGRES_FATAL_ERROR : PQresultStatus(res);
 	if (status == PGRES_COMMAND_OK || status == PGRES_TUPLES_OK)
 		return res;
 	(void)pgsql_fail_res(pg, what, res, error_r);
+	if (prepared && strcmp(pg->last_sqlstate, "0A000") == 0) {
+		/* A stale plan: forget them all, and say so to pgsql_txn(). */
+		pgsql_prepared_forget(pg);
+		pg->replan = 1;
+	}
 	PQclear(res);
 	return NULL;
 }
@@ -312,6 +397,7 @@ static int pgsql_connect(struct pgsql_store *pg, const char **error_r)
 		PQfinish(pg->conn);
 		pg->conn = NULL;
 	}
+	pgsql_prepared_forget(pg);	/* a new session has none */
 	pg->conn = PQconnectdbParams((const char *const *)pg->keywords,
 				     (const char *const *)pg->values, 0);
 	if (pg->conn == NULL)
@@ -368,6 +454,7 @@ static int pgsql_txn(struct store *store, const char *begin, pgsql_txn_fn *fn,
 			return -1;
 		}
 		pg->in_txn = 1;
+		pg->replan = 0;
 		ret = fn(pg, ctx, error_r);
 		pg->in_txn = 0;
 		if (ret < 0) {
@@ -380,7 +467,7 @@ static int pgsql_txn(struct store *store, const char *begin, pgsql_txn_fn *fn,
 				(void)pgsql_run(pg, "rolling back", "ROLLBACK", NULL,
 						NULL, &ignored);
 			}
-			if (pgsql_sqlstate_retry(state))
+			if (pgsql_sqlstate_retry(state) || pg->replan)
 				continue;
 			/* A single statement on a connection that broke
 			 * since the last call never ran: once more. */
@@ -578,6 +665,7 @@ static void pgsql_close(struct store *store)
 	if (pg->conn != NULL)
 		PQfinish(pg->conn);
 	pg->conn = NULL;
+	pgsql_prepared_forget(pg);
 	pgsql_load_free(pg);
 	pgsql_free_params(pg);
 	mm_free(&pg->where);

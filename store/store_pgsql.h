@@ -42,7 +42,19 @@ struct pgsql_store {
 	char **values;		/* (the password among them, wiped on close) */
 	char last_sqlstate[6];	/* of the last failed statement; "" */
 	int in_txn;
+	/* statements prepared on this connection (store_pgsql.c) */
+	struct pgsql_prepared *prepared;
+	size_t prepared_count;
+	unsigned prepared_gen;	/* in their names; moves on when forgotten */
+	int replan;		/* a statement failed on a stale plan */
 	struct pgsql_load *load; /* a copy loading (store_pgsql_dump.c) */
+};
+
+#define PGSQL_MAX_PREPARED 256
+
+struct pgsql_prepared {
+	uint64_t hash;		/* of sql */
+	char *sql;
 };
 
 static inline struct pgsql_store *PGSQL(struct store *store)

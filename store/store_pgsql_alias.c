@@ -299,6 +299,78 @@ static int pgsql_alias_lookup(struct store *store, const char *alias,
 	return pgsql_single(store, alias_lookup_txn, &ctx, error_r);
 }
 
+/* --- one address, one statement (the relay's question) ------------------ */
+
+struct address_ctx {
+	const char *addr;
+	struct store_address *r;
+};
+
+/* The account row if there is one, else the alias row with its owner's
+ * state (NULL when the owner is gone): one statement, one round trip. */
+static int address_resolve_txn(struct pgsql_store *pg, void *context,
+			       const char **error_r)
+{
+	struct address_ctx *ctx = context;
+	struct store_address *r = ctx->r;
+	struct pgsql_params p;
+	PGresult *res;
+	const char *who;
+	uint32_t kind, state = 0;
+	size_t len;
+	int bad = 0;
+
+	pgsql_params_init(&p);
+	pgsql_param_str(&p, ctx->addr);
+	res = pgsql_exec(pg, "resolving an address",
+			 "SELECT 0, name, state FROM mailmigrate.accounts"
+			 " WHERE name = $1"
+			 " UNION ALL"
+			 " SELECT 1, al.account, o.state"
+			 " FROM mailmigrate.aliases al"
+			 " LEFT JOIN mailmigrate.accounts o ON o.name = al.account"
+			 " WHERE al.alias = $1"
+			 " ORDER BY 1 LIMIT 1",
+			 &p, error_r);
+	if (res == NULL)
+		return -1;
+	r->kind = STORE_ADDR_NONE;
+	r->owner[0] = '\0';
+	r->owner_exists = 0;
+	if (PQntuples(res) == 0) {
+		PQclear(res);
+		return 0;
+	}
+	kind = pgsql_get_u32(res, 0, 0, &bad);
+	who = PQgetvalue(res, 0, 1);
+	len = strlen(who);
+	if (!PQgetisnull(res, 0, 2)) {
+		state = pgsql_get_u32(res, 0, 2, &bad);
+		r->owner_exists = 1;
+	}
+	if (bad || kind > 1 || len == 0 || len >= sizeof(r->owner) ||
+	    state >= STORE_STATE_COUNT) {
+		PQclear(res);
+		return store_fail(error_r, "store postgresql:%s: address "
+				  "'%.200s': damaged account or alias row",
+				  pg->where, ctx->addr);
+	}
+	r->kind = kind == 0 ? STORE_ADDR_ACCOUNT : STORE_ADDR_ALIAS;
+	memcpy(r->owner, who, len + 1);
+	r->state = (enum store_state)state;
+	PQclear(res);
+	return 0;
+}
+
+static int pgsql_address_resolve(struct store *store, const char *addr,
+				 struct store_address *addr_r,
+				 const char **error_r)
+{
+	struct address_ctx ctx = { addr, addr_r };
+
+	return pgsql_single(store, address_resolve_txn, &ctx, error_r);
+}
+
 static int alias_iter_txn(struct pgsql_store *pg, void *context,
 			  const char **error_r)
 {
@@ -349,6 +421,7 @@ void pgsql_vfuncs_alias(struct store_vfuncs *v)
 {
 	v->account_add_alias = pgsql_account_add_alias;
 	v->alias_lookup = pgsql_alias_lookup;
+	v->address_resolve = pgsql_address_resolve;
 	v->alias_iter = pgsql_alias_iter;
 	pgsql_vfuncs_proposal(v);
 }

@@ -110,6 +110,72 @@ START_TEST(alias_create_indexes)
 }
 END_TEST
 
+static void expect_address(struct store *store, const char *addr,
+			   enum store_addr_kind kind, const char *owner,
+			   int owner_exists, enum store_state state)
+{
+	struct store_address a;
+	const char *error = "";
+
+	ck_assert_msg(store_address_resolve(store, addr, &a, &error) == 0,
+		      "%s: %s", addr, error);
+	ck_assert_msg(a.kind == kind, "%s: kind %d, want %d", addr, a.kind, kind);
+	ck_assert_str_eq(a.owner, owner);
+	ck_assert_int_eq(a.owner_exists, owner_exists);
+	if (owner_exists)
+		ck_assert_int_eq(a.state, state);
+}
+
+/* One look at an address: account, alias with its owner's state, or
+ * nothing; an account before an alias of its name; an alias whose
+ * account went (PostgreSQL: a row deleted by hand). */
+START_TEST(address_resolve)
+{
+	struct store *store = test_open(0, 0);
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 10);
+	test_add(store, "b@example.test", NULL, 10);
+	ck_assert_int_eq(store_account_set_state(store, "b@example.test",
+						 STORE_STATE_COPIED, 20, &error), 0);
+	ck_assert_int_eq(store_account_add_alias(store, "b@example.test",
+						 "x@example.test", &error), 0);
+	expect_address(store, "A@Example.Test", STORE_ADDR_ACCOUNT,
+		       "a@example.test", 1, STORE_STATE_QUEUED);
+	expect_address(store, "x@example.test", STORE_ADDR_ALIAS,
+		       "b@example.test", 1, STORE_STATE_COPIED);
+	expect_address(store, "nobody@example.test", STORE_ADDR_NONE, "", 0, 0);
+	expect_address(store, "", STORE_ADDR_NONE, "", 0, 0);
+	/* Again: the second time runs prepared statements on PostgreSQL. */
+	ck_assert_int_eq(store_account_set_state(store, "a@example.test",
+						 STORE_STATE_MIGRATING, 30, &error), 0);
+	expect_address(store, "a@example.test", STORE_ADDR_ACCOUNT,
+		       "a@example.test", 1, STORE_STATE_MIGRATING);
+	expect_address(store, "x@example.test", STORE_ADDR_ALIAS,
+		       "b@example.test", 1, STORE_STATE_COPIED);
+	if (test_is_pgsql()) {
+		/* An alias entry of an account's own name: the account. */
+		test_pg_exec(test_pg_conninfo(), "INSERT INTO mailmigrate.aliases"
+			     " VALUES ('a@example.test', 'b@example.test')");
+		expect_address(store, "a@example.test", STORE_ADDR_ACCOUNT,
+			       "a@example.test", 1, STORE_STATE_MIGRATING);
+		/* An alias whose account is gone. */
+		test_pg_exec(test_pg_conninfo(), "DELETE FROM mailmigrate.accounts"
+			     " WHERE name = 'b@example.test'");
+		expect_address(store, "x@example.test", STORE_ADDR_ALIAS,
+			       "b@example.test", 0, 0);
+		/* A table whose shape changed under a prepared statement
+		 * (0A000: cached plan must not change result type): the
+		 * statements are forgotten and the call made again. */
+		test_pg_exec(test_pg_conninfo(), "ALTER TABLE mailmigrate.accounts"
+			     " ALTER COLUMN state TYPE integer");
+		expect_address(store, "a@example.test", STORE_ADDR_ACCOUNT,
+			       "a@example.test", 1, STORE_STATE_MIGRATING);
+	}
+	store_close(&store);
+}
+END_TEST
+
 /* Remove a database, as in a store made before it existed. */
 static void drop_db(const char *name)
 {
@@ -446,6 +512,7 @@ static Suite *alias_suite(void)
 	tcase_add_test(tc, alias_add_lookup);
 	tcase_add_test(tc, alias_put_reindexes);
 	tcase_add_test(tc, alias_create_indexes);
+	tcase_add_test(tc, address_resolve);
 	if (!test_is_pgsql())	/* LMDB stores of older releases */
 		tcase_add_test(tc, alias_old_store);
 	tcase_add_test(tc, proposal_pending_then_approved);
