@@ -169,7 +169,7 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(relay_max_clients, CFG_UINT, "2000", .min = 1, .max = 1000000),
 	/* "auto": 5 on PostgreSQL, 0 (off) on LMDB (cfg_parse_finish) */
 	GKEY(relay_cache_ttl, CFG_UINT, "5", .min = 0, .max = 3600),
-	GKEY(relay_cache_size, CFG_UINT, "4096", .min = 1, .max = 10000000),
+	GKEY(relay_cache_size, CFG_UINT, "65536", .min = 1, .max = 1000000),
 	GKEY(default_domain, CFG_DOMAIN, NULL),
 	GKEY(user_home, CFG_PATH, "/var/vmail/%d/%n"),
 	GKEY(user_mail, CFG_WORD, "maildir:~/Maildir"),

@@ -127,7 +127,7 @@ struct cfg {
 	unsigned relay_max_clients;	/* default 2000 */
 	unsigned relay_cache_ttl;	/* seconds; default 5 on PostgreSQL,
 					 * 0 (no cache) on LMDB */
-	unsigned relay_cache_size;	/* slots, default 4096 */
+	unsigned relay_cache_size;	/* addresses kept, default 65536 */
 	char *default_domain;		/* NULL: none */
 	char *user_home;		/* default /var/vmail/%d/%n */
 	char *user_mail;		/* default maildir:~/Maildir */

@@ -103,31 +103,19 @@ int relay_late_flush(struct relay_late *late, struct store *store, time_t now);
 
 /* --- relay_cache.c: resolutions, kept relay_cache_ttl seconds ----------- */
 
-enum relay_addr_kind {
-	RELAY_ADDR_NONE,		/* neither an account nor an alias */
-	RELAY_ADDR_ACCOUNT,
-	RELAY_ADDR_ALIAS,
-};
-
-/* What the store says of one (lowercased) address. */
-struct relay_entry {
-	enum relay_addr_kind kind;
-	char owner[STORE_MAX_ACCOUNT];	/* the account: itself or the alias's */
-	int owner_exists;		/* an alias's account is in the store */
-	enum store_state state;		/* the owner's, if it exists */
-};
-
 struct relay_maps;
 struct relay_cache;
-/* A cache of size slots keeping resolutions ttl seconds; NULL (no
+/* A cache keeping up to size resolutions ttl seconds each; NULL (no
  * cache) when either is 0. */
 struct relay_cache *relay_cache_new(size_t size, unsigned ttl);
 void relay_cache_free(struct relay_cache **cache);
 void relay_cache_counts(const struct relay_cache *cache, uint64_t *hits_r,
 			uint64_t *misses_r);
+/* Addresses kept now (expired ones included, until they are pushed out). */
+size_t relay_cache_count(const struct relay_cache *cache);
 /* Resolve addr through maps' cache (if any) and store: 0 or -1. */
 int relay_resolve(struct relay_maps *maps, const char *addr,
-		  struct relay_entry *e_r, const char **error_r);
+		  struct store_address *a_r, const char **error_r);
 /* Monotonic seconds: the cache's clock unless maps->clock is set. */
 time_t relay_clock(void);
 

@@ -79,7 +79,7 @@ static enum relay_status map_transport(struct relay_maps *maps,
 				       char *data, size_t datasize)
 {
 	const struct cfg_domain *dom = cfg_domain_find(maps->cfg, domain);
-	struct relay_entry e;
+	struct store_address e;
 	const char *error;
 	int to_old;
 
@@ -109,7 +109,7 @@ static enum relay_status map_mailbox(struct relay_maps *maps, const char *addr,
 {
 	const struct cfg_domain *dom = cfg_domain_find(maps->cfg, domain);
 	char owner[STORE_MAX_ACCOUNT];
-	struct relay_entry e;
+	struct store_address e;
 	const char *error;
 
 	if (relay_resolve(maps, addr, &e, &error) < 0)
@@ -133,14 +133,14 @@ static enum relay_status map_mailbox(struct relay_maps *maps, const char *addr,
 static enum relay_status map_alias(struct relay_maps *maps, const char *addr,
 				   char *data, size_t datasize)
 {
-	struct relay_entry e;
+	struct store_address e;
 	const char *error;
 
 	/* An account is never rewritten to another (an alias entry of its
 	 * name may be left from a store made before accounts won). */
 	if (relay_resolve(maps, addr, &e, &error) < 0)
 		return map_temp(maps, RELAY_MAP_ALIAS, addr, error, data, datasize);
-	if (e.kind != RELAY_ADDR_ALIAS)
+	if (e.kind != STORE_ADDR_ALIAS)
 		return RELAY_NOTFOUND;
 	snprintf(data, datasize, "%s", e.owner);
 	return RELAY_OK;

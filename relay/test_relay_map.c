@@ -522,6 +522,60 @@ START_TEST(map_cache_lifetime)
 }
 END_TEST
 
+/* The cache holds size addresses at most: the one learned longest ago
+ * goes first; an address asked again is learned again (it does not
+ * take a second entry). */
+START_TEST(map_cache_bound)
+{
+	char data[RELAY_MAX_DATA], addr[64];
+	uint64_t hits, misses;
+
+	add_in_state("bob@example.test", "example.test", STORE_STATE_QUEUED);
+	maps.cache = relay_cache_new(4, 60);
+	maps.clock = cache_clock;
+	cache_now = 1000;
+	for (int i = 0; i < 5; i++) {
+		snprintf(addr, sizeof(addr), "u%d@example.test", i);
+		ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT, addr,
+						  data, sizeof(data)), RELAY_OK);
+		ck_assert_uint_eq(relay_cache_count(maps.cache), i < 4 ? i + 1 : 4);
+	}
+	/* u0 went; u1..u4 are kept. */
+	for (int i = 4; i >= 1; i--) {
+		snprintf(addr, sizeof(addr), "u%d@example.test", i);
+		ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_MAILBOX, addr,
+						  data, sizeof(data)), RELAY_OK);
+	}
+	relay_cache_counts(maps.cache, &hits, &misses);
+	ck_assert_uint_eq(hits, 4);
+	ck_assert_uint_eq(misses, 5);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "u0@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	relay_cache_counts(maps.cache, &hits, &misses);
+	ck_assert_uint_eq(misses, 6);
+	ck_assert_uint_eq(relay_cache_count(maps.cache), 4);
+	/* u1 was the oldest: gone for u0. An expired entry asked again is
+	 * learned again in its place. */
+	cache_now = 1060;
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "bob@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "bob@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	ck_assert_int_eq(relay_map_lookup(&maps, RELAY_MAP_TRANSPORT,
+					  "u0@example.test", data, sizeof(data)),
+			 RELAY_OK);
+	relay_cache_counts(maps.cache, &hits, &misses);
+	ck_assert_uint_eq(hits, 5);
+	ck_assert_uint_eq(misses, 8);
+	ck_assert_uint_eq(relay_cache_count(maps.cache), 4);
+	relay_cache_free(&maps.cache);
+	maps.clock = NULL;
+}
+END_TEST
+
 static Suite *map_suite(void)
 {
 	Suite *s = suite_create("relay_map");
@@ -533,6 +587,7 @@ static Suite *map_suite(void)
 	tcase_add_test(tc, map_late_mail);
 	tcase_add_test(tc, map_account_before_alias);
 	tcase_add_test(tc, map_cache_lifetime);
+	tcase_add_test(tc, map_cache_bound);
 	tcase_add_test(tc, map_store_error_is_temp);
 	tcase_add_test(tc, late_table_bounded);
 	tcase_add_test(tc, late_write_off_the_loop);
