@@ -56,13 +56,13 @@ static void log_counters(const struct relay_maps *maps)
 	relay_cache_counts(maps->cache, &hits, &misses);
 	log_info("lookups: transport %llu, mailbox %llu, alias %llu; routed to "
 		 "OLD %llu; store errors (TEMP) %llu; cache hits %llu, "
-		 "misses %llu",
+		 "misses %llu, %zu addresses kept",
 		 (unsigned long long)maps->lookups[RELAY_MAP_TRANSPORT],
 		 (unsigned long long)maps->lookups[RELAY_MAP_MAILBOX],
 		 (unsigned long long)maps->lookups[RELAY_MAP_ALIAS],
 		 (unsigned long long)maps->to_old,
 		 (unsigned long long)maps->temp, (unsigned long long)hits,
-		 (unsigned long long)misses);
+		 (unsigned long long)misses, relay_cache_count(maps->cache));
 }
 
 /* SIGHUP: read the configuration again. */

@@ -37,6 +37,7 @@
  */
 #include "config.h"
 
+#include <poll.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -429,8 +430,31 @@ static int pgsql_sqlstate_retry(const char *state)
 	return strcmp(state, "40001") == 0 || strcmp(state, "40P01") == 0;
 }
 
-static int pgsql_txn(struct store *store, const char *begin, pgsql_txn_fn *fn,
-		     void *ctx, const char **error_r)
+/* Whether the connection can take a statement: a server that ended our
+ * session (a restart, a failover, pg_terminate_backend) said so and
+ * closed the socket; reading what is there finds that out before a
+ * statement is sent into a dead session. */
+static int pgsql_alive(struct pgsql_store *pg)
+{
+	struct pollfd pfd;
+
+	if (pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK)
+		return 0;
+	/* An idle session hears nothing from the server but its goodbye
+	 * (the FATAL message, then the end of the stream): read while
+	 * there is something, a few times at most. */
+	pfd.fd = PQsocket(pg->conn);
+	pfd.events = POLLIN;
+	for (int i = 0; i < 4 && pfd.fd >= 0 && poll(&pfd, 1, 0) == 1 &&
+	     PQstatus(pg->conn) == CONNECTION_OK; i++)
+		(void)PQconsumeInput(pg->conn);
+	return PQstatus(pg->conn) == CONNECTION_OK;
+}
+
+/* write: a single statement that changes something (begin NULL) is
+ * never sent twice: if its connection broke under it, it may have run. */
+static int pgsql_txn(struct store *store, const char *begin, int write,
+		     pgsql_txn_fn *fn, void *ctx, const char **error_r)
 {
 	struct pgsql_store *pg = PGSQL(store);
 	int ret, reconnected = 0;
@@ -439,8 +463,7 @@ static int pgsql_txn(struct store *store, const char *begin, pgsql_txn_fn *fn,
 		return store_fail(error_r, "store postgresql:%s: a store call "
 				  "inside a store call", pg->where);
 	for (unsigned tries = 0; tries < PGSQL_TXN_TRIES; tries++) {
-		if ((pg->conn == NULL || PQstatus(pg->conn) != CONNECTION_OK) &&
-		    pgsql_connect(pg, error_r) < 0)
+		if (!pgsql_alive(pg) && pgsql_connect(pg, error_r) < 0)
 			return -1;
 		if (begin != NULL &&
 		    pgsql_run(pg, "beginning a transaction", begin, NULL, NULL,
@@ -469,9 +492,9 @@ static int pgsql_txn(struct store *store, const char *begin, pgsql_txn_fn *fn,
 			}
 			if (pgsql_sqlstate_retry(state) || pg->replan)
 				continue;
-			/* A single statement on a connection that broke
-			 * since the last call never ran: once more. */
-			if (begin == NULL && !reconnected &&
+			/* A single read on a connection that broke since
+			 * pgsql_alive() looked: once more, fresh. */
+			if (begin == NULL && !write && !reconnected &&
 			    PQstatus(pg->conn) != CONNECTION_OK) {
 				reconnected = 1;
 				tries--;
@@ -498,13 +521,13 @@ int pgsql_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
 {
 	if (store->readonly)
 		return store_fail(error_r, "store opened read-only");
-	return pgsql_txn(store, "BEGIN", fn, ctx, error_r);
+	return pgsql_txn(store, "BEGIN", 1, fn, ctx, error_r);
 }
 
 int pgsql_single(struct store *store, pgsql_txn_fn *fn, void *ctx,
 		 const char **error_r)
 {
-	return pgsql_txn(store, NULL, fn, ctx, error_r);
+	return pgsql_txn(store, NULL, 0, fn, ctx, error_r);
 }
 
 int pgsql_single_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
@@ -512,14 +535,14 @@ int pgsql_single_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
 {
 	if (store->readonly)
 		return store_fail(error_r, "store opened read-only");
-	return pgsql_txn(store, NULL, fn, ctx, error_r);
+	return pgsql_txn(store, NULL, 1, fn, ctx, error_r);
 }
 
 int pgsql_read(struct store *store, pgsql_txn_fn *fn, void *ctx,
 	       const char **error_r)
 {
 	return pgsql_txn(store, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY",
-			 fn, ctx, error_r);
+			 0, fn, ctx, error_r);
 }
 
 /* --- open and close -------------------------------------------------------------- */

@@ -85,7 +85,11 @@ int pgsql_read(struct store *store, pgsql_txn_fn *fn, void *ctx,
 int pgsql_single(struct store *store, pgsql_txn_fn *fn, void *ctx,
 		 const char **error_r);
 /* The same for a write: refused on a read-only handle, as
- * pgsql_write() refuses it. */
+ * pgsql_write() refuses it; and never sent twice: a connection that
+ * the server closed while idle is found before the statement goes out
+ * and made again, but one that breaks under the statement is a
+ * failure (the statement may have run; the caller retries later, as
+ * for any store failure). */
 int pgsql_single_write(struct store *store, pgsql_txn_fn *fn, void *ctx,
 		       const char **error_r);
 

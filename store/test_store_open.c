@@ -540,6 +540,16 @@ START_TEST(pg_reconnect)
 		test_pg_exec(test_pg_conninfo(), "SELECT pg_terminate_backend(pid)"
 			     " FROM pg_stat_activity WHERE datname = current_database()"
 			     " AND pid <> pg_backend_pid()");
+		/* Until they are gone: a session ended while idle is
+		 * found before a statement is sent (a write is never sent
+		 * twice, so a session that breaks under it would be a
+		 * failure). */
+		for (int i = 0; test_pg_value("SELECT count(*) FROM pg_stat_activity"
+					      " WHERE datname = current_database()"
+					      " AND pid <> pg_backend_pid()") > 0; i++) {
+			ck_assert_int_lt(i, 1000);
+			usleep(10000);
+		}
 		switch (round) {
 		case 0:
 			ck_assert_int_eq(store_account_get(store, "a@example.test",
