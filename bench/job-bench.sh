@@ -52,7 +52,7 @@ for w in $WORKERS; do
 	esac
 done
 
-DIR=$(mktemp -d /tmp/mmjob.XXXXXX)
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/mmjob.XXXXXX")
 chmod 755 "$DIR"	# the PostgreSQL server (user postgres) lives under it
 HOSTS=
 cleanup() {

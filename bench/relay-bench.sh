@@ -73,7 +73,7 @@ CC=${CC:-cc}
 . "$top/bench/bench_store.sh"
 bench_backends "$BACKENDS"
 
-DIR=$(mktemp -d /tmp/mmbench.XXXXXX)
+DIR=$(mktemp -d "${TMPDIR:-/tmp}/mmbench.XXXXXX")
 chmod 755 "$DIR"	# the PostgreSQL server (user postgres) lives under it
 # Servers running: "name:pid" each (null, lmdb, postgresql).
 SERVERS=
