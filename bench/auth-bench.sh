@@ -55,12 +55,12 @@ MAILMIGRATE=$top_builddir/cli/mailmigrate
 MAILMIGRATED=$top_builddir/puller/mailmigrated
 MODULE=$top_builddir/auth-hook/.libs/libauthdb_mailmigrate.so
 export HARNESS
-# shellcheck source=../tests/integration/lib.sh
+# shellcheck source-path=SCRIPTDIR source=../tests/integration/lib.sh
 . "$TOP/tests/integration/lib.sh"
-# shellcheck source=bench_store.sh
+# shellcheck source-path=SCRIPTDIR source=bench_store.sh
 . "$TOP/bench/bench_store.sh"
-top=$TOP
-MM=$MAILMIGRATE
+# shellcheck disable=SC2034  # read by bench_store.sh
+top=$TOP MM=$MAILMIGRATE
 bench_backends "$BACKENDS"
 mm_require_root_and_pkgs
 [ -f "$MODULE" ] || fail "build first: no $MODULE"
@@ -164,8 +164,9 @@ for b in $BACKENDS; do
 	"$MAILMIGRATE" -c "$CONF" init >/dev/null || fail "$b: init failed"
 	# The auth workers read the public key, and the LMDB store (a
 	# PostgreSQL store has no files in state_dir).
-	chgrp dovecot "$D/secret.key.pub" && chmod 640 "$D/secret.key.pub" ||
+	if ! chgrp dovecot "$D/secret.key.pub" || ! chmod 640 "$D/secret.key.pub"; then
 		fail "cannot give the auth workers the public key"
+	fi
 	if [ "$b" = lmdb ]; then
 		chgrp -R dovecot "$D/state-$b" || fail "cannot give the auth workers the store"
 	fi

@@ -32,6 +32,7 @@
 #                          than queueing account by account on PostgreSQL
 #
 # Needs MM (the mailmigrate CLI) and top set by the caller.
+# shellcheck shell=sh disable=SC2154  # top and MM: the caller's
 
 BENCH_PG_DIR=
 

@@ -42,7 +42,7 @@ JB=$build/bench/job_bench
 for p in "$MM" "$JB"; do
 	[ -x "$p" ] || { echo "job-bench: $p not built (./configure && make)" >&2; exit 2; }
 done
-# shellcheck source=bench_store.sh
+# shellcheck source-path=SCRIPTDIR source=bench_store.sh
 . "$top/bench/bench_store.sh"
 bench_backends "$BACKENDS"
 for w in $WORKERS; do
@@ -156,7 +156,7 @@ bench_pg_stop
 printf 'job-bench: %s accounts with a copy job each, 2 puller hosts, %s cores, load %s, %s\n' \
 	"$ACCOUNTS" "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)" "$(date -u +%Y-%m-%dT%H:%MZ)"
 printf '%-11s %7s %6s %11s %7s %7s %8s %9s %7s %6s %5s %7s\n' backend workers "a+b" \
-	"taken a/b" taken done seconds "jobs/s" "% LMDB" twice left errors
+	"taken a/b" taken "done" seconds "jobs/s" "% LMDB" twice left errors
 awk '
 	{ row[NR] = $0; if ($1 == "lmdb") lm[$2] = $8 }
 	END {

@@ -69,7 +69,7 @@ done
 command -v postmap >/dev/null || { echo "relay-bench: postmap not found (postfix)" >&2; exit 2; }
 CC=${CC:-cc}
 
-# shellcheck source=bench_store.sh
+# shellcheck source-path=SCRIPTDIR source=bench_store.sh
 . "$top/bench/bench_store.sh"
 bench_backends "$BACKENDS"
 

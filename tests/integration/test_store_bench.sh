@@ -106,7 +106,7 @@ t_auth() {
 t_no_leftovers() {
 	# The relay and job benches stopped what they started (the relays,
 	# the null server, the job hosts, PostgreSQL) and removed their dirs.
-	if ps -eo args | grep -F "$D/tmp/" | grep -v grep; then
+	if pgrep -af -- "$D/tmp/"; then
 		echo "a process of a bench is still running"; return 1
 	fi
 	[ -z "$(ls -A "$D/tmp")" ] || { ls -l "$D/tmp"; return 1; }
