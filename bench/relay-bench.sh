@@ -236,8 +236,8 @@ single_qps=$(awk '{ print $(NF - 3) }' "$DIR/single.line")
 
 echo
 awk -v s="$stream_qps" -v p="$single_qps" '$1 != "null" {
-	printf "%-10s %3d client%s: %5.2fx postmap -q - (1 process), %5.0fx postmap -q KEY\n",
-		$1 ",", $2, $2 == 1 ? " " : "s", $3 / s, $3 / p }' "$DIR/results"
+	printf "%-11s %3d clients: %5.2fx postmap -q - (1 process), %5.0fx postmap -q KEY\n",
+		$1 ",", $2, $3 / s, $3 / p }' "$DIR/results"
 
 # The targets.
 echo
