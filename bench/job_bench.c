@@ -97,7 +97,7 @@ static int worker_run(const struct job_bench *b)
 	char owner[128], path[4096];
 	uint64_t taken = 0, done = 0, failed = 0, start, end;
 	FILE *ids;
-	int fd, ret;
+	int fd, ready, ret;
 
 	snprintf(owner, sizeof(owner), "%s:%ld", b->host, (long)getpid());
 	if (store_open(b->spec, &opts, &store, &error) < 0) {
@@ -115,7 +115,8 @@ static int worker_run(const struct job_bench *b)
 		return 1;
 	}
 	snprintf(path, sizeof(path), "%s/%s.%ld.ready", b->dir, b->host, (long)getpid());
-	if (close(open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0) {
+	if ((ready = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0644)) < 0 ||
+	    close(ready) < 0) {
 		fprintf(stderr, "job_bench %s: %s: %s\n", owner, path, strerror(errno));
 		return 1;
 	}
