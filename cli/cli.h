@@ -196,7 +196,7 @@ int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv);	/* cli_add.c */
 int cli_cmd_bulk(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);	/* cli_show.c */
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv);	/* cli_stats.c */
 int cli_cmd_log(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv); /* cli_export.c */
 int cli_export_passwd(struct cli_ctx *ctx, int argc, char **argv); /* cli_export_passwd.c */
