@@ -20,8 +20,9 @@
 /* --- stats ------------------------------------------------------------------ */
 
 /* The figures, as JSON. */
-static void cli_stats_json(const struct store_stats *st)
+static void cli_stats_json(const struct cli_progress *pr)
 {
+	const struct store_stats *st = &pr->st;
 	struct cli_json j;
 
 	cli_json_init(&j, stdout);
@@ -54,13 +55,53 @@ static void cli_stats_json(const struct store_stats *st)
 	cli_json_u64(&j, "jobs_pending", st->jobs_pending);
 	cli_json_u64(&j, "jobs_leased", st->jobs_leased);
 	cli_json_bool(&j, "paused", st->paused);
+	/* What is left and when it ends (cli_progress.c). */
+	if (pr->left_known)
+		cli_json_u64(&j, "bytes_left", pr->left_running + pr->left_queued);
+	else
+		cli_json_null(&j, "bytes_left");
+	cli_json_u64(&j, "bytes_left_running", pr->left_running);
+	cli_json_u64(&j, "bytes_left_queued", pr->left_queued);
+	cli_json_bool(&j, "bytes_left_estimated", pr->left_estimated);
+	cli_json_u64(&j, "average_mailbox_bytes", pr->avg_account_bytes);
+	if (pr->eta >= 0)
+		cli_json_u64(&j, "eta_seconds", (uint64_t)pr->eta);
+	else
+		cli_json_null(&j, "eta_seconds");
+	cli_json_array(&j, "running");
+	for (size_t i = 0; i < pr->running_count; i++) {
+		const struct store_progress *p = &pr->running[i];
+
+		cli_json_object(&j, NULL);
+		cli_json_str(&j, "account", p->account);
+		cli_json_str(&j, "worker", p->owner);
+		if (p->folder != NULL)
+			cli_json_str(&j, "folder", p->folder);
+		else
+			cli_json_null(&j, "folder");
+		cli_json_u64(&j, "folder_index", p->folder_index);
+		cli_json_u64(&j, "folder_count", p->folder_count);
+		cli_json_u64(&j, "messages_done", p->messages_done);
+		cli_json_u64(&j, "messages_total", p->messages_total);
+		cli_json_u64(&j, "bytes_done", p->bytes_done);
+		if (p->bytes_total != 0)
+			cli_json_u64(&j, "bytes_total", p->bytes_total);
+		else
+			cli_json_null(&j, "bytes_total");
+		cli_json_time(&j, "started", p->started);
+		cli_json_time(&j, "updated", p->updated);
+		cli_json_bool(&j, "stalled", cli_progress_stale(pr, p));
+		cli_json_end(&j, '}');
+	}
+	cli_json_end(&j, ']');
 	cli_json_end(&j, '}');
 }
 
 /* The figures, as aligned lines. */
-static void cli_stats_text(const struct store_stats *st)
+static void cli_stats_text(const struct cli_progress *pr)
 {
-	char t[64], size[32];
+	const struct store_stats *st = &pr->st;
+	char t[64], size[32], line[400], eta[32];
 
 	cli_kv("Start of migration", cli_time_local(st->started, t, sizeof(t)));
 	cli_kvf("Mailboxes total", "%llu", (unsigned long long)st->accounts);
@@ -95,6 +136,43 @@ static void cli_stats_text(const struct store_stats *st)
 	cli_kvf("Jobs pending", "%llu", (unsigned long long)st->jobs_pending);
 	cli_kvf("Jobs leased", "%llu", (unsigned long long)st->jobs_leased);
 	cli_kv("Paused", st->paused ? "yes" : "no");
+	if (!pr->left_known)
+		cli_kv("Bytes left", "unknown until a first mailbox is copied");
+	else if (pr->left_queued > 0)
+		cli_kvf("Bytes left", "%s (estimate: %llu queued mailboxes at %s, "
+			"the average so far)",
+			cli_size_human(pr->left_running + pr->left_queued, size,
+				       sizeof(size)),
+			(unsigned long long)st->by_state[STORE_STATE_QUEUED],
+			cli_size_human(pr->avg_account_bytes, t, sizeof(t)));
+	else
+		cli_kvf("Bytes left", "%s%s", cli_size_human(pr->left_running,
+							     size, sizeof(size)),
+			pr->left_estimated ? " (estimate)" : "");
+	if (pr->eta >= 0 && pr->rate_bps > 0)
+		cli_kvf("Time to finish", "%s at %s/s (the last 5 minutes' rate)",
+			cli_duration(pr->eta, eta, sizeof(eta)),
+			cli_size_human(pr->rate_bps, size, sizeof(size)));
+	else if (pr->eta == 0)
+		cli_kv("Time to finish", "nothing left");
+	else
+		cli_kv("Time to finish", pr->left_known ?
+		       "unknown (nothing copied in the last 5 minutes)" :
+		       "unknown (no mailbox copied yet)");
+	cli_kvf("Copies running", "%zu", pr->running_count);
+	for (size_t i = 0; i < pr->running_count; i++) {
+		const struct store_progress *p = &pr->running[i];
+		char who[200];
+
+		cli_printable(p->account, who, sizeof(who));
+		if (cli_progress_stale(pr, p))
+			printf("  %s: stalled, no news for %s (worker %s)\n", who,
+			       cli_duration(pr->now - p->updated, eta, sizeof(eta)),
+			       p->owner);
+		else
+			printf("  %s: %s (worker %s)\n", who,
+			       cli_progress_line(p, line, sizeof(line)), p->owner);
+	}
 }
 
 /* mailmigrate stats [--json] */
@@ -104,7 +182,7 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 		{ "json", no_argument, NULL, 'j' },
 		CLI_COMMON_LONGOPTS
 	};
-	struct store_stats st;
+	struct cli_progress pr;
 	const char *error;
 	int c, json = 0;
 
@@ -123,13 +201,14 @@ int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv)
 		return cli_usage_error("stats: takes no operands");
 	if (cli_ctx_store(ctx, 0, 1) < 0)
 		return CLI_EXIT_SYSTEM;
-	if (store_stats_get(ctx->store, time(NULL), &st, &error) < 0) {
+	if (cli_progress_read(ctx->store, time(NULL), &pr, &error) < 0) {
 		cli_error("stats: %s", error);
 		return CLI_EXIT_SYSTEM;
 	}
 	if (json)
-		cli_stats_json(&st);
+		cli_stats_json(&pr);
 	else
-		cli_stats_text(&st);
+		cli_stats_text(&pr);
+	cli_progress_free(&pr);
 	return CLI_EXIT_OK;
 }
