@@ -184,6 +184,32 @@ void cli_json_quote(FILE *fp, const char *text, size_t len);
 
 /* --- the verbs -------------------------------------------------------- */
 
+/* cli_progress.c: what is left, and when it ends (stats, top). */
+#define CLI_PROGRESS_STALE 600	/* seconds without news: a stalled record */
+struct cli_progress {
+	struct store_stats st;
+	struct store_progress *running;	/* the records, in account order */
+	size_t running_count;
+	time_t now;
+	uint64_t left_running;	/* bytes, of the copies running */
+	uint64_t left_queued;	/* bytes, of the mailboxes queued */
+	int left_estimated;	/* some of it is a guess */
+	int left_known;		/* 0: queued mailboxes and nothing copied yet */
+	uint64_t avg_account_bytes; /* of the mailboxes copied; 0: none */
+	uint64_t rate_bps;	/* bytes/s of late; 0: idle */
+	int64_t eta;		/* seconds to finish; -1: unknown */
+};
+int cli_progress_read(struct store *store, time_t now, struct cli_progress *pr,
+		      const char **error_r);
+void cli_progress_free(struct cli_progress *pr);
+int cli_progress_stale(const struct cli_progress *pr,
+		       const struct store_progress *p);
+/* "folder 3/13 Sent, 120/900 messages, 1.2 MiB/9.0 MiB" */
+const char *cli_progress_line(const struct store_progress *p, char *buf,
+			      size_t size);
+/* "2h 05m", "unknown" for < 0 */
+const char *cli_duration(int64_t seconds, char *buf, size_t size);
+
 int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv);	/* cli_ctl.c */
 int cli_cmd_pause(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_resume(struct cli_ctx *ctx, int argc, char **argv);
@@ -196,7 +222,8 @@ int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv);	/* cli_add.c */
 int cli_cmd_bulk(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);	/* cli_show.c */
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
-int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv);
+int cli_cmd_stats(struct cli_ctx *ctx, int argc, char **argv);	/* cli_stats.c */
+int cli_cmd_top(struct cli_ctx *ctx, int argc, char **argv);	/* cli_top.c */
 int cli_cmd_log(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv); /* cli_export.c */
 int cli_export_passwd(struct cli_ctx *ctx, int argc, char **argv); /* cli_export_passwd.c */

@@ -37,6 +37,7 @@ static const struct cli_verb cli_verbs[] = {
 	{ "list", cli_cmd_list },
 	{ "show", cli_cmd_show },
 	{ "stats", cli_cmd_stats },
+	{ "top", cli_cmd_top },
 	{ "log", cli_cmd_log },
 	{ "pause", cli_cmd_pause },
 	{ "resume", cli_cmd_resume },
@@ -70,7 +71,10 @@ static const char cli_usage_text[] =
 "  list [--state S] [--json]     the accounts\n"
 "  show USER [--domain D] [--json]\n"
 "                                one account, its job, folders and events\n"
-"  stats [--json]                figures of the whole migration\n"
+"  stats [--json]                figures of the whole migration, what is\n"
+"                                left and when it ends, the copies running\n"
+"  top [-n COUNT]                the same, live (q quits); one line a\n"
+"                                second when not on a terminal\n"
 "  log [--errors] [--account USER] [-n N] [--json]\n"
 "                                the last N events (default 50, 0: all)\n"
 "  pause | resume                stop or restart taking copy jobs\n"

@@ -147,6 +147,13 @@ struct source_driver {
 	int (*select)(struct driver_conn *conn, const char *folder,
 		      struct driver_folder_status *status_r,
 		      enum stream_fail *fail_r, const char **error_r);
+	/* How much a folder holds, without opening it (IMAP STATUS
+	 * MESSAGES, with SIZE where the server has STATUS=SIZE, RFC 8438;
+	 * POP3: LIST): *bytes_r 0 when the server does not say. NULL:
+	 * the source cannot tell. */
+	int (*folder_size)(struct driver_conn *conn, const char *folder,
+			   uint64_t *messages_r, uint64_t *bytes_r,
+			   enum stream_fail *fail_r, const char **error_r);
 	/* Each message with uid >= first_uid, in UID order; want asks for
 	 * more than the summary (DRIVER_WANT_*, where the source can). */
 	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,

@@ -79,6 +79,7 @@ static const struct {
 	{ "ID", IMAP_CAP_ID },
 	{ "AUTH=XOAUTH2", IMAP_CAP_AUTH_XOAUTH2 },
 	{ "AUTH=OAUTHBEARER", IMAP_CAP_AUTH_OAUTHBEARER },
+	{ "STATUS=SIZE", IMAP_CAP_STATUS_SIZE },
 };
 
 /* Replace the capabilities with the atoms in args. */

@@ -47,6 +47,7 @@
 #define IMAP_CAP_ID		0x2000
 #define IMAP_CAP_AUTH_XOAUTH2	0x4000
 #define IMAP_CAP_AUTH_OAUTHBEARER 0x8000
+#define IMAP_CAP_STATUS_SIZE	0x10000	/* RFC 8438 */
 
 struct imap_client_settings {
 	const char *host;

@@ -365,6 +365,52 @@ static int imap_target_select(struct driver_conn *conn, const char *folder,
 				       error_r);
 }
 
+struct status_ctx {
+	uint64_t messages, bytes;
+};
+
+/* "* STATUS name (MESSAGES n SIZE m)": the one folder asked for. */
+static int status_untagged(struct imap_client *client, const struct imap_arg *args,
+			   size_t count, void *context, enum stream_fail *fail_r,
+			   const char **error_r)
+{
+	struct status_ctx *st = context;
+	const struct imap_arg *l;
+
+	(void)client;
+	(void)fail_r;
+	(void)error_r;
+	if (count != 3 || !imap_arg_is_atom(&args[0], "STATUS") ||
+	    args[2].type != IMAP_ARG_LIST)
+		return 0;
+	l = args[2].list;
+	for (size_t i = 0; i + 1 < args[2].count; i += 2) {
+		if (imap_arg_is_atom(&l[i], "MESSAGES"))
+			(void)imap_arg_get_u64(&l[i + 1], &st->messages);
+		else if (imap_arg_is_atom(&l[i], "SIZE"))
+			(void)imap_arg_get_u64(&l[i + 1], &st->bytes);
+	}
+	return 0;
+}
+
+static int imap_source_folder_size(struct driver_conn *conn, const char *folder,
+				   uint64_t *messages_r, uint64_t *bytes_r,
+				   enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct status_ctx st = { 0, 0 };
+	struct imap_cmd_handlers h = { status_untagged, NULL, &st };
+	int size = (imap_client_caps(ic->client) & IMAP_CAP_STATUS_SIZE) != 0;
+
+	if (imap_client_run_astring(ic->client, "STATUS", folder,
+				    size ? "(MESSAGES SIZE)" : "(MESSAGES)", &h,
+				    fail_r, error_r) < 0)
+		return -1;
+	*messages_r = st.messages;
+	*bytes_r = size ? st.bytes : 0;
+	return 0;
+}
+
 struct fetch_list_ctx {
 	struct imap_conn *ic;
 	uint32_t first_uid;
@@ -867,6 +913,7 @@ const struct source_driver source_driver_imap = {
 	.namespace_prefix = imap_driver_namespace_prefix,
 	.list_folders = imap_driver_list_folders,
 	.select = imap_source_select,
+	.folder_size = imap_source_folder_size,
 	.list_messages = imap_source_list_messages,
 	.fetch = imap_source_fetch,
 	.fetch_batch = imap_source_fetch_batch,

@@ -153,6 +153,38 @@ static int pop3_driver_select(struct driver_conn *conn, const char *folder,
 	return 0;
 }
 
+struct pop3_size {
+	uint64_t messages, bytes;
+};
+
+static int pop3_on_size(uint32_t msgnum, uint64_t size, void *context)
+{
+	struct pop3_size *sz = context;
+
+	(void)msgnum;
+	sz->messages++;
+	sz->bytes += size;
+	return 0;
+}
+
+/* INBOX's messages and octets, from LIST (what RETR will send). */
+static int pop3_driver_folder_size(struct driver_conn *conn, const char *folder,
+				   uint64_t *messages_r, uint64_t *bytes_r,
+				   enum stream_fail *fail_r, const char **error_r)
+{
+	struct pop3_size sz = { 0, 0 };
+
+	if (strcasecmp(folder, "INBOX") != 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+					"POP3 has INBOX only, not %.200s", folder);
+	if (pop3_client_list(pop3_conn(conn)->client, pop3_on_size, &sz, fail_r,
+			     error_r) < 0)
+		return -1;
+	*messages_r = sz.messages;
+	*bytes_r = sz.bytes;
+	return 0;
+}
+
 static int pop3_on_uidl(uint32_t msgnum, const char *uidl, void *context)
 {
 	struct pop3_listing *l = context;
@@ -464,6 +496,7 @@ const struct source_driver source_driver_pop3 = {
 	.open = pop3_driver_open,
 	.list_folders = pop3_driver_list_folders,
 	.select = pop3_driver_select,
+	.folder_size = pop3_driver_folder_size,
 	.list_messages = pop3_driver_list_messages,
 	.fetch = pop3_driver_fetch,
 	.close = pop3_driver_close,

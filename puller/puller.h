@@ -51,6 +51,27 @@ enum puller_outcome {
 	PULLER_LEASE_LOST,	/* another worker has it now */
 };
 
+/* puller_progress.c: the copy's progress in the store (stats, top). */
+struct puller_progress {
+	struct store *store;	/* NULL: not begun, or ended */
+	struct store_progress rec;
+	time_t written;
+	int failed;		/* a write failed this round (logged once) */
+};
+void puller_progress_begin(struct puller_progress *pp, struct store *store,
+			   const char *account, const char *owner, time_t now);
+/* What OLD holds in the folders to copy (bytes 0: not told). */
+void puller_progress_total(struct puller_progress *pp, uint32_t folders,
+			   uint64_t messages, uint64_t bytes);
+/* Folder index (1-based) of the total starts. */
+void puller_progress_folder(struct puller_progress *pp, uint32_t index,
+			    const char *folder);
+/* Messages handled (copied and recorded, found, or failed items). */
+void puller_progress_add(struct puller_progress *pp, uint64_t messages,
+			 uint64_t bytes);
+/* The round is over: the record goes. */
+void puller_progress_end(struct puller_progress *pp);
+
 /* Copy job's account. 0 with *outcome_r, or -1 with the failure class
  * and a message. */
 int puller_copy_account(struct puller *p, const struct store_job *job,

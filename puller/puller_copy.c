@@ -111,6 +111,8 @@ struct copy {
 	enum stream_fail sink_fail;
 	int append_refused;
 	char sink_error[600];
+	/* What this round has done, for stats and top. */
+	struct puller_progress prog;
 };
 
 /* A store failure: the store is local, so retry later. */
@@ -687,6 +689,7 @@ sent:
 	now = time(NULL);
 	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
+	puller_progress_add(&c->prog, b->count, c->batch_bytes);
 	b->count = 0;
 	c->batch_bytes = 0;
 	/* Keep the lease, and stop between batches when asked to. */
@@ -869,10 +872,13 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			if (ret < 0)
 				break;
 			c->flag_updates++;
+			puller_progress_add(&c->prog, 1, msg->size);
 			continue;
 		}
-		if (ret == 0)
+		if (ret == 0) {
+			puller_progress_add(&c->prog, 1, msg->size);
 			continue;	/* copied before */
+		}
 		ret = 0;
 		if (msg->size > c->max_size) {
 			char reason[128];
@@ -882,6 +888,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				 c->max_size_name, (unsigned long long)c->max_size);
 			ret = copy_failed_item(c, f->name, sst.uidvalidity, msg, reason,
 					       fail_r, error_r);
+			puller_progress_add(&c->prog, 1, msg->size);
 			continue;
 		}
 		bm = &c->batch.msgs[c->batch.count];
@@ -1014,6 +1021,46 @@ static void copy_target_layout(struct copy *c, const struct driver_folder *folde
 }
 
 /* Every folder: create it on NEW, then copy its messages. */
+/* How much the folders to copy hold on OLD, for the progress: asked
+ * folder by folder where the source can tell (a refusal or a failure
+ * here only leaves the totals short; the copy finds out for itself). */
+static void copy_progress_sizes(struct copy *c, const struct driver_folder *sf,
+				size_t ns)
+{
+	uint64_t messages = 0, bytes = 0, m, b;
+	uint32_t folders = 0;
+	int sizes = c->sdrv->folder_size != NULL;
+
+	for (size_t i = 0; i < ns; i++) {
+		char *target = NULL;
+		const char *error;
+		enum stream_fail fail;
+
+		if ((sf[i].attrs & DRIVER_FOLDER_NOSELECT) != 0 ||
+		    folder_map_apply(c->map, &c->msrc, &c->mdst, sf[i].name,
+				     sf[i].attrs, &target, &error) <= 0)
+			continue;
+		mm_free(&target);
+		folders++;
+		if (!sizes)
+			continue;
+		if (c->sdrv->folder_size(c->src, sf[i].name, &m, &b, &fail,
+					 &error) < 0) {
+			log_debug("%s: no size of %s: %s", c->account, sf[i].name,
+				  error);
+			sizes = 0;
+			messages = bytes = 0;
+			continue;
+		}
+		messages += m;
+		/* Bytes only when every folder told them. */
+		bytes = b == 0 && m > 0 ? UINT64_MAX : bytes == UINT64_MAX ?
+			bytes : bytes + b;
+	}
+	puller_progress_total(&c->prog, folders, messages,
+			      bytes == UINT64_MAX ? 0 : bytes);
+}
+
 static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	struct driver_folder *sf = NULL, *tf = NULL;
@@ -1037,7 +1084,8 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	}
 	copy_target_layout(c, tf, nt);
 	driver_folders_free(&tf, nt);
-	for (size_t i = 0; ret == 0 && i < ns; i++) {
+	copy_progress_sizes(c, sf, ns);
+	for (size_t i = 0, index = 0; ret == 0 && i < ns; i++) {
 		char *target = NULL;
 		const char *error;
 		int m = folder_map_apply(c->map, &c->msrc, &c->mdst, sf[i].name,
@@ -1059,6 +1107,7 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 			ret = copy_failed_item(c, sf[i].name, 0, NULL, reason, fail_r,
 					       error_r);
 		} else if (ret == 0 && (sf[i].attrs & DRIVER_FOLDER_NOSELECT) == 0) {
+			puller_progress_folder(&c->prog, (uint32_t)++index, sf[i].name);
 			ret = copy_folder_messages(c, &sf[i], target, fail_r, error_r);
 			if (ret == 0)
 				ret = copy_verify(c, sf[i].name, fail_r, error_r);
@@ -1301,10 +1350,13 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	c.tally = alias_tally_new(c.dom->access_mode, job->account);
 	alias_tally_set_mx_names(c.tally, c.dom->source_mx_names);
 	if (store_account_set_state(p->store, job->account, STORE_STATE_MIGRATING,
-				    time(NULL), &error) < 0)
+				    time(NULL), &error) < 0) {
 		ret = copy_store_fail(fail_r, error_r, error);
-	else
+	} else {
+		puller_progress_begin(&c.prog, p->store, job->account, p->owner,
+				      time(NULL));
 		ret = copy_connect(&c, fail_r, error_r);
+	}
 	if (ret == 0) {
 		uint64_t limit = c.tdrv->append_limit(c.dst);
 
@@ -1360,6 +1412,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 		snprintf(reason, sizeof(reason), "%s", *error_r);
 		*error_r = reason;
 	}
+	puller_progress_end(&c.prog);
 	if (c.src != NULL)
 		c.sdrv->close(&c.src);
 	if (c.dst != NULL)

@@ -544,6 +544,36 @@ int store_account_set_password(struct store *store, const char *name,
 					      password, now, error_r);
 }
 
+void store_progress_clear(struct store_progress *p)
+{
+	mm_free(&p->account);
+	mm_free(&p->owner);
+	mm_free(&p->folder);
+	memset(p, 0, sizeof(*p));
+}
+
+int store_progress_put(struct store *store, const struct store_progress *p,
+		       const char **error_r)
+{
+	if (p->account == NULL || p->account[0] == '\0' ||
+	    strlen(p->account) >= STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "progress of no account");
+	return store->v->progress_put(store, p, error_r);
+}
+
+int store_progress_del(struct store *store, const char *account,
+		       const char **error_r)
+{
+	return store->v->progress_del(store, account, error_r);
+}
+
+int store_progress_iter(struct store *store,
+			int (*fn)(const struct store_progress *p, void *ctx),
+			void *ctx, const char **error_r)
+{
+	return store->v->progress_iter(store, fn, ctx, error_r);
+}
+
 int store_tls_seen_get(struct store *store, const char *domain,
 		       const char *proto, int64_t *since_r,
 		       const char **error_r)

@@ -551,6 +551,43 @@ struct store_stats {
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
 		    const char **error_r);
 
+/* --- progress of the copies running ------------------------------------ */
+
+/* What a worker copying an account has done of its round: written as it
+ * goes (at each folder, and at most once a second within one) and
+ * removed when the round ends. A worker killed mid-round leaves its
+ * record until the account's next round replaces or removes it: a
+ * reader tells a stale one by updated (older than the job lease).
+ * Not migration data: `store copy` leaves it behind. */
+struct store_progress {
+	char *account;
+	char *owner;		/* the worker, "host:pid" */
+	char *folder;		/* OLD's name of the folder being copied;
+				 * NULL between folders */
+	uint32_t folder_index;	/* 1-based; 0: listing folders */
+	uint32_t folder_count;
+	uint64_t messages_done;	/* looked at this round (copied or found) */
+	uint64_t messages_total; /* in the account's folders on OLD */
+	uint64_t bytes_done;
+	uint64_t bytes_total;	/* 0: OLD does not tell sizes up front */
+	int64_t started;	/* the round's start */
+	int64_t updated;
+};
+#define STORE_MAX_PROGRESS 4096	/* records a listing returns at most */
+/* Free the fields of *p (not p itself) and zero it. */
+void store_progress_clear(struct store_progress *p);
+/* Write (replace) the record of p->account. */
+int store_progress_put(struct store *store, const struct store_progress *p,
+		       const char **error_r);
+/* @return 0, STORE_NOTFOUND or -1 */
+int store_progress_del(struct store *store, const char *account,
+		       const char **error_r);
+/* Each record, in account order (at most STORE_MAX_PROGRESS); fn
+ * returns non-zero to stop. */
+int store_progress_iter(struct store *store,
+			int (*fn)(const struct store_progress *p, void *ctx),
+			void *ctx, const char **error_r);
+
 /* --- events ------------------------------------------------------------ */
 
 struct store_event {

@@ -168,6 +168,13 @@ struct store_vfuncs {
 		const char *proto, time_t now, const char **error_r);
 	int (*tls_seen_forget)(struct store *store, const char *domain,
 		const char *proto, const char **error_r);
+	int (*progress_put)(struct store *store,
+		const struct store_progress *p, const char **error_r);
+	int (*progress_del)(struct store *store, const char *account,
+		const char **error_r);
+	int (*progress_iter)(struct store *store,
+		int (*fn)(const struct store_progress *p, void *ctx),
+		void *ctx, const char **error_r);
 	int (*paused)(struct store *store, int *paused_r, const char **error_r);
 	int (*set_paused)(struct store *store, int paused,
 		const char **error_r);

@@ -40,6 +40,7 @@ enum store_db {
 	STORE_DB_AUTHLIMIT,	/* the auth-hook's limits; may be missing (older stores) */
 	STORE_DB_TLSSEEN,	/* OLD offered STARTTLS; may be missing (older stores) */
 	STORE_DB_PROPOSALS,	/* "alias\0account" -> proposal; may be missing (older stores) */
+	STORE_DB_PROGRESS,	/* account -> the copy running; may be missing (older stores) */
 	STORE_DB_COUNT
 };
 
@@ -405,5 +406,12 @@ int lmdb_tls_seen_add(struct store *store, const char *domain,
 		      const char *proto, time_t now, const char **error_r);
 int lmdb_tls_seen_forget(struct store *store, const char *domain,
 			 const char *proto, const char **error_r);
+int lmdb_progress_put(struct store *store, const struct store_progress *p,
+		      const char **error_r);
+int lmdb_progress_del(struct store *store, const char *account,
+		      const char **error_r);
+int lmdb_progress_iter(struct store *store,
+		       int (*fn)(const struct store_progress *p, void *ctx),
+		       void *ctx, const char **error_r);
 
 #endif

@@ -32,7 +32,7 @@
 #include "store_int.h"
 #include "store_codec.h"
 
-#define PGSQL_SCHEMA_VERSION 1
+#define PGSQL_SCHEMA_VERSION 2
 
 struct pgsql_store {
 	struct store store;
@@ -260,6 +260,7 @@ void pgsql_vfuncs_folder(struct store_vfuncs *v);	/* folders, UID map, batches,
 							   failed items, UIDLs, reset */
 void pgsql_vfuncs_event(struct store_vfuncs *v);	/* events, stats, pause */
 void pgsql_vfuncs_auth(struct store_vfuncs *v);		/* auth limits, TLS memory */
+void pgsql_vfuncs_progress(struct store_vfuncs *v);	/* copies running */
 void pgsql_vfuncs_dump(struct store_vfuncs *v);		/* dump, load */
 /* Free a load that was never ended (the connection's close rolls it
  * back). */

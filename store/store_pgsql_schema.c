@@ -168,10 +168,25 @@ static const char schema_v1[] =
 	"  bytes bigint NOT NULL DEFAULT 0,\n"
 	"  first bigint NOT NULL DEFAULT 0);\n";
 
-/* Upgrade steps: steps[v] takes a store at version v to v + 1. None
- * yet; the first schema change adds one here and raises
- * PGSQL_SCHEMA_VERSION. */
-static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = { NULL };
+/* Upgrade steps: steps[v] takes a store at version v to v + 1 (a new
+ * store is made at version 1 and taken through every step). */
+static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = {
+	NULL,
+	/* 1 -> 2: the progress of the copies running (store.h), written
+	 * by the pullers, read by stats and top; not migration data */
+	"CREATE TABLE mailmigrate.progress (\n"
+	"  account text COLLATE \"C\" PRIMARY KEY,\n"
+	"  owner text NOT NULL,\n"
+	"  folder bytea,\n"
+	"  folder_index bigint NOT NULL,\n"
+	"  folder_count bigint NOT NULL,\n"
+	"  messages_done bigint NOT NULL,\n"
+	"  messages_total bigint NOT NULL,\n"
+	"  bytes_done bigint NOT NULL,\n"
+	"  bytes_total bigint NOT NULL,\n"
+	"  started bigint NOT NULL,\n"
+	"  updated bigint NOT NULL);\n",
+};
 
 static int schema_version(struct pgsql_store *pg, int *exists_r,
 			  uint64_t *version_r, const char **error_r)

@@ -913,6 +913,66 @@ START_TEST(reset_account_and_all)
 }
 END_TEST
 
+static int progress_collect(const struct store_progress *p, void *ctx)
+{
+	char *buf = ctx;
+	size_t len = strlen(buf);
+
+	snprintf(buf + len, 1024 - len, "%s %s %s %u/%u %llu/%llu %llu/%llu %lld %lld;",
+		 p->account, p->owner, p->folder != NULL ? p->folder : "-",
+		 p->folder_index, p->folder_count,
+		 (unsigned long long)p->messages_done,
+		 (unsigned long long)p->messages_total,
+		 (unsigned long long)p->bytes_done,
+		 (unsigned long long)p->bytes_total, (long long)p->started,
+		 (long long)p->updated);
+	return 0;
+}
+
+/* Progress records: written, replaced, listed in account order,
+ * removed; a folder name that is not UTF-8 kept as bytes. */
+START_TEST(progress_records)
+{
+	struct store *store = test_open(0, 0);
+	struct store_progress p = { 0 };
+	char buf[1024] = "";
+	const char *error;
+
+	ck_assert_int_eq(store_progress_iter(store, progress_collect, buf, &error), 0);
+	ck_assert_str_eq(buf, "");
+	p.account = (char *)"b@example.test";
+	p.owner = (char *)"host-a:12";
+	p.folder_count = 3;
+	p.messages_total = 100;
+	p.started = p.updated = 50;
+	ck_assert_int_eq(store_progress_put(store, &p, &error), 0);
+	p.account = (char *)"a@example.test";
+	p.folder = (char *)"Caf\xe9";
+	p.folder_index = 2;
+	p.messages_done = 40;
+	p.bytes_done = 4000;
+	p.bytes_total = 9000;
+	p.updated = 60;
+	ck_assert_int_eq(store_progress_put(store, &p, &error), 0);
+	ck_assert_int_eq(store_progress_iter(store, progress_collect, buf, &error), 0);
+	ck_assert_str_eq(buf, "a@example.test host-a:12 Caf\xe9 2/3 40/100 4000/9000 50 60;"
+			 "b@example.test host-a:12 - 0/3 0/100 0/0 50 50;");
+	/* Replaced whole. */
+	p.messages_done = 41;
+	p.folder = NULL;
+	ck_assert_int_eq(store_progress_put(store, &p, &error), 0);
+	ck_assert_int_eq(store_progress_del(store, "b@example.test", &error), 0);
+	ck_assert_int_eq(store_progress_del(store, "b@example.test", &error),
+			 STORE_NOTFOUND);
+	buf[0] = '\0';
+	ck_assert_int_eq(store_progress_iter(store, progress_collect, buf, &error), 0);
+	ck_assert_str_eq(buf, "a@example.test host-a:12 - 2/3 41/100 4000/9000 50 60;");
+	p.account = (char *)"";
+	ck_assert_int_eq(store_progress_put(store, &p, &error), -1);
+	store_close(&store);
+}
+END_TEST
+
 START_TEST(map_grows_to_limit)
 {
 	struct store *store = test_open(1 << 20, 4 << 20);
@@ -1064,6 +1124,7 @@ static Suite *store_suite(void)
 	if (!test_is_pgsql())	/* LMDB's map */
 		tcase_add_test(tc, map_grows_to_limit);
 	tcase_add_test(tc, concurrent_writers);
+	tcase_add_test(tc, progress_records);
 	tcase_add_test(tc, map_resized_by_other_process);
 	suite_add_tcase(s, tc);
 	return s;

@@ -507,6 +507,26 @@ START_TEST(pg_schema)
 	store = test_open(0, 0);
 	ck_assert(!store_was_created(store));
 	store_close(&store);
+	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
+				       " WHERE name = 'schema_version'"), 2);
+	/* A version 1 store (before the progress table): refused without
+	 * create, upgraded by it, its data kept. */
+	store = test_open(0, 0);
+	test_add(store, "a@example.test", NULL, 1);
+	store_close(&store);
+	test_pg_exec(test_pg_conninfo(), "DROP TABLE mailmigrate.progress;"
+		     " UPDATE mailmigrate.meta SET value = 1"
+		     " WHERE name = 'schema_version'");
+	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), -1);
+	ck_assert_ptr_nonnull(strstr(error, "has schema version 1, older than "
+				     "this mailmigrate: run `mailmigrate init`"));
+	store = test_open(0, 0);
+	ck_assert(!store_was_created(store));
+	store_close(&store);
+	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
+				       " WHERE name = 'schema_version'"), 2);
+	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.progress"), 0);
+	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.accounts"), 1);
 	test_pg_exec(test_pg_conninfo(), "UPDATE mailmigrate.meta SET value = 99"
 		     " WHERE name = 'schema_version'");
 	opts.create = 1;
