@@ -8,7 +8,9 @@
  *	2770 so the store's files keep its group, the store, key_file
  *	and public_key_file with mode 0600), adds the X25519 key pair to
  *	an old 32-byte key_file (keeping its key), checks what exists,
- *	and says which was which.
+ *	and says which was which. Run as root with run_user set, it gives
+ *	the key files and the LMDB store to run_user (and run_group), which
+ *	the daemons become after start-up.
  *	An existing key file is validated before anything is created, so
  *	a refused key leaves the system as it was.
  *
@@ -20,10 +22,13 @@
 #include "config.h"
 
 #include <errno.h>
+#include <grp.h>
+#include <pwd.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "cli.h"
 #include "mm_alloc.h"
@@ -125,6 +130,72 @@ static int cli_init_key(struct cli_ctx *ctx, int existed)
 	return 0;
 }
 
+/* Give path to uid:gid unless it is theirs already; 0 or -1. */
+static int cli_init_chown(const char *path, uid_t uid, gid_t gid)
+{
+	struct stat st;
+
+	if (lstat(path, &st) < 0) {
+		if (errno == ENOENT)
+			return 0;
+		cli_error("init: %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (S_ISLNK(st.st_mode) || (st.st_uid == uid && st.st_gid == gid))
+		return 0;
+	if (lchown(path, uid, gid) < 0) {
+		cli_error("init: cannot give %s to uid %ld: %s", path, (long)uid,
+			  strerror(errno));
+		return -1;
+	}
+	printf("gave %s to uid %ld, gid %ld (run_user)\n", path, (long)uid,
+	       (long)gid);
+	return 0;
+}
+
+/* Run as root with run_user set: the daemons become run_user
+ * (privdrop.h), so what they open after start-up must be theirs:
+ * key_file, public_key_file and the LMDB store. Modes are kept. */
+static int cli_init_owner(struct cli_ctx *ctx, int lmdb)
+{
+	static const char *const store_files[] = { "", "/data.mdb", "/lock.mdb" };
+	const struct cfg *cfg = ctx->cfg;
+	struct passwd *pw;
+	gid_t gid;
+	int ret = 0;
+
+	if (cfg->run_user == NULL || geteuid() != 0)
+		return 0;
+	if ((pw = getpwnam(cfg->run_user)) == NULL) {
+		cli_error("init: run_user: no user '%s' on this system",
+			  cfg->run_user);
+		return -1;
+	}
+	if (pw->pw_uid == 0)
+		return 0;
+	gid = pw->pw_gid;
+	if (cfg->run_group != NULL) {
+		struct group *gr = getgrnam(cfg->run_group);
+
+		if (gr == NULL) {
+			cli_error("init: run_group: no group '%s' on this system",
+				  cfg->run_group);
+			return -1;
+		}
+		gid = gr->gr_gid;
+	}
+	ret |= cli_init_chown(cfg->key_file, pw->pw_uid, gid);
+	ret |= cli_init_chown(cfg->public_key_file, pw->pw_uid, gid);
+	for (size_t i = 0; lmdb && i < sizeof(store_files) / sizeof(*store_files);
+	     i++) {
+		char *path = mm_asprintf("%s%s", cfg->state_dir, store_files[i]);
+
+		ret |= cli_init_chown(path, pw->pw_uid, gid);
+		mm_free(&path);
+	}
+	return ret;
+}
+
 /* init for store = postgresql:...: the keys first (the store password
  * is sealed with public_key_file), then the schema, made or upgraded;
  * no state_dir (nothing is kept there). */
@@ -142,7 +213,7 @@ static int cli_init_pgsql(struct cli_ctx *ctx)
 	}
 	if (key_existed)
 		crypto_key_wipe(&key);
-	if (cli_init_key(ctx, key_existed) < 0)
+	if (cli_init_key(ctx, key_existed) < 0 || cli_init_owner(ctx, 0) < 0)
 		return CLI_EXIT_SYSTEM;
 	if (ctx->cfg->store_password_file != NULL &&
 	    lstat(ctx->cfg->store_password_file, &st) < 0) {
@@ -217,7 +288,7 @@ int cli_cmd_init(struct cli_ctx *ctx, int argc, char **argv)
 	} else {
 		printf("store in %s already exists\n", ctx->cfg->state_dir);
 	}
-	if (cli_init_key(ctx, key_existed) < 0)
+	if (cli_init_key(ctx, key_existed) < 0 || cli_init_owner(ctx, 1) < 0)
 		return CLI_EXIT_SYSTEM;
 	return CLI_EXIT_OK;
 }

@@ -153,6 +153,8 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(key_file, CFG_PATH, "/etc/mailmigrate/secret.key"),
 	GKEY(public_key_file, CFG_PATH, NULL),	/* NULL: key_file ".pub" */
 	GKEY(log_file, CFG_PATH, NULL),
+	GKEY(run_user, CFG_WORD, NULL),		/* NULL: stay as started */
+	GKEY(run_group, CFG_WORD, NULL),	/* NULL: run_user's group */
 	GKEY(workers, CFG_UINT, "2", .min = 1, .max = 64),
 	GKEY(max_bytes_per_second, CFG_SIZE, "0", .min = 0, .max = UINT64_MAX),
 	GKEY(max_message_size, CFG_SIZE, "100M", .min = 1, .max = UINT64_MAX),
@@ -767,6 +769,11 @@ void cfg_free(struct cfg **cfgp)
 	mm_free(cfgp);
 }
 
+int cfg_str_same(const char *a, const char *b)
+{
+	return a == NULL || b == NULL ? a == b : strcmp(a, b) == 0;
+}
+
 /* The [domain] section for name, ignoring case. */
 const struct cfg_domain *cfg_domain_find(const struct cfg *cfg, const char *name)
 {
@@ -1208,6 +1215,14 @@ static int cfg_parse_finish(struct cfg_parser *p)
 			log_panic("cfg: no store key");
 		return cfg_fail(p, p->global_seen[idx], "store must be "
 				"lmdb:/ABSOLUTE/DIR or postgresql:CONNINFO");
+	}
+	/* A group to drop to needs the user who drops to it. */
+	if (cfg->run_group != NULL && cfg->run_user == NULL) {
+		if (cfg_key_find(cfg_global_keys, CFG_NKEYS(cfg_global_keys),
+				 "run_group", &idx) == NULL)
+			log_panic("cfg: no run_group key");
+		return cfg_fail(p, p->global_seen[idx], "run_group needs "
+				"run_user");
 	}
 	/* Next to key_file unless set. */
 	if (cfg->public_key_file == NULL)

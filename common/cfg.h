@@ -112,6 +112,9 @@ struct cfg {
 	char *key_file;			/* default /etc/mailmigrate/secret.key */
 	char *public_key_file;		/* default key_file with ".pub" */
 	char *log_file;			/* NULL: syslog, mail facility */
+	char *run_user;			/* daemons started as root become it
+					 * (privdrop.h); NULL: they stay root */
+	char *run_group;		/* NULL: run_user's login group */
 	unsigned workers;		/* default 2, 1..64 */
 	uint64_t max_bytes_per_second;	/* 0: unlimited */
 	uint64_t max_message_size;	/* default 100M */
@@ -177,6 +180,8 @@ void cfg_free(struct cfg **cfg);
 
 /* The [domain] section for name (case-insensitive), or NULL. */
 const struct cfg_domain *cfg_domain_find(const struct cfg *cfg, const char *name);
+/* Are two optional values (NULL: unset) the same? */
+int cfg_str_same(const char *a, const char *b);
 /* The section whose bind_ip equals ip, or NULL. */
 const struct cfg_domain *cfg_domain_by_ip(const struct cfg *cfg, const char *ip);
 

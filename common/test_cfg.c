@@ -413,6 +413,8 @@ struct value_case {
 
 static const struct value_case value_cases[] = {
 	/* unsigned with a range */
+	{ "run_user", 0, "mailmigrate", "mailmigrate", NULL },
+	{ "run_user", 0, "mail migrate", NULL, "white space in value" },
 	{ "workers", 0, "1", "1", NULL },
 	{ "workers", 0, "64", "64", NULL },
 	{ "workers", 0, "0", NULL, "0 is not in 1..64" },
@@ -587,6 +589,7 @@ static void value_text(const struct cfg *cfg, const struct cfg_domain *d,
 #define NUM(obj, f) if (strcmp(key, #f) == 0) { \
 	snprintf(buf, size, "%llu", (unsigned long long)(obj)->f); return; }
 	STR(cfg, state_dir) STR(cfg, key_file) STR(cfg, log_file)
+	STR(cfg, run_user)
 	NUM(cfg, workers) NUM(cfg, max_bytes_per_second)
 	NUM(cfg, max_message_size) STR(cfg, post_migrate_script)
 	STR(cfg, target_host) NUM(cfg, target_tls) STR(cfg, target_master_user)
@@ -686,6 +689,7 @@ static const struct error_case error_cases[] = {
 	{ "workers = 2\r\nbogus = 1\r\n", "t.conf:2: unknown key 'bogus'" },
 	{ "workers = 2\nstate_dir\t=\trelative # comment\n", "t.conf:2: bad value "
 	  "for 'state_dir': not an absolute path (it must start with '/')" },
+	{ "workers = 2\nrun_group = mail\n", "t.conf:2: run_group needs run_user" },
 	/* cross-checks, at the [domain] header */
 	{ "workers = 2\n[domain a.example]\ntype = backup\n", "t.conf:2: "
 	  "[domain a.example]: type = backup needs source_host" },

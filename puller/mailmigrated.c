@@ -30,6 +30,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "mm_alloc.h"
+#include "privdrop.h"
 #include "puller.h"
 #include "throttle.h"
 
@@ -106,6 +107,7 @@ int main(int argc, char **argv)
 	};
 	struct sigaction sa = { 0 };
 	const char *path = NULL, *error;
+	char *drop_error = NULL;
 	pid_t pids[MAX_WORKERS] = { 0 };
 	struct cfg *cfg;
 	int c, foreground = 0, once = 0, status = 0;
@@ -147,6 +149,15 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 3;
 	}
+	/* Nothing the puller opens needs root: run_user from here on
+	 * (the store, key_file and the rest are opened by the workers). */
+	if (privdrop_apply(cfg->run_user, cfg->run_group, cfg->log_file,
+			   &drop_error) < 0) {
+		log_error("%s", drop_error);
+		mm_free(&drop_error);
+		cfg_free(&cfg);
+		return 3;
+	}
 	if (!foreground && !once && daemon(0, 0) < 0) {
 		log_error("daemon: %s", strerror(errno));
 		cfg_free(&cfg);
@@ -184,6 +195,10 @@ int main(int argc, char **argv)
 					  error);
 				continue;
 			}
+			if (!cfg_str_same(fresh->run_user, cfg->run_user) ||
+			    !cfg_str_same(fresh->run_group, cfg->run_group))
+				log_warning("SIGHUP: run_user or run_group changed: "
+					    "takes effect after a restart");
 			log_info("SIGHUP: configuration read again; restarting workers");
 			stop_workers(pids, n);
 			cfg_free(&cfg);

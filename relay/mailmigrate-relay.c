@@ -30,6 +30,7 @@
 #include "crypto.h"
 #include "log.h"
 #include "mm_alloc.h"
+#include "privdrop.h"
 #include "relay.h"
 
 struct relay_main {
@@ -79,6 +80,10 @@ static void relay_reload(void *context)
 	if (strcmp(fresh->relay_listen, m->cfg->relay_listen) != 0)
 		log_warning("SIGHUP: relay_listen changed to %s: takes effect "
 			    "after a restart", fresh->relay_listen);
+	if (!cfg_str_same(fresh->run_user, m->cfg->run_user) ||
+	    !cfg_str_same(fresh->run_group, m->cfg->run_group))
+		log_warning("SIGHUP: run_user or run_group changed: takes "
+			    "effect after a restart");
 	if (strcmp(fresh->store, m->cfg->store) != 0)
 		log_warning("SIGHUP: store changed to %s: takes effect "
 			    "after a restart", fresh->store);
@@ -104,8 +109,7 @@ int main(int argc, char **argv)
 		{ NULL, 0, NULL, 0 },
 	};
 	struct store_options sopts = { 0 };
-	char *password = NULL;
-	int ret;
+	char *password = NULL, *drop_error = NULL;
 	struct relay_main m = { 0 };
 	const char *path = NULL, *error;
 	char abspath[PATH_MAX];
@@ -159,37 +163,46 @@ int main(int argc, char **argv)
 		cfg_free(&m.cfg);
 		return 3;
 	}
-	/* The late mail writer is a process of its own, so a store write
-	 * never holds up a lookup; forked before the store is opened. */
-	m.maps.late = relay_late_new();
-	if (relay_late_start(m.maps.late, m.cfg->store, &sopts, &error) < 0)
-		log_error("%s; late mail is written by the event loop", error);
-	ret = store_open(m.cfg->store, &sopts, &store, &error);
-	if (password != NULL)
-		mm_free_secret(&password);
-	if (ret < 0) {
-		log_error("%s", error);
-		relay_late_free(&m.maps.late);
-		cfg_free(&m.cfg);
-		return 3;
-	}
+	/* The socket first, while still root (its directory, its group),
+	 * then run_user for everything else: the store, the late mail
+	 * writer, SIGHUP's reading of the configuration and log file. */
 	m.maps.cfg = m.cfg;
-	m.maps.store = store;
 	m.maps.cache = relay_cache_new(m.cfg->relay_cache_size,
 				       m.cfg->relay_cache_ttl);
 	if (relay_server_new(&m.maps, &m.server, &error) < 0) {
 		log_error("%s", error);
 		status = 3;
-	} else {
+	} else if (privdrop_apply(m.cfg->run_user, m.cfg->run_group,
+				  m.cfg->log_file, &drop_error) < 0) {
+		log_error("%s", drop_error);
+		mm_free(&drop_error);
+		status = 3;
+	}
+	if (status == 0) {
+		/* The late mail writer is a process of its own, so a store
+		 * write never holds up a lookup; forked before the store is
+		 * opened (LMDB handles do not survive a fork). */
+		m.maps.late = relay_late_new();
+		if (relay_late_start(m.maps.late, m.cfg->store, &sopts, &error) < 0)
+			log_error("%s; late mail is written by the event loop", error);
+		if (store_open(m.cfg->store, &sopts, &store, &error) < 0) {
+			log_error("%s", error);
+			status = 3;
+		}
+	}
+	if (password != NULL)
+		mm_free_secret(&password);
+	m.maps.store = store;
+	if (status == 0) {
 		log_info("listening on %s (store %s, %zu domains, cache %us)",
 			 m.cfg->relay_listen, m.cfg->store,
 			 m.cfg->domains_count, m.cfg->relay_cache_ttl);
 		if (relay_server_run(m.server, relay_reload, &m) < 0)
 			status = 3;
 		log_counters(&m.maps);
-		relay_server_free(&m.server);
 		log_info("stopped");
 	}
+	relay_server_free(&m.server);
 	relay_late_free(&m.maps.late);
 	relay_cache_free(&m.maps.cache);
 	store_close(&store);

@@ -25,6 +25,7 @@
 #include <errno.h>
 #include <grp.h>
 #include <netdb.h>
+#include <pwd.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -73,8 +74,10 @@ static int server_fail(const char **error_r, const char *fmt, ...)
 	return -1;
 }
 
-/* Make the directory of a socket path if missing (one level). */
-static int server_socket_dir(const char *path, const char **error_r)
+/* Make the directory of a socket path if missing (one level); one
+ * made here belongs to run_user, who removes the socket at exit. */
+static int server_socket_dir(const char *path, const char *run_user,
+			     const char **error_r)
 {
 	char dir[sizeof(((struct sockaddr_un *)0)->sun_path)];
 	char *slash;
@@ -84,9 +87,19 @@ static int server_socket_dir(const char *path, const char **error_r)
 	if (slash == NULL || slash == dir)
 		return 0;
 	*slash = '\0';
-	if (mkdir(dir, 0755) < 0 && errno != EEXIST)
+	if (mkdir(dir, 0755) < 0) {
+		if (errno == EEXIST)
+			return 0;
 		return server_fail(error_r, "cannot create %s: %s", dir,
 				   strerror(errno));
+	}
+	if (run_user != NULL && geteuid() == 0) {
+		struct passwd *pw = getpwnam(run_user);
+
+		if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
+			return server_fail(error_r, "cannot give %s to %s: %s", dir,
+					   run_user, strerror(errno));
+	}
 	return 0;
 }
 
@@ -125,7 +138,8 @@ static int server_listen_unix(struct relay_server *server, const char *path,
 		gid = gr->gr_gid;
 		mode = 0660;
 	}
-	if (server_socket_dir(path, error_r) < 0)
+	if (server_socket_dir(path, server->maps->cfg->run_user,
+			      error_r) < 0)
 		return -1;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))

@@ -19,9 +19,12 @@ libssl-dev libcrypt-dev check valgrind clang dovecot-core dovecot-imapd
 dovecot-pop3d dovecot-lmtpd dovecot-dev postfix postfix-lmdb swaks isync tmux python3
 libpython3.11-testsuite openssl ca-certificates procps iproute2 time
 util-linux perl libpq-dev postgresql-15
+debhelper lintian fakeroot po-debconf build-essential adduser git
 libsasl2-2 libsasl2-modules libdb5.3 libgdbm6 libglib2.0-0 libgnutls30 libicu72
 libjansson4 libkrb5-3 libldap-2.5-0 libpam0g libpcre3 libpq5 libsqlite3-0
 libwrap0 libxml2 libuuid1 zlib1g"
+# The packages' build and check (tests/integration/test_packages.sh):
+# debhelper ... git.
 # The second group: host libraries of stock Courier and Cyrus, which
 # tests/harness/oldserver.sh downloads (apt-get download) and runs from a
 # private root, never installed (they conflict with dovecot-imapd).

@@ -2,9 +2,10 @@
 # Passes every test of mailmigrate on a fresh Debian 12 machine, as root:
 # installs the packages it needs, builds, runs the unit tests (under
 # valgrind) and the integration tests against real Dovecot and Postfix
-# on loopback, the integration tests again with the store on a real
-# PostgreSQL 15, the libFuzzer targets for a few seconds each, then
-# `make distcheck`.
+# on loopback (among them test_packages.sh: the Debian packages built,
+# checked with lintian, installed, run and purged), the integration tests
+# again with the store on a real PostgreSQL 15, the libFuzzer targets for
+# a few seconds each, then `make distcheck`.
 #
 # Usage: sh tests/run-all.sh        (from anywhere; builds in the tree)
 # MM_SKIP_DISTCHECK=1 skips the distcheck pass.

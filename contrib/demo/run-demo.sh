@@ -14,7 +14,19 @@
 # bulk file, migrates by logging in to NEW with her OLD password.
 # Everything lives in one temp dir and is stopped and removed at the end
 # (MM_KEEP=1 keeps the servers running and the dir in place).
+#
+# Usage: sh contrib/demo/run-demo.sh [--installed]
+#   --installed   run the installed programs (/usr/sbin, the Debian
+#                 packages' paths, and Dovecot's auth module dir) instead
+#                 of building the tree; tests/integration/test_packages.sh
+#                 runs the demo so against the packages it installed.
 set -eu
+INSTALLED=
+case ${1:-} in
+--installed) INSTALLED=1 ;;
+'') ;;
+*) echo "usage: $0 [--installed]" >&2; exit 2 ;;
+esac
 top=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$top"
 
@@ -23,14 +35,27 @@ say() { printf '\n==> %s\n' "$*"; }
 say "installing packages"
 sh tests/install-deps.sh
 
-if [ ! -x cli/mailmigrate ]; then
-	say "building mailmigrate"
-	autoreconf -fi >/dev/null 2>&1
-	./configure --quiet
-	make -j2 >/dev/null
+if [ -n "$INSTALLED" ]; then
+	MM=/usr/sbin/mailmigrate
+	MMD=/usr/sbin/mailmigrated
+	RELAY=/usr/sbin/mailmigrate-relay
+	AUTH_MODULE=/usr/lib/dovecot/modules/auth/libauthdb_mailmigrate.so
+	for f in "$MM" "$MMD" "$RELAY" "$AUTH_MODULE"; do
+		[ -f "$f" ] || { echo "--installed: $f is not installed"; exit 1; }
+	done
+	say "using the installed programs ($MM, $MMD, $RELAY, $AUTH_MODULE)"
+else
+	if [ ! -x cli/mailmigrate ]; then
+		say "building mailmigrate"
+		autoreconf -fi >/dev/null 2>&1
+		./configure --quiet
+		make -j2 >/dev/null
+	fi
+	MM="$top/cli/mailmigrate"
+	MMD="$top/puller/mailmigrated"
+	RELAY="$top/relay/mailmigrate-relay"
+	AUTH_MODULE="$top/auth-hook/.libs/libauthdb_mailmigrate.so"
 fi
-MM="$top/cli/mailmigrate"
-MMD="$top/puller/mailmigrated"
 
 DIR=$(mktemp -d /tmp/mmdemo.XXXXXX)
 chmod 755 "$DIR"
@@ -52,7 +77,7 @@ trap cleanup EXIT INT TERM
 say "starting the OLD and NEW mail servers on loopback"
 # NEW asks the auth module who may log in (the Dovecot snippet as shipped,
 # with the demo's mailmigrate.conf; loaded in a private mount namespace).
-MM_AUTH_MODULES="$top/auth-hook/.libs/libauthdb_mailmigrate.so"
+MM_AUTH_MODULES="$AUTH_MODULE"
 MM_NEW_DOVECOT_EXTRA="$DIR/auth.conf"
 sed "s|/etc/mailmigrate/mailmigrate.conf|$DIR/mailmigrate.conf|" \
 	contrib/dovecot/auth-mailmigrate.conf.ext >"$MM_NEW_DOVECOT_EXTRA"
@@ -132,7 +157,7 @@ say "mailmigrate stats"
 say "mail during the migration: mailmigrate-relay routes each recipient"
 # dave is on OLD only: not migrated. alice was copied above.
 openssl rand -hex 12 | sh tests/harness/servers.sh adduser "$DIR" old dave@example.test
-"$top/relay/mailmigrate-relay" -f </dev/null >>"$DIR/relay.out" 2>&1 &
+"$RELAY" -f </dev/null >>"$DIR/relay.out" 2>&1 &
 RELAY_PID=$!
 n=0
 until [ -S "$DIR/relay.sock" ]; do
