@@ -15,7 +15,7 @@
 #             the bench's temp dir (tests/harness/pgsql.sh), stopped at
 #             the end
 #   -C, -T    relay_cache_size and relay_cache_ttl for every relay
-#             (default: the configuration's: 4096 slots, 5 s on
+#             (default: the configuration's: 65536 addresses, 5 s on
 #             PostgreSQL, 0 (no cache) on LMDB; relay/relay_cache.c)
 # Run from a built tree (./configure && make; MM_BUILDDIR=DIR for a build
 # outside the source tree), as root (PostgreSQL runs as its own user) with
@@ -274,8 +274,8 @@ for b in $BACKENDS; do
 	if [ "${ttl:-0}" = 0 ]; then
 		printf 'relay cache, %s: off (relay_cache_ttl 0)\n' "$b"
 	else
-		printf 'relay cache, %s (ttl %ss, %s slots): %s\n' "$b" "$ttl" \
-			"${CACHE_SIZE:-4096}" \
+		printf 'relay cache, %s (ttl %ss, %s addresses): %s\n' "$b" "$ttl" \
+			"${CACHE_SIZE:-65536}" \
 			"$(echo "$line" | sed -n 's/.*\(cache hits [0-9]*, misses [0-9]*\).*/\1/p')"
 	fi
 	if grep -Eq ': (error|fatal|panic): ' "$DIR/relay-$b.log"; then

@@ -75,7 +75,7 @@ t_relay_targets() {
 		grep -Eq "^$t.*: (PASS|MISS)\$" "$D/relay.out" || { echo "no '$t' verdict"; return 1; }
 	done
 	grep -q '^relay cache, lmdb: off' "$D/relay.out" || { echo "no LMDB cache line"; return 1; }
-	grep -Eq '^relay cache, postgresql \(ttl 5s, 4096 slots\): cache hits [0-9]+, misses [1-9][0-9]*$' \
+	grep -Eq '^relay cache, postgresql \(ttl 5s, 65536 addresses\): cache hits [0-9]+, misses [1-9][0-9]*$' \
 		"$D/relay.out" || { echo "no PostgreSQL cache counts"; return 1; }
 	if grep -q '^relay log errors' "$D/relay.out"; then return 1; fi
 }
