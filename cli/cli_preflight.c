@@ -319,19 +319,19 @@ static void preflight_token_command(struct preflight *pf,
 }
 
 static const struct preflight_check preflight_checks[] = {
-	{ "store", PREFLIGHT_ONCE, preflight_store },
-	{ "keys", PREFLIGHT_ONCE, preflight_keys },
-	{ "source_tls", PREFLIGHT_DOMAIN, preflight_source_tls },
-	{ "source_tls_verify", PREFLIGHT_DOMAIN, preflight_source_tls_verify },
-	{ "source_oauth2_token_command", PREFLIGHT_DOMAIN, preflight_token_command },
-	{ "old_imap", PREFLIGHT_DOMAIN, preflight_old_imap },
-	{ "old_pop3", PREFLIGHT_DOMAIN, preflight_old_pop3 },
-	{ "old_user", PREFLIGHT_USER, preflight_old_user },
-	{ "new_login", PREFLIGHT_ONCE, preflight_new_login },
-	{ "new_space", PREFLIGHT_ONCE, preflight_new_space },
-	{ "postconf", PREFLIGHT_ONCE, preflight_postconf },
-	{ "doveconf", PREFLIGHT_ONCE, preflight_doveconf },
-	{ "relay", PREFLIGHT_ONCE, preflight_relay },
+	{ "store", PREFLIGHT_ONCE, preflight_store, 0 },
+	{ "keys", PREFLIGHT_ONCE, preflight_keys, 0 },
+	{ "source_tls", PREFLIGHT_DOMAIN, preflight_source_tls, 0 },
+	{ "source_tls_verify", PREFLIGHT_DOMAIN, preflight_source_tls_verify, 0 },
+	{ "source_oauth2_token_command", PREFLIGHT_DOMAIN, preflight_token_command, 0 },
+	{ "old_imap", PREFLIGHT_DOMAIN, preflight_old_imap, 1 },
+	{ "old_pop3", PREFLIGHT_DOMAIN, preflight_old_pop3, 1 },
+	{ "old_user", PREFLIGHT_USER, preflight_old_user, 1 },
+	{ "new_login", PREFLIGHT_ONCE, preflight_new_login, 1 },
+	{ "new_space", PREFLIGHT_ONCE, preflight_new_space, 0 },
+	{ "postconf", PREFLIGHT_ONCE, preflight_postconf, 1 },
+	{ "doveconf", PREFLIGHT_ONCE, preflight_doveconf, 1 },
+	{ "relay", PREFLIGHT_ONCE, preflight_relay, 1 },
 };
 #define PREFLIGHT_CHECKS (sizeof(preflight_checks) / sizeof(preflight_checks[0]))
 
@@ -430,13 +430,15 @@ static void preflight_run_rows(struct preflight *pf, size_t first, size_t last)
 	switch (preflight_checks[first].scope) {
 	case PREFLIGHT_ONCE:
 		for (size_t i = first; i < last; i++)
-			preflight_checks[i].run(pf, &preflight_checks[i], NULL, NULL);
+			if (!pf->local || !preflight_checks[i].remote)
+				preflight_checks[i].run(pf, &preflight_checks[i], NULL, NULL);
 		break;
 	case PREFLIGHT_DOMAIN:
 		for (size_t d = 0; d < cfg->domains_count; d++)
 			for (size_t i = first; i < last; i++)
-				preflight_checks[i].run(pf, &preflight_checks[i],
-							&cfg->domains[d], NULL);
+				if (!pf->local || !preflight_checks[i].remote)
+					preflight_checks[i].run(pf, &preflight_checks[i],
+								&cfg->domains[d], NULL);
 		break;
 	case PREFLIGHT_USER:
 		for (size_t u = 0; u < pf->users_count; u++) {
@@ -450,11 +452,12 @@ static void preflight_run_rows(struct preflight *pf, size_t first, size_t last)
 	}
 }
 
-/* mailmigrate preflight [USER...] [--json] */
+/* mailmigrate preflight [USER...] [--json] [--local] */
 int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "local", no_argument, NULL, 'l' },
 		CLI_COMMON_LONGOPTS
 	};
 	struct preflight pf = { 0 };
@@ -463,10 +466,13 @@ int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 	int c, ret;
 
 	pf.ctx = ctx;
-	while ((c = cli_getopt(ctx, argc, argv, ":c:hj", opts)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, ":c:hjl", opts)) != -1) {
 		switch (c) {
 		case 'j':
 			pf.as_json = 1;
+			break;
+		case 'l':
+			pf.local = 1;
 			break;
 		case 'h':
 			return CLI_EXIT_OK;
@@ -476,6 +482,9 @@ int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	if (argc - optind > 1000)
 		return cli_usage_error("preflight: at most 1000 USERs");
+	if (pf.local && optind != argc)
+		return cli_usage_error("preflight: --local takes no USER (a USER is "
+				       "checked on OLD)");
 	if (cli_ctx_config(ctx) < 0)
 		return CLI_EXIT_SYSTEM;
 	if ((ret = preflight_users(&pf, argv + optind, (size_t)(argc - optind))) != 0) {

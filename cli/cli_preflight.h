@@ -66,6 +66,7 @@ struct preflight {
 	struct cli_json json;
 	int as_json;
 	unsigned counts[3];
+	int local;			/* --local: no remote checks */
 	struct preflight_user *users;
 	size_t users_count;
 	const struct preflight_user *user;	/* the USER being checked */
@@ -80,6 +81,8 @@ struct preflight_check {
 	enum preflight_scope scope;
 	void (*run)(struct preflight *pf, const struct preflight_check *check,
 		    const struct cfg_domain *dom, struct preflight_user *user);
+	/* Talks to a server or runs a program: left out by --local. */
+	int remote;
 };
 
 /* --- cli_preflight.c ------------------------------------------------ */

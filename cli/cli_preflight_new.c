@@ -48,7 +48,7 @@
 #define PREFLIGHT_RELAY_TIMEOUT_MS 5000
 
 static const struct preflight_check preflight_appendlimit_check = {
-	"new_appendlimit", PREFLIGHT_ONCE, NULL
+	"new_appendlimit", PREFLIGHT_ONCE, NULL, 1
 };
 
 /* The account to log in to NEW as: the first good USER, else the first

@@ -282,6 +282,19 @@ t_host_missing() {
 	unchanged
 }
 
+# --local: only this host's files; no USER.
+t_local() {
+	pf -c "$CONF" preflight --local
+	[ "$RC_PF" = 0 ] || { echo "exit $RC_PF"; cat "$OUT" "$OUT.err"; return 1; }
+	has "ok      store " && has "ok      example.test: source_tls = starttls: TLS required" &&
+	has "5 ok, 0 warnings, 0 failed" || return 1
+	if grep -q "imap\|NEW\|relay\|postconf" "$OUT"; then echo "--local went out:"; cat "$OUT"; return 1; fi
+	pf -c "$CONF" preflight --local ann
+	[ "$RC_PF" = 2 ] && grep -qF "preflight: --local takes no USER" "$OUT.err" ||
+		{ echo "exit $RC_PF"; cat "$OUT.err"; return 1; }
+	unchanged
+}
+
 # An expired certificate on OLD (its name and chain still right): failed,
 # with the days and what to do; OLD's Dovecot reloaded to take it.
 t_expired_cert() {
@@ -355,6 +368,7 @@ check "all well: OLD, ann's mailbox to the byte, NEW, Postfix, Dovecot, relay; t
 check "an unknown USER, a USER of no domain: failed, clear, nothing changed" t_unknown_user
 check "NEW's user_home on a 1 MiB tmpfs: failed free-space line" t_full_new
 check "postconf, doveconf, relay missing: failed; not installed: warning" t_host_missing
+check "--local: this host's files only" t_local
 check "OLD's certificate expired: failed with the days (verify = no: warning)" t_expired_cert
 check "OLD down: failed per protocol, exit 1" t_old_down
 mm_done
