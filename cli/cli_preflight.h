@@ -8,8 +8,9 @@
  *	JSON) and the checks of this host's own files (store, keys, the
  *	TLS settings); cli_preflight_old.c the checks on OLD (each
  *	domain's servers, each USER's mailbox); cli_preflight_new.c the
- *	checks on NEW (master login, free space, APPENDLIMIT) and of the
- *	host's Postfix, Dovecot and relay; cli_preflight_calc.c the pure
+ *	checks on NEW (master login, free space, APPENDLIMIT);
+ *	cli_preflight_host.c those of the host's Postfix, Dovecot and
+ *	relay; cli_preflight_calc.c the pure
  *	arithmetic (certificate dates, the free-space margin), unit-tested
  *	by test_preflight_calc.c.
  *
@@ -116,6 +117,8 @@ void preflight_new_login(struct preflight *pf, const struct preflight_check *che
 			 const struct cfg_domain *dom, struct preflight_user *user);
 void preflight_new_space(struct preflight *pf, const struct preflight_check *check,
 			 const struct cfg_domain *dom, struct preflight_user *user);
+/* --- cli_preflight_host.c ------------------------------------------- */
+
 void preflight_postconf(struct preflight *pf, const struct preflight_check *check,
 			const struct cfg_domain *dom, struct preflight_user *user);
 void preflight_doveconf(struct preflight *pf, const struct preflight_check *check,

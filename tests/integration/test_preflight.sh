@@ -125,7 +125,8 @@ state() {
 	MM list --json
 	MM stats --json
 	MM log -n 0 --json
-	echo "NEW ann: $(mm_maildir_count "$NEW_MAILDIR_ROOT/example.test/ann/Maildir" 2>/dev/null)"
+	# NEW: no message appended (a login may make ann's empty Maildir).
+	echo "NEW ann: $(mm_maildir_count "$NEW_MAILDIR_ROOT/example.test/ann")"
 	find "$VMAIL" | sort
 }
 old_state() {
