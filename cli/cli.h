@@ -175,6 +175,7 @@ void cli_json_end(struct cli_json *j, char close);
 /* Members: NULL str gives null; time 0 gives null. */
 void cli_json_str(struct cli_json *j, const char *key, const char *str);
 void cli_json_u64(struct cli_json *j, const char *key, uint64_t value);
+void cli_json_i64(struct cli_json *j, const char *key, int64_t value);
 void cli_json_bool(struct cli_json *j, const char *key, int value);
 void cli_json_null(struct cli_json *j, const char *key);
 void cli_json_time(struct cli_json *j, const char *key, int64_t t);
@@ -227,7 +228,7 @@ int cli_cmd_top(struct cli_ctx *ctx, int argc, char **argv);	/* cli_top.c */
 int cli_cmd_log(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_export(struct cli_ctx *ctx, int argc, char **argv); /* cli_export.c */
 int cli_export_passwd(struct cli_ctx *ctx, int argc, char **argv); /* cli_export_passwd.c */
-int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv); /* cli_preflight.c */
+int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv); /* cli_preflight*.c */
 int cli_cmd_aliases(struct cli_ctx *ctx, int argc, char **argv); /* cli_alias.c */
 int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv); /* cli_verify.c */
 int cli_cmd_store(struct cli_ctx *ctx, int argc, char **argv); /* cli_store.c */

@@ -371,6 +371,12 @@ void cli_json_u64(struct cli_json *j, const char *key, uint64_t value)
 	fprintf(j->fp, "%llu", (unsigned long long)value);
 }
 
+void cli_json_i64(struct cli_json *j, const char *key, int64_t value)
+{
+	cli_json_member(j, key);
+	fprintf(j->fp, "%lld", (long long)value);
+}
+
 /* true or false. */
 void cli_json_bool(struct cli_json *j, const char *key, int value)
 {

@@ -4,18 +4,22 @@
  * SUMMARY
  *	mailmigrate preflight: what to fix before (and while) migrating
  * DESCRIPTION
- *	Read-only: the configuration and, opened read-only, the store.
- *	Each check in preflight_checks[] runs once, or once per
- *	configured domain, and reports lines: a status (ok, warning,
- *	failed), the domain (or none), what it found, and for a warning
- *	or a failure what to do. New checks are new rows of the table.
+ *	Read-only (cli_preflight(3h)). Each check in preflight_checks[]
+ *	runs once, once per configured domain, or once per USER operand,
+ *	in the order of the table (a run of per-domain rows domain by
+ *	domain, a run of per-user rows user by user), and reports lines:
+ *	a status (ok, warning, failed), the domain or account (or none),
+ *	what it found, and for a warning or a failure what to do. New
+ *	checks are new rows of the table.
  *
- *	For now: the store, the key files (sealed to the key pair, or
- *	still with an old key_file the auth workers read), the TLS of the
- *	checks on OLD (source_tls and the store's TLS memory, per
- *	protocol), certificate verification, and an OAuth domain's
- *	source_oauth2_token_command (an executable regular file that only
- *	its owner may change).
+ *	Here: the table, the report, the USER operands and their
+ *	passwords (stdin, one line per USER that needs one, as add takes
+ *	it), and the checks of this host's files: the store, the key
+ *	files (sealed to the key pair, or still with an old key_file the
+ *	auth workers read), the TLS settings for OLD (source_tls and the
+ *	store's TLS memory, per protocol), certificate verification, and
+ *	an OAuth domain's source_oauth2_token_command (an executable
+ *	regular file that only its owner may change).
  * DIAGNOSTICS
  *	Exit status CLI_EXIT_OK when nothing failed (warnings allowed),
  *	CLI_EXIT_INPUT when a check failed, CLI_EXIT_SYSTEM when the
@@ -32,44 +36,49 @@
 #include <unistd.h>
 
 #include "cli.h"
+#include "cli_preflight.h"
 #include "crypto.h"
+#include "linereader.h"
 #include "mm_alloc.h"
-
-enum preflight_status {
-	PREFLIGHT_OK,
-	PREFLIGHT_WARNING,
-	PREFLIGHT_FAILED,
-};
 
 static const char *const preflight_status_names[] = { "ok", "warning", "failed" };
 
-struct preflight {
-	struct cli_ctx *ctx;
-	const char *store_error;	/* the store could not be opened */
-	struct cli_json json;
-	int as_json;
-	unsigned counts[3];
-};
-
-/* One check: dom is each configured domain in turn (per_domain), or
- * NULL for a check that runs once. */
-struct preflight_check {
-	const char *name;	/* stable: the "check" member of --json */
-	int per_domain;
-	void (*run)(struct preflight *pf, const struct preflight_check *check,
-		    const struct cfg_domain *dom);
-};
-
-/* Report one finding; hint (may be NULL) says what to do. */
-static void preflight_report(struct preflight *pf, const struct preflight_check *check,
-			     const struct cfg_domain *dom, enum preflight_status status,
-			     const char *hint, const char *fmt, ...)
-	__attribute__((format(printf, 6, 7)));
-static void preflight_report(struct preflight *pf, const struct preflight_check *check,
-			     const struct cfg_domain *dom, enum preflight_status status,
-			     const char *hint, const char *fmt, ...)
+void preflight_value_u64(struct preflight *pf, const char *key, uint64_t num)
 {
-	char text[1024];
+	if (pf->values_count == PREFLIGHT_MAX_VALUES)
+		return;
+	pf->values[pf->values_count++] = (struct preflight_value){ .key = key, .num = num };
+}
+
+void preflight_value_i64(struct preflight *pf, const char *key, int64_t num)
+{
+	if (pf->values_count == PREFLIGHT_MAX_VALUES)
+		return;
+	pf->values[pf->values_count++] = (struct preflight_value){ .key = key, .snum = num,
+								   .is_signed = 1 };
+}
+
+void preflight_value_str(struct preflight *pf, const char *key, const char *str)
+{
+	size_t i = pf->values_count;
+
+	if (i == PREFLIGHT_MAX_VALUES)
+		return;
+	/* Copied: the text may live in a buffer the next call reuses. */
+	if (str != NULL)
+		snprintf(pf->strbuf[i], sizeof(pf->strbuf[i]), "%s", str);
+	pf->values[i] = (struct preflight_value){ .key = key, .str = pf->strbuf[i],
+						  .is_null = str == NULL };
+	pf->values_count++;
+}
+
+void preflight_report(struct preflight *pf, const struct preflight_check *check,
+		      const struct cfg_domain *dom, enum preflight_status status,
+		      const char *hint, const char *fmt, ...)
+{
+	const char *who = pf->user != NULL ? pf->user->account :
+		dom != NULL ? dom->name : NULL;
+	char text[1024], shown[1200];
 	va_list ap;
 
 	va_start(ap, fmt);
@@ -80,19 +89,36 @@ static void preflight_report(struct preflight *pf, const struct preflight_check 
 		cli_json_object(&pf->json, NULL);
 		cli_json_str(&pf->json, "check", check->name);
 		cli_json_str(&pf->json, "domain", dom != NULL ? dom->name : NULL);
+		if (pf->user != NULL)
+			cli_json_str(&pf->json, "user", pf->user->account);
 		cli_json_str(&pf->json, "status", preflight_status_names[status]);
 		cli_json_str(&pf->json, "message", text);
 		cli_json_str(&pf->json, "hint", hint);
+		for (size_t i = 0; i < pf->values_count; i++) {
+			const struct preflight_value *v = &pf->values[i];
+
+			if (v->is_null)
+				cli_json_null(&pf->json, v->key);
+			else if (v->is_signed)
+				cli_json_i64(&pf->json, v->key, v->snum);
+			else if (v->str != NULL)
+				cli_json_str(&pf->json, v->key, v->str);
+			else
+				cli_json_u64(&pf->json, v->key, v->num);
+		}
 		cli_json_end(&pf->json, '}');
-		return;
+	} else {
+		/* Server text is in there: shown printable. */
+		cli_printable(text, shown, sizeof(shown));
+		printf("%-8s%s%s%s%s%s\n", preflight_status_names[status],
+		       who != NULL ? who : "", who != NULL ? ": " : "", shown,
+		       hint != NULL ? "; " : "", hint != NULL ? hint : "");
 	}
-	printf("%-8s%s%s%s%s%s\n", preflight_status_names[status],
-	       dom != NULL ? dom->name : "", dom != NULL ? ": " : "", text,
-	       hint != NULL ? "; " : "", hint != NULL ? hint : "");
+	pf->values_count = 0;
 }
 
 /* "2026-12-03 08:00:00 UTC" */
-static const char *preflight_time(int64_t t, char *buf, size_t size)
+const char *preflight_time(int64_t t, char *buf, size_t size)
 {
 	time_t tt = (time_t)t;
 	struct tm tm;
@@ -107,12 +133,13 @@ static const char *preflight_time(int64_t t, char *buf, size_t size)
 
 /* Can the store be read? Everything the migration knows is there. */
 static void preflight_store(struct preflight *pf, const struct preflight_check *check,
-			    const struct cfg_domain *dom)
+			    const struct cfg_domain *dom, struct preflight_user *user)
 {
 	const char *spec = pf->ctx->cfg->store;
 	int lmdb = strncmp(spec, "lmdb:", 5) == 0;
 
 	(void)dom;
+	(void)user;
 	/* LMDB by its directory, as before; PostgreSQL by its spec. */
 	if (lmdb)
 		spec += 5;
@@ -167,8 +194,9 @@ static void preflight_tls_memory(struct preflight *pf, const struct preflight_ch
 /* How the checks on OLD are secured: source_tls, and for detect what
  * the store remembers of each protocol the domain uses. */
 static void preflight_source_tls(struct preflight *pf, const struct preflight_check *check,
-				 const struct cfg_domain *dom)
+				 const struct cfg_domain *dom, struct preflight_user *user)
 {
+	(void)user;
 	if (dom->type != CFG_DOMAIN_BACKUP)
 		return;
 	switch (dom->source_tls) {
@@ -197,8 +225,9 @@ static void preflight_source_tls(struct preflight *pf, const struct preflight_ch
  * not someone on the path, and a changed password on OLD is not taken. */
 static void preflight_source_tls_verify(struct preflight *pf,
 					const struct preflight_check *check,
-					const struct cfg_domain *dom)
+					const struct cfg_domain *dom, struct preflight_user *user)
 {
+	(void)user;
 	if (dom->type != CFG_DOMAIN_BACKUP || dom->source_tls == CFG_TLS_NONE)
 		return;
 	if (dom->source_tls_verify)
@@ -216,7 +245,7 @@ static void preflight_source_tls_verify(struct preflight *pf,
  * (the auth workers hold only public_key_file) or, on an install not
  * upgraded since, with key_file, which the auth workers then read. */
 static void preflight_keys(struct preflight *pf, const struct preflight_check *check,
-			   const struct cfg_domain *dom)
+			   const struct cfg_domain *dom, struct preflight_user *user)
 {
 	const struct cfg *cfg = pf->ctx->cfg;
 	struct crypto_key key;
@@ -224,6 +253,7 @@ static void preflight_keys(struct preflight *pf, const struct preflight_check *c
 	const char *error;
 
 	(void)dom;
+	(void)user;
 	if (crypto_key_load(cfg->key_file, &key, &error) < 0) {
 		preflight_report(pf, check, NULL, PREFLIGHT_FAILED,
 				 "run `mailmigrate init`, or fix key_file", "%s", error);
@@ -260,11 +290,12 @@ static void preflight_keys(struct preflight *pf, const struct preflight_check *c
  * run: that would ask the token service. */
 static void preflight_token_command(struct preflight *pf,
 				    const struct preflight_check *check,
-				    const struct cfg_domain *dom)
+				    const struct cfg_domain *dom, struct preflight_user *user)
 {
 	const char *cmd = dom->source_oauth2_token_command;
 	struct stat st;
 
+	(void)user;
 	if (dom->type != CFG_DOMAIN_BACKUP || dom->source_auth == CFG_AUTH_PASSWORD)
 		return;
 	if (stat(cmd, &st) < 0 || !S_ISREG(st.st_mode) || access(cmd, X_OK) < 0)
@@ -288,31 +319,160 @@ static void preflight_token_command(struct preflight *pf,
 }
 
 static const struct preflight_check preflight_checks[] = {
-	{ "store", 0, preflight_store },
-	{ "keys", 0, preflight_keys },
-	{ "source_tls", 1, preflight_source_tls },
-	{ "source_tls_verify", 1, preflight_source_tls_verify },
-	{ "source_oauth2_token_command", 1, preflight_token_command },
+	{ "store", PREFLIGHT_ONCE, preflight_store, 0 },
+	{ "keys", PREFLIGHT_ONCE, preflight_keys, 0 },
+	{ "source_tls", PREFLIGHT_DOMAIN, preflight_source_tls, 0 },
+	{ "source_tls_verify", PREFLIGHT_DOMAIN, preflight_source_tls_verify, 0 },
+	{ "source_oauth2_token_command", PREFLIGHT_DOMAIN, preflight_token_command, 0 },
+	{ "old_imap", PREFLIGHT_DOMAIN, preflight_old_imap, 1 },
+	{ "old_pop3", PREFLIGHT_DOMAIN, preflight_old_pop3, 1 },
+	{ "old_user", PREFLIGHT_USER, preflight_old_user, 1 },
+	{ "new_login", PREFLIGHT_ONCE, preflight_new_login, 1 },
+	{ "new_space", PREFLIGHT_ONCE, preflight_new_space, 0 },
+	{ "postconf", PREFLIGHT_ONCE, preflight_postconf, 1 },
+	{ "doveconf", PREFLIGHT_ONCE, preflight_doveconf, 1 },
+	{ "relay", PREFLIGHT_ONCE, preflight_relay, 1 },
 };
 #define PREFLIGHT_CHECKS (sizeof(preflight_checks) / sizeof(preflight_checks[0]))
 
-/* mailmigrate preflight [--json] */
+/* Does checking user on OLD need its password on stdin? Not with an
+ * administrator's login or OAuth, nor for a domain OLD is done with. */
+static int preflight_needs_password(const struct preflight_user *u)
+{
+	return u->error == NULL && u->dom != NULL && u->dom->type == CFG_DOMAIN_BACKUP &&
+		u->dom->source_auth == CFG_AUTH_PASSWORD &&
+		u->dom->source_admin_user == NULL;
+}
+
+/* Each USER's account and domain, and the passwords: one line of stdin
+ * for each USER that needs one, in order (or asked on the terminal).
+ * A bad USER is a finding (failed), not the end. 0, or an exit status
+ * (reported). */
+static int preflight_users(struct preflight *pf, char **args, size_t count)
+{
+	struct linereader *lr = NULL;
+	const char *error;
+	int ret = 0;
+
+	pf->users = mm_calloc(count == 0 ? 1 : count, sizeof(*pf->users));
+	pf->users_count = count;
+	for (size_t i = 0; i < count; i++) {
+		struct preflight_user *u = &pf->users[i];
+
+		u->arg = args[i];
+		ret = cli_ctx_account(pf->ctx, args[i], NULL, u->account, &error);
+		if (ret != 0) {
+			/* Shown as given, made printable. */
+			cli_printable(args[i], u->account, sizeof(u->account));
+			u->error = ret == CLI_NAME_NODOMAIN ?
+				mm_strdup("no domain: give USER@DOMAIN, or set "
+					  "default_domain") : mm_strdup(error);
+			ret = 0;
+		} else if (cli_ctx_domain(pf->ctx, u->account, &u->dom) < 0 || u->dom == NULL)
+			u->error = mm_asprintf("no [domain] section for %s",
+					       strchr(u->account, '@') + 1);
+	}
+	for (size_t i = 0; ret == 0 && i < count; i++) {
+		struct preflight_user *u = &pf->users[i];
+		const char *line;
+		size_t len;
+
+		if (!preflight_needs_password(u))
+			continue;
+		if (isatty(STDIN_FILENO)) {
+			ret = cli_pass_read(u->account, &u->password);
+			continue;
+		}
+		if (lr == NULL)
+			lr = linereader_new(STDIN_FILENO, CLI_MAX_LINE);
+		switch (linereader_next(lr, &line, &len)) {
+		case LINEREADER_LINE:
+			if (len > 0 && line[len - 1] == '\r')
+				len--;
+			if (len == 0 || memchr(line, '\0', len) != NULL)
+				u->error = mm_strdup("the password line on stdin is "
+						     "empty or holds a NUL byte");
+			else
+				u->password = mm_strndup(line, len);
+			break;
+		case LINEREADER_EOF:
+			u->error = mm_strdup("no password for it on stdin (one line "
+					     "per USER that logs in with its own)");
+			break;
+		case LINEREADER_TOOLONG:
+			u->error = mm_asprintf("its password on stdin is over %d bytes",
+					       CLI_MAX_LINE);
+			break;
+		case LINEREADER_ERROR:
+			cli_error("preflight: cannot read stdin: %s", strerror(errno));
+			ret = CLI_EXIT_SYSTEM;
+			break;
+		}
+	}
+	linereader_free(&lr);
+	return ret;
+}
+
+static void preflight_users_free(struct preflight *pf)
+{
+	for (size_t i = 0; i < pf->users_count; i++) {
+		mm_free_secret(&pf->users[i].password);
+		mm_free(&pf->users[i].error);
+	}
+	mm_free(&pf->users);
+}
+
+/* Rows first..last-1 of one scope, for dom or for each user. */
+static void preflight_run_rows(struct preflight *pf, size_t first, size_t last)
+{
+	const struct cfg *cfg = pf->ctx->cfg;
+
+	switch (preflight_checks[first].scope) {
+	case PREFLIGHT_ONCE:
+		for (size_t i = first; i < last; i++)
+			if (!pf->local || !preflight_checks[i].remote)
+				preflight_checks[i].run(pf, &preflight_checks[i], NULL, NULL);
+		break;
+	case PREFLIGHT_DOMAIN:
+		for (size_t d = 0; d < cfg->domains_count; d++)
+			for (size_t i = first; i < last; i++)
+				if (!pf->local || !preflight_checks[i].remote)
+					preflight_checks[i].run(pf, &preflight_checks[i],
+								&cfg->domains[d], NULL);
+		break;
+	case PREFLIGHT_USER:
+		for (size_t u = 0; u < pf->users_count; u++) {
+			pf->user = &pf->users[u];
+			for (size_t i = first; i < last; i++)
+				preflight_checks[i].run(pf, &preflight_checks[i],
+							pf->users[u].dom, &pf->users[u]);
+			pf->user = NULL;
+		}
+		break;
+	}
+}
+
+/* mailmigrate preflight [USER...] [--json] [--local] */
 int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "json", no_argument, NULL, 'j' },
+		{ "local", no_argument, NULL, 'l' },
 		CLI_COMMON_LONGOPTS
 	};
 	struct preflight pf = { 0 };
 	struct store_options sopts = { .readonly = 1 };
 	const char *error;
-	int c;
+	int c, ret;
 
 	pf.ctx = ctx;
-	while ((c = cli_getopt(ctx, argc, argv, ":c:hj", opts)) != -1) {
+	while ((c = cli_getopt(ctx, argc, argv, ":c:hjl", opts)) != -1) {
 		switch (c) {
 		case 'j':
 			pf.as_json = 1;
+			break;
+		case 'l':
+			pf.local = 1;
 			break;
 		case 'h':
 			return CLI_EXIT_OK;
@@ -320,10 +480,17 @@ int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 			return CLI_EXIT_USAGE;
 		}
 	}
-	if (optind != argc)
-		return cli_usage_error("preflight: takes no operands");
+	if (argc - optind > 1000)
+		return cli_usage_error("preflight: at most 1000 USERs");
+	if (pf.local && optind != argc)
+		return cli_usage_error("preflight: --local takes no USER (a USER is "
+				       "checked on OLD)");
 	if (cli_ctx_config(ctx) < 0)
 		return CLI_EXIT_SYSTEM;
+	if ((ret = preflight_users(&pf, argv + optind, (size_t)(argc - optind))) != 0) {
+		preflight_users_free(&pf);
+		return ret;
+	}
 	/* A store that cannot be opened is a finding, not the end. */
 	if (store_open_cfg(ctx->cfg, &sopts, &ctx->store, &error) < 0) {
 		static char saved[512];
@@ -337,14 +504,14 @@ int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 		cli_json_object(&pf.json, NULL);
 		cli_json_array(&pf.json, "checks");
 	}
-	for (size_t i = 0; i < PREFLIGHT_CHECKS; i++)
-		if (!preflight_checks[i].per_domain)
-			preflight_checks[i].run(&pf, &preflight_checks[i], NULL);
-	for (size_t d = 0; d < ctx->cfg->domains_count; d++)
-		for (size_t i = 0; i < PREFLIGHT_CHECKS; i++)
-			if (preflight_checks[i].per_domain)
-				preflight_checks[i].run(&pf, &preflight_checks[i],
-							&ctx->cfg->domains[d]);
+	for (size_t i = 0, j; i < PREFLIGHT_CHECKS; i = j) {
+		for (j = i + 1; j < PREFLIGHT_CHECKS &&
+			     preflight_checks[j].scope == preflight_checks[i].scope; j++)
+			;
+		preflight_run_rows(&pf, i, j);
+		fflush(stdout);
+	}
+	preflight_users_free(&pf);
 	if (pf.as_json) {
 		cli_json_end(&pf.json, ']');
 		cli_json_u64(&pf.json, "ok", pf.counts[PREFLIGHT_OK]);

@@ -186,6 +186,7 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(auth_negative_ttl, CFG_UINT, "300", .min = 0, .max = 86400),
 	GKEY(target_lmtp, CFG_LISTEN, "unix:/run/dovecot/lmtp"),
 	GKEY(target_doveadm_config, CFG_PATH, NULL),
+	GKEY(postfix_config_dir, CFG_PATH, "/etc/postfix"),
 	GKEY(connect_timeout, CFG_UINT, "30", .min = 1, .max = 3600),
 	GKEY(io_timeout, CFG_UINT, "120", .min = 1, .max = 86400),
 	GKEY(max_worker_deaths, CFG_UINT, "3", .min = 1, .max = 1000),

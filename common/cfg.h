@@ -149,6 +149,8 @@ struct cfg {
 					   unix:/run/dovecot/lmtp */
 	char *target_doveadm_config;	/* NEW's dovecot.conf for doveadm; NULL:
 					   doveadm's default */
+	char *postfix_config_dir;	/* NEW's Postfix, for preflight's
+					   postconf; default /etc/postfix */
 	unsigned connect_timeout;	/* seconds, default 30 */
 	unsigned io_timeout;		/* seconds without progress, default 120 */
 	unsigned max_worker_deaths;	/* a job whose workers died this often is

@@ -289,8 +289,10 @@ int stream_start_tls(struct stream *s, const struct stream_tls *tls,
 	if (s->ctx == NULL)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "TLS: %s",
 				   stream_ssl_error());
-	if (tls->verify) {
-		SSL_CTX_set_verify(s->ctx, SSL_VERIFY_PEER, NULL);
+	if (tls->verify || tls->inspect) {
+		/* inspect: the same checks, the outcome only recorded. */
+		SSL_CTX_set_verify(s->ctx, tls->verify ? SSL_VERIFY_PEER :
+				   SSL_VERIFY_NONE, NULL);
 		if (tls->ca_file != NULL && tls->ca_file[0] != '\0') {
 			if (SSL_CTX_load_verify_locations(s->ctx, tls->ca_file, NULL) != 1)
 				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
@@ -316,7 +318,8 @@ int stream_start_tls(struct stream *s, const struct stream_tls *tls,
 						   "TLS: bad IP %.100s", tls->name);
 		} else {
 			SSL_set_tlsext_host_name(s->ssl, tls->name);
-			if (tls->verify && SSL_set1_host(s->ssl, tls->name) != 1)
+			if ((tls->verify || tls->inspect) &&
+			    SSL_set1_host(s->ssl, tls->name) != 1)
 				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 						   "TLS: bad host name %.100s", tls->name);
 		}
@@ -346,6 +349,49 @@ int stream_start_tls(struct stream *s, const struct stream_tls *tls,
 	}
 	snprintf(s->desc, sizeof(s->desc), "%s %s", SSL_get_version(s->ssl),
 		 SSL_get_cipher_name(s->ssl));
+	return 0;
+}
+
+/* An X509 name as one printable line. */
+static void stream_x509_name(const X509_NAME *name, char *buf, size_t size)
+{
+	X509_NAME_oneline(name, buf, (int)size);
+	for (char *p = buf; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || (unsigned char)*p == 0x7f)
+			*p = '?';
+}
+
+/* An ASN1_TIME as unix time, by its distance from the epoch. */
+static int64_t stream_asn1_time(const ASN1_TIME *t)
+{
+	ASN1_TIME *epoch = ASN1_TIME_set(NULL, 0);
+	int days = 0, secs = 0;
+
+	if (epoch == NULL || t == NULL || ASN1_TIME_diff(&days, &secs, epoch, t) != 1)
+		days = secs = 0;
+	ASN1_TIME_free(epoch);
+	return (int64_t)days * 86400 + secs;
+}
+
+int stream_tls_peer(const struct stream *s, struct stream_tls_peer *peer)
+{
+	X509 *cert;
+
+	memset(peer, 0, sizeof(*peer));
+	if (s->ssl == NULL)
+		return -1;
+	peer->verify_result = SSL_get_verify_result(s->ssl);
+	snprintf(peer->verify_error, sizeof(peer->verify_error), "%s",
+		 X509_verify_cert_error_string(peer->verify_result));
+	cert = SSL_get1_peer_certificate(s->ssl);
+	if (cert == NULL)
+		return 0;
+	peer->have_cert = 1;
+	peer->not_after = stream_asn1_time(X509_get0_notAfter(cert));
+	peer->not_before = stream_asn1_time(X509_get0_notBefore(cert));
+	stream_x509_name(X509_get_subject_name(cert), peer->subject, sizeof(peer->subject));
+	stream_x509_name(X509_get_issuer_name(cert), peer->issuer, sizeof(peer->issuer));
+	X509_free(cert);
 	return 0;
 }
 

@@ -75,6 +75,22 @@ struct stream_tls {
 	int verify;		/* check the chain and the name */
 	const char *ca_file;	/* NULL: the system store */
 	const char *name;	/* host name or IP to check; NULL: the host */
+	/* Check the chain and the name as verify does, but finish the
+	 * handshake whatever the outcome, for stream_tls_peer() to report
+	 * (mailmigrate preflight). Never for a session that sends a
+	 * password. */
+	int inspect;
+};
+
+/* What OpenSSL found of the peer's certificate. */
+struct stream_tls_peer {
+	int have_cert;		/* the server sent one */
+	long verify_result;	/* X509_V_OK, or OpenSSL's X509_V_ERR_* */
+	char verify_error[128];	/* X509_verify_cert_error_string() */
+	int64_t not_after;	/* unix time */
+	int64_t not_before;
+	char subject[256];	/* one line, printable */
+	char issuer[256];
 };
 
 struct stream;
@@ -95,6 +111,9 @@ void stream_set_timeout(struct stream *stream, unsigned timeout_ms);
 int stream_start_tls(struct stream *stream, const struct stream_tls *tls,
 		     enum stream_fail *fail_r, const char **error_r);
 int stream_is_tls(const struct stream *stream);
+/* The certificate the peer showed, checked as stream_tls asked (verify
+ * or inspect: chain, name, dates by OpenSSL). -1 on a plain stream. */
+int stream_tls_peer(const struct stream *stream, struct stream_tls_peer *peer);
 /* "TLSv1.3 TLS_AES_256_GCM_SHA384", or "plain". */
 const char *stream_tls_description(const struct stream *stream);
 

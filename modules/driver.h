@@ -256,6 +256,14 @@ int driver_split_host(const char *hostport, char *host, size_t hostsize,
 		      uint16_t *port_r);
 void driver_message_clear(struct driver_message *msg);
 
+/* The client under a connection that source_driver_imap (pop3) opened,
+ * for what only reports need (capabilities, POP3 STAT: mailmigrate
+ * preflight); still the connection's. */
+struct imap_client;
+struct pop3_client;
+struct imap_client *imap_driver_client(struct driver_conn *conn);
+struct pop3_client *pop3_driver_client(struct driver_conn *conn);
+
 extern const struct source_driver source_driver_imap;
 extern const struct source_driver source_driver_pop3;
 extern const struct target_driver target_driver_imap;

@@ -37,6 +37,7 @@ struct imap_client {
 	size_t max_line;
 	unsigned caps;
 	uint64_t appendlimit;
+	char capability[1024];	/* the atoms as sent, space-separated */
 	unsigned next_tag;
 	char greeting[200];
 	struct imap_done done[IMAP_DONE_MAX];
@@ -86,13 +87,24 @@ static const struct {
 static void imap_set_caps(struct imap_client *c, const struct imap_arg *args,
 			  size_t count)
 {
+	size_t used = 0;
+
 	c->caps = 0;
 	c->appendlimit = 0;
+	c->capability[0] = '\0';
 	for (size_t i = 0; i < count; i++) {
 		const char *name = imap_arg_get_astring(&args[i]);
+		size_t len;
 
 		if (name == NULL)
 			continue;
+		/* Kept whole or not at all, within the buffer. */
+		len = strlen(name);
+		if (used + len + 2 <= sizeof(c->capability)) {
+			snprintf(c->capability + used, sizeof(c->capability) - used,
+				 "%s%s", used > 0 ? " " : "", name);
+			used += len + (used > 0 ? 1 : 0);
+		}
 		for (size_t j = 0; j < sizeof(imap_caps) / sizeof(imap_caps[0]); j++)
 			if (strcasecmp(name, imap_caps[j].name) == 0)
 				c->caps |= imap_caps[j].flag;
@@ -335,6 +347,30 @@ uint32_t imap_client_literal_uid(const struct imap_client *c)
 		if (imap_arg_is_atom(&args[i], "UID") &&
 		    imap_arg_get_u32(&args[i + 1], &uid) == 0)
 			return uid;
+	return 0;
+}
+
+const char *imap_client_capability(const struct imap_client *c)
+{
+	return c->capability;
+}
+
+int imap_client_has_cap(const struct imap_client *c, const char *name)
+{
+	size_t len = strlen(name);
+
+	for (const char *p = c->capability; *p != '\0';) {
+		const char *end = strchr(p, ' ');
+		size_t n = end != NULL ? (size_t)(end - p) : strlen(p);
+
+		/* NAME, or NAME=VALUE when name has no '=' itself. */
+		if (strncasecmp(p, name, len) == 0 &&
+		    (n == len || (p[len] == '=' && strchr(name, '=') == NULL)))
+			return 1;
+		p += n;
+		while (*p == ' ')
+			p++;
+	}
 	return 0;
 }
 

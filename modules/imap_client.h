@@ -108,6 +108,12 @@ int imap_client_connect(const struct imap_client_settings *set,
 void imap_client_close(struct imap_client **client);
 
 unsigned imap_client_caps(const struct imap_client *client);
+/* The capabilities as the server listed them last, space-separated
+ * (bounded: what does not fit is left out), for reports. */
+const char *imap_client_capability(const struct imap_client *client);
+/* Does the list hold name (case-insensitive; "APPENDLIMIT" also
+ * matches "APPENDLIMIT=N", "UTF8=ACCEPT" only itself)? */
+int imap_client_has_cap(const struct imap_client *client, const char *name);
 /* APPENDLIMIT=N from the capabilities, or 0. */
 uint64_t imap_client_appendlimit(const struct imap_client *client);
 /* The greeting's text, for logs (printable, truncated). */

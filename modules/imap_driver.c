@@ -907,6 +907,11 @@ static uint64_t imap_target_append_limit(struct driver_conn *conn)
 	return imap_client_appendlimit(imap_conn(conn)->client);
 }
 
+struct imap_client *imap_driver_client(struct driver_conn *conn)
+{
+	return ((struct imap_conn *)conn)->client;
+}
+
 const struct source_driver source_driver_imap = {
 	.name = "imap",
 	.open = imap_source_open,

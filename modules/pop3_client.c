@@ -31,6 +31,8 @@ struct pop3_client {
 	char host[256];		/* as connected to, for OAUTHBEARER's host= */
 	uint16_t port;
 	int have_capa, utf8_on;
+	char capa[512];		/* CAPA's lines, space-separated, bounded */
+	char greeting[200];	/* the text after +OK, printable */
 	/* The last -ERR's extended response code (RFC 2449, 3206). */
 	enum resp_code code;
 };
@@ -121,6 +123,12 @@ static int pop3_multiline(struct pop3_client *c,
 static int pop3_capa_line(const char *line, size_t len, void *ctx)
 {
 	struct pop3_client *c = ctx;
+	size_t used = strlen(c->capa);
+
+	/* Kept for reports: whole lines, as many as fit. */
+	if (used + len + 2 <= sizeof(c->capa))
+		snprintf(c->capa + used, sizeof(c->capa) - used, "%s%s",
+			 used > 0 ? " " : "", pop3_printable(line, len));
 
 	if (len == 4 && strncasecmp(line, "STLS", 4) == 0)
 		c->cap_stls = 1;
@@ -156,6 +164,7 @@ static int pop3_capa(struct pop3_client *c, enum stream_fail *fail_r,
 
 	c->cap_stls = c->cap_uidl = c->cap_sasl_plain = c->cap_user = 0;
 	c->cap_utf8 = c->cap_sasl_xoauth2 = c->cap_sasl_oauthbearer = 0;
+	c->capa[0] = '\0';
 	ret = pop3_command(c, "CAPA", &text, fail_r, error_r);
 	if (ret < 0)
 		return -1;
@@ -194,6 +203,8 @@ int pop3_client_connect(const struct pop3_client_settings *set,
 			  "connection: %s", set->host, *error_r);
 		goto fail;
 	}
+	snprintf(c->greeting, sizeof(c->greeting), "%s",
+		 pop3_printable(text, strlen(text)));
 	if (pop3_capa(c, fail_r, error_r) < 0)
 		goto fail;
 	if (set->tls == CFG_TLS_STARTTLS && !c->cap_stls) {
@@ -648,6 +659,41 @@ int pop3_client_retr(struct pop3_client *c, uint32_t msgnum,
 int pop3_client_utf8(const struct pop3_client *c)
 {
 	return c->utf8_on;
+}
+
+int pop3_client_stat(struct pop3_client *c, uint64_t *count_r, uint64_t *size_r,
+		     enum stream_fail *fail_r, const char **error_r)
+{
+	unsigned long long n, size;
+	const char *text;
+	char extra;
+	int ret = pop3_command(c, "STAT", &text, fail_r, error_r);
+
+	if (ret < 0)
+		return -1;
+	if (ret == 1)
+		return stream_failf(fail_r, resp_code_class(c->code, RESP_CONTEXT_COMMAND),
+				    error_r, "STAT refused: %s", *error_r);
+	/* "+OK nn mm": two decimal numbers, nothing else but a space. */
+	if (strlen(text) > 60 || strspn(text, "0123456789 ") != strlen(text) ||
+	    sscanf(text, "%llu %llu%c", &n, &size, &extra) != 2 ||
+	    n > POP3_MAX_MESSAGES)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "malformed STAT answer: %s",
+				    pop3_printable(text, strlen(text)));
+	*count_r = n;
+	*size_r = size;
+	return 0;
+}
+
+const char *pop3_client_capa(const struct pop3_client *c)
+{
+	return c->capa;
+}
+
+const char *pop3_client_greeting(const struct pop3_client *c)
+{
+	return c->greeting;
 }
 
 int pop3_client_has_uidl(const struct pop3_client *c)

@@ -104,6 +104,15 @@ int pop3_client_retr(struct pop3_client *client, uint32_t msgnum,
 		     void *ctx, uint64_t *size_r, enum stream_fail *fail_r,
 		     const char **error_r);
 
+/* STAT: the number of messages and their total size in octets. */
+int pop3_client_stat(struct pop3_client *client, uint64_t *count_r,
+		     uint64_t *size_r, enum stream_fail *fail_r,
+		     const char **error_r);
+/* CAPA's lines as last listed, space-separated (bounded), for reports;
+ * "" without CAPA. */
+const char *pop3_client_capa(const struct pop3_client *client);
+/* The greeting's text after +OK (printable, truncated). */
+const char *pop3_client_greeting(const struct pop3_client *client);
 int pop3_client_has_uidl(const struct pop3_client *client);
 /* Non-zero once the server accepted UTF8 (RFC 6856). */
 int pop3_client_utf8(const struct pop3_client *client);

@@ -491,6 +491,11 @@ static int pop3_driver_fetch(struct driver_conn *conn, const struct driver_messa
 	return ret < 0 ? -1 : 0;
 }
 
+struct pop3_client *pop3_driver_client(struct driver_conn *conn)
+{
+	return ((struct pop3_conn *)conn)->client;
+}
+
 const struct source_driver source_driver_pop3 = {
 	.name = "pop3",
 	.open = pop3_driver_open,

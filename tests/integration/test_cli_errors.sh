@@ -458,25 +458,39 @@ t_pg_store_errors() {
 }
 
 t_preflight() {
+	# OLD, NEW and the relay where nothing listens (port 1 refuses at
+	# once), no Postfix or Dovecot configuration: failed and warning
+	# lines that are the same on every machine.
+	write_conf "$D/pf.conf" "$STATE" "$KEY" "relay_listen = unix:$D/relay.sock
+postfix_config_dir = $D/nopostfix
+target_doveadm_config = $D/nodovecot.conf
+target_master_password_file = $D/nomaster.pass
+target_host = 127.0.0.1:1"
+	sed -i 's/^source_host = .*/source_host = 127.0.0.1:1/' "$D/pf.conf"
 	run "$D/nostore.conf" preflight
 	assert_eq 1 "$RC" "preflight without a store ($(err))"
 	assert_contains "$(out)" "failed  store $(store_shown "$D/nostore.conf"): "
 	assert_contains "$(out)" "warning example.test: imap: source_tls = detect, and whether OLD offered STARTTLS is unknown (no store)"
 	[ ! -e "$D/nostore" ] || fail "preflight created the missing state_dir"
 	snapshot before
-	mm preflight
-	assert_eq 0 "$RC" "preflight ($(err))"
+	run "$D/pf.conf" preflight
+	assert_eq 1 "$RC" "preflight ($(err))"
 	assert_contains "$(out)" "ok      store $(store_shown "$CONF") readable"
 	assert_contains "$(out)" "warning example.org: pop3: source_tls = detect and STARTTLS never seen on OLD: passwords may go in clear; set source_tls = starttls (or direct) if OLD has TLS"
 	assert_contains "$(out)" "ok      example.org: OLD's TLS certificate is verified"
 	assert_contains "$(out)" "ok      key_file $KEY holds the key pair, public_key_file $KEY.pub matches it"
-	assert_contains "$(out)" "4 ok, 4 warnings, 0 failed"
-	mm preflight --json
-	assert_eq 0 "$RC" "preflight --json"
+	assert_contains "$(out)" "failed  example.test: imap 127.0.0.1:1: 127.0.0.1 port 1: connect: Connection refused; start OLD's IMAP service"
+	assert_contains "$(out)" "failed  relay unix:$D/relay.sock: No such file or directory; start mailmigrate-relay, or fix relay_listen"
+	assert_contains "$(out)" "warning postconf -c $D/nopostfix failed: postconf: fatal: open $D/nopostfix/main.cf: No such file or directory; set postfix_config_dir"
+	assert_contains "$(out)" "warning doveconf -c $D/nodovecot.conf failed: doveconf: Fatal: open($D/nodovecot.conf) failed: No such file or directory; set target_doveadm_config"
+	assert_contains "$(out)" "failed  target_master_password_file: cannot read $D/nomaster.pass: No such file or directory"
+	assert_contains "$(out)" "5 ok, 6 warnings, 6 failed"
+	run "$D/pf.conf" preflight --json
+	assert_eq 1 "$RC" "preflight --json"
 	"$PYTHON" - "$D/out" <<'EOP' || fail "preflight --json: $(out)"
 import json, sys
 d = json.load(open(sys.argv[1]))
-assert (d["ok"], d["warnings"], d["failed"]) == (4, 4, 0), d
+assert (d["ok"], d["warnings"], d["failed"]) == (5, 6, 6), d
 c = d["checks"][2]
 assert c == {"check": "source_tls", "domain": "example.test", "status": "warning",
              "message": "imap: source_tls = detect and STARTTLS never seen on OLD: passwords may go in clear",
@@ -489,16 +503,18 @@ EOP
 	head -c 32 "$KEY" >"$D/old.key"
 	chmod 600 "$D/old.key"
 	write_conf "$D/oldkey.conf" "$STATE" "$D/old.key"
+	# (OLD and the relay are not there: exit 1 for them, not the key.)
 	run "$D/oldkey.conf" preflight
-	assert_eq 0 "$RC" "preflight with an old key_file ($(err))"
+	assert_eq 1 "$RC" "preflight with an old key_file ($(err))"
+	if out | grep -q '^failed  key_file'; then fail "an old key_file failed: $(out)"; fi
 	assert_contains "$(out)" "warning key_file $D/old.key has the old layout: the auth workers seal with it"
 	assert_contains "$(out)" "run \`mailmigrate init\`"
 	cp -p "$KEY" "$D/nopub.key"
 	write_conf "$D/nopub.conf" "$STATE" "$D/nopub.key"
 	run "$D/nopub.conf" preflight
 	assert_eq 1 "$RC" "preflight without public_key_file"
-	assert_contains "$(out)" "failed  "
-	assert_contains "$(out)" "$D/nopub.key.pub"
+	out | grep '^failed  ' | grep -qF "$D/nopub.key.pub" ||
+		fail "no failed line for $D/nopub.key.pub: $(out)"
 	rm -f "$D/old.key" "$D/oldkey.conf" "$D/nopub.key" "$D/nopub.conf"
 	unchanged
 	mm tls-forget

@@ -280,7 +280,7 @@ t_missing_command() {
 # preflight names the command of each OAuth domain, and fails the one
 # that is missing.
 t_preflight() {
-	MM preflight >"$MM_DIR/preflight.out" 2>&1
+	MM preflight --local >"$MM_DIR/preflight.out" 2>&1
 	rc=$?
 	[ "$rc" = 1 ] || { echo "preflight exit $rc"; cat "$MM_DIR/preflight.out"; return 1; }
 	grep -qF "x2i.test: source_oauth2_token_command $MM_DIR/token.sh is executable (source_auth = xoauth2)" \

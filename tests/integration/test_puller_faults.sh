@@ -658,8 +658,8 @@ EOP
 t_tls_stripped() {
 	SOURCE_TLS=detect
 	write_conf
-	MM preflight | grep -q "^warning example.test: imap: source_tls = detect and STARTTLS never seen on OLD" ||
-		{ MM preflight; return 1; }
+	MM preflight --local | grep -q "^warning example.test: imap: source_tls = detect and STARTTLS never seen on OLD" ||
+		{ MM preflight --local; return 1; }
 	spec strip@example.test
 	: >"$MM_DIR/fake.log"
 	fake_start --spec "$MM_DIR/spec-strip@example.test.json" --starttls-sessions 1 \
@@ -672,7 +672,7 @@ t_tls_stripped() {
 	grep -q "^1 .*STARTTLS | TLS | .*LOGIN" "$MM_DIR/fake.log" ||
 		{ cat "$MM_DIR/fake.log"; return 1; }
 	check_new strip@example.test || return 1
-	MM preflight >"$MM_DIR/preflight.out"
+	MM preflight --local >"$MM_DIR/preflight.out"
 	assert_eq 0 "$?" "preflight exit status"
 	grep -q "^ok      example.test: imap: STARTTLS seen on OLD since 20[0-9-]* [0-9:]* UTC; plaintext refused" \
 		"$MM_DIR/preflight.out" || { cat "$MM_DIR/preflight.out"; return 1; }
@@ -714,8 +714,8 @@ t_tls_stripped() {
 	fake_stop
 	# The administrator says TLS is really gone: preflight warns again.
 	MM tls-forget example.test | grep -q "STARTTLS memory forgotten" || return 1
-	MM preflight | grep -q "^warning example.test: imap: source_tls = detect and STARTTLS never seen" ||
-		{ MM preflight; return 1; }
+	MM preflight --local | grep -q "^warning example.test: imap: source_tls = detect and STARTTLS never seen" ||
+		{ MM preflight --local; return 1; }
 	SOURCE_TLS=
 }
 
