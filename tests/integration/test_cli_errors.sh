@@ -439,13 +439,15 @@ store_shown() {
 t_pg_store_errors() {
 	[ "$MM_TEST_BACKEND" = postgresql ] || { echo "    (PostgreSQL only)"; return 0; }
 	snapshot before
-	mm_store_sql "$CONF" "UPDATE mailmigrate.meta SET value = 7 WHERE name = 'schema_version'" ||
+	version=$(mm_store_sql "$CONF" "SELECT value FROM mailmigrate.meta WHERE name = 'schema_version'")
+	[ -n "$version" ] || return 1
+	mm_store_sql "$CONF" "UPDATE mailmigrate.meta SET value = 99 WHERE name = 'schema_version'" ||
 		return 1
 	for verb in list init; do
 		run "$CONF" $verb
-		expect 3 "schema version 7, newer than this mailmigrate"
+		expect 3 "schema version 99, newer than this mailmigrate"
 	done
-	mm_store_sql "$CONF" "UPDATE mailmigrate.meta SET value = 1 WHERE name = 'schema_version'"
+	mm_store_sql "$CONF" "UPDATE mailmigrate.meta SET value = $version WHERE name = 'schema_version'"
 	sed "s/^store = .*/store = postgresql:host=127.0.0.1 port=1 dbname=x connect_timeout=2/" \
 		"$CONF" >"$D/down.conf"
 	run "$D/down.conf" list
