@@ -57,8 +57,9 @@ for u in small slow late; do
 		fail "corpus load for $u failed"
 done
 MM init >/dev/null || fail "init failed"
-DAEMON_PID=
-mm_at_exit '[ -n "$DAEMON_PID" ] && kill -9 "$DAEMON_PID" 2>/dev/null'
+# check() runs each test in a subshell: the daemon's pid goes in a file.
+DAEMON_PID_FILE=$MM_DIR/daemon.pid
+mm_at_exit '[ -s "$DAEMON_PID_FILE" ] && kill -9 "$(cat "$DAEMON_PID_FILE")" 2>/dev/null'
 
 t_before_any_copy() {
 	printf 'small@example.test:pw small\n' | MM bulk - >/dev/null || return 1
@@ -84,7 +85,7 @@ EOP
 
 t_stats_while_copying() {
 	"$MAILMIGRATED" -c "$CONF" -f >/dev/null 2>>"$MM_DIR/daemon.err" &
-	DAEMON_PID=$!
+	echo $! >"$DAEMON_PID_FILE"
 	wait_for running_slow 60 || { cat "$MM_DIR/stats.json"; return 1; }
 	MM show small@example.test --json >"$MM_DIR/small.show.json" || return 1
 	"$PYTHON" - "$MM_DIR" <<'EOP' || return 1
@@ -175,8 +176,11 @@ sys.exit(0 if st["mailboxes_migrated"] == 3 and st["running"] == [] else 1)' "$M
 
 t_done() {
 	wait_for done_all 120 || { cat "$MM_DIR/stats.json"; return 1; }
-	kill -TERM "$DAEMON_PID" && wait "$DAEMON_PID"
-	DAEMON_PID=
+	pid=$(cat "$DAEMON_PID_FILE") || return 1
+	kill -TERM "$pid" || return 1
+	# Not our child here (started in another check's subshell): poll.
+	wait_for '! kill -0 "$pid" 2>/dev/null' 30 || return 1
+	: >"$DAEMON_PID_FILE"
 	"$PYTHON" - "$MM_DIR/stats.json" <<'EOP'
 import json, sys
 st = json.load(open(sys.argv[1]))
