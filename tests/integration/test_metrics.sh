@@ -214,4 +214,10 @@ t_puller() {
 check "a metrics port in use stops both daemons, the store unchanged" t_port_in_use
 check "relay: lookups by map and answer, latency, promtool" t_relay
 check "mailmigrated: copied, given up, rounds, accounts, promtool" t_puller
+# The pages as scraped, for the log (and the README's excerpt).
+for page in relay puller; do
+	[ -f "$MM_DIR/$page.page" ] || continue
+	echo "# --- $page page ---"
+	sed 's/^/#   /' "$MM_DIR/$page.page"
+done
 mm_done
