@@ -54,6 +54,7 @@ enum cfg_type {
 	CFG_PATH,	/* char *: absolute path */
 	CFG_HOSTPORT,	/* char *: host[:port], [v6addr][:port] */
 	CFG_LISTEN,	/* char *: unix:/PATH or inet:HOST:PORT */
+	CFG_INET_LISTEN, /* char *: inet:ADDRESS:PORT, a numeric address */
 	CFG_NEXTHOP,	/* char *: transport:[host]:port */
 	CFG_DOMAIN,	/* char *: domain name, stored lowercased */
 	CFG_IP,		/* char *: IPv4 or IPv6 address, normalized */
@@ -166,6 +167,10 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(target_master_password_file, CFG_PATH, "/etc/mailmigrate/master.pass"),
 	GKEY(relay_listen, CFG_LISTEN, "unix:/run/mailmigrate/relay.sock"),
 	GKEY(relay_socket_group, CFG_WORD, "postfix"),
+	/* NULL: no metrics served (mailmigrated; the relay's own key, as
+	 * both daemons read one file and run on one host) */
+	GKEY(metrics_listen, CFG_INET_LISTEN, NULL),
+	GKEY(relay_metrics_listen, CFG_INET_LISTEN, NULL),
 	GKEY(relay_idle_timeout, CFG_UINT, "60", .min = 1, .max = 86400),
 	GKEY(relay_request_timeout, CFG_UINT, "10", .min = 1, .max = 3600),
 	GKEY(relay_max_clients, CFG_UINT, "2000", .min = 1, .max = 1000000),
@@ -443,6 +448,26 @@ static int cfg_check_listen(const char *text, const char **reason_r)
 	return cfg_bad(reason_r, "expected unix:/PATH or inet:HOST:PORT");
 }
 
+/* Check "inet:ADDRESS:PORT" with a numeric address: a listener that
+ * must not depend on name resolution (metrics_listen). */
+static int cfg_check_inet_listen(const char *text, const char **reason_r)
+{
+	char host[CFG_HOST_MAX + 1];
+	struct in6_addr a6;
+	struct in_addr a4;
+	unsigned port;
+
+	if (strncmp(text, "inet:", 5) != 0)
+		return cfg_bad(reason_r, "expected inet:ADDRESS:PORT, e.g. "
+			       "inet:127.0.0.1:9310 (empty: off)");
+	if (cfg_check_hostport(text + 5, 1, host, &port, reason_r) < 0)
+		return -1;
+	if (inet_pton(AF_INET, host, &a4) != 1 && inet_pton(AF_INET6, host, &a6) != 1)
+		return cfg_bad(reason_r, "the address must be numeric (IPv4, or "
+			       "IPv6 in brackets), not a host name");
+	return 0;
+}
+
 /* Check "transport:destination" as in Postfix transport(5). */
 static int cfg_check_nexthop(const char *text, const char **reason_r)
 {
@@ -619,6 +644,10 @@ static int cfg_check_string(const struct cfg_key *key, const char *text,
 		break;
 	case CFG_LISTEN:
 		if (cfg_check_listen(text, reason_r) < 0)
+			return -1;
+		break;
+	case CFG_INET_LISTEN:
+		if (cfg_check_inet_listen(text, reason_r) < 0)
 			return -1;
 		break;
 	case CFG_NEXTHOP:

@@ -125,6 +125,8 @@ struct cfg {
 	char *target_master_password_file; /* default /etc/mailmigrate/master.pass */
 	char *relay_listen;		/* default unix:/run/mailmigrate/relay.sock */
 	char *relay_socket_group;	/* default postfix; NULL: mode 0666 */
+	char *metrics_listen;		/* mailmigrated's: inet:ADDRESS:PORT; NULL: off */
+	char *relay_metrics_listen;	/* mailmigrate-relay's; NULL: off */
 	unsigned relay_idle_timeout;	/* seconds, default 60 */
 	unsigned relay_request_timeout;	/* seconds for one query, default 10 */
 	unsigned relay_max_clients;	/* default 2000 */

@@ -168,14 +168,14 @@ int metrics_http_listen(const char *spec, int *fd_r, char *error, size_t errsize
 
 	if (strncmp(spec, "inet:", 5) != 0 ||
 	    strlen(spec + 5) >= sizeof(host)) {
-		snprintf(error, errsize, "metrics_listen: expected inet:ADDRESS:PORT, "
+		snprintf(error, errsize, "expected inet:ADDRESS:PORT, "
 			 "got '%.100s'", spec);
 		return -1;
 	}
 	snprintf(host, sizeof(host), "%s", spec + 5);
 	colon = strrchr(host, ':');
 	if (colon == NULL) {
-		snprintf(error, errsize, "metrics_listen: no port in %.100s", spec);
+		snprintf(error, errsize, "no port in %.100s", spec);
 		return -1;
 	}
 	*colon = '\0';
@@ -185,13 +185,13 @@ int metrics_http_listen(const char *spec, int *fd_r, char *error, size_t errsize
 	}
 	rc = getaddrinfo(host, colon + 1, &hints, &ai);
 	if (rc != 0) {
-		snprintf(error, errsize, "metrics_listen: %.100s: %s (a numeric "
+		snprintf(error, errsize, "%.100s: %s (a numeric "
 			 "address and port are needed)", spec, gai_strerror(rc));
 		return -1;
 	}
 	fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
-		snprintf(error, errsize, "metrics_listen: socket: %s", strerror(errno));
+		snprintf(error, errsize, "socket: %s", strerror(errno));
 		freeaddrinfo(ai);
 		return -1;
 	}
@@ -199,7 +199,7 @@ int metrics_http_listen(const char *spec, int *fd_r, char *error, size_t errsize
 	rc = bind(fd, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
 	if (rc < 0 || listen(fd, METRICS_HTTP_BACKLOG) < 0) {
-		snprintf(error, errsize, "metrics_listen: cannot listen on %.100s: %s",
+		snprintf(error, errsize, "cannot listen on %.100s: %s",
 			 spec, strerror(errno));
 		close(fd);
 		return -1;

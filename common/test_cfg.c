@@ -522,6 +522,26 @@ static const struct value_case value_cases[] = {
 	  "0123456789012345678901234567890123456789"
 	  "0123456789012345678901234567890123456789.sock", NULL,
 	  "socket path longer than 107 bytes" },
+	/* metrics_listen: off unless set; inet with a numeric address only */
+	{ "metrics_listen", 0, "", "(null)", NULL },
+	{ "metrics_listen", 0, "inet:127.0.0.1:9310", "inet:127.0.0.1:9310", NULL },
+	{ "metrics_listen", 0, "inet:[::1]:9310", "inet:[::1]:9310", NULL },
+	{ "metrics_listen", 0, "inet:0.0.0.0:9310", "inet:0.0.0.0:9310", NULL },
+	{ "metrics_listen", 0, "inet:localhost:9310", NULL, "the address must be "
+	  "numeric (IPv4, or IPv6 in brackets), not a host name" },
+	{ "metrics_listen", 0, "inet:127.0.0.1", NULL, "missing ':PORT'" },
+	{ "metrics_listen", 0, "inet:127.0.0.1:0", NULL, "port must be a number 1..65535" },
+	{ "metrics_listen", 0, "inet:127.0.0.1:99999", NULL,
+	  "port must be a number 1..65535" },
+	{ "metrics_listen", 0, "unix:/run/m.sock", NULL, "expected inet:ADDRESS:PORT, "
+	  "e.g. inet:127.0.0.1:9310 (empty: off)" },
+	{ "metrics_listen", 0, "off", NULL, "expected inet:ADDRESS:PORT, "
+	  "e.g. inet:127.0.0.1:9310 (empty: off)" },
+	{ "metrics_listen", 0, "9310", NULL, "expected inet:ADDRESS:PORT, "
+	  "e.g. inet:127.0.0.1:9310 (empty: off)" },
+	{ "relay_metrics_listen", 0, "inet:127.0.0.1:9311", "inet:127.0.0.1:9311", NULL },
+	{ "relay_metrics_listen", 0, "unix:/x", NULL, "expected inet:ADDRESS:PORT, "
+	  "e.g. inet:127.0.0.1:9310 (empty: off)" },
 	/* relay_nexthop */
 	{ "relay_nexthop", 1, "smtp:[192.0.2.1]:25", "smtp:[192.0.2.1]:25", NULL },
 	{ "relay_nexthop", 1, "smtp:[mx.example.com]", "smtp:[mx.example.com]", NULL },
@@ -593,7 +613,8 @@ static void value_text(const struct cfg *cfg, const struct cfg_domain *d,
 	NUM(cfg, workers) NUM(cfg, max_bytes_per_second)
 	NUM(cfg, max_message_size) STR(cfg, post_migrate_script)
 	STR(cfg, target_host) NUM(cfg, target_tls) STR(cfg, target_master_user)
-	STR(cfg, relay_listen) STR(cfg, default_domain) STR(cfg, user_uid)
+	STR(cfg, relay_listen) STR(cfg, metrics_listen)
+	STR(cfg, relay_metrics_listen) STR(cfg, default_domain) STR(cfg, user_uid)
 	NUM(cfg, store_max_size) NUM(cfg, event_log_max)
 	NUM(d, type) STR(d, source_host) NUM(d, source_protocols)
 	NUM(d, source_tls) NUM(d, source_tls_verify) NUM(d, login_action)

@@ -13,6 +13,12 @@
  *	bad file is reported and the old one kept). -f stays in the
  *	foreground and logs to stderr too; --once exits when no job is
  *	ready (tests, the demo, cron).
+ *
+ *	With metrics_listen, the address is bound before anything else
+ *	(an address in use stops the start, on stderr and in the log,
+ *	before the store is touched), and a metrics process is forked
+ *	beside the workers to serve /metrics (puller_metrics.c); it is
+ *	restarted like a worker if it dies, and with them on SIGHUP.
  */
 #include "config.h"
 
@@ -31,12 +37,16 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "privdrop.h"
+#include "metrics_http.h"
 #include "puller.h"
+#include "puller_metrics.h"
 #include "throttle.h"
 
 #define MAX_WORKERS 64
 
 static volatile sig_atomic_t got_hup;
+/* The /metrics socket (-1: off): the workers do not keep it. */
+static int metrics_fd = -1;
 
 static void on_term(int sig)
 {
@@ -72,6 +82,8 @@ static pid_t start_worker(const struct cfg *cfg, int once)
 		sigaction(SIGINT, &sa, NULL);
 		sa.sa_handler = SIG_IGN;
 		sigaction(SIGHUP, &sa, NULL);
+		if (metrics_fd >= 0)
+			close(metrics_fd);
 		_exit(puller_worker_run(cfg, once));
 	}
 	if (pid < 0)
@@ -93,6 +105,17 @@ static void stop_workers(pid_t *pids, unsigned n)
 	}
 }
 
+/* Stop the metrics process, if any, and wait for it. */
+static void stop_metrics(pid_t *pid)
+{
+	if (*pid <= 0)
+		return;
+	kill(*pid, SIGTERM);
+	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	*pid = 0;
+}
+
 static int open_log(const struct cfg *cfg, int foreground)
 {
 	return log_open_daemon("mailmigrated", cfg->log_file, foreground);
@@ -108,7 +131,7 @@ int main(int argc, char **argv)
 	struct sigaction sa = { 0 };
 	const char *path = NULL, *error;
 	char *drop_error = NULL;
-	pid_t pids[MAX_WORKERS] = { 0 };
+	pid_t pids[MAX_WORKERS] = { 0 }, metrics_pid = 0;
 	struct cfg *cfg;
 	int c, foreground = 0, once = 0, status = 0;
 	unsigned n;
@@ -149,12 +172,30 @@ int main(int argc, char **argv)
 		cfg_free(&cfg);
 		return 3;
 	}
+	/* Before daemon() and the store: an address that cannot be bound
+	 * is said where the admin looks, and nothing else is done. */
+	if (cfg->metrics_listen != NULL) {
+		char merr[256];
+
+		if (metrics_http_listen(cfg->metrics_listen, &metrics_fd, merr,
+					sizeof(merr)) < 0) {
+			log_error("metrics_listen: %s; not started", merr);
+			if (!foreground)
+				fprintf(stderr, "mailmigrated: metrics_listen: %s; not "
+					"started\n", merr);
+			cfg_free(&cfg);
+			return 3;
+		}
+	}
 	/* Nothing the puller opens needs root: run_user from here on
-	 * (the store, key_file and the rest are opened by the workers). */
+	 * (the store, key_file and the rest are opened by the workers and
+	 * the metrics process). */
 	if (privdrop_apply(cfg->run_user, cfg->run_group, cfg->log_file,
 			   &drop_error) < 0) {
 		log_error("%s", drop_error);
 		mm_free(&drop_error);
+		if (metrics_fd >= 0)
+			close(metrics_fd);
 		cfg_free(&cfg);
 		return 3;
 	}
@@ -173,6 +214,13 @@ int main(int argc, char **argv)
 	puller_throttle = throttle_new(cfg->max_bytes_per_second);
 	if (puller_throttle == NULL)
 		log_warning("max_bytes_per_second: no shared memory: not limited");
+	if (metrics_fd >= 0) {
+		if (puller_counters_init() < 0)
+			log_warning("metrics: no shared memory: the workers' "
+				    "counters stay at 0");
+		metrics_pid = puller_metrics_start(cfg, metrics_fd);
+		log_info("metrics on http://%s/metrics", cfg->metrics_listen + 5);
+	}
 	log_info("starting %u workers (state_dir %s)", cfg->workers, cfg->state_dir);
 	n = cfg->workers < MAX_WORKERS ? cfg->workers : MAX_WORKERS;
 	for (unsigned i = 0; i < n; i++)
@@ -201,8 +249,16 @@ int main(int argc, char **argv)
 					    "takes effect after a restart");
 			log_info("SIGHUP: configuration read again; restarting workers");
 			stop_workers(pids, n);
+			stop_metrics(&metrics_pid);
+			if ((fresh->metrics_listen == NULL) != (cfg->metrics_listen == NULL) ||
+			    (fresh->metrics_listen != NULL &&
+			     strcmp(fresh->metrics_listen, cfg->metrics_listen) != 0))
+				log_warning("SIGHUP: metrics_listen changed: takes "
+					    "effect after a restart");
 			cfg_free(&cfg);
 			cfg = fresh;
+			if (metrics_fd >= 0)
+				metrics_pid = puller_metrics_start(cfg, metrics_fd);
 			if (puller_throttle != NULL)
 				throttle_set_rate(puller_throttle, cfg->max_bytes_per_second);
 			(void)open_log(cfg, foreground);
@@ -216,6 +272,13 @@ int main(int argc, char **argv)
 			if (errno == EINTR)
 				continue;
 			break;	/* no children left */
+		}
+		if (pid == metrics_pid) {
+			log_warning("metrics process %ld ended (status %d); starting "
+				    "another", (long)pid, wstatus);
+			sleep(1);
+			metrics_pid = puller_metrics_start(cfg, metrics_fd);
+			continue;
 		}
 		for (unsigned i = 0; i < n; i++) {
 			if (pids[i] != pid)
@@ -244,6 +307,10 @@ int main(int argc, char **argv)
 		if (alive == 0)
 			break;
 	}
+	stop_metrics(&metrics_pid);
+	if (metrics_fd >= 0)
+		close(metrics_fd);
+	puller_counters_free();
 	log_info("stopped");
 	throttle_free(&puller_throttle);
 	cfg_free(&cfg);

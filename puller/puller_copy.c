@@ -35,6 +35,7 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller.h"
+#include "puller_metrics.h"
 #include "throttle.h"
 
 /* A message on NEW, for matching by Message-ID, size and date. */
@@ -119,7 +120,23 @@ struct copy {
 static int copy_store_fail(enum stream_fail *fail_r, const char **error_r,
 			   const char *error)
 {
+	puller_count(store_errors, 1);
 	return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+}
+
+/* A batch is recorded: its messages that reached NEW (a UID there)
+ * count as copied, for the metrics. */
+static void copy_count_recorded(const struct store_batch *b, const uint32_t *uids)
+{
+	uint64_t n = 0, bytes = 0;
+
+	for (size_t i = 0; i < b->count; i++)
+		if (uids[i] != 0) {
+			n++;
+			bytes += b->msgs[i].size;
+		}
+	puller_count(messages, n);
+	puller_count(bytes, bytes);
 }
 
 /* An event for the administrator, and the same line in the log. */
@@ -279,6 +296,8 @@ static int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 					 &error) < 0)
 		ret = copy_store_fail(fail_r, error_r, error);
 	if (ret == 0)
+		copy_count_recorded(&b, uids);
+	if (ret == 0)
 		copy_event(c, LOG_SEV_INFO, "resumed after an interruption: %zu of %zu "
 			   "messages of the last batch to %s were already on NEW",
 			   found, b.count, b.target_folder);
@@ -425,6 +444,7 @@ static int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvali
 		   (unsigned long long)(msg != NULL ? msg->size : 0), reason);
 	if (store_failed_add(c->p->store, &it, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
+	puller_count(failed_items, 1);
 	return 0;
 }
 
@@ -690,6 +710,7 @@ sent:
 	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	puller_progress_add(&c->prog, b->count, c->batch_bytes);
+	copy_count_recorded(b, c->batch_uids);
 	b->count = 0;
 	c->batch_bytes = 0;
 	/* Keep the lease, and stop between batches when asked to. */
@@ -983,6 +1004,8 @@ static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fai
 			   (unsigned long long)v.old_bytes, (unsigned long long)v.copied,
 			   (unsigned long long)v.failed, (unsigned long long)v.new_msgs);
 		ret = store_failed_add(c->p->store, &it, &error);
+		if (ret == 0)
+			puller_count(failed_items, 1);
 	} else {
 		ret = store_failed_del(c->p->store, c->account, v.folder, v.uidvalidity, 0,
 				       &error);

@@ -28,6 +28,7 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller.h"
+#include "puller_metrics.h"
 
 #define PULLER_MAX_ATTEMPTS 20
 #define PULLER_IDLE_MS 1000
@@ -105,6 +106,8 @@ static void puller_job_failed(struct puller *p, const struct store_job *job,
 
 			delay = 60 << shift;
 		}
+		puller_count(copy_errors[fail == STREAM_FAIL_TEMP ? PULLER_FAIL_RETRY_NOW :
+					 PULLER_FAIL_RETRY_LATER], 1);
 		snprintf(text, sizeof(text), "%.900s (attempt %u; again in %ld s)", reason,
 			 job->attempts, (long)delay);
 		log_warning("%s: %s", job->account, text);
@@ -113,6 +116,7 @@ static void puller_job_failed(struct puller *p, const struct store_job *job,
 		puller_give_back(p, job, now + delay, reason);
 		return;
 	}
+	puller_count(copy_errors[PULLER_FAIL_GIVE_UP], 1);
 	snprintf(text, sizeof(text), "migration failed%s: %.900s",
 		 fail == STREAM_FAIL_FINAL ? "" : " after too many attempts", reason);
 	log_error("%s: %s", job->account, text);
@@ -174,6 +178,7 @@ static int puller_one(struct puller *p)
 	if (ret == STORE_NOTFOUND)
 		return 1;
 	if (ret < 0) {
+		puller_count(store_errors, 1);
 		log_error("cannot take a job: %s", error);
 		return -1;
 	}
@@ -200,8 +205,12 @@ static int puller_one(struct puller *p)
 		snprintf(reason, sizeof(reason), "%s", error);
 		puller_job_failed(p, &job, fail, reason);
 	} else if (outcome == PULLER_DONE) {
-		if (store_job_done(p->store, job.id, p->owner, &error) < 0)
+		if ((unsigned)job.kind < 3)
+			puller_count(rounds[job.kind], 1);
+		if (store_job_done(p->store, job.id, p->owner, &error) < 0) {
+			puller_count(store_errors, 1);
 			log_error("%s: cannot finish job: %s", job.account, error);
+		}
 		puller_kick(p, job.account);
 	} else if (outcome == PULLER_STOPPED) {
 		log_info("%s: stopped between batches; the job goes back", job.account);
@@ -374,6 +383,7 @@ int puller_worker_run(const struct cfg *cfg, int once)
 		int paused = 0, ret;
 
 		if (store_paused(p.store, &paused, &error) < 0) {
+			puller_count(store_errors, 1);
 			log_error("%s", error);
 			paused = 1;
 		}

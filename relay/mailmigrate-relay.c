@@ -12,7 +12,9 @@
  *	SIGTERM/SIGINT: clean exit (late mail written, socket removed).
  *	SIGHUP: the configuration is read again; a bad file is reported
  *	and the running one kept; relay_listen and state_dir changes
- *	need a restart.
+ *	need a restart. With relay_metrics_listen, /metrics serves the
+ *	counters (relay_metrics.c); an address that cannot be bound stops
+ *	the start before anything else is done, the store not opened.
  * EXIT STATUS
  *	0 after SIGTERM, 2 usage, 3 configuration, store or socket error.
  */
@@ -29,6 +31,7 @@
 #include "cfg.h"
 #include "crypto.h"
 #include "log.h"
+#include "metrics_http.h"
 #include "mm_alloc.h"
 #include "privdrop.h"
 #include "relay.h"
@@ -84,6 +87,11 @@ static void relay_reload(void *context)
 	    !cfg_str_same(fresh->run_group, m->cfg->run_group))
 		log_warning("SIGHUP: run_user or run_group changed: takes "
 			    "effect after a restart");
+	if ((fresh->relay_metrics_listen == NULL) != (m->cfg->relay_metrics_listen == NULL) ||
+	    (fresh->relay_metrics_listen != NULL &&
+	     strcmp(fresh->relay_metrics_listen, m->cfg->relay_metrics_listen) != 0))
+		log_warning("SIGHUP: relay_metrics_listen changed: takes effect "
+			    "after a restart");
 	if (strcmp(fresh->store, m->cfg->store) != 0)
 		log_warning("SIGHUP: store changed to %s: takes effect "
 			    "after a restart", fresh->store);
@@ -91,6 +99,13 @@ static void relay_reload(void *context)
 	m->maps.cfg = fresh;
 	/* A fresh cache (with the new lifetime and size): what was kept
 	 * is forgotten, so a SIGHUP also shows every change at once. */
+	{
+		uint64_t hits, misses;
+
+		relay_cache_counts(m->maps.cache, &hits, &misses);
+		m->maps.cache_hits_before += hits;
+		m->maps.cache_misses_before += misses;
+	}
 	relay_cache_free(&m->maps.cache);
 	m->maps.cache = relay_cache_new(fresh->relay_cache_size,
 					fresh->relay_cache_ttl);
@@ -114,7 +129,7 @@ int main(int argc, char **argv)
 	const char *path = NULL, *error;
 	char abspath[PATH_MAX];
 	struct store *store = NULL;
-	int c, status = 0;
+	int c, status = 0, metrics_fd = -1;
 
 	/* First: no core file or ptrace can reveal keys or passwords. */
 	if (crypto_harden_process(&error) < 0) {
@@ -152,6 +167,22 @@ int main(int argc, char **argv)
 		cfg_free(&m.cfg);
 		return 3;
 	}
+	/* First, as relay_listen would be if it came first: a metrics
+	 * address that cannot be bound stops the start, said on stderr
+	 * (before daemon()) and in the log, with nothing opened. */
+	if (m.cfg->relay_metrics_listen != NULL) {
+		char merr[256];
+
+		if (metrics_http_listen(m.cfg->relay_metrics_listen, &metrics_fd,
+					merr, sizeof(merr)) < 0) {
+			log_error("relay_metrics_listen: %s; not started", merr);
+			if (!m.foreground)
+				fprintf(stderr, "mailmigrate-relay: relay_metrics_listen: %s; not "
+					"started\n", merr);
+			cfg_free(&m.cfg);
+			return 3;
+		}
+	}
 	/* Fork before the store is opened: LMDB handles do not survive it. */
 	if (!m.foreground && daemon(0, 0) < 0) {
 		log_error("daemon: %s", strerror(errno));
@@ -167,9 +198,10 @@ int main(int argc, char **argv)
 	 * then run_user for everything else: the store, the late mail
 	 * writer, SIGHUP's reading of the configuration and log file. */
 	m.maps.cfg = m.cfg;
+	relay_metrics_init(&m.maps);
 	m.maps.cache = relay_cache_new(m.cfg->relay_cache_size,
 				       m.cfg->relay_cache_ttl);
-	if (relay_server_new(&m.maps, &m.server, &error) < 0) {
+	if (relay_server_new(&m.maps, metrics_fd, &m.server, &error) < 0) {
 		log_error("%s", error);
 		status = 3;
 	} else if (privdrop_apply(m.cfg->run_user, m.cfg->run_group,
@@ -197,6 +229,9 @@ int main(int argc, char **argv)
 		log_info("listening on %s (store %s, %zu domains, cache %us)",
 			 m.cfg->relay_listen, m.cfg->store,
 			 m.cfg->domains_count, m.cfg->relay_cache_ttl);
+		if (m.cfg->relay_metrics_listen != NULL)
+			log_info("metrics on http://%s/metrics",
+				 m.cfg->relay_metrics_listen + 5);
 		if (relay_server_run(m.server, relay_reload, &m) < 0)
 			status = 3;
 		log_counters(&m.maps);

@@ -24,6 +24,7 @@
 #include <time.h>
 
 #include "cfg.h"
+#include "metrics.h"
 #include "netstring.h"
 #include "store.h"
 #include "store_cfg.h"
@@ -41,6 +42,7 @@ enum relay_status {
 	RELAY_TEMP,		/* Postfix defers: nothing is lost */
 	RELAY_PERM,
 };
+#define RELAY_STATUS_COUNT 4
 
 /* The longest map name and key we look at; longer keys are valid
  * queries that cannot name an address we know (NOTFOUND). */
@@ -127,10 +129,16 @@ struct relay_maps {
 	struct relay_late *late;	/* NULL: late mail not counted */
 	struct relay_cache *cache;	/* NULL: every lookup asks the store */
 	time_t (*clock)(void);		/* NULL: relay_clock() (tests set it) */
-	/* counters for the log and tests */
+	/* counters for the log, the metrics and tests */
 	uint64_t lookups[RELAY_MAP_COUNT];
 	uint64_t to_old;		/* transport OK answers */
 	uint64_t temp;			/* store errors */
+	uint64_t answers[RELAY_MAP_COUNT][RELAY_STATUS_COUNT];
+	/* seconds per lookup, by map (relay_metrics_init() sets the
+	 * bounds; without it every lookup counts in +Inf) */
+	struct metrics_histogram latency[RELAY_MAP_COUNT];
+	/* cache counts of caches a SIGHUP dropped */
+	uint64_t cache_hits_before, cache_misses_before;
 };
 
 /* Answer one lookup. key is any text (Postfix sends lowercased full
@@ -140,6 +148,15 @@ struct relay_maps {
  * @return the status */
 enum relay_status relay_map_lookup(struct relay_maps *maps, enum relay_map map,
 				   const char *key, char *data, size_t datasize);
+
+/* --- relay_metrics.c: what /metrics shows ------------------------------- */
+
+/* The latency buckets into maps->latency. */
+void relay_metrics_init(struct relay_maps *maps);
+/* The page for maps (metrics_http_render_fn; ctx: struct relay_maps);
+ * clients: connected clients now. */
+void relay_metrics_render(struct metrics_text *t, const struct relay_maps *maps,
+			  size_t clients);
 
 /* --- relay_conn.c: one client --------------------------------------------- */
 
@@ -193,9 +210,11 @@ void relay_conn_closed(struct relay_conn *conn);
 
 struct relay_server;
 
-/* Listen on cfg->relay_listen; -1 with *error_r (static) on failure. */
-int relay_server_new(struct relay_maps *maps, struct relay_server **server_r,
-		     const char **error_r);
+/* Listen on cfg->relay_listen; serve /metrics on metrics_fd (a
+ * listening socket from metrics_http_listen(), now the server's; -1:
+ * none). -1 with *error_r (static) on failure. */
+int relay_server_new(struct relay_maps *maps, int metrics_fd,
+		     struct relay_server **server_r, const char **error_r);
 /* The configuration was reloaded: take the new limits (not the
  * listening address; that needs a restart). */
 void relay_server_reconfigure(struct relay_server *server);

@@ -39,6 +39,7 @@
 #include <ctype.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 
 #include "log.h"
 #include "relay.h"
@@ -146,16 +147,12 @@ static enum relay_status map_alias(struct relay_maps *maps, const char *addr,
 	return RELAY_OK;
 }
 
-enum relay_status relay_map_lookup(struct relay_maps *maps, enum relay_map map,
-				   const char *key, char *data, size_t datasize)
+static enum relay_status map_lookup(struct relay_maps *maps, enum relay_map map,
+				  const char *key, char *data, size_t datasize)
 {
 	char addr[RELAY_MAX_KEY];
 	const char *domain;
 
-	data[0] = '\0';
-	if ((unsigned)map >= RELAY_MAP_COUNT)
-		return RELAY_PERM;
-	maps->lookups[map]++;
 	if (map_address(key, addr, sizeof(addr), &domain) < 0)
 		return RELAY_NOTFOUND;
 	switch (map) {
@@ -167,4 +164,32 @@ enum relay_status relay_map_lookup(struct relay_maps *maps, enum relay_map map,
 		return map_alias(maps, addr, data, datasize);
 	}
 	return RELAY_PERM;
+}
+
+/* Seconds since start, by the monotonic clock. */
+static double map_elapsed(const struct timespec *start)
+{
+	struct timespec now;
+
+	(void)clock_gettime(CLOCK_MONOTONIC, &now);
+	return (double)(now.tv_sec - start->tv_sec) +
+		(double)(now.tv_nsec - start->tv_nsec) / 1e9;
+}
+
+enum relay_status relay_map_lookup(struct relay_maps *maps, enum relay_map map,
+				   const char *key, char *data, size_t datasize)
+{
+	enum relay_status status;
+	struct timespec start;
+
+	data[0] = '\0';
+	if ((unsigned)map >= RELAY_MAP_COUNT)
+		return RELAY_PERM;
+	(void)clock_gettime(CLOCK_MONOTONIC, &start);
+	maps->lookups[map]++;
+	status = map_lookup(maps, map, key, data, datasize);
+	if ((unsigned)status < RELAY_STATUS_COUNT)
+		maps->answers[map][status]++;
+	metrics_histogram_observe(&maps->latency[map], map_elapsed(&start));
+	return status;
 }

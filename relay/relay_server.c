@@ -12,6 +12,10 @@
  *	complete in time, replies not read) and late_mail counts are
  *	written to the store.
  *
+ *	With relay_metrics_listen, the /metrics server (metrics_http.c)
+ *	is one more descriptor in the same loop; its page is rendered
+ *	from the counters in memory (relay_metrics.c), never the store.
+ *
  *	A unix socket is made mode 0660 with group relay_socket_group
  *	(postfix: trivial-rewrite and smtpd run as that user), or 0666
  *	when that is "none". A stale socket file is replaced; a live one
@@ -41,6 +45,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "metrics_http.h"
 #include "mm_alloc.h"
 #include "relay.h"
 
@@ -56,6 +61,7 @@ struct relay_server {
 	size_t nconns;
 	uint64_t next_id;
 	time_t last_tick;
+	struct metrics_http *metrics;	/* NULL: relay_metrics_listen off */
 };
 
 static char relay_errbuf[512];
@@ -232,8 +238,16 @@ static int server_watch(struct relay_server *server, int fd, void *ptr,
 	return epoll_ctl(server->epoll_fd, op, fd, &ev);
 }
 
-int relay_server_new(struct relay_maps *maps, struct relay_server **server_r,
-		     const char **error_r)
+/* metrics_http_render_fn: the relay's page. */
+static void server_render_metrics(struct metrics_text *t, void *ctx)
+{
+	const struct relay_server *server = ctx;
+
+	relay_metrics_render(t, server->maps, server->nconns);
+}
+
+int relay_server_new(struct relay_maps *maps, int metrics_fd,
+		     struct relay_server **server_r, const char **error_r)
 {
 	const char *listen_on = maps->cfg->relay_listen;
 	struct relay_server *server = mm_calloc(1, sizeof(*server));
@@ -270,6 +284,18 @@ int relay_server_new(struct relay_maps *maps, struct relay_server **server_r,
 	     server_watch(server, server->signal_fd, &server->signal_fd, EPOLLIN,
 			  EPOLL_CTL_ADD) < 0))
 		ret = server_fail(error_r, "epoll_ctl: %s", strerror(errno));
+	if (metrics_fd >= 0) {
+		char merr[256];
+
+		server->metrics = metrics_http_new(metrics_fd, server_render_metrics,
+						   server, merr, sizeof(merr));
+		if (server->metrics == NULL)
+			ret = server_fail(error_r, "%s", merr);
+		else if (ret == 0 &&
+			 server_watch(server, metrics_http_fd(server->metrics),
+				      &server->metrics, EPOLLIN, EPOLL_CTL_ADD) < 0)
+			ret = server_fail(error_r, "epoll_ctl: %s", strerror(errno));
+	}
 	if (ret < 0) {
 		relay_server_free(&server);
 		return -1;
@@ -456,6 +482,8 @@ static void server_tick(struct relay_server *server, time_t now)
 		}
 	}
 	server_reap(server);
+	if (server->metrics != NULL)
+		metrics_http_tick(server->metrics, now);
 	/* Also with nothing pending: what the writer did not take yet. */
 	if (server->maps->late != NULL)
 		(void)relay_late_flush(server->maps->late, server->maps->store, now);
@@ -511,6 +539,10 @@ int relay_server_run(struct relay_server *server, void (*reload)(void *ctx),
 				stop |= server_signals(server, reload, ctx);
 				continue;
 			}
+			if (ptr == &server->metrics) {
+				metrics_http_handle(server->metrics, now);
+				continue;
+			}
 			if (conn->dead)
 				continue;
 			cur = conn->out_off < conn->out_len ? EPOLLOUT : EPOLLIN;
@@ -544,6 +576,7 @@ void relay_server_free(struct relay_server **serverp)
 	    relay_late_pending(server->maps->late) > 0)
 		(void)relay_late_flush(server->maps->late, server->maps->store,
 				       time(NULL));
+	metrics_http_free(&server->metrics);
 	if (server->listen_fd >= 0)
 		close(server->listen_fd);
 	if (server->unix_path != NULL)

@@ -360,6 +360,57 @@ START_TEST(map_store_error_is_temp)
 }
 END_TEST
 
+/* Every answer is counted by map and answer, timed, and shown on the
+ * page with the names Prometheus will see. */
+START_TEST(map_metrics_counted)
+{
+	uint64_t want[RELAY_MAP_COUNT][RELAY_STATUS_COUNT] = { { 0 } };
+	char data[RELAY_MAX_DATA], line[200];
+	struct metrics_text t;
+
+	fill_store();
+	relay_metrics_init(&maps);
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		ck_assert_int_eq(relay_map_lookup(&maps, cases[i].map, cases[i].key,
+						  data, sizeof(data)), cases[i].status);
+		want[cases[i].map][cases[i].status]++;
+	}
+	for (int m = 0; m < RELAY_MAP_COUNT; m++) {
+		uint64_t all = 0;
+
+		for (int a = 0; a < RELAY_STATUS_COUNT; a++) {
+			ck_assert_uint_eq(maps.answers[m][a], want[m][a]);
+			all += want[m][a];
+		}
+		ck_assert_uint_eq(maps.latency[m].count, all);
+		ck_assert_uint_eq(maps.lookups[m], all);
+		/* Microseconds on LMDB: never past the last bound. */
+		ck_assert_uint_eq(maps.latency[m].counts[maps.latency[m].nbounds], 0);
+	}
+	metrics_text_init(&t);
+	relay_metrics_render(&t, &maps, 3);
+	snprintf(line, sizeof(line), "\nmailmigrate_relay_lookups_total{map=\"transport\","
+		 "answer=\"ok\"} %llu\n",
+		 (unsigned long long)want[RELAY_MAP_TRANSPORT][RELAY_OK]);
+	ck_assert_msg(strstr(t.data, line) != NULL, "%s not in\n%s", line, t.data);
+	snprintf(line, sizeof(line), "\nmailmigrate_relay_lookups_total{map=\"alias\","
+		 "answer=\"notfound\"} %llu\n",
+		 (unsigned long long)want[RELAY_MAP_ALIAS][RELAY_NOTFOUND]);
+	ck_assert_msg(strstr(t.data, line) != NULL, "%s not in\n%s", line, t.data);
+	ck_assert_ptr_nonnull(strstr(t.data, "\nmailmigrate_relay_lookups_total{"
+				     "map=\"mailbox\",answer=\"perm\"} 0\n"));
+	snprintf(line, sizeof(line), "\nmailmigrate_relay_lookup_duration_seconds_bucket"
+		 "{map=\"mailbox\",le=\"+Inf\"} %llu\n",
+		 (unsigned long long)maps.latency[RELAY_MAP_MAILBOX].count);
+	ck_assert_msg(strstr(t.data, line) != NULL, "%s not in\n%s", line, t.data);
+	ck_assert_ptr_nonnull(strstr(t.data, "# TYPE mailmigrate_relay_lookup_duration"
+				     "_seconds histogram\n"));
+	ck_assert_ptr_nonnull(strstr(t.data, "\nmailmigrate_relay_store_errors_total 0\n"));
+	ck_assert_ptr_nonnull(strstr(t.data, "\nmailmigrate_relay_clients 3\n"));
+	metrics_text_free(&t);
+}
+END_TEST
+
 /* Another process grows the map while the relay holds its store open
  * (with a read transaction kept for reuse): lookups go on, and see what
  * that process wrote. */
@@ -585,6 +636,7 @@ static Suite *map_suite(void)
 	tcase_set_timeout(tc, 120);
 	tcase_add_loop_test(tc, map_table, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, map_late_mail);
+	tcase_add_test(tc, map_metrics_counted);
 	tcase_add_test(tc, map_account_before_alias);
 	tcase_add_test(tc, map_cache_lifetime);
 	tcase_add_test(tc, map_cache_bound);
