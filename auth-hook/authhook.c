@@ -598,6 +598,18 @@ static int authhook_state_local(enum store_state state)
 		state == STORE_STATE_PASSWORDS_ONLY;
 }
 
+/* Count a first login's outcome (mailmigrate_auth_first_logins_total):
+ * a store that cannot count is logged, and the login goes on. */
+static void authhook_count(struct authhook *hook, const char *account,
+			   enum store_first_login outcome)
+{
+	const char *error;
+
+	if (store_first_login_count(hook->store, outcome, &error) < 0)
+		authhook_log(LOG_SEV_ERROR, "%s: counting a first login: %s",
+			     account, error);
+}
+
 /* A known account: the stored hash, or OLD for a password changed there. */
 static enum authhook_result
 authhook_known(struct authhook *hook, const struct cfg_domain *dom,
@@ -720,20 +732,26 @@ enum authhook_result authhook_passdb(struct authhook *hook,
 				     "password; add the account with `mailmigrate "
 				     "add` or `bulk`", account, dom->name,
 				     cfg_source_auth_name(dom->source_auth));
+			authhook_count(hook, account, STORE_FIRST_LOGIN_FAILED);
 			return AUTHHOOK_TEMPFAIL;
 		}
 		switch (authhook_ask_old(hook, dom, req, account, &verified)) {
 		case AUTHHOOK_SOURCE_OK:
 			break;
 		case AUTHHOOK_SOURCE_REFUSED:
+			authhook_count(hook, account, STORE_FIRST_LOGIN_REFUSED);
 			return AUTHHOOK_MISMATCH;
 		case AUTHHOOK_SOURCE_TEMPFAIL:
+			authhook_count(hook, account, STORE_FIRST_LOGIN_UNAVAILABLE);
 			return AUTHHOOK_TEMPFAIL;
 		}
 		ret = authhook_create(hook, dom, account, req->password);
-		if (ret < 0)
+		if (ret < 0) {
+			authhook_count(hook, account, STORE_FIRST_LOGIN_FAILED);
 			return AUTHHOOK_TEMPFAIL;
+		}
 		if (ret == 0) {
+			authhook_count(hook, account, STORE_FIRST_LOGIN_MIGRATED);
 			if (dom->passwords_only)
 				return AUTHHOOK_OK;
 			authhook_action(dom, req, account, reply);

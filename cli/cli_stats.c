@@ -43,6 +43,12 @@ static void cli_stats_json(const struct cli_progress *pr)
 	cli_json_u64(&j, "bytes", st->bytes);
 	cli_json_time(&j, "last_migrated", st->last_migrated);
 	cli_json_u64(&j, "errors", st->errors);
+	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++) {
+		char key[48];
+
+		snprintf(key, sizeof(key), "first_logins_%s", store_first_login_name(o));
+		cli_json_u64(&j, key, st->first_logins[o]);
+	}
 	/* The rate over the last minutes, as whole units per hour and the
 	 * counts it comes from (JSON numbers here are integers). */
 	cli_json_u64(&j, "rate_window_seconds", st->rate_seconds);
@@ -133,6 +139,12 @@ static void cli_stats_text(const struct cli_progress *pr)
 			cli_size_human(st->rate_bytes / st->rate_seconds, size,
 				       sizeof(size)));
 	cli_kvf("Errors", "%llu", (unsigned long long)st->errors);
+	cli_kvf("First logins", "%llu migrated, %llu refused, %llu OLD unavailable, "
+		"%llu failed",
+		(unsigned long long)st->first_logins[STORE_FIRST_LOGIN_MIGRATED],
+		(unsigned long long)st->first_logins[STORE_FIRST_LOGIN_REFUSED],
+		(unsigned long long)st->first_logins[STORE_FIRST_LOGIN_UNAVAILABLE],
+		(unsigned long long)st->first_logins[STORE_FIRST_LOGIN_FAILED]);
 	cli_kvf("Jobs pending", "%llu", (unsigned long long)st->jobs_pending);
 	cli_kvf("Jobs leased", "%llu", (unsigned long long)st->jobs_leased);
 	cli_kv("Paused", st->paused ? "yes" : "no");

@@ -28,7 +28,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -39,6 +38,7 @@
 #include "privdrop.h"
 #include "metrics_http.h"
 #include "puller.h"
+#include "puller_child.h"
 #include "puller_metrics.h"
 #include "throttle.h"
 
@@ -68,52 +68,16 @@ static void usage(void)
 /* Start one worker; its pid, or -1. */
 static pid_t start_worker(const struct cfg *cfg, int once)
 {
-	pid_t pid = fork();
+	/* A worker stopped by SIGTERM (or its daemon's death) finishes
+	 * its batch and goes. */
+	pid_t pid = puller_child_fork(on_term, "worker");
 
 	if (pid == 0) {
-		struct sigaction sa = { .sa_handler = on_term };
-
-		/* A worker must not outlive its daemon (killed with SIGKILL):
-		 * it finishes its batch and goes. */
-		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(0);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		sa.sa_handler = SIG_IGN;
-		sigaction(SIGHUP, &sa, NULL);
 		if (metrics_fd >= 0)
 			close(metrics_fd);
 		_exit(puller_worker_run(cfg, once));
 	}
-	if (pid < 0)
-		log_error("fork: %s", strerror(errno));
 	return pid;
-}
-
-/* Tell the workers to stop and wait for them. */
-static void stop_workers(pid_t *pids, unsigned n)
-{
-	for (unsigned i = 0; i < n; i++)
-		if (pids[i] > 0)
-			kill(pids[i], SIGTERM);
-	for (unsigned i = 0; i < n; i++) {
-		if (pids[i] > 0)
-			while (waitpid(pids[i], NULL, 0) < 0 && errno == EINTR)
-				;
-		pids[i] = 0;
-	}
-}
-
-/* Stop the metrics process, if any, and wait for it. */
-static void stop_metrics(pid_t *pid)
-{
-	if (*pid <= 0)
-		return;
-	kill(*pid, SIGTERM);
-	while (waitpid(*pid, NULL, 0) < 0 && errno == EINTR)
-		;
-	*pid = 0;
 }
 
 static int open_log(const struct cfg *cfg, int foreground)
@@ -231,7 +195,7 @@ int main(int argc, char **argv)
 		unsigned alive = 0;
 
 		if (puller_stop) {
-			stop_workers(pids, n);
+			puller_children_stop(pids, n);
 			break;
 		}
 		if (got_hup) {
@@ -248,8 +212,8 @@ int main(int argc, char **argv)
 				log_warning("SIGHUP: run_user or run_group changed: "
 					    "takes effect after a restart");
 			log_info("SIGHUP: configuration read again; restarting workers");
-			stop_workers(pids, n);
-			stop_metrics(&metrics_pid);
+			puller_children_stop(pids, n);
+			puller_children_stop(&metrics_pid, 1);
 			if ((fresh->metrics_listen == NULL) != (cfg->metrics_listen == NULL) ||
 			    (fresh->metrics_listen != NULL &&
 			     strcmp(fresh->metrics_listen, cfg->metrics_listen) != 0))
@@ -307,7 +271,7 @@ int main(int argc, char **argv)
 		if (alive == 0)
 			break;
 	}
-	stop_metrics(&metrics_pid);
+	puller_children_stop(&metrics_pid, 1);
 	if (metrics_fd >= 0)
 		close(metrics_fd);
 	puller_counters_free();

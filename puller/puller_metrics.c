@@ -15,7 +15,8 @@
  *	From the store (every host's work; read at most every
  *	PULLER_METRICS_STORE_SECONDS): mailmigrate_accounts{state},
  *	mailmigrate_store_messages, mailmigrate_store_bytes,
- *	mailmigrate_jobs{state}, mailmigrate_paused, and
+ *	mailmigrate_jobs{state}, mailmigrate_auth_first_logins_total{outcome}
+ *	(the auth module's counts, kept in the store), mailmigrate_paused, and
  *	mailmigrate_store_read_timestamp_seconds, when they were read. A
  *	store that cannot be read leaves the last figures (none before
  *	the first read) and is opened again at the next try.
@@ -28,11 +29,11 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/mman.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "metrics_http.h"
+#include "puller_child.h"
 #include "puller_metrics.h"
 #include "store.h"
 #include "store_cfg.h"
@@ -165,6 +166,15 @@ static void metrics_render(struct metrics_text *t, void *ctx)
 		    mp->stats.jobs_pending);
 	metrics_u64(t, "mailmigrate_jobs", (const char *[]){ "state", "leased", NULL },
 		    mp->stats.jobs_leased);
+	metrics_family(t, "mailmigrate_auth_first_logins_total", "counter",
+		       "First logins the auth module took to OLD, by outcome, "
+		       "every Dovecot host of the store.");
+	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++) {
+		const char *labels[] = { "outcome", store_first_login_name(o), NULL };
+
+		metrics_u64(t, "mailmigrate_auth_first_logins_total", labels,
+			    mp->stats.first_logins[o]);
+	}
 	metrics_family(t, "mailmigrate_paused", "gauge",
 		       "1 while the migration is paused (mailmigrate pause).");
 	metrics_u64(t, "mailmigrate_paused", NULL, mp->stats.paused ? 1 : 0);
@@ -205,21 +215,9 @@ static int metrics_run(const struct cfg *cfg, int listen_fd)
 
 pid_t puller_metrics_start(const struct cfg *cfg, int listen_fd)
 {
-	pid_t pid = fork();
+	pid_t pid = puller_child_fork(metrics_on_term, "metrics");
 
-	if (pid == 0) {
-		struct sigaction sa = { .sa_handler = metrics_on_term };
-
-		(void)prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(0);
-		sigaction(SIGTERM, &sa, NULL);
-		sigaction(SIGINT, &sa, NULL);
-		sa.sa_handler = SIG_IGN;
-		sigaction(SIGHUP, &sa, NULL);
+	if (pid == 0)
 		_exit(metrics_run(cfg, listen_fd));
-	}
-	if (pid < 0)
-		log_error("metrics: fork: %s", strerror(errno));
 	return pid;
 }

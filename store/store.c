@@ -603,6 +603,18 @@ int store_set_paused(struct store *store, int paused, const char **error_r)
 	return store->v->set_paused(store, paused, error_r);
 }
 
+int store_first_login_count(struct store *store, enum store_first_login outcome,
+			    const char **error_r)
+{
+	const char *name = store_first_login_meta(outcome);
+
+	if (name == NULL)
+		return store_fail(error_r, "first login of no known outcome");
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
+	return store->v->meta_add(store, name, 1, error_r);
+}
+
 int store_reset(struct store *store, const char *account, time_t now,
 		const char **error_r)
 {

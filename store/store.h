@@ -529,6 +529,24 @@ int store_uidl_count(struct store *store, const char *account,
 
 /* --- statistics ------------------------------------------------------- */
 
+/* How a first login ended: a user the store does not know, in a
+ * backup domain, whose password the auth module took to OLD. */
+enum store_first_login {
+	STORE_FIRST_LOGIN_MIGRATED,	/* OLD said yes: account made, copy queued */
+	STORE_FIRST_LOGIN_REFUSED,	/* OLD (or its recent word) said no */
+	STORE_FIRST_LOGIN_UNAVAILABLE,	/* no answer: OLD down, TLS, rate limits */
+	STORE_FIRST_LOGIN_FAILED,	/* ours: the store, the key, source_auth */
+};
+#define STORE_FIRST_LOGIN_COUNT 4
+/* "migrated", "refused", "unavailable", "failed" */
+const char *store_first_login_name(enum store_first_login outcome);
+/* Count one first login with outcome: a counter kept with the store's
+ * own (meta "first_login_<name>"), so every Dovecot host of a shared
+ * store adds to the same one, and `store copy` carries it.
+ * @return 0 or -1 */
+int store_first_login_count(struct store *store, enum store_first_login outcome,
+			    const char **error_r);
+
 struct store_stats {
 	int64_t started;		/* first account added; 0: never */
 	uint64_t accounts;		/* mailboxes total */
@@ -546,6 +564,8 @@ struct store_stats {
 	uint64_t rate_messages;
 	uint64_t rate_bytes;
 	unsigned rate_seconds;
+	/* First logins (the auth module) by outcome, ever. */
+	uint64_t first_logins[STORE_FIRST_LOGIN_COUNT];
 };
 #define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,

@@ -134,6 +134,29 @@ int store_account_name(const char *user, const char *domain, char *buf,
 	return 0;
 }
 
+/* --- meta: flags and counters ------------------------------------------ */
+
+const char *const store_meta_names[STORE_META_NAMES] = {
+	"paused", "started", "errors",
+	"first_login_migrated", "first_login_refused",
+	"first_login_unavailable", "first_login_failed",
+};
+
+const char *store_first_login_name(enum store_first_login outcome)
+{
+	static const char *const names[STORE_FIRST_LOGIN_COUNT] = {
+		"migrated", "refused", "unavailable", "failed",
+	};
+
+	return (unsigned)outcome < STORE_FIRST_LOGIN_COUNT ? names[outcome] : "?";
+}
+
+const char *store_first_login_meta(enum store_first_login outcome)
+{
+	return (unsigned)outcome < STORE_FIRST_LOGIN_COUNT ?
+		store_meta_names[3 + outcome] : NULL;
+}
+
 /* --- alias proposals --------------------------------------------------- */
 
 

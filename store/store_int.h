@@ -17,6 +17,13 @@
 
 #include "store.h"
 
+/* The meta values a dump carries, in its order: the flags and the
+ * counters kept with the store (store_common.c). */
+#define STORE_META_NAMES 7
+extern const char *const store_meta_names[STORE_META_NAMES];
+/* The meta name of a first-login outcome's counter. */
+const char *store_first_login_meta(enum store_first_login outcome);
+
 struct store_vfuncs {
 	void (*close)(struct store *store);
 	int (*account_create)(struct store *store,
@@ -177,6 +184,9 @@ struct store_vfuncs {
 		void *ctx, const char **error_r);
 	int (*paused)(struct store *store, int *paused_r, const char **error_r);
 	int (*set_paused)(struct store *store, int paused,
+		const char **error_r);
+	/* Add delta to meta counter name (made at delta when missing). */
+	int (*meta_add)(struct store *store, const char *name, uint64_t delta,
 		const char **error_r);
 	int (*reset)(struct store *store, const char *account, time_t now,
 		const char **error_r);

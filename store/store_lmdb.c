@@ -413,6 +413,7 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.progress_iter = lmdb_progress_iter,
 	.paused = lmdb_paused,
 	.set_paused = lmdb_set_paused,
+	.meta_add = lmdb_meta_add,
 	.reset = lmdb_reset,
 	.dump = lmdb_dump,
 	.generation = lmdb_generation,

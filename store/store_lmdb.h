@@ -384,6 +384,8 @@ int lmdb_event_iter(struct store *store, int errors_only, const char *account,
 		    void *ctx, const char **error_r);
 int lmdb_paused(struct store *store, int *paused_r, const char **error_r);
 int lmdb_set_paused(struct store *store, int paused, const char **error_r);
+int lmdb_meta_add(struct store *store, const char *name, uint64_t delta,
+		  const char **error_r);
 int lmdb_reset(struct store *store, const char *account, time_t now,
 	       const char **error_r);
 /* store_lmdb_auth.c */

@@ -80,13 +80,12 @@ static int dump_key_account(const MDB_val *k, size_t min_rest)
 
 static int dump_meta(struct dump_ctx *ctx, const char **error_r)
 {
-	static const char *const names[] = { "paused", "started", "errors" };
 	struct store_dump_rec rec = { .kind = STORE_DUMP_META };
 	int ret;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		rec.name = names[i];
-		if (store_meta_get_u64(ctx->store, ctx->txn, names[i], &rec.value,
+	for (size_t i = 0; i < STORE_META_NAMES; i++) {
+		rec.name = store_meta_names[i];
+		if (store_meta_get_u64(ctx->store, ctx->txn, rec.name, &rec.value,
 				       error_r) < 0)
 			return -1;
 		if ((ret = ctx->fn(&rec, ctx->fn_ctx, error_r)) != 0)

@@ -226,6 +226,10 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 	    store_meta_get_u64(store, txn, "errors", &st->errors, error_r) < 0 ||
 	    store_meta_get_u64(store, txn, "paused", &paused, error_r) < 0)
 		return -1;
+	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
+		if (store_meta_get_u64(store, txn, store_first_login_meta(o),
+				       &st->first_logins[o], error_r) < 0)
+			return -1;
 	st->started = (int64_t)started;
 	st->paused = paused != 0;
 	if (store_rate_get_txn(store, txn, ctx->now, STORE_RATE_WINDOW,
@@ -339,6 +343,30 @@ int lmdb_set_paused(struct store *store, int paused, const char **error_r)
 	struct event_ctx ctx = { .paused = paused };
 
 	return store_write(store, paused_set_txn, &ctx, error_r);
+}
+
+struct meta_add_ctx {
+	const char *name;
+	uint64_t delta;
+};
+
+static int meta_add_txn(struct store *store, MDB_txn *txn, void *context,
+			const char **error_r)
+{
+	struct meta_add_ctx *ctx = context;
+	uint64_t v;
+
+	if (store_meta_get_u64(store, txn, ctx->name, &v, error_r) < 0)
+		return -1;
+	return store_meta_put_u64(store, txn, ctx->name, v + ctx->delta, error_r);
+}
+
+int lmdb_meta_add(struct store *store, const char *name, uint64_t delta,
+		  const char **error_r)
+{
+	struct meta_add_ctx ctx = { name, delta };
+
+	return store_write(store, meta_add_txn, &ctx, error_r);
 }
 
 /* Forget one account's progress inside txn. */

@@ -895,13 +895,12 @@ static int dump_rate(struct pgsql_store *pg, struct dump_ctx *ctx,
 static int dump_meta(struct pgsql_store *pg, struct dump_ctx *ctx,
 		     const char **error_r)
 {
-	static const char *const names[] = { "paused", "started", "errors" };
 	struct store_dump_rec rec = { .kind = STORE_DUMP_META };
 	int ret;
 
-	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		rec.name = names[i];
-		if (pgsql_meta_get(pg, names[i], &rec.value, error_r) < 0)
+	for (size_t i = 0; i < STORE_META_NAMES; i++) {
+		rec.name = store_meta_names[i];
+		if (pgsql_meta_get(pg, rec.name, &rec.value, error_r) < 0)
 			return -1;
 		if ((ret = ctx->fn(&rec, ctx->fn_ctx, error_r)) != 0)
 			return ret;

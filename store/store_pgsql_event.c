@@ -226,7 +226,13 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 	st->errors = pgsql_get_u64(res, 0, 1, &bad);
 	st->paused = pgsql_get_u64(res, 0, 2, &bad) != 0;
 	PQclear(res);
-	return bad ? pgsql_damaged(pg, "meta value", error_r) : 0;
+	if (bad)
+		return pgsql_damaged(pg, "meta value", error_r);
+	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
+		if (pgsql_meta_get(pg, store_first_login_meta(o),
+				   &st->first_logins[o], error_r) < 0)
+			return -1;
+	return 0;
 }
 
 static int stats_accounts(struct pgsql_store *pg, struct store_stats *st,
@@ -378,6 +384,36 @@ static int pgsql_set_paused(struct store *store, int paused,
 	return pgsql_single_write(store, paused_set_txn, &paused, error_r);
 }
 
+struct meta_add_ctx {
+	const char *name;
+	uint64_t delta;
+};
+
+/* One statement, so hosts counting at once each add theirs. */
+static int meta_add_txn(struct pgsql_store *pg, void *context,
+			const char **error_r)
+{
+	struct meta_add_ctx *ctx = context;
+	struct pgsql_params p;
+
+	pgsql_params_init(&p);
+	pgsql_param_str(&p, ctx->name);
+	pgsql_param_u64(&p, ctx->delta);
+	return pgsql_run(pg, "adding to a counter",
+			 "INSERT INTO mailmigrate.meta (name, value) VALUES ($1, $2)"
+			 " ON CONFLICT (name) DO UPDATE"
+			 " SET value = mailmigrate.meta.value + EXCLUDED.value",
+			 &p, NULL, error_r);
+}
+
+static int pgsql_meta_add(struct store *store, const char *name, uint64_t delta,
+			  const char **error_r)
+{
+	struct meta_add_ctx ctx = { name, delta };
+
+	return pgsql_single_write(store, meta_add_txn, &ctx, error_r);
+}
+
 void pgsql_vfuncs_event(struct store_vfuncs *v)
 {
 	v->event_add = pgsql_event_add;
@@ -385,4 +421,5 @@ void pgsql_vfuncs_event(struct store_vfuncs *v)
 	v->stats_get = pgsql_stats_get;
 	v->paused = pgsql_paused;
 	v->set_paused = pgsql_set_paused;
+	v->meta_add = pgsql_meta_add;
 }

@@ -847,6 +847,69 @@ START_TEST(stats_and_pause)
 }
 END_TEST
 
+static int first_login_dump_cb(const struct store_dump_rec *rec, void *ctx,
+			       const char **error_r)
+{
+	uint64_t *seen = ctx;
+
+	(void)error_r;
+	if (rec->kind != STORE_DUMP_META)
+		return 0;
+	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++) {
+		char name[40];
+
+		snprintf(name, sizeof(name), "first_login_%s",
+			 store_first_login_name(o));
+		if (strcmp(rec->name, name) == 0)
+			seen[o] = rec->value;
+	}
+	return 0;
+}
+
+/* The auth module's first-login counters: added to by every opener of
+ * the store (two here, as two Dovecot hosts), read by stats, dumped. */
+START_TEST(first_login_counters)
+{
+	struct store *a = test_open(0, 0), *b = test_open(0, 0), *ro;
+	static const unsigned adds[STORE_FIRST_LOGIN_COUNT] = { 3, 2, 1, 4 };
+	struct store_stats st;
+	uint64_t seen[STORE_FIRST_LOGIN_COUNT] = { 0 };
+	const char *error;
+
+	ck_assert_int_eq(store_stats_get(a, 0, &st, &error), 0);
+	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
+		ck_assert_uint_eq(st.first_logins[o], 0);
+	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
+		for (unsigned i = 0; i < adds[o]; i++)
+			ck_assert_int_eq(store_first_login_count(i % 2 ? a : b, o,
+								 &error), 0);
+	ck_assert_int_eq(store_stats_get(b, 0, &st, &error), 0);
+	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
+		ck_assert_uint_eq(st.first_logins[o], adds[o]);
+	ck_assert_str_eq(store_first_login_name(STORE_FIRST_LOGIN_UNAVAILABLE),
+			 "unavailable");
+	ck_assert_int_eq(store_first_login_count(a, STORE_FIRST_LOGIN_COUNT,
+						 &error), -1);
+	ck_assert_int_eq(store_dump(a, first_login_dump_cb, seen, &error), 0);
+	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
+		ck_assert_uint_eq(seen[o], adds[o]);
+	store_close(&a);
+	store_close(&b);
+	/* A read-only store (the CLI's) does not count. */
+	{
+		struct store_options opts = { .readonly = 1 };
+
+		ck_assert_msg(store_open(test_store_dir, &opts, &ro, &error) == 0,
+			      "%s", error);
+	}
+	ck_assert_int_eq(store_first_login_count(ro, STORE_FIRST_LOGIN_MIGRATED,
+						 &error), -1);
+	ck_assert_int_eq(store_stats_get(ro, 0, &st, &error), 0);
+	ck_assert_uint_eq(st.first_logins[STORE_FIRST_LOGIN_MIGRATED], 3);
+	store_close(&ro);
+}
+END_TEST
+
 static int job_count_cb(const struct store_job *job, void *ctx)
 {
 	(*(size_t *)ctx)++;
@@ -1120,6 +1183,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, uidls);
 	tcase_add_test(tc, events_filter_trim);
 	tcase_add_test(tc, stats_and_pause);
+	tcase_add_test(tc, first_login_counters);
 	tcase_add_test(tc, reset_account_and_all);
 	if (!test_is_pgsql())	/* LMDB's map */
 		tcase_add_test(tc, map_grows_to_limit);

@@ -294,9 +294,25 @@ c.quit()' "$NEW_IP" "$NEW_LMTP_PORT" || fail "cannot fill the notice account's I
 doveadm -c "$NEW_DOVECOT_CONF" mailbox create -u info@notice.test Help ||
 	fail "cannot make the notice account's Help folder"
 
+# first_logins: the auth module's first-login counts from the store
+# (stats, as mailmigrate_auth_first_logins_total serves them), as
+# "migrated refused unavailable failed".
+first_logins() {
+	MM stats --json | "$PYTHON" -c 'import json, sys
+d = json.load(sys.stdin)
+print(" ".join(str(d["first_logins_" + k]) for k in ("migrated", "refused", "unavailable", "failed")))'
+}
+# first_logins_since BEFORE: what was added since BEFORE, the same way.
+first_logins_since() {
+	set -- $1 $(first_logins)
+	echo "$(($5 - $1)) $(($6 - $2)) $(($7 - $3)) $(($8 - $4))"
+}
+
 t_reject_first_imap() {
+	fl=$(first_logins)
 	a=$($AC imap "$NEW_IP" alice@example.test "$D/alice@example.test.pw")
 	expect_answer "first login" "NO [CONTACTADMIN] Your mailbox is being moved" "$a" || return 1
+	assert_eq "1 0 0 0" "$(first_logins_since "$fl")" "first logins counted" || return 1
 	assert_eq queued "$(account_state alice@example.test)" "state"
 	assert_eq 1 "$(job_count alice@example.test)" "jobs"
 	# The notice is in alice's INBOX on NEW already.
@@ -316,7 +332,9 @@ t_reject_first_imap() {
 	esac
 	# Again, before the copy: the stored hash, the same answer.
 	a=$($AC imap "$NEW_IP" alice@example.test "$D/alice@example.test.pw")
-	expect_answer "second login" "NO [CONTACTADMIN] Your mailbox is being moved" "$a"
+	expect_answer "second login" "NO [CONTACTADMIN] Your mailbox is being moved" "$a" || return 1
+	# Not a first login: not counted again.
+	assert_eq "1 0 0 0" "$(first_logins_since "$fl")" "first logins counted"
 }
 
 t_reject_first_pop3() {
@@ -329,6 +347,7 @@ t_reject_first_pop3() {
 }
 
 t_wrong_password() {
+	fl=$(first_logins)
 	p=$(pw wrong "not the password")
 	a=$($AC imap "$NEW_IP" carol@example.test "$p")
 	expect_answer "unknown user" "NO [AUTHENTICATIONFAILED]" "$a" || return 1
@@ -342,9 +361,13 @@ t_wrong_password() {
 	expect_answer "unknown user again" "NO [AUTHENTICATIONFAILED]" "$a" || return 1
 	grep -q "carol@example.test: password refused by OLD a moment ago" "$NEW_DOVECOT_LOG" ||
 		{ echo "second wrong login went to OLD"; return 1; }
+	# carol's two are first logins refused; alice's and dan's are not
+	# first logins (their accounts exist).
+	assert_eq "0 2 0 0" "$(first_logins_since "$fl")" "first logins counted"
 }
 
 t_old_down() {
+	fl=$(first_logins)
 	p=$(pw kim "kim pw")
 	a=$($AC imap "$NEW_IP" kim@down.test "$p")
 	expect_answer "OLD down" "NO [UNAVAILABLE]" "$a" || return 1
@@ -352,6 +375,7 @@ t_old_down() {
 	a=$($AC pop3 "$NEW_IP" kim@slow.test "$p")
 	expect_answer "OLD hanging" "NO -ERR [SYS/TEMP]" "$a" || return 1
 	assert_eq none "$(account_state kim@slow.test)" "state"
+	assert_eq "0 0 2 0" "$(first_logins_since "$fl")" "first logins counted"
 }
 
 # auth_worker_deaths: auth workers Dovecot saw die so far.

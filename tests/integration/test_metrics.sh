@@ -197,6 +197,10 @@ t_puller() {
 		'mailmigrate_accounts{state="queued"}=0' \
 		'mailmigrate_accounts{state="migrating"}=0' \
 		'mailmigrate_jobs{state="pending"}=0' \
+		'mailmigrate_auth_first_logins_total{outcome="migrated"}=0' \
+		'mailmigrate_auth_first_logins_total{outcome="refused"}=0' \
+		'mailmigrate_auth_first_logins_total{outcome="unavailable"}=0' \
+		'mailmigrate_auth_first_logins_total{outcome="failed"}=0' \
 		'mailmigrate_paused=0' || return 1
 	[ "$store_bytes" -gt 0 ] || return 1
 	promtool check metrics <"$MM_DIR/puller.page" || return 1
