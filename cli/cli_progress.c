@@ -53,22 +53,6 @@ int cli_progress_stale(const struct cli_progress *pr,
 	return pr->now - p->updated > CLI_PROGRESS_STALE;
 }
 
-struct copied_sum {
-	uint64_t accounts, bytes;
-};
-
-static int copied_collect(const struct store_account *acct, void *context)
-{
-	struct copied_sum *sum = context;
-
-	if (acct->state == STORE_STATE_COPIED ||
-	    acct->state == STORE_STATE_FINISHED) {
-		sum->accounts++;
-		sum->bytes += acct->bytes;
-	}
-	return 0;
-}
-
 /* Bytes left of one copy running; *estimated set when a guess. */
 static uint64_t progress_left(const struct cli_progress *pr,
 			      const struct store_progress *p, int *estimated)
@@ -95,16 +79,14 @@ static uint64_t progress_left(const struct cli_progress *pr,
 int cli_progress_read(struct store *store, time_t now, struct cli_progress *pr,
 		      const char **error_r)
 {
-	struct copied_sum copied = { 0, 0 };
-	uint64_t queued;
+	uint64_t queued, copied_accounts, copied_bytes;
 	int unknown = 0;
 
 	memset(pr, 0, sizeof(*pr));
 	pr->now = now;
 	pr->eta = -1;
 	if (store_stats_get(store, now, &pr->st, error_r) < 0 ||
-	    store_progress_iter(store, progress_collect, pr, error_r) < 0 ||
-	    store_account_iter(store, copied_collect, &copied, error_r) < 0) {
+	    store_progress_iter(store, progress_collect, pr, error_r) < 0) {
 		cli_progress_free(pr);
 		return -1;
 	}
@@ -112,11 +94,17 @@ int cli_progress_read(struct store *store, time_t now, struct cli_progress *pr,
 		if (!cli_progress_stale(pr, &pr->running[i]))
 			pr->left_running += progress_left(pr, &pr->running[i],
 							  &pr->left_estimated);
+	/* A queued mailbox is taken to be as big as the average of those
+	 * copied whole. */
 	queued = pr->st.by_state[STORE_STATE_QUEUED];
-	if (copied.accounts > 0)
-		pr->avg_account_bytes = copied.bytes / copied.accounts;
+	copied_accounts = pr->st.by_state[STORE_STATE_COPIED] +
+		pr->st.by_state[STORE_STATE_FINISHED];
+	copied_bytes = pr->st.bytes_by_state[STORE_STATE_COPIED] +
+		pr->st.bytes_by_state[STORE_STATE_FINISHED];
+	if (copied_accounts > 0)
+		pr->avg_account_bytes = copied_bytes / copied_accounts;
 	if (queued > 0) {
-		if (copied.accounts > 0) {
+		if (copied_accounts > 0) {
 			pr->left_queued = queued * pr->avg_account_bytes;
 			pr->left_estimated = 1;
 		} else {

@@ -551,6 +551,7 @@ struct store_stats {
 	int64_t started;		/* first account added; 0: never */
 	uint64_t accounts;		/* mailboxes total */
 	uint64_t by_state[STORE_STATE_COUNT];
+	uint64_t bytes_by_state[STORE_STATE_COUNT];	/* copied so far */
 	uint64_t aliases;
 	uint64_t messages;
 	uint64_t bytes;

@@ -253,6 +253,7 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 		}
 		st->accounts++;
 		st->by_state[acct.state]++;
+		st->bytes_by_state[acct.state] += acct.bytes;
 		st->aliases += acct.aliases_count;
 		st->messages += acct.messages;
 		st->bytes += acct.bytes;

@@ -262,7 +262,8 @@ static int stats_accounts(struct pgsql_store *pg, struct store_stats *st,
 		st->by_state[state] += count;
 		st->aliases += pgsql_get_u64(res, row, 2, &bad);
 		st->messages += pgsql_get_u64(res, row, 3, &bad);
-		st->bytes += pgsql_get_u64(res, row, 4, &bad);
+		st->bytes_by_state[state] += pgsql_get_u64(res, row, 4, &bad);
+		st->bytes += st->bytes_by_state[state];
 		if (finished > st->last_migrated)
 			st->last_migrated = finished;
 	}

@@ -821,6 +821,9 @@ START_TEST(stats_and_pause)
 	ck_assert_uint_eq(st.accounts, 4);
 	ck_assert_uint_eq(st.by_state[STORE_STATE_QUEUED], 1);
 	ck_assert_uint_eq(st.by_state[STORE_STATE_COPIED], 1);
+	ck_assert_uint_eq(st.bytes_by_state[STORE_STATE_COPIED], 100);
+	ck_assert_uint_eq(st.bytes_by_state[STORE_STATE_FAILED], 23);
+	ck_assert_uint_eq(st.bytes_by_state[STORE_STATE_QUEUED], 0);
 	ck_assert_uint_eq(st.by_state[STORE_STATE_FAILED], 1);
 	ck_assert_uint_eq(st.by_state[STORE_STATE_PASSWORDS_ONLY], 1);
 	ck_assert_uint_eq(st.aliases, 1);

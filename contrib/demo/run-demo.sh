@@ -1,17 +1,28 @@
 #!/bin/sh
-# The mailmigrate demo: a migration between two mail servers on loopback.
+# The mailmigrate demo: the whole life of a migration between two mail
+# servers on loopback, in the order an administrator goes through it.
 #
-# Installs what it needs (Debian 12, as root), builds mailmigrate, starts
-# an OLD mail server (Dovecot + Postfix on 127.0.0.2) with sample
-# mailboxes and a NEW one (127.0.0.3), initialises the store, queues the
-# sample users with `mailmigrate bulk`, lets the puller mailmigrated copy
-# their mail to NEW, checks the copies message by message, and prints
-# `mailmigrate stats`. Finally it starts mailmigrate-relay, points NEW's
-# Postfix at it with contrib/postfix/main.cf.mailmigrate, and sends two
-# messages: one to a user not migrated (it lands on OLD) and one to a
-# migrated user (it lands on NEW). NEW's Dovecot runs the auth module
-# (contrib/dovecot/auth-mailmigrate.conf.ext): erin, on OLD only and in no
-# bulk file, migrates by logging in to NEW with her OLD password.
+# Installs what it needs (Debian 12, as root), builds mailmigrate (or uses
+# the installed packages), starts an OLD mail server (Dovecot + Postfix on
+# 127.0.0.2) with sample mailboxes and a NEW one (127.0.0.3) whose Dovecot
+# runs the auth module (contrib/dovecot/auth-mailmigrate.conf.ext), then:
+#   init        the store and the key pair;
+#   configure   NEW's Postfix asks mailmigrate-relay
+#               (contrib/postfix/main.cf.mailmigrate);
+#   preflight   everything checked, read-only, before a mailbox is queued;
+#   queue       `mailmigrate bulk` queues the sample users, and erin, on
+#               OLD only and in no bulk file, queues herself by logging in
+#               to NEW with her OLD password;
+#   watch       mailmigrated copies in the background while `mailmigrate
+#               top` watches; NEW is checked against OLD message by
+#               message, and `mailmigrate verify --all` proves each folder;
+#   mail        two messages sent to NEW's Postfix: one for a user not
+#               migrated lands on OLD, one for a migrated user on NEW;
+#   finish      the last round, every account finished;
+#   export      the accounts as a Dovecot passwd-file, for when NEW no
+#               longer needs the module.
+# (Install and remove are the Debian packages': tests/integration/
+# test_packages.sh installs them, runs this with --installed, purges.)
 # Everything lives in one temp dir and is stopped and removed at the end
 # (MM_KEEP=1 keeps the servers running and the dir in place).
 #
@@ -59,12 +70,16 @@ fi
 
 DIR=$(mktemp -d /tmp/mmdemo.XXXXXX)
 chmod 755 "$DIR"
-RELAY_PID=
+RELAY_PID= DAEMON_PID=
+stop_daemons() {
+	for pid in $DAEMON_PID $RELAY_PID; do
+		kill -TERM "$pid" 2>/dev/null || true
+		wait "$pid" 2>/dev/null || true
+	done
+	DAEMON_PID= RELAY_PID=
+}
 cleanup() {
-	if [ -n "$RELAY_PID" ]; then
-		kill -TERM "$RELAY_PID" 2>/dev/null || true
-		wait "$RELAY_PID" 2>/dev/null || true
-	fi
+	stop_daemons
 	if [ -n "${MM_KEEP:-}" ]; then
 		echo "kept: $DIR (stop with: sh tests/harness/servers.sh stop $DIR)"
 		return
@@ -105,6 +120,7 @@ done
 
 sed -e "s|@DIR@|$DIR|g" -e "s|@OLD_IP@|$OLD_IP|g" -e "s|@NEW_IP@|$NEW_IP|g" \
     -e "s|@CA_FILE@|$CA_FILE|g" -e "s|@NEW_MASTER_PASS_FILE@|$NEW_MASTER_PASS_FILE|g" \
+    -e "s|@NEW_POSTFIX_DIR@|$NEW_POSTFIX_DIR|g" -e "s|@NEW_DOVECOT_CONF@|$NEW_DOVECOT_CONF|g" \
     contrib/demo/mailmigrate.conf.in > "$DIR/mailmigrate.conf"
 export MAILMIGRATE_CONF="$DIR/mailmigrate.conf"
 
@@ -116,46 +132,29 @@ chgrp -R dovecot "$DIR/state" "$DIR/secret.key.pub"
 chmod 640 "$DIR/secret.key.pub"
 chmod 644 "$DIR/mailmigrate.conf"
 
-say "mailmigrate bulk (queue the sample users)"
-"$MM" bulk "$DIR/bulk.txt"
+# list_count STATE: how many accounts are in STATE.
+list_count() {
+	"$MM" list --state "$1" --json |
+		/usr/bin/python3 -c 'import json, sys; print(len(json.load(sys.stdin)))'
+}
+# wait_state STATE N: until N accounts are in STATE (at most 3 minutes).
+wait_state() {
+	n=0
+	until [ "$(list_count "$1")" -ge "$2" ]; do
+		n=$((n + 1))
+		[ "$n" -le 1800 ] || { "$MM" list; tail -n 20 "$DIR/mailmigrate.log"; \
+			echo "accounts did not reach $1"; exit 1; }
+		sleep 0.1
+	done
+}
+count() {
+	n=0
+	for f in "$1"/new/* "$1"/cur/*; do [ -f "$f" ] && n=$((n + 1)); done
+	echo "$n"
+}
 
-say "mailmigrate stats (queued)"
-"$MM" stats
-
-say "erin, on OLD only, logs in to NEW with her OLD password"
-(umask 077 && openssl rand -hex 12 >"$DIR/erin.pass")
-sh tests/harness/servers.sh adduser "$DIR" old erin@example.test <"$DIR/erin.pass"
-/usr/bin/python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
-	--user erin@example.test --password-file "$DIR/erin.pass" --seed 5 \
-	--big-mb 0 --count 6 --no-samples --manifest "$DIR/erin.manifest.json" >/dev/null
-echo "  first login:  $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
-	erin@example.test "$DIR/erin.pass")"
-"$MM" show erin@example.test | grep -E "^(Account|State):" | sed 's/^/  /'
-
-say "mailmigrated --once (copy every queued mailbox from OLD to NEW)"
-"$MMD" -f --once
-
-say "checking NEW against OLD, message by message"
-for user in $(grep -v '^#' contrib/demo/users.txt) erin; do
-	/usr/bin/python3 tests/harness/corpus.py --verify --host "$NEW_IP" \
-		--user "$user@example.test*$NEW_MASTER_USER" \
-		--password-file "$NEW_MASTER_PASS_FILE" \
-		--manifest "$DIR/$user.manifest.json"
-done
-echo "  erin logs in again: $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
-	erin@example.test "$DIR/erin.pass") (her session is on NEW now)"
-
-say "mailmigrate verify --all (each folder: OLD now, the store's record, NEW now)"
-"$MM" verify --all
-
-say "mailmigrate list"
-"$MM" list
-
-say "mailmigrate stats"
-"$MM" stats
-
-say "mail during the migration: mailmigrate-relay routes each recipient"
-# dave is on OLD only: not migrated. alice was copied above.
+say "configure: NEW's Postfix asks mailmigrate-relay for each recipient"
+# dave is on OLD only, and never migrated: his mail goes to OLD.
 openssl rand -hex 12 | sh tests/harness/servers.sh adduser "$DIR" old dave@example.test
 "$RELAY" -f </dev/null >>"$DIR/relay.out" 2>&1 &
 RELAY_PID=$!
@@ -175,11 +174,49 @@ sed -e "s|/run/mailmigrate/relay.sock|$DIR/relay.sock|g" \
 	done
 postfix -c "$NEW_POSTFIX_DIR" reload 2>/dev/null
 postconf -c "$NEW_POSTFIX_DIR" -n | grep socketmap | sed 's/^/  /'
-count() {
-	n=0
-	for f in "$1"/new/* "$1"/cur/*; do [ -f "$f" ] && n=$((n + 1)); done
-	echo "$n"
-}
+
+say "mailmigrate preflight alice@example.test (read-only, before anything is queued)"
+"$MM" preflight alice@example.test <"$DIR/alice.pass" || {
+	echo "preflight found something to fix: the demo stops here"; exit 1; }
+
+say "mailmigrate bulk (queue the sample users)"
+"$MM" bulk "$DIR/bulk.txt"
+
+say "erin, on OLD only, logs in to NEW with her OLD password"
+(umask 077 && openssl rand -hex 12 >"$DIR/erin.pass")
+sh tests/harness/servers.sh adduser "$DIR" old erin@example.test <"$DIR/erin.pass"
+/usr/bin/python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
+	--user erin@example.test --password-file "$DIR/erin.pass" --seed 5 \
+	--big-mb 0 --count 6 --no-samples --manifest "$DIR/erin.manifest.json" >/dev/null
+echo "  first login:  $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
+	erin@example.test "$DIR/erin.pass")"
+"$MM" show erin@example.test | grep -E "^(Account|State):" | sed 's/^/  /'
+
+say "mailmigrate stats (queued)"
+"$MM" stats
+
+say "watch: mailmigrated copies in the background; mailmigrate top (not a terminal: a line a second)"
+users=$(grep -cv '^#' contrib/demo/users.txt)
+accounts=$((users + 1))
+"$MMD" -f </dev/null >>"$DIR/mailmigrated.out" 2>&1 &
+DAEMON_PID=$!
+"$MM" top -n 3
+wait_state copied "$accounts"
+
+say "checking NEW against OLD, message by message"
+for user in $(grep -v '^#' contrib/demo/users.txt) erin; do
+	/usr/bin/python3 tests/harness/corpus.py --verify --host "$NEW_IP" \
+		--user "$user@example.test*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" \
+		--manifest "$DIR/$user.manifest.json"
+done
+echo "  erin logs in again: $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
+	erin@example.test "$DIR/erin.pass") (her session is on NEW now)"
+
+say "mailmigrate verify --all (each folder: OLD now, the store's record, NEW now)"
+"$MM" verify --all
+
+say "mail during the migration: mailmigrate-relay routes each recipient"
 for user in dave alice; do
 	route=$(postmap -c "$NEW_POSTFIX_DIR" -q "$user@example.test" \
 		"socketmap:unix:$DIR/relay.sock:transport" || true)
@@ -202,3 +239,20 @@ for user in dave alice; do
 		echo "  $user@example.test: the message landed on NEW ($NEW_IP)"
 	fi
 done
+
+say "mailmigrate finish (the last round of every account)"
+"$MM" finish
+wait_state finished "$accounts"
+"$MM" list
+
+say "mailmigrate stats"
+"$MM" stats
+
+say "mailmigrate export passwd-file (NEW without the module: the same passwords)"
+"$MM" export passwd-file "$DIR/passwd"
+# The hashes shortened here: they are the users' passwords' hashes.
+sed -e 's/^\([^:]*\):\([^:]\{22\}\)[^:]*:/  \1:\2...:/' "$DIR/passwd"
+
+say "the end: mailmigrated and mailmigrate-relay stopped"
+stop_daemons
+echo "  every mailbox finished; to remove mailmigrate, see README (\"The whole life of a migration\")"
