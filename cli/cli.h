@@ -187,6 +187,7 @@ void cli_json_quote(FILE *fp, const char *text, size_t len);
 
 /* cli_progress.c: what is left, and when it ends (stats, top). */
 #define CLI_PROGRESS_STALE 600	/* seconds without news: a stalled record */
+#define CLI_ETA_MAX (3650 * 86400) /* a time to finish beyond: "over 3650 days" */
 struct cli_progress {
 	struct store_stats st;
 	struct store_progress *running;	/* the records, in account order */
@@ -194,6 +195,7 @@ struct cli_progress {
 	time_t now;
 	uint64_t left_running;	/* bytes, of the copies running */
 	uint64_t left_queued;	/* bytes, of the mailboxes queued */
+	uint64_t left_total;	/* the two (all three saturate, never wrap) */
 	int left_estimated;	/* some of it is a guess */
 	int left_known;		/* 0: queued mailboxes and nothing copied yet */
 	uint64_t avg_account_bytes; /* of the mailboxes copied; 0: none */
@@ -206,6 +208,10 @@ void cli_progress_free(struct cli_progress *pr);
 int cli_progress_stale(const struct cli_progress *pr,
 		       const struct store_progress *p);
 /* "folder 3/13 Sent, 120/900 messages, 1.2 MiB/9.0 MiB" */
+/* "[####----...] 42%" of CLI_PROGRESS_BAR cells; "?%" when total is 0. */
+#define CLI_PROGRESS_BAR 20
+const char *cli_progress_bar(uint64_t done, uint64_t total, char *buf,
+			     size_t size);
 const char *cli_progress_line(const struct store_progress *p, char *buf,
 			      size_t size);
 /* "2h 05m", "unknown" for < 0 */

@@ -14,8 +14,9 @@
  *	  (or the migration's), an estimate;
  *	- of the mailboxes queued, whose sizes nobody knows before their
  *	  copy starts, their number times the average size of the
- *	  mailboxes copied so far (copied or finished: one look at every
- *	  account), an estimate (unknown before the first one is copied);
+ *	  mailboxes copied so far (copied or finished, from the store's
+ *	  figures by state), an estimate (unknown before the first one is
+ *	  copied);
  *
  *	and the time to finish: bytes left over the rate of the last
  *	STORE_RATE_WINDOW seconds (unknown when nothing was copied in
@@ -23,6 +24,10 @@
  *	to a worker that stopped without removing it (killed): it is
  *	shown as stalled and left out of the sums; the account's next
  *	round replaces it.
+ *
+ *	The sizes come from OLD and the pullers: sums and products
+ *	saturate at UINT64_MAX rather than wrap, so a server that claims
+ *	an absurd size shows as "a lot left", never as nearly done.
  */
 #include "config.h"
 
@@ -31,6 +36,16 @@
 
 #include "cli.h"
 #include "mm_alloc.h"
+
+static uint64_t sat_add(uint64_t a, uint64_t b)
+{
+	return a > UINT64_MAX - b ? UINT64_MAX : a + b;
+}
+
+static uint64_t sat_mul(uint64_t a, uint64_t b)
+{
+	return b != 0 && a > UINT64_MAX / b ? UINT64_MAX : a * b;
+}
 
 static int progress_collect(const struct store_progress *p, void *context)
 {
@@ -73,7 +88,7 @@ static uint64_t progress_left(const struct cli_progress *pr,
 		avg = pr->st.bytes / pr->st.messages;
 	else
 		return 0;
-	return msgs_left * avg;
+	return sat_mul(msgs_left, avg);
 }
 
 int cli_progress_read(struct store *store, time_t now, struct cli_progress *pr,
@@ -92,8 +107,9 @@ int cli_progress_read(struct store *store, time_t now, struct cli_progress *pr,
 	}
 	for (size_t i = 0; i < pr->running_count; i++)
 		if (!cli_progress_stale(pr, &pr->running[i]))
-			pr->left_running += progress_left(pr, &pr->running[i],
-							  &pr->left_estimated);
+			pr->left_running = sat_add(pr->left_running,
+						   progress_left(pr, &pr->running[i],
+								 &pr->left_estimated));
 	/* A queued mailbox is taken to be as big as the average of those
 	 * copied whole. */
 	queued = pr->st.by_state[STORE_STATE_QUEUED];
@@ -105,19 +121,20 @@ int cli_progress_read(struct store *store, time_t now, struct cli_progress *pr,
 		pr->avg_account_bytes = copied_bytes / copied_accounts;
 	if (queued > 0) {
 		if (copied_accounts > 0) {
-			pr->left_queued = queued * pr->avg_account_bytes;
+			pr->left_queued = sat_mul(queued, pr->avg_account_bytes);
 			pr->left_estimated = 1;
 		} else {
 			unknown = 1;
 		}
 	}
+	pr->left_total = sat_add(pr->left_running, pr->left_queued);
 	pr->left_known = !unknown;
 	if (pr->st.rate_seconds > 0 && pr->st.rate_bytes > 0)
 		pr->rate_bps = pr->st.rate_bytes / pr->st.rate_seconds;
 	if (!unknown && pr->rate_bps > 0)
-		pr->eta = (int64_t)((pr->left_running + pr->left_queued) /
-				    pr->rate_bps);
-	else if (!unknown && pr->left_running + pr->left_queued == 0)
+		pr->eta = pr->left_total / pr->rate_bps > CLI_ETA_MAX ?
+			CLI_ETA_MAX : (int64_t)(pr->left_total / pr->rate_bps);
+	else if (!unknown && pr->left_total == 0)
 		pr->eta = 0;
 	return 0;
 }
@@ -134,6 +151,8 @@ const char *cli_duration(int64_t seconds, char *buf, size_t size)
 {
 	if (seconds < 0)
 		snprintf(buf, size, "unknown");
+	else if (seconds >= CLI_ETA_MAX)
+		snprintf(buf, size, "over %d days", CLI_ETA_MAX / 86400);
 	else if (seconds < 60)
 		snprintf(buf, size, "%llds", (long long)seconds);
 	else if (seconds < 3600)
@@ -145,6 +164,33 @@ const char *cli_duration(int64_t seconds, char *buf, size_t size)
 	else
 		snprintf(buf, size, "%lldd %02lldh", (long long)(seconds / 86400),
 			 (long long)(seconds % 86400 / 3600));
+	return buf;
+}
+
+const char *cli_progress_bar(uint64_t done, uint64_t total, char *buf,
+			     size_t size)
+{
+	char bar[CLI_PROGRESS_BAR + 1];
+	unsigned pct, fill;
+
+	if (total == 0) {
+		snprintf(buf, size, "[%*s]   ?%%", CLI_PROGRESS_BAR, "");
+		return buf;
+	}
+	if (done > total)
+		done = total;
+	/* done * 100 must not wrap: a huge total loses its low bits
+	 * (done's with it), which no percentage shows. */
+	while (total > UINT64_MAX / 100) {
+		total >>= 1;
+		done >>= 1;
+	}
+	pct = (unsigned)(done * 100 / total);
+	fill = (unsigned)(done * CLI_PROGRESS_BAR / total);
+	memset(bar, '#', fill);
+	memset(bar + fill, '-', CLI_PROGRESS_BAR - fill);
+	bar[CLI_PROGRESS_BAR] = '\0';
+	snprintf(buf, size, "[%s] %3u%%", bar, pct);
 	return buf;
 }
 

@@ -63,7 +63,7 @@ static void cli_stats_json(const struct cli_progress *pr)
 	cli_json_bool(&j, "paused", st->paused);
 	/* What is left and when it ends (cli_progress.c). */
 	if (pr->left_known)
-		cli_json_u64(&j, "bytes_left", pr->left_running + pr->left_queued);
+		cli_json_u64(&j, "bytes_left", pr->left_total);
 	else
 		cli_json_null(&j, "bytes_left");
 	cli_json_u64(&j, "bytes_left_running", pr->left_running);
@@ -153,7 +153,7 @@ static void cli_stats_text(const struct cli_progress *pr)
 	else if (pr->left_queued > 0)
 		cli_kvf("Bytes left", "%s (estimate: %llu queued mailboxes at %s, "
 			"the average so far)",
-			cli_size_human(pr->left_running + pr->left_queued, size,
+			cli_size_human(pr->left_total, size,
 				       sizeof(size)),
 			(unsigned long long)st->by_state[STORE_STATE_QUEUED],
 			cli_size_human(pr->avg_account_bytes, t, sizeof(t)));
@@ -161,12 +161,12 @@ static void cli_stats_text(const struct cli_progress *pr)
 		cli_kvf("Bytes left", "%s%s", cli_size_human(pr->left_running,
 							     size, sizeof(size)),
 			pr->left_estimated ? " (estimate)" : "");
-	if (pr->eta >= 0 && pr->rate_bps > 0)
+	if (pr->eta == 0 && pr->left_total == 0)
+		cli_kv("Time to finish", "nothing left");
+	else if (pr->eta >= 0 && pr->rate_bps > 0)
 		cli_kvf("Time to finish", "%s at %s/s (the last 5 minutes' rate)",
 			cli_duration(pr->eta, eta, sizeof(eta)),
 			cli_size_human(pr->rate_bps, size, sizeof(size)));
-	else if (pr->eta == 0)
-		cli_kv("Time to finish", "nothing left");
 	else
 		cli_kv("Time to finish", pr->left_known ?
 		       "unknown (nothing copied in the last 5 minutes)" :

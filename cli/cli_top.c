@@ -42,7 +42,6 @@
 #define TOP_MIN_ROWS 12
 #define TOP_MAX_COLS 400
 #define TOP_ERRORS 3
-#define TOP_BAR 20
 
 static volatile sig_atomic_t top_quit;
 static volatile sig_atomic_t top_resized;
@@ -121,27 +120,6 @@ static int top_error_collect(const struct store_event *ev, void *context)
 }
 
 /* "[#######-------]  48%" of done over total (0 total: no bar). */
-static const char *top_bar(uint64_t done, uint64_t total, char *buf,
-			   size_t size)
-{
-	char bar[TOP_BAR + 1];
-	unsigned pct, fill;
-
-	if (total == 0) {
-		snprintf(buf, size, "[%*s]   ?%%", TOP_BAR, "");
-		return buf;
-	}
-	if (done > total)
-		done = total;
-	pct = (unsigned)(done * 100 / total);
-	fill = (unsigned)(done * TOP_BAR / total);
-	memset(bar, '#', fill);
-	memset(bar + fill, '-', TOP_BAR - fill);
-	bar[TOP_BAR] = '\0';
-	snprintf(buf, size, "[%s] %3u%%", bar, pct);
-	return buf;
-}
-
 static void top_screen(struct top *t, const struct cli_progress *pr)
 {
 	const struct store_stats *st = &pr->st;
@@ -177,7 +155,7 @@ static void top_screen(struct top *t, const struct cli_progress *pr)
 		 (unsigned long long)st->errors);
 	if (pr->left_known)
 		snprintf(left, sizeof(left), "%s%s",
-			 cli_size_human(pr->left_running + pr->left_queued, size,
+			 cli_size_human(pr->left_total, size,
 					sizeof(size)),
 			 pr->left_estimated ? " (est.)" : "");
 	else
@@ -213,10 +191,10 @@ static void top_screen(struct top *t, const struct cli_progress *pr)
 				 cli_printable(p->folder != NULL ? p->folder : "",
 					       name, sizeof(name)));
 			if (p->bytes_total != 0)
-				top_bar(p->bytes_done, p->bytes_total, bar,
+				cli_progress_bar(p->bytes_done, p->bytes_total, bar,
 					sizeof(bar));
 			else
-				top_bar(p->messages_done, p->messages_total, bar,
+				cli_progress_bar(p->messages_done, p->messages_total, bar,
 					sizeof(bar));
 			top_line(t, "%-28.28s %-14.14s %-27s %llu/%llu", who, folder,
 				 bar, (unsigned long long)p->messages_done,
@@ -259,7 +237,7 @@ static void top_plain(const struct cli_progress *pr)
 	       (unsigned long long)pr->rate_bps, (unsigned long long)st->errors);
 	if (pr->left_known)
 		printf(" bytes_left=%llu",
-		       (unsigned long long)(pr->left_running + pr->left_queued));
+		       (unsigned long long)(pr->left_total));
 	else
 		printf(" bytes_left=unknown");
 	if (pr->eta >= 0)
