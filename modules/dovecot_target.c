@@ -308,6 +308,9 @@ static int dovecot_open(const struct driver_settings *set,
 		signal(SIGPIPE, SIG_DFL);
 		if (dup2(to[0], STDIN_FILENO) < 0 || dup2(from[1], STDOUT_FILENO) < 0)
 			_exit(127);
+		/* Nothing of the puller's (the store's files, sockets to
+		 * OLD) reaches doveadm: only stdin, stdout and stderr. */
+		closefrom(STDERR_FILENO + 1);
 		execv(doveadm, (char *const *)argv);
 		_exit(127);
 	}
