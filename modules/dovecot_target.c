@@ -23,6 +23,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -42,6 +43,8 @@
 #define DOVECOT_LINE_MAX 8192
 /* STATE pages: the plugin's ceiling. */
 #define DOVECOT_STATE_PAGE 100000
+/* Each answer's deadline without driver_settings.timeout_ms. */
+#define DOVECOT_TIMEOUT_MS_DEFAULT 120000
 /* How long close waits for doveadm to exit after QUIT, then kills it. */
 #define DOVECOT_EXIT_WAIT_MS 5000
 
@@ -51,6 +54,7 @@ struct dovecot_conn {
 	int from_fd;			/* doveadm's stdout */
 	struct linereader *lr;
 	uint64_t max_literal;		/* from the greeting */
+	int timeout_ms;			/* for each answer to begin */
 	char *folder;			/* the FOLDER last selected (mUTF-7) */
 	int broken;
 };
@@ -94,8 +98,25 @@ static int dovecot_write(struct dovecot_conn *dc, const void *data, size_t len,
 static int dovecot_read(struct dovecot_conn *dc, const char **line_r,
 			enum stream_fail *fail_r, const char **error_r)
 {
+	struct pollfd pfd;
 	size_t len;
+	int r;
 
+	/* A doveadm that hangs (a lock held elsewhere, a stuck fsync) must
+	 * not hold the worker for ever: wait for the answer to begin. */
+	if (!linereader_has_line(dc->lr)) {
+		pfd.fd = dc->from_fd;
+		pfd.events = POLLIN;
+		do
+			r = poll(&pfd, 1, dc->timeout_ms);
+		while (r < 0 && errno == EINTR);
+		if (r == 0) {
+			dc->broken = 1;
+			return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
+					    "doveadm mailmigrate-import: no answer in %d ms",
+					    dc->timeout_ms);
+		}
+	}
 	switch (linereader_next(dc->lr, line_r, &len)) {
 	case LINEREADER_LINE:
 		if (strlen(*line_r) == len)
@@ -326,6 +347,8 @@ static int dovecot_open(const struct driver_settings *set,
 		return ret;
 	}
 	dc->lr = linereader_new(dc->from_fd, DOVECOT_LINE_MAX);
+	dc->timeout_ms = set->timeout_ms > 0 && set->timeout_ms <= 86400000u ?
+		(int)set->timeout_ms : DOVECOT_TIMEOUT_MS_DEFAULT;
 	if (dovecot_read(dc, &line, fail_r, error_r) < 0) {
 		ret = dovecot_exit_failure(dc, doveadm, fail_r, error_r);
 		dovecot_close((struct driver_conn **)&dc);

@@ -6,7 +6,8 @@
  * DESCRIPTION
  *	For what a real doveadm will not do on demand: a wrong greeting, an
  *	exit before greeting (75: try again; 67: no such user), each NO
- *	class, an answer line over the limit, doveadm gone mid-command. The
+ *	class, an answer line over the limit, doveadm gone mid-command or
+ *	silent past the deadline. The
  *	fake doveadm is this program run again (execv keeps the
  *	environment: MM_FAKE_DOVEADM names the script), so valgrind, which
  *	traces children, checks it too. The real one is exercised by
@@ -49,6 +50,8 @@ static int fake_doveadm(const char *script, int argc, char **argv)
 	while (fgets(line, sizeof(line), stdin) != NULL) {
 		if (strcmp(script, "die") == 0)
 			return 0;
+		if (strcmp(script, "hang") == 0)
+			continue;	/* never answers; close kills it */
 		if (strncmp(line, "QUIT", 4) == 0) {
 			printf("OK\tbye\n");
 			return 0;
@@ -88,6 +91,7 @@ static int open_fake(const char *script, struct driver_conn **conn_r,
 	set.doveadm = self;
 	set.doveadm_config = "/etc/new/dovecot.conf";
 	set.max_message_size = 1000;
+	set.timeout_ms = 3000;
 	memset(&login, 0, sizeof(login));
 	login.user = "ann@example.test";
 	login.password = "secret-never-passed";
@@ -125,6 +129,7 @@ static const struct refusal_case select_cases[] = {
 	{ "temp", STREAM_FAIL_TEMP, "index locked" },
 	{ "die", STREAM_FAIL_TEMP, "ended unexpectedly" },
 	{ "long", STREAM_FAIL_FINAL, "malformed answer line" },
+	{ "hang", STREAM_FAIL_TEMP, "no answer in 3000 ms" },
 };
 
 START_TEST(test_select_refused)
