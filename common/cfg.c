@@ -86,6 +86,7 @@ _Static_assert(sizeof(enum cfg_domain_type) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_protocols) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_login_action) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_access_mode) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_target_driver) == sizeof(int), "enum size");
 
 static const struct cfg_enum_name cfg_tls_names[] = {
 	{ "none", CFG_TLS_NONE },
@@ -100,6 +101,12 @@ static const struct cfg_enum_name cfg_target_tls_names[] = {
 	{ "none", CFG_TLS_NONE },
 	{ "starttls", CFG_TLS_STARTTLS },
 	{ "direct", CFG_TLS_DIRECT },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum_name cfg_target_driver_names[] = {
+	{ "imap", CFG_TARGET_IMAP },
+	{ "dovecot", CFG_TARGET_DOVECOT },
 	{ NULL, 0 },
 };
 
@@ -160,6 +167,8 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(max_bytes_per_second, CFG_SIZE, "0", .min = 0, .max = UINT64_MAX),
 	GKEY(max_message_size, CFG_SIZE, "100M", .min = 1, .max = UINT64_MAX),
 	GKEY(post_migrate_script, CFG_PATH, NULL),
+	GKEY(target_driver, CFG_ENUM, "imap", .names = cfg_target_driver_names),
+	GKEY(target_doveadm, CFG_PATH, "/usr/bin/doveadm"),
 	GKEY(target_host, CFG_HOSTPORT, "127.0.0.1:143"),
 	GKEY(target_tls, CFG_ENUM, "none", .names = cfg_target_tls_names,
 	     .hint = "detect is only for source_tls, the NEW server's TLS is known"),
@@ -866,6 +875,11 @@ const char *cfg_login_action_name(enum cfg_login_action action)
 const char *cfg_source_auth_name(enum cfg_source_auth auth)
 {
 	return cfg_enum_name(cfg_source_auth_names, (int)auth);
+}
+
+const char *cfg_target_driver_name(enum cfg_target_driver driver)
+{
+	return cfg_enum_name(cfg_target_driver_names, (int)driver);
 }
 
 const char *cfg_access_mode_name(enum cfg_access_mode mode)

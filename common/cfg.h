@@ -63,6 +63,12 @@ enum cfg_admin_form {
 	CFG_ADMIN_TEMPLATE,	/* a login name made from a template */
 };
 
+/* How the puller writes to NEW (target_driver). */
+enum cfg_target_driver {
+	CFG_TARGET_IMAP,	/* IMAP APPEND as the master user: new UIDs */
+	CFG_TARGET_DOVECOT,	/* doveadm mailmigrate-import: OLD's UIDs kept */
+};
+
 /* How the puller logs in to OLD (source_auth). */
 enum cfg_source_auth {
 	CFG_AUTH_PASSWORD,	/* the captured or the admin password */
@@ -119,6 +125,9 @@ struct cfg {
 	uint64_t max_bytes_per_second;	/* 0: unlimited */
 	uint64_t max_message_size;	/* default 100M */
 	char *post_migrate_script;	/* NULL: none */
+	enum cfg_target_driver target_driver;	/* default imap */
+	char *target_doveadm;		/* dovecot target: doveadm to run,
+					 * default /usr/bin/doveadm */
 	char *target_host;		/* default 127.0.0.1:143 */
 	enum cfg_tls target_tls;	/* default none; detect is refused */
 	char *target_master_user;	/* default mailmigrate */
@@ -218,5 +227,6 @@ const char *cfg_protocols_name(enum cfg_protocols protos);
 const char *cfg_login_action_name(enum cfg_login_action action);
 const char *cfg_access_mode_name(enum cfg_access_mode mode);
 const char *cfg_source_auth_name(enum cfg_source_auth auth);
+const char *cfg_target_driver_name(enum cfg_target_driver driver);
 
 #endif

@@ -195,6 +195,15 @@ enum linereader_status linereader_next(struct linereader *lr,
 }
 
 /* Number of the line last returned or refused, from 1. */
+int linereader_has_line(const struct linereader *lr)
+{
+	/* A refused line being skipped still needs reads to its LF. */
+	if (lr->skipping)
+		return 0;
+	return lr->eof ||
+		memchr(lr->buf + lr->start, '\n', lr->end - lr->start) != NULL;
+}
+
 unsigned long linereader_lineno(const struct linereader *lr)
 {
 	return lr->lineno;

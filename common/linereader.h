@@ -36,6 +36,11 @@ void linereader_free(struct linereader **lr);
 enum linereader_status linereader_next(struct linereader *lr,
 				       const char **line_r, size_t *len_r);
 
+/* 1 when the next linereader_next() returns without reading: a whole
+ * line (or the end) is buffered. A caller with a deadline polls the fd
+ * only when this is 0. */
+int linereader_has_line(const struct linereader *lr);
+
 /* Number of the line last returned (or skipped), from 1. */
 unsigned long linereader_lineno(const struct linereader *lr);
 /* Did the line last returned end in CRLF? */

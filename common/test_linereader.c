@@ -261,6 +261,33 @@ START_TEST(test_10mb_line_file)
 END_TEST
 
 /* Lines of exactly 4096 bytes and of 4097, with LF and with CRLF. */
+/* has_line says when the next call needs no read: the deadline of a
+ * caller that polls first (dovecot_target) depends on it. */
+START_TEST(test_has_line)
+{
+	static const char data[] = "a\nb\nc";
+	struct linereader *lr;
+	const char *line;
+	size_t len;
+	int fd = temp_fd(data, sizeof(data) - 1);
+
+	lr = linereader_new(fd, 100);
+	ck_assert_int_eq(linereader_has_line(lr), 0);
+	ck_assert_int_eq(linereader_next(lr, &line, &len), LINEREADER_LINE);
+	ck_assert_str_eq(line, "a");
+	ck_assert_int_eq(linereader_has_line(lr), 1);	/* "b\n" buffered */
+	ck_assert_int_eq(linereader_next(lr, &line, &len), LINEREADER_LINE);
+	ck_assert_str_eq(line, "b");
+	ck_assert_int_eq(linereader_has_line(lr), 0);	/* "c" without LF */
+	ck_assert_int_eq(linereader_next(lr, &line, &len), LINEREADER_LINE);
+	ck_assert_str_eq(line, "c");
+	ck_assert_int_eq(linereader_has_line(lr), 1);	/* the end */
+	ck_assert_int_eq(linereader_next(lr, &line, &len), LINEREADER_EOF);
+	linereader_free(&lr);
+	close(fd);
+}
+END_TEST
+
 START_TEST(test_limit_4096)
 {
 	static const size_t sizes[] = { 4096, 4097 };
@@ -471,6 +498,7 @@ static Suite *linereader_suite(void)
 	tcase_add_loop_test(tc, test_table_pipe, 0, ncases);
 	tcase_add_test(tc, test_10mb_line_pipe);
 	tcase_add_test(tc, test_10mb_line_file);
+	tcase_add_test(tc, test_has_line);
 	tcase_add_loop_test(tc, test_limit_4096, 0, 4);
 	tcase_add_test(tc, test_refused_before_complete);
 	tcase_add_test(tc, test_cr_at_limit_waits);

@@ -7,7 +7,8 @@
  *	In the shape of isync's struct driver, but synchronous: one puller
  *	worker process copies one account at a time, and the drivers
  *	pipeline inside each call. Sources: IMAP (folders, flags, dates)
- *	and POP3 (INBOX only, UIDLs). Target: IMAP as NEW's master user.
+ *	and POP3 (INBOX only, UIDLs). Targets: IMAP as NEW's master user;
+ *	Dovecot through our doveadm command, keeping UIDs.
  *
  *	Message bodies never pass through memory whole: a source hands a
  *	body to the target through driver_body, a bounded chunk reader
@@ -124,6 +125,10 @@ struct driver_settings {
 	 * (imap_client.h). */
 	int64_t tls_seen;
 	int *downgrade_r;
+	/* target_driver_dovecot: the doveadm to run (NULL: /usr/bin/doveadm)
+	 * and NEW's dovecot.conf for its -c (NULL: doveadm's default). */
+	const char *doveadm;
+	const char *doveadm_config;
 };
 
 struct driver_conn;
@@ -239,6 +244,29 @@ struct target_driver {
 			 const struct driver_message *msg,
 			 enum stream_fail *fail_r, const char **error_r);
 	void (*close)(struct driver_conn **conn);
+
+	/* Optional: a target that keeps OLD's identity (dovecot); NULL
+	 * for one that cannot (imap), whose folders and UIDs are NEW's.
+	 * set_identity gives folder (created if missing) OLD's
+	 * UIDVALIDITY (0: keep) and raises its UIDNEXT to min_next_uid
+	 * (0: keep); *status_r is the folder afterwards. Call it with
+	 * the UIDVALIDITY before the folder's messages and with OLD's
+	 * UIDNEXT after them: a UID below UIDNEXT is never given. A
+	 * different UIDVALIDITY on a folder holding messages is refused
+	 * (STREAM_FAIL_FINAL). */
+	int (*set_identity)(struct driver_conn *conn, const char *folder,
+			    uint32_t uidvalidity, uint32_t min_next_uid,
+			    struct driver_folder_status *status_r,
+			    enum stream_fail *fail_r, const char **error_r);
+	/* As append_add, asking for UID want_uid (0: any) and storing
+	 * pop3_uidl (NULL: none) as the message's POP3 UIDL. append_end's
+	 * uids_r says which UID each message got: want_uid, or a new one
+	 * when it was taken. */
+	int (*append_add_keep)(struct driver_conn *conn,
+			       const struct driver_message *msg,
+			       uint32_t want_uid, const char *pop3_uidl,
+			       struct driver_body *body,
+			       enum stream_fail *fail_r, const char **error_r);
 };
 
 void driver_folders_free(struct driver_folder **folders, size_t count);
@@ -267,5 +295,11 @@ struct pop3_client *pop3_driver_client(struct driver_conn *conn);
 extern const struct source_driver source_driver_imap;
 extern const struct source_driver source_driver_pop3;
 extern const struct target_driver target_driver_imap;
+/* doveadm mailmigrate-import on NEW (doveadm-plugin/README): keeps
+ * UIDVALIDITY, UIDs and POP3 UIDLs. Folder names as for the imap
+ * target (modified UTF-7, NEW's separator). It cannot list folders,
+ * find a header, change flags or subscribe (STREAM_FAIL_FINAL, "not
+ * supported"). */
+extern const struct target_driver target_driver_dovecot;
 
 #endif

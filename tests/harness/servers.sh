@@ -37,6 +37,12 @@
 #                         always loads: "* user=NOTICE-ACCOUNT lr" lines
 #   MM_AUTH_MODULES       .so files to add to Dovecot's auth module dir for
 #                         NEW (started in a private mount namespace)
+#   MM_DOVEADM_MODULES    .so files to add to doveadm's module dir for NEW:
+#                         DIR/new/doveadm (NEW_DOVEADM in DIR/env) runs
+#                         doveadm -c NEW's config in a private mount
+#                         namespace where /usr/lib/dovecot/modules/doveadm
+#                         is a copy holding them (doveadm loads command
+#                         plugins only from there, DOVEADM_MODULEDIR)
 #   MM_START_TIMEOUT      seconds to wait for the ports (10)
 #
 # Exit status: 0 ok, 1 failure, 2 usage, 3 (start) a port is already taken.
@@ -260,6 +266,30 @@ make_authmods() {
 	chmod 755 "$m"
 }
 
+# A private doveadm module directory (stock plugins + MM_DOVEADM_MODULES)
+# and DIR/new/doveadm, a doveadm of NEW's that loads them. Unlike the
+# auth modules, nothing of the running server needs them: each doveadm
+# run is its own process, so the wrapper makes the namespace per run.
+make_doveadm() {
+	m=$DIR/new/doveadmmods
+	rm -rf "$m" && mkdir -p "$m" || return 1
+	cp -p /usr/lib/dovecot/modules/doveadm/* "$m/" 2>/dev/null
+	for so in ${MM_DOVEADM_MODULES:-}; do
+		[ -f "$so" ] || die "MM_DOVEADM_MODULES: no such file $so"
+		cp "$so" "$m/" || return 1
+	done
+	chmod 755 "$m"
+	w=$DIR/new/doveadm
+	cat >"$w.tmp" <<EOF &&
+#!/bin/sh
+# Written by servers.sh: NEW's doveadm, with MM_DOVEADM_MODULES loaded.
+exec unshare --mount --propagation private sh -c \\
+    'mount --bind "\$0" /usr/lib/dovecot/modules/doveadm && c=\$1 && shift && exec doveadm -c "\$c" "\$@"' \\
+    '$m' '$DIR/new/dovecot.conf' "\$@"
+EOF
+	chmod 755 "$w.tmp" && mv "$w.tmp" "$w"
+}
+
 # Stop what did start, then fail: a half-started set is never left behind.
 start_failed() {
 	cmd_stop "$DIR" >/dev/null 2>&1
@@ -330,6 +360,7 @@ OLD_CERT_FILE='$DIR/old/cert.pem'
 NEW_CERT_FILE='$DIR/new/cert.pem'
 OLD_MAILDIR_ROOT='$DIR/old/mail'
 NEW_MAILDIR_ROOT='$DIR/new/mail'
+NEW_DOVEADM='$DIR/new/doveadm'
 SERVERS_SH='$HERE/servers.sh'
 export MM_DIR OLD_IP NEW_IP OLD_IMAP_PORT OLD_IMAPS_PORT OLD_POP3_PORT \\
   OLD_POP3S_PORT OLD_SMTP_PORT OLD_LMTP_PORT NEW_IMAP_PORT NEW_POP3_PORT \\
@@ -338,7 +369,7 @@ export MM_DIR OLD_IP NEW_IP OLD_IMAP_PORT OLD_IMAPS_PORT OLD_POP3_PORT \\
   OLD_POSTFIX_DIR NEW_POSTFIX_DIR OLD_POSTFIX_LOG NEW_POSTFIX_LOG \\
   OLD_USERS_FILE NEW_USERS_FILE NEW_MASTER_USER NEW_MASTER_PASS_FILE \\
   CA_FILE OLD_CERT_FILE NEW_CERT_FILE OLD_MAILDIR_ROOT NEW_MAILDIR_ROOT \\
-  SERVERS_SH
+  NEW_DOVEADM SERVERS_SH
 EOF
 	mv "$tmp" "$DIR/env"
 }
@@ -394,6 +425,7 @@ cmd_start() {
 	make_master_user
 
 	start_dovecot old
+	make_doveadm || die "cannot prepare $DIR/new/doveadm"
 	start_dovecot new
 	start_postfix old
 	start_postfix new

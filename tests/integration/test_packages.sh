@@ -207,6 +207,7 @@ t_nothing_left() {
 	done
 	[ ! -e /usr/sbin/mailmigrate ] &&
 		[ ! -e /usr/lib/dovecot/modules/auth/libauthdb_mailmigrate.so ] &&
+		[ ! -e /usr/lib/dovecot/modules/doveadm/lib10_doveadm_mailmigrate_plugin.so ] &&
 		[ ! -e /lib/systemd/system/mailmigrated.service ]
 }
 

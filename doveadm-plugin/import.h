@@ -1,0 +1,62 @@
+/*
+ * NAME
+ *	import 3h
+ * SUMMARY
+ *	private header of the doveadm mailmigrate-import command
+ * DESCRIPTION
+ *	doveadm_mailmigrate.c: the module, the command and its read loop
+ *	(framing, literals, answers). import_box.c: what each command does
+ *	to the mail storage (one folder open at a time, one transaction
+ *	per batch). import_proto.c: the words, without Dovecot.
+ *
+ *	Answers (README): "OK[\t...]", "NO\t<class>\t<reason>" with class
+ *	temp (retry now), wait (retry later), final (give up), message
+ *	(this message only), "BAD\t<reason>" for a protocol error, and
+ *	"*\t..." data lines before a COMMIT's or STATE's OK.
+ */
+#ifndef IMPORT_H
+#define IMPORT_H
+
+#include "import_proto.h"
+
+struct mail_user;
+struct istream;
+struct import_box;
+
+/* How a storage failure is answered, by Dovecot's mail_error. */
+enum import_class {
+	IMPORT_CLASS_TEMP,
+	IMPORT_CLASS_WAIT,
+	IMPORT_CLASS_FINAL,
+	IMPORT_CLASS_MESSAGE,
+};
+
+/* Where answers go: one line each, written at once (the peer waits). */
+void import_answer(const char *fmt, ...) ATTR_FORMAT(1, 2);
+/* "NO\t<class>\t<reason>", the reason on one line, at most 400 bytes. */
+void import_answer_no(enum import_class cls, const char *reason);
+
+/* The user's session. import_box_deinit rolls back an open batch: a
+ * batch is in the folder only after its COMMIT was answered OK. */
+struct import_box *import_box_init(struct mail_user *user);
+void import_box_deinit(struct import_box **ibox);
+
+/* The commands; each writes its own answer. */
+void import_box_folder(struct import_box *ibox, const char *name,
+		       const char *special_use);
+void import_box_identity(struct import_box *ibox, uint32_t uidvalidity,
+			 uint32_t min_next_uid);
+/* APPEND: body is a stream of exactly the literal's size (the caller
+ * skips whatever this leaves unread) of size bytes. Returns -1 when the input ended
+ * before the literal did (the peer is gone), else 0. */
+int import_box_append(struct import_box *ibox, uint32_t uid,
+		      const struct import_flags *flags, time_t when, int tz,
+		      const char *uidl, struct istream *body, uoff_t size);
+void import_box_commit(struct import_box *ibox);
+void import_box_abort(struct import_box *ibox);
+void import_box_state(struct import_box *ibox, uint32_t from_uid,
+		      unsigned int max);
+/* A batch is open (APPENDs not yet committed). */
+int import_box_in_batch(const struct import_box *ibox);
+
+#endif

@@ -1,0 +1,436 @@
+/*
+ * NAME
+ *	import_box 3
+ * SUMMARY
+ *	the mailmigrate-import commands on Dovecot's mail storage
+ * DESCRIPTION
+ *	One folder is open at a time. The APPENDs between two COMMITs
+ *	(or ABORTs, or FOLDERs) are one mailbox transaction, committed
+ *	once: a process killed in between leaves only unlinked temporary
+ *	files, never part of a batch, so the puller repeats the batch and
+ *	gets no duplicate.
+ *
+ *	A wanted UID is asked of Dovecot (mailbox_save_set_uid) only when
+ *	it is at or above the folder's UIDNEXT as the batch began and above
+ *	every UID asked for earlier in the batch; otherwise, and whenever
+ *	another writer (LMTP) took it meanwhile, Dovecot assigns the next
+ *	free one. COMMIT answers wanted and assigned UID for every message,
+ *	so the caller sees each one that moved.
+ */
+#include "lib.h"		/* Dovecot's; pulls in its config.h */
+#include "array.h"
+#include "str.h"
+#include "istream.h"
+#include "seq-range-array.h"
+#include "mail-storage.h"
+#include "mail-namespace.h"
+
+#include <assert.h>
+
+#include "import.h"
+
+/* Our flag bits are Dovecot's: the protocol names them, Dovecot stores. */
+static_assert(IMPORT_FLAG_ANSWERED == MAIL_ANSWERED &&
+	      IMPORT_FLAG_FLAGGED == MAIL_FLAGGED &&
+	      IMPORT_FLAG_DELETED == MAIL_DELETED &&
+	      IMPORT_FLAG_SEEN == MAIL_SEEN &&
+	      IMPORT_FLAG_DRAFT == MAIL_DRAFT, "flag bits differ");
+
+/* Keywords listed per message by STATE stop at this many bytes of line,
+ * so a message with a thousand keywords cannot exceed IMPORT_LINE_MAX. */
+#define IMPORT_STATE_FLAGS_MAX 7000
+
+struct import_box {
+	struct mail_user *user;
+	struct mailbox *box;
+	struct mailbox_transaction_context *trans;
+	/* The batch: UIDNEXT when it began, the highest UID asked for,
+	 * and the UID wanted for each saved message, in order. */
+	uint32_t batch_next_uid;
+	uint32_t batch_highest;
+	ARRAY(uint32_t) wanted;
+};
+
+/* Dovecot's error kinds, as the puller's retry classes. */
+static enum import_class import_class_of(enum mail_error error,
+					 int for_message)
+{
+	switch (error) {
+	case MAIL_ERROR_TEMP:
+		return IMPORT_CLASS_TEMP;
+	case MAIL_ERROR_INUSE:		/* a lock held elsewhere */
+	case MAIL_ERROR_NOQUOTA:	/* until the administrator acts */
+		return IMPORT_CLASS_WAIT;
+	case MAIL_ERROR_PARAMS:
+	case MAIL_ERROR_CONVERSION:
+	case MAIL_ERROR_INVALIDDATA:
+	case MAIL_ERROR_LIMIT:
+		/* Something about this one message: the others can go. */
+		return for_message ? IMPORT_CLASS_MESSAGE : IMPORT_CLASS_FINAL;
+	default:
+		return IMPORT_CLASS_FINAL;
+	}
+}
+
+/* Answer the folder's last storage error, classified. */
+static void import_box_fail(struct import_box *ibox, const char *what,
+			    int for_message)
+{
+	enum mail_error error;
+	const char *text = mailbox_get_last_error(ibox->box, &error);
+
+	import_answer_no(import_class_of(error, for_message),
+			 t_strdup_printf("%s: %s", what, text));
+}
+
+struct import_box *import_box_init(struct mail_user *user)
+{
+	struct import_box *ibox = i_new(struct import_box, 1);
+
+	ibox->user = user;
+	i_array_init(&ibox->wanted, 64);
+	return ibox;
+}
+
+static void import_box_rollback(struct import_box *ibox)
+{
+	if (ibox->trans != NULL)
+		mailbox_transaction_rollback(&ibox->trans);
+	array_clear(&ibox->wanted);
+}
+
+static void import_box_close(struct import_box *ibox)
+{
+	import_box_rollback(ibox);
+	if (ibox->box != NULL)
+		mailbox_free(&ibox->box);
+}
+
+void import_box_deinit(struct import_box **_ibox)
+{
+	struct import_box *ibox = *_ibox;
+
+	*_ibox = NULL;
+	import_box_close(ibox);
+	array_free(&ibox->wanted);
+	i_free(ibox);
+}
+
+int import_box_in_batch(const struct import_box *ibox)
+{
+	return ibox->trans != NULL;
+}
+
+/* UIDVALIDITY, UIDNEXT and message count as they are now on disk. */
+static int import_box_status(struct import_box *ibox,
+			     struct mailbox_status *status_r)
+{
+	if (mailbox_sync(ibox->box, 0) < 0)
+		return -1;
+	mailbox_get_open_status(ibox->box, STATUS_UIDVALIDITY |
+				STATUS_UIDNEXT | STATUS_MESSAGES, status_r);
+	return 0;
+}
+
+void import_box_folder(struct import_box *ibox, const char *name,
+		       const char *special_use)
+{
+	struct mail_namespace *ns;
+	struct mailbox_status status;
+	enum mailbox_existence existence;
+	enum mail_error error;
+	int created = 0;
+
+	if (import_box_in_batch(ibox)) {
+		import_answer_no(IMPORT_CLASS_FINAL,
+				 "a batch is open: COMMIT or ABORT it first");
+		return;
+	}
+	import_box_close(ibox);
+	ns = mail_namespace_find(ibox->user->namespaces, name);
+	ibox->box = mailbox_alloc(ns->list, name, 0);
+	if (mailbox_exists(ibox->box, FALSE, &existence) < 0) {
+		import_box_fail(ibox, "folder lookup failed", 0);
+		import_box_close(ibox);
+		return;
+	}
+	if (existence == MAILBOX_EXISTENCE_NONE) {
+		if (mailbox_create(ibox->box, NULL, FALSE) < 0) {
+			(void)mailbox_get_last_error(ibox->box, &error);
+			if (error != MAIL_ERROR_EXISTS) {
+				import_box_fail(ibox, "CREATE failed", 0);
+				import_box_close(ibox);
+				return;
+			}
+		} else {
+			created = 1;
+		}
+	}
+	if (mailbox_open(ibox->box) < 0) {
+		import_box_fail(ibox, "open failed", 0);
+		import_box_close(ibox);
+		return;
+	}
+	if (import_box_status(ibox, &status) < 0) {
+		import_box_fail(ibox, "sync failed", 0);
+		import_box_close(ibox);
+		return;
+	}
+	/* Dovecot 2.3 takes special-use from its configuration only
+	 * (mailbox NAME { special_use = ... }): its /private/specialuse
+	 * attribute "cannot be changed". So the answer says whether the
+	 * folder has the one asked for; the caller maps OLD's \Sent to
+	 * NEW's configured folder rather than expect it to be set. */
+	if (strcmp(special_use, "-") != 0 &&
+	    !mailbox_has_special_use(ibox->box, special_use))
+		special_use = "-";
+	import_answer("OK\t%u\t%u\t%u\t%d\t%s", status.uidvalidity,
+		      status.uidnext, status.messages, created, special_use);
+}
+
+/* Give the folder OLD's identity. A UIDVALIDITY is changed only while
+ * the folder is empty: Dovecot would change it under messages too, but
+ * their UIDs would then mean something else to every client that knew
+ * the folder, which is what this target exists to prevent. */
+void import_box_identity(struct import_box *ibox, uint32_t uidvalidity,
+			 uint32_t min_next_uid)
+{
+	struct mailbox_status status;
+	struct mailbox_update update;
+
+	if (ibox->box == NULL || import_box_in_batch(ibox)) {
+		import_answer_no(IMPORT_CLASS_FINAL, ibox->box == NULL ?
+				 "no folder: FOLDER first" :
+				 "a batch is open: COMMIT or ABORT it first");
+		return;
+	}
+	if (import_box_status(ibox, &status) < 0) {
+		import_box_fail(ibox, "sync failed", 0);
+		return;
+	}
+	if (uidvalidity != 0 && uidvalidity != status.uidvalidity &&
+	    status.messages > 0) {
+		import_answer_no(IMPORT_CLASS_FINAL, t_strdup_printf(
+			"folder holds %u messages under UIDVALIDITY %u: not changed",
+			status.messages, status.uidvalidity));
+		return;
+	}
+	i_zero(&update);
+	if (uidvalidity != status.uidvalidity)
+		update.uid_validity = uidvalidity;
+	update.min_next_uid = min_next_uid;
+	if ((update.uid_validity != 0 || update.min_next_uid > status.uidnext) &&
+	    mailbox_update(ibox->box, &update) < 0) {
+		import_box_fail(ibox, "update failed", 0);
+		return;
+	}
+	if (import_box_status(ibox, &status) < 0) {
+		import_box_fail(ibox, "sync failed", 0);
+		return;
+	}
+	import_answer("OK\t%u\t%u", status.uidvalidity, status.uidnext);
+}
+
+/* The batch's transaction, begun at its first APPEND. */
+static int import_box_batch(struct import_box *ibox)
+{
+	struct mailbox_status status;
+
+	if (ibox->trans != NULL)
+		return 0;
+	if (import_box_status(ibox, &status) < 0)
+		return -1;
+	ibox->batch_next_uid = status.uidnext;
+	ibox->batch_highest = 0;
+	/* ASSIGN_UIDS: the commit must tell which UID each message got. */
+	ibox->trans = mailbox_transaction_begin(ibox->box,
+		MAILBOX_TRANSACTION_FLAG_EXTERNAL |
+		MAILBOX_TRANSACTION_FLAG_ASSIGN_UIDS, "mailmigrate-import");
+	return 0;
+}
+
+int import_box_append(struct import_box *ibox, uint32_t uid,
+		      const struct import_flags *flags, time_t when, int tz,
+		      const char *uidl, struct istream *body, uoff_t size)
+{
+	struct mail_save_context *save;
+	struct mail_keywords *kw = NULL;
+	int ret = 0;
+
+	if (ibox->box == NULL) {
+		import_answer_no(IMPORT_CLASS_FINAL, "no folder: FOLDER first");
+		return 0;
+	}
+	if (array_count(&ibox->wanted) >= IMPORT_BATCH_MAX) {
+		import_answer_no(IMPORT_CLASS_FINAL, t_strdup_printf(
+			"batch full (%u messages): COMMIT first",
+			IMPORT_BATCH_MAX));
+		return 0;
+	}
+	if (import_box_batch(ibox) < 0) {
+		import_box_fail(ibox, "sync failed", 0);
+		return 0;
+	}
+	save = mailbox_save_alloc(ibox->trans);
+	if (flags->keyword_count > 0)
+		kw = mailbox_keywords_create_valid(ibox->box, flags->keyword);
+	mailbox_save_set_flags(save, (enum mail_flags)flags->system, kw);
+	if (kw != NULL)
+		mailbox_keywords_unref(&kw);
+	if (uid != 0 && uid >= ibox->batch_next_uid && uid > ibox->batch_highest) {
+		mailbox_save_set_uid(save, uid);
+		ibox->batch_highest = uid;
+	}
+	if (when != (time_t)-1)
+		mailbox_save_set_received_date(save, when, tz);
+	if (strcmp(uidl, "-") != 0)
+		mailbox_save_set_pop3_uidl(save, uidl);
+	if (mailbox_save_begin(&save, body) < 0) {
+		import_box_fail(ibox, "save failed", 1);
+		return 0;
+	}
+	do {
+		if (mailbox_save_continue(save) < 0) {
+			ret = -1;
+			break;
+		}
+	} while (i_stream_read(body) > 0);
+	if (ret == 0 && (body->stream_errno != 0 || body->v_offset != size)) {
+		/* The peer is gone mid-literal: nothing of it is saved. */
+		mailbox_save_cancel(&save);
+		return -1;
+	}
+	if (ret < 0) {
+		mailbox_save_cancel(&save);
+		import_box_fail(ibox, "save failed", 1);
+		return 0;
+	}
+	if (mailbox_save_finish(&save) < 0) {
+		import_box_fail(ibox, "save failed", 1);
+		return 0;
+	}
+	array_push_back(&ibox->wanted, &uid);
+	import_answer("OK");
+	return 0;
+}
+
+void import_box_commit(struct import_box *ibox)
+{
+	struct mail_transaction_commit_changes changes;
+	struct seq_range_iter iter;
+	struct mailbox_status status;
+	const uint32_t *wanted;
+	unsigned int i, count;
+	uint32_t uid;
+
+	if (ibox->box == NULL) {
+		import_answer_no(IMPORT_CLASS_FINAL, "no folder: FOLDER first");
+		return;
+	}
+	count = array_count(&ibox->wanted);
+	if (ibox->trans != NULL) {
+		if (mailbox_transaction_commit_get_changes(&ibox->trans,
+							   &changes) < 0) {
+			array_clear(&ibox->wanted);
+			import_box_fail(ibox, "commit failed", 0);
+			return;
+		}
+		wanted = array_front(&ibox->wanted);
+		seq_range_array_iter_init(&iter, &changes.saved_uids);
+		for (i = 0; i < count; i++) {
+			if (!seq_range_array_iter_nth(&iter, i, &uid))
+				uid = 0;	/* cannot be: ASSIGN_UIDS */
+			import_answer("*\t%u\t%u", wanted[i], uid);
+		}
+		pool_unref(&changes.pool);
+		array_clear(&ibox->wanted);
+	}
+	if (import_box_status(ibox, &status) < 0) {
+		import_box_fail(ibox, "sync failed", 0);
+		return;
+	}
+	import_answer("OK\t%u\t%u\t%u", count, status.uidvalidity,
+		      status.uidnext);
+}
+
+void import_box_abort(struct import_box *ibox)
+{
+	import_box_rollback(ibox);
+	import_answer("OK");
+}
+
+/* The flags of one message in the APPEND syntax. */
+static const char *import_flags_str(struct mail *mail)
+{
+	static const struct {
+		enum mail_flags flag;
+		const char *name;
+	} sys[] = {
+		{ MAIL_ANSWERED, "\\Answered" }, { MAIL_FLAGGED, "\\Flagged" },
+		{ MAIL_DELETED, "\\Deleted" }, { MAIL_SEEN, "\\Seen" },
+		{ MAIL_DRAFT, "\\Draft" },
+	};
+	enum mail_flags flags = mail_get_flags(mail);
+	const char *const *kw = mail_get_keywords(mail);
+	string_t *str = t_str_new(128);
+	unsigned int i;
+
+	for (i = 0; i < N_ELEMENTS(sys); i++) {
+		if ((flags & sys[i].flag) == 0)
+			continue;
+		if (str_len(str) > 0)
+			str_append_c(str, ' ');
+		str_append(str, sys[i].name);
+	}
+	for (; *kw != NULL && str_len(str) < IMPORT_STATE_FLAGS_MAX; kw++) {
+		if (str_len(str) > 0)
+			str_append_c(str, ' ');
+		str_append(str, *kw);
+	}
+	return str_len(str) == 0 ? "-" : str_c(str);
+}
+
+void import_box_state(struct import_box *ibox, uint32_t from_uid,
+		      unsigned int max)
+{
+	struct mailbox_transaction_context *t;
+	struct mailbox_status status;
+	struct mail *mail;
+	uint32_t seq, seq1, seq2;
+	uoff_t size;
+	unsigned int n = 0;
+
+	if (ibox->box == NULL || import_box_in_batch(ibox)) {
+		import_answer_no(IMPORT_CLASS_FINAL, ibox->box == NULL ?
+				 "no folder: FOLDER first" :
+				 "a batch is open: COMMIT or ABORT it first");
+		return;
+	}
+	if (import_box_status(ibox, &status) < 0) {
+		import_box_fail(ibox, "sync failed", 0);
+		return;
+	}
+	t = mailbox_transaction_begin(ibox->box, 0, "mailmigrate-import state");
+	mail = mail_alloc(t, MAIL_FETCH_FLAGS | MAIL_FETCH_VIRTUAL_SIZE, NULL);
+	mailbox_get_seq_range(ibox->box, from_uid == 0 ? 1 : from_uid,
+			      (uint32_t)-1, &seq1, &seq2);
+	for (seq = seq1; seq1 != 0 && seq <= seq2 && n < max; seq++, n++) {
+		mail_set_seq(mail, seq);
+		if (mail_get_virtual_size(mail, &size) < 0) {
+			if (mail->expunged)
+				continue;
+			mail_free(&mail);
+			mailbox_transaction_rollback(&t);
+			import_box_fail(ibox, "size lookup failed", 0);
+			return;
+		}
+		T_BEGIN {
+			import_answer("*\t%u\t%"PRIuUOFF_T"\t%s", mail->uid,
+				      size, import_flags_str(mail));
+		} T_END;
+	}
+	mail_free(&mail);
+	mailbox_transaction_rollback(&t);
+	import_answer("OK\t%u\t%u\t%u", status.uidvalidity, status.uidnext,
+		      status.messages);
+}
