@@ -14,17 +14,15 @@
 #include "config.h"
 
 #include <errno.h>
-#include <poll.h>
 #include <signal.h>
-#include <stdio.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "copy.h"
 #include "log.h"
 #include "mm_alloc.h"
+#include "spawn.h"
 
 /* An address gathered from the headers may become an alias when its
  * domain is served here and it is no other account, nor another
@@ -78,6 +76,7 @@ void copy_alias_record(const struct alias_tally_found *f, void *context)
 }
 
 #define POST_SCRIPT_TIMEOUT 300
+#define POST_SCRIPT_LINE 512
 
 /* Run post_migrate_script for a finished account: the address as its
  * only argument, the captured password (if any) on stdin, never in the
@@ -85,101 +84,67 @@ void copy_alias_record(const struct alias_tally_found *f, void *context)
  * output go to the event log. */
 void copy_post_script(struct copy *c)
 {
-	const char *script = c->p->cfg->post_migrate_script, *error;
-	char *password = NULL, line[512] = "", buf[4096];
-	int in[2], out[2], status = 0, line_done = 0, ready;
-	size_t linelen = 0;
-	time_t deadline;
-	pid_t pid;
+	const char *script = c->p->cfg->post_migrate_script, *error, *step;
+	char *argv[] = { (char *)script, (char *)c->account, NULL };
+	struct spawn_opts o = { .argv = argv, .envp = environ,
+				.out = SPAWN_OUT_CAPTURE, .err = SPAWN_OUT_MERGE,
+				.out_max = POST_SCRIPT_LINE - 1,
+				.overflow = SPAWN_OVERFLOW_DROP,
+				.timeout_ms = POST_SCRIPT_TIMEOUT * 1000 };
+	struct spawn_result r;
+	char *password = NULL, *input = NULL, shown[POST_SCRIPT_LINE];
+	size_t linelen;
+	int ret;
 
 	if (script == NULL || script[0] == '\0')
 		return;
 	if (store_cred_get(c->p->store, c->account, &password, &error) < 0)
 		copy_event(c, LOG_SEV_WARNING, "post_migrate_script: no password to "
 			   "give it: %s", error);
-	if (pipe(in) < 0 || pipe(out) < 0) {
-		copy_event(c, LOG_SEV_ERROR, "post_migrate_script: pipe: %s",
-			   strerror(errno));
-		mm_free_secret(&password);
-		return;
+	if (password != NULL) {
+		input = mm_asprintf("%s\n", password);
+		o.input = input;
+		o.input_len = strlen(input);
 	}
-	pid = fork();
-	if (pid == 0) {
-		dup2(in[0], STDIN_FILENO);
-		dup2(out[1], STDOUT_FILENO);
-		dup2(out[1], STDERR_FILENO);
-		close(in[0]);
-		close(in[1]);
-		close(out[0]);
-		close(out[1]);
-		execl(script, script, c->account, (char *)NULL);
-		fprintf(stderr, "cannot run %s: %s\n", script, strerror(errno));
-		_exit(127);
-	}
-	close(in[0]);
-	close(out[1]);
-	if (pid > 0 && password != NULL) {
-		size_t len = strlen(password);
-		struct sigaction ign = { .sa_handler = SIG_IGN }, old;
-
-		/* A script that does not read stdin must not kill us. */
-		sigaction(SIGPIPE, &ign, &old);
-		if (write(in[1], password, len) != (ssize_t)len || write(in[1], "\n", 1) != 1)
-			log_warning("%s: post_migrate_script did not take the password",
-				    c->account);
-		sigaction(SIGPIPE, &old, NULL);
-	}
+	ret = spawn_run(&o, &r, &step);
+	mm_free_secret(&input);
 	mm_free_secret(&password);
-	close(in[1]);
-	if (pid < 0) {
-		close(out[0]);
-		copy_event(c, LOG_SEV_ERROR, "post_migrate_script: fork: %s",
+	if (ret < 0) {
+		copy_event(c, LOG_SEV_ERROR, "post_migrate_script: %s: %s", step,
 			   strerror(errno));
 		return;
 	}
-	/* The first line, bounded; the rest read and dropped until the
-	 * script closes its output or its time is up. */
-	deadline = time(NULL) + POST_SCRIPT_TIMEOUT;
-	for (;;) {
-		struct pollfd pfd = { .fd = out[0], .events = POLLIN };
-		ssize_t n;
+	if (r.input_short)
+		log_warning("%s: post_migrate_script did not take the password",
+			    c->account);
+	/* The first line of what it said, shown escaped. */
+	linelen = strcspn(r.out, "\n");
+	log_printable(shown, sizeof(shown), r.out, linelen);
+	switch (r.end) {
+	case SPAWN_END_EXITED:
+		copy_event(c, r.code == 0 ? LOG_SEV_INFO : LOG_SEV_ERROR,
+			   "post_migrate_script exited %d: %s", r.code, shown);
+		break;
+	case SPAWN_END_NOT_RUN:
+		copy_event(c, LOG_SEV_ERROR, "post_migrate_script exited 127: "
+			   "cannot run %s: %s", script, strerror(r.code));
+		break;
+	case SPAWN_END_TIMEOUT:
+		copy_event(c, LOG_SEV_ERROR, "post_migrate_script killed by signal "
+			   "%d: (killed after %d s)", SIGKILL, POST_SCRIPT_TIMEOUT);
+		break;
+	case SPAWN_END_SIGNALED:
+		copy_event(c, LOG_SEV_ERROR, "post_migrate_script killed by signal "
+			   "%d: %s", r.code, shown);
+		break;
+	case SPAWN_END_OVERFLOW:	/* not with SPAWN_OVERFLOW_DROP */
+	case SPAWN_END_NO_STATUS: {
+		char how[128];
 
-		ready = poll(&pfd, 1, 1000);
-		if (ready < 0 && errno == EINTR)
-			continue;
-		if (ready == 0) {
-			if (time(NULL) < deadline)
-				continue;
-			kill(pid, SIGKILL);
-			snprintf(line, sizeof(line), "(killed after %d s)", POST_SCRIPT_TIMEOUT);
-			linelen = strlen(line);
-			break;
-		}
-		n = read(out[0], buf, sizeof(buf));
-		if (n <= 0)
-			break;
-		for (ssize_t i = 0; i < n && !line_done; i++) {
-			if (buf[i] == '\n')
-				line_done = 1;
-			else if (linelen + 1 < sizeof(line))
-				line[linelen++] = buf[i];
-		}
+		copy_event(c, LOG_SEV_ERROR, "post_migrate_script: %s: %s",
+			   spawn_end_str(&r, how, sizeof(how)), shown);
+		break;
 	}
-	line[linelen] = '\0';
-	close(out[0]);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	{
-		char shown[sizeof(line)];
-
-		log_printable(shown, sizeof(shown), line, linelen);
-		if (WIFEXITED(status))
-			copy_event(c, WEXITSTATUS(status) == 0 ? LOG_SEV_INFO :
-				   LOG_SEV_ERROR, "post_migrate_script exited %d: %s",
-				   WEXITSTATUS(status), shown);
-		else
-			copy_event(c, LOG_SEV_ERROR, "post_migrate_script killed by "
-				   "signal %d: %s", WIFSIGNALED(status) ?
-				   WTERMSIG(status) : 0, shown);
 	}
+	spawn_result_clear(&r);
 }
