@@ -26,6 +26,7 @@
 
 #include "copy.h"
 #include "log.h"
+#include "maildate.h"
 #include "mm_alloc.h"
 #include "puller_metrics.h"
 
@@ -240,7 +241,7 @@ static void copy_date_event(const struct puller_verify *v, uint32_t old_uid,
 	copy_event(c, LOG_SEV_WARNING, "date not kept: %s UID %u was received "
 		   "%s on OLD; NEW (%s UID %u) recorded %s instead%s", v->folder,
 		   old_uid, old_date, v->target, new_uid, new_date,
-		   puller_parse_date(old_date) > time(NULL) + 3600 ?
+		   maildate_imap_time(old_date) > time(NULL) + 3600 ?
 		   " (OLD's date is in the future, which NEW does not take)" : "");
 }
 

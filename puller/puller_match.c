@@ -23,6 +23,7 @@
 
 #include "copy.h"
 #include "log.h"
+#include "maildate.h"
 #include "mm_alloc.h"
 
 static int keyword_cmp(const void *a, const void *b)
@@ -107,7 +108,7 @@ int copy_load_seen(struct copy *c, uint32_t first_uid,
 	for (size_t i = 0; i < l.count; i++) {
 		c->seen[i].uid = l.msgs[i].uid;
 		c->seen[i].size = l.msgs[i].size;
-		c->seen[i].date = puller_parse_date(l.msgs[i].internaldate);
+		c->seen[i].date = maildate_imap_time(l.msgs[i].internaldate);
 		c->seen[i].message_id_hash = copy_message_id_hash(l.msgs[i].message_id);
 	}
 	c->seen_count = l.count;
@@ -123,7 +124,7 @@ int copy_load_seen(struct copy *c, uint32_t first_uid,
 uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
 			 uint64_t message_id_hash)
 {
-	int64_t t = puller_parse_date(date);
+	int64_t t = maildate_imap_time(date);
 
 	for (int pass = 0; pass < 2; pass++) {
 		if (pass == 1 && message_id_hash == 0)
