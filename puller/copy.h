@@ -26,9 +26,9 @@
  *	struct copy lives on puller_copy_account()'s stack; it owns seen,
  *	special[], map, tally and the batch arrays (freed at its end).
  *	batch_msgs[] point into the folder's message list, owned by
- *	copy_folder_messages(). Every error_r set here points to memory
- *	that stays valid until the next call on the same connection or
- *	the store (stream_failf(3)'s rule).
+ *	copy_folder_messages(). Every error_r set here is stream_failf()'s
+ *	(error(3h)'s lifetime) or a driver's or the store's, valid until
+ *	their next failure.
  */
 #ifndef MM_PULLER_COPY_H
 #define MM_PULLER_COPY_H

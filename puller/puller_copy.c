@@ -25,6 +25,7 @@
 #include <unistd.h>
 
 #include "copy.h"
+#include "error.h"
 #include "log.h"
 #include "maildate.h"
 #include "mm_alloc.h"
@@ -543,14 +544,11 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				ret = copy_store_fail(fail_r, error_r, error);
 		}
 	}
-	if (ret < 0) {
+	if (ret < 0)
 		/* Closing talks to the servers (LOGOUT), which may overwrite
-		 * the buffer *error_r points to: keep the reason. */
-		static char reason[STREAM_ERROR_MAX];
-
-		snprintf(reason, sizeof(reason), "%s", *error_r);
-		*error_r = reason;
-	}
+		 * a driver's own buffer *error_r points to: the reason into
+		 * error(3h)'s ring, which outlives a few more failures. */
+		*error_r = error_setf("%s", *error_r);
 	puller_progress_end(&c.prog);
 	if (c.src != NULL)
 		c.sdrv->close(&c.src);
