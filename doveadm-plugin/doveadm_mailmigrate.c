@@ -204,6 +204,20 @@ static int import_dispatch(struct mailmigrate_cmd_context *mctx,
 		else
 			import_box_state(ibox, (uint32_t)a, (unsigned int)b);
 		return 1;
+	case IMPORT_CMD_LIST:
+		import_box_list(ibox);
+		return 1;
+	case IMPORT_CMD_FLAGS: {
+		struct import_flags flags;
+
+		if (import_parse_uint(l.field[0], (uint32_t)-1, &a) < 0 || a == 0)
+			import_answer("BAD\tFLAGS: bad UID");
+		else if (import_parse_flags(l.field[1], &flags, &error) < 0)
+			import_answer("BAD\tFLAGS: %s", error);
+		else
+			import_box_flags(ibox, (uint32_t)a, &flags);
+		return 1;
+	}
 	case IMPORT_CMD_QUIT:
 		import_answer("OK\tbye");
 		return 0;

@@ -56,6 +56,13 @@ void import_box_commit(struct import_box *ibox);
 void import_box_abort(struct import_box *ibox);
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
 		      unsigned int max);
+/* Every folder of the user's private namespaces, with its separator
+ * and special-use (LIST). */
+void import_box_list(struct import_box *ibox);
+/* Make the selected folder's message uid have exactly these flags and
+ * keywords (FLAGS), in a transaction of its own; refused in a batch. */
+void import_box_flags(struct import_box *ibox, uint32_t uid,
+		      const struct import_flags *flags);
 /* A batch is open (APPENDs not yet committed). */
 int import_box_in_batch(const struct import_box *ibox);
 

@@ -24,6 +24,7 @@
 #include "seq-range-array.h"
 #include "mail-storage.h"
 #include "mail-namespace.h"
+#include "mailbox-list-iter.h"
 
 #include <assert.h>
 
@@ -38,7 +39,10 @@ static_assert(IMPORT_FLAG_ANSWERED == MAIL_ANSWERED &&
 
 /* Keywords listed per message by STATE stop at this many bytes of line,
  * so a message with a thousand keywords cannot exceed IMPORT_LINE_MAX. */
-#define IMPORT_STATE_FLAGS_MAX 7000
+#define IMPORT_STATE_FLAGS_MAX 6800
+/* A Message-ID longer than this is not listed by STATE ("-"): the line
+ * stays under IMPORT_LINE_MAX with the longest flags and UIDL. */
+#define IMPORT_STATE_MSGID_MAX 700
 
 struct import_box {
 	struct mail_user *user;
@@ -400,6 +404,27 @@ static const char *import_flags_str(struct mail *mail)
 	return str_len(str) == 0 ? "-" : str_c(str);
 }
 
+/* A header value fit for one field of a STATE line: trimmed, without
+ * control bytes and not over max bytes; else "-". */
+static const char *import_field(const char *value, size_t max)
+{
+	size_t len;
+
+	if (value == NULL)
+		return "-";
+	while (*value == ' ' || *value == '\t')
+		value++;
+	len = strlen(value);
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len > max)
+		return "-";
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return "-";
+	return t_strndup(value, len);
+}
+
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
 		      unsigned int max)
 {
@@ -408,12 +433,15 @@ void import_box_state(struct import_box *ibox, uint32_t from_uid,
 	struct mail *mail;
 	uint32_t seq, seq1, seq2;
 	uoff_t size;
+	time_t date;
+	const char *uidl, *msgid;
 	unsigned int n = 0;
 
 	if (import_box_settled(ibox, &status) < 0)
 		return;
 	t = mailbox_transaction_begin(ibox->box, 0, "mailmigrate-import state");
-	mail = mail_alloc(t, MAIL_FETCH_FLAGS | MAIL_FETCH_VIRTUAL_SIZE, NULL);
+	mail = mail_alloc(t, MAIL_FETCH_FLAGS | MAIL_FETCH_VIRTUAL_SIZE |
+			  MAIL_FETCH_RECEIVED_DATE | MAIL_FETCH_UIDL_BACKEND, NULL);
 	mailbox_get_seq_range(ibox->box, from_uid == 0 ? 1 : from_uid,
 			      (uint32_t)-1, &seq1, &seq2);
 	for (seq = seq1; seq1 != 0 && seq <= seq2 && n < max; seq++, n++) {
@@ -426,13 +454,88 @@ void import_box_state(struct import_box *ibox, uint32_t from_uid,
 			import_box_fail(ibox, "size lookup failed", 0);
 			return;
 		}
+		/* Date, POP3 UIDL and Message-ID are for matching after a
+		 * crash: one that cannot be read is "-", not a failure. */
+		if (mail_get_received_date(mail, &date) < 0)
+			date = (time_t)-1;
+		if (mail_get_special(mail, MAIL_FETCH_UIDL_BACKEND, &uidl) < 0)
+			uidl = NULL;
+		if (mail_get_first_header(mail, "Message-ID", &msgid) <= 0)
+			msgid = NULL;
 		T_BEGIN {
-			import_answer("*\t%u\t%"PRIuUOFF_T"\t%s", mail->uid,
-				      size, import_flags_str(mail));
+			import_answer("*\t%u\t%"PRIuUOFF_T"\t%s\t%s\t%s\t%s",
+				      mail->uid, size, import_flags_str(mail),
+				      date == (time_t)-1 ? "-" :
+				      t_strdup_printf("%lld", (long long)date),
+				      import_field(uidl, 70),
+				      import_field(msgid, IMPORT_STATE_MSGID_MAX));
 		} T_END;
 	}
 	mail_free(&mail);
 	mailbox_transaction_rollback(&t);
 	import_answer("OK\t%u\t%u\t%u", status.uidvalidity, status.uidnext,
 		      status.messages);
+}
+
+/* Every folder the user has, for the puller to learn NEW's separator
+ * and its configured special-use folders (OLD's \Sent goes there). */
+void import_box_list(struct import_box *ibox)
+{
+	static const char *const patterns[] = { "*", NULL };
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+	const char *special;
+	char sep;
+
+	iter = mailbox_list_iter_init_namespaces(ibox->user->namespaces, patterns,
+						 MAIL_NAMESPACE_TYPE_PRIVATE,
+						 MAILBOX_LIST_ITER_RETURN_SPECIALUSE);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) T_BEGIN {
+		sep = mail_namespace_get_sep(info->ns);
+		special = info->special_use == NULL ? "-" :
+			t_strcut(info->special_use, ' ');
+		if (import_check_name(info->vname) == 0 &&
+		    import_check_special_use(special) == 0)
+			import_answer("*\t%c\t%s\t%s\t%s", sep != '\0' ? sep : '-',
+				      (info->flags & (MAILBOX_NOSELECT |
+						      MAILBOX_NONEXISTENT)) != 0 ?
+				      "\\Noselect" : "-", special, info->vname);
+	} T_END;
+	if (mailbox_list_iter_deinit(&iter) < 0) {
+		import_answer_no(IMPORT_CLASS_TEMP, "listing folders failed");
+		return;
+	}
+	import_answer("OK");
+}
+
+/* Flags as OLD has them now (a later round): replaced, not added to.
+ * A message no longer on NEW (expunged there) is not an error, as IMAP
+ * UID STORE says nothing of a UID it does not have. */
+void import_box_flags(struct import_box *ibox, uint32_t uid,
+		      const struct import_flags *flags)
+{
+	struct mailbox_transaction_context *t;
+	struct mailbox_status status;
+	struct mail_keywords *kw;
+	struct mail *mail;
+	int found;
+
+	if (import_box_settled(ibox, &status) < 0)
+		return;
+	t = mailbox_transaction_begin(ibox->box, MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+				      "mailmigrate-import flags");
+	mail = mail_alloc(t, 0, NULL);
+	found = mail_set_uid(mail, uid) ? 1 : 0;
+	if (found) {
+		mail_update_flags(mail, MODIFY_REPLACE, (enum mail_flags)flags->system);
+		kw = mailbox_keywords_create_valid(ibox->box, flags->keyword);
+		mail_update_keywords(mail, MODIFY_REPLACE, kw);
+		mailbox_keywords_unref(&kw);
+	}
+	mail_free(&mail);
+	if (mailbox_transaction_commit(&t) < 0) {
+		import_box_fail(ibox, "flag update failed", 0);
+		return;
+	}
+	import_answer("OK\t%d", found);
 }

@@ -129,6 +129,10 @@ struct driver_settings {
 	 * and NEW's dovecot.conf for its -c (NULL: doveadm's default). */
 	const char *doveadm;
 	const char *doveadm_config;
+	/* source_driver_pop3: give bodies as OLD has them, without the
+	 * "X-UIDL:" header (a target that stores the UIDL itself:
+	 * append_add_keep's pop3_uidl). */
+	int pop3_no_uidl_header;
 };
 
 struct driver_conn;
@@ -297,9 +301,10 @@ extern const struct source_driver source_driver_pop3;
 extern const struct target_driver target_driver_imap;
 /* doveadm mailmigrate-import on NEW (doveadm-plugin/README): keeps
  * UIDVALIDITY, UIDs and POP3 UIDLs. Folder names as for the imap
- * target (modified UTF-7, NEW's separator). It cannot list folders,
- * find a header, change flags or subscribe (STREAM_FAIL_FINAL, "not
- * supported"). */
+ * target (modified UTF-7, NEW's separator). list_messages gives each
+ * message's date, POP3 UIDL (uidl) and Message-ID besides its size and
+ * flags. It cannot find a header or subscribe (STREAM_FAIL_FINAL, "not
+ * supported"): match POP3 copies by the uidl list_messages gives. */
 extern const struct target_driver target_driver_dovecot;
 
 #endif
