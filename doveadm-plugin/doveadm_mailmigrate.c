@@ -218,6 +218,9 @@ static int import_dispatch(struct mailmigrate_cmd_context *mctx,
 			import_box_flags(ibox, (uint32_t)a, &flags);
 		return 1;
 	}
+	case IMPORT_CMD_SUBSCRIBE:
+		import_box_subscribe(ibox);
+		return 1;
 	case IMPORT_CMD_QUIT:
 		import_answer("OK\tbye");
 		return 0;

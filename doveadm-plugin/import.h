@@ -63,6 +63,8 @@ void import_box_list(struct import_box *ibox);
  * keywords (FLAGS), in a transaction of its own; refused in a batch. */
 void import_box_flags(struct import_box *ibox, uint32_t uid,
 		      const struct import_flags *flags);
+/* Subscribe to the selected folder (SUBSCRIBE); refused in a batch. */
+void import_box_subscribe(struct import_box *ibox);
 /* A batch is open (APPENDs not yet committed). */
 int import_box_in_batch(const struct import_box *ibox);
 

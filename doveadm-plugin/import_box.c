@@ -522,8 +522,9 @@ void import_box_flags(struct import_box *ibox, uint32_t uid,
 
 	if (import_box_settled(ibox, &status) < 0)
 		return;
-	t = mailbox_transaction_begin(ibox->box, MAILBOX_TRANSACTION_FLAG_EXTERNAL,
-				      "mailmigrate-import flags");
+	/* Not FLAG_EXTERNAL: that says the change is in the files already,
+	 * and Maildir's next sync would take the file names' flags back. */
+	t = mailbox_transaction_begin(ibox->box, 0, "mailmigrate-import flags");
 	mail = mail_alloc(t, 0, NULL);
 	found = mail_set_uid(mail, uid) ? 1 : 0;
 	if (found) {
@@ -533,9 +534,23 @@ void import_box_flags(struct import_box *ibox, uint32_t uid,
 		mailbox_keywords_unref(&kw);
 	}
 	mail_free(&mail);
-	if (mailbox_transaction_commit(&t) < 0) {
+	if (mailbox_transaction_commit(&t) < 0 || mailbox_sync(ibox->box, 0) < 0) {
 		import_box_fail(ibox, "flag update failed", 0);
 		return;
 	}
 	import_answer("OK\t%d", found);
+}
+
+/* OLD's subscription, as the imap target's SUBSCRIBE gives it. */
+void import_box_subscribe(struct import_box *ibox)
+{
+	struct mailbox_status status;
+
+	if (import_box_settled(ibox, &status) < 0)
+		return;
+	if (mailbox_set_subscribed(ibox->box, TRUE) < 0) {
+		import_box_fail(ibox, "subscribe failed", 0);
+		return;
+	}
+	import_answer("OK");
 }

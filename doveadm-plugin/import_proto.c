@@ -28,6 +28,7 @@ static const struct import_verb import_verbs[] = {
 	{ "QUIT", IMPORT_CMD_QUIT, 0 },
 	{ "LIST", IMPORT_CMD_LIST, 0 },
 	{ "FLAGS", IMPORT_CMD_FLAGS, 2 },
+	{ "SUBSCRIBE", IMPORT_CMD_SUBSCRIBE, 0 },
 };
 
 /* Split on TAB; the field count is checked against the verb's. */

@@ -51,6 +51,7 @@ enum import_cmd {
 	IMPORT_CMD_QUIT,	/* QUIT */
 	IMPORT_CMD_LIST,	/* LIST */
 	IMPORT_CMD_FLAGS,	/* FLAGS uid flags */
+	IMPORT_CMD_SUBSCRIBE,	/* SUBSCRIBE */
 };
 
 struct import_line {

@@ -528,15 +528,20 @@ static const char *dovecot_special_use(unsigned attrs)
 	return "-";
 }
 
-/* Dovecot 2.3 takes special-use from its configuration only, and the
- * plugin keeps no subscriptions: both are left to NEW's settings. */
+/* Dovecot 2.3 takes special-use from its configuration only: the
+ * caller maps OLD's \Sent to NEW's configured folder. */
 static int dovecot_create_folder(struct driver_conn *conn, const char *name,
 				 unsigned attrs, int subscribe,
 				 enum stream_fail *fail_r, const char **error_r)
 {
-	(void)subscribe;
-	return dovecot_folder(dovecot_conn(conn), name, dovecot_special_use(attrs),
-			      NULL, fail_r, error_r);
+	struct dovecot_conn *dc = dovecot_conn(conn);
+	const char *ans;
+
+	if (dovecot_folder(dc, name, dovecot_special_use(attrs), NULL, fail_r,
+			   error_r) < 0)
+		return -1;
+	return subscribe ? dovecot_cmd(dc, "SUBSCRIBE", "SUBSCRIBE\n", &ans, fail_r,
+				       error_r) : 0;
 }
 
 static int dovecot_select(struct driver_conn *conn, const char *folder,

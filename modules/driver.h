@@ -303,8 +303,8 @@ extern const struct target_driver target_driver_imap;
  * UIDVALIDITY, UIDs and POP3 UIDLs. Folder names as for the imap
  * target (modified UTF-7, NEW's separator). list_messages gives each
  * message's date, POP3 UIDL (uidl) and Message-ID besides its size and
- * flags. It cannot find a header or subscribe (STREAM_FAIL_FINAL, "not
- * supported"): match POP3 copies by the uidl list_messages gives. */
+ * flags. It cannot find a header (STREAM_FAIL_FINAL, "not supported"):
+ * match POP3 copies by the uidl list_messages gives. */
 extern const struct target_driver target_driver_dovecot;
 
 #endif

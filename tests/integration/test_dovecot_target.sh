@@ -101,6 +101,7 @@ t_driver() {
 	assert sorted(got) == [5, 9], sorted(got)
 	assert got[5][1] == 1577869200 and got[9][1] == 837596665, got
 	assert b"\\Seen" in got[5][0] and b"work" in got[5][0], got[5][0]
+	assert b"\\Answered" in got[9][0] and b"work" in got[9][0], got[9][0]
 	assert got[5][2] == b"Subject: five\r\n\r\nbody five \xc3\xa4\r\n", got[5][2]
 	assert got[9][2] == b"Subject: nine\r\n\r\nbody nine, no final CRLF", got[9][2]
 	st = m.status("&AMQ-", "(MESSAGES)")[1][0]
