@@ -22,6 +22,40 @@
  *			the headers, and post_migrate_script.
  *
  *	None of this is for use outside those files.
+ * IDENTITY (target_driver = dovecot)
+ *	A target with set_identity and append_add_keep keeps what clients
+ *	have cached: per folder, OLD's UIDVALIDITY is set before its first
+ *	message (copy_identity(), puller_copy.c), each message is asked for
+ *	OLD's UID (c->keep), and OLD's UIDNEXT is set after the folder's
+ *	messages. A POP3 source has no UIDs: its UIDLs are stored as the
+ *	messages' POP3 UIDLs and bodies go without the X-UIDL: header.
+ *
+ *	Collisions. Dovecot never gives a UID below a folder's UIDNEXT, so
+ *	"reserve OLD's range first" (raise UIDNEXT before the copy) would
+ *	make every copied UID a new one; it is raised after instead. What
+ *	the copy does with mail NEW already holds:
+ *	- a folder NEW holds messages in (the notice, a delivery, the user's
+ *	  own mail) under another UIDVALIDITY at the first round: Dovecot's
+ *	  plugin refuses to change it, so the folder keeps NEW's UIDVALIDITY,
+ *	  an event says so, and it is copied as to the imap target (new
+ *	  UIDs, matched by Message-ID, size and date so nothing lands
+ *	  twice); counted in the round's summary.
+ *	- a UID taken on a kept folder (a delivery between rounds took the
+ *	  UID OLD gave its next message): that message gets the next free
+ *	  UID (the COMMIT says which), counted: an event per folder and the
+ *	  round's summary.
+ *	Nothing is ever refused or dropped for a collision. OLD's
+ *	UIDVALIDITY is not forced onto a folder holding NEW's own mail:
+ *	those messages would then sit under UIDs a client has cached as
+ *	OLD's messages. Doing it right means moving them above OLD's range
+ *	after the import (copy, then expunge, recorded so a crash neither
+ *	loses nor doubles one), and even then OLD's UIDs below NEW's
+ *	UIDNEXT at the start (the notice's UID 1) get new ones: not done
+ *	yet.
+ *
+ *	After a crash, a pending batch is matched first by UID (NEW's UID
+ *	== OLD's UID and the same size: exact), then as for the imap
+ *	target; a POP3 copy by the UIDL NEW stores (copy_match_batch()).
  * OWNERSHIP
  *	struct copy lives on puller_copy_account()'s stack; it owns seen,
  *	special[], map, tally and the batch arrays (freed at its end).
@@ -48,6 +82,7 @@ struct copy_seen {
 	uint64_t size;
 	int64_t date;
 	uint64_t message_id_hash;
+	uint64_t uidl_hash;	/* the POP3 UIDL NEW stores (dovecot target), or 0 */
 	int claimed;
 };
 
@@ -116,6 +151,14 @@ struct copy {
 	enum stream_fail sink_fail;
 	int append_refused;
 	char sink_error[600];
+	/* The target keeps OLD's identity in the current folder
+	 * (set_identity, append_add_keep: the dovecot target, with OLD's
+	 * UIDVALIDITY on NEW's folder): messages are asked for OLD's UIDs. */
+	int keep;
+	/* Messages whose OLD UID was taken on NEW (given a new one), in
+	 * this round and in the current folder; folders whose UIDVALIDITY
+	 * could not be kept. */
+	uint64_t renumbered, folder_renumbered, identity_lost;
 	/* What this round has done, for stats and top. */
 	struct puller_progress prog;
 };
@@ -143,6 +186,12 @@ int copy_load_seen(struct copy *c, uint32_t first_uid, enum stream_fail *fail_r,
 /* Claim the c->seen message that is this OLD message: its UID, or 0. */
 uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
 			 uint64_t message_id_hash);
+/* The same for a message of a batch: with OLD's UIDs kept (c->keep),
+ * first NEW's message under old_uid of the same size; a POP3 copy
+ * (uidl set) on a target without find_header by the UIDL NEW stores. */
+int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
+		     const char *date, uint64_t message_id_hash, const char *uidl,
+		     uint32_t *uid_r, enum stream_fail *fail_r, const char **error_r);
 /* Settle the batch a crash left pending, before anything else. */
 int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 			const char **error_r);

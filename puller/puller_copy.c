@@ -53,6 +53,78 @@ static void copy_crash_connected(void)
 	}
 }
 
+/* A target keeping OLD's identity (dovecot): give the folder OLD's
+ * UIDVALIDITY before its messages, where NEW allows it (the folder is
+ * new or empty there, or has it already). A folder holding messages
+ * under another UIDVALIDITY (mail delivered or put there before the
+ * first round, a folder OLD renumbered since) keeps NEW's: said in
+ * the events once, and copied as to the imap target, with new UIDs.
+ * *tst becomes NEW's folder status; c->keep says whether UIDs are
+ * asked for. known: the store knows the folder from an earlier round. */
+static int copy_identity(struct copy *c, const char *folder, const char *target,
+			 const struct driver_folder_status *sst,
+			 struct driver_folder_status *tst, int known,
+			 enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_folder_status st;
+
+	c->keep = 0;
+	if (c->sdrv == &source_driver_pop3)
+		return 0;	/* no UIDs on OLD: the UIDLs are kept instead */
+	if (tst->uidvalidity != sst->uidvalidity) {
+		if (known || tst->exists > 0) {
+			/* Known: the first round said so already. */
+			if (!known) {
+				c->identity_lost++;
+				copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s not "
+					   "kept: NEW's %s already holds %u messages "
+					   "under UIDVALIDITY %u (OLD's is %u); copied "
+					   "with NEW's UIDVALIDITY and new UIDs, so "
+					   "IMAP clients download this folder again",
+					   folder, target, tst->exists, tst->uidvalidity,
+					   sst->uidvalidity);
+			}
+			return 0;
+		}
+		if (c->tdrv->set_identity(c->dst, target, sst->uidvalidity, 0, &st,
+					  fail_r, error_r) < 0) {
+			if (*fail_r != STREAM_FAIL_FINAL)
+				return -1;
+			/* A message arrived in between: as above. */
+			c->identity_lost++;
+			copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s not kept: %s",
+				   folder, *error_r);
+			return c->tdrv->select(c->dst, target, tst, fail_r, error_r);
+		}
+		tst->uidvalidity = st.uidvalidity;
+		tst->uidnext = st.uidnext;
+	}
+	c->keep = tst->uidvalidity == sst->uidvalidity;
+	return 0;
+}
+
+/* After a folder's messages (kept UIDs): NEW's UIDNEXT raised to OLD's,
+ * so what OLD had given and expunged is never given again on NEW, and
+ * the UIDs that moved counted in the events. */
+static int copy_identity_done(struct copy *c, const char *folder, const char *target,
+			      const struct driver_folder_status *sst,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_folder_status st;
+
+	if (c->folder_renumbered > 0)
+		copy_event(c, LOG_SEV_WARNING, "%llu messages of %s got new UIDs on "
+			   "NEW: their UIDs from OLD were taken there (mail "
+			   "delivered to NEW meanwhile); IMAP clients download "
+			   "just those again", (unsigned long long)c->folder_renumbered,
+			   folder);
+	c->folder_renumbered = 0;
+	if (!c->keep || sst->uidnext == 0)
+		return 0;
+	return c->tdrv->set_identity(c->dst, target, 0, sst->uidnext, &st, fail_r,
+				     error_r);
+}
+
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
 static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
@@ -71,6 +143,12 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	ret = store_folder_get(c->p->store, c->account, f->name, &rec, &error);
 	if (ret < 0)
 		return copy_store_fail(fail_r, error_r, error);
+	if (c->tdrv->set_identity != NULL &&
+	    copy_identity(c, f->name, target, &sst, &tst, ret == 0 &&
+			  rec.uidvalidity == sst.uidvalidity, fail_r, error_r) < 0) {
+		store_folder_clear(&rec);
+		return -1;
+	}
 	if (ret == 0 && rec.uidvalidity == sst.uidvalidity) {
 		/* Every message is looked at: those handled before for
 		 * changed flags, and any that no round recorded (a gap the
@@ -198,14 +276,11 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		c->batch_msgs[c->batch.count] = msg;
 		c->batch_uids[c->batch.count] = 0;
 		c->batch_unknown[c->batch.count] = 0;
-		if (match && msg->uidl[0] != '\0')
-			ret = c->tdrv->find_header(c->dst, "X-UIDL", msg->uidl,
-						   &c->batch_uids[c->batch.count],
-						   fail_r, error_r);
-		else if (match)
-			c->batch_uids[c->batch.count] =
-				copy_match_seen(c, msg->size, msg->internaldate,
-						bm->message_id_hash);
+		if (match)
+			ret = copy_match_batch(c, msg->uid, msg->size, msg->internaldate,
+					       bm->message_id_hash, msg->uidl,
+					       &c->batch_uids[c->batch.count],
+					       fail_r, error_r);
 		if (ret < 0)
 			break;
 		c->batch.count++;
@@ -216,6 +291,10 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	}
 	if (ret == 0)
 		ret = copy_flush(c, fail_r, error_r);
+	if (ret == 0 && c->tdrv->set_identity != NULL)
+		ret = copy_identity_done(c, f->name, target, &sst, fail_r, error_r);
+	c->folder_renumbered = 0;
+	c->keep = 0;
 	c->batch.count = 0;
 	c->batch.folder = c->batch.target_folder = NULL;
 	copy_list_free(&l);
@@ -431,6 +510,18 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	return ret;
 }
 
+/* The round summary's word on OLD's identity (dovecot target): UIDs
+ * that moved and UIDVALIDITYs not kept; "" for the imap target. */
+static const char *copy_identity_summary(const struct copy *c)
+{
+	if (c->tdrv == NULL || c->tdrv->set_identity == NULL)
+		return "";
+	return error_setf("; OLD's UIDs kept but %llu (given new ones), "
+			  "UIDVALIDITY kept but in %llu folders",
+			  (unsigned long long)c->renumbered,
+			  (unsigned long long)c->identity_lost);
+}
+
 static int set_finished(struct store_account *acct, void *context)
 {
 	const struct copy *c = context;
@@ -530,14 +621,15 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			copy_event(&c, LOG_SEV_INFO, "%s: %llu messages (%llu bytes) "
 				   "copied in this round, flags updated on %llu, "
 				   "%llu not copied; verified: %llu folders, %llu "
-				   "messages on OLD, each copied or a failed item",
+				   "messages on OLD, each copied or a failed item%s",
 				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
 				   (unsigned long long)c.copied,
 				   (unsigned long long)c.bytes,
 				   (unsigned long long)c.flag_updates,
 				   (unsigned long long)c.failed,
 				   (unsigned long long)c.verified,
-				   (unsigned long long)c.verified_msgs);
+				   (unsigned long long)c.verified_msgs,
+				   copy_identity_summary(&c));
 		if (ret == 0 && job->kind == STORE_JOB_FINISH) {
 			copy_post_script(&c);
 			if (store_cred_wipe(p->store, job->account, &error) < 0)

@@ -9,7 +9,8 @@
  *	reason recorded), arrived after the last round (above the highest
  *	UID it handled: the next round's), or missing, which no round
  *	explains. Every copied message must still be on NEW under the UID
- *	recorded (a POP3 copy: with the X-UIDL: header it was given). Missing or gone messages make the folder differ; the
+ *	recorded (a POP3 copy: with the X-UIDL: header it was given, or
+ *	on the dovecot target with the UIDL NEW stores). Missing or gone messages make the folder differ; the
  *	puller then holds the account back from "copied" and copies what
  *	is missing at the next attempt, and mailmigrate verify shows it.
  *	RFC822.SIZE sums and INTERNALDATEs are compared and shown too, but
@@ -276,8 +277,10 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 			continue;
 		}
 		v->new_copied_bytes += n->size;
-		/* A POP3 copy has "X-UIDL: <uidl>" CRLF more. */
-		if (n->size != m->size + (pop3 ? 10 + strlen(m->uidl) : 0))
+		/* A POP3 copy has "X-UIDL: <uidl>" CRLF more, but on a
+		 * target that stores the UIDL itself (dovecot). */
+		if (n->size != m->size + (pop3 && s->tdrv->append_add_keep == NULL ?
+					  10 + strlen(m->uidl) : 0))
 			v->sizes++;
 		if (!pop3 && maildate_imap_time(n->date) != maildate_imap_time(m->date)) {
 			v->dates++;
