@@ -218,6 +218,15 @@ static int import_dispatch(struct mailmigrate_cmd_context *mctx,
 			import_box_flags(ibox, (uint32_t)a, &flags);
 		return 1;
 	}
+	case IMPORT_CMD_MOVEALL:
+		if (import_check_name(l.field[0]) < 0 || import_check_name(l.field[1]) < 0)
+			import_answer("BAD\tMOVEALL: bad folder name");
+		else if (strcmp(l.field[2], "0") != 0 && strcmp(l.field[2], "1") != 0)
+			import_answer("BAD\tMOVEALL: delete is 0 or 1");
+		else
+			import_box_moveall(ibox, l.field[0], l.field[1],
+					  strcmp(l.field[2], "1") == 0);
+		return 1;
 	case IMPORT_CMD_SUBSCRIBE:
 		import_box_subscribe(ibox);
 		return 1;

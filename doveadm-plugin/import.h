@@ -65,6 +65,12 @@ void import_box_flags(struct import_box *ibox, uint32_t uid,
 		      const struct import_flags *flags);
 /* Subscribe to the selected folder (SUBSCRIBE); refused in a batch. */
 void import_box_subscribe(struct import_box *ibox);
+/* Move every message of folder from into folder to (created when
+ * missing; new UIDs there), then delete from if asked and it is empty
+ * (MOVEALL). Closes the selected folder; refused in a batch. A from
+ * that does not exist moves nothing. */
+void import_box_moveall(struct import_box *ibox, const char *from,
+			const char *to, int delete_from);
 /* A batch is open (APPENDs not yet committed). */
 int import_box_in_batch(const struct import_box *ibox);
 

@@ -25,6 +25,7 @@
 #include "mail-storage.h"
 #include "mail-namespace.h"
 #include "mailbox-list-iter.h"
+#include "mail-search-build.h"
 
 #include <assert.h>
 
@@ -553,4 +554,117 @@ void import_box_subscribe(struct import_box *ibox)
 		return;
 	}
 	import_answer("OK");
+}
+
+/* Open folder name, creating it if asked; NULL (answered) on failure,
+ * *missing_r set when it does not exist and create is 0. */
+static struct mailbox *import_box_open_other(struct import_box *ibox,
+					     const char *name, int create,
+					     int *missing_r)
+{
+	struct mail_namespace *ns = mail_namespace_find(ibox->user->namespaces, name);
+	struct mailbox *box = mailbox_alloc(ns->list, name, 0);
+	enum mailbox_existence existence;
+	enum mail_error error;
+
+	*missing_r = 0;
+	if (mailbox_exists(box, FALSE, &existence) < 0)
+		goto fail;
+	if (existence == MAILBOX_EXISTENCE_NONE && !create) {
+		*missing_r = 1;
+		mailbox_free(&box);
+		return NULL;
+	}
+	if (existence == MAILBOX_EXISTENCE_NONE &&
+	    mailbox_create(box, NULL, FALSE) < 0) {
+		(void)mailbox_get_last_error(box, &error);
+		if (error != MAIL_ERROR_EXISTS)
+			goto fail;
+	}
+	if (mailbox_open(box) < 0 || mailbox_sync(box, 0) < 0)
+		goto fail;
+	return box;
+fail:
+	import_answer_no(import_class_of(MAIL_ERROR_TEMP, 0), t_strdup_printf(
+		"%s: %s", name, mailbox_get_last_internal_error(box, NULL)));
+	mailbox_free(&box);
+	return NULL;
+}
+
+/* Park NEW's own messages out of a folder while OLD's go in, and bring
+ * them back above OLD's UIDs after: the copies are committed before the
+ * expunges, so a kill in between can leave one of NEW's own messages
+ * twice, never none. */
+void import_box_moveall(struct import_box *ibox, const char *from,
+			const char *to, int delete_from)
+{
+	struct mailbox *src, *dst;
+	struct mailbox_transaction_context *st, *dt;
+	struct mail_search_args *args;
+	struct mail_search_context *search;
+	struct mail_save_context *save;
+	struct mail *mail;
+	unsigned int moved = 0;
+	int missing, ret = 0;
+
+	if (import_box_in_batch(ibox)) {
+		import_answer_no(IMPORT_CLASS_FINAL,
+				 "a batch is open: COMMIT or ABORT it first");
+		return;
+	}
+	import_box_close(ibox);
+	src = import_box_open_other(ibox, from, 0, &missing);
+	if (src == NULL) {
+		if (missing)
+			import_answer("OK\t0");
+		return;
+	}
+	dst = import_box_open_other(ibox, to, 1, &missing);
+	if (dst == NULL) {
+		mailbox_free(&src);
+		return;
+	}
+	st = mailbox_transaction_begin(src, 0, "mailmigrate-import moveall");
+	/* Saves are EXTERNAL (Dovecot asserts it, as IMAP COPY does); the
+	 * expunges not, or Maildir's next sync would bring them back. */
+	dt = mailbox_transaction_begin(dst, MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+				       "mailmigrate-import moveall");
+	args = mail_search_build_init();
+	mail_search_build_add_all(args);
+	search = mailbox_search_init(st, args, NULL, 0, NULL);
+	mail_search_args_unref(&args);
+	while (ret == 0 && mailbox_search_next(search, &mail)) {
+		save = mailbox_save_alloc(dt);
+		if (mailbox_move(&save, mail) < 0)
+			ret = -1;
+		else
+			moved++;
+	}
+	if (mailbox_search_deinit(&search) < 0)
+		ret = -1;
+	if (ret < 0) {
+		mailbox_transaction_rollback(&dt);
+		mailbox_transaction_rollback(&st);
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("move %s -> %s: %s",
+			from, to, mailbox_get_last_internal_error(src, NULL)));
+	} else if (mailbox_transaction_commit(&dt) < 0) {
+		mailbox_transaction_rollback(&st);
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("move into %s: %s",
+			to, mailbox_get_last_internal_error(dst, NULL)));
+		ret = -1;
+	} else if (mailbox_transaction_commit(&st) < 0 ||
+		   mailbox_sync(src, 0) < 0) {
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("expunge in %s: %s",
+			from, mailbox_get_last_internal_error(src, NULL)));
+		ret = -1;
+	}
+	if (ret == 0 && delete_from && mailbox_delete(src) < 0) {
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("delete %s: %s",
+			from, mailbox_get_last_internal_error(src, NULL)));
+		ret = -1;
+	}
+	mailbox_free(&dst);
+	mailbox_free(&src);
+	if (ret == 0)
+		import_answer("OK\t%u", moved);
 }

@@ -52,6 +52,7 @@ enum import_cmd {
 	IMPORT_CMD_LIST,	/* LIST */
 	IMPORT_CMD_FLAGS,	/* FLAGS uid flags */
 	IMPORT_CMD_SUBSCRIBE,	/* SUBSCRIBE */
+	IMPORT_CMD_MOVEALL,	/* MOVEALL from to delete-from */
 };
 
 struct import_line {

@@ -933,6 +933,41 @@ static int dovecot_append(struct driver_conn *conn, const char *folder,
 	return dovecot_append_end(conn, new_uid_r, 1, fail_r, error_r);
 }
 
+static int dovecot_move_all(struct driver_conn *conn, const char *from,
+			    const char *to, int delete_from, uint32_t *moved_r,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	struct dovecot_conn *dc = dovecot_conn(conn);
+	char *f = NULL, *t = NULL, *cmd;
+	const char *ans;
+	unsigned long n;
+	int ret;
+
+	*moved_r = 0;
+	if (dovecot_folder_name(from, &f, fail_r, error_r) < 0)
+		return -1;
+	if (dovecot_folder_name(to, &t, fail_r, error_r) < 0) {
+		mm_free(&f);
+		return -1;
+	}
+	cmd = mm_asprintf("MOVEALL\t%s\t%s\t%d\n", f, t, delete_from ? 1 : 0);
+	mm_free(&f);
+	mm_free(&t);
+	/* The plugin closes the selected folder. */
+	mm_free(&dc->folder);
+	ret = dovecot_cmd(dc, "MOVEALL", cmd, &ans, fail_r, error_r);
+	mm_free(&cmd);
+	if (ret < 0)
+		return -1;
+	if (sscanf(ans, "%lu", &n) != 1) {
+		dc->broken = 1;
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "doveadm mailmigrate-import: malformed MOVEALL answer");
+	}
+	*moved_r = (uint32_t)n;
+	return 0;
+}
+
 static int dovecot_can_batch(struct driver_conn *conn)
 {
 	return !dovecot_conn(conn)->broken;
@@ -962,4 +997,5 @@ const struct target_driver target_driver_dovecot = {
 	.close = dovecot_close,
 	.set_identity = dovecot_set_identity,
 	.append_add_keep = dovecot_append_add_keep,
+	.move_all = dovecot_move_all,
 };

@@ -271,6 +271,13 @@ struct target_driver {
 			       uint32_t want_uid, const char *pop3_uidl,
 			       struct driver_body *body,
 			       enum stream_fail *fail_r, const char **error_r);
+	/* Optional (dovecot): move every message of folder from into
+	 * folder to (created if missing; they get new UIDs there), then
+	 * delete from if delete_from; *moved_r how many. A from that does
+	 * not exist moves nothing. No folder is selected afterwards. */
+	int (*move_all)(struct driver_conn *conn, const char *from, const char *to,
+			int delete_from, uint32_t *moved_r,
+			enum stream_fail *fail_r, const char **error_r);
 };
 
 void driver_folders_free(struct driver_folder **folders, size_t count);

@@ -34,27 +34,33 @@
  *	"reserve OLD's range first" (raise UIDNEXT before the copy) would
  *	make every copied UID a new one; it is raised after instead. What
  *	the copy does with mail NEW already holds:
- *	- a folder NEW holds messages in (the notice, a delivery, the user's
- *	  own mail) under another UIDVALIDITY at the first round: Dovecot's
- *	  plugin refuses to change it, so the folder keeps NEW's UIDVALIDITY,
- *	  an event says so, and it is copied as to the imap target (new
- *	  UIDs, matched by Message-ID, size and date so nothing lands
- *	  twice); counted in the round's summary.
+ *	- a folder NEW holds messages in at the first round (the notice, a
+ *	  delivery, the user's own mail), under another UIDVALIDITY: those
+ *	  messages are moved aside (target move_all into
+ *	  "mailmigrate-parked/<folder>"), the folder, empty now, gets OLD's
+ *	  UIDVALIDITY, OLD's messages go in, and NEW's own come back after,
+ *	  above OLD's UIDNEXT (copy_identity(), copy_identity_done()). The
+ *	  parked folder on NEW is the record: whatever round finishes the
+ *	  folder brings back what it holds, so a crash loses none (a kill
+ *	  inside one move may leave one of NEW's own twice, never OLD's).
+ *	  OLD's UIDs below the UIDNEXT NEW had (the notice's UID 1) cannot
+ *	  be had: those messages get new ones, counted.
+ *	- a folder still holding mail under another UIDVALIDITY (mail
+ *	  arrived between the move and the change, or a folder OLD
+ *	  renumbered since the last round): NEW's UIDVALIDITY stays, an
+ *	  event says so, and it is copied as to the imap target (new UIDs,
+ *	  matched by Message-ID, size and date); counted in the summary.
  *	- a UID taken on a kept folder (a delivery between rounds took the
- *	  UID OLD gave its next message): that message gets the next free
- *	  UID (the COMMIT says which), counted: an event per folder and the
- *	  round's summary.
- *	Nothing is ever refused or dropped for a collision. OLD's
- *	UIDVALIDITY is not forced onto a folder holding NEW's own mail:
- *	those messages would then sit under UIDs a client has cached as
- *	OLD's messages. Doing it right means moving them above OLD's range
- *	after the import (copy, then expunge, recorded so a crash neither
- *	loses nor doubles one), and even then OLD's UIDs below NEW's
- *	UIDNEXT at the start (the notice's UID 1) get new ones: not done
- *	yet.
+ *	  UID OLD gave its next message, or NEW had given it before): that
+ *	  message gets a new UID, counted: an event per folder and the
+ *	  round's summary. Such messages are sent last in their folder,
+ *	  after UIDNEXT is raised to OLD's, so each lands above OLD's range
+ *	  and takes no UID of OLD's next ones.
+ *	Nothing is ever refused or dropped for a collision, and no UID a
+ *	client cached as one of OLD's messages shows another message.
  *
  *	After a crash, a pending batch is matched first by UID (NEW's UID
- *	== OLD's UID and the same size: exact), then as for the imap
+ *	== OLD's UID, the same date and Message-ID), then as for the imap
  *	target; a POP3 copy by the UIDL NEW stores (copy_match_batch()).
  * OWNERSHIP
  *	struct copy lives on puller_copy_account()'s stack; it owns seen,
@@ -187,7 +193,7 @@ int copy_load_seen(struct copy *c, uint32_t first_uid, enum stream_fail *fail_r,
 uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
 			 uint64_t message_id_hash);
 /* The same for a message of a batch: with OLD's UIDs kept (c->keep),
- * first NEW's message under old_uid of the same size; a POP3 copy
+ * first NEW's message under old_uid with its date and Message-ID; a POP3 copy
  * (uidl set) on a target without find_header by the UIDL NEW stores. */
 int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
 		     const char *date, uint64_t message_id_hash, const char *uidl,

@@ -53,6 +53,13 @@ static void copy_crash_connected(void)
 	}
 }
 
+/* Where NEW's own messages of target wait while OLD's go in. */
+static char *copy_parked_name(const struct copy *c, const char *target)
+{
+	return mm_asprintf("mailmigrate-parked%c%s", c->mdst.separator != '\0' ?
+			   c->mdst.separator : '/', target);
+}
+
 /* A target keeping OLD's identity (dovecot): give the folder OLD's
  * UIDVALIDITY before its messages, where NEW allows it (the folder is
  * new or empty there, or has it already). A folder holding messages
@@ -71,6 +78,24 @@ static int copy_identity(struct copy *c, const char *folder, const char *target,
 	c->keep = 0;
 	if (c->sdrv == &source_driver_pop3)
 		return 0;	/* no UIDs on OLD: the UIDLs are kept instead */
+	if (tst->uidvalidity != sst->uidvalidity && !known && tst->exists > 0 &&
+	    c->tdrv->move_all != NULL) {
+		/* NEW's own mail (the notice, a delivery): aside while OLD's
+		 * goes in, back above OLD's UIDs after (copy_identity_done). */
+		char *parked = copy_parked_name(c, target);
+		uint32_t moved;
+		int ret = c->tdrv->move_all(c->dst, target, parked, 0, &moved, fail_r,
+					    error_r);
+
+		mm_free(&parked);
+		if (ret < 0 || c->tdrv->select(c->dst, target, tst, fail_r, error_r) < 0)
+			return -1;
+		if (moved > 0)
+			copy_event(c, LOG_SEV_INFO, "NEW's %s held %u messages of its "
+				   "own: moved aside while OLD's go in under OLD's "
+				   "UIDVALIDITY, back above OLD's UIDs after", target,
+				   moved);
+	}
 	if (tst->uidvalidity != sst->uidvalidity) {
 		if (known || tst->exists > 0) {
 			/* Known: the first round said so already. */
@@ -97,7 +122,10 @@ static int copy_identity(struct copy *c, const char *folder, const char *target,
 			return c->tdrv->select(c->dst, target, tst, fail_r, error_r);
 		}
 		tst->uidvalidity = st.uidvalidity;
-		tst->uidnext = st.uidnext;
+		/* A new UIDVALIDITY shows UIDNEXT 1 again, but Dovecot still
+		 * gives no UID below the one it had (Maildir's uidlist). */
+		if (st.uidnext > tst->uidnext)
+			tst->uidnext = st.uidnext;
 	}
 	c->keep = tst->uidvalidity == sst->uidvalidity;
 	return 0;
@@ -112,17 +140,32 @@ static int copy_identity_done(struct copy *c, const char *folder, const char *ta
 {
 	struct driver_folder_status st;
 
+	char *parked;
+	uint32_t moved;
+	int ret;
+
 	if (c->folder_renumbered > 0)
 		copy_event(c, LOG_SEV_WARNING, "%llu messages of %s got new UIDs on "
-			   "NEW: their UIDs from OLD were taken there (mail "
-			   "delivered to NEW meanwhile); IMAP clients download "
-			   "just those again", (unsigned long long)c->folder_renumbered,
+			   "NEW: their UIDs from OLD were taken there, or given "
+			   "before, by NEW's own mail; IMAP clients download just "
+			   "those again", (unsigned long long)c->folder_renumbered,
 			   folder);
 	c->folder_renumbered = 0;
-	if (!c->keep || sst->uidnext == 0)
+	if (c->keep && sst->uidnext != 0 &&
+	    c->tdrv->set_identity(c->dst, target, 0, sst->uidnext, &st, fail_r,
+				  error_r) < 0)
+		return -1;
+	if (c->tdrv->move_all == NULL || c->sdrv == &source_driver_pop3)
 		return 0;
-	return c->tdrv->set_identity(c->dst, target, 0, sst->uidnext, &st, fail_r,
-				     error_r);
+	/* NEW's own mail parked by copy_identity(), this round or one a
+	 * crash cut short: back, above OLD's UIDs. */
+	parked = copy_parked_name(c, target);
+	ret = c->tdrv->move_all(c->dst, parked, target, 1, &moved, fail_r, error_r);
+	mm_free(&parked);
+	if (ret == 0 && moved > 0)
+		copy_event(c, LOG_SEV_INFO, "%u messages of NEW's own back in %s, "
+			   "above OLD's UIDs", moved, target);
+	return ret;
 }
 
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
@@ -133,7 +176,8 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	struct driver_folder_status sst, tst;
 	struct store_folder rec;
 	struct copy_list l = { 0 };
-	uint32_t first_uid = 1, known_uid = 0;
+	uint32_t first_uid = 1, known_uid = 0, floor;
+	size_t *defer, ndefer = 0;
 	const char *error;
 	int ret, match = 0;
 
@@ -214,81 +258,108 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	c->target_uidnext = tst.uidnext;
 	c->folder_uidnext = tst.uidnext;
 	c->target_folder = target;
+	/* Kept UIDs: a message whose OLD UID is below NEW's UIDNEXT cannot
+	 * have it (Dovecot gives a new one above the batch, where it would
+	 * take the UID of one of OLD's next messages, and so on). Those go
+	 * last, once UIDNEXT is OLD's: each one moves, no other does. */
+	floor = c->keep ? tst.uidnext : 0;
+	defer = mm_calloc(l.count + 1, sizeof(*defer));
 	ret = 0;
-	for (size_t i = 0; ret == 0 && i < l.count; i++) {
-		struct driver_message *msg = &l.msgs[i];
-		struct store_batch_msg *bm;
-		uint32_t new_uid;
-
-		uint32_t hash = msg->uidl[0] != '\0' ? 0 : copy_flags_hash(msg);
-		uint32_t old_hash = 0;
-
-		if (msg->uidl[0] != '\0') {
-			/* POP3: the UIDL set says what was copied. */
-			ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
-			ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
-		} else {
-			ret = store_msgmap_get_flags(c->p->store, c->account, f->name,
-						     sst.uidvalidity, msg->uid, &new_uid,
-						     &old_hash, &error);
-		}
-		if (ret < 0) {
-			ret = copy_store_fail(fail_r, error_r, error);
+	for (int pass = 0; pass < 2 && ret == 0; pass++) {
+		if (pass == 1 && ndefer == 0)
 			break;
+		if (pass == 1) {
+			struct driver_folder_status st;
+
+			ret = copy_flush(c, fail_r, error_r);
+			if (ret == 0)
+				ret = c->tdrv->set_identity(c->dst, target, 0, sst.uidnext, &st,
+							    fail_r, error_r);
+			if (ret != 0)
+				break;
+			c->target_uidnext = st.uidnext;
 		}
-		if (ret == 0 && hash != 0 && old_hash != hash) {
-			/* Copied before, and its flags changed on OLD since. */
-			ret = c->tdrv->set_flags(c->dst, new_uid, msg, fail_r, error_r);
-			if (ret == 0 && store_msgmap_set_flags(c->p->store, c->account,
-							       f->name, sst.uidvalidity,
-							       msg->uid, hash, &error) < 0)
+		for (size_t k = 0; ret == 0 && k < (pass == 0 ? l.count : ndefer); k++) {
+			size_t i = pass == 0 ? k : defer[k];
+			struct driver_message *msg = &l.msgs[i];
+			struct store_batch_msg *bm;
+			uint32_t new_uid;
+
+			uint32_t hash = msg->uidl[0] != '\0' ? 0 : copy_flags_hash(msg);
+			uint32_t old_hash = 0;
+
+			if (msg->uidl[0] != '\0') {
+				/* POP3: the UIDL set says what was copied. */
+				ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
+				ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
+			} else {
+				ret = store_msgmap_get_flags(c->p->store, c->account, f->name,
+							     sst.uidvalidity, msg->uid, &new_uid,
+							     &old_hash, &error);
+			}
+			if (ret < 0) {
 				ret = copy_store_fail(fail_r, error_r, error);
+				break;
+			}
+			if (ret == 0 && hash != 0 && old_hash != hash) {
+				/* Copied before, and its flags changed on OLD since. */
+				ret = c->tdrv->set_flags(c->dst, new_uid, msg, fail_r, error_r);
+				if (ret == 0 && store_msgmap_set_flags(c->p->store, c->account,
+								       f->name, sst.uidvalidity,
+								       msg->uid, hash, &error) < 0)
+					ret = copy_store_fail(fail_r, error_r, error);
+				if (ret < 0)
+					break;
+				c->flag_updates++;
+				puller_progress_add(&c->prog, 1, msg->size);
+				continue;
+			}
+			if (ret == 0) {
+				puller_progress_add(&c->prog, 1, msg->size);
+				continue;	/* copied before */
+			}
+			ret = 0;
+			if (msg->size > c->max_size) {
+				char reason[128];
+
+				snprintf(reason, sizeof(reason), "%llu bytes, over %s "
+					 "(%llu bytes)", (unsigned long long)msg->size,
+					 c->max_size_name, (unsigned long long)c->max_size);
+				ret = copy_failed_item(c, f->name, sst.uidvalidity, msg, reason,
+						       fail_r, error_r);
+				puller_progress_add(&c->prog, 1, msg->size);
+				continue;
+			}
+			if (pass == 0 && msg->uid < floor) {
+				defer[ndefer++] = i;
+				continue;
+			}
+			bm = &c->batch.msgs[c->batch.count];
+			bm->old_uid = msg->uid;
+			bm->size = msg->size;
+			snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
+				 msg->internaldate);
+			snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
+			bm->flags_hash = hash;
+			bm->message_id_hash = copy_message_id_hash(msg->message_id);
+			c->batch_msgs[c->batch.count] = msg;
+			c->batch_uids[c->batch.count] = 0;
+			c->batch_unknown[c->batch.count] = 0;
+			if (match)
+				ret = copy_match_batch(c, msg->uid, msg->size, msg->internaldate,
+						       bm->message_id_hash, msg->uidl,
+						       &c->batch_uids[c->batch.count],
+						       fail_r, error_r);
 			if (ret < 0)
 				break;
-			c->flag_updates++;
-			puller_progress_add(&c->prog, 1, msg->size);
-			continue;
+			c->batch.count++;
+			c->batch_bytes += msg->size;
+			if (c->batch.count == PULLER_BATCH_MESSAGES ||
+			    c->batch_bytes >= PULLER_BATCH_BYTES)
+				ret = copy_flush(c, fail_r, error_r);
 		}
-		if (ret == 0) {
-			puller_progress_add(&c->prog, 1, msg->size);
-			continue;	/* copied before */
-		}
-		ret = 0;
-		if (msg->size > c->max_size) {
-			char reason[128];
-
-			snprintf(reason, sizeof(reason), "%llu bytes, over %s "
-				 "(%llu bytes)", (unsigned long long)msg->size,
-				 c->max_size_name, (unsigned long long)c->max_size);
-			ret = copy_failed_item(c, f->name, sst.uidvalidity, msg, reason,
-					       fail_r, error_r);
-			puller_progress_add(&c->prog, 1, msg->size);
-			continue;
-		}
-		bm = &c->batch.msgs[c->batch.count];
-		bm->old_uid = msg->uid;
-		bm->size = msg->size;
-		snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
-			 msg->internaldate);
-		snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
-		bm->flags_hash = hash;
-		bm->message_id_hash = copy_message_id_hash(msg->message_id);
-		c->batch_msgs[c->batch.count] = msg;
-		c->batch_uids[c->batch.count] = 0;
-		c->batch_unknown[c->batch.count] = 0;
-		if (match)
-			ret = copy_match_batch(c, msg->uid, msg->size, msg->internaldate,
-					       bm->message_id_hash, msg->uidl,
-					       &c->batch_uids[c->batch.count],
-					       fail_r, error_r);
-		if (ret < 0)
-			break;
-		c->batch.count++;
-		c->batch_bytes += msg->size;
-		if (c->batch.count == PULLER_BATCH_MESSAGES ||
-		    c->batch_bytes >= PULLER_BATCH_BYTES)
-			ret = copy_flush(c, fail_r, error_r);
 	}
+	mm_free(&defer);
 	if (ret == 0)
 		ret = copy_flush(c, fail_r, error_r);
 	if (ret == 0 && c->tdrv->set_identity != NULL)

@@ -165,9 +165,13 @@ int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
 			}
 		return 0;
 	}
+	/* Under its own UID, with its date and Message-ID: NEW's own mail
+	 * at that UID (a delivery, when OLD's could not have it) is not it.
+	 * The size is not asked: some OLD servers report it wrongly. */
 	for (size_t i = 0; c->keep && i < c->seen_count; i++)
 		if (!c->seen[i].claimed && c->seen[i].uid == old_uid &&
-		    c->seen[i].size == size) {
+		    c->seen[i].date == maildate_imap_time(date) &&
+		    c->seen[i].message_id_hash == message_id_hash) {
 			c->seen[i].claimed = 1;
 			*uid_r = old_uid;
 			return 0;

@@ -9,10 +9,12 @@
 # new message keep them so. kill -9 of the worker right after NEW took
 # a batch, and of NEW's doveadm in the middle of one: the rerun leaves no
 # duplicate and nothing missing. Collisions: a message already in NEW's
-# INBOX before the first round (the notice) makes INBOX keep NEW's
-# UIDVALIDITY, said in the events, nothing doubled or lost; a UID taken
-# on NEW by a delivery between rounds gives OLD's message a new one,
-# counted in the events and the round's summary.
+# INBOX before the first round (the notice) is moved aside while OLD's go
+# in and back after, above OLD's UIDs, so INBOX keeps OLD's UIDVALIDITY
+# and all of OLD's UIDs but the one NEW had given (UID 1), counted; also
+# across a kill -9 while it is aside; a UID taken on NEW by a delivery
+# between rounds gives OLD's message a new one, counted in the events
+# and the round's summary. Nothing doubled or lost.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -83,6 +85,7 @@ adduser ann@example.test 40 11
 adduser kim@example.test 150 12
 adduser lee@example.test 150 13
 adduser col@example.test 20 14
+adduser cod@example.test 30 16 --inbox-only
 adduser pop@example.org 30 15 --inbox-only
 MM init >/dev/null || fail "init failed"
 
@@ -246,8 +249,6 @@ t_kill_doveadm() {
 	# The failed attempt is retried after its delay (5 s).
 	wait_for 'run_once && [ "$(state lee@example.test)" = copied ]' 30 ||
 		{ echo "lee not copied: $(state lee@example.test)"; return 1; }
-	MM log --account lee@example.test | grep -Eq "resumed after an interruption: 0 of [1-9]" ||
-		{ MM log --account lee@example.test; return 1; }
 	verify lee@example.test || return 1
 	same_uids lee@example.test
 }
@@ -266,41 +267,71 @@ t_pop3() {
 	same_uidls pop@example.org
 }
 
-# The notice (or any mail) in NEW's INBOX before the first round: INBOX
-# keeps NEW's UIDVALIDITY, said in the events; the other folders keep
-# OLD's; nothing doubled, nothing lost.
-t_collision() {
-	imap_new col@example.test '
+# The notice (or any mail) in NEW's INBOX before the first round: it is
+# moved aside while OLD's messages go in, so INBOX gets OLD's UIDVALIDITY,
+# and back after, above OLD's UIDs; OLD's message under a UID NEW had
+# given already (UID 1) gets a new one, counted. Nothing doubled or lost;
+# a kill -9 while the notice is aside brings it back at the rerun.
+notice() {
+	imap_new "$1" '
 m.append("INBOX", None, None, b"Subject: your mailbox is being moved\r\nMessage-ID: <notice@example.test>\r\n\r\nnotice\r\n")
+'
+}
+collided() { # USER: INBOX as on OLD but OLD's UID 1 moved, the notice once
+	snap_old "$1" && snap_new "$1" || return 1
+	"$PYTHON" - "$MM_DIR/$1.old.snap" "$MM_DIR/$1.new.snap" <<-'EOP' || return 1
+	import json, sys
+	o, n = (json.load(open(f))["INBOX"] for f in sys.argv[1:3])
+	assert o["uidvalidity"] == n["uidvalidity"], (o["uidvalidity"], n["uidvalidity"])
+	assert len(n["uids"]) == len(o["uids"]) + 1, (len(n["uids"]), len(o["uids"]))
+	assert all(n["uids"].get(u) == f for u, f in o["uids"].items() if u != "1"), (o, n)
+	assert "1" not in n["uids"] and min(map(int, n["uids"])) >= 2, n
+	EOP
+	imap_new "$1" '
+m.select("INBOX", readonly=True)
+assert len(m.search(None, "HEADER", "Message-ID", "<notice@example.test>")[1][0].split()) == 1
+assert m.list("\"\"", "mailmigrate-parked*")[1] in ([None], []), m.list("\"\"", "mailmigrate-parked*")
 ' || return 1
+	# Every OLD message once (the notice aside), byte for byte.
+	verify "$1" --extra-folders-ok >"$MM_DIR/$1.verify" 2>&1
+	n=$(grep -c "^  " "$MM_DIR/$1.verify")
+	x=$(grep -c "^  folder INBOX: extra message" "$MM_DIR/$1.verify")
+	[ "$n" = 1 ] && [ "$x" = 1 ] || { cat "$MM_DIR/$1.verify"; return 1; }
+}
+t_collision() {
+	notice col@example.test || return 1
 	add col@example.test || return 1
 	run_once || return 1
 	[ "$(state col@example.test)" = copied ] || { echo "col not copied"; return 1; }
-	MM log --account col@example.test | grep -q "UIDVALIDITY of INBOX not kept: NEW's INBOX already holds 1 messages" ||
-		{ MM log --account col@example.test; return 1; }
-	grep -q "col@example.test: copied: .*UIDVALIDITY kept but in 1 folders" "$MM_DIR/mailmigrated.log" ||
-		{ grep col "$MM_DIR/mailmigrated.log"; return 1; }
+	MM log --account col@example.test >"$MM_DIR/col.log"
+	grep -q "NEW's INBOX held 1 messages of its own: moved aside" "$MM_DIR/col.log" &&
+		grep -q "1 messages of NEW's own back in INBOX, above OLD's UIDs" "$MM_DIR/col.log" &&
+		grep -q "1 messages of INBOX got new UIDs on NEW" "$MM_DIR/col.log" ||
+		{ cat "$MM_DIR/col.log"; return 1; }
+	grep -q "col@example.test: copied: .*OLD's UIDs kept but 1 (given new ones), UIDVALIDITY kept but in 0 folders" \
+		"$MM_DIR/mailmigrated.log" || { grep col "$MM_DIR/mailmigrated.log"; return 1; }
 	same_uids col@example.test --skip INBOX || return 1
-	snap_old col@example.test && snap_new col@example.test || return 1
-	"$PYTHON" - "$MM_DIR/col@example.test.old.snap" "$MM_DIR/col@example.test.new.snap" <<-'EOP'
-	import json, sys
-	o, n = (json.load(open(f))["INBOX"] for f in sys.argv[1:3])
-	assert len(n["uids"]) == len(o["uids"]) + 1, (len(n["uids"]), len(o["uids"]))
-	EOP
-	imap_new col@example.test '
-m.select("INBOX", readonly=True)
-assert len(m.search(None, "HEADER", "Message-ID", "<notice@example.test>")[1][0].split()) == 1
-' || return 1
-	# Every OLD message once (the notice aside), byte for byte; a second
-	# round changes nothing.
-	verify col@example.test >"$MM_DIR/col.verify" 2>&1
-	n=$(grep -c "^  " "$MM_DIR/col.verify")
-	x=$(grep -c "^  folder INBOX: extra message" "$MM_DIR/col.verify")
-	[ "$n" = 1 ] && [ "$x" = 1 ] || { cat "$MM_DIR/col.verify"; return 1; }
+	collided col@example.test || return 1
 	MM sync col@example.test >/dev/null || return 1
 	run_once || return 1
 	grep -q "col@example.test: copied: 0 messages" "$MM_DIR/mailmigrated.log" ||
 		{ grep col "$MM_DIR/mailmigrated.log"; return 1; }
+	collided col@example.test
+}
+t_collision_crash() {
+	notice cod@example.test || return 1
+	add cod@example.test || return 1
+	: >"$MM_DIR/crash"
+	MAILMIGRATED_CRASH_AFTER_APPEND=$MM_DIR/crash run_once
+	[ ! -e "$MM_DIR/crash" ] || { echo "the crash point was not reached"; return 1; }
+	imap_new cod@example.test '
+assert m.list("\"\"", "mailmigrate-parked*")[1] not in ([None], []), "nothing parked at the crash"
+' || return 1
+	run_once || return 1
+	[ "$(state cod@example.test)" = copied ] || { echo "cod not copied"; return 1; }
+	MM log --account cod@example.test | grep -q "1 messages of NEW's own back in INBOX" ||
+		{ MM log --account cod@example.test; return 1; }
+	collided cod@example.test
 }
 
 check "identity kept: UIDVALIDITY, UIDs, flags, POP3 UIDLs as on OLD" t_identity
@@ -309,5 +340,6 @@ check "a UID taken on NEW: a new one, counted and reported" t_renumbered
 check "kill -9 after NEW took a batch: resumed, no duplicate" t_crash
 check "kill -9 of doveadm mid-batch: nothing missing, nothing twice" t_kill_doveadm
 check "POP3 source: UIDLs kept, bodies byte for byte" t_pop3
-check "mail in NEW's INBOX first: reported, nothing doubled or lost" t_collision
+check "mail in NEW's INBOX first: moved above, OLD's UIDVALIDITY kept, counted" t_collision
+check "kill -9 while NEW's own mail is aside: back at the rerun, once" t_collision_crash
 mm_done
