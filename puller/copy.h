@@ -35,8 +35,9 @@
  *	make every copied UID a new one; it is raised after instead. What
  *	the copy does with mail NEW already holds:
  *	- a folder NEW holds messages in at the first round (the notice, a
- *	  delivery, the user's own mail), under another UIDVALIDITY: those
- *	  messages are moved aside (target move_all into
+ *	  delivery, the user's own mail), under another UIDVALIDITY, none of
+ *	  them one of OLD's (copy_new_holds_old()): those messages are
+ *	  moved aside (target move_all into
  *	  "mailmigrate-parked/<folder>"), the folder, empty now, gets OLD's
  *	  UIDVALIDITY, OLD's messages go in, and NEW's own come back after,
  *	  above OLD's UIDNEXT (copy_identity(), copy_identity_done()). The
@@ -45,9 +46,11 @@
  *	  inside one move may leave one of NEW's own twice, never OLD's).
  *	  OLD's UIDs below the UIDNEXT NEW had (the notice's UID 1) cannot
  *	  be had: those messages get new ones, counted.
- *	- a folder still holding mail under another UIDVALIDITY (mail
- *	  arrived between the move and the change, or a folder OLD
- *	  renumbered since the last round): NEW's UIDVALIDITY stays, an
+ *	- a folder still holding mail under another UIDVALIDITY (one of
+ *	  OLD's messages among it: a copy the store forgot after a reset or
+ *	  an earlier run with the imap target; mail that arrived between
+ *	  the move and the change; a folder OLD renumbered since the last
+ *	  round): NEW's UIDVALIDITY stays, an
  *	  event says so, and it is copied as to the imap target (new UIDs,
  *	  matched by Message-ID, size and date); counted in the summary.
  *	- a UID taken on a kept folder (a delivery between rounds took the

@@ -60,17 +60,46 @@ static char *copy_parked_name(const struct copy *c, const char *target)
 			   c->mdst.separator : '/', target);
 }
 
+/* Does NEW's selected folder hold one of the selected OLD folder's
+ * messages (by Message-ID, size and date)? A copy the store forgot (a
+ * reset, an earlier copy with the imap target) is not NEW's own mail:
+ * moved aside and back, it would be there twice. */
+static int copy_new_holds_old(struct copy *c, int *holds_r, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct copy_list l = { 0 };
+	int ret;
+
+	*holds_r = 0;
+	if (copy_load_seen(c, 1, fail_r, error_r) < 0)
+		return -1;
+	ret = c->sdrv->list_messages(c->src, 1, DRIVER_WANT_MESSAGE_ID, copy_collect,
+				     &l, fail_r, error_r);
+	for (size_t i = 0; ret == 0 && !*holds_r && i < l.count; i++)
+		*holds_r = copy_match_seen(c, l.msgs[i].size, l.msgs[i].internaldate,
+					   copy_message_id_hash(l.msgs[i].message_id)) != 0;
+	copy_list_free(&l);
+	mm_free(&c->seen);
+	c->seen_count = 0;
+	return ret;
+}
+
 /* A target keeping OLD's identity (dovecot): give the folder OLD's
- * UIDVALIDITY before its messages, where NEW allows it (the folder is
- * new or empty there, or has it already). A folder holding messages
- * under another UIDVALIDITY (mail delivered or put there before the
- * first round, a folder OLD renumbered since) keeps NEW's: said in
- * the events once, and copied as to the imap target, with new UIDs.
+ * UIDVALIDITY before its messages (copy(3h), IDENTITY). NEW's own mail
+ * in a folder new to the store (the notice, a delivery) is moved aside
+ * first, to come back after OLD's (copy_identity_done()). A folder
+ * still holding messages under another UIDVALIDITY (one of OLD's among
+ * them, copied before the store forgot it; a folder OLD renumbered
+ * since) keeps NEW's: said in the events once, and copied as to the
+ * imap target, matched, with new UIDs.
  * *tst becomes NEW's folder status; c->keep says whether UIDs are
- * asked for. known: the store knows the folder from an earlier round. */
+ * asked for. known: the store knows the folder from an earlier round
+ * under this UIDVALIDITY; new_folder: the store has no record of it. NEW's
+ * own mail is moved aside only in a folder new to the store that holds
+ * none of OLD's messages. */
 static int copy_identity(struct copy *c, const char *folder, const char *target,
 			 const struct driver_folder_status *sst,
-			 struct driver_folder_status *tst, int known,
+			 struct driver_folder_status *tst, int known, int new_folder,
 			 enum stream_fail *fail_r, const char **error_r)
 {
 	struct driver_folder_status st;
@@ -78,7 +107,15 @@ static int copy_identity(struct copy *c, const char *folder, const char *target,
 	c->keep = 0;
 	if (c->sdrv == &source_driver_pop3)
 		return 0;	/* no UIDs on OLD: the UIDLs are kept instead */
-	if (tst->uidvalidity != sst->uidvalidity && !known && tst->exists > 0 &&
+	if (tst->uidvalidity != sst->uidvalidity && new_folder && tst->exists > 0 &&
+	    c->tdrv->move_all != NULL) {
+		int holds;
+
+		if (copy_new_holds_old(c, &holds, fail_r, error_r) < 0)
+			return -1;
+		new_folder = !holds;
+	}
+	if (tst->uidvalidity != sst->uidvalidity && new_folder && tst->exists > 0 &&
 	    c->tdrv->move_all != NULL) {
 		/* NEW's own mail (the notice, a delivery): aside while OLD's
 		 * goes in, back above OLD's UIDs after (copy_identity_done). */
@@ -189,7 +226,8 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		return copy_store_fail(fail_r, error_r, error);
 	if (c->tdrv->set_identity != NULL &&
 	    copy_identity(c, f->name, target, &sst, &tst, ret == 0 &&
-			  rec.uidvalidity == sst.uidvalidity, fail_r, error_r) < 0) {
+			  rec.uidvalidity == sst.uidvalidity, ret == STORE_NOTFOUND,
+			  fail_r, error_r) < 0) {
 		store_folder_clear(&rec);
 		return -1;
 	}

@@ -86,6 +86,7 @@ adduser kim@example.test 150 12
 adduser lee@example.test 150 13
 adduser col@example.test 20 14
 adduser cod@example.test 30 16 --inbox-only
+adduser dup@example.test 10 17 --inbox-only
 adduser pop@example.org 30 15 --inbox-only
 MM init >/dev/null || fail "init failed"
 
@@ -132,8 +133,10 @@ imap_new() { # USER PYTHON: run PYTHON with m logged in to NEW as USER
 	m.logout()
 	EOP
 }
-imap_old() { # USER PYTHON
-	"$PYTHON" - "$OLD_IP" "$1" "$MM_DIR/$1.pw" "$2" <<-'EOP'
+imap_old() { # USER PYTHON [ARG...]: sys.argv[5:] the ARGs
+	u=$1 c=$2
+	shift 2
+	"$PYTHON" - "$OLD_IP" "$u" "$MM_DIR/$u.pw" "$c" "$@" <<-'EOP'
 	import imaplib, sys
 	host, user, pwf, code = sys.argv[1:5]
 	m = imaplib.IMAP4(host)
@@ -316,6 +319,12 @@ t_collision() {
 	run_once || return 1
 	grep -q "col@example.test: copied: 0 messages" "$MM_DIR/mailmigrated.log" ||
 		{ grep col "$MM_DIR/mailmigrated.log"; return 1; }
+	collided col@example.test || return 1
+	# The store forgets the copy (reset): matched on NEW, nothing moved
+	# aside or copied twice.
+	MM reset col@example.test >/dev/null || return 1
+	run_once || return 1
+	[ "$(state col@example.test)" = copied ] || { echo "col not copied after reset"; return 1; }
 	collided col@example.test
 }
 t_collision_crash() {
@@ -334,6 +343,31 @@ assert m.list("\"\"", "mailmigrate-parked*")[1] not in ([None], []), "nothing pa
 	collided cod@example.test
 }
 
+# One of OLD's messages already on NEW under NEW's UIDVALIDITY (a copy
+# the store forgot: an earlier run with the imap target, a reset): not
+# NEW's own mail, so nothing is moved aside; INBOX keeps NEW's
+# UIDVALIDITY, said in the events, and the copy is matched, not doubled.
+t_new_holds_old() {
+	imap_old dup@example.test '
+m.select("INBOX", readonly=True)
+data = m.uid("FETCH", "1", "(INTERNALDATE BODY.PEEK[])")[1]
+date = imaplib.Internaldate2tuple(data[0][0])
+n = imaplib.IMAP4(sys.argv[5])
+mpw = open(sys.argv[7]).read().strip()
+n.authenticate("PLAIN", lambda _: ("%s\0%s\0%s" % (user, sys.argv[6], mpw)).encode())
+assert n.append("INBOX", None, imaplib.Time2Internaldate(date), data[0][1])[0] == "OK"
+n.logout()
+' "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" || return 1
+	add dup@example.test || return 1
+	run_once || return 1
+	[ "$(state dup@example.test)" = copied ] || { echo "dup not copied"; return 1; }
+	MM log --account dup@example.test >"$MM_DIR/dup.log"
+	grep -q "UIDVALIDITY of INBOX not kept: NEW's INBOX already holds 1 messages" "$MM_DIR/dup.log" ||
+		{ cat "$MM_DIR/dup.log"; return 1; }
+	if grep -q "moved aside" "$MM_DIR/dup.log"; then cat "$MM_DIR/dup.log"; return 1; fi
+	verify dup@example.test --extra-folders-ok
+}
+
 check "identity kept: UIDVALIDITY, UIDs, flags, POP3 UIDLs as on OLD" t_identity
 check "a later round: flag changes and a new message keep it so" t_round
 check "a UID taken on NEW: a new one, counted and reported" t_renumbered
@@ -342,4 +376,5 @@ check "kill -9 of doveadm mid-batch: nothing missing, nothing twice" t_kill_dove
 check "POP3 source: UIDLs kept, bodies byte for byte" t_pop3
 check "mail in NEW's INBOX first: moved above, OLD's UIDVALIDITY kept, counted" t_collision
 check "kill -9 while NEW's own mail is aside: back at the rerun, once" t_collision_crash
+check "one of OLD's messages on NEW already: matched, nothing moved aside" t_new_holds_old
 mm_done
