@@ -15,114 +15,64 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/un.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cli_preflight.h"
 #include "driver.h"
 #include "mm_alloc.h"
 #include "netstring.h"
+#include "spawn.h"
 #include "stream.h"
 
 #define PREFLIGHT_CMD_MAX_OUTPUT (256 * 1024)
 #define PREFLIGHT_CMD_TIMEOUT_MS 10000
 #define PREFLIGHT_RELAY_TIMEOUT_MS 5000
 
-/* Run argv (no shell), its stdout and stderr into out (bounded, NUL-
- * terminated). 0 with *status_r (a waitpid status), or -1 with errno
- * (ENOENT: not installed; ETIMEDOUT; E2BIG: too much output). */
-static int preflight_cmd(char *const argv[], char *out, size_t size, int *status_r)
+/* Run argv (no shell, PATH searched), its stdout and stderr into out
+ * (bounded, NUL-terminated). 0 with *exit_r (its exit status, -1 when
+ * killed by a signal), or -1 with errno (ENOENT: not installed;
+ * ETIMEDOUT; E2BIG: too much output). */
+static int preflight_cmd(char *const argv[], char *out, size_t size, int *exit_r)
 {
-	int outp[2], errp[2], err = 0, status = 0;
-	size_t used = 0;
-	ssize_t n;
-	pid_t pid;
-	struct timespec start, now;
+	struct spawn_opts o = { .argv = argv, .envp = environ, .path_search = 1,
+				.out = SPAWN_OUT_CAPTURE, .err = SPAWN_OUT_MERGE,
+				.out_max = size - 1, .overflow = SPAWN_OVERFLOW_KILL,
+				.timeout_ms = PREFLIGHT_CMD_TIMEOUT_MS };
+	struct spawn_result r;
+	const char *step;
+	int err = 0;
 
-	if (pipe2(outp, O_CLOEXEC) < 0)
+	*exit_r = -1;
+	if (spawn_run(&o, &r, &step) < 0)
 		return -1;
-	if (pipe2(errp, O_CLOEXEC) < 0) {
-		close(outp[0]);
-		close(outp[1]);
-		return -1;
+	memcpy(out, r.out, r.out_len + 1);
+	switch (r.end) {
+	case SPAWN_END_EXITED:
+		*exit_r = r.code;
+		break;
+	case SPAWN_END_SIGNALED:
+		*exit_r = -1;
+		break;
+	case SPAWN_END_TIMEOUT:
+		err = ETIMEDOUT;
+		break;
+	case SPAWN_END_OVERFLOW:
+		err = E2BIG;
+		break;
+	case SPAWN_END_NOT_RUN:
+	case SPAWN_END_NO_STATUS:
+		err = r.code;
+		break;
 	}
-	fflush(stdout);
-	pid = fork();
-	if (pid < 0) {
-		err = errno;
-		close(outp[0]);
-		close(outp[1]);
-		close(errp[0]);
-		close(errp[1]);
-		errno = err;
-		return -1;
-	}
-	if (pid == 0) {
-		int fd = open("/dev/null", O_RDONLY);
-
-		if (fd >= 0)
-			dup2(fd, STDIN_FILENO);
-		dup2(outp[1], STDOUT_FILENO);
-		dup2(outp[1], STDERR_FILENO);
-		execvp(argv[0], argv);
-		err = errno;
-		(void)write(errp[1], &err, sizeof(err));
-		_exit(127);
-	}
-	close(outp[1]);
-	close(errp[1]);
-	clock_gettime(CLOCK_MONOTONIC, &start);
-	for (;;) {
-		struct pollfd p = { outp[0], POLLIN, 0 };
-		long spent;
-
-		clock_gettime(CLOCK_MONOTONIC, &now);
-		spent = (now.tv_sec - start.tv_sec) * 1000 +
-			(now.tv_nsec - start.tv_nsec) / 1000000;
-		if (spent >= PREFLIGHT_CMD_TIMEOUT_MS) {
-			err = ETIMEDOUT;
-			break;
-		}
-		if (poll(&p, 1, (int)(PREFLIGHT_CMD_TIMEOUT_MS - spent)) < 0) {
-			if (errno == EINTR)
-				continue;
-			err = errno;
-			break;
-		}
-		if (used + 1 >= size) {
-			err = E2BIG;
-			break;
-		}
-		n = read(outp[0], out + used, size - used - 1);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
-			break;
-		used += (size_t)n;
-	}
-	out[used] = '\0';
-	if (err != 0)
-		kill(pid, SIGKILL);
-	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
-		;
-	/* exec failed: the child said why. */
-	if (err == 0 && read(errp[0], &err, sizeof(err)) != (ssize_t)sizeof(err))
-		err = 0;
-	close(outp[0]);
-	close(errp[0]);
+	spawn_result_clear(&r);
 	if (err != 0) {
 		errno = err;
 		return -1;
 	}
-	*status_r = status;
 	return 0;
 }
 
@@ -142,9 +92,9 @@ static int preflight_tool(struct preflight *pf, const struct preflight_check *ch
 			  char *const argv[], const char *what_to_set, char *out, size_t size)
 {
 	char line[300];
-	int status;
+	int code;
 
-	if (preflight_cmd(argv, out, size, &status) < 0) {
+	if (preflight_cmd(argv, out, size, &code) < 0) {
 		if (errno == ENOENT)
 			preflight_report(pf, check, NULL, PREFLIGHT_WARNING,
 					 "run preflight on the NEW host, where it is "
@@ -155,7 +105,7 @@ static int preflight_tool(struct preflight *pf, const struct preflight_check *ch
 					 "%s: %s", argv[0], strerror(errno));
 		return -1;
 	}
-	if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+	if (code != 0) {
 		preflight_report(pf, check, NULL, PREFLIGHT_WARNING, what_to_set,
 				 "%s %s %s failed: %s", argv[0], argv[1], argv[2],
 				 preflight_first_line(out, line, sizeof(line)));

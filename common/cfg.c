@@ -43,6 +43,7 @@
 #include <unistd.h>
 
 #include "cfg.h"
+#include "error.h"
 #include "linereader.h"
 #include "log.h"
 #include "mm_alloc.h"
@@ -244,12 +245,10 @@ struct cfg_parser {
 	size_t cur;		/* current domain index, CFG_NONE: global */
 	size_t domains_alloc;
 	size_t *sorted;		/* domain indices sorted by name */
+	const char *error;	/* the failure, error(3h) */
 	unsigned long global_seen[CFG_NKEYS(cfg_global_keys)];
 	unsigned long domain_seen[CFG_NKEYS(cfg_domain_keys)];
 };
-
-static char cfg_errbuf[8192];
-static char cfg_reason[512];
 
 /* Quote untrusted text for a message: escaped, truncated, in buf. */
 static const char *cfg_show(char *buf, size_t bufsize, const char *text)
@@ -257,9 +256,9 @@ static const char *cfg_show(char *buf, size_t bufsize, const char *text)
 	return log_printable(buf, bufsize, text, strlen(text));
 }
 
-/* Format "NAME:LINE: text" into the error buffer; returns -1. */
+/* The failure: "NAME:LINE: text" (error(3h)); returns -1. */
 static int __attribute__((format(printf, 3, 4)))
-cfg_fail(const struct cfg_parser *p, unsigned long line, const char *fmt, ...)
+cfg_fail(struct cfg_parser *p, unsigned long line, const char *fmt, ...)
 {
 	char msg[2048];
 	va_list ap;
@@ -267,20 +266,19 @@ cfg_fail(const struct cfg_parser *p, unsigned long line, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s:%lu: %s", p->name, line, msg);
+	p->error = error_setf("%s:%lu: %s", p->name, line, msg);
 	return -1;
 }
 
-/* Set the reason for a bad value (static); returns -1. */
+/* Set the reason for a bad value (error(3h)); returns -1. */
 static int __attribute__((format(printf, 2, 3)))
 cfg_bad(const char **reason_r, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(cfg_reason, sizeof(cfg_reason), fmt, ap);
+	*reason_r = error_vsetf(fmt, ap);
 	va_end(ap);
-	*reason_r = cfg_reason;
 	return -1;
 }
 
@@ -517,7 +515,6 @@ static int cfg_parse_u64(const char *text, uint64_t *value_r, size_t *used_r)
 /* "123", "64K", "100M", "4G" (powers of 1024) into *value_r. */
 int cfg_parse_size(const char *text, uint64_t *value_r, const char **error_r)
 {
-	static char errbuf[160];
 	char show[CFG_SHOW_MAX];
 	uint64_t value, mult;
 	size_t used;
@@ -531,11 +528,9 @@ int cfg_parse_size(const char *text, uint64_t *value_r, const char **error_r)
 		return -1;
 	}
 	if (used == 0) {
-		snprintf(errbuf, sizeof(errbuf), "'%s' is not a size (use a "
-			 "number with an optional K, M or G)",
-			 cfg_show(show, sizeof(show), text));
-		*error_r = errbuf;
-		return -1;
+		return error_failf(error_r, "'%s' is not a size (use a "
+				   "number with an optional K, M or G)",
+				   cfg_show(show, sizeof(show), text));
 	}
 	switch (text[used]) {
 	case '\0':
@@ -555,10 +550,8 @@ int cfg_parse_size(const char *text, uint64_t *value_r, const char **error_r)
 		break;
 	}
 	if (mult == 0 || (mult > 1 && text[used + 1] != '\0')) {
-		snprintf(errbuf, sizeof(errbuf), "bad size suffix '%s' (use K, M "
-			 "or G)", cfg_show(show, sizeof(show), text + used));
-		*error_r = errbuf;
-		return -1;
+		return error_failf(error_r, "bad size suffix '%s' (use K, M "
+				   "or G)", cfg_show(show, sizeof(show), text + used));
 	}
 	if (value > UINT64_MAX / mult) {
 		*error_r = "size too large";
@@ -1301,7 +1294,7 @@ static int cfg_parser_done(struct cfg_parser *p, int ret, struct cfg **cfg_r,
 		ret = cfg_parse_finish(p);
 	mm_free(&p->sorted);
 	if (ret < 0) {
-		*error_r = cfg_errbuf;
+		*error_r = p->error != NULL ? p->error : "invalid configuration";
 		cfg_free(&p->cfg);
 		return -1;
 	}
@@ -1319,12 +1312,9 @@ int cfg_load(const char *path, struct cfg **cfg_r, const char **error_r)
 	int fd, ret = 0;
 
 	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-	if (fd < 0) {
-		snprintf(cfg_errbuf, sizeof(cfg_errbuf), "cannot read %s: %s", path,
-			 strerror(errno));
-		*error_r = cfg_errbuf;
-		return -1;
-	}
+	if (fd < 0)
+		return error_failf(error_r, "cannot read %s: %s", path,
+				   strerror(errno));
 	cfg_parser_init(&p, path);
 	lr = linereader_new(fd, CFG_MAX_LINE);
 	while (ret == 0) {
@@ -1334,7 +1324,7 @@ int cfg_load(const char *path, struct cfg **cfg_r, const char **error_r)
 		if (st == LINEREADER_EOF)
 			break;
 		if (st == LINEREADER_ERROR) {
-			snprintf(cfg_errbuf, sizeof(cfg_errbuf), "cannot read %s: %s",
+			p.error = error_setf("cannot read %s: %s",
 				 path, strerror(errno));
 			ret = -1;
 		} else if (st == LINEREADER_TOOLONG) {
@@ -1428,12 +1418,11 @@ static int cfg_name_from(const struct cfg_domain *dom, const char *key,
 	size_t len = strlen(name);
 
 	if (len == 0 || len > CFG_LOGIN_MAX || len >= size) {
-		snprintf(cfg_errbuf, sizeof(cfg_errbuf), "%s: %s '%s' "
-			 "of [domain %s] gives %s login name (at most %d "
-			 "bytes)", account, key, template, dom->name,
-			 len == 0 ? "an empty" : "too long a", CFG_LOGIN_MAX);
+		*error_r = error_setf("%s: %s '%s' of [domain %s] gives %s login "
+				      "name (at most %d bytes)", account, key,
+				      template, dom->name, len == 0 ? "an empty" :
+				      "too long a", CFG_LOGIN_MAX);
 		mm_free(&name);
-		*error_r = cfg_errbuf;
 		return -1;
 	}
 	memcpy(buf, name, len + 1);

@@ -178,8 +178,8 @@ const char *cfg_path(const char *cli_path);
 /* Read and check the file at path.
  * @param path	the file
  * @param cfg_r	on success, the caller owns it (cfg_free())
- * @param error_r	on failure, "FILE:LINE: text" in a static buffer
- *		valid until the next cfg_ call
+ * @param error_r	on failure, "FILE:LINE: text", kept as error(3h)
+ *		says
  * @return 0 or -1 */
 int cfg_load(const char *path, struct cfg **cfg_r, const char **error_r);
 

@@ -32,15 +32,14 @@
 #include <openssl/rand.h>
 
 #include "crypto.h"
+#include "error.h"
 #include "mm_alloc.h"
 
 #define CRYPTO_SEAL_VERSION 1
 #define CRYPTO_SEAL2_VERSION 2
 #define CRYPTO_SEAL2_INFO "mailmigrate seal v2"
 
-static char crypto_errbuf[512];
-
-/* Format an error into the module's static buffer. */
+/* Format an error (error(3h)). */
 static int crypto_fail(const char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static int crypto_fail(const char **error_r, const char *fmt, ...)
@@ -48,9 +47,8 @@ static int crypto_fail(const char **error_r, const char *fmt, ...)
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(crypto_errbuf, sizeof(crypto_errbuf), fmt, ap);
+	*error_r = error_vsetf(fmt, ap);
 	va_end(ap);
-	*error_r = crypto_errbuf;
 	return -1;
 }
 

@@ -28,6 +28,7 @@
 #include <openssl/ssl.h>
 #include <openssl/x509v3.h>
 
+#include "error.h"
 #include "mm_alloc.h"
 #include "stream.h"
 
@@ -47,8 +48,6 @@ struct stream {
 	uint64_t bytes_in, bytes_out;
 };
 
-static char stream_errbuf[STREAM_ERROR_MAX];
-
 int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,
 		 const char **error_r, const char *fmt, ...)
 {
@@ -59,9 +58,8 @@ int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,
 	va_start(ap, fmt);
 	vsnprintf(buf, sizeof(buf), fmt, ap);
 	va_end(ap);
-	memcpy(stream_errbuf, buf, sizeof(buf));
 	*fail_r = fail;
-	*error_r = stream_errbuf;
+	*error_r = error_setf("%s", buf);
 	return -1;
 }
 

@@ -55,9 +55,9 @@ const char *stream_fail_name(enum stream_fail fail);
 /* Errors are at most this long, including the NUL. */
 #define STREAM_ERROR_MAX 1024
 
-/* Classify and describe a failure: *fail_r = fail, *error_r a static
- * buffer (valid until the next failure anywhere in this process) with
- * the formatted text; returns -1. An argument may be a previous error:
+/* Classify and describe a failure: *fail_r = fail, *error_r the
+ * formatted text (at most STREAM_ERROR_MAX - 1 bytes), kept as error(3h)
+ * says; returns -1. An argument may be a previous error:
  * the text is formatted before it is stored. Every driver and client
  * reports its failures through this. */
 int stream_failf(enum stream_fail *fail_r, enum stream_fail fail,

@@ -132,6 +132,24 @@ static int import_box_status(struct import_box *ibox,
 	return 0;
 }
 
+/* The selected folder's status, outside a batch (IDENTITY and STATE);
+ * -1 when there is none, answered. */
+static int import_box_settled(struct import_box *ibox,
+			      struct mailbox_status *status_r)
+{
+	if (ibox->box == NULL || import_box_in_batch(ibox)) {
+		import_answer_no(IMPORT_CLASS_FINAL, ibox->box == NULL ?
+				 "no folder: FOLDER first" :
+				 "a batch is open: COMMIT or ABORT it first");
+		return -1;
+	}
+	if (import_box_status(ibox, status_r) < 0) {
+		import_box_fail(ibox, "sync failed", 0);
+		return -1;
+	}
+	return 0;
+}
+
 void import_box_folder(struct import_box *ibox, const char *name,
 		       const char *special_use)
 {
@@ -198,16 +216,8 @@ void import_box_identity(struct import_box *ibox, uint32_t uidvalidity,
 	struct mailbox_status status;
 	struct mailbox_update update;
 
-	if (ibox->box == NULL || import_box_in_batch(ibox)) {
-		import_answer_no(IMPORT_CLASS_FINAL, ibox->box == NULL ?
-				 "no folder: FOLDER first" :
-				 "a batch is open: COMMIT or ABORT it first");
+	if (import_box_settled(ibox, &status) < 0)
 		return;
-	}
-	if (import_box_status(ibox, &status) < 0) {
-		import_box_fail(ibox, "sync failed", 0);
-		return;
-	}
 	if (uidvalidity != 0 && uidvalidity != status.uidvalidity &&
 	    status.messages > 0) {
 		import_answer_no(IMPORT_CLASS_FINAL, t_strdup_printf(
@@ -400,16 +410,8 @@ void import_box_state(struct import_box *ibox, uint32_t from_uid,
 	uoff_t size;
 	unsigned int n = 0;
 
-	if (ibox->box == NULL || import_box_in_batch(ibox)) {
-		import_answer_no(IMPORT_CLASS_FINAL, ibox->box == NULL ?
-				 "no folder: FOLDER first" :
-				 "a batch is open: COMMIT or ABORT it first");
+	if (import_box_settled(ibox, &status) < 0)
 		return;
-	}
-	if (import_box_status(ibox, &status) < 0) {
-		import_box_fail(ibox, "sync failed", 0);
-		return;
-	}
 	t = mailbox_transaction_begin(ibox->box, 0, "mailmigrate-import state");
 	mail = mail_alloc(t, MAIL_FETCH_FLAGS | MAIL_FETCH_VIRTUAL_SIZE, NULL);
 	mailbox_get_seq_range(ibox->box, from_uid == 0 ? 1 : from_uid,

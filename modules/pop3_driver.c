@@ -29,6 +29,7 @@
 
 #include "driver.h"
 #include "mail_header.h"
+#include "maildate.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "pop3_client.h"
@@ -235,85 +236,16 @@ static int pop3_driver_list_messages(struct driver_conn *conn, uint32_t first_ui
 
 /* --- dates from headers --------------------------------------------------- */
 
-static const char *const pop3_months[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-};
-
-/* The offset in minutes of an RFC 5322 zone ("+0100", "GMT", "EST"). */
-static int pop3_zone(const char *z, int *minutes_r)
-{
-	static const struct {
-		const char *name;
-		int minutes;
-	} zones[] = {
-		{ "UT", 0 }, { "UTC", 0 }, { "GMT", 0 }, { "Z", 0 },
-		{ "EST", -300 }, { "EDT", -240 }, { "CST", -360 }, { "CDT", -300 },
-		{ "MST", -420 }, { "MDT", -360 }, { "PST", -480 }, { "PDT", -420 },
-	};
-
-	if ((z[0] == '+' || z[0] == '-') && isdigit((unsigned char)z[1]) &&
-	    isdigit((unsigned char)z[2]) && isdigit((unsigned char)z[3]) &&
-	    isdigit((unsigned char)z[4])) {
-		int hhmm = atoi(z + 1);
-
-		*minutes_r = (z[0] == '-' ? -1 : 1) * ((hhmm / 100) * 60 + hhmm % 100);
-		return 0;
-	}
-	for (size_t i = 0; i < sizeof(zones) / sizeof(zones[0]); i++) {
-		size_t n = strlen(zones[i].name);
-
-		if (strncasecmp(z, zones[i].name, n) == 0 &&
-		    !isalpha((unsigned char)z[n])) {
-			*minutes_r = zones[i].minutes;
-			return 0;
-		}
-	}
-	*minutes_r = 0;	/* RFC 5322 4.3: unknown zones are +0000 */
-	return 0;
-}
-
 /* An RFC 5322 date ("Tue, 15 Nov 1994 08:12:31 +0100") as an IMAP
- * date-time ("15-Nov-1994 08:12:31 +0100"); 0, or -1 if it is none. */
+ * date-time ("15-Nov-1994 08:12:31 +0100"); 0, or -1 if it is none.
+ * Not before 1970: what NEW's APPEND takes. */
 int pop3_date_to_imap(const char *text, char *out, size_t size)
 {
-	char mon[4] = "", zone[16] = "";
-	int day, year, hh, mm, ss = 0, minutes, n = 0, month = -1;
-	const char *p = text;
+	struct maildate d;
 
-	while (isspace((unsigned char)*p))
-		p++;
-	/* An optional day name. */
-	if (isalpha((unsigned char)*p)) {
-		while (isalpha((unsigned char)*p))
-			p++;
-		while (*p == ',' || isspace((unsigned char)*p))
-			p++;
-	}
-	if (sscanf(p, "%d %3s %d %d:%d%n", &day, mon, &year, &hh, &mm, &n) != 5)
+	if (maildate_parse_rfc5322(text, &d) < 0 || d.year < 1970)
 		return -1;
-	p += n;
-	if (*p == ':') {
-		if (sscanf(p, ":%d%n", &ss, &n) != 1)
-			return -1;
-		p += n;
-	}
-	while (isspace((unsigned char)*p))
-		p++;
-	snprintf(zone, sizeof(zone), "%.15s", p);
-	for (int i = 0; i < 12; i++)
-		if (strcasecmp(mon, pop3_months[i]) == 0)
-			month = i;
-	if (year < 100)
-		year += year < 50 ? 2000 : 1900;	/* RFC 5322 4.3 */
-	/* Only what imap_message_date_valid() takes: "%d" reads signs. */
-	if (month < 0 || day < 1 || day > 31 || year < 1970 || year > 9999 ||
-	    hh < 0 || hh > 23 || mm < 0 || mm > 59 || ss < 0 || ss > 60 ||
-	    pop3_zone(zone, &minutes) < 0 || minutes <= -24 * 60 || minutes >= 24 * 60)
-		return -1;
-	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d %c%02d%02d", day,
-		 pop3_months[month], year, hh, mm, ss > 59 ? 59 : ss,
-		 minutes < 0 ? '-' : '+', abs(minutes) / 60, abs(minutes) % 60);
+	maildate_format_imap(&d, out, size);
 	return 0;
 }
 

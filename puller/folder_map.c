@@ -18,6 +18,7 @@
 #include <strings.h>
 
 #include "driver.h"
+#include "error.h"
 #include "folder_map.h"
 #include "log.h"
 #include "mm_alloc.h"
@@ -46,9 +47,7 @@ struct fm_buf {
 	size_t max;
 };
 
-static char folder_map_errbuf[512];
-
-/* Fill the shared error buffer and return it. */
+/* An error's text (error(3h)). */
 static const char *fm_error(const char *fmt, ...)
 	__attribute__((format(printf, 1, 2)));
 
@@ -56,10 +55,12 @@ static const char *fm_error(const char *fmt, ...)
 {
 	va_list ap;
 
+	const char *text;
+
 	va_start(ap, fmt);
-	vsnprintf(folder_map_errbuf, sizeof(folder_map_errbuf), fmt, ap);
+	text = error_vsetf(fmt, ap);
 	va_end(ap);
-	return folder_map_errbuf;
+	return text;
 }
 
 static void buf_init(struct fm_buf *b, size_t max)

@@ -81,9 +81,9 @@
  *	folder_map name; FOLDER_MAP_MAX_TEXT bytes for a name decoded
  *	from or encoded to modified UTF-7.
  * DIAGNOSTICS
- *	Functions that can fail return -1 with *error_r pointing to a
- *	static buffer, valid until the next folder_map_ call that
- *	fails: one thread only. Errors name the folder (escaped and
+ *	Functions that can fail return -1 with *error_r set, kept as
+ *	error(3h) says (not the errors of modified UTF-7, mutf7(3)'s own
+ *	buffer): one thread only. Errors name the folder (escaped and
  *	truncated, as log_printable()) or the setting and pair.
  */
 #ifndef MM_FOLDER_MAP_H

@@ -153,8 +153,6 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 			 void *ctx, struct puller_verify *v, enum stream_fail *fail_r,
 			 const char **error_r);
 void puller_verify_clear(struct puller_verify *v);
-/* "17-Jul-1996 02:44:25 -0700" as seconds since the epoch; -1 if bad. */
-int64_t puller_parse_date(const char *date);
 
 /* After account's copy (puller_kick.c): end its sessions that NEW
  * proxies to OLD (login_action = proxy), so clients reconnect locally. */

@@ -16,46 +16,27 @@
 #include "config.h"
 
 #include <errno.h>
-#include <fcntl.h>
-#include <signal.h>
 #include <string.h>
-#include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
 #include "puller.h"
+#include "spawn.h"
 
 #define PULLER_KICK_TIMEOUT_S 10
 #define PULLER_DOVEADM "doveadm"
-
-/* Wait for pid up to the timeout; kill it beyond. The exit status, or -1. */
-static int puller_kick_wait(pid_t pid)
-{
-	struct timespec tick = { 0, 50 * 1000 * 1000 };
-	int status;
-
-	for (int i = 0; i < PULLER_KICK_TIMEOUT_S * 20; i++) {
-		pid_t r = waitpid(pid, &status, WNOHANG);
-
-		if (r == pid)
-			return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-		if (r < 0 && errno != EINTR)
-			return -1;
-		nanosleep(&tick, NULL);
-	}
-	kill(pid, SIGKILL);
-	(void)waitpid(pid, &status, 0);
-	return -1;
-}
 
 void puller_kick(struct puller *p, const char *account)
 {
 	const struct cfg_domain *dom;
 	struct store_account acct;
-	const char *at = strchr(account, '@'), *error;
-	int copied, status;
-	pid_t pid;
+	const char *at = strchr(account, '@'), *conf = p->cfg->target_doveadm_config;
+	const char *error, *step;
+	char *argv[7];
+	struct spawn_opts o = { .argv = argv, .envp = environ, .path_search = 1,
+				.timeout_ms = PULLER_KICK_TIMEOUT_S * 1000 };
+	struct spawn_result r;
+	int copied, status, n = 0;
 
 	dom = at != NULL ? cfg_domain_find(p->cfg, at + 1) : NULL;
 	if (dom == NULL || dom->login_action != CFG_LOGIN_PROXY)
@@ -66,30 +47,24 @@ void puller_kick(struct puller *p, const char *account)
 	store_account_clear(&acct);
 	if (!copied)
 		return;
-	pid = fork();
-	if (pid < 0) {
-		log_warning("%s: cannot kick proxied sessions: fork: %s", account,
+	argv[n++] = PULLER_DOVEADM;
+	if (conf != NULL) {
+		argv[n++] = "-c";
+		argv[n++] = (char *)conf;
+	}
+	argv[n++] = "proxy";
+	argv[n++] = "kick";
+	argv[n++] = (char *)account;
+	argv[n] = NULL;
+	if (spawn_run(&o, &r, &step) < 0) {
+		log_warning("%s: cannot kick proxied sessions: %s: %s", account, step,
 			    strerror(errno));
 		return;
 	}
-	if (pid == 0) {
-		const char *conf = p->cfg->target_doveadm_config;
-		int fd = open("/dev/null", O_RDWR);
-
-		if (fd >= 0) {
-			dup2(fd, STDIN_FILENO);
-			dup2(fd, STDOUT_FILENO);
-			dup2(fd, STDERR_FILENO);
-		}
-		if (conf != NULL)
-			execlp(PULLER_DOVEADM, PULLER_DOVEADM, "-c", conf, "proxy",
-			       "kick", account, (char *)NULL);
-		else
-			execlp(PULLER_DOVEADM, PULLER_DOVEADM, "proxy", "kick",
-			       account, (char *)NULL);
-		_exit(127);
-	}
-	status = puller_kick_wait(pid);
+	/* Not run at all is what a shell would say: 127. */
+	status = r.end == SPAWN_END_EXITED ? r.code :
+		 r.end == SPAWN_END_NOT_RUN ? 127 : -1;
+	spawn_result_clear(&r);
 	if (status != 0)
 		log_warning("%s: doveadm proxy kick failed (status %d); its proxied "
 			    "sessions end when the clients disconnect", account, status);

@@ -27,6 +27,7 @@
 #include <time.h>
 
 #include "driver.h"
+#include "maildate.h"
 #include "mm_alloc.h"
 #include "puller.h"
 
@@ -122,37 +123,6 @@ static int verify_failed_one(const struct store_failed *it, void *context)
 	else if (it->uid != 0 && it->uidvalidity == vf->uidvalidity)
 		verify_collect(&m, &vf->items);
 	return 0;
-}
-
-static const char *const verify_months[] = {
-	"Jan", "Feb", "Mar", "Apr", "May", "Jun",
-	"Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
-};
-
-int64_t puller_parse_date(const char *s)
-{
-	char mon[4], sign;
-	int day, year, hh, mm, ss, zone;
-	struct tm tm = { 0 };
-	int64_t t;
-
-	if (sscanf(s, " %d-%3s-%d %d:%d:%d %c%4d", &day, mon, &year, &hh, &mm, &ss,
-		   &sign, &zone) != 8 || (sign != '+' && sign != '-'))
-		return -1;
-	tm.tm_mon = -1;
-	for (int i = 0; i < 12; i++)
-		if (strcasecmp(mon, verify_months[i]) == 0)
-			tm.tm_mon = i;
-	if (tm.tm_mon < 0 || day < 1 || day > 31 || hh > 23 || mm > 59 || ss > 60)
-		return -1;
-	tm.tm_mday = day;
-	tm.tm_year = year - 1900;
-	tm.tm_hour = hh;
-	tm.tm_min = mm;
-	tm.tm_sec = ss;
-	t = (int64_t)timegm(&tm);
-	t -= (sign == '+' ? 1 : -1) * ((zone / 100) * 3600 + (zone % 100) * 60);
-	return t;
 }
 
 void puller_verify_clear(struct puller_verify *v)
@@ -309,7 +279,7 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 		/* A POP3 copy has "X-UIDL: <uidl>" CRLF more. */
 		if (n->size != m->size + (pop3 ? 10 + strlen(m->uidl) : 0))
 			v->sizes++;
-		if (!pop3 && puller_parse_date(n->date) != puller_parse_date(m->date)) {
+		if (!pop3 && maildate_imap_time(n->date) != maildate_imap_time(m->date)) {
 			v->dates++;
 			if (date_fn != NULL && m->new_uid >= dates_from)
 				date_fn(v, m->uid, m->new_uid, m->date, n->date, ctx);

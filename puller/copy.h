@@ -1,0 +1,179 @@
+/*
+ * NAME
+ *	copy 3h
+ * SUMMARY
+ *	internals of the copy of one account (puller_copy_account())
+ * DESCRIPTION
+ *	The copy is split by concern, around struct copy, the state of
+ *	one account's copy for one round:
+ *
+ *	puller_copy.c	the orchestration: connect, settle, every
+ *			folder (create, copy its messages, verify),
+ *			finish.
+ *	puller_match.c	what NEW holds: loading and matching its
+ *			messages by Message-ID, size and date (a new or
+ *			renumbered folder, a NEW without UIDPLUS), and
+ *			settling a batch left pending by a crash.
+ *	puller_batch.c	the batch on its way: the sinks the source hands
+ *			bodies to (throttled, the lease kept), the
+ *			MULTIAPPEND or one-by-one send, and recording it
+ *			in the store.
+ *	puller_post.c	after a finished copy: the aliases gathered from
+ *			the headers, and post_migrate_script.
+ *
+ *	None of this is for use outside those files.
+ * OWNERSHIP
+ *	struct copy lives on puller_copy_account()'s stack; it owns seen,
+ *	special[], map, tally and the batch arrays (freed at its end).
+ *	batch_msgs[] point into the folder's message list, owned by
+ *	copy_folder_messages(). Every error_r set here is stream_failf()'s
+ *	(error(3h)'s lifetime) or a driver's or the store's, valid until
+ *	their next failure.
+ */
+#ifndef MM_PULLER_COPY_H
+#define MM_PULLER_COPY_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include "alias_tally.h"
+#include "driver.h"
+#include "folder_map.h"
+#include "puller.h"
+
+/* A message on NEW, for matching by Message-ID, size and date. */
+struct copy_seen {
+	uint32_t uid;
+	uint64_t size;
+	int64_t date;
+	uint64_t message_id_hash;
+	int claimed;
+};
+
+struct copy_list {
+	struct driver_message *msgs;
+	size_t count, alloc;
+	uint32_t max_uid;	/* keep only UIDs up to this; 0: all */
+};
+
+struct copy {
+	struct puller *p;
+	const struct store_job *job;
+	const char *account;
+	const struct cfg_domain *dom;
+	const struct source_driver *sdrv;
+	const struct target_driver *tdrv;
+	struct driver_conn *src, *dst;
+	struct folder_map *map;
+	struct folder_map_source msrc;
+	struct folder_map_target mdst;
+	char src_prefix[64], dst_prefix[64];
+	int dst_prefix_known;
+	char *special[FOLDER_MAP_USES];
+	uint64_t max_size;
+	const char *max_size_name;	/* which limit max_size is */
+	uint64_t copied, bytes, failed, flag_updates;
+	enum puller_outcome outcome;
+	/* The batch being filled for the current folder. */
+	struct store_batch batch;
+	struct driver_message **batch_msgs;
+	uint32_t *batch_uids;
+	/* Appended, but NEW (no UIDPLUS) did not say under which UID. */
+	unsigned char *batch_unknown;
+	int said_no_uidplus;
+	uint64_t batch_bytes;
+	uint32_t target_uidnext;
+	struct copy_seen *seen;
+	size_t seen_count;
+	/* The message in flight, for the append sink. */
+	const char *target_folder;
+	uint32_t cur_uid;
+	/* A batch sent as one MULTIAPPEND: batch indices in the order the
+	 * messages were added. */
+	size_t added[PULLER_BATCH_MESSAGES];
+	size_t added_count;
+	size_t batch_todo[PULLER_BATCH_MESSAGES];
+	/* Addresses gathered from the headers (access_mode), and whether
+	 * this folder's mail counts (received mail, not Sent or Junk). */
+	struct alias_tally *tally;
+	int tap;
+	/* The lease: how long, and when it was last renewed. */
+	unsigned lease_seconds;
+	time_t lease_renewed;
+	/* Set when a message in flight was given up because the lease was
+	 * lost or SIGTERM came during a throttle wait: the copy stops with
+	 * this outcome (PULLER_DONE: not halted). */
+	enum puller_outcome halt;
+	/* NEW's UIDNEXT when the current folder's copy began: messages
+	 * from there on were copied in this round. */
+	uint32_t folder_uidnext;
+	/* This round's verification: folders verified, and those that
+	 * differ (the first one's reason kept). */
+	uint64_t verified, verified_msgs, differ;
+	char differ_why[STREAM_ERROR_MAX];
+	/* How the append sink failed, if it did. */
+	enum stream_fail sink_fail;
+	int append_refused;
+	char sink_error[600];
+	/* What this round has done, for stats and top. */
+	struct puller_progress prog;
+};
+
+/* An event for the administrator, and the same line in the log. */
+#define copy_event(c, sev, ...) puller_event((c)->p, (c)->account, sev, __VA_ARGS__)
+
+/* puller_copy.c */
+/* A store failure (counted): STREAM_FAIL_WAIT, the store is local. */
+int copy_store_fail(enum stream_fail *fail_r, const char **error_r, const char *error);
+
+/* puller_match.c */
+/* A hash of a message's flags and keywords; never 0 ("unknown"). */
+uint32_t copy_flags_hash(const struct driver_message *msg);
+/* A Message-ID's hash; 0 for none. */
+uint64_t copy_message_id_hash(const char *id);
+/* A list_messages() callback: keep a copy of each message in the
+ * struct copy_list given as context (freed by copy_list_free()). */
+int copy_collect(const struct driver_message *msg, void *context);
+void copy_list_free(struct copy_list *l);
+/* Load into c->seen what NEW holds in the selected folder from
+ * first_uid on (c->seen is replaced). */
+int copy_load_seen(struct copy *c, uint32_t first_uid, enum stream_fail *fail_r,
+		   const char **error_r);
+/* Claim the c->seen message that is this OLD message: its UID, or 0. */
+uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
+			 uint64_t message_id_hash);
+/* Settle the batch a crash left pending, before anything else. */
+int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
+			const char **error_r);
+/* Find on NEW the UIDs of the batch's messages NEW did not tell (no
+ * UIDPLUS); one not found fails the attempt. */
+int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
+		       const char **error_r);
+/* Cut the folder's list l at the first message no round recorded;
+ * *first_uid_r is set to its UID. */
+int copy_first_gap(struct copy *c, const char *folder, uint32_t uidvalidity,
+		   struct copy_list *l, uint32_t *first_uid_r,
+		   enum stream_fail *fail_r, const char **error_r);
+
+/* puller_batch.c */
+/* Record (store and event) a message or folder (msg NULL) that cannot
+ * be copied, and go on. */
+int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvalidity,
+		     const struct driver_message *msg, const char *reason,
+		     enum stream_fail *fail_r, const char **error_r);
+/* Count a recorded batch's messages that reached NEW, for the metrics. */
+void copy_count_recorded(const struct store_batch *b, const uint32_t *uids);
+/* Send c->batch to NEW and record it. 0: done, >0: stop (outcome
+ * set), -1: failed (the batch stays pending). */
+int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r);
+
+/* puller_post.c */
+/* alias_tally_result_found() callbacks, context the struct copy. */
+int copy_alias_accept(const char *addr, void *context);
+void copy_alias_record(const struct alias_tally_found *f, void *context);
+/* Run post_migrate_script for a finished account; the outcome is an
+ * event, never a failure of the copy. */
+void copy_post_script(struct copy *c);
+
+#endif
