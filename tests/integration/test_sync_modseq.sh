@@ -7,7 +7,9 @@
 # ... (CHANGEDSINCE n), seen in Dovecot's rawlog of the session), and
 # NEW ends up as OLD (the expunged message stays on NEW, as before).
 # A copy lost on NEW while OLD did not change is still found by the
-# round's verification and copied again by the retry. Then the same rounds against an OLD whose imap_capability leaves
+# round's verification and copied again by the retry; a round killed in
+# the middle of a folder records nothing for it, so the next asks OLD
+# again for all that changed since the last proved round. Then the same rounds against an OLD whose imap_capability leaves
 # CONDSTORE and QRESYNC out: every message listed each round, as
 # before, with the same outcome.
 #
@@ -108,6 +110,15 @@ if action == "lose":
     typ, data = n.uid("SEARCH", "ALL")
     n.uid("STORE", data[0].split()[0], "+FLAGS.SILENT", "(\\Deleted)")
     n.expunge()
+    sys.exit(0)
+if action == "change2":
+    o.select("INBOX")
+    o.uid("STORE", "2,3,5", "+FLAGS", "(\\Flagged)")
+    big = b"x" * 76 + b"\r\n"
+    for i in range(24):
+        o.append("INBOX", "()", '"07-Jun-2019 10:11:12 +0200"',
+                 b"From: a@example.test\r\nSubject: big %d\r\n"
+                 b"Message-ID: <big.%d@example.test>\r\n\r\n" % (i, i) + big * 600)
     sys.exit(0)
 def folder(m, name):
     m.select(name, readonly=True)
@@ -233,6 +244,40 @@ t_new_lost() {
 	summary_has "OLD listed 30 messages (1 folders asked only for changes since the last round, 1 of them unchanged)" || return 1
 }
 
+# A round killed in the middle of INBOX (flags changed on three messages,
+# 24 new ones of 47 KiB copied at 200 KiB/s): the folder's HIGHESTMODSEQ
+# is not recorded, so the next round asks again for everything changed
+# since the last proved round (the three among them), and NEW ends up
+# as OLD.
+t_crash_mid_folder() {
+	imap change2 || return 1
+	"$MAILMIGRATE" -c "$CONF" sync "$ACCT" >/dev/null || return 1
+	sed 's/^workers = 1$/workers = 1\nmax_bytes_per_second = 200K/' "$CONF" >"$CONF.slow"
+	setsid "$MAILMIGRATED" -c "$CONF.slow" -f 2>>"$MM_DIR/daemon.err" &
+	pid=$!
+	wait_for '[ "$(ps -o pgid= -p "$pid" | tr -d " ")" = "$pid" ]' 5 ||
+		{ kill -KILL "$pid"; return 1; }
+	wait_for '[ "$(mm_pending_batches "$CONF")" -gt 0 ] 2>/dev/null' 20 ||
+		{ echo "no batch in flight within 20 s"; /bin/kill -KILL -- "-$pid"; return 1; }
+	/bin/kill -KILL -- "-$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	before=$(grep -c "$ACCT: copied: " "$MM_DIR/mailmigrated.log")
+	wait_for '"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err";
+		[ "$(grep -c "$ACCT: copied: " "$MM_DIR/mailmigrated.log")" -gt "$before" ]' 60 ||
+		{ tail -n 5 "$MM_DIR/mailmigrated.log"; return 1; }
+	imap same 1 || return 1
+	# INBOX asked by CHANGEDSINCE the value before the killed round:
+	# the three changed and what the killed round left of the new ones.
+	line=$(grep "$ACCT: copied: " "$MM_DIR/mailmigrated.log" | tail -n 1)
+	listed=$(printf '%s\n' "$line" | sed -n 's/.*OLD listed \([0-9]*\) messages.*/\1/p')
+	[ -n "$listed" ] && [ "$listed" -ge 3 ] ||
+		{ echo "the round after the kill listed ${listed:-?}, not the 3 changed again: $line"; return 1; }
+	summary_has "(2 folders asked only for changes since the last round, 1 of them unchanged)" || return 1
+	# And then nothing is left to do.
+	round || return 1
+	summary_has "OLD listed 0 messages (2 folders asked only for changes since the last round, 2 of them unchanged)" || return 1
+}
+
 # Dovecot keeps each OLD session's commands (rawlog_dir, written as the
 # mail user: a directory it may write).
 rawlog_conf() {
@@ -257,6 +302,7 @@ check "first round copies everything" t_first_round
 check "unchanged: nothing listed on OLD" t_unchanged_round
 check "changed: only what changed listed" t_changed_round
 check "a copy lost on NEW: copied again" t_new_lost
+check "killed mid-folder: the next round asks again" t_crash_mid_folder
 mm_servers_stop
 
 # Without: the same Dovecot with CONDSTORE and QRESYNC left out of its
