@@ -74,12 +74,21 @@ struct driver_message {
 	char internaldate[40];	/* "17-Jul-1996 02:44:25 -0700", "" if none */
 	char uidl[72];		/* POP3; IMAP: X-UIDL: with DRIVER_WANT_UIDL */
 	char *message_id;	/* DRIVER_WANT_MESSAGE_ID: "<id@host>", or NULL */
+	/* Its RFC 7162 MODSEQ when the session has CONDSTORE on and the
+	 * server said it (list_changed() always does); else 0. */
+	uint64_t modseq;
 };
 
 struct driver_folder_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint32_t exists;
+	/* The folder's RFC 7162 HIGHESTMODSEQ as the source's select()
+	 * opened it: every change since (a new message, a flag changed)
+	 * has a higher MODSEQ. 0: unknown (no CONDSTORE enabled, the
+	 * folder is NOMODSEQ, a target): then list_changed() is not to
+	 * be used on it. */
+	uint64_t highestmodseq;
 };
 
 /* A body being copied: size is known; read gives the bytes in order. */
@@ -168,6 +177,15 @@ struct source_driver {
 	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
 			     unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
 			     void *ctx, enum stream_fail *fail_r, const char **error_r);
+	/* As list_messages from UID 1, but only the messages whose MODSEQ
+	 * is above changedsince (RFC 7162 CHANGEDSINCE): new ones and
+	 * those whose flags changed, each with its modseq. Expunged ones
+	 * are not said. Only on a folder select() reported a non-zero
+	 * highestmodseq for, with 0 < changedsince <= it. NULL: the
+	 * source cannot (POP3). */
+	int (*list_changed)(struct driver_conn *conn, uint64_t changedsince,
+			    unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
+			    void *ctx, enum stream_fail *fail_r, const char **error_r);
 	/* Stream msg's exact bytes to sink, which gets the message as
 	 * fetched (a POP3 source fills in the date from its headers) and
 	 * the body once its size is known, and may read all of it. */

@@ -156,6 +156,15 @@ struct copy {
 	 * differ (the first one's reason kept). */
 	uint64_t verified, verified_msgs, differ;
 	char differ_why[STREAM_ERROR_MAX];
+	/* OLD's HIGHESTMODSEQ and UIDVALIDITY as the current folder's copy
+	 * opened it (0: unknown): recorded once the folder verifies, so the
+	 * next round asks only for what changed since (RFC 7162). */
+	uint64_t folder_modseq;
+	uint32_t folder_uidvalidity;
+	/* Messages OLD listed in this round's copy steps (the verification
+	 * lists on its own); folders listed by CHANGEDSINCE, and those of
+	 * them unchanged, not listed at all. */
+	uint64_t listed, changedsince_folders, unchanged_folders;
 	/* How the append sink failed, if it did. */
 	enum stream_fail sink_fail;
 	int append_refused;

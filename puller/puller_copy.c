@@ -14,6 +14,19 @@
  *	on a NEW folder that already holds mail, or whose UIDVALIDITY
  *	changed on OLD, is matched first (puller_match(3)), so nothing
  *	lands twice. copy(3h) maps the other files.
+ *
+ *	Later rounds on an OLD with CONDSTORE (RFC 7162): a folder whose
+ *	UIDVALIDITY is the one recorded, and whose HIGHESTMODSEQ was
+ *	recorded when a round last proved it, is listed by CHANGEDSINCE
+ *	that value (messages whose flags changed; new ones are listed from
+ *	the last UID handled on, as always), and not at all when OLD's
+ *	HIGHESTMODSEQ is still that value. The value is recorded only
+ *	after the folder's copy is done and its verification found every
+ *	message of OLD copied, none failed, none gone from NEW: a crash
+ *	before, or a folder that does not verify, leaves the old value or
+ *	0, and the next round does the folder again from there, or whole
+ *	as without CONDSTORE. The verification itself is the same in every
+ *	round: OLD, the store and NEW listed whole (puller_verify(3)).
  */
 #include "config.h"
 
@@ -215,12 +228,17 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	struct copy_list l = { 0 };
 	uint32_t first_uid = 1, known_uid = 0, floor;
 	size_t *defer, ndefer = 0;
+	uint64_t since = 0;
 	const char *error;
 	int ret, match = 0;
 
+	c->folder_modseq = 0;
+	c->folder_uidvalidity = 0;
 	if (c->sdrv->select(c->src, f->name, &sst, fail_r, error_r) < 0 ||
 	    c->tdrv->select(c->dst, target, &tst, fail_r, error_r) < 0)
 		return -1;
+	c->folder_modseq = sst.highestmodseq;
+	c->folder_uidvalidity = sst.uidvalidity;
 	ret = store_folder_get(c->p->store, c->account, f->name, &rec, &error);
 	if (ret < 0)
 		return copy_store_fail(fail_r, error_r, error);
@@ -236,6 +254,22 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		 * changed flags, and any that no round recorded (a gap the
 		 * verification found) copied now. */
 		known_uid = rec.last_uid;
+		/* What changed since the round that last proved the folder,
+		 * when OLD can say (CONDSTORE) and nothing made us forget. A
+		 * HIGHESTMODSEQ lower than recorded is no longer OLD's
+		 * history of the folder (restored, another server): listed
+		 * whole. */
+		if (rec.highestmodseq != 0 && sst.highestmodseq != 0 &&
+		    c->sdrv->list_changed != NULL) {
+			if (sst.highestmodseq >= rec.highestmodseq)
+				since = rec.highestmodseq;
+			else
+				copy_event(c, LOG_SEV_WARNING, "HIGHESTMODSEQ of %s went "
+					   "back on OLD (%llu -> %llu): listing it whole",
+					   f->name,
+					   (unsigned long long)rec.highestmodseq,
+					   (unsigned long long)sst.highestmodseq);
+		}
 	} else {
 		if (ret == 0)
 			copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s changed on "
@@ -261,7 +295,30 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	/* Messages to copy are listed with their Message-IDs, for matching
 	 * after a crash; those handled in an earlier round (looked at for
 	 * their flags only) without. */
-	if (first_uid <= known_uid) {
+	if (since != 0)
+		c->changedsince_folders++;
+	if (since != 0 && since == sst.highestmodseq) {
+		/* Nothing changed on OLD since the folder was last proved:
+		 * nothing new (a new message has a higher MODSEQ), no flag
+		 * changed. Nothing to list or copy; verified as always. */
+		c->unchanged_folders++;
+		first_uid = 0;
+	} else if (since != 0 && first_uid <= known_uid) {
+		/* The messages handled before whose flags changed; new ones
+		 * come with their Message-IDs below, as always. */
+		l.max_uid = known_uid;
+		ret = c->sdrv->list_changed(c->src, since, 0, copy_collect, &l, fail_r,
+					    error_r);
+		l.max_uid = 0;
+		first_uid = known_uid + 1;
+		if (ret == 0)
+			ret = copy_first_gap(c, f->name, sst.uidvalidity, &l, &first_uid,
+					     fail_r, error_r);
+		if (ret < 0) {
+			copy_list_free(&l);
+			return -1;
+		}
+	} else if (first_uid <= known_uid) {
 		l.max_uid = known_uid;
 		ret = c->sdrv->list_messages(c->src, first_uid, 0, copy_collect, &l,
 					     fail_r, error_r);
@@ -281,6 +338,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		copy_list_free(&l);
 		return -1;
 	}
+	c->listed += l.count;
 	/* Received mail tells which addresses reach the account. */
 	c->tap = c->tally != NULL;
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
@@ -434,6 +492,27 @@ static void copy_date_event(const struct puller_verify *v, uint32_t old_uid,
 		   " (OLD's date is in the future, which NEW does not take)" : "");
 }
 
+/* Record the HIGHESTMODSEQ the folder's copy began with (modseq), or
+ * forget it (0), on its record while that is for the same UIDVALIDITY;
+ * written only when it changes. */
+static int copy_record_modseq(struct copy *c, const char *folder, uint64_t modseq,
+			      const char **error_r)
+{
+	struct store_folder rec;
+	int ret = store_folder_get(c->p->store, c->account, folder, &rec, error_r);
+
+	if (ret == STORE_NOTFOUND)
+		return 0;
+	if (ret < 0)
+		return -1;
+	if (rec.uidvalidity == c->folder_uidvalidity && rec.highestmodseq != modseq) {
+		rec.highestmodseq = modseq;
+		ret = store_folder_put(c->p->store, &rec, error_r);
+	}
+	store_folder_clear(&rec);
+	return ret;
+}
+
 /* Verify the folder just copied, in the same sessions. A difference is
  * an event and a failed item (UID 0, OLD's UIDVALIDITY) naming the
  * folder and the numbers, and holds the account back from "copied";
@@ -478,6 +557,13 @@ static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fai
 				   (unsigned long long)v.old_msgs);
 		ret = ret == STORE_NOTFOUND ? 0 : ret;
 	}
+	/* Proved: every message OLD held when the copy began is copied
+	 * (none failed, missing or gone from NEW), so the next round need
+	 * ask OLD only for what changed since. Else forgotten: the next
+	 * round lists the folder whole, retrying what failed. */
+	if (ret == 0 && c->folder_uidvalidity == v.uidvalidity)
+		ret = copy_record_modseq(c, folder, v.differs || v.failed > 0 ? 0 :
+					 c->folder_modseq, &error);
 	puller_verify_clear(&v);
 	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
 }
@@ -730,7 +816,10 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			copy_event(&c, LOG_SEV_INFO, "%s: %llu messages (%llu bytes) "
 				   "copied in this round, flags updated on %llu, "
 				   "%llu not copied; verified: %llu folders, %llu "
-				   "messages on OLD, each copied or a failed item%s",
+				   "messages on OLD, each copied or a failed item; "
+				   "OLD listed %llu messages (%llu folders asked "
+				   "only for changes since the last round, %llu of "
+				   "them unchanged)%s",
 				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
 				   (unsigned long long)c.copied,
 				   (unsigned long long)c.bytes,
@@ -738,6 +827,9 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				   (unsigned long long)c.failed,
 				   (unsigned long long)c.verified,
 				   (unsigned long long)c.verified_msgs,
+				   (unsigned long long)c.listed,
+				   (unsigned long long)c.changedsince_folders,
+				   (unsigned long long)c.unchanged_folders,
 				   copy_identity_summary(&c));
 		if (ret == 0 && job->kind == STORE_JOB_FINISH) {
 			copy_post_script(&c);

@@ -392,6 +392,13 @@ struct store_folder {
 	uint64_t messages;
 	uint64_t bytes;
 	int subscribed;
+	/* OLD's RFC 7162 HIGHESTMODSEQ for this UIDVALIDITY when a round
+	 * last finished the folder and verified it: the next round need
+	 * ask only for what changed since. 0: unknown (no CONDSTORE, not
+	 * yet, or a round that did not prove the folder). Kept only as
+	 * long as uidvalidity: a record put with another UIDVALIDITY is
+	 * put with its own (0). */
+	uint64_t highestmodseq;
 };
 void store_folder_clear(struct store_folder *folder);
 

@@ -19,7 +19,9 @@
 #include "mm_alloc.h"
 #include "store_lmdb.h"
 
-#define FOLDER_REC_VERSION 1
+/* 1: up to subscribed; 2: and highestmodseq (a version 1 record
+ * reads with 0, unknown). */
+#define FOLDER_REC_VERSION 2
 #define FOLDER_HASH_LEN 32
 #define FOLDER_KEY_MAX STORE_FOLDER_KEY_MAX
 #define MSGMAP_KEY_MAX (FOLDER_KEY_MAX + 8)
@@ -65,15 +67,18 @@ static void folder_encode(const struct store_folder *f, struct rec_writer *w)
 	rec_put_u64(w, f->messages);
 	rec_put_u64(w, f->bytes);
 	rec_put_u32(w, (uint32_t)f->subscribed);
+	rec_put_u64(w, f->highestmodseq);
 }
 
 int store_folder_decode(const char *account, const MDB_val *v,
 			 struct store_folder *f, const char **error_r)
 {
 	struct rec_reader r;
+	unsigned char version;
 
 	memset(f, 0, sizeof(*f));
-	if (rec_begin(&r, v->mv_data, v->mv_size) != FOLDER_REC_VERSION)
+	version = rec_begin(&r, v->mv_data, v->mv_size);
+	if (version != 1 && version != FOLDER_REC_VERSION)
 		return store_fail(error_r, "account '%.200s': damaged folder record",
 				  account);
 	f->account = mm_strdup(account);
@@ -85,6 +90,8 @@ int store_folder_decode(const char *account, const MDB_val *v,
 	f->messages = rec_get_u64(&r);
 	f->bytes = rec_get_u64(&r);
 	f->subscribed = (int)rec_get_u32(&r);
+	if (version >= 2)
+		f->highestmodseq = rec_get_u64(&r);
 	if (!rec_end_ok(&r) || f->name == NULL) {
 		store_folder_clear(f);
 		return store_fail(error_r, "account '%.200s': damaged folder record",

@@ -159,6 +159,7 @@ int pgsql_folder_decode(struct pgsql_store *pg, PGresult *res, int row,
 	f->messages = pgsql_get_u64(res, row, 6, &bad);
 	f->bytes = pgsql_get_u64(res, row, 7, &bad);
 	f->subscribed = strcmp(PQgetvalue(res, row, 8), "t") == 0;
+	f->highestmodseq = pgsql_get_u64(res, row, 9, &bad);
 	if (bad || f->account == NULL || f->name == NULL) {
 		char account[STORE_MAX_ACCOUNT];
 
@@ -248,16 +249,18 @@ static int folder_put_body(struct pgsql_store *pg, void *context,
 	pgsql_param_u64(&p, f->messages);
 	pgsql_param_u64(&p, f->bytes);
 	pgsql_param_str(&p, f->subscribed ? "t" : "f");
+	pgsql_param_u64(&p, f->highestmodseq);
 	return pgsql_run(pg, "writing a folder",
 			 "INSERT INTO mailmigrate.folders (" PGSQL_FOLDER_COLUMNS ")"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 			 " ON CONFLICT (account, name) DO UPDATE SET"
 			 " target_name = EXCLUDED.target_name,"
 			 " uidvalidity = EXCLUDED.uidvalidity,"
 			 " last_uid = EXCLUDED.last_uid,"
 			 " target_uidvalidity = EXCLUDED.target_uidvalidity,"
 			 " messages = EXCLUDED.messages, bytes = EXCLUDED.bytes,"
-			 " subscribed = EXCLUDED.subscribed", &p, NULL, error_r);
+			 " subscribed = EXCLUDED.subscribed,"
+			 " highestmodseq = EXCLUDED.highestmodseq", &p, NULL, error_r);
 }
 
 static int pgsql_folder_put(struct store *store,

@@ -460,6 +460,7 @@ START_TEST(folders_and_msgmap)
 	f.target_name = (char *)"K&AOQ-se";
 	f.uidvalidity = 777;
 	f.subscribed = 1;
+	f.highestmodseq = 9223372036854775807ULL;	/* RFC 7162's largest */
 	ck_assert_int_eq(store_folder_put(store, &f, &error), 0);
 	ck_assert_int_eq(store_message_copied(store, "a@example.test", f.name, 777,
 					      5, 1, 1000, 50, &error), 0);
@@ -494,6 +495,16 @@ START_TEST(folders_and_msgmap)
 	ck_assert_uint_eq(got.last_uid, 5);
 	ck_assert_uint_eq(got.messages, 2);
 	ck_assert_uint_eq(got.bytes, 1500);
+	/* Recording messages keeps the folder's HIGHESTMODSEQ. */
+	ck_assert_uint_eq(got.highestmodseq, 9223372036854775807ULL);
+	/* Put back as read; then another UIDVALIDITY, put with its own. */
+	got.highestmodseq = 41;
+	ck_assert_int_eq(store_folder_put(store, &got, &error), 0);
+	store_folder_clear(&got);
+	ck_assert_int_eq(store_folder_get(store, "a@example.test", f.name, &got,
+					  &error), 0);
+	ck_assert_uint_eq(got.highestmodseq, 41);
+	ck_assert_uint_eq(got.last_uid, 5);
 	store_folder_clear(&got);
 	/* A message in a folder not yet recorded creates it. */
 	memset(longname, 'x', STORE_MAX_FOLDER);
@@ -518,7 +529,80 @@ START_TEST(folders_and_msgmap)
 	ck_assert_uint_eq(acct.folders, 1);
 	ck_assert_int_eq(acct.updated, 53);
 	store_account_clear(&acct);
+	f.uidvalidity = 778;
+	f.highestmodseq = 0;
+	ck_assert_int_eq(store_folder_put(store, &f, &error), 0);
+	ck_assert_int_eq(store_folder_get(store, "a@example.test", f.name, &got,
+					  &error), 0);
+	ck_assert_uint_eq(got.uidvalidity, 778);
+	ck_assert_uint_eq(got.highestmodseq, 0);
+	store_folder_clear(&got);
 	store_close(&store);
+}
+END_TEST
+
+/* LMDB folder records: version 1 (before HIGHESTMODSEQ) still reads,
+ * with 0 (unknown); version 2 carries it; anything else, or a record
+ * cut short or with bytes after, is damaged. */
+static void folder_rec(struct rec_writer *w, unsigned char version, int modseq,
+		       int extra)
+{
+	rec_init(w, version);
+	rec_put_str(w, "INBOX");
+	rec_put_str(w, "INBOX");
+	rec_put_u32(w, 7);
+	rec_put_u32(w, 9);
+	rec_put_u32(w, 8);
+	rec_put_u64(w, 3);
+	rec_put_u64(w, 300);
+	rec_put_u32(w, 1);
+	if (modseq)
+		rec_put_u64(w, 123456789012ULL);
+	if (extra)
+		rec_put_u32(w, 5);
+}
+
+static const struct {
+	unsigned char version;
+	int modseq, extra;
+	int ret;
+	uint64_t highestmodseq;
+} folder_recs[] = {
+	{ 1, 0, 0, 0, 0 },
+	{ 2, 1, 0, 0, 123456789012ULL },
+	{ 1, 1, 0, -1, 0 },	/* version 1 with more */
+	{ 2, 0, 0, -1, 0 },	/* version 2 cut short */
+	{ 2, 1, 1, -1, 0 },
+	{ 3, 1, 0, -1, 0 },
+	{ 0, 0, 0, -1, 0 },
+};
+
+START_TEST(folder_record_versions)
+{
+	struct store_folder f;
+	struct rec_writer w;
+	MDB_val v;
+	const char *error = NULL;
+
+	folder_rec(&w, folder_recs[_i].version, folder_recs[_i].modseq,
+		   folder_recs[_i].extra);
+	v.mv_data = w.buf;
+	v.mv_size = w.len;
+	ck_assert_int_eq(store_folder_decode("a@example.test", &v, &f, &error),
+			 folder_recs[_i].ret);
+	if (folder_recs[_i].ret == 0) {
+		ck_assert_str_eq(f.name, "INBOX");
+		ck_assert_uint_eq(f.uidvalidity, 7);
+		ck_assert_uint_eq(f.last_uid, 9);
+		ck_assert_uint_eq(f.bytes, 300);
+		ck_assert_int_eq(f.subscribed, 1);
+		ck_assert_uint_eq(f.highestmodseq, folder_recs[_i].highestmodseq);
+		store_folder_clear(&f);
+	} else {
+		ck_assert_ptr_nonnull(strstr(error, "damaged folder record"));
+		ck_assert_ptr_null(f.name);
+	}
+	rec_free(&w);
 }
 END_TEST
 
@@ -1181,6 +1265,9 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, creds_public_key_and_legacy);
 	tcase_add_test(tc, creds_need_key);
 	tcase_add_test(tc, folders_and_msgmap);
+	if (!test_is_pgsql())	/* LMDB's record encoding */
+		tcase_add_loop_test(tc, folder_record_versions, 0,
+				    sizeof(folder_recs) / sizeof(folder_recs[0]));
 	tcase_add_test(tc, batches_exactly_once);
 	tcase_add_test(tc, failed_items);
 	tcase_add_test(tc, uidls);
