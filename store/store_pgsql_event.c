@@ -212,27 +212,35 @@ static int64_t minute_of(int64_t t)
 static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 		      const char **error_r)
 {
+	struct pgsql_params p;
 	PGresult *res;
 	int bad = 0;
 
+	/* One round trip: the flags and every counter (the first-login
+	 * ones by their names, $1..$4). */
+	_Static_assert(STORE_FIRST_LOGIN_COUNT == 4, "one $n per outcome");
+	pgsql_params_init(&p);
+	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
+		pgsql_param_str(&p, store_first_login_meta(o));
 	res = pgsql_exec(pg, "reading the counters",
 			 "SELECT (SELECT value FROM mailmigrate.meta WHERE name ="
 			 " 'started'), (SELECT value FROM mailmigrate.meta WHERE"
 			 " name = 'errors'), (SELECT value FROM mailmigrate.meta"
-			 " WHERE name = 'paused')", NULL, error_r);
+			 " WHERE name = 'paused'),"
+			 " (SELECT value FROM mailmigrate.meta WHERE name = $1),"
+			 " (SELECT value FROM mailmigrate.meta WHERE name = $2),"
+			 " (SELECT value FROM mailmigrate.meta WHERE name = $3),"
+			 " (SELECT value FROM mailmigrate.meta WHERE name = $4)",
+			 &p, error_r);
 	if (res == NULL)
 		return -1;
 	st->started = pgsql_get_i64(res, 0, 0, &bad);
 	st->errors = pgsql_get_u64(res, 0, 1, &bad);
 	st->paused = pgsql_get_u64(res, 0, 2, &bad) != 0;
-	PQclear(res);
-	if (bad)
-		return pgsql_damaged(pg, "meta value", error_r);
 	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
-		if (pgsql_meta_get(pg, store_first_login_meta(o),
-				   &st->first_logins[o], error_r) < 0)
-			return -1;
-	return 0;
+		st->first_logins[o] = pgsql_get_u64(res, 0, 3 + (int)o, &bad);
+	PQclear(res);
+	return bad ? pgsql_damaged(pg, "meta value", error_r) : 0;
 }
 
 static int stats_accounts(struct pgsql_store *pg, struct store_stats *st,
