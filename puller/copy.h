@@ -155,6 +155,7 @@ struct copy {
 	/* This round's verification: folders verified, and those that
 	 * differ (the first one's reason kept). */
 	uint64_t verified, verified_msgs, differ;
+	uint64_t verified_from_record;	/* of verified: OLD not listed again */
 	char differ_why[STREAM_ERROR_MAX];
 	/* OLD's HIGHESTMODSEQ and UIDVALIDITY as the current folder's copy
 	 * opened it (0: unknown): recorded once the folder verifies, so the

@@ -531,6 +531,7 @@ static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fai
 		return -1;
 	c->verified++;
 	c->verified_msgs += v.old_msgs;
+	c->verified_from_record += (uint64_t)v.from_record;
 	if (v.differs) {
 		char reason[STREAM_ERROR_MAX];
 		struct store_failed it = { (char *)c->account, v.folder, v.uidvalidity, 0,
@@ -816,8 +817,9 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			copy_event(&c, LOG_SEV_INFO, "%s: %llu messages (%llu bytes) "
 				   "copied in this round, flags updated on %llu, "
 				   "%llu not copied; verified: %llu folders, %llu "
-				   "messages on OLD, each copied or a failed item; "
-				   "OLD listed %llu messages (%llu folders asked "
+				   "messages on OLD, each copied or a failed item "
+				   "(%llu folders unchanged on OLD since proved: "
+				   "checked on NEW only); OLD listed %llu messages (%llu folders asked "
 				   "only for changes since the last round, %llu of "
 				   "them unchanged)%s",
 				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
@@ -827,6 +829,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				   (unsigned long long)c.failed,
 				   (unsigned long long)c.verified,
 				   (unsigned long long)c.verified_msgs,
+				   (unsigned long long)c.verified_from_record,
 				   (unsigned long long)c.listed,
 				   (unsigned long long)c.changedsince_folders,
 				   (unsigned long long)c.unchanged_folders,

@@ -424,6 +424,20 @@ int store_msgmap_get(struct store *store, const char *account,
 		     uint32_t old_uid, uint32_t *new_uid_r,
 		     const char **error_r);
 
+/* Every UID map entry of one folder under one UIDVALIDITY, ordered by
+ * OLD's UID, in one read (the verification's, instead of a look-up per
+ * message): *entries_r (mm_free() it, NULL when none) and *count_r.
+ * 0 or -1. */
+struct store_msgmap_entry {
+	uint32_t old_uid;
+	uint32_t new_uid;
+	uint32_t flags_hash;	/* 0: unknown */
+};
+int store_msgmap_list(struct store *store, const char *account,
+		      const char *folder, uint32_t uidvalidity,
+		      struct store_msgmap_entry **entries_r, size_t *count_r,
+		      const char **error_r);
+
 /* Forget one UID map entry (a copy NEW no longer holds), so the next
  * round copies the message again: 0, STORE_NOTFOUND, or -1. */
 int store_msgmap_forget(struct store *store, const char *account,

@@ -437,6 +437,58 @@ static int pgsql_msgmap_get_flags(struct store *store, const char *account,
 	return ret;
 }
 
+static int msgmap_list_body(struct pgsql_store *pg, void *context,
+			    const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	struct pgsql_params p;
+
+	pgsql_params_init(&p);
+	pgsql_param_str(&p, ctx->account);
+	pgsql_param_bstr(&p, ctx->name);
+	pgsql_param_u64(&p, ctx->uidvalidity);
+	ctx->res = pgsql_exec(pg, "reading the UID map",
+			      "SELECT old_uid, new_uid, flags_hash FROM mailmigrate.msgmap"
+			      " WHERE account = $1 AND folder = $2 AND uidvalidity = $3"
+			      " ORDER BY old_uid", &p, error_r);
+	return ctx->res == NULL ? -1 : 0;
+}
+
+/* One statement for the folder's whole map (the verification's). */
+static int pgsql_msgmap_list(struct store *store, const char *account,
+			     const char *folder, uint32_t uidvalidity,
+			     struct store_msgmap_entry **entries_r, size_t *count_r,
+			     const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity };
+	struct store_msgmap_entry *e;
+	int rows, bad = 0;
+
+	if (folder_ok(account, folder, error_r) < 0 ||
+	    pgsql_single(store, msgmap_list_body, &ctx, error_r) < 0)
+		return -1;
+	rows = PQntuples(ctx.res);
+	if (rows == 0) {
+		PQclear(ctx.res);
+		return 0;
+	}
+	e = mm_reallocarray(NULL, (size_t)rows, sizeof(*e));
+	for (int row = 0; row < rows; row++) {
+		e[row].old_uid = pgsql_get_u32(ctx.res, row, 0, &bad);
+		e[row].new_uid = pgsql_get_u32(ctx.res, row, 1, &bad);
+		e[row].flags_hash = pgsql_get_u32(ctx.res, row, 2, &bad);
+	}
+	PQclear(ctx.res);
+	if (bad) {
+		mm_free(&e);
+		return store_fail(error_r, "damaged UID map entry");
+	}
+	*entries_r = e;
+	*count_r = (size_t)rows;
+	return 0;
+}
+
 static int pgsql_msgmap_get(struct store *store, const char *account,
 			    const char *folder, uint32_t uidvalidity,
 			    uint32_t old_uid, uint32_t *new_uid_r,
@@ -1336,6 +1388,7 @@ void pgsql_vfuncs_folder(struct store_vfuncs *v)
 	v->folder_iter = pgsql_folder_iter;
 	v->message_copied = pgsql_message_copied;
 	v->msgmap_get = pgsql_msgmap_get;
+	v->msgmap_list = pgsql_msgmap_list;
 	v->msgmap_forget = pgsql_msgmap_forget;
 	v->msgmap_get_flags = pgsql_msgmap_get_flags;
 	v->msgmap_set_flags = pgsql_msgmap_set_flags;

@@ -577,6 +577,67 @@ static const struct {
 	{ 0, 0, 0, -1, 0 },
 };
 
+/* A folder's whole UID map in one read, by OLD's UID; no other
+ * folder's, UIDVALIDITY's or account's entries; flag hashes as set. */
+START_TEST(msgmap_list)
+{
+	struct store *store = test_open(0, 0);
+	struct store_msgmap_entry *e = NULL;
+	size_t n = 99;
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 1);
+	test_add(store, "b@example.test", NULL, 1);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_ptr_null(e);
+	ck_assert_uint_eq(n, 0);
+	/* Out of order, and UIDs whose big-endian bytes sort apart from
+	 * their decimal order. */
+	static const uint32_t olds[] = { 300, 2, 4294967295U, 256, 1 };
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX",
+						      7, olds[i], (uint32_t)(100 + i),
+						      10, 50, &error), 0);
+	ck_assert_int_eq(store_msgmap_set_flags(store, "a@example.test", "INBOX", 7,
+						256, 0xdeadbeefU, &error), 0);
+	/* Neighbours that must not show: another UIDVALIDITY, a folder
+	 * whose name starts the same, another account. */
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX", 8,
+					      5, 1, 10, 50, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX.x", 7,
+					      6, 1, 10, 50, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "b@example.test", "INBOX", 7,
+					      7, 1, 10, 50, &error), 0);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_uint_eq(e[0].old_uid, 1);
+	ck_assert_uint_eq(e[0].new_uid, 104);
+	ck_assert_uint_eq(e[1].old_uid, 2);
+	ck_assert_uint_eq(e[1].new_uid, 101);
+	ck_assert_uint_eq(e[2].old_uid, 256);
+	ck_assert_uint_eq(e[2].new_uid, 103);
+	ck_assert_uint_eq(e[2].flags_hash, 0xdeadbeefU);
+	ck_assert_uint_eq(e[3].old_uid, 300);
+	ck_assert_uint_eq(e[3].flags_hash, 0);
+	ck_assert_uint_eq(e[4].old_uid, 4294967295U);
+	ck_assert_uint_eq(e[4].new_uid, 102);
+	mm_free(&e);
+	/* A forgotten entry is gone from the list. */
+	ck_assert_int_eq(store_msgmap_forget(store, "a@example.test", "INBOX", 7, 2,
+					     &error), 0);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(e[1].old_uid, 256);
+	mm_free(&e);
+	/* Bad names are refused as by the other calls. */
+	ck_assert_int_eq(store_msgmap_list(store, "", "INBOX", 7, &e, &n, &error), -1);
+	store_close(&store);
+}
+END_TEST
+
 START_TEST(folder_record_versions)
 {
 	struct store_folder f;
@@ -1265,6 +1326,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, creds_public_key_and_legacy);
 	tcase_add_test(tc, creds_need_key);
 	tcase_add_test(tc, folders_and_msgmap);
+	tcase_add_test(tc, msgmap_list);
 	if (!test_is_pgsql())	/* LMDB's record encoding */
 		tcase_add_loop_test(tc, folder_record_versions, 0,
 				    sizeof(folder_recs) / sizeof(folder_recs[0]));
