@@ -6,6 +6,8 @@
  * DESCRIPTION
  *	NEW: the master login the puller makes (target_host as
  *	target_master_user, for the first USER, else a notice_account),
+ *	with target_driver = dovecot NEW's doveadm running our plugin's
+ *	command for that account,
  *	NEW's APPENDLIMIT against the largest message the USERs hold on
  *	OLD, and the free space (and inodes) of the file system under
  *	user_home against the size of their mail, with a margin
@@ -28,6 +30,44 @@
 static const struct preflight_check preflight_appendlimit_check = {
 	"new_appendlimit", PREFLIGHT_ONCE, NULL, 1
 };
+static const struct preflight_check preflight_doveadm_check = {
+	"new_doveadm", PREFLIGHT_ONCE, NULL, 1
+};
+
+/* target_driver = dovecot: NEW's doveadm runs our command for account
+ * (the plugin installed, the user known to NEW). */
+static void preflight_new_doveadm(struct preflight *pf, const char *account)
+{
+	const struct cfg *cfg = pf->ctx->cfg;
+	const char *doveadm = cfg->target_doveadm != NULL ? cfg->target_doveadm :
+		"/usr/bin/doveadm";
+	struct driver_settings set = { 0 };
+	struct driver_login login = { 0 };
+	struct driver_conn *conn = NULL;
+	enum stream_fail fail;
+	const char *error;
+
+	set.doveadm = cfg->target_doveadm;
+	set.doveadm_config = cfg->target_doveadm_config;
+	set.timeout_ms = cfg->io_timeout * 1000;
+	set.max_message_size = cfg->max_message_size;
+	login.user = account;
+	preflight_value_str(pf, "doveadm", doveadm);
+	preflight_value_str(pf, "login", account);
+	if (target_driver_dovecot.open(&set, &login, &conn, &fail, &error) < 0) {
+		preflight_report(pf, &preflight_doveadm_check, NULL, PREFLIGHT_FAILED,
+				 "install dovecot-mailmigrate (its doveadm plugin) on "
+				 "this host, or fix target_doveadm and "
+				 "target_doveadm_config (target_driver = dovecot)",
+				 "NEW's doveadm for %s: %s", account, error);
+		return;
+	}
+	target_driver_dovecot.close(&conn);
+	preflight_report(pf, &preflight_doveadm_check, NULL, PREFLIGHT_OK, NULL,
+			 "%s mailmigrate-import works for %s (target_driver = "
+			 "dovecot keeps UIDVALIDITY, UIDs and POP3 UIDLs)", doveadm,
+			 account);
+}
 
 /* The account to log in to NEW as: the first good USER, else the first
  * notice_account; NULL when there is none. */
@@ -162,6 +202,8 @@ void preflight_new_login(struct preflight *pf, const struct preflight_check *che
 			 account, cfg->target_master_user);
 	preflight_appendlimit(pf, target_driver_imap.append_limit(conn));
 	target_driver_imap.close(&conn);
+	if (cfg->target_driver == CFG_TARGET_DOVECOT)
+		preflight_new_doveadm(pf, account);
 }
 
 /* The nearest existing directory at or above path, in place. */

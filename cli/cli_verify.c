@@ -282,7 +282,8 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		return ret;
 	/* The captured passwords are sealed: the key opens them. */
 	ret = cli_ctx_key(ctx) < 0 ? -1 : 0;
-	if (ret == 0 && crypto_read_secret(ctx->cfg->target_master_password_file,
+	if (ret == 0 && ctx->cfg->target_driver == CFG_TARGET_IMAP &&
+	    crypto_read_secret(ctx->cfg->target_master_password_file,
 					   &cv.p.target_master_password, &error) < 0) {
 		cli_error("verify: target_master_password_file: %s", error);
 		ret = -1;

@@ -204,6 +204,32 @@ static int import_dispatch(struct mailmigrate_cmd_context *mctx,
 		else
 			import_box_state(ibox, (uint32_t)a, (unsigned int)b);
 		return 1;
+	case IMPORT_CMD_LIST:
+		import_box_list(ibox);
+		return 1;
+	case IMPORT_CMD_FLAGS: {
+		struct import_flags flags;
+
+		if (import_parse_uint(l.field[0], (uint32_t)-1, &a) < 0 || a == 0)
+			import_answer("BAD\tFLAGS: bad UID");
+		else if (import_parse_flags(l.field[1], &flags, &error) < 0)
+			import_answer("BAD\tFLAGS: %s", error);
+		else
+			import_box_flags(ibox, (uint32_t)a, &flags);
+		return 1;
+	}
+	case IMPORT_CMD_MOVEALL:
+		if (import_check_name(l.field[0]) < 0 || import_check_name(l.field[1]) < 0)
+			import_answer("BAD\tMOVEALL: bad folder name");
+		else if (strcmp(l.field[2], "0") != 0 && strcmp(l.field[2], "1") != 0)
+			import_answer("BAD\tMOVEALL: delete is 0 or 1");
+		else
+			import_box_moveall(ibox, l.field[0], l.field[1],
+					  strcmp(l.field[2], "1") == 0);
+		return 1;
+	case IMPORT_CMD_SUBSCRIBE:
+		import_box_subscribe(ibox);
+		return 1;
 	case IMPORT_CMD_QUIT:
 		import_answer("OK\tbye");
 		return 0;

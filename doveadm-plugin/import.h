@@ -56,6 +56,21 @@ void import_box_commit(struct import_box *ibox);
 void import_box_abort(struct import_box *ibox);
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
 		      unsigned int max);
+/* Every folder of the user's private namespaces, with its separator
+ * and special-use (LIST). */
+void import_box_list(struct import_box *ibox);
+/* Make the selected folder's message uid have exactly these flags and
+ * keywords (FLAGS), in a transaction of its own; refused in a batch. */
+void import_box_flags(struct import_box *ibox, uint32_t uid,
+		      const struct import_flags *flags);
+/* Subscribe to the selected folder (SUBSCRIBE); refused in a batch. */
+void import_box_subscribe(struct import_box *ibox);
+/* Move every message of folder from into folder to (created when
+ * missing; new UIDs there), then delete from if asked and it is empty
+ * (MOVEALL). Closes the selected folder; refused in a batch. A from
+ * that does not exist moves nothing. */
+void import_box_moveall(struct import_box *ibox, const char *from,
+			const char *to, int delete_from);
 /* A batch is open (APPENDs not yet committed). */
 int import_box_in_batch(const struct import_box *ibox);
 

@@ -24,6 +24,8 @@
 #include "seq-range-array.h"
 #include "mail-storage.h"
 #include "mail-namespace.h"
+#include "mailbox-list-iter.h"
+#include "mail-search-build.h"
 
 #include <assert.h>
 
@@ -38,7 +40,10 @@ static_assert(IMPORT_FLAG_ANSWERED == MAIL_ANSWERED &&
 
 /* Keywords listed per message by STATE stop at this many bytes of line,
  * so a message with a thousand keywords cannot exceed IMPORT_LINE_MAX. */
-#define IMPORT_STATE_FLAGS_MAX 7000
+#define IMPORT_STATE_FLAGS_MAX 6800
+/* A Message-ID longer than this is not listed by STATE ("-"): the line
+ * stays under IMPORT_LINE_MAX with the longest flags and UIDL. */
+#define IMPORT_STATE_MSGID_MAX 700
 
 struct import_box {
 	struct mail_user *user;
@@ -400,6 +405,27 @@ static const char *import_flags_str(struct mail *mail)
 	return str_len(str) == 0 ? "-" : str_c(str);
 }
 
+/* A header value fit for one field of a STATE line: trimmed, without
+ * control bytes and not over max bytes; else "-". */
+static const char *import_field(const char *value, size_t max)
+{
+	size_t len;
+
+	if (value == NULL)
+		return "-";
+	while (*value == ' ' || *value == '\t')
+		value++;
+	len = strlen(value);
+	while (len > 0 && (value[len - 1] == ' ' || value[len - 1] == '\t'))
+		len--;
+	if (len == 0 || len > max)
+		return "-";
+	for (size_t i = 0; i < len; i++)
+		if ((unsigned char)value[i] < 0x20 || value[i] == 0x7f)
+			return "-";
+	return t_strndup(value, len);
+}
+
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
 		      unsigned int max)
 {
@@ -408,12 +434,15 @@ void import_box_state(struct import_box *ibox, uint32_t from_uid,
 	struct mail *mail;
 	uint32_t seq, seq1, seq2;
 	uoff_t size;
+	time_t date;
+	const char *uidl, *msgid;
 	unsigned int n = 0;
 
 	if (import_box_settled(ibox, &status) < 0)
 		return;
 	t = mailbox_transaction_begin(ibox->box, 0, "mailmigrate-import state");
-	mail = mail_alloc(t, MAIL_FETCH_FLAGS | MAIL_FETCH_VIRTUAL_SIZE, NULL);
+	mail = mail_alloc(t, MAIL_FETCH_FLAGS | MAIL_FETCH_VIRTUAL_SIZE |
+			  MAIL_FETCH_RECEIVED_DATE | MAIL_FETCH_UIDL_BACKEND, NULL);
 	mailbox_get_seq_range(ibox->box, from_uid == 0 ? 1 : from_uid,
 			      (uint32_t)-1, &seq1, &seq2);
 	for (seq = seq1; seq1 != 0 && seq <= seq2 && n < max; seq++, n++) {
@@ -426,13 +455,216 @@ void import_box_state(struct import_box *ibox, uint32_t from_uid,
 			import_box_fail(ibox, "size lookup failed", 0);
 			return;
 		}
+		/* Date, POP3 UIDL and Message-ID are for matching after a
+		 * crash: one that cannot be read is "-", not a failure. */
+		if (mail_get_received_date(mail, &date) < 0)
+			date = (time_t)-1;
+		if (mail_get_special(mail, MAIL_FETCH_UIDL_BACKEND, &uidl) < 0)
+			uidl = NULL;
+		if (mail_get_first_header(mail, "Message-ID", &msgid) <= 0)
+			msgid = NULL;
 		T_BEGIN {
-			import_answer("*\t%u\t%"PRIuUOFF_T"\t%s", mail->uid,
-				      size, import_flags_str(mail));
+			import_answer("*\t%u\t%"PRIuUOFF_T"\t%s\t%s\t%s\t%s",
+				      mail->uid, size, import_flags_str(mail),
+				      date == (time_t)-1 ? "-" :
+				      t_strdup_printf("%lld", (long long)date),
+				      import_field(uidl, 70),
+				      import_field(msgid, IMPORT_STATE_MSGID_MAX));
 		} T_END;
 	}
 	mail_free(&mail);
 	mailbox_transaction_rollback(&t);
 	import_answer("OK\t%u\t%u\t%u", status.uidvalidity, status.uidnext,
 		      status.messages);
+}
+
+/* Every folder the user has, for the puller to learn NEW's separator
+ * and its configured special-use folders (OLD's \Sent goes there). */
+void import_box_list(struct import_box *ibox)
+{
+	static const char *const patterns[] = { "*", NULL };
+	struct mailbox_list_iterate_context *iter;
+	const struct mailbox_info *info;
+	const char *special;
+	char sep;
+
+	iter = mailbox_list_iter_init_namespaces(ibox->user->namespaces, patterns,
+						 MAIL_NAMESPACE_TYPE_PRIVATE,
+						 MAILBOX_LIST_ITER_RETURN_SPECIALUSE);
+	while ((info = mailbox_list_iter_next(iter)) != NULL) T_BEGIN {
+		sep = mail_namespace_get_sep(info->ns);
+		special = info->special_use == NULL ? "-" :
+			t_strcut(info->special_use, ' ');
+		if (import_check_name(info->vname) == 0 &&
+		    import_check_special_use(special) == 0)
+			import_answer("*\t%c\t%s\t%s\t%s", sep != '\0' ? sep : '-',
+				      (info->flags & (MAILBOX_NOSELECT |
+						      MAILBOX_NONEXISTENT)) != 0 ?
+				      "\\Noselect" : "-", special, info->vname);
+	} T_END;
+	if (mailbox_list_iter_deinit(&iter) < 0) {
+		import_answer_no(IMPORT_CLASS_TEMP, "listing folders failed");
+		return;
+	}
+	import_answer("OK");
+}
+
+/* Flags as OLD has them now (a later round): replaced, not added to.
+ * A message no longer on NEW (expunged there) is not an error, as IMAP
+ * UID STORE says nothing of a UID it does not have. */
+void import_box_flags(struct import_box *ibox, uint32_t uid,
+		      const struct import_flags *flags)
+{
+	struct mailbox_transaction_context *t;
+	struct mailbox_status status;
+	struct mail_keywords *kw;
+	struct mail *mail;
+	int found;
+
+	if (import_box_settled(ibox, &status) < 0)
+		return;
+	/* Not FLAG_EXTERNAL: that says the change is in the files already,
+	 * and Maildir's next sync would take the file names' flags back. */
+	t = mailbox_transaction_begin(ibox->box, 0, "mailmigrate-import flags");
+	mail = mail_alloc(t, 0, NULL);
+	found = mail_set_uid(mail, uid) ? 1 : 0;
+	if (found) {
+		mail_update_flags(mail, MODIFY_REPLACE, (enum mail_flags)flags->system);
+		kw = mailbox_keywords_create_valid(ibox->box, flags->keyword);
+		mail_update_keywords(mail, MODIFY_REPLACE, kw);
+		mailbox_keywords_unref(&kw);
+	}
+	mail_free(&mail);
+	if (mailbox_transaction_commit(&t) < 0 || mailbox_sync(ibox->box, 0) < 0) {
+		import_box_fail(ibox, "flag update failed", 0);
+		return;
+	}
+	import_answer("OK\t%d", found);
+}
+
+/* OLD's subscription, as the imap target's SUBSCRIBE gives it. */
+void import_box_subscribe(struct import_box *ibox)
+{
+	struct mailbox_status status;
+
+	if (import_box_settled(ibox, &status) < 0)
+		return;
+	if (mailbox_set_subscribed(ibox->box, TRUE) < 0) {
+		import_box_fail(ibox, "subscribe failed", 0);
+		return;
+	}
+	import_answer("OK");
+}
+
+/* Open folder name, creating it if asked; NULL (answered) on failure,
+ * *missing_r set when it does not exist and create is 0. */
+static struct mailbox *import_box_open_other(struct import_box *ibox,
+					     const char *name, int create,
+					     int *missing_r)
+{
+	struct mail_namespace *ns = mail_namespace_find(ibox->user->namespaces, name);
+	struct mailbox *box = mailbox_alloc(ns->list, name, 0);
+	enum mailbox_existence existence;
+	enum mail_error error;
+
+	*missing_r = 0;
+	if (mailbox_exists(box, FALSE, &existence) < 0)
+		goto fail;
+	if (existence == MAILBOX_EXISTENCE_NONE && !create) {
+		*missing_r = 1;
+		mailbox_free(&box);
+		return NULL;
+	}
+	if (existence == MAILBOX_EXISTENCE_NONE &&
+	    mailbox_create(box, NULL, FALSE) < 0) {
+		(void)mailbox_get_last_error(box, &error);
+		if (error != MAIL_ERROR_EXISTS)
+			goto fail;
+	}
+	if (mailbox_open(box) < 0 || mailbox_sync(box, 0) < 0)
+		goto fail;
+	return box;
+fail:
+	import_answer_no(import_class_of(MAIL_ERROR_TEMP, 0), t_strdup_printf(
+		"%s: %s", name, mailbox_get_last_internal_error(box, NULL)));
+	mailbox_free(&box);
+	return NULL;
+}
+
+/* Park NEW's own messages out of a folder while OLD's go in, and bring
+ * them back above OLD's UIDs after: the copies are committed before the
+ * expunges, so a kill in between can leave one of NEW's own messages
+ * twice, never none. */
+void import_box_moveall(struct import_box *ibox, const char *from,
+			const char *to, int delete_from)
+{
+	struct mailbox *src, *dst;
+	struct mailbox_transaction_context *st, *dt;
+	struct mail_search_args *args;
+	struct mail_search_context *search;
+	struct mail_save_context *save;
+	struct mail *mail;
+	unsigned int moved = 0;
+	int missing, ret = 0;
+
+	if (import_box_in_batch(ibox)) {
+		import_answer_no(IMPORT_CLASS_FINAL,
+				 "a batch is open: COMMIT or ABORT it first");
+		return;
+	}
+	import_box_close(ibox);
+	src = import_box_open_other(ibox, from, 0, &missing);
+	if (src == NULL) {
+		if (missing)
+			import_answer("OK\t0");
+		return;
+	}
+	dst = import_box_open_other(ibox, to, 1, &missing);
+	if (dst == NULL) {
+		mailbox_free(&src);
+		return;
+	}
+	st = mailbox_transaction_begin(src, 0, "mailmigrate-import moveall");
+	/* Saves are EXTERNAL (Dovecot asserts it, as IMAP COPY does); the
+	 * expunges not, or Maildir's next sync would bring them back. */
+	dt = mailbox_transaction_begin(dst, MAILBOX_TRANSACTION_FLAG_EXTERNAL,
+				       "mailmigrate-import moveall");
+	args = mail_search_build_init();
+	mail_search_build_add_all(args);
+	search = mailbox_search_init(st, args, NULL, 0, NULL);
+	mail_search_args_unref(&args);
+	while (ret == 0 && mailbox_search_next(search, &mail)) {
+		save = mailbox_save_alloc(dt);
+		if (mailbox_move(&save, mail) < 0)
+			ret = -1;
+		else
+			moved++;
+	}
+	if (mailbox_search_deinit(&search) < 0)
+		ret = -1;
+	if (ret < 0) {
+		mailbox_transaction_rollback(&dt);
+		mailbox_transaction_rollback(&st);
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("move %s -> %s: %s",
+			from, to, mailbox_get_last_internal_error(src, NULL)));
+	} else if (mailbox_transaction_commit(&dt) < 0) {
+		mailbox_transaction_rollback(&st);
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("move into %s: %s",
+			to, mailbox_get_last_internal_error(dst, NULL)));
+		ret = -1;
+	} else if (mailbox_transaction_commit(&st) < 0 ||
+		   mailbox_sync(src, 0) < 0) {
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("expunge in %s: %s",
+			from, mailbox_get_last_internal_error(src, NULL)));
+		ret = -1;
+	}
+	if (ret == 0 && delete_from && mailbox_delete(src) < 0) {
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("delete %s: %s",
+			from, mailbox_get_last_internal_error(src, NULL)));
+		ret = -1;
+	}
+	mailbox_free(&dst);
+	mailbox_free(&src);
+	if (ret == 0)
+		import_answer("OK\t%u", moved);
 }

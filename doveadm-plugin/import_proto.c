@@ -26,6 +26,10 @@ static const struct import_verb import_verbs[] = {
 	{ "ABORT", IMPORT_CMD_ABORT, 0 },
 	{ "STATE", IMPORT_CMD_STATE, 2 },
 	{ "QUIT", IMPORT_CMD_QUIT, 0 },
+	{ "LIST", IMPORT_CMD_LIST, 0 },
+	{ "FLAGS", IMPORT_CMD_FLAGS, 2 },
+	{ "SUBSCRIBE", IMPORT_CMD_SUBSCRIBE, 0 },
+	{ "MOVEALL", IMPORT_CMD_MOVEALL, 3 },
 };
 
 /* Split on TAB; the field count is checked against the verb's. */

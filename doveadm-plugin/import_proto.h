@@ -49,6 +49,10 @@ enum import_cmd {
 	IMPORT_CMD_ABORT,	/* ABORT */
 	IMPORT_CMD_STATE,	/* STATE from-uid max */
 	IMPORT_CMD_QUIT,	/* QUIT */
+	IMPORT_CMD_LIST,	/* LIST */
+	IMPORT_CMD_FLAGS,	/* FLAGS uid flags */
+	IMPORT_CMD_SUBSCRIBE,	/* SUBSCRIBE */
+	IMPORT_CMD_MOVEALL,	/* MOVEALL from to delete-from */
 };
 
 struct import_line {

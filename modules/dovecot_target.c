@@ -426,14 +426,91 @@ static int dovecot_namespace_prefix(struct driver_conn *conn, char *prefix,
 	return 0;	/* unsaid */
 }
 
+/* "* sep noselect special-use name" into f (name in modified UTF-7,
+ * as the imap target gives names); -1 if malformed. */
+static int dovecot_list_line(char *line, struct driver_folder *f)
+{
+	static const struct {
+		const char *name;
+		unsigned attr;
+	} uses[] = {
+		{ "\\Sent", DRIVER_FOLDER_SENT }, { "\\Drafts", DRIVER_FOLDER_DRAFTS },
+		{ "\\Trash", DRIVER_FOLDER_TRASH }, { "\\Junk", DRIVER_FOLDER_JUNK },
+		{ "\\Archive", DRIVER_FOLDER_ARCHIVE },
+	};
+	char *field[4], *p = line + 2;
+	const char *error;
+	size_t i;
+
+	memset(f, 0, sizeof(*f));
+	for (i = 0; i < 4; i++) {
+		field[i] = p;
+		p = i < 3 ? strchr(p, '\t') : NULL;
+		if (i < 3 && p == NULL)
+			return -1;
+		if (p != NULL)
+			*p++ = '\0';
+	}
+	if (strlen(field[0]) != 1 || field[3][0] == '\0')
+		return -1;
+	f->separator = field[0][0] == '-' ? '\0' : field[0][0];
+	if (strcmp(field[1], "\\Noselect") == 0)
+		f->attrs |= DRIVER_FOLDER_NOSELECT;
+	for (i = 0; i < sizeof(uses) / sizeof(uses[0]); i++)
+		if (strcmp(field[2], uses[i].name) == 0)
+			f->attrs |= uses[i].attr;
+	if (utf8_to_mutf7(field[3], &f->name, &error) < 0)
+		return -1;
+	return 0;
+}
+
+/* LIST: NEW's folders with separator and configured special-use. */
 static int dovecot_list_folders(struct driver_conn *conn,
 				struct driver_folder **folders_r, size_t *count_r,
 				enum stream_fail *fail_r, const char **error_r)
 {
-	(void)conn;
+	struct dovecot_conn *dc = dovecot_conn(conn);
+	struct driver_folder *folders = NULL;
+	size_t count = 0, alloc = 0;
+	const char *line;
+	char *copy;
+	int ret;
+
 	*folders_r = NULL;
 	*count_r = 0;
-	return dovecot_unsupported("listing folders", fail_r, error_r);
+	if (dc->broken)
+		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
+				    "doveadm mailmigrate-import: connection broken");
+	if (dovecot_write(dc, "LIST\n", 5, fail_r, error_r) < 0)
+		return -1;
+	for (;;) {
+		if (dovecot_read(dc, &line, fail_r, error_r) < 0) {
+			driver_folders_free(&folders, count);
+			return -1;
+		}
+		if (strncmp(line, "*\t", 2) != 0)
+			break;
+		if (count == alloc) {
+			alloc = alloc == 0 ? 16 : alloc * 2;
+			folders = mm_reallocarray(folders, alloc, sizeof(*folders));
+		}
+		copy = mm_strdup(line);
+		ret = dovecot_list_line(copy, &folders[count]);
+		mm_free(&copy);
+		if (ret < 0) {
+			/* Not a name we can use: NEW's own, skipped. */
+			log_warning("doveadm mailmigrate-import: LIST line skipped");
+			continue;
+		}
+		count++;
+	}
+	if (strcmp(line, "OK") != 0) {
+		driver_folders_free(&folders, count);
+		return dovecot_refused("LIST", line, 0, fail_r, error_r);
+	}
+	*folders_r = folders;
+	*count_r = count;
+	return 0;
 }
 
 static const char *dovecot_special_use(unsigned attrs)
@@ -451,15 +528,20 @@ static const char *dovecot_special_use(unsigned attrs)
 	return "-";
 }
 
-/* Dovecot 2.3 takes special-use from its configuration only, and the
- * plugin keeps no subscriptions: both are left to NEW's settings. */
+/* Dovecot 2.3 takes special-use from its configuration only: the
+ * caller maps OLD's \Sent to NEW's configured folder. */
 static int dovecot_create_folder(struct driver_conn *conn, const char *name,
 				 unsigned attrs, int subscribe,
 				 enum stream_fail *fail_r, const char **error_r)
 {
-	(void)subscribe;
-	return dovecot_folder(dovecot_conn(conn), name, dovecot_special_use(attrs),
-			      NULL, fail_r, error_r);
+	struct dovecot_conn *dc = dovecot_conn(conn);
+	const char *ans;
+
+	if (dovecot_folder(dc, name, dovecot_special_use(attrs), NULL, fail_r,
+			   error_r) < 0)
+		return -1;
+	return subscribe ? dovecot_cmd(dc, "SUBSCRIBE", "SUBSCRIBE\n", &ans, fail_r,
+				       error_r) : 0;
 }
 
 static int dovecot_select(struct driver_conn *conn, const char *folder,
@@ -495,8 +577,33 @@ static int dovecot_set_identity(struct driver_conn *conn, const char *folder,
 	return 0;
 }
 
-/* "* uid size flags" into msg; keywords are msg's (freed by the caller
- * with driver_message_clear). */
+/* A STATE date (UNIXTIME) as an IMAP date-time in UTC, for matching
+ * by instant; "" when it is "-" or not a number. */
+static void dovecot_state_date(const char *s, char *out, size_t size)
+{
+	static const char months[][4] = { "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+					  "Jul", "Aug", "Sep", "Oct", "Nov", "Dec" };
+	unsigned long long t;
+	struct tm tm;
+	time_t tt;
+	char *end;
+
+	out[0] = '\0';
+	if (*s < '0' || *s > '9')
+		return;
+	t = strtoull(s, &end, 10);
+	if (*end != '\0' || t > (unsigned long long)INT32_MAX * 4)
+		return;
+	tt = (time_t)t;
+	if (gmtime_r(&tt, &tm) == NULL)
+		return;
+	snprintf(out, size, "%02d-%s-%04d %02d:%02d:%02d +0000", tm.tm_mday,
+		 months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour, tm.tm_min,
+		 tm.tm_sec);
+}
+
+/* "* uid size flags date uidl message-id" into msg; keywords and
+ * message_id are msg's (freed by the caller with driver_message_clear). */
 static int dovecot_state_line(char *line, struct driver_message *msg)
 {
 	static const struct {
@@ -509,7 +616,7 @@ static int dovecot_state_line(char *line, struct driver_message *msg)
 	};
 	unsigned long uid;
 	unsigned long long size;
-	char *flags, *atom, *save;
+	char *field[4], *atom, *save, *p;
 	size_t i;
 	int n = 0;
 
@@ -518,10 +625,23 @@ static int dovecot_state_line(char *line, struct driver_message *msg)
 		return -1;
 	msg->uid = (uint32_t)uid;
 	msg->size = size;
-	flags = line + n;
-	if (strcmp(flags, "-") == 0)
+	p = line + n;
+	for (i = 0; i < 4; i++) {
+		field[i] = p;
+		p = strchr(p, '\t');
+		if ((p == NULL) != (i == 3))
+			return -1;
+		if (p != NULL)
+			*p++ = '\0';
+	}
+	dovecot_state_date(field[1], msg->internaldate, sizeof(msg->internaldate));
+	if (strcmp(field[2], "-") != 0 && strlen(field[2]) < sizeof(msg->uidl))
+		snprintf(msg->uidl, sizeof(msg->uidl), "%s", field[2]);
+	if (strcmp(field[3], "-") != 0)
+		msg->message_id = mm_strdup(field[3]);
+	if (strcmp(field[0], "-") == 0)
 		return 0;
-	for (atom = strtok_r(flags, " ", &save); atom != NULL;
+	for (atom = strtok_r(field[0], " ", &save); atom != NULL;
 	     atom = strtok_r(NULL, " ", &save)) {
 		for (i = 0; i < sizeof(sys) / sizeof(sys[0]); i++)
 			if (strcmp(atom, sys[i].name) == 0)
@@ -599,14 +719,24 @@ static int dovecot_find_header(struct driver_conn *conn, const char *name,
 				   "UIDLs)", fail_r, error_r);
 }
 
+static void dovecot_flags(const struct driver_message *msg, char *out, size_t size);
+
+/* FLAGS: uid's flags and keywords made OLD's, in the selected folder. */
 static int dovecot_set_flags(struct driver_conn *conn, uint32_t uid,
 			     const struct driver_message *msg,
 			     enum stream_fail *fail_r, const char **error_r)
 {
-	(void)conn;
-	(void)uid;
-	(void)msg;
-	return dovecot_unsupported("changing flags", fail_r, error_r);
+	struct dovecot_conn *dc = dovecot_conn(conn);
+	char flags[DRIVER_MAX_KEYWORDS * (DRIVER_MAX_KEYWORD + 1) + 64];
+	const char *ans;
+	char *cmd;
+	int ret;
+
+	dovecot_flags(msg, flags, sizeof(flags));
+	cmd = mm_asprintf("FLAGS\t%u\t%s\n", uid, flags);
+	ret = dovecot_cmd(dc, "FLAGS", cmd, &ans, fail_r, error_r);
+	mm_free(&cmd);
+	return ret;
 }
 
 /* Days since 1970-01-01 of a civil date (proleptic Gregorian). */
@@ -803,6 +933,41 @@ static int dovecot_append(struct driver_conn *conn, const char *folder,
 	return dovecot_append_end(conn, new_uid_r, 1, fail_r, error_r);
 }
 
+static int dovecot_move_all(struct driver_conn *conn, const char *from,
+			    const char *to, int delete_from, uint32_t *moved_r,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	struct dovecot_conn *dc = dovecot_conn(conn);
+	char *f = NULL, *t = NULL, *cmd;
+	const char *ans;
+	unsigned long n;
+	int ret;
+
+	*moved_r = 0;
+	if (dovecot_folder_name(from, &f, fail_r, error_r) < 0)
+		return -1;
+	if (dovecot_folder_name(to, &t, fail_r, error_r) < 0) {
+		mm_free(&f);
+		return -1;
+	}
+	cmd = mm_asprintf("MOVEALL\t%s\t%s\t%d\n", f, t, delete_from ? 1 : 0);
+	mm_free(&f);
+	mm_free(&t);
+	/* The plugin closes the selected folder. */
+	mm_free(&dc->folder);
+	ret = dovecot_cmd(dc, "MOVEALL", cmd, &ans, fail_r, error_r);
+	mm_free(&cmd);
+	if (ret < 0)
+		return -1;
+	if (sscanf(ans, "%lu", &n) != 1) {
+		dc->broken = 1;
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "doveadm mailmigrate-import: malformed MOVEALL answer");
+	}
+	*moved_r = (uint32_t)n;
+	return 0;
+}
+
 static int dovecot_can_batch(struct driver_conn *conn)
 {
 	return !dovecot_conn(conn)->broken;
@@ -832,4 +997,5 @@ const struct target_driver target_driver_dovecot = {
 	.close = dovecot_close,
 	.set_identity = dovecot_set_identity,
 	.append_add_keep = dovecot_append_add_keep,
+	.move_all = dovecot_move_all,
 };

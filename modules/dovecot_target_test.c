@@ -60,7 +60,8 @@ static int print_msg(const struct driver_message *msg, void *ctx)
 	printf("msg %u %llu %u", msg->uid, (unsigned long long)msg->size, msg->flags);
 	for (size_t i = 0; i < msg->keywords_count; i++)
 		printf(" %s", msg->keywords[i]);
-	printf("\n");
+	printf(" [%s] %s %s\n", msg->internaldate, msg->uidl[0] != '\0' ? msg->uidl : "-",
+	       msg->message_id != NULL ? msg->message_id : "-");
 	return 0;
 }
 
@@ -125,6 +126,19 @@ int main(int argc, char **argv)
 	printf("identity %u %u\n", st.uidvalidity, st.uidnext);
 	if (t->list_messages(conn, 1, 0, print_msg, NULL, &fail, &error) < 0)
 		return failed("list_messages", fail, error);
+	/* Flags as OLD has them in a later round: replaced. */
+	memset(&msg, 0, sizeof(msg));
+	msg.flags = DRIVER_FLAG_ANSWERED;
+	msg.keywords = kw;
+	msg.keywords_count = 1;
+	if (t->set_flags(conn, 9, &msg, &fail, &error) < 0 ||
+	    t->set_flags(conn, 5, &(struct driver_message){ .flags = DRIVER_FLAG_SEEN |
+				  DRIVER_FLAG_FLAGGED, .keywords = kw,
+				  .keywords_count = 1 }, &fail, &error) < 0 ||
+	    t->set_flags(conn, 77, &msg, &fail, &error) < 0)
+		return failed("set_flags", fail, error);
+	if (t->list_messages(conn, 1, 0, print_msg, NULL, &fail, &error) < 0)
+		return failed("list_messages", fail, error);
 	/* Another UIDVALIDITY on a folder holding mail: refused, final. */
 	if (t->set_identity(conn, "Kept", 4243, 0, &st, &fail, &error) == 0)
 		return failed("set_identity 4243", STREAM_FAIL_NONE, "accepted");
@@ -138,6 +152,18 @@ int main(int argc, char **argv)
 	    t->append(conn, "&AMQ-", &msg, &body, &uid, &fail, &error) < 0)
 		return failed("append", fail, error);
 	printf("plain %u\n", uid);
+	{
+		struct driver_folder *folders;
+		size_t count;
+
+		if (t->list_folders(conn, &folders, &count, &fail, &error) < 0)
+			return failed("list_folders", fail, error);
+		for (i = 0; i < count; i++)
+			if (strcmp(folders[i].name, "INBOX") != 0)
+				printf("folder %s %c %#x\n", folders[i].name,
+				       folders[i].separator, folders[i].attrs);
+		driver_folders_free(&folders, count);
+	}
 	if (t->find_header(conn, "X-UIDL", "x", &uid, &fail, &error) == 0)
 		return failed("find_header", STREAM_FAIL_NONE, "accepted");
 	printf("unsupported %s: %s\n", stream_fail_name(fail), error);

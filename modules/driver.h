@@ -74,12 +74,21 @@ struct driver_message {
 	char internaldate[40];	/* "17-Jul-1996 02:44:25 -0700", "" if none */
 	char uidl[72];		/* POP3; IMAP: X-UIDL: with DRIVER_WANT_UIDL */
 	char *message_id;	/* DRIVER_WANT_MESSAGE_ID: "<id@host>", or NULL */
+	/* Its RFC 7162 MODSEQ when the session has CONDSTORE on and the
+	 * server said it (list_changed() always does); else 0. */
+	uint64_t modseq;
 };
 
 struct driver_folder_status {
 	uint32_t uidvalidity;
 	uint32_t uidnext;
 	uint32_t exists;
+	/* The folder's RFC 7162 HIGHESTMODSEQ as the source's select()
+	 * opened it: every change since (a new message, a flag changed)
+	 * has a higher MODSEQ. 0: unknown (no CONDSTORE enabled, the
+	 * folder is NOMODSEQ, a target): then list_changed() is not to
+	 * be used on it. */
+	uint64_t highestmodseq;
 };
 
 /* A body being copied: size is known; read gives the bytes in order. */
@@ -129,6 +138,10 @@ struct driver_settings {
 	 * and NEW's dovecot.conf for its -c (NULL: doveadm's default). */
 	const char *doveadm;
 	const char *doveadm_config;
+	/* source_driver_pop3: give bodies as OLD has them, without the
+	 * "X-UIDL:" header (a target that stores the UIDL itself:
+	 * append_add_keep's pop3_uidl). */
+	int pop3_no_uidl_header;
 };
 
 struct driver_conn;
@@ -164,6 +177,15 @@ struct source_driver {
 	int (*list_messages)(struct driver_conn *conn, uint32_t first_uid,
 			     unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
 			     void *ctx, enum stream_fail *fail_r, const char **error_r);
+	/* As list_messages from UID 1, but only the messages whose MODSEQ
+	 * is above changedsince (RFC 7162 CHANGEDSINCE): new ones and
+	 * those whose flags changed, each with its modseq. Expunged ones
+	 * are not said. Only on a folder select() reported a non-zero
+	 * highestmodseq for, with 0 < changedsince <= it. NULL: the
+	 * source cannot (POP3). */
+	int (*list_changed)(struct driver_conn *conn, uint64_t changedsince,
+			    unsigned want, int (*fn)(const struct driver_message *msg, void *ctx),
+			    void *ctx, enum stream_fail *fail_r, const char **error_r);
 	/* Stream msg's exact bytes to sink, which gets the message as
 	 * fetched (a POP3 source fills in the date from its headers) and
 	 * the body once its size is known, and may read all of it. */
@@ -267,6 +289,13 @@ struct target_driver {
 			       uint32_t want_uid, const char *pop3_uidl,
 			       struct driver_body *body,
 			       enum stream_fail *fail_r, const char **error_r);
+	/* Optional (dovecot): move every message of folder from into
+	 * folder to (created if missing; they get new UIDs there), then
+	 * delete from if delete_from; *moved_r how many. A from that does
+	 * not exist moves nothing. No folder is selected afterwards. */
+	int (*move_all)(struct driver_conn *conn, const char *from, const char *to,
+			int delete_from, uint32_t *moved_r,
+			enum stream_fail *fail_r, const char **error_r);
 };
 
 void driver_folders_free(struct driver_folder **folders, size_t count);
@@ -297,9 +326,10 @@ extern const struct source_driver source_driver_pop3;
 extern const struct target_driver target_driver_imap;
 /* doveadm mailmigrate-import on NEW (doveadm-plugin/README): keeps
  * UIDVALIDITY, UIDs and POP3 UIDLs. Folder names as for the imap
- * target (modified UTF-7, NEW's separator). It cannot list folders,
- * find a header, change flags or subscribe (STREAM_FAIL_FINAL, "not
- * supported"). */
+ * target (modified UTF-7, NEW's separator). list_messages gives each
+ * message's date, POP3 UIDL (uidl) and Message-ID besides its size and
+ * flags. It cannot find a header (STREAM_FAIL_FINAL, "not supported"):
+ * match POP3 copies by the uidl list_messages gives. */
 extern const struct target_driver target_driver_dovecot;
 
 #endif

@@ -45,6 +45,8 @@ struct imap_client {
 	/* The last tagged response's code, copied out of the parser. */
 	struct imap_parser *last;
 	int utf8_on;	/* ENABLE UTF8=ACCEPT confirmed (RFC 6855) */
+	int condstore_on;	/* ENABLE CONDSTORE confirmed (RFC 7162) */
+	int qresync_on;		/* ENABLE QRESYNC confirmed (RFC 7162) */
 	char host[256];	/* as connected to, for OAUTHBEARER's host= */
 	uint16_t port;
 	/* The last tagged answer, its code read once. */
@@ -81,6 +83,9 @@ static const struct {
 	{ "AUTH=XOAUTH2", IMAP_CAP_AUTH_XOAUTH2 },
 	{ "AUTH=OAUTHBEARER", IMAP_CAP_AUTH_OAUTHBEARER },
 	{ "STATUS=SIZE", IMAP_CAP_STATUS_SIZE },
+	{ "ENABLE", IMAP_CAP_ENABLE },
+	{ "CONDSTORE", IMAP_CAP_CONDSTORE },
+	{ "QRESYNC", IMAP_CAP_QRESYNC },
 };
 
 /* Replace the capabilities with the atoms in args. */
@@ -927,7 +932,7 @@ int imap_client_login_oauth(struct imap_client *c, enum cfg_source_auth mech,
 }
 
 struct enable_ctx {
-	int utf8;
+	int utf8, condstore, qresync;
 };
 
 /* "* ENABLED UTF8=ACCEPT" (RFC 5161): what the server turned on. */
@@ -945,6 +950,10 @@ static int enabled_untagged(struct imap_client *client, const struct imap_arg *a
 	for (size_t i = 1; i < count; i++)
 		if (imap_arg_is_atom(&args[i], "UTF8=ACCEPT"))
 			ctx->utf8 = 1;
+		else if (imap_arg_is_atom(&args[i], "CONDSTORE"))
+			ctx->condstore = 1;
+		else if (imap_arg_is_atom(&args[i], "QRESYNC"))
+			ctx->qresync = 1;
 	return 0;
 }
 
@@ -969,6 +978,43 @@ int imap_client_enable_utf8(struct imap_client *c, enum stream_fail *fail_r,
 int imap_client_utf8(const struct imap_client *c)
 {
 	return c->utf8_on;
+}
+
+int imap_client_enable_condstore(struct imap_client *c, enum stream_fail *fail_r,
+				 const char **error_r)
+{
+	struct enable_ctx ctx = { 0 };
+	struct imap_cmd_handlers h = { enabled_untagged, NULL, &ctx };
+	enum imap_status status;
+	unsigned tag;
+	int qresync = (c->caps & IMAP_CAP_QRESYNC) != 0;
+
+	/* A server that lists CONDSTORE without ENABLE would need it
+	 * turned on per command (SELECT (CONDSTORE)): left as it is. */
+	if ((c->caps & (IMAP_CAP_CONDSTORE | IMAP_CAP_QRESYNC)) == 0 ||
+	    (c->caps & IMAP_CAP_ENABLE) == 0 || c->condstore_on)
+		return 0;
+	if (imap_client_send(c, qresync ? "ENABLE CONDSTORE QRESYNC" :
+			     "ENABLE CONDSTORE", &tag, fail_r, error_r) < 0 ||
+	    imap_client_wait(c, tag, &h, &status, fail_r, error_r) < 0)
+		return -1;
+	/* Refused: a session without mod-sequences, as before them. */
+	if (status != IMAP_STATUS_OK)
+		return 0;
+	/* QRESYNC enabled implies CONDSTORE (RFC 7162 3.2.3). */
+	c->qresync_on = ctx.qresync;
+	c->condstore_on = ctx.condstore || ctx.qresync;
+	return 0;
+}
+
+int imap_client_condstore(const struct imap_client *c)
+{
+	return c->condstore_on;
+}
+
+int imap_client_qresync(const struct imap_client *c)
+{
+	return c->qresync_on;
 }
 
 int imap_client_send_astring(struct imap_client *c, const char *verb, const char *arg,

@@ -48,6 +48,9 @@
 #define IMAP_CAP_AUTH_XOAUTH2	0x4000
 #define IMAP_CAP_AUTH_OAUTHBEARER 0x8000
 #define IMAP_CAP_STATUS_SIZE	0x10000	/* RFC 8438 */
+#define IMAP_CAP_ENABLE		0x20000	/* RFC 5161 */
+#define IMAP_CAP_CONDSTORE	0x40000	/* RFC 7162 */
+#define IMAP_CAP_QRESYNC	0x80000	/* RFC 7162; implies CONDSTORE */
 
 struct imap_client_settings {
 	const char *host;
@@ -153,6 +156,19 @@ int imap_client_enable_utf8(struct imap_client *client,
 			    enum stream_fail *fail_r, const char **error_r);
 /* Non-zero once UTF8=ACCEPT is enabled. */
 int imap_client_utf8(const struct imap_client *client);
+/* After login, when the server lists CONDSTORE (or QRESYNC, which
+ * implies it) and ENABLE: ENABLE CONDSTORE, with QRESYNC when listed
+ * (RFC 7162, 5161). What the ENABLED response confirms is on from then
+ * on: EXAMINE and SELECT report HIGHESTMODSEQ, FETCH takes CHANGEDSINCE.
+ * A NO or BAD is no failure: the session goes on without (0, nothing
+ * on), as with a server that lists neither. Only a broken connection
+ * fails. */
+int imap_client_enable_condstore(struct imap_client *client,
+				 enum stream_fail *fail_r, const char **error_r);
+/* Non-zero once ENABLED confirmed CONDSTORE (QRESYNC: either). */
+int imap_client_condstore(const struct imap_client *client);
+/* Non-zero once ENABLED confirmed QRESYNC. */
+int imap_client_qresync(const struct imap_client *client);
 /* Is s well-formed UTF-8 (no overlong form, surrogate, or code point
  * past U+10FFFF)? ASCII is. */
 int imap_client_utf8_valid(const char *s);

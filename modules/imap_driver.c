@@ -108,7 +108,9 @@ static int imap_driver_open(const struct driver_settings *set,
  * lists it (RFC 6855), so what OLD sends is what it stores: a server
  * such as Courier may otherwise downgrade or replace a message whose
  * header holds raw UTF-8. Never on the target: NEW takes our APPEND
- * literals byte for byte as they are. */
+ * literals byte for byte as they are. Then ENABLE CONDSTORE (and
+ * QRESYNC) when OLD has it, so a later round asks only for what
+ * changed (RFC 7162). */
 static int imap_source_open(const struct driver_settings *set,
 			    const struct driver_login *login,
 			    struct driver_conn **conn_r, enum stream_fail *fail_r,
@@ -117,7 +119,9 @@ static int imap_source_open(const struct driver_settings *set,
 	if (imap_driver_open(set, login, conn_r, fail_r, error_r) < 0)
 		return -1;
 	if (imap_client_enable_utf8(imap_conn(*conn_r)->client, fail_r,
-				    error_r) < 0) {
+				    error_r) < 0 ||
+	    imap_client_enable_condstore(imap_conn(*conn_r)->client, fail_r,
+					 error_r) < 0) {
 		imap_driver_close(conn_r);
 		return -1;
 	}
@@ -297,19 +301,39 @@ fail:
 	return -1;
 }
 
-/* "* OK [UIDVALIDITY n]", "* OK [UIDNEXT n]", "* n EXISTS". */
+/* "* OK [UIDVALIDITY n]", "* OK [UIDNEXT n]", "* n EXISTS"; with
+ * CONDSTORE on, "* OK [HIGHESTMODSEQ n]" or "* OK [NOMODSEQ]". A
+ * HIGHESTMODSEQ from a session that did not enable CONDSTORE is not
+ * believed: nothing asked for it. */
+struct select_ctx {
+	struct driver_folder_status *st;
+	int nomodseq;		/* said NOMODSEQ: no HIGHESTMODSEQ believed */
+};
+
 static int select_untagged(struct imap_client *client, const struct imap_arg *args,
 			   size_t count, void *context, enum stream_fail *fail_r,
 			   const char **error_r)
 {
-	struct driver_folder_status *st = context;
+	struct select_ctx *ctx = context;
+	struct driver_folder_status *st = ctx->st;
+	int condstore = imap_client_condstore(client);
 
 	if (count >= 2 && imap_arg_is_atom(&args[0], "OK") &&
+	    args[1].type == IMAP_ARG_LIST && args[1].count == 1 &&
+	    imap_arg_is_atom(&args[1].list[0], "NOMODSEQ")) {
+		ctx->nomodseq = 1;
+	} else if (count >= 2 && imap_arg_is_atom(&args[0], "OK") &&
 	    args[1].type == IMAP_ARG_LIST && args[1].count == 2) {
 		if (imap_arg_is_atom(&args[1].list[0], "UIDVALIDITY"))
 			(void)imap_arg_get_u32(&args[1].list[1], &st->uidvalidity);
 		else if (imap_arg_is_atom(&args[1].list[0], "UIDNEXT"))
 			(void)imap_arg_get_u32(&args[1].list[1], &st->uidnext);
+		else if (condstore &&
+			 imap_arg_is_atom(&args[1].list[0], "HIGHESTMODSEQ") &&
+			 imap_arg_get_modseq(&args[1].list[1], &st->highestmodseq) < 0)
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+					    "malformed HIGHESTMODSEQ (RFC 7162: 1 to "
+					    "2^63-1)");
 	} else if (count == 2 && imap_arg_is_atom(&args[1], "EXISTS")) {
 		(void)imap_arg_get_u32(&args[0], &st->exists);
 	}
@@ -323,7 +347,8 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 				   enum stream_fail *fail_r, const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	struct imap_cmd_handlers h = { select_untagged, NULL, status_r };
+	struct select_ctx ctx = { status_r, 0 };
+	struct imap_cmd_handlers h = { select_untagged, NULL, &ctx };
 	int ret;
 
 	/* Folder names go through imap_client_send_astring(): a name with
@@ -346,6 +371,9 @@ static int imap_driver_open_folder(struct driver_conn *conn, const char *verb,
 	if (ret == 0 && status_r->uidvalidity == 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 					"%s gave no UIDVALIDITY", verb);
+	/* NOMODSEQ and a HIGHESTMODSEQ both: neither is believed. */
+	if (ctx.nomodseq)
+		status_r->highestmodseq = 0;
 	return ret;
 }
 
@@ -418,6 +446,7 @@ struct fetch_list_ctx {
 	void *fn_ctx;
 	int stopped;
 	unsigned want;
+	uint64_t changedsince;	/* list_changed(): its CHANGEDSINCE */
 };
 
 /* "* n FETCH (UID u FLAGS (...) INTERNALDATE "..." RFC822.SIZE s)". */
@@ -453,6 +482,19 @@ static int fetch_list_untagged(struct imap_client *client,
 	 * named) says nothing: only a POP3 copy on NEW is looked up so. */
 	if ((ctx->want & DRIVER_WANT_UIDL) == 0)
 		msg.uidl[0] = '\0';
+	/* A MODSEQ from a session without CONDSTORE: nothing asked for
+	 * it, nothing is built on it. */
+	if (!imap_client_condstore(client)) {
+		msg.modseq = 0;
+	} else if (ctx->changedsince != 0 && msg.modseq == 0) {
+		/* RFC 7162 3.1.4.1: every answer to CHANGEDSINCE has it. */
+		uint32_t uid = msg.uid;
+
+		driver_message_clear(&msg);
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "FETCH (CHANGEDSINCE) answered without MODSEQ "
+				    "for UID %u", uid);
+	}
 	if (msg.uid >= ctx->first_uid && ctx->fn(&msg, ctx->fn_ctx) != 0)
 		ctx->stopped = 1;
 	driver_message_clear(&msg);
@@ -466,7 +508,7 @@ static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_ui
 {
 	struct imap_conn *ic = imap_conn(conn);
 	struct fetch_list_ctx fctx = { ic, first_uid == 0 ? 1 : first_uid, fn, ctx, 0,
-				       want };
+				       want, 0 };
 	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
 	char cmd[128];
 
@@ -479,6 +521,37 @@ static int imap_source_list_messages(struct driver_conn *conn, uint32_t first_ui
 	snprintf(cmd, sizeof(cmd), "UID FETCH %u:* (UID FLAGS INTERNALDATE RFC822.SIZE%s)",
 		 fctx.first_uid,
 		 fields[want & (DRIVER_WANT_MESSAGE_ID | DRIVER_WANT_UIDL)]);
+	return imap_client_run(ic->client, cmd, &h, fail_r, error_r);
+}
+
+/* "UID FETCH 1:* (...) (CHANGEDSINCE n)" (RFC 7162 3.1.4.1): what
+ * changed since n, each message with its MODSEQ. */
+static int imap_source_list_changed(struct driver_conn *conn, uint64_t changedsince,
+				    unsigned want,
+				    int (*fn)(const struct driver_message *msg, void *ctx),
+				    void *ctx, enum stream_fail *fail_r,
+				    const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct fetch_list_ctx fctx = { ic, 1, fn, ctx, 0, want, changedsince };
+	struct imap_cmd_handlers h = { fetch_list_untagged, NULL, &fctx };
+	char cmd[192];
+
+	static const char *const fields[4] = {
+		"", " BODY.PEEK[HEADER.FIELDS (MESSAGE-ID)]",
+		" BODY.PEEK[HEADER.FIELDS (X-UIDL)]",
+		" BODY.PEEK[HEADER.FIELDS (MESSAGE-ID X-UIDL)]",
+	};
+
+	if (!imap_client_condstore(ic->client) || changedsince == 0 ||
+	    changedsince > INT64_MAX)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "CHANGEDSINCE %llu asked of a session without "
+				    "CONDSTORE", (unsigned long long)changedsince);
+	snprintf(cmd, sizeof(cmd), "UID FETCH 1:* (UID FLAGS INTERNALDATE RFC822.SIZE "
+		 "MODSEQ%s) (CHANGEDSINCE %llu)",
+		 fields[want & (DRIVER_WANT_MESSAGE_ID | DRIVER_WANT_UIDL)],
+		 (unsigned long long)changedsince);
 	return imap_client_run(ic->client, cmd, &h, fail_r, error_r);
 }
 
@@ -920,6 +993,7 @@ const struct source_driver source_driver_imap = {
 	.select = imap_source_select,
 	.folder_size = imap_source_folder_size,
 	.list_messages = imap_source_list_messages,
+	.list_changed = imap_source_list_changed,
 	.fetch = imap_source_fetch,
 	.fetch_batch = imap_source_fetch_batch,
 	.close = imap_driver_close,

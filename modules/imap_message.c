@@ -171,6 +171,11 @@ int imap_message_from_fetch(const struct imap_arg *list, struct driver_message *
 				goto bad;
 			if (imap_message_flags(v, msg, dropped_r, fail_r, error_r) < 0)
 				goto fail;
+		} else if (imap_arg_is_atom(&l[i], "MODSEQ")) {
+			/* "MODSEQ (n)": one mod-sequence-value in a list. */
+			if (v->type != IMAP_ARG_LIST || v->count != 1 ||
+			    imap_arg_get_modseq(&v->list[0], &msg->modseq) < 0)
+				goto bad;
 		} else if (l[i].type == IMAP_ARG_ATOM &&
 			   strncasecmp(l[i].str, "BODY[HEADER.FIELDS", 18) == 0) {
 			char id[MAIL_HEADER_MAX_FIELD];

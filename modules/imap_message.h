@@ -47,7 +47,8 @@ int imap_message_keyword_valid(const char *s);
 
 /* The attributes of a FETCH response ("(UID 4 FLAGS (\Seen) ...)", list
  * an IMAP_ARG_LIST) into msg, which is cleared first; the caller frees
- * it with driver_message_clear(). UID and RFC822.SIZE are required.
+ * it with driver_message_clear(). UID and RFC822.SIZE are required;
+ * MODSEQ, when there, must be "(n)" with n a mod-sequence-value.
  * What is left out is said in *dropped_r (IMAP_MESSAGE_DROPPED_*).
  * @return 0, or -1 (STREAM_FAIL_FINAL) when malformed; msg is then clear */
 int imap_message_from_fetch(const struct imap_arg *list, struct driver_message *msg,

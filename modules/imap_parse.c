@@ -543,6 +543,16 @@ int imap_arg_get_u32(const struct imap_arg *arg, uint32_t *value_r)
 	return 0;
 }
 
+int imap_arg_get_modseq(const struct imap_arg *arg, uint64_t *value_r)
+{
+	uint64_t v;
+
+	if (imap_arg_get_u64(arg, &v) < 0 || v == 0 || v > INT64_MAX)
+		return -1;
+	*value_r = v;
+	return 0;
+}
+
 const char *imap_arg_get_astring(const struct imap_arg *arg)
 {
 	if (arg->type == IMAP_ARG_ATOM || arg->type == IMAP_ARG_STRING)

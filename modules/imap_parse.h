@@ -111,6 +111,9 @@ int imap_arg_is_atom(const struct imap_arg *arg, const char *atom); /* case-inse
 /* An nz-number or number (uint32) from an atom: 0 ok, -1 not one. */
 int imap_arg_get_u32(const struct imap_arg *arg, uint32_t *value_r);
 int imap_arg_get_u64(const struct imap_arg *arg, uint64_t *value_r);
+/* A mod-sequence-value (RFC 7162: 1 to 2^63-1) from an atom: 0 ok,
+ * -1 not one (zero, a sign, over 63 bits). */
+int imap_arg_get_modseq(const struct imap_arg *arg, uint64_t *value_r);
 /* ATOM or STRING contents (NIL gives NULL). */
 const char *imap_arg_get_astring(const struct imap_arg *arg);
 

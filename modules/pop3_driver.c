@@ -12,7 +12,9 @@
  *	quota) is retry later, never a failed account. Each message is
  *	given to the target with an "X-UIDL: <uidl>" header first, so
  *	Dovecot's pop3_reuse_xuidl keeps POP3 clients from downloading it
- *	again. POP3 has no dates: the date is the newest Received: header's,
+ *	again; not for a target that stores the UIDL itself
+ *	(pop3_no_uidl_header: the dovecot target), where bodies stay byte
+ *	for byte. POP3 has no dates: the date is the newest Received: header's,
  *	else the Date: header's, else now. Nothing is deleted on OLD.
  */
 #include "config.h"
@@ -39,6 +41,7 @@
 struct pop3_conn {
 	struct pop3_client *client;
 	uint64_t max_message_size;
+	int no_uidl_header;	/* driver_settings.pop3_no_uidl_header */
 };
 
 struct pop3_listing {
@@ -75,6 +78,7 @@ static int pop3_driver_open(const struct driver_settings *set,
 	cs.downgrade_r = set->downgrade_r;
 	pc = mm_calloc(1, sizeof(*pc));
 	pc->max_message_size = set->max_message_size;
+	pc->no_uidl_header = set->pop3_no_uidl_header;
 	if (pop3_client_connect(&cs, &pc->client, fail_r, error_r) < 0) {
 		mm_free(&pc);
 		return -1;
@@ -411,8 +415,9 @@ static int pop3_driver_fetch(struct driver_conn *conn, const struct driver_messa
 	rewind(sp.f);
 	memset(&pb, 0, sizeof(pb));
 	pb.f = sp.f;
-	pb.header_len = (size_t)snprintf(pb.header, sizeof(pb.header),
-					 "X-UIDL: %s\r\n", msg->uidl);
+	pb.header_len = pc->no_uidl_header ? 0 :
+		(size_t)snprintf(pb.header, sizeof(pb.header), "X-UIDL: %s\r\n",
+				 msg->uidl);
 	pb.body.size = pb.header_len + size;
 	pb.body.read = pop3_body_read;
 	pb.body.ctx = &pb;

@@ -67,6 +67,22 @@ static int fake_doveadm(const char *script, int argc, char **argv)
 				printf("NO\ttemp\tindex locked\n");
 			else
 				printf("OK\t77\t10\t2\t0\t-\n");
+		} else if (strncmp(line, "LIST", 4) == 0) {
+			/* One line of each kind, a malformed one skipped. */
+			printf("*\t/\t-\t\\Sent\tSent\n"
+			       "*\t/\t\\Noselect\t-\tWork\n"
+			       "*\tbad\n"
+			       "*\t/\t-\t-\tK\xc3\xa4se/Alt\n"
+			       "OK\n");
+		} else if (strncmp(line, "STATE", 5) == 0) {
+			if (strcmp(script, "oldstate") == 0)
+				printf("*\t5\t10\t\\Seen\n");	/* fields missing */
+			else
+				printf("*\t5\t10\t\\Seen work\t1577869200\tU5\t<a@b>\n"
+				       "*\t6\t11\t-\t-\t-\t-\n");
+			printf("OK\t77\t7\t2\n");
+		} else if (strncmp(line, "FLAGS", 5) == 0) {
+			printf("OK\t1\n");
 		} else if (strncmp(line, "APPEND", 6) == 0) {
 			/* The literal stays in the pipe: we answer at once. */
 			printf(strcmp(script, "badkw") == 0 ?
@@ -223,6 +239,58 @@ START_TEST(test_append_refused)
 }
 END_TEST
 
+static int collect_state(const struct driver_message *msg, void *context)
+{
+	char *out = context;
+	size_t len = strlen(out);
+
+	snprintf(out + len, 512 - len, "%u %llu %u %zu [%s] %s %s;", msg->uid,
+		 (unsigned long long)msg->size, msg->flags, msg->keywords_count,
+		 msg->internaldate, msg->uidl, msg->message_id != NULL ?
+		 msg->message_id : "-");
+	return 0;
+}
+
+/* LIST: separator, \Noselect, special-use, names in modified UTF-7; a
+ * line that cannot be read is skipped. STATE: date, UIDL, Message-ID;
+ * a line short of fields breaks the connection (out of step). */
+START_TEST(test_list_state)
+{
+	struct driver_conn *conn = NULL;
+	struct driver_folder *folders = NULL;
+	enum stream_fail fail;
+	const char *error;
+	char out[512] = "";
+	size_t count = 0;
+
+	ck_assert_int_eq(open_fake("ok", &conn, &fail, &error), 0);
+	ck_assert_int_eq(target_driver_dovecot.list_folders(conn, &folders, &count,
+							    &fail, &error), 0);
+	ck_assert_uint_eq(count, 3);
+	ck_assert_str_eq(folders[0].name, "Sent");
+	ck_assert_uint_eq(folders[0].attrs, DRIVER_FOLDER_SENT);
+	ck_assert_int_eq(folders[0].separator, '/');
+	ck_assert_str_eq(folders[1].name, "Work");
+	ck_assert_uint_eq(folders[1].attrs, DRIVER_FOLDER_NOSELECT);
+	ck_assert_str_eq(folders[2].name, "K&AOQ-se/Alt");
+	driver_folders_free(&folders, count);
+	ck_assert_int_eq(target_driver_dovecot.list_messages(conn, 1, 0, collect_state,
+							     out, &fail, &error), 0);
+	ck_assert_str_eq(out, "5 10 1 1 [01-Jan-2020 09:00:00 +0000] U5 <a@b>;"
+			 "6 11 0 0 []  -;");
+	ck_assert_int_eq(target_driver_dovecot.set_flags(conn, 5, &(struct driver_message){
+		.flags = DRIVER_FLAG_SEEN }, &fail, &error), 0);
+	target_driver_dovecot.close(&conn);
+
+	ck_assert_int_eq(open_fake("oldstate", &conn, &fail, &error), 0);
+	ck_assert_int_eq(target_driver_dovecot.list_messages(conn, 1, 0, collect_state,
+							     out, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, "malformed STATE line") != NULL, "%s", error);
+	target_driver_dovecot.close(&conn);
+}
+END_TEST
+
 static Suite *dovecot_target_suite(void)
 {
 	Suite *s = suite_create("dovecot_target");
@@ -235,6 +303,7 @@ static Suite *dovecot_target_suite(void)
 			    sizeof(select_cases) / sizeof(select_cases[0]));
 	tcase_add_test(tc, test_argv);
 	tcase_add_test(tc, test_append_refused);
+	tcase_add_test(tc, test_list_state);
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -400,23 +400,37 @@ static const struct {
 	unsigned dropped;
 	const char *date;
 	size_t keywords;
+	uint64_t modseq;
 } fetches[] = {
 	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS (\\Seen \\Recent \\X a) "
-	  "INTERNALDATE \"01-Jan-2020 00:00:00 +0000\")", 0, 0, "01-Jan-2020 00:00:00 +0000", 1 },
+	  "INTERNALDATE \"01-Jan-2020 00:00:00 +0000\")", 0, 0, "01-Jan-2020 00:00:00 +0000", 1, 0 },
 	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 INTERNALDATE \"01-Jan-2020\")", 0,
-	  IMAP_MESSAGE_DROPPED_DATE, "", 0 },
+	  IMAP_MESSAGE_DROPPED_DATE, "", 0, 0 },
 	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 INTERNALDATE "
 	  "\"01-Jan-2020 00:00:00 +0000 and much more than fits\")", 0,
-	  IMAP_MESSAGE_DROPPED_DATE, "", 0 },
+	  IMAP_MESSAGE_DROPPED_DATE, "", 0, 0 },
 	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS (a [b c] d%))", 0,
-	  IMAP_MESSAGE_DROPPED_KEYWORD, "", 1 },
-	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 INTERNALDATE NIL)", -1, 0, "", 0 },
-	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS (\"quoted\"))", -1, 0, "", 0 },
-	{ "* 1 FETCH (UID 3 FLAGS ())", -1, 0, "", 0 },
-	{ "* 1 FETCH (UID 0 RFC822.SIZE 9)", -1, 0, "", 0 },
-	{ "* 1 FETCH (UID 3 RFC822.SIZE)", -1, 0, "", 0 },
-	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS 12)", -1, 0, "", 0 },
-	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS (a) X)", -1, 0, "", 0 },
+	  IMAP_MESSAGE_DROPPED_KEYWORD, "", 1, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 INTERNALDATE NIL)", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS (\"quoted\"))", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 FLAGS ())", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 0 RFC822.SIZE 9)", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE)", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS 12)", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 FLAGS (a) X)", -1, 0, "", 0, 0 },
+	/* RFC 7162 MODSEQ: "(n)", 1 to 2^63-1. */
+	{ "* 1 FETCH (UID 3 MODSEQ (12345) RFC822.SIZE 9)", 0, 0, "", 0, 12345 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ (9223372036854775807))", 0, 0, "", 0,
+	  9223372036854775807ULL },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ (9223372036854775808))", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ (18446744073709551617))", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ 12)", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ (0))", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ ())", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ (1 2))", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ ((5)))", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ (\"5\"))", -1, 0, "", 0, 0 },
+	{ "* 1 FETCH (UID 3 RFC822.SIZE 9 MODSEQ)", -1, 0, "", 0, 0 },
 };
 
 START_TEST(from_fetch)
@@ -442,6 +456,7 @@ START_TEST(from_fetch)
 		ck_assert_uint_eq(msg.keywords_count, fetches[_i].keywords);
 		ck_assert_uint_eq(msg.uid, 3);
 		ck_assert_uint_eq(msg.size, 9);
+		ck_assert_uint_eq(msg.modseq, fetches[_i].modseq);
 	} else {
 		/* Always classified and said (a FLAGS that is no list was not). */
 		ck_assert_int_eq(fail, STREAM_FAIL_FINAL);

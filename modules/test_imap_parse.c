@@ -208,6 +208,39 @@ START_TEST(literal_key_and_reuse)
 }
 END_TEST
 
+/* RFC 7162 mod-sequence-value: 1 to 2^63-1, digits only. */
+static const struct {
+	const char *atom;
+	int ret;
+	uint64_t value;
+} modseqs[] = {
+	{ "1", 0, 1 },
+	{ "9223372036854775807", 0, 9223372036854775807ULL },
+	{ "9223372036854775808", -1, 0 },	/* 2^63 */
+	{ "18446744073709551615", -1, 0 },	/* 2^64-1 */
+	{ "18446744073709551616", -1, 0 },	/* wraps in 64 bits */
+	{ "99999999999999999999999", -1, 0 },
+	{ "0", -1, 0 },
+	{ "+5", -1, 0 },
+	{ "-5", -1, 0 },
+	{ "12a", -1, 0 },
+};
+
+START_TEST(modseq)
+{
+	struct imap_arg a = { .type = IMAP_ARG_ATOM };
+	uint64_t v = 77;
+
+	a.str = (char *)modseqs[_i].atom;
+	a.len = strlen(a.str);
+	ck_assert_int_eq(imap_arg_get_modseq(&a, &v), modseqs[_i].ret);
+	ck_assert_uint_eq(v, modseqs[_i].ret == 0 ? modseqs[_i].value : 77);
+	/* Only an atom: a quoted "5" is no mod-sequence. */
+	a.type = IMAP_ARG_STRING;
+	ck_assert_int_eq(imap_arg_get_modseq(&a, &v), -1);
+}
+END_TEST
+
 START_TEST(limits)
 {
 	struct imap_parse_limits lim = { .max_args = 5, .max_depth = 2,
@@ -253,6 +286,7 @@ static Suite *imap_parse_suite(void)
 	tcase_add_loop_test(tc, responses, 0, sizeof(cases) / sizeof(cases[0]));
 	tcase_add_test(tc, literal_key_and_reuse);
 	tcase_add_test(tc, limits);
+	tcase_add_loop_test(tc, modseq, 0, sizeof(modseqs) / sizeof(modseqs[0]));
 	suite_add_tcase(s, tc);
 	return s;
 }

@@ -22,6 +22,49 @@
  *			the headers, and post_migrate_script.
  *
  *	None of this is for use outside those files.
+ * IDENTITY (target_driver = dovecot)
+ *	A target with set_identity and append_add_keep keeps what clients
+ *	have cached: per folder, OLD's UIDVALIDITY is set before its first
+ *	message (copy_identity(), puller_copy.c), each message is asked for
+ *	OLD's UID (c->keep), and OLD's UIDNEXT is set after the folder's
+ *	messages. A POP3 source has no UIDs: its UIDLs are stored as the
+ *	messages' POP3 UIDLs and bodies go without the X-UIDL: header.
+ *
+ *	Collisions. Dovecot never gives a UID below a folder's UIDNEXT, so
+ *	"reserve OLD's range first" (raise UIDNEXT before the copy) would
+ *	make every copied UID a new one; it is raised after instead. What
+ *	the copy does with mail NEW already holds:
+ *	- a folder NEW holds messages in at the first round (the notice, a
+ *	  delivery, the user's own mail), under another UIDVALIDITY, none of
+ *	  them one of OLD's (copy_new_holds_old()): those messages are
+ *	  moved aside (target move_all into
+ *	  "mailmigrate-parked/<folder>"), the folder, empty now, gets OLD's
+ *	  UIDVALIDITY, OLD's messages go in, and NEW's own come back after,
+ *	  above OLD's UIDNEXT (copy_identity(), copy_identity_done()). The
+ *	  parked folder on NEW is the record: whatever round finishes the
+ *	  folder brings back what it holds, so a crash loses none (a kill
+ *	  inside one move may leave one of NEW's own twice, never OLD's).
+ *	  OLD's UIDs below the UIDNEXT NEW had (the notice's UID 1) cannot
+ *	  be had: those messages get new ones, counted.
+ *	- a folder still holding mail under another UIDVALIDITY (one of
+ *	  OLD's messages among it: a copy the store forgot after a reset or
+ *	  an earlier run with the imap target; mail that arrived between
+ *	  the move and the change; a folder OLD renumbered since the last
+ *	  round): NEW's UIDVALIDITY stays, an
+ *	  event says so, and it is copied as to the imap target (new UIDs,
+ *	  matched by Message-ID, size and date); counted in the summary.
+ *	- a UID taken on a kept folder (a delivery between rounds took the
+ *	  UID OLD gave its next message, or NEW had given it before): that
+ *	  message gets a new UID, counted: an event per folder and the
+ *	  round's summary. Such messages are sent last in their folder,
+ *	  after UIDNEXT is raised to OLD's, so each lands above OLD's range
+ *	  and takes no UID of OLD's next ones.
+ *	Nothing is ever refused or dropped for a collision, and no UID a
+ *	client cached as one of OLD's messages shows another message.
+ *
+ *	After a crash, a pending batch is matched first by UID (NEW's UID
+ *	== OLD's UID, the same date and Message-ID), then as for the imap
+ *	target; a POP3 copy by the UIDL NEW stores (copy_match_batch()).
  * OWNERSHIP
  *	struct copy lives on puller_copy_account()'s stack; it owns seen,
  *	special[], map, tally and the batch arrays (freed at its end).
@@ -48,6 +91,7 @@ struct copy_seen {
 	uint64_t size;
 	int64_t date;
 	uint64_t message_id_hash;
+	uint64_t uidl_hash;	/* the POP3 UIDL NEW stores (dovecot target), or 0 */
 	int claimed;
 };
 
@@ -111,11 +155,29 @@ struct copy {
 	/* This round's verification: folders verified, and those that
 	 * differ (the first one's reason kept). */
 	uint64_t verified, verified_msgs, differ;
+	uint64_t verified_from_record;	/* of verified: OLD not listed again */
 	char differ_why[STREAM_ERROR_MAX];
+	/* OLD's HIGHESTMODSEQ and UIDVALIDITY as the current folder's copy
+	 * opened it (0: unknown): recorded once the folder verifies, so the
+	 * next round asks only for what changed since (RFC 7162). */
+	uint64_t folder_modseq;
+	uint32_t folder_uidvalidity;
+	/* Messages OLD listed in this round's copy steps (the verification
+	 * lists on its own); folders listed by CHANGEDSINCE, and those of
+	 * them unchanged, not listed at all. */
+	uint64_t listed, changedsince_folders, unchanged_folders;
 	/* How the append sink failed, if it did. */
 	enum stream_fail sink_fail;
 	int append_refused;
 	char sink_error[600];
+	/* The target keeps OLD's identity in the current folder
+	 * (set_identity, append_add_keep: the dovecot target, with OLD's
+	 * UIDVALIDITY on NEW's folder): messages are asked for OLD's UIDs. */
+	int keep;
+	/* Messages whose OLD UID was taken on NEW (given a new one), in
+	 * this round and in the current folder; folders whose UIDVALIDITY
+	 * could not be kept. */
+	uint64_t renumbered, folder_renumbered, identity_lost;
 	/* What this round has done, for stats and top. */
 	struct puller_progress prog;
 };
@@ -143,6 +205,12 @@ int copy_load_seen(struct copy *c, uint32_t first_uid, enum stream_fail *fail_r,
 /* Claim the c->seen message that is this OLD message: its UID, or 0. */
 uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
 			 uint64_t message_id_hash);
+/* The same for a message of a batch: with OLD's UIDs kept (c->keep),
+ * first NEW's message under old_uid with its date and Message-ID; a POP3 copy
+ * (uidl set) on a target without find_header by the UIDL NEW stores. */
+int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
+		     const char *date, uint64_t message_id_hash, const char *uidl,
+		     uint32_t *uid_r, enum stream_fail *fail_r, const char **error_r);
 /* Settle the batch a crash left pending, before anything else. */
 int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 			const char **error_r);

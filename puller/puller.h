@@ -132,6 +132,10 @@ struct puller_verify {
 	uint64_t gone;			/* copied, not on NEW: differs */
 	uint64_t sizes;			/* copied, NEW's size not OLD's */
 	uint64_t dates;			/* copied, NEW's INTERNALDATE not OLD's */
+	/* In a round: OLD unchanged since a round proved the folder (its
+	 * HIGHESTMODSEQ): OLD's messages taken from the record, not listed
+	 * again; NEW listed; old_bytes and copied_bytes not known (0). */
+	int from_record;
 };
 
 /* Right after a round's copy, in its sessions: a POP3 message not

@@ -120,6 +120,49 @@ static const char *copy_over_size(struct copy *c, const struct driver_message *m
 	return reason;
 }
 
+/* Add one message to NEW's batch: on a target keeping OLD's identity
+ * under OLD's UID (c->keep) and with its POP3 UIDL stored as such. */
+static int copy_append_add(struct copy *c, const struct driver_message *msg,
+			   struct driver_body *body, enum stream_fail *fail_r,
+			   const char **error_r)
+{
+	if (c->tdrv->append_add_keep == NULL)
+		return c->tdrv->append_add(c->dst, msg, body, fail_r, error_r);
+	return c->tdrv->append_add_keep(c->dst, msg, c->keep ? msg->uid : 0,
+					msg->uidl[0] != '\0' ? msg->uidl : NULL,
+					body, fail_r, error_r);
+}
+
+/* A message appended with its UID asked for got another (taken on
+ * NEW): counted for the folder's event and the round's summary. */
+static void copy_count_moved(struct copy *c, const struct driver_message *msg,
+			     uint32_t new_uid)
+{
+	if (c->keep && new_uid != 0 && new_uid != msg->uid) {
+		c->renumbered++;
+		c->folder_renumbered++;
+		log_info("%s: %s UID %u is UID %u on NEW (taken there)",
+			 c->account, c->target_folder, msg->uid, new_uid);
+	}
+}
+
+/* One message as its own batch (the one-by-one path). */
+static int copy_append_one(struct copy *c, const struct driver_message *msg,
+			   struct driver_body *body, uint32_t *new_uid_r,
+			   enum stream_fail *fail_r, const char **error_r)
+{
+	if (c->tdrv->append_add_keep == NULL)
+		return c->tdrv->append(c->dst, c->target_folder, msg, body, new_uid_r,
+				       fail_r, error_r);
+	*new_uid_r = 0;
+	if (c->tdrv->append_begin(c->dst, c->target_folder, fail_r, error_r) < 0 ||
+	    copy_append_add(c, msg, body, fail_r, error_r) < 0 ||
+	    c->tdrv->append_end(c->dst, new_uid_r, 1, fail_r, error_r) < 0)
+		return -1;
+	copy_count_moved(c, msg, *new_uid_r);
+	return 0;
+}
+
 /* The append sink: the source hands over one message's body. A
  * refusal of this one message by NEW (STREAM_FAIL_MESSAGE: [TOOBIG],
  * [PARSE], a NO without a code) returns 1 so the source drains the
@@ -148,8 +191,7 @@ static int copy_sink(const struct driver_message *msg, struct driver_body *body,
 		return 1;
 	}
 	alias_tally_begin(tb.tally);
-	if (c->tdrv->append(c->dst, c->target_folder, msg, &tb.body, &c->cur_uid,
-			    &fail, &error) == 0) {
+	if (copy_append_one(c, msg, &tb.body, &c->cur_uid, &fail, &error) == 0) {
 		alias_tally_end(tb.tally);
 		return 0;
 	}
@@ -206,7 +248,7 @@ static int copy_batch_sink(size_t k, const struct driver_message *msg,
 		return 0;
 	}
 	alias_tally_begin(tb.tally);
-	if (c->tdrv->append_add(c->dst, msg, &tb.body, &fail, &error) < 0) {
+	if (copy_append_add(c, msg, &tb.body, &fail, &error) < 0) {
 		snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
 		c->sink_fail = fail;
 		return -1;
@@ -267,6 +309,7 @@ static int copy_flush_multi(struct copy *c, enum stream_fail *fail_r,
 
 		c->batch_uids[i] = uids[k];
 		c->batch_unknown[i] = uids[k] == 0;
+		copy_count_moved(c, c->batch_msgs[i], uids[k]);
 		if (uids[k] >= c->target_uidnext)
 			c->target_uidnext = uids[k] + 1;
 		c->copied++;

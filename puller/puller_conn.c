@@ -8,7 +8,8 @@
  *	captured password, source_admin_user acting for the user as
  *	source_admin_login says, or an OAuth token from
  *	source_oauth2_token_command), with the domain's TLS memory, falling
- *	back to POP3 when OLD has no IMAP, and to NEW as its master user.
+ *	back to POP3 when OLD has no IMAP, and to NEW as its master user
+ *	(target_driver = imap) or through NEW's doveadm (dovecot).
  *	The copy (puller_copy(3)) and the verification (puller_verify(3),
  *	mailmigrate verify) use the same sessions.
  */
@@ -119,7 +120,8 @@ int puller_session_open(struct puller *p, struct puller_session *s,
 	if (conn_tls_seen(p, s, STORE_TLS_IMAP, &seen_imap, fail_r, error_r) < 0 ||
 	    conn_tls_seen(p, s, STORE_TLS_POP3, &seen_pop3, fail_r, error_r) < 0)
 		return -1;
-	s->tdrv = &target_driver_imap;
+	s->tdrv = p->cfg->target_driver == CFG_TARGET_DOVECOT ?
+		&target_driver_dovecot : &target_driver_imap;
 	if (s->dom->source_auth != CFG_AUTH_PASSWORD) {
 		/* OAuth: a fresh token for this account; no password is
 		 * read (cfg(3): no source_admin_user with OAuth). */
@@ -162,6 +164,8 @@ int puller_session_open(struct puller *p, struct puller_session *s,
 	slogin.admin_star_form = conn_admin_star(s->dom, s->sdrv == &source_driver_pop3);
 	sset.tls_seen = s->sdrv == &source_driver_pop3 ? seen_pop3 : seen_imap;
 	sset.downgrade_r = &downgrade;
+	/* A target keeping POP3 UIDLs itself gets the bodies as they are. */
+	sset.pop3_no_uidl_header = s->tdrv->append_add_keep != NULL;
 	ret = s->sdrv->open(&sset, &slogin, &s->src, fail_r, error_r);
 	/* A downgrade on IMAP is not "no IMAP there": no POP3 fallback,
 	 * which would hand the attacker the password in its place. */
@@ -215,6 +219,8 @@ int puller_session_open(struct puller *p, struct puller_session *s,
 	tlogin.admin_user = p->cfg->target_master_user;
 	tlogin.admin_star_form = 1;
 	tlogin.password = p->target_master_password;
+	tset.doveadm = p->cfg->target_doveadm;
+	tset.doveadm_config = p->cfg->target_doveadm_config;
 	if (s->tdrv->open(&tset, &tlogin, &s->dst, fail_r, error_r) < 0) {
 		const char *why = *error_r;
 

@@ -14,6 +14,19 @@
  *	on a NEW folder that already holds mail, or whose UIDVALIDITY
  *	changed on OLD, is matched first (puller_match(3)), so nothing
  *	lands twice. copy(3h) maps the other files.
+ *
+ *	Later rounds on an OLD with CONDSTORE (RFC 7162): a folder whose
+ *	UIDVALIDITY is the one recorded, and whose HIGHESTMODSEQ was
+ *	recorded when a round last proved it, is listed by CHANGEDSINCE
+ *	that value (messages whose flags changed; new ones are listed from
+ *	the last UID handled on, as always), and not at all when OLD's
+ *	HIGHESTMODSEQ is still that value. The value is recorded only
+ *	after the folder's copy is done and its verification found every
+ *	message of OLD copied, none failed, none gone from NEW: a crash
+ *	before, or a folder that does not verify, leaves the old value or
+ *	0, and the next round does the folder again from there, or whole
+ *	as without CONDSTORE. The verification itself is the same in every
+ *	round: OLD, the store and NEW listed whole (puller_verify(3)).
  */
 #include "config.h"
 
@@ -53,6 +66,158 @@ static void copy_crash_connected(void)
 	}
 }
 
+/* Where NEW's own messages of target wait while OLD's go in. */
+static char *copy_parked_name(const struct copy *c, const char *target)
+{
+	return mm_asprintf("mailmigrate-parked%c%s", c->mdst.separator != '\0' ?
+			   c->mdst.separator : '/', target);
+}
+
+/* Does NEW's selected folder hold one of the selected OLD folder's
+ * messages (by Message-ID, size and date)? A copy the store forgot (a
+ * reset, an earlier copy with the imap target) is not NEW's own mail:
+ * moved aside and back, it would be there twice. */
+static int copy_new_holds_old(struct copy *c, int *holds_r, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct copy_list l = { 0 };
+	int ret;
+
+	*holds_r = 0;
+	if (copy_load_seen(c, 1, fail_r, error_r) < 0)
+		return -1;
+	ret = c->sdrv->list_messages(c->src, 1, DRIVER_WANT_MESSAGE_ID, copy_collect,
+				     &l, fail_r, error_r);
+	for (size_t i = 0; ret == 0 && !*holds_r && i < l.count; i++)
+		*holds_r = copy_match_seen(c, l.msgs[i].size, l.msgs[i].internaldate,
+					   copy_message_id_hash(l.msgs[i].message_id)) != 0;
+	copy_list_free(&l);
+	mm_free(&c->seen);
+	c->seen_count = 0;
+	return ret;
+}
+
+/* A target keeping OLD's identity (dovecot): give the folder OLD's
+ * UIDVALIDITY before its messages (copy(3h), IDENTITY). NEW's own mail
+ * in a folder new to the store (the notice, a delivery) is moved aside
+ * first, to come back after OLD's (copy_identity_done()). A folder
+ * still holding messages under another UIDVALIDITY (one of OLD's among
+ * them, copied before the store forgot it; a folder OLD renumbered
+ * since) keeps NEW's: said in the events once, and copied as to the
+ * imap target, matched, with new UIDs.
+ * *tst becomes NEW's folder status; c->keep says whether UIDs are
+ * asked for. known: the store knows the folder from an earlier round
+ * under this UIDVALIDITY; new_folder: the store has no record of it. NEW's
+ * own mail is moved aside only in a folder new to the store that holds
+ * none of OLD's messages. */
+static int copy_identity(struct copy *c, const char *folder, const char *target,
+			 const struct driver_folder_status *sst,
+			 struct driver_folder_status *tst, int known, int new_folder,
+			 enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_folder_status st;
+
+	c->keep = 0;
+	if (c->sdrv == &source_driver_pop3)
+		return 0;	/* no UIDs on OLD: the UIDLs are kept instead */
+	if (tst->uidvalidity != sst->uidvalidity && new_folder && tst->exists > 0 &&
+	    c->tdrv->move_all != NULL) {
+		int holds;
+
+		if (copy_new_holds_old(c, &holds, fail_r, error_r) < 0)
+			return -1;
+		new_folder = !holds;
+	}
+	if (tst->uidvalidity != sst->uidvalidity && new_folder && tst->exists > 0 &&
+	    c->tdrv->move_all != NULL) {
+		/* NEW's own mail (the notice, a delivery): aside while OLD's
+		 * goes in, back above OLD's UIDs after (copy_identity_done). */
+		char *parked = copy_parked_name(c, target);
+		uint32_t moved;
+		int ret = c->tdrv->move_all(c->dst, target, parked, 0, &moved, fail_r,
+					    error_r);
+
+		mm_free(&parked);
+		if (ret < 0 || c->tdrv->select(c->dst, target, tst, fail_r, error_r) < 0)
+			return -1;
+		if (moved > 0)
+			copy_event(c, LOG_SEV_INFO, "NEW's %s held %u messages of its "
+				   "own: moved aside while OLD's go in under OLD's "
+				   "UIDVALIDITY, back above OLD's UIDs after", target,
+				   moved);
+	}
+	if (tst->uidvalidity != sst->uidvalidity) {
+		if (known || tst->exists > 0) {
+			/* Known: the first round said so already. */
+			if (!known) {
+				c->identity_lost++;
+				copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s not "
+					   "kept: NEW's %s already holds %u messages "
+					   "under UIDVALIDITY %u (OLD's is %u); copied "
+					   "with NEW's UIDVALIDITY and new UIDs, so "
+					   "IMAP clients download this folder again",
+					   folder, target, tst->exists, tst->uidvalidity,
+					   sst->uidvalidity);
+			}
+			return 0;
+		}
+		if (c->tdrv->set_identity(c->dst, target, sst->uidvalidity, 0, &st,
+					  fail_r, error_r) < 0) {
+			if (*fail_r != STREAM_FAIL_FINAL)
+				return -1;
+			/* A message arrived in between: as above. */
+			c->identity_lost++;
+			copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s not kept: %s",
+				   folder, *error_r);
+			return c->tdrv->select(c->dst, target, tst, fail_r, error_r);
+		}
+		tst->uidvalidity = st.uidvalidity;
+		/* A new UIDVALIDITY shows UIDNEXT 1 again, but Dovecot still
+		 * gives no UID below the one it had (Maildir's uidlist). */
+		if (st.uidnext > tst->uidnext)
+			tst->uidnext = st.uidnext;
+	}
+	c->keep = tst->uidvalidity == sst->uidvalidity;
+	return 0;
+}
+
+/* After a folder's messages (kept UIDs): NEW's UIDNEXT raised to OLD's,
+ * so what OLD had given and expunged is never given again on NEW, and
+ * the UIDs that moved counted in the events. */
+static int copy_identity_done(struct copy *c, const char *folder, const char *target,
+			      const struct driver_folder_status *sst,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_folder_status st;
+
+	char *parked;
+	uint32_t moved;
+	int ret;
+
+	if (c->folder_renumbered > 0)
+		copy_event(c, LOG_SEV_WARNING, "%llu messages of %s got new UIDs on "
+			   "NEW: their UIDs from OLD were taken there, or given "
+			   "before, by NEW's own mail; IMAP clients download just "
+			   "those again", (unsigned long long)c->folder_renumbered,
+			   folder);
+	c->folder_renumbered = 0;
+	if (c->keep && sst->uidnext != 0 &&
+	    c->tdrv->set_identity(c->dst, target, 0, sst->uidnext, &st, fail_r,
+				  error_r) < 0)
+		return -1;
+	if (c->tdrv->move_all == NULL || c->sdrv == &source_driver_pop3)
+		return 0;
+	/* NEW's own mail parked by copy_identity(), this round or one a
+	 * crash cut short: back, above OLD's UIDs. */
+	parked = copy_parked_name(c, target);
+	ret = c->tdrv->move_all(c->dst, parked, target, 1, &moved, fail_r, error_r);
+	mm_free(&parked);
+	if (ret == 0 && moved > 0)
+		copy_event(c, LOG_SEV_INFO, "%u messages of NEW's own back in %s, "
+			   "above OLD's UIDs", moved, target);
+	return ret;
+}
+
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
 static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
@@ -61,21 +226,50 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	struct driver_folder_status sst, tst;
 	struct store_folder rec;
 	struct copy_list l = { 0 };
-	uint32_t first_uid = 1, known_uid = 0;
+	uint32_t first_uid = 1, known_uid = 0, floor;
+	size_t *defer, ndefer = 0;
+	uint64_t since = 0;
 	const char *error;
 	int ret, match = 0;
 
+	c->folder_modseq = 0;
+	c->folder_uidvalidity = 0;
 	if (c->sdrv->select(c->src, f->name, &sst, fail_r, error_r) < 0 ||
 	    c->tdrv->select(c->dst, target, &tst, fail_r, error_r) < 0)
 		return -1;
+	c->folder_modseq = sst.highestmodseq;
+	c->folder_uidvalidity = sst.uidvalidity;
 	ret = store_folder_get(c->p->store, c->account, f->name, &rec, &error);
 	if (ret < 0)
 		return copy_store_fail(fail_r, error_r, error);
+	if (c->tdrv->set_identity != NULL &&
+	    copy_identity(c, f->name, target, &sst, &tst, ret == 0 &&
+			  rec.uidvalidity == sst.uidvalidity, ret == STORE_NOTFOUND,
+			  fail_r, error_r) < 0) {
+		store_folder_clear(&rec);
+		return -1;
+	}
 	if (ret == 0 && rec.uidvalidity == sst.uidvalidity) {
 		/* Every message is looked at: those handled before for
 		 * changed flags, and any that no round recorded (a gap the
 		 * verification found) copied now. */
 		known_uid = rec.last_uid;
+		/* What changed since the round that last proved the folder,
+		 * when OLD can say (CONDSTORE) and nothing made us forget. A
+		 * HIGHESTMODSEQ lower than recorded is no longer OLD's
+		 * history of the folder (restored, another server): listed
+		 * whole. */
+		if (rec.highestmodseq != 0 && sst.highestmodseq != 0 &&
+		    c->sdrv->list_changed != NULL) {
+			if (sst.highestmodseq >= rec.highestmodseq)
+				since = rec.highestmodseq;
+			else
+				copy_event(c, LOG_SEV_WARNING, "HIGHESTMODSEQ of %s went "
+					   "back on OLD (%llu -> %llu): listing it whole",
+					   f->name,
+					   (unsigned long long)rec.highestmodseq,
+					   (unsigned long long)sst.highestmodseq);
+		}
 	} else {
 		if (ret == 0)
 			copy_event(c, LOG_SEV_WARNING, "UIDVALIDITY of %s changed on "
@@ -101,7 +295,30 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	/* Messages to copy are listed with their Message-IDs, for matching
 	 * after a crash; those handled in an earlier round (looked at for
 	 * their flags only) without. */
-	if (first_uid <= known_uid) {
+	if (since != 0)
+		c->changedsince_folders++;
+	if (since != 0 && since == sst.highestmodseq) {
+		/* Nothing changed on OLD since the folder was last proved:
+		 * nothing new (a new message has a higher MODSEQ), no flag
+		 * changed. Nothing to list or copy; verified as always. */
+		c->unchanged_folders++;
+		first_uid = 0;
+	} else if (since != 0 && first_uid <= known_uid) {
+		/* The messages handled before whose flags changed; new ones
+		 * come with their Message-IDs below, as always. */
+		l.max_uid = known_uid;
+		ret = c->sdrv->list_changed(c->src, since, 0, copy_collect, &l, fail_r,
+					    error_r);
+		l.max_uid = 0;
+		first_uid = known_uid + 1;
+		if (ret == 0)
+			ret = copy_first_gap(c, f->name, sst.uidvalidity, &l, &first_uid,
+					     fail_r, error_r);
+		if (ret < 0) {
+			copy_list_free(&l);
+			return -1;
+		}
+	} else if (first_uid <= known_uid) {
 		l.max_uid = known_uid;
 		ret = c->sdrv->list_messages(c->src, first_uid, 0, copy_collect, &l,
 					     fail_r, error_r);
@@ -121,6 +338,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		copy_list_free(&l);
 		return -1;
 	}
+	c->listed += l.count;
 	/* Received mail tells which addresses reach the account. */
 	c->tap = c->tally != NULL;
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
@@ -136,86 +354,114 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	c->target_uidnext = tst.uidnext;
 	c->folder_uidnext = tst.uidnext;
 	c->target_folder = target;
+	/* Kept UIDs: a message whose OLD UID is below NEW's UIDNEXT cannot
+	 * have it (Dovecot gives a new one above the batch, where it would
+	 * take the UID of one of OLD's next messages, and so on). Those go
+	 * last, once UIDNEXT is OLD's: each one moves, no other does. */
+	floor = c->keep ? tst.uidnext : 0;
+	defer = mm_calloc(l.count + 1, sizeof(*defer));
 	ret = 0;
-	for (size_t i = 0; ret == 0 && i < l.count; i++) {
-		struct driver_message *msg = &l.msgs[i];
-		struct store_batch_msg *bm;
-		uint32_t new_uid;
-
-		uint32_t hash = msg->uidl[0] != '\0' ? 0 : copy_flags_hash(msg);
-		uint32_t old_hash = 0;
-
-		if (msg->uidl[0] != '\0') {
-			/* POP3: the UIDL set says what was copied. */
-			ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
-			ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
-		} else {
-			ret = store_msgmap_get_flags(c->p->store, c->account, f->name,
-						     sst.uidvalidity, msg->uid, &new_uid,
-						     &old_hash, &error);
-		}
-		if (ret < 0) {
-			ret = copy_store_fail(fail_r, error_r, error);
+	for (int pass = 0; pass < 2 && ret == 0; pass++) {
+		if (pass == 1 && ndefer == 0)
 			break;
+		if (pass == 1) {
+			struct driver_folder_status st;
+
+			ret = copy_flush(c, fail_r, error_r);
+			if (ret == 0)
+				ret = c->tdrv->set_identity(c->dst, target, 0, sst.uidnext, &st,
+							    fail_r, error_r);
+			if (ret != 0)
+				break;
+			c->target_uidnext = st.uidnext;
 		}
-		if (ret == 0 && hash != 0 && old_hash != hash) {
-			/* Copied before, and its flags changed on OLD since. */
-			ret = c->tdrv->set_flags(c->dst, new_uid, msg, fail_r, error_r);
-			if (ret == 0 && store_msgmap_set_flags(c->p->store, c->account,
-							       f->name, sst.uidvalidity,
-							       msg->uid, hash, &error) < 0)
+		for (size_t k = 0; ret == 0 && k < (pass == 0 ? l.count : ndefer); k++) {
+			size_t i = pass == 0 ? k : defer[k];
+			struct driver_message *msg = &l.msgs[i];
+			struct store_batch_msg *bm;
+			uint32_t new_uid;
+
+			uint32_t hash = msg->uidl[0] != '\0' ? 0 : copy_flags_hash(msg);
+			uint32_t old_hash = 0;
+
+			if (msg->uidl[0] != '\0') {
+				/* POP3: the UIDL set says what was copied. */
+				ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
+				ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
+			} else {
+				ret = store_msgmap_get_flags(c->p->store, c->account, f->name,
+							     sst.uidvalidity, msg->uid, &new_uid,
+							     &old_hash, &error);
+			}
+			if (ret < 0) {
 				ret = copy_store_fail(fail_r, error_r, error);
+				break;
+			}
+			if (ret == 0 && hash != 0 && old_hash != hash) {
+				/* Copied before, and its flags changed on OLD since. */
+				ret = c->tdrv->set_flags(c->dst, new_uid, msg, fail_r, error_r);
+				if (ret == 0 && store_msgmap_set_flags(c->p->store, c->account,
+								       f->name, sst.uidvalidity,
+								       msg->uid, hash, &error) < 0)
+					ret = copy_store_fail(fail_r, error_r, error);
+				if (ret < 0)
+					break;
+				c->flag_updates++;
+				puller_progress_add(&c->prog, 1, msg->size);
+				continue;
+			}
+			if (ret == 0) {
+				puller_progress_add(&c->prog, 1, msg->size);
+				continue;	/* copied before */
+			}
+			ret = 0;
+			if (msg->size > c->max_size) {
+				char reason[128];
+
+				snprintf(reason, sizeof(reason), "%llu bytes, over %s "
+					 "(%llu bytes)", (unsigned long long)msg->size,
+					 c->max_size_name, (unsigned long long)c->max_size);
+				ret = copy_failed_item(c, f->name, sst.uidvalidity, msg, reason,
+						       fail_r, error_r);
+				puller_progress_add(&c->prog, 1, msg->size);
+				continue;
+			}
+			if (pass == 0 && msg->uid < floor) {
+				defer[ndefer++] = i;
+				continue;
+			}
+			bm = &c->batch.msgs[c->batch.count];
+			bm->old_uid = msg->uid;
+			bm->size = msg->size;
+			snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
+				 msg->internaldate);
+			snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
+			bm->flags_hash = hash;
+			bm->message_id_hash = copy_message_id_hash(msg->message_id);
+			c->batch_msgs[c->batch.count] = msg;
+			c->batch_uids[c->batch.count] = 0;
+			c->batch_unknown[c->batch.count] = 0;
+			if (match)
+				ret = copy_match_batch(c, msg->uid, msg->size, msg->internaldate,
+						       bm->message_id_hash, msg->uidl,
+						       &c->batch_uids[c->batch.count],
+						       fail_r, error_r);
 			if (ret < 0)
 				break;
-			c->flag_updates++;
-			puller_progress_add(&c->prog, 1, msg->size);
-			continue;
+			c->batch.count++;
+			c->batch_bytes += msg->size;
+			if (c->batch.count == PULLER_BATCH_MESSAGES ||
+			    c->batch_bytes >= PULLER_BATCH_BYTES)
+				ret = copy_flush(c, fail_r, error_r);
 		}
-		if (ret == 0) {
-			puller_progress_add(&c->prog, 1, msg->size);
-			continue;	/* copied before */
-		}
-		ret = 0;
-		if (msg->size > c->max_size) {
-			char reason[128];
-
-			snprintf(reason, sizeof(reason), "%llu bytes, over %s "
-				 "(%llu bytes)", (unsigned long long)msg->size,
-				 c->max_size_name, (unsigned long long)c->max_size);
-			ret = copy_failed_item(c, f->name, sst.uidvalidity, msg, reason,
-					       fail_r, error_r);
-			puller_progress_add(&c->prog, 1, msg->size);
-			continue;
-		}
-		bm = &c->batch.msgs[c->batch.count];
-		bm->old_uid = msg->uid;
-		bm->size = msg->size;
-		snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
-			 msg->internaldate);
-		snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
-		bm->flags_hash = hash;
-		bm->message_id_hash = copy_message_id_hash(msg->message_id);
-		c->batch_msgs[c->batch.count] = msg;
-		c->batch_uids[c->batch.count] = 0;
-		c->batch_unknown[c->batch.count] = 0;
-		if (match && msg->uidl[0] != '\0')
-			ret = c->tdrv->find_header(c->dst, "X-UIDL", msg->uidl,
-						   &c->batch_uids[c->batch.count],
-						   fail_r, error_r);
-		else if (match)
-			c->batch_uids[c->batch.count] =
-				copy_match_seen(c, msg->size, msg->internaldate,
-						bm->message_id_hash);
-		if (ret < 0)
-			break;
-		c->batch.count++;
-		c->batch_bytes += msg->size;
-		if (c->batch.count == PULLER_BATCH_MESSAGES ||
-		    c->batch_bytes >= PULLER_BATCH_BYTES)
-			ret = copy_flush(c, fail_r, error_r);
 	}
+	mm_free(&defer);
 	if (ret == 0)
 		ret = copy_flush(c, fail_r, error_r);
+	if (ret == 0 && c->tdrv->set_identity != NULL)
+		ret = copy_identity_done(c, f->name, target, &sst, fail_r, error_r);
+	c->folder_renumbered = 0;
+	c->keep = 0;
 	c->batch.count = 0;
 	c->batch.folder = c->batch.target_folder = NULL;
 	copy_list_free(&l);
@@ -246,6 +492,27 @@ static void copy_date_event(const struct puller_verify *v, uint32_t old_uid,
 		   " (OLD's date is in the future, which NEW does not take)" : "");
 }
 
+/* Record the HIGHESTMODSEQ the folder's copy began with (modseq), or
+ * forget it (0), on its record while that is for the same UIDVALIDITY;
+ * written only when it changes. */
+static int copy_record_modseq(struct copy *c, const char *folder, uint64_t modseq,
+			      const char **error_r)
+{
+	struct store_folder rec;
+	int ret = store_folder_get(c->p->store, c->account, folder, &rec, error_r);
+
+	if (ret == STORE_NOTFOUND)
+		return 0;
+	if (ret < 0)
+		return -1;
+	if (rec.uidvalidity == c->folder_uidvalidity && rec.highestmodseq != modseq) {
+		rec.highestmodseq = modseq;
+		ret = store_folder_put(c->p->store, &rec, error_r);
+	}
+	store_folder_clear(&rec);
+	return ret;
+}
+
 /* Verify the folder just copied, in the same sessions. A difference is
  * an event and a failed item (UID 0, OLD's UIDVALIDITY) naming the
  * folder and the numbers, and holds the account back from "copied";
@@ -264,6 +531,7 @@ static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fai
 		return -1;
 	c->verified++;
 	c->verified_msgs += v.old_msgs;
+	c->verified_from_record += (uint64_t)v.from_record;
 	if (v.differs) {
 		char reason[STREAM_ERROR_MAX];
 		struct store_failed it = { (char *)c->account, v.folder, v.uidvalidity, 0,
@@ -290,6 +558,13 @@ static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fai
 				   (unsigned long long)v.old_msgs);
 		ret = ret == STORE_NOTFOUND ? 0 : ret;
 	}
+	/* Proved: every message OLD held when the copy began is copied
+	 * (none failed, missing or gone from NEW), so the next round need
+	 * ask OLD only for what changed since. Else forgotten: the next
+	 * round lists the folder whole, retrying what failed. */
+	if (ret == 0 && c->folder_uidvalidity == v.uidvalidity)
+		ret = copy_record_modseq(c, folder, v.differs || v.failed > 0 ? 0 :
+					 c->folder_modseq, &error);
 	puller_verify_clear(&v);
 	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
 }
@@ -431,6 +706,18 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	return ret;
 }
 
+/* The round summary's word on OLD's identity (dovecot target): UIDs
+ * that moved and UIDVALIDITYs not kept; "" for the imap target. */
+static const char *copy_identity_summary(const struct copy *c)
+{
+	if (c->tdrv == NULL || c->tdrv->set_identity == NULL)
+		return "";
+	return error_setf("; OLD's UIDs kept but %llu (given new ones), "
+			  "UIDVALIDITY kept but in %llu folders",
+			  (unsigned long long)c->renumbered,
+			  (unsigned long long)c->identity_lost);
+}
+
 static int set_finished(struct store_account *acct, void *context)
 {
 	const struct copy *c = context;
@@ -530,14 +817,23 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			copy_event(&c, LOG_SEV_INFO, "%s: %llu messages (%llu bytes) "
 				   "copied in this round, flags updated on %llu, "
 				   "%llu not copied; verified: %llu folders, %llu "
-				   "messages on OLD, each copied or a failed item",
+				   "messages on OLD, each copied or a failed item "
+				   "(%llu folders unchanged on OLD since proved: "
+				   "checked on NEW only); OLD listed %llu messages (%llu folders asked "
+				   "only for changes since the last round, %llu of "
+				   "them unchanged)%s",
 				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
 				   (unsigned long long)c.copied,
 				   (unsigned long long)c.bytes,
 				   (unsigned long long)c.flag_updates,
 				   (unsigned long long)c.failed,
 				   (unsigned long long)c.verified,
-				   (unsigned long long)c.verified_msgs);
+				   (unsigned long long)c.verified_msgs,
+				   (unsigned long long)c.verified_from_record,
+				   (unsigned long long)c.listed,
+				   (unsigned long long)c.changedsince_folders,
+				   (unsigned long long)c.unchanged_folders,
+				   copy_identity_summary(&c));
 		if (ret == 0 && job->kind == STORE_JOB_FINISH) {
 			copy_post_script(&c);
 			if (store_cred_wipe(p->store, job->account, &error) < 0)

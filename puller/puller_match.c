@@ -110,6 +110,7 @@ int copy_load_seen(struct copy *c, uint32_t first_uid,
 		c->seen[i].size = l.msgs[i].size;
 		c->seen[i].date = maildate_imap_time(l.msgs[i].internaldate);
 		c->seen[i].message_id_hash = copy_message_id_hash(l.msgs[i].message_id);
+		c->seen[i].uidl_hash = copy_message_id_hash(l.msgs[i].uidl);
 	}
 	c->seen_count = l.count;
 	copy_list_free(&l);
@@ -143,6 +144,42 @@ uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
 	return 0;
 }
 
+int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
+		     const char *date, uint64_t message_id_hash, const char *uidl,
+		     uint32_t *uid_r, enum stream_fail *fail_r, const char **error_r)
+{
+	*uid_r = 0;
+	if (uidl[0] != '\0' && c->tdrv->append_add_keep == NULL)
+		/* The X-UIDL: header the copy was given. */
+		return c->tdrv->find_header(c->dst, "X-UIDL", uidl, uid_r, fail_r,
+					    error_r);
+	if (uidl[0] != '\0') {
+		/* The UIDL NEW keeps for the message: exact. */
+		uint64_t h = copy_message_id_hash(uidl);
+
+		for (size_t i = 0; i < c->seen_count; i++)
+			if (!c->seen[i].claimed && c->seen[i].uidl_hash == h) {
+				c->seen[i].claimed = 1;
+				*uid_r = c->seen[i].uid;
+				return 0;
+			}
+		return 0;
+	}
+	/* Under its own UID, with its date and Message-ID: NEW's own mail
+	 * at that UID (a delivery, when OLD's could not have it) is not it.
+	 * The size is not asked: some OLD servers report it wrongly. */
+	for (size_t i = 0; c->keep && i < c->seen_count; i++)
+		if (!c->seen[i].claimed && c->seen[i].uid == old_uid &&
+		    c->seen[i].date == maildate_imap_time(date) &&
+		    c->seen[i].message_id_hash == message_id_hash) {
+			c->seen[i].claimed = 1;
+			*uid_r = old_uid;
+			return 0;
+		}
+	*uid_r = copy_match_seen(c, size, date, message_id_hash);
+	return 0;
+}
+
 /* Settle a batch left pending by an interruption. */
 int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 			const char **error_r)
@@ -165,15 +202,14 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 		ret = c->tdrv->select(c->dst, b.target_folder, &st, fail_r, error_r);
 	if (ret == 0 && st.uidvalidity == b.target_uidvalidity)
 		ret = copy_load_seen(c, b.target_uidnext, fail_r, error_r);
+	/* OLD's UIDs kept there: a message under its own UID is the one. */
+	c->keep = c->tdrv->set_identity != NULL && ret == 0 &&
+		st.uidvalidity == b.uidvalidity;
 	for (size_t i = 0; ret == 0 && st.uidvalidity == b.target_uidvalidity &&
 	     i < b.count; i++) {
-		if (b.msgs[i].uidl[0] != '\0')
-			ret = c->tdrv->find_header(c->dst, "X-UIDL", b.msgs[i].uidl,
-						   &uids[i], fail_r, error_r);
-		else
-			uids[i] = copy_match_seen(c, b.msgs[i].size,
-						  b.msgs[i].internaldate,
-						  b.msgs[i].message_id_hash);
+		ret = copy_match_batch(c, b.msgs[i].old_uid, b.msgs[i].size,
+				       b.msgs[i].internaldate, b.msgs[i].message_id_hash,
+				       b.msgs[i].uidl, &uids[i], fail_r, error_r);
 		found += uids[i] != 0;
 	}
 	if (ret == 0 && store_batch_done(c->p->store, c->account, &b, uids, time(NULL),
@@ -188,6 +224,7 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 	mm_free(&uids);
 	mm_free(&c->seen);
 	c->seen_count = 0;
+	c->keep = 0;
 	store_batch_clear(&b);
 	return ret;
 }

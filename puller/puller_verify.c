@@ -9,7 +9,8 @@
  *	reason recorded), arrived after the last round (above the highest
  *	UID it handled: the next round's), or missing, which no round
  *	explains. Every copied message must still be on NEW under the UID
- *	recorded (a POP3 copy: with the X-UIDL: header it was given). Missing or gone messages make the folder differ; the
+ *	recorded (a POP3 copy: with the X-UIDL: header it was given, or
+ *	on the dovecot target with the UIDL NEW stores). Missing or gone messages make the folder differ; the
  *	puller then holds the account back from "copied" and copies what
  *	is missing at the next attempt, and mailmigrate verify shows it.
  *	RFC822.SIZE sums and INTERNALDATEs are compared and shown too, but
@@ -150,6 +151,91 @@ static void verify_explain(struct puller_verify *v)
 #undef WHY
 }
 
+static int verify_map_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_msgmap_entry *)a)->old_uid;
+	uint32_t y = ((const struct store_msgmap_entry *)b)->old_uid;
+
+	return x < y ? -1 : x > y;
+}
+
+/* OLD's uid in the folder's map (sorted by OLD's UID): 1 with
+ * *new_uid_r, or 0. */
+static int verify_map_find(const struct store_msgmap_entry *map, size_t count,
+			   uint32_t uid, uint32_t *new_uid_r)
+{
+	struct store_msgmap_entry key = { .old_uid = uid };
+	const struct store_msgmap_entry *e =
+		bsearch(&key, map, count, sizeof(*map), verify_map_cmp);
+
+	*new_uid_r = e == NULL ? 0 : e->new_uid;
+	return e != NULL;
+}
+
+/*
+ * A folder OLD has not changed since a round proved it (the same
+ * UIDVALIDITY and RFC 7162 HIGHESTMODSEQ: no message came or went, no
+ * flag changed, since the record was written, which is only after a
+ * verification that found nothing missing, failed or gone), and that
+ * holds no more messages than the record accounts for (copied + failed;
+ * fewer when OLD expunged some before that round: their copies stay on
+ * NEW and in the map): OLD's messages are among the record's, so OLD is
+ * not listed again. NEW is: every recorded copy must still be there
+ * under its UID. Sizes and dates were compared when the folder was
+ * proved. 1: proved so (v
+ * filled); 0: not this way (not unchanged, or something differs: the
+ * caller verifies in full, which says what and forgets what is gone);
+ * -1: failed.
+ */
+static int verify_from_record(struct puller_session *s, const struct store_folder *rec,
+			      const struct driver_folder_status *sst,
+			      const struct store_msgmap_entry *map, size_t nmap,
+			      const struct verify_failed *failed, struct puller_verify *v,
+			      enum stream_fail *fail_r, const char **error_r)
+{
+	struct driver_folder_status tst;
+	struct verify_list new = { 0 };
+	uint64_t gone = 0, new_copied_bytes = 0;
+
+	if (rec->highestmodseq == 0 || sst->highestmodseq != rec->highestmodseq ||
+	    rec->uidvalidity != sst->uidvalidity ||
+	    sst->exists > (uint64_t)nmap + failed->items.count)
+		return 0;
+	if (s->tdrv->select(s->dst, rec->target_name, &tst, fail_r, error_r) < 0)
+		return -1;
+	if (tst.uidvalidity != rec->target_uidvalidity)
+		return 0;
+	if (s->tdrv->list_messages(s->dst, 1, 0, verify_collect, &new, fail_r,
+				   error_r) < 0) {
+		mm_free(&new.msgs);
+		return -1;
+	}
+	qsort(new.msgs, new.count, sizeof(*new.msgs), verify_uid_cmp);
+	for (size_t i = 0; i < nmap; i++) {
+		const struct verify_msg *n = verify_find(&new, map[i].new_uid);
+
+		if (n == NULL)
+			gone++;
+		else
+			new_copied_bytes += n->size;
+	}
+	if (gone == 0) {
+		v->from_record = 1;
+		v->failed = failed->items.count < sst->exists ?
+			failed->items.count : sst->exists;
+		v->old_msgs = sst->exists;
+		v->copied = v->old_msgs - v->failed;
+		for (size_t i = 0; i < failed->items.count; i++)
+			v->failed_bytes += failed->items.msgs[i].size;
+		v->new_msgs = new.count;
+		for (size_t i = 0; i < new.count; i++)
+			v->new_bytes += new.msgs[i].size;
+		v->new_copied_bytes = new_copied_bytes;
+	}
+	mm_free(&new.msgs);
+	return gone == 0;
+}
+
 int puller_verify_folder(struct puller *p, struct puller_session *s, const char *folder,
 			 unsigned flags, uint32_t dates_from, puller_verify_date_fn *date_fn,
 			 void *ctx, struct puller_verify *v, enum stream_fail *fail_r,
@@ -159,6 +245,8 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 	struct verify_list old = { 0 }, new = { 0 };
 	struct verify_failed failed = { .folder = folder };
 	struct store_folder rec = { 0 };
+	struct store_msgmap_entry *map = NULL;
+	size_t nmap = 0;
 	const char *error;
 	int ret, have_rec, pop3 = s->sdrv == &source_driver_pop3;
 
@@ -182,6 +270,22 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 	}
 	qsort(failed.items.msgs, failed.items.count, sizeof(*failed.items.msgs),
 	      verify_uid_cmp);
+	/* The folder's UID map in one read, rather than a look-up per
+	 * message (a round trip each on PostgreSQL). */
+	if (have_rec && !pop3 && rec.uidvalidity == sst.uidvalidity &&
+	    store_msgmap_list(p->store, s->account, folder, sst.uidvalidity, &map,
+			      &nmap, &error) < 0) {
+		stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
+		goto fail;
+	}
+	if (have_rec && !pop3 && (flags & PULLER_VERIFY_IN_ROUND) != 0) {
+		ret = verify_from_record(s, &rec, &sst, map, nmap, &failed, v, fail_r,
+					 error_r);
+		if (ret < 0)
+			goto fail;
+		if (ret > 0)
+			goto done;
+	}
 	if (s->sdrv->list_messages(s->src, 1, 0, verify_collect, &old, fail_r,
 				   error_r) < 0)
 		goto fail;
@@ -208,9 +312,7 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 		if (pop3 && m->uidl[0] != '\0')
 			ret = store_uidl_has(p->store, s->account, m->uidl, &error);
 		else {
-			ret = store_msgmap_get(p->store, s->account, folder, sst.uidvalidity,
-					       m->uid, &m->new_uid, &error);
-			ret = ret < 0 ? -1 : ret == 0;
+			ret = verify_map_find(map, nmap, m->uid, &m->new_uid);
 		}
 		if (ret < 0) {
 			stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
@@ -276,8 +378,10 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 			continue;
 		}
 		v->new_copied_bytes += n->size;
-		/* A POP3 copy has "X-UIDL: <uidl>" CRLF more. */
-		if (n->size != m->size + (pop3 ? 10 + strlen(m->uidl) : 0))
+		/* A POP3 copy has "X-UIDL: <uidl>" CRLF more, but on a
+		 * target that stores the UIDL itself (dovecot). */
+		if (n->size != m->size + (pop3 && s->tdrv->append_add_keep == NULL ?
+					  10 + strlen(m->uidl) : 0))
 			v->sizes++;
 		if (!pop3 && maildate_imap_time(n->date) != maildate_imap_time(m->date)) {
 			v->dates++;
@@ -300,5 +404,6 @@ fail:
 	mm_free(&old.msgs);
 	mm_free(&new.msgs);
 	mm_free(&failed.items.msgs);
+	mm_free(&map);
 	return ret;
 }

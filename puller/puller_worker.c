@@ -373,7 +373,9 @@ int puller_worker_run(const struct cfg *cfg, int once)
 	}
 	store_set_key(p.store, &key);
 	crypto_key_wipe(&key);
-	if (crypto_read_secret(cfg->target_master_password_file,
+	/* The dovecot target logs in nowhere: doveadm opens the mail. */
+	if (cfg->target_driver == CFG_TARGET_IMAP &&
+	    crypto_read_secret(cfg->target_master_password_file,
 			       &p.target_master_password, &error) < 0) {
 		log_error("target_master_password_file: %s", error);
 		store_close(&p.store);

@@ -396,6 +396,17 @@ int store_msgmap_get(struct store *store, const char *account,
 				    old_uid, new_uid_r, error_r);
 }
 
+int store_msgmap_list(struct store *store, const char *account,
+		      const char *folder, uint32_t uidvalidity,
+		      struct store_msgmap_entry **entries_r, size_t *count_r,
+		      const char **error_r)
+{
+	*entries_r = NULL;
+	*count_r = 0;
+	return store->v->msgmap_list(store, account, folder, uidvalidity,
+				     entries_r, count_r, error_r);
+}
+
 int store_msgmap_forget(struct store *store, const char *account,
 			const char *folder, uint32_t uidvalidity,
 			uint32_t old_uid, const char **error_r)

@@ -392,6 +392,13 @@ struct store_folder {
 	uint64_t messages;
 	uint64_t bytes;
 	int subscribed;
+	/* OLD's RFC 7162 HIGHESTMODSEQ for this UIDVALIDITY when a round
+	 * last finished the folder and verified it: the next round need
+	 * ask only for what changed since. 0: unknown (no CONDSTORE, not
+	 * yet, or a round that did not prove the folder). Kept only as
+	 * long as uidvalidity: a record put with another UIDVALIDITY is
+	 * put with its own (0). */
+	uint64_t highestmodseq;
 };
 void store_folder_clear(struct store_folder *folder);
 
@@ -416,6 +423,20 @@ int store_msgmap_get(struct store *store, const char *account,
 		     const char *folder, uint32_t uidvalidity,
 		     uint32_t old_uid, uint32_t *new_uid_r,
 		     const char **error_r);
+
+/* Every UID map entry of one folder under one UIDVALIDITY, ordered by
+ * OLD's UID, in one read (the verification's, instead of a look-up per
+ * message): *entries_r (mm_free() it, NULL when none) and *count_r.
+ * 0 or -1. */
+struct store_msgmap_entry {
+	uint32_t old_uid;
+	uint32_t new_uid;
+	uint32_t flags_hash;	/* 0: unknown */
+};
+int store_msgmap_list(struct store *store, const char *account,
+		      const char *folder, uint32_t uidvalidity,
+		      struct store_msgmap_entry **entries_r, size_t *count_r,
+		      const char **error_r);
 
 /* Forget one UID map entry (a copy NEW no longer holds), so the next
  * round copies the message again: 0, STORE_NOTFOUND, or -1. */

@@ -159,6 +159,7 @@ static void copy_canon(const struct store_dump_rec *rec, struct rec_writer *w)
 		rec_put_u64(w, f->messages);
 		rec_put_u64(w, f->bytes);
 		rec_put_u32(w, f->subscribed != 0);
+		rec_put_u64(w, f->highestmodseq);
 		break;
 	}
 	case STORE_DUMP_MSGMAP:

@@ -19,7 +19,9 @@
 #include "mm_alloc.h"
 #include "store_lmdb.h"
 
-#define FOLDER_REC_VERSION 1
+/* 1: up to subscribed; 2: and highestmodseq (a version 1 record
+ * reads with 0, unknown). */
+#define FOLDER_REC_VERSION 2
 #define FOLDER_HASH_LEN 32
 #define FOLDER_KEY_MAX STORE_FOLDER_KEY_MAX
 #define MSGMAP_KEY_MAX (FOLDER_KEY_MAX + 8)
@@ -65,15 +67,18 @@ static void folder_encode(const struct store_folder *f, struct rec_writer *w)
 	rec_put_u64(w, f->messages);
 	rec_put_u64(w, f->bytes);
 	rec_put_u32(w, (uint32_t)f->subscribed);
+	rec_put_u64(w, f->highestmodseq);
 }
 
 int store_folder_decode(const char *account, const MDB_val *v,
 			 struct store_folder *f, const char **error_r)
 {
 	struct rec_reader r;
+	unsigned char version;
 
 	memset(f, 0, sizeof(*f));
-	if (rec_begin(&r, v->mv_data, v->mv_size) != FOLDER_REC_VERSION)
+	version = rec_begin(&r, v->mv_data, v->mv_size);
+	if (version != 1 && version != FOLDER_REC_VERSION)
 		return store_fail(error_r, "account '%.200s': damaged folder record",
 				  account);
 	f->account = mm_strdup(account);
@@ -85,6 +90,8 @@ int store_folder_decode(const char *account, const MDB_val *v,
 	f->messages = rec_get_u64(&r);
 	f->bytes = rec_get_u64(&r);
 	f->subscribed = (int)rec_get_u32(&r);
+	if (version >= 2)
+		f->highestmodseq = rec_get_u64(&r);
 	if (!rec_end_ok(&r) || f->name == NULL) {
 		store_folder_clear(f);
 		return store_fail(error_r, "account '%.200s': damaged folder record",
@@ -142,6 +149,8 @@ struct folder_ctx {
 	uint64_t count;
 	int (*fn)(const struct store_folder *folder, void *ctx);
 	void *fn_ctx;
+	struct store_msgmap_entry *entries;	/* msgmap_list */
+	size_t alloc;
 };
 
 static int folder_get_txn(struct store *store, MDB_txn *txn, void *context,
@@ -383,6 +392,62 @@ int lmdb_msgmap_get(struct store *store, const char *account,
 				  .new_uid_r = new_uid_r };
 
 	return store_read(store, msgmap_get_txn, &ctx, error_r);
+}
+
+static int msgmap_list_one(const MDB_val *k, const MDB_val *v, void *context,
+			   const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	struct store_msgmap_entry *e;
+
+	if (k->mv_size < 4 || (v->mv_size != 4 && v->mv_size != 8))
+		return store_fail(error_r, "damaged UID map entry");
+	if (ctx->count == ctx->alloc) {
+		ctx->alloc = ctx->alloc == 0 ? 256 : ctx->alloc * 2;
+		ctx->entries = mm_reallocarray(ctx->entries, ctx->alloc,
+					       sizeof(*ctx->entries));
+	}
+	e = &ctx->entries[ctx->count++];
+	e->old_uid = store_get_be32((const unsigned char *)k->mv_data +
+				    k->mv_size - 4);
+	e->new_uid = store_get_be32(v->mv_data);
+	e->flags_hash = v->mv_size == 8 ?
+		store_get_be32((const unsigned char *)v->mv_data + 4) : 0;
+	return 0;
+}
+
+/* Keys are the folder's key, UIDVALIDITY and UID, big-endian: one
+ * range, already in UID order. */
+static int msgmap_list_txn(struct store *store, MDB_txn *txn, void *context,
+			   const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	unsigned char prefix[MSGMAP_KEY_MAX];
+	size_t n;
+
+	ctx->count = 0;
+	if (store_folder_key(ctx->account, ctx->name, prefix, &n, error_r) < 0)
+		return -1;
+	store_be32(prefix + n, ctx->uidvalidity);
+	return store_scan(store, txn, STORE_DB_MSGMAP, prefix, n + 4,
+			  msgmap_list_one, ctx, error_r);
+}
+
+int lmdb_msgmap_list(struct store *store, const char *account,
+		     const char *folder, uint32_t uidvalidity,
+		     struct store_msgmap_entry **entries_r, size_t *count_r,
+		     const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity };
+
+	if (store_read(store, msgmap_list_txn, &ctx, error_r) < 0) {
+		mm_free(&ctx.entries);
+		return -1;
+	}
+	*entries_r = ctx.entries;
+	*count_r = (size_t)ctx.count;
+	return 0;
 }
 
 static int msgmap_forget_txn(struct store *store, MDB_txn *txn, void *context,

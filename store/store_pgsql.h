@@ -32,7 +32,7 @@
 #include "store_int.h"
 #include "store_codec.h"
 
-#define PGSQL_SCHEMA_VERSION 2
+#define PGSQL_SCHEMA_VERSION 3
 
 struct pgsql_store {
 	struct store store;
@@ -224,7 +224,7 @@ int pgsql_folder_forget_txn(struct pgsql_store *pg, const char *account,
 	" attempts, last_error, deaths"
 #define PGSQL_FOLDER_COLUMNS \
 	"account, name, target_name, uidvalidity, last_uid," \
-	" target_uidvalidity, messages, bytes, subscribed"
+	" target_uidvalidity, messages, bytes, subscribed, highestmodseq"
 #define PGSQL_PROPOSAL_COLUMNS \
 	"alias, account, state, sources, count, first_seen, last_seen"
 

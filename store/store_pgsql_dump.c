@@ -54,7 +54,7 @@ static const struct {
 	{ "jobs", "id, account, kind, enqueued, not_before, lease_until, owner,"
 	  " attempts, last_error, deaths" },
 	{ "folders", "account, name, target_name, uidvalidity, last_uid,"
-	  " target_uidvalidity, messages, bytes, subscribed" },
+	  " target_uidvalidity, messages, bytes, subscribed, highestmodseq" },
 	{ "msgmap", "account, folder, uidvalidity, old_uid, new_uid, flags_hash" },
 	{ "uidls", "account, uidl, added" },
 	{ "batches", "account, folder, uidvalidity, target_folder,"
@@ -491,6 +491,7 @@ static void load_line(struct pgsql_load *l, const struct store_dump_rec *rec)
 		buf_u64(l, f->messages);
 		buf_u64(l, f->bytes);
 		buf_text(l, f->subscribed ? "t" : "f");
+		buf_u64(l, f->highestmodseq);
 		break;
 	}
 	case STORE_DUMP_MSGMAP:

@@ -159,6 +159,7 @@ int pgsql_folder_decode(struct pgsql_store *pg, PGresult *res, int row,
 	f->messages = pgsql_get_u64(res, row, 6, &bad);
 	f->bytes = pgsql_get_u64(res, row, 7, &bad);
 	f->subscribed = strcmp(PQgetvalue(res, row, 8), "t") == 0;
+	f->highestmodseq = pgsql_get_u64(res, row, 9, &bad);
 	if (bad || f->account == NULL || f->name == NULL) {
 		char account[STORE_MAX_ACCOUNT];
 
@@ -248,16 +249,18 @@ static int folder_put_body(struct pgsql_store *pg, void *context,
 	pgsql_param_u64(&p, f->messages);
 	pgsql_param_u64(&p, f->bytes);
 	pgsql_param_str(&p, f->subscribed ? "t" : "f");
+	pgsql_param_u64(&p, f->highestmodseq);
 	return pgsql_run(pg, "writing a folder",
 			 "INSERT INTO mailmigrate.folders (" PGSQL_FOLDER_COLUMNS ")"
-			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)"
+			 " VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)"
 			 " ON CONFLICT (account, name) DO UPDATE SET"
 			 " target_name = EXCLUDED.target_name,"
 			 " uidvalidity = EXCLUDED.uidvalidity,"
 			 " last_uid = EXCLUDED.last_uid,"
 			 " target_uidvalidity = EXCLUDED.target_uidvalidity,"
 			 " messages = EXCLUDED.messages, bytes = EXCLUDED.bytes,"
-			 " subscribed = EXCLUDED.subscribed", &p, NULL, error_r);
+			 " subscribed = EXCLUDED.subscribed,"
+			 " highestmodseq = EXCLUDED.highestmodseq", &p, NULL, error_r);
 }
 
 static int pgsql_folder_put(struct store *store,
@@ -432,6 +435,58 @@ static int pgsql_msgmap_get_flags(struct store *store, const char *account,
 	if (ret == 0)
 		*flags_hash_r = ctx.flags_hash;
 	return ret;
+}
+
+static int msgmap_list_body(struct pgsql_store *pg, void *context,
+			    const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+	struct pgsql_params p;
+
+	pgsql_params_init(&p);
+	pgsql_param_str(&p, ctx->account);
+	pgsql_param_bstr(&p, ctx->name);
+	pgsql_param_u64(&p, ctx->uidvalidity);
+	ctx->res = pgsql_exec(pg, "reading the UID map",
+			      "SELECT old_uid, new_uid, flags_hash FROM mailmigrate.msgmap"
+			      " WHERE account = $1 AND folder = $2 AND uidvalidity = $3"
+			      " ORDER BY old_uid", &p, error_r);
+	return ctx->res == NULL ? -1 : 0;
+}
+
+/* One statement for the folder's whole map (the verification's). */
+static int pgsql_msgmap_list(struct store *store, const char *account,
+			     const char *folder, uint32_t uidvalidity,
+			     struct store_msgmap_entry **entries_r, size_t *count_r,
+			     const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity };
+	struct store_msgmap_entry *e;
+	int rows, bad = 0;
+
+	if (folder_ok(account, folder, error_r) < 0 ||
+	    pgsql_single(store, msgmap_list_body, &ctx, error_r) < 0)
+		return -1;
+	rows = PQntuples(ctx.res);
+	if (rows == 0) {
+		PQclear(ctx.res);
+		return 0;
+	}
+	e = mm_reallocarray(NULL, (size_t)rows, sizeof(*e));
+	for (int row = 0; row < rows; row++) {
+		e[row].old_uid = pgsql_get_u32(ctx.res, row, 0, &bad);
+		e[row].new_uid = pgsql_get_u32(ctx.res, row, 1, &bad);
+		e[row].flags_hash = pgsql_get_u32(ctx.res, row, 2, &bad);
+	}
+	PQclear(ctx.res);
+	if (bad) {
+		mm_free(&e);
+		return store_fail(error_r, "damaged UID map entry");
+	}
+	*entries_r = e;
+	*count_r = (size_t)rows;
+	return 0;
 }
 
 static int pgsql_msgmap_get(struct store *store, const char *account,
@@ -1333,6 +1388,7 @@ void pgsql_vfuncs_folder(struct store_vfuncs *v)
 	v->folder_iter = pgsql_folder_iter;
 	v->message_copied = pgsql_message_copied;
 	v->msgmap_get = pgsql_msgmap_get;
+	v->msgmap_list = pgsql_msgmap_list;
 	v->msgmap_forget = pgsql_msgmap_forget;
 	v->msgmap_get_flags = pgsql_msgmap_get_flags;
 	v->msgmap_set_flags = pgsql_msgmap_set_flags;

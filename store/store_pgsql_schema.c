@@ -186,6 +186,11 @@ static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = {
 	"  bytes_total bigint NOT NULL,\n"
 	"  started bigint NOT NULL,\n"
 	"  updated bigint NOT NULL);\n",
+	/* 2 -> 3: OLD's HIGHESTMODSEQ when a round last proved the
+	 * folder (RFC 7162; 0: unknown), so the next asks only for what
+	 * changed. A mod-sequence is at most 2^63-1: bigint holds it. */
+	"ALTER TABLE mailmigrate.folders\n"
+	"  ADD COLUMN highestmodseq bigint NOT NULL DEFAULT 0;\n",
 };
 
 static int schema_version(struct pgsql_store *pg, int *exists_r,

@@ -460,6 +460,7 @@ START_TEST(folders_and_msgmap)
 	f.target_name = (char *)"K&AOQ-se";
 	f.uidvalidity = 777;
 	f.subscribed = 1;
+	f.highestmodseq = 9223372036854775807ULL;	/* RFC 7162's largest */
 	ck_assert_int_eq(store_folder_put(store, &f, &error), 0);
 	ck_assert_int_eq(store_message_copied(store, "a@example.test", f.name, 777,
 					      5, 1, 1000, 50, &error), 0);
@@ -494,6 +495,16 @@ START_TEST(folders_and_msgmap)
 	ck_assert_uint_eq(got.last_uid, 5);
 	ck_assert_uint_eq(got.messages, 2);
 	ck_assert_uint_eq(got.bytes, 1500);
+	/* Recording messages keeps the folder's HIGHESTMODSEQ. */
+	ck_assert_uint_eq(got.highestmodseq, 9223372036854775807ULL);
+	/* Put back as read; then another UIDVALIDITY, put with its own. */
+	got.highestmodseq = 41;
+	ck_assert_int_eq(store_folder_put(store, &got, &error), 0);
+	store_folder_clear(&got);
+	ck_assert_int_eq(store_folder_get(store, "a@example.test", f.name, &got,
+					  &error), 0);
+	ck_assert_uint_eq(got.highestmodseq, 41);
+	ck_assert_uint_eq(got.last_uid, 5);
 	store_folder_clear(&got);
 	/* A message in a folder not yet recorded creates it. */
 	memset(longname, 'x', STORE_MAX_FOLDER);
@@ -518,7 +529,141 @@ START_TEST(folders_and_msgmap)
 	ck_assert_uint_eq(acct.folders, 1);
 	ck_assert_int_eq(acct.updated, 53);
 	store_account_clear(&acct);
+	f.uidvalidity = 778;
+	f.highestmodseq = 0;
+	ck_assert_int_eq(store_folder_put(store, &f, &error), 0);
+	ck_assert_int_eq(store_folder_get(store, "a@example.test", f.name, &got,
+					  &error), 0);
+	ck_assert_uint_eq(got.uidvalidity, 778);
+	ck_assert_uint_eq(got.highestmodseq, 0);
+	store_folder_clear(&got);
 	store_close(&store);
+}
+END_TEST
+
+/* LMDB folder records: version 1 (before HIGHESTMODSEQ) still reads,
+ * with 0 (unknown); version 2 carries it; anything else, or a record
+ * cut short or with bytes after, is damaged. */
+static void folder_rec(struct rec_writer *w, unsigned char version, int modseq,
+		       int extra)
+{
+	rec_init(w, version);
+	rec_put_str(w, "INBOX");
+	rec_put_str(w, "INBOX");
+	rec_put_u32(w, 7);
+	rec_put_u32(w, 9);
+	rec_put_u32(w, 8);
+	rec_put_u64(w, 3);
+	rec_put_u64(w, 300);
+	rec_put_u32(w, 1);
+	if (modseq)
+		rec_put_u64(w, 123456789012ULL);
+	if (extra)
+		rec_put_u32(w, 5);
+}
+
+static const struct {
+	unsigned char version;
+	int modseq, extra;
+	int ret;
+	uint64_t highestmodseq;
+} folder_recs[] = {
+	{ 1, 0, 0, 0, 0 },
+	{ 2, 1, 0, 0, 123456789012ULL },
+	{ 1, 1, 0, -1, 0 },	/* version 1 with more */
+	{ 2, 0, 0, -1, 0 },	/* version 2 cut short */
+	{ 2, 1, 1, -1, 0 },
+	{ 3, 1, 0, -1, 0 },
+	{ 0, 0, 0, -1, 0 },
+};
+
+/* A folder's whole UID map in one read, by OLD's UID; no other
+ * folder's, UIDVALIDITY's or account's entries; flag hashes as set. */
+START_TEST(msgmap_list)
+{
+	struct store *store = test_open(0, 0);
+	struct store_msgmap_entry *e = NULL;
+	size_t n = 99;
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 1);
+	test_add(store, "b@example.test", NULL, 1);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_ptr_null(e);
+	ck_assert_uint_eq(n, 0);
+	/* Out of order, and UIDs whose big-endian bytes sort apart from
+	 * their decimal order. */
+	static const uint32_t olds[] = { 300, 2, 4294967295U, 256, 1 };
+	for (size_t i = 0; i < 5; i++)
+		ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX",
+						      7, olds[i], (uint32_t)(100 + i),
+						      10, 50, &error), 0);
+	ck_assert_int_eq(store_msgmap_set_flags(store, "a@example.test", "INBOX", 7,
+						256, 0xdeadbeefU, &error), 0);
+	/* Neighbours that must not show: another UIDVALIDITY, a folder
+	 * whose name starts the same, another account. */
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX", 8,
+					      5, 1, 10, 50, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "a@example.test", "INBOX.x", 7,
+					      6, 1, 10, 50, &error), 0);
+	ck_assert_int_eq(store_message_copied(store, "b@example.test", "INBOX", 7,
+					      7, 1, 10, 50, &error), 0);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 5);
+	ck_assert_uint_eq(e[0].old_uid, 1);
+	ck_assert_uint_eq(e[0].new_uid, 104);
+	ck_assert_uint_eq(e[1].old_uid, 2);
+	ck_assert_uint_eq(e[1].new_uid, 101);
+	ck_assert_uint_eq(e[2].old_uid, 256);
+	ck_assert_uint_eq(e[2].new_uid, 103);
+	ck_assert_uint_eq(e[2].flags_hash, 0xdeadbeefU);
+	ck_assert_uint_eq(e[3].old_uid, 300);
+	ck_assert_uint_eq(e[3].flags_hash, 0);
+	ck_assert_uint_eq(e[4].old_uid, 4294967295U);
+	ck_assert_uint_eq(e[4].new_uid, 102);
+	mm_free(&e);
+	/* A forgotten entry is gone from the list. */
+	ck_assert_int_eq(store_msgmap_forget(store, "a@example.test", "INBOX", 7, 2,
+					     &error), 0);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(e[1].old_uid, 256);
+	mm_free(&e);
+	/* Bad names are refused as by the other calls. */
+	ck_assert_int_eq(store_msgmap_list(store, "", "INBOX", 7, &e, &n, &error), -1);
+	store_close(&store);
+}
+END_TEST
+
+START_TEST(folder_record_versions)
+{
+	struct store_folder f;
+	struct rec_writer w;
+	MDB_val v;
+	const char *error = NULL;
+
+	folder_rec(&w, folder_recs[_i].version, folder_recs[_i].modseq,
+		   folder_recs[_i].extra);
+	v.mv_data = w.buf;
+	v.mv_size = w.len;
+	ck_assert_int_eq(store_folder_decode("a@example.test", &v, &f, &error),
+			 folder_recs[_i].ret);
+	if (folder_recs[_i].ret == 0) {
+		ck_assert_str_eq(f.name, "INBOX");
+		ck_assert_uint_eq(f.uidvalidity, 7);
+		ck_assert_uint_eq(f.last_uid, 9);
+		ck_assert_uint_eq(f.bytes, 300);
+		ck_assert_int_eq(f.subscribed, 1);
+		ck_assert_uint_eq(f.highestmodseq, folder_recs[_i].highestmodseq);
+		store_folder_clear(&f);
+	} else {
+		ck_assert_ptr_nonnull(strstr(error, "damaged folder record"));
+		ck_assert_ptr_null(f.name);
+	}
+	rec_free(&w);
 }
 END_TEST
 
@@ -1181,6 +1326,10 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, creds_public_key_and_legacy);
 	tcase_add_test(tc, creds_need_key);
 	tcase_add_test(tc, folders_and_msgmap);
+	tcase_add_test(tc, msgmap_list);
+	if (!test_is_pgsql())	/* LMDB's record encoding */
+		tcase_add_loop_test(tc, folder_record_versions, 0,
+				    sizeof(folder_recs) / sizeof(folder_recs[0]));
 	tcase_add_test(tc, batches_exactly_once);
 	tcase_add_test(tc, failed_items);
 	tcase_add_test(tc, uidls);

@@ -103,9 +103,10 @@ static int describe_folder(const struct store_folder *f, void *context)
 	text_add(d->t, "folder %s ", f->account);
 	text_hex(d->t, f->name);
 	text_hex(d->t, f->target_name);
-	text_add(d->t, "%u %u %u %llu %llu %d\n", f->uidvalidity, f->last_uid,
+	text_add(d->t, "%u %u %u %llu %llu %d %llu\n", f->uidvalidity, f->last_uid,
 		 f->target_uidvalidity, (unsigned long long)f->messages,
-		 (unsigned long long)f->bytes, f->subscribed);
+		 (unsigned long long)f->bytes, f->subscribed,
+		 (unsigned long long)f->highestmodseq);
 	ck_assert_uint_lt(d->nf, 8);
 	d->folders[d->nf] = mm_strdup(f->name);
 	d->uidvalidity[d->nf] = f->uidvalidity;
@@ -328,6 +329,8 @@ static void put_folder(struct store *store, const char *account,
 	f.uidvalidity = uidvalidity;
 	f.target_uidvalidity = uidvalidity + 7;
 	f.subscribed = 1;
+	/* A HIGHESTMODSEQ past 32 bits, as Dovecot's are. */
+	f.highestmodseq = ((uint64_t)uidvalidity << 33) + 5;
 	ck_assert_msg(store_folder_put(store, &f, &error) == 0, "%s", error);
 }
 

@@ -493,6 +493,7 @@ END_TEST
 START_TEST(pg_schema)
 {
 	struct store_options opts = { 0 };
+	struct store_folder folder = { 0 }, got;
 	struct store *store = NULL;
 	const char *error;
 
@@ -508,13 +509,21 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 2);
-	/* A version 1 store (before the progress table): refused without
-	 * create, upgraded by it, its data kept. */
+				       " WHERE name = 'schema_version'"), 3);
+	/* A version 1 store (before the progress table and the folders'
+	 * HIGHESTMODSEQ): refused without create, upgraded by it step by
+	 * step, its data kept, the folder's HIGHESTMODSEQ unknown (0). */
 	store = test_open(0, 0);
 	test_add(store, "a@example.test", NULL, 1);
+	folder.account = (char *)"a@example.test";
+	folder.name = (char *)"INBOX";
+	folder.target_name = (char *)"INBOX";
+	folder.uidvalidity = 7;
+	folder.last_uid = 9;
+	ck_assert_int_eq(store_folder_put(store, &folder, &error), 0);
 	store_close(&store);
 	test_pg_exec(test_pg_conninfo(), "DROP TABLE mailmigrate.progress;"
+		     " ALTER TABLE mailmigrate.folders DROP COLUMN highestmodseq;"
 		     " UPDATE mailmigrate.meta SET value = 1"
 		     " WHERE name = 'schema_version'");
 	ck_assert_int_eq(store_open(test_store_dir, &opts, &store, &error), -1);
@@ -524,9 +533,16 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 2);
+				       " WHERE name = 'schema_version'"), 3);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.progress"), 0);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.accounts"), 1);
+	store = test_open(0, 0);
+	ck_assert_int_eq(store_folder_get(store, "a@example.test", "INBOX", &got,
+					  &error), 0);
+	ck_assert_uint_eq(got.last_uid, 9);
+	ck_assert_uint_eq(got.highestmodseq, 0);
+	store_folder_clear(&got);
+	store_close(&store);
 	test_pg_exec(test_pg_conninfo(), "UPDATE mailmigrate.meta SET value = 99"
 		     " WHERE name = 'schema_version'");
 	opts.create = 1;

@@ -51,7 +51,11 @@ if [ -n "$INSTALLED" ]; then
 	MMD=/usr/sbin/mailmigrated
 	RELAY=/usr/sbin/mailmigrate-relay
 	AUTH_MODULE=/usr/lib/dovecot/modules/auth/libauthdb_mailmigrate.so
-	for f in "$MM" "$MMD" "$RELAY" "$AUTH_MODULE"; do
+	# The doveadm plugin is in doveadm's own module directory: the
+	# stock doveadm loads it.
+	DOVEADM_PLUGIN=
+	for f in "$MM" "$MMD" "$RELAY" "$AUTH_MODULE" \
+		/usr/lib/dovecot/modules/doveadm/lib10_doveadm_mailmigrate_plugin.so; do
 		[ -f "$f" ] || { echo "--installed: $f is not installed"; exit 1; }
 	done
 	say "using the installed programs ($MM, $MMD, $RELAY, $AUTH_MODULE)"
@@ -66,6 +70,9 @@ else
 	MMD="$top/puller/mailmigrated"
 	RELAY="$top/relay/mailmigrate-relay"
 	AUTH_MODULE="$top/auth-hook/.libs/libauthdb_mailmigrate.so"
+	# Loaded into NEW's doveadm in a private mount namespace
+	# (tests/harness/servers.sh: DIR/new/doveadm).
+	DOVEADM_PLUGIN="$top/doveadm-plugin/.libs/lib10_doveadm_mailmigrate_plugin.so"
 fi
 
 DIR=$(mktemp -d /tmp/mmdemo.XXXXXX)
@@ -96,7 +103,8 @@ MM_AUTH_MODULES="$AUTH_MODULE"
 MM_NEW_DOVECOT_EXTRA="$DIR/auth.conf"
 sed "s|/etc/mailmigrate/mailmigrate.conf|$DIR/mailmigrate.conf|" \
 	contrib/dovecot/auth-mailmigrate.conf.ext >"$MM_NEW_DOVECOT_EXTRA"
-export MM_AUTH_MODULES MM_NEW_DOVECOT_EXTRA
+MM_DOVEADM_MODULES="$DOVEADM_PLUGIN"
+export MM_AUTH_MODULES MM_NEW_DOVECOT_EXTRA MM_DOVEADM_MODULES
 sh tests/harness/servers.sh start "$DIR"
 . "$DIR/env"
 echo "OLD: $OLD_IP (IMAP 143/993, POP3 110/995, SMTP 25)   NEW: $NEW_IP (IMAP 143, SMTP 25)"
@@ -122,6 +130,16 @@ sed -e "s|@DIR@|$DIR|g" -e "s|@OLD_IP@|$OLD_IP|g" -e "s|@NEW_IP@|$NEW_IP|g" \
     -e "s|@CA_FILE@|$CA_FILE|g" -e "s|@NEW_MASTER_PASS_FILE@|$NEW_MASTER_PASS_FILE|g" \
     -e "s|@NEW_POSTFIX_DIR@|$NEW_POSTFIX_DIR|g" -e "s|@NEW_DOVECOT_CONF@|$NEW_DOVECOT_CONF|g" \
     contrib/demo/mailmigrate.conf.in > "$DIR/mailmigrate.conf"
+# target_driver = dovecot: the copy keeps OLD's UIDVALIDITY and UIDs.
+# doveadm runs on this host (NEW): the installed one loads the plugin
+# from its module directory; the built one through servers.sh's wrapper.
+if [ -n "$INSTALLED" ]; then
+	sed -i "s|^target_doveadm_config = |target_doveadm = /usr/bin/doveadm\ntarget_doveadm_config = |" \
+		"$DIR/mailmigrate.conf"
+else
+	sed -i "s|^target_doveadm_config = |target_doveadm = $NEW_DOVEADM\ntarget_doveadm_config = |" \
+		"$DIR/mailmigrate.conf"
+fi
 export MAILMIGRATE_CONF="$DIR/mailmigrate.conf"
 
 say "mailmigrate init"
@@ -210,6 +228,23 @@ for user in $(grep -v '^#' contrib/demo/users.txt) erin; do
 		--password-file "$NEW_MASTER_PASS_FILE" \
 		--manifest "$DIR/$user.manifest.json"
 done
+say "what IMAP clients cached: alice's INBOX and fullest folder, on OLD and on NEW"
+/usr/bin/python3 tests/harness/uidsnap.py imap --host "$OLD_IP" --user alice@example.test \
+	--password-file "$DIR/alice.pass" >"$DIR/alice.old.snap"
+/usr/bin/python3 tests/harness/uidsnap.py imap --host "$NEW_IP" --user "$NEW_MASTER_USER" \
+	--authz alice@example.test --password-file "$NEW_MASTER_PASS_FILE" >"$DIR/alice.new.snap"
+/usr/bin/python3 - "$DIR/alice.old.snap" "$DIR/alice.new.snap" <<'EOP'
+import json, sys
+snaps = [json.load(open(f)) for f in sys.argv[1:3]]
+full = max(sorted(snaps[0]), key=lambda k: len(snaps[0][k]["uids"]))
+for name in ["INBOX"] + ([full] if full != "INBOX" else []):
+    for side, snap in zip(("OLD", "NEW"), snaps):
+        i = snap[name]
+        print("  %s %s: UIDVALIDITY %d, UIDs %s" % (side, name, i["uidvalidity"],
+              " ".join(sorted(i["uids"], key=int))))
+EOP
+/usr/bin/python3 tests/harness/uidsnap.py compare "$DIR/alice.old.snap" "$DIR/alice.new.snap" \
+	--extra-ok Sent && echo "  every folder: the same UIDVALIDITY, UIDs and flags"
 echo "  erin logs in again: $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
 	erin@example.test "$DIR/erin.pass") (her session is on NEW now)"
 

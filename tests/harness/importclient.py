@@ -200,6 +200,12 @@ def t_identity(args):
         check(all(int(r[0]) in msgs and
                   (set() if r[2] == "-" else set(r[2].split())) == msgs[int(r[0])][0]
                   for r in rows), "STATE %s flags: %r" % (name, rows))
+        check(all(int(r[3]) == msgs[int(r[0])][1] and
+                  r[4] == msgs[int(r[0])][3] for r in rows),
+              "STATE %s dates and UIDLs: %r" % (name, rows))
+        rows, fin = s.multi("LIST")
+        check(fin == "OK" and any(r[3] == name for r in rows),
+              "LIST shows %s: %r %r" % (name, rows, fin))
         sent[name] = (uv, max(nextuid, max(msgs) + 1), msgs)
     check(s.quit() == "OK\tbye", "QUIT")
     check(s.p.returncode == 0, "exit code %r" % s.p.returncode)

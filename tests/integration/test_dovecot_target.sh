@@ -55,7 +55,8 @@ t_kill() {
 }
 t_bad() { run bad; }
 
-# target_driver_dovecot: identity, wanted UIDs, flags, the generic
+# target_driver_dovecot: identity, wanted UIDs, flags (and FLAGS
+# replacing them), what STATE lists (date, POP3 UIDL), LIST, the generic
 # append, refusals with their class; NEW's IMAP agrees.
 t_driver() {
 	[ -x "${DOVECOT_TARGET_TEST:-}" ] || { echo "dovecot_target_test not built"; return 1; }
@@ -67,12 +68,17 @@ t_driver() {
 	identity 4242 1
 	uids 5 9
 	identity 4242 50
-	msg 5 31 5 work
-	msg 9 41 0
+	msg 5 31 5 work [01-Jan-2020 09:00:00 +0000] U5 -
+	msg 9 41 0 [17-Jul-1996 09:44:25 +0000] U9 -
+	msg 5 31 5 work [01-Jan-2020 09:00:00 +0000] U5 -
+	msg 9 41 2 work [17-Jul-1996 09:44:25 +0000] U9 -
 	refused final: IDENTITY refused by NEW's doveadm: folder holds 2 messages under UIDVALIDITY 4242: not changed
 	plain 1
+	folder &AMQ- @SEP@ 0
+	folder Kept @SEP@ 0
 	unsupported final: dovecot target: finding a header (POP3 UIDLs are kept as UIDLs) not supported
 	EOF
+	sed -i "s|@SEP@|$NEW_SEP|" "$MM_DIR/driver.want"
 	echo "unknown final: $NEW_DOVEADM mailmigrate-import failed (exit 67: no such user)" \
 		>>"$MM_DIR/driver.want"
 	diff "$MM_DIR/driver.want" "$MM_DIR/driver.out" || return 1
@@ -95,6 +101,7 @@ t_driver() {
 	assert sorted(got) == [5, 9], sorted(got)
 	assert got[5][1] == 1577869200 and got[9][1] == 837596665, got
 	assert b"\\Seen" in got[5][0] and b"work" in got[5][0], got[5][0]
+	assert b"\\Answered" in got[9][0] and b"work" in got[9][0], got[9][0]
 	assert got[5][2] == b"Subject: five\r\n\r\nbody five \xc3\xa4\r\n", got[5][2]
 	assert got[9][2] == b"Subject: nine\r\n\r\nbody nine, no final CRLF", got[9][2]
 	st = m.status("&AMQ-", "(MESSAGES)")[1][0]

@@ -283,6 +283,19 @@ t_host_missing() {
 	unchanged
 }
 
+# target_driver = dovecot with a doveadm that has no mailmigrate-import
+# (here /bin/false, as a doveadm without the plugin exits): failed,
+# saying what to install.
+t_no_doveadm_plugin() {
+	sed 's|^target_host = |target_driver = dovecot\ntarget_doveadm = /bin/false\n&|' \
+		"$CONF" >"$MM_DIR/dovecot.conf"
+	pf -c "$MM_DIR/dovecot.conf" preflight ann
+	[ "$RC_PF" = 1 ] || { echo "exit $RC_PF"; cat "$OUT"; return 1; }
+	has "failed  NEW's doveadm for ann@example.test: /bin/false mailmigrate-import failed (exit 1); install dovecot-mailmigrate (its doveadm plugin) on this host" &&
+	has "1 failed" || return 1
+	unchanged
+}
+
 # --local: only this host's files; no USER.
 t_local() {
 	pf -c "$CONF" preflight --local
@@ -369,6 +382,7 @@ check "all well: OLD, ann's mailbox to the byte, NEW, Postfix, Dovecot, relay; t
 check "an unknown USER, a USER of no domain: failed, clear, nothing changed" t_unknown_user
 check "NEW's user_home on a 1 MiB tmpfs: failed free-space line" t_full_new
 check "postconf, doveconf, relay missing: failed; not installed: warning" t_host_missing
+check "target_driver = dovecot, doveadm without the plugin: failed" t_no_doveadm_plugin
 check "--local: this host's files only" t_local
 check "OLD's certificate expired: failed with the days (verify = no: warning)" t_expired_cert
 check "OLD down: failed per protocol, exit 1" t_old_down
