@@ -43,7 +43,9 @@
  *	  above OLD's UIDNEXT (copy_identity(), copy_identity_done()). The
  *	  parked folder on NEW is the record: whatever round finishes the
  *	  folder brings back what it holds, so a crash loses none (a kill
- *	  inside one move may leave one of NEW's own twice, never OLD's).
+ *	  inside one move leaves a message in both folders; the move done
+ *	  again expunges without copying what the destination holds by
+ *	  GUID, so none ends up twice: doveadm-plugin/README, MOVEALL).
  *	  OLD's UIDs below the UIDNEXT NEW had (the notice's UID 1) cannot
  *	  be had: those messages get new ones, counted.
  *	- a folder still holding mail under another UIDVALIDITY (one of
