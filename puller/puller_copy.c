@@ -218,6 +218,37 @@ static int copy_identity_done(struct copy *c, const char *folder, const char *ta
 	return ret;
 }
 
+/* The flags hashes of a later round's flag changes, written to the store
+ * together (one transaction per COPY_FLAGS_RECORD) rather than one per
+ * message. A crash before they are written costs only sending those
+ * flags to NEW again next round. */
+#define COPY_FLAGS_RECORD 512
+
+struct copy_flags_rec {
+	struct store_msgmap_entry *e;
+	size_t count;
+};
+
+static int copy_flags_record(struct copy *c, const char *folder, uint32_t uidvalidity,
+			     struct copy_flags_rec *r, enum stream_fail *fail_r,
+			     const char **error_r)
+{
+	const char *error;
+	int ret = store_msgmap_set_flags_many(c->p->store, c->account, folder,
+					      uidvalidity, r->e, r->count, &error);
+
+	r->count = 0;
+	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
+}
+
+static int copy_map_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_msgmap_entry *)a)->old_uid;
+	uint32_t y = ((const struct store_msgmap_entry *)b)->old_uid;
+
+	return x < y ? -1 : x > y;
+}
+
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
 static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
@@ -226,6 +257,9 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	struct driver_folder_status sst, tst;
 	struct store_folder rec;
 	struct copy_list l = { 0 };
+	struct store_msgmap_entry *map = NULL;
+	struct copy_flags_rec flagged = { 0 };
+	size_t nmap = 0;
 	uint32_t first_uid = 1, known_uid = 0, floor;
 	size_t *defer, ndefer = 0;
 	uint64_t since = 0;
@@ -359,6 +393,16 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	 * take the UID of one of OLD's next messages, and so on). Those go
 	 * last, once UIDNEXT is OLD's: each one moves, no other does. */
 	floor = c->keep ? tst.uidnext : 0;
+	/* What earlier rounds copied, in one read: each listed message is
+	 * looked up here, not in the store (a round trip each on
+	 * PostgreSQL). Read after a pending batch was settled; what this
+	 * loop copies is not looked up again. */
+	if (c->sdrv != &source_driver_pop3 &&
+	    store_msgmap_list(c->p->store, c->account, f->name, sst.uidvalidity, &map,
+			      &nmap, &error) < 0) {
+		copy_list_free(&l);
+		return copy_store_fail(fail_r, error_r, error);
+	}
 	defer = mm_calloc(l.count + 1, sizeof(*defer));
 	ret = 0;
 	for (int pass = 0; pass < 2 && ret == 0; pass++) {
@@ -379,7 +423,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			size_t i = pass == 0 ? k : defer[k];
 			struct driver_message *msg = &l.msgs[i];
 			struct store_batch_msg *bm;
-			uint32_t new_uid;
+			uint32_t new_uid = 0;
 
 			uint32_t hash = msg->uidl[0] != '\0' ? 0 : copy_flags_hash(msg);
 			uint32_t old_hash = 0;
@@ -389,9 +433,13 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
 				ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
 			} else {
-				ret = store_msgmap_get_flags(c->p->store, c->account, f->name,
-							     sst.uidvalidity, msg->uid, &new_uid,
-							     &old_hash, &error);
+				struct store_msgmap_entry key = { .old_uid = msg->uid };
+				const struct store_msgmap_entry *e =
+					bsearch(&key, map, nmap, sizeof(*map), copy_map_cmp);
+
+				ret = e == NULL ? STORE_NOTFOUND : 0;
+				new_uid = e == NULL ? 0 : e->new_uid;
+				old_hash = e == NULL ? 0 : e->flags_hash;
 			}
 			if (ret < 0) {
 				ret = copy_store_fail(fail_r, error_r, error);
@@ -400,10 +448,18 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			if (ret == 0 && hash != 0 && old_hash != hash) {
 				/* Copied before, and its flags changed on OLD since. */
 				ret = c->tdrv->set_flags(c->dst, new_uid, msg, fail_r, error_r);
-				if (ret == 0 && store_msgmap_set_flags(c->p->store, c->account,
-								       f->name, sst.uidvalidity,
-								       msg->uid, hash, &error) < 0)
-					ret = copy_store_fail(fail_r, error_r, error);
+				if (ret == 0) {
+					if (flagged.e == NULL)
+						flagged.e = mm_calloc(COPY_FLAGS_RECORD,
+								      sizeof(*flagged.e));
+					flagged.e[flagged.count].old_uid = msg->uid;
+					flagged.e[flagged.count++].flags_hash = hash;
+					if (flagged.count == COPY_FLAGS_RECORD)
+						ret = copy_flags_record(c, f->name,
+									sst.uidvalidity,
+									&flagged, fail_r,
+									error_r);
+				}
 				if (ret < 0)
 					break;
 				c->flag_updates++;
@@ -456,6 +512,20 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		}
 	}
 	mm_free(&defer);
+	mm_free(&map);
+	/* Flags NEW has now are recorded even when the copy stopped. */
+	if (flagged.count > 0) {
+		enum stream_fail fail2;
+		const char *error2;
+
+		if (ret == 0)
+			ret = copy_flags_record(c, f->name, sst.uidvalidity, &flagged,
+						fail_r, error_r);
+		else	/* the stop's reason stands; at worst sent again */
+			(void)copy_flags_record(c, f->name, sst.uidvalidity, &flagged,
+						&fail2, &error2);
+	}
+	mm_free(&flagged.e);
 	if (ret == 0)
 		ret = copy_flush(c, fail_r, error_r);
 	if (ret == 0 && c->tdrv->set_identity != NULL)

@@ -481,6 +481,17 @@ int store_msgmap_set_flags(struct store *store, const char *account,
 					  old_uid, flags_hash, error_r);
 }
 
+int store_msgmap_set_flags_many(struct store *store, const char *account,
+				const char *folder, uint32_t uidvalidity,
+				const struct store_msgmap_entry *entries,
+				size_t count, const char **error_r)
+{
+	if (count == 0)
+		return 0;
+	return store->v->msgmap_set_flags_many(store, account, folder, uidvalidity,
+					       entries, count, error_r);
+}
+
 int store_uidl_add(struct store *store, const char *account,
 		   const char *uidl, time_t now, const char **error_r)
 {

@@ -531,6 +531,15 @@ int store_msgmap_set_flags(struct store *store, const char *account,
 			   uint32_t old_uid, uint32_t flags_hash,
 			   const char **error_r);
 
+/* Record the flags hashes of many messages of one folder (entries'
+ * old_uid and flags_hash; new_uid is not looked at) in one transaction:
+ * a later round's flag changes. An entry no longer in the map (forgotten
+ * meanwhile) is skipped. 0 or -1. */
+int store_msgmap_set_flags_many(struct store *store, const char *account,
+				const char *folder, uint32_t uidvalidity,
+				const struct store_msgmap_entry *entries,
+				size_t count, const char **error_r);
+
 /* --- POP3 UIDLs --------------------------------------------------------- */
 
 /* Claim uidl for account: 0 if newly added, STORE_EXISTS if present.

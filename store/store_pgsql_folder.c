@@ -763,6 +763,61 @@ static void array_free(struct pg_array *a)
 	mm_free(&a->buf);
 }
 
+/* --- a later round's flag changes, many at once ------------------------------------------ */
+
+struct flags_many_ctx {
+	const char *account, *folder;
+	uint32_t uidvalidity;
+	const struct store_msgmap_entry *entries;
+	size_t count;
+};
+
+static int flags_many_body(struct pgsql_store *pg, void *context,
+			   const char **error_r)
+{
+	struct flags_many_ctx *ctx = context;
+	struct pg_array uids, hashes;
+	struct pgsql_params p;
+	uint64_t rows;
+	int ret;
+
+	array_init(&uids, PG_OID_INT8);
+	array_init(&hashes, PG_OID_INT8);
+	for (size_t i = 0; i < ctx->count; i++) {
+		array_add_int8(&uids, ctx->entries[i].old_uid);
+		array_add_int8(&hashes, ctx->entries[i].flags_hash);
+	}
+	array_end(&uids);
+	array_end(&hashes);
+	pgsql_params_init(&p);
+	pgsql_param_str(&p, ctx->account);
+	pgsql_param_bstr(&p, ctx->folder);
+	pgsql_param_u64(&p, ctx->uidvalidity);
+	pgsql_param_bytes(&p, uids.buf, uids.len);
+	pgsql_param_bytes(&p, hashes.buf, hashes.len);
+	ret = pgsql_run(pg, "writing the flags of messages",
+			"UPDATE mailmigrate.msgmap AS m SET flags_hash = u.flags_hash"
+			" FROM unnest($4::bigint[], $5::bigint[]) AS u(old_uid, flags_hash)"
+			" WHERE m.account = $1 AND m.folder = $2 AND m.uidvalidity = $3"
+			" AND m.old_uid = u.old_uid", &p, &rows, error_r);
+	array_free(&uids);
+	array_free(&hashes);
+	return ret < 0 ? -1 : 0;
+}
+
+/* One statement for all of them (arrays), as store_batch_done(). */
+static int pgsql_msgmap_set_flags_many(struct store *store, const char *account,
+				       const char *folder, uint32_t uidvalidity,
+				       const struct store_msgmap_entry *entries,
+				       size_t count, const char **error_r)
+{
+	struct flags_many_ctx ctx = { account, folder, uidvalidity, entries, count };
+
+	if (folder_ok(account, folder, error_r) < 0)
+		return -1;
+	return pgsql_single_write(store, flags_many_body, &ctx, error_r);
+}
+
 /* --- copy batches -------------------------------------------------------------------- */
 
 /* The messages of a pending batch as one record (the backend-neutral
@@ -1389,6 +1444,7 @@ void pgsql_vfuncs_folder(struct store_vfuncs *v)
 	v->message_copied = pgsql_message_copied;
 	v->msgmap_get = pgsql_msgmap_get;
 	v->msgmap_list = pgsql_msgmap_list;
+	v->msgmap_set_flags_many = pgsql_msgmap_set_flags_many;
 	v->msgmap_forget = pgsql_msgmap_forget;
 	v->msgmap_get_flags = pgsql_msgmap_get_flags;
 	v->msgmap_set_flags = pgsql_msgmap_set_flags;

@@ -632,8 +632,34 @@ START_TEST(msgmap_list)
 	ck_assert_uint_eq(n, 4);
 	ck_assert_uint_eq(e[1].old_uid, 256);
 	mm_free(&e);
+	/* Many flags hashes at once; one not in the map (2, forgotten) is
+	 * skipped; none of another folder changes. */
+	static const struct store_msgmap_entry fl[] = {
+		{ 1, 0, 11 }, { 2, 0, 22 }, { 4294967295U, 0, 0xfffffffeU },
+	};
+	ck_assert_int_eq(store_msgmap_set_flags_many(store, "a@example.test", "INBOX", 7,
+						     fl, 3, &error), 0);
+	ck_assert_int_eq(store_msgmap_set_flags_many(store, "a@example.test", "INBOX", 7,
+						     fl, 0, &error), 0);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(e[0].flags_hash, 11);
+	ck_assert_uint_eq(e[0].new_uid, 104);
+	ck_assert_uint_eq(e[1].flags_hash, 0xdeadbeefU);
+	ck_assert_uint_eq(e[2].flags_hash, 0);
+	ck_assert_uint_eq(e[3].flags_hash, 0xfffffffeU);
+	ck_assert_uint_eq(e[3].new_uid, 102);
+	mm_free(&e);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX.x", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(e[0].flags_hash, 0);
+	mm_free(&e);
 	/* Bad names are refused as by the other calls. */
 	ck_assert_int_eq(store_msgmap_list(store, "", "INBOX", 7, &e, &n, &error), -1);
+	ck_assert_int_eq(store_msgmap_set_flags_many(store, "", "INBOX", 7, fl, 3,
+						     &error), -1);
 	store_close(&store);
 }
 END_TEST
