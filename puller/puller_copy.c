@@ -241,14 +241,6 @@ static int copy_flags_record(struct copy *c, const char *folder, uint32_t uidval
 	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
 }
 
-static int copy_map_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct store_msgmap_entry *)a)->old_uid;
-	uint32_t y = ((const struct store_msgmap_entry *)b)->old_uid;
-
-	return x < y ? -1 : x > y;
-}
-
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
 static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
@@ -337,25 +329,16 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		 * changed. Nothing to list or copy; verified as always. */
 		c->unchanged_folders++;
 		first_uid = 0;
-	} else if (since != 0 && first_uid <= known_uid) {
-		/* The messages handled before whose flags changed; new ones
-		 * come with their Message-IDs below, as always. */
-		l.max_uid = known_uid;
-		ret = c->sdrv->list_changed(c->src, since, 0, copy_collect, &l, fail_r,
-					    error_r);
-		l.max_uid = 0;
-		first_uid = known_uid + 1;
-		if (ret == 0)
-			ret = copy_first_gap(c, f->name, sst.uidvalidity, &l, &first_uid,
-					     fail_r, error_r);
-		if (ret < 0) {
-			copy_list_free(&l);
-			return -1;
-		}
 	} else if (first_uid <= known_uid) {
+		/* The messages handled before (with CONDSTORE: only those
+		 * whose flags changed); new ones come with their Message-IDs
+		 * below, as always. */
 		l.max_uid = known_uid;
-		ret = c->sdrv->list_messages(c->src, first_uid, 0, copy_collect, &l,
-					     fail_r, error_r);
+		ret = since != 0 ?
+			c->sdrv->list_changed(c->src, since, 0, copy_collect, &l, fail_r,
+					      error_r) :
+			c->sdrv->list_messages(c->src, first_uid, 0, copy_collect, &l,
+					       fail_r, error_r);
 		l.max_uid = 0;
 		first_uid = known_uid + 1;
 		if (ret == 0)
@@ -433,9 +416,8 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
 				ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
 			} else {
-				struct store_msgmap_entry key = { .old_uid = msg->uid };
 				const struct store_msgmap_entry *e =
-					bsearch(&key, map, nmap, sizeof(*map), copy_map_cmp);
+					store_msgmap_find(map, nmap, msg->uid);
 
 				ret = e == NULL ? STORE_NOTFOUND : 0;
 				new_uid = e == NULL ? 0 : e->new_uid;

@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mm_alloc.h"
@@ -405,6 +406,25 @@ int store_msgmap_list(struct store *store, const char *account,
 	*count_r = 0;
 	return store->v->msgmap_list(store, account, folder, uidvalidity,
 				     entries_r, count_r, error_r);
+}
+
+static int msgmap_entry_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_msgmap_entry *)a)->old_uid;
+	uint32_t y = ((const struct store_msgmap_entry *)b)->old_uid;
+
+	return x < y ? -1 : x > y;
+}
+
+const struct store_msgmap_entry *
+store_msgmap_find(const struct store_msgmap_entry *entries, size_t count,
+		  uint32_t old_uid)
+{
+	struct store_msgmap_entry key = { .old_uid = old_uid };
+
+	if (count == 0)
+		return NULL;
+	return bsearch(&key, entries, count, sizeof(*entries), msgmap_entry_cmp);
 }
 
 int store_msgmap_forget(struct store *store, const char *account,

@@ -437,6 +437,10 @@ int store_msgmap_list(struct store *store, const char *account,
 		      const char *folder, uint32_t uidvalidity,
 		      struct store_msgmap_entry **entries_r, size_t *count_r,
 		      const char **error_r);
+/* The entry of old_uid in such a list, or NULL. */
+const struct store_msgmap_entry *
+store_msgmap_find(const struct store_msgmap_entry *entries, size_t count,
+		  uint32_t old_uid);
 
 /* Forget one UID map entry (a copy NEW no longer holds), so the next
  * round copies the message again: 0, STORE_NOTFOUND, or -1. */

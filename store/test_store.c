@@ -623,6 +623,10 @@ START_TEST(msgmap_list)
 	ck_assert_uint_eq(e[3].flags_hash, 0);
 	ck_assert_uint_eq(e[4].old_uid, 4294967295U);
 	ck_assert_uint_eq(e[4].new_uid, 102);
+	ck_assert_ptr_eq(store_msgmap_find(e, n, 256), &e[2]);
+	ck_assert_ptr_eq(store_msgmap_find(e, n, 4294967295U), &e[4]);
+	ck_assert_ptr_null(store_msgmap_find(e, n, 3));
+	ck_assert_ptr_null(store_msgmap_find(NULL, 0, 1));
 	mm_free(&e);
 	/* A forgotten entry is gone from the list. */
 	ck_assert_int_eq(store_msgmap_forget(store, "a@example.test", "INBOX", 7, 2,
