@@ -90,7 +90,7 @@ NEW_IP=${MM_NEW_IP:-127.0.20.3}
 
 say() { printf 'puller-bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
-usage() { sed -n '6,11p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
