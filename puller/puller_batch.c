@@ -709,6 +709,19 @@ static int copy_finish_sent(struct copy *c, enum stream_fail *fail_r, const char
 	return ret;
 }
 
+/* A stop between batches with one sent: a pause or SIGTERM records it
+ * (its answer read), the queued one never sent; a lost lease leaves
+ * both pending as they are, for the worker that has the job now to
+ * settle (recording here could drop that worker's own pending record). */
+static int copy_stop_sent(struct copy *c, enum stream_fail *fail_r,
+			  const char **error_r)
+{
+	if (c->sent == NULL || c->outcome == PULLER_LEASE_LOST)
+		return 0;
+	c->queued = NULL;
+	return copy_finish_sent(c, fail_r, error_r) < 0 ? -1 : 0;
+}
+
 /* A free slot for the next batch to fill. */
 static struct copy_batch *copy_free_slot(struct copy *c)
 {
@@ -743,8 +756,7 @@ static int copy_queue_batch(struct copy *c, enum stream_fail *fail_r,
 	}
 	ret = copy_step(c, f, fail_r, error_r);
 	c->fill = copy_free_slot(c);
-	if (ret > 0 && c->sent != NULL &&
-	    (c->queued = NULL, copy_finish_sent(c, fail_r, error_r) < 0))
+	if (ret > 0 && copy_stop_sent(c, fail_r, error_r) < 0)
 		return -1;
 	return ret;
 }
@@ -758,8 +770,7 @@ static int copy_flush_all(struct copy *c, enum stream_fail *fail_r, const char *
 	while (ret == 0 && (c->queued != NULL || c->sent != NULL)) {
 		if (c->queued != NULL) {
 			ret = copy_step(c, NULL, fail_r, error_r);
-			if (ret > 0 && c->sent != NULL &&
-			    copy_finish_sent(c, fail_r, error_r) < 0)
+			if (ret > 0 && copy_stop_sent(c, fail_r, error_r) < 0)
 				return -1;
 		} else {
 			ret = copy_finish_sent(c, fail_r, error_r);
