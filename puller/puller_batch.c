@@ -523,22 +523,33 @@ static int copy_record(struct copy *c, struct copy_batch *b, struct driver_conn 
 	return 0;
 }
 
-/* Between batches: keep the lease (renewed at a third of it, not at
- * every batch: the store commits once per batch), and stop when asked
- * to. >0: stop (outcome set). */
-static int copy_between(struct copy *c)
+/* Keep the lease: between batches once a third of it has passed (not
+ * at every batch: the store commits once per batch), and always when
+ * the folder's batches are done (force), before its verification and
+ * the next folder's listing, which renew nothing. >0: lost (outcome
+ * set). */
+static int copy_lease(struct copy *c, int force)
 {
 	time_t now = time(NULL), every = (time_t)c->lease_seconds / 3;
 	const char *error;
 
-	if (now - c->lease_renewed >= (every > 0 ? every : 1)) {
-		if (store_job_renew(c->p->store, c->job->id, c->p->owner,
-				    c->lease_seconds, now, &error) != 0) {
-			c->outcome = PULLER_LEASE_LOST;
-			return 1;
-		}
-		c->lease_renewed = now;
+	if (!force && now - c->lease_renewed < (every > 0 ? every : 1))
+		return 0;
+	if (store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
+			    now, &error) != 0) {
+		c->outcome = PULLER_LEASE_LOST;
+		return 1;
 	}
+	c->lease_renewed = now;
+	return 0;
+}
+
+/* Between batches: the lease kept, and a stop when asked to. >0: stop
+ * (outcome set). */
+static int copy_between(struct copy *c)
+{
+	if (copy_lease(c, 0) > 0)
+		return 1;
 	return copy_should_stop(c);
 }
 
@@ -763,6 +774,7 @@ static int copy_queue_batch(struct copy *c, enum stream_fail *fail_r,
 
 static int copy_flush_all(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
+	int sent = c->fill->rec.count > 0 || c->queued != NULL || c->sent != NULL;
 	int ret = copy_queue_batch(c, fail_r, error_r);
 
 	c->fill->rec.count = 0;
@@ -778,6 +790,8 @@ static int copy_flush_all(struct copy *c, enum stream_fail *fail_r, const char *
 				ret = copy_between(c);
 		}
 	}
+	if (ret == 0 && sent)
+		ret = copy_lease(c, 1);
 	return ret;
 }
 
