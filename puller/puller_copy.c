@@ -362,15 +362,23 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		if (c->special[u] != NULL && strcmp(c->special[u], target) == 0 &&
 		    u != FOLDER_MAP_TRASH && u != FOLDER_MAP_ARCHIVE)
 			c->tap = 0;
-	c->batch.folder = (char *)f->name;
-	c->batch.uidvalidity = sst.uidvalidity;
-	c->batch.target_folder = (char *)target;
-	c->batch.target_uidvalidity = tst.uidvalidity;
-	c->batch.count = 0;
-	c->batch_bytes = 0;
+	copy_batches_folder(c, f->name, sst.uidvalidity, target, tst.uidvalidity);
 	c->target_uidnext = tst.uidnext;
 	c->folder_uidnext = tst.uidnext;
 	c->target_folder = target;
+	/* NEW's other session, if the pipeline opened one, sends this
+	 * folder's batches too (after the identity is set, so it sees it). */
+	for (int k = 0; k < 2; k++) {
+		struct driver_folder_status st;
+
+		if (c->dsts[k] != NULL && c->dsts[k] != c->dst &&
+		    c->tdrv->select(c->dsts[k], target, &st, fail_r, error_r) < 0) {
+			copy_list_free(&l);
+			mm_free(&c->seen);
+			c->seen_count = 0;
+			return -1;
+		}
+	}
 	/* Kept UIDs: a message whose OLD UID is below NEW's UIDNEXT cannot
 	 * have it (Dovecot gives a new one above the batch, where it would
 	 * take the UID of one of OLD's next messages, and so on). Those go
@@ -468,7 +476,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				defer[ndefer++] = i;
 				continue;
 			}
-			bm = &c->batch.msgs[c->batch.count];
+			bm = &c->fill->rec.msgs[c->fill->rec.count];
 			bm->old_uid = msg->uid;
 			bm->size = msg->size;
 			snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
@@ -476,21 +484,21 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
 			bm->flags_hash = hash;
 			bm->message_id_hash = copy_message_id_hash(msg->message_id);
-			c->batch_msgs[c->batch.count] = msg;
-			c->batch_uids[c->batch.count] = 0;
-			c->batch_unknown[c->batch.count] = 0;
+			c->fill->msgs[c->fill->rec.count] = msg;
+			c->fill->uids[c->fill->rec.count] = 0;
+			c->fill->unknown[c->fill->rec.count] = 0;
 			if (match)
 				ret = copy_match_batch(c, msg->uid, msg->size, msg->internaldate,
 						       bm->message_id_hash, msg->uidl,
-						       &c->batch_uids[c->batch.count],
+						       &c->fill->uids[c->fill->rec.count],
 						       fail_r, error_r);
 			if (ret < 0)
 				break;
-			c->batch.count++;
-			c->batch_bytes += msg->size;
-			if (c->batch.count == PULLER_BATCH_MESSAGES ||
-			    c->batch_bytes >= PULLER_BATCH_BYTES)
-				ret = copy_flush(c, fail_r, error_r);
+			c->fill->rec.count++;
+			c->fill->bytes += msg->size;
+			if (c->fill->rec.count == PULLER_BATCH_MESSAGES ||
+			    c->fill->bytes >= PULLER_BATCH_BYTES)
+				ret = copy_queue(c, fail_r, error_r);
 		}
 	}
 	mm_free(&defer);
@@ -514,8 +522,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		ret = copy_identity_done(c, f->name, target, &sst, fail_r, error_r);
 	c->folder_renumbered = 0;
 	c->keep = 0;
-	c->batch.count = 0;
-	c->batch.folder = c->batch.target_folder = NULL;
+	copy_batches_folder(c, NULL, 0, NULL, 0);
 	copy_list_free(&l);
 	mm_free(&c->seen);
 	c->seen_count = 0;
@@ -754,7 +761,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	c->sdrv = s.sdrv;
 	c->tdrv = s.tdrv;
 	c->src = s.src;
-	c->dst = s.dst;
+	c->dst = c->dsts[0] = s.dst;
 	return ret;
 }
 
@@ -820,10 +827,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	if (folder_map_new(c.dom->exclude_folders, c.dom->folder_map, &c.map,
 			   &error) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
-	c.batch.msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch.msgs));
-	c.batch_msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_msgs));
-	c.batch_uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_uids));
-	c.batch_unknown = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_unknown));
+	copy_batches_init(&c);
 	c.max_size = p->cfg->max_message_size;
 	c.max_size_name = "max_message_size";
 	c.tally = alias_tally_new(c.dom->access_mode, job->account);
@@ -847,6 +851,10 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			c.max_size_name = "NEW's APPENDLIMIT";
 		}
 		ret = copy_settle_pending(&c, fail_r, error_r);
+		/* Batches overlap where a batch is one FETCH into one
+		 * MULTIAPPEND whose end and answer come apart. */
+		c.pipe = c.sdrv->fetch_batch != NULL && c.tdrv->append_commit != NULL &&
+			c.tdrv->can_batch(c.dst);
 	}
 	if (ret == 0)
 		ret = copy_folders(&c, fail_r, error_r);
@@ -900,16 +908,15 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	puller_progress_end(&c.prog);
 	if (c.src != NULL)
 		c.sdrv->close(&c.src);
-	if (c.dst != NULL)
-		c.tdrv->close(&c.dst);
+	for (int k = 0; k < 2; k++)
+		if (c.dsts[k] != NULL)
+			c.tdrv->close(&c.dsts[k]);
+	c.dst = NULL;
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
 		mm_free(&c.special[u]);
 	folder_map_free(&c.map);
 	alias_tally_free(&c.tally);
-	mm_free(&c.batch.msgs);
-	mm_free(&c.batch_msgs);
-	mm_free(&c.batch_uids);
-	mm_free(&c.batch_unknown);
+	copy_batches_free(&c);
 	mm_free(&c.seen);
 	*outcome_r = c.outcome;
 	return ret;

@@ -451,7 +451,19 @@ int store_batch_done(struct store *store, const char *account,
 		     const struct store_batch *batch, const uint32_t *new_uids,
 		     time_t now, const char **error_r)
 {
-	return store->v->batch_done(store, account, batch, new_uids, now,
+	return store->v->batch_done(store, account, batch, new_uids, NULL, now,
+				    error_r);
+}
+
+int store_batch_done_next(struct store *store, const char *account,
+			  const struct store_batch *batch, const uint32_t *new_uids,
+			  const struct store_batch *next, time_t now,
+			  const char **error_r)
+{
+	if (next != NULL && (next->count == 0 || next->count > STORE_MAX_BATCH))
+		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
+				  next->count, STORE_MAX_BATCH);
+	return store->v->batch_done(store, account, batch, new_uids, next, now,
 				    error_r);
 }
 

@@ -493,6 +493,13 @@ int store_batch_pending(struct store *store, const char *account,
 int store_batch_done(struct store *store, const char *account,
 		     const struct store_batch *batch, const uint32_t *new_uids,
 		     time_t now, const char **error_r);
+/* As store_batch_done(), and next (NULL: none) recorded as the pending
+ * batch in the same transaction: a copy that sends the next batch
+ * while NEW answers this one spends one commit per batch. */
+int store_batch_done_next(struct store *store, const char *account,
+			  const struct store_batch *batch, const uint32_t *new_uids,
+			  const struct store_batch *next, time_t now,
+			  const char **error_r);
 /* Nothing of the pending batch reached NEW: drop it. */
 int store_batch_abort(struct store *store, const char *account,
 		      const char **error_r);

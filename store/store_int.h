@@ -128,7 +128,7 @@ struct store_vfuncs {
 		struct store_batch *batch_r, const char **error_r);
 	int (*batch_done)(struct store *store, const char *account,
 		const struct store_batch *batch, const uint32_t *new_uids,
-		time_t now, const char **error_r);
+		const struct store_batch *next, time_t now, const char **error_r);
 	int (*batch_abort)(struct store *store, const char *account,
 		const char **error_r);
 	int (*failed_add)(struct store *store, const struct store_failed *item,

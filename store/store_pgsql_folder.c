@@ -877,6 +877,7 @@ struct batch_ctx {
 	const struct store_batch *in;
 	struct store_batch *out;
 	const uint32_t *new_uids;
+	const struct store_batch *next;	/* batch_done: pending after it */
 	time_t now;
 	const struct store_failed *failed;
 	PGresult *res;		/* failed_iter: the rows, read after the txn */
@@ -1129,21 +1130,30 @@ static int batch_done_body(struct pgsql_store *pg, void *context,
 		return store_fail(error_r, "store postgresql:%s: account "
 				  "'%.200s': a batch counted wrong", pg->where,
 				  ctx->account);
-	return rate_add(pg, ctx->now, messages, bytes, error_r);
+	if (rate_add(pg, ctx->now, messages, bytes, error_r) < 0)
+		return -1;
+	if (ctx->next != NULL) {
+		/* The next pending batch, in the same transaction. */
+		struct batch_ctx next = { .account = ctx->account, .in = ctx->next };
+
+		return batch_begin_body(pg, &next, error_r);
+	}
+	return 0;
 }
 
 static int pgsql_batch_done(struct store *store, const char *account,
 			    const struct store_batch *batch,
-			    const uint32_t *new_uids, time_t now,
-			    const char **error_r)
+			    const uint32_t *new_uids, const struct store_batch *next,
+			    time_t now, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .in = batch,
-				 .new_uids = new_uids, .now = now };
+				 .new_uids = new_uids, .next = next, .now = now };
 
 	if (batch->count > STORE_MAX_BATCH)
 		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
 				  batch->count, STORE_MAX_BATCH);
-	if (batch_ok(account, batch, 0, error_r) < 0)
+	if (batch_ok(account, batch, 0, error_r) < 0 ||
+	    (next != NULL && batch_ok(account, next, 1, error_r) < 0))
 		return -1;
 	return pgsql_write(store, batch_done_body, &ctx, error_r);
 }

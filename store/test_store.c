@@ -780,6 +780,38 @@ START_TEST(batches_exactly_once)
 	ck_assert_int_eq(store_batch_abort(store, "a@example.test", &error), 0);
 	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
 			 STORE_NOTFOUND);
+	{
+		/* Done with the next batch pending in its place, in one
+		 * commit (the copy's pipeline), then that one done. */
+		struct store_batch_msg nm[1] = {
+			{ 13, 50, "04-Jan-2010 10:00:00 +0000", "", 0x77, 0 },
+		};
+		struct store_batch n = { (char *)"Sent", 77, (char *)"Sent", 5, 42, nm, 1 };
+		uint32_t nuids[1] = { 42 };
+
+		ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &b, uids, &n,
+						       9, &error), 0);
+		ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+				 0);
+		ck_assert_uint_eq(got.count, 1);
+		ck_assert_uint_eq(got.msgs[0].old_uid, 13);
+		ck_assert_uint_eq(got.target_uidnext, 42);
+		store_batch_clear(&got);
+		ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 13,
+						  &uid, &error), STORE_NOTFOUND);
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &n, nuids,
+						       NULL, 9, &error), 0);
+		ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+				 STORE_NOTFOUND);
+		ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 13,
+						  &uid, &error), 0);
+		ck_assert_uint_eq(uid, 42);
+		/* An empty next is refused, and nothing is recorded. */
+		n.count = 0;
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &b, uids, &n,
+						       9, &error), -1);
+	}
 	b.count = 0;
 	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), -1);
 	b.count = 3;
