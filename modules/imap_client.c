@@ -19,6 +19,7 @@
 
 #include <openssl/evp.h>
 
+#include "error.h"
 #include "imap_client.h"
 #include "log.h"
 #include "mm_alloc.h"
@@ -53,9 +54,8 @@ struct imap_client {
 	struct imap_answer answer;
 };
 
-static char imap_client_errbuf[600];
-
-/* Server text, made printable and bounded for our messages. */
+/* Server text, made printable and bounded for our messages: valid
+ * until the next call (an argument, never kept). */
 static const char *imap_printable(const char *text)
 {
 	static char buf[240];
@@ -465,6 +465,17 @@ static void imap_answer_read(struct imap_client *c, unsigned tag,
 		 imap_printable(imap_parser_text(c->parser)));
 }
 
+/* The text of c->answer for *error_r: a refusal's is an error, in the
+ * ring (error(3h)); an OK's is only information, left in the answer
+ * (valid until the next one), so a session of successful commands
+ * spends no ring slot and ages no error a caller keeps. */
+static const char *imap_answer_text(const struct imap_client *c)
+{
+	if (c->answer.status == IMAP_STATUS_OK)
+		return c->answer.text;
+	return error_setf("%s", c->answer.text);
+}
+
 int imap_client_wait(struct imap_client *c, unsigned tag,
 		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
 		     enum stream_fail *fail_r, const char **error_r)
@@ -475,9 +486,7 @@ int imap_client_wait(struct imap_client *c, unsigned tag,
 			continue;
 		c->answer = c->done[i].answer;
 		*status_r = c->answer.status;
-		snprintf(imap_client_errbuf, sizeof(imap_client_errbuf), "%s",
-			 c->answer.text);
-		*error_r = imap_client_errbuf;
+		*error_r = imap_answer_text(c);
 		c->done[i] = c->done[--c->done_count];
 		return 0;
 	}
@@ -526,9 +535,7 @@ int imap_client_wait(struct imap_client *c, unsigned tag,
 		}
 		imap_answer_read(c, n, args, count, &c->answer);
 		*status_r = c->answer.status;
-		snprintf(imap_client_errbuf, sizeof(imap_client_errbuf), "%s",
-			 c->answer.text);
-		*error_r = imap_client_errbuf;
+		*error_r = imap_answer_text(c);
 		/* Keep this answer's response code for the caller. */
 		{
 			struct imap_parser *tmp = c->last;

@@ -19,6 +19,9 @@
  *
  *	Passwords are never logged: the debug trace masks LOGIN and
  *	AUTHENTICATE arguments, as isync does.
+ * DIAGNOSTICS
+ *	A function that fails returns -1 with *fail_r (the retry policy)
+ *	and *error_r set, kept as error(3h) says.
  */
 #ifndef MM_IMAP_CLIENT_H
 #define MM_IMAP_CLIENT_H
@@ -183,7 +186,8 @@ int imap_client_send(struct imap_client *client, const char *command,
 		     unsigned *tag_r, enum stream_fail *fail_r,
 		     const char **error_r);
 /* Wait for the tagged answer to tag, passing untagged responses to h.
- * *status_r is the answer; its text is in *error_r for NO and BAD. */
+ * *status_r is the answer; its text is in *error_r: for NO and BAD
+ * kept as error(3h) says, for OK until the client's next answer. */
 int imap_client_wait(struct imap_client *client, unsigned tag,
 		     const struct imap_cmd_handlers *h, enum imap_status *status_r,
 		     enum stream_fail *fail_r, const char **error_r);

@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "mm_alloc.h"
 #include "mutf7.h"
 
@@ -24,22 +25,6 @@ struct mutf7_buf {
 	size_t len;
 	size_t max;
 };
-
-static char mutf7_errbuf[512];
-
-/* Fill the shared error buffer and return it. */
-static const char *mutf7_error(const char *fmt, ...)
-	__attribute__((format(printf, 1, 2)));
-
-static const char *mutf7_error(const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(mutf7_errbuf, sizeof(mutf7_errbuf), fmt, ap);
-	va_end(ap);
-	return mutf7_errbuf;
-}
 
 /* Format into a caller's error buffer (internal layers). */
 static int mutf7_fail(char *err, size_t errsize, const char *fmt, ...)
@@ -374,13 +359,11 @@ int mutf7_to_utf8(const char *in, char **out_r, const char **error_r)
 
 	*out_r = NULL;
 	if (strlen(in) > MUTF7_MAX_TEXT) {
-		*error_r = mutf7_error("modified UTF-7: longer than %d bytes",
-				       MUTF7_MAX_TEXT);
-		return -1;
+		return error_failf(error_r, "modified UTF-7: longer than %d bytes",
+				   MUTF7_MAX_TEXT);
 	}
 	if (mutf7_decode(in, out, sizeof(out), &len, err, sizeof(err)) < 0) {
-		*error_r = mutf7_error("bad modified UTF-7: %s", err);
-		return -1;
+		return error_failf(error_r, "bad modified UTF-7: %s", err);
 	}
 	*out_r = mm_memdup(out, len + 1);
 	return 0;
@@ -393,13 +376,12 @@ int utf8_to_mutf7(const char *in, char **out_r, const char **error_r)
 
 	*out_r = NULL;
 	if (strlen(in) > MUTF7_MAX_TEXT) {
-		*error_r = mutf7_error("UTF-8: longer than %d bytes",
-				       MUTF7_MAX_TEXT);
-		return -1;
+		return error_failf(error_r, "UTF-8: longer than %d bytes",
+				   MUTF7_MAX_TEXT);
 	}
 	if (mutf7_encode(in, out, sizeof(out), &len, err, sizeof(err)) < 0) {
-		*error_r = mutf7_error("cannot encode as modified UTF-7: %s", err);
-		return -1;
+		return error_failf(error_r, "cannot encode as modified UTF-7: %s",
+				   err);
 	}
 	*out_r = mm_memdup(out, len + 1);
 	return 0;

@@ -24,8 +24,7 @@
  *	outsize - 1 bytes and a NUL.
  * DIAGNOSTICS
  *	mutf7_to_utf8() and utf8_to_mutf7() return -1 with *error_r
- *	pointing to a static buffer, valid until the next of them that
- *	fails: one thread only. mutf7_decode() and mutf7_encode() return
+ *	set, kept as error(3h) says. mutf7_decode() and mutf7_encode() return
  *	-1 with the reason in the caller's err buffer. Errors give the
  *	byte offset of the fault in the input.
  */

@@ -15,6 +15,7 @@
 
 #include <openssl/evp.h>
 
+#include "error.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "pop3_client.h"
@@ -37,8 +38,8 @@ struct pop3_client {
 	enum resp_code code;
 };
 
-static char pop3_errbuf[600];
-
+/* Server text, made printable and bounded, for one of our messages:
+ * valid until the next call (an argument, never kept). */
 static const char *pop3_printable(const char *text, size_t len)
 {
 	static char buf[240];
@@ -68,9 +69,8 @@ static int pop3_status_or_challenge(struct pop3_client *c, int challenge,
 	}
 	if (len >= 4 && strncmp(line, "-ERR", 4) == 0) {
 		c->code = resp_code_pop3(len > 5 ? line + 5 : "", len > 5 ? len - 5 : 0);
-		snprintf(pop3_errbuf, sizeof(pop3_errbuf), "%s",
-			 pop3_printable(len > 5 ? line + 5 : "", len > 5 ? len - 5 : 0));
-		*error_r = pop3_errbuf;
+		*error_r = error_setf("%s", pop3_printable(len > 5 ? line + 5 : "",
+							   len > 5 ? len - 5 : 0));
 		return 1;
 	}
 	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
@@ -276,11 +276,10 @@ static int pop3_login_refused(struct pop3_client *c, enum stream_fail *fail_r,
 			      const char **error_r)
 {
 	enum stream_fail fail = resp_code_class(c->code, RESP_CONTEXT_LOGIN);
-	char text[sizeof(pop3_errbuf)];
 
-	snprintf(text, sizeof(text), "%s", *error_r);
+	/* *error_r is read before its ring slot can be reused (error(3h)). */
 	return stream_failf(fail_r, fail, error_r, "login refused%s: %s",
-			    fail == STREAM_FAIL_WAIT ? " for now" : "", text);
+			    fail == STREAM_FAIL_WAIT ? " for now" : "", *error_r);
 }
 
 /* UTF8 (RFC 6856), in the AUTHORIZATION state before the

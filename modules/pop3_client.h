@@ -12,6 +12,10 @@
  *	stuffing removed by a byte-level state machine, so a message with
  *	lines of any length never needs more than one chunk of memory.
  *	Nothing is ever deleted: there is no DELE here.
+ * DIAGNOSTICS
+ *	A function that fails returns -1 with *fail_r (the retry policy)
+ *	and *error_r set, kept as error(3h) says; so is the text of a
+ *	-ERR.
  */
 #ifndef MM_POP3_CLIENT_H
 #define MM_POP3_CLIENT_H

@@ -82,8 +82,7 @@
  *	from or encoded to modified UTF-7.
  * DIAGNOSTICS
  *	Functions that can fail return -1 with *error_r set, kept as
- *	error(3h) says (not the errors of modified UTF-7, mutf7(3)'s own
- *	buffer): one thread only. Errors name the folder (escaped and
+ *	error(3h) says: one thread only. Errors name the folder (escaped and
  *	truncated, as log_printable()) or the setting and pair.
  */
 #ifndef MM_FOLDER_MAP_H
