@@ -24,22 +24,20 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "error.h"
 #include "mm_alloc.h"
 #include "store_int.h"
 
 #define STORE_SPEC_LMDB "lmdb:"
 #define STORE_SPEC_PGSQL "postgresql:"
 
-static char store_errbuf[1024];
-
 int store_fail(const char **error_r, const char *fmt, ...)
 {
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(store_errbuf, sizeof(store_errbuf), fmt, ap);
+	*error_r = error_vsetf(fmt, ap);
 	va_end(ap);
-	*error_r = store_errbuf;
 	return -1;
 }
 

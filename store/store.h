@@ -34,8 +34,8 @@
  * RETURN VALUES
  *	0 success; STORE_NOTFOUND / STORE_EXISTS / STORE_AMBIGUOUS where
  *	documented;
- *	-1 with *error_r set (a static buffer, valid until the next store
- *	call in this thread) for store or system errors.
+ *	-1 with *error_r set, kept as error(3h) says, for store or
+ *	system errors.
  */
 #ifndef MM_STORE_H
 #define MM_STORE_H

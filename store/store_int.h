@@ -234,8 +234,7 @@ int store_lmdb_open(const char *dir, const struct store_options *opts,
 int store_pgsql_open(const char *conninfo, const struct store_options *opts,
 		     struct store **store_r, const char **error_r);
 
-/* Set *error_r (a static buffer, valid until the next store call in
- * this thread) and return -1. */
+/* Set *error_r (error_failf(): kept as error(3h) says) and return -1. */
 int store_fail(const char **error_r, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 
