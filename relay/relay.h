@@ -87,7 +87,7 @@ void relay_late_free(struct relay_late **late);
  * the event loop. Call it before the caller opens the store (LMDB
  * handles do not survive fork). Without it, relay_late_flush() writes
  * itself. A writer that dies is started again at the next flush.
- * @return 0, or -1 with *error_r (static) */
+ * @return 0, or -1 with *error_r (kept as error(3h) says) */
 int relay_late_start(struct relay_late *late, const char *spec,
 		     const struct store_options *opts, const char **error_r);
 /* Note one transport answer that routed account's mail to OLD while the
@@ -197,7 +197,8 @@ enum relay_conn_result relay_conn_output(struct relay_conn *conn,
 					 struct relay_maps *maps, time_t now);
 /* Answer the queries in buf (a whole stream, for the fuzzer and the
  * unit tests): replies are appended to conn's output buffer.
- * @return 0, or -1 after a malformed netstring (*error_r static) */
+ * @return 0, or -1 after a malformed netstring (*error_r kept as
+ *	error(3h) says) */
 int relay_conn_process(struct relay_conn *conn, struct relay_maps *maps,
 		       const char **error_r);
 void relay_conn_free_buffers(struct relay_conn *conn);
@@ -212,7 +213,7 @@ struct relay_server;
 
 /* Listen on cfg->relay_listen; serve /metrics on metrics_fd (a
  * listening socket from metrics_http_listen(), now the server's; -1:
- * none). -1 with *error_r (static) on failure. */
+ * none). -1 with *error_r (kept as error(3h) says) on failure. */
 int relay_server_new(struct relay_maps *maps, int metrics_fd,
 		     struct relay_server **server_r, const char **error_r);
 /* The configuration was reloaded: take the new limits (not the

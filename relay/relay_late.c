@@ -35,6 +35,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "relay.h"
@@ -227,24 +228,20 @@ static void late_writer_stop(struct relay_late *late, unsigned wait_ms)
 /* Fork the writer; 0 or -1 with *error_r. */
 static int late_writer_fork(struct relay_late *late, const char **error_r)
 {
-	static char error[160];
 	int sv[2];
 	pid_t pid;
 
-	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0) {
-		snprintf(error, sizeof(error), "late mail writer: socketpair: %s",
-			 strerror(errno));
-		*error_r = error;
-		return -1;
-	}
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) < 0)
+		return error_failf(error_r, "late mail writer: socketpair: %s",
+				   strerror(errno));
 	pid = fork();
 	if (pid < 0) {
-		snprintf(error, sizeof(error), "late mail writer: fork: %s",
-			 strerror(errno));
+		int err = errno;
+
 		close(sv[0]);
 		close(sv[1]);
-		*error_r = error;
-		return -1;
+		return error_failf(error_r, "late mail writer: fork: %s",
+				   strerror(err));
 	}
 	if (pid == 0) {
 		struct sigaction sa = { .sa_handler = SIG_IGN };

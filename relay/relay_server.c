@@ -31,7 +31,6 @@
 #include <netdb.h>
 #include <pwd.h>
 #include <signal.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/epoll.h>
@@ -44,6 +43,7 @@
 #include <fcntl.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "log.h"
 #include "metrics_http.h"
 #include "mm_alloc.h"
@@ -64,22 +64,6 @@ struct relay_server {
 	struct metrics_http *metrics;	/* NULL: relay_metrics_listen off */
 };
 
-static char relay_errbuf[512];
-
-static int server_fail(const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int server_fail(const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(relay_errbuf, sizeof(relay_errbuf), fmt, ap);
-	va_end(ap);
-	*error_r = relay_errbuf;
-	return -1;
-}
-
 /* Make the directory of a socket path if missing (one level); one
  * made here belongs to run_user, who removes the socket at exit. */
 static int server_socket_dir(const char *path, const char *run_user,
@@ -96,14 +80,14 @@ static int server_socket_dir(const char *path, const char *run_user,
 	if (mkdir(dir, 0755) < 0) {
 		if (errno == EEXIST)
 			return 0;
-		return server_fail(error_r, "cannot create %s: %s", dir,
+		return error_failf(error_r, "cannot create %s: %s", dir,
 				   strerror(errno));
 	}
 	if (run_user != NULL && geteuid() == 0) {
 		struct passwd *pw = getpwnam(run_user);
 
 		if (pw != NULL && chown(dir, pw->pw_uid, pw->pw_gid) < 0)
-			return server_fail(error_r, "cannot give %s to %s: %s", dir,
+			return error_failf(error_r, "cannot give %s to %s: %s", dir,
 					   run_user, strerror(errno));
 	}
 	return 0;
@@ -132,13 +116,13 @@ static int server_listen_unix(struct relay_server *server, const char *path,
 	gid_t gid = (gid_t)-1;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
-		return server_fail(error_r, "relay_listen: socket path too long");
+		return error_failf(error_r, "relay_listen: socket path too long");
 	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
 	if (group != NULL && strcmp(group, "none") != 0) {
 		struct group *gr = getgrnam(group);
 
 		if (gr == NULL)
-			return server_fail(error_r, "relay_socket_group: no group "
+			return error_failf(error_r, "relay_socket_group: no group "
 					   "'%.100s' on this system (\"none\": a "
 					   "socket anyone may use)", group);
 		gid = gr->gr_gid;
@@ -149,11 +133,11 @@ static int server_listen_unix(struct relay_server *server, const char *path,
 		return -1;
 	if (lstat(path, &st) == 0) {
 		if (!S_ISSOCK(st.st_mode))
-			return server_fail(error_r, "relay_listen: %s exists and is "
+			return error_failf(error_r, "relay_listen: %s exists and is "
 					   "not a socket; refusing to replace it",
 					   path);
 		if (server_unix_alive(&sun))
-			return server_fail(error_r, "relay_listen: %s is in use "
+			return error_failf(error_r, "relay_listen: %s is in use "
 					   "(another mailmigrate-relay running?)",
 					   path);
 		(void)unlink(path);
@@ -161,14 +145,14 @@ static int server_listen_unix(struct relay_server *server, const char *path,
 	server->listen_fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK |
 				   SOCK_CLOEXEC, 0);
 	if (server->listen_fd < 0)
-		return server_fail(error_r, "socket: %s", strerror(errno));
+		return error_failf(error_r, "socket: %s", strerror(errno));
 	if (bind(server->listen_fd, (struct sockaddr *)&sun, sizeof(sun)) < 0)
-		return server_fail(error_r, "relay_listen: bind %s: %s", path,
+		return error_failf(error_r, "relay_listen: bind %s: %s", path,
 				   strerror(errno));
 	server->unix_path = mm_strdup(path);
 	if ((gid != (gid_t)-1 && chown(path, (uid_t)-1, gid) < 0) ||
 	    chmod(path, mode) < 0)
-		return server_fail(error_r, "relay_listen: cannot give %s group "
+		return error_failf(error_r, "relay_listen: cannot give %s group "
 				   "%s, mode %o: %s", path, group, (unsigned)mode,
 				   strerror(errno));
 	return 0;
@@ -187,7 +171,7 @@ static int server_listen_inet(struct relay_server *server, const char *hostport,
 	snprintf(host, sizeof(host), "%s", hostport);
 	colon = strrchr(host, ':');
 	if (colon == NULL)
-		return server_fail(error_r, "relay_listen: no port in inet:%s",
+		return error_failf(error_r, "relay_listen: no port in inet:%s",
 				   hostport);
 	*colon = '\0';
 	if (host[0] == '[' && colon > host + 1 && colon[-1] == ']') {
@@ -196,20 +180,20 @@ static int server_listen_inet(struct relay_server *server, const char *hostport,
 	}
 	rc = getaddrinfo(host, colon + 1, &hints, &ai);
 	if (rc != 0)
-		return server_fail(error_r, "relay_listen: inet:%s: %s (a numeric "
+		return error_failf(error_r, "relay_listen: inet:%s: %s (a numeric "
 				   "address is needed)", hostport, gai_strerror(rc));
 	server->listen_fd = socket(ai->ai_family, SOCK_STREAM | SOCK_NONBLOCK |
 				   SOCK_CLOEXEC, 0);
 	if (server->listen_fd < 0) {
 		freeaddrinfo(ai);
-		return server_fail(error_r, "socket: %s", strerror(errno));
+		return error_failf(error_r, "socket: %s", strerror(errno));
 	}
 	(void)setsockopt(server->listen_fd, SOL_SOCKET, SO_REUSEADDR, &one,
 			 sizeof(one));
 	rc = bind(server->listen_fd, ai->ai_addr, ai->ai_addrlen);
 	freeaddrinfo(ai);
 	if (rc < 0)
-		return server_fail(error_r, "relay_listen: bind inet:%s: %s",
+		return error_failf(error_r, "relay_listen: bind inet:%s: %s",
 				   hostport, strerror(errno));
 	return 0;
 }
@@ -263,10 +247,10 @@ int relay_server_new(struct relay_maps *maps, int metrics_fd,
 	else if (strncmp(listen_on, "inet:", 5) == 0)
 		ret = server_listen_inet(server, listen_on + 5, error_r);
 	else
-		ret = server_fail(error_r, "relay_listen: expected unix:/PATH or "
+		ret = error_failf(error_r, "relay_listen: expected unix:/PATH or "
 				  "inet:HOST:PORT, got '%.100s'", listen_on);
 	if (ret == 0 && listen(server->listen_fd, RELAY_BACKLOG) < 0)
-		ret = server_fail(error_r, "relay_listen: listen: %s",
+		ret = error_failf(error_r, "relay_listen: listen: %s",
 				  strerror(errno));
 	sigemptyset(&mask);
 	sigaddset(&mask, SIGTERM);
@@ -275,26 +259,26 @@ int relay_server_new(struct relay_maps *maps, int metrics_fd,
 	if (ret == 0 && (sigprocmask(SIG_BLOCK, &mask, NULL) < 0 ||
 			 (server->signal_fd = signalfd(-1, &mask, SFD_NONBLOCK |
 						       SFD_CLOEXEC)) < 0))
-		ret = server_fail(error_r, "signalfd: %s", strerror(errno));
+		ret = error_failf(error_r, "signalfd: %s", strerror(errno));
 	if (ret == 0 && (server->epoll_fd = epoll_create1(EPOLL_CLOEXEC)) < 0)
-		ret = server_fail(error_r, "epoll_create1: %s", strerror(errno));
+		ret = error_failf(error_r, "epoll_create1: %s", strerror(errno));
 	if (ret == 0 &&
 	    (server_watch(server, server->listen_fd, server, EPOLLIN,
 			  EPOLL_CTL_ADD) < 0 ||
 	     server_watch(server, server->signal_fd, &server->signal_fd, EPOLLIN,
 			  EPOLL_CTL_ADD) < 0))
-		ret = server_fail(error_r, "epoll_ctl: %s", strerror(errno));
+		ret = error_failf(error_r, "epoll_ctl: %s", strerror(errno));
 	if (metrics_fd >= 0) {
 		char merr[256];
 
 		server->metrics = metrics_http_new(metrics_fd, server_render_metrics,
 						   server, merr, sizeof(merr));
 		if (server->metrics == NULL)
-			ret = server_fail(error_r, "%s", merr);
+			ret = error_failf(error_r, "%s", merr);
 		else if (ret == 0 &&
 			 server_watch(server, metrics_http_fd(server->metrics),
 				      &server->metrics, EPOLLIN, EPOLL_CTL_ADD) < 0)
-			ret = server_fail(error_r, "epoll_ctl: %s", strerror(errno));
+			ret = error_failf(error_r, "epoll_ctl: %s", strerror(errno));
 	}
 	if (ret < 0) {
 		relay_server_free(&server);
