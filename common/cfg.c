@@ -21,9 +21,9 @@
  *	is, so no value can hold a '#'. None needs one: paths, host
  *	names, addresses and folder names as used here do not contain it.
  * DIAGNOSTICS
- *	Every error is one line, "FILE:LINE: text", in a static buffer
- *	valid until the next cfg_ call. Text from the file is shown
- *	escaped and truncated (log_printable()).
+ *	Every error is one line, "FILE:LINE: text", kept as error(3h)
+ *	says. Text from the file is shown escaped and truncated
+ *	(log_printable()).
  */
 #include "config.h"
 

@@ -18,6 +18,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "error.h"
 #include "log.h"
 
 static char log_prog[64] = "mailmigrate";
@@ -54,8 +55,6 @@ int log_severity_parse(const char *name)
 int log_open(const char *progname, enum log_dest dest, const char *path,
 	     const char **error_r)
 {
-	static char errbuf[512];
-
 	log_close();
 	if (progname != NULL) {
 		const char *slash = strrchr(progname, '/');
@@ -70,12 +69,9 @@ int log_open(const char *progname, enum log_dest dest, const char *path,
 		int fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_NOFOLLOW |
 			      O_CLOEXEC, 0640);
 
-		if (fd < 0) {
-			snprintf(errbuf, sizeof(errbuf), "cannot open log_file %s: %s",
-				 path, strerror(errno));
-			*error_r = errbuf;
-			return -1;
-		}
+		if (fd < 0)
+			return error_failf(error_r, "cannot open log_file %s: %s",
+					   path, strerror(errno));
 		log_fd = fd;
 	} else if (dest == LOG_DEST_SYSLOG) {
 		openlog(log_prog, LOG_PID | LOG_NDELAY, LOG_MAIL);

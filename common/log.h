@@ -36,7 +36,8 @@ enum log_dest {
 };
 
 /* Set the program name and destination. path is used with LOG_DEST_FILE.
- * Returns 0, or -1 with *error_r set (the file cannot be opened). */
+ * Returns 0, or -1 with *error_r set (the file cannot be opened), kept
+ * as error(3h) says. */
 int log_open(const char *progname, enum log_dest dest, const char *path,
 	     const char **error_r);
 /* A daemon's log: log_file (NULL: syslog), also to stderr when in the

@@ -13,8 +13,8 @@
  *	say so ("99999..." fails at the digit that passes the maximum,
  *	without waiting for the ':').
  * DIAGNOSTICS
- *	Error texts are static. The "length over N bytes" text lives in
- *	one static buffer, overwritten by the next such error.
+ *	Error texts are static, but for "length over N bytes", kept as
+ *	error(3h) says.
  */
 #include "config.h"
 
@@ -22,18 +22,10 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "error.h"
 #include "log.h"
 #include "mm_alloc.h"
 #include "netstring.h"
-
-/* The error for a length over max_payload, in a static buffer. */
-static const char *netstring_too_long(size_t max_payload)
-{
-	static char buf[64];
-
-	snprintf(buf, sizeof(buf), "length over %zu bytes", max_payload);
-	return buf;
-}
 
 /* Parse one netstring at the start of buf[0..len). */
 enum netstring_status netstring_parse(const char *buf, size_t len,
@@ -59,7 +51,7 @@ enum netstring_status netstring_parse(const char *buf, size_t len,
 		/* value * 10 + digit > max_payload, without overflow. */
 		if (value > max_payload / 10 ||
 		    (value == max_payload / 10 && digit > max_payload % 10)) {
-			*error_r = netstring_too_long(max_payload);
+			*error_r = error_setf("length over %zu bytes", max_payload);
 			return NETSTRING_ERROR;
 		}
 		value = value * 10 + digit;

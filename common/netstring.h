@@ -30,8 +30,9 @@ enum netstring_status {
  * @param payload_r	on OK, points into buf (not NUL-terminated)
  * @param payload_len_r	on OK, the payload length
  * @param consumed_r	on OK, bytes used from buf (prefix+payload+',')
- * @param error_r	on ERROR, a static text ("length over 10000
- *			bytes", "non-digit in length", "missing ','")
+ * @param error_r	on ERROR, the text ("length over 10000 bytes",
+ *			"non-digit in length", "missing ','"), kept as
+ *			error(3h) says
  * @return the status */
 enum netstring_status netstring_parse(const char *buf, size_t len,
 				      size_t max_payload,
