@@ -17,7 +17,9 @@
  *	run in auth-worker processes, where the check on OLD may take
  *	seconds. Each worker opens the configuration, the store and the
  *	key on its first request (not in the auth master, which never
- *	calls a blocking module), and again after a failure.
+ *	calls a blocking module), and again after a failure. A worker
+ *	is single-threaded and serves one request at a time, which the
+ *	unlocked per-process ring of error texts (error(3h)) relies on.
  *
  *	This is the only file that sees Dovecot's headers; the logic is
  *	in authhook*.c. The module exports authdb_mailmigrate_init,

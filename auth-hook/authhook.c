@@ -11,6 +11,12 @@
  *	moment, so many workers answer consistently: the store's
  *	transactions decide races (100 parallel first logins create one
  *	account and one job; the others find it).
+ *
+ *	Errors are set in error(3h)'s ring, which is per process and not
+ *	locked. That is safe here: Dovecot's auth and auth-worker
+ *	processes are single-threaded (one ioloop; a blocking passdb runs
+ *	in a worker process, never in a thread), so no two logins format
+ *	an error at the same time in one process.
  */
 #include "config.h"
 
@@ -26,6 +32,7 @@
 #include "authhook.h"
 #include "crypto.h"
 #include "driver.h"
+#include "error.h"
 #include "mm_alloc.h"
 
 struct authhook {
@@ -78,19 +85,17 @@ const struct cfg *authhook_cfg(const struct authhook *hook)
  * one, work as that release did (seal with key_file) and say loudly
  * what to do, rather than refuse every login. Anything else fails. */
 static int authhook_key_not_upgraded(struct authhook *hook, const char *error,
-				     char *errbuf, size_t size)
+				     const char **error_r)
 {
 	const char *pub = hook->cfg->public_key_file, *error2;
 	struct stat st;
 
 	if (stat(pub, &st) == 0 || errno != ENOENT) {
-		snprintf(errbuf, size, "%s", error);
+		*error_r = error;
 		return -1;
 	}
-	if (crypto_key_load_legacy(hook->cfg->key_file, &hook->key, &error2) < 0) {
-		snprintf(errbuf, size, "%s (and key_file: %s)", error, error2);
-		return -1;
-	}
+	if (crypto_key_load_legacy(hook->cfg->key_file, &hook->key, &error2) < 0)
+		return error_failf(error_r, "%s (and key_file: %s)", error, error2);
 	authhook_log(LOG_SEV_WARNING, "public_key_file %s does not exist: sealing "
 		     "captured passwords with key_file %s as before, which lets "
 		     "group %s open them all; run `mailmigrate init` to add the "
@@ -119,20 +124,17 @@ static int authhook_store(struct authhook *hook)
 int authhook_init(const char *path, struct authhook **hook_r,
 		  const char **error_r)
 {
-	static char errbuf[1200];
 	struct store_options opts = { 0 };
 	struct authhook *hook;
 	const char *error;
 
 	hook = mm_calloc(1, sizeof(*hook));
-	if (cfg_load(cfg_path(path), &hook->cfg, &error) < 0) {
-		snprintf(errbuf, sizeof(errbuf), "%s", error);
+	if (cfg_load(cfg_path(path), &hook->cfg, error_r) < 0)
 		goto fail;
-	}
 	/* The public key only: the workers seal what they capture but
 	 * can open nothing (key_file stays the puller's). */
 	if (crypto_public_load(hook->cfg->public_key_file, &hook->key, &error) < 0 &&
-	    authhook_key_not_upgraded(hook, error, errbuf, sizeof(errbuf)) < 0)
+	    authhook_key_not_upgraded(hook, error, error_r) < 0)
 		goto fail;
 	if (store_open_cfg(hook->cfg, &opts, &hook->store, &error) < 0) {
 		/* A database that is down or in recovery as Dovecot starts:
@@ -140,7 +142,7 @@ int authhook_init(const char *path, struct authhook **hook_r,
 		 * (authhook_store()). An LMDB store that does not open is
 		 * a configuration error. */
 		if (strncmp(hook->cfg->store, "postgresql:", 11) != 0) {
-			snprintf(errbuf, sizeof(errbuf), "%s", error);
+			*error_r = error;
 			goto fail;
 		}
 		authhook_log(LOG_SEV_ERROR, "%s; logins of users to migrate "
@@ -151,7 +153,7 @@ int authhook_init(const char *path, struct authhook **hook_r,
 	*hook_r = hook;
 	return 0;
 fail:
-	*error_r = errbuf;
+	/* *error_r (error(3h)) outlives the clean-up, which sets none. */
 	authhook_deinit(&hook);
 	return -1;
 }

@@ -49,6 +49,10 @@
  *	password is sent (a temporary failure, an error event: someone
  *	on the path may be stripping it), so a forged OK can neither
  *	create an account nor replace a hash.
+ * DIAGNOSTICS
+ *	Every *error_r set here is kept as error(3h) says (the ring is
+ *	per process and unlocked: Dovecot's auth processes are single-
+ *	threaded, see authhook.c).
  * SECURITY
  *	Passwords are never logged, and are wiped after use where we
  *	copy them. Log lines name the account, never the password.

@@ -25,27 +25,12 @@
 #include "authhook.h"
 #include "crypto.h"
 #include "driver.h"
+#include "error.h"
 #include "mm_alloc.h"
 #include "stream.h"
 
 #define NOTICE_MAX (64 * 1024)
 #define NOTICE_MAX_LINE 2048
-
-static char notice_err[600];
-
-static int notice_fail(const char **error_r, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int notice_fail(const char **error_r, const char *fmt, ...)
-{
-	va_list ap;
-
-	va_start(ap, fmt);
-	vsnprintf(notice_err, sizeof(notice_err), fmt, ap);
-	va_end(ap);
-	*error_r = notice_err;
-	return -1;
-}
 
 int authhook_notice_text(const char *path, const char *account,
 			 char **text_r, const char **error_r)
@@ -57,7 +42,7 @@ int authhook_notice_text(const char *path, const char *account,
 
 	fd = open(path, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
-		return notice_fail(error_r, "cannot open notice_message %s: %s",
+		return error_failf(error_r, "cannot open notice_message %s: %s",
 				   path, strerror(errno));
 	raw = mm_malloc(NOTICE_MAX + 1);
 	while (got < NOTICE_MAX &&
@@ -68,13 +53,13 @@ int authhook_notice_text(const char *path, const char *account,
 	close(fd);
 	if (got == NOTICE_MAX) {
 		mm_free(&raw);
-		return notice_fail(error_r, "notice_message %s is over %d bytes",
+		return error_failf(error_r, "notice_message %s is over %d bytes",
 				   path, NOTICE_MAX);
 	}
 	raw[got] = '\0';
 	if (memchr(raw, '\0', got) != NULL) {
 		mm_free(&raw);
-		return notice_fail(error_r, "notice_message %s holds a NUL byte", path);
+		return error_failf(error_r, "notice_message %s holds a NUL byte", path);
 	}
 	out = authhook_expand(raw, account);
 	mm_free(&raw);
@@ -94,7 +79,7 @@ static int notice_connect(const char *target, unsigned timeout_ms,
 		int fd;
 
 		if (strlen(target + 5) >= sizeof(sun.sun_path))
-			return notice_fail(error_r, "target_lmtp path too long");
+			return error_failf(error_r, "target_lmtp path too long");
 		strcpy(sun.sun_path, target + 5);
 		fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
 		if (fd < 0 || connect(fd, (struct sockaddr *)&sun, sizeof(sun)) < 0) {
@@ -102,7 +87,7 @@ static int notice_connect(const char *target, unsigned timeout_ms,
 
 			if (fd >= 0)
 				close(fd);
-			return notice_fail(error_r, "cannot connect to %s: %s",
+			return error_failf(error_r, "cannot connect to %s: %s",
 					   target, strerror(err));
 		}
 		*stream_r = stream_from_fd(fd, timeout_ms);
@@ -114,12 +99,12 @@ static int notice_connect(const char *target, unsigned timeout_ms,
 
 		if (driver_split_host(target + 5, host, sizeof(host), &port) < 0 ||
 		    port == 0)
-			return notice_fail(error_r, "bad target_lmtp '%.200s'", target);
+			return error_failf(error_r, "bad target_lmtp '%.200s'", target);
 		if (stream_connect(host, port, timeout_ms, stream_r, &fail, &error) < 0)
-			return notice_fail(error_r, "%s", error);
+			return error_failf(error_r, "%s", error);
 		return 0;
 	}
-	return notice_fail(error_r, "bad target_lmtp '%.200s'", target);
+	return error_failf(error_r, "bad target_lmtp '%.200s'", target);
 }
 
 /* Read one LMTP reply (multi-line too); 0 if its code is 2xx/3xx as
@@ -135,12 +120,12 @@ static int notice_reply(struct stream *s, char want, const char *what,
 	do {
 		if (stream_read_line(s, NOTICE_MAX_LINE, &line, &len, &fail,
 				     &error) < 0)
-			return notice_fail(error_r, "LMTP %s: %s", what, error);
+			return error_failf(error_r, "LMTP %s: %s", what, error);
 		if (len < 3)
-			return notice_fail(error_r, "LMTP %s: short reply", what);
+			return error_failf(error_r, "LMTP %s: short reply", what);
 	} while (len > 3 && line[3] == '-');
 	if (line[0] != want)
-		return notice_fail(error_r, "LMTP %s refused: %s", what,
+		return error_failf(error_r, "LMTP %s refused: %s", what,
 				   log_printable(shown, sizeof(shown), line, len));
 	return 0;
 }
@@ -169,21 +154,21 @@ static int notice_send_body(struct stream *s, const char *account,
 		 (long long)now);
 	if (stream_printf(s, &fail, &error, "Date: %s\r\nMessage-ID: %s\r\n",
 			  date, id) < 0)
-		return notice_fail(error_r, "LMTP DATA: %s", error);
+		return error_failf(error_r, "LMTP DATA: %s", error);
 	if (!has_header &&
 	    stream_printf(s, &fail, &error, "From: Mail Migration <MAILER-DAEMON>\r\n"
 			  "To: <%s>\r\nSubject: Your mailbox is moving\r\n"
 			  "MIME-Version: 1.0\r\n"
 			  "Content-Type: text/plain; charset=utf-8\r\n\r\n",
 			  account) < 0)
-		return notice_fail(error_r, "LMTP DATA: %s", error);
+		return error_failf(error_r, "LMTP DATA: %s", error);
 	while (*p != '\0') {
 		size_t len = strcspn(p, "\r\n");
 
 		if ((p[0] == '.' && stream_write(s, ".", 1, &fail, &error) < 0) ||
 		    stream_write(s, p, len, &fail, &error) < 0 ||
 		    stream_write(s, "\r\n", 2, &fail, &error) < 0)
-			return notice_fail(error_r, "LMTP DATA: %s", error);
+			return error_failf(error_r, "LMTP DATA: %s", error);
 		p += len;
 		if (*p == '\r')
 			p++;
@@ -192,7 +177,7 @@ static int notice_send_body(struct stream *s, const char *account,
 	}
 	if (stream_write(s, ".\r\n", 3, &fail, &error) < 0 ||
 	    stream_flush(s, &fail, &error) < 0)
-		return notice_fail(error_r, "LMTP DATA: %s", error);
+		return error_failf(error_r, "LMTP DATA: %s", error);
 	return 0;
 }
 
@@ -211,28 +196,28 @@ int authhook_notice_deliver(const char *target, const char *account,
 		goto out;
 	if (stream_printf(s, &fail, &error, "LHLO mailmigrate\r\n") < 0 ||
 	    stream_flush(s, &fail, &error) < 0) {
-		notice_fail(error_r, "LMTP: %s", error);
+		error_failf(error_r, "LMTP: %s", error);
 		goto out;
 	}
 	if (notice_reply(s, '2', "LHLO", error_r) < 0)
 		goto out;
 	if (stream_printf(s, &fail, &error, "MAIL FROM:<>\r\n") < 0 ||
 	    stream_flush(s, &fail, &error) < 0) {
-		notice_fail(error_r, "LMTP: %s", error);
+		error_failf(error_r, "LMTP: %s", error);
 		goto out;
 	}
 	if (notice_reply(s, '2', "MAIL FROM", error_r) < 0)
 		goto out;
 	if (stream_printf(s, &fail, &error, "RCPT TO:<%s>\r\n", account) < 0 ||
 	    stream_flush(s, &fail, &error) < 0) {
-		notice_fail(error_r, "LMTP: %s", error);
+		error_failf(error_r, "LMTP: %s", error);
 		goto out;
 	}
 	if (notice_reply(s, '2', "RCPT TO", error_r) < 0)
 		goto out;
 	if (stream_printf(s, &fail, &error, "DATA\r\n") < 0 ||
 	    stream_flush(s, &fail, &error) < 0) {
-		notice_fail(error_r, "LMTP: %s", error);
+		error_failf(error_r, "LMTP: %s", error);
 		goto out;
 	}
 	if (notice_reply(s, '3', "DATA", error_r) < 0 ||

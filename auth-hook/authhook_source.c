@@ -28,15 +28,6 @@
 
 #define AUTHHOOK_MAX_LINE 8192
 
-static char authhook_source_err[512];
-
-/* Keep the text of a failure (stream's buffer is shared). */
-static const char *authhook_source_keep(const char *text)
-{
-	snprintf(authhook_source_err, sizeof(authhook_source_err), "%s", text);
-	return authhook_source_err;
-}
-
 static enum authhook_source_result
 authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t port,
 		     const char *user, const char *password, unsigned timeout_ms,
@@ -60,7 +51,7 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 	cs.tls_seen = tls->seen;
 	cs.downgrade_r = &tls->downgrade;
 	if (imap_client_connect(&cs, &client, &fail, &error) < 0) {
-		*error_r = authhook_source_keep(error);
+		*error_r = error;
 		return AUTHHOOK_SOURCE_TEMPFAIL;
 	}
 	tls->used = stream_is_tls(imap_client_stream(client));
@@ -71,7 +62,7 @@ authhook_source_imap(const struct cfg_domain *dom, const char *host, uint16_t po
 	 * [SERVERBUG] and the rest something else. */
 	ret = imap_client_login(client, NULL, user, password, &fail, &error);
 	if (ret < 0)
-		*error_r = authhook_source_keep(error);
+		*error_r = error;
 	else
 		(void)imap_client_run(client, "LOGOUT", NULL, &fail, &error);
 	imap_client_close(&client);
@@ -104,14 +95,14 @@ authhook_source_pop3(const struct cfg_domain *dom, const char *host, uint16_t po
 	cs.tls_seen = tls->seen;
 	cs.downgrade_r = &tls->downgrade;
 	if (pop3_client_connect(&cs, &client, &fail, &error) < 0) {
-		*error_r = authhook_source_keep(error);
+		*error_r = error;
 		return AUTHHOOK_SOURCE_TEMPFAIL;
 	}
 	tls->used = stream_is_tls(pop3_client_stream(client));
 	tls->verified = tls->used && dom->source_tls_verify;
 	ret = pop3_client_login(client, user, password, &fail, &error);
 	if (ret < 0)
-		*error_r = authhook_source_keep(error);
+		*error_r = error;
 	pop3_client_close(&client);	/* QUIT: nothing is deleted */
 	if (ret == 0)
 		return AUTHHOOK_SOURCE_OK;
