@@ -493,10 +493,7 @@ int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 	}
 	/* A store that cannot be opened is a finding, not the end. */
 	if (store_open_cfg(ctx->cfg, &sopts, &ctx->store, &error) < 0) {
-		static char saved[512];
-
-		snprintf(saved, sizeof(saved), "%s", error);
-		pf.store_error = saved;
+		pf.store_error = mm_strdup(error);
 		ctx->store = NULL;
 	}
 	if (pf.as_json) {
@@ -512,6 +509,7 @@ int cli_cmd_preflight(struct cli_ctx *ctx, int argc, char **argv)
 		fflush(stdout);
 	}
 	preflight_users_free(&pf);
+	mm_free(&pf.store_error);
 	if (pf.as_json) {
 		cli_json_end(&pf.json, ']');
 		cli_json_u64(&pf.json, "ok", pf.counts[PREFLIGHT_OK]);

@@ -63,7 +63,11 @@ struct preflight_value {
 
 struct preflight {
 	struct cli_ctx *ctx;
-	const char *store_error;	/* the store could not be opened */
+	/* Why the store could not be opened: a copy, owned, freed at
+	 * the end of the run. It is kept in the struct for the whole
+	 * loop of checks, which may fail many times over (error(3h)'s
+	 * ring keeps ERROR_RING - 1 more), whichever row reports it. */
+	char *store_error;
 	struct cli_json json;
 	int as_json;
 	unsigned counts[3];
