@@ -4,8 +4,9 @@
  * SUMMARY
  *	the text of a failure: one place, one lifetime
  * DESCRIPTION
- *	Every `const char **error_r` that a function of common/ or puller/
- *	sets to text it formatted points into one ring of ERROR_RING
+ *	Every `const char **error_r` that a function of this tree (common/,
+ *	modules/, store/, puller/, relay/, auth-hook/) sets to text it
+ *	formatted points into one ring of ERROR_RING
  *	slots of ERROR_MAX bytes, owned by the process: error_setf()
  *	formats into the next slot and returns it. There is no per-module
  *	static buffer, so an error of one module no longer dies when
