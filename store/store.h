@@ -548,6 +548,30 @@ int store_uidl_forget(struct store *store, const char *account,
 int store_uidl_count(struct store *store, const char *account,
 		     uint64_t *count_r, const char **error_r);
 
+/* --- Sieve scripts ------------------------------------------------------ */
+
+/*
+ * What a round put on NEW of an account's Sieve script (migrate_sieve,
+ * puller_sieve(3)): the SHA-256 of the bytes and whether it was made
+ * the active one, so a later round puts only a script OLD changed since,
+ * and leaves alone what the user changed on NEW meanwhile. Forgotten by
+ * store_reset() with the rest of the copy progress. Not in store_dump()
+ * (yet): `store copy` leaves them behind, and the next round compares
+ * OLD's scripts with NEW's instead (as after a reset).
+ */
+#define STORE_SIEVE_HASH 32
+#define STORE_MAX_SIEVE_NAME 512
+struct store_sieve {
+	unsigned char sha256[STORE_SIEVE_HASH];
+	int active;
+};
+/* @return 0 with *sieve_r, STORE_NOTFOUND, or -1 */
+int store_sieve_get(struct store *store, const char *account, const char *name,
+		    struct store_sieve *sieve_r, const char **error_r);
+/* Record (or replace) it: 0 or -1. */
+int store_sieve_put(struct store *store, const char *account, const char *name,
+		    const struct store_sieve *sieve, const char **error_r);
+
 /* --- statistics ------------------------------------------------------- */
 
 /* How a first login ended: a user the store does not know, in a
@@ -719,7 +743,7 @@ int store_tls_seen_forget(struct store *store, const char *domain,
 int store_paused(struct store *store, int *paused_r, const char **error_r);
 int store_set_paused(struct store *store, int paused, const char **error_r);
 /* Forget copy progress for account (NULL: all accounts): folders, UID
- * map and UIDLs dropped, counters zeroed, state back to queued (not
+ * map, UIDLs and Sieve records dropped, counters zeroed, state back to queued (not
  * for passwords-only), a copy job queued. Nothing is deleted on
  * either mail server. STORE_NOTFOUND for an unknown account. */
 int store_reset(struct store *store, const char *account, time_t now,

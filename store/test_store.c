@@ -1124,6 +1124,59 @@ START_TEST(reset_account_and_all)
 }
 END_TEST
 
+/* Sieve records: absent, put, replaced, per account and name (a name
+ * that is not ASCII, one that differs only in case), forgotten by the
+ * account's reset only. */
+START_TEST(sieve_records)
+{
+	struct store *store = test_open(0, 0);
+	struct store_sieve s = { { 0 }, 0 }, got;
+	const char *error;
+	char longname[STORE_MAX_SIEVE_NAME + 2];
+
+	test_add(store, "a@example.test", "pw", 1);
+	test_add(store, "b@example.test", "pw", 1);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "main", &got, &error),
+			 STORE_NOTFOUND);
+	memset(s.sha256, 0xa5, sizeof(s.sha256));
+	s.active = 1;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "main", &s, &error), 0);
+	s.sha256[31] = 0x01;
+	s.active = 0;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "Main", &s, &error), 0);
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "vacation \xc3\xa4",
+					 &s, &error), 0);
+	ck_assert_int_eq(store_sieve_put(store, "b@example.test", "main", &s, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "main", &got, &error), 0);
+	ck_assert_int_eq(got.active, 1);
+	ck_assert_uint_eq(got.sha256[31], 0xa5);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "Main", &got, &error), 0);
+	ck_assert_int_eq(got.active, 0);
+	ck_assert_uint_eq(got.sha256[31], 0x01);
+	/* Replaced, not added. */
+	s.active = 1;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "Main", &s, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "Main", &got, &error), 0);
+	ck_assert_int_eq(got.active, 1);
+	/* Bounded names. */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", longname, &s, &error), -1);
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "", &s, &error), -1);
+	/* The reset of a forgets a's records only. */
+	ck_assert_int_eq(store_reset(store, "a@example.test", 5, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "main", &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "vacation \xc3\xa4",
+					 &got, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_sieve_get(store, "b@example.test", "main", &got, &error), 0);
+	ck_assert_int_eq(store_reset(store, NULL, 6, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "b@example.test", "main", &got, &error),
+			 STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
 static int progress_collect(const struct store_progress *p, void *ctx)
 {
 	char *buf = ctx;
@@ -1341,6 +1394,7 @@ static Suite *store_suite(void)
 		tcase_add_test(tc, map_grows_to_limit);
 	tcase_add_test(tc, concurrent_writers);
 	tcase_add_test(tc, progress_records);
+	tcase_add_test(tc, sieve_records);
 	tcase_add_test(tc, map_resized_by_other_process);
 	suite_add_tcase(s, tc);
 	return s;

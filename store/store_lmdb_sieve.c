@@ -1,0 +1,115 @@
+/*
+ * NAME
+ *	store_lmdb_sieve 3
+ * SUMMARY
+ *	what a round put on NEW of each Sieve script (LMDB)
+ * DESCRIPTION
+ *	store.h, "Sieve scripts", says what the record is for.
+ *
+ *	Database "sieve". Key: "account\0" + SHA-256(script name), so
+ *	store_folder_forget_txn()'s account prefix removes an account's
+ *	records with the rest of its copy progress. Value:
+ *	version byte 1, the 32 bytes of the content's SHA-256, a byte 0/1:
+ *	active.
+ * COMPATIBILITY
+ *	A store made before this database existed lacks it: a handle
+ *	opened for writing creates it (store_open), a read-only one reads
+ *	it as empty until then.
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include <openssl/evp.h>
+
+#include "mm_alloc.h"
+#include "store_lmdb.h"
+
+#define STORE_SIEVE_VERSION 1
+#define SIEVE_KEY_MAX (STORE_MAX_ACCOUNT + 1 + 32)
+
+/* "account\0" + SHA-256(name) into key (SIEVE_KEY_MAX bytes). */
+static int sieve_key(const char *account, const char *name, unsigned char *key,
+		     size_t *len_r, const char **error_r)
+{
+	size_t n = strlen(account);
+	unsigned int mdlen = 0;
+
+	if (n == 0 || n + 1 > STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "bad account name length (%zu)", n);
+	memcpy(key, account, n + 1);
+	if (EVP_Digest(name, strlen(name), key + n + 1, &mdlen, EVP_sha256(),
+		       NULL) != 1 || mdlen != 32)
+		return store_fail(error_r, "SHA-256 failed");
+	*len_r = n + 1 + 32;
+	return 0;
+}
+
+struct sieve_ctx {
+	unsigned char key[SIEVE_KEY_MAX];
+	size_t keylen;
+	struct store_sieve rec;
+};
+
+static int sieve_get_txn(struct store *store, MDB_txn *txn, void *context,
+			 const char **error_r)
+{
+	struct sieve_ctx *ctx = context;
+	const unsigned char *b;
+	MDB_val v;
+	int ret;
+
+	ret = store_get(store, txn, STORE_DB_SIEVE, ctx->key, ctx->keylen, &v, error_r);
+	if (ret != 0)
+		return ret;
+	/* version byte, 32 hash bytes, u32 active (store_codec layout is
+	 * not used for the fixed-size hash) */
+	b = v.mv_data;
+	if (v.mv_size != 1 + STORE_SIEVE_HASH + 1 || b[0] != STORE_SIEVE_VERSION ||
+	    b[1 + STORE_SIEVE_HASH] > 1)
+		return store_fail(error_r, "damaged Sieve record");
+	memcpy(ctx->rec.sha256, b + 1, STORE_SIEVE_HASH);
+	ctx->rec.active = b[1 + STORE_SIEVE_HASH];
+	return 0;
+}
+
+int lmdb_sieve_get(struct store *store, const char *account, const char *name,
+		   struct store_sieve *sieve_r, const char **error_r)
+{
+	struct sieve_ctx ctx;
+	int ret;
+
+	if (sieve_key(account, name, ctx.key, &ctx.keylen, error_r) < 0)
+		return -1;
+	ret = store_db_present(store, STORE_DB_SIEVE, error_r);
+	if (ret <= 0)
+		return ret < 0 ? -1 : STORE_NOTFOUND;
+	ret = store_read(store, sieve_get_txn, &ctx, error_r);
+	if (ret == 0)
+		*sieve_r = ctx.rec;
+	return ret;
+}
+
+static int sieve_put_txn(struct store *store, MDB_txn *txn, void *context,
+			 const char **error_r)
+{
+	struct sieve_ctx *ctx = context;
+	unsigned char v[1 + STORE_SIEVE_HASH + 1];
+
+	v[0] = STORE_SIEVE_VERSION;
+	memcpy(v + 1, ctx->rec.sha256, STORE_SIEVE_HASH);
+	v[1 + STORE_SIEVE_HASH] = ctx->rec.active != 0;
+	return store_put(store, txn, STORE_DB_SIEVE, ctx->key, ctx->keylen, v,
+			 sizeof(v), error_r);
+}
+
+int lmdb_sieve_put(struct store *store, const char *account, const char *name,
+		   const struct store_sieve *sieve, const char **error_r)
+{
+	struct sieve_ctx ctx;
+
+	if (sieve_key(account, name, ctx.key, &ctx.keylen, error_r) < 0)
+		return -1;
+	ctx.rec = *sieve;
+	return store_write(store, sieve_put_txn, &ctx, error_r);
+}
