@@ -18,6 +18,8 @@
  *			bodies to (throttled, the lease kept), the
  *			MULTIAPPEND or one-by-one send, and recording it
  *			in the store.
+ *	puller_sieve.c	the account's Sieve scripts (migrate_sieve),
+ *			after its mail.
  *	puller_post.c	after a finished copy: the aliases gathered from
  *			the headers, and post_migrate_script.
  *
@@ -235,6 +237,12 @@ void copy_count_recorded(const struct store_batch *b, const uint32_t *uids);
 /* Send c->batch to NEW and record it. 0: done, >0: stop (outcome
  * set), -1: failed (the batch stays pending). */
 int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r);
+
+/* puller_sieve.c */
+/* With migrate_sieve: copy the account's Sieve scripts OLD -> NEW
+ * (puller_sieve(3)). Only a store failure fails (-1); the rest are
+ * failed items and events. */
+int copy_sieve(struct copy *c, enum stream_fail *fail_r, const char **error_r);
 
 /* puller_post.c */
 /* alias_tally_result_found() callbacks, context the struct copy. */

@@ -1,0 +1,290 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# test_sieve.sh - Sieve scripts from OLD's ManageSieve to NEW's (issue
+# 14, items 1 and 5), with Dovecot Pigeonhole (dovecot-managesieved) as
+# OLD and NEW:
+#   - every script byte for byte (CRLF, LF, UTF-8 in name and content, one
+#     of 900 KB), and the one active on OLD made active on NEW;
+#   - a script using an extension NEW lacks (editheader, enabled on OLD
+#     only) and one of 1 MB + 1 byte (over NEW's sieve_max_script_size):
+#     each a failed item "sieve:NAME" with NEW's reason, the rest copied,
+#     the mail copied, the account copied;
+#   - a second round puts only the script changed on OLD;
+#   - an OLD without ManageSieve (nothing on source_sieve_port): an
+#     event, the account copied, no failed item;
+#   - a domain without migrate_sieve: nothing of Sieve happens.
+# Managesieve is added to the harness's Dovecots through
+# MM_OLD_DOVECOT_EXTRA / MM_NEW_DOVECOT_EXTRA only: other tests are
+# unchanged.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mm_require_root_and_pkgs
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
+[ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
+[ -x /usr/lib/dovecot/managesieve ] ||
+	skip "dovecot-managesieved not installed (tests/install-deps.sh)"
+
+echo "store: $MM_TEST_BACKEND"
+MM_DIR=$(mm_tmpdir) || exit 1
+SIEVE_PORT=4190
+# OLD has editheader (NEW does not) and takes scripts up to 4 MB; NEW
+# keeps Pigeonhole's default limit of 1M.
+cat >"$MM_DIR/old-extra.conf" <<EOC
+protocols = \$protocols sieve
+service managesieve-login {
+  inet_listener sieve {
+    port = $SIEVE_PORT
+  }
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+  sieve_extensions = +editheader
+  sieve_max_script_size = 4M
+}
+EOC
+cat >"$MM_DIR/new-extra.conf" <<EOC
+protocols = \$protocols sieve
+service managesieve-login {
+  inet_listener sieve {
+    port = $SIEVE_PORT
+  }
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}
+EOC
+MM_OLD_DOVECOT_EXTRA=$MM_DIR/old-extra.conf
+MM_NEW_DOVECOT_EXTRA=$MM_DIR/new-extra.conf
+export MM_OLD_DOVECOT_EXTRA MM_NEW_DOVECOT_EXTRA
+mm_servers_start "$MM_DIR"
+"$PYTHON" "$HARNESS/netcheck.py" wait 10 "OLD managesieve=$OLD_IP:$SIEVE_PORT" \
+	"NEW managesieve=$NEW_IP:$SIEVE_PORT" || fail "managesieve did not start"
+
+CONF=$MM_DIR/mailmigrate.conf
+cat >"$CONF" <<EOC
+$(mm_store_conf "$MM_DIR/state")
+key_file = $MM_DIR/secret.key
+log_file = $MM_DIR/mailmigrated.log
+workers = 1
+io_timeout = 10
+connect_timeout = 5
+target_host = $NEW_IP:$NEW_IMAP_PORT
+target_master_user = $NEW_MASTER_USER
+target_master_password_file = $NEW_MASTER_PASS_FILE
+
+[domain example.test]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+migrate_sieve = yes
+
+[domain example.org]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+migrate_sieve = yes
+source_sieve_port = 1
+
+[domain example.net]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+EOC
+MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
+run_once() {
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err"
+}
+MM init >/dev/null || fail "init failed"
+
+# show USER FIELD: one field of `mailmigrate show --json`
+show() {
+	MM show "$1" --json | "$PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[k] if v is not None else None
+print(v)' "$2"
+}
+
+add_account() {
+	sh "$SERVERS_SH" adduser "$MM_DIR" new "$1" --nopass </dev/null ||
+		fail "adduser new $1 failed"
+	printf '%s:%s\n' "$1" "$2" | MM bulk - >/dev/null
+}
+
+home() { echo "$MM_DIR/$1/home/${2#*@}/${2%@*}"; }
+
+# OLD's scripts, written where OLD's Pigeonhole keeps them (as a user's
+# PUTSCRIPT would), the active one linked from ~/.dovecot.sieve.
+write_old_scripts() {
+	h=$(home old "$1")
+	mkdir -p "$h/sieve"
+	"$PYTHON" - "$h/sieve" <<'EOP' || return 1
+import os, sys
+d = sys.argv[1]
+def w(name, data):
+    with open(os.path.join(d, name + ".sieve"), "wb") as f:
+        f.write(data)
+w("main", b'require ["fileinto"];\r\n# Gr\xc3\xbc\xc3\x9fe, CRLF\r\n'
+          b'if header :contains "subject" "lists" {\r\n  fileinto "INBOX";\r\n}\r\n')
+w("vacation \u00e4", b'require "vacation";\n# LF only, UTF-8: \xe2\x82\xac\n'
+                       b'vacation :days 3 "Bin weg.";\n')
+# 900 KB of comments, then a rule: under NEW's 1M limit.
+w("big", b"".join(b"# line %06d of a large script, kept byte for byte ....\r\n" % i
+                  for i in range(16000))[:900 * 1024] + b"\r\nkeep;\r\n")
+w("edit", b'require "editheader";\naddheader "X-Moved" "yes";\n')
+# 1 MB + 1 byte: OLD (4M) holds it, NEW (1M) refuses it.
+huge = b"keep;\n" + b"#" * (1024 * 1024 - 6 - 1) + b"\n"
+w("huge", huge + b"#")
+EOP
+	ln -sf sieve/main.sieve "$h/.dovecot.sieve"
+	chown -R mail:mail "$h"
+}
+
+# same USER NAME: NEW holds OLD's script NAME byte for byte.
+same() {
+	o="$(home old "$1")/sieve/$2.sieve"
+	n="$(home new "$1")/sieve/$2.sieve"
+	[ -f "$n" ] || { echo "NEW has no $2 for $1"; ls -la "$(home new "$1")/sieve" 2>&1; return 1; }
+	cmp "$o" "$n" || { echo "$2 differs on NEW"; return 1; }
+}
+
+t_first_round() {
+	mm_adduser old sv@example.test "sv pass"
+	write_old_scripts sv@example.test || return 1
+	add_account sv@example.test "sv pass" || return 1
+	run_once
+	st=$(show sv@example.test state)
+	[ "$st" = copied ] || { echo "state $st"; show sv@example.test last_error; return 1; }
+	same sv@example.test main || return 1
+	same sv@example.test "vacation ä" || return 1
+	same sv@example.test big || return 1
+	for s in edit huge; do
+		[ ! -e "$(home new sv@example.test)/sieve/$s.sieve" ] ||
+			{ echo "$s is on NEW"; return 1; }
+	done
+	act=$(readlink "$(home new sv@example.test)/.dovecot.sieve")
+	assert_eq "sieve/main.sieve" "$act" "NEW's active script"
+	f=$(MM failed sv@example.test --csv)
+	assert_contains "$f" "sieve:edit"
+	assert_contains "$f" "editheader"
+	assert_contains "$f" "sieve:huge"
+	assert_contains "$f" "NEW refused it"
+	n=$(printf '%s\n' "$f" | grep -c "^sv@example.test,")
+	assert_eq 2 "$n" "failed items"
+	ev=$(MM log --account sv@example.test 2>&1)
+	assert_contains "$ev" "sieve: 5 scripts on OLD: 3 copied, 0 unchanged since copied, 0 already the same on NEW, 2 not copied (failed items); active: \"main\" made active on NEW"
+}
+
+# The second round: only the script changed on OLD is put again; the
+# active one is not set again.
+t_second_round() {
+	h=$(home old sv@example.test)
+	printf 'require "vacation";\nvacation :days 7 "Wieder da am Montag.";\n' \
+		>"$h/sieve/vacation ä.sieve"
+	MM sync sv@example.test >/dev/null || { echo "sync refused"; return 1; }
+	run_once
+	same sv@example.test "vacation ä" || return 1
+	ev=$(MM log --account sv@example.test 2>&1)
+	assert_contains "$ev" "sieve: 5 scripts on OLD: 1 copied, 2 unchanged since copied, 0 already the same on NEW, 2 not copied (failed items); active: \"main\" made active on NEW by an earlier round"
+}
+
+# What the user changed on NEW between rounds stays: a script OLD did
+# not change is not put again, and the active script the user chose on
+# NEW is kept; a script OLD changes again is put.
+t_user_edit_kept() {
+	n=$(home new sv@example.test)
+	printf 'require "fileinto";\n# my own, on NEW\nkeep;\n' >"$n/sieve/main.sieve"
+	ln -sf "sieve/vacation ä.sieve" "$n/.dovecot.sieve"
+	printf '# big, changed on OLD\r\nkeep;\r\n' >"$(home old sv@example.test)/sieve/big.sieve"
+	MM sync sv@example.test >/dev/null || { echo "sync refused"; return 1; }
+	run_once
+	grep -q "my own, on NEW" "$n/sieve/main.sieve" || { echo "NEW's main was replaced"; return 1; }
+	act=$(readlink "$n/.dovecot.sieve")
+	assert_eq "sieve/vacation ä.sieve" "$act" "NEW's active script"
+	same sv@example.test big || return 1
+	ev=$(MM log --account sv@example.test 2>&1)
+	assert_contains "$ev" "sieve: 5 scripts on OLD: 1 copied, 2 unchanged since copied"
+}
+
+# After a reset the store has no record: scripts NEW holds with OLD's
+# bytes are "already the same", the one the user changed is OLD's again.
+t_after_reset() {
+	MM reset sv@example.test >/dev/null ||
+		{ echo "reset refused"; return 1; }
+	run_once
+	ev=$(MM log --account sv@example.test 2>&1)
+	assert_contains "$ev" "sieve: 5 scripts on OLD: 1 copied, 0 unchanged since copied, 2 already the same on NEW, 2 not copied (failed items); active: \"main\" made active on NEW"
+	same sv@example.test main
+}
+
+# OLD without ManageSieve (nothing listens on source_sieve_port): an
+# event; the mail is copied; no failed item.
+t_no_managesieve() {
+	mm_adduser old nos@example.org "nos pass"
+	add_account nos@example.org "nos pass" || return 1
+	run_once
+	st=$(show nos@example.org state)
+	[ "$st" = copied ] || { echo "state $st"; show nos@example.org last_error; return 1; }
+	ev=$(MM log --account nos@example.org 2>&1)
+	assert_contains "$ev" "sieve: OLD has no ManageSieve on $OLD_IP port 1"
+	f=$(MM failed nos@example.org --csv | grep -c "^nos@example.org," || true)
+	assert_eq 0 "$f" "failed items"
+}
+
+# migrate_sieve off: no Sieve, no event about it.
+t_off() {
+	mm_adduser old off@example.net "off pass"
+	write_old_scripts off@example.net || return 1
+	add_account off@example.net "off pass" || return 1
+	run_once
+	[ "$(show off@example.net state)" = copied ] || return 1
+	[ ! -e "$(home new off@example.net)/sieve" ] || { echo "NEW got scripts"; return 1; }
+	ev=$(MM log --account off@example.net 2>&1)
+	case $ev in *sieve:*) echo "$ev"; return 1 ;; esac
+	return 0
+}
+
+# Nothing in the logs holds a password.
+t_no_password_logged() {
+	for pw in "sv pass" "nos pass"; do
+		if grep -rqF "$pw" "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" 2>/dev/null; then
+			echo "password '$pw' logged"
+			return 1
+		fi
+	done
+}
+
+# preflight: OLD's ManageSieve answers for example.test (STARTTLS,
+# Pigeonhole, editheader listed); nothing on example.org's port 1 is a
+# warning; example.net (migrate_sieve = no) is not asked.
+t_preflight() {
+	out=$(MM preflight --json </dev/null)
+	printf '%s' "$out" | "$PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)
+s = [c for c in v["checks"] if c["check"] == "old_sieve"]
+by = {c["domain"]: c for c in s}
+assert set(by) == {"example.test", "example.org"}, s
+assert by["example.test"]["status"] == "ok", by["example.test"]
+assert "TLS" in by["example.test"]["message"], by["example.test"]
+assert "editheader" in by["example.test"]["message"], by["example.test"]
+assert by["example.org"]["status"] == "warning", by["example.org"]
+assert "no Sieve scripts would be copied" in by["example.org"]["message"], by["example.org"]
+'
+}
+
+check "preflight: OLD's ManageSieve per domain with migrate_sieve" t_preflight
+check "scripts byte for byte (CRLF, UTF-8, 900 KB), active one; editheader and 1 MB refused by NEW: failed items with NEW's reason" t_first_round
+check "second round: only the script changed on OLD is put" t_second_round
+check "a script and the active one the user changed on NEW stay; OLD's next change is put" t_user_edit_kept
+check "after a reset: no record, scripts compared with NEW's" t_after_reset
+check "OLD without ManageSieve: an event, the account copied, no failed item" t_no_managesieve
+check "migrate_sieve = no: nothing of Sieve" t_off
+check "no password in the logs" t_no_password_logged
+mm_done
