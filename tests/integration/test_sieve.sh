@@ -12,7 +12,10 @@
 #   - a second round puts only the script changed on OLD;
 #   - an OLD without ManageSieve (nothing on source_sieve_port): an
 #     event, the account copied, no failed item;
-#   - a domain without migrate_sieve: nothing of Sieve happens.
+#   - a domain without migrate_sieve: nothing of Sieve happens;
+#   - preflight's old_sieve per domain;
+#   - Cyrus 3.6's timsieved as OLD (tests/harness/oldserver.sh with
+#     MM_OLDSRV_SIEVE=yes; skipped when its packages cannot be had).
 # Managesieve is added to the harness's Dovecots through
 # MM_OLD_DOVECOT_EXTRA / MM_NEW_DOVECOT_EXTRA only: other tests are
 # unchanged.
@@ -252,7 +255,7 @@ t_off() {
 
 # Nothing in the logs holds a password.
 t_no_password_logged() {
-	for pw in "sv pass" "nos pass"; do
+	for pw in "sv pass" "nos pass" "cy pass"; do
 		if grep -rqF "$pw" "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" 2>/dev/null; then
 			echo "password '$pw' logged"
 			return 1
@@ -279,6 +282,61 @@ assert "no Sieve scripts would be copied" in by["example.org"]["message"], by["e
 '
 }
 
+# Cyrus 3.6 (timsieved) as OLD, run by tests/harness/oldserver.sh from
+# Debian's packages (MM_OLDSRV_SIEVE=yes): scripts put there by a user's
+# client (sieveclient.py), copied to NEW byte for byte, the active one
+# active. Skipped (said so) when the packages cannot be had.
+OS="sh $HARNESS/oldserver.sh"
+t_cyrus() {
+	if ! $OS fetch cyrus >"$MM_DIR/cyrus-fetch.log" 2>&1; then
+		echo "    (Cyrus packages not available: skipped)" >&2
+		return 0
+	fi
+	cip=${MM_OLD_IP%.*}.5
+	MM_OLDSRV_SIEVE=yes MM_OLDSRV_DOMAIN=cyr.test $OS start cyrus "$MM_DIR/cy" "$cip" \
+		>"$MM_DIR/cyrus-start.log" 2>&1 || { cat "$MM_DIR/cyrus-start.log"; return 1; }
+	mm_at_exit "$OS stop $MM_DIR/cy"
+	# shellcheck disable=SC1091
+	. "$MM_DIR/cy/env"
+	printf 'cy pass\n' | $OS adduser "$MM_DIR/cy" sv@cyr.test || return 1
+	# The first IMAP login makes the mailbox (autocreate), which
+	# timsieved needs.
+	"$PYTHON" - "$cip" <<'EOP' || return 1
+import imaplib, ssl, sys
+i = imaplib.IMAP4(sys.argv[1], 143)
+i.starttls(ssl._create_unverified_context())
+i.login("sv@cyr.test", "cy pass")
+i.logout()
+EOP
+	mkdir -p "$MM_DIR/cys"
+	printf 'require ["fileinto"];\r\n# Gr\303\274\303\237e, CRLF\r\nif header :contains "subject" "x" {\r\n  fileinto "INBOX.x";\r\n}\r\n' \
+		>"$MM_DIR/cys/main.sieve"
+	printf 'require "vacation";\nvacation :days 3 "weg";\n' >"$MM_DIR/cys/away.sieve"
+	printf 'cy pass\n' | "$PYTHON" "$HARNESS/sieveclient.py" "$cip" 4190 sv@cyr.test \
+		"$MM_DIR/cys" main || return 1
+	cat >>"$CONF" <<EOC
+
+[domain cyr.test]
+source_host = $cip
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $OLDSRV_CA_FILE
+migrate_sieve = yes
+EOC
+	add_account sv@cyr.test "cy pass" || return 1
+	run_once
+	st=$(show sv@cyr.test state)
+	[ "$st" = copied ] || { echo "state $st"; show sv@cyr.test last_error; return 1; }
+	n=$(home new sv@cyr.test)
+	for s in main away; do
+		cmp "$MM_DIR/cys/$s.sieve" "$n/sieve/$s.sieve" || { ls -la "$n/sieve"; return 1; }
+	done
+	assert_eq "sieve/main.sieve" "$(readlink "$n/.dovecot.sieve")" "NEW's active script"
+	ev=$(MM log --account sv@cyr.test 2>&1)
+	assert_contains "$ev" "sieve: 2 scripts on OLD: 2 copied, 0 unchanged since copied, 0 already the same on NEW, 0 not copied (failed items); active: \"main\" made active on NEW"
+	$OS stop "$MM_DIR/cy" >/dev/null || { echo "oldserver.sh stop failed"; return 1; }
+}
+
 check "preflight: OLD's ManageSieve per domain with migrate_sieve" t_preflight
 check "scripts byte for byte (CRLF, UTF-8, 900 KB), active one; editheader and 1 MB refused by NEW: failed items with NEW's reason" t_first_round
 check "second round: only the script changed on OLD is put" t_second_round
@@ -286,5 +344,6 @@ check "a script and the active one the user changed on NEW stay; OLD's next chan
 check "after a reset: no record, scripts compared with NEW's" t_after_reset
 check "OLD without ManageSieve: an event, the account copied, no failed item" t_no_managesieve
 check "migrate_sieve = no: nothing of Sieve" t_off
+check "Cyrus 3.6 timsieved as OLD: scripts byte for byte, the active one" t_cyrus
 check "no password in the logs" t_no_password_logged
 mm_done
