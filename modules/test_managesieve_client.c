@@ -77,6 +77,8 @@ START_TEST(greeting_login_list_get)
 	ck_assert(managesieve_has_sasl(c, "plain"));
 	ck_assert(!managesieve_has_sasl(c, "PLAI"));
 	ck_assert(!managesieve_is_tls(c));
+	/* The encoded credentials are wiped too (stream buffers, ours). */
+	freewatch_set("AGFsaWNlAFNlY3JldC1Qdy05");
 	ck_assert_int_eq(managesieve_login(c, NULL, "alice", "Secret-Pw-9", &fail,
 					   &error), 0);
 	ck_assert_int_eq(managesieve_list(c, &s, &n, &fail, &error), 0);
@@ -92,6 +94,8 @@ START_TEST(greeting_login_list_get)
 	mm_free(&data);
 	managesieve_scripts_free(&s, n);
 	managesieve_close(&c);
+	ck_assert_uint_eq(freewatch_count(), 0);
+	freewatch_set(NULL);
 	ck_assert(fakeserver_stop(&fs));
 }
 END_TEST
