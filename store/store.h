@@ -555,9 +555,8 @@ int store_uidl_count(struct store *store, const char *account,
  * puller_sieve(3)): the SHA-256 of the bytes and whether it was made
  * the active one, so a later round puts only a script OLD changed since,
  * and leaves alone what the user changed on NEW meanwhile. Forgotten by
- * store_reset() with the rest of the copy progress. Not in store_dump()
- * (yet): `store copy` leaves them behind, and the next round compares
- * OLD's scripts with NEW's instead (as after a reset).
+ * store_reset() with the rest of the copy progress; dumped and copied
+ * (STORE_DUMP_SIEVE) with the rest.
  */
 #define STORE_SIEVE_HASH 32
 #define STORE_MAX_SIEVE_NAME 512
@@ -776,11 +775,13 @@ enum store_dump_kind {
 	STORE_DUMP_TLS,		/* name: the domain, proto, time: since */
 	STORE_DUMP_RATE,	/* time: the minute (unix time / 60), value:
 				   messages, bytes, first */
+	STORE_DUMP_SIEVE,	/* owner, name: the script, data/len: its
+				   SHA-256, value: made active (0/1) */
 };
-#define STORE_DUMP_KINDS 14
+#define STORE_DUMP_KINDS 15
 /* "meta", "accounts", "passwords", "aliases", "proposals", "jobs",
  * "folders", "uid-map", "uidls", "batches", "failed", "events",
- * "tls-memory", "copy-rate" */
+ * "tls-memory", "copy-rate", "sieve" */
 const char *store_dump_kind_name(enum store_dump_kind kind);
 
 /* One record; the fields its kind names are set, the others zero.

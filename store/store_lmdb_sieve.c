@@ -8,9 +8,9 @@
  *
  *	Database "sieve". Key: "account\0" + SHA-256(script name), so
  *	store_folder_forget_txn()'s account prefix removes an account's
- *	records with the rest of its copy progress. Value:
- *	version byte 1, the 32 bytes of the content's SHA-256, a byte 0/1:
- *	active.
+ *	records with the rest of its copy progress. Value: version byte
+ *	1, the 32 bytes of the content's SHA-256, a byte 0/1: active, then
+ *	the script's name (the key holds only its hash; a dump needs it).
  * COMPATIBILITY
  *	A store made before this database existed lacks it: a handle
  *	opened for writing creates it (store_open), a read-only one reads
@@ -48,8 +48,11 @@ static int sieve_key(const char *account, const char *name, unsigned char *key,
 struct sieve_ctx {
 	unsigned char key[SIEVE_KEY_MAX];
 	size_t keylen;
+	const char *name;
 	struct store_sieve rec;
 };
+
+#define SIEVE_VALUE_HEAD (1 + STORE_SIEVE_HASH + 1)
 
 static int sieve_get_txn(struct store *store, MDB_txn *txn, void *context,
 			 const char **error_r)
@@ -62,11 +65,12 @@ static int sieve_get_txn(struct store *store, MDB_txn *txn, void *context,
 	ret = store_get(store, txn, STORE_DB_SIEVE, ctx->key, ctx->keylen, &v, error_r);
 	if (ret != 0)
 		return ret;
-	/* version byte, 32 hash bytes, u32 active (store_codec layout is
-	 * not used for the fixed-size hash) */
+	/* version byte, 32 hash bytes, active, the name (not the
+	 * store_codec layout: the hash is of fixed size) */
 	b = v.mv_data;
-	if (v.mv_size != 1 + STORE_SIEVE_HASH + 1 || b[0] != STORE_SIEVE_VERSION ||
-	    b[1 + STORE_SIEVE_HASH] > 1)
+	if (v.mv_size != SIEVE_VALUE_HEAD + strlen(ctx->name) ||
+	    b[0] != STORE_SIEVE_VERSION || b[1 + STORE_SIEVE_HASH] > 1 ||
+	    memcmp(b + SIEVE_VALUE_HEAD, ctx->name, strlen(ctx->name)) != 0)
 		return store_fail(error_r, "damaged Sieve record");
 	memcpy(ctx->rec.sha256, b + 1, STORE_SIEVE_HASH);
 	ctx->rec.active = b[1 + STORE_SIEVE_HASH];
@@ -81,6 +85,7 @@ int lmdb_sieve_get(struct store *store, const char *account, const char *name,
 
 	if (sieve_key(account, name, ctx.key, &ctx.keylen, error_r) < 0)
 		return -1;
+	ctx.name = name;
 	ret = store_db_present(store, STORE_DB_SIEVE, error_r);
 	if (ret <= 0)
 		return ret < 0 ? -1 : STORE_NOTFOUND;
@@ -94,13 +99,15 @@ static int sieve_put_txn(struct store *store, MDB_txn *txn, void *context,
 			 const char **error_r)
 {
 	struct sieve_ctx *ctx = context;
-	unsigned char v[1 + STORE_SIEVE_HASH + 1];
+	unsigned char v[SIEVE_VALUE_HEAD + STORE_MAX_SIEVE_NAME];
+	size_t n = strlen(ctx->name);
 
 	v[0] = STORE_SIEVE_VERSION;
 	memcpy(v + 1, ctx->rec.sha256, STORE_SIEVE_HASH);
 	v[1 + STORE_SIEVE_HASH] = ctx->rec.active != 0;
+	memcpy(v + SIEVE_VALUE_HEAD, ctx->name, n);	/* n checked by store.c */
 	return store_put(store, txn, STORE_DB_SIEVE, ctx->key, ctx->keylen, v,
-			 sizeof(v), error_r);
+			 SIEVE_VALUE_HEAD + n, error_r);
 }
 
 int lmdb_sieve_put(struct store *store, const char *account, const char *name,
@@ -110,6 +117,10 @@ int lmdb_sieve_put(struct store *store, const char *account, const char *name,
 
 	if (sieve_key(account, name, ctx.key, &ctx.keylen, error_r) < 0)
 		return -1;
+	if (strlen(name) > STORE_MAX_SIEVE_NAME)
+		return store_fail(error_r, "Sieve script name over %d bytes",
+				  STORE_MAX_SIEVE_NAME);
+	ctx.name = name;
 	ctx.rec = *sieve;
 	return store_write(store, sieve_put_txn, &ctx, error_r);
 }
