@@ -22,12 +22,16 @@
 #include "str.h"
 #include "istream.h"
 #include "seq-range-array.h"
+#include "hash.h"
 #include "mail-storage.h"
 #include "mail-namespace.h"
 #include "mailbox-list-iter.h"
 #include "mail-search-build.h"
 
 #include <assert.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <unistd.h>
 
 #include "import.h"
 
@@ -591,10 +595,56 @@ fail:
 	return NULL;
 }
 
+/* For the tests: MAILMIGRATE_IMPORT_CRASH_IN_MOVE names a file; when it
+ * exists, it is removed and the process dies by SIGKILL once a move's
+ * copies are committed and before its expunges are, the window an
+ * interrupted move has to survive. Once per file. */
+static void import_box_crash_point(void)
+{
+	const char *path = getenv("MAILMIGRATE_IMPORT_CRASH_IN_MOVE");
+
+	if (path != NULL && *path != '\0' && unlink(path) == 0)
+		(void)raise(SIGKILL);
+}
+
+HASH_TABLE_DEFINE_TYPE(import_guids, char *, void *);
+
+/* The GUIDs of box's messages into guids (strings from pool): what an
+ * interrupted move already put there. -1 on failure (box's error). */
+static int import_box_guids(struct mailbox *box, pool_t pool,
+			    HASH_TABLE_TYPE(import_guids) guids)
+{
+	struct mailbox_transaction_context *t;
+	struct mail_search_args *args;
+	struct mail_search_context *search;
+	struct mail *mail;
+	const char *guid;
+	int ret = 0;
+
+	t = mailbox_transaction_begin(box, 0, "mailmigrate-import moveall guids");
+	args = mail_search_build_init();
+	mail_search_build_add_all(args);
+	search = mailbox_search_init(t, args, NULL, MAIL_FETCH_GUID, NULL);
+	mail_search_args_unref(&args);
+	while (ret == 0 && mailbox_search_next(search, &mail)) {
+		if (mail_get_special(mail, MAIL_FETCH_GUID, &guid) < 0)
+			ret = -1;
+		else if (*guid != '\0' && hash_table_lookup(guids, guid) == NULL)
+			hash_table_insert(guids, p_strdup(pool, guid), POINTER_CAST(1));
+	}
+	if (mailbox_search_deinit(&search) < 0)
+		ret = -1;
+	mailbox_transaction_rollback(&t);
+	return ret;
+}
+
 /* Park NEW's own messages out of a folder while OLD's go in, and bring
- * them back above OLD's UIDs after: the copies are committed before the
- * expunges, so a kill in between can leave one of NEW's own messages
- * twice, never none. */
+ * them back above OLD's UIDs after. The copies are committed before the
+ * expunges, so a kill in between leaves a message in both, never in
+ * neither; the move done again then only expunges a message whose GUID
+ * the destination holds already (Dovecot keeps a message's GUID when it
+ * copies it: Maildir's file name, dbox's GUID), so none ends up twice.
+ * A storage that gives no GUID gets no such check. */
 void import_box_moveall(struct import_box *ibox, const char *from,
 			const char *to, int delete_from)
 {
@@ -604,6 +654,9 @@ void import_box_moveall(struct import_box *ibox, const char *from,
 	struct mail_search_context *search;
 	struct mail_save_context *save;
 	struct mail *mail;
+	HASH_TABLE_TYPE(import_guids) guids;
+	pool_t pool;
+	const char *guid;
 	unsigned int moved = 0;
 	int missing, ret = 0;
 
@@ -624,6 +677,17 @@ void import_box_moveall(struct import_box *ibox, const char *from,
 		mailbox_free(&src);
 		return;
 	}
+	pool = pool_alloconly_create("mailmigrate-import moveall", 1024);
+	hash_table_create(&guids, pool, 0, str_hash, strcmp);
+	if (import_box_guids(dst, pool, guids) < 0) {
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("%s: %s", to,
+			mailbox_get_last_internal_error(dst, NULL)));
+		hash_table_destroy(&guids);
+		pool_unref(&pool);
+		mailbox_free(&dst);
+		mailbox_free(&src);
+		return;
+	}
 	st = mailbox_transaction_begin(src, 0, "mailmigrate-import moveall");
 	/* Saves are EXTERNAL (Dovecot asserts it, as IMAP COPY does); the
 	 * expunges not, or Maildir's next sync would bring them back. */
@@ -631,15 +695,29 @@ void import_box_moveall(struct import_box *ibox, const char *from,
 				       "mailmigrate-import moveall");
 	args = mail_search_build_init();
 	mail_search_build_add_all(args);
-	search = mailbox_search_init(st, args, NULL, 0, NULL);
+	search = mailbox_search_init(st, args, NULL, MAIL_FETCH_GUID, NULL);
 	mail_search_args_unref(&args);
 	while (ret == 0 && mailbox_search_next(search, &mail)) {
-		save = mailbox_save_alloc(dt);
-		if (mailbox_move(&save, mail) < 0)
+		if (mail_get_special(mail, MAIL_FETCH_GUID, &guid) < 0) {
 			ret = -1;
-		else
+		} else if (*guid != '\0' && hash_table_lookup(guids, guid) != NULL) {
+			/* Copied by a move a kill interrupted. */
+			mail_expunge(mail);
 			moved++;
+		} else {
+			/* Flags and keywords go with it: they are the
+			 * user's, and an EXTERNAL copy does not take them
+			 * by itself. */
+			save = mailbox_save_alloc(dt);
+			mailbox_save_copy_flags(save, mail);
+			if (mailbox_move(&save, mail) < 0)
+				ret = -1;
+			else
+				moved++;
+		}
 	}
+	hash_table_destroy(&guids);
+	pool_unref(&pool);
 	if (mailbox_search_deinit(&search) < 0)
 		ret = -1;
 	if (ret < 0) {
@@ -652,7 +730,8 @@ void import_box_moveall(struct import_box *ibox, const char *from,
 		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("move into %s: %s",
 			to, mailbox_get_last_internal_error(dst, NULL)));
 		ret = -1;
-	} else if (mailbox_transaction_commit(&st) < 0 ||
+	} else if ((import_box_crash_point(), 0) ||
+		   mailbox_transaction_commit(&st) < 0 ||
 		   mailbox_sync(src, 0) < 0) {
 		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf("expunge in %s: %s",
 			from, mailbox_get_last_internal_error(src, NULL)));

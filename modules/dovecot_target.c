@@ -884,9 +884,22 @@ static int dovecot_append_add(struct driver_conn *conn,
 	return dovecot_append_add_keep(conn, msg, 0, NULL, body, fail_r, error_r);
 }
 
-static int dovecot_append_end(struct driver_conn *conn, uint32_t *uids_r,
-			      size_t count, enum stream_fail *fail_r,
-			      const char **error_r)
+/* COMMIT sent: doveadm commits the batch now. */
+static int dovecot_append_commit(struct driver_conn *conn, enum stream_fail *fail_r,
+				 const char **error_r)
+{
+	struct dovecot_conn *dc = dovecot_conn(conn);
+
+	if (dc->broken)
+		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
+				    "doveadm mailmigrate-import: connection broken");
+	return dovecot_write(dc, "COMMIT\n", 7, fail_r, error_r);
+}
+
+/* COMMIT's answer: each message's UID, then OK. */
+static int dovecot_append_result(struct driver_conn *conn, uint32_t *uids_r,
+				 size_t count, enum stream_fail *fail_r,
+				 const char **error_r)
 {
 	struct dovecot_conn *dc = dovecot_conn(conn);
 	const char *line;
@@ -897,8 +910,6 @@ static int dovecot_append_end(struct driver_conn *conn, uint32_t *uids_r,
 	if (dc->broken)
 		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 				    "doveadm mailmigrate-import: connection broken");
-	if (dovecot_write(dc, "COMMIT\n", 7, fail_r, error_r) < 0)
-		return -1;
 	for (;;) {
 		if (dovecot_read(dc, &line, fail_r, error_r) < 0)
 			return -1;
@@ -919,6 +930,16 @@ static int dovecot_append_end(struct driver_conn *conn, uint32_t *uids_r,
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    "COMMIT named %zu messages, %zu were sent", i, count);
 	return 0;
+}
+
+static int dovecot_append_end(struct driver_conn *conn, uint32_t *uids_r,
+			      size_t count, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	memset(uids_r, 0, count * sizeof(*uids_r));
+	if (dovecot_append_commit(conn, fail_r, error_r) < 0)
+		return -1;
+	return dovecot_append_result(conn, uids_r, count, fail_r, error_r);
 }
 
 static int dovecot_append(struct driver_conn *conn, const char *folder,
@@ -993,6 +1014,8 @@ const struct target_driver target_driver_dovecot = {
 	.append_begin = dovecot_append_begin,
 	.append_add = dovecot_append_add,
 	.append_end = dovecot_append_end,
+	.append_commit = dovecot_append_commit,
+	.append_result = dovecot_append_result,
 	.set_flags = dovecot_set_flags,
 	.close = dovecot_close,
 	.set_identity = dovecot_set_identity,

@@ -259,6 +259,15 @@ struct target_driver {
 			  const char **error_r);
 	int (*append_end)(struct driver_conn *conn, uint32_t *uids_r, size_t count,
 			  enum stream_fail *fail_r, const char **error_r);
+	/* Optional (both or neither): append_end in two halves, so the
+	 * caller can work elsewhere while NEW commits. append_commit ends
+	 * the batch (NEW begins its commit) without waiting; append_result
+	 * waits for the answer, as append_end gives it. In between the
+	 * connection is busy: nothing else goes on it. */
+	int (*append_commit)(struct driver_conn *conn, enum stream_fail *fail_r,
+			     const char **error_r);
+	int (*append_result)(struct driver_conn *conn, uint32_t *uids_r, size_t count,
+			     enum stream_fail *fail_r, const char **error_r);
 	/* NEW's largest accepted message (APPENDLIMIT), or 0 if unsaid. */
 	uint64_t (*append_limit)(struct driver_conn *conn);
 	/* Make uid's flags and keywords what msg says. */

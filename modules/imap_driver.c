@@ -875,21 +875,31 @@ static int imap_uid_set(const char *set, uint32_t *uids, size_t count)
 	return n == count ? 0 : -1;
 }
 
-static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
-				  size_t count, enum stream_fail *fail_r,
-				  const char **error_r)
+/* The MULTIAPPEND's closing CRLF: NEW commits the batch now. */
+static int imap_target_append_commit(struct driver_conn *conn,
+				     enum stream_fail *fail_r, const char **error_r)
+{
+	struct stream *s = imap_client_stream(imap_conn(conn)->client);
+
+	if (stream_write(s, "\r\n", 2, fail_r, error_r) < 0 ||
+	    stream_flush(s, fail_r, error_r) < 0)
+		return -1;
+	return 0;
+}
+
+/* NEW's answer to the MULTIAPPEND: its APPENDUID. */
+static int imap_target_append_result(struct driver_conn *conn, uint32_t *uids_r,
+				     size_t count, enum stream_fail *fail_r,
+				     const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	struct stream *s = imap_client_stream(ic->client);
 	const struct imap_arg *code;
 	enum imap_status status;
 	unsigned tag = ic->batch_tag;
 	size_t n;
 
 	memset(uids_r, 0, count * sizeof(*uids_r));
-	if (stream_write(s, "\r\n", 2, fail_r, error_r) < 0 ||
-	    stream_flush(s, fail_r, error_r) < 0 ||
-	    imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
+	if (imap_client_wait(ic->client, tag, NULL, &status, fail_r, error_r) < 0)
 		return -1;
 	ic->batch_tag = 0;
 	/* The whole batch refused: STREAM_FAIL_MESSAGE when some message in
@@ -907,6 +917,16 @@ static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
 				    "NEW's APPENDUID does not name %zu messages", count);
 	return 0;
+}
+
+static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
+				  size_t count, enum stream_fail *fail_r,
+				  const char **error_r)
+{
+	memset(uids_r, 0, count * sizeof(*uids_r));
+	if (imap_target_append_commit(conn, fail_r, error_r) < 0)
+		return -1;
+	return imap_target_append_result(conn, uids_r, count, fail_r, error_r);
 }
 
 static int imap_target_set_flags(struct driver_conn *conn, uint32_t uid,
@@ -1016,6 +1036,8 @@ const struct target_driver target_driver_imap = {
 	.append_begin = imap_target_append_begin,
 	.append_add = imap_target_append_add,
 	.append_end = imap_target_append_end,
+	.append_commit = imap_target_append_commit,
+	.append_result = imap_target_append_result,
 	.set_flags = imap_target_set_flags,
 	.close = imap_driver_close,
 };

@@ -14,16 +14,47 @@
  *			messages by Message-ID, size and date (a new or
  *			renumbered folder, a NEW without UIDPLUS), and
  *			settling a batch left pending by a crash.
- *	puller_batch.c	the batch on its way: the sinks the source hands
- *			bodies to (throttled, the lease kept), the
- *			MULTIAPPEND or one-by-one send, and recording it
- *			in the store.
+ *	puller_batch.c	the batches on their way: the sinks the source
+ *			hands bodies to (throttled, the lease kept), the
+ *			pipeline below, the MULTIAPPEND or one-by-one
+ *			send, and recording them in the store.
  *	puller_sieve.c	the account's Sieve scripts (migrate_sieve),
  *			after its mail.
  *	puller_post.c	after a finished copy: the aliases gathered from
  *			the headers, and post_migrate_script.
  *
  *	None of this is for use outside those files.
+ * PIPELINE
+ *	OLD and NEW work at the same time: while NEW commits batch N, batch
+ *	N+1 streams from OLD into NEW's second session. Per batch, on the
+ *	session that has none under way (copy_step()):
+ *	1. N+1's bodies: one FETCH from OLD into one MULTIAPPEND (or
+ *	   APPENDs to doveadm), not ended yet;
+ *	2. N's answer read (NEW committed it meanwhile), its UIDs taken;
+ *	3. N+1 ended (append_commit): NEW commits it now;
+ *	4. one store commit: N done, and N+1 with N+2 (the batch the
+ *	   folder's loop filled meanwhile, the next to stream) pending.
+ *	N+1 is committed only after N is answered, so NEW gives UIDs in
+ *	OLD's order and the dovecot target keeps OLD's. Nothing goes to NEW
+ *	that the store does not hold as pending: a kill -9 at any point
+ *	leaves at most the two batches in flight pending, as one record
+ *	of both (copy_union()), and copy_settle_pending() matches them as
+ *	it matches one.
+ *
+ *	Why two sessions and not a writer thread or buffered batches:
+ *	the bodies already stream socket to socket in 64 KiB chunks, so a
+ *	batch in flight costs NEW's socket and no memory of ours (the
+ *	per-worker bound, PULLER_BATCH_BYTES of bodies named in a batch
+ *	and the 64 KiB chunk, is kept; a 100 MiB message is never held,
+ *	once or twice). A buffered N+1 would have to be held whole while
+ *	NEW commits N; a thread would share the drivers' state. Two batches
+ *	in flight is all the overlap there is: NEW commits one batch at a
+ *	time per folder, and a third would wait behind N+1's commit. The
+ *	second session is opened only when a folder has a second batch,
+ *	so small accounts cost one login as before; if it cannot be had,
+ *	the copy goes on a batch at a time. Other commands for NEW in the
+ *	loop (flags, matching) go to the session with no batch under
+ *	way, which has the folder selected too.
  * IDENTITY (target_driver = dovecot)
  *	A target with set_identity and append_add_keep keeps what clients
  *	have cached: per folder, OLD's UIDVALIDITY is set before its first
@@ -45,7 +76,9 @@
  *	  above OLD's UIDNEXT (copy_identity(), copy_identity_done()). The
  *	  parked folder on NEW is the record: whatever round finishes the
  *	  folder brings back what it holds, so a crash loses none (a kill
- *	  inside one move may leave one of NEW's own twice, never OLD's).
+ *	  inside one move leaves a message in both folders; the move done
+ *	  again expunges without copying what the destination holds by
+ *	  GUID, so none ends up twice: doveadm-plugin/README, MOVEALL).
  *	  OLD's UIDs below the UIDNEXT NEW had (the notice's UID 1) cannot
  *	  be had: those messages get new ones, counted.
  *	- a folder still holding mail under another UIDVALIDITY (one of
@@ -103,6 +136,26 @@ struct copy_list {
 	uint32_t max_uid;	/* keep only UIDs up to this; 0: all */
 };
 
+/* Batches a folder's copy holds: being filled, queued, sent. */
+#define COPY_SLOTS 3
+
+/* A batch of one folder's messages on its way to NEW (puller_batch.c). */
+struct copy_batch {
+	struct store_batch rec;		/* msgs[PULLER_BATCH_MESSAGES], owned */
+	struct driver_message **msgs;	/* into the folder's message list */
+	uint32_t *uids;			/* each one's UID on NEW; 0: not there */
+	/* Appended, but NEW (no UIDPLUS) did not say under which UID. */
+	unsigned char *unknown;
+	uint64_t bytes;
+	/* Sent as one MULTIAPPEND: batch indices in the order the messages
+	 * were added, and the NEW session it went to while its answer is
+	 * not read (NULL: none). */
+	size_t added[PULLER_BATCH_MESSAGES];
+	size_t added_count;
+	size_t todo[PULLER_BATCH_MESSAGES];
+	struct driver_conn *dst;
+};
+
 struct copy {
 	struct puller *p;
 	const struct store_job *job;
@@ -111,6 +164,10 @@ struct copy {
 	const struct source_driver *sdrv;
 	const struct target_driver *tdrv;
 	struct driver_conn *src, *dst;
+	/* NEW's sessions: dsts[0] the first, dsts[1] the one opened for
+	 * the pipeline (NULL until needed). dst is one of them that has no
+	 * batch under way, with the current folder selected. */
+	struct driver_conn *dsts[2];
 	struct folder_map *map;
 	struct folder_map_source msrc;
 	struct folder_map_target mdst;
@@ -121,25 +178,24 @@ struct copy {
 	const char *max_size_name;	/* which limit max_size is */
 	uint64_t copied, bytes, failed, flag_updates;
 	enum puller_outcome outcome;
-	/* The batch being filled for the current folder. */
-	struct store_batch batch;
-	struct driver_message **batch_msgs;
-	uint32_t *batch_uids;
-	/* Appended, but NEW (no UIDPLUS) did not say under which UID. */
-	unsigned char *batch_unknown;
+	/* The current folder's batches (copy(3h), PIPELINE): fill is being
+	 * filled; queued is full and pending in the store, not sent yet;
+	 * sent is committed on NEW, its answer not read. cur is the one
+	 * the sinks add to. union_msgs holds the pending record of two. */
+	struct copy_batch slots[COPY_SLOTS];
+	struct copy_batch *fill, *queued, *sent, *cur;
+	struct store_batch_msg *union_msgs;
+	/* Batches overlap: a source with fetch_batch, a target with
+	 * append_commit whose first session can batch; cleared when the
+	 * second session cannot be had. */
+	int pipe;
 	int said_no_uidplus;
-	uint64_t batch_bytes;
 	uint32_t target_uidnext;
 	struct copy_seen *seen;
 	size_t seen_count;
 	/* The message in flight, for the append sink. */
 	const char *target_folder;
 	uint32_t cur_uid;
-	/* A batch sent as one MULTIAPPEND: batch indices in the order the
-	 * messages were added. */
-	size_t added[PULLER_BATCH_MESSAGES];
-	size_t added_count;
-	size_t batch_todo[PULLER_BATCH_MESSAGES];
 	/* Addresses gathered from the headers (access_mode), and whether
 	 * this folder's mail counts (received mail, not Sent or Junk). */
 	struct alias_tally *tally;
@@ -216,10 +272,11 @@ int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
 /* Settle the batch a crash left pending, before anything else. */
 int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 			const char **error_r);
-/* Find on NEW the UIDs of the batch's messages NEW did not tell (no
- * UIDPLUS); one not found fails the attempt. */
-int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
-		       const char **error_r);
+/* Find on NEW (session conn, the folder selected) the UIDs of b's
+ * messages NEW did not tell (no UIDPLUS); one not found fails the
+ * attempt. */
+int copy_find_appended(struct copy *c, struct copy_batch *b, struct driver_conn *conn,
+		       enum stream_fail *fail_r, const char **error_r);
 /* Cut the folder's list l at the first message no round recorded;
  * *first_uid_r is set to its UID. */
 int copy_first_gap(struct copy *c, const char *folder, uint32_t uidvalidity,
@@ -234,8 +291,17 @@ int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvalidity,
 		     enum stream_fail *fail_r, const char **error_r);
 /* Count a recorded batch's messages that reached NEW, for the metrics. */
 void copy_count_recorded(const struct store_batch *b, const uint32_t *uids);
-/* Send c->batch to NEW and record it. 0: done, >0: stop (outcome
- * set), -1: failed (the batch stays pending). */
+/* The batches' memory, and the folder they are for (at its start). */
+void copy_batches_init(struct copy *c);
+void copy_batches_free(struct copy *c);
+void copy_batches_folder(struct copy *c, const char *folder, uint32_t uidvalidity,
+			 const char *target, uint32_t target_uidvalidity);
+/* c->fill is full: send it on (with the pipeline: queue it, and move
+ * the batch before it along). 0, >0: stop (outcome set), -1: failed
+ * (what was in flight stays pending). */
+int copy_queue(struct copy *c, enum stream_fail *fail_r, const char **error_r);
+/* Send c->fill and every batch still in flight, and record them: on
+ * return nothing of the folder is under way. As copy_queue(). */
 int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r);
 
 /* puller_sieve.c */

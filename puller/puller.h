@@ -92,6 +92,11 @@ struct puller_session {
 int puller_session_open(struct puller *p, struct puller_session *s,
 			enum stream_fail *fail_r, const char **error_r);
 void puller_session_close(struct puller_session *s);
+/* Another session on NEW for s->account (s->tdrv), as the master user:
+ * the copy's second, for sending one batch while NEW commits another. */
+int puller_target_open(struct puller *p, const struct puller_session *s,
+		       struct driver_conn **conn_r, enum stream_fail *fail_r,
+		       const char **error_r);
 /* OLD's folders, sorted by name (parents first), and how OLD lays out
  * their names in *msrc (its personal prefix, by NAMESPACE or guessed,
  * in prefix[size]). An OLD session without INBOX fails FINAL with the

@@ -25,6 +25,7 @@
 
 #include "copy.h"
 #include "log.h"
+#include "mm_alloc.h"
 #include "puller_metrics.h"
 #include "throttle.h"
 
@@ -225,11 +226,12 @@ int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvalidity,
 	return 0;
 }
 
-/* The batch sink: add this message to NEW's MULTIAPPEND. */
+/* The batch sink: add this message to NEW's MULTIAPPEND (c->cur). */
 static int copy_batch_sink(size_t k, const struct driver_message *msg,
 			   struct driver_body *body, void *context)
 {
 	struct copy *c = context;
+	struct copy_batch *b = c->cur;
 	struct throttled_body tb = { { body->size, throttled_read, &tb }, body, c,
 				     c->tap ? c->tally : NULL };
 	enum stream_fail fail;
@@ -239,7 +241,7 @@ static int copy_batch_sink(size_t k, const struct driver_message *msg,
 	if (copy_over_size(c, msg, body, reason, sizeof(reason)) != NULL) {
 		/* Left out of the MULTIAPPEND (the source drains it), and
 		 * recorded: a failed item, not in the batch's UIDs. */
-		if (copy_failed_item(c, c->batch.folder, c->batch.uidvalidity, msg,
+		if (copy_failed_item(c, b->rec.folder, b->rec.uidvalidity, msg,
 				     reason, &fail, &error) < 0) {
 			snprintf(c->sink_error, sizeof(c->sink_error), "%s", error);
 			c->sink_fail = fail;
@@ -254,33 +256,81 @@ static int copy_batch_sink(size_t k, const struct driver_message *msg,
 		return -1;
 	}
 	alias_tally_end(tb.tally);
-	c->added[c->added_count++] = c->batch_todo[k];
+	b->added[b->added_count++] = b->todo[k];
 	return 0;
 }
 
-/* Send the batch's messages to NEW as one MULTIAPPEND, fed by one
- * pipelined FETCH: one commit on NEW for the whole batch. 0 when done
- * (batch_uids set), 1 when NEW refused the batch as a whole (to be sent
- * one by one), -1 on failure (the target connection is then unusable:
+void copy_batches_init(struct copy *c)
+{
+	for (size_t i = 0; i < COPY_SLOTS; i++) {
+		struct copy_batch *b = &c->slots[i];
+
+		b->rec.msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*b->rec.msgs));
+		b->msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*b->msgs));
+		b->uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*b->uids));
+		b->unknown = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*b->unknown));
+	}
+	c->union_msgs = mm_calloc(2 * PULLER_BATCH_MESSAGES, sizeof(*c->union_msgs));
+	c->fill = &c->slots[0];
+	c->queued = c->sent = c->cur = NULL;
+}
+
+void copy_batches_free(struct copy *c)
+{
+	for (size_t i = 0; i < COPY_SLOTS; i++) {
+		struct copy_batch *b = &c->slots[i];
+
+		mm_free(&b->rec.msgs);
+		mm_free(&b->msgs);
+		mm_free(&b->uids);
+		mm_free(&b->unknown);
+	}
+	mm_free(&c->union_msgs);
+}
+
+void copy_batches_folder(struct copy *c, const char *folder, uint32_t uidvalidity,
+			 const char *target, uint32_t target_uidvalidity)
+{
+	for (size_t i = 0; i < COPY_SLOTS; i++) {
+		struct copy_batch *b = &c->slots[i];
+
+		b->rec.folder = (char *)folder;
+		b->rec.uidvalidity = uidvalidity;
+		b->rec.target_folder = (char *)target;
+		b->rec.target_uidvalidity = target_uidvalidity;
+		b->rec.count = 0;
+		b->bytes = 0;
+		b->added_count = 0;
+		b->dst = NULL;
+	}
+	c->fill = &c->slots[0];
+	c->queued = c->sent = c->cur = NULL;
+}
+
+/* Stream b's messages not on NEW yet from OLD into one MULTIAPPEND on
+ * c->dst, fed by one pipelined FETCH, without ending it (copy_commit()):
+ * b->dst is then that session. Nothing to send, or everything vanished
+ * from OLD: b->dst stays NULL. -1 on failure (the session is unusable:
  * closing it makes NEW drop the half batch, and the pending record
  * settles it at the next attempt). */
-static int copy_flush_multi(struct copy *c, enum stream_fail *fail_r,
-			    const char **error_r)
+static int copy_stream(struct copy *c, struct copy_batch *b, enum stream_fail *fail_r,
+		       const char **error_r)
 {
 	const struct driver_message *todo[PULLER_BATCH_MESSAGES];
-	uint32_t uids[PULLER_BATCH_MESSAGES];
-	struct store_batch *b = &c->batch;
+	uint32_t uids[1];
 	size_t n = 0;
 
-	for (size_t i = 0; i < b->count; i++) {
-		if (c->batch_uids[i] != 0)
+	b->dst = NULL;
+	b->added_count = 0;
+	for (size_t i = 0; i < b->rec.count; i++) {
+		if (b->uids[i] != 0)
 			continue;	/* matched on NEW already */
-		c->batch_todo[n] = i;
-		todo[n++] = c->batch_msgs[i];
+		b->todo[n] = i;
+		todo[n++] = b->msgs[i];
 	}
 	if (n == 0)
 		return 0;
-	c->added_count = 0;
+	c->cur = b;
 	c->sink_fail = STREAM_FAIL_NONE;
 	if (c->tdrv->append_begin(c->dst, c->target_folder, fail_r, error_r) < 0)
 		return -1;
@@ -291,29 +341,54 @@ static int copy_flush_multi(struct copy *c, enum stream_fail *fail_r,
 					    c->sink_error);
 		return -1;
 	}
-	if (c->added_count == 0) {
+	if (b->added_count == 0) {
 		/* Everything vanished from OLD: end an empty command cleanly. */
 		(void)c->tdrv->append_end(c->dst, uids, 0, fail_r, error_r);
 		return 0;
 	}
-	if (c->tdrv->append_end(c->dst, uids, c->added_count, fail_r, error_r) < 0) {
-		/* A message in it at fault: one by one, to find which. A
-		 * refusal for now ([OVERQUOTA]) is the job's: NEW kept
-		 * none of the batch, which waits as it is. */
-		if (*fail_r == STREAM_FAIL_MESSAGE)
-			return 1;
-		return -1;
-	}
-	for (size_t k = 0; k < c->added_count; k++) {
-		size_t i = c->added[k];
+	b->dst = c->dst;
+	return 0;
+}
 
-		c->batch_uids[i] = uids[k];
-		c->batch_unknown[i] = uids[k] == 0;
-		copy_count_moved(c, c->batch_msgs[i], uids[k]);
+/* End b's MULTIAPPEND: NEW commits it now, the answer is read later
+ * (copy_answer()). A target without the halves commits there. */
+static int copy_commit(struct copy *c, struct copy_batch *b, enum stream_fail *fail_r,
+		       const char **error_r)
+{
+	if (b->dst == NULL || c->tdrv->append_commit == NULL)
+		return 0;
+	return c->tdrv->append_commit(b->dst, fail_r, error_r);
+}
+
+/* NEW's answer to b, and its UIDs taken. 0 when done, 1 when NEW
+ * refused the batch as a whole (a message in it at fault: to be sent
+ * one by one), -1 on failure. A refusal for now ([OVERQUOTA]) is the
+ * job's: NEW kept none of the batch, which waits as it is. */
+static int copy_answer(struct copy *c, struct copy_batch *b, enum stream_fail *fail_r,
+		       const char **error_r)
+{
+	uint32_t uids[PULLER_BATCH_MESSAGES];
+	struct driver_conn *conn = b->dst;
+	int ret;
+
+	if (conn == NULL)
+		return 0;
+	b->dst = NULL;
+	ret = c->tdrv->append_result != NULL ?
+		c->tdrv->append_result(conn, uids, b->added_count, fail_r, error_r) :
+		c->tdrv->append_end(conn, uids, b->added_count, fail_r, error_r);
+	if (ret < 0)
+		return *fail_r == STREAM_FAIL_MESSAGE ? 1 : -1;
+	for (size_t k = 0; k < b->added_count; k++) {
+		size_t i = b->added[k];
+
+		b->uids[i] = uids[k];
+		b->unknown[i] = uids[k] == 0;
+		copy_count_moved(c, b->msgs[i], uids[k]);
 		if (uids[k] >= c->target_uidnext)
 			c->target_uidnext = uids[k] + 1;
 		c->copied++;
-		c->bytes += c->batch_msgs[i]->size;
+		c->bytes += b->msgs[i]->size;
 	}
 	return 0;
 }
@@ -332,49 +407,18 @@ static int copy_should_stop(struct copy *c)
 	return 1;
 }
 
-/* A testing aid (mailmigrated(8), ENVIRONMENT): when
- * MAILMIGRATED_CRASH_AFTER_APPEND names a file that exists, the worker
- * removes it and dies by SIGKILL right after NEW took a batch and
- * before the store records it, the narrowest window exactly-once has
- * to survive. Once per file. */
-static void copy_crash_point(void)
+/* b's messages one at a time on c->dst, each its own commit on NEW (no
+ * batch on this NEW, or NEW refused the batch as a whole: the message
+ * at fault is found and recorded). 0, >0 when SIGTERM or a pause came
+ * (what is in is kept, the rest left out), -1 (b stays pending). */
+static int copy_send_each(struct copy *c, struct copy_batch *b,
+			  enum stream_fail *fail_r, const char **error_r)
 {
-	const char *path = getenv("MAILMIGRATED_CRASH_AFTER_APPEND");
-
-	if (path != NULL && *path != '\0' && unlink(path) == 0) {
-		log_warning("MAILMIGRATED_CRASH_AFTER_APPEND: dying after an append");
-		raise(SIGKILL);
-	}
-}
-
-/* Send the batch to NEW and record it. */
-static int copy_flush_batch(struct copy *c, enum stream_fail *fail_r,
-			    const char **error_r)
-{
-	struct store_batch *b = &c->batch;
-	const char *error;
-	time_t now;
-
-	if (b->count == 0)
-		return 0;
-	b->target_uidnext = c->target_uidnext;
-	if (store_batch_begin(c->p->store, c->account, b, &error) < 0)
-		return copy_store_fail(fail_r, error_r, error);
-	if (c->sdrv->fetch_batch != NULL && c->tdrv->can_batch(c->dst)) {
-		int ret = copy_flush_multi(c, fail_r, error_r);
-
-		if (ret < 0)
-			return -1;
-		if (ret == 0)
-			goto sent;
-		/* NEW refused the batch as a whole: one by one, so the
-		 * message at fault is found and recorded. */
-	}
-	for (size_t i = 0; i < b->count; i++) {
-		const struct driver_message *msg = c->batch_msgs[i];
+	for (size_t i = 0; i < b->rec.count; i++) {
+		const struct driver_message *msg = b->msgs[i];
 		int ret;
 
-		if (c->batch_uids[i] != 0)
+		if (b->uids[i] != 0)
 			continue;	/* matched on NEW already */
 		c->cur_uid = 0;
 		c->sink_fail = STREAM_FAIL_NONE;
@@ -390,64 +434,387 @@ static int copy_flush_batch(struct copy *c, enum stream_fail *fail_r,
 		}
 		if (ret == 0 && c->append_refused) {
 			/* NEW refused this one message: record it, go on. */
-			if (copy_failed_item(c, b->folder, b->uidvalidity, msg,
+			if (copy_failed_item(c, b->rec.folder, b->rec.uidvalidity, msg,
 					     c->sink_error, fail_r, error_r) < 0)
 				return -1;
 			continue;
 		}
 		if (ret < 0 && c->sink_fail != STREAM_FAIL_NONE)
 			return stream_failf(fail_r, c->sink_fail, error_r, "NEW: %s",
-					 c->sink_error);
+					    c->sink_error);
 		if (ret < 0)
 			return -1;	/* the batch stays pending */
-		c->batch_uids[i] = c->cur_uid;
-		c->batch_unknown[i] = c->cur_uid == 0;
+		b->uids[i] = c->cur_uid;
+		b->unknown[i] = c->cur_uid == 0;
 		if (c->cur_uid >= c->target_uidnext)
 			c->target_uidnext = c->cur_uid + 1;
 		c->copied++;
 		c->bytes += msg->size;
 		/* SIGTERM or pause: this message is in; record what is, stop. */
-		if (i + 1 < b->count && copy_should_stop(c)) {
-			for (size_t j = i + 1; j < b->count; j++)
-				c->batch_uids[j] = 0;
-			break;
+		if (i + 1 < b->rec.count && copy_should_stop(c)) {
+			for (size_t j = i + 1; j < b->rec.count; j++)
+				b->uids[j] = 0;
+			return 1;
 		}
 	}
-sent:
-	copy_crash_point();
-	if (copy_find_appended(c, fail_r, error_r) < 0)
+	return 0;
+}
+
+/* A testing aid (mailmigrated(8), ENVIRONMENT): when the variable
+ * names a file that exists, the worker removes it and dies by SIGKILL.
+ * MAILMIGRATED_CRASH_AFTER_APPEND: right after NEW took a batch and
+ * before the store records it, the narrowest window exactly-once has
+ * to survive; MAILMIGRATED_CRASH_IN_FLIGHT: there too, but only with
+ * the next batch committed on NEW as well (two batches in flight, the
+ * store knowing neither done). Once per file. */
+static void copy_crash_point(const char *name)
+{
+	const char *path = getenv(name);
+
+	if (path != NULL && *path != '\0' && unlink(path) == 0) {
+		log_warning("%s: dying after an append", name);
+		raise(SIGKILL);
+	}
+}
+
+/* The pending record for a and b (either NULL): both batches' messages
+ * in one, with NEW's UIDNEXT before them. NULL when there is none. */
+static const struct store_batch *copy_union(struct copy *c, const struct copy_batch *a,
+					    const struct copy_batch *b,
+					    struct store_batch *u)
+{
+	const struct copy_batch *ab[2] = { a, b };
+	size_t n = 0;
+
+	for (size_t k = 0; k < 2; k++) {
+		if (ab[k] == NULL || ab[k]->rec.count == 0)
+			continue;
+		if (n == 0)
+			*u = ab[k]->rec;	/* the folder's names */
+		u->count = n;
+		u->msgs = c->union_msgs;
+		memcpy(u->msgs + u->count, ab[k]->rec.msgs,
+		       ab[k]->rec.count * sizeof(*u->msgs));
+		n += ab[k]->rec.count;
+	}
+	u->count = n;
+	u->target_uidnext = c->target_uidnext;
+	return n > 0 ? u : NULL;
+}
+
+/* b is answered (on session conn): the UIDs NEW did not tell found,
+ * then b recorded done and next pending in its place, in one store
+ * commit. */
+static int copy_record(struct copy *c, struct copy_batch *b, struct driver_conn *conn,
+		       const struct store_batch *next, enum stream_fail *fail_r,
+		       const char **error_r)
+{
+	const char *error;
+
+	if (copy_find_appended(c, b, conn, fail_r, error_r) < 0)
 		return -1;	/* the batch stays pending */
-	now = time(NULL);
-	if (store_batch_done(c->p->store, c->account, b, c->batch_uids, now, &error) < 0)
+	if (store_batch_done_next(c->p->store, c->account, &b->rec, b->uids, next,
+				  time(NULL), &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
-	puller_progress_add(&c->prog, b->count, c->batch_bytes);
-	copy_count_recorded(b, c->batch_uids);
-	b->count = 0;
-	c->batch_bytes = 0;
-	/* Keep the lease, and stop between batches when asked to. */
+	puller_progress_add(&c->prog, b->rec.count, b->bytes);
+	copy_count_recorded(&b->rec, b->uids);
+	b->rec.count = 0;
+	b->bytes = 0;
+	return 0;
+}
+
+/* Keep the lease: between batches once a third of it has passed (not
+ * at every batch: the store commits once per batch), and always when
+ * the folder's batches are done (force), before its verification and
+ * the next folder's listing, which renew nothing. >0: lost (outcome
+ * set). */
+static int copy_lease(struct copy *c, int force)
+{
+	time_t now = time(NULL), every = (time_t)c->lease_seconds / 3;
+	const char *error;
+
+	if (!force && now - c->lease_renewed < (every > 0 ? every : 1))
+		return 0;
 	if (store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
 			    now, &error) != 0) {
 		c->outcome = PULLER_LEASE_LOST;
 		return 1;
 	}
 	c->lease_renewed = now;
-	if (copy_should_stop(c))
-		return 1;
 	return 0;
 }
 
-/* copy_flush_batch(), and a message given up in flight (lease lost,
- * SIGTERM in a throttle wait) made a stop: the batch stays pending and
- * is settled at the next attempt, by this worker or the one that has
- * the job now. >0: stop (outcome set). */
-int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+/* Between batches: the lease kept, and a stop when asked to. >0: stop
+ * (outcome set). */
+static int copy_between(struct copy *c)
 {
-	int ret = copy_flush_batch(c, fail_r, error_r);
+	if (copy_lease(c, 0) > 0)
+		return 1;
+	return copy_should_stop(c);
+}
 
+/* The answer to b (a MULTIAPPEND, or one by one), the UIDs NEW did not
+ * tell found on b's session. 0, >0 stop (SIGTERM or a pause in the one
+ * by one: recorded as far as it went by the caller), -1. */
+static int copy_settle_sent(struct copy *c, struct copy_batch *b,
+			    struct driver_conn **conn_r, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	struct driver_conn *dst = c->dst;
+	int ret;
+
+	*conn_r = b->dst != NULL ? b->dst : c->dst;
+	ret = copy_answer(c, b, fail_r, error_r);
+	if (ret <= 0)
+		return ret;
+	/* NEW refused the batch as a whole: one by one, on the session it
+	 * went to (free again), so the message at fault is found. */
+	c->dst = *conn_r;
+	ret = copy_send_each(c, b, fail_r, error_r);
+	c->dst = dst;
+	return ret;
+}
+
+/* One batch at a time (no pipeline): pending, sent, answered, recorded. */
+static int copy_flush_one(struct copy *c, struct copy_batch *b, enum stream_fail *fail_r,
+			  const char **error_r)
+{
+	struct driver_conn *conn = c->dst;
+	struct store_batch u;
+	const char *error;
+	int ret = 0, stop = 0;
+
+	if (b->rec.count == 0)
+		return 0;
+	if (store_batch_begin(c->p->store, c->account, copy_union(c, b, NULL, &u),
+			      &error) < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	b->rec.target_uidnext = c->target_uidnext;
+	if (c->sdrv->fetch_batch != NULL && c->tdrv->can_batch(c->dst)) {
+		ret = copy_stream(c, b, fail_r, error_r);
+		if (ret == 0)
+			ret = copy_commit(c, b, fail_r, error_r);
+		if (ret == 0)
+			ret = copy_settle_sent(c, b, &conn, fail_r, error_r);
+	} else {
+		ret = copy_send_each(c, b, fail_r, error_r);
+	}
+	if (ret < 0)
+		return -1;
+	stop = ret > 0;
+	copy_crash_point("MAILMIGRATED_CRASH_AFTER_APPEND");
+	if (copy_record(c, b, conn, NULL, fail_r, error_r) < 0)
+		return -1;
+	return stop ? 1 : copy_between(c);
+}
+
+/* The second NEW session, opened when the pipeline first needs it, with
+ * the folder selected; NULL and the pipeline off when it cannot be had
+ * (said once: the copy goes on a batch at a time). */
+static struct driver_conn *copy_other_dst(struct copy *c)
+{
+	struct puller_session s = { c->dom, c->account, c->sdrv, c->tdrv, c->src, NULL };
+	struct driver_folder_status st;
+	struct driver_conn *other;
+	enum stream_fail fail;
+	const char *error;
+
+	other = c->dsts[0] == c->dst ? c->dsts[1] : c->dsts[0];
+	if (other != NULL)
+		return other;
+	if (puller_target_open(c->p, &s, &c->dsts[1], &fail, &error) < 0 ||
+	    c->tdrv->select(c->dsts[1], c->target_folder, &st, &fail, &error) < 0) {
+		log_warning("%s: no second session on NEW, batches go one at a time: %s",
+			    c->account, error);
+		if (c->dsts[1] != NULL)
+			c->tdrv->close(&c->dsts[1]);
+		c->pipe = 0;
+		return NULL;
+	}
+	return c->dsts[1];
+}
+
+/* The pipeline's step (copy(3h), PIPELINE): the queued batch streams
+ * from OLD into the free session while NEW commits the sent one; then
+ * the sent one's answer is read, the queued one committed, and in one
+ * store commit the sent one recorded done and the queued one with next
+ * (NULL: none) recorded pending. The queued one is sent next. */
+static int copy_step(struct copy *c, struct copy_batch *next, enum stream_fail *fail_r,
+		     const char **error_r)
+{
+	struct copy_batch *q = c->queued, *s = c->sent;
+	struct driver_conn *other = NULL, *sconn = NULL;
+	struct store_batch u;
+	const char *error;
+	int ret;
+
+	if (s != NULL || next != NULL) {
+		/* Something to overlap: the batch goes to the other session. */
+		other = copy_other_dst(c);
+		if (other == NULL) {
+			/* None to be had: one at a time from here on. */
+			c->queued = NULL;
+			ret = copy_flush_one(c, q, fail_r, error_r);
+			if (ret == 0 && next != NULL)
+				ret = copy_flush_one(c, next, fail_r, error_r);
+			return ret;
+		}
+	}
+	if (copy_stream(c, q, fail_r, error_r) < 0)
+		return -1;
+	if (s != NULL) {
+		ret = copy_settle_sent(c, s, &sconn, fail_r, error_r);
+		if (ret < 0)
+			return -1;
+		if (ret > 0) {
+			/* Stopped in the one by one: what is in recorded; q,
+			 * streamed but not committed, stays pending (NEW drops
+			 * it with the session). */
+			c->sent = c->queued = NULL;
+			if (copy_record(c, s, sconn, copy_union(c, q, NULL, &u), fail_r,
+					error_r) < 0)
+				return -1;
+			return 1;
+		}
+	}
+	if (copy_commit(c, q, fail_r, error_r) < 0)
+		return -1;
+	c->sent = q;
+	c->queued = next;
+	if (s != NULL) {
+		copy_crash_point("MAILMIGRATED_CRASH_AFTER_APPEND");
+		if (q->dst != NULL)
+			copy_crash_point("MAILMIGRATED_CRASH_IN_FLIGHT");
+		if (copy_record(c, s, sconn, copy_union(c, q, next, &u), fail_r,
+				error_r) < 0)
+			return -1;
+	} else if (next != NULL) {
+		if (store_batch_begin(c->p->store, c->account, copy_union(c, q, next, &u),
+				      &error) < 0)
+			return copy_store_fail(fail_r, error_r, error);
+	}
+	/* The next batch goes to the session that is free now. */
+	if (q->dst != NULL && other != NULL)
+		c->dst = other;
+	return copy_between(c);
+}
+
+/* The sent batch's answer read and recorded; the queued one, if any,
+ * never sent, is pending no more (a stop, or the folder's end). */
+static int copy_finish_sent(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	struct copy_batch *s = c->sent;
+	struct driver_conn *sconn;
+	int ret;
+
+	c->sent = c->queued = NULL;
+	if (s == NULL)
+		return store_batch_abort(c->p->store, c->account, error_r) < 0 ?
+			copy_store_fail(fail_r, error_r, *error_r) : 0;
+	ret = copy_settle_sent(c, s, &sconn, fail_r, error_r);
+	if (ret < 0)
+		return -1;
+	copy_crash_point("MAILMIGRATED_CRASH_AFTER_APPEND");
+	if (copy_record(c, s, sconn, NULL, fail_r, error_r) < 0)
+		return -1;
+	return ret;
+}
+
+/* A stop between batches with one sent: a pause or SIGTERM records it
+ * (its answer read), the queued one never sent; a lost lease leaves
+ * both pending as they are, for the worker that has the job now to
+ * settle (recording here could drop that worker's own pending record). */
+static int copy_stop_sent(struct copy *c, enum stream_fail *fail_r,
+			  const char **error_r)
+{
+	if (c->sent == NULL || c->outcome == PULLER_LEASE_LOST)
+		return 0;
+	c->queued = NULL;
+	return copy_finish_sent(c, fail_r, error_r) < 0 ? -1 : 0;
+}
+
+/* A free slot for the next batch to fill. */
+static struct copy_batch *copy_free_slot(struct copy *c)
+{
+	for (size_t i = 0; i < COPY_SLOTS; i++)
+		if (&c->slots[i] != c->sent && &c->slots[i] != c->queued &&
+		    &c->slots[i] != c->fill)
+			return &c->slots[i];
+	return c->fill;	/* not reached: three slots, at most two taken */
+}
+
+static int copy_queue_batch(struct copy *c, enum stream_fail *fail_r,
+			    const char **error_r)
+{
+	struct copy_batch *f = c->fill;
+	struct store_batch u;
+	const char *error;
+	int ret;
+
+	if (f->rec.count == 0)
+		return 0;
+	if (!c->pipe)
+		return copy_flush_one(c, f, fail_r, error_r);
+	f->rec.target_uidnext = c->target_uidnext;
+	if (c->queued == NULL) {
+		/* The folder's first: pending now, sent with the next. */
+		if (store_batch_begin(c->p->store, c->account, copy_union(c, f, NULL, &u),
+				      &error) < 0)
+			return copy_store_fail(fail_r, error_r, error);
+		c->queued = f;
+		c->fill = copy_free_slot(c);
+		return 0;
+	}
+	ret = copy_step(c, f, fail_r, error_r);
+	c->fill = copy_free_slot(c);
+	if (ret > 0 && copy_stop_sent(c, fail_r, error_r) < 0)
+		return -1;
+	return ret;
+}
+
+static int copy_flush_all(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	int sent = c->fill->rec.count > 0 || c->queued != NULL || c->sent != NULL;
+	int ret = copy_queue_batch(c, fail_r, error_r);
+
+	c->fill->rec.count = 0;
+	c->fill->bytes = 0;
+	while (ret == 0 && (c->queued != NULL || c->sent != NULL)) {
+		if (c->queued != NULL) {
+			ret = copy_step(c, NULL, fail_r, error_r);
+			if (ret > 0 && copy_stop_sent(c, fail_r, error_r) < 0)
+				return -1;
+		} else {
+			ret = copy_finish_sent(c, fail_r, error_r);
+			if (ret == 0)
+				ret = copy_between(c);
+		}
+	}
+	if (ret == 0 && sent)
+		ret = copy_lease(c, 1);
+	return ret;
+}
+
+/* A message given up in flight (lease lost, SIGTERM in a throttle wait)
+ * made a stop: what was in flight stays pending and is settled at the
+ * next attempt, by this worker or the one that has the job now. >0:
+ * stop (outcome set). */
+static int copy_halted(struct copy *c, int ret, const char **error_r)
+{
 	if (ret < 0 && c->halt != PULLER_DONE) {
 		log_info("%s: %s", c->account, *error_r);
 		c->outcome = c->halt;
 		return 1;
 	}
 	return ret;
+}
+
+int copy_queue(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	return copy_halted(c, copy_queue_batch(c, fail_r, error_r), error_r);
+}
+
+int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	return copy_halted(c, copy_flush_all(c, fail_r, error_r), error_r);
 }

@@ -104,8 +104,8 @@ static int conn_admin_star(const struct cfg_domain *dom, int pop3)
 int puller_session_open(struct puller *p, struct puller_session *s,
 			enum stream_fail *fail_r, const char **error_r)
 {
-	struct driver_settings sset = { 0 }, tset = { 0 };
-	struct driver_login slogin = { 0 }, tlogin = { 0 };
+	struct driver_settings sset = { 0 };
+	struct driver_login slogin = { 0 };
 	char *password = NULL, login[CFG_LOGIN_MAX + 1];
 	const char *error;
 	int64_t seen_imap = 0, seen_pop3 = 0;
@@ -210,6 +210,16 @@ int puller_session_open(struct puller *p, struct puller_session *s,
 		conn_tls_remember(p, s, STORE_TLS_POP3, seen_pop3);
 	else
 		conn_tls_remember(p, s, STORE_TLS_IMAP, seen_imap);
+	return puller_target_open(p, s, &s->dst, fail_r, error_r);
+}
+
+int puller_target_open(struct puller *p, const struct puller_session *s,
+		       struct driver_conn **conn_r, enum stream_fail *fail_r,
+		       const char **error_r)
+{
+	struct driver_settings tset = { 0 };
+	struct driver_login tlogin = { 0 };
+
 	tset.host = p->cfg->target_host;
 	tset.tls = p->cfg->target_tls;
 	tset.tls_opts.verify = 1;
@@ -221,7 +231,7 @@ int puller_session_open(struct puller *p, struct puller_session *s,
 	tlogin.password = p->target_master_password;
 	tset.doveadm = p->cfg->target_doveadm;
 	tset.doveadm_config = p->cfg->target_doveadm_config;
-	if (s->tdrv->open(&tset, &tlogin, &s->dst, fail_r, error_r) < 0) {
+	if (s->tdrv->open(&tset, &tlogin, conn_r, fail_r, error_r) < 0) {
 		const char *why = *error_r;
 
 		return stream_failf(fail_r, *fail_r, error_r, "NEW: %s", why);

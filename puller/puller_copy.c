@@ -218,6 +218,29 @@ static int copy_identity_done(struct copy *c, const char *folder, const char *ta
 	return ret;
 }
 
+/* The flags hashes of a later round's flag changes, written to the store
+ * together (one transaction per COPY_FLAGS_RECORD) rather than one per
+ * message. A crash before they are written costs only sending those
+ * flags to NEW again next round. */
+#define COPY_FLAGS_RECORD 512
+
+struct copy_flags_rec {
+	struct store_msgmap_entry *e;
+	size_t count;
+};
+
+static int copy_flags_record(struct copy *c, const char *folder, uint32_t uidvalidity,
+			     struct copy_flags_rec *r, enum stream_fail *fail_r,
+			     const char **error_r)
+{
+	const char *error;
+	int ret = store_msgmap_set_flags_many(c->p->store, c->account, folder,
+					      uidvalidity, r->e, r->count, &error);
+
+	r->count = 0;
+	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
+}
+
 /* Copy the messages of one selectable folder. >0: stop (outcome set). */
 static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
@@ -226,6 +249,9 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	struct driver_folder_status sst, tst;
 	struct store_folder rec;
 	struct copy_list l = { 0 };
+	struct store_msgmap_entry *map = NULL;
+	struct copy_flags_rec flagged = { 0 };
+	size_t nmap = 0;
 	uint32_t first_uid = 1, known_uid = 0, floor;
 	size_t *defer, ndefer = 0;
 	uint64_t since = 0;
@@ -303,25 +329,16 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		 * changed. Nothing to list or copy; verified as always. */
 		c->unchanged_folders++;
 		first_uid = 0;
-	} else if (since != 0 && first_uid <= known_uid) {
-		/* The messages handled before whose flags changed; new ones
-		 * come with their Message-IDs below, as always. */
-		l.max_uid = known_uid;
-		ret = c->sdrv->list_changed(c->src, since, 0, copy_collect, &l, fail_r,
-					    error_r);
-		l.max_uid = 0;
-		first_uid = known_uid + 1;
-		if (ret == 0)
-			ret = copy_first_gap(c, f->name, sst.uidvalidity, &l, &first_uid,
-					     fail_r, error_r);
-		if (ret < 0) {
-			copy_list_free(&l);
-			return -1;
-		}
 	} else if (first_uid <= known_uid) {
+		/* The messages handled before (with CONDSTORE: only those
+		 * whose flags changed); new ones come with their Message-IDs
+		 * below, as always. */
 		l.max_uid = known_uid;
-		ret = c->sdrv->list_messages(c->src, first_uid, 0, copy_collect, &l,
-					     fail_r, error_r);
+		ret = since != 0 ?
+			c->sdrv->list_changed(c->src, since, 0, copy_collect, &l, fail_r,
+					      error_r) :
+			c->sdrv->list_messages(c->src, first_uid, 0, copy_collect, &l,
+					       fail_r, error_r);
 		l.max_uid = 0;
 		first_uid = known_uid + 1;
 		if (ret == 0)
@@ -345,20 +362,38 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 		if (c->special[u] != NULL && strcmp(c->special[u], target) == 0 &&
 		    u != FOLDER_MAP_TRASH && u != FOLDER_MAP_ARCHIVE)
 			c->tap = 0;
-	c->batch.folder = (char *)f->name;
-	c->batch.uidvalidity = sst.uidvalidity;
-	c->batch.target_folder = (char *)target;
-	c->batch.target_uidvalidity = tst.uidvalidity;
-	c->batch.count = 0;
-	c->batch_bytes = 0;
+	copy_batches_folder(c, f->name, sst.uidvalidity, target, tst.uidvalidity);
 	c->target_uidnext = tst.uidnext;
 	c->folder_uidnext = tst.uidnext;
 	c->target_folder = target;
+	/* NEW's other session, if the pipeline opened one, sends this
+	 * folder's batches too (after the identity is set, so it sees it). */
+	for (int k = 0; k < 2; k++) {
+		struct driver_folder_status st;
+
+		if (c->dsts[k] != NULL && c->dsts[k] != c->dst &&
+		    c->tdrv->select(c->dsts[k], target, &st, fail_r, error_r) < 0) {
+			copy_list_free(&l);
+			mm_free(&c->seen);
+			c->seen_count = 0;
+			return -1;
+		}
+	}
 	/* Kept UIDs: a message whose OLD UID is below NEW's UIDNEXT cannot
 	 * have it (Dovecot gives a new one above the batch, where it would
 	 * take the UID of one of OLD's next messages, and so on). Those go
 	 * last, once UIDNEXT is OLD's: each one moves, no other does. */
 	floor = c->keep ? tst.uidnext : 0;
+	/* What earlier rounds copied, in one read: each listed message is
+	 * looked up here, not in the store (a round trip each on
+	 * PostgreSQL). Read after a pending batch was settled; what this
+	 * loop copies is not looked up again. */
+	if (c->sdrv != &source_driver_pop3 &&
+	    store_msgmap_list(c->p->store, c->account, f->name, sst.uidvalidity, &map,
+			      &nmap, &error) < 0) {
+		copy_list_free(&l);
+		return copy_store_fail(fail_r, error_r, error);
+	}
 	defer = mm_calloc(l.count + 1, sizeof(*defer));
 	ret = 0;
 	for (int pass = 0; pass < 2 && ret == 0; pass++) {
@@ -379,7 +414,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			size_t i = pass == 0 ? k : defer[k];
 			struct driver_message *msg = &l.msgs[i];
 			struct store_batch_msg *bm;
-			uint32_t new_uid;
+			uint32_t new_uid = 0;
 
 			uint32_t hash = msg->uidl[0] != '\0' ? 0 : copy_flags_hash(msg);
 			uint32_t old_hash = 0;
@@ -389,9 +424,12 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				ret = store_uidl_has(c->p->store, c->account, msg->uidl, &error);
 				ret = ret < 0 ? ret : ret == 1 ? 0 : STORE_NOTFOUND;
 			} else {
-				ret = store_msgmap_get_flags(c->p->store, c->account, f->name,
-							     sst.uidvalidity, msg->uid, &new_uid,
-							     &old_hash, &error);
+				const struct store_msgmap_entry *e =
+					store_msgmap_find(map, nmap, msg->uid);
+
+				ret = e == NULL ? STORE_NOTFOUND : 0;
+				new_uid = e == NULL ? 0 : e->new_uid;
+				old_hash = e == NULL ? 0 : e->flags_hash;
 			}
 			if (ret < 0) {
 				ret = copy_store_fail(fail_r, error_r, error);
@@ -400,10 +438,18 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			if (ret == 0 && hash != 0 && old_hash != hash) {
 				/* Copied before, and its flags changed on OLD since. */
 				ret = c->tdrv->set_flags(c->dst, new_uid, msg, fail_r, error_r);
-				if (ret == 0 && store_msgmap_set_flags(c->p->store, c->account,
-								       f->name, sst.uidvalidity,
-								       msg->uid, hash, &error) < 0)
-					ret = copy_store_fail(fail_r, error_r, error);
+				if (ret == 0) {
+					if (flagged.e == NULL)
+						flagged.e = mm_calloc(COPY_FLAGS_RECORD,
+								      sizeof(*flagged.e));
+					flagged.e[flagged.count].old_uid = msg->uid;
+					flagged.e[flagged.count++].flags_hash = hash;
+					if (flagged.count == COPY_FLAGS_RECORD)
+						ret = copy_flags_record(c, f->name,
+									sst.uidvalidity,
+									&flagged, fail_r,
+									error_r);
+				}
 				if (ret < 0)
 					break;
 				c->flag_updates++;
@@ -430,7 +476,7 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				defer[ndefer++] = i;
 				continue;
 			}
-			bm = &c->batch.msgs[c->batch.count];
+			bm = &c->fill->rec.msgs[c->fill->rec.count];
 			bm->old_uid = msg->uid;
 			bm->size = msg->size;
 			snprintf(bm->internaldate, sizeof(bm->internaldate), "%s",
@@ -438,32 +484,45 @@ static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 			snprintf(bm->uidl, sizeof(bm->uidl), "%s", msg->uidl);
 			bm->flags_hash = hash;
 			bm->message_id_hash = copy_message_id_hash(msg->message_id);
-			c->batch_msgs[c->batch.count] = msg;
-			c->batch_uids[c->batch.count] = 0;
-			c->batch_unknown[c->batch.count] = 0;
+			c->fill->msgs[c->fill->rec.count] = msg;
+			c->fill->uids[c->fill->rec.count] = 0;
+			c->fill->unknown[c->fill->rec.count] = 0;
 			if (match)
 				ret = copy_match_batch(c, msg->uid, msg->size, msg->internaldate,
 						       bm->message_id_hash, msg->uidl,
-						       &c->batch_uids[c->batch.count],
+						       &c->fill->uids[c->fill->rec.count],
 						       fail_r, error_r);
 			if (ret < 0)
 				break;
-			c->batch.count++;
-			c->batch_bytes += msg->size;
-			if (c->batch.count == PULLER_BATCH_MESSAGES ||
-			    c->batch_bytes >= PULLER_BATCH_BYTES)
-				ret = copy_flush(c, fail_r, error_r);
+			c->fill->rec.count++;
+			c->fill->bytes += msg->size;
+			if (c->fill->rec.count == PULLER_BATCH_MESSAGES ||
+			    c->fill->bytes >= PULLER_BATCH_BYTES)
+				ret = copy_queue(c, fail_r, error_r);
 		}
 	}
 	mm_free(&defer);
+	mm_free(&map);
+	/* Flags NEW has now are recorded even when the copy stopped. */
+	if (flagged.count > 0) {
+		enum stream_fail fail2;
+		const char *error2;
+
+		if (ret == 0)
+			ret = copy_flags_record(c, f->name, sst.uidvalidity, &flagged,
+						fail_r, error_r);
+		else	/* the stop's reason stands; at worst sent again */
+			(void)copy_flags_record(c, f->name, sst.uidvalidity, &flagged,
+						&fail2, &error2);
+	}
+	mm_free(&flagged.e);
 	if (ret == 0)
 		ret = copy_flush(c, fail_r, error_r);
 	if (ret == 0 && c->tdrv->set_identity != NULL)
 		ret = copy_identity_done(c, f->name, target, &sst, fail_r, error_r);
 	c->folder_renumbered = 0;
 	c->keep = 0;
-	c->batch.count = 0;
-	c->batch.folder = c->batch.target_folder = NULL;
+	copy_batches_folder(c, NULL, 0, NULL, 0);
 	copy_list_free(&l);
 	mm_free(&c->seen);
 	c->seen_count = 0;
@@ -702,7 +761,7 @@ static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **e
 	c->sdrv = s.sdrv;
 	c->tdrv = s.tdrv;
 	c->src = s.src;
-	c->dst = s.dst;
+	c->dst = c->dsts[0] = s.dst;
 	return ret;
 }
 
@@ -768,10 +827,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	if (folder_map_new(c.dom->exclude_folders, c.dom->folder_map, &c.map,
 			   &error) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
-	c.batch.msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch.msgs));
-	c.batch_msgs = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_msgs));
-	c.batch_uids = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_uids));
-	c.batch_unknown = mm_calloc(PULLER_BATCH_MESSAGES, sizeof(*c.batch_unknown));
+	copy_batches_init(&c);
 	c.max_size = p->cfg->max_message_size;
 	c.max_size_name = "max_message_size";
 	c.tally = alias_tally_new(c.dom->access_mode, job->account);
@@ -795,6 +851,10 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			c.max_size_name = "NEW's APPENDLIMIT";
 		}
 		ret = copy_settle_pending(&c, fail_r, error_r);
+		/* Batches overlap where a batch is one FETCH into one
+		 * MULTIAPPEND whose end and answer come apart. */
+		c.pipe = c.sdrv->fetch_batch != NULL && c.tdrv->append_commit != NULL &&
+			c.tdrv->can_batch(c.dst);
 	}
 	if (ret == 0)
 		ret = copy_folders(&c, fail_r, error_r);
@@ -852,16 +912,15 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 	puller_progress_end(&c.prog);
 	if (c.src != NULL)
 		c.sdrv->close(&c.src);
-	if (c.dst != NULL)
-		c.tdrv->close(&c.dst);
+	for (int k = 0; k < 2; k++)
+		if (c.dsts[k] != NULL)
+			c.tdrv->close(&c.dsts[k]);
+	c.dst = NULL;
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
 		mm_free(&c.special[u]);
 	folder_map_free(&c.map);
 	alias_tally_free(&c.tally);
-	mm_free(&c.batch.msgs);
-	mm_free(&c.batch_msgs);
-	mm_free(&c.batch_uids);
-	mm_free(&c.batch_unknown);
+	copy_batches_free(&c);
 	mm_free(&c.seen);
 	*outcome_r = c.outcome;
 	return ret;

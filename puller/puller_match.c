@@ -233,16 +233,16 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
  * NEW's messages from the batch's UIDNEXT on, by Message-ID, size and
  * date, as after a crash. One not found fails the attempt (retry later,
  * the batch kept pending and settled then). */
-int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
-		       const char **error_r)
+int copy_find_appended(struct copy *c, struct copy_batch *b, struct driver_conn *conn,
+		       enum stream_fail *fail_r, const char **error_r)
 {
-	struct store_batch *b = &c->batch;
 	struct copy_seen *folder_seen = c->seen;
+	struct driver_conn *dst = c->dst;
 	size_t folder_seen_count = c->seen_count, unknown = 0, found = 0;
 	int ret;
 
-	for (size_t i = 0; i < b->count; i++)
-		unknown += c->batch_unknown[i];
+	for (size_t i = 0; i < b->rec.count; i++)
+		unknown += b->unknown[i];
 	if (unknown == 0)
 		return 0;
 	if (!c->said_no_uidplus) {
@@ -253,22 +253,24 @@ int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
 	/* The folder's own list (first-time matching) stays as it is. */
 	c->seen = NULL;
 	c->seen_count = 0;
-	ret = copy_load_seen(c, b->target_uidnext, fail_r, error_r);
+	c->dst = conn;
+	ret = copy_load_seen(c, b->rec.target_uidnext, fail_r, error_r);
+	c->dst = dst;
 	for (size_t i = 0; ret == 0 && i < c->seen_count; i++)
-		for (size_t j = 0; j < b->count; j++)
-			if (c->batch_uids[j] != 0 && c->batch_uids[j] == c->seen[i].uid)
+		for (size_t j = 0; j < b->rec.count; j++)
+			if (b->uids[j] != 0 && b->uids[j] == c->seen[i].uid)
 				c->seen[i].claimed = 1;
-	for (size_t i = 0; ret == 0 && i < b->count; i++) {
-		if (!c->batch_unknown[i])
+	for (size_t i = 0; ret == 0 && i < b->rec.count; i++) {
+		if (!b->unknown[i])
 			continue;
-		c->batch_uids[i] = copy_match_seen(c, b->msgs[i].size,
-						   b->msgs[i].internaldate,
-						   b->msgs[i].message_id_hash);
-		if (c->batch_uids[i] == 0)
+		b->uids[i] = copy_match_seen(c, b->rec.msgs[i].size,
+					     b->rec.msgs[i].internaldate,
+					     b->rec.msgs[i].message_id_hash);
+		if (b->uids[i] == 0)
 			continue;
-		c->batch_unknown[i] = 0;
-		if (c->batch_uids[i] >= c->target_uidnext)
-			c->target_uidnext = c->batch_uids[i] + 1;
+		b->unknown[i] = 0;
+		if (b->uids[i] >= c->target_uidnext)
+			c->target_uidnext = b->uids[i] + 1;
 		found++;
 	}
 	mm_free(&c->seen);
@@ -278,7 +280,7 @@ int copy_find_appended(struct copy *c, enum stream_fail *fail_r,
 		ret = stream_failf(fail_r, STREAM_FAIL_WAIT, error_r,
 				   "%zu of %zu messages appended to %s not found on NEW "
 				   "(it has no UIDPLUS)", unknown - found, unknown,
-				   b->target_folder);
+				   b->rec.target_folder);
 	return ret;
 }
 

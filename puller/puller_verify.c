@@ -151,22 +151,11 @@ static void verify_explain(struct puller_verify *v)
 #undef WHY
 }
 
-static int verify_map_cmp(const void *a, const void *b)
-{
-	uint32_t x = ((const struct store_msgmap_entry *)a)->old_uid;
-	uint32_t y = ((const struct store_msgmap_entry *)b)->old_uid;
-
-	return x < y ? -1 : x > y;
-}
-
-/* OLD's uid in the folder's map (sorted by OLD's UID): 1 with
- * *new_uid_r, or 0. */
+/* OLD's uid in the folder's map: 1 with *new_uid_r, or 0. */
 static int verify_map_find(const struct store_msgmap_entry *map, size_t count,
 			   uint32_t uid, uint32_t *new_uid_r)
 {
-	struct store_msgmap_entry key = { .old_uid = uid };
-	const struct store_msgmap_entry *e =
-		bsearch(&key, map, count, sizeof(*map), verify_map_cmp);
+	const struct store_msgmap_entry *e = store_msgmap_find(map, count, uid);
 
 	*new_uid_r = e == NULL ? 0 : e->new_uid;
 	return e != NULL;

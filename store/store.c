@@ -21,6 +21,7 @@
 #include <ctype.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mm_alloc.h"
@@ -407,6 +408,25 @@ int store_msgmap_list(struct store *store, const char *account,
 				     entries_r, count_r, error_r);
 }
 
+static int msgmap_entry_cmp(const void *a, const void *b)
+{
+	uint32_t x = ((const struct store_msgmap_entry *)a)->old_uid;
+	uint32_t y = ((const struct store_msgmap_entry *)b)->old_uid;
+
+	return x < y ? -1 : x > y;
+}
+
+const struct store_msgmap_entry *
+store_msgmap_find(const struct store_msgmap_entry *entries, size_t count,
+		  uint32_t old_uid)
+{
+	struct store_msgmap_entry key = { .old_uid = old_uid };
+
+	if (count == 0)
+		return NULL;
+	return bsearch(&key, entries, count, sizeof(*entries), msgmap_entry_cmp);
+}
+
 int store_msgmap_forget(struct store *store, const char *account,
 			const char *folder, uint32_t uidvalidity,
 			uint32_t old_uid, const char **error_r)
@@ -431,7 +451,19 @@ int store_batch_done(struct store *store, const char *account,
 		     const struct store_batch *batch, const uint32_t *new_uids,
 		     time_t now, const char **error_r)
 {
-	return store->v->batch_done(store, account, batch, new_uids, now,
+	return store->v->batch_done(store, account, batch, new_uids, NULL, now,
+				    error_r);
+}
+
+int store_batch_done_next(struct store *store, const char *account,
+			  const struct store_batch *batch, const uint32_t *new_uids,
+			  const struct store_batch *next, time_t now,
+			  const char **error_r)
+{
+	if (next != NULL && (next->count == 0 || next->count > STORE_MAX_BATCH))
+		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
+				  next->count, STORE_MAX_BATCH);
+	return store->v->batch_done(store, account, batch, new_uids, next, now,
 				    error_r);
 }
 
@@ -479,6 +511,17 @@ int store_msgmap_set_flags(struct store *store, const char *account,
 {
 	return store->v->msgmap_set_flags(store, account, folder, uidvalidity,
 					  old_uid, flags_hash, error_r);
+}
+
+int store_msgmap_set_flags_many(struct store *store, const char *account,
+				const char *folder, uint32_t uidvalidity,
+				const struct store_msgmap_entry *entries,
+				size_t count, const char **error_r)
+{
+	if (count == 0)
+		return 0;
+	return store->v->msgmap_set_flags_many(store, account, folder, uidvalidity,
+					       entries, count, error_r);
 }
 
 int store_uidl_add(struct store *store, const char *account,

@@ -437,6 +437,10 @@ int store_msgmap_list(struct store *store, const char *account,
 		      const char *folder, uint32_t uidvalidity,
 		      struct store_msgmap_entry **entries_r, size_t *count_r,
 		      const char **error_r);
+/* The entry of old_uid in such a list, or NULL. */
+const struct store_msgmap_entry *
+store_msgmap_find(const struct store_msgmap_entry *entries, size_t count,
+		  uint32_t old_uid);
 
 /* Forget one UID map entry (a copy NEW no longer holds), so the next
  * round copies the message again: 0, STORE_NOTFOUND, or -1. */
@@ -489,6 +493,13 @@ int store_batch_pending(struct store *store, const char *account,
 int store_batch_done(struct store *store, const char *account,
 		     const struct store_batch *batch, const uint32_t *new_uids,
 		     time_t now, const char **error_r);
+/* As store_batch_done(), and next (NULL: none) recorded as the pending
+ * batch in the same transaction: a copy that sends the next batch
+ * while NEW answers this one spends one commit per batch. */
+int store_batch_done_next(struct store *store, const char *account,
+			  const struct store_batch *batch, const uint32_t *new_uids,
+			  const struct store_batch *next, time_t now,
+			  const char **error_r);
 /* Nothing of the pending batch reached NEW: drop it. */
 int store_batch_abort(struct store *store, const char *account,
 		      const char **error_r);
@@ -530,6 +541,15 @@ int store_msgmap_set_flags(struct store *store, const char *account,
 			   const char *folder, uint32_t uidvalidity,
 			   uint32_t old_uid, uint32_t flags_hash,
 			   const char **error_r);
+
+/* Record the flags hashes of many messages of one folder (entries'
+ * old_uid and flags_hash; new_uid is not looked at) in one transaction:
+ * a later round's flag changes. An entry no longer in the map (forgotten
+ * meanwhile) is skipped. 0 or -1. */
+int store_msgmap_set_flags_many(struct store *store, const char *account,
+				const char *folder, uint32_t uidvalidity,
+				const struct store_msgmap_entry *entries,
+				size_t count, const char **error_r);
 
 /* --- POP3 UIDLs --------------------------------------------------------- */
 

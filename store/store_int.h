@@ -128,7 +128,7 @@ struct store_vfuncs {
 		struct store_batch *batch_r, const char **error_r);
 	int (*batch_done)(struct store *store, const char *account,
 		const struct store_batch *batch, const uint32_t *new_uids,
-		time_t now, const char **error_r);
+		const struct store_batch *next, time_t now, const char **error_r);
 	int (*batch_abort)(struct store *store, const char *account,
 		const char **error_r);
 	int (*failed_add)(struct store *store, const struct store_failed *item,
@@ -146,6 +146,10 @@ struct store_vfuncs {
 	int (*msgmap_set_flags)(struct store *store, const char *account,
 		const char *folder, uint32_t uidvalidity, uint32_t old_uid,
 		uint32_t flags_hash, const char **error_r);
+	int (*msgmap_set_flags_many)(struct store *store, const char *account,
+		const char *folder, uint32_t uidvalidity,
+		const struct store_msgmap_entry *entries, size_t count,
+		const char **error_r);
 	int (*uidl_add)(struct store *store, const char *account,
 		const char *uidl, time_t now, const char **error_r);
 	int (*uidl_has)(struct store *store, const char *account,

@@ -385,6 +385,7 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.message_copied = lmdb_message_copied,
 	.msgmap_get = lmdb_msgmap_get,
 	.msgmap_list = lmdb_msgmap_list,
+	.msgmap_set_flags_many = lmdb_msgmap_set_flags_many,
 	.msgmap_forget = lmdb_msgmap_forget,
 	.batch_begin = lmdb_batch_begin,
 	.batch_pending = lmdb_batch_pending,

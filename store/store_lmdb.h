@@ -340,6 +340,10 @@ int lmdb_msgmap_list(struct store *store, const char *account,
 		     const char *folder, uint32_t uidvalidity,
 		     struct store_msgmap_entry **entries_r, size_t *count_r,
 		     const char **error_r);
+int lmdb_msgmap_set_flags_many(struct store *store, const char *account,
+			       const char *folder, uint32_t uidvalidity,
+			       const struct store_msgmap_entry *entries,
+			       size_t count, const char **error_r);
 int lmdb_msgmap_forget(struct store *store, const char *account,
 		       const char *folder, uint32_t uidvalidity,
 		       uint32_t old_uid, const char **error_r);
@@ -366,7 +370,7 @@ int lmdb_batch_pending(struct store *store, const char *account,
 		       struct store_batch *batch_r, const char **error_r);
 int lmdb_batch_done(struct store *store, const char *account,
 		    const struct store_batch *batch, const uint32_t *new_uids,
-		    time_t now, const char **error_r);
+		    const struct store_batch *next, time_t now, const char **error_r);
 int lmdb_batch_abort(struct store *store, const char *account,
 		     const char **error_r);
 int lmdb_failed_add(struct store *store, const struct store_failed *item,

@@ -94,6 +94,7 @@ struct batch_ctx {
 	const struct store_batch *in;
 	struct store_batch *out;
 	const uint32_t *new_uids;
+	const struct store_batch *next;	/* batch_done: pending after it */
 	time_t now;
 	const struct store_failed *failed;
 	int (*fn)(const struct store_failed *item, void *ctx);
@@ -230,9 +231,17 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 		ret = store_folder_save(store, txn, &f, error_r);
 	if (ret == 0)
 		ret = store_account_save(store, txn, &acct, error_r);
-	if (ret == 0 && store_del(store, txn, STORE_DB_PENDING, ctx->account,
-				  strlen(ctx->account), error_r) < 0)
+	if (ret == 0 && ctx->next != NULL) {
+		struct rec_writer w;
+
+		batch_encode(ctx->next, &w);
+		ret = store_put(store, txn, STORE_DB_PENDING, ctx->account,
+				strlen(ctx->account), w.buf, w.len, error_r);
+		rec_free(&w);
+	} else if (ret == 0 && store_del(store, txn, STORE_DB_PENDING, ctx->account,
+					 strlen(ctx->account), error_r) < 0) {
 		ret = -1;
+	}
 out_folder:
 	store_folder_clear(&f);
 out:
@@ -242,10 +251,15 @@ out:
 
 int lmdb_batch_done(struct store *store, const char *account,
 		    const struct store_batch *batch, const uint32_t *new_uids,
-		    time_t now, const char **error_r)
+		    const struct store_batch *next, time_t now, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .in = batch,
-				 .new_uids = new_uids, .now = now };
+				 .new_uids = new_uids, .next = next, .now = now };
+
+	for (size_t i = 0; next != NULL && i < next->count; i++)
+		if (memchr(next->msgs[i].internaldate, '\0',
+			   sizeof(next->msgs[i].internaldate)) == NULL)
+			return store_fail(error_r, "batch message %zu: bad date", i);
 
 	return store_write(store, batch_done_txn, &ctx, error_r);
 }

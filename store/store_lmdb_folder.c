@@ -149,7 +149,7 @@ struct folder_ctx {
 	uint64_t count;
 	int (*fn)(const struct store_folder *folder, void *ctx);
 	void *fn_ctx;
-	struct store_msgmap_entry *entries;	/* msgmap_list */
+	struct store_msgmap_entry *entries;	/* msgmap_list, set_flags_many */
 	size_t alloc;
 };
 
@@ -380,6 +380,36 @@ int lmdb_msgmap_set_flags(struct store *store, const char *account,
 				  .flags_hash = flags_hash };
 
 	return store_write(store, msgmap_set_flags_txn, &ctx, error_r);
+}
+
+static int msgmap_set_flags_many_txn(struct store *store, MDB_txn *txn,
+				     void *context, const char **error_r)
+{
+	struct folder_ctx *ctx = context;
+
+	for (size_t i = 0; i < (size_t)ctx->count; i++) {
+		int ret;
+
+		ctx->old_uid = ctx->entries[i].old_uid;
+		ctx->flags_hash = ctx->entries[i].flags_hash;
+		ret = msgmap_set_flags_txn(store, txn, ctx, error_r);
+		if (ret < 0)
+			return -1;
+	}
+	return 0;
+}
+
+int lmdb_msgmap_set_flags_many(struct store *store, const char *account,
+			       const char *folder, uint32_t uidvalidity,
+			       const struct store_msgmap_entry *entries,
+			       size_t count, const char **error_r)
+{
+	struct folder_ctx ctx = { .account = account, .name = folder,
+				  .uidvalidity = uidvalidity,
+				  .entries = (struct store_msgmap_entry *)entries,
+				  .count = count };
+
+	return store_write(store, msgmap_set_flags_many_txn, &ctx, error_r);
 }
 
 int lmdb_msgmap_get(struct store *store, const char *account,

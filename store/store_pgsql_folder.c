@@ -763,6 +763,61 @@ static void array_free(struct pg_array *a)
 	mm_free(&a->buf);
 }
 
+/* --- a later round's flag changes, many at once ------------------------------------------ */
+
+struct flags_many_ctx {
+	const char *account, *folder;
+	uint32_t uidvalidity;
+	const struct store_msgmap_entry *entries;
+	size_t count;
+};
+
+static int flags_many_body(struct pgsql_store *pg, void *context,
+			   const char **error_r)
+{
+	struct flags_many_ctx *ctx = context;
+	struct pg_array uids, hashes;
+	struct pgsql_params p;
+	uint64_t rows;
+	int ret;
+
+	array_init(&uids, PG_OID_INT8);
+	array_init(&hashes, PG_OID_INT8);
+	for (size_t i = 0; i < ctx->count; i++) {
+		array_add_int8(&uids, ctx->entries[i].old_uid);
+		array_add_int8(&hashes, ctx->entries[i].flags_hash);
+	}
+	array_end(&uids);
+	array_end(&hashes);
+	pgsql_params_init(&p);
+	pgsql_param_str(&p, ctx->account);
+	pgsql_param_bstr(&p, ctx->folder);
+	pgsql_param_u64(&p, ctx->uidvalidity);
+	pgsql_param_bytes(&p, uids.buf, uids.len);
+	pgsql_param_bytes(&p, hashes.buf, hashes.len);
+	ret = pgsql_run(pg, "writing the flags of messages",
+			"UPDATE mailmigrate.msgmap AS m SET flags_hash = u.flags_hash"
+			" FROM unnest($4::bigint[], $5::bigint[]) AS u(old_uid, flags_hash)"
+			" WHERE m.account = $1 AND m.folder = $2 AND m.uidvalidity = $3"
+			" AND m.old_uid = u.old_uid", &p, &rows, error_r);
+	array_free(&uids);
+	array_free(&hashes);
+	return ret < 0 ? -1 : 0;
+}
+
+/* One statement for all of them (arrays), as store_batch_done(). */
+static int pgsql_msgmap_set_flags_many(struct store *store, const char *account,
+				       const char *folder, uint32_t uidvalidity,
+				       const struct store_msgmap_entry *entries,
+				       size_t count, const char **error_r)
+{
+	struct flags_many_ctx ctx = { account, folder, uidvalidity, entries, count };
+
+	if (folder_ok(account, folder, error_r) < 0)
+		return -1;
+	return pgsql_single_write(store, flags_many_body, &ctx, error_r);
+}
+
 /* --- copy batches -------------------------------------------------------------------- */
 
 /* The messages of a pending batch as one record (the backend-neutral
@@ -822,6 +877,7 @@ struct batch_ctx {
 	const struct store_batch *in;
 	struct store_batch *out;
 	const uint32_t *new_uids;
+	const struct store_batch *next;	/* batch_done: pending after it */
 	time_t now;
 	const struct store_failed *failed;
 	PGresult *res;		/* failed_iter: the rows, read after the txn */
@@ -1074,21 +1130,30 @@ static int batch_done_body(struct pgsql_store *pg, void *context,
 		return store_fail(error_r, "store postgresql:%s: account "
 				  "'%.200s': a batch counted wrong", pg->where,
 				  ctx->account);
-	return rate_add(pg, ctx->now, messages, bytes, error_r);
+	if (rate_add(pg, ctx->now, messages, bytes, error_r) < 0)
+		return -1;
+	if (ctx->next != NULL) {
+		/* The next pending batch, in the same transaction. */
+		struct batch_ctx next = { .account = ctx->account, .in = ctx->next };
+
+		return batch_begin_body(pg, &next, error_r);
+	}
+	return 0;
 }
 
 static int pgsql_batch_done(struct store *store, const char *account,
 			    const struct store_batch *batch,
-			    const uint32_t *new_uids, time_t now,
-			    const char **error_r)
+			    const uint32_t *new_uids, const struct store_batch *next,
+			    time_t now, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .in = batch,
-				 .new_uids = new_uids, .now = now };
+				 .new_uids = new_uids, .next = next, .now = now };
 
 	if (batch->count > STORE_MAX_BATCH)
 		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
 				  batch->count, STORE_MAX_BATCH);
-	if (batch_ok(account, batch, 0, error_r) < 0)
+	if (batch_ok(account, batch, 0, error_r) < 0 ||
+	    (next != NULL && batch_ok(account, next, 1, error_r) < 0))
 		return -1;
 	return pgsql_write(store, batch_done_body, &ctx, error_r);
 }
@@ -1390,6 +1455,7 @@ void pgsql_vfuncs_folder(struct store_vfuncs *v)
 	v->message_copied = pgsql_message_copied;
 	v->msgmap_get = pgsql_msgmap_get;
 	v->msgmap_list = pgsql_msgmap_list;
+	v->msgmap_set_flags_many = pgsql_msgmap_set_flags_many;
 	v->msgmap_forget = pgsql_msgmap_forget;
 	v->msgmap_get_flags = pgsql_msgmap_get_flags;
 	v->msgmap_set_flags = pgsql_msgmap_set_flags;

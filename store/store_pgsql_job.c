@@ -161,8 +161,16 @@ static int job_take_body(struct pgsql_store *pg, void *context,
 	pgsql_param_str(&p, ctx->owner);
 	pgsql_param_i64(&p, (int64_t)ctx->now + ctx->lease);
 	pgsql_param_i64(&p, ctx->now);
+	/* The candidate in a MATERIALIZED CTE, evaluated once: as a
+	 * subquery in FROM the planner may rescan it inside a nested loop,
+	 * and each rescan with SKIP LOCKED yields the next free job, so
+	 * one statement leased several jobs to one worker (depending on the
+	 * plan, that is on the table's statistics). */
 	res = pgsql_exec(pg, "taking a job",
-			 "UPDATE mailmigrate.jobs AS j SET"
+			 "WITH o AS MATERIALIZED (SELECT id, owner FROM mailmigrate.jobs"
+			 " WHERE not_before <= $3 AND lease_until <= $3"
+			 " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED)"
+			 " UPDATE mailmigrate.jobs AS j SET"
 			 " deaths = j.deaths + CASE WHEN o.owner IS NULL"
 			 " THEN 0 ELSE 1 END,"
 			 " last_error = CASE WHEN o.owner IS NULL THEN j.last_error"
@@ -170,10 +178,7 @@ static int job_take_body(struct pgsql_store *pg, void *context,
 			 " substring(convert_to(o.owner, 'UTF8') FROM 1 FOR 200) ||"
 			 " ' held it'::bytea END,"
 			 " lease_until = $2, owner = $1, attempts = j.attempts + 1"
-			 " FROM (SELECT id, owner FROM mailmigrate.jobs"
-			 " WHERE not_before <= $3 AND lease_until <= $3"
-			 " ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) AS o"
-			 " WHERE j.id = o.id"
+			 " FROM o WHERE j.id = o.id"
 			 " RETURNING j.id, j.account, j.kind, j.enqueued, j.not_before,"
 			 " j.lease_until, j.owner, j.attempts, j.last_error, j.deaths,"
 			 " o.owner", &p, error_r);

@@ -623,6 +623,10 @@ START_TEST(msgmap_list)
 	ck_assert_uint_eq(e[3].flags_hash, 0);
 	ck_assert_uint_eq(e[4].old_uid, 4294967295U);
 	ck_assert_uint_eq(e[4].new_uid, 102);
+	ck_assert_ptr_eq(store_msgmap_find(e, n, 256), &e[2]);
+	ck_assert_ptr_eq(store_msgmap_find(e, n, 4294967295U), &e[4]);
+	ck_assert_ptr_null(store_msgmap_find(e, n, 3));
+	ck_assert_ptr_null(store_msgmap_find(NULL, 0, 1));
 	mm_free(&e);
 	/* A forgotten entry is gone from the list. */
 	ck_assert_int_eq(store_msgmap_forget(store, "a@example.test", "INBOX", 7, 2,
@@ -632,8 +636,34 @@ START_TEST(msgmap_list)
 	ck_assert_uint_eq(n, 4);
 	ck_assert_uint_eq(e[1].old_uid, 256);
 	mm_free(&e);
+	/* Many flags hashes at once; one not in the map (2, forgotten) is
+	 * skipped; none of another folder changes. */
+	static const struct store_msgmap_entry fl[] = {
+		{ 1, 0, 11 }, { 2, 0, 22 }, { 4294967295U, 0, 0xfffffffeU },
+	};
+	ck_assert_int_eq(store_msgmap_set_flags_many(store, "a@example.test", "INBOX", 7,
+						     fl, 3, &error), 0);
+	ck_assert_int_eq(store_msgmap_set_flags_many(store, "a@example.test", "INBOX", 7,
+						     fl, 0, &error), 0);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 4);
+	ck_assert_uint_eq(e[0].flags_hash, 11);
+	ck_assert_uint_eq(e[0].new_uid, 104);
+	ck_assert_uint_eq(e[1].flags_hash, 0xdeadbeefU);
+	ck_assert_uint_eq(e[2].flags_hash, 0);
+	ck_assert_uint_eq(e[3].flags_hash, 0xfffffffeU);
+	ck_assert_uint_eq(e[3].new_uid, 102);
+	mm_free(&e);
+	ck_assert_int_eq(store_msgmap_list(store, "a@example.test", "INBOX.x", 7, &e,
+					   &n, &error), 0);
+	ck_assert_uint_eq(n, 1);
+	ck_assert_uint_eq(e[0].flags_hash, 0);
+	mm_free(&e);
 	/* Bad names are refused as by the other calls. */
 	ck_assert_int_eq(store_msgmap_list(store, "", "INBOX", 7, &e, &n, &error), -1);
+	ck_assert_int_eq(store_msgmap_set_flags_many(store, "", "INBOX", 7, fl, 3,
+						     &error), -1);
 	store_close(&store);
 }
 END_TEST
@@ -750,6 +780,38 @@ START_TEST(batches_exactly_once)
 	ck_assert_int_eq(store_batch_abort(store, "a@example.test", &error), 0);
 	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
 			 STORE_NOTFOUND);
+	{
+		/* Done with the next batch pending in its place, in one
+		 * commit (the copy's pipeline), then that one done. */
+		struct store_batch_msg nm[1] = {
+			{ 13, 50, "04-Jan-2010 10:00:00 +0000", "", 0x77, 0 },
+		};
+		struct store_batch n = { (char *)"Sent", 77, (char *)"Sent", 5, 42, nm, 1 };
+		uint32_t nuids[1] = { 42 };
+
+		ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &b, uids, &n,
+						       9, &error), 0);
+		ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+				 0);
+		ck_assert_uint_eq(got.count, 1);
+		ck_assert_uint_eq(got.msgs[0].old_uid, 13);
+		ck_assert_uint_eq(got.target_uidnext, 42);
+		store_batch_clear(&got);
+		ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 13,
+						  &uid, &error), STORE_NOTFOUND);
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &n, nuids,
+						       NULL, 9, &error), 0);
+		ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+				 STORE_NOTFOUND);
+		ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 13,
+						  &uid, &error), 0);
+		ck_assert_uint_eq(uid, 42);
+		/* An empty next is refused, and nothing is recorded. */
+		n.count = 0;
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &b, uids, &n,
+						       9, &error), -1);
+	}
 	b.count = 0;
 	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), -1);
 	b.count = 3;

@@ -5,6 +5,7 @@
                               --master-pass-file F [--sep S]
     importclient.py collision ... (same options)
     importclient.py kill      ...
+    importclient.py killmove  ... (and --crash-file F)
     importclient.py bad       --doveadm D --user U
 
 A client of the line protocol in doveadm-plugin/README, and the oracle:
@@ -305,6 +306,54 @@ def t_kill(args):
     m.logout()
 
 
+def t_killmove(args):
+    """MOVEALL killed with its copies committed and its expunges not:
+    the message is in both folders; the move again leaves each once."""
+    rng = random.Random(11)
+    msgs = [body(rng, i) for i in range(3)]
+    parked = "Parked" + args.sep + "Own"
+    s = Import(args.doveadm, args.user)
+    s.cmd("FOLDER", "Own", "-")
+    for b in msgs:
+        s.append(0, "\\Flagged", "-", "-", b)
+    rows, fin = s.multi("COMMIT")
+    check(fin is not None and fin.startswith("OK\t3\t"), "COMMIT own mail %r" % fin)
+    with open(args.crash_file, "w"):
+        pass
+    ans = s.cmd("MOVEALL", "Own", parked, "0")
+    if ans is not None:
+        s.p.stdin.close()
+    s.p.wait(timeout=30)
+    check(ans is None and s.p.returncode == -signal.SIGKILL,
+          "MOVEALL killed: %r, exit %r" % (ans, s.p.returncode))
+    check(not os.path.exists(args.crash_file), "the crash point was reached")
+    m, _ = imap(args)
+    _, _, own = read_folder(m, "Own")
+    _, _, held = read_folder(m, parked)
+    check(sorted(v[2] for v in own.values()) == sorted(msgs) and
+          sorted(v[2] for v in held.values()) == sorted(msgs),
+          "after the kill each message is in both: %d and %d" % (len(own), len(held)))
+    # Again: only expunged from Own, not copied a second time.
+    s = Import(args.doveadm, args.user)
+    ans = s.cmd("MOVEALL", "Own", parked, "0")
+    check(ans == "OK\t3", "MOVEALL again: %r" % ans)
+    _, _, own = read_folder(m, "Own")
+    _, _, held = read_folder(m, parked)
+    check(own == {} and sorted(v[2] for v in held.values()) == sorted(msgs),
+          "after the second move: Own %d, parked %d" % (len(own), len(held)))
+    # And back, deleting the parked folder: each once, with its flag.
+    ans = s.cmd("MOVEALL", parked, "Own", "1")
+    check(ans == "OK\t3", "MOVEALL back: %r" % ans)
+    s.quit()
+    _, _, own = read_folder(m, "Own")
+    check(sorted(v[2] for v in own.values()) == sorted(msgs) and
+          all("\\Flagged" in v[0] for v in own.values()),
+          "back in Own: %r" % [(v[0], len(v[2])) for v in own.values()])
+    typ, data = m.list('""', imap_quote(utf7(parked)))
+    check(data == [None], "the parked folder is gone: %r" % data)
+    m.logout()
+
+
 def t_bad(args):
     # Unknown command and bad fields: answered BAD, the session goes on
     # (a bad APPEND's literal is skipped).
@@ -347,16 +396,18 @@ def t_bad(args):
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("test", choices=["identity", "collision", "kill", "bad"])
+    ap.add_argument("test", choices=["identity", "collision", "kill", "killmove",
+                                     "bad"])
     ap.add_argument("--doveadm", required=True)
     ap.add_argument("--user", required=True)
     ap.add_argument("--host")
     ap.add_argument("--master-user")
     ap.add_argument("--master-pass-file")
     ap.add_argument("--sep", default="/")
+    ap.add_argument("--crash-file")
     args = ap.parse_args()
     {"identity": t_identity, "collision": t_collision, "kill": t_kill,
-     "bad": t_bad}[args.test](args)
+     "killmove": t_killmove, "bad": t_bad}[args.test](args)
     if FAILS:
         return 1
     print("ok: %s" % args.test)

@@ -5,7 +5,8 @@
 # UIDVALIDITY, UIDNEXT, every UID, flags, keywords, INTERNALDATE, bodies
 # byte for byte and POP3 UIDLs, as read back over IMAP and POP3 on NEW.
 # A UID already taken gets a new one and the COMMIT says which; kill -9
-# in the middle of a batch leaves nothing of it; bad input is refused
+# in the middle of a batch leaves nothing of it, and in the middle of a
+# MOVEALL no message twice once the move is done again; bad input is refused
 # with a clear answer. tests/harness/importclient.py is client and oracle.
 # Then the target driver (modules/dovecot_target.c) through
 # modules/dovecot_target_test, read back over IMAP.
@@ -23,7 +24,7 @@ export MM_DOVEADM_MODULES
 mm_servers_start
 
 # One user per case: each starts from an empty mailbox.
-for u in identity collision kill bad driver; do
+for u in identity collision kill killmove bad driver; do
 	sh "$SERVERS_SH" adduser "$MM_DIR" new "$u@example.test" --nopass \
 		</dev/null >/dev/null || fail "adduser new $u failed"
 done
@@ -52,6 +53,28 @@ t_kill() {
 	# Nothing was committed, so no message file outside tmp/.
 	n=$(mm_maildir_count "$NEW_MAILDIR_ROOT/example.test/kill/.Crash")
 	assert_eq 3 "$n" "messages in Crash after kill and rerun"
+}
+# MOVEALL (parking NEW's own mail) killed between its committed copies
+# and its expunges: each message in both folders; the move done again
+# copies none a second time (by GUID), and the way back leaves each once.
+t_killmove() {
+	# doveadm runs as the mail user: the file in a directory it may
+	# write to.
+	mkdir -p "$MM_DIR/crash" && chmod 0777 "$MM_DIR/crash" || return 1
+	MAILMIGRATE_IMPORT_CRASH_IN_MOVE=$MM_DIR/crash/in-move
+	export MAILMIGRATE_IMPORT_CRASH_IN_MOVE
+	# doveadm -k: doveconf, which doveadm runs for its configuration,
+	# would clean the environment of it otherwise.
+	printf '#!/bin/sh\nexec %s -k "$@"\n' "$NEW_DOVEADM" >"$MM_DIR/doveadm-k"
+	chmod 0755 "$MM_DIR/doveadm-k"
+	$PYTHON "$HARNESS/importclient.py" killmove --doveadm "$MM_DIR/doveadm-k" \
+		--user "killmove@example.test" --host "$NEW_IP" \
+		--master-user "$NEW_MASTER_USER" \
+		--master-pass-file "$NEW_MASTER_PASS_FILE" --sep "$NEW_SEP" \
+		--crash-file "$MM_DIR/crash/in-move"
+	ret=$?
+	unset MAILMIGRATE_IMPORT_CRASH_IN_MOVE
+	return $ret
 }
 t_bad() { run bad; }
 
@@ -115,6 +138,7 @@ check "the plugin is loaded into NEW's doveadm only" t_loaded
 check "UIDVALIDITY, UIDNEXT, UIDs, flags, dates, bodies, UIDLs kept" t_identity
 check "a UID already taken gets a new one, and COMMIT says so" t_collision
 check "kill -9 mid-batch leaves nothing; the rerun no duplicate" t_kill
+check "kill -9 inside MOVEALL: the move again duplicates nothing" t_killmove
 check "bad input refused with a clear answer" t_bad
 check "the dovecot target driver keeps identity; IMAP agrees" t_driver
 mm_done
