@@ -678,6 +678,18 @@ int store_sieve_put(struct store *store, const char *account, const char *name,
 	return store->v->sieve_put(store, account, name, sieve, error_r);
 }
 
+int store_sieve_iter(struct store *store, const char *account,
+		     int (*fn)(const char *name, const struct store_sieve *sieve,
+			       void *ctx),
+		     void *ctx, const char **error_r)
+{
+	size_t a = strlen(account);
+
+	if (a == 0 || a >= STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "bad account name length (%zu)", a);
+	return store->v->sieve_iter(store, account, fn, ctx, error_r);
+}
+
 int store_paused(struct store *store, int *paused_r, const char **error_r)
 {
 	return store->v->paused(store, paused_r, error_r);

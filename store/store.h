@@ -590,6 +590,15 @@ int store_sieve_get(struct store *store, const char *account, const char *name,
 /* Record (or replace) it: 0 or -1. */
 int store_sieve_put(struct store *store, const char *account, const char *name,
 		    const struct store_sieve *sieve, const char **error_r);
+/* Call fn for each of account's Sieve records (mailmigrate show): name
+ * and sieve are the store's, valid during the call. The order is the
+ * backend's (not the names'). fn returning non-zero stops the walk and
+ * is returned.
+ * @return 0, fn's non-zero, or -1 */
+int store_sieve_iter(struct store *store, const char *account,
+		     int (*fn)(const char *name, const struct store_sieve *sieve,
+			       void *ctx),
+		     void *ctx, const char **error_r);
 
 /* --- statistics ------------------------------------------------------- */
 
@@ -631,6 +640,9 @@ struct store_stats {
 	unsigned rate_seconds;
 	/* First logins (the auth module) by outcome, ever. */
 	uint64_t first_logins[STORE_FIRST_LOGIN_COUNT];
+	/* Sieve records (store_sieve_put): scripts put on NEW, or found
+	 * there the same, over all accounts. */
+	uint64_t sieve_scripts;
 };
 #define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,

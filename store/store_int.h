@@ -189,6 +189,10 @@ struct store_vfuncs {
 	int (*sieve_put)(struct store *store, const char *account,
 		const char *name, const struct store_sieve *sieve,
 		const char **error_r);
+	int (*sieve_iter)(struct store *store, const char *account,
+		int (*fn)(const char *name, const struct store_sieve *sieve,
+			  void *ctx),
+		void *ctx, const char **error_r);
 	int (*progress_put)(struct store *store,
 		const struct store_progress *p, const char **error_r);
 	int (*progress_del)(struct store *store, const char *account,

@@ -412,6 +412,7 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.tls_seen_forget = lmdb_tls_seen_forget,
 	.sieve_get = lmdb_sieve_get,
 	.sieve_put = lmdb_sieve_put,
+	.sieve_iter = lmdb_sieve_iter,
 	.progress_put = lmdb_progress_put,
 	.progress_del = lmdb_progress_del,
 	.progress_iter = lmdb_progress_iter,

@@ -414,6 +414,10 @@ int lmdb_sieve_get(struct store *store, const char *account, const char *name,
 		   struct store_sieve *sieve_r, const char **error_r);
 int lmdb_sieve_put(struct store *store, const char *account, const char *name,
 		   const struct store_sieve *sieve, const char **error_r);
+int lmdb_sieve_iter(struct store *store, const char *account,
+		    int (*fn)(const char *name, const struct store_sieve *sieve,
+			      void *ctx),
+		    void *ctx, const char **error_r);
 
 /* store_lmdb_tls.c */
 int lmdb_tls_seen_get(struct store *store, const char *domain,

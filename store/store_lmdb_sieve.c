@@ -124,3 +124,69 @@ int lmdb_sieve_put(struct store *store, const char *account, const char *name,
 	ctx.rec = *sieve;
 	return store_write(store, sieve_put_txn, &ctx, error_r);
 }
+
+struct sieve_iter_ctx {
+	int (*fn)(const char *name, const struct store_sieve *sieve, void *ctx);
+	void *fn_ctx;
+	size_t prefix_len;
+};
+
+/* One record of the account: the name from the value, checked against
+ * the key's hash of it. */
+static int sieve_iter_one(const MDB_val *k, const MDB_val *v, void *context,
+			  const char **error_r)
+{
+	struct sieve_iter_ctx *ctx = context;
+	const unsigned char *b = v->mv_data;
+	char name[STORE_MAX_SIEVE_NAME + 1];
+	unsigned char hash[32];
+	unsigned int mdlen = 0;
+	struct store_sieve rec;
+	size_t n;
+
+	if (k->mv_size != ctx->prefix_len + 32 || v->mv_size <= SIEVE_VALUE_HEAD ||
+	    v->mv_size - SIEVE_VALUE_HEAD > STORE_MAX_SIEVE_NAME ||
+	    b[0] != STORE_SIEVE_VERSION || b[1 + STORE_SIEVE_HASH] > 1)
+		return store_fail(error_r, "damaged Sieve record");
+	n = v->mv_size - SIEVE_VALUE_HEAD;
+	memcpy(name, b + SIEVE_VALUE_HEAD, n);
+	name[n] = '\0';
+	if (memchr(name, '\0', n) != NULL ||
+	    EVP_Digest(name, n, hash, &mdlen, EVP_sha256(), NULL) != 1 || mdlen != 32 ||
+	    memcmp(hash, (const unsigned char *)k->mv_data + ctx->prefix_len, 32) != 0)
+		return store_fail(error_r, "damaged Sieve record");
+	memcpy(rec.sha256, b + 1, STORE_SIEVE_HASH);
+	rec.active = b[1 + STORE_SIEVE_HASH];
+	return ctx->fn(name, &rec, ctx->fn_ctx);
+}
+
+struct sieve_iter_txn_ctx {
+	const char *account;
+	struct sieve_iter_ctx it;
+};
+
+static int sieve_iter_txn(struct store *store, MDB_txn *txn, void *context,
+			  const char **error_r)
+{
+	struct sieve_iter_txn_ctx *ctx = context;
+
+	return store_scan(store, txn, STORE_DB_SIEVE, ctx->account, ctx->it.prefix_len,
+			  sieve_iter_one, &ctx->it, error_r);
+}
+
+int lmdb_sieve_iter(struct store *store, const char *account,
+		    int (*fn)(const char *name, const struct store_sieve *sieve,
+			      void *ctx),
+		    void *ctx, const char **error_r)
+{
+	/* The prefix "account\0": the NUL is the string's own. */
+	struct sieve_iter_txn_ctx tctx = {
+		.account = account,
+		.it = { .fn = fn, .fn_ctx = ctx, .prefix_len = strlen(account) + 1 },
+	};
+	int ret = store_db_present(store, STORE_DB_SIEVE, error_r);
+
+	if (ret <= 0)
+		return ret;	/* no database yet: no records */
+	return store_read(store, sieve_iter_txn, &tctx, error_r);
+}

@@ -88,8 +88,62 @@ static int pgsql_sieve_put(struct store *store, const char *account, const char 
 	return pgsql_single_write(store, sieve_put_txn, &ctx, error_r);
 }
 
+struct sieve_iter_ctx {
+	const char *account;
+	PGresult *res;
+};
+
+static int sieve_iter_txn(struct pgsql_store *pg, void *context, const char **error_r)
+{
+	struct sieve_iter_ctx *ctx = context;
+	struct pgsql_params p;
+
+	pgsql_params_init(&p);
+	pgsql_param_str(&p, ctx->account);
+	ctx->res = pgsql_exec(pg, "reading the Sieve records",
+			      "SELECT name, sha256, active FROM mailmigrate.sieve"
+			      " WHERE account = $1 ORDER BY name", &p, error_r);
+	return ctx->res == NULL ? -1 : 0;
+}
+
+static int pgsql_sieve_iter(struct store *store, const char *account,
+			    int (*fn)(const char *name, const struct store_sieve *sieve,
+				      void *ctx),
+			    void *ctx, const char **error_r)
+{
+	struct sieve_iter_ctx ictx = { .account = account };
+	int ret = 0;
+
+	if (pgsql_single(store, sieve_iter_txn, &ictx, error_r) < 0)
+		return -1;
+	for (int row = 0; row < PQntuples(ictx.res) && ret == 0; row++) {
+		struct store_sieve rec = { { 0 }, 0 };
+		unsigned char *hash = NULL;
+		size_t len = 0;
+		char *name;
+		int bad = 0;
+
+		name = pgsql_get_bstr(ictx.res, row, 0, STORE_MAX_SIEVE_NAME, &bad);
+		if (pgsql_get_bytes(ictx.res, row, 1, &hash, &len) < 0 ||
+		    len != STORE_SIEVE_HASH)
+			bad = 1;
+		else
+			memcpy(rec.sha256, hash, STORE_SIEVE_HASH);
+		rec.active = pgsql_get_u32(ictx.res, row, 2, &bad) != 0;
+		mm_free(&hash);
+		if (bad || name == NULL)
+			ret = pgsql_damaged(PGSQL(store), "Sieve record", error_r);
+		else
+			ret = fn(name, &rec, ctx);
+		mm_free(&name);
+	}
+	PQclear(ictx.res);
+	return ret;
+}
+
 void pgsql_vfuncs_sieve(struct store_vfuncs *v)
 {
 	v->sieve_get = pgsql_sieve_get;
 	v->sieve_put = pgsql_sieve_put;
+	v->sieve_iter = pgsql_sieve_iter;
 }

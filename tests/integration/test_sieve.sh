@@ -12,6 +12,8 @@
 #   - a second round puts only the script changed on OLD;
 #   - an OLD without ManageSieve (nothing on source_sieve_port): an
 #     event, the account copied, no failed item;
+#   - show (each script, its SHA-256, the active one) and stats (scripts
+#     copied), in text and JSON;
 #   - a domain without migrate_sieve: nothing of Sieve happens;
 #   - preflight's old_sieve per domain;
 #   - Cyrus 3.6's timsieved as OLD (tests/harness/oldserver.sh with
@@ -184,6 +186,40 @@ t_first_round() {
 	assert_contains "$ev" "sieve: 5 scripts on OLD: 3 copied, 0 unchanged since copied, 0 already the same on NEW, 2 not copied (failed items); active: \"main\" made active on NEW"
 }
 
+# show: the scripts copied (sorted by name), the SHA-256 of OLD's bytes
+# (all of it in JSON, 12 digits in text), the active one; the failed
+# ones (edit, huge) are not there. stats: the count over all accounts.
+t_show_stats() {
+	MM show sv@example.test --json | "$PYTHON" -c '
+import hashlib, json, os, sys
+d = sys.argv[1]
+v = json.load(sys.stdin)["sieve"]
+names = [s["name"] for s in v]
+assert names == ["big", "main", "vacation \u00e4"], names
+for s in v:
+    with open(os.path.join(d, s["name"] + ".sieve"), "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    assert s["sha256"] == want, (s, want)
+    assert s["active"] == (s["name"] == "main"), s
+' "$(home old sv@example.test)/sieve" || return 1
+	txt=$(MM show sv@example.test) || return 1
+	assert_contains "$txt" "Sieve scripts copied:"
+	h=$(sha256sum "$(home old sv@example.test)/sieve/main.sieve" | cut -c1-12)
+	printf '%s\n' "$txt" | grep -Eq "^main +$h +yes\$" ||
+		{ echo "no line for main with $h, active:"; echo "$txt"; return 1; }
+	h=$(sha256sum "$(home old sv@example.test)/sieve/big.sieve" | cut -c1-12)
+	printf '%s\n' "$txt" | grep -Eq "^big +$h +no\$" ||
+		{ echo "no line for big with $h, not active:"; echo "$txt"; return 1; }
+	if printf '%s\n' "$txt" | grep -Eq '^(edit|huge) '; then
+		echo "a failed script is shown:"; echo "$txt"; return 1
+	fi
+	st=$(MM stats) || return 1
+	printf '%s\n' "$st" | grep -Eq '^Sieve scripts copied: +3$' ||
+		{ echo "$st"; return 1; }
+	n=$(MM stats --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["sieve_scripts"])')
+	assert_eq 3 "$n" "stats sieve_scripts"
+}
+
 # The second round: only the script changed on OLD is put again; the
 # active one is not set again.
 t_second_round() {
@@ -250,6 +286,8 @@ t_off() {
 	[ ! -e "$(home new off@example.net)/sieve" ] || { echo "NEW got scripts"; return 1; }
 	ev=$(MM log --account off@example.net 2>&1)
 	case $ev in *sieve:*) echo "$ev"; return 1 ;; esac
+	assert_eq "[]" "$(show off@example.net sieve)" "Sieve records"
+	assert_contains "$(MM show off@example.net)" "none copied"
 	return 0
 }
 
@@ -339,6 +377,7 @@ EOC
 
 check "preflight: OLD's ManageSieve per domain with migrate_sieve" t_preflight
 check "scripts byte for byte (CRLF, UTF-8, 900 KB), active one; editheader and 1 MB refused by NEW: failed items with NEW's reason" t_first_round
+check "show: each script copied, its SHA-256, the active one; stats: scripts copied" t_show_stats
 check "second round: only the script changed on OLD is put" t_second_round
 check "a script and the active one the user changed on NEW stay; OLD's next change is put" t_user_edit_kept
 check "after a reset: no record, scripts compared with NEW's" t_after_reset
