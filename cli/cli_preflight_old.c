@@ -325,6 +325,7 @@ void preflight_old_sieve(struct preflight *pf, const struct preflight_check *che
 	const char *error;
 	char host[256];
 	uint16_t port;
+	int ret;
 
 	(void)user;
 	if (dom->type != CFG_DOMAIN_BACKUP || !dom->migrate_sieve)
@@ -343,14 +344,20 @@ void preflight_old_sieve(struct preflight *pf, const struct preflight_check *che
 	preflight_value_str(pf, "protocol", "managesieve");
 	preflight_value_str(pf, "host", host);
 	preflight_value_u64(pf, "port", set.port);
-	if (managesieve_connect(&set, &client, &fail, &error) < 0) {
-		preflight_report(pf, check, dom, fail == STREAM_FAIL_WAIT ?
-				 PREFLIGHT_WARNING : PREFLIGHT_FAILED,
+	ret = managesieve_connect(&set, &client, &fail, &error);
+	if (ret != 0) {
+		enum stream_fail policy = stream_fail_policy(fail);
+		int soft = ret == MANAGESIEVE_ABSENT || policy == STREAM_FAIL_WAIT ||
+			policy == STREAM_FAIL_TEMP;
+
+		preflight_report(pf, check, dom, soft ? PREFLIGHT_WARNING :
+				 PREFLIGHT_FAILED,
 				 "start OLD's ManageSieve, fix source_sieve_port, or "
 				 "set migrate_sieve = no",
 				 "sieve %s:%u: %s%s", host, set.port, error,
-				 fail == STREAM_FAIL_WAIT ? " (no Sieve scripts would "
-				 "be copied)" : "");
+				 ret == MANAGESIEVE_ABSENT ? " (no ManageSieve there: no "
+				 "Sieve scripts would be copied)" : soft ? " (not "
+				 "reachable now: each round would try again)" : "");
 		return;
 	}
 	preflight_value_str(pf, "server", managesieve_implementation(client));

@@ -55,6 +55,8 @@ struct managesieve_client {
 	uint64_t max_script;
 	size_t max_scripts;
 	int starttls;
+	int greeting;	/* the next line read is the greeting's first */
+	int foreign;	/* that line was not ManageSieve's */
 	char implementation[256];
 	char sasl[MS_CAP_MAX];
 	char sieve[MS_CAP_MAX];
@@ -137,6 +139,25 @@ static int ms_literal(struct managesieve_client *c, struct ms_line *l, uint64_t 
 	return 0;
 }
 
+/* Can line be the first of a ManageSieve greeting? A capability (a
+ * quoted string or a literal) or a status (OK, NO, BYE); an IMAP "* OK",
+ * POP3 "+OK" or SMTP "220" greeting is not. */
+static int ms_sieve_first_line(const char *line, size_t len)
+{
+	static const char *const status[] = { "OK", "NO", "BYE" };
+
+	if (len > 0 && (line[0] == '"' || line[0] == '{'))
+		return 1;
+	for (size_t i = 0; i < sizeof(status) / sizeof(status[0]); i++) {
+		size_t n = strlen(status[i]);
+
+		if (len >= n && strncasecmp(line, status[i], n) == 0 &&
+		    (len == n || line[n] == ' '))
+			return 1;
+	}
+	return 0;
+}
+
 /* Read one logical response line into l (cleared first). A literal
  * is at most max_literal bytes; one over it fails, unless drain is
  * set: then it is read, dropped and marked over. */
@@ -155,6 +176,16 @@ static int ms_read(struct managesieve_client *c, struct ms_line *l, uint64_t max
 		if (stream_read_line(c->stream, c->max_line, &line, &len, fail_r,
 				     error_r) < 0)
 			return -1;
+		if (c->greeting) {
+			c->greeting = 0;
+			if (!ms_sieve_first_line(line, len)) {
+				c->foreign = 1;
+				return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+						    "%s: the greeting is not ManageSieve's: "
+						    "\"%s\"", c->host,
+						    ms_printable(line, len));
+			}
+		}
 		while (i < len) {
 			if (line[i] == ' ') {
 				i++;
@@ -403,20 +434,28 @@ int managesieve_connect(const struct managesieve_settings *set,
 {
 	struct managesieve_client *c = mm_calloc(1, sizeof(*c));
 	uint16_t port = set->port != 0 ? set->port : MANAGESIEVE_PORT;
-	int want_tls = set->tls != CFG_TLS_NONE;
+	int want_tls = set->tls != CFG_TLS_NONE, refused, ret = -1;
 
 	c->max_line = set->max_line != 0 ? set->max_line : 8192;
 	c->max_script = set->max_script != 0 ? set->max_script : 1024 * 1024;
 	c->max_scripts = set->max_scripts != 0 ? set->max_scripts : 1000;
 	snprintf(c->host, sizeof(c->host), "%s", set->host);
 	*client_r = NULL;
-	if (stream_connect(set->host, port, set->connect_timeout_ms != 0 ?
-			   set->connect_timeout_ms : 30000, &c->stream, fail_r,
-			   error_r) < 0)
+	if (stream_connect_probe(set->host, port, set->connect_timeout_ms != 0 ?
+				 set->connect_timeout_ms : 30000, &c->stream, &refused,
+				 fail_r, error_r) < 0) {
+		/* Refused: nothing listens there (an answer, not an outage). */
+		if (refused)
+			ret = MANAGESIEVE_ABSENT;
 		goto fail;
+	}
 	stream_set_timeout(c->stream, set->timeout_ms != 0 ? set->timeout_ms : 120000);
-	if (ms_capabilities(c, fail_r, error_r) < 0)
+	c->greeting = 1;
+	if (ms_capabilities(c, fail_r, error_r) < 0) {
+		if (c->foreign)
+			ret = MANAGESIEVE_ABSENT;
 		goto fail;
+	}
 	if (want_tls && !c->starttls && set->tls != CFG_TLS_DETECT) {
 		stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: ManageSieve offers "
 			     "no STARTTLS, which the TLS setting requires", set->host);
@@ -438,7 +477,7 @@ int managesieve_connect(const struct managesieve_settings *set,
 fail:
 	stream_close(&c->stream);
 	mm_free(&c);
-	return -1;
+	return ret;
 }
 
 void managesieve_close(struct managesieve_client **client)

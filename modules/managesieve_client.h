@@ -33,8 +33,10 @@
  *				would not give it (NO to GETSCRIPT), or
  *				it is over max_script (read and dropped);
  *				the connection is still usable
- *	STREAM_FAIL_WAIT	refused, unreachable, timeout; NO or BYE
- *				with (TRYLATER)
+ *	STREAM_FAIL_WAIT	unreachable, timeout; NO or BYE with
+ *				(TRYLATER); a refused connection too,
+ *				which managesieve_connect() returns as
+ *				MANAGESIEVE_ABSENT
  *	STREAM_FAIL_TEMP	the connection dropped or BYE mid-session
  *	STREAM_FAIL_FINAL	protocol violation, TLS, anything else
  *	The passwords are never logged and wiped from memory after use.
@@ -75,7 +77,14 @@ struct managesieve_script {
 struct managesieve_client;
 
 /* Connect, read the greeting's capabilities, and STARTTLS as tls says.
- * @return 0 with *client_r, or -1 */
+ * MANAGESIEVE_ABSENT (with *fail_r STREAM_FAIL_WAIT or _FINAL and
+ * *error_r saying which) when nothing serves ManageSieve there: the
+ * connection was refused (ECONNREFUSED from each address) or the
+ * greeting's first line is not ManageSieve's (another protocol on the
+ * port). Anything else that fails (a timeout, no route, TLS, a greeting
+ * cut short) is -1: the service may be there and out of reach now.
+ * @return 0 with *client_r, MANAGESIEVE_ABSENT, or -1 */
+#define MANAGESIEVE_ABSENT 1
 int managesieve_connect(const struct managesieve_settings *set,
 			struct managesieve_client **client_r,
 			enum stream_fail *fail_r, const char **error_r);

@@ -15,6 +15,11 @@
 #include <check.h>
 #include <stdio.h>
 #include <string.h>
+#include <unistd.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 
 #include "fakeserver.h"
 #include "freewatch.h"
@@ -309,6 +314,93 @@ START_TEST(greeting_failures)
 }
 END_TEST
 
+/* What managesieve_connect() makes of what answers on the port:
+ * another protocol's greeting is "no ManageSieve here"
+ * (MANAGESIEVE_ABSENT); a server that accepts and never greets, or
+ * whose greeting is cut short, is out of reach now (-1, retried). */
+static const struct {
+	const char *name;
+	const char *greeting;	/* NULL: accept and say nothing */
+	int close;		/* close after it */
+	int ret;
+	enum stream_fail policy;	/* for -1 */
+	const char *error;
+} answers[] = {
+	{ "IMAP", "* OK [CAPABILITY IMAP4rev1] Dovecot (Debian) ready.\r\n", 0,
+	  MANAGESIEVE_ABSENT, STREAM_FAIL_FINAL, "not ManageSieve's" },
+	{ "POP3", "+OK Dovecot ready.\r\n", 0, MANAGESIEVE_ABSENT, STREAM_FAIL_FINAL,
+	  "+OK Dovecot" },
+	{ "SMTP", "220 mx.example.test ESMTP Postfix\r\n", 0, MANAGESIEVE_ABSENT,
+	  STREAM_FAIL_FINAL, "220 mx" },
+	{ "silent", NULL, 0, -1, STREAM_FAIL_WAIT, "" },
+	{ "cut", "\"IMPLEMENTATION\" \"Fake Sieve\"\r\n", 1, -1, STREAM_FAIL_TEMP, "" },
+	{ "TRYLATER", "NO (TRYLATER) \"too many connections\"\r\n", 0, -1,
+	  STREAM_FAIL_WAIT, "too many" },
+	{ "lower-case ok", "ok\r\n", 0, 0, STREAM_FAIL_NONE, "" },
+};
+
+START_TEST(connect_absent_or_out_of_reach)
+{
+	const struct fakeserver_step script[] = {
+		{ answers[_i].greeting != NULL ? FAKE_SEND : FAKE_HANG,
+		  answers[_i].greeting, 0, 0 },
+		{ answers[_i].close ? FAKE_CLOSE : FAKE_HANG, NULL, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct managesieve_settings set = { 0 };
+	struct fakeserver fs;
+	struct managesieve_client *c = NULL;
+	enum stream_fail fail = STREAM_FAIL_NONE;
+	const char *error = "";
+	int ret;
+
+	ck_assert_int_eq(fakeserver_start(script, &fs), 0);
+	set.host = "127.0.0.1";
+	set.port = fs.port;
+	set.tls = CFG_TLS_NONE;
+	/* The bound of the silent case: it fails within this. */
+	set.connect_timeout_ms = set.timeout_ms = 300;
+	ret = managesieve_connect(&set, &c, &fail, &error);
+	ck_assert_msg(ret == answers[_i].ret, "%s: %d: %s", answers[_i].name, ret, error);
+	if (ret != 0) {
+		ck_assert_ptr_null(c);
+		ck_assert_msg(stream_fail_policy(fail) == answers[_i].policy,
+			      "%s: class %s: %s", answers[_i].name,
+			      stream_fail_name(fail), error);
+		ck_assert_msg(strstr(error, answers[_i].error) != NULL, "%s: %s",
+			      answers[_i].name, error);
+	}
+	managesieve_close(&c);
+	fakeserver_stop(&fs);
+}
+END_TEST
+
+/* A port that refuses the connection (bound, not listening: nothing
+ * serves there, and no other test can take it meanwhile). */
+START_TEST(connect_refused_is_absent)
+{
+	struct sockaddr_in sin = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sin);
+	struct managesieve_settings set = { 0 };
+	struct managesieve_client *c = NULL;
+	enum stream_fail fail;
+	const char *error;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	ck_assert_int_ge(fd, 0);
+	sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	ck_assert_int_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	ck_assert_int_eq(getsockname(fd, (struct sockaddr *)&sin, &len), 0);
+	set.host = "127.0.0.1";
+	set.port = ntohs(sin.sin_port);
+	set.connect_timeout_ms = set.timeout_ms = 2000;
+	ck_assert_int_eq(managesieve_connect(&set, &c, &fail, &error), MANAGESIEVE_ABSENT);
+	ck_assert_ptr_null(c);
+	ck_assert_msg(strstr(error, "refused") != NULL, "%s", error);
+	close(fd);
+}
+END_TEST
+
 static Suite *managesieve_suite(void)
 {
 	Suite *s = suite_create("managesieve_client");
@@ -321,6 +413,9 @@ static Suite *managesieve_suite(void)
 	tcase_add_test(tc, get_over_limit_drained);
 	tcase_add_loop_test(tc, broken_servers, 0, sizeof(broken) / sizeof(broken[0]));
 	tcase_add_test(tc, greeting_failures);
+	tcase_add_loop_test(tc, connect_absent_or_out_of_reach, 0,
+			    sizeof(answers) / sizeof(answers[0]));
+	tcase_add_test(tc, connect_refused_is_absent);
 	suite_add_tcase(s, tc);
 	return s;
 }

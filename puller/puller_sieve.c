@@ -29,8 +29,12 @@
  *	with the reason; one that is copied later drops its failed item.
  *	A failure of the whole (a login refused, NEW's ManageSieve down, a
  *	protocol error) is a failed item named "sieve:" and an event. OLD
- *	without ManageSieve (nothing answers on source_sieve_port) is an
- *	event, not a failure. A store failure is the round's (retried).
+ *	without ManageSieve (source_sieve_port refuses the connection, or
+ *	what answers is not ManageSieve) is an event, not a failure. OLD's
+ *	ManageSieve out of reach now (a timeout, no route, the connection or
+ *	its TLS handshake cut short, TRYLATER) is an event saying the next
+ *	round tries again: nothing is recorded, so it does. A store failure
+ *	is the round's (retried).
  */
 #include "config.h"
 
@@ -125,11 +129,24 @@ static int sieve_open_old(struct sieve_run *r, enum stream_fail *fail_r,
 	set.connect_timeout_ms = cfg->connect_timeout * 1000;
 	set.timeout_ms = cfg->io_timeout * 1000;
 	set.max_script = cfg->max_sieve_script_size;
-	if (managesieve_connect(&set, &r->old, fail_r, error_r) < 0) {
-		if (*fail_r != STREAM_FAIL_WAIT)
-			return -1;
+	ret = managesieve_connect(&set, &r->old, fail_r, error_r);
+	if (ret == MANAGESIEVE_ABSENT) {
 		copy_event(c, LOG_SEV_INFO, "sieve: OLD has no ManageSieve on %s port "
 			   "%u (%s): no Sieve scripts copied", r->old_host,
+			   (unsigned)r->old_port, *error_r);
+		return 1;
+	}
+	if (ret < 0) {
+		enum stream_fail policy = stream_fail_policy(*fail_r);
+
+		if (policy != STREAM_FAIL_TEMP && policy != STREAM_FAIL_WAIT)
+			return -1;
+		/* Out of reach now, not absent: nothing is recorded (no
+		 * Sieve record, an earlier "sieve:" failed item kept), so
+		 * the next round asks again. */
+		copy_event(c, LOG_SEV_WARNING, "sieve: OLD's ManageSieve on %s port "
+			   "%u not reachable now (%s): no Sieve scripts copied in "
+			   "this round, the next round tries again", r->old_host,
 			   (unsigned)r->old_port, *error_r);
 		return 1;
 	}
@@ -199,7 +216,7 @@ static int sieve_open_new(struct sieve_run *r, enum stream_fail *fail_r,
 	set.connect_timeout_ms = cfg->connect_timeout * 1000;
 	set.timeout_ms = cfg->io_timeout * 1000;
 	set.max_script = cfg->max_sieve_script_size;
-	if (managesieve_connect(&set, &r->new, fail_r, error_r) < 0 ||
+	if (managesieve_connect(&set, &r->new, fail_r, error_r) != 0 ||
 	    managesieve_login(r->new, r->c->account, cfg->target_master_user,
 			      r->c->p->target_master_password, fail_r, error_r) < 0)
 		return stream_failf(fail_r, *fail_r, error_r, "NEW %s port %u: %s",

@@ -12,6 +12,9 @@
 #   - a second round puts only the script changed on OLD;
 #   - an OLD without ManageSieve (nothing on source_sieve_port): an
 #     event, the account copied, no failed item;
+#   - OLD's ManageSieve out of reach for a round (it accepts and never
+#     greets: tests/harness/silentproxy.py): an event saying the next
+#     round tries again, nothing recorded; the next round copies;
 #   - show (each script, its SHA-256, the active one) and stats (scripts
 #     copied), in text and JSON;
 #   - a domain without migrate_sieve: nothing of Sieve happens;
@@ -34,6 +37,8 @@ MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
 echo "store: $MM_TEST_BACKEND"
 MM_DIR=$(mm_tmpdir) || exit 1
 SIEVE_PORT=4190
+# silentproxy.py, in front of OLD's ManageSieve for example.com
+SILENT_PORT=14190
 # OLD has editheader (NEW does not) and takes scripts up to 4 MB; NEW
 # keeps Pigeonhole's default limit of 1M.
 cat >"$MM_DIR/old-extra.conf" <<EOC
@@ -93,6 +98,14 @@ source_tls = starttls
 source_tls_ca_file = $CA_FILE
 migrate_sieve = yes
 source_sieve_port = 1
+
+[domain example.com]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+migrate_sieve = yes
+source_sieve_port = $SILENT_PORT
 
 [domain example.net]
 source_host = $OLD_IP
@@ -276,6 +289,54 @@ t_no_managesieve() {
 	assert_eq 0 "$f" "failed items"
 }
 
+# OLD's ManageSieve out of reach for a round: the port accepts and
+# never greets (silentproxy.py, its first connection). The round copies
+# the mail and says in an event that the next round tries again; no
+# failed item, no Sieve record. The next round (relayed to OLD's real
+# ManageSieve) copies the script.
+t_transient() {
+	"$PYTHON" "$HARNESS/silentproxy.py" "$OLD_IP:$SILENT_PORT" \
+		"$OLD_IP:$SIEVE_PORT" --silent 1 --log "$MM_DIR/silent.log" \
+		>"$MM_DIR/silent.out" 2>&1 &
+	sp=$!
+	mm_at_exit "kill $sp 2>/dev/null"
+	wait_for "grep -q ready '$MM_DIR/silent.out'" 10 ||
+		{ cat "$MM_DIR/silent.out"; return 1; }
+	mm_adduser old tr@example.com "tr pass"
+	h=$(home old tr@example.com)
+	mkdir -p "$h/sieve"
+	printf 'require "fileinto";\n# out of reach once\nkeep;\n' >"$h/sieve/rules.sieve"
+	ln -sf sieve/rules.sieve "$h/.dovecot.sieve"
+	chown -R mail:mail "$h"
+	add_account tr@example.com "tr pass" || return 1
+	run_once
+	st=$(show tr@example.com state)
+	[ "$st" = copied ] || { echo "state $st"; show tr@example.com last_error; return 1; }
+	grep -q '^silent 1$' "$MM_DIR/silent.log" || { echo "no silent session"; return 1; }
+	ev=$(MM log --account tr@example.com 2>&1)
+	assert_contains "$ev" "sieve: OLD's ManageSieve on $OLD_IP port $SILENT_PORT not reachable now"
+	assert_contains "$ev" "the next round tries again"
+	case $ev in *"has no ManageSieve"*) echo "taken for no ManageSieve"; return 1 ;; esac
+	assert_eq "[]" "$(show tr@example.com sieve)" "Sieve records after the silent round"
+	f=$(MM failed tr@example.com --csv | grep -c "^tr@example.com," || true)
+	assert_eq 0 "$f" "failed items"
+	[ ! -e "$(home new tr@example.com)/sieve/rules.sieve" ] || { echo "NEW got it"; return 1; }
+	MM sync tr@example.com >/dev/null || { echo "sync refused"; return 1; }
+	run_once
+	grep -q '^relay 2$' "$MM_DIR/silent.log" || { cat "$MM_DIR/silent.log"; return 1; }
+	same tr@example.com rules || return 1
+	ev=$(MM log --account tr@example.com 2>&1)
+	assert_contains "$ev" "sieve: 1 scripts on OLD: 1 copied, 0 unchanged since copied, 0 already the same on NEW, 0 not copied (failed items); active: \"rules\" made active on NEW"
+	MM show tr@example.com --json | "$PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)["sieve"]
+assert [(s["name"], s["active"]) for s in v] == [("rules", True)], v'
+	rc=$?
+	kill "$sp"
+	wait "$sp" 2>/dev/null
+	return "$rc"
+}
+
 # migrate_sieve off: no Sieve, no event about it.
 t_off() {
 	mm_adduser old off@example.net "off pass"
@@ -293,7 +354,7 @@ t_off() {
 
 # Nothing in the logs holds a password.
 t_no_password_logged() {
-	for pw in "sv pass" "nos pass" "cy pass"; do
+	for pw in "sv pass" "nos pass" "cy pass" "tr pass"; do
 		if grep -rqF "$pw" "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" 2>/dev/null; then
 			echo "password '$pw' logged"
 			return 1
@@ -302,8 +363,8 @@ t_no_password_logged() {
 }
 
 # preflight: OLD's ManageSieve answers for example.test (STARTTLS,
-# Pigeonhole, editheader listed); nothing on example.org's port 1 is a
-# warning; example.net (migrate_sieve = no) is not asked.
+# Pigeonhole, editheader listed); nothing on example.org's port 1 (nor
+# example.com's) is a warning; example.net (migrate_sieve = no) is not asked.
 t_preflight() {
 	out=$(MM preflight --json </dev/null)
 	printf '%s' "$out" | "$PYTHON" -c '
@@ -311,12 +372,15 @@ import json, sys
 v = json.load(sys.stdin)
 s = [c for c in v["checks"] if c["check"] == "old_sieve"]
 by = {c["domain"]: c for c in s}
-assert set(by) == {"example.test", "example.org"}, s
+assert set(by) == {"example.test", "example.org", "example.com"}, s
 assert by["example.test"]["status"] == "ok", by["example.test"]
 assert "TLS" in by["example.test"]["message"], by["example.test"]
 assert "editheader" in by["example.test"]["message"], by["example.test"]
 assert by["example.org"]["status"] == "warning", by["example.org"]
 assert "no Sieve scripts would be copied" in by["example.org"]["message"], by["example.org"]
+# example.com: its port refuses (silentproxy.py is not started yet)
+assert by["example.com"]["status"] == "warning", by["example.com"]
+assert "no ManageSieve there" in by["example.com"]["message"], by["example.com"]
 '
 }
 
@@ -382,6 +446,7 @@ check "second round: only the script changed on OLD is put" t_second_round
 check "a script and the active one the user changed on NEW stay; OLD's next change is put" t_user_edit_kept
 check "after a reset: no record, scripts compared with NEW's" t_after_reset
 check "OLD without ManageSieve: an event, the account copied, no failed item" t_no_managesieve
+check "OLD's ManageSieve silent for a round: an event, nothing recorded, the next round copies" t_transient
 check "migrate_sieve = no: nothing of Sieve" t_off
 check "Cyrus 3.6 timsieved as OLD: scripts byte for byte, the active one" t_cyrus
 check "no password in the logs" t_no_password_logged
