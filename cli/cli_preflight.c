@@ -326,6 +326,7 @@ static const struct preflight_check preflight_checks[] = {
 	{ "source_oauth2_token_command", PREFLIGHT_DOMAIN, preflight_token_command, 0 },
 	{ "old_imap", PREFLIGHT_DOMAIN, preflight_old_imap, 1 },
 	{ "old_pop3", PREFLIGHT_DOMAIN, preflight_old_pop3, 1 },
+	{ "old_sieve", PREFLIGHT_DOMAIN, preflight_old_sieve, 1 },
 	{ "old_user", PREFLIGHT_USER, preflight_old_user, 1 },
 	{ "new_login", PREFLIGHT_ONCE, preflight_new_login, 1 },
 	{ "new_space", PREFLIGHT_ONCE, preflight_new_space, 0 },

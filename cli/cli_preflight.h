@@ -114,6 +114,8 @@ void preflight_old_pop3(struct preflight *pf, const struct preflight_check *chec
 			const struct cfg_domain *dom, struct preflight_user *user);
 void preflight_old_user(struct preflight *pf, const struct preflight_check *check,
 			const struct cfg_domain *dom, struct preflight_user *user);
+void preflight_old_sieve(struct preflight *pf, const struct preflight_check *check,
+			 const struct cfg_domain *dom, struct preflight_user *user);
 
 /* --- cli_preflight_new.c -------------------------------------------- */
 

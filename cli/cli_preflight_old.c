@@ -29,6 +29,7 @@
 #include "crypto.h"
 #include "driver.h"
 #include "imap_client.h"
+#include "managesieve_client.h"
 #include "mm_alloc.h"
 #include "pop3_client.h"
 #include "token_cmd.h"
@@ -309,6 +310,64 @@ void preflight_old_pop3(struct preflight *pf, const struct preflight_check *chec
 			 utf8 ? "yes" : "no", uidl ? "" : ": without UIDL the puller "
 			 "cannot tell messages apart between rounds");
 	pop3_client_close(&client);
+}
+
+/* migrate_sieve: OLD's ManageSieve answers on source_sieve_port (its
+ * greeting, TLS and Sieve extensions). Nothing there is a warning: the
+ * puller then copies no scripts and says so in an event. */
+void preflight_old_sieve(struct preflight *pf, const struct preflight_check *check,
+			 const struct cfg_domain *dom, struct preflight_user *user)
+{
+	const struct cfg *cfg = pf->ctx->cfg;
+	struct managesieve_settings set = { 0 };
+	struct managesieve_client *client = NULL;
+	enum stream_fail fail;
+	const char *error;
+	char host[256];
+	uint16_t port;
+	int ret;
+
+	(void)user;
+	if (dom->type != CFG_DOMAIN_BACKUP || !dom->migrate_sieve)
+		return;
+	if (driver_split_host(dom->source_host, host, sizeof(host), &port) < 0) {
+		preflight_report(pf, check, dom, PREFLIGHT_FAILED, "fix source_host",
+				 "sieve: bad source_host '%s'", dom->source_host);
+		return;
+	}
+	set.host = host;
+	set.port = (uint16_t)dom->source_sieve_port;
+	set.tls = dom->source_tls;
+	preflight_old_tls_opts(dom, host, &set.tls_opts);
+	set.connect_timeout_ms = cfg->connect_timeout * 1000;
+	set.timeout_ms = cfg->io_timeout * 1000;
+	preflight_value_str(pf, "protocol", "managesieve");
+	preflight_value_str(pf, "host", host);
+	preflight_value_u64(pf, "port", set.port);
+	ret = managesieve_connect(&set, &client, &fail, &error);
+	if (ret != 0) {
+		enum stream_fail policy = stream_fail_policy(fail);
+		int soft = ret == MANAGESIEVE_ABSENT || policy == STREAM_FAIL_WAIT ||
+			policy == STREAM_FAIL_TEMP;
+
+		preflight_report(pf, check, dom, soft ? PREFLIGHT_WARNING :
+				 PREFLIGHT_FAILED,
+				 "start OLD's ManageSieve, fix source_sieve_port, or "
+				 "set migrate_sieve = no",
+				 "sieve %s:%u: %s%s", host, set.port, error,
+				 ret == MANAGESIEVE_ABSENT ? " (no ManageSieve there: no "
+				 "Sieve scripts would be copied)" : soft ? " (not "
+				 "reachable now: each round would try again)" : "");
+		return;
+	}
+	preflight_value_str(pf, "server", managesieve_implementation(client));
+	preflight_value_str(pf, "extensions", managesieve_extensions(client));
+	preflight_report(pf, check, dom, PREFLIGHT_OK, NULL,
+			 "sieve %s:%u answers (%s): \"%s\"; extensions: %s", host,
+			 set.port, managesieve_is_tls(client) ? "TLS" : "plain",
+			 managesieve_implementation(client),
+			 managesieve_extensions(client));
+	managesieve_close(&client);
 }
 
 /* The login the puller would make for u on OLD over drv. */

@@ -207,6 +207,101 @@ static int cli_show_folder(const struct store_folder *f, void *context)
 	return 0;
 }
 
+/* An account's Sieve records, sorted by name for the output (the
+ * store's order is the backend's). */
+struct cli_sieve_rec {
+	char *name;
+	struct store_sieve rec;
+};
+
+struct cli_sieve_list {
+	struct cli_sieve_rec *recs;
+	size_t count, alloc;
+};
+
+static int cli_show_sieve_add(const char *name, const struct store_sieve *sieve,
+			      void *context)
+{
+	struct cli_sieve_list *l = context;
+
+	if (l->count == l->alloc) {
+		l->alloc = l->alloc == 0 ? 8 : l->alloc * 2;
+		l->recs = mm_reallocarray(l->recs, l->alloc, sizeof(*l->recs));
+	}
+	l->recs[l->count].name = mm_strdup(name);
+	l->recs[l->count].rec = *sieve;
+	l->count++;
+	return 0;
+}
+
+static int cli_show_sieve_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct cli_sieve_rec *)a)->name,
+		      ((const struct cli_sieve_rec *)b)->name);
+}
+
+static void cli_show_sieve_free(struct cli_sieve_list *l)
+{
+	for (size_t i = 0; i < l->count; i++)
+		mm_free(&l->recs[i].name);
+	mm_free(&l->recs);
+	l->count = l->alloc = 0;
+}
+
+/* The Sieve scripts a round put on NEW (migrate_sieve): the name, the
+ * SHA-256 of the bytes (all of it in JSON, its first 12 digits in
+ * text) and whether it was made the active one. */
+static int cli_show_sieve(struct cli_ctx *ctx, const char *account,
+			  struct cli_json *j, const char **error_r)
+{
+	static const char *const headers[] = { "SIEVE SCRIPT", "SHA-256", "ACTIVE" };
+	static const int right[] = { 0, 0, 0 };
+	struct cli_sieve_list l = { NULL, 0, 0 };
+	struct cli_table *table;
+	char hex[2 * STORE_SIEVE_HASH + 1], name[4 * STORE_MAX_SIEVE_NAME + 8];
+
+	if (store_sieve_iter(ctx->store, account, cli_show_sieve_add, &l, error_r) < 0) {
+		cli_show_sieve_free(&l);
+		return -1;
+	}
+	if (l.count > 1)
+		qsort(l.recs, l.count, sizeof(*l.recs), cli_show_sieve_cmp);
+	if (j != NULL) {
+		cli_json_array(j, "sieve");
+		for (size_t i = 0; i < l.count; i++) {
+			for (size_t b = 0; b < STORE_SIEVE_HASH; b++)
+				snprintf(hex + 2 * b, 3, "%02x", l.recs[i].rec.sha256[b]);
+			cli_json_object(j, NULL);
+			cli_json_str(j, "name", l.recs[i].name);
+			cli_json_str(j, "sha256", hex);
+			cli_json_bool(j, "active", l.recs[i].rec.active);
+			cli_json_end(j, '}');
+		}
+		cli_json_end(j, ']');
+		cli_show_sieve_free(&l);
+		return 0;
+	}
+	if (l.count == 0) {
+		cli_kv("Sieve scripts", "none copied");
+		return 0;
+	}
+	printf("\nSieve scripts copied:\n");
+	table = cli_table_new(3, headers, right);
+	for (size_t i = 0; i < l.count; i++) {
+		for (size_t b = 0; b < 6; b++)
+			snprintf(hex + 2 * b, 3, "%02x", l.recs[i].rec.sha256[b]);
+		const char *row[] = {
+			cli_printable(l.recs[i].name, name, sizeof(name)), hex,
+			l.recs[i].rec.active ? "yes" : "no",
+		};
+		cli_table_add(table, row);
+	}
+	cli_table_print(table, stdout);
+	cli_table_free(&table);
+	cli_show_sieve_free(&l);
+	return 0;
+}
+
 /* Where events go: JSON, or text lines when j is NULL. */
 struct cli_events {
 	struct cli_json *j;
@@ -386,13 +481,16 @@ static int cli_show_print(struct cli_ctx *ctx, const struct store_account *a,
 		goto fail;
 	if (json) {
 		cli_json_end(&j, ']');
-		cli_json_array(&j, "events");
 	} else if (s.folders == 0) {
 		cli_kv("Folder progress", "none yet");
 	} else {
 		printf("\nFolder progress:\n");
 		cli_table_print(s.table, stdout);
 	}
+	if (cli_show_sieve(ctx, a->name, s.j, &error) < 0)
+		goto fail;
+	if (json)
+		cli_json_array(&j, "events");
 	if (!json)
 		printf("\nLast events:\n");
 	events.j = s.j;

@@ -175,6 +175,8 @@ static const struct cfg_key cfg_global_keys[] = {
 	     .hint = "detect is only for source_tls, the NEW server's TLS is known"),
 	GKEY(target_master_user, CFG_WORD, "mailmigrate"),
 	GKEY(target_master_password_file, CFG_PATH, "/etc/mailmigrate/master.pass"),
+	GKEY(target_sieve_host, CFG_HOSTPORT, NULL),	/* NULL: target_host:4190 */
+	GKEY(max_sieve_script_size, CFG_SIZE, "8M", .min = 1, .max = 1024ULL * 1024 * 1024),
 	GKEY(relay_listen, CFG_LISTEN, "unix:/run/mailmigrate/relay.sock"),
 	GKEY(relay_socket_group, CFG_WORD, "postfix"),
 	/* NULL: no metrics served (mailmigrated; the relay's own key, as
@@ -231,6 +233,8 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(exclude_folders, CFG_STRING, NULL),
 	DKEY(folder_map, CFG_STRING, NULL),
 	DKEY(source_mx_names, CFG_STRING, NULL),
+	DKEY(migrate_sieve, CFG_BOOL, "no"),
+	DKEY(source_sieve_port, CFG_UINT, "4190", .min = 1, .max = 65535),
 };
 
 #define CFG_NKEYS(table) (sizeof(table) / sizeof((table)[0]))

@@ -106,6 +106,9 @@ struct cfg_domain {
 	char *source_mx_names;		/* hosts OLD's MTA names in its own
 					 * Received: "by" (spaces or commas
 					 * between), NULL: none */
+	int migrate_sieve;		/* copy Sieve scripts, default 0 */
+	unsigned source_sieve_port;	/* OLD's ManageSieve on source_host's
+					 * host, default 4190 */
 };
 
 struct cfg {
@@ -132,6 +135,9 @@ struct cfg {
 	enum cfg_tls target_tls;	/* default none; detect is refused */
 	char *target_master_user;	/* default mailmigrate */
 	char *target_master_password_file; /* default /etc/mailmigrate/master.pass */
+	char *target_sieve_host;	/* NEW's ManageSieve; NULL: target_host's
+					 * host, port 4190 */
+	uint64_t max_sieve_script_size;	/* read from OLD at most, default 8M */
 	char *relay_listen;		/* default unix:/run/mailmigrate/relay.sock */
 	char *relay_socket_group;	/* default postfix; NULL: mode 0666 */
 	char *metrics_listen;		/* mailmigrated's: inet:ADDRESS:PORT; NULL: off */

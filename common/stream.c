@@ -193,9 +193,10 @@ static int stream_wait(struct stream *s, short events, enum stream_fail *fail_r,
 	return 0;
 }
 
-/* Connect one address with a deadline. */
+/* Connect one address with a deadline; *refused_r: the address
+ * answered with a refusal (ECONNREFUSED). */
 static int stream_connect_addr(const struct addrinfo *ai, unsigned timeout_ms,
-			       int *fd_r, enum stream_fail *fail_r,
+			       int *fd_r, int *refused_r, enum stream_fail *fail_r,
 			       const char **error_r)
 {
 	struct pollfd pfd;
@@ -226,6 +227,7 @@ static int stream_connect_addr(const struct addrinfo *ai, unsigned timeout_ms,
 	}
 	if (err != 0) {
 		close(fd);
+		*refused_r = err == ECONNREFUSED;
 		return stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "connect: %s",
 				   strerror(err));
 	}
@@ -237,23 +239,40 @@ int stream_connect(const char *host, uint16_t port, unsigned timeout_ms,
 		   struct stream **stream_r, enum stream_fail *fail_r,
 		   const char **error_r)
 {
+	int refused;
+
+	return stream_connect_probe(host, port, timeout_ms, stream_r, &refused, fail_r,
+				    error_r);
+}
+
+int stream_connect_probe(const char *host, uint16_t port, unsigned timeout_ms,
+			 struct stream **stream_r, int *refused_r,
+			 enum stream_fail *fail_r, const char **error_r)
+{
 	struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res, *ai;
 	char portstr[8];
-	int rc, fd = -1;
+	int rc, fd = -1, refused = 0, all_refused = 1, tried = 0;
 
+	*refused_r = 0;
 	snprintf(portstr, sizeof(portstr), "%u", port);
 	rc = getaddrinfo(host, portstr, &hints, &res);
 	if (rc != 0)
 		return stream_failf(fail_r, rc == EAI_AGAIN ? STREAM_FAIL_WAIT :
 				   STREAM_FAIL_FINAL, error_r, "cannot resolve %.200s: %s",
 				   host, gai_strerror(rc));
-	for (ai = res; ai != NULL; ai = ai->ai_next)
-		if (stream_connect_addr(ai, timeout_ms, &fd, fail_r, error_r) == 0)
+	for (ai = res; ai != NULL; ai = ai->ai_next) {
+		tried = 1;
+		refused = 0;
+		if (stream_connect_addr(ai, timeout_ms, &fd, &refused, fail_r,
+					error_r) == 0)
 			break;
+		all_refused = all_refused && refused;
+	}
 	freeaddrinfo(res);
 	if (fd < 0) {
 		char saved[STREAM_ERROR_MAX];
 
+		*refused_r = tried && all_refused;
 		snprintf(saved, sizeof(saved), "%s", *error_r);
 		return stream_failf(fail_r, *fail_r, error_r, "%.200s port %u: %s",
 				   host, port, saved);

@@ -100,6 +100,13 @@ struct stream;
 int stream_connect(const char *host, uint16_t port, unsigned timeout_ms,
 		   struct stream **stream_r, enum stream_fail *fail_r,
 		   const char **error_r);
+/* As stream_connect(); on failure *refused_r is 1 when every address
+ * of host refused the connection (ECONNREFUSED: nothing listens on the
+ * port, the host said so), 0 for any other failure (a timeout, no
+ * route, DNS): telling "no such service here" from "not reachable now". */
+int stream_connect_probe(const char *host, uint16_t port, unsigned timeout_ms,
+			 struct stream **stream_r, int *refused_r,
+			 enum stream_fail *fail_r, const char **error_r);
 /* Wrap an existing connected socket (tests, accepted connections). */
 struct stream *stream_from_fd(int fd, unsigned timeout_ms);
 void stream_close(struct stream **stream);

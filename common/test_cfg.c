@@ -448,6 +448,16 @@ static const struct value_case value_cases[] = {
 	{ "source_tls_verify", 1, "0", "0", NULL },
 	{ "passwords_only", 1, "yes", "1", NULL },
 	{ "passwords_only", 1, "on", NULL, "expected yes or no" },
+	{ "migrate_sieve", 1, "yes", "1", NULL },
+	{ "migrate_sieve", 1, "", "0", NULL },
+	{ "source_sieve_port", 1, "", "4190", NULL },
+	{ "source_sieve_port", 1, "2000", "2000", NULL },
+	{ "source_sieve_port", 1, "65536", NULL, "65536 is not in 1..65535" },
+	{ "target_sieve_host", 0, "", "(null)", NULL },
+	{ "target_sieve_host", 0, "127.0.0.3:4190", "127.0.0.3:4190", NULL },
+	{ "max_sieve_script_size", 0, "", "8388608", NULL },
+	{ "max_sieve_script_size", 0, "2M", "2097152", NULL },
+	{ "max_sieve_script_size", 0, "0", NULL, "0 is not in 1..1073741824" },
 	{ "passwords_only", 1, "2", NULL, "expected yes or no" },
 	/* enums */
 	{ "target_driver", 0, "imap", "0", NULL },
@@ -629,6 +639,8 @@ static void value_text(const struct cfg *cfg, const struct cfg_domain *d,
 	STR(d, notice_account) STR(d, notice_message) NUM(d, access_mode)
 	NUM(d, passwords_only) STR(d, bind_ip) STR(d, relay_nexthop)
 	STR(d, exclude_folders) STR(d, folder_map)
+	NUM(d, migrate_sieve) NUM(d, source_sieve_port)
+	STR(cfg, target_sieve_host) NUM(cfg, max_sieve_script_size)
 #undef STR
 #undef NUM
 	ck_abort_msg("test table names unknown key %s", key);

@@ -18,6 +18,8 @@
  *			hands bodies to (throttled, the lease kept), the
  *			pipeline below, the MULTIAPPEND or one-by-one
  *			send, and recording them in the store.
+ *	puller_sieve.c	the account's Sieve scripts (migrate_sieve),
+ *			after its mail.
  *	puller_post.c	after a finished copy: the aliases gathered from
  *			the headers, and post_migrate_script.
  *
@@ -301,6 +303,12 @@ int copy_queue(struct copy *c, enum stream_fail *fail_r, const char **error_r);
 /* Send c->fill and every batch still in flight, and record them: on
  * return nothing of the folder is under way. As copy_queue(). */
 int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r);
+
+/* puller_sieve.c */
+/* With migrate_sieve: copy the account's Sieve scripts OLD -> NEW
+ * (puller_sieve(3)). Only a store failure fails (-1); the rest are
+ * failed items and events. */
+int copy_sieve(struct copy *c, enum stream_fail *fail_r, const char **error_r);
 
 /* puller_post.c */
 /* alias_tally_result_found() callbacks, context the struct copy. */

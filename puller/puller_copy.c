@@ -865,6 +865,10 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				   (unsigned long long)c.differ,
 				   (unsigned long long)c.verified, job->account,
 				   c.differ_why);
+	/* The Sieve scripts after the mail, before the round is recorded
+	 * and the post-migrate script runs (last). */
+	if (ret == 0 && c.outcome == PULLER_DONE)
+		ret = copy_sieve(&c, fail_r, error_r);
 	if (ret > 0) {
 		/* Stopped between batches: the job goes back as it is. */
 		ret = 0;

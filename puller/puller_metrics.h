@@ -39,6 +39,7 @@ struct puller_counters {
 	uint64_t rounds[3];		/* done, by enum store_job_kind */
 	uint64_t copy_errors[PULLER_FAIL_CLASSES];
 	uint64_t store_errors;		/* store calls that failed */
+	uint64_t sieve_scripts;		/* Sieve scripts put on NEW */
 };
 
 /* NULL (the CLI, the tests): nothing is counted. */

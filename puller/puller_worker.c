@@ -225,6 +225,16 @@ static int puller_one(struct puller *p)
 }
 
 /* The lease holder name of this process: "host:pid". */
+/* Does some domain copy Sieve scripts (NEW's ManageSieve needs the
+ * master password)? */
+static int puller_wants_sieve(const struct cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->domains_count; i++)
+		if (cfg->domains[i].migrate_sieve)
+			return 1;
+	return 0;
+}
+
 static void puller_owner(char *buf, size_t size, pid_t pid)
 {
 	char host[64];
@@ -373,8 +383,9 @@ int puller_worker_run(const struct cfg *cfg, int once)
 	}
 	store_set_key(p.store, &key);
 	crypto_key_wipe(&key);
-	/* The dovecot target logs in nowhere: doveadm opens the mail. */
-	if (cfg->target_driver == CFG_TARGET_IMAP &&
+	/* The dovecot target logs in nowhere: doveadm opens the mail; but
+	 * NEW's ManageSieve is logged in to as the master user. */
+	if ((cfg->target_driver == CFG_TARGET_IMAP || puller_wants_sieve(cfg)) &&
 	    crypto_read_secret(cfg->target_master_password_file,
 			       &p.target_master_password, &error) < 0) {
 		log_error("target_master_password_file: %s", error);

@@ -645,6 +645,49 @@ int store_tls_seen_forget(struct store *store, const char *domain,
 	return store->v->tls_seen_forget(store, domain, proto, error_r);
 }
 
+/* A Sieve record's account and name, checked before either backend. */
+static int store_sieve_check(const char *account, const char *name,
+			     const char **error_r)
+{
+	size_t a = strlen(account), n = strlen(name);
+
+	if (a == 0 || a >= STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "bad account name length (%zu)", a);
+	if (n == 0 || n > STORE_MAX_SIEVE_NAME)
+		return store_fail(error_r, "bad Sieve script name length (%zu)", n);
+	return 0;
+}
+
+int store_sieve_get(struct store *store, const char *account, const char *name,
+		    struct store_sieve *sieve_r, const char **error_r)
+{
+	if (store_sieve_check(account, name, error_r) < 0)
+		return -1;
+	return store->v->sieve_get(store, account, name, sieve_r, error_r);
+}
+
+int store_sieve_put(struct store *store, const char *account, const char *name,
+		    const struct store_sieve *sieve, const char **error_r)
+{
+	if (store_sieve_check(account, name, error_r) < 0)
+		return -1;
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
+	return store->v->sieve_put(store, account, name, sieve, error_r);
+}
+
+int store_sieve_iter(struct store *store, const char *account,
+		     int (*fn)(const char *name, const struct store_sieve *sieve,
+			       void *ctx),
+		     void *ctx, const char **error_r)
+{
+	size_t a = strlen(account);
+
+	if (a == 0 || a >= STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "bad account name length (%zu)", a);
+	return store->v->sieve_iter(store, account, fn, ctx, error_r);
+}
+
 int store_paused(struct store *store, int *paused_r, const char **error_r)
 {
 	return store->v->paused(store, paused_r, error_r);

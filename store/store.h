@@ -568,6 +568,38 @@ int store_uidl_forget(struct store *store, const char *account,
 int store_uidl_count(struct store *store, const char *account,
 		     uint64_t *count_r, const char **error_r);
 
+/* --- Sieve scripts ------------------------------------------------------ */
+
+/*
+ * What a round put on NEW of an account's Sieve script (migrate_sieve,
+ * puller_sieve(3)): the SHA-256 of the bytes and whether it was made
+ * the active one, so a later round puts only a script OLD changed since,
+ * and leaves alone what the user changed on NEW meanwhile. Forgotten by
+ * store_reset() with the rest of the copy progress; dumped and copied
+ * (STORE_DUMP_SIEVE) with the rest.
+ */
+#define STORE_SIEVE_HASH 32
+#define STORE_MAX_SIEVE_NAME 512
+struct store_sieve {
+	unsigned char sha256[STORE_SIEVE_HASH];
+	int active;
+};
+/* @return 0 with *sieve_r, STORE_NOTFOUND, or -1 */
+int store_sieve_get(struct store *store, const char *account, const char *name,
+		    struct store_sieve *sieve_r, const char **error_r);
+/* Record (or replace) it: 0 or -1. */
+int store_sieve_put(struct store *store, const char *account, const char *name,
+		    const struct store_sieve *sieve, const char **error_r);
+/* Call fn for each of account's Sieve records (mailmigrate show): name
+ * and sieve are the store's, valid during the call. The order is the
+ * backend's (not the names'). fn returning non-zero stops the walk and
+ * is returned.
+ * @return 0, fn's non-zero, or -1 */
+int store_sieve_iter(struct store *store, const char *account,
+		     int (*fn)(const char *name, const struct store_sieve *sieve,
+			       void *ctx),
+		     void *ctx, const char **error_r);
+
 /* --- statistics ------------------------------------------------------- */
 
 /* How a first login ended: a user the store does not know, in a
@@ -608,6 +640,9 @@ struct store_stats {
 	unsigned rate_seconds;
 	/* First logins (the auth module) by outcome, ever. */
 	uint64_t first_logins[STORE_FIRST_LOGIN_COUNT];
+	/* Sieve records (store_sieve_put): scripts put on NEW, or found
+	 * there the same, over all accounts. */
+	uint64_t sieve_scripts;
 };
 #define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
@@ -739,7 +774,7 @@ int store_tls_seen_forget(struct store *store, const char *domain,
 int store_paused(struct store *store, int *paused_r, const char **error_r);
 int store_set_paused(struct store *store, int paused, const char **error_r);
 /* Forget copy progress for account (NULL: all accounts): folders, UID
- * map and UIDLs dropped, counters zeroed, state back to queued (not
+ * map, UIDLs and Sieve records dropped, counters zeroed, state back to queued (not
  * for passwords-only), a copy job queued. Nothing is deleted on
  * either mail server. STORE_NOTFOUND for an unknown account. */
 int store_reset(struct store *store, const char *account, time_t now,
@@ -772,11 +807,13 @@ enum store_dump_kind {
 	STORE_DUMP_TLS,		/* name: the domain, proto, time: since */
 	STORE_DUMP_RATE,	/* time: the minute (unix time / 60), value:
 				   messages, bytes, first */
+	STORE_DUMP_SIEVE,	/* owner, name: the script, data/len: its
+				   SHA-256, value: made active (0/1) */
 };
-#define STORE_DUMP_KINDS 14
+#define STORE_DUMP_KINDS 15
 /* "meta", "accounts", "passwords", "aliases", "proposals", "jobs",
  * "folders", "uid-map", "uidls", "batches", "failed", "events",
- * "tls-memory", "copy-rate" */
+ * "tls-memory", "copy-rate", "sieve" */
 const char *store_dump_kind_name(enum store_dump_kind kind);
 
 /* One record; the fields its kind names are set, the others zero.

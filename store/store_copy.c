@@ -49,7 +49,7 @@
 static const char *const dump_kind_names[STORE_DUMP_KINDS] = {
 	"meta", "accounts", "passwords", "aliases", "proposals", "jobs",
 	"folders", "uid-map", "uidls", "batches", "failed", "events",
-	"tls-memory", "copy-rate",
+	"tls-memory", "copy-rate", "sieve",
 };
 
 const char *store_dump_kind_name(enum store_dump_kind kind)
@@ -228,6 +228,12 @@ static void copy_canon(const struct store_dump_rec *rec, struct rec_writer *w)
 		rec_put_u64(w, rec->value);
 		rec_put_u64(w, rec->bytes);
 		rec_put_u64(w, (uint64_t)rec->first);
+		break;
+	case STORE_DUMP_SIEVE:
+		rec_put_str(w, rec->owner);
+		rec_put_str(w, rec->name);
+		rec_put_bytes(w, rec->data, rec->len);
+		rec_put_u64(w, rec->value);
 		break;
 	}
 }

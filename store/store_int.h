@@ -183,6 +183,16 @@ struct store_vfuncs {
 		const char *proto, time_t now, const char **error_r);
 	int (*tls_seen_forget)(struct store *store, const char *domain,
 		const char *proto, const char **error_r);
+	int (*sieve_get)(struct store *store, const char *account,
+		const char *name, struct store_sieve *sieve_r,
+		const char **error_r);
+	int (*sieve_put)(struct store *store, const char *account,
+		const char *name, const struct store_sieve *sieve,
+		const char **error_r);
+	int (*sieve_iter)(struct store *store, const char *account,
+		int (*fn)(const char *name, const struct store_sieve *sieve,
+			  void *ctx),
+		void *ctx, const char **error_r);
 	int (*progress_put)(struct store *store,
 		const struct store_progress *p, const char **error_r);
 	int (*progress_del)(struct store *store, const char *account,

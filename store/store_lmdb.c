@@ -55,7 +55,7 @@
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
 	"uidls", "events", "pending", "failed", "aliases", "authlimit",
-	"tlsseen", "aliasprop", "progress",
+	"tlsseen", "aliasprop", "progress", "sieve",
 };
 
 /* Added after schema version 1: a store made by an older mailmigrate
@@ -64,7 +64,7 @@ static int store_db_optional(int db)
 {
 	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT ||
 		db == STORE_DB_TLSSEEN || db == STORE_DB_PROPOSALS ||
-		db == STORE_DB_PROGRESS;
+		db == STORE_DB_PROGRESS || db == STORE_DB_SIEVE;
 }
 
 static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
@@ -410,6 +410,9 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.tls_seen_get = lmdb_tls_seen_get,
 	.tls_seen_add = lmdb_tls_seen_add,
 	.tls_seen_forget = lmdb_tls_seen_forget,
+	.sieve_get = lmdb_sieve_get,
+	.sieve_put = lmdb_sieve_put,
+	.sieve_iter = lmdb_sieve_iter,
 	.progress_put = lmdb_progress_put,
 	.progress_del = lmdb_progress_del,
 	.progress_iter = lmdb_progress_iter,

@@ -41,6 +41,7 @@ enum store_db {
 	STORE_DB_TLSSEEN,	/* OLD offered STARTTLS; may be missing (older stores) */
 	STORE_DB_PROPOSALS,	/* "alias\0account" -> proposal; may be missing (older stores) */
 	STORE_DB_PROGRESS,	/* account -> the copy running; may be missing (older stores) */
+	STORE_DB_SIEVE,		/* "account\0" SHA-256(name) -> Sieve record; may be missing */
 	STORE_DB_COUNT
 };
 
@@ -408,6 +409,16 @@ int lmdb_auth_fail_has(struct store *store, const unsigned char *mac,
 int lmdb_account_set_password(struct store *store, const char *name,
 			      const char *password_hash, const char *password,
 			      time_t now, const char **error_r);
+/* store_lmdb_sieve.c */
+int lmdb_sieve_get(struct store *store, const char *account, const char *name,
+		   struct store_sieve *sieve_r, const char **error_r);
+int lmdb_sieve_put(struct store *store, const char *account, const char *name,
+		   const struct store_sieve *sieve, const char **error_r);
+int lmdb_sieve_iter(struct store *store, const char *account,
+		    int (*fn)(const char *name, const struct store_sieve *sieve,
+			      void *ctx),
+		    void *ctx, const char **error_r);
+
 /* store_lmdb_tls.c */
 int lmdb_tls_seen_get(struct store *store, const char *domain,
 		      const char *proto, int64_t *since_r,

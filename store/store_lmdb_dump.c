@@ -399,6 +399,37 @@ static int dump_rate(struct dump_ctx *ctx, const char **error_r)
 	return 0;
 }
 
+/* "account\0" SHA-256(name) -> version, SHA-256(content), active, name
+ * (store_lmdb_sieve.c). */
+static int dump_sieve(const MDB_val *k, const MDB_val *v, void *context,
+		      const char **error_r)
+{
+	struct dump_ctx *ctx = context;
+	struct store_dump_rec rec = { .kind = STORE_DUMP_SIEVE };
+	const unsigned char *b = v->mv_data;
+	const char *key = k->mv_data;
+	size_t alen = strnlen(key, k->mv_size);
+	char *account, *name;
+	int ret;
+
+	if (alen == 0 || alen + 1 + 32 != k->mv_size || v->mv_size < 1 + 32 + 1 + 1 ||
+	    b[0] != 1 || b[33] > 1 ||
+	    memchr(b + 34, '\0', v->mv_size - 34) != NULL)
+		return store_fail(error_r, "store %s: damaged Sieve record",
+				  LMDB(ctx->store)->dir);
+	account = mm_strndup(key, alen);
+	name = mm_strndup((const char *)b + 34, v->mv_size - 34);
+	rec.owner = account;
+	rec.name = name;
+	rec.data = b + 1;
+	rec.len = 32;
+	rec.value = b[33];
+	ret = ctx->fn(&rec, ctx->fn_ctx, error_r);
+	mm_free(&account);
+	mm_free(&name);
+	return ret;
+}
+
 static int dump_txn(struct store *store, MDB_txn *txn, void *context,
 		    const char **error_r)
 {
@@ -431,7 +462,11 @@ static int dump_txn(struct store *store, MDB_txn *txn, void *context,
 		if (ret != 0)
 			return ret;
 	}
-	return dump_rate(ctx, error_r);
+	if ((ret = dump_rate(ctx, error_r)) != 0)
+		return ret;
+	if (LMDB(store)->db_missing[STORE_DB_SIEVE])
+		return 0;
+	return store_scan(store, txn, STORE_DB_SIEVE, NULL, 0, dump_sieve, ctx, error_r);
 }
 
 int lmdb_dump(struct store *store, store_dump_fn *fn, void *fn_ctx,

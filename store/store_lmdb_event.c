@@ -265,6 +265,17 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 	if (rc != MDB_NOTFOUND)
 		return store_mdb_fail(store, rc, error_r, "accounts");
 
+	/* One Sieve record per script put on NEW (store_lmdb_sieve.c); a
+	 * store older than the database has none. */
+	if (!LMDB(store)->db_missing[STORE_DB_SIEVE]) {
+		MDB_stat ms;
+
+		rc = mdb_stat(txn, LMDB(store)->dbi[STORE_DB_SIEVE], &ms);
+		if (rc != 0)
+			return store_mdb_fail(store, rc, error_r, "sieve");
+		st->sieve_scripts = ms.ms_entries;
+	}
+
 	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_JOBS], &cur);
 	if (rc != 0)
 		return store_mdb_fail(store, rc, error_r, "jobs");
@@ -304,6 +315,9 @@ int lmdb_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
 {
 	struct event_ctx ctx = { .now = now, .stats = stats_r };
 
+	/* Opens the Sieve database if another process made it since. */
+	if (store_db_present(store, STORE_DB_SIEVE, error_r) < 0)
+		return -1;
 	return store_read(store, stats_txn, &ctx, error_r);
 }
 

@@ -63,6 +63,7 @@ static const struct {
 	{ "events", "id, time, severity, account, message" },
 	{ "tls_seen", "domain, proto, since" },
 	{ "rate", "minute, messages, bytes, first" },
+	{ "sieve", "account, name, sha256, active" },
 };
 
 struct pgsql_load {
@@ -557,6 +558,12 @@ static void load_line(struct pgsql_load *l, const struct store_dump_rec *rec)
 		buf_u64(l, rec->bytes);
 		buf_i64(l, rec->first);
 		break;
+	case STORE_DUMP_SIEVE:
+		buf_text(l, rec->owner);
+		buf_bstr(l, rec->name);
+		buf_bytes(l, rec->data, rec->len);
+		buf_u64(l, rec->value);
+		break;
 	}
 	buf_line_end(l);
 }
@@ -893,6 +900,34 @@ static int dump_rate(struct pgsql_store *pg, struct dump_ctx *ctx,
 	return ctx->fn(&rec, ctx->fn_ctx, error_r);
 }
 
+static int dump_sieve(struct pgsql_store *pg, struct dump_ctx *ctx,
+		      PGresult *res, int row, const char **error_r)
+{
+	struct store_dump_rec rec = { .kind = STORE_DUMP_SIEVE };
+	unsigned char *hash = NULL;
+	size_t len = 0;
+	char *name;
+	int bad = 0, ret;
+
+	rec.owner = PQgetvalue(res, row, 0);
+	name = pgsql_get_bstr(res, row, 1, STORE_MAX_SIEVE_NAME, &bad);
+	if (pgsql_get_bytes(res, row, 2, &hash, &len) < 0 || len != STORE_SIEVE_HASH)
+		bad = 1;
+	rec.value = pgsql_get_u64(res, row, 3, &bad);
+	if (bad || name == NULL || rec.value > 1) {
+		mm_free(&name);
+		mm_free(&hash);
+		return pgsql_damaged(pg, "Sieve record", error_r);
+	}
+	rec.name = name;
+	rec.data = hash;
+	rec.len = len;
+	ret = ctx->fn(&rec, ctx->fn_ctx, error_r);
+	mm_free(&name);
+	mm_free(&hash);
+	return ret;
+}
+
 static int dump_meta(struct pgsql_store *pg, struct dump_ctx *ctx,
 		     const char **error_r)
 {
@@ -946,6 +981,8 @@ static int dump_body(struct pgsql_store *pg, void *context,
 		  " mailmigrate.tls_seen", dump_tls },
 		{ "reading the copy rate", "SELECT minute, messages, bytes, first"
 		  " FROM mailmigrate.rate", dump_rate },
+		{ "reading the Sieve records", "SELECT account, name, sha256, active"
+		  " FROM mailmigrate.sieve", dump_sieve },
 	};
 	struct dump_ctx *ctx = context;
 	int ret;

@@ -217,7 +217,7 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 	int bad = 0;
 
 	/* One round trip: the flags and every counter (the first-login
-	 * ones by their names, $1..$4). */
+	 * ones by their names, $1..$4), and the Sieve records. */
 	_Static_assert(STORE_FIRST_LOGIN_COUNT == 4, "one $n per outcome");
 	pgsql_params_init(&p);
 	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
@@ -230,7 +230,8 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 			 " (SELECT value FROM mailmigrate.meta WHERE name = $1),"
 			 " (SELECT value FROM mailmigrate.meta WHERE name = $2),"
 			 " (SELECT value FROM mailmigrate.meta WHERE name = $3),"
-			 " (SELECT value FROM mailmigrate.meta WHERE name = $4)",
+			 " (SELECT value FROM mailmigrate.meta WHERE name = $4),"
+			 " (SELECT count(*) FROM mailmigrate.sieve)",
 			 &p, error_r);
 	if (res == NULL)
 		return -1;
@@ -239,6 +240,7 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 	st->paused = pgsql_get_u64(res, 0, 2, &bad) != 0;
 	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
 		st->first_logins[o] = pgsql_get_u64(res, 0, 3 + (int)o, &bad);
+	st->sieve_scripts = pgsql_get_u64(res, 0, 3 + STORE_FIRST_LOGIN_COUNT, &bad);
 	PQclear(res);
 	return bad ? pgsql_damaged(pg, "meta value", error_r) : 0;
 }

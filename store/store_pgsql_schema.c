@@ -191,6 +191,14 @@ static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = {
 	 * changed. A mod-sequence is at most 2^63-1: bigint holds it. */
 	"ALTER TABLE mailmigrate.folders\n"
 	"  ADD COLUMN highestmodseq bigint NOT NULL DEFAULT 0;\n",
+	/* 3 -> 4: what a round put on NEW of each Sieve script
+	 * (migrate_sieve): the SHA-256 of its bytes, made active or not */
+	"CREATE TABLE mailmigrate.sieve (\n"
+	"  account text COLLATE \"C\" NOT NULL,\n"
+	"  name bytea NOT NULL,\n"
+	"  sha256 bytea NOT NULL,\n"
+	"  active integer NOT NULL,\n"
+	"  PRIMARY KEY (account, name));\n",
 };
 
 static int schema_version(struct pgsql_store *pg, int *exists_r,

@@ -1186,6 +1186,160 @@ START_TEST(reset_account_and_all)
 }
 END_TEST
 
+/* Sieve records: absent, put, replaced, per account and name (a name
+ * that is not ASCII, one that differs only in case), forgotten by the
+ * account's reset only. */
+START_TEST(sieve_records)
+{
+	struct store *store = test_open(0, 0);
+	struct store_sieve s = { { 0 }, 0 }, got;
+	const char *error;
+	char longname[STORE_MAX_SIEVE_NAME + 2];
+
+	test_add(store, "a@example.test", "pw", 1);
+	test_add(store, "b@example.test", "pw", 1);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "main", &got, &error),
+			 STORE_NOTFOUND);
+	memset(s.sha256, 0xa5, sizeof(s.sha256));
+	s.active = 1;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "main", &s, &error), 0);
+	s.sha256[31] = 0x01;
+	s.active = 0;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "Main", &s, &error), 0);
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "vacation \xc3\xa4",
+					 &s, &error), 0);
+	ck_assert_int_eq(store_sieve_put(store, "b@example.test", "main", &s, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "main", &got, &error), 0);
+	ck_assert_int_eq(got.active, 1);
+	ck_assert_uint_eq(got.sha256[31], 0xa5);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "Main", &got, &error), 0);
+	ck_assert_int_eq(got.active, 0);
+	ck_assert_uint_eq(got.sha256[31], 0x01);
+	/* Replaced, not added. */
+	s.active = 1;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "Main", &s, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "Main", &got, &error), 0);
+	ck_assert_int_eq(got.active, 1);
+	/* Bounded names. */
+	memset(longname, 'x', sizeof(longname) - 1);
+	longname[sizeof(longname) - 1] = '\0';
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", longname, &s, &error), -1);
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "", &s, &error), -1);
+	/* The reset of a forgets a's records only. */
+	ck_assert_int_eq(store_reset(store, "a@example.test", 5, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "main", &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_sieve_get(store, "a@example.test", "vacation \xc3\xa4",
+					 &got, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_sieve_get(store, "b@example.test", "main", &got, &error), 0);
+	ck_assert_int_eq(store_reset(store, NULL, 6, &error), 0);
+	ck_assert_int_eq(store_sieve_get(store, "b@example.test", "main", &got, &error),
+			 STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
+/* Collect "name:active:last hash byte;" into a sorted list (the
+ * backends' orders differ); the walk stops at a name "stop". */
+struct sieve_seen {
+	char names[8][64];
+	size_t count;
+};
+
+static int sieve_collect(const char *name, const struct store_sieve *sieve,
+			 void *ctx)
+{
+	struct sieve_seen *seen = ctx;
+
+	if (strcmp(name, "stop") == 0)
+		return 7;
+	ck_assert_uint_lt(seen->count, 8);
+	snprintf(seen->names[seen->count++], sizeof(seen->names[0]), "%s:%d:%02x",
+		 name, sieve->active, sieve->sha256[31]);
+	return 0;
+}
+
+static int sieve_seen_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* The list of account's records, "a;b;c" sorted, into buf. */
+static void sieve_list(struct store *store, const char *account, char *buf,
+		       size_t size)
+{
+	struct sieve_seen seen = { .count = 0 };
+	const char *error;
+
+	ck_assert_msg(store_sieve_iter(store, account, sieve_collect, &seen,
+				       &error) == 0, "store_sieve_iter: %s", error);
+	qsort(seen.names, seen.count, sizeof(seen.names[0]), sieve_seen_cmp);
+	buf[0] = '\0';
+	for (size_t i = 0; i < seen.count; i++)
+		snprintf(buf + strlen(buf), size - strlen(buf), "%s%s",
+			 i > 0 ? ";" : "", seen.names[i]);
+}
+
+/* store_sieve_iter: an account's records only (not those of an
+ * account whose name it starts with), each with its hash and active
+ * flag, a name that is not ASCII; fn's non-zero stops it and is
+ * returned; a read-only handle sees them; the stats count them all. */
+START_TEST(sieve_iter)
+{
+	struct store *store = test_open(0, 0), *ro;
+	struct store_options opts = { .readonly = 1 };
+	struct store_sieve s = { { 0 }, 0 };
+	struct store_stats st;
+	struct sieve_seen seen = { .count = 0 };
+	const char *error;
+	char buf[512];
+
+	test_add(store, "a@example.test", "pw", 1);
+	test_add(store, "a@example.tes", "pw", 1);
+	sieve_list(store, "a@example.test", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(store_stats_get(store, 10, &st, &error), 0);
+	ck_assert_uint_eq(st.sieve_scripts, 0);
+	memset(s.sha256, 0x11, sizeof(s.sha256));
+	s.active = 1;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "main", &s, &error), 0);
+	s.sha256[31] = 0x22;
+	s.active = 0;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "Main", &s, &error), 0);
+	s.sha256[31] = 0x33;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.test", "vacation \xc3\xa4",
+					 &s, &error), 0);
+	s.sha256[31] = 0x44;
+	ck_assert_int_eq(store_sieve_put(store, "a@example.tes", "other", &s, &error), 0);
+	sieve_list(store, "a@example.test", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "Main:0:22;main:1:11;vacation \xc3\xa4:0:33");
+	sieve_list(store, "a@example.tes", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "other:0:44");
+	sieve_list(store, "nobody@example.test", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(store_stats_get(store, 10, &st, &error), 0);
+	ck_assert_uint_eq(st.sieve_scripts, 4);
+	/* A read-only handle (mailmigrate show) reads the same. */
+	ck_assert_msg(store_open(test_store_dir, &opts, &ro, &error) == 0,
+		      "store_open: %s", error);
+	sieve_list(ro, "a@example.test", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "Main:0:22;main:1:11;vacation \xc3\xa4:0:33");
+	store_close(&ro);
+	/* fn stops the walk. */
+	ck_assert_int_eq(store_sieve_put(store, "a@example.tes", "stop", &s, &error), 0);
+	ck_assert_int_eq(store_sieve_iter(store, "a@example.tes", sieve_collect, &seen,
+					  &error), 7);
+	ck_assert_int_eq(store_sieve_iter(store, "", sieve_collect, &seen, &error), -1);
+	/* Forgotten with the account's copy progress. */
+	ck_assert_int_eq(store_reset(store, "a@example.test", 5, &error), 0);
+	sieve_list(store, "a@example.test", buf, sizeof(buf));
+	ck_assert_str_eq(buf, "");
+	ck_assert_int_eq(store_stats_get(store, 10, &st, &error), 0);
+	ck_assert_uint_eq(st.sieve_scripts, 2);
+	store_close(&store);
+}
+END_TEST
+
 static int progress_collect(const struct store_progress *p, void *ctx)
 {
 	char *buf = ctx;
@@ -1403,6 +1557,8 @@ static Suite *store_suite(void)
 		tcase_add_test(tc, map_grows_to_limit);
 	tcase_add_test(tc, concurrent_writers);
 	tcase_add_test(tc, progress_records);
+	tcase_add_test(tc, sieve_records);
+	tcase_add_test(tc, sieve_iter);
 	tcase_add_test(tc, map_resized_by_other_process);
 	suite_add_tcase(s, tc);
 	return s;

@@ -287,6 +287,19 @@ static char *describe(struct store *store)
 	for (int s = 0; s < STORE_STATE_COUNT; s++)
 		text_add(&t, "state %d %llu\n", s,
 			 (unsigned long long)st.by_state[s]);
+	{
+		static const char *const scripts[] = { "main", "vacation \xc3\xa4", "none" };
+
+		for (size_t i = 0; i < 3; i++) {
+			struct store_sieve sv = { { 0 }, 0 };
+			int r = store_sieve_get(store, "alice@example.test", scripts[i], &sv,
+						&error);
+
+			ck_assert_msg(r >= 0, "%s", error);
+			text_add(&t, "sieve %zu %d %d %02x%02x\n", i, r, sv.active,
+				 sv.sha256[0], sv.sha256[31]);
+		}
+	}
 	for (size_t i = 0; i < 3; i++) {
 		int64_t since = 0;
 		int r1 = store_tls_seen_get(store, domains[i], STORE_TLS_IMAP, &since,
@@ -467,6 +480,18 @@ static void fill(struct store *store)
 				     &error) == 0);
 	ck_assert(store_tls_seen_add(store, "old.test", STORE_TLS_POP3, NOW + 71,
 				     &error) == 0);
+	/* Sieve records: one active, one with a non-ASCII name. */
+	{
+		struct store_sieve sv = { { 0 }, 1 };
+
+		memset(sv.sha256, 0x5a, sizeof(sv.sha256));
+		ck_assert(store_sieve_put(store, "alice@example.test", "main", &sv,
+					  &error) == 0);
+		sv.active = 0;
+		sv.sha256[0] = 0x00;
+		ck_assert(store_sieve_put(store, "alice@example.test",
+					  "vacation \xc3\xa4", &sv, &error) == 0);
+	}
 }
 
 static struct store *open_target(void)
@@ -489,6 +514,7 @@ static long long target_rows(void)
 			     " + (SELECT count(*) FROM mailmigrate.failed)"
 			     " + (SELECT count(*) FROM mailmigrate.tls_seen)"
 			     " + (SELECT count(*) FROM mailmigrate.rate)"
+			     " + (SELECT count(*) FROM mailmigrate.sieve)"
 			     " + (SELECT count(*) FROM mailmigrate.meta"
 			     " WHERE name <> 'schema_version')");
 }
@@ -527,6 +553,7 @@ START_TEST(copy_everything)
 	ck_assert_uint_eq(report.kinds[STORE_DUMP_TLS].source, 2);
 	ck_assert_uint_ge(report.kinds[STORE_DUMP_RATE].source, 1);
 	ck_assert_uint_ge(report.kinds[STORE_DUMP_EVENT].source, 3);
+	ck_assert_uint_eq(report.kinds[STORE_DUMP_SIEVE].source, 2);
 	for (int k = 0; k < STORE_DUMP_KINDS; k++) {
 		ck_assert_msg(report.kinds[k].same, "%s", store_dump_kind_name(k));
 		ck_assert_uint_eq(report.kinds[k].source, report.kinds[k].target);

@@ -509,9 +509,9 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 3);
-	/* A version 1 store (before the progress table and the folders'
-	 * HIGHESTMODSEQ): refused without create, upgraded by it step by
+				       " WHERE name = 'schema_version'"), 4);
+	/* A version 1 store (before the progress table, the folders'
+	 * HIGHESTMODSEQ and the Sieve records): refused without create, upgraded by it step by
 	 * step, its data kept, the folder's HIGHESTMODSEQ unknown (0). */
 	store = test_open(0, 0);
 	test_add(store, "a@example.test", NULL, 1);
@@ -523,6 +523,7 @@ START_TEST(pg_schema)
 	ck_assert_int_eq(store_folder_put(store, &folder, &error), 0);
 	store_close(&store);
 	test_pg_exec(test_pg_conninfo(), "DROP TABLE mailmigrate.progress;"
+		     " DROP TABLE mailmigrate.sieve;"
 		     " ALTER TABLE mailmigrate.folders DROP COLUMN highestmodseq;"
 		     " UPDATE mailmigrate.meta SET value = 1"
 		     " WHERE name = 'schema_version'");
@@ -533,8 +534,9 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 3);
+				       " WHERE name = 'schema_version'"), 4);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.progress"), 0);
+	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.sieve"), 0);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.accounts"), 1);
 	store = test_open(0, 0);
 	ck_assert_int_eq(store_folder_get(store, "a@example.test", "INBOX", &got,

@@ -50,7 +50,8 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   mailmigrate.aliases, mailmigrate.proposals, mailmigrate.jobs,
   mailmigrate.folders, mailmigrate.msgmap, mailmigrate.uidls,
   mailmigrate.batches, mailmigrate.failed, mailmigrate.events,
-  mailmigrate.tls_seen, mailmigrate.rate, mailmigrate.progress
+  mailmigrate.tls_seen, mailmigrate.rate, mailmigrate.progress,
+  mailmigrate.sieve
   TO mailmigrate_puller;
 GRANT USAGE ON SEQUENCE mailmigrate.jobs_id_seq TO mailmigrate_puller;
 

@@ -43,6 +43,9 @@
 #            either way); `admins: mmadmin` (for source_admin_user; the
 #            user is added as any other); only the imap, pop3 and lmtpunix
 #            services
+# ManageSieve: with MM_OLDSRV_SIEVE=yes (Cyrus only; default no) Cyrus's
+# timsieved also listens on IP:4190 (sievedir under DIR), and DIR/env
+# says OLDSRV_SIEVE_PORT=4190 (0 without).
 # Logins by full address: $MM_OLDSRV_FULL_LOGIN (default yes) adds, for
 # Courier, a second userdb entry USER@DOMAIN next to USER, and for Cyrus
 # `virtdomains: userid` with `defaultdomain: $MM_OLDSRV_DOMAIN` (default
@@ -322,6 +325,10 @@ configure_cyrus() {
 	chown "$uid:$(id -g mail)" "$DIR/cyrus-cert.pem" "$DIR/cyrus-key.pem"
 	chmod 600 "$DIR/cyrus-key.pem"
 	# Debian's cyrus.conf, with the services this harness needs, on IP.
+	SIEVE_SERVICE=
+	if [ "$SIEVE" = yes ]; then
+		SIEVE_SERVICE="	sieve		cmd=\"timsieved\" listen=\"$IP:4190\" prefork=0 maxchild=20"
+	fi
 	cat >"$DIR/etc/cyrus.conf" <<EOF
 # Debian 12's /etc/cyrus.conf, trimmed by oldserver.sh: imap and pop3 on
 # $IP only, lmtp on its unix socket; no nntp, http, sieve or notify.
@@ -332,6 +339,7 @@ SERVICES {
 	imap		cmd="imapd -U 30" listen="$IP:143" prefork=0 maxchild=100
 	pop3		cmd="pop3d -U 30" listen="$IP:110" prefork=0 maxchild=50
 	lmtpunix	cmd="lmtpd" listen="/run/cyrus/socket/lmtp" prefork=0 maxchild=20
+$SIEVE_SERVICE
 }
 EVENTS {
 	checkpoint	cmd="/usr/sbin/cyrus ctl_cyrusdb -c" period=30
@@ -427,10 +435,21 @@ cmd_start() {
 	DOMAIN=${MM_OLDSRV_DOMAIN:-example.test}
 	FULL_LOGIN=${MM_OLDSRV_FULL_LOGIN:-yes}
 	case $FULL_LOGIN in yes|no) ;; *) die "MM_OLDSRV_FULL_LOGIN must be yes or no" ;; esac
+	SIEVE=${MM_OLDSRV_SIEVE:-no}
+	case $SIEVE in yes|no) ;; *) die "MM_OLDSRV_SIEVE must be yes or no" ;; esac
+	[ "$KIND" = cyrus ] || SIEVE=no
+	SIEVE_PORT=0
+	SIEVE_CHECK=
+	if [ "$SIEVE" = yes ]; then
+		SIEVE_PORT=4190
+		SIEVE_CHECK="$KIND sieve=$IP:4190"
+	fi
 	cmd_fetch "$KIND"
 	ROOT=$CACHE/root-$KIND
 	[ -z "$(ns_pids)" ] || die "$DIR: a server is still running there (oldserver.sh stop $DIR)"
-	"$PYTHON" "$HERE/netcheck.py" free "$KIND imap=$IP:143" "$KIND pop3=$IP:110" >&2 || exit 3
+	# shellcheck disable=SC2086  # SIEVE_CHECK: one word or none
+	"$PYTHON" "$HERE/netcheck.py" free "$KIND imap=$IP:143" "$KIND pop3=$IP:110" \
+		${SIEVE_CHECK:+"$SIEVE_CHECK"} >&2 || exit 3
 	rm -rf "${DIR:?}/etc" "${DIR:?}/etc.work" "${DIR:?}/run" "${DIR:?}/dev" \
 		"$DIR/mntns" "$DIR/mntns.tmp"
 	mkdir -p "$DIR/etc" "$DIR/etc.work" "$DIR/run" || die "cannot create $DIR"
@@ -455,7 +474,7 @@ cmd_start() {
 		die "$KIND did not start (see $DIR/nsinit.log, $DIR/syslog)"
 	fi
 	if ! "$PYTHON" "$HERE/netcheck.py" wait "$START_TIMEOUT" \
-	    "$KIND imap=$IP:143" "$KIND pop3=$IP:110" >&2; then
+	    "$KIND imap=$IP:143" "$KIND pop3=$IP:110" ${SIEVE_CHECK:+"$SIEVE_CHECK"} >&2; then
 		tail -n 20 "$DIR/nsinit.log" "$DIR/syslog" "$DIR/master.log" >&2 2>/dev/null
 		cmd_stop "$DIR" >/dev/null 2>&1
 		die "$KIND did not listen on $IP (see $DIR/syslog)"
@@ -468,6 +487,7 @@ OLDSRV_DIR='$DIR'
 OLDSRV_IP='$IP'
 OLDSRV_IMAP_PORT=143
 OLDSRV_POP3_PORT=110
+OLDSRV_SIEVE_PORT=$SIEVE_PORT
 OLDSRV_SEP='$SEP'
 OLDSRV_PREFIX='$PREFIX'
 OLDSRV_CA_FILE='$DIR/cert.pem'
