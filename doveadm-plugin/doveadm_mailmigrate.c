@@ -136,6 +136,8 @@ static int import_append(struct mailmigrate_cmd_context *mctx,
 		error = "bad POP3 UIDL";
 
 	start = input->v_offset;
+	/* The body in large reads (the line limit is for lines only). */
+	i_stream_set_max_buffer_size(input, IMPORT_BODY_BUFFER);
 	body = i_stream_create_limit(input, size);
 	if (error != NULL) {
 		import_answer("BAD\tAPPEND: %s", error);
@@ -148,6 +150,7 @@ static int import_append(struct mailmigrate_cmd_context *mctx,
 	if (body->v_offset != size)
 		ret = -1;	/* EOF inside the literal: the peer is gone */
 	i_stream_unref(&body);
+	i_stream_set_max_buffer_size(input, IMPORT_LINE_MAX);
 	/* The limit stream read ahead in the parent: continue after it. */
 	if (ret == 0)
 		i_stream_seek(input, start + size);
@@ -201,8 +204,12 @@ static int import_dispatch(struct mailmigrate_cmd_context *mctx,
 		    import_parse_uint(l.field[1], IMPORT_STATE_MAX, &b) < 0)
 			import_answer("BAD\tSTATE: bad number (max %u)",
 				      IMPORT_STATE_MAX);
+		else if (l.count > 2 && strcmp(l.field[2], "-") != 0 &&
+			 strcmp(l.field[2], "message-id") != 0)
+			import_answer("BAD\tSTATE: fields are - or message-id");
 		else
-			import_box_state(ibox, (uint32_t)a, (unsigned int)b);
+			import_box_state(ibox, (uint32_t)a, (unsigned int)b,
+					 l.count == 2 || strcmp(l.field[2], "-") != 0);
 		return 1;
 	case IMPORT_CMD_LIST:
 		import_box_list(ibox);
@@ -264,6 +271,14 @@ static int cmd_mailmigrate_run(struct doveadm_mail_cmd_context *ctx,
 				/* The puller is gone: its open batch with it. */
 				ret = 0;
 			}
+			continue;
+		}
+		if (strlen(line) >= IMPORT_LINE_MAX) {
+			/* Read ahead with a literal's larger buffer: the
+			 * limit holds all the same. */
+			import_answer("BAD\tline longer than %u bytes",
+				      IMPORT_LINE_MAX - 1);
+			ret = -1;
 			continue;
 		}
 		T_BEGIN {

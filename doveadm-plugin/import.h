@@ -54,8 +54,10 @@ int import_box_append(struct import_box *ibox, uint32_t uid,
 		      const char *uidl, struct istream *body, uoff_t size);
 void import_box_commit(struct import_box *ibox);
 void import_box_abort(struct import_box *ibox);
+/* STATE: want_msgid 0 answers "-" for every Message-ID (the header is
+ * not read). */
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
-		      unsigned int max);
+		      unsigned int max, int want_msgid);
 /* Every folder of the user's private namespaces, with its separator
  * and special-use (LIST). */
 void import_box_list(struct import_box *ibox);

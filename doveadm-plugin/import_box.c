@@ -431,7 +431,7 @@ static const char *import_field(const char *value, size_t max)
 }
 
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
-		      unsigned int max)
+		      unsigned int max, int want_msgid)
 {
 	struct mailbox_transaction_context *t;
 	struct mailbox_status status;
@@ -465,7 +465,10 @@ void import_box_state(struct import_box *ibox, uint32_t from_uid,
 			date = (time_t)-1;
 		if (mail_get_special(mail, MAIL_FETCH_UIDL_BACKEND, &uidl) < 0)
 			uidl = NULL;
-		if (mail_get_first_header(mail, "Message-ID", &msgid) <= 0)
+		/* The header costs a read of the message (not cached
+		 * after a save): only when asked. */
+		if (!want_msgid ||
+		    mail_get_first_header(mail, "Message-ID", &msgid) <= 0)
 			msgid = NULL;
 		T_BEGIN {
 			import_answer("*\t%u\t%"PRIuUOFF_T"\t%s\t%s\t%s\t%s",
