@@ -43,6 +43,7 @@ void doveadm_mailmigrate_plugin_deinit(void);
 struct mailmigrate_cmd_context {
 	struct doveadm_mail_cmd_context ctx;
 	uint64_t max_literal;
+	bool fsync_batch;		/* -b */
 };
 
 /* Write all of it: the peer is a pipe and waits for whole lines. A
@@ -256,7 +257,7 @@ static int cmd_mailmigrate_run(struct doveadm_mail_cmd_context *ctx,
 
 	/* Blocking reads of stdin; the buffer is the line limit. */
 	input = i_stream_create_fd(STDIN_FILENO, IMPORT_LINE_MAX);
-	ibox = import_box_init(user);
+	ibox = import_box_init(user, mctx->fsync_batch);
 	import_answer("OK\tmailmigrate-import\t%d\t%u\t%"PRIu64,
 		      IMPORT_PROTO_VERSION, IMPORT_LINE_MAX, mctx->max_literal);
 	while (ret > 0) {
@@ -298,6 +299,10 @@ static bool cmd_mailmigrate_parse_arg(struct doveadm_mail_cmd_context *ctx,
 	struct mailmigrate_cmd_context *mctx =
 		container_of(ctx, struct mailmigrate_cmd_context, ctx);
 
+	if (c == 'b') {
+		mctx->fsync_batch = TRUE;
+		return TRUE;
+	}
 	if (c != 'm')
 		return FALSE;
 	if (import_parse_uint(optarg, IMPORT_LITERAL_CEILING,
@@ -323,7 +328,7 @@ static struct doveadm_mail_cmd_context *cmd_mailmigrate_alloc(void)
 
 	mctx = doveadm_mail_cmd_alloc(struct mailmigrate_cmd_context);
 	mctx->max_literal = IMPORT_LITERAL_DEFAULT;
-	mctx->ctx.getopt_args = "m:";
+	mctx->ctx.getopt_args = "m:b";
 	mctx->ctx.v.parse_arg = cmd_mailmigrate_parse_arg;
 	mctx->ctx.v.init = cmd_mailmigrate_init;
 	mctx->ctx.v.run = cmd_mailmigrate_run;
@@ -333,10 +338,11 @@ static struct doveadm_mail_cmd_context *cmd_mailmigrate_alloc(void)
 static struct doveadm_cmd_ver2 doveadm_cmd_mailmigrate_import = {
 	.name = "mailmigrate-import",
 	.mail_cmd = cmd_mailmigrate_alloc,
-	.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-m <max-literal>]",
+	.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-m <max-literal>] [-b]",
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_MAIL_COMMON
 DOVEADM_CMD_PARAM('m', "max-literal", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('b', "fsync-batch", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 };
 

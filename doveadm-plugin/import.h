@@ -38,7 +38,9 @@ void import_answer_no(enum import_class cls, const char *reason);
 
 /* The user's session. import_box_deinit rolls back an open batch: a
  * batch is in the folder only after its COMMIT was answered OK. */
-struct import_box *import_box_init(struct mail_user *user);
+/* fsync_batch: doveadm runs with mail_fsync=never (-o), and each
+ * COMMIT and MOVEALL is made durable by syncfs(2) instead (-b). */
+struct import_box *import_box_init(struct mail_user *user, int fsync_batch);
 void import_box_deinit(struct import_box **ibox);
 
 /* The commands; each writes its own answer. */

@@ -325,7 +325,7 @@ static int dovecot_open(const struct driver_settings *set,
 {
 	const char *doveadm = set->doveadm != NULL ? set->doveadm :
 		DOVECOT_DOVEADM_DEFAULT;
-	const char *argv[10], *line;
+	const char *argv[16], *line;
 	char limit[24];
 	struct dovecot_conn *dc;
 	int to[2], from[2];
@@ -346,11 +346,19 @@ static int dovecot_open(const struct driver_settings *set,
 		argv[n++] = "-c";
 		argv[n++] = set->doveadm_config;
 	}
+	if (set->fsync_batch) {
+		/* An fsync per message costs more than the copy itself;
+		 * the plugin makes each batch durable instead (-b). */
+		argv[n++] = "-o";
+		argv[n++] = "mail_fsync=never";
+	}
 	argv[n++] = "mailmigrate-import";
 	argv[n++] = "-u";
 	argv[n++] = login->user;
 	argv[n++] = "-m";
 	argv[n++] = limit;
+	if (set->fsync_batch)
+		argv[n++] = "-b";
 	argv[n] = NULL;
 
 	if (pipe2(to, O_CLOEXEC) < 0)

@@ -123,6 +123,8 @@ static int fake_doveadm(const char *script, int argc, char **argv)
 	return 0;
 }
 
+static int fsync_batch;
+
 static int open_fake(const char *script, struct driver_conn **conn_r,
 		     enum stream_fail *fail_r, const char **error_r)
 {
@@ -135,6 +137,7 @@ static int open_fake(const char *script, struct driver_conn **conn_r,
 	set.doveadm_config = "/etc/new/dovecot.conf";
 	set.max_message_size = 1000;
 	set.timeout_ms = 3000;
+	set.fsync_batch = fsync_batch;
 	memset(&login, 0, sizeof(login));
 	login.user = "ann@example.test";
 	login.password = "secret-never-passed";
@@ -217,6 +220,19 @@ START_TEST(test_argv)
 	fclose(f);
 	ck_assert_str_eq(buf, "-c /etc/new/dovecot.conf mailmigrate-import "
 			 "-u ann@example.test -m 1000");
+
+	/* target_fsync = batch: NEW's fsync per message off, the plugin
+	 * syncing each batch instead. */
+	fsync_batch = 1;
+	ck_assert_int_eq(open_fake("ok", &conn, &fail, &error), 0);
+	target_driver_dovecot.close(&conn);
+	fsync_batch = 0;
+	f = fopen(argv_file, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_str_eq(buf, "-c /etc/new/dovecot.conf -o mail_fsync=never "
+			 "mailmigrate-import -u ann@example.test -m 1000 -b");
 }
 END_TEST
 
