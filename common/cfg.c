@@ -88,6 +88,7 @@ _Static_assert(sizeof(enum cfg_protocols) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_login_action) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_access_mode) == sizeof(int), "enum size");
 _Static_assert(sizeof(enum cfg_target_driver) == sizeof(int), "enum size");
+_Static_assert(sizeof(enum cfg_target_fsync) == sizeof(int), "enum size");
 
 static const struct cfg_enum_name cfg_tls_names[] = {
 	{ "none", CFG_TLS_NONE },
@@ -108,6 +109,12 @@ static const struct cfg_enum_name cfg_target_tls_names[] = {
 static const struct cfg_enum_name cfg_target_driver_names[] = {
 	{ "imap", CFG_TARGET_IMAP },
 	{ "dovecot", CFG_TARGET_DOVECOT },
+	{ NULL, 0 },
+};
+
+static const struct cfg_enum_name cfg_target_fsync_names[] = {
+	{ "batch", CFG_FSYNC_BATCH },
+	{ "message", CFG_FSYNC_MESSAGE },
 	{ NULL, 0 },
 };
 
@@ -170,6 +177,7 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(post_migrate_script, CFG_PATH, NULL),
 	GKEY(target_driver, CFG_ENUM, "imap", .names = cfg_target_driver_names),
 	GKEY(target_doveadm, CFG_PATH, "/usr/bin/doveadm"),
+	GKEY(target_fsync, CFG_ENUM, "batch", .names = cfg_target_fsync_names),
 	GKEY(target_host, CFG_HOSTPORT, "127.0.0.1:143"),
 	GKEY(target_tls, CFG_ENUM, "none", .names = cfg_target_tls_names,
 	     .hint = "detect is only for source_tls, the NEW server's TLS is known"),

@@ -69,6 +69,12 @@ enum cfg_target_driver {
 	CFG_TARGET_DOVECOT,	/* doveadm mailmigrate-import: OLD's UIDs kept */
 };
 
+/* How the dovecot target makes what it wrote durable. */
+enum cfg_target_fsync {
+	CFG_FSYNC_BATCH,	/* syncfs(2) before and after each batch's commit */
+	CFG_FSYNC_MESSAGE,	/* NEW's own mail_fsync (an fsync per message) */
+};
+
 /* How the puller logs in to OLD (source_auth). */
 enum cfg_source_auth {
 	CFG_AUTH_PASSWORD,	/* the captured or the admin password */
@@ -131,6 +137,7 @@ struct cfg {
 	enum cfg_target_driver target_driver;	/* default imap */
 	char *target_doveadm;		/* dovecot target: doveadm to run,
 					 * default /usr/bin/doveadm */
+	enum cfg_target_fsync target_fsync;	/* default batch */
 	char *target_host;		/* default 127.0.0.1:143 */
 	enum cfg_tls target_tls;	/* default none; detect is refused */
 	char *target_master_user;	/* default mailmigrate */

@@ -105,6 +105,7 @@ static void check_global_defaults(const struct cfg *cfg)
 	ck_assert_uint_eq(cfg->max_message_size, 100 * MB);
 	ck_assert_ptr_null(cfg->post_migrate_script);
 	ck_assert_int_eq(cfg->target_driver, CFG_TARGET_IMAP);
+	ck_assert_int_eq(cfg->target_fsync, CFG_FSYNC_BATCH);
 	ck_assert_str_eq(cfg->target_doveadm, "/usr/bin/doveadm");
 	ck_assert_str_eq(cfg->target_host, "127.0.0.1:143");
 	ck_assert_int_eq(cfg->target_tls, CFG_TLS_NONE);
@@ -465,6 +466,9 @@ static const struct value_case value_cases[] = {
 	{ "target_driver", 0, "Dovecot", "1", NULL },
 	{ "target_driver", 0, "dsync", NULL, "'dsync' is not one of: imap, dovecot" },
 	{ "target_doveadm", 0, "/opt/dovecot/bin/doveadm", "/opt/dovecot/bin/doveadm", NULL },
+	{ "target_fsync", 0, "batch", "0", NULL },
+	{ "target_fsync", 0, "message", "1", NULL },
+	{ "target_fsync", 0, "always", NULL, "'always' is not one of: batch, message" },
 	{ "target_tls", 0, "none", "0", NULL },
 	{ "target_tls", 0, "starttls", "2", NULL },
 	{ "target_tls", 0, "DIRECT", "3", NULL },
@@ -629,7 +633,7 @@ static void value_text(const struct cfg *cfg, const struct cfg_domain *d,
 	STR(cfg, run_user)
 	NUM(cfg, workers) NUM(cfg, max_bytes_per_second)
 	NUM(cfg, max_message_size) STR(cfg, post_migrate_script)
-	NUM(cfg, target_driver) STR(cfg, target_doveadm)
+	NUM(cfg, target_driver) STR(cfg, target_doveadm) NUM(cfg, target_fsync)
 	STR(cfg, target_host) NUM(cfg, target_tls) STR(cfg, target_master_user)
 	STR(cfg, relay_listen) STR(cfg, metrics_listen)
 	STR(cfg, relay_metrics_listen) STR(cfg, default_domain) STR(cfg, user_uid)

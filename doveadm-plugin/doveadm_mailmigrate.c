@@ -43,6 +43,7 @@ void doveadm_mailmigrate_plugin_deinit(void);
 struct mailmigrate_cmd_context {
 	struct doveadm_mail_cmd_context ctx;
 	uint64_t max_literal;
+	bool fsync_batch;		/* -b */
 };
 
 /* Write all of it: the peer is a pipe and waits for whole lines. A
@@ -136,6 +137,8 @@ static int import_append(struct mailmigrate_cmd_context *mctx,
 		error = "bad POP3 UIDL";
 
 	start = input->v_offset;
+	/* The body in large reads (the line limit is for lines only). */
+	i_stream_set_max_buffer_size(input, IMPORT_BODY_BUFFER);
 	body = i_stream_create_limit(input, size);
 	if (error != NULL) {
 		import_answer("BAD\tAPPEND: %s", error);
@@ -148,6 +151,7 @@ static int import_append(struct mailmigrate_cmd_context *mctx,
 	if (body->v_offset != size)
 		ret = -1;	/* EOF inside the literal: the peer is gone */
 	i_stream_unref(&body);
+	i_stream_set_max_buffer_size(input, IMPORT_LINE_MAX);
 	/* The limit stream read ahead in the parent: continue after it. */
 	if (ret == 0)
 		i_stream_seek(input, start + size);
@@ -201,8 +205,12 @@ static int import_dispatch(struct mailmigrate_cmd_context *mctx,
 		    import_parse_uint(l.field[1], IMPORT_STATE_MAX, &b) < 0)
 			import_answer("BAD\tSTATE: bad number (max %u)",
 				      IMPORT_STATE_MAX);
+		else if (l.count > 2 && strcmp(l.field[2], "-") != 0 &&
+			 strcmp(l.field[2], "message-id") != 0)
+			import_answer("BAD\tSTATE: fields are - or message-id");
 		else
-			import_box_state(ibox, (uint32_t)a, (unsigned int)b);
+			import_box_state(ibox, (uint32_t)a, (unsigned int)b,
+					 l.count == 2 || strcmp(l.field[2], "-") != 0);
 		return 1;
 	case IMPORT_CMD_LIST:
 		import_box_list(ibox);
@@ -249,7 +257,7 @@ static int cmd_mailmigrate_run(struct doveadm_mail_cmd_context *ctx,
 
 	/* Blocking reads of stdin; the buffer is the line limit. */
 	input = i_stream_create_fd(STDIN_FILENO, IMPORT_LINE_MAX);
-	ibox = import_box_init(user);
+	ibox = import_box_init(user, mctx->fsync_batch);
 	import_answer("OK\tmailmigrate-import\t%d\t%u\t%"PRIu64,
 		      IMPORT_PROTO_VERSION, IMPORT_LINE_MAX, mctx->max_literal);
 	while (ret > 0) {
@@ -264,6 +272,14 @@ static int cmd_mailmigrate_run(struct doveadm_mail_cmd_context *ctx,
 				/* The puller is gone: its open batch with it. */
 				ret = 0;
 			}
+			continue;
+		}
+		if (strlen(line) >= IMPORT_LINE_MAX) {
+			/* Read ahead with a literal's larger buffer: the
+			 * limit holds all the same. */
+			import_answer("BAD\tline longer than %u bytes",
+				      IMPORT_LINE_MAX - 1);
+			ret = -1;
 			continue;
 		}
 		T_BEGIN {
@@ -283,6 +299,10 @@ static bool cmd_mailmigrate_parse_arg(struct doveadm_mail_cmd_context *ctx,
 	struct mailmigrate_cmd_context *mctx =
 		container_of(ctx, struct mailmigrate_cmd_context, ctx);
 
+	if (c == 'b') {
+		mctx->fsync_batch = TRUE;
+		return TRUE;
+	}
 	if (c != 'm')
 		return FALSE;
 	if (import_parse_uint(optarg, IMPORT_LITERAL_CEILING,
@@ -308,7 +328,7 @@ static struct doveadm_mail_cmd_context *cmd_mailmigrate_alloc(void)
 
 	mctx = doveadm_mail_cmd_alloc(struct mailmigrate_cmd_context);
 	mctx->max_literal = IMPORT_LITERAL_DEFAULT;
-	mctx->ctx.getopt_args = "m:";
+	mctx->ctx.getopt_args = "m:b";
 	mctx->ctx.v.parse_arg = cmd_mailmigrate_parse_arg;
 	mctx->ctx.v.init = cmd_mailmigrate_init;
 	mctx->ctx.v.run = cmd_mailmigrate_run;
@@ -318,10 +338,11 @@ static struct doveadm_mail_cmd_context *cmd_mailmigrate_alloc(void)
 static struct doveadm_cmd_ver2 doveadm_cmd_mailmigrate_import = {
 	.name = "mailmigrate-import",
 	.mail_cmd = cmd_mailmigrate_alloc,
-	.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-m <max-literal>]",
+	.usage = DOVEADM_CMD_MAIL_USAGE_PREFIX "[-m <max-literal>] [-b]",
 DOVEADM_CMD_PARAMS_START
 DOVEADM_CMD_MAIL_COMMON
 DOVEADM_CMD_PARAM('m', "max-literal", CMD_PARAM_STR, 0)
+DOVEADM_CMD_PARAM('b', "fsync-batch", CMD_PARAM_BOOL, 0)
 DOVEADM_CMD_PARAMS_END
 };
 

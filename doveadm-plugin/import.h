@@ -38,7 +38,9 @@ void import_answer_no(enum import_class cls, const char *reason);
 
 /* The user's session. import_box_deinit rolls back an open batch: a
  * batch is in the folder only after its COMMIT was answered OK. */
-struct import_box *import_box_init(struct mail_user *user);
+/* fsync_batch: doveadm runs with mail_fsync=never (-o), and each
+ * COMMIT and MOVEALL is made durable by syncfs(2) instead (-b). */
+struct import_box *import_box_init(struct mail_user *user, int fsync_batch);
 void import_box_deinit(struct import_box **ibox);
 
 /* The commands; each writes its own answer. */
@@ -54,8 +56,10 @@ int import_box_append(struct import_box *ibox, uint32_t uid,
 		      const char *uidl, struct istream *body, uoff_t size);
 void import_box_commit(struct import_box *ibox);
 void import_box_abort(struct import_box *ibox);
+/* STATE: want_msgid 0 answers "-" for every Message-ID (the header is
+ * not read). */
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
-		      unsigned int max);
+		      unsigned int max, int want_msgid);
 /* Every folder of the user's private namespaces, with its separator
  * and special-use (LIST). */
 void import_box_list(struct import_box *ibox);

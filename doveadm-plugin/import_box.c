@@ -17,6 +17,9 @@
  *	free one. COMMIT answers wanted and assigned UID for every message,
  *	so the caller sees each one that moved.
  */
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE		/* syncfs(2) */
+#endif
 #include "lib.h"		/* Dovecot's; pulls in its config.h */
 #include "array.h"
 #include "str.h"
@@ -29,6 +32,7 @@
 #include "mail-search-build.h"
 
 #include <assert.h>
+#include <fcntl.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <unistd.h>
@@ -58,7 +62,28 @@ struct import_box {
 	uint32_t batch_next_uid;
 	uint32_t batch_highest;
 	ARRAY(uint32_t) wanted;
+	int fsync_batch;		/* -b: syncfs around commits */
 };
+
+/* -b: everything written to the file system of box's mail root (its
+ * files, renames, indexes) reaches the disk, in one syncfs(2) where
+ * mail_fsync=optimized would fsync each message's file. 0, or -1 with
+ * NO temp answered (what is the command's name). */
+static int import_box_syncfs(struct mailbox *box, const char *what)
+{
+	const char *path = mailbox_list_get_root_forced(
+		mailbox_get_namespace(box)->list, MAILBOX_LIST_PATH_TYPE_MAILBOX);
+	int fd, ret;
+
+	fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	ret = fd < 0 ? -1 : syncfs(fd);
+	if (ret < 0)
+		import_answer_no(IMPORT_CLASS_TEMP, t_strdup_printf(
+			"%s: syncfs(%s) failed: %m", what, path));
+	if (fd >= 0)
+		i_close_fd(&fd);
+	return ret;
+}
 
 /* Dovecot's error kinds, as the puller's retry classes. */
 static enum import_class import_class_of(enum mail_error error,
@@ -92,11 +117,12 @@ static void import_box_fail(struct import_box *ibox, const char *what,
 			 t_strdup_printf("%s: %s", what, text));
 }
 
-struct import_box *import_box_init(struct mail_user *user)
+struct import_box *import_box_init(struct mail_user *user, int fsync_batch)
 {
 	struct import_box *ibox = i_new(struct import_box, 1);
 
 	ibox->user = user;
+	ibox->fsync_batch = fsync_batch;
 	i_array_init(&ibox->wanted, 64);
 	return ibox;
 }
@@ -348,10 +374,25 @@ void import_box_commit(struct import_box *ibox)
 	}
 	count = array_count(&ibox->wanted);
 	if (ibox->trans != NULL) {
+		/* -b: the batch's files on disk before they are renamed
+		 * into place (a crash of the machine then leaves no empty
+		 * message), the renames before the answer. */
+		if (ibox->fsync_batch && import_box_syncfs(ibox->box, "commit") < 0) {
+			import_box_rollback(ibox);
+			return;
+		}
 		if (mailbox_transaction_commit_get_changes(&ibox->trans,
 							   &changes) < 0) {
 			array_clear(&ibox->wanted);
 			import_box_fail(ibox, "commit failed", 0);
+			return;
+		}
+		if (ibox->fsync_batch && import_box_syncfs(ibox->box, "commit") < 0) {
+			/* Committed, not known durable: not OK. The
+			 * puller finds the batch's messages on NEW when
+			 * it settles it. */
+			pool_unref(&changes.pool);
+			array_clear(&ibox->wanted);
 			return;
 		}
 		wanted = array_front(&ibox->wanted);
@@ -431,7 +472,7 @@ static const char *import_field(const char *value, size_t max)
 }
 
 void import_box_state(struct import_box *ibox, uint32_t from_uid,
-		      unsigned int max)
+		      unsigned int max, int want_msgid)
 {
 	struct mailbox_transaction_context *t;
 	struct mailbox_status status;
@@ -465,7 +506,10 @@ void import_box_state(struct import_box *ibox, uint32_t from_uid,
 			date = (time_t)-1;
 		if (mail_get_special(mail, MAIL_FETCH_UIDL_BACKEND, &uidl) < 0)
 			uidl = NULL;
-		if (mail_get_first_header(mail, "Message-ID", &msgid) <= 0)
+		/* The header costs a read of the message (not cached
+		 * after a save): only when asked. */
+		if (!want_msgid ||
+		    mail_get_first_header(mail, "Message-ID", &msgid) <= 0)
 			msgid = NULL;
 		T_BEGIN {
 			import_answer("*\t%u\t%"PRIuUOFF_T"\t%s\t%s\t%s\t%s",
@@ -742,6 +786,8 @@ void import_box_moveall(struct import_box *ibox, const char *from,
 			from, mailbox_get_last_internal_error(src, NULL)));
 		ret = -1;
 	}
+	if (ret == 0 && ibox->fsync_batch && import_box_syncfs(dst, "move") < 0)
+		ret = -1;
 	mailbox_free(&dst);
 	mailbox_free(&src);
 	if (ret == 0)

@@ -16,20 +16,21 @@ struct import_verb {
 	const char *word;
 	enum import_cmd cmd;
 	unsigned int fields;
+	unsigned int optional;		/* more fields it may have */
 };
 
 static const struct import_verb import_verbs[] = {
-	{ "FOLDER", IMPORT_CMD_FOLDER, 2 },
-	{ "IDENTITY", IMPORT_CMD_IDENTITY, 2 },
-	{ "APPEND", IMPORT_CMD_APPEND, 5 },
-	{ "COMMIT", IMPORT_CMD_COMMIT, 0 },
-	{ "ABORT", IMPORT_CMD_ABORT, 0 },
-	{ "STATE", IMPORT_CMD_STATE, 2 },
-	{ "QUIT", IMPORT_CMD_QUIT, 0 },
-	{ "LIST", IMPORT_CMD_LIST, 0 },
-	{ "FLAGS", IMPORT_CMD_FLAGS, 2 },
-	{ "SUBSCRIBE", IMPORT_CMD_SUBSCRIBE, 0 },
-	{ "MOVEALL", IMPORT_CMD_MOVEALL, 3 },
+	{ "FOLDER", IMPORT_CMD_FOLDER, 2, 0 },
+	{ "IDENTITY", IMPORT_CMD_IDENTITY, 2, 0 },
+	{ "APPEND", IMPORT_CMD_APPEND, 5, 0 },
+	{ "COMMIT", IMPORT_CMD_COMMIT, 0, 0 },
+	{ "ABORT", IMPORT_CMD_ABORT, 0, 0 },
+	{ "STATE", IMPORT_CMD_STATE, 2, 1 },
+	{ "QUIT", IMPORT_CMD_QUIT, 0, 0 },
+	{ "LIST", IMPORT_CMD_LIST, 0, 0 },
+	{ "FLAGS", IMPORT_CMD_FLAGS, 2, 0 },
+	{ "SUBSCRIBE", IMPORT_CMD_SUBSCRIBE, 0, 0 },
+	{ "MOVEALL", IMPORT_CMD_MOVEALL, 3, 0 },
 };
 
 /* Split on TAB; the field count is checked against the verb's. */
@@ -75,7 +76,8 @@ int import_line_split(char *line, size_t len, struct import_line *out_r,
 		if (p != NULL)
 			*p++ = '\0';
 	}
-	if (out_r->count != verb->fields) {
+	if (out_r->count < verb->fields ||
+	    out_r->count > verb->fields + verb->optional) {
 		*error_r = "wrong number of fields for the command";
 		return -1;
 	}

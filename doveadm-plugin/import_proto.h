@@ -27,6 +27,8 @@
 /* Longest line, including its LF: a line longer is refused before it
  * is complete. */
 #define IMPORT_LINE_MAX 8192
+/* stdin's buffer while a literal is read (lines: IMPORT_LINE_MAX). */
+#define IMPORT_BODY_BUFFER (256 * 1024)
 /* Most fields on one line. */
 #define IMPORT_FIELDS_MAX 8
 /* Default and ceiling of the literal (message body) limit. */

@@ -38,6 +38,8 @@ static const struct split_case split_cases[] = {
 	{ "COMMIT\t", -1, IMPORT_CMD_UNKNOWN, 0, NULL },
 	{ "ABORT", 0, IMPORT_CMD_ABORT, 0, NULL },
 	{ "STATE\t1\t100", 0, IMPORT_CMD_STATE, 2, "100" },
+	{ "STATE\t1\t100\t-", 0, IMPORT_CMD_STATE, 3, "-" },
+	{ "STATE\t1\t100\t-\tx", -1, IMPORT_CMD_UNKNOWN, 0, NULL },
 	{ "QUIT", 0, IMPORT_CMD_QUIT, 0, NULL },
 	{ "LIST", 0, IMPORT_CMD_LIST, 0, NULL },
 	{ "LIST\t*", -1, IMPORT_CMD_UNKNOWN, 0, NULL },

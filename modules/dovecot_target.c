@@ -18,6 +18,13 @@
  *	body that failed halfway, a BAD on framing, doveadm gone) is
  *	broken: every later call fails at once, and close kills doveadm,
  *	whose open batch is then never committed.
+ *
+ *	APPENDs are not waited for one by one: their answers are read
+ *	when the batch is ended (or when DOVECOT_UNANSWERED_MAX are
+ *	outstanding), so the next message streams in while doveadm saves
+ *	the last. A batch with a refused APPEND is dropped (ABORT in
+ *	place of COMMIT) and its result is the first refusal, as a
+ *	MULTIAPPEND that NEW refuses: all of the batch or none of it.
  */
 #include "config.h"
 
@@ -47,6 +54,13 @@
 #define DOVECOT_TIMEOUT_MS_DEFAULT 120000
 /* How long close waits for doveadm to exit after QUIT, then kills it. */
 #define DOVECOT_EXIT_WAIT_MS 5000
+/* APPENDs sent before their answers are read. An APPEND's answer is
+ * at most "NO <class> " and 400 bytes of reason: 32 of them stay far
+ * below a pipe's capacity (64 KiB on Linux), so doveadm never blocks
+ * writing answers while we block writing it the next message. */
+#define DOVECOT_UNANSWERED_MAX 32
+/* doveadm's stdin: Linux's default pipe-max-size. */
+#define DOVECOT_PIPE_SIZE (1 << 20)
 
 struct dovecot_conn {
 	pid_t pid;
@@ -57,6 +71,10 @@ struct dovecot_conn {
 	int timeout_ms;			/* for each answer to begin */
 	char *folder;			/* the FOLDER last selected (mUTF-7) */
 	int broken;
+	unsigned unanswered;		/* APPENDs sent, answers not read */
+	enum stream_fail refused_fail;	/* the batch's first refusal, or NONE */
+	char refused[320];		/* its text */
+	int aborting;			/* ABORT sent in place of COMMIT */
 };
 
 static struct dovecot_conn *dovecot_conn(struct driver_conn *conn)
@@ -177,6 +195,27 @@ static int dovecot_refused(const char *what, const char *line, int in_append,
 			    what, text);
 }
 
+/* Read the answers of the APPENDs sent: the batch's first refusal is
+ * kept for its end (the others only counted). -1: doveadm failed. */
+static int dovecot_drain(struct dovecot_conn *dc, enum stream_fail *fail_r,
+			 const char **error_r)
+{
+	enum stream_fail fail;
+	const char *line, *error;
+
+	while (dc->unanswered > 0) {
+		if (dovecot_read(dc, &line, fail_r, error_r) < 0)
+			return -1;
+		dc->unanswered--;
+		if (strcmp(line, "OK") == 0 || dc->refused_fail != STREAM_FAIL_NONE)
+			continue;
+		(void)dovecot_refused("APPEND", line, 1, &fail, &error);
+		dc->refused_fail = fail;
+		snprintf(dc->refused, sizeof(dc->refused), "%s", error);
+	}
+	return 0;
+}
+
 /* Send one command line and read the one-line answer; *line_r is the
  * answer after "OK" (and its TAB), valid until the next read. */
 static int dovecot_cmd(struct dovecot_conn *dc, const char *what, const char *cmd,
@@ -188,7 +227,9 @@ static int dovecot_cmd(struct dovecot_conn *dc, const char *what, const char *cm
 	if (dc->broken)
 		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 				    "doveadm mailmigrate-import: connection broken");
-	if (dovecot_write(dc, cmd, strlen(cmd), fail_r, error_r) < 0 ||
+	/* Answers to a batch nobody ends (close): out of the way. */
+	if (dovecot_drain(dc, fail_r, error_r) < 0 ||
+	    dovecot_write(dc, cmd, strlen(cmd), fail_r, error_r) < 0 ||
 	    dovecot_read(dc, &line, fail_r, error_r) < 0)
 		return -1;
 	if (strcmp(line, "OK") == 0 || strncmp(line, "OK\t", 3) == 0) {
@@ -284,7 +325,7 @@ static int dovecot_open(const struct driver_settings *set,
 {
 	const char *doveadm = set->doveadm != NULL ? set->doveadm :
 		DOVECOT_DOVEADM_DEFAULT;
-	const char *argv[10], *line;
+	const char *argv[16], *line;
 	char limit[24];
 	struct dovecot_conn *dc;
 	int to[2], from[2];
@@ -305,11 +346,19 @@ static int dovecot_open(const struct driver_settings *set,
 		argv[n++] = "-c";
 		argv[n++] = set->doveadm_config;
 	}
+	if (set->fsync_batch) {
+		/* An fsync per message costs more than the copy itself;
+		 * the plugin makes each batch durable instead (-b). */
+		argv[n++] = "-o";
+		argv[n++] = "mail_fsync=never";
+	}
 	argv[n++] = "mailmigrate-import";
 	argv[n++] = "-u";
 	argv[n++] = login->user;
 	argv[n++] = "-m";
 	argv[n++] = limit;
+	if (set->fsync_batch)
+		argv[n++] = "-b";
 	argv[n] = NULL;
 
 	if (pipe2(to, O_CLOEXEC) < 0)
@@ -321,6 +370,11 @@ static int dovecot_open(const struct driver_settings *set,
 		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r, "pipe: %s",
 				    strerror(errno));
 	}
+	/* Room for the bodies in flight, as a socket to an imap process
+	 * has: with a pipe's 64 KiB the worker and doveadm take turns
+	 * every few KiB. A smaller pipe (the system's pipe-max-size) only
+	 * costs speed. */
+	(void)fcntl(to[1], F_SETPIPE_SZ, DOVECOT_PIPE_SIZE);
 	dc = mm_malloc(sizeof(*dc));
 	memset(dc, 0, sizeof(*dc));
 	dc->pid = fork();
@@ -671,13 +725,15 @@ static int dovecot_list_messages(struct driver_conn *conn, uint32_t first_uid,
 	uint32_t next = first_uid;
 	int stop = 0;
 
-	(void)want;
 	if (dc->broken)
 		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 				    "doveadm mailmigrate-import: connection broken");
 	do {
-		snprintf(cmd, sizeof(cmd), "STATE\t%u\t%u\n", next,
-			 DOVECOT_STATE_PAGE);
+		/* Message-IDs only for matching: reading the header costs
+		 * doveadm a read of each message. */
+		snprintf(cmd, sizeof(cmd), "STATE\t%u\t%u\t%s\n", next,
+			 DOVECOT_STATE_PAGE, (want & DRIVER_WANT_MESSAGE_ID) != 0 ?
+			 "message-id" : "-");
 		if (dovecot_write(dc, cmd, strlen(cmd), fail_r, error_r) < 0)
 			return -1;
 		n = 0;
@@ -829,7 +885,6 @@ static int dovecot_append_add_keep(struct driver_conn *conn,
 	struct dovecot_conn *dc = dovecot_conn(conn);
 	char flags[DRIVER_MAX_KEYWORDS * (DRIVER_MAX_KEYWORD + 1) + 64];
 	char date[48], buf[65536], *cmd;
-	const char *line;
 	uint64_t left;
 	size_t got;
 	int ret;
@@ -868,11 +923,10 @@ static int dovecot_append_add_keep(struct driver_conn *conn,
 		if (dovecot_write(dc, buf, got, fail_r, error_r) < 0)
 			return -1;
 	}
-	if (dovecot_read(dc, &line, fail_r, error_r) < 0)
-		return -1;
-	if (strcmp(line, "OK") == 0)
-		return 0;
-	return dovecot_refused("APPEND", line, 1, fail_r, error_r);
+	/* Its answer is read with the batch's end (DESCRIPTION). */
+	if (++dc->unanswered >= DOVECOT_UNANSWERED_MAX)
+		return dovecot_drain(dc, fail_r, error_r);
+	return 0;
 }
 
 /* Generic appends (the imap target's contract): NEW chooses the UIDs. */
@@ -884,7 +938,9 @@ static int dovecot_append_add(struct driver_conn *conn,
 	return dovecot_append_add_keep(conn, msg, 0, NULL, body, fail_r, error_r);
 }
 
-/* COMMIT sent: doveadm commits the batch now. */
+/* COMMIT sent: doveadm commits the batch now; or, when it refused one
+ * of the batch's APPENDs, ABORT (append_result then fails as that
+ * APPEND did). */
 static int dovecot_append_commit(struct driver_conn *conn, enum stream_fail *fail_r,
 				 const char **error_r)
 {
@@ -893,7 +949,30 @@ static int dovecot_append_commit(struct driver_conn *conn, enum stream_fail *fai
 	if (dc->broken)
 		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 				    "doveadm mailmigrate-import: connection broken");
+	if (dovecot_drain(dc, fail_r, error_r) < 0)
+		return -1;
+	if (dc->refused_fail != STREAM_FAIL_NONE) {
+		dc->aborting = 1;
+		return dovecot_write(dc, "ABORT\n", 6, fail_r, error_r);
+	}
 	return dovecot_write(dc, "COMMIT\n", 7, fail_r, error_r);
+}
+
+/* ABORT's answer, then the refusal that made the batch go. */
+static int dovecot_append_aborted(struct dovecot_conn *dc, enum stream_fail *fail_r,
+				  const char **error_r)
+{
+	enum stream_fail fail = dc->refused_fail;
+	const char *line;
+
+	dc->aborting = 0;
+	dc->refused_fail = STREAM_FAIL_NONE;
+	if (dovecot_read(dc, &line, fail_r, error_r) < 0)
+		return -1;
+	if (strcmp(line, "OK") != 0)
+		return dovecot_refused("ABORT", line, 0, fail_r, error_r);
+	return stream_failf(fail_r, fail, error_r, "%s (the batch was not committed)",
+			    dc->refused);
 }
 
 /* COMMIT's answer: each message's UID, then OK. */
@@ -910,6 +989,8 @@ static int dovecot_append_result(struct driver_conn *conn, uint32_t *uids_r,
 	if (dc->broken)
 		return stream_failf(fail_r, STREAM_FAIL_TEMP, error_r,
 				    "doveadm mailmigrate-import: connection broken");
+	if (dc->aborting)
+		return dovecot_append_aborted(dc, fail_r, error_r);
 	for (;;) {
 		if (dovecot_read(dc, &line, fail_r, error_r) < 0)
 			return -1;

@@ -138,6 +138,10 @@ struct driver_settings {
 	 * and NEW's dovecot.conf for its -c (NULL: doveadm's default). */
 	const char *doveadm;
 	const char *doveadm_config;
+	/* target_driver_dovecot: 1 to run doveadm with mail_fsync=never
+	 * and have it syncfs(2) before and after each batch's commit (as
+	 * durable as mail_fsync=optimized); 0: NEW's own mail_fsync. */
+	int fsync_batch;
 	/* source_driver_pop3: give bodies as OLD has them, without the
 	 * "X-UIDL:" header (a target that stores the UIDL itself:
 	 * append_add_keep's pop3_uidl). */

@@ -31,7 +31,7 @@ static int fake_doveadm(const char *script, int argc, char **argv)
 {
 	char line[16384];
 	FILE *f = fopen(getenv("MM_FAKE_ARGV"), "w");
-	int i;
+	int i, appends = 0, refused = 0, saved = 0;
 
 	for (i = 1; f != NULL && i < argc; i++)
 		fprintf(f, "%s%s", i > 1 ? " " : "", argv[i]);
@@ -84,10 +84,37 @@ static int fake_doveadm(const char *script, int argc, char **argv)
 		} else if (strncmp(line, "FLAGS", 5) == 0) {
 			printf("OK\t1\n");
 		} else if (strncmp(line, "APPEND", 6) == 0) {
-			/* The literal stays in the pipe: we answer at once. */
+			/* The literal (its size the last field) read and
+			 * dropped; the first accepted with "ok2", the
+			 * second refused. */
+			const char *size = strrchr(line, '\t');
+			long left = size != NULL ? atol(size + 1) : 0;
+
+			while (left-- > 0 && getchar() != EOF)
+				;
+			if (strcmp(script, "ok2") == 0 && appends++ % 2 == 0) {
+				saved++;
+				printf("OK\n");
+				fflush(stdout);
+				continue;
+			}
+			refused++;
 			printf(strcmp(script, "badkw") == 0 ?
 			       "BAD\tAPPEND: bad keyword\n" :
 			       "NO\tmessage\tmessage refused\n");
+		} else if (strncmp(line, "ABORT", 5) == 0) {
+			refused = saved = 0;
+			printf("OK\n");
+		} else if (strncmp(line, "COMMIT", 6) == 0) {
+			/* The driver must not commit a batch with a refusal. */
+			if (refused > 0) {
+				printf("BAD\tCOMMIT after a refused APPEND\n");
+			} else {
+				for (i = 0; i < saved; i++)
+					printf("*\t5\t%d\n", 20 + i);
+				printf("OK\t%d\t77\t10\n", saved);
+			}
+			saved = 0;
 		} else {
 			printf("BAD\tunknown command\n");
 		}
@@ -95,6 +122,8 @@ static int fake_doveadm(const char *script, int argc, char **argv)
 	}
 	return 0;
 }
+
+static int fsync_batch;
 
 static int open_fake(const char *script, struct driver_conn **conn_r,
 		     enum stream_fail *fail_r, const char **error_r)
@@ -108,6 +137,7 @@ static int open_fake(const char *script, struct driver_conn **conn_r,
 	set.doveadm_config = "/etc/new/dovecot.conf";
 	set.max_message_size = 1000;
 	set.timeout_ms = 3000;
+	set.fsync_batch = fsync_batch;
 	memset(&login, 0, sizeof(login));
 	login.user = "ann@example.test";
 	login.password = "secret-never-passed";
@@ -190,6 +220,19 @@ START_TEST(test_argv)
 	fclose(f);
 	ck_assert_str_eq(buf, "-c /etc/new/dovecot.conf mailmigrate-import "
 			 "-u ann@example.test -m 1000");
+
+	/* target_fsync = batch: NEW's fsync per message off, the plugin
+	 * syncing each batch instead. */
+	fsync_batch = 1;
+	ck_assert_int_eq(open_fake("ok", &conn, &fail, &error), 0);
+	target_driver_dovecot.close(&conn);
+	fsync_batch = 0;
+	f = fopen(argv_file, "r");
+	ck_assert_ptr_nonnull(f);
+	ck_assert_ptr_nonnull(fgets(buf, sizeof(buf), f));
+	fclose(f);
+	ck_assert_str_eq(buf, "-c /etc/new/dovecot.conf -o mail_fsync=never "
+			 "mailmigrate-import -u ann@example.test -m 1000 -b");
 }
 END_TEST
 
@@ -204,8 +247,10 @@ static int body_read(struct driver_body *body, void *buf, size_t len,
 	return 0;
 }
 
-/* A refused message is that message only; a message over the limit
- * is refused before a byte goes out. */
+/* A refused message is that message only: the batch holding it is
+ * dropped (ABORT, never COMMIT) and fails as the message did, the
+ * connection stays in step; a message over the limit is refused before
+ * a byte goes out. APPENDs' answers are read at the batch's end. */
 START_TEST(test_append_refused)
 {
 	static const char *const scripts[] = { "ok", "badkw" };
@@ -214,6 +259,7 @@ START_TEST(test_append_refused)
 	struct driver_body body;
 	enum stream_fail fail;
 	const char *error;
+	uint32_t uids[2];
 	size_t i;
 
 	memset(&msg, 0, sizeof(msg));
@@ -230,12 +276,36 @@ START_TEST(test_append_refused)
 		ck_assert_msg(strstr(error, "over NEW's limit of 1000") != NULL, "%s", error);
 		body.size = 10;
 		ck_assert_int_eq(target_driver_dovecot.append_add_keep(conn, &msg, 5,
-			"U5", &body, &fail, &error), -1);
+			"U5", &body, &fail, &error), 0);
+		ck_assert_int_eq(target_driver_dovecot.append_commit(conn, &fail, &error), 0);
+		ck_assert_int_eq(target_driver_dovecot.append_result(conn, uids, 1,
+								     &fail, &error), -1);
 		ck_assert_int_eq(fail, STREAM_FAIL_MESSAGE);
 		ck_assert_msg(strstr(error, i == 0 ? "message refused" : "bad keyword")
 			      != NULL, "%s", error);
+		ck_assert_msg(strstr(error, "not committed") != NULL, "%s", error);
 		target_driver_dovecot.close(&conn);
 	}
+
+	/* Two in a batch, the second refused: none committed. Then one
+	 * alone, accepted: the connection is still in step. */
+	ck_assert_int_eq(open_fake("ok2", &conn, &fail, &error), 0);
+	ck_assert_int_eq(target_driver_dovecot.append_begin(conn, "INBOX", &fail, &error), 0);
+	body.size = 10;
+	for (i = 0; i < 2; i++)
+		ck_assert_int_eq(target_driver_dovecot.append_add_keep(conn, &msg, 5 + i,
+			NULL, &body, &fail, &error), 0);
+	ck_assert_msg(target_driver_dovecot.append_commit(conn, &fail, &error) == 0,
+		      "%s", error);
+	ck_assert_int_eq(target_driver_dovecot.append_result(conn, uids, 2, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_MESSAGE);
+	ck_assert_msg(strstr(error, "message refused") != NULL, "%s", error);
+	ck_assert_int_eq(target_driver_dovecot.append_add_keep(conn, &msg, 7, NULL, &body,
+							       &fail, &error), 0);
+	ck_assert_msg(target_driver_dovecot.append_commit(conn, &fail, &error) == 0, "%s", error);
+	ck_assert_int_eq(target_driver_dovecot.append_result(conn, uids, 1, &fail, &error), 0);
+	ck_assert_uint_eq(uids[0], 20);
+	target_driver_dovecot.close(&conn);
 }
 END_TEST
 

@@ -231,6 +231,7 @@ int puller_target_open(struct puller *p, const struct puller_session *s,
 	tlogin.password = p->target_master_password;
 	tset.doveadm = p->cfg->target_doveadm;
 	tset.doveadm_config = p->cfg->target_doveadm_config;
+	tset.fsync_batch = p->cfg->target_fsync == CFG_FSYNC_BATCH;
 	if (s->tdrv->open(&tset, &tlogin, conn_r, fail_r, error_r) < 0) {
 		const char *why = *error_r;
 
