@@ -27,8 +27,11 @@
 # folders with non-ASCII names, flags and keywords) is written once into
 # WORKDIR/corpus/ and reused; OLD serves a hard-linked copy of it.  Each
 # run of each copier writes into a new, empty NEW account of the same NEW
-# Dovecot, at Dovecot's default fsync settings (mail_fsync = optimized),
-# after a `sync`, and is verified afterwards (bench/puller_verify.py:
+# Dovecot, at Dovecot's default fsync settings (mail_fsync = optimized:
+# an fsync per message; mailmigrated-dovecot at its default target_fsync
+# = batch runs its doveadm with mail_fsync = never and syncs the file
+# system twice per batch instead, as durable), after a `sync`, and is
+# verified afterwards (bench/puller_verify.py:
 # message count of every folder, no extra mail, a sample of bodies by
 # sha256 and their flags): a copier that lost mail gets no figure.  Then
 # identity, message by message (bench/puller_ident.py): every OLD

@@ -1013,16 +1013,6 @@ static int dovecot_append_result(struct driver_conn *conn, uint32_t *uids_r,
 	return 0;
 }
 
-static int dovecot_append_end(struct driver_conn *conn, uint32_t *uids_r,
-			      size_t count, enum stream_fail *fail_r,
-			      const char **error_r)
-{
-	memset(uids_r, 0, count * sizeof(*uids_r));
-	if (dovecot_append_commit(conn, fail_r, error_r) < 0)
-		return -1;
-	return dovecot_append_result(conn, uids_r, count, fail_r, error_r);
-}
-
 static int dovecot_append(struct driver_conn *conn, const char *folder,
 			  const struct driver_message *msg, struct driver_body *body,
 			  uint32_t *new_uid_r, enum stream_fail *fail_r,
@@ -1032,7 +1022,8 @@ static int dovecot_append(struct driver_conn *conn, const char *folder,
 	if (dovecot_append_begin(conn, folder, fail_r, error_r) < 0 ||
 	    dovecot_append_add(conn, msg, body, fail_r, error_r) < 0)
 		return -1;
-	return dovecot_append_end(conn, new_uid_r, 1, fail_r, error_r);
+	return driver_append_end(&target_driver_dovecot, conn, new_uid_r, 1, fail_r,
+				 error_r);
 }
 
 static int dovecot_move_all(struct driver_conn *conn, const char *from,
@@ -1094,7 +1085,6 @@ const struct target_driver target_driver_dovecot = {
 	.can_batch = dovecot_can_batch,
 	.append_begin = dovecot_append_begin,
 	.append_add = dovecot_append_add,
-	.append_end = dovecot_append_end,
 	.append_commit = dovecot_append_commit,
 	.append_result = dovecot_append_result,
 	.set_flags = dovecot_set_flags,

@@ -118,8 +118,8 @@ int main(int argc, char **argv)
 				       &body, &fail, &error) < 0)
 			return failed("append_add_keep", fail, error);
 	}
-	if (t->append_end(conn, uids, 2, &fail, &error) < 0)
-		return failed("append_end", fail, error);
+	if (driver_append_end(t, conn, uids, 2, &fail, &error) < 0)
+		return failed("driver_append_end", fail, error);
 	printf("uids %u %u\n", uids[0], uids[1]);
 	if (t->set_identity(conn, "Kept", 4242, 50, &st, &fail, &error) < 0)
 		return failed("set_identity", fail, error);

@@ -21,6 +21,16 @@ void driver_folders_free(struct driver_folder **folders, size_t count)
 	mm_free(folders);
 }
 
+int driver_append_end(const struct target_driver *t, struct driver_conn *conn,
+		      uint32_t *uids_r, size_t count, enum stream_fail *fail_r,
+		      const char **error_r)
+{
+	memset(uids_r, 0, count * sizeof(*uids_r));
+	if (t->append_commit(conn, fail_r, error_r) < 0)
+		return -1;
+	return t->append_result(conn, uids_r, count, fail_r, error_r);
+}
+
 void driver_message_clear(struct driver_message *msg)
 {
 	for (size_t i = 0; i < msg->keywords_count; i++)

@@ -250,8 +250,8 @@ struct target_driver {
 		      const char **error_r);
 	/* Appends as one command (MULTIAPPEND, RFC 3502): NEW keeps all of
 	 * them or none. can_batch says whether this connection can;
-	 * append_end's uids_r[i] is the UID of the i-th message added (all
-	 * 0 when the server lacks UIDPLUS), and a refusal of the whole
+	 * append_result's uids_r[i] is the UID of the i-th message added
+	 * (all 0 when the server lacks UIDPLUS), and a refusal of the whole
 	 * batch fails with its class: STREAM_FAIL_MESSAGE when a message
 	 * in it is at fault (send them one by one to find it).
 	 * A connection whose batch was begun but not ended is unusable. */
@@ -261,13 +261,11 @@ struct target_driver {
 	int (*append_add)(struct driver_conn *conn, const struct driver_message *msg,
 			  struct driver_body *body, enum stream_fail *fail_r,
 			  const char **error_r);
-	int (*append_end)(struct driver_conn *conn, uint32_t *uids_r, size_t count,
-			  enum stream_fail *fail_r, const char **error_r);
-	/* Optional (both or neither): append_end in two halves, so the
-	 * caller can work elsewhere while NEW commits. append_commit ends
-	 * the batch (NEW begins its commit) without waiting; append_result
-	 * waits for the answer, as append_end gives it. In between the
-	 * connection is busy: nothing else goes on it. */
+	/* The batch's end in two halves, so the caller can work elsewhere
+	 * while NEW commits (driver_append_end() does both): append_commit
+	 * ends the batch (NEW begins its commit) without waiting;
+	 * append_result waits for the answer. In between the connection is
+	 * busy: nothing else goes on it. */
 	int (*append_commit)(struct driver_conn *conn, enum stream_fail *fail_r,
 			     const char **error_r);
 	int (*append_result)(struct driver_conn *conn, uint32_t *uids_r, size_t count,
@@ -294,7 +292,7 @@ struct target_driver {
 			    struct driver_folder_status *status_r,
 			    enum stream_fail *fail_r, const char **error_r);
 	/* As append_add, asking for UID want_uid (0: any) and storing
-	 * pop3_uidl (NULL: none) as the message's POP3 UIDL. append_end's
+	 * pop3_uidl (NULL: none) as the message's POP3 UIDL. append_result's
 	 * uids_r says which UID each message got: want_uid, or a new one
 	 * when it was taken. */
 	int (*append_add_keep)(struct driver_conn *conn,
@@ -325,6 +323,11 @@ void pop3_header_date(const char *headers, size_t len, char *out, size_t size);
 int driver_split_host(const char *hostport, char *host, size_t hostsize,
 		      uint16_t *port_r);
 void driver_message_clear(struct driver_message *msg);
+/* End t's batch on conn and wait for NEW's answer (append_commit, then
+ * append_result); uids_r as append_result says. */
+int driver_append_end(const struct target_driver *t, struct driver_conn *conn,
+		      uint32_t *uids_r, size_t count, enum stream_fail *fail_r,
+		      const char **error_r);
 
 /* The client under a connection that source_driver_imap (pop3) opened,
  * for what only reports need (capabilities, POP3 STAT: mailmigrate

@@ -919,16 +919,6 @@ static int imap_target_append_result(struct driver_conn *conn, uint32_t *uids_r,
 	return 0;
 }
 
-static int imap_target_append_end(struct driver_conn *conn, uint32_t *uids_r,
-				  size_t count, enum stream_fail *fail_r,
-				  const char **error_r)
-{
-	memset(uids_r, 0, count * sizeof(*uids_r));
-	if (imap_target_append_commit(conn, fail_r, error_r) < 0)
-		return -1;
-	return imap_target_append_result(conn, uids_r, count, fail_r, error_r);
-}
-
 static int imap_target_set_flags(struct driver_conn *conn, uint32_t uid,
 				 const struct driver_message *msg,
 				 enum stream_fail *fail_r, const char **error_r)
@@ -1035,7 +1025,6 @@ const struct target_driver target_driver_imap = {
 	.can_batch = imap_target_can_batch,
 	.append_begin = imap_target_append_begin,
 	.append_add = imap_target_append_add,
-	.append_end = imap_target_append_end,
 	.append_commit = imap_target_append_commit,
 	.append_result = imap_target_append_result,
 	.set_flags = imap_target_set_flags,

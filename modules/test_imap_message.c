@@ -275,7 +275,7 @@ START_TEST(multiappend_hostile)
 							    &fail, &error) == 0,
 			      "message %zu: %s", i, error);
 	}
-	ck_assert_msg(target_driver_imap.append_end(conn, uids, 4, &fail, &error) == 0,
+	ck_assert_msg(driver_append_end(&target_driver_imap, conn, uids, 4, &fail, &error) == 0,
 		      "%s", error);
 	ck_assert_uint_eq(uids[3], 44);
 	target_driver_imap.close(&conn);
@@ -566,7 +566,7 @@ START_TEST(append_folder_literal)
 		      "%s", error);
 	mem_body_init(&mb, "hello");
 	ck_assert_int_eq(target_driver_imap.append_add(conn, &msg, &mb.body, &fail, &error), 0);
-	ck_assert_int_eq(target_driver_imap.append_end(conn, &uid, 1, &fail, &error), 0);
+	ck_assert_int_eq(driver_append_end(&target_driver_imap, conn, &uid, 1, &fail, &error), 0);
 	ck_assert_uint_eq(uid, 42);
 	target_driver_imap.close(&conn);
 	ck_assert_msg(fakeserver_stop(&fs), "NEW saw other bytes");
@@ -685,7 +685,7 @@ START_TEST(multiappend_refusal_class)
 		ck_assert_int_eq(target_driver_imap.append_add(conn, &msg, &mb.body,
 							       &fail, &error), 0);
 	}
-	ck_assert_int_eq(target_driver_imap.append_end(conn, uids, 2, &fail, &error), -1);
+	ck_assert_int_eq(driver_append_end(&target_driver_imap, conn, uids, 2, &fail, &error), -1);
 	ck_assert_msg(fail == append_refusals[_i].fail, "%s: class %s",
 		      append_refusals[_i].answer, stream_fail_name(fail));
 	ck_assert_msg(strstr(error, append_refusals[_i].error) != NULL, "%s", error);

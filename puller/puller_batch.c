@@ -158,7 +158,7 @@ static int copy_append_one(struct copy *c, const struct driver_message *msg,
 	*new_uid_r = 0;
 	if (c->tdrv->append_begin(c->dst, c->target_folder, fail_r, error_r) < 0 ||
 	    copy_append_add(c, msg, body, fail_r, error_r) < 0 ||
-	    c->tdrv->append_end(c->dst, new_uid_r, 1, fail_r, error_r) < 0)
+	    driver_append_end(c->tdrv, c->dst, new_uid_r, 1, fail_r, error_r) < 0)
 		return -1;
 	copy_count_moved(c, msg, *new_uid_r);
 	return 0;
@@ -343,7 +343,7 @@ static int copy_stream(struct copy *c, struct copy_batch *b, enum stream_fail *f
 	}
 	if (b->added_count == 0) {
 		/* Everything vanished from OLD: end an empty command cleanly. */
-		(void)c->tdrv->append_end(c->dst, uids, 0, fail_r, error_r);
+		(void)driver_append_end(c->tdrv, c->dst, uids, 0, fail_r, error_r);
 		return 0;
 	}
 	b->dst = c->dst;
@@ -355,7 +355,7 @@ static int copy_stream(struct copy *c, struct copy_batch *b, enum stream_fail *f
 static int copy_commit(struct copy *c, struct copy_batch *b, enum stream_fail *fail_r,
 		       const char **error_r)
 {
-	if (b->dst == NULL || c->tdrv->append_commit == NULL)
+	if (b->dst == NULL)
 		return 0;
 	return c->tdrv->append_commit(b->dst, fail_r, error_r);
 }
@@ -374,9 +374,7 @@ static int copy_answer(struct copy *c, struct copy_batch *b, enum stream_fail *f
 	if (conn == NULL)
 		return 0;
 	b->dst = NULL;
-	ret = c->tdrv->append_result != NULL ?
-		c->tdrv->append_result(conn, uids, b->added_count, fail_r, error_r) :
-		c->tdrv->append_end(conn, uids, b->added_count, fail_r, error_r);
+	ret = c->tdrv->append_result(conn, uids, b->added_count, fail_r, error_r);
 	if (ret < 0)
 		return *fail_r == STREAM_FAIL_MESSAGE ? 1 : -1;
 	for (size_t k = 0; k < b->added_count; k++) {
