@@ -159,6 +159,9 @@ struct copy_batch {
 struct copy {
 	struct puller *p;
 	const struct store_job *job;
+	/* The pending-batch slot (store_batch_begin()): 0 the job's holder,
+	 * 1 a worker assisting it. */
+	unsigned slot;
 	const char *account;
 	const struct cfg_domain *dom;
 	const struct source_driver *sdrv;

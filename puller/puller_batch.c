@@ -513,7 +513,7 @@ static int copy_record(struct copy *c, struct copy_batch *b, struct driver_conn 
 
 	if (copy_find_appended(c, b, conn, fail_r, error_r) < 0)
 		return -1;	/* the batch stays pending */
-	if (store_batch_done_next(c->p->store, c->account, &b->rec, b->uids, next,
+	if (store_batch_done_next(c->p->store, c->account, c->slot, &b->rec, b->uids, next,
 				  time(NULL), &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	puller_progress_add(&c->prog, b->rec.count, b->bytes);
@@ -586,7 +586,7 @@ static int copy_flush_one(struct copy *c, struct copy_batch *b, enum stream_fail
 
 	if (b->rec.count == 0)
 		return 0;
-	if (store_batch_begin(c->p->store, c->account, copy_union(c, b, NULL, &u),
+	if (store_batch_begin(c->p->store, c->account, c->slot, copy_union(c, b, NULL, &u),
 			      &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	b->rec.target_uidnext = c->target_uidnext;
@@ -689,7 +689,7 @@ static int copy_step(struct copy *c, struct copy_batch *next, enum stream_fail *
 				error_r) < 0)
 			return -1;
 	} else if (next != NULL) {
-		if (store_batch_begin(c->p->store, c->account, copy_union(c, q, next, &u),
+		if (store_batch_begin(c->p->store, c->account, c->slot, copy_union(c, q, next, &u),
 				      &error) < 0)
 			return copy_store_fail(fail_r, error_r, error);
 	}
@@ -709,7 +709,7 @@ static int copy_finish_sent(struct copy *c, enum stream_fail *fail_r, const char
 
 	c->sent = c->queued = NULL;
 	if (s == NULL)
-		return store_batch_abort(c->p->store, c->account, error_r) < 0 ?
+		return store_batch_abort(c->p->store, c->account, c->slot, error_r) < 0 ?
 			copy_store_fail(fail_r, error_r, *error_r) : 0;
 	ret = copy_settle_sent(c, s, &sconn, fail_r, error_r);
 	if (ret < 0)
@@ -758,7 +758,7 @@ static int copy_queue_batch(struct copy *c, enum stream_fail *fail_r,
 	f->rec.target_uidnext = c->target_uidnext;
 	if (c->queued == NULL) {
 		/* The folder's first: pending now, sent with the next. */
-		if (store_batch_begin(c->p->store, c->account, copy_union(c, f, NULL, &u),
+		if (store_batch_begin(c->p->store, c->account, c->slot, copy_union(c, f, NULL, &u),
 				      &error) < 0)
 			return copy_store_fail(fail_r, error_r, error);
 		c->queued = f;
