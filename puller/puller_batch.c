@@ -59,8 +59,7 @@ static int copy_keep_lease(struct copy *c, enum stream_fail *fail_r,
 
 	if (now - c->lease_renewed < (every > 0 ? every : 1))
 		return 0;
-	ret = store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
-			      now, &error);
+	ret = copy_renew(c, now, &error);
 	if (ret == 0) {
 		c->lease_renewed = now;
 		return 0;
@@ -466,7 +465,9 @@ static int copy_send_each(struct copy *c, struct copy_batch *b,
  * before the store records it, the narrowest window exactly-once has
  * to survive; MAILMIGRATED_CRASH_IN_FLIGHT: there too, but only with
  * the next batch committed on NEW as well (two batches in flight, the
- * store knowing neither done). Once per file. */
+ * store knowing neither done); MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT: as
+ * that, only in the assistant of a split account (puller_split(3)).
+ * Once per file. */
 static void copy_crash_point(const char *name)
 {
 	const char *path = getenv(name);
@@ -535,8 +536,7 @@ static int copy_lease(struct copy *c, int force)
 
 	if (!force && now - c->lease_renewed < (every > 0 ? every : 1))
 		return 0;
-	if (store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
-			    now, &error) != 0) {
+	if (copy_renew(c, now, &error) != 0) {
 		c->outcome = PULLER_LEASE_LOST;
 		return 1;
 	}
@@ -685,6 +685,9 @@ static int copy_step(struct copy *c, struct copy_batch *next, enum stream_fail *
 		copy_crash_point("MAILMIGRATED_CRASH_AFTER_APPEND");
 		if (q->dst != NULL)
 			copy_crash_point("MAILMIGRATED_CRASH_IN_FLIGHT");
+		/* The same, only in a split's assistant (slot 1). */
+		if (q->dst != NULL && c->slot == 1)
+			copy_crash_point("MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT");
 		if (copy_record(c, s, sconn, copy_union(c, q, next, &u), fail_r,
 				error_r) < 0)
 			return -1;
