@@ -438,8 +438,18 @@ int puller_assist(struct puller *p)
 		mm_free(&target);
 		mm_free(&folder);
 	}
+	if (ret < 0)
+		error = error_setf("%s", error);	/* closing may reuse its buffer */
+	/* Sessions closed first: whatever was sent to NEW has landed (or
+	 * not) before the holder, told by the lease, matches it. */
+	driver_folders_free(&sf, ns);
+	if (c.src != NULL)
+		c.sdrv->close(&c.src);
+	for (int k = 0; k < 2; k++)
+		if (c.dsts[k] != NULL)
+			c.tdrv->close(&c.dsts[k]);
 	if (ret < 0 || c.outcome != PULLER_DONE) {
-		const char *why = ret < 0 ? error_setf("%s", error) :
+		const char *why = ret < 0 ? error :
 			c.outcome == PULLER_STOPPED ? "stopped" : "the holder took it back";
 
 		/* Its lease given back at once: the holder settles slot 1
@@ -455,12 +465,6 @@ int puller_assist(struct puller *p)
 			   "verifies them", p->owner, (unsigned long long)c.copied,
 			   (unsigned long long)c.bytes, (unsigned long long)folders);
 	}
-	driver_folders_free(&sf, ns);
-	if (c.src != NULL)
-		c.sdrv->close(&c.src);
-	for (int k = 0; k < 2; k++)
-		if (c.dsts[k] != NULL)
-			c.tdrv->close(&c.dsts[k]);
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
 		mm_free(&c.special[u]);
 	folder_map_free(&c.map);
