@@ -172,6 +172,7 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(run_user, CFG_WORD, NULL),		/* NULL: stay as started */
 	GKEY(run_group, CFG_WORD, NULL),	/* NULL: run_user's group */
 	GKEY(workers, CFG_UINT, "2", .min = 1, .max = 64),
+	GKEY(split_min_messages, CFG_UINT, "2000", .min = 0, .max = 1000000000),
 	GKEY(max_bytes_per_second, CFG_SIZE, "0", .min = 0, .max = UINT64_MAX),
 	GKEY(max_message_size, CFG_SIZE, "100M", .min = 1, .max = UINT64_MAX),
 	GKEY(post_migrate_script, CFG_PATH, NULL),

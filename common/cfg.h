@@ -131,6 +131,9 @@ struct cfg {
 					 * (privdrop.h); NULL: they stay root */
 	char *run_group;		/* NULL: run_user's login group */
 	unsigned workers;		/* default 2, 1..64 */
+	/* a round's account this large (messages on OLD, in 2 folders or
+	 * more) is split by folder with an idle worker; 0: never */
+	unsigned split_min_messages;	/* default 2000 */
 	uint64_t max_bytes_per_second;	/* 0: unlimited */
 	uint64_t max_message_size;	/* default 100M */
 	char *post_migrate_script;	/* NULL: none */

@@ -158,7 +158,12 @@ struct copy_batch {
 
 struct copy {
 	struct puller *p;
-	const struct store_job *job;
+	const struct store_job *job;	/* NULL: an assistant (puller_split(3)) */
+	/* The pending-batch slot (store_batch_begin()): 0 the job's holder,
+	 * 1 an assistant of a split. */
+	unsigned slot;
+	/* This round published a split hand-out (closed if it ends early). */
+	int split;
 	const char *account;
 	const struct cfg_domain *dom;
 	const struct source_driver *sdrv;
@@ -303,6 +308,40 @@ int copy_queue(struct copy *c, enum stream_fail *fail_r, const char **error_r);
 /* Send c->fill and every batch still in flight, and record them: on
  * return nothing of the folder is under way. As copy_queue(). */
 int copy_flush(struct copy *c, enum stream_fail *fail_r, const char **error_r);
+
+/* puller_copy.c */
+/* Open OLD and NEW into c (what opened stays there for closing). */
+int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r);
+/* Learn NEW's separator and special-use folders from its list. */
+void copy_target_layout(struct copy *c, const struct driver_folder *folders,
+			size_t count);
+/* Copy the messages of one selectable folder (on NEW as target). >0:
+ * stop (outcome set). */
+int copy_folder_messages(struct copy *c, const struct driver_folder *f,
+			 const char *target, enum stream_fail *fail_r,
+			 const char **error_r);
+/* Verify a folder in c's sessions: a difference is a failed item and
+ * an event. here: this worker copied it in this round (else the
+ * assistant did). */
+int copy_verify(struct copy *c, const char *folder, int here, enum stream_fail *fail_r,
+		const char **error_r);
+
+/* puller_split.c */
+/* Renew what c works under: the job's lease, or the assistant's. 0,
+ * STORE_NOTFOUND (lost), -1 (store). */
+int copy_renew(struct copy *c, time_t now, const char **error_r);
+/* Should this round's folders be split (the holder, after sizes)? */
+int copy_split_wanted(const struct copy *c);
+/* The holder's folders of a split round: created, handed out, copied,
+ * the assistant waited for, every one verified. */
+int copy_split_folders(struct copy *c, const struct driver_folder *sf, size_t ns,
+		       enum stream_fail *fail_r, const char **error_r);
+/* At a round's start: an earlier round's hand-out closed, its
+ * assistant waited for while its lease runs, slot 1 settled. */
+int copy_split_reclaim(struct copy *c, enum stream_fail *fail_r,
+		       const char **error_r);
+/* The holder's round ends early: close the hand-out (best effort). */
+void copy_split_abandon(struct copy *c);
 
 /* puller_sieve.c */
 /* With migrate_sieve: copy the account's Sieve scripts OLD -> NEW

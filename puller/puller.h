@@ -78,6 +78,11 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			enum puller_outcome *outcome_r, enum stream_fail *fail_r,
 			const char **error_r);
 
+/* With no job to take: assist the worker copying a large account, if
+ * one has folders to hand out (puller_split(3)). 0 if it assisted, 1
+ * if there was none, -1 on a store failure. */
+int puller_assist(struct puller *p);
+
 /* One account's sessions on OLD and NEW (puller_conn.c). */
 struct puller_session {
 	const struct cfg_domain *dom;	/* in: the account's domain */

@@ -59,8 +59,7 @@ static int copy_keep_lease(struct copy *c, enum stream_fail *fail_r,
 
 	if (now - c->lease_renewed < (every > 0 ? every : 1))
 		return 0;
-	ret = store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
-			      now, &error);
+	ret = copy_renew(c, now, &error);
 	if (ret == 0) {
 		c->lease_renewed = now;
 		return 0;
@@ -464,7 +463,9 @@ static int copy_send_each(struct copy *c, struct copy_batch *b,
  * before the store records it, the narrowest window exactly-once has
  * to survive; MAILMIGRATED_CRASH_IN_FLIGHT: there too, but only with
  * the next batch committed on NEW as well (two batches in flight, the
- * store knowing neither done). Once per file. */
+ * store knowing neither done); MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT: as
+ * that, only in the assistant of a split account (puller_split(3)).
+ * Once per file. */
 static void copy_crash_point(const char *name)
 {
 	const char *path = getenv(name);
@@ -511,7 +512,7 @@ static int copy_record(struct copy *c, struct copy_batch *b, struct driver_conn 
 
 	if (copy_find_appended(c, b, conn, fail_r, error_r) < 0)
 		return -1;	/* the batch stays pending */
-	if (store_batch_done_next(c->p->store, c->account, &b->rec, b->uids, next,
+	if (store_batch_done_next(c->p->store, c->account, c->slot, &b->rec, b->uids, next,
 				  time(NULL), &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	puller_progress_add(&c->prog, b->rec.count, b->bytes);
@@ -533,8 +534,7 @@ static int copy_lease(struct copy *c, int force)
 
 	if (!force && now - c->lease_renewed < (every > 0 ? every : 1))
 		return 0;
-	if (store_job_renew(c->p->store, c->job->id, c->p->owner, c->lease_seconds,
-			    now, &error) != 0) {
+	if (copy_renew(c, now, &error) != 0) {
 		c->outcome = PULLER_LEASE_LOST;
 		return 1;
 	}
@@ -584,7 +584,7 @@ static int copy_flush_one(struct copy *c, struct copy_batch *b, enum stream_fail
 
 	if (b->rec.count == 0)
 		return 0;
-	if (store_batch_begin(c->p->store, c->account, copy_union(c, b, NULL, &u),
+	if (store_batch_begin(c->p->store, c->account, c->slot, copy_union(c, b, NULL, &u),
 			      &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	b->rec.target_uidnext = c->target_uidnext;
@@ -683,11 +683,14 @@ static int copy_step(struct copy *c, struct copy_batch *next, enum stream_fail *
 		copy_crash_point("MAILMIGRATED_CRASH_AFTER_APPEND");
 		if (q->dst != NULL)
 			copy_crash_point("MAILMIGRATED_CRASH_IN_FLIGHT");
+		/* The same, only in a split's assistant (slot 1). */
+		if (q->dst != NULL && c->slot == 1)
+			copy_crash_point("MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT");
 		if (copy_record(c, s, sconn, copy_union(c, q, next, &u), fail_r,
 				error_r) < 0)
 			return -1;
 	} else if (next != NULL) {
-		if (store_batch_begin(c->p->store, c->account, copy_union(c, q, next, &u),
+		if (store_batch_begin(c->p->store, c->account, c->slot, copy_union(c, q, next, &u),
 				      &error) < 0)
 			return copy_store_fail(fail_r, error_r, error);
 	}
@@ -707,7 +710,7 @@ static int copy_finish_sent(struct copy *c, enum stream_fail *fail_r, const char
 
 	c->sent = c->queued = NULL;
 	if (s == NULL)
-		return store_batch_abort(c->p->store, c->account, error_r) < 0 ?
+		return store_batch_abort(c->p->store, c->account, c->slot, error_r) < 0 ?
 			copy_store_fail(fail_r, error_r, *error_r) : 0;
 	ret = copy_settle_sent(c, s, &sconn, fail_r, error_r);
 	if (ret < 0)
@@ -756,7 +759,7 @@ static int copy_queue_batch(struct copy *c, enum stream_fail *fail_r,
 	f->rec.target_uidnext = c->target_uidnext;
 	if (c->queued == NULL) {
 		/* The folder's first: pending now, sent with the next. */
-		if (store_batch_begin(c->p->store, c->account, copy_union(c, f, NULL, &u),
+		if (store_batch_begin(c->p->store, c->account, c->slot, copy_union(c, f, NULL, &u),
 				      &error) < 0)
 			return copy_store_fail(fail_r, error_r, error);
 		c->queued = f;

@@ -241,8 +241,7 @@ static int copy_flags_record(struct copy *c, const char *folder, uint32_t uidval
 	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
 }
 
-/* Copy the messages of one selectable folder. >0: stop (outcome set). */
-static int copy_folder_messages(struct copy *c, const struct driver_folder *f,
+int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
 				const char **error_r)
 {
@@ -576,17 +575,19 @@ static int copy_record_modseq(struct copy *c, const char *folder, uint64_t modse
  * an event and a failed item (UID 0, OLD's UIDVALIDITY) naming the
  * folder and the numbers, and holds the account back from "copied";
  * the item goes once the folder verifies again. */
-static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fail_r,
-		       const char **error_r)
+int copy_verify(struct copy *c, const char *folder, int here, enum stream_fail *fail_r,
+		const char **error_r)
 {
 	struct puller_session s = copy_session(c);
 	struct puller_verify v;
 	const char *error;
 	int ret;
 
+	/* A folder the assistant copied: where its copy began on NEW is not
+	 * known here, so no message's date is looked at. */
 	if (puller_verify_folder(c->p, &s, folder, PULLER_VERIFY_IN_ROUND,
-				 c->folder_uidnext, copy_date_event, c, &v, fail_r,
-				 error_r) < 0)
+				 here ? c->folder_uidnext : UINT32_MAX, copy_date_event,
+				 c, &v, fail_r, error_r) < 0)
 		return -1;
 	c->verified++;
 	c->verified_msgs += v.old_msgs;
@@ -621,15 +622,21 @@ static int copy_verify(struct copy *c, const char *folder, enum stream_fail *fai
 	 * (none failed, missing or gone from NEW), so the next round need
 	 * ask OLD only for what changed since. Else forgotten: the next
 	 * round lists the folder whole, retrying what failed. */
-	if (ret == 0 && c->folder_uidvalidity == v.uidvalidity)
+	if (ret == 0 && here && c->folder_uidvalidity == v.uidvalidity)
 		ret = copy_record_modseq(c, folder, v.differs || v.failed > 0 ? 0 :
 					 c->folder_modseq, &error);
+	else if (ret == 0 && !here && (v.differs || v.failed > 0)) {
+		/* The assistant's: what it began with is not known here; a
+		 * value recorded by an earlier round still holds when the
+		 * folder proves, and is forgotten when it does not. */
+		c->folder_uidvalidity = v.uidvalidity;
+		ret = copy_record_modseq(c, folder, 0, &error);
+	}
 	puller_verify_clear(&v);
 	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
 }
 
-/* Learn NEW's separator and special-use folders. */
-static void copy_target_layout(struct copy *c, const struct driver_folder *folders,
+void copy_target_layout(struct copy *c, const struct driver_folder *folders,
 			       size_t count)
 {
 	static const unsigned uses[FOLDER_MAP_USES] = {
@@ -692,7 +699,8 @@ static void copy_progress_sizes(struct copy *c, const struct driver_folder *sf,
 			      bytes == UINT64_MAX ? 0 : bytes);
 }
 
-/* Every folder: create it on NEW, then copy its messages. */
+/* Every folder: create it on NEW, then copy its messages (a large
+ * account with a worker idle: split, puller_split(3)). */
 static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	struct driver_folder *sf = NULL, *tf = NULL;
@@ -717,6 +725,11 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	copy_target_layout(c, tf, nt);
 	driver_folders_free(&tf, nt);
 	copy_progress_sizes(c, sf, ns);
+	if (copy_split_wanted(c)) {
+		ret = copy_split_folders(c, sf, ns, fail_r, error_r);
+		driver_folders_free(&sf, ns);
+		return ret;
+	}
 	for (size_t i = 0, index = 0; ret == 0 && i < ns; i++) {
 		char *target = NULL;
 		const char *error;
@@ -742,7 +755,7 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 			puller_progress_folder(&c->prog, (uint32_t)++index, sf[i].name);
 			ret = copy_folder_messages(c, &sf[i], target, fail_r, error_r);
 			if (ret == 0)
-				ret = copy_verify(c, sf[i].name, fail_r, error_r);
+				ret = copy_verify(c, sf[i].name, 1, fail_r, error_r);
 		}
 		mm_free(&target);
 	}
@@ -750,8 +763,7 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	return ret;
 }
 
-/* Open OLD (with the captured password or the admin login) and NEW. */
-static int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	struct puller_session s = { .dom = c->dom, .account = c->account };
 
@@ -850,7 +862,11 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 			c.max_size = limit;
 			c.max_size_name = "NEW's APPENDLIMIT";
 		}
-		ret = copy_settle_pending(&c, fail_r, error_r);
+		/* A split of an earlier round first: its assistant gone, what
+		 * it left pending (slot 1) settled; then this worker's own. */
+		ret = copy_split_reclaim(&c, fail_r, error_r);
+		if (ret == 0)
+			ret = copy_settle_pending(&c, fail_r, error_r);
 		/* Batches overlap where a batch is one FETCH into one
 		 * MULTIAPPEND whose end and answer come apart. */
 		c.pipe = c.sdrv->fetch_batch != NULL && c.tdrv->append_commit != NULL &&
@@ -904,6 +920,8 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				ret = copy_store_fail(fail_r, error_r, error);
 		}
 	}
+	if (ret != 0 || c.outcome != PULLER_DONE)
+		copy_split_abandon(&c);	/* the assistant, if any, stops */
 	if (ret < 0)
 		/* Closing talks to the servers (LOGOUT), which may overwrite
 		 * a driver's own buffer *error_r points to: the reason into

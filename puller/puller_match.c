@@ -191,7 +191,7 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 	size_t found = 0;
 	int ret;
 
-	ret = store_batch_pending(c->p->store, c->account, &b, &error);
+	ret = store_batch_pending(c->p->store, c->account, c->slot, &b, &error);
 	if (ret == STORE_NOTFOUND)
 		return 0;
 	if (ret < 0)
@@ -212,7 +212,7 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 				       b.msgs[i].uidl, &uids[i], fail_r, error_r);
 		found += uids[i] != 0;
 	}
-	if (ret == 0 && store_batch_done(c->p->store, c->account, &b, uids, time(NULL),
+	if (ret == 0 && store_batch_done(c->p->store, c->account, c->slot, &b, uids, time(NULL),
 					 &error) < 0)
 		ret = copy_store_fail(fail_r, error_r, error);
 	if (ret == 0)

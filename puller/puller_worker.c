@@ -407,6 +407,10 @@ int puller_worker_run(const struct cfg *cfg, int once)
 			continue;
 		}
 		ret = puller_one(&p);
+		/* Nothing to take: help with a large account, if one is
+		 * split (puller_split(3)). */
+		if (ret == 1 && cfg->workers > 1 && !puller_stop)
+			ret = puller_assist(&p);
 		if (ret == 1 && once)
 			break;
 		if (ret != 0)

@@ -433,42 +433,62 @@ int store_msgmap_forget(struct store *store, const char *account,
 				       old_uid, error_r);
 }
 
-int store_batch_begin(struct store *store, const char *account,
+/* A slot out of range is our bug, told as a store error. */
+static int batch_slot_ok(unsigned slot, const char **error_r)
+{
+	if (slot >= STORE_BATCH_SLOTS)
+		return store_fail(error_r, "pending batch slot %u (0..%d allowed)",
+				  slot, STORE_BATCH_SLOTS - 1);
+	return 0;
+}
+
+int store_batch_begin(struct store *store, const char *account, unsigned slot,
 		      const struct store_batch *batch, const char **error_r)
 {
-	return store->v->batch_begin(store, account, batch, error_r);
+	if (batch_slot_ok(slot, error_r) < 0)
+		return -1;
+	return store->v->batch_begin(store, account, slot, batch, error_r);
 }
 
-int store_batch_pending(struct store *store, const char *account,
+int store_batch_pending(struct store *store, const char *account, unsigned slot,
 			struct store_batch *batch_r, const char **error_r)
 {
-	return store->v->batch_pending(store, account, batch_r, error_r);
+	if (batch_slot_ok(slot, error_r) < 0)
+		return -1;
+	return store->v->batch_pending(store, account, slot, batch_r, error_r);
 }
 
-int store_batch_done(struct store *store, const char *account,
+int store_batch_done(struct store *store, const char *account, unsigned slot,
 		     const struct store_batch *batch, const uint32_t *new_uids,
 		     time_t now, const char **error_r)
 {
-	return store->v->batch_done(store, account, batch, new_uids, NULL, now,
-				    error_r);
+	if (batch_slot_ok(slot, error_r) < 0)
+		return -1;
+	return store->v->batch_done(store, account, slot, batch, new_uids, NULL,
+				    now, error_r);
 }
 
 int store_batch_done_next(struct store *store, const char *account,
-			  const struct store_batch *batch, const uint32_t *new_uids,
+			  unsigned slot, const struct store_batch *batch,
+			  const uint32_t *new_uids,
 			  const struct store_batch *next, time_t now,
 			  const char **error_r)
 {
+	if (batch_slot_ok(slot, error_r) < 0)
+		return -1;
 	if (next != NULL && (next->count == 0 || next->count > STORE_MAX_BATCH))
 		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
 				  next->count, STORE_MAX_BATCH);
-	return store->v->batch_done(store, account, batch, new_uids, next, now,
-				    error_r);
+	return store->v->batch_done(store, account, slot, batch, new_uids, next,
+				    now, error_r);
 }
 
-int store_batch_abort(struct store *store, const char *account,
+int store_batch_abort(struct store *store, const char *account, unsigned slot,
 		      const char **error_r)
 {
-	return store->v->batch_abort(store, account, error_r);
+	if (batch_slot_ok(slot, error_r) < 0)
+		return -1;
+	return store->v->batch_abort(store, account, slot, error_r);
 }
 
 int store_failed_add(struct store *store, const struct store_failed *item,

@@ -480,29 +480,109 @@ struct store_batch {
 #define STORE_MAX_BATCH 4096
 
 void store_batch_clear(struct store_batch *batch);
-/* Record batch as pending for account (replacing any other). */
-int store_batch_begin(struct store *store, const char *account,
+/* Pending batches are kept per (account, slot): slot 0 is the job's
+ * holder, slot 1 the worker assisting it (store_split_*). Each slot
+ * holds at most one pending record. */
+#define STORE_BATCH_SLOTS 2
+/* Record batch as pending for account's slot (replacing any other). */
+int store_batch_begin(struct store *store, const char *account, unsigned slot,
 		      const struct store_batch *batch, const char **error_r);
 /* @return 0 with *batch_r (store_batch_clear() it), STORE_NOTFOUND, -1 */
-int store_batch_pending(struct store *store, const char *account,
+int store_batch_pending(struct store *store, const char *account, unsigned slot,
 			struct store_batch *batch_r, const char **error_r);
 /* The batch reached NEW: new_uids[i] is msgs[i]'s UID on NEW (0 for
  * one that was not appended). UID map, folder and account counters,
- * and the pending record, in one transaction. Messages already mapped
- * are left as they were. */
-int store_batch_done(struct store *store, const char *account,
+ * and the slot's pending record, in one transaction. Messages already
+ * mapped are left as they were. Two slots of one account may record
+ * at once: the counters are added to under the account's lock. */
+int store_batch_done(struct store *store, const char *account, unsigned slot,
 		     const struct store_batch *batch, const uint32_t *new_uids,
 		     time_t now, const char **error_r);
-/* As store_batch_done(), and next (NULL: none) recorded as the pending
- * batch in the same transaction: a copy that sends the next batch
- * while NEW answers this one spends one commit per batch. */
+/* As store_batch_done(), and next (NULL: none) recorded as the slot's
+ * pending batch in the same transaction: a copy that sends the next
+ * batch while NEW answers this one spends one commit per batch. */
 int store_batch_done_next(struct store *store, const char *account,
-			  const struct store_batch *batch, const uint32_t *new_uids,
+			  unsigned slot, const struct store_batch *batch,
+			  const uint32_t *new_uids,
 			  const struct store_batch *next, time_t now,
 			  const char **error_r);
-/* Nothing of the pending batch reached NEW: drop it. */
-int store_batch_abort(struct store *store, const char *account,
+/* Nothing of the slot's pending batch reached NEW: drop it. */
+int store_batch_abort(struct store *store, const char *account, unsigned slot,
 		      const char **error_r);
+
+/* --- split: a large account's folders over two workers ---------------- */
+
+/*
+ * A hand-out lets a second worker (the assistant, with no job of its
+ * own) copy some of the folders of an account whose job another worker
+ * (the holder) has: the holder publishes the round's folders in copy
+ * order; both claim the next one (cursor + 1, one transaction) and copy
+ * it with their own sessions and their own pending-batch slot (holder
+ * 0, assistant 1). The assistant holds a lease on its part, renewed as
+ * it goes; a claim or renewal fails once the holder has closed the
+ * hand-out. The record is the round's only: not migration data, not
+ * dumped or copied (like store_progress).
+ */
+#define STORE_MAX_SPLIT_FOLDERS 4096
+struct store_split {
+	char *account;
+	char *holder;		/* the job's lease holder */
+	char **folders;		/* OLD's names, in copy order */
+	size_t count;
+	uint32_t cursor;	/* folders[0..cursor) claimed */
+	char *assistant;	/* NULL: none joined */
+	int64_t assistant_lease; /* until then; renewed by its claims */
+	/* 1-based index of the folder the assistant is copying; 0: none */
+	uint32_t assistant_folder;
+	uint64_t assistant_folders; /* folders it claimed, all done but that */
+	int closed;		/* the holder took it back: no more claims
+				   or renewals by the assistant */
+	int done;		/* the assistant found no folder left */
+	int64_t created;
+};
+void store_split_clear(struct store_split *s);
+
+/* Publish account's hand-out (replacing one of an earlier round), held
+ * by holder: cursor 0, no assistant.
+ * @return 0, STORE_EXISTS when the one there has an assistant whose
+ *	lease runs and which is not done (nothing written; wait for it
+ *	or close it), or -1 */
+int store_split_publish(struct store *store, const char *account,
+			const char *holder, char *const *folders, size_t count,
+			time_t now, const char **error_r);
+/* Join the first hand-out (in account order) that is open, has no
+ * assistant and folders left, as its assistant with a lease until
+ * now + lease_seconds; its account into account_r.
+ * @return 0, STORE_NOTFOUND (none), or -1 */
+int store_split_join(struct store *store, const char *owner,
+		     unsigned lease_seconds, time_t now, char *account_r,
+		     size_t size, const char **error_r);
+/* Claim the next folder for owner (the holder or the assistant): its
+ * index (0-based) and name (mm_free() it). The assistant's lease is
+ * renewed and the claim remembered as the folder it copies (its
+ * previous one is done: it claims after finishing one); finding none
+ * left marks it done.
+ * @return 0, STORE_NOTFOUND (none left; or for the assistant: closed,
+ *	or not the assistant any more), or -1 */
+int store_split_claim(struct store *store, const char *account,
+		      const char *owner, unsigned lease_seconds, time_t now,
+		      uint32_t *index_r, char **folder_r, const char **error_r);
+/* The assistant renews its lease. STORE_NOTFOUND when the hand-out is
+ * closed or gone, or owner is not its assistant: stop. */
+int store_split_renew(struct store *store, const char *account,
+		      const char *owner, unsigned lease_seconds, time_t now,
+		      const char **error_r);
+/* @return 0 with *split_r (store_split_clear() it), STORE_NOTFOUND, -1 */
+int store_split_get(struct store *store, const char *account,
+		    struct store_split *split_r, const char **error_r);
+/* The holder closes the hand-out (no more assistant claims or
+ * renewals) and gets it as it was closed into *split_r (may be NULL).
+ * @return 0, STORE_NOTFOUND, or -1 */
+int store_split_close(struct store *store, const char *account,
+		      struct store_split *split_r, const char **error_r);
+/* Remove it: 0, STORE_NOTFOUND, or -1. */
+int store_split_del(struct store *store, const char *account,
+		    const char **error_r);
 
 /* --- failed items --------------------------------------------------------- */
 
@@ -801,7 +881,8 @@ enum store_dump_kind {
 	STORE_DUMP_MSGMAP,	/* owner, name: the folder, uidvalidity,
 				   old_uid, new_uid, flags_hash */
 	STORE_DUMP_UIDL,	/* owner, name: the UIDL, time: added */
-	STORE_DUMP_BATCH,	/* owner, batch: the pending batch */
+	STORE_DUMP_BATCH,	/* owner, batch: the pending batch,
+				   value: its slot */
 	STORE_DUMP_FAILED,	/* failed */
 	STORE_DUMP_EVENT,	/* event; in time (id) order */
 	STORE_DUMP_TLS,		/* name: the domain, proto, time: since */

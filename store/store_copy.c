@@ -179,6 +179,7 @@ static void copy_canon(const struct store_dump_rec *rec, struct rec_writer *w)
 		const struct store_batch *b = rec->batch;
 
 		rec_put_str(w, rec->owner);
+		rec_put_u32(w, (uint32_t)rec->value);	/* the slot */
 		rec_put_str(w, b->folder);
 		rec_put_u32(w, b->uidvalidity);
 		rec_put_str(w, b->target_folder);

@@ -123,14 +123,27 @@ struct store_vfuncs {
 		const char *folder, uint32_t uidvalidity, uint32_t old_uid,
 		const char **error_r);
 	int (*batch_begin)(struct store *store, const char *account,
-		const struct store_batch *batch, const char **error_r);
-	int (*batch_pending)(struct store *store, const char *account,
-		struct store_batch *batch_r, const char **error_r);
-	int (*batch_done)(struct store *store, const char *account,
-		const struct store_batch *batch, const uint32_t *new_uids,
-		const struct store_batch *next, time_t now, const char **error_r);
-	int (*batch_abort)(struct store *store, const char *account,
+		unsigned slot, const struct store_batch *batch,
 		const char **error_r);
+	int (*batch_pending)(struct store *store, const char *account,
+		unsigned slot, struct store_batch *batch_r,
+		const char **error_r);
+	int (*batch_done)(struct store *store, const char *account,
+		unsigned slot, const struct store_batch *batch,
+		const uint32_t *new_uids, const struct store_batch *next,
+		time_t now, const char **error_r);
+	int (*batch_abort)(struct store *store, const char *account,
+		unsigned slot, const char **error_r);
+	/* The split hand-out (store_split.c holds the logic): in one
+	 * transaction, account's record (account NULL: each record in
+	 * account order, until fn returns other than STORE_NOTFOUND;
+	 * records locked by others skipped) is decoded and given to fn;
+	 * a missing one (account not NULL) as all zero with ->account set
+	 * and *exists 0. fn returns 0 to write *s back, STORE_SPLIT_DELETE
+	 * to delete it, anything else to write nothing (returned). */
+	int (*split_update)(struct store *store, const char *account,
+		int (*fn)(struct store_split *s, int exists, void *ctx),
+		void *ctx, const char **error_r);
 	int (*failed_add)(struct store *store, const struct store_failed *item,
 		const char **error_r);
 	int (*failed_del)(struct store *store, const char *account,
@@ -225,6 +238,15 @@ struct store_vfuncs {
 		const char **error_r);
 	int (*load_end)(struct store *store, int commit, const char **error_r);
 };
+
+#define STORE_SPLIT_DELETE 100
+/* The split record's encoding, shared by both backends: account not
+ * included (it is the key). */
+struct rec_writer;
+void store_split_encode(const struct store_split *s, struct rec_writer *w);
+/* 0, or -1 for a damaged record (s cleared). account is copied in. */
+int store_split_decode(const char *account, const void *data, size_t len,
+		       struct store_split *s, const char **error_r);
 
 /* What every backend shares. */
 struct store {

@@ -55,7 +55,7 @@
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
 	"uidls", "events", "pending", "failed", "aliases", "authlimit",
-	"tlsseen", "aliasprop", "progress", "sieve",
+	"tlsseen", "aliasprop", "progress", "sieve", "split",
 };
 
 /* Added after schema version 1: a store made by an older mailmigrate
@@ -64,7 +64,8 @@ static int store_db_optional(int db)
 {
 	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT ||
 		db == STORE_DB_TLSSEEN || db == STORE_DB_PROPOSALS ||
-		db == STORE_DB_PROGRESS || db == STORE_DB_SIEVE;
+		db == STORE_DB_PROGRESS || db == STORE_DB_SIEVE ||
+		db == STORE_DB_SPLIT;
 }
 
 static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
@@ -391,6 +392,7 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.batch_pending = lmdb_batch_pending,
 	.batch_done = lmdb_batch_done,
 	.batch_abort = lmdb_batch_abort,
+	.split_update = lmdb_split_update,
 	.failed_add = lmdb_failed_add,
 	.failed_del = lmdb_failed_del,
 	.failed_iter = lmdb_failed_iter,

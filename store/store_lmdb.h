@@ -42,6 +42,7 @@ enum store_db {
 	STORE_DB_PROPOSALS,	/* "alias\0account" -> proposal; may be missing (older stores) */
 	STORE_DB_PROGRESS,	/* account -> the copy running; may be missing (older stores) */
 	STORE_DB_SIEVE,		/* "account\0" SHA-256(name) -> Sieve record; may be missing */
+	STORE_DB_SPLIT,		/* account -> split hand-out; may be missing */
 	STORE_DB_COUNT
 };
 
@@ -364,15 +365,23 @@ int lmdb_uidl_forget(struct store *store, const char *account,
 int lmdb_uidl_count(struct store *store, const char *account,
 		    uint64_t *count_r, const char **error_r);
 /* store_lmdb_batch.c */
-int lmdb_batch_begin(struct store *store, const char *account,
+int lmdb_batch_begin(struct store *store, const char *account, unsigned slot,
 		     const struct store_batch *batch, const char **error_r);
-int lmdb_batch_pending(struct store *store, const char *account,
+int lmdb_batch_pending(struct store *store, const char *account, unsigned slot,
 		       struct store_batch *batch_r, const char **error_r);
-int lmdb_batch_done(struct store *store, const char *account,
+int lmdb_batch_done(struct store *store, const char *account, unsigned slot,
 		    const struct store_batch *batch, const uint32_t *new_uids,
 		    const struct store_batch *next, time_t now, const char **error_r);
-int lmdb_batch_abort(struct store *store, const char *account,
+int lmdb_batch_abort(struct store *store, const char *account, unsigned slot,
 		     const char **error_r);
+/* The pending record's key: the account, then for slot > 0 a NUL and
+ * the slot's byte (slot 0 keeps the key stores before slots had). */
+size_t store_batch_key(const char *account, unsigned slot,
+		       char key[STORE_MAX_ACCOUNT + 2]);
+/* store_lmdb_split.c */
+int lmdb_split_update(struct store *store, const char *account,
+		      int (*fn)(struct store_split *s, int exists, void *ctx),
+		      void *ctx, const char **error_r);
 int lmdb_failed_add(struct store *store, const struct store_failed *item,
 		    const char **error_r);
 int lmdb_failed_del(struct store *store, const char *account,

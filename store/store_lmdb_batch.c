@@ -4,8 +4,10 @@
  * SUMMARY
  *	pending copy batches and failed items
  * DESCRIPTION
- *	The pending record is keyed by account: one batch in flight per
- *	account, since one worker copies an account at a time. Failed
+ *	The pending record is keyed by account and slot (store_batch_key():
+ *	slot 0, the job's holder, by the account alone as before slots;
+ *	slot 1, a split's assistant, by the account, a NUL and the slot):
+ *	one record in flight per worker copying the account. Failed
  *	items are keyed like the UID map (account, folder hash,
  *	UIDVALIDITY, UID), so recording one twice updates it.
  */
@@ -89,7 +91,22 @@ int store_batch_decode(const MDB_val *v, struct store_batch *b,
 	return 0;
 }
 
+size_t store_batch_key(const char *account, unsigned slot,
+		       char key[STORE_MAX_ACCOUNT + 2])
+{
+	size_t len = strnlen(account, STORE_MAX_ACCOUNT);
+
+	memcpy(key, account, len);
+	if (slot == 0)
+		return len;
+	key[len] = '\0';
+	key[len + 1] = (char)slot;
+	return len + 2;
+}
+
 struct batch_ctx {
+	char key[STORE_MAX_ACCOUNT + 2];
+	size_t klen;
 	const char *account;
 	const struct store_batch *in;
 	struct store_batch *out;
@@ -109,17 +126,28 @@ static int batch_begin_txn(struct store *store, MDB_txn *txn, void *context,
 	int ret;
 
 	batch_encode(ctx->in, &w);
-	ret = store_put(store, txn, STORE_DB_PENDING, ctx->account,
-			strlen(ctx->account), w.buf, w.len, error_r);
+	ret = store_put(store, txn, STORE_DB_PENDING, ctx->key, ctx->klen, w.buf,
+			w.len, error_r);
 	rec_free(&w);
 	return ret;
 }
 
-int lmdb_batch_begin(struct store *store, const char *account,
+/* The account's name must fit the key. */
+static int batch_account_ok(const char *account, const char **error_r)
+{
+	if (*account == '\0' || strnlen(account, STORE_MAX_ACCOUNT) >= STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "bad account name for a batch");
+	return 0;
+}
+
+int lmdb_batch_begin(struct store *store, const char *account, unsigned slot,
 		     const struct store_batch *batch, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .in = batch };
 
+	if (batch_account_ok(account, error_r) < 0)
+		return -1;
+	ctx.klen = store_batch_key(account, slot, ctx.key);
 	if (batch->count == 0 || batch->count > STORE_MAX_BATCH)
 		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
 				  batch->count, STORE_MAX_BATCH);
@@ -135,20 +163,23 @@ static int batch_pending_txn(struct store *store, MDB_txn *txn, void *context,
 {
 	struct batch_ctx *ctx = context;
 	MDB_val v;
-	int ret = store_get(store, txn, STORE_DB_PENDING, ctx->account,
-			    strlen(ctx->account), &v, error_r);
+	int ret = store_get(store, txn, STORE_DB_PENDING, ctx->key, ctx->klen, &v,
+			    error_r);
 
 	if (ret != 0)
 		return ret;
 	return store_batch_decode(&v, ctx->out, error_r);
 }
 
-int lmdb_batch_pending(struct store *store, const char *account,
+int lmdb_batch_pending(struct store *store, const char *account, unsigned slot,
 		       struct store_batch *batch_r, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .out = batch_r };
 
 	memset(batch_r, 0, sizeof(*batch_r));
+	if (batch_account_ok(account, error_r) < 0)
+		return -1;
+	ctx.klen = store_batch_key(account, slot, ctx.key);
 	return store_read(store, batch_pending_txn, &ctx, error_r);
 }
 
@@ -235,11 +266,11 @@ static int batch_done_txn(struct store *store, MDB_txn *txn, void *context,
 		struct rec_writer w;
 
 		batch_encode(ctx->next, &w);
-		ret = store_put(store, txn, STORE_DB_PENDING, ctx->account,
-				strlen(ctx->account), w.buf, w.len, error_r);
+		ret = store_put(store, txn, STORE_DB_PENDING, ctx->key, ctx->klen,
+				w.buf, w.len, error_r);
 		rec_free(&w);
-	} else if (ret == 0 && store_del(store, txn, STORE_DB_PENDING, ctx->account,
-					 strlen(ctx->account), error_r) < 0) {
+	} else if (ret == 0 && store_del(store, txn, STORE_DB_PENDING, ctx->key,
+					 ctx->klen, error_r) < 0) {
 		ret = -1;
 	}
 out_folder:
@@ -249,13 +280,16 @@ out:
 	return ret;
 }
 
-int lmdb_batch_done(struct store *store, const char *account,
+int lmdb_batch_done(struct store *store, const char *account, unsigned slot,
 		    const struct store_batch *batch, const uint32_t *new_uids,
 		    const struct store_batch *next, time_t now, const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account, .in = batch,
 				 .new_uids = new_uids, .next = next, .now = now };
 
+	if (batch_account_ok(account, error_r) < 0)
+		return -1;
+	ctx.klen = store_batch_key(account, slot, ctx.key);
 	for (size_t i = 0; next != NULL && i < next->count; i++)
 		if (memchr(next->msgs[i].internaldate, '\0',
 			   sizeof(next->msgs[i].internaldate)) == NULL)
@@ -269,15 +303,18 @@ static int batch_abort_txn(struct store *store, MDB_txn *txn, void *context,
 {
 	struct batch_ctx *ctx = context;
 
-	return store_del(store, txn, STORE_DB_PENDING, ctx->account,
-			 strlen(ctx->account), error_r) < 0 ? -1 : 0;
+	return store_del(store, txn, STORE_DB_PENDING, ctx->key, ctx->klen,
+			 error_r) < 0 ? -1 : 0;
 }
 
-int lmdb_batch_abort(struct store *store, const char *account,
+int lmdb_batch_abort(struct store *store, const char *account, unsigned slot,
 		     const char **error_r)
 {
 	struct batch_ctx ctx = { .account = account };
 
+	if (batch_account_ok(account, error_r) < 0)
+		return -1;
+	ctx.klen = store_batch_key(account, slot, ctx.key);
 	return store_write(store, batch_abort_txn, &ctx, error_r);
 }
 

@@ -308,10 +308,19 @@ static int dump_batch(const MDB_val *k, const MDB_val *v, void *context,
 	char *owner;
 	int ret;
 
+	const char *nul = memchr(k->mv_data, '\0', k->mv_size);
+	size_t olen = nul != NULL ? (size_t)(nul - (const char *)k->mv_data) :
+		k->mv_size;
+
+	/* "account" (slot 0) or "account\0<slot>" */
+	if (nul != NULL && (k->mv_size != olen + 2 ||
+			    ((const unsigned char *)k->mv_data)[olen + 1] == 0))
+		return store_fail(error_r, "damaged pending batch key");
 	if (store_batch_decode(v, &b, error_r) < 0)
 		return -1;
-	owner = mm_strndup(k->mv_data, k->mv_size);
+	owner = mm_strndup(k->mv_data, olen);
 	rec.owner = owner;
+	rec.value = nul != NULL ? ((const unsigned char *)k->mv_data)[olen + 1] : 0;
 	rec.batch = &b;
 	ret = ctx->fn(&rec, ctx->fn_ctx, error_r);
 	mm_free(&owner);

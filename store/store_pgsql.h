@@ -32,7 +32,7 @@
 #include "store_int.h"
 #include "store_codec.h"
 
-#define PGSQL_SCHEMA_VERSION 4
+#define PGSQL_SCHEMA_VERSION 5
 
 struct pgsql_store {
 	struct store store;
@@ -262,6 +262,7 @@ void pgsql_vfuncs_event(struct store_vfuncs *v);	/* events, stats, pause */
 void pgsql_vfuncs_auth(struct store_vfuncs *v);		/* auth limits, TLS memory */
 void pgsql_vfuncs_progress(struct store_vfuncs *v);	/* copies running */
 void pgsql_vfuncs_sieve(struct store_vfuncs *v);	/* Sieve records */
+void pgsql_vfuncs_split(struct store_vfuncs *v);	/* split hand-outs */
 void pgsql_vfuncs_dump(struct store_vfuncs *v);		/* dump, load */
 /* Free a load that was never ended (the connection's close rolls it
  * back). */

@@ -57,7 +57,7 @@ static const struct {
 	  " target_uidvalidity, messages, bytes, subscribed, highestmodseq" },
 	{ "msgmap", "account, folder, uidvalidity, old_uid, new_uid, flags_hash" },
 	{ "uidls", "account, uidl, added" },
-	{ "batches", "account, folder, uidvalidity, target_folder,"
+	{ "batches", "account, slot, folder, uidvalidity, target_folder,"
 	  " target_uidvalidity, target_uidnext, msgs" },
 	{ "failed", "account, folder, uidvalidity, uid, size, time, reason" },
 	{ "events", "id, time, severity, account, message" },
@@ -513,6 +513,7 @@ static void load_line(struct pgsql_load *l, const struct store_dump_rec *rec)
 		struct rec_writer w;
 
 		buf_text(l, rec->owner);
+		buf_u64(l, rec->value);	/* the slot */
 		buf_bstr(l, b->folder);
 		buf_u64(l, b->uidvalidity);
 		buf_bstr(l, b->target_folder);
@@ -809,12 +810,15 @@ static int dump_batch(struct pgsql_store *pg, struct dump_ctx *ctx,
 	int bad = 0, ret;
 
 	memset(&b, 0, sizeof(b));
-	b.folder = pgsql_get_bstr(res, row, 1, STORE_MAX_FOLDER, &bad);
-	b.uidvalidity = pgsql_get_u32(res, row, 2, &bad);
-	b.target_folder = pgsql_get_bstr(res, row, 3, STORE_MAX_FOLDER, &bad);
-	b.target_uidvalidity = pgsql_get_u32(res, row, 4, &bad);
-	b.target_uidnext = pgsql_get_u32(res, row, 5, &bad);
-	if (pgsql_get_bytes(res, row, 6, &msgs, &len) < 0)
+	rec.value = pgsql_get_u64(res, row, 1, &bad);	/* the slot */
+	b.folder = pgsql_get_bstr(res, row, 2, STORE_MAX_FOLDER, &bad);
+	b.uidvalidity = pgsql_get_u32(res, row, 3, &bad);
+	b.target_folder = pgsql_get_bstr(res, row, 4, STORE_MAX_FOLDER, &bad);
+	b.target_uidvalidity = pgsql_get_u32(res, row, 5, &bad);
+	b.target_uidnext = pgsql_get_u32(res, row, 6, &bad);
+	if (rec.value >= STORE_BATCH_SLOTS)
+		bad = 1;
+	if (pgsql_get_bytes(res, row, 7, &msgs, &len) < 0)
 		bad = 1;
 	if (!bad && (msgs == NULL || pgsql_batch_msgs_decode(msgs, len, &b) < 0))
 		bad = 1;
@@ -969,7 +973,7 @@ static int dump_body(struct pgsql_store *pg, void *context,
 		  dump_msgmap },
 		{ "reading the UIDLs", "SELECT account, uidl, added FROM"
 		  " mailmigrate.uidls", dump_uidl },
-		{ "reading the pending batches", "SELECT account, folder,"
+		{ "reading the pending batches", "SELECT account, slot, folder,"
 		  " uidvalidity, target_folder, target_uidvalidity,"
 		  " target_uidnext, msgs FROM mailmigrate.batches", dump_batch },
 		{ "reading the failed items", "SELECT account, folder,"

@@ -874,6 +874,7 @@ int pgsql_batch_msgs_decode(const unsigned char *data, size_t len,
 
 struct batch_ctx {
 	const char *account;
+	unsigned slot;		/* the pending record's (store_batch_begin()) */
 	const struct store_batch *in;
 	struct store_batch *out;
 	const uint32_t *new_uids;
@@ -921,11 +922,13 @@ static int batch_begin_body(struct pgsql_store *pg, void *context,
 	pgsql_param_u64(&p, b->target_uidvalidity);
 	pgsql_param_u64(&p, b->target_uidnext);
 	pgsql_param_bytes(&p, w.buf, w.len);
+	pgsql_param_u64(&p, ctx->slot);
 	ret = pgsql_run(pg, "recording a pending batch",
 			"INSERT INTO mailmigrate.batches (account, folder,"
 			" uidvalidity, target_folder, target_uidvalidity,"
-			" target_uidnext, msgs) VALUES ($1, $2, $3, $4, $5, $6, $7)"
-			" ON CONFLICT (account) DO UPDATE SET"
+			" target_uidnext, msgs, slot) VALUES ($1, $2, $3, $4, $5,"
+			" $6, $7, $8)"
+			" ON CONFLICT (account, slot) DO UPDATE SET"
 			" folder = EXCLUDED.folder,"
 			" uidvalidity = EXCLUDED.uidvalidity,"
 			" target_folder = EXCLUDED.target_folder,"
@@ -937,10 +940,10 @@ static int batch_begin_body(struct pgsql_store *pg, void *context,
 }
 
 static int pgsql_batch_begin(struct store *store, const char *account,
-			     const struct store_batch *batch,
+			     unsigned slot, const struct store_batch *batch,
 			     const char **error_r)
 {
-	struct batch_ctx ctx = { .account = account, .in = batch };
+	struct batch_ctx ctx = { .account = account, .slot = slot, .in = batch };
 
 	if (batch->count == 0 || batch->count > STORE_MAX_BATCH)
 		return store_fail(error_r, "batch of %zu messages (1..%d allowed)",
@@ -964,10 +967,12 @@ static int batch_pending_body(struct pgsql_store *pg, void *context,
 	store_batch_clear(b);
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, ctx->account);
+	pgsql_param_u64(&p, ctx->slot);
 	res = pgsql_exec(pg, "reading the pending batch",
 			 "SELECT folder, uidvalidity, target_folder,"
 			 " target_uidvalidity, target_uidnext, msgs"
-			 " FROM mailmigrate.batches WHERE account = $1", &p, error_r);
+			 " FROM mailmigrate.batches WHERE account = $1 AND slot = $2",
+			 &p, error_r);
 	if (res == NULL)
 		return -1;
 	if (PQntuples(res) == 0) {
@@ -993,9 +998,10 @@ static int batch_pending_body(struct pgsql_store *pg, void *context,
 }
 
 static int pgsql_batch_pending(struct store *store, const char *account,
-			       struct store_batch *batch_r, const char **error_r)
+			       unsigned slot, struct store_batch *batch_r,
+			       const char **error_r)
 {
-	struct batch_ctx ctx = { .account = account, .out = batch_r };
+	struct batch_ctx ctx = { .account = account, .slot = slot, .out = batch_r };
 	int ret;
 
 	memset(batch_r, 0, sizeof(*batch_r));
@@ -1018,7 +1024,9 @@ static int pgsql_batch_pending(struct store *store, const char *account,
  * runs them in does not matter.
  *	$1 account, $2 folder, $3 uidvalidity, $4 target folder,
  *	$5 target uidvalidity, $6 now, $7..$11 old UIDs, new UIDs, flags
- *	hashes, sizes, UIDLs (NULL for IMAP).
+ *	hashes, sizes, UIDLs (NULL for IMAP), $12 the pending slot. Two
+ *	slots of one account (a split) record one after the other: the
+ *	account's row lock orders them, and the counters are added to.
  */
 static const char batch_done_sql[] =
 	"WITH m AS ("
@@ -1056,7 +1064,8 @@ static const char batch_done_sql[] =
 	" updated = $6, folders = ac.folders"
 	" + (SELECT count(*) FROM f WHERE created)"
 	" FROM n WHERE ac.name = $1 RETURNING 1),"
-	" d AS (DELETE FROM mailmigrate.batches WHERE account = $1)"
+	" d AS (DELETE FROM mailmigrate.batches WHERE account = $1"
+	" AND slot = $12)"
 	" SELECT n.messages::bigint, n.bytes::bigint, (SELECT count(*) FROM a)"
 	" FROM n";
 
@@ -1108,6 +1117,7 @@ static int batch_done_body(struct pgsql_store *pg, void *context,
 	pgsql_param_bytes(&p, flags.buf, flags.len);
 	pgsql_param_bytes(&p, sizes.buf, sizes.len);
 	pgsql_param_bytes(&p, uidls.buf, uidls.len);
+	pgsql_param_u64(&p, ctx->slot);
 	res = pgsql_exec(pg, "recording a copied batch", batch_done_sql, &p,
 			 error_r);
 	array_free(&old_uids);
@@ -1134,7 +1144,8 @@ static int batch_done_body(struct pgsql_store *pg, void *context,
 		return -1;
 	if (ctx->next != NULL) {
 		/* The next pending batch, in the same transaction. */
-		struct batch_ctx next = { .account = ctx->account, .in = ctx->next };
+		struct batch_ctx next = { .account = ctx->account, .slot = ctx->slot,
+					  .in = ctx->next };
 
 		return batch_begin_body(pg, &next, error_r);
 	}
@@ -1142,11 +1153,11 @@ static int batch_done_body(struct pgsql_store *pg, void *context,
 }
 
 static int pgsql_batch_done(struct store *store, const char *account,
-			    const struct store_batch *batch,
+			    unsigned slot, const struct store_batch *batch,
 			    const uint32_t *new_uids, const struct store_batch *next,
 			    time_t now, const char **error_r)
 {
-	struct batch_ctx ctx = { .account = account, .in = batch,
+	struct batch_ctx ctx = { .account = account, .slot = slot, .in = batch,
 				 .new_uids = new_uids, .next = next, .now = now };
 
 	if (batch->count > STORE_MAX_BATCH)
@@ -1166,15 +1177,16 @@ static int batch_abort_body(struct pgsql_store *pg, void *context,
 
 	pgsql_params_init(&p);
 	pgsql_param_str(&p, ctx->account);
+	pgsql_param_u64(&p, ctx->slot);
 	return pgsql_run(pg, "dropping the pending batch",
-			 "DELETE FROM mailmigrate.batches WHERE account = $1", &p,
-			 NULL, error_r);
+			 "DELETE FROM mailmigrate.batches WHERE account = $1"
+			 " AND slot = $2", &p, NULL, error_r);
 }
 
 static int pgsql_batch_abort(struct store *store, const char *account,
-			     const char **error_r)
+			     unsigned slot, const char **error_r)
 {
-	struct batch_ctx ctx = { .account = account };
+	struct batch_ctx ctx = { .account = account, .slot = slot };
 
 	return pgsql_single_write(store, batch_abort_body, &ctx, error_r);
 }

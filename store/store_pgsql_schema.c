@@ -199,6 +199,16 @@ static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = {
 	"  sha256 bytea NOT NULL,\n"
 	"  active integer NOT NULL,\n"
 	"  PRIMARY KEY (account, name));\n",
+	/* 4 -> 5: pending batches per (account, slot): slot 0 the job's
+	 * holder, 1 the worker assisting it with a split account; and the
+	 * split hand-outs (store_split.c's record, as LMDB keeps it) */
+	"ALTER TABLE mailmigrate.batches\n"
+	"  ADD COLUMN slot integer NOT NULL DEFAULT 0;\n"
+	"ALTER TABLE mailmigrate.batches DROP CONSTRAINT batches_pkey;\n"
+	"ALTER TABLE mailmigrate.batches ADD PRIMARY KEY (account, slot);\n"
+	"CREATE TABLE mailmigrate.split (\n"
+	"  account text COLLATE \"C\" PRIMARY KEY,\n"
+	"  rec bytea NOT NULL);\n",
 };
 
 static int schema_version(struct pgsql_store *pg, int *exists_r,

@@ -714,10 +714,10 @@ START_TEST(batches_exactly_once)
 	const char *error;
 
 	test_add(store, "a@example.test", NULL, 1);
-	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error),
 			 STORE_NOTFOUND);
-	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
-	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error), 0);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &b, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error), 0);
 	ck_assert_str_eq(got.folder, "Sent");
 	ck_assert_uint_eq(got.uidvalidity, 77);
 	ck_assert_uint_eq(got.target_uidnext, 40);
@@ -727,8 +727,8 @@ START_TEST(batches_exactly_once)
 	ck_assert_str_eq(got.msgs[1].internaldate, "02-Jan-2010 10:00:00 +0000");
 	store_batch_clear(&got);
 	/* The second message was not appended (say, too large). */
-	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 9, &error), 0);
-	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 0, &b, uids, 9, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error),
 			 STORE_NOTFOUND);
 	{
 		struct store_stats st;
@@ -763,7 +763,7 @@ START_TEST(batches_exactly_once)
 	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 11,
 					  &uid, &error), STORE_NOTFOUND);
 	/* Done again (a crash before the worker moved on): nothing twice. */
-	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 9, &error), 0);
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 0, &b, uids, 9, &error), 0);
 	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
 	ck_assert_uint_eq(acct.messages, 2);
 	ck_assert_uint_eq(acct.bytes, 400);
@@ -776,9 +776,9 @@ START_TEST(batches_exactly_once)
 	ck_assert_uint_eq(f.target_uidvalidity, 5);
 	store_folder_clear(&f);
 	/* Abort drops a pending batch; limits are enforced. */
-	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
-	ck_assert_int_eq(store_batch_abort(store, "a@example.test", &error), 0);
-	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &b, &error), 0);
+	ck_assert_int_eq(store_batch_abort(store, "a@example.test", 0, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error),
 			 STORE_NOTFOUND);
 	{
 		/* Done with the next batch pending in its place, in one
@@ -789,10 +789,10 @@ START_TEST(batches_exactly_once)
 		struct store_batch n = { (char *)"Sent", 77, (char *)"Sent", 5, 42, nm, 1 };
 		uint32_t nuids[1] = { 42 };
 
-		ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
-		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &b, uids, &n,
+		ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &b, &error), 0);
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", 0, &b, uids, &n,
 						       9, &error), 0);
-		ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+		ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error),
 				 0);
 		ck_assert_uint_eq(got.count, 1);
 		ck_assert_uint_eq(got.msgs[0].old_uid, 13);
@@ -800,23 +800,313 @@ START_TEST(batches_exactly_once)
 		store_batch_clear(&got);
 		ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 13,
 						  &uid, &error), STORE_NOTFOUND);
-		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &n, nuids,
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", 0, &n, nuids,
 						       NULL, 9, &error), 0);
-		ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+		ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error),
 				 STORE_NOTFOUND);
 		ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Sent", 77, 13,
 						  &uid, &error), 0);
 		ck_assert_uint_eq(uid, 42);
 		/* An empty next is refused, and nothing is recorded. */
 		n.count = 0;
-		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", &b, uids, &n,
+		ck_assert_int_eq(store_batch_done_next(store, "a@example.test", 0, &b, uids, &n,
 						       9, &error), -1);
 	}
 	b.count = 0;
-	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), -1);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &b, &error), -1);
 	b.count = 3;
-	ck_assert_int_eq(store_batch_done(store, "zz@example.test", &b, uids, 9, &error), -1);
+	ck_assert_int_eq(store_batch_done(store, "zz@example.test", 0, &b, uids, 9, &error), -1);
 	store_close(&store);
+}
+END_TEST
+
+/* Two workers of one split account: each slot keeps its own pending
+ * batch, recording one leaves the other, and both add to the account's
+ * counters (none lost). */
+START_TEST(batches_per_slot)
+{
+	struct store *store = test_open(0, 0);
+	struct store_batch_msg m0[2] = {
+		{ 10, 100, "01-Jan-2010 10:00:00 +0000", "", 0xabc, 0 },
+		{ 11, 200, "02-Jan-2010 10:00:00 +0000", "", 0xdef, 0 },
+	};
+	struct store_batch_msg m1[1] = {
+		{ 5, 1000, "03-Jan-2010 10:00:00 +0000", "", 0x123, 7 },
+	};
+	struct store_batch b0 = { (char *)"INBOX", 1, (char *)"INBOX", 2, 30, m0, 2 };
+	struct store_batch b1 = { (char *)"Archive", 9, (char *)"Archive", 3, 8, m1, 1 };
+	struct store_batch got;
+	struct store_account acct;
+	uint32_t u0[2] = { 30, 31 }, u1[1] = { 8 }, uid;
+	const char *error;
+
+	test_add(store, "a@example.test", NULL, 1);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &b0, &error), 0);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 1, &b1, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 1, &got, &error), 0);
+	ck_assert_str_eq(got.folder, "Archive");
+	ck_assert_uint_eq(got.count, 1);
+	ck_assert_uint_eq(got.msgs[0].message_id_hash, 7);
+	store_batch_clear(&got);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error), 0);
+	ck_assert_str_eq(got.folder, "INBOX");
+	ck_assert_uint_eq(got.count, 2);
+	store_batch_clear(&got);
+	/* A slot out of range is refused. */
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", STORE_BATCH_SLOTS,
+					   &b0, &error), -1);
+	/* Slot 1 done: slot 0 stays pending. */
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 1, &b1, u1, 9, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 1, &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error), 0);
+	store_batch_clear(&got);
+	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", "Archive", 9, 5, &uid,
+					  &error), 0);
+	ck_assert_uint_eq(uid, 8);
+	/* Aborting slot 1 (empty now) leaves slot 0. */
+	ck_assert_int_eq(store_batch_abort(store, "a@example.test", 1, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error), 0);
+	store_batch_clear(&got);
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 0, &b0, u0, 9, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.messages, 3);
+	ck_assert_uint_eq(acct.bytes, 1300);
+	ck_assert_uint_eq(acct.folders, 2);
+	store_account_clear(&acct);
+	store_close(&store);
+}
+END_TEST
+
+/* Workers recording batches of two slots of one account at once, each
+ * in its own folder: every message counted once, none lost. */
+START_TEST(batches_slots_concurrent)
+{
+	struct store *store = test_open(0, 0);
+	struct store_account acct;
+	const char *error;
+	pid_t pids[2];
+	int status;
+
+	test_add(store, "a@example.test", NULL, 1);
+	store_close(&store);
+	for (unsigned slot = 0; slot < 2; slot++) {
+		pids[slot] = fork();
+		ck_assert_int_ge(pids[slot], 0);
+		if (pids[slot] == 0) {
+			struct store *child = test_open(0, 0);
+			const char *folder = slot == 0 ? "INBOX" : "Archive";
+			int bad = 0;
+
+			for (uint32_t i = 1; i <= 40 && !bad; i++) {
+				struct store_batch_msg m = { i, 10, "01-Jan-2010 10:00:00 "
+							     "+0000", "", 1, 0 };
+				struct store_batch b = { (char *)folder, 1, (char *)folder,
+							 2, i, &m, 1 };
+				uint32_t u = i;
+
+				bad = store_batch_begin(child, "a@example.test", slot, &b,
+							&error) != 0 ||
+					store_batch_done(child, "a@example.test", slot, &b,
+							 &u, 9, &error) != 0;
+			}
+			store_close(&child);
+			_exit(bad);
+		}
+	}
+	for (int i = 0; i < 2; i++) {
+		ck_assert_int_eq(waitpid(pids[i], &status, 0), pids[i]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	store = test_open(0, 0);
+	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
+	ck_assert_uint_eq(acct.messages, 80);
+	ck_assert_uint_eq(acct.bytes, 800);
+	ck_assert_uint_eq(acct.folders, 2);
+	store_account_clear(&acct);
+	store_close(&store);
+}
+END_TEST
+
+/* The split hand-out: publish, join, claims by both, the assistant's
+ * lease, closing, and a republish refused while an assistant lives. */
+START_TEST(split_handout)
+{
+	struct store *store = test_open(0, 0);
+	char *folders[4] = { (char *)"INBOX", (char *)"Archive", (char *)"Sent",
+			     (char *)"Lists/x" };
+	char account[STORE_MAX_ACCOUNT], *folder;
+	struct store_split s;
+	uint32_t index;
+	const char *error;
+
+	ck_assert_int_eq(store_split_get(store, "a@example.test", &s, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_join(store, "h:2", 60, 100, account,
+					  sizeof(account), &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 4,
+					     100, &error), 0);
+	/* The holder does not join its own. */
+	ck_assert_int_eq(store_split_join(store, "h:1", 60, 100, account,
+					  sizeof(account), &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:1", 60, 100,
+					   &index, &folder, &error), 0);
+	ck_assert_uint_eq(index, 0);
+	ck_assert_str_eq(folder, "INBOX");
+	mm_free(&folder);
+	/* Not the assistant yet: no claim, no renewal. */
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:2", 60, 100,
+					   &index, &folder, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_renew(store, "a@example.test", "h:2", 60, 100,
+					   &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_join(store, "h:2", 60, 100, account,
+					  sizeof(account), &error), 0);
+	ck_assert_str_eq(account, "a@example.test");
+	/* One assistant only. */
+	ck_assert_int_eq(store_split_join(store, "h:3", 60, 100, account,
+					  sizeof(account), &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:2", 60, 110,
+					   &index, &folder, &error), 0);
+	ck_assert_uint_eq(index, 1);
+	ck_assert_str_eq(folder, "Archive");
+	mm_free(&folder);
+	ck_assert_int_eq(store_split_get(store, "a@example.test", &s, &error), 0);
+	ck_assert_str_eq(s.holder, "h:1");
+	ck_assert_str_eq(s.assistant, "h:2");
+	ck_assert_uint_eq(s.cursor, 2);
+	ck_assert_uint_eq(s.count, 4);
+	ck_assert_str_eq(s.folders[3], "Lists/x");
+	ck_assert_uint_eq(s.assistant_folder, 2);
+	ck_assert_int_eq(s.assistant_lease, 170);
+	ck_assert(!s.done && !s.closed);
+	store_split_clear(&s);
+	/* A republish (a new round) is refused while the assistant lives. */
+	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 4,
+					     120, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_split_renew(store, "a@example.test", "h:2", 60, 120,
+					   &error), 0);
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:1", 60, 120,
+					   &index, &folder, &error), 0);
+	ck_assert_str_eq(folder, "Sent");
+	mm_free(&folder);
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:2", 60, 130,
+					   &index, &folder, &error), 0);
+	ck_assert_str_eq(folder, "Lists/x");
+	mm_free(&folder);
+	/* None left: the holder is told; the assistant is marked done,
+	 * its folders counted. */
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:1", 60, 130,
+					   &index, &folder, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:2", 60, 140,
+					   &index, &folder, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_get(store, "a@example.test", &s, &error), 0);
+	ck_assert(s.done);
+	ck_assert_uint_eq(s.assistant_folder, 0);
+	ck_assert_uint_eq(s.assistant_folders, 2);
+	store_split_clear(&s);
+	/* Done: a new round may publish again. */
+	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 2,
+					     150, &error), 0);
+	ck_assert_int_eq(store_split_join(store, "h:2", 60, 150, account,
+					  sizeof(account), &error), 0);
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:2", 60, 150,
+					   &index, &folder, &error), 0);
+	ck_assert_str_eq(folder, "INBOX");
+	mm_free(&folder);
+	/* The holder closes it (the assistant's lease ran out): the
+	 * assistant can claim and renew no more; what it was copying is
+	 * in the record closed. */
+	ck_assert_int_eq(store_split_close(store, "a@example.test", &s, &error), 0);
+	ck_assert(s.closed);
+	ck_assert_uint_eq(s.assistant_folder, 1);
+	ck_assert_int_eq(s.assistant_lease, 210);
+	store_split_clear(&s);
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:2", 60, 160,
+					   &index, &folder, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_renew(store, "a@example.test", "h:2", 60, 160,
+					   &error), STORE_NOTFOUND);
+	/* The holder still claims what is left. */
+	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:1", 60, 160,
+					   &index, &folder, &error), 0);
+	ck_assert_str_eq(folder, "Archive");
+	mm_free(&folder);
+	/* A closed one is not joined; after the lease it may be replaced. */
+	ck_assert_int_eq(store_split_join(store, "h:3", 60, 160, account,
+					  sizeof(account), &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 2,
+					     200, &error), STORE_EXISTS);
+	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 2,
+					     211, &error), 0);
+	ck_assert_int_eq(store_split_del(store, "a@example.test", &error), 0);
+	ck_assert_int_eq(store_split_del(store, "a@example.test", &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_close(store, "a@example.test", NULL, &error),
+			 STORE_NOTFOUND);
+	store_close(&store);
+}
+END_TEST
+
+/* Two assistants joining at once take one hand-out each, never both
+ * the same; claims from two processes hand every folder out once. */
+START_TEST(split_claims_concurrent)
+{
+	struct store *store = test_open(0, 0);
+	char *folders[60];
+	char fnames[60][16];
+	const char *error;
+	char account[STORE_MAX_ACCOUNT];
+	int pipefd[2], status, seen[60] = { 0 };
+	pid_t pids[2];
+	uint32_t index;
+	FILE *in;
+
+	for (int i = 0; i < 60; i++) {
+		snprintf(fnames[i], sizeof(fnames[i]), "F%02d", i);
+		folders[i] = fnames[i];
+	}
+	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 60,
+					     100, &error), 0);
+	ck_assert_int_eq(store_split_join(store, "h:2", 600, 100, account,
+					  sizeof(account), &error), 0);
+	store_close(&store);
+	ck_assert_int_eq(pipe(pipefd), 0);
+	for (int k = 0; k < 2; k++) {
+		pids[k] = fork();
+		ck_assert_int_ge(pids[k], 0);
+		if (pids[k] == 0) {
+			struct store *child = test_open(0, 0);
+			char *folder;
+			int ret;
+
+			close(pipefd[0]);
+			while ((ret = store_split_claim(child, "a@example.test",
+							k == 0 ? "h:1" : "h:2", 600, 100,
+							&index, &folder, &error)) == 0) {
+				char line[32];
+				int n = snprintf(line, sizeof(line), "%u\n", index);
+
+				if (write(pipefd[1], line, (size_t)n) != n)
+					_exit(2);
+				mm_free(&folder);
+			}
+			store_close(&child);
+			_exit(ret == STORE_NOTFOUND ? 0 : 1);
+		}
+	}
+	close(pipefd[1]);
+	in = fdopen(pipefd[0], "r");
+	while (fscanf(in, "%u", &index) == 1) {
+		ck_assert_uint_lt(index, 60);
+		seen[index]++;
+	}
+	fclose(in);
+	for (int k = 0; k < 2; k++) {
+		ck_assert_int_eq(waitpid(pids[k], &status, 0), pids[k]);
+		ck_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	}
+	for (int i = 0; i < 60; i++)
+		ck_assert_int_eq(seen[i], 1);
 }
 END_TEST
 
@@ -1547,6 +1837,10 @@ static Suite *store_suite(void)
 		tcase_add_loop_test(tc, folder_record_versions, 0,
 				    sizeof(folder_recs) / sizeof(folder_recs[0]));
 	tcase_add_test(tc, batches_exactly_once);
+	tcase_add_test(tc, batches_per_slot);
+	tcase_add_test(tc, batches_slots_concurrent);
+	tcase_add_test(tc, split_handout);
+	tcase_add_test(tc, split_claims_concurrent);
 	tcase_add_test(tc, failed_items);
 	tcase_add_test(tc, uidls);
 	tcase_add_test(tc, events_filter_trim);

@@ -249,10 +249,11 @@ static char *describe(struct store *store)
 			text_add(&t, " %d", store_uidl_has(store, d.names[i], uidls[u],
 							   &error));
 		text_add(&t, "\n");
-		ret = store_batch_pending(store, d.names[i], &b, &error);
+		for (unsigned slot = 0; slot < STORE_BATCH_SLOTS; slot++) {
+		ret = store_batch_pending(store, d.names[i], slot, &b, &error);
 		ck_assert_msg(ret >= 0, "%s", error);
 		if (ret == 0) {
-			text_add(&t, "batch %s ", d.names[i]);
+			text_add(&t, "batch %s %u ", d.names[i], slot);
 			text_hex(&t, b.folder);
 			text_hex(&t, b.target_folder);
 			text_add(&t, "%u %u %u\n", b.uidvalidity, b.target_uidvalidity,
@@ -265,6 +266,7 @@ static char *describe(struct store *store)
 					 b.msgs[m].flags_hash, (unsigned long long)
 					 b.msgs[m].message_id_hash);
 			store_batch_clear(&b);
+		}
 		}
 	}
 	ck_assert(store_job_iter(store, describe_job, &d, &error) == 0);
@@ -429,7 +431,12 @@ static void fill(struct store *store)
 	batch.target_uidnext = 300;
 	batch.msgs = msgs;
 	batch.count = 2;
-	ck_assert_msg(store_batch_begin(store, "bob@example.test", &batch, &error) == 0,
+	ck_assert_msg(store_batch_begin(store, "bob@example.test", 0, &batch, &error) == 0,
+		      "%s", error);
+	/* and a split's assistant's (slot 1), of another folder */
+	batch.folder = (char *)"Sent";
+	batch.count = 1;
+	ck_assert_msg(store_batch_begin(store, "bob@example.test", 1, &batch, &error) == 0,
 		      "%s", error);
 
 	/* Failed items: a message and a folder. */
@@ -548,7 +555,7 @@ START_TEST(copy_everything)
 	ck_assert_uint_eq(report.kinds[STORE_DUMP_UIDL].source, 2);
 	ck_assert_uint_eq(report.kinds[STORE_DUMP_ALIAS].source, 4);
 	ck_assert_uint_eq(report.kinds[STORE_DUMP_PROPOSAL].source, 5);
-	ck_assert_uint_eq(report.kinds[STORE_DUMP_BATCH].source, 1);
+	ck_assert_uint_eq(report.kinds[STORE_DUMP_BATCH].source, 2);
 	ck_assert_uint_eq(report.kinds[STORE_DUMP_FAILED].source, 2);
 	ck_assert_uint_eq(report.kinds[STORE_DUMP_TLS].source, 2);
 	ck_assert_uint_ge(report.kinds[STORE_DUMP_RATE].source, 1);

@@ -494,6 +494,10 @@ START_TEST(pg_schema)
 {
 	struct store_options opts = { 0 };
 	struct store_folder folder = { 0 }, got;
+	struct store_batch_msg msg = { 3, 30, "01-Jan-2010 10:00:00 +0000", "", 1, 0 };
+	struct store_batch batch = { (char *)"INBOX", 7, (char *)"INBOX", 8, 4, &msg, 1 };
+	struct store_batch pending;
+	char *folders[1] = { (char *)"INBOX" };
 	struct store *store = NULL;
 	const char *error;
 
@@ -509,7 +513,7 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 4);
+				       " WHERE name = 'schema_version'"), 5);
 	/* A version 1 store (before the progress table, the folders'
 	 * HIGHESTMODSEQ and the Sieve records): refused without create, upgraded by it step by
 	 * step, its data kept, the folder's HIGHESTMODSEQ unknown (0). */
@@ -521,8 +525,14 @@ START_TEST(pg_schema)
 	folder.uidvalidity = 7;
 	folder.last_uid = 9;
 	ck_assert_int_eq(store_folder_put(store, &folder, &error), 0);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &batch, &error), 0);
 	store_close(&store);
+	/* (schema 5's split table and batch slots gone too) */
 	test_pg_exec(test_pg_conninfo(), "DROP TABLE mailmigrate.progress;"
+		     " DROP TABLE mailmigrate.split;"
+		     " ALTER TABLE mailmigrate.batches DROP CONSTRAINT batches_pkey;"
+		     " ALTER TABLE mailmigrate.batches DROP COLUMN slot;"
+		     " ALTER TABLE mailmigrate.batches ADD PRIMARY KEY (account);"
 		     " DROP TABLE mailmigrate.sieve;"
 		     " ALTER TABLE mailmigrate.folders DROP COLUMN highestmodseq;"
 		     " UPDATE mailmigrate.meta SET value = 1"
@@ -534,7 +544,7 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 4);
+				       " WHERE name = 'schema_version'"), 5);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.progress"), 0);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.sieve"), 0);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.accounts"), 1);
@@ -544,6 +554,16 @@ START_TEST(pg_schema)
 	ck_assert_uint_eq(got.last_uid, 9);
 	ck_assert_uint_eq(got.highestmodseq, 0);
 	store_folder_clear(&got);
+	/* The batch pending before slots is slot 0's; slot 1 is free. */
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &pending,
+					     &error), 0);
+	ck_assert_uint_eq(pending.msgs[0].old_uid, 3);
+	store_batch_clear(&pending);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 1, &pending,
+					     &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 1, &batch, &error), 0);
+	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 1,
+					     1, &error), 0);
 	store_close(&store);
 	test_pg_exec(test_pg_conninfo(), "UPDATE mailmigrate.meta SET value = 99"
 		     " WHERE name = 'schema_version'");

@@ -231,8 +231,8 @@ START_TEST(batch_uidls_and_repeats)
 	batch_msg(&msgs[4], 5, 160, "uidl-5");
 	ck_assert_int_eq(store_uidl_add(store, "a@example.test", "uidl-5", 1,
 					&error), 0);	/* claimed before */
-	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
-	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 20,
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &b, &error), 0);
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 0, &b, uids, 20,
 					  &error), 0);
 	ck_assert_int_eq(store_uidl_count(store, "a@example.test", &n, &error), 0);
 	ck_assert_uint_eq(n, 3);
@@ -263,7 +263,7 @@ START_TEST(batch_uidls_and_repeats)
 	uids[0] = 70;
 	uids[1] = 71;
 	uids[2] = 60;
-	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 21,
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 0, &b, uids, 21,
 					  &error), 0);
 	ck_assert_int_eq(store_msgmap_get_flags(store, "a@example.test", "Sent", 3, 7,
 						&uid, &hash, &error), 0);
@@ -280,7 +280,7 @@ START_TEST(batch_uidls_and_repeats)
 	/* Nothing appended: the folder is still recorded, as on LMDB. */
 	uids[0] = uids[1] = uids[2] = 0;
 	b.folder = (char *)"Drafts";
-	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 22,
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 0, &b, uids, 22,
 					  &error), 0);
 	ck_assert_int_eq(store_account_get(store, "a@example.test", &acct, &error), 0);
 	ck_assert_uint_eq(acct.messages, 4);
@@ -311,15 +311,15 @@ START_TEST(batch_full_and_binary_names)
 		batch_msg(&msgs[i], i + 1, 1000, "");
 		uids[i] = 100 + i;
 	}
-	ck_assert_int_eq(store_batch_begin(store, "a@example.test", &b, &error), 0);
-	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error), 0);
+	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &b, &error), 0);
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error), 0);
 	ck_assert_str_eq(got.folder, name);
 	ck_assert_uint_eq(got.count, STORE_MAX_BATCH);
 	ck_assert_uint_eq(got.msgs[STORE_MAX_BATCH - 1].old_uid, STORE_MAX_BATCH);
 	store_batch_clear(&got);
-	ck_assert_int_eq(store_batch_done(store, "a@example.test", &b, uids, 30,
+	ck_assert_int_eq(store_batch_done(store, "a@example.test", 0, &b, uids, 30,
 					  &error), 0);
-	ck_assert_int_eq(store_batch_pending(store, "a@example.test", &got, &error),
+	ck_assert_int_eq(store_batch_pending(store, "a@example.test", 0, &got, &error),
 			 STORE_NOTFOUND);
 	ck_assert_int_eq(store_msgmap_get(store, "a@example.test", name, 5,
 					  STORE_MAX_BATCH, &uid, &error), 0);

@@ -1,0 +1,135 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# test_puller_split.sh - a large account split by folder over two workers
+# (workers = 2, split_min_messages): the worker holding the job hands
+# folders out to the idle one, both copy, the holder verifies every
+# folder; against real Dovecot OLD and NEW, everything once on NEW.
+# Then kill -9 of the assistant with two of its batches in flight: the
+# holder waits for its lease to run out, settles its pending batch and
+# copies what it left: nothing missing, nothing twice.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mm_require_root_and_pkgs
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
+[ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
+
+CORPUS="$PYTHON $HARNESS/corpus.py"
+# About 130 messages in each of the corpus's folders: three batches
+# each, so a folder has two in flight.
+COUNT=1600
+
+mm_servers_start
+
+# conf NAME
+conf() {
+	cat >"$MM_DIR/$1.conf" <<EOC
+$(mm_store_conf "$MM_DIR/state-$1")
+key_file = $MM_DIR/secret-$1.key
+log_file = $MM_DIR/mailmigrated-$1.log
+workers = 2
+split_min_messages = 500
+target_host = $NEW_IP:$NEW_IMAP_PORT
+target_master_user = $NEW_MASTER_USER
+target_master_password_file = $NEW_MASTER_PASS_FILE
+default_domain = example.test
+
+[domain example.test]
+source_host = $OLD_IP
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+EOC
+	"$MAILMIGRATE" -c "$MM_DIR/$1.conf" init >/dev/null || fail "init $1 failed"
+}
+
+# adduser USER: OLD with COUNT messages over the corpus's folders, NEW empty.
+adduser() {
+	mm_adduser old "$1@example.test" "pw $1"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new "$1@example.test" --nopass </dev/null ||
+		fail "adduser new $1 failed"
+	pw=$(mm_pwfile "pw $1")
+	mv "$pw" "$MM_DIR/$1.pw"
+	$CORPUS --host "$OLD_IP" --user "$1@example.test" --password-file "$MM_DIR/$1.pw" \
+		--seed 11 --count "$COUNT" --no-samples \
+		--manifest "$MM_DIR/$1.json" >/dev/null || fail "corpus load for $1 failed"
+}
+
+add() {
+	{ printf '%s@example.test:' "$1"; printf 'pw %s\n' "$1"; } |
+		"$MAILMIGRATE" -c "$MM_DIR/$1.conf" bulk - >/dev/null
+}
+
+# Every message of OLD on NEW once, with its flags, date and folder.
+verify() {
+	$CORPUS --verify --host "$NEW_IP" --user "$1@example.test*$NEW_MASTER_USER" \
+		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/$1.json" \
+		--no-samples
+}
+
+state() {
+	"$MAILMIGRATE" -c "$MM_DIR/$1.conf" show "$1@example.test" --json |
+		"$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])'
+}
+
+events() {
+	"$MAILMIGRATE" -c "$MM_DIR/$1.conf" log --account "$1@example.test"
+}
+
+# run USER [VAR=VALUE ...]: the daemon until the account is copied.
+run() {
+	u=$1
+	shift
+	env "$@" "$MAILMIGRATED" -c "$MM_DIR/$u.conf" -f 2>>"$MM_DIR/daemon.err" &
+	dpid=$!
+	wait_for '[ "$(state "$u")" = copied ]' 240
+	ok=$?
+	kill -TERM "$dpid"
+	wait_for '! kill -0 "$dpid" 2>/dev/null' 20 || { kill -KILL "$dpid"; ok=1; }
+	wait "$dpid"
+	[ "$ok" = 0 ] || { echo "not copied: $(state "$u")"; events "$u" | tail -20; }
+	return "$ok"
+}
+
+# The holder's summary: "split: H of N folders copied by this worker,
+# A by the worker assisting"; A > 0 and H > 0.
+both_copied() {
+	line=$(events "$1" | grep "split: [0-9]* of [0-9]* folders copied by this worker")
+	echo "$line"
+	h=$(echo "$line" | sed -n 's/.*split: \([0-9]*\) of \([0-9]*\) folders.*/\1/p')
+	a=$(echo "$line" | sed -n 's/.* \([0-9]*\) by the worker assisting.*/\1/p')
+	[ -n "$h" ] && [ -n "$a" ] && [ "$h" -gt 0 ] && [ "$a" -gt 0 ]
+}
+
+t_split() {
+	conf sp
+	adduser sp
+	add sp || return 1
+	run sp MAILMIGRATED_LEASE_SECONDS=20 || return 1
+	both_copied sp || return 1
+	events sp | grep "split: .* assisted: [1-9][0-9]* messages" || return 1
+	[ "$(mm_pending_batches "$MM_DIR/sp.conf")" = 0 ] || return 1
+	verify sp
+}
+
+t_split_crash() {
+	conf kc
+	adduser kc
+	add kc || return 1
+	: >"$MM_DIR/crash-kc"
+	run kc MAILMIGRATED_LEASE_SECONDS=6 \
+		MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT="$MM_DIR/crash-kc" || return 1
+	[ ! -e "$MM_DIR/crash-kc" ] || { echo "the crash point was not reached"; return 1; }
+	grep "MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT" "$MM_DIR/mailmigrated-kc.log" || return 1
+	events kc | grep "stopped renewing its lease" || return 1
+	# The assistant's two batches in flight settled by the holder.
+	events kc | grep "resumed after an interruption: [1-9][0-9]* of" || return 1
+	events kc | grep "split: [0-9]* of [0-9]* folders copied by this worker" ||
+		return 1
+	[ "$(mm_pending_batches "$MM_DIR/kc.conf")" = 0 ] || return 1
+	verify kc
+}
+
+check "a large account is copied by two workers, folder by folder; all of it once" t_split
+check "kill -9 of the assisting worker mid-batch: none twice, none missing" t_split_crash
+mm_done
