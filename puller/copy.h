@@ -343,6 +343,13 @@ int copy_split_reclaim(struct copy *c, enum stream_fail *fail_r,
 /* The holder's round ends early: close the hand-out (best effort). */
 void copy_split_abandon(struct copy *c);
 
+/* OLD's folder sf mapped to NEW's name (*target_r, mm_free it, set
+ * whatever the outcome) and made on NEW. 1: to be copied; 0: not
+ * (excluded, \Noselect, or a name the map or NEW refuses: then a failed
+ * item is recorded); -1: failed. */
+int copy_folder_prepare(struct copy *c, const struct driver_folder *sf, char **target_r,
+			enum stream_fail *fail_r, const char **error_r);
+
 /* puller_sieve.c */
 /* With migrate_sieve: copy the account's Sieve scripts OLD -> NEW
  * (puller_sieve(3)). Only a store failure fails (-1); the rest are

@@ -732,26 +732,9 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	}
 	for (size_t i = 0, index = 0; ret == 0 && i < ns; i++) {
 		char *target = NULL;
-		const char *error;
-		int m = folder_map_apply(c->map, &c->msrc, &c->mdst, sf[i].name,
-					 sf[i].attrs, &target, &error);
 
-		if (m == 0)
-			continue;	/* excluded */
-		if (m < 0) {
-			ret = copy_failed_item(c, sf[i].name, 0, NULL, error, fail_r, error_r);
-			continue;
-		}
-		ret = c->tdrv->create_folder(c->dst, target, sf[i].attrs, sf[i].subscribed,
-					     fail_r, error_r);
-		if (ret < 0 && *fail_r == STREAM_FAIL_FINAL) {
-			/* NEW refuses this name: a failed folder, not a failed account. */
-			char reason[STREAM_ERROR_MAX];
-
-			snprintf(reason, sizeof(reason), "%s", *error_r);
-			ret = copy_failed_item(c, sf[i].name, 0, NULL, reason, fail_r,
-					       error_r);
-		} else if (ret == 0 && (sf[i].attrs & DRIVER_FOLDER_NOSELECT) == 0) {
+		ret = copy_folder_prepare(c, &sf[i], &target, fail_r, error_r);
+		if (ret > 0) {
 			puller_progress_folder(&c->prog, (uint32_t)++index, sf[i].name);
 			ret = copy_folder_messages(c, &sf[i], target, fail_r, error_r);
 			if (ret == 0)
@@ -761,6 +744,30 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	}
 	driver_folders_free(&sf, ns);
 	return ret;
+}
+
+int copy_folder_prepare(struct copy *c, const struct driver_folder *sf, char **target_r,
+			enum stream_fail *fail_r, const char **error_r)
+{
+	const char *error;
+	int m = folder_map_apply(c->map, &c->msrc, &c->mdst, sf->name, sf->attrs,
+				 target_r, &error);
+
+	if (m == 0)
+		return 0;	/* excluded */
+	if (m < 0)
+		return copy_failed_item(c, sf->name, 0, NULL, error, fail_r, error_r);
+	if (c->tdrv->create_folder(c->dst, *target_r, sf->attrs, sf->subscribed,
+				   fail_r, error_r) < 0) {
+		/* NEW refuses this name: a failed folder, not a failed account. */
+		char reason[STREAM_ERROR_MAX];
+
+		if (*fail_r != STREAM_FAIL_FINAL)
+			return -1;
+		snprintf(reason, sizeof(reason), "%s", *error_r);
+		return copy_failed_item(c, sf->name, 0, NULL, reason, fail_r, error_r);
+	}
+	return (sf->attrs & DRIVER_FOLDER_NOSELECT) == 0;
 }
 
 int copy_connect(struct copy *c, enum stream_fail *fail_r, const char **error_r)

@@ -253,28 +253,14 @@ int copy_split_folders(struct copy *c, const struct driver_folder *sf, size_t ns
 	/* Every folder made on NEW first, so the assistant creates none. */
 	for (size_t i = 0; ret == 0 && i < ns; i++) {
 		char *target = NULL;
-		int m = folder_map_apply(c->map, &c->msrc, &c->mdst, sf[i].name,
-					 sf[i].attrs, &target, &error);
 
-		if (m == 0)
-			continue;
-		if (m < 0) {
-			ret = copy_failed_item(c, sf[i].name, 0, NULL, error, fail_r, error_r);
-			continue;
-		}
-		ret = c->tdrv->create_folder(c->dst, target, sf[i].attrs, sf[i].subscribed,
-					     fail_r, error_r);
-		if (ret < 0 && *fail_r == STREAM_FAIL_FINAL) {
-			char reason[STREAM_ERROR_MAX];
-
-			snprintf(reason, sizeof(reason), "%s", *error_r);
-			ret = copy_failed_item(c, sf[i].name, 0, NULL, reason, fail_r,
-					       error_r);
-		} else if (ret == 0 && (sf[i].attrs & DRIVER_FOLDER_NOSELECT) == 0) {
+		ret = copy_folder_prepare(c, &sf[i], &target, fail_r, error_r);
+		if (ret > 0) {
 			items[n].i = i;
 			items[n].target = target;
 			names[n++] = sf[i].name;
 			target = NULL;
+			ret = 0;
 		}
 		mm_free(&target);
 	}
