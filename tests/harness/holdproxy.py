@@ -29,6 +29,8 @@ import sys
 import threading
 import time
 
+from pump import pump
+
 FETCH_RE = re.compile(rb"^\S+ UID FETCH \S+ \(?BODY\.PEEK\[\]", re.I)
 APPENDUID_RE = re.compile(rb"^\S+ OK \[APPENDUID ", re.I)
 LINE_MAX = 1 << 20
@@ -58,23 +60,12 @@ class Lines:
         return parts
 
 
-def pump(src, dst, scan):
+def scanned(scan):
+    """pump()'s seen for a scan of whole lines (None: no scan)."""
+    if scan is None:
+        return None
     lines = Lines()
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            if scan is not None:
-                scan(lines.feed(data))
-            dst.sendall(data)
-    except OSError:
-        pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
+    return lambda data: scan(lines.feed(data))
 
 
 def old_scan(lines):
@@ -126,8 +117,8 @@ def serve(listen, target, c2s, s2c, on_accept=None):
                 continue
             if on_accept is not None:
                 on_accept()
-            threading.Thread(target=pump, args=(cs, ss, c2s), daemon=True).start()
-            threading.Thread(target=pump, args=(ss, cs, s2c), daemon=True).start()
+            threading.Thread(target=pump, args=(cs, ss, scanned(c2s)), daemon=True).start()
+            threading.Thread(target=pump, args=(ss, cs, scanned(s2c)), daemon=True).start()
 
     threading.Thread(target=loop, daemon=True).start()
 

@@ -20,26 +20,12 @@ import socket
 import sys
 import threading
 
+from pump import pump
+
 
 def hostport(s):
     host, port = s.rsplit(":", 1)
     return host, int(port)
-
-
-def pump(src, dst):
-    try:
-        while True:
-            data = src.recv(65536)
-            if not data:
-                break
-            dst.sendall(data)
-    except OSError:
-        pass
-    for s in (src, dst):
-        try:
-            s.shutdown(socket.SHUT_RDWR)
-        except OSError:
-            pass
 
 
 def hold(conn):
