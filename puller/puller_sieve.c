@@ -141,6 +141,20 @@ static int sieve_open_old(struct sieve_run *r, enum stream_fail *fail_r,
 
 		if (policy != STREAM_FAIL_TEMP && policy != STREAM_FAIL_WAIT)
 			return -1;
+		if (c->job != NULL && c->job->kind == STORE_JOB_FINISH) {
+			/* No round follows a finish (and the password is
+			 * wiped): not copied is a failed item, never
+			 * silence. */
+			copy_event(c, LOG_SEV_ERROR, "sieve: OLD's ManageSieve on %s "
+				   "port %u not reachable in the finish round (%s): "
+				   "no round follows, the Sieve scripts are not copied",
+				   r->old_host, (unsigned)r->old_port, *error_r);
+			if (sieve_failed(r, "", error_setf("OLD's ManageSieve not "
+					 "reachable in the finish round: %s", *error_r),
+					 fail_r, error_r) < 0)
+				return -1;
+			return 1;
+		}
 		/* Out of reach now, not absent: nothing is recorded (no
 		 * Sieve record, an earlier "sieve:" failed item kept), so
 		 * the next round asks again. */

@@ -337,6 +337,38 @@ assert [(s["name"], s["active"]) for s in v] == [("rules", True)], v'
 	return "$rc"
 }
 
+# The finish round with OLD's ManageSieve out of reach: no round follows,
+# so the scripts not copied are a failed item "sieve:", not a warning.
+t_finish_transient() {
+	"$PYTHON" "$HARNESS/silentproxy.py" "$OLD_IP:$SILENT_PORT" \
+		"$OLD_IP:$SIEVE_PORT" --silent 1000 --log "$MM_DIR/silent2.log" \
+		>"$MM_DIR/silent2.out" 2>&1 &
+	sp=$!
+	mm_at_exit "kill $sp 2>/dev/null"
+	wait_for "grep -q ready '$MM_DIR/silent2.out'" 10 ||
+		{ cat "$MM_DIR/silent2.out"; return 1; }
+	mm_adduser old fin@example.com "fin pass"
+	h=$(home old fin@example.com)
+	mkdir -p "$h/sieve"
+	printf 'keep;\n' >"$h/sieve/last.sieve"
+	ln -sf sieve/last.sieve "$h/.dovecot.sieve"
+	chown -R mail:mail "$h"
+	add_account fin@example.com "fin pass" || return 1
+	MM finish >/dev/null || { echo "finish refused"; return 1; }
+	run_once
+	st=$(show fin@example.com state)
+	[ "$st" = finished ] || { echo "state $st"; show fin@example.com last_error; return 1; }
+	ev=$(MM log --account fin@example.com 2>&1)
+	assert_contains "$ev" "not reachable in the finish round"
+	f=$(MM failed fin@example.com --csv)
+	assert_contains "$f" "sieve:"
+	assert_contains "$f" "not reachable in the finish round"
+	assert_eq "[]" "$(show fin@example.com sieve)" "Sieve records"
+	kill "$sp"
+	wait "$sp" 2>/dev/null
+	return 0
+}
+
 # migrate_sieve off: no Sieve, no event about it.
 t_off() {
 	mm_adduser old off@example.net "off pass"
@@ -354,7 +386,7 @@ t_off() {
 
 # Nothing in the logs holds a password.
 t_no_password_logged() {
-	for pw in "sv pass" "nos pass" "cy pass" "tr pass"; do
+	for pw in "sv pass" "nos pass" "cy pass" "tr pass" "fin pass"; do
 		if grep -rqF "$pw" "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" 2>/dev/null; then
 			echo "password '$pw' logged"
 			return 1
@@ -449,5 +481,6 @@ check "OLD without ManageSieve: an event, the account copied, no failed item" t_
 check "OLD's ManageSieve silent for a round: an event, nothing recorded, the next round copies" t_transient
 check "migrate_sieve = no: nothing of Sieve" t_off
 check "Cyrus 3.6 timsieved as OLD: scripts byte for byte, the active one" t_cyrus
+check "the finish round with OLD's ManageSieve out of reach: a failed item sieve:" t_finish_transient
 check "no password in the logs" t_no_password_logged
 mm_done
