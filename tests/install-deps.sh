@@ -17,6 +17,7 @@ set -u
 PACKAGES="gcc make autoconf automake libtool pkg-config liblmdb-dev lmdb-utils
 libssl-dev libcrypt-dev check valgrind clang dovecot-core dovecot-imapd
 dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved dovecot-dev postfix postfix-lmdb swaks isync tmux python3
+radicale vdirsyncer
 libpython3.11-testsuite openssl ca-certificates procps iproute2 time
 util-linux perl libpq-dev postgresql-15 curl prometheus
 debhelper lintian fakeroot po-debconf build-essential adduser git
