@@ -7,8 +7,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dav_discover.h"
 #include "dav_http.h"
 #include "dav_xml.h"
+#include "mm_alloc.h"
 
 static char url[512], pass[128];
 
@@ -141,6 +143,28 @@ START_TEST(test_failures)
 }
 END_TEST
 
+/* From the bare server URL to alice's homes (RFC 6764 well-known,
+ * current-user-principal, the home sets); relative hrefs resolved. */
+START_TEST(test_discover)
+{
+	struct dav_http *h = login(pass, 0);
+	enum stream_fail fail;
+	const char *error;
+	char *home = NULL, want[600];
+
+	snprintf(want, sizeof(want), "%salice/", url);
+	ck_assert_msg(dav_discover(h, url, DAV_CALDAV, &home, &fail, &error) == 0, "%s", error);
+	ck_assert_str_eq(home, want);
+	mm_free(&home);
+	ck_assert_msg(dav_discover(h, url, DAV_CARDDAV, &home, &fail, &error) == 0, "%s", error);
+	ck_assert_str_eq(home, want);
+	mm_free(&home);
+	ck_assert_int_eq(dav_discover(h, "not a url", DAV_CALDAV, &home, &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	dav_http_free(&h);
+}
+END_TEST
+
 int main(void)
 {
 	const char *u = getenv("MM_DAV_URL"), *pf = getenv("MM_DAV_PASS_FILE");
@@ -160,6 +184,7 @@ int main(void)
 	tcase_set_timeout(tc, 60);
 	tcase_add_test(tc, test_roundtrip);
 	tcase_add_test(tc, test_failures);
+	tcase_add_test(tc, test_discover);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
