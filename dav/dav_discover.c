@@ -8,8 +8,6 @@
 
 #include <string.h>
 
-#include <curl/curl.h>
-
 #include "dav_discover.h"
 #include "dav_xml.h"
 #include "error.h"
@@ -26,24 +24,6 @@ static const char propfind_abhome[] =
 	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
 	"<propfind xmlns=\"DAV:\" xmlns:CR=\"urn:ietf:params:xml:ns:carddav\">"
 	"<prop><CR:addressbook-home-set/></prop></propfind>";
-
-char *dav_resolve(const char *base, const char *href)
-{
-	CURLU *u = curl_url();
-	char *out = NULL, *copy = NULL;
-
-	if (u != NULL && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
-	    curl_url_set(u, CURLUPART_URL, href, 0) == CURLUE_OK &&
-	    curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
-	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
-	    curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
-		copy = mm_strdup(out);
-		curl_free(out);
-	}
-	if (u != NULL)
-		curl_url_cleanup(u);
-	return copy;
-}
 
 struct dav_found {
 	enum { WANT_PRINCIPAL, WANT_CALHOME, WANT_ABHOME } want;

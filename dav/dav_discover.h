@@ -29,8 +29,5 @@ enum dav_service {
 int dav_discover(struct dav_http *h, const char *base, enum dav_service svc,
 		 char **home_r, enum stream_fail *fail_r, const char **error_r);
 
-/* href (absolute, or a path) resolved against base; NULL if either is
- * not a URL. The result has no user or password. mm_free it. */
-char *dav_resolve(const char *base, const char *href);
 
 #endif

@@ -76,15 +76,15 @@ static size_t dav_header_cb(char *data, size_t size, size_t n, void *ctx)
 	return len;
 }
 
-/* url without user and password: curl resolves a Location against the
- * request's URL with the login in it (CURLOPT_USERNAME/PASSWORD), and a
- * redirect target is logged. NULL when url cannot be parsed. */
-static char *dav_url_without_login(const char *url)
+/* Shared with discovery: libcurl's URL parser resolves, and drops the
+ * login curl puts into a URL it resolved against the request's. */
+char *dav_resolve(const char *base, const char *href)
 {
 	CURLU *u = curl_url();
 	char *out = NULL, *copy = NULL;
 
-	if (u != NULL && curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
+	if (u != NULL && curl_url_set(u, CURLUPART_URL, base, 0) == CURLUE_OK &&
+	    curl_url_set(u, CURLUPART_URL, href, 0) == CURLUE_OK &&
 	    curl_url_set(u, CURLUPART_USER, NULL, 0) == CURLUE_OK &&
 	    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0) == CURLUE_OK &&
 	    curl_url_get(u, CURLUPART_URL, &out, 0) == CURLUE_OK) {
@@ -223,7 +223,7 @@ int dav_http_request(struct dav_http *h, const char *method, const char *url,
 	curl_easy_getinfo(h->curl, CURLINFO_RESPONSE_CODE, &r->status);
 	if (curl_easy_getinfo(h->curl, CURLINFO_REDIRECT_URL, &loc) == CURLE_OK &&
 	    loc != NULL)
-		r->location = dav_url_without_login(loc);
+		r->location = dav_resolve(loc, loc);
 	if (r->body == NULL)
 		r->body = mm_strdup("");
 	if (r->status == 401) {

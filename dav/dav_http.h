@@ -54,4 +54,10 @@ int dav_http_request(struct dav_http *h, const char *method, const char *url,
 		     size_t len, const char *if_match, const char *if_none_match,
 		     struct dav_reply *r, enum stream_fail *fail_r, const char **error_r);
 
+/* href (absolute, or a path) resolved against base; NULL if either is
+ * not a URL. The result has no user or password (curl puts the login of
+ * CURLOPT_USERNAME/PASSWORD into a Location it resolves, and redirect
+ * targets get logged). mm_free it. */
+char *dav_resolve(const char *base, const char *href);
+
 #endif
