@@ -17,8 +17,9 @@ set -u
 PACKAGES="gcc make autoconf automake libtool pkg-config liblmdb-dev lmdb-utils
 libssl-dev libcrypt-dev check valgrind clang dovecot-core dovecot-imapd
 dovecot-pop3d dovecot-lmtpd dovecot-sieve dovecot-managesieved dovecot-dev postfix postfix-lmdb swaks isync tmux python3
+radicale vdirsyncer
 libpython3.11-testsuite openssl ca-certificates procps iproute2 time
-util-linux perl libpq-dev postgresql-15 curl prometheus
+util-linux perl libpq-dev libxml2-dev libcurl4-openssl-dev postgresql-15 curl prometheus
 debhelper lintian fakeroot po-debconf build-essential adduser git
 libsasl2-2 libsasl2-modules libdb5.3 libgdbm6 libglib2.0-0 libgnutls30 libicu72
 libjansson4 libkrb5-3 libldap-2.5-0 libpam0g libpcre3 libpq5 libsqlite3-0

@@ -1,0 +1,140 @@
+/*
+ * NAME
+ *	dav_collection 3
+ * SUMMARY
+ *	the collections of a home, the items of a collection (dav_collection.h)
+ */
+#include "config.h"
+
+#include <string.h>
+
+#include "dav_collection.h"
+#include "dav_xml.h"
+#include "error.h"
+#include "mm_alloc.h"
+
+static const char propfind_collections[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	"<propfind xmlns=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\" "
+	"xmlns:CR=\"urn:ietf:params:xml:ns:carddav\" "
+	"xmlns:CS=\"http://calendarserver.org/ns/\" xmlns:I=\"http://apple.com/ns/ical/\">"
+	"<prop><resourcetype/><displayname/><I:calendar-color/><C:calendar-description/>"
+	"<CR:addressbook-description/><CS:getctag/><sync-token/></prop></propfind>";
+static const char propfind_items[] =
+	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
+	"<propfind xmlns=\"DAV:\"><prop><resourcetype/><getetag/><getcontenttype/>"
+	"</prop></propfind>";
+
+/* PROPFIND Depth 1 of url; body to fn through dav_multistatus_parse. */
+static int dav_propfind_list(struct dav_http *h, const char *url, const char *body,
+			     int (*fn)(const struct dav_response *r, void *ctx), void *ctx,
+			     enum stream_fail *fail_r, const char **error_r)
+{
+	struct dav_reply r;
+	int ret;
+
+	if (dav_http_request(h, "PROPFIND", url, "1", "application/xml; charset=utf-8",
+			     body, strlen(body), NULL, NULL, &r, fail_r, error_r) < 0)
+		return -1;
+	if (r.status != 207) {
+		long st = r.status;
+
+		dav_reply_clear(&r);
+		return stream_failf(fail_r, st == 404 ? STREAM_FAIL_FINAL : STREAM_FAIL_TEMP,
+				    error_r, "PROPFIND %s: status %ld", url, st);
+	}
+	ret = dav_multistatus_parse(r.body, r.len, fn, ctx, error_r);
+	dav_reply_clear(&r);
+	if (ret < 0)
+		*fail_r = STREAM_FAIL_FINAL;
+	return ret;
+}
+
+struct dav_list_ctx {
+	const char *base;
+	enum dav_service svc;
+	int (*cfn)(const struct dav_collection *c, void *ctx);
+	int (*ifn)(const struct dav_item *it, void *ctx);
+	void *ctx;
+};
+
+/* Is url the listed URL itself (the first response of Depth 1)? */
+static int dav_same(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b);
+
+	while (la > 0 && a[la - 1] == '/')
+		la--;
+	while (lb > 0 && b[lb - 1] == '/')
+		lb--;
+	return la == lb && strncmp(a, b, la) == 0;
+}
+
+static int dav_collection_cb(const struct dav_response *r, void *ctx)
+{
+	struct dav_list_ctx *l = ctx;
+	unsigned want = l->svc == DAV_CALDAV ? DAV_KIND_CALENDAR : DAV_KIND_ADDRESSBOOK;
+	struct dav_collection c;
+	char *url;
+	int ret;
+
+	if ((r->kind & want) == 0)
+		return 0;
+	url = dav_resolve(l->base, r->href);
+	if (url == NULL || dav_same(url, l->base)) {
+		mm_free(&url);
+		return 0;
+	}
+	c.url = url;
+	c.kind = r->kind;
+	c.displayname = r->displayname;
+	c.color = r->color;
+	c.description = r->description;
+	c.ctag = r->getctag;
+	c.sync_token = r->sync_token;
+	ret = l->cfn(&c, l->ctx);
+	mm_free(&url);
+	return ret;
+}
+
+static int dav_item_cb(const struct dav_response *r, void *ctx)
+{
+	struct dav_list_ctx *l = ctx;
+	struct dav_item it;
+	char *url;
+	int ret;
+
+	if ((r->kind & DAV_KIND_COLLECTION) != 0 || r->status == 404)
+		return 0;
+	url = dav_resolve(l->base, r->href);
+	if (url == NULL || dav_same(url, l->base)) {
+		mm_free(&url);
+		return 0;
+	}
+	it.url = url;
+	it.etag = r->getetag;
+	it.content_type = r->getcontenttype;
+	ret = l->ifn(&it, l->ctx);
+	mm_free(&url);
+	return ret;
+}
+
+int dav_list_collections(struct dav_http *h, const char *home, enum dav_service svc,
+			 int (*fn)(const struct dav_collection *c, void *ctx), void *ctx,
+			 enum stream_fail *fail_r, const char **error_r)
+{
+	struct dav_list_ctx l = { home, svc, fn, NULL, ctx };
+
+	return dav_propfind_list(h, home, propfind_collections, dav_collection_cb, &l,
+				 fail_r, error_r);
+}
+
+int dav_list_items(struct dav_http *h, const char *collection,
+		   int (*fn)(const struct dav_item *it, void *ctx), void *ctx,
+		   enum stream_fail *fail_r, const char **error_r)
+{
+	struct dav_list_ctx l = { collection, DAV_CALDAV, NULL, fn, ctx };
+
+	return dav_propfind_list(h, collection, propfind_items, dav_item_cb, &l,
+				 fail_r, error_r);
+}
