@@ -13,7 +13,8 @@
 #   queue       `mailmigrate bulk` queues the sample users, and erin, on
 #               OLD only and in no bulk file, queues herself by logging in
 #               to NEW with her OLD password;
-#   watch       mailmigrated copies in the background while `mailmigrate
+#   watch       mailmigrated copies in the background (mail, and alice's
+#               Sieve filters) while `mailmigrate
 #               top` watches; NEW is checked against OLD message by
 #               message, and `mailmigrate verify --all` proves each folder;
 #   mail        two messages sent to NEW's Postfix: one for a user not
@@ -103,8 +104,23 @@ MM_AUTH_MODULES="$AUTH_MODULE"
 MM_NEW_DOVECOT_EXTRA="$DIR/auth.conf"
 sed "s|/etc/mailmigrate/mailmigrate.conf|$DIR/mailmigrate.conf|" \
 	contrib/dovecot/auth-mailmigrate.conf.ext >"$MM_NEW_DOVECOT_EXTRA"
+# Both Dovecots also run ManageSieve (Pigeonhole) on port 4190: alice's
+# filters move with her mail (migrate_sieve).
+cat >"$DIR/sieve.conf" <<EOC
+protocols = \$protocols sieve
+service managesieve-login {
+  inet_listener sieve {
+    port = 4190
+  }
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}
+EOC
+cat "$DIR/sieve.conf" >>"$MM_NEW_DOVECOT_EXTRA"
+MM_OLD_DOVECOT_EXTRA="$DIR/sieve.conf"
 MM_DOVEADM_MODULES="$DOVEADM_PLUGIN"
-export MM_AUTH_MODULES MM_NEW_DOVECOT_EXTRA MM_DOVEADM_MODULES
+export MM_AUTH_MODULES MM_NEW_DOVECOT_EXTRA MM_OLD_DOVECOT_EXTRA MM_DOVEADM_MODULES
 sh tests/harness/servers.sh start "$DIR"
 . "$DIR/env"
 echo "OLD: $OLD_IP (IMAP 143/993, POP3 110/995, SMTP 25)   NEW: $NEW_IP (IMAP 143, SMTP 25)"
@@ -125,6 +141,19 @@ for user in $(grep -v '^#' contrib/demo/users.txt); do
 		--big-mb 0 --count 12 --manifest "$DIR/$user.manifest.json" >/dev/null
 	echo "  $user@example.test: mailbox filled"
 done
+
+/usr/bin/python3 tests/harness/netcheck.py wait 10 "OLD managesieve=$OLD_IP:4190" \
+	"NEW managesieve=$NEW_IP:4190" >/dev/null
+# alice's mail client put her filters on OLD's ManageSieve: a rule and a
+# vacation reply (UTF-8), the rule active.
+mkdir -p "$DIR/alice.sieve"
+printf 'require ["fileinto", "mailbox"];\r\n# Newsletters out of the inbox\r\nif header :contains "list-id" "newsletter" {\r\n  fileinto :create "Newsletters";\r\n}\r\n' \
+	>"$DIR/alice.sieve/rules.sieve"
+printf 'require "vacation";\n# Abwesenheitsnotiz\nvacation :days 7 :subject "Im Urlaub" "Ich bin bis Montag nicht im Büro.";\n' \
+	>"$DIR/alice.sieve/vacation.sieve"
+/usr/bin/python3 tests/harness/sieveclient.py "$OLD_IP" 4190 alice@example.test \
+	"$DIR/alice.sieve" rules <"$DIR/alice.pass"
+echo "  alice@example.test: two Sieve scripts on OLD's ManageSieve, \"rules\" active"
 
 sed -e "s|@DIR@|$DIR|g" -e "s|@OLD_IP@|$OLD_IP|g" -e "s|@NEW_IP@|$NEW_IP|g" \
     -e "s|@CA_FILE@|$CA_FILE|g" -e "s|@NEW_MASTER_PASS_FILE@|$NEW_MASTER_PASS_FILE|g" \
@@ -247,6 +276,17 @@ EOP
 	--extra-ok Sent && echo "  every folder: the same UIDVALIDITY, UIDs and flags"
 echo "  erin logs in again: $(/usr/bin/python3 tests/harness/authclient.py imap "$NEW_IP" \
 	erin@example.test "$DIR/erin.pass") (her session is on NEW now)"
+
+say "alice's Sieve filters: what OLD has, and what NEW has now"
+for f in "$DIR"/alice.sieve/*.sieve; do
+	name=$(basename "$f" .sieve)
+	on_new="$DIR/new/home/example.test/alice/sieve/$name.sieve"
+	if cmp -s "$f" "$on_new"; then same="byte for byte on NEW"; else same="NOT the same on NEW"; fi
+	echo "  $name: $(wc -c <"$f") bytes, sha256 $(sha256sum "$f" | cut -c1-12), $same"
+	[ "$same" = "byte for byte on NEW" ] || exit 1
+done
+echo "  active on NEW: $(readlink "$DIR/new/home/example.test/alice/.dovecot.sieve")"
+"$MM" show alice@example.test | sed -n '/^Sieve scripts copied:/,/^$/p' | sed '/^$/d; s/^/  /'
 
 say "mailmigrate verify --all (each folder: OLD now, the store's record, NEW now)"
 "$MM" verify --all
