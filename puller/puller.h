@@ -180,6 +180,9 @@ void puller_kick(struct puller *p, const char *account);
  * daemon itself was stopped (kill -9, a reboot, systemd), which says
  * nothing about the job. */
 int puller_reclaim(const struct cfg *cfg, int worker_died);
+/* A lease owner ("host:pid") on this host whose process is gone (or a
+ * zombie): 1. Another host's, or a live one: 0 (its lease decides). */
+int puller_owner_gone(const char *owner);
 
 /* The lease a worker takes a job under and renews: PULLER_LEASE_SECONDS,
  * or MAILMIGRATED_LEASE_SECONDS from the environment (tests only). */

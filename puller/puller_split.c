@@ -45,8 +45,10 @@
  *	gathers aliases is not split; neither is a POP3 source.
  * LIMITS
  *	One assistant per hand-out. The assistant's lease is as long as a
- *	job's (PULLER_LEASE_SECONDS); a dead assistant costs the holder at
- *	most that wait.
+ *	job's (PULLER_LEASE_SECONDS). An assistant on the holder's host
+ *	that dies is seen gone at the next poll (puller_owner_gone(): its
+ *	pid no longer alive); one on another host costs the holder at most
+ *	the lease's wait.
  */
 #include "config.h"
 
@@ -119,6 +121,7 @@ static int split_wait(struct copy *c, int *gone_r, uint32_t *take_r,
 		      enum stream_fail *fail_r, const char **error_r)
 {
 	const char *error;
+	int dead;
 
 	*gone_r = 0;
 	*take_r = 0;
@@ -138,18 +141,24 @@ static int split_wait(struct copy *c, int *gone_r, uint32_t *take_r,
 			store_split_clear(&s);
 			return 0;
 		}
-		if (s.assistant != NULL && s.assistant_lease <= time(NULL)) {
+		/* Gone: its lease ran out, or (on this host) its process
+		 * is no more, which need not wait for the lease. */
+		dead = s.assistant != NULL && puller_owner_gone(s.assistant);
+		if (s.assistant != NULL && (dead || s.assistant_lease <= time(NULL))) {
 			store_split_clear(&s);
 			ret = store_split_close(c->p->store, c->account, &s, &error);
 			if (ret < 0)
 				return copy_store_fail(fail_r, error_r, error);
-			if (ret == 0 && !s.done && s.assistant_lease <= time(NULL)) {
+			if (ret == 0 && !s.done &&
+			    (s.assistant_lease <= time(NULL) ||
+			     (dead && puller_owner_gone(s.assistant)))) {
 				*gone_r = 1;
 				*take_r = s.assistant_folder;
 				copy_event(c, LOG_SEV_WARNING, "split: the worker "
-					   "assisting (%s) stopped renewing its lease "
-					   "%s; its pending batch is settled and the "
-					   "rest copied here", s.assistant,
+					   "assisting (%s) %s %s; its pending batch "
+					   "is settled and the rest copied here",
+					   s.assistant, s.assistant_lease <= time(NULL) ?
+					   "stopped renewing its lease" : "is gone",
 					   s.assistant_folder != 0 ?
 					   error_setf("in %s", s.folders[s.assistant_folder - 1]) :
 					   "between folders");

@@ -268,8 +268,24 @@ static int puller_pid_alive(pid_t pid)
 	return paren == NULL || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
 }
 
+int puller_owner_gone(const char *owner)
+{
+	char prefix[80], *end;
+	size_t plen;
+	long pid;
+
+	puller_owner(prefix, sizeof(prefix), 0);
+	plen = (size_t)(strrchr(prefix, ':') + 1 - prefix);	/* "host:" */
+	if (owner == NULL || strncmp(owner, prefix, plen) != 0)
+		return 0;
+	errno = 0;
+	pid = strtol(owner + plen, &end, 10);
+	if (errno != 0 || *end != '\0' || end == owner + plen || pid <= 0)
+		return 0;
+	return !puller_pid_alive((pid_t)pid);
+}
+
 struct reclaim_ctx {
-	char prefix[80];
 	struct store_job *jobs;
 	size_t count;
 };
@@ -278,15 +294,9 @@ struct reclaim_ctx {
 static int puller_find_dead(const struct store_job *job, void *context)
 {
 	struct reclaim_ctx *ctx = context;
-	size_t plen = strlen(ctx->prefix);
-	char *end;
-	long pid;
 
 	if (job->owner == NULL || job->lease_until <= time(NULL) ||
-	    strncmp(job->owner, ctx->prefix, plen) != 0)
-		return 0;
-	pid = strtol(job->owner + plen, &end, 10);
-	if (*end != '\0' || pid <= 0 || puller_pid_alive((pid_t)pid))
+	    !puller_owner_gone(job->owner))
 		return 0;
 	ctx->jobs = mm_reallocarray(ctx->jobs, ctx->count + 1, sizeof(*ctx->jobs));
 	/* Only these fields: the rest zero, for store_job_clear(). */
@@ -303,11 +313,7 @@ int puller_reclaim(const struct cfg *cfg, int worker_died)
 	struct reclaim_ctx ctx = { .count = 0 };
 	struct store *store;
 	const char *error;
-	char *colon;
 
-	puller_owner(ctx.prefix, sizeof(ctx.prefix), 0);
-	colon = strrchr(ctx.prefix, ':');
-	colon[1] = '\0';
 	if (store_open_cfg(cfg, NULL, &store, &error) < 0) {
 		log_error("%s", error);
 		return -1;
