@@ -342,6 +342,9 @@ int copy_split_reclaim(struct copy *c, enum stream_fail *fail_r,
 		       const char **error_r);
 /* The holder's round ends early: close the hand-out (best effort). */
 void copy_split_abandon(struct copy *c);
+/* The holder's hand-out has an assistant copying a folder now (a test
+ * aid's condition: MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT). */
+int copy_split_assisted(struct copy *c);
 
 /* OLD's folder sf mapped to NEW's name (*target_r, mm_free it, set
  * whatever the outcome) and made on NEW. 1: to be copied; 0: not

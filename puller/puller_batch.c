@@ -464,8 +464,9 @@ static int copy_send_each(struct copy *c, struct copy_batch *b,
  * to survive; MAILMIGRATED_CRASH_IN_FLIGHT: there too, but only with
  * the next batch committed on NEW as well (two batches in flight, the
  * store knowing neither done); MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT: as
- * that, only in the assistant of a split account (puller_split(3)).
- * Once per file. */
+ * that, only in the assistant of a split account (puller_split(3));
+ * MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT: as that, in the holder of a split
+ * account while its assistant is copying a folder. Once per file. */
 static void copy_crash_point(const char *name)
 {
 	const char *path = getenv(name);
@@ -686,6 +687,11 @@ static int copy_step(struct copy *c, struct copy_batch *next, enum stream_fail *
 		/* The same, only in a split's assistant (slot 1). */
 		if (q->dst != NULL && c->slot == 1)
 			copy_crash_point("MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT");
+		/* Or in its holder while the assistant is copying a folder. */
+		if (q->dst != NULL && c->slot == 0 &&
+		    getenv("MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT") != NULL &&
+		    copy_split_assisted(c))
+			copy_crash_point("MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT");
 		if (copy_record(c, s, sconn, copy_union(c, q, next, &u), fail_r,
 				error_r) < 0)
 			return -1;

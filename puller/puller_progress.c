@@ -29,6 +29,10 @@ static void progress_write(struct puller_progress *pp, time_t now)
 {
 	const char *error;
 
+	/* None begun: a split's assistant, whose messages are the
+	 * holder's to show (puller_split(3)), writes none. */
+	if (pp->store == NULL)
+		return;
 	pp->rec.updated = now;
 	pp->written = now;
 	if (store_progress_put(pp->store, &pp->rec, &error) < 0 && !pp->failed) {

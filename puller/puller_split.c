@@ -182,6 +182,19 @@ static int split_wait(struct copy *c, int *gone_r, uint32_t *take_r,
 	}
 }
 
+int copy_split_assisted(struct copy *c)
+{
+	struct store_split s;
+	const char *error;
+	int ret;
+
+	if (!c->split || store_split_get(c->p->store, c->account, &s, &error) != 0)
+		return 0;
+	ret = s.assistant != NULL && !s.done && !s.closed && s.assistant_folder != 0;
+	store_split_clear(&s);
+	return ret;
+}
+
 /* Settle what an assistant left pending in slot 1. */
 static int split_settle_assistant(struct copy *c, enum stream_fail *fail_r,
 				  const char **error_r)
@@ -447,19 +460,20 @@ int puller_assist(struct puller *p)
 		const char *why = ret < 0 ? error :
 			c.outcome == PULLER_STOPPED ? "stopped" : "the holder took it back";
 
-		/* Its lease given back at once: the holder settles slot 1
-		 * and copies the rest itself. */
 		log_warning("%s: split: assisting ends: %s", account, why);
-		if (store_split_renew(p->store, account, p->owner, 0, time(NULL),
-				      &error) < 0)
-			log_warning("%s: split: cannot give the lease back: %s "
-				    "(it runs out)", account, error);
 	} else {
 		copy_event(&c, LOG_SEV_INFO, "split: %s assisted: %llu messages "
 			   "(%llu bytes) copied in %llu folders; the job's worker "
 			   "verifies them", p->owner, (unsigned long long)c.copied,
 			   (unsigned long long)c.bytes, (unsigned long long)folders);
 	}
+	/* Its lease given back at once, whatever ended it (a failure, a
+	 * stop, the hand-out closed under it, none left): a holder waiting
+	 * settles slot 1 and copies the rest itself without waiting for
+	 * the lease to run out. Once done, the hand-out says so already. */
+	if (store_split_renew(p->store, account, p->owner, 0, time(NULL), &error) < 0)
+		log_warning("%s: split: cannot give the lease back: %s (it runs out)",
+			    account, error);
 	for (int u = 0; u < FOLDER_MAP_USES; u++)
 		mm_free(&c.special[u]);
 	folder_map_free(&c.map);

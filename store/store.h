@@ -568,7 +568,9 @@ int store_split_claim(struct store *store, const char *account,
 		      const char *owner, unsigned lease_seconds, time_t now,
 		      uint32_t *index_r, char **folder_r, const char **error_r);
 /* The assistant renews its lease. STORE_NOTFOUND when the hand-out is
- * closed or gone, or owner is not its assistant: stop. */
+ * closed or gone, or owner is not its assistant: stop. lease_seconds 0
+ * gives it back (it has stopped: its sessions are closed), which a
+ * closed hand-out takes too. */
 int store_split_renew(struct store *store, const char *account,
 		      const char *owner, unsigned lease_seconds, time_t now,
 		      const char **error_r);

@@ -241,8 +241,10 @@ static int split_renew_fn(struct store_split *s, int exists, void *context)
 {
 	struct split_ctx *ctx = context;
 
-	if (!exists || s->closed || s->assistant == NULL ||
-	    strcmp(s->assistant, ctx->owner) != 0)
+	/* Giving the lease back (0) is the assistant's last word, taken
+	 * after a close too: the holder need not wait for it to run out. */
+	if (!exists || (s->closed && ctx->lease_seconds != 0) ||
+	    s->assistant == NULL || strcmp(s->assistant, ctx->owner) != 0)
 		return STORE_NOTFOUND;
 	s->assistant_lease = ctx->now + ctx->lease_seconds;
 	return 0;

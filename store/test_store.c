@@ -1037,8 +1037,18 @@ START_TEST(split_handout)
 					  sizeof(account), &error), STORE_NOTFOUND);
 	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 2,
 					     200, &error), STORE_EXISTS);
+	/* The assistant, stopped, gives its lease back (closed or not):
+	 * the hand-out may be replaced at once. */
+	ck_assert_int_eq(store_split_renew(store, "a@example.test", "h:3", 0, 200,
+					   &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_split_renew(store, "a@example.test", "h:2", 0, 200,
+					   &error), 0);
+	ck_assert_int_eq(store_split_get(store, "a@example.test", &s, &error), 0);
+	ck_assert(s.closed && !s.done);
+	ck_assert_int_eq(s.assistant_lease, 200);
+	store_split_clear(&s);
 	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 2,
-					     211, &error), 0);
+					     200, &error), 0);
 	ck_assert_int_eq(store_split_del(store, "a@example.test", &error), 0);
 	ck_assert_int_eq(store_split_del(store, "a@example.test", &error), STORE_NOTFOUND);
 	ck_assert_int_eq(store_split_close(store, "a@example.test", NULL, &error),

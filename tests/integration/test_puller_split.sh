@@ -7,7 +7,7 @@
 # Then kill -9 of the assistant with two of its batches in flight: the
 # holder sees its process gone (same host: no wait for its lease),
 # settles its pending batch and copies what it left: nothing missing,
-# nothing twice.
+# nothing twice. And kill -9 of the holder while its assistant copies.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -135,6 +135,29 @@ t_split_crash() {
 	verify kc
 }
 
+# kill -9 of the holder while its assistant copies a folder: the daemon
+# gives the job back, a worker takes it up, closes the hand-out, and
+# the assistant, finding it closed, gives its lease back; the new holder
+# settles both slots and copies the rest. With the default 300 s lease,
+# in run's 240 s only if nobody waits for a lease to run out.
+t_split_holder_crash() {
+	conf hc
+	adduser hc
+	add hc || return 1
+	: >"$MM_DIR/crash-hc"
+	t0=$(date +%s)
+	run hc MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT="$MM_DIR/crash-hc" || return 1
+	echo "copied in $(($(date +%s) - t0)) s with a 300 s lease"
+	[ ! -e "$MM_DIR/crash-hc" ] || { echo "the crash point was not reached"; return 1; }
+	grep "MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT" "$MM_DIR/mailmigrated-hc.log" || return 1
+	events hc | grep "died holding the job" || return 1
+	events hc | grep "resumed after an interruption: [1-9][0-9]* of" || return 1
+	[ "$(mm_pending_batches "$MM_DIR/hc.conf")" = 0 ] || return 1
+	verify hc
+}
+
 check "a large account is copied by two workers, folder by folder; all of it once" t_split
 check "kill -9 of the assisting worker mid-batch: none twice, none missing" t_split_crash
+check "kill -9 of the holder while its assistant copies: none twice, none missing" \
+	t_split_holder_crash
 mm_done
