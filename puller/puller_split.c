@@ -155,10 +155,11 @@ static int split_wait(struct copy *c, int *gone_r, uint32_t *take_r,
 				*gone_r = 1;
 				*take_r = s.assistant_folder;
 				copy_event(c, LOG_SEV_WARNING, "split: the worker "
-					   "assisting (%s) %s %s; its pending batch "
-					   "is settled and the rest copied here",
+					   "assisting (%s) stopped (%s) %s; its pending "
+					   "batch is settled and the rest copied here",
 					   s.assistant, s.assistant_lease <= time(NULL) ?
-					   "stopped renewing its lease" : "is gone",
+					   "its lease given back or run out" :
+					   "its process is gone",
 					   s.assistant_folder != 0 ?
 					   error_setf("in %s", s.folders[s.assistant_folder - 1]) :
 					   "between folders");

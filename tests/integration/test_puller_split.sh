@@ -23,10 +23,11 @@ COUNT=1600
 
 mm_servers_start
 
-# conf NAME
+# conf NAME [GLOBAL-LINES]
 conf() {
 	cat >"$MM_DIR/$1.conf" <<EOC
 $(mm_store_conf "$MM_DIR/state-$1")
+${2:-}
 key_file = $MM_DIR/secret-$1.key
 log_file = $MM_DIR/mailmigrated-$1.log
 workers = 2
@@ -126,7 +127,8 @@ t_split_crash() {
 	echo "copied in $(($(date +%s) - t0)) s with a 300 s lease"
 	[ ! -e "$MM_DIR/crash-kc" ] || { echo "the crash point was not reached"; return 1; }
 	grep "MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT" "$MM_DIR/mailmigrated-kc.log" || return 1
-	events kc | grep "split: the worker assisting (.*) is gone" || return 1
+	events kc | grep "split: the worker assisting (.*) stopped (its process is gone)" ||
+		return 1
 	# The assistant's two batches in flight settled by the holder.
 	events kc | grep "resumed after an interruption: [1-9][0-9]* of" || return 1
 	events kc | grep "split: [0-9]* of [0-9]* folders copied by this worker" ||
@@ -156,8 +158,40 @@ t_split_holder_crash() {
 	verify hc
 }
 
+# SIGTERM to the assistant alone, mid-folder (the copy slowed by
+# max_bytes_per_second so it is): it stops, gives its lease back; the
+# holder settles its pending batch and copies the folder it left.
+t_split_term() {
+	conf st "max_bytes_per_second = 8M"
+	adduser st
+	add st || return 1
+	log=$MM_DIR/mailmigrated-st.log
+	"$MAILMIGRATED" -c "$MM_DIR/st.conf" -f 2>>"$MM_DIR/daemon.err" &
+	dpid=$!
+	wait_for 'grep -q "st@example.test: split: assisting the worker" "$log"' 120
+	ok=$?
+	apid=$(sed -n 's/.*mailmigrated\[\([0-9]*\)\]: info: st@example.test: split: assisting the worker.*/\1/p' \
+		"$log" | head -n 1)
+	[ "$ok" = 0 ] && [ -n "$apid" ] && kill -TERM "$apid" || ok=1
+	[ "$ok" = 0 ] && wait_for '[ "$(state st)" = copied ]' 240 || ok=1
+	kill -TERM "$dpid"
+	wait_for '! kill -0 "$dpid" 2>/dev/null' 20 || { kill -KILL "$dpid"; ok=1; }
+	wait "$dpid"
+	[ "$ok" = 0 ] || { echo "not copied: $(state st)"; events st | tail -20; return 1; }
+	grep "mailmigrated\[$apid\]: warning: st@example.test: split: assisting ends: stopped" \
+		"$log" || return 1
+	events st | grep "split: the worker assisting (.*) stopped (its lease given back" ||
+		return 1
+	events st | grep "split: [0-9]* of [0-9]* folders copied by this worker, [0-9]* by the worker assisting (until it stopped)" ||
+		return 1
+	[ "$(mm_pending_batches "$MM_DIR/st.conf")" = 0 ] || return 1
+	verify st
+}
+
 check "a large account is copied by two workers, folder by folder; all of it once" t_split
 check "kill -9 of the assisting worker mid-batch: none twice, none missing" t_split_crash
 check "kill -9 of the holder while its assistant copies: none twice, none missing" \
 	t_split_holder_crash
+check "SIGTERM to the assistant mid-folder: it stops, the holder finishes; all once" \
+	t_split_term
 mm_done
