@@ -24,7 +24,10 @@
  *	settles slot 1's pending batch as a crash is settled
  *	(copy_settle_pending()), and copies the folder the assistant left
  *	unfinished itself. Last, it verifies the assistant's folders (all
- *	of OLD against the store and NEW, as for its own), removes the
+ *	of OLD against the store and NEW, as for its own: the assistant
+ *	records where its copy of each folder began, so the dates of what
+ *	it put on NEW are checked and OLD's HIGHESTMODSEQ is recorded for
+ *	the next round's CHANGEDSINCE), removes the
  *	hand-out, and ends the round as an unsplit one ends. The assistant
  *	never verifies, records the round or finishes the job.
  *
@@ -270,6 +273,7 @@ int copy_split_folders(struct copy *c, const struct driver_folder *sf, size_t ns
 	char **names = mm_calloc(ns + 1, sizeof(*names));
 	size_t n = 0, next = 0, here = 0;
 	uint32_t index = 0, take = 0, claimed;
+	struct store_split got = { 0 };
 	const char *error;
 	int ret = 0, gone = 0, published = 0;
 
@@ -342,10 +346,27 @@ int copy_split_folders(struct copy *c, const struct driver_folder *sf, size_t ns
 		here++;
 		ret = split_copy_here(c, sf, &items[take - 1], &index, fail_r, error_r);
 	}
-	/* The assistant's folders, proved here as this worker's own are. */
-	for (size_t k = 0; ret == 0 && published && k < n; k++)
-		if (!items[k].here)
-			ret = copy_verify(c, sf[items[k].i].name, 0, fail_r, error_r);
+	/* The assistant's folders, proved here as this worker's own are:
+	 * with where its copy of each began (store_split_copied()), the
+	 * dates of what it put on NEW checked and OLD's HIGHESTMODSEQ
+	 * recorded; without (it stopped before saying so), all else. */
+	if (ret == 0 && published &&
+	    store_split_get(c->p->store, c->account, &got, &error) < 0)
+		ret = copy_store_fail(fail_r, error_r, error);
+	for (size_t k = 0; ret == 0 && published && k < n; k++) {
+		int known = k < got.count && got.starts != NULL &&
+			got.starts[k].uidvalidity != 0;
+
+		if (items[k].here)
+			continue;
+		if (known) {
+			c->folder_uidvalidity = got.starts[k].uidvalidity;
+			c->folder_uidnext = got.starts[k].uidnext;
+			c->folder_modseq = got.starts[k].modseq;
+		}
+		ret = copy_verify(c, sf[items[k].i].name, known, fail_r, error_r);
+	}
+	store_split_clear(&got);
 	if (ret == 0 && published) {
 		copy_event(c, LOG_SEV_INFO, "split: %zu of %zu folders copied by this "
 			   "worker, %zu by the worker assisting%s; all %zu verified here",
@@ -360,6 +381,22 @@ int copy_split_folders(struct copy *c, const struct driver_folder *sf, size_t ns
 	mm_free(&items);
 	mm_free(&names);
 	return ret;
+}
+
+/* The assistant tells the holder where its copy of folder index began,
+ * so the holder verifies it as its own (best effort: without it, the
+ * holder verifies all but the dates). */
+static void split_copied(struct copy *c, uint32_t index)
+{
+	struct store_split_start st = { c->folder_uidvalidity, c->folder_uidnext,
+					 c->folder_modseq };
+	const char *error;
+
+	if (st.uidvalidity != 0 &&
+	    store_split_copied(c->p->store, c->account, c->p->owner, index, &st,
+			       &error) < 0)
+		log_warning("%s: split: where the copy began not recorded: %s",
+			    c->account, error);
 }
 
 int puller_assist(struct puller *p)
@@ -443,6 +480,8 @@ int puller_assist(struct puller *p)
 					       sf[i].attrs, &target, &error) > 0) {
 			ret = copy_folder_messages(&c, &sf[i], target, &fail, &error);
 			folders++;
+			if (ret == 0 && c.outcome == PULLER_DONE)
+				split_copied(&c, claimed);
 		}
 		mm_free(&target);
 		mm_free(&folder);

@@ -524,6 +524,14 @@ int store_batch_abort(struct store *store, const char *account, unsigned slot,
  * dumped or copied (like store_progress).
  */
 #define STORE_MAX_SPLIT_FOLDERS 4096
+/* Where the assistant's copy of a folder began (store_split_copied()),
+ * so the holder verifies that folder as its own: OLD's UIDVALIDITY
+ * (0: not known) and HIGHESTMODSEQ, NEW's UIDNEXT. */
+struct store_split_start {
+	uint32_t uidvalidity;
+	uint32_t uidnext;
+	uint64_t modseq;
+};
 struct store_split {
 	char *account;
 	char *holder;		/* the job's lease holder */
@@ -539,6 +547,8 @@ struct store_split {
 				   or renewals by the assistant */
 	int done;		/* the assistant found no folder left */
 	int64_t created;
+	/* count entries: the assistant's folders it finished copying */
+	struct store_split_start *starts;
 };
 void store_split_clear(struct store_split *s);
 
@@ -574,6 +584,13 @@ int store_split_claim(struct store *store, const char *account,
 int store_split_renew(struct store *store, const char *account,
 		      const char *owner, unsigned lease_seconds, time_t now,
 		      const char **error_r);
+/* The assistant has copied folder index (its claim) whole: where the
+ * copy began, for the holder's verification.
+ * @return 0, STORE_NOTFOUND (closed or gone, not its assistant, an
+ *	index out of range), or -1 */
+int store_split_copied(struct store *store, const char *account,
+		       const char *owner, uint32_t index,
+		       const struct store_split_start *start, const char **error_r);
 /* @return 0 with *split_r (store_split_clear() it), STORE_NOTFOUND, -1 */
 int store_split_get(struct store *store, const char *account,
 		    struct store_split *split_r, const char **error_r);

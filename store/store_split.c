@@ -10,7 +10,10 @@
  *	both keep: a store_codec record, version 1: holder, u32 count and
  *	the folder names, u32 cursor, assistant (NULL: none), u64 its
  *	lease, u32 its folder, u64 its folders, u32 closed, u32 done, u64
- *	created.
+ *	created; version 2 adds, for each folder, where the assistant's
+ *	copy of it began (u32 OLD's UIDVALIDITY, u32 NEW's UIDNEXT, u64
+ *	OLD's HIGHESTMODSEQ; zeros: not copied by it). Version 1 (a
+ *	daemon of before) is read with none known.
  * GUARANTEES
  *	A folder is claimed once per hand-out: the cursor moves in the
  *	claiming transaction. The assistant can claim or renew only while
@@ -27,13 +30,14 @@
 #include "store_codec.h"
 #include "store_int.h"
 
-#define SPLIT_REC_VERSION 1
+#define SPLIT_REC_VERSION 2
 
 void store_split_clear(struct store_split *s)
 {
 	for (size_t i = 0; s->folders != NULL && i < s->count; i++)
 		mm_free(&s->folders[i]);
 	mm_free(&s->folders);
+	mm_free(&s->starts);
 	mm_free(&s->account);
 	mm_free(&s->holder);
 	mm_free(&s->assistant);
@@ -55,6 +59,13 @@ void store_split_encode(const struct store_split *s, struct rec_writer *w)
 	rec_put_u32(w, (uint32_t)s->closed);
 	rec_put_u32(w, (uint32_t)s->done);
 	rec_put_u64(w, (uint64_t)s->created);
+	for (size_t i = 0; i < s->count; i++) {
+		const struct store_split_start *st = &s->starts[i];
+
+		rec_put_u32(w, st->uidvalidity);
+		rec_put_u32(w, st->uidnext);
+		rec_put_u64(w, st->modseq);
+	}
 }
 
 int store_split_decode(const char *account, const void *data, size_t len,
@@ -62,9 +73,11 @@ int store_split_decode(const char *account, const void *data, size_t len,
 {
 	struct rec_reader r;
 	uint32_t n;
+	int version;
 
 	memset(s, 0, sizeof(*s));
-	if (rec_begin(&r, data, len) != SPLIT_REC_VERSION)
+	version = rec_begin(&r, data, len);
+	if (version != 1 && version != SPLIT_REC_VERSION)
 		return store_fail(error_r, "damaged split record of '%.200s'", account);
 	s->account = mm_strdup(account);
 	s->holder = rec_get_str(&r);
@@ -88,6 +101,12 @@ int store_split_decode(const char *account, const void *data, size_t len,
 	s->closed = (int)rec_get_u32(&r);
 	s->done = (int)rec_get_u32(&r);
 	s->created = (int64_t)rec_get_u64(&r);
+	s->starts = mm_calloc(s->count + 1, sizeof(*s->starts));
+	for (size_t i = 0; version >= 2 && i < s->count && !r.bad; i++) {
+		s->starts[i].uidvalidity = rec_get_u32(&r);
+		s->starts[i].uidnext = rec_get_u32(&r);
+		s->starts[i].modseq = rec_get_u64(&r);
+	}
 	if (!rec_end_ok(&r) || s->holder == NULL || s->cursor > s->count ||
 	    s->assistant_folder > s->count) {
 		store_split_clear(s);
@@ -112,6 +131,7 @@ struct split_ctx {
 	char *folder;
 	char *account;
 	struct store_split *out;
+	const struct store_split_start *start;
 };
 
 static int split_publish_fn(struct store_split *s, int exists, void *context)
@@ -130,6 +150,7 @@ static int split_publish_fn(struct store_split *s, int exists, void *context)
 	for (size_t i = 0; i < ctx->count; i++)
 		s->folders[i] = mm_strdup(ctx->folders[i]);
 	s->count = ctx->count;
+	s->starts = mm_calloc(ctx->count + 1, sizeof(*s->starts));
 	s->created = ctx->now;
 	return 0;
 }
@@ -260,6 +281,26 @@ int store_split_renew(struct store *store, const char *account,
 	return store->v->split_update(store, account, split_renew_fn, &ctx, error_r);
 }
 
+static int split_copied_fn(struct store_split *s, int exists, void *context)
+{
+	struct split_ctx *ctx = context;
+
+	if (!exists || s->closed || s->assistant == NULL ||
+	    strcmp(s->assistant, ctx->owner) != 0 || ctx->index >= s->count)
+		return STORE_NOTFOUND;
+	s->starts[ctx->index] = *ctx->start;
+	return 0;
+}
+
+int store_split_copied(struct store *store, const char *account,
+		       const char *owner, uint32_t index,
+		       const struct store_split_start *start, const char **error_r)
+{
+	struct split_ctx ctx = { .owner = owner, .index = index, .start = start };
+
+	return store->v->split_update(store, account, split_copied_fn, &ctx, error_r);
+}
+
 /* A deep copy of s into *out. */
 static void split_copy(const struct store_split *s, struct store_split *out)
 {
@@ -271,6 +312,9 @@ static void split_copy(const struct store_split *s, struct store_split *out)
 	out->folders = mm_calloc(s->count + 1, sizeof(*out->folders));
 	for (size_t i = 0; i < s->count; i++)
 		out->folders[i] = mm_strdup(s->folders[i]);
+	out->starts = mm_calloc(s->count + 1, sizeof(*out->starts));
+	if (s->starts != NULL)
+		memcpy(out->starts, s->starts, s->count * sizeof(*s->starts));
 }
 
 static int split_get_fn(struct store_split *s, int exists, void *context)

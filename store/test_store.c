@@ -981,7 +981,26 @@ START_TEST(split_handout)
 	ck_assert_uint_eq(s.assistant_folder, 2);
 	ck_assert_int_eq(s.assistant_lease, 170);
 	ck_assert(!s.done && !s.closed);
+	ck_assert_uint_eq(s.starts[1].uidvalidity, 0);
 	store_split_clear(&s);
+	/* Where the assistant's copy of Archive began: its to say only. */
+	{
+		struct store_split_start st = { 77, 5, 1ULL << 40 };
+
+		ck_assert_int_eq(store_split_copied(store, "a@example.test", "h:1", 1, &st,
+						    &error), STORE_NOTFOUND);
+		ck_assert_int_eq(store_split_copied(store, "a@example.test", "h:2", 4, &st,
+						    &error), STORE_NOTFOUND);
+		ck_assert_int_eq(store_split_copied(store, "a@example.test", "h:2", 1, &st,
+						    &error), 0);
+		ck_assert_int_eq(store_split_get(store, "a@example.test", &s, &error), 0);
+		ck_assert_uint_eq(s.starts[1].uidvalidity, 77);
+		ck_assert_uint_eq(s.starts[1].uidnext, 5);
+		ck_assert(s.starts[1].modseq == 1ULL << 40);
+		ck_assert_uint_eq(s.starts[0].uidvalidity, 0);
+		ck_assert_uint_eq(s.starts[3].uidvalidity, 0);
+		store_split_clear(&s);
+	}
 	/* A republish (a new round) is refused while the assistant lives. */
 	ck_assert_int_eq(store_split_publish(store, "a@example.test", "h:1", folders, 4,
 					     120, &error), STORE_EXISTS);
@@ -1027,6 +1046,12 @@ START_TEST(split_handout)
 					   &index, &folder, &error), STORE_NOTFOUND);
 	ck_assert_int_eq(store_split_renew(store, "a@example.test", "h:2", 60, 160,
 					   &error), STORE_NOTFOUND);
+	{
+		struct store_split_start st = { 78, 1, 9 };
+
+		ck_assert_int_eq(store_split_copied(store, "a@example.test", "h:2", 0,
+						    &st, &error), STORE_NOTFOUND);
+	}
 	/* The holder still claims what is left. */
 	ck_assert_int_eq(store_split_claim(store, "a@example.test", "h:1", 60, 160,
 					   &index, &folder, &error), 0);

@@ -119,7 +119,15 @@ t_split() {
 	both_copied sp || return 1
 	events sp | grep "split: .* assisted: [1-9][0-9]* messages" || return 1
 	[ "$(mm_pending_batches "$MM_DIR/sp.conf")" = 0 ] || return 1
-	verify sp
+	verify sp || return 1
+	# The assistant's folders were proved with where its copy began:
+	# their dates checked, OLD's HIGHESTMODSEQ recorded, so a sync round
+	# asks OLD only for what changed, in every folder (none did).
+	"$MAILMIGRATE" -c "$MM_DIR/sp.conf" sync sp@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$MM_DIR/sp.conf" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	line=$(grep "sp@example.test: copied: " "$MM_DIR/mailmigrated-sp.log" | tail -n 1)
+	echo "$line" | grep "OLD listed 0 messages (\([0-9]*\) folders asked only for changes since the last round, \1 of them unchanged)" ||
+		{ echo "sync round: $line"; return 1; }
 }
 
 t_split_crash() {
