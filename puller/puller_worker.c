@@ -268,7 +268,8 @@ static int puller_pid_alive(pid_t pid)
 	return paren == NULL || paren[1] != ' ' || (paren[2] != 'Z' && paren[2] != 'X');
 }
 
-int puller_owner_gone(const char *owner)
+/* owner's pid when owner ("host:pid") is of this host: 1, else 0. */
+static int puller_owner_here(const char *owner, pid_t *pid_r)
 {
 	char prefix[80], *end;
 	size_t plen;
@@ -282,7 +283,43 @@ int puller_owner_gone(const char *owner)
 	pid = strtol(owner + plen, &end, 10);
 	if (errno != 0 || *end != '\0' || end == owner + plen || pid <= 0)
 		return 0;
-	return !puller_pid_alive((pid_t)pid);
+	*pid_r = (pid_t)pid;
+	return 1;
+}
+
+int puller_owner_gone(const char *owner)
+{
+	pid_t pid;
+
+	return puller_owner_here(owner, &pid) && !puller_pid_alive(pid);
+}
+
+/* A job held under a running lease by another live worker of this host:
+ * it may yet hand folders out (puller_split(3)). */
+static int puller_find_busy(const struct store_job *job, void *context)
+{
+	const struct puller *p = context;
+	pid_t pid;
+
+	return job->owner != NULL && job->lease_until > time(NULL) &&
+		strcmp(job->owner, p->owner) != 0 &&
+		puller_owner_here(job->owner, &pid) && puller_pid_alive(pid);
+}
+
+/* --once: a worker with nothing to take stays while a worker of this
+ * host holds a job, so a large account's split has its assistant (the
+ * daemon ends when its last worker does, so --once ends no later). */
+static int puller_once_wait(struct puller *p)
+{
+	const char *error;
+	int ret;
+
+	if (p->cfg->workers < 2 || p->cfg->split_min_messages == 0)
+		return 0;
+	ret = store_job_iter(p->store, puller_find_busy, p, &error);
+	if (ret < 0)
+		log_warning("cannot look for jobs still held: %s", error);
+	return ret > 0;
 }
 
 struct reclaim_ctx {
@@ -417,7 +454,7 @@ int puller_worker_run(const struct cfg *cfg, int once)
 		 * split (puller_split(3)). */
 		if (ret == 1 && cfg->workers > 1 && !puller_stop)
 			ret = puller_assist(&p);
-		if (ret == 1 && once)
+		if (ret == 1 && once && !puller_once_wait(&p))
 			break;
 		if (ret != 0)
 			puller_nap(PULLER_IDLE_MS);
