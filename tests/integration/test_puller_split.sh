@@ -130,48 +130,41 @@ t_split() {
 		{ echo "sync round: $line"; return 1; }
 }
 
-t_split_crash() {
-	conf kc
-	adduser kc
-	add kc || return 1
-	: >"$MM_DIR/crash-kc"
-	# The lease (300 s) is longer than run's wait (240 s): the account
-	# is copied in time only if the holder sees its assistant's process
-	# gone (same host) rather than waiting for the lease.
+# crash_run NAME VAR: NAME's account copied by a daemon whose worker
+# kills itself once at the crash point VAR (mailmigrated(8)). The lease
+# (300 s, the default) is longer than run's wait (240 s): copied in time
+# only if nobody waits for a lease to run out.
+crash_run() {
+	conf "$1"
+	adduser "$1"
+	add "$1" || return 1
+	: >"$MM_DIR/crash-$1"
 	t0=$(date +%s)
-	run kc MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT="$MM_DIR/crash-kc" || return 1
+	run "$1" "$2=$MM_DIR/crash-$1" || return 1
 	echo "copied in $(($(date +%s) - t0)) s with a 300 s lease"
-	[ ! -e "$MM_DIR/crash-kc" ] || { echo "the crash point was not reached"; return 1; }
-	grep "MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT" "$MM_DIR/mailmigrated-kc.log" || return 1
+	[ ! -e "$MM_DIR/crash-$1" ] || { echo "the crash point was not reached"; return 1; }
+	grep "$2" "$MM_DIR/mailmigrated-$1.log" || return 1
+	# The batches in flight settled.
+	events "$1" | grep "resumed after an interruption: [1-9][0-9]* of" || return 1
+	[ "$(mm_pending_batches "$MM_DIR/$1.conf")" = 0 ] || return 1
+	verify "$1"
+}
+
+# kill -9 of the assistant: the holder sees its process gone (same host).
+t_split_crash() {
+	crash_run kc MAILMIGRATED_CRASH_ASSIST_IN_FLIGHT || return 1
 	events kc | grep "split: the worker assisting (.*) stopped (its process is gone)" ||
 		return 1
-	# The assistant's two batches in flight settled by the holder.
-	events kc | grep "resumed after an interruption: [1-9][0-9]* of" || return 1
-	events kc | grep "split: [0-9]* of [0-9]* folders copied by this worker" ||
-		return 1
-	[ "$(mm_pending_batches "$MM_DIR/kc.conf")" = 0 ] || return 1
-	verify kc
+	events kc | grep "split: [0-9]* of [0-9]* folders copied by this worker"
 }
 
 # kill -9 of the holder while its assistant copies a folder: the daemon
 # gives the job back, a worker takes it up, closes the hand-out, and
 # the assistant, finding it closed, gives its lease back; the new holder
-# settles both slots and copies the rest. With the default 300 s lease,
-# in run's 240 s only if nobody waits for a lease to run out.
+# settles both slots and copies the rest.
 t_split_holder_crash() {
-	conf hc
-	adduser hc
-	add hc || return 1
-	: >"$MM_DIR/crash-hc"
-	t0=$(date +%s)
-	run hc MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT="$MM_DIR/crash-hc" || return 1
-	echo "copied in $(($(date +%s) - t0)) s with a 300 s lease"
-	[ ! -e "$MM_DIR/crash-hc" ] || { echo "the crash point was not reached"; return 1; }
-	grep "MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT" "$MM_DIR/mailmigrated-hc.log" || return 1
-	events hc | grep "died holding the job" || return 1
-	events hc | grep "resumed after an interruption: [1-9][0-9]* of" || return 1
-	[ "$(mm_pending_batches "$MM_DIR/hc.conf")" = 0 ] || return 1
-	verify hc
+	crash_run hc MAILMIGRATED_CRASH_HOLDER_IN_FLIGHT || return 1
+	events hc | grep "died holding the job"
 }
 
 # SIGTERM to the assistant alone, mid-folder (the copy slowed by
