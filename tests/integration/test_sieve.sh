@@ -289,26 +289,41 @@ t_no_managesieve() {
 	assert_eq 0 "$f" "failed items"
 }
 
+# silent_start N NAME: silentproxy.py in front of OLD's ManageSieve on
+# SILENT_PORT, its first N connections held silent, its log in
+# MM_DIR/NAME.log; sp its pid.
+silent_start() {
+	"$PYTHON" "$HARNESS/silentproxy.py" "$OLD_IP:$SILENT_PORT" \
+		"$OLD_IP:$SIEVE_PORT" --silent "$1" --log "$MM_DIR/$2.log" \
+		>"$MM_DIR/$2.out" 2>&1 &
+	sp=$!
+	mm_at_exit "kill $sp 2>/dev/null"
+	wait_for "grep -q ready '$MM_DIR/$2.out'" 10 ||
+		{ cat "$MM_DIR/$2.out"; return 1; }
+}
+
+# one_script USER NAME TEXT: USER on OLD (password "LOCAL pass") with one
+# Sieve script NAME (printf TEXT), active; queued.
+one_script() {
+	mm_adduser old "$1" "${1%@*} pass"
+	h=$(home old "$1")
+	mkdir -p "$h/sieve"
+	# shellcheck disable=SC2059  # TEXT is a printf format by design
+	printf "$3" >"$h/sieve/$2.sieve"
+	ln -sf "sieve/$2.sieve" "$h/.dovecot.sieve"
+	chown -R mail:mail "$h"
+	add_account "$1" "${1%@*} pass"
+}
+
 # OLD's ManageSieve out of reach for a round: the port accepts and
 # never greets (silentproxy.py, its first connection). The round copies
 # the mail and says in an event that the next round tries again; no
 # failed item, no Sieve record. The next round (relayed to OLD's real
 # ManageSieve) copies the script.
 t_transient() {
-	"$PYTHON" "$HARNESS/silentproxy.py" "$OLD_IP:$SILENT_PORT" \
-		"$OLD_IP:$SIEVE_PORT" --silent 1 --log "$MM_DIR/silent.log" \
-		>"$MM_DIR/silent.out" 2>&1 &
-	sp=$!
-	mm_at_exit "kill $sp 2>/dev/null"
-	wait_for "grep -q ready '$MM_DIR/silent.out'" 10 ||
-		{ cat "$MM_DIR/silent.out"; return 1; }
-	mm_adduser old tr@example.com "tr pass"
-	h=$(home old tr@example.com)
-	mkdir -p "$h/sieve"
-	printf 'require "fileinto";\n# out of reach once\nkeep;\n' >"$h/sieve/rules.sieve"
-	ln -sf sieve/rules.sieve "$h/.dovecot.sieve"
-	chown -R mail:mail "$h"
-	add_account tr@example.com "tr pass" || return 1
+	silent_start 1 silent || return 1
+	one_script tr@example.com rules 'require "fileinto";\n# out of reach once\nkeep;\n' ||
+		return 1
 	run_once
 	st=$(show tr@example.com state)
 	[ "$st" = copied ] || { echo "state $st"; show tr@example.com last_error; return 1; }
@@ -340,20 +355,8 @@ assert [(s["name"], s["active"]) for s in v] == [("rules", True)], v'
 # The finish round with OLD's ManageSieve out of reach: no round follows,
 # so the scripts not copied are a failed item "sieve:", not a warning.
 t_finish_transient() {
-	"$PYTHON" "$HARNESS/silentproxy.py" "$OLD_IP:$SILENT_PORT" \
-		"$OLD_IP:$SIEVE_PORT" --silent 1000 --log "$MM_DIR/silent2.log" \
-		>"$MM_DIR/silent2.out" 2>&1 &
-	sp=$!
-	mm_at_exit "kill $sp 2>/dev/null"
-	wait_for "grep -q ready '$MM_DIR/silent2.out'" 10 ||
-		{ cat "$MM_DIR/silent2.out"; return 1; }
-	mm_adduser old fin@example.com "fin pass"
-	h=$(home old fin@example.com)
-	mkdir -p "$h/sieve"
-	printf 'keep;\n' >"$h/sieve/last.sieve"
-	ln -sf sieve/last.sieve "$h/.dovecot.sieve"
-	chown -R mail:mail "$h"
-	add_account fin@example.com "fin pass" || return 1
+	silent_start 1000 silent2 || return 1
+	one_script fin@example.com last 'keep;\n' || return 1
 	MM finish >/dev/null || { echo "finish refused"; return 1; }
 	run_once
 	st=$(show fin@example.com state)
