@@ -330,6 +330,9 @@ int copy_verify(struct copy *c, const char *folder, int here, enum stream_fail *
 /* Renew what c works under: the job's lease, or the assistant's. 0,
  * STORE_NOTFOUND (lost), -1 (store). */
 int copy_renew(struct copy *c, time_t now, const char **error_r);
+/* How often the lease is renewed: at a third of it (at least 1 s), so a
+ * renewal that waits for the store's lock still lands in time. */
+time_t copy_lease_every(const struct copy *c);
 /* Should this round's folders be split (the holder, after sizes)? */
 int copy_split_wanted(const struct copy *c);
 /* The holder's folders of a split round: created, handed out, copied,

@@ -53,11 +53,11 @@ void copy_count_recorded(const struct store_batch *b, const uint32_t *uids)
 static int copy_keep_lease(struct copy *c, enum stream_fail *fail_r,
 			   const char **error_r)
 {
-	time_t now = time(NULL), every = (time_t)c->lease_seconds / 3;
+	time_t now = time(NULL), every = copy_lease_every(c);
 	const char *error;
 	int ret;
 
-	if (now - c->lease_renewed < (every > 0 ? every : 1))
+	if (now - c->lease_renewed < every)
 		return 0;
 	ret = copy_renew(c, now, &error);
 	if (ret == 0) {
@@ -530,10 +530,10 @@ static int copy_record(struct copy *c, struct copy_batch *b, struct driver_conn 
  * set). */
 static int copy_lease(struct copy *c, int force)
 {
-	time_t now = time(NULL), every = (time_t)c->lease_seconds / 3;
+	time_t now = time(NULL);
 	const char *error;
 
-	if (!force && now - c->lease_renewed < (every > 0 ? every : 1))
+	if (!force && now - c->lease_renewed < copy_lease_every(c))
 		return 0;
 	if (copy_renew(c, now, &error) != 0) {
 		c->outcome = PULLER_LEASE_LOST;

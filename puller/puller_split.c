@@ -76,6 +76,13 @@ int copy_renew(struct copy *c, time_t now, const char **error_r)
 				 now, error_r);
 }
 
+time_t copy_lease_every(const struct copy *c)
+{
+	time_t every = (time_t)c->lease_seconds / 3;
+
+	return every > 0 ? every : 1;
+}
+
 int copy_split_wanted(const struct copy *c)
 {
 	unsigned min = c->p->cfg->split_min_messages;
@@ -98,11 +105,11 @@ static void split_nap(unsigned ms)
 /* The holder keeps its job while it waits. >0: lost (outcome set). */
 static int split_keep_job(struct copy *c)
 {
-	time_t now = time(NULL), every = (time_t)c->lease_seconds / 3;
+	time_t now = time(NULL);
 	const char *error;
 	int ret;
 
-	if (now - c->lease_renewed < (every > 0 ? every : 1))
+	if (now - c->lease_renewed < copy_lease_every(c))
 		return 0;
 	ret = copy_renew(c, now, &error);
 	if (ret == STORE_NOTFOUND) {
