@@ -319,10 +319,16 @@ static int ms_refused(const struct managesieve_client *c, const struct ms_line *
 			    *text != '\0' ? error_setf(" %s", text) : "");
 }
 
-/* Wait for the status of a command that sends no data back. */
-static int ms_answer(struct managesieve_client *c, const char *what,
-		     enum stream_fail no_class, enum stream_fail *fail_r,
-		     const char **error_r)
+/* The one answer loop: lines up to the status (OK, or NO/BYE as
+ * ms_refused() classes them with what and no_class), each line before
+ * it given to fn (NULL: ignored); fn's -1 ends the loop. Literals up to
+ * max_literal (over: the token marked, read no further). */
+static int ms_response(struct managesieve_client *c, uint64_t max_literal, int script,
+		       const char *what, enum stream_fail no_class,
+		       int (*fn)(struct managesieve_client *c, struct ms_line *l,
+				 void *ctx, enum stream_fail *fail_r,
+				 const char **error_r),
+		       void *ctx, enum stream_fail *fail_r, const char **error_r)
 {
 	struct ms_line l = { .count = 0 };
 	int ret, st;
@@ -330,7 +336,7 @@ static int ms_answer(struct managesieve_client *c, const char *what,
 	if (stream_flush(c->stream, fail_r, error_r) < 0)
 		return -1;
 	for (;;) {
-		ret = ms_read(c, &l, c->max_line, 0, fail_r, error_r);
+		ret = ms_read(c, &l, max_literal, script, fail_r, error_r);
 		if (ret < 0)
 			break;
 		st = ms_status(&l);
@@ -340,10 +346,21 @@ static int ms_answer(struct managesieve_client *c, const char *what,
 			ret = ms_refused(c, &l, what, no_class, fail_r, error_r);
 			break;
 		}
-		/* Anything else before the status is not ours: ignored. */
+		if (fn != NULL && (ret = fn(c, &l, ctx, fail_r, error_r)) < 0)
+			break;
 	}
 	ms_line_clear(&l);
 	return ret;
+}
+
+/* Wait for the status of a command that sends no data back (anything
+ * else before it is not ours: ignored). */
+static int ms_answer(struct managesieve_client *c, const char *what,
+		     enum stream_fail no_class, enum stream_fail *fail_r,
+		     const char **error_r)
+{
+	return ms_response(c, c->max_line, 0, what, no_class, NULL, NULL, fail_r,
+			   error_r);
 }
 
 /* Keep a capability's value, cut to fit. */
@@ -352,41 +369,35 @@ static void ms_keep(char *dst, size_t size, const struct ms_token *t)
 	snprintf(dst, size, "%s", t != NULL ? ms_printable(t->data, t->len) : "");
 }
 
+static int ms_capability_line(struct managesieve_client *c, struct ms_line *l,
+			      void *ctx, enum stream_fail *fail_r, const char **error_r)
+{
+	const struct ms_token *v = l->count > 1 ? &l->tok[1] : NULL;
+
+	(void)ctx;
+	(void)fail_r;
+	(void)error_r;
+	if (l->count == 0 || l->tok[0].kind != MS_STRING)
+		return 0;
+	if (strcasecmp(l->tok[0].data, "IMPLEMENTATION") == 0)
+		ms_keep(c->implementation, sizeof(c->implementation), v);
+	else if (strcasecmp(l->tok[0].data, "SASL") == 0)
+		ms_keep(c->sasl, sizeof(c->sasl), v);
+	else if (strcasecmp(l->tok[0].data, "SIEVE") == 0)
+		ms_keep(c->sieve, sizeof(c->sieve), v);
+	else if (strcasecmp(l->tok[0].data, "STARTTLS") == 0)
+		c->starttls = 1;
+	return 0;
+}
+
 /* Read the capabilities up to OK (greeting, after STARTTLS). */
 static int ms_capabilities(struct managesieve_client *c, enum stream_fail *fail_r,
 			   const char **error_r)
 {
-	struct ms_line l = { .count = 0 };
-	int ret, st;
-
 	c->starttls = 0;
 	c->implementation[0] = c->sasl[0] = c->sieve[0] = '\0';
-	for (;;) {
-		ret = ms_read(c, &l, c->max_line, 0, fail_r, error_r);
-		if (ret < 0)
-			break;
-		st = ms_status(&l);
-		if (st == 0)
-			break;
-		if (st > 0) {
-			ret = ms_refused(c, &l, "greeting", STREAM_FAIL_WAIT, fail_r,
-					 error_r);
-			break;
-		}
-		if (l.count == 0 || l.tok[0].kind != MS_STRING)
-			continue;
-		if (strcasecmp(l.tok[0].data, "IMPLEMENTATION") == 0)
-			ms_keep(c->implementation, sizeof(c->implementation),
-				l.count > 1 ? &l.tok[1] : NULL);
-		else if (strcasecmp(l.tok[0].data, "SASL") == 0)
-			ms_keep(c->sasl, sizeof(c->sasl), l.count > 1 ? &l.tok[1] : NULL);
-		else if (strcasecmp(l.tok[0].data, "SIEVE") == 0)
-			ms_keep(c->sieve, sizeof(c->sieve), l.count > 1 ? &l.tok[1] : NULL);
-		else if (strcasecmp(l.tok[0].data, "STARTTLS") == 0)
-			c->starttls = 1;
-	}
-	ms_line_clear(&l);
-	return ret;
+	return ms_response(c, c->max_line, 0, "greeting", STREAM_FAIL_WAIT,
+			   ms_capability_line, NULL, fail_r, error_r);
 }
 
 /* The one way a string goes out: quoted (short, no CR, LF or NUL) or
@@ -573,116 +584,103 @@ void managesieve_scripts_free(struct managesieve_script **scripts, size_t count)
 	mm_free(scripts);
 }
 
+struct ms_list_ctx {
+	struct managesieve_script *s;
+	size_t n;
+};
+
+static int ms_list_line(struct managesieve_client *c, struct ms_line *l, void *context,
+			enum stream_fail *fail_r, const char **error_r)
+{
+	struct ms_list_ctx *ctx = context;
+
+	if (l->count == 0 || l->tok[0].kind != MS_STRING ||
+	    (l->count > 1 && (l->tok[1].kind != MS_ATOM ||
+			      strcasecmp(l->tok[1].data, "ACTIVE") != 0)))
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: "
+				    "LISTSCRIPTS: not a script line", c->host);
+	if (ms_check_name(l->tok[0].data, l->tok[0].len, fail_r, error_r) < 0)
+		return -1;
+	if (ctx->n == c->max_scripts)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: more "
+				    "than %zu Sieve scripts", c->host, c->max_scripts);
+	ctx->s = mm_reallocarray(ctx->s, ctx->n + 1, sizeof(*ctx->s));
+	ctx->s[ctx->n].name = mm_strdup(l->tok[0].data);
+	ctx->s[ctx->n].active = l->count > 1;
+	ctx->n++;
+	return 0;
+}
+
 int managesieve_list(struct managesieve_client *c, struct managesieve_script **scripts_r,
 		     size_t *count_r, enum stream_fail *fail_r, const char **error_r)
 {
-	struct managesieve_script *s = NULL;
-	struct ms_line l = { .count = 0 };
-	size_t n = 0;
-	int ret, st;
+	struct ms_list_ctx ctx = { NULL, 0 };
 
 	*scripts_r = NULL;
 	*count_r = 0;
 	if (stream_printf(c->stream, fail_r, error_r, "LISTSCRIPTS\r\n") < 0 ||
-	    stream_flush(c->stream, fail_r, error_r) < 0)
-		return -1;
-	for (;;) {
-		ret = ms_read(c, &l, MANAGESIEVE_NAME_MAX, 0, fail_r, error_r);
-		if (ret < 0)
-			break;
-		st = ms_status(&l);
-		if (st == 0)
-			break;
-		if (st > 0) {
-			ret = ms_refused(c, &l, "LISTSCRIPTS", STREAM_FAIL_FINAL, fail_r,
-					 error_r);
-			break;
-		}
-		if (l.count == 0 || l.tok[0].kind != MS_STRING ||
-		    (l.count > 1 && (l.tok[1].kind != MS_ATOM ||
-				     strcasecmp(l.tok[1].data, "ACTIVE") != 0))) {
-			ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: "
-					   "LISTSCRIPTS: not a script line", c->host);
-			break;
-		}
-		if ((ret = ms_check_name(l.tok[0].data, l.tok[0].len, fail_r,
-					 error_r)) < 0)
-			break;
-		if (n == c->max_scripts) {
-			ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: "
-					   "more than %zu Sieve scripts", c->host,
-					   c->max_scripts);
-			break;
-		}
-		s = mm_reallocarray(s, n + 1, sizeof(*s));
-		s[n].name = mm_strdup(l.tok[0].data);
-		s[n].active = l.count > 1;
-		n++;
-	}
-	ms_line_clear(&l);
-	if (ret < 0) {
-		managesieve_scripts_free(&s, n);
+	    ms_response(c, MANAGESIEVE_NAME_MAX, 0, "LISTSCRIPTS", STREAM_FAIL_FINAL,
+			ms_list_line, &ctx, fail_r, error_r) < 0) {
+		managesieve_scripts_free(&ctx.s, ctx.n);
 		return -1;
 	}
-	*scripts_r = s;
-	*count_r = n;
+	*scripts_r = ctx.s;
+	*count_r = ctx.n;
+	return 0;
+}
+
+struct ms_get_ctx {
+	char *data;
+	size_t len;
+	int have, over;
+};
+
+static int ms_get_line(struct managesieve_client *c, struct ms_line *l, void *context,
+		       enum stream_fail *fail_r, const char **error_r)
+{
+	struct ms_get_ctx *ctx = context;
+
+	if (l->count != 1 || l->tok[0].kind != MS_STRING || ctx->have)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: "
+				    "GETSCRIPT: not a script", c->host);
+	ctx->have = 1;
+	ctx->over = l->tok[0].over;
+	ctx->data = l->tok[0].data;
+	ctx->len = l->tok[0].len;
+	l->tok[0].data = NULL;
 	return 0;
 }
 
 int managesieve_get(struct managesieve_client *c, const char *name, char **data_r,
 		    size_t *len_r, enum stream_fail *fail_r, const char **error_r)
 {
-	struct ms_line l = { .count = 0 };
-	char *data = NULL;
-	size_t len = 0;
-	int ret, st, over = 0, have = 0;
+	struct ms_get_ctx ctx = { NULL, 0, 0, 0 };
+	char what[MS_REASON_MAX + 16];
+	int ret;
 
 	*data_r = NULL;
 	*len_r = 0;
 	if (ms_check_name(name, strlen(name), fail_r, error_r) < 0 ||
 	    stream_printf(c->stream, fail_r, error_r, "GETSCRIPT ") < 0 ||
 	    ms_put_string(c, name, strlen(name), fail_r, error_r) < 0 ||
-	    stream_printf(c->stream, fail_r, error_r, "\r\n") < 0 ||
-	    stream_flush(c->stream, fail_r, error_r) < 0)
+	    stream_printf(c->stream, fail_r, error_r, "\r\n") < 0)
 		return -1;
-	for (;;) {
-		ret = ms_read(c, &l, c->max_script, 1, fail_r, error_r);
-		if (ret < 0)
-			break;
-		st = ms_status(&l);
-		if (st == 0)
-			break;
-		if (st > 0) {
-			ret = ms_refused(c, &l, error_setf("GETSCRIPT %s",
-							   ms_printable(name, strlen(name))),
-					 STREAM_FAIL_MESSAGE, fail_r, error_r);
-			break;
-		}
-		if (l.count != 1 || l.tok[0].kind != MS_STRING || have) {
-			ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: "
-					   "GETSCRIPT: not a script", c->host);
-			break;
-		}
-		have = 1;
-		over = l.tok[0].over;
-		data = l.tok[0].data;
-		len = l.tok[0].len;
-		l.tok[0].data = NULL;
-	}
-	ms_line_clear(&l);
-	if (ret == 0 && !have)
+	snprintf(what, sizeof(what), "GETSCRIPT %s", ms_printable(name, strlen(name)));
+	ret = ms_response(c, c->max_script, 1, what, STREAM_FAIL_MESSAGE, ms_get_line,
+			  &ctx, fail_r, error_r);
+	if (ret == 0 && !ctx.have)
 		ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: GETSCRIPT: "
 				   "OK without the script", c->host);
-	if (ret == 0 && over)
+	if (ret == 0 && ctx.over)
 		ret = stream_failf(fail_r, STREAM_FAIL_MESSAGE, error_r, "larger than "
 				   "%llu bytes, the most a script is read",
 				   (unsigned long long)c->max_script);
 	if (ret < 0) {
-		mm_free(&data);
+		mm_free(&ctx.data);
 		return -1;
 	}
-	*data_r = data;
-	*len_r = len;
+	*data_r = ctx.data;
+	*len_r = ctx.len;
 	return 0;
 }
 
