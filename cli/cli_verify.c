@@ -56,6 +56,7 @@ static void cli_verify_json_folder(struct cli_json *j, const struct puller_verif
 	cli_json_u64(j, "gone", v->gone);
 	cli_json_u64(j, "sizes_differ", v->sizes);
 	cli_json_u64(j, "dates_differ", v->dates);
+	cli_json_u64(j, "flags_differ", v->flags);
 	cli_json_str(j, "why", v->why[0] != '\0' ? v->why : NULL);
 	cli_json_end(j, '}');
 }

@@ -127,6 +127,7 @@ struct copy_seen {
 	int64_t date;
 	uint64_t message_id_hash;
 	uint64_t uidl_hash;	/* the POP3 UIDL NEW stores (dovecot target), or 0 */
+	uint32_t flags_hash;	/* copy_flags_hash() of its flags on NEW */
 	int claimed;
 };
 
@@ -274,6 +275,12 @@ uint32_t copy_match_seen(struct copy *c, uint64_t size, const char *date,
 int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
 		     const char *date, uint64_t message_id_hash, const char *uidl,
 		     uint32_t *uid_r, enum stream_fail *fail_r, const char **error_r);
+/* A matched message's flags as NEW has them: *flags_hash (OLD's, as
+ * the record will keep it) becomes the hash of the flags of NEW's
+ * message uid when they differ, so the folder's next comparison with
+ * OLD sets them again (a copy interrupted inside NEW's commit can keep
+ * the message and lose its keywords). 1 when they differ, else 0. */
+int copy_seen_flags(const struct copy *c, uint32_t uid, uint32_t *flags_hash);
 /* Settle the batch a crash left pending, before anything else. */
 int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 			const char **error_r);

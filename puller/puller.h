@@ -142,6 +142,7 @@ struct puller_verify {
 	uint64_t gone;			/* copied, not on NEW: differs */
 	uint64_t sizes;			/* copied, NEW's size not OLD's */
 	uint64_t dates;			/* copied, NEW's INTERNALDATE not OLD's */
+	uint64_t flags;			/* copied, NEW's flags or keywords not OLD's */
 	/* In a round: OLD unchanged since a round proved the folder (its
 	 * HIGHESTMODSEQ): OLD's messages taken from the record, not listed
 	 * again; NEW listed; old_bytes and copied_bytes not known (0). */

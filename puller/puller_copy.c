@@ -592,6 +592,11 @@ int copy_verify(struct copy *c, const char *folder, int here, enum stream_fail *
 	c->verified++;
 	c->verified_msgs += v.old_msgs;
 	c->verified_from_record += (uint64_t)v.from_record;
+	if (v.flags > 0)
+		copy_event(c, LOG_SEV_WARNING, "verify: %s: %llu copied messages have "
+			   "other flags or keywords on NEW than on OLD (changed on "
+			   "either side since, or NEW did not keep them)", v.folder,
+			   (unsigned long long)v.flags);
 	if (v.differs) {
 		char reason[STREAM_ERROR_MAX];
 		struct store_failed it = { (char *)c->account, v.folder, v.uidvalidity, 0,

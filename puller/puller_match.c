@@ -111,6 +111,7 @@ int copy_load_seen(struct copy *c, uint32_t first_uid,
 		c->seen[i].date = maildate_imap_time(l.msgs[i].internaldate);
 		c->seen[i].message_id_hash = copy_message_id_hash(l.msgs[i].message_id);
 		c->seen[i].uidl_hash = copy_message_id_hash(l.msgs[i].uidl);
+		c->seen[i].flags_hash = copy_flags_hash(&l.msgs[i]);
 	}
 	c->seen_count = l.count;
 	copy_list_free(&l);
@@ -180,6 +181,21 @@ int copy_match_batch(struct copy *c, uint32_t old_uid, uint64_t size,
 	return 0;
 }
 
+int copy_seen_flags(const struct copy *c, uint32_t uid, uint32_t *flags_hash)
+{
+	/* 0: not compared (a POP3 copy, whose flags are not OLD's). */
+	if (uid == 0 || *flags_hash == 0)
+		return 0;
+	for (size_t i = 0; i < c->seen_count; i++)
+		if (c->seen[i].claimed && c->seen[i].uid == uid) {
+			if (c->seen[i].flags_hash == *flags_hash)
+				return 0;
+			*flags_hash = c->seen[i].flags_hash;
+			return 1;
+		}
+	return 0;
+}
+
 /* Settle a batch left pending by an interruption. */
 int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 			const char **error_r)
@@ -188,7 +204,7 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 	struct store_batch b;
 	uint32_t *uids;
 	const char *error;
-	size_t found = 0;
+	size_t found = 0, reflag = 0;
 	int ret;
 
 	ret = store_batch_pending(c->p->store, c->account, c->slot, &b, &error);
@@ -211,6 +227,8 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 				       b.msgs[i].internaldate, b.msgs[i].message_id_hash,
 				       b.msgs[i].uidl, &uids[i], fail_r, error_r);
 		found += uids[i] != 0;
+		if (ret == 0)
+			reflag += copy_seen_flags(c, uids[i], &b.msgs[i].flags_hash);
 	}
 	if (ret == 0 && store_batch_done(c->p->store, c->account, c->slot, &b, uids, time(NULL),
 					 &error) < 0)
@@ -221,6 +239,10 @@ int copy_settle_pending(struct copy *c, enum stream_fail *fail_r,
 		copy_event(c, LOG_SEV_INFO, "resumed after an interruption: %zu of %zu "
 			   "messages of the last batch to %s were already on NEW",
 			   found, b.count, b.target_folder);
+	if (ret == 0 && reflag != 0)
+		copy_event(c, LOG_SEV_WARNING, "%zu of them with other flags or "
+			   "keywords on NEW than on OLD: set again in this round",
+			   reflag);
 	mm_free(&uids);
 	mm_free(&c->seen);
 	c->seen_count = 0;

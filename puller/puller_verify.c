@@ -13,11 +13,13 @@
  *	on the dovecot target with the UIDL NEW stores). Missing or gone messages make the folder differ; the
  *	puller then holds the account back from "copied" and copies what
  *	is missing at the next attempt, and mailmigrate verify shows it.
- *	RFC822.SIZE sums and INTERNALDATEs are compared and shown too, but
- *	do not hold an account back: some servers report sizes only
- *	roughly, and NEW may replace a date it will not keep (Dovecot: an
- *	APPEND date more than about two hours ahead), which the copy
- *	reports message by message.
+ *	RFC822.SIZE sums, INTERNALDATEs and each copy's flags and keywords
+ *	are compared and shown too, but do not hold an account back: some
+ *	servers report sizes only roughly, NEW may replace a date it will
+ *	not keep (Dovecot: an APPEND date more than about two hours ahead),
+ *	which the copy reports message by message, and a flag a user set
+ *	on either side since the copy is no loss; the round reports the
+ *	count as a warning.
  */
 #include "config.h"
 
@@ -27,6 +29,7 @@
 #include <strings.h>
 #include <time.h>
 
+#include "copy.h"
 #include "driver.h"
 #include "maildate.h"
 #include "mm_alloc.h"
@@ -38,6 +41,7 @@ struct verify_msg {
 	uint32_t new_uid;	/* OLD: its UID on NEW, when mapped */
 	int copied;		/* OLD: recorded as copied */
 	uint64_t size;
+	uint32_t flags_hash;	/* copy_flags_hash() */
 	char date[40];
 	char uidl[72];
 };
@@ -60,6 +64,7 @@ static int verify_collect(const struct driver_message *msg, void *context)
 	memset(m, 0, sizeof(*m));
 	m->uid = msg->uid;
 	m->size = msg->size;
+	m->flags_hash = copy_flags_hash(msg);
 	snprintf(m->date, sizeof(m->date), "%s", msg->internaldate);
 	snprintf(m->uidl, sizeof(m->uidl), "%s", msg->uidl);
 	return 0;
@@ -372,6 +377,9 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 		if (n->size != m->size + (pop3 && s->tdrv->append_add_keep == NULL ?
 					  10 + strlen(m->uidl) : 0))
 			v->sizes++;
+		/* A POP3 source has no flags of its own to compare. */
+		if (!pop3 && n->flags_hash != m->flags_hash)
+			v->flags++;
 		if (!pop3 && maildate_imap_time(n->date) != maildate_imap_time(m->date)) {
 			v->dates++;
 			if (date_fn != NULL && m->new_uid >= dates_from)

@@ -389,9 +389,10 @@ bad = [(f["folder"], f["state"], f["why"]) for f in a["folders"] if f["state"] n
 if a["result"] != "ok" or bad or copied != int(sys.argv[2]):
     print("fail %s, %d copied of %s, %r %s" % (a["result"], copied, sys.argv[2], bad[:3], a["error"]))
 else:
-    print("pass %d messages in %d folders, each copied and on NEW; sizes differ %d, dates %d"
+    print("pass %d messages in %d folders, each copied and on NEW; sizes differ %d, dates %d, flags %d"
           % (copied, len(a["folders"]), sum(f["sizes_differ"] for f in a["folders"]),
-             sum(f["dates_differ"] for f in a["folders"])))
+             sum(f["dates_differ"] for f in a["folders"]),
+             sum(f["flags_differ"] for f in a["folders"])))
 EOP
 }
 t_verify() {
