@@ -241,6 +241,51 @@ static int copy_flags_record(struct copy *c, const char *folder, uint32_t uidval
 	return ret < 0 ? copy_store_fail(fail_r, error_r, error) : 0;
 }
 
+/* OLD's messages found on NEW with other flags (first-time matching):
+ * recorded with NEW's flags when their batch was, now given OLD's and
+ * recorded so; a stop in between leaves the record saying what NEW
+ * has, and the next full listing sets them. */
+struct copy_reflag {
+	const struct driver_message **msgs;
+	uint32_t *uids;
+	size_t count;
+};
+
+static int copy_reflag_matched(struct copy *c, const char *folder, uint32_t uidvalidity,
+			       struct copy_reflag *r, enum stream_fail *fail_r,
+			       const char **error_r)
+{
+	struct copy_flags_rec rec = { 0 };
+	int ret = 0;
+
+	if (r->count == 0)
+		return 0;
+	rec.e = mm_calloc(r->count, sizeof(*rec.e));
+	for (size_t i = 0; ret == 0 && i < r->count; i++) {
+		ret = c->tdrv->set_flags(c->dst, r->uids[i], r->msgs[i], fail_r, error_r);
+		if (ret == 0) {
+			rec.e[rec.count].old_uid = r->msgs[i]->uid;
+			rec.e[rec.count++].flags_hash = copy_flags_hash(r->msgs[i]);
+			c->flag_updates++;
+		}
+	}
+	if (rec.count > 0) {
+		enum stream_fail fail2;
+		const char *error2;
+
+		if (ret == 0)
+			ret = copy_flags_record(c, folder, uidvalidity, &rec, fail_r, error_r);
+		else
+			(void)copy_flags_record(c, folder, uidvalidity, &rec, &fail2,
+						&error2);
+	}
+	if (ret == 0)
+		copy_event(c, LOG_SEV_INFO, "%zu of OLD's messages found on NEW in %s "
+			   "with other flags or keywords: given OLD's", r->count, folder);
+	mm_free(&rec.e);
+	return ret;
+}
+
 int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 				const char *target, enum stream_fail *fail_r,
 				const char **error_r)
@@ -250,6 +295,7 @@ int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	struct copy_list l = { 0 };
 	struct store_msgmap_entry *map = NULL;
 	struct copy_flags_rec flagged = { 0 };
+	struct copy_reflag reflag = { 0 };
 	size_t nmap = 0;
 	uint32_t first_uid = 1, known_uid = 0, floor;
 	size_t *defer, ndefer = 0;
@@ -493,6 +539,15 @@ int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 						       fail_r, error_r);
 			if (ret < 0)
 				break;
+			if (match && copy_seen_flags(c, c->fill->uids[c->fill->rec.count],
+						     &bm->flags_hash)) {
+				if (reflag.msgs == NULL) {
+					reflag.msgs = mm_calloc(l.count, sizeof(*reflag.msgs));
+					reflag.uids = mm_calloc(l.count, sizeof(*reflag.uids));
+				}
+				reflag.msgs[reflag.count] = msg;
+				reflag.uids[reflag.count++] = c->fill->uids[c->fill->rec.count];
+			}
 			c->fill->rec.count++;
 			c->fill->bytes += msg->size;
 			if (c->fill->rec.count == PULLER_BATCH_MESSAGES ||
@@ -517,6 +572,11 @@ int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 	mm_free(&flagged.e);
 	if (ret == 0)
 		ret = copy_flush(c, fail_r, error_r);
+	if (ret == 0)
+		ret = copy_reflag_matched(c, f->name, sst.uidvalidity, &reflag, fail_r,
+					  error_r);
+	mm_free(&reflag.msgs);
+	mm_free(&reflag.uids);
 	if (ret == 0 && c->tdrv->set_identity != NULL)
 		ret = copy_identity_done(c, f->name, target, &sst, fail_r, error_r);
 	c->folder_renumbered = 0;

@@ -375,7 +375,8 @@ assert m.list("\"\"", "mailmigrate-parked*")[1] not in ([None], []), "nothing pa
 # One of OLD's messages already on NEW under NEW's UIDVALIDITY (a copy
 # the store forgot: an earlier run with the imap target, a reset): not
 # NEW's own mail, so nothing is moved aside; INBOX keeps NEW's
-# UIDVALIDITY, said in the events, and the copy is matched, not doubled.
+# UIDVALIDITY, said in the events, and the copy is matched, not doubled;
+# its flags there (a keyword OLD's has not) become OLD's.
 t_new_holds_old() {
 	imap_old dup@example.test '
 m.select("INBOX", readonly=True)
@@ -384,7 +385,7 @@ date = imaplib.Internaldate2tuple(data[0][0])
 n = imaplib.IMAP4(sys.argv[5])
 mpw = open(sys.argv[7]).read().strip()
 n.authenticate("PLAIN", lambda _: ("%s\0%s\0%s" % (user, sys.argv[6], mpw)).encode())
-assert n.append("INBOX", None, imaplib.Time2Internaldate(date), data[0][1])[0] == "OK"
+assert n.append("INBOX", "(mm-stale)", imaplib.Time2Internaldate(date), data[0][1])[0] == "OK"
 n.logout()
 ' "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" || return 1
 	add dup@example.test || return 1
@@ -394,6 +395,8 @@ n.logout()
 	grep -q "UIDVALIDITY of INBOX not kept: NEW's INBOX already holds 1 messages" "$MM_DIR/dup.log" ||
 		{ cat "$MM_DIR/dup.log"; return 1; }
 	if grep -q "moved aside" "$MM_DIR/dup.log"; then cat "$MM_DIR/dup.log"; return 1; fi
+	grep -q "1 of OLD's messages found on NEW in INBOX with other flags or keywords: given OLD's" \
+		"$MM_DIR/dup.log" || { cat "$MM_DIR/dup.log"; return 1; }
 	verify dup@example.test --extra-folders-ok
 }
 
