@@ -24,6 +24,7 @@
 #include "log.h"
 #include "managesieve_client.h"
 #include "mm_alloc.h"
+#include "sasl_oauth.h"
 
 #define MS_QUOTED_MAX 1024	/* RFC 5804: quoted strings up to 1024 octets */
 #define MS_CAP_MAX 2048		/* bytes of a capability value kept */
@@ -51,6 +52,7 @@ struct ms_line {
 struct managesieve_client {
 	struct stream *stream;
 	char host[256];
+	uint16_t port;
 	size_t max_line;
 	uint64_t max_script;
 	size_t max_scripts;
@@ -451,6 +453,7 @@ int managesieve_connect(const struct managesieve_settings *set,
 	c->max_script = set->max_script != 0 ? set->max_script : 1024 * 1024;
 	c->max_scripts = set->max_scripts != 0 ? set->max_scripts : 1000;
 	snprintf(c->host, sizeof(c->host), "%s", set->host);
+	c->port = port;
 	*client_r = NULL;
 	if (stream_connect_probe(set->host, port, set->connect_timeout_ms != 0 ?
 				 set->connect_timeout_ms : 30000, &c->stream, &refused,
@@ -573,6 +576,72 @@ int managesieve_login(struct managesieve_client *c, const char *authzid,
 	 * for PLAIN with an initial response: ms_answer() skips it and the
 	 * server then refuses or times out. */
 	return ms_answer(c, "login", STREAM_FAIL_AUTH, fail_r, error_r);
+}
+
+struct ms_oauth_ctx {
+	enum cfg_source_auth mech;
+	int challenged;
+	char said[MS_REASON_MAX];
+};
+
+/* A string alone before the status is a SASL challenge (RFC 5804 2.1):
+ * with OAuth only the server's error (a JSON object, RFC 7628 3.2.2),
+ * answered so that the server sends its NO; a second is no protocol. */
+static int ms_oauth_challenge(struct managesieve_client *c, struct ms_line *l,
+			      void *context, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	struct ms_oauth_ctx *ctx = context;
+	const char *reply = sasl_oauth_error_reply(ctx->mech);
+
+	if (l->count != 1 || l->tok[0].kind != MS_STRING)
+		return 0;
+	if (ctx->challenged++)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: "
+				    "AUTHENTICATE %s: a second challenge from the "
+				    "server", c->host, sasl_oauth_mech_name(ctx->mech));
+	sasl_oauth_challenge_text(l->tok[0].data, l->tok[0].len, ctx->said,
+				  sizeof(ctx->said));
+	if (ms_put_string(c, reply, strlen(reply), fail_r, error_r) < 0 ||
+	    stream_write(c->stream, "\r\n", 2, fail_r, error_r) < 0)
+		return -1;
+	return stream_flush(c->stream, fail_r, error_r);
+}
+
+int managesieve_login_oauth(struct managesieve_client *c, enum cfg_source_auth mech,
+			    const char *user, const char *token,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	struct ms_oauth_ctx ctx = { .mech = mech };
+	const char *name = sasl_oauth_mech_name(mech);
+	char *b64;
+	int ret;
+
+	if (name == NULL)
+		log_panic("managesieve_login_oauth: not an OAuth mechanism");
+	if (!managesieve_has_sasl(c, name))
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s: the "
+				    "ManageSieve server does not offer SASL %s, "
+				    "which source_auth needs (it offers: %s)", c->host,
+				    name, ms_printable(c->sasl, strlen(c->sasl)));
+	b64 = sasl_oauth_initial(mech, user, token, c->host, c->port);
+	if (b64 == NULL)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "the login "
+				    "name or the token holds a control or 8-bit byte: "
+				    "not sent");
+	ret = stream_printf(c->stream, fail_r, error_r, "AUTHENTICATE \"%s\" ", name);
+	if (ret == 0)
+		ret = ms_put_string(c, b64, strlen(b64), fail_r, error_r);
+	if (ret == 0)
+		ret = stream_write(c->stream, "\r\n", 2, fail_r, error_r);
+	mm_free_secret(&b64);
+	if (ret == 0)
+		ret = ms_response(c, c->max_line, 0, "login", STREAM_FAIL_AUTH,
+				  ms_oauth_challenge, &ctx, fail_r, error_r);
+	if (ret < 0 && *fail_r == STREAM_FAIL_AUTH && ctx.said[0] != '\0')
+		return stream_failf(fail_r, STREAM_FAIL_AUTH, error_r, "%s (the "
+				    "server said: %s)", *error_r, ctx.said);
+	return ret;
 }
 
 void managesieve_scripts_free(struct managesieve_script **scripts, size_t count)

@@ -3,7 +3,7 @@
  *	managesieve_client 3h
  * SUMMARY
  *	a synchronous ManageSieve (RFC 5804) client: greeting, STARTTLS,
- *	SASL PLAIN, LISTSCRIPTS, GETSCRIPT, PUTSCRIPT, SETACTIVE, LOGOUT
+ *	SASL PLAIN, XOAUTH2 and OAUTHBEARER, LISTSCRIPTS, GETSCRIPT, PUTSCRIPT, SETACTIVE, LOGOUT
  * DESCRIPTION
  *	What the puller needs to copy a user's Sieve scripts from OLD's
  *	ManageSieve (Dovecot Pigeonhole, Cyrus timsieved) to NEW's: the
@@ -106,6 +106,17 @@ int managesieve_is_tls(const struct managesieve_client *client);
 int managesieve_login(struct managesieve_client *client, const char *authzid,
 		      const char *user, const char *password,
 		      enum stream_fail *fail_r, const char **error_r);
+
+/* AUTHENTICATE "XOAUTH2" or "OAUTHBEARER" (RFC 7628, sasl_oauth(3h))
+ * as user with an OAuth 2.0 bearer token, the initial response as a
+ * string; the mechanism must be in the SASL capability (else
+ * STREAM_FAIL_FINAL). A refusal is STREAM_FAIL_AUTH with the server's
+ * error challenge (its JSON) in *error_r. The token is wiped from the
+ * buffers used. */
+int managesieve_login_oauth(struct managesieve_client *client,
+			    enum cfg_source_auth mech, const char *user,
+			    const char *token, enum stream_fail *fail_r,
+			    const char **error_r);
 
 /* LISTSCRIPTS: *scripts_r (managesieve_scripts_free()) and *count_r. */
 int managesieve_list(struct managesieve_client *client,

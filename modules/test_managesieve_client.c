@@ -136,6 +136,84 @@ START_TEST(login_authzid_refused)
 }
 END_TEST
 
+#define GREETING_OAUTH \
+	"\"IMPLEMENTATION\" \"Fake Sieve\"\r\n" \
+	"\"SASL\" \"PLAIN OAUTHBEARER XOAUTH2\"\r\n" \
+	"OK \"ready\"\r\n"
+
+/* OAUTHBEARER: the initial response as a string, with host and port
+ * (RFC 7628 3.1; only its start is fixed here, the port is the fake
+ * server's); accepted. No buffer keeps the token. */
+START_TEST(login_oauthbearer)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, GREETING_OAUTH, 0, 0 },
+		/* base64("n,a=alice,^Ahost=127.0.0.1^Aport") ... */
+		{ FAKE_EXPECT, "AUTHENTICATE \"OAUTHBEARER\" "
+		  "\"bixhPWFsaWNlLAFob3N0PTEyNy4wLjAuMQFwb3J0", 0, 0 },
+		{ FAKE_SEND, "OK \"Logged in\"\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct managesieve_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(start(script, &fs, &c, 0, &fail, &error), 0);
+	freewatch_set("tok-1");
+	ck_assert_msg(managesieve_login_oauth(c, CFG_AUTH_OAUTHBEARER, "alice", "tok-1",
+					      &fail, &error) == 0, "%s", error);
+	managesieve_close(&c);
+	ck_assert_uint_eq(freewatch_count(), 0);
+	freewatch_set(NULL);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
+/* XOAUTH2 refused: the server's error challenge (base64 of its JSON) is
+ * answered with an empty string, then its NO is an auth failure that
+ * carries the JSON. A mechanism the server does not list is not tried. */
+START_TEST(login_xoauth2_refused)
+{
+	static const struct fakeserver_step script[] = {
+		{ FAKE_SEND, GREETING_OAUTH, 0, 0 },
+		/* base64("user=alice^Aauth=Bearer tok-1^A^A") */
+		{ FAKE_EXPECT, "AUTHENTICATE \"XOAUTH2\" "
+		  "\"dXNlcj1hbGljZQFhdXRoPUJlYXJlciB0b2stMQEB\"\r", 0, 0 },
+		/* base64("{\"status\":\"401\"}") */
+		{ FAKE_SEND, "\"eyJzdGF0dXMiOiI0MDEifQ==\"\r\n", 0, 0 },
+		{ FAKE_EXPECT, "\"\"\r", 0, 0 },
+		{ FAKE_SEND, "NO \"Authentication failed\"\r\n", 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	static const struct fakeserver_step plain_only[] = {
+		{ FAKE_SEND, GREETING, 0, 0 },
+		{ FAKE_END, NULL, 0, 0 },
+	};
+	struct fakeserver fs;
+	struct managesieve_client *c;
+	enum stream_fail fail;
+	const char *error;
+
+	ck_assert_int_eq(start(script, &fs, &c, 0, &fail, &error), 0);
+	ck_assert_int_eq(managesieve_login_oauth(c, CFG_AUTH_XOAUTH2, "alice", "tok-1",
+						 &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_AUTH);
+	ck_assert_msg(strstr(error, "NO Authentication failed") != NULL, "%s", error);
+	ck_assert_msg(strstr(error, "{\"status\":\"401\"}") != NULL, "%s", error);
+	managesieve_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+
+	ck_assert_int_eq(start(plain_only, &fs, &c, 0, &fail, &error), 0);
+	ck_assert_int_eq(managesieve_login_oauth(c, CFG_AUTH_XOAUTH2, "alice", "tok-1",
+						 &fail, &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_FINAL);
+	ck_assert_msg(strstr(error, "does not offer SASL XOAUTH2") != NULL, "%s", error);
+	managesieve_close(&c);
+	ck_assert(fakeserver_stop(&fs));
+}
+END_TEST
+
 /* PUTSCRIPT: the script as a literal, byte for byte; NEW's NO (with a
  * quoted or a literal reason) is this script's failure, and the session
  * goes on (SETACTIVE after it). */
@@ -409,6 +487,8 @@ static Suite *managesieve_suite(void)
 	tcase_set_timeout(tc, 30);
 	tcase_add_test(tc, greeting_login_list_get);
 	tcase_add_test(tc, login_authzid_refused);
+	tcase_add_test(tc, login_oauthbearer);
+	tcase_add_test(tc, login_xoauth2_refused);
 	tcase_add_test(tc, put_refused_then_setactive);
 	tcase_add_test(tc, get_over_limit_drained);
 	tcase_add_loop_test(tc, broken_servers, 0, sizeof(broken) / sizeof(broken[0]));

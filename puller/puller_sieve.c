@@ -7,8 +7,9 @@
  *	copy_sieve() runs in a round of a domain with migrate_sieve, after
  *	the account's mail (and before the post-migrate script of a finish
  *	round). It logs in to OLD's ManageSieve (RFC 5804) as the mail copy
- *	logs in to OLD (the captured password from the store, or
- *	source_admin_user acting for the user), and to NEW's as
+ *	logs in to OLD (the captured password from the store,
+ *	source_admin_user acting for the user, or with source_auth xoauth2
+ *	or oauthbearer a token from source_oauth2_token_command), and to NEW's as
  *	target_master_user with the account as authorization identity. Each
  *	of OLD's scripts is read whole (at most max_sieve_script_size); the
  *	store records what was put on NEW (the SHA-256 of the bytes, and
@@ -51,6 +52,7 @@
 #include "managesieve_client.h"
 #include "mm_alloc.h"
 #include "puller_metrics.h"
+#include "token_cmd.h"
 
 #define SIEVE_ITEM "sieve:"
 #define SIEVE_PORT_MAX_TEXT 300
@@ -164,11 +166,22 @@ static int sieve_open_old(struct sieve_run *r, enum stream_fail *fail_r,
 			   (unsigned)r->old_port, *error_r);
 		return 1;
 	}
-	if (dom->source_auth != CFG_AUTH_PASSWORD)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "OLD's "
-				    "ManageSieve is logged in to with a password "
-				    "only, not source_auth = %s",
-				    cfg_source_auth_name(dom->source_auth));
+	if (dom->source_auth != CFG_AUTH_PASSWORD) {
+		/* OAuth, as the mail copy: a fresh token for the account. */
+		if (cfg_login_name(dom, c->account, login, sizeof(login), &error) < 0)
+			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
+		if (token_cmd_run(dom->source_oauth2_token_command, c->account,
+				  cfg->connect_timeout * 1000, &password, fail_r,
+				  error_r) < 0)
+			return -1;
+		ret = managesieve_login_oauth(r->old, dom->source_auth, login, password,
+					      fail_r, error_r);
+		mm_free_secret(&password);
+		if (ret < 0)
+			return stream_failf(fail_r, *fail_r, error_r, "OLD %s: %s",
+					    r->old_host, *error_r);
+		return 0;
+	}
 	if (dom->source_admin_user != NULL) {
 		if (cfg_admin_login_name(dom, c->account, login, sizeof(login), &error) < 0)
 			return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);

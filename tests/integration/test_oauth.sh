@@ -8,7 +8,9 @@
 # service rejects fails the account as a refused login, nothing copied; a
 # token command that exits 1, prints nothing or prints 100 KB fails it
 # with an error naming source_oauth2_token_command and the account; no
-# token ever appears in a log line or an event.
+# token ever appears in a log line or an event. With migrate_sieve the
+# Sieve scripts come over OLD's ManageSieve logged in with a token too
+# (AUTHENTICATE XOAUTH2 / OAUTHBEARER, issue 14).
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -30,7 +32,20 @@ EXT=$(mm_tmpdir)
 mm_cleanup_dir "$EXT"
 printf 'introspection_url = http://127.0.0.1:9/\n' >"$EXT/oauth2.conf.ext"
 MM_OLD_DOVECOT_EXTRA=$EXT/old-extra.conf
-cat >"$MM_OLD_DOVECOT_EXTRA" <<EOD
+MM_NEW_DOVECOT_EXTRA=$EXT/new-extra.conf
+# Both with ManageSieve (Pigeonhole) on port 4190.
+cat >"$MM_NEW_DOVECOT_EXTRA" <<EOD
+protocols = \$protocols sieve
+service managesieve-login {
+  inet_listener sieve {
+    port = 4190
+  }
+}
+plugin {
+  sieve = file:~/sieve;active=~/.dovecot.sieve
+}
+EOD
+cat "$MM_NEW_DOVECOT_EXTRA" - >"$MM_OLD_DOVECOT_EXTRA" <<EOD
 auth_mechanisms = plain login xoauth2 oauthbearer
 passdb {
   driver = oauth2
@@ -38,8 +53,10 @@ passdb {
   args = $EXT/oauth2.conf.ext
 }
 EOD
-export MM_OLD_DOVECOT_EXTRA
+export MM_OLD_DOVECOT_EXTRA MM_NEW_DOVECOT_EXTRA
 mm_servers_start
+"$PYTHON" "$HARNESS/netcheck.py" wait 10 "OLD managesieve=$OLD_IP:4190" \
+	"NEW managesieve=$NEW_IP:4190" || fail "managesieve did not start"
 
 "$PYTHON" "$HARNESS/tokensvc.py" --listen "$OLD_IP" --tokens "$MM_DIR/tokens.txt" \
 	--port-file "$MM_DIR/tokensvc.port" --log "$MM_DIR/tokensvc.log" \
@@ -114,6 +131,7 @@ domain() {
 	printf '\n[domain %s]\nsource_host = %s\nsource_protocols = %s\n' "$1" "$OLD_IP" "$2"
 	printf 'source_tls = starttls\nsource_tls_ca_file = %s\n' "$CA_FILE"
 	printf 'source_auth = %s\nsource_oauth2_token_command = %s\n' "$3" "$MM_DIR/$4"
+	[ -z "$5" ] || printf '%s\n' "$5"
 }
 {
 	cat <<EOC
@@ -126,8 +144,8 @@ target_host = $NEW_IP:$NEW_IMAP_PORT
 target_master_user = $NEW_MASTER_USER
 target_master_password_file = $NEW_MASTER_PASS_FILE
 EOC
-	domain x2i.test imap xoauth2 token.sh
-	domain obi.test imap oauthbearer token.sh
+	domain x2i.test imap xoauth2 token.sh "migrate_sieve = yes"
+	domain obi.test imap oauthbearer token.sh "migrate_sieve = yes"
 	domain x2p.test pop3 xoauth2 token.sh
 	domain obp.test pop3 oauthbearer token.sh
 	domain rej.test imap xoauth2 token.sh
@@ -189,6 +207,18 @@ verify_pop() {
 		--password-file "$NEW_MASTER_PASS_FILE" --manifest "$MM_DIR/$1.json" \
 		--only-folder INBOX --loose-headers --no-flags --no-dates --no-subscriptions
 }
+
+# A Sieve script for ann and bob on OLD, where Pigeonhole keeps it (as
+# a user's PUTSCRIPT would), made active.
+home() { echo "$MM_DIR/$1/home/${2#*@}/${2%@*}"; }
+for u in ann@x2i.test bob@obi.test; do
+	h=$(home old "$u")
+	mkdir -p "$h/sieve"
+	printf 'require ["fileinto"];\r\n# %s, Gr\303\274\303\237e\r\nif header :contains "subject" "x" {\r\n  fileinto "INBOX";\r\n}\r\n' \
+		"$u" >"$h/sieve/rules.sieve"
+	ln -sf sieve/rules.sieve "$h/.dovecot.sieve"
+	chown -R mail:mail "$h"
+done
 
 # Accounts of an OAuth domain need no password: a user alone per line.
 t_copy() {
@@ -313,6 +343,24 @@ t_no_token_logged() {
 
 check "OLD's oauth2 passdb takes tokens from the service" t_old_setup
 check "IMAP and POP3, XOAUTH2 and OAUTHBEARER: copied byte for byte" t_copy
+# The Sieve scripts came over ManageSieve logged in with each mechanism.
+t_sieve() {
+	for u in ann@x2i.test bob@obi.test; do
+		cmp "$(home old "$u")/sieve/rules.sieve" "$(home new "$u")/sieve/rules.sieve" ||
+			{ echo "$u: rules not on NEW byte for byte"; return 1; }
+		[ "$(readlink "$(home new "$u")/.dovecot.sieve")" = sieve/rules.sieve ] ||
+			{ echo "$u: rules not active on NEW"; return 1; }
+		MM log -n 0 --account "$u" | grep -qF "$u: sieve: 1 scripts on OLD: 1 copied" ||
+			{ MM log -n 0 --account "$u"; return 1; }
+	done
+	for l in 'managesieve-login: Info: Login: user=<ann@x2i.test>, method=XOAUTH2' \
+		 'managesieve-login: Info: Login: user=<bob@obi.test>, method=OAUTHBEARER'; do
+		grep -F "$l" "$OLD_DOVECOT_LOG" | grep -q ', TLS' ||
+			{ echo "OLD did not log: $l ... TLS"; return 1; }
+	done
+}
+
+check "Sieve over ManageSieve with XOAUTH2 and OAUTHBEARER: byte for byte, active" t_sieve
 check "a token the service rejects: login refused, account failed, nothing copied" t_rejected_token
 check "token command exit 1, no output, 100 KB: errors name the key and the account" t_bad_commands
 check "a missing token command: given up, the key and the account named" t_missing_command
