@@ -330,6 +330,7 @@ static const struct preflight_check preflight_checks[] = {
 	{ "old_user", PREFLIGHT_USER, preflight_old_user, 1 },
 	{ "new_login", PREFLIGHT_ONCE, preflight_new_login, 1 },
 	{ "new_space", PREFLIGHT_ONCE, preflight_new_space, 0 },
+	{ "new_sieve", PREFLIGHT_ONCE, preflight_new_sieve, 1 },
 	{ "postconf", PREFLIGHT_ONCE, preflight_postconf, 1 },
 	{ "doveconf", PREFLIGHT_ONCE, preflight_doveconf, 1 },
 	{ "relay", PREFLIGHT_ONCE, preflight_relay, 1 },

@@ -25,7 +25,9 @@
 #include "cli_preflight.h"
 #include "crypto.h"
 #include "driver.h"
+#include "managesieve_client.h"
 #include "mm_alloc.h"
+#include "puller.h"
 
 static const struct preflight_check preflight_appendlimit_check = {
 	"new_appendlimit", PREFLIGHT_ONCE, NULL, 1
@@ -204,6 +206,63 @@ void preflight_new_login(struct preflight *pf, const struct preflight_check *che
 	target_driver_imap.close(&conn);
 	if (cfg->target_driver == CFG_TARGET_DOVECOT)
 		preflight_new_doveadm(pf, account);
+}
+
+/* migrate_sieve: NEW's ManageSieve takes the master login the puller
+ * makes there (for the first USER, else a notice_account). */
+void preflight_new_sieve(struct preflight *pf, const struct preflight_check *check,
+			 const struct cfg_domain *dom, struct preflight_user *user)
+{
+	const struct cfg *cfg = pf->ctx->cfg;
+	struct puller p = { .cfg = cfg };
+	struct managesieve_client *client = NULL;
+	enum stream_fail fail;
+	const char *error, *account = preflight_new_account(pf);
+	int any = 0;
+
+	(void)dom;
+	(void)user;
+	for (size_t d = 0; d < cfg->domains_count; d++)
+		any |= cfg->domains[d].type == CFG_DOMAIN_BACKUP &&
+			cfg->domains[d].migrate_sieve;
+	if (!any)
+		return;
+	if (account == NULL) {
+		preflight_report(pf, check, NULL, PREFLIGHT_WARNING,
+				 "give a USER (mailmigrate preflight USER)",
+				 "NEW's ManageSieve login not tried: no USER and no "
+				 "notice_account to log in as");
+		return;
+	}
+	if (crypto_read_secret(cfg->target_master_password_file,
+			       &p.target_master_password, &error) < 0) {
+		preflight_report(pf, check, NULL, PREFLIGHT_FAILED,
+				 "write NEW's master password there (mode 0600)",
+				 "target_master_password_file: %s", error);
+		return;
+	}
+	preflight_value_str(pf, "protocol", "managesieve");
+	preflight_value_str(pf, "login", account);
+	if (puller_sieve_open_new(&p, account, &client, &fail, &error) < 0) {
+		mm_free_secret(&p.target_master_password);
+		preflight_report(pf, check, NULL, PREFLIGHT_FAILED,
+				 fail == STREAM_FAIL_AUTH ? "let NEW's master passdb "
+				 "serve the managesieve service too (and check that the "
+				 "account exists on NEW)" : "run Pigeonhole's ManageSieve "
+				 "on NEW (protocols = ... sieve), or set target_sieve_host",
+				 "NEW's ManageSieve: master login as %s*%s: %s", account,
+				 cfg->target_master_user, error);
+		return;
+	}
+	mm_free_secret(&p.target_master_password);
+	preflight_value_str(pf, "server", managesieve_implementation(client));
+	preflight_value_str(pf, "extensions", managesieve_extensions(client));
+	preflight_report(pf, check, NULL, PREFLIGHT_OK, NULL,
+			 "NEW's ManageSieve (%s, %s): master login as %s*%s works; "
+			 "extensions: %s", managesieve_implementation(client),
+			 managesieve_is_tls(client) ? "TLS" : "plain", account,
+			 cfg->target_master_user, managesieve_extensions(client));
+	managesieve_close(&client);
 }
 
 /* The nearest existing directory at or above path, in place. */

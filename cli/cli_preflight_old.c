@@ -32,6 +32,7 @@
 #include "managesieve_client.h"
 #include "mm_alloc.h"
 #include "pop3_client.h"
+#include "puller.h"
 #include "token_cmd.h"
 
 /* The capabilities of OLD's IMAP the copy cares about, and what their
@@ -315,9 +316,54 @@ void preflight_old_pop3(struct preflight *pf, const struct preflight_check *chec
 /* migrate_sieve: OLD's ManageSieve answers on source_sieve_port (its
  * greeting, TLS and Sieve extensions). Nothing there is a warning: the
  * puller then copies no scripts and says so in an event. */
+/* Is word (len bytes) one of list's space-separated words (any case)? */
+static int preflight_word_in(const char *list, const char *word, size_t len)
+{
+	for (const char *p = list; *p != '\0';) {
+		size_t n = strcspn(p, " ");
+
+		if (n == len && strncasecmp(p, word, len) == 0)
+			return 1;
+		p += n;
+		p += strspn(p, " ");
+	}
+	return 0;
+}
+
+/* The Sieve extensions of OLD's (old_ext) that NEW's ManageSieve does
+ * not list, space-separated, into buf; "" when NEW lists them all or
+ * does not answer (the new_sieve check says why). */
+static void preflight_sieve_lacking(struct preflight *pf, const char *old_ext,
+				    char *buf, size_t size)
+{
+	struct managesieve_client *client = NULL;
+	enum stream_fail fail;
+	const char *error, *new_ext;
+	char host[256];
+	uint16_t port;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	if (puller_sieve_connect_new(pf->ctx->cfg, &client, host, sizeof(host), &port,
+				     &fail, &error) < 0)
+		return;
+	new_ext = managesieve_extensions(client);
+	for (const char *p = old_ext + strspn(old_ext, " "); *p != '\0';) {
+		size_t len = strcspn(p, " ");
+
+		if (!preflight_word_in(new_ext, p, len) && n + len + 2 < size)
+			n += (size_t)snprintf(buf + n, size - n, "%s%.*s", n > 0 ? " " : "",
+					      (int)len, p);
+		p += len;
+		p += strspn(p, " ");
+	}
+	managesieve_close(&client);
+}
+
 void preflight_old_sieve(struct preflight *pf, const struct preflight_check *check,
 			 const struct cfg_domain *dom, struct preflight_user *user)
 {
+	char lacking[512];
 	const struct cfg *cfg = pf->ctx->cfg;
 	struct managesieve_settings set = { 0 };
 	struct managesieve_client *client = NULL;
@@ -362,11 +408,19 @@ void preflight_old_sieve(struct preflight *pf, const struct preflight_check *che
 	}
 	preflight_value_str(pf, "server", managesieve_implementation(client));
 	preflight_value_str(pf, "extensions", managesieve_extensions(client));
-	preflight_report(pf, check, dom, PREFLIGHT_OK, NULL,
-			 "sieve %s:%u answers (%s): \"%s\"; extensions: %s", host,
+	preflight_sieve_lacking(pf, managesieve_extensions(client), lacking,
+				sizeof(lacking));
+	if (lacking[0] != '\0')
+		preflight_value_str(pf, "new_lacks", lacking);
+	preflight_report(pf, check, dom, lacking[0] != '\0' ? PREFLIGHT_WARNING :
+			 PREFLIGHT_OK, lacking[0] != '\0' ? "add them to NEW's "
+			 "sieve_extensions (Pigeonhole), or expect the scripts that "
+			 "use them as failed items" : NULL,
+			 "sieve %s:%u answers (%s): \"%s\"; extensions: %s%s%s", host,
 			 set.port, managesieve_is_tls(client) ? "TLS" : "plain",
 			 managesieve_implementation(client),
-			 managesieve_extensions(client));
+			 managesieve_extensions(client), lacking[0] != '\0' ?
+			 "; NEW's ManageSieve lacks: " : "", lacking);
 	managesieve_close(&client);
 }
 

@@ -160,6 +160,44 @@ static int cli_verify_folders(struct cli_verify *cv, struct puller_session *s,
 	return ret;
 }
 
+/* migrate_sieve: the scripts the rounds put on NEW, against NEW now. */
+static int cli_verify_sieve(struct cli_verify *cv, const char *account, char **whys, size_t *nwhy,
+			    int *differs_r, char *line, size_t size,
+			    enum stream_fail *fail_r, const char **error_r)
+{
+	struct puller_sieve_verify v;
+	char shown[STORE_MAX_SIEVE_NAME + 1];
+
+	if (puller_sieve_verify(&cv->p, account, &v, fail_r, error_r) < 0)
+		return -1;
+	if (v.differs) {
+		*differs_r = 1;
+		whys[(*nwhy)++] = mm_asprintf("Sieve: %s", v.why);
+	}
+	if (cv->json) {
+		cli_json_object(&cv->j, "sieve");
+		cli_json_u64(&cv->j, "recorded", v.recorded);
+		cli_json_u64(&cv->j, "same", v.same);
+		cli_json_u64(&cv->j, "changed_on_new", v.changed);
+		cli_json_u64(&cv->j, "gone", v.gone);
+		cli_json_u64(&cv->j, "failed", v.failed);
+		cli_json_str(&cv->j, "active_recorded", v.active_recorded[0] != '\0' ?
+			     v.active_recorded : NULL);
+		cli_json_str(&cv->j, "active_on_new", v.active_new[0] != '\0' ?
+			     v.active_new : NULL);
+		cli_json_end(&cv->j, '}');
+		return 0;
+	}
+	snprintf(line, size, "Sieve: %llu scripts copied: %llu on NEW as copied, "
+		 "%llu changed on NEW since, %llu gone; %llu not copied (failed "
+		 "items); active on NEW: %s", (unsigned long long)v.recorded,
+		 (unsigned long long)v.same, (unsigned long long)v.changed,
+		 (unsigned long long)v.gone, (unsigned long long)v.failed,
+		 v.active_new[0] != '\0' ?
+		 cli_printable(v.active_new, shown, sizeof(shown)) : "none");
+	return 0;
+}
+
 static void cli_verify_account(struct cli_verify *cv, const char *account)
 {
 	static const char *const headers[] = {
@@ -172,7 +210,7 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 	enum stream_fail fail = STREAM_FAIL_NONE;
 	const char *error = NULL;
 	char **whys = mm_calloc(PULLER_MAX_FOLDERS, sizeof(char *));
-	char reason[STREAM_ERROR_MAX] = "";
+	char reason[STREAM_ERROR_MAX] = "", sieve_line[STORE_MAX_SIEVE_NAME + 256] = "";
 	size_t nwhy = 0;
 	int differs = 0, ret;
 
@@ -197,6 +235,13 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 		puller_session_close(&s);
 		if (cv->json)
 			cli_json_end(&cv->j, ']');
+		if (ret == 0 && s.dom->migrate_sieve && nwhy < PULLER_MAX_FOLDERS) {
+			ret = cli_verify_sieve(cv, account, whys, &nwhy, &differs,
+					       sieve_line, sizeof(sieve_line), &fail,
+					       &error);
+			if (ret < 0)
+				snprintf(reason, sizeof(reason), "Sieve: %s", error);
+		}
 	}
 	if (ret < 0)
 		cv->errors++;
@@ -221,6 +266,8 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 		       differs ? "DIFFERS from OLD" : "every message accounted for");
 		if (t != NULL && ret == 0)
 			cli_table_print(t, stdout);
+		if (sieve_line[0] != '\0')
+			printf("%s\n", sieve_line);
 		for (size_t i = 0; i < nwhy; i++)
 			printf("  differs: %s\n", cli_printable(whys[i], shown, sizeof(shown)));
 		if (ret < 0)
@@ -231,6 +278,15 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 	for (size_t i = 0; i < nwhy; i++)
 		mm_free(&whys[i]);
 	mm_free(&whys);
+}
+
+/* NEW's ManageSieve is logged in to as the master user. */
+static int cli_verify_wants_sieve(const struct cfg *cfg)
+{
+	for (size_t i = 0; i < cfg->domains_count; i++)
+		if (cfg->domains[i].migrate_sieve)
+			return 1;
+	return 0;
 }
 
 int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
@@ -283,7 +339,8 @@ int cli_cmd_verify(struct cli_ctx *ctx, int argc, char **argv)
 		return ret;
 	/* The captured passwords are sealed: the key opens them. */
 	ret = cli_ctx_key(ctx) < 0 ? -1 : 0;
-	if (ret == 0 && ctx->cfg->target_driver == CFG_TARGET_IMAP &&
+	if (ret == 0 && (ctx->cfg->target_driver == CFG_TARGET_IMAP ||
+			 cli_verify_wants_sieve(ctx->cfg)) &&
 	    crypto_read_secret(ctx->cfg->target_master_password_file,
 					   &cv.p.target_master_password, &error) < 0) {
 		cli_error("verify: target_master_password_file: %s", error);

@@ -169,6 +169,34 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 			 const char **error_r);
 void puller_verify_clear(struct puller_verify *v);
 
+/* NEW's ManageSieve (target_sieve_host, else target_host's host at
+ * 4190; TLS as target_tls): connected, its greeting read (host and
+ * *port_r say where), or logged in to as target_master_user acting for
+ * account: 0 with *client_r (managesieve_close() it), or -1. */
+struct managesieve_client;
+int puller_sieve_connect_new(const struct cfg *cfg, struct managesieve_client **client_r,
+			     char *host, size_t host_size, uint16_t *port_r,
+			     enum stream_fail *fail_r, const char **error_r);
+int puller_sieve_open_new(const struct puller *p, const char *account,
+			  struct managesieve_client **client_r,
+			  enum stream_fail *fail_r, const char **error_r);
+
+/* An account's Sieve copy against NEW now (puller_sieve_verify(3)). */
+struct puller_sieve_verify {
+	uint64_t recorded;	/* scripts the store says were put on NEW */
+	uint64_t same;		/* on NEW with the bytes put there */
+	uint64_t changed;	/* on NEW with other bytes: edited there */
+	uint64_t gone;		/* recorded, not (readable) on NEW: differs */
+	uint64_t failed;	/* "sieve:" failed items */
+	char active_recorded[STORE_MAX_SIEVE_NAME + 1];	/* "": none */
+	char active_new[STORE_MAX_SIEVE_NAME + 1];	/* "": none */
+	char why[512];		/* the gone ones, in words, or "" */
+	int differs;
+};
+int puller_sieve_verify(struct puller *p, const char *account,
+			struct puller_sieve_verify *v,
+			enum stream_fail *fail_r, const char **error_r);
+
 /* After account's copy (puller_kick.c): end its sessions that NEW
  * proxies to OLD (login_action = proxy), so clients reconnect locally. */
 void puller_kick(struct puller *p, const char *account);

@@ -64,8 +64,8 @@ struct sieve_run {
 	size_t old_count, new_count;
 	uint64_t copied, unchanged, same, refused;
 	int store_failed;	/* a failure is the store's: the round's */
-	char old_host[256], new_host[256];
-	uint16_t old_port, new_port;
+	char old_host[256];
+	uint16_t old_port;
 };
 
 /* A failed item "sieve:NAME" ("sieve:" for the whole) with reason. */
@@ -100,10 +100,56 @@ static int sieve_ok(struct sieve_run *r, const char *name, enum stream_fail *fai
 	return 0;
 }
 
-static void sieve_tls(const struct cfg_domain *dom, int old, struct managesieve_settings *set)
+
+int puller_sieve_connect_new(const struct cfg *cfg, struct managesieve_client **client_r,
+			     char *host, size_t host_size, uint16_t *port_r,
+			     enum stream_fail *fail_r, const char **error_r)
 {
-	set->tls_opts.verify = old ? dom->source_tls_verify : 1;
-	set->tls_opts.ca_file = old ? dom->source_tls_ca_file : NULL;
+	struct managesieve_settings set = { 0 };
+	const char *hostport = cfg->target_sieve_host != NULL ? cfg->target_sieve_host :
+		cfg->target_host;
+
+	*client_r = NULL;
+	if (driver_split_host(hostport, host, host_size, port_r) < 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "NEW's "
+				    "ManageSieve host is malformed");
+	if (cfg->target_sieve_host == NULL || *port_r == 0)
+		*port_r = MANAGESIEVE_PORT;
+	set.host = host;
+	set.port = *port_r;
+	set.tls = cfg->target_tls;
+	set.tls_opts.verify = 1;
+	set.connect_timeout_ms = cfg->connect_timeout * 1000;
+	set.timeout_ms = cfg->io_timeout * 1000;
+	set.max_script = cfg->max_sieve_script_size;
+	if (managesieve_connect(&set, client_r, fail_r, error_r) != 0) {
+		managesieve_close(client_r);
+		return stream_failf(fail_r, *fail_r, error_r, "NEW %s port %u: %s",
+				    host, (unsigned)*port_r, *error_r);
+	}
+	return 0;
+}
+
+int puller_sieve_open_new(const struct puller *p, const char *account,
+			  struct managesieve_client **client_r,
+			  enum stream_fail *fail_r, const char **error_r)
+{
+	char host[256];
+	uint16_t port;
+
+	if (p->target_master_password == NULL)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "no "
+				    "target_master_password_file read");
+	if (puller_sieve_connect_new(p->cfg, client_r, host, sizeof(host), &port,
+				     fail_r, error_r) < 0)
+		return -1;
+	if (managesieve_login(*client_r, account, p->cfg->target_master_user,
+			      p->target_master_password, fail_r, error_r) < 0) {
+		managesieve_close(client_r);
+		return stream_failf(fail_r, *fail_r, error_r, "NEW %s port %u: %s",
+				    host, (unsigned)port, *error_r);
+	}
+	return 0;
 }
 
 /* Log in to OLD's ManageSieve as the mail copy logs in to OLD. 1: OLD
@@ -127,7 +173,8 @@ static int sieve_open_old(struct sieve_run *r, enum stream_fail *fail_r,
 	set.host = r->old_host;
 	set.port = r->old_port;
 	set.tls = dom->source_tls;
-	sieve_tls(dom, 1, &set);
+	set.tls_opts.verify = dom->source_tls_verify;
+	set.tls_opts.ca_file = dom->source_tls_ca_file;
 	set.connect_timeout_ms = cfg->connect_timeout * 1000;
 	set.timeout_ms = cfg->io_timeout * 1000;
 	set.max_script = cfg->max_sieve_script_size;
@@ -222,33 +269,7 @@ static int sieve_open_old(struct sieve_run *r, enum stream_fail *fail_r,
 static int sieve_open_new(struct sieve_run *r, enum stream_fail *fail_r,
 			  const char **error_r)
 {
-	const struct cfg *cfg = r->c->p->cfg;
-	struct managesieve_settings set = { 0 };
-	const char *hostport = cfg->target_sieve_host != NULL ? cfg->target_sieve_host :
-		cfg->target_host;
-
-	if (driver_split_host(hostport, r->new_host, sizeof(r->new_host),
-			      &r->new_port) < 0)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "NEW's "
-				    "ManageSieve host is malformed");
-	if (cfg->target_sieve_host == NULL || r->new_port == 0)
-		r->new_port = MANAGESIEVE_PORT;
-	if (r->c->p->target_master_password == NULL)
-		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "no "
-				    "target_master_password_file read");
-	set.host = r->new_host;
-	set.port = r->new_port;
-	set.tls = cfg->target_tls;
-	sieve_tls(r->c->dom, 0, &set);
-	set.connect_timeout_ms = cfg->connect_timeout * 1000;
-	set.timeout_ms = cfg->io_timeout * 1000;
-	set.max_script = cfg->max_sieve_script_size;
-	if (managesieve_connect(&set, &r->new, fail_r, error_r) != 0 ||
-	    managesieve_login(r->new, r->c->account, cfg->target_master_user,
-			      r->c->p->target_master_password, fail_r, error_r) < 0)
-		return stream_failf(fail_r, *fail_r, error_r, "NEW %s port %u: %s",
-				    r->new_host, (unsigned)r->new_port, *error_r);
-	return 0;
+	return puller_sieve_open_new(r->c->p, r->c->account, &r->new, fail_r, error_r);
 }
 
 /* NEW's script of that name in the listing, or NULL. */

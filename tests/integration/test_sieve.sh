@@ -264,6 +264,38 @@ t_user_edit_kept() {
 	assert_contains "$ev" "sieve: 5 scripts on OLD: 1 copied, 2 unchanged since copied"
 }
 
+# mailmigrate verify: the scripts recorded against NEW now; main
+# edited by the user there is "changed", not a loss; a script gone from
+# NEW makes the account differ, named.
+sieve_verify() { # USER: the "sieve" object and the result, as one line
+	MM verify "$1" --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["accounts"][0]
+s = a.get("sieve") or {}
+print(a["result"], s.get("recorded"), s.get("same"), s.get("changed_on_new"),
+      s.get("gone"), s.get("failed"), s.get("active_recorded"), s.get("active_on_new"),
+      "|".join(d for d in a["differences"] if d.startswith("Sieve")))'
+}
+t_verify() {
+	n=$(home new sv@example.test)
+	assert_eq "ok 3 2 1 0 2 main vacation ä " "$(sieve_verify sv@example.test)" "verify"
+	txt=$(MM verify sv@example.test)
+	assert_contains "$txt" "Sieve: 3 scripts copied: 2 on NEW as copied, 1 changed on NEW since, 0 gone; 2 not copied (failed items); active on NEW: vacation ä"
+	mv "$n/sieve/big.sieve" "$MM_DIR/big.sieve.aside"
+	v=$(sieve_verify sv@example.test)
+	mv "$MM_DIR/big.sieve.aside" "$n/sieve/big.sieve"
+	assert_eq 'differs 3 1 1 1 2 main vacation ä Sieve: copied, not on NEW: "big"' "$v" \
+		"verify with big gone from NEW"
+	# preflight with the USER: NEW's ManageSieve takes the master login.
+	printf 'sv pass\n' | MM preflight --json sv@example.test | "$PYTHON" -c '
+import json, sys
+n = [c for c in json.load(sys.stdin)["checks"] if c["check"] == "new_sieve"]
+assert len(n) == 1 and n[0]["status"] == "ok", n
+assert "master login as sv@example.test*" in n[0]["message"], n
+assert n[0]["login"] == "sv@example.test" and "fileinto" in n[0]["extensions"], n
+'
+}
+
 # After a reset the store has no record: scripts NEW holds with OLD's
 # bytes are "already the same", the one the user changed is OLD's again.
 t_after_reset() {
@@ -408,9 +440,14 @@ v = json.load(sys.stdin)
 s = [c for c in v["checks"] if c["check"] == "old_sieve"]
 by = {c["domain"]: c for c in s}
 assert set(by) == {"example.test", "example.org", "example.com"}, s
-assert by["example.test"]["status"] == "ok", by["example.test"]
+# OLD lists editheader, NEW does not: the scripts using it will fail.
+assert by["example.test"]["status"] == "warning", by["example.test"]
 assert "TLS" in by["example.test"]["message"], by["example.test"]
-assert "editheader" in by["example.test"]["message"], by["example.test"]
+assert by["example.test"]["message"].endswith("; NEW\x27s ManageSieve lacks: editheader"), by["example.test"]
+assert by["example.test"]["new_lacks"] == "editheader", by["example.test"]
+# No USER: the master login on NEW is not tried.
+n = [c for c in v["checks"] if c["check"] == "new_sieve"]
+assert len(n) == 1 and n[0]["status"] == "warning" and "not tried" in n[0]["message"], n
 assert by["example.org"]["status"] == "warning", by["example.org"]
 assert "no Sieve scripts would be copied" in by["example.org"]["message"], by["example.org"]
 # example.com: its port refuses (silentproxy.py is not started yet)
@@ -479,6 +516,7 @@ check "scripts byte for byte (CRLF, UTF-8, 900 KB), active one; editheader and 1
 check "show: each script copied, its SHA-256, the active one; stats: scripts copied" t_show_stats
 check "second round: only the script changed on OLD is put" t_second_round
 check "a script and the active one the user changed on NEW stay; OLD's next change is put" t_user_edit_kept
+check "verify: the scripts recorded against NEW, one edited there, one gone; preflight's NEW login" t_verify
 check "after a reset: no record, scripts compared with NEW's" t_after_reset
 check "OLD without ManageSieve: an event, the account copied, no failed item" t_no_managesieve
 check "OLD's ManageSieve silent for a round: an event, nothing recorded, the next round copies" t_transient
