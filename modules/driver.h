@@ -50,6 +50,10 @@
 #define DRIVER_FOLDER_JUNK	0x080
 #define DRIVER_FOLDER_ARCHIVE	0x100
 #define DRIVER_FOLDER_SPECIAL	0x1f0
+/* In OLD's other users' or shared namespace (NAMESPACE, RFC 2342):
+ * not the user's own folder. */
+#define DRIVER_FOLDER_OTHERS	0x200
+#define DRIVER_FOLDER_SHARED	0x400
 
 /* What list_messages() is asked to give besides UID, flags, date, size. */
 #define DRIVER_WANT_MESSAGE_ID 0x01	/* message_id, for matching */

@@ -27,6 +27,7 @@
 #include "driver.h"
 #include "imap_client.h"
 #include "imap_message.h"
+#include "imap_namespace.h"
 #include "log.h"
 #include "mm_alloc.h"
 
@@ -38,6 +39,8 @@ struct imap_conn {
 	unsigned batch_tag;	/* a MULTIAPPEND under way: its tag */
 	char *user;		/* the account, for warnings */
 	char *folder;		/* the folder selected, for warnings */
+	struct imap_namespaces *ns;	/* NAMESPACE's answer, once asked */
+	int ns_asked;
 };
 
 static struct imap_conn *imap_conn(struct driver_conn *conn)
@@ -151,6 +154,7 @@ static void imap_driver_close(struct driver_conn **connp)
 	imap_client_close(&ic->client);
 	mm_free(&ic->user);
 	mm_free(&ic->folder);
+	mm_free(&ic->ns);
 	mm_free(connp);
 }
 
@@ -160,31 +164,43 @@ static int imap_driver_is_tls(struct driver_conn *conn)
 	return stream_is_tls(imap_client_stream(imap_conn(conn)->client));
 }
 
-struct namespace_ctx {
-	char *prefix;
-	size_t size;
-	int found;
-};
-
-/* "* NAMESPACE (("INBOX." ".")) NIL NIL": the first personal one. */
+/* "* NAMESPACE (("" "/")) (("shared/" "/")) NIL" (RFC 2342). */
 static int namespace_untagged(struct imap_client *client, const struct imap_arg *args,
 			      size_t count, void *context, enum stream_fail *fail_r,
 			      const char **error_r)
 {
-	struct namespace_ctx *ctx = context;
-	const char *prefix;
+	struct imap_conn *ic = context;
+	const char *error;
 
-	if (count < 2 || !imap_arg_is_atom(&args[0], "NAMESPACE") ||
-	    args[1].type != IMAP_ARG_LIST || args[1].count == 0)
+	(void)client;
+	if (count < 1 || !imap_arg_is_atom(&args[0], "NAMESPACE"))
 		return 0;
-	if (args[1].list[0].type != IMAP_ARG_LIST || args[1].list[0].count < 2 ||
-	    (prefix = imap_arg_get_astring(&args[1].list[0].list[0])) == NULL ||
-	    strlen(prefix) >= ctx->size)
+	if (imap_namespace_parse(args, count, ic->ns, &error) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-				    "malformed NAMESPACE response");
-	memcpy(ctx->prefix, prefix, strlen(prefix) + 1);
-	ctx->found = 1;
+				    "malformed NAMESPACE response: %s", error);
 	return 0;
+}
+
+/* Ask NAMESPACE once, when the server has it. 1: known (ic->ns), 0:
+ * the server has no NAMESPACE, -1: failed. */
+static int imap_driver_namespaces(struct imap_conn *ic, enum stream_fail *fail_r,
+				  const char **error_r)
+{
+	struct imap_cmd_handlers h = { namespace_untagged, NULL, ic };
+
+	if (ic->ns_asked)
+		return ic->ns != NULL;
+	if ((imap_client_caps(ic->client) & IMAP_CAP_NAMESPACE) == 0) {
+		ic->ns_asked = 1;
+		return 0;
+	}
+	ic->ns = mm_calloc(1, sizeof(*ic->ns));
+	if (imap_client_run(ic->client, "NAMESPACE", &h, fail_r, error_r) < 0) {
+		mm_free(&ic->ns);
+		return -1;
+	}
+	ic->ns_asked = 1;
+	return 1;
 }
 
 static int imap_driver_namespace_prefix(struct driver_conn *conn, char *prefix,
@@ -192,14 +208,16 @@ static int imap_driver_namespace_prefix(struct driver_conn *conn, char *prefix,
 					const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
-	struct namespace_ctx ctx = { prefix, size, 0 };
-	struct imap_cmd_handlers h = { namespace_untagged, NULL, &ctx };
+	int ret = imap_driver_namespaces(ic, fail_r, error_r);
 
-	if ((imap_client_caps(ic->client) & IMAP_CAP_NAMESPACE) == 0)
-		return 0;
-	if (imap_client_run(ic->client, "NAMESPACE", &h, fail_r, error_r) < 0)
-		return -1;
-	return ctx.found;
+	if (ret <= 0 || ic->ns->count[IMAP_NS_PERSONAL] == 0)
+		return ret < 0 ? -1 : 0;
+	if (strlen(ic->ns->ns[IMAP_NS_PERSONAL][0].prefix) >= size)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "malformed NAMESPACE response: the personal "
+				    "prefix is too long");
+	snprintf(prefix, size, "%s", ic->ns->ns[IMAP_NS_PERSONAL][0].prefix);
+	return 1;
 }
 
 struct list_ctx {
@@ -283,6 +301,7 @@ static int imap_driver_list_folders(struct driver_conn *conn,
 	struct imap_conn *ic = imap_conn(conn);
 	struct list_ctx ctx = { 0 };
 	struct imap_cmd_handlers h = { list_untagged, NULL, &ctx };
+	int ret;
 
 	/* RFC 6154: plain LIST need not say which folder is \Sent. */
 	if (imap_client_run(ic->client, (imap_client_caps(ic->client) &
@@ -293,6 +312,18 @@ static int imap_driver_list_folders(struct driver_conn *conn,
 	ctx.lsub = 1;
 	if (imap_client_run(ic->client, "LSUB \"\" \"*\"", &h, fail_r, error_r) < 0)
 		goto fail;
+	/* Other users' and shared folders, as NAMESPACE says: marked. */
+	ret = imap_driver_namespaces(ic, fail_r, error_r);
+	if (ret < 0)
+		goto fail;
+	for (size_t i = 0; ret > 0 && i < ctx.count; i++) {
+		enum imap_ns_kind k = imap_namespace_of(ic->ns, ctx.folders[i].name);
+
+		if (k == IMAP_NS_OTHERS)
+			ctx.folders[i].attrs |= DRIVER_FOLDER_OTHERS;
+		else if (k == IMAP_NS_SHARED)
+			ctx.folders[i].attrs |= DRIVER_FOLDER_SHARED;
+	}
 	*folders_r = ctx.folders;
 	*count_r = ctx.count;
 	return 0;

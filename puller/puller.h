@@ -90,6 +90,10 @@ struct puller_session {
 	const struct source_driver *sdrv;
 	const struct target_driver *tdrv;
 	struct driver_conn *src, *dst;
+	/* puller_source_folders(): folders OLD listed in its other users'
+	 * or shared namespaces, left out, and the first of them. */
+	size_t not_own;
+	char not_own_first[256];
 };
 
 /* Log in to OLD as s->dom says and to NEW as its master user. On
@@ -104,7 +108,8 @@ int puller_target_open(struct puller *p, const struct puller_session *s,
 		       const char **error_r);
 /* OLD's folders, sorted by name (parents first), and how OLD lays out
  * their names in *msrc (its personal prefix, by NAMESPACE or guessed,
- * in prefix[size]). An OLD session without INBOX fails FINAL with the
+ * in prefix[size]); those in OLD's other users' or shared namespaces
+ * left out (s->not_own counts them): they are not this user's. An OLD session without INBOX fails FINAL with the
  * reason: it is not the user's mailbox. The caller frees the folders
  * (driver_folders_free()). */
 struct folder_map_source;

@@ -612,7 +612,8 @@ static int copy_flush_one(struct copy *c, struct copy_batch *b, enum stream_fail
  * (said once: the copy goes on a batch at a time). */
 static struct driver_conn *copy_other_dst(struct copy *c)
 {
-	struct puller_session s = { c->dom, c->account, c->sdrv, c->tdrv, c->src, NULL };
+	struct puller_session s = { .dom = c->dom, .account = c->account, .sdrv = c->sdrv,
+				     .tdrv = c->tdrv, .src = c->src };
 	struct driver_folder_status st;
 	struct driver_conn *other;
 	enum stream_fail fail;

@@ -291,6 +291,21 @@ int puller_source_folders(struct puller_session *s, struct driver_folder **folde
 				 "copied; check source_login and "
 				 "source_admin_user", ns);
 	}
+	/* Other users' and shared folders are their owners': not copied
+	 * into this mailbox (once per user who can see them). */
+	s->not_own = 0;
+	s->not_own_first[0] = '\0';
+	for (size_t i = 0; i < ns;) {
+		if ((sf[i].attrs & (DRIVER_FOLDER_OTHERS | DRIVER_FOLDER_SHARED)) == 0) {
+			i++;
+			continue;
+		}
+		if (s->not_own++ == 0)
+			snprintf(s->not_own_first, sizeof(s->not_own_first), "%s",
+				 sf[i].name);
+		mm_free(&sf[i].name);
+		sf[i] = sf[--ns];
+	}
 	/* OLD's personal prefix: what NAMESPACE says, else a guess. */
 	ret = s->sdrv->namespace_prefix == NULL ? 0 :
 		s->sdrv->namespace_prefix(s->src, prefix, size, fail_r, error_r);

@@ -591,7 +591,8 @@ int copy_folder_messages(struct copy *c, const struct driver_folder *f,
 /* The copy's sessions, as puller_conn(3) and puller_verify(3) take them. */
 static struct puller_session copy_session(const struct copy *c)
 {
-	struct puller_session s = { c->dom, c->account, c->sdrv, c->tdrv, c->src, c->dst };
+	struct puller_session s = { .dom = c->dom, .account = c->account, .sdrv = c->sdrv,
+				     .tdrv = c->tdrv, .src = c->src, .dst = c->dst };
 
 	return s;
 }
@@ -783,6 +784,11 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	if (puller_source_folders(&s, &sf, &ns, &c->msrc, c->src_prefix,
 				  sizeof(c->src_prefix), fail_r, error_r) < 0)
 		return -1;
+	if (s.not_own > 0)
+		copy_event(c, LOG_SEV_INFO, "%zu folders OLD lists in its other users' "
+			   "or shared namespaces (NAMESPACE), such as \"%s\", are not "
+			   "this user's: not copied into this mailbox", s.not_own,
+			   s.not_own_first);
 	if (c->tdrv->list_folders(c->dst, &tf, &nt, fail_r, error_r) < 0) {
 		driver_folders_free(&sf, ns);
 		return -1;

@@ -445,7 +445,8 @@ int puller_assist(struct puller *p)
 	}
 	if (ret == 0) {
 		uint64_t limit = c.tdrv->append_limit(c.dst);
-		struct puller_session s = { c.dom, c.account, c.sdrv, c.tdrv, c.src, c.dst };
+		struct puller_session s = { .dom = c.dom, .account = c.account, .sdrv = c.sdrv,
+					     .tdrv = c.tdrv, .src = c.src, .dst = c.dst };
 
 		if (limit != 0 && limit < c.max_size) {
 			c.max_size = limit;

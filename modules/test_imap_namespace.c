@@ -1,0 +1,167 @@
+/*
+ * NAME
+ *	test_imap_namespace 1
+ * SUMMARY
+ *	unit tests: NAMESPACE responses as Dovecot, Cyrus and Courier send
+ *	them, and which folders each makes other users' or shared
+ */
+#include "config.h"
+
+#include <check.h>
+#include <string.h>
+
+#include "imap_namespace.h"
+#include "imap_parse.h"
+
+/* Parse line (without CRLF) into *ns; 0 or -1 with *error_r. */
+static int parse(const char *line, struct imap_namespaces *ns, const char **error_r)
+{
+	struct imap_parser *p = imap_parser_new(NULL);
+	const struct imap_arg *args;
+	size_t count;
+	int ret;
+
+	ck_assert_int_eq(imap_parser_feed_line(p, line, strlen(line)), IMAP_PARSE_DONE);
+	args = imap_parser_args(p, &count);
+	ret = imap_namespace_parse(args, count, ns, error_r);
+	imap_parser_free(&p);
+	return ret;
+}
+
+static const struct {
+	const char *line;
+	const char *folder;
+	enum imap_ns_kind kind;
+} kinds[] = {
+	/* Dovecot: a shared and a public namespace beside the personal "" */
+	{ "* NAMESPACE ((\"\" \".\")) ((\"shared.\" \".\")) ((\"Public.\" \".\"))", "INBOX",
+	  IMAP_NS_PERSONAL },
+	{ "* NAMESPACE ((\"\" \".\")) ((\"shared.\" \".\")) ((\"Public.\" \".\"))", "Work.2024",
+	  IMAP_NS_PERSONAL },
+	{ "* NAMESPACE ((\"\" \".\")) ((\"shared.\" \".\")) ((\"Public.\" \".\"))",
+	  "shared.bob@x.test.Team", IMAP_NS_OTHERS },
+	{ "* NAMESPACE ((\"\" \".\")) ((\"shared.\" \".\")) ((\"Public.\" \".\"))", "shared",
+	  IMAP_NS_OTHERS },
+	{ "* NAMESPACE ((\"\" \".\")) ((\"shared.\" \".\")) ((\"Public.\" \".\"))", "Public.Team",
+	  IMAP_NS_SHARED },
+	{ "* NAMESPACE ((\"\" \".\")) ((\"shared.\" \".\")) ((\"Public.\" \".\"))", "Publications",
+	  IMAP_NS_PERSONAL },
+	/* Cyrus as shipped: personal INBOX., other users user., shared "" */
+	{ "* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"\" \".\"))", "INBOX",
+	  IMAP_NS_PERSONAL },
+	{ "* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"\" \".\"))", "INBOX.Sent",
+	  IMAP_NS_PERSONAL },
+	{ "* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"\" \".\"))", "user.bob.Team",
+	  IMAP_NS_OTHERS },
+	{ "* NAMESPACE ((\"INBOX.\" \".\")) ((\"user.\" \".\")) ((\"\" \".\"))", "Archive",
+	  IMAP_NS_SHARED },
+	/* Cyrus with altnamespace */
+	{ "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Shared Folders/\" \"/\"))",
+	  "Other Users/bob/Team", IMAP_NS_OTHERS },
+	{ "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Shared Folders/\" \"/\"))",
+	  "Shared Folders", IMAP_NS_SHARED },
+	{ "* NAMESPACE ((\"\" \"/\")) ((\"Other Users/\" \"/\")) ((\"Shared Folders/\" \"/\"))",
+	  "Sent", IMAP_NS_PERSONAL },
+	/* Courier: no other users, #shared; a response extension skipped */
+	{ "* NAMESPACE ((\"INBOX.\" \".\" \"X-EXT\" (\"a\" \"b\"))) NIL ((\"#shared.\" \".\"))",
+	  "#shared.news", IMAP_NS_SHARED },
+	{ "* NAMESPACE ((\"INBOX.\" \".\" \"X-EXT\" (\"a\" \"b\"))) NIL ((\"#shared.\" \".\"))",
+	  "INBOX.Drafts", IMAP_NS_PERSONAL },
+	/* personal only: everything is the user's */
+	{ "* NAMESPACE ((\"\" NIL)) NIL NIL", "anything", IMAP_NS_PERSONAL },
+};
+
+START_TEST(kind_of_folder)
+{
+	struct imap_namespaces ns;
+	const char *error = NULL;
+
+	ck_assert_msg(parse(kinds[_i].line, &ns, &error) == 0, "%s", error);
+	ck_assert_msg(imap_namespace_of(&ns, kinds[_i].folder) == kinds[_i].kind,
+		      "case %d: %s is %s", _i, kinds[_i].folder,
+		      imap_namespace_kind_name(imap_namespace_of(&ns, kinds[_i].folder)));
+}
+END_TEST
+
+START_TEST(parsed_fields)
+{
+	struct imap_namespaces ns;
+	const char *error = NULL;
+
+	ck_assert_int_eq(parse("* NAMESPACE ((\"\" \"/\") (\"#mh/\" \"/\")) NIL "
+			       "((\"#public/\" NIL))", &ns, &error), 0);
+	ck_assert_uint_eq(ns.count[IMAP_NS_PERSONAL], 2);
+	ck_assert_uint_eq(ns.count[IMAP_NS_OTHERS], 0);
+	ck_assert_uint_eq(ns.count[IMAP_NS_SHARED], 1);
+	ck_assert_str_eq(ns.ns[IMAP_NS_PERSONAL][1].prefix, "#mh/");
+	ck_assert_int_eq(ns.ns[IMAP_NS_PERSONAL][1].separator, '/');
+	ck_assert_int_eq(ns.ns[IMAP_NS_SHARED][0].separator, '\0');
+}
+END_TEST
+
+static const struct {
+	const char *line;
+	const char *error;
+} bad[] = {
+	{ "* NAMESPACE ((\"\" \".\")) NIL", "not three" },
+	{ "* NAMESPACE ((\"\" \".\")) NIL NIL NIL", "not three" },
+	{ "* NAMESPACE (\"\" \".\") NIL NIL", "not (prefix separator" },
+	{ "* NAMESPACE ((\"\")) NIL NIL", "not (prefix separator" },
+	{ "* NAMESPACE ((NIL \".\")) NIL NIL", "not (prefix separator" },
+	{ "* NAMESPACE ((\"\" \"..\")) NIL NIL", "separator" },
+	{ "* NAMESPACE ((\"\" X)) NIL NIL", "separator" },
+	{ "* NAMESPACE \"x\" NIL NIL", "neither NIL nor a list" },
+	{ "* NAMESPACE ((\"a\" \".\") (\"b\" \".\") (\"c\" \".\") (\"d\" \".\") (\"e\" \".\") "
+	  "(\"f\" \".\") (\"g\" \".\") (\"h\" \".\") (\"i\" \".\")) NIL NIL", "too many" },
+};
+
+START_TEST(malformed)
+{
+	struct imap_namespaces ns;
+	const char *error = NULL;
+
+	ck_assert_int_eq(parse(bad[_i].line, &ns, &error), -1);
+	ck_assert_msg(strstr(error, bad[_i].error) != NULL, "case %d: %s", _i, error);
+	/* Nothing half-filled is left: every folder is the user's. */
+	ck_assert_uint_eq(ns.count[IMAP_NS_PERSONAL] + ns.count[IMAP_NS_OTHERS] +
+			  ns.count[IMAP_NS_SHARED], 0);
+}
+END_TEST
+
+START_TEST(long_prefix)
+{
+	char line[1024], prefix[IMAP_NAMESPACE_PREFIX_MAX + 1];
+	struct imap_namespaces ns;
+	const char *error = NULL;
+
+	memset(prefix, 'p', sizeof(prefix) - 1);
+	prefix[sizeof(prefix) - 1] = '\0';
+	snprintf(line, sizeof(line), "* NAMESPACE ((\"\" \".\")) ((\"%s\" \".\")) NIL", prefix);
+	ck_assert_int_eq(parse(line, &ns, &error), -1);
+	ck_assert_msg(strstr(error, "too long") != NULL, "%s", error);
+	/* One byte less fits. */
+	prefix[sizeof(prefix) - 2] = '\0';
+	snprintf(line, sizeof(line), "* NAMESPACE ((\"\" \".\")) ((\"%s\" \".\")) NIL", prefix);
+	ck_assert_int_eq(parse(line, &ns, &error), 0);
+	ck_assert_uint_eq(strlen(ns.ns[IMAP_NS_OTHERS][0].prefix), IMAP_NAMESPACE_PREFIX_MAX - 1);
+}
+END_TEST
+
+int main(void)
+{
+	Suite *s = suite_create("imap_namespace");
+	TCase *tc = tcase_create("parse");
+	SRunner *sr;
+	int failed;
+
+	tcase_add_loop_test(tc, kind_of_folder, 0, sizeof(kinds) / sizeof(kinds[0]));
+	tcase_add_test(tc, parsed_fields);
+	tcase_add_loop_test(tc, malformed, 0, sizeof(bad) / sizeof(bad[0]));
+	tcase_add_test(tc, long_prefix);
+	suite_add_tcase(s, tc);
+	sr = srunner_create(s);
+	srunner_run_all(sr, CK_NORMAL);
+	failed = srunner_ntests_failed(sr);
+	srunner_free(sr);
+	return failed == 0 ? 0 : 1;
+}
