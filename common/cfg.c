@@ -243,6 +243,7 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(folder_map, CFG_STRING, NULL),
 	DKEY(source_mx_names, CFG_STRING, NULL),
 	DKEY(migrate_sieve, CFG_BOOL, "no"),
+	DKEY(migrate_shared, CFG_BOOL, "no"),
 	DKEY(source_sieve_port, CFG_UINT, "4190", .min = 1, .max = 65535),
 };
 

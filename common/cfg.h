@@ -113,6 +113,7 @@ struct cfg_domain {
 					 * Received: "by" (spaces or commas
 					 * between), NULL: none */
 	int migrate_sieve;		/* copy Sieve scripts, default 0 */
+	int migrate_shared;		/* copy folders' ACLs, default 0 */
 	unsigned source_sieve_port;	/* OLD's ManageSieve on source_host's
 					 * host, default 4190 */
 };

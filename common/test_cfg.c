@@ -451,6 +451,9 @@ static const struct value_case value_cases[] = {
 	{ "passwords_only", 1, "on", NULL, "expected yes or no" },
 	{ "migrate_sieve", 1, "yes", "1", NULL },
 	{ "migrate_sieve", 1, "", "0", NULL },
+	{ "migrate_shared", 1, "yes", "1", NULL },
+	{ "migrate_shared", 1, "", "0", NULL },
+	{ "migrate_shared", 1, "maybe", NULL, "expected yes or no" },
 	{ "source_sieve_port", 1, "", "4190", NULL },
 	{ "source_sieve_port", 1, "2000", "2000", NULL },
 	{ "source_sieve_port", 1, "65536", NULL, "65536 is not in 1..65535" },
@@ -643,7 +646,7 @@ static void value_text(const struct cfg *cfg, const struct cfg_domain *d,
 	STR(d, notice_account) STR(d, notice_message) NUM(d, access_mode)
 	NUM(d, passwords_only) STR(d, bind_ip) STR(d, relay_nexthop)
 	STR(d, exclude_folders) STR(d, folder_map)
-	NUM(d, migrate_sieve) NUM(d, source_sieve_port)
+	NUM(d, migrate_sieve) NUM(d, migrate_shared) NUM(d, source_sieve_port)
 	STR(cfg, target_sieve_host) NUM(cfg, max_sieve_script_size)
 #undef STR
 #undef NUM

@@ -21,6 +21,12 @@ void driver_folders_free(struct driver_folder **folders, size_t count)
 	mm_free(folders);
 }
 
+void driver_acl_free(struct driver_acl *acl)
+{
+	mm_free(&acl->e);
+	acl->count = 0;
+}
+
 int driver_append_end(const struct target_driver *t, struct driver_conn *conn,
 		      uint32_t *uids_r, size_t count, enum stream_fail *fail_r,
 		      const char **error_r)

@@ -69,6 +69,23 @@ struct driver_folder {
 	int subscribed;
 };
 
+/* A folder's access control list (RFC 4314): identifier and rights,
+ * as the server spells them ("-bob" a negative right). */
+#define DRIVER_ACL_MAX 128		/* entries of one folder */
+#define DRIVER_ACL_ID_MAX 256		/* bytes of an identifier, NUL too */
+#define DRIVER_ACL_RIGHTS_MAX 64	/* bytes of rights, NUL too */
+struct driver_acl_entry {
+	char identifier[DRIVER_ACL_ID_MAX];
+	char rights[DRIVER_ACL_RIGHTS_MAX];
+};
+struct driver_acl {
+	struct driver_acl_entry *e;
+	size_t count;
+};
+void driver_acl_free(struct driver_acl *acl);
+/* get_acl(): the server has no ACL extension (no ACL capability). */
+#define DRIVER_ACL_NONE 1
+
 struct driver_message {
 	uint32_t uid;		/* IMAP UID, or the POP3 message number */
 	uint64_t size;		/* RFC822.SIZE / LIST size */
@@ -214,6 +231,13 @@ struct source_driver {
 	/* 1 if folder names from this server are UTF-8 (IMAP after ENABLE
 	 * UTF8=ACCEPT, RFC 6855), 0 if modified UTF-7 (NULL: never). */
 	int (*utf8_names)(struct driver_conn *conn);
+	/* Optional: folder's ACL (GETACL, RFC 4314) into *acl_r
+	 * (driver_acl_free()); DRIVER_ACL_NONE when the server has no
+	 * ACL extension. A refusal (no right to read it) fails with the
+	 * server's class. */
+	int (*get_acl)(struct driver_conn *conn, const char *folder,
+		       struct driver_acl *acl_r, enum stream_fail *fail_r,
+		       const char **error_r);
 };
 
 /* What a target can do. */
@@ -311,6 +335,15 @@ struct target_driver {
 	int (*move_all)(struct driver_conn *conn, const char *from, const char *to,
 			int delete_from, uint32_t *moved_r,
 			enum stream_fail *fail_r, const char **error_r);
+	/* Optional (imap): folder's ACL as the source's get_acl; set_acl
+	 * gives identifier exactly rights (SETACL; "" removes the entry:
+	 * DELETEACL). */
+	int (*get_acl)(struct driver_conn *conn, const char *folder,
+		       struct driver_acl *acl_r, enum stream_fail *fail_r,
+		       const char **error_r);
+	int (*set_acl)(struct driver_conn *conn, const char *folder,
+		       const char *identifier, const char *rights,
+		       enum stream_fail *fail_r, const char **error_r);
 };
 
 void driver_folders_free(struct driver_folder **folders, size_t count);

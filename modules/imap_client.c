@@ -86,6 +86,7 @@ static const struct {
 	{ "ENABLE", IMAP_CAP_ENABLE },
 	{ "CONDSTORE", IMAP_CAP_CONDSTORE },
 	{ "QRESYNC", IMAP_CAP_QRESYNC },
+	{ "ACL", IMAP_CAP_ACL },
 };
 
 /* Replace the capabilities with the atoms in args. */

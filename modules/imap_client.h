@@ -54,6 +54,7 @@
 #define IMAP_CAP_ENABLE		0x20000	/* RFC 5161 */
 #define IMAP_CAP_CONDSTORE	0x40000	/* RFC 7162 */
 #define IMAP_CAP_QRESYNC	0x80000	/* RFC 7162; implies CONDSTORE */
+#define IMAP_CAP_ACL		0x100000	/* RFC 4314 */
 
 struct imap_client_settings {
 	const char *host;

@@ -26,6 +26,7 @@
 
 #include "driver.h"
 #include "imap_client.h"
+#include "imap_acl.h"
 #include "imap_message.h"
 #include "imap_namespace.h"
 #include "log.h"
@@ -218,6 +219,71 @@ static int imap_driver_namespace_prefix(struct driver_conn *conn, char *prefix,
 				    "prefix is too long");
 	snprintf(prefix, size, "%s", ic->ns->ns[IMAP_NS_PERSONAL][0].prefix);
 	return 1;
+}
+
+struct acl_ctx {
+	struct driver_acl *acl;
+	const char *error;
+};
+
+/* "* ACL mailbox identifier rights ..." (RFC 4314). */
+static int acl_untagged(struct imap_client *client, const struct imap_arg *args,
+			size_t count, void *context, enum stream_fail *fail_r,
+			const char **error_r)
+{
+	struct acl_ctx *ctx = context;
+
+	(void)client;
+	if (count < 1 || !imap_arg_is_atom(&args[0], "ACL"))
+		return 0;
+	if (imap_acl_parse(args, count, ctx->acl, &ctx->error) < 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "malformed ACL response: %s", ctx->error);
+	return 0;
+}
+
+static int imap_driver_get_acl(struct driver_conn *conn, const char *folder,
+			       struct driver_acl *acl_r, enum stream_fail *fail_r,
+			       const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	struct acl_ctx ctx = { acl_r, NULL };
+	struct imap_cmd_handlers h = { acl_untagged, NULL, &ctx };
+
+	acl_r->e = NULL;
+	acl_r->count = 0;
+	if ((imap_client_caps(ic->client) & IMAP_CAP_ACL) == 0)
+		return DRIVER_ACL_NONE;
+	if (imap_client_run_astring(ic->client, "GETACL", folder, NULL, &h, fail_r,
+				    error_r) < 0) {
+		driver_acl_free(acl_r);
+		return -1;
+	}
+	return 0;
+}
+
+static int imap_driver_set_acl(struct driver_conn *conn, const char *folder,
+			       const char *identifier, const char *rights,
+			       enum stream_fail *fail_r, const char **error_r)
+{
+	struct imap_conn *ic = imap_conn(conn);
+	char *qid = imap_client_quote(identifier), *rest;
+	int ret;
+
+	if (qid == NULL || !imap_acl_rights_valid(rights)) {
+		mm_free(&qid);
+		return stream_failf(fail_r, STREAM_FAIL_MESSAGE, error_r, "an "
+				    "identifier or rights that cannot be sent");
+	}
+	if (rights[0] == '\0')
+		rest = mm_strdup(qid);
+	else
+		rest = mm_asprintf("%s \"%s\"", qid, rights);
+	ret = imap_client_run_astring(ic->client, rights[0] == '\0' ? "DELETEACL" :
+				      "SETACL", folder, rest, NULL, fail_r, error_r);
+	mm_free(&qid);
+	mm_free(&rest);
+	return ret;
 }
 
 struct list_ctx {
@@ -1040,6 +1106,7 @@ const struct source_driver source_driver_imap = {
 	.close = imap_driver_close,
 	.is_tls = imap_driver_is_tls,
 	.utf8_names = imap_source_utf8_names,
+	.get_acl = imap_driver_get_acl,
 };
 
 const struct target_driver target_driver_imap = {
@@ -1060,4 +1127,6 @@ const struct target_driver target_driver_imap = {
 	.append_result = imap_target_append_result,
 	.set_flags = imap_target_set_flags,
 	.close = imap_driver_close,
+	.get_acl = imap_driver_get_acl,
+	.set_acl = imap_driver_set_acl,
 };

@@ -9,6 +9,13 @@
 # whose unit test covers Cyrus's "user." and "" and Courier's layouts),
 # says in an event how many it left and names one, and the account is
 # copied and verified; nothing of Public.* is on NEW.
+# With migrate_shared, the rights bob gave others on his folder Team
+# (GETACL on OLD, Dovecot's acl plugin with imap_acl) are given on NEW's
+# copy (SETACL as the master user acting for bob, NEW configured by
+# contrib/dovecot/notice-acl.conf.ext): alice's; anyone's, which NEW
+# refuses (Dovecot's acl_anyone = forbid, its default), and ghost's, who
+# has no account in the migration, are not, and are named in a failed
+# item "acl:Team"; the next round finds alice's there.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -20,7 +27,15 @@ CORPUS="$PYTHON $HARNESS/corpus.py"
 
 EXT=$(mm_tmpdir)
 mm_cleanup_dir "$EXT"
-mkdir -p "$EXT/public" && chown mail:mail "$EXT/public" && chmod 755 "$EXT"
+# The public folder Team, three messages, readable by anyone (its own
+# dovecot-acl), written where OLD's public namespace keeps it.
+mkdir -p "$EXT/public/.Team/cur" "$EXT/public/.Team/new" "$EXT/public/.Team/tmp"
+for i in 1 2 3; do
+	printf 'Subject: team %s\r\nMessage-ID: <team-%s@example.test>\r\n\r\nfor all\r\n' \
+		"$i" "$i" >"$EXT/public/.Team/cur/170000000$i.M$i.old:2,S"
+done
+printf 'anyone lr\n' >"$EXT/public/.Team/dovecot-acl"
+chown -R mail:mail "$EXT/public" && chmod 755 "$EXT"
 MM_OLD_DOVECOT_EXTRA=$EXT/old-extra.conf
 cat >"$MM_OLD_DOVECOT_EXTRA" <<EOD
 namespace public {
@@ -30,6 +45,14 @@ namespace public {
   location = maildir:$EXT/public
   subscriptions = no
   list = yes
+}
+mail_plugins = \$mail_plugins acl
+protocol imap {
+  mail_plugins = \$mail_plugins imap_acl
+}
+plugin {
+  acl = vfile
+  acl_anyone = allow
 }
 EOD
 export MM_OLD_DOVECOT_EXTRA
@@ -50,6 +73,7 @@ source_host = $OLD_IP
 source_protocols = imap
 source_tls = starttls
 source_tls_ca_file = $CA_FILE
+migrate_shared = yes
 EOC
 MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
 MM init >/dev/null || fail "init failed"
@@ -60,18 +84,36 @@ sh "$SERVERS_SH" adduser "$MM_DIR" new ann@example.test --nopass </dev/null ||
 PW=$(mm_pwfile "ann pw")
 $CORPUS --host "$OLD_IP" --user ann@example.test --password-file "$PW" --seed 14 \
 	--count 20 --manifest "$MM_DIR/ann.json" >/dev/null || fail "corpus load failed"
-# The public folder, made and filled by ann (no acl plugin: anyone may).
-"$PYTHON" - "$OLD_IP" "$PW" <<'EOP' || fail "public folder not made"
+# ann sees the public folder.
+"$PYTHON" - "$OLD_IP" "$PW" <<'EOP' || fail "the public folder is not listed"
 import imaplib, sys
 m = imaplib.IMAP4(sys.argv[1])
 m.starttls()
 m.login("ann@example.test", open(sys.argv[2]).read().rstrip("\n"))
-assert m.create("Public.Team")[0] == "OK"
-for i in range(3):
-    msg = ("Subject: team %d\r\nMessage-ID: <team-%d@example.test>\r\n\r\nfor all\r\n" % (i, i))
-    assert m.append("Public.Team", None, None, msg.encode())[0] == "OK"
 names = [l.decode() for l in m.list()[1]]
 assert any("Public.Team" in n for n in names), names
+m.logout()
+EOP
+
+# bob's folder Team, shared with alice (an account of the migration),
+# anyone (list only), and ghost (no account anywhere).
+for u in bob alice; do
+	mm_adduser old "$u@example.test" "$u pw"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new "$u@example.test" --nopass </dev/null ||
+		fail "adduser new $u failed"
+done
+"$PYTHON" - "$OLD_IP" <<'EOP' || fail "bob's Team not shared"
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+m.starttls()
+m.login("bob@example.test", "bob pw")
+assert m.create("Team")[0] == "OK"
+assert m.append("Team", None, None, b"Subject: plans\r\n\r\nours\r\n")[0] == "OK"
+for who, rights in (("alice@example.test", "lr"), ("anyone", "l"), ("ghost@example.test", "lrw")):
+    typ, data = m._simple_command("SETACL", "Team", who, rights)
+    assert typ == "OK", (who, typ, data)
+typ, data = m._simple_command("GETACL", "Team")
+assert typ == "OK", data
 m.logout()
 EOP
 
@@ -110,6 +152,49 @@ assert not [n for n in names if n.startswith("Public")], names
 '
 }
 
+# NEW's ACL of a folder, as "identifier=rights" sorted, one line.
+new_acl() { # USER FOLDER
+	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" "$1" "$2" <<'EOP'
+import imaplib, re, sys
+m = imaplib.IMAP4(sys.argv[1])
+mpw = open(sys.argv[3]).read().strip()
+m.authenticate("PLAIN", lambda _: ("%s\0%s\0%s" % (sys.argv[4], sys.argv[2], mpw)).encode())
+typ, data = m._simple_command("GETACL", sys.argv[5])
+line = m.untagged_responses.get("ACL", [b""])[0].decode()
+toks = re.findall(r'"[^"]*"|\S+', line)[1:]
+pairs = sorted("%s=%s" % (toks[i].strip('"'), "".join(sorted(toks[i + 1].strip('"'))))
+               for i in range(0, len(toks) - 1, 2))
+print(typ, " ".join(p for p in pairs if not p.startswith("owner=") and
+                     not p.startswith(sys.argv[4] + "=")))
+m.logout()
+EOP
+}
+
+# bob's rights for alice and anyone given on NEW; ghost reported.
+t_acl() {
+	printf 'bob@example.test:bob pw\nalice@example.test:alice pw\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	got=$(new_acl bob@example.test Team)
+	[ "$got" = "OK alice@example.test=lr" ] || { echo "NEW's ACL: $got"; MM log -n 0; return 1; }
+	MM log -n 0 --account bob@example.test >"$MM_DIR/bob.log"
+	grep -qF "bob@example.test: ACLs: 1 folders with rights for others on OLD: 1 entries given on NEW, 0 there already, 1 refused by NEW, 1 with no account on NEW (failed items acl:FOLDER)" \
+		"$MM_DIR/bob.log" || { cat "$MM_DIR/bob.log"; return 1; }
+	f=$(MM failed bob@example.test --csv | grep -F "acl:Team")
+	case $f in
+	*"anyone (l) refused by NEW: "*"'anyone' identifier is disallowed"*"ghost@example.test (lrw) has no account on NEW"*) ;;
+	*) echo "failed items: $f"; return 1 ;;
+	esac
+	# The next round: all there already, nothing given twice.
+	MM sync bob@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	MM log -n 0 --account bob@example.test | grep -qF "ACLs: 1 folders with rights for others on OLD: 0 entries given on NEW, 1 there already, 1 refused by NEW, 1 with no account on NEW" ||
+		{ MM log -n 0 --account bob@example.test; return 1; }
+	# alice's own folders hold nothing of bob's.
+	got=$(new_acl alice@example.test INBOX)
+	[ "$got" = "OK " ] || { echo "alice's INBOX ACL: $got"; return 1; }
+}
+
 check "the public namespace's folders are not copied into the user's mailbox" t_own_only
 check "verify: the user's own folders, every message" t_verify
+check "migrate_shared: bob's rights for others given on NEW; what NEW refuses or has no account for reported" t_acl
 mm_done

@@ -1,0 +1,278 @@
+/*
+ * NAME
+ *	puller_acl 3
+ * SUMMARY
+ *	copy the rights a user gave others on their folders (RFC 4314)
+ * DESCRIPTION
+ *	copy_acls() runs in a round of a domain with migrate_shared, after
+ *	the account's mail and Sieve scripts. A folder a user shares (bob's
+ *	Team, readable by alice) is copied with its owner's mailbox; what
+ *	must move too is who may read it. For each of the user's own
+ *	folders (puller_source_folders(): other users' and shared ones are
+ *	not theirs), OLD's ACL is read with GETACL in the user's session,
+ *	and each entry for another identifier is given on NEW's copy with
+ *	SETACL in the master session acting for the user (Dovecot's acl
+ *	plugin, imap_acl), unless NEW's entry holds those rights already.
+ *	The owner's own entry is NEW's business ("owner" and the user's
+ *	login are skipped).
+ *
+ *	Identifiers: "anyone", "authenticated" and "anonymous" are kept; an
+ *	address (or a bare name, taken in the account's domain) is kept
+ *	when it is an account of this migration (the store knows it), with
+ *	its "-" of a negative right; anything else (a name no account
+ *	has, a group: "$team", "group:team", "#team", which Dovecot's
+ *	acl plugin spells otherwise) is not set, and the folder gets a
+ *	failed item "acl:FOLDER" naming the identifiers and their rights,
+ *	which goes once the folder's entries are all set.
+ * DIAGNOSTICS
+ *	Nothing here fails the round but the store and a broken session:
+ *	OLD without the ACL extension is an event; an ACL OLD will not
+ *	show (no "a" right) or NEW will not take is a warning event for
+ *	that folder; a target that cannot set ACLs (target_driver =
+ *	dovecot) says so in an event and copies none.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+#include "copy.h"
+#include "error.h"
+#include "log.h"
+#include "mm_alloc.h"
+
+#define ACL_ITEM "acl:"
+
+struct acl_run {
+	struct copy *c;
+	char login[CFG_LOGIN_MAX + 1];	/* the user's name on OLD */
+	uint64_t folders, set, same, unmapped, refused;
+};
+
+/* Is identifier this user (the owner of the folders)? */
+static int acl_is_owner(const struct acl_run *r, const char *id)
+{
+	return strcasecmp(id, "owner") == 0 || strcasecmp(id, r->c->account) == 0 ||
+		strcasecmp(id, r->login) == 0;
+}
+
+/* NEW's spelling of OLD's identifier into out; 0 when it maps to no
+ * account of this migration (or is a group). */
+static int acl_map(struct acl_run *r, const char *id, char *out, size_t size,
+		   enum stream_fail *fail_r, const char **error_r)
+{
+	static const char *const kept[] = { "anyone", "authenticated", "anonymous" };
+	struct store_account acct;
+	const char *name = id[0] == '-' ? id + 1 : id, *error, *at;
+	char account[STORE_MAX_ACCOUNT];
+	int ret;
+
+	for (size_t i = 0; i < sizeof(kept) / sizeof(kept[0]); i++)
+		if (strcasecmp(name, kept[i]) == 0) {
+			snprintf(out, size, "%s", id);
+			return 1;
+		}
+	if (name[0] == '$' || name[0] == '#' || strncasecmp(name, "group:", 6) == 0 ||
+	    name[0] == '\0')
+		return 0;
+	at = strchr(r->c->account, '@');
+	if (strchr(name, '@') != NULL)
+		ret = snprintf(account, sizeof(account), "%s", name);
+	else
+		ret = snprintf(account, sizeof(account), "%s%s", name, at != NULL ? at : "");
+	if (ret < 0 || (size_t)ret >= sizeof(account))
+		return 0;
+	for (char *p = account; *p != '\0'; p++)
+		if (*p >= 'A' && *p <= 'Z')
+			*p = (char)(*p - 'A' + 'a');
+	ret = store_account_get(r->c->p->store, account, &acct, &error);
+	if (ret == STORE_NOTFOUND)
+		return 0;
+	if (ret < 0)
+		return copy_store_fail(fail_r, error_r, error);
+	store_account_clear(&acct);
+	snprintf(out, size, "%s%s", id[0] == '-' ? "-" : "", account);
+	return 1;
+}
+
+/* NEW's rights for identifier in cur, or NULL. */
+static const char *acl_rights_of(const struct driver_acl *cur, const char *id)
+{
+	for (size_t i = 0; i < cur->count; i++)
+		if (strcmp(cur->e[i].identifier, id) == 0)
+			return cur->e[i].rights;
+	return NULL;
+}
+
+/* Do a and b hold the same rights, in any order? */
+static int acl_same_rights(const char *a, const char *b)
+{
+	if (strlen(a) != strlen(b))
+		return 0;
+	for (; *a != '\0'; a++)
+		if (strchr(b, *a) == NULL)
+			return 0;
+	return 1;
+}
+
+/* A session failure (not this folder's answer) stops the pass. */
+static int acl_session_broken(enum stream_fail fail)
+{
+	enum stream_fail policy = stream_fail_policy(fail);
+
+	return policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT;
+}
+
+/* One folder: 0 (done, or reported), 1 (stop: OLD or NEW has no
+ * ACLs), -1. */
+static int acl_folder(struct acl_run *r, const char *folder, const char *target,
+		      enum stream_fail *fail_r, const char **error_r)
+{
+	struct copy *c = r->c;
+	struct driver_acl old = { 0 }, cur = { 0 };
+	char item[sizeof(ACL_ITEM) + 1024], missing[STREAM_ERROR_MAX] = "";
+	const char *error;
+	size_t n = 0, entries = 0;
+	int ret;
+
+	ret = c->sdrv->get_acl(c->src, folder, &old, fail_r, error_r);
+	if (ret == DRIVER_ACL_NONE) {
+		copy_event(c, LOG_SEV_INFO, "ACLs: OLD has no ACL extension (RFC "
+			   "4314): no rights to copy");
+		return 1;
+	}
+	if (ret < 0) {
+		if (acl_session_broken(*fail_r))
+			return -1;
+		copy_event(c, LOG_SEV_WARNING, "ACLs: the rights on %s not read on OLD: "
+			   "%s", folder, *error_r);
+		return 0;
+	}
+	for (size_t i = 0; i < old.count; i++)
+		entries += !acl_is_owner(r, old.e[i].identifier[0] == '-' ?
+					 old.e[i].identifier + 1 : old.e[i].identifier);
+	if (entries == 0) {
+		driver_acl_free(&old);
+		return 0;
+	}
+	r->folders++;
+	ret = c->tdrv->get_acl(c->dst, target, &cur, fail_r, error_r);
+	if (ret == DRIVER_ACL_NONE) {
+		driver_acl_free(&old);
+		copy_event(c, LOG_SEV_WARNING, "ACLs: not copied: NEW has no ACL "
+			   "extension (load imap_acl: contrib/dovecot/notice-acl.conf.ext)");
+		return 1;
+	}
+	for (size_t i = 0; ret == 0 && i < old.count; i++) {
+		const struct driver_acl_entry *e = &old.e[i];
+		char id[STORE_MAX_ACCOUNT + 1];
+		const char *have;
+
+		if (acl_is_owner(r, e->identifier[0] == '-' ? e->identifier + 1 :
+				 e->identifier))
+			continue;
+		ret = acl_map(r, e->identifier, id, sizeof(id), fail_r, error_r);
+		if (ret < 0)
+			break;
+		if (ret == 0) {
+			r->unmapped++;
+			if (n < sizeof(missing))
+				n += (size_t)snprintf(missing + n, sizeof(missing) - n,
+						      "%s%s (%s) has no account on NEW",
+						      n > 0 ? ", " : "", e->identifier,
+						      e->rights);
+			ret = 0;
+			continue;
+		}
+		ret = 0;
+		have = acl_rights_of(&cur, id);
+		if (have != NULL && acl_same_rights(have, e->rights)) {
+			r->same++;
+			continue;
+		}
+		ret = c->tdrv->set_acl(c->dst, target, id, e->rights, fail_r, error_r);
+		if (ret == 0) {
+			r->set++;
+		} else if (!acl_session_broken(*fail_r)) {
+			/* This entry only (Dovecot: acl_anyone = forbid). */
+			r->refused++;
+			if (n < sizeof(missing))
+				n += (size_t)snprintf(missing + n, sizeof(missing) - n,
+						      "%s%s (%s) refused by NEW: %s",
+						      n > 0 ? ", " : "", e->identifier,
+						      e->rights, *error_r);
+			ret = 0;
+		}
+	}
+	driver_acl_free(&old);
+	driver_acl_free(&cur);
+	if (ret < 0) {
+		if (acl_session_broken(*fail_r))
+			return -1;
+		copy_event(c, LOG_SEV_WARNING, "ACLs: the rights on %s not given on NEW "
+			   "(%s): %s", folder, target, *error_r);
+		return 0;
+	}
+	snprintf(item, sizeof(item), ACL_ITEM "%s", folder);
+	if (n > 0) {
+		copy_event(c, LOG_SEV_WARNING, "ACLs: %s: not given on NEW: %s", folder,
+			   missing);
+		return copy_failed_item(c, item, 0, NULL, error_setf("not given on NEW: "
+					"%s", missing), fail_r, error_r);
+	}
+	ret = store_failed_del(c->p->store, c->account, item, 0, 0, &error);
+	if (ret < 0 && ret != STORE_NOTFOUND)
+		return copy_store_fail(fail_r, error_r, error);
+	return 0;
+}
+
+int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
+{
+	struct puller_session s = { .dom = c->dom, .account = c->account, .sdrv = c->sdrv,
+				    .tdrv = c->tdrv, .src = c->src, .dst = c->dst };
+	struct acl_run r = { .c = c };
+	struct driver_folder *sf = NULL;
+	const char *error;
+	size_t ns = 0;
+	int ret = 0;
+
+	if (!c->dom->migrate_shared)
+		return 0;
+	if (c->sdrv->get_acl == NULL)
+		return 0;	/* POP3: no folders, no rights */
+	if (c->tdrv->get_acl == NULL || c->tdrv->set_acl == NULL) {
+		copy_event(c, LOG_SEV_WARNING, "ACLs: not copied: target_driver = %s "
+			   "cannot set them (use target_driver = imap)", c->tdrv->name);
+		return 0;
+	}
+	if (cfg_login_name(c->dom, c->account, r.login, sizeof(r.login), &error) < 0)
+		r.login[0] = '\0';
+	if (puller_source_folders(&s, &sf, &ns, &c->msrc, c->src_prefix,
+				  sizeof(c->src_prefix), fail_r, error_r) < 0)
+		return -1;
+	for (size_t i = 0; ret == 0 && i < ns; i++) {
+		char *target = NULL;
+
+		if ((sf[i].attrs & DRIVER_FOLDER_NOSELECT) != 0 ||
+		    folder_map_apply(c->map, &c->msrc, &c->mdst, sf[i].name, sf[i].attrs,
+				     &target, &error) <= 0) {
+			mm_free(&target);
+			continue;	/* excluded, or a name NEW has not */
+		}
+		ret = acl_folder(&r, sf[i].name, target, fail_r, error_r);
+		mm_free(&target);
+	}
+	driver_folders_free(&sf, ns);
+	if (ret > 0)
+		ret = 0;
+	if (ret == 0 && r.folders > 0)
+		copy_event(c, r.unmapped + r.refused > 0 ? LOG_SEV_WARNING : LOG_SEV_INFO,
+			   "ACLs: %llu folders with rights for others on OLD: %llu "
+			   "entries given on NEW, %llu there already, %llu refused by "
+			   "NEW, %llu with no account on NEW (failed items " ACL_ITEM
+			   "FOLDER)", (unsigned long long)r.folders,
+			   (unsigned long long)r.set, (unsigned long long)r.same,
+			   (unsigned long long)r.refused, (unsigned long long)r.unmapped);
+	return ret;
+}
