@@ -50,11 +50,18 @@ struct acl_run {
 	uint64_t folders, set, same, unmapped, refused;
 };
 
-/* Is identifier this user (the owner of the folders)? */
+/* Is identifier this user (the owner of the folders)? A bare name is
+ * one in the account's domain (Cyrus: "bob" for bob@its default domain). */
 static int acl_is_owner(const struct acl_run *r, const char *id)
 {
-	return strcasecmp(id, "owner") == 0 || strcasecmp(id, r->c->account) == 0 ||
-		strcasecmp(id, r->login) == 0;
+	const char *at = strchr(r->c->account, '@');
+
+	if (strcasecmp(id, "owner") == 0 || strcasecmp(id, r->c->account) == 0 ||
+	    strcasecmp(id, r->login) == 0)
+		return 1;
+	return strchr(id, '@') == NULL && at != NULL &&
+		strlen(id) == (size_t)(at - r->c->account) &&
+		strncasecmp(id, r->c->account, strlen(id)) == 0;
 }
 
 /* NEW's spelling of OLD's identifier into out; 0 when it maps to no

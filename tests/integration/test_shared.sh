@@ -16,6 +16,10 @@
 # refuses (Dovecot's acl_anyone = forbid, its default), and ghost's, who
 # has no account in the migration, are not, and are named in a failed
 # item "acl:Team"; the next round finds alice's there.
+# Cyrus 3.6 as shipped (tests/harness/oldserver.sh) as OLD: alice sees
+# bob's INBOX.Team as user.bob.Team (Cyrus's other users' namespace),
+# which stays out of her mailbox, and bob's rights for alice (Cyrus's
+# bare name "alice") are given on NEW as alice@cyr.test's.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -194,7 +198,75 @@ t_acl() {
 	[ "$got" = "OK " ] || { echo "alice's INBOX ACL: $got"; return 1; }
 }
 
+OS="sh $HARNESS/oldserver.sh"
+t_cyrus() {
+	if ! $OS fetch cyrus >"$MM_DIR/cyrus-fetch.log" 2>&1; then
+		echo "    (Cyrus packages not available: skipped)" >&2
+		return 0
+	fi
+	cip=${MM_OLD_IP%.*}.5
+	MM_OLDSRV_DOMAIN=cyr.test $OS start cyrus "$MM_DIR/cy" "$cip" \
+		>"$MM_DIR/cyrus-start.log" 2>&1 || { cat "$MM_DIR/cyrus-start.log"; return 1; }
+	mm_at_exit "$OS stop $MM_DIR/cy"
+	# shellcheck disable=SC1091
+	. "$MM_DIR/cy/env"
+	for u in bob alice; do
+		printf '%s pass\n' "$u" | $OS adduser "$MM_DIR/cy" "$u@cyr.test" || return 1
+		sh "$SERVERS_SH" adduser "$MM_DIR" new "$u@cyr.test" --nopass </dev/null || return 1
+	done
+	"$PYTHON" - "$cip" <<'EOP' || return 1
+import imaplib, ssl, sys
+def login(u):
+    i = imaplib.IMAP4(sys.argv[1], 143)
+    i.starttls(ssl._create_unverified_context())
+    i.login(u + "@cyr.test", u + " pass")
+    return i
+a = login("alice")	# autocreate
+b = login("bob")
+assert b.create("INBOX.Team")[0] == "OK"
+assert b.append("INBOX.Team", None, None, b"Subject: plans\r\n\r\nours\r\n")[0] == "OK"
+typ, data = b._simple_command("SETACL", "INBOX.Team", "alice", "lr")
+assert typ == "OK", data
+b.logout()
+names = [l.decode() for l in a.list()[1]]
+assert any("user.bob.Team" in n for n in names), names
+a.logout()
+EOP
+	cat >>"$CONF" <<EOC
+
+[domain cyr.test]
+source_host = $cip
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $OLDSRV_CA_FILE
+migrate_shared = yes
+EOC
+	printf 'bob@cyr.test:bob pass\nalice@cyr.test:alice pass\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	for u in bob alice; do
+		st=$(MM show "$u@cyr.test" --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+		[ "$st" = copied ] || { echo "$u: $st"; MM log -n 0 --account "$u@cyr.test"; return 1; }
+	done
+	MM log -n 0 --account alice@cyr.test | grep -qF 'not this user'"'"'s: not copied into this mailbox' ||
+		{ MM log -n 0 --account alice@cyr.test; return 1; }
+	MM log -n 0 --account bob@cyr.test | grep -qF "ACLs: 1 folders with rights for others on OLD: 1 entries given on NEW, 0 there already, 0 refused by NEW, 0 with no account on NEW" ||
+		{ MM log -n 0 --account bob@cyr.test; return 1; }
+	got=$(new_acl bob@cyr.test Team)
+	[ "$got" = "OK alice@cyr.test=lr" ] || { echo "NEW's ACL of bob's Team: $got"; return 1; }
+	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+mpw = open(sys.argv[3]).read().strip()
+m.authenticate("PLAIN", lambda _: ("alice@cyr.test\0%s\0%s" % (sys.argv[2], mpw)).encode())
+names = [l.decode() for l in m.list()[1]]
+assert not [n for n in names if "user" in n or "Team" in n], names
+m.logout()
+EOP
+	$OS stop "$MM_DIR/cy" >/dev/null
+}
+
 check "the public namespace's folders are not copied into the user's mailbox" t_own_only
 check "verify: the user's own folders, every message" t_verify
 check "migrate_shared: bob's rights for others given on NEW; what NEW refuses or has no account for reported" t_acl
+check "Cyrus as OLD: other users' folders stay out, bob's rights for alice given on NEW" t_cyrus
 mm_done
