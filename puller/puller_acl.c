@@ -41,6 +41,7 @@
 #include "error.h"
 #include "log.h"
 #include "mm_alloc.h"
+#include "puller_metrics.h"
 
 #define ACL_ITEM "acl:"
 
@@ -201,6 +202,7 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 		ret = c->tdrv->set_acl(c->dst, target, id, e->rights, fail_r, error_r);
 		if (ret == 0) {
 			r->set++;
+			puller_count(acl_entries, 1);
 		} else if (!acl_session_broken(*fail_r)) {
 			/* This entry only (Dovecot: acl_anyone = forbid). */
 			r->refused++;

@@ -9,6 +9,7 @@
  *	From the workers' shared counters (this daemon, since it started):
  *	mailmigrate_copied_messages_total, mailmigrate_copied_bytes_total,
  *	mailmigrate_failed_items_total, mailmigrate_sieve_scripts_total,
+ *	mailmigrate_acl_entries_total,
  *	mailmigrate_rounds_total{kind},
  *	mailmigrate_copy_errors_total{class}, and
  *	mailmigrate_store_errors_total (the workers' and this process's).
@@ -129,6 +130,9 @@ static void metrics_render(struct metrics_text *t, void *ctx)
 	metrics_family(t, "mailmigrate_sieve_scripts_total", "counter",
 		       "Sieve scripts put on NEW's ManageSieve (migrate_sieve).");
 	metrics_u64(t, "mailmigrate_sieve_scripts_total", NULL, counter(&pc->sieve_scripts));
+	metrics_family(t, "mailmigrate_acl_entries_total", "counter",
+		       "ACL entries given on NEW's folders (migrate_shared).");
+	metrics_u64(t, "mailmigrate_acl_entries_total", NULL, counter(&pc->acl_entries));
 	metrics_family(t, "mailmigrate_rounds_total", "counter",
 		       "Rounds completed (an account copied, synced or finished), by job kind.");
 	for (int k = 0; k < 3; k++) {

@@ -174,10 +174,24 @@ m.logout()
 EOP
 }
 
-# bob's rights for alice and anyone given on NEW; ghost reported.
+# bob's rights for alice and anyone given on NEW; ghost reported. The
+# daemon's metrics count the entry given.
 t_acl() {
+	port=$("$PYTHON" -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+	"$PYTHON" - "$CONF" "$CONF.m" "$port" <<'EOP' || return 1
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+i = next(k for k, l in enumerate(lines) if l.startswith("[domain"))
+lines.insert(i, "metrics_listen = inet:127.0.0.1:%s" % sys.argv[3])
+open(sys.argv[2], "w").write("\n".join(lines))
+EOP
 	printf 'bob@example.test:bob pw\nalice@example.test:alice pw\n' | MM bulk - >/dev/null || return 1
-	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	"$MAILMIGRATED" -c "$CONF.m" -f 2>>"$MM_DIR/daemon.err" &
+	dpid=$!
+	wait_for "curl -s http://127.0.0.1:$port/metrics | grep -qx 'mailmigrate_acl_entries_total 1'" 60 ||
+		{ kill "$dpid"; curl -s "http://127.0.0.1:$port/metrics" | grep acl; MM log -n 0; return 1; }
+	kill -TERM "$dpid"
+	wait_for "! kill -0 $dpid 2>/dev/null" 30 || return 1
 	got=$(new_acl bob@example.test Team)
 	[ "$got" = "OK alice@example.test=lr" ] || { echo "NEW's ACL: $got"; MM log -n 0; return 1; }
 	MM log -n 0 --account bob@example.test >"$MM_DIR/bob.log"
