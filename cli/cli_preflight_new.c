@@ -25,6 +25,7 @@
 #include "cli_preflight.h"
 #include "crypto.h"
 #include "driver.h"
+#include "imap_client.h"
 #include "managesieve_client.h"
 #include "mm_alloc.h"
 #include "puller.h"
@@ -35,6 +36,37 @@ static const struct preflight_check preflight_appendlimit_check = {
 static const struct preflight_check preflight_doveadm_check = {
 	"new_doveadm", PREFLIGHT_ONCE, NULL, 1
 };
+static const struct preflight_check preflight_new_acl_check = {
+	"new_acl", PREFLIGHT_ONCE, NULL, 1
+};
+
+/* migrate_shared in a domain: NEW must take SETACL (imap_acl), and the
+ * target must be imap (the dovecot target sets no ACLs). */
+static void preflight_new_acl(struct preflight *pf, struct driver_conn *conn)
+{
+	const struct cfg *cfg = pf->ctx->cfg;
+	struct imap_client *client = imap_driver_client(conn);
+	int any = 0;
+
+	for (size_t d = 0; d < cfg->domains_count; d++)
+		any |= cfg->domains[d].type == CFG_DOMAIN_BACKUP &&
+			cfg->domains[d].migrate_shared;
+	if (!any)
+		return;
+	if (!imap_client_has_cap(client, "ACL"))
+		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_FAILED,
+				 "load imap_acl in NEW's IMAP (contrib/dovecot/"
+				 "notice-acl.conf.ext)", "migrate_shared: NEW does not "
+				 "list ACL (RFC 4314): no rights can be given there");
+	else if (cfg->target_driver != CFG_TARGET_IMAP)
+		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_WARNING,
+				 "use target_driver = imap to copy ACLs",
+				 "migrate_shared: target_driver = dovecot gives no ACLs "
+				 "on NEW");
+	else
+		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_OK, NULL,
+				 "migrate_shared: NEW lists ACL (RFC 4314)");
+}
 
 /* target_driver = dovecot: NEW's doveadm runs our command for account
  * (the plugin installed, the user known to NEW). */
@@ -203,6 +235,7 @@ void preflight_new_login(struct preflight *pf, const struct preflight_check *che
 			 "NEW %s: master login as %s*%s works", cfg->target_host,
 			 account, cfg->target_master_user);
 	preflight_appendlimit(pf, target_driver_imap.append_limit(conn));
+	preflight_new_acl(pf, conn);
 	target_driver_imap.close(&conn);
 	if (cfg->target_driver == CFG_TARGET_DOVECOT)
 		preflight_new_doveadm(pf, account);

@@ -35,6 +35,10 @@
 #include "puller.h"
 #include "token_cmd.h"
 
+static const struct preflight_check preflight_old_acl_check = {
+	"old_acl", PREFLIGHT_USER, NULL, 1
+};
+
 /* The capabilities of OLD's IMAP the copy cares about, and what their
  * absence costs. */
 static const struct {
@@ -650,6 +654,17 @@ void preflight_old_user(struct preflight *pf, const struct preflight_check *chec
 			 cli_size_human(u->largest, large, sizeof(large)),
 			 has[0] != '\0' ? has : "none that matter",
 			 lacks[0] != '\0' ? "; not listed: " : "", lacks);
+	/* migrate_shared reads each folder's ACL in the user's session. */
+	if (dom->migrate_shared)
+		preflight_report(pf, &preflight_old_acl_check, dom,
+				 imap_client_has_cap(client, "ACL") ? PREFLIGHT_OK :
+				 PREFLIGHT_WARNING, imap_client_has_cap(client, "ACL") ?
+				 NULL : "set migrate_shared = no, or give OLD the ACL "
+				 "extension", "migrate_shared: OLD %s ACL (RFC 4314) after "
+				 "login as %s%s", imap_client_has_cap(client, "ACL") ?
+				 "lists" : "does not list", login,
+				 imap_client_has_cap(client, "ACL") ? "" : ": no rights "
+				 "would be copied");
 	source_driver_imap.close(&conn);
 	if (dom->source_protocols == CFG_PROTO_BOTH)
 		preflight_old_user_pop3(pf, check, u, 0);

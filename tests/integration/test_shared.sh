@@ -207,6 +207,14 @@ EOP
 	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
 	MM log -n 0 --account bob@example.test | grep -qF "ACLs: 1 folders with rights for others on OLD: 0 entries given on NEW, 1 there already, 1 refused by NEW, 1 with no account on NEW" ||
 		{ MM log -n 0 --account bob@example.test; return 1; }
+	# preflight: OLD lists ACL after bob's login, NEW lists ACL.
+	printf 'bob pw\n' | MM preflight --json bob@example.test | "$PYTHON" -c '
+import json, sys
+c = {x["check"]: x for x in json.load(sys.stdin)["checks"]}
+assert c["old_acl"]["status"] == "ok", c["old_acl"]
+assert "OLD lists ACL (RFC 4314) after login as bob@example.test" in c["old_acl"]["message"], c["old_acl"]
+assert c["new_acl"]["status"] == "ok", c["new_acl"]
+' || return 1
 	# alice's own folders hold nothing of bob's.
 	got=$(new_acl alice@example.test INBOX)
 	[ "$got" = "OK " ] || { echo "alice's INBOX ACL: $got"; return 1; }
