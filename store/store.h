@@ -699,6 +699,67 @@ int store_sieve_iter(struct store *store, const char *account,
 			       void *ctx),
 		     void *ctx, const char **error_r);
 
+/* --- calendars and address books ------------------------------------- */
+
+/*
+ * What a round put on NEW of an account's calendars, address books and
+ * their items (migrate_dav, puller_dav(3)): one record per collection
+ * and per item, keyed by OLD's URL of the collection and of the item,
+ * holding where the copy is on NEW, the SHA-256 of OLD's ETag when it
+ * was copied and of NEW's ETag after the PUT, and the SHA-256 of the
+ * bytes. A later round copies an item again only when OLD's ETag
+ * changed, puts it with If-Match NEW's recorded ETag (so a change the
+ * user made on NEW meanwhile is not overwritten), and reports (does not
+ * delete) a recorded item OLD no longer has. Forgotten by store_reset()
+ * with the rest of the copy progress; dumped and copied (STORE_DUMP_DAV).
+ */
+#define STORE_DAV_HASH 32
+#define STORE_MAX_DAV_URL 2048
+enum store_dav_kind {
+	STORE_DAV_CALENDAR = 1,		/* a calendar collection */
+	STORE_DAV_ADDRESSBOOK = 2,	/* an address book collection */
+	STORE_DAV_ITEM = 3,		/* an iCalendar object or a vCard */
+};
+struct store_dav {
+	unsigned kind;				/* enum store_dav_kind */
+	char old_url[STORE_MAX_DAV_URL + 1];	/* the record's key: OLD's URL */
+	char new_url[STORE_MAX_DAV_URL + 1];	/* the copy's URL on NEW */
+	unsigned char old_etag[STORE_DAV_HASH];	/* SHA-256 of OLD's ETag
+						   when copied (collection:
+						   of its ctag/sync-token) */
+	unsigned char new_etag[STORE_DAV_HASH];	/* SHA-256 of NEW's ETag after
+						   the PUT; all zero: NEW
+						   gave none */
+	unsigned char sha256[STORE_DAV_HASH];	/* of the bytes copied
+						   (collection: zero) */
+	int64_t copied;				/* unix time of the copy */
+};
+/* collection is OLD's URL of a collection; item NULL for the
+ * collection's own record, else OLD's URL of an item in it. URLs are
+ * at most STORE_MAX_DAV_URL bytes.
+ * @return 0 with *dav_r, STORE_NOTFOUND, or -1 */
+int store_dav_get(struct store *store, const char *account, const char *collection,
+		  const char *item, struct store_dav *dav_r, const char **error_r);
+/* Record (or replace) it; dav->old_url must be item (or collection).
+ * @return 0 or -1 */
+int store_dav_put(struct store *store, const char *account, const char *collection,
+		  const char *item, const struct store_dav *dav, const char **error_r);
+/* Forget one (item NULL: the collection's record and all its items'):
+ * 0, STORE_NOTFOUND, or -1 */
+int store_dav_del(struct store *store, const char *account, const char *collection,
+		  const char *item, const char **error_r);
+/* Call fn for each of account's DAV records, collection NULL: all of
+ * them, else that collection's own and its items'. collection_url (the
+ * collection a record belongs to) and dav are the store's, valid during
+ * the call; a collection's records come together, the collection's own
+ * before its items'; otherwise the order is the backend's. fn returning
+ * non-zero stops the walk and is returned.
+ * @return 0, fn's non-zero, or -1 */
+int store_dav_iter(struct store *store, const char *account, const char *collection,
+		   int (*fn)(const char *collection_url, const struct store_dav *dav,
+			     void *ctx),
+		   void *ctx, const char **error_r);
+
 /* --- statistics ------------------------------------------------------- */
 
 /* How a first login ended: a user the store does not know, in a
@@ -742,6 +803,10 @@ struct store_stats {
 	/* Sieve records (store_sieve_put): scripts put on NEW, or found
 	 * there the same, over all accounts. */
 	uint64_t sieve_scripts;
+	/* DAV records (store_dav_put), over all accounts: calendars and
+	 * address books, and their items. */
+	uint64_t dav_collections;
+	uint64_t dav_items;
 };
 #define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
@@ -873,7 +938,7 @@ int store_tls_seen_forget(struct store *store, const char *domain,
 int store_paused(struct store *store, int *paused_r, const char **error_r);
 int store_set_paused(struct store *store, int paused, const char **error_r);
 /* Forget copy progress for account (NULL: all accounts): folders, UID
- * map, UIDLs and Sieve records dropped, counters zeroed, state back to queued (not
+ * map, UIDLs, Sieve and DAV records dropped, counters zeroed, state back to queued (not
  * for passwords-only), a copy job queued. Nothing is deleted on
  * either mail server. STORE_NOTFOUND for an unknown account. */
 int store_reset(struct store *store, const char *account, time_t now,
@@ -909,11 +974,13 @@ enum store_dump_kind {
 				   messages, bytes, first */
 	STORE_DUMP_SIEVE,	/* owner, name: the script, data/len: its
 				   SHA-256, value: made active (0/1) */
+	STORE_DUMP_DAV,		/* owner, name: the collection's OLD URL,
+				   dav: the record */
 };
-#define STORE_DUMP_KINDS 15
+#define STORE_DUMP_KINDS 16
 /* "meta", "accounts", "passwords", "aliases", "proposals", "jobs",
  * "folders", "uid-map", "uidls", "batches", "failed", "events",
- * "tls-memory", "copy-rate", "sieve" */
+ * "tls-memory", "copy-rate", "sieve", "dav" */
 const char *store_dump_kind_name(enum store_dump_kind kind);
 
 /* One record; the fields its kind names are set, the others zero.
@@ -929,6 +996,7 @@ struct store_dump_rec {
 	const struct store_batch *batch;
 	const struct store_failed *failed;
 	const struct store_event *event;
+	const struct store_dav *dav;
 	const char *owner;	/* the account a record belongs to */
 	const char *name;
 	const char *proto;
