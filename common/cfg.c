@@ -186,6 +186,7 @@ static const struct cfg_key cfg_global_keys[] = {
 	GKEY(target_master_password_file, CFG_PATH, "/etc/mailmigrate/master.pass"),
 	GKEY(target_sieve_host, CFG_HOSTPORT, NULL),	/* NULL: target_host:4190 */
 	GKEY(max_sieve_script_size, CFG_SIZE, "8M", .min = 1, .max = 1024ULL * 1024 * 1024),
+	GKEY(max_dav_item_size, CFG_SIZE, "20M", .min = 1, .max = 1024ULL * 1024 * 1024),
 	GKEY(relay_listen, CFG_LISTEN, "unix:/run/mailmigrate/relay.sock"),
 	GKEY(relay_socket_group, CFG_WORD, "postfix"),
 	/* NULL: no metrics served (mailmigrated; the relay's own key, as
@@ -245,6 +246,9 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(migrate_sieve, CFG_BOOL, "no"),
 	DKEY(migrate_shared, CFG_BOOL, "no"),
 	DKEY(source_sieve_port, CFG_UINT, "4190", .min = 1, .max = 65535),
+	DKEY(migrate_dav, CFG_BOOL, "no"),
+	DKEY(source_dav_url, CFG_STRING, NULL),
+	DKEY(target_dav_url, CFG_STRING, NULL),
 };
 
 #define CFG_NKEYS(table) (sizeof(table) / sizeof((table)[0]))
@@ -1209,6 +1213,37 @@ static int cfg_check_source_auth(struct cfg_parser *p, const struct cfg_domain *
 	return 0;
 }
 
+/* source_dav_url or target_dav_url: an http or https URL, its
+ * template known, nothing that would need quoting. */
+static int cfg_check_dav_url(struct cfg_parser *p, const struct cfg_domain *d,
+			     const char *key, const char *url)
+{
+	const char *bad = NULL;
+
+	if (url == NULL)
+		return cfg_fail(p, d->line, "[domain %s]: migrate_dav = yes "
+				"needs %s", d->name, key);
+	if (strncasecmp(url, "http://", 7) != 0 &&
+	    strncasecmp(url, "https://", 8) != 0)
+		bad = "not an http:// or https:// URL";
+	else if (strlen(url) > CFG_DAV_URL_MAX)
+		bad = "too long";
+	for (const char *c = url; bad == NULL && *c != '\0'; c++) {
+		if ((unsigned char)*c <= ' ' || *c == '"' || *c == '<' ||
+		    *c == '>' || *c == '\\' || *c == '`' || *c == '{' ||
+		    *c == '}' || *c == '|' || (unsigned char)*c >= 0x7f)
+			bad = "a character a URL must not hold (space, quote, "
+			      "control, non-ASCII)";
+	}
+	if (bad == NULL && cfg_check_template(url, 0, &bad) < 0)
+		bad = bad != NULL ? bad : "a bad template";
+	if (bad != NULL)
+		return cfg_fail(p, d->line, "[domain %s]: %s '%s': %s (known: "
+				"%%u the full address, %%n the local part, %%d the "
+				"domain, %%%% a %%)", d->name, key, url, bad);
+	return 0;
+}
+
 /* Fill in defaults that depend on other keys, then cross-check. */
 static int cfg_parse_finish(struct cfg_parser *p)
 {
@@ -1228,6 +1263,15 @@ static int cfg_parse_finish(struct cfg_parser *p)
 					"notice needs notice_account", d->name);
 		if (cfg_admin_form(p, d) < 0 || cfg_check_source_auth(p, d) < 0)
 			return -1;
+		if (d->migrate_dav &&
+		    (cfg_check_dav_url(p, d, "source_dav_url", d->source_dav_url) < 0 ||
+		     cfg_check_dav_url(p, d, "target_dav_url", d->target_dav_url) < 0))
+			return -1;
+		if (d->migrate_dav && d->source_auth != CFG_AUTH_PASSWORD)
+			return cfg_fail(p, d->line, "[domain %s]: migrate_dav = yes "
+					"needs source_auth = password (OLD's DAV "
+					"server is asked with the user's password)",
+					d->name);
 		if (cfg_check_template(d->source_login, 0, &bad) < 0)
 			return cfg_fail(p, d->line, "[domain %s]: source_login "
 					"'%s': %s (known: %%u the full address, "

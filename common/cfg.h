@@ -116,6 +116,12 @@ struct cfg_domain {
 	int migrate_shared;		/* copy folders' ACLs, default 0 */
 	unsigned source_sieve_port;	/* OLD's ManageSieve on source_host's
 					 * host, default 4190 */
+	int migrate_dav;		/* copy calendars and address books,
+					 * default 0 */
+	char *source_dav_url;		/* OLD's CalDAV/CardDAV: an http(s)
+					 * URL template (%u %n %d), a bare
+					 * server or a user's home; NULL: none */
+	char *target_dav_url;		/* NEW's, the same way */
 };
 
 struct cfg {
@@ -149,6 +155,8 @@ struct cfg {
 	char *target_sieve_host;	/* NEW's ManageSieve; NULL: target_host's
 					 * host, port 4190 */
 	uint64_t max_sieve_script_size;	/* read from OLD at most, default 8M */
+	uint64_t max_dav_item_size;	/* an event or contact read from OLD
+					 * at most, default 20M */
 	char *relay_listen;		/* default unix:/run/mailmigrate/relay.sock */
 	char *relay_socket_group;	/* default postfix; NULL: mode 0666 */
 	char *metrics_listen;		/* mailmigrated's: inet:ADDRESS:PORT; NULL: off */
@@ -229,6 +237,8 @@ char *cfg_expand_user(const char *template, const char *account);
  * key and the account when the result is empty or longer than
  * CFG_LOGIN_MAX. */
 #define CFG_LOGIN_MAX 320
+/* source_dav_url and target_dav_url, as written */
+#define CFG_DAV_URL_MAX 1024
 int cfg_login_name(const struct cfg_domain *dom, const char *account,
 		   char *buf, size_t size, const char **error_r);
 

@@ -454,6 +454,14 @@ static const struct value_case value_cases[] = {
 	{ "migrate_shared", 1, "yes", "1", NULL },
 	{ "migrate_shared", 1, "", "0", NULL },
 	{ "migrate_shared", 1, "maybe", NULL, "expected yes or no" },
+	{ "migrate_dav", 1, "", "0", NULL },
+	{ "migrate_dav", 1, "no", "0", NULL },
+	{ "source_dav_url", 1, "", "(null)", NULL },
+	{ "source_dav_url", 1, "https://dav.a.example/%u/", "https://dav.a.example/%u/", NULL },
+	{ "target_dav_url", 1, "http://127.0.0.1:5232/", "http://127.0.0.1:5232/", NULL },
+	{ "max_dav_item_size", 0, "", "20971520", NULL },
+	{ "max_dav_item_size", 0, "50M", "52428800", NULL },
+	{ "max_dav_item_size", 0, "0", NULL, "0 is not in 1..1073741824" },
 	{ "source_sieve_port", 1, "", "4190", NULL },
 	{ "source_sieve_port", 1, "2000", "2000", NULL },
 	{ "source_sieve_port", 1, "65536", NULL, "65536 is not in 1..65535" },
@@ -647,6 +655,8 @@ static void value_text(const struct cfg *cfg, const struct cfg_domain *d,
 	NUM(d, passwords_only) STR(d, bind_ip) STR(d, relay_nexthop)
 	STR(d, exclude_folders) STR(d, folder_map)
 	NUM(d, migrate_sieve) NUM(d, migrate_shared) NUM(d, source_sieve_port)
+	NUM(d, migrate_dav) STR(d, source_dav_url) STR(d, target_dav_url)
+	NUM(cfg, max_dav_item_size)
 	STR(cfg, target_sieve_host) NUM(cfg, max_sieve_script_size)
 #undef STR
 #undef NUM
@@ -792,6 +802,29 @@ static const struct error_case error_cases[] = {
 	  "login_action = proxy\n", "t.conf:1: [domain a.example]: login_action "
 	  "= proxy needs source_auth = password (Dovecot proxies with the user's "
 	  "password; OLD wants a token)" },
+	/* migrate_dav and its URLs */
+	{ DOM_A "migrate_dav = yes\n", "t.conf:1: [domain a.example]: migrate_dav "
+	  "= yes needs source_dav_url" },
+	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/%u/\n",
+	  "t.conf:1: [domain a.example]: migrate_dav = yes needs target_dav_url" },
+	{ DOM_A "migrate_dav = yes\nsource_dav_url = ftp://dav/\n"
+	  "target_dav_url = http://new/\n", "t.conf:1: [domain a.example]: "
+	  "source_dav_url 'ftp://dav/': not an http:// or https:// URL (known: "
+	  "%u the full address, %n the local part, %d the domain, %% a %)" },
+	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/%x/\n"
+	  "target_dav_url = http://new/\n", "t.conf:1: [domain a.example]: "
+	  "source_dav_url 'https://dav/%x/': unknown variable (known: %u the full "
+	  "address, %n the local part, %d the domain, %% a %)" },
+	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/\n"
+	  "target_dav_url = http://new/a\"b\n", "t.conf:1: [domain a.example]: "
+	  "target_dav_url 'http://new/a\"b': a character a URL must not hold "
+	  "(space, quote, control, non-ASCII) (known: %u the full address, %n "
+	  "the local part, %d the domain, %% a %)" },
+	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/\n"
+	  "target_dav_url = http://new/\nsource_auth = xoauth2\n"
+	  "source_oauth2_token_command = /t\n", "t.conf:1: [domain a.example]: "
+	  "migrate_dav = yes needs source_auth = password (OLD's DAV server is "
+	  "asked with the user's password)" },
 };
 
 START_TEST(test_errors)
