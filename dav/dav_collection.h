@@ -10,6 +10,10 @@
  *	dav_list_items(): PROPFIND Depth 1 of a collection; each item (not
  *	the collection itself, not a sub-collection) with its ETag and
  *	content type. Hrefs are resolved to absolute URLs.
+ *	dav_make_collection(): a calendar (MKCALENDAR, RFC 4791 5.3.1) or
+ *	an address book (extended MKCOL, RFC 5689) at url, with the display
+ *	name, colour and description given (each NULL: not set); the
+ *	request body is built with libxml2, so any text is escaped.
  */
 #ifndef MM_DAV_COLLECTION_H
 #define MM_DAV_COLLECTION_H
@@ -36,5 +40,14 @@ int dav_list_collections(struct dav_http *h, const char *home, enum dav_service 
 int dav_list_items(struct dav_http *h, const char *collection,
 		   int (*fn)(const struct dav_item *it, void *ctx), void *ctx,
 		   enum stream_fail *fail_r, const char **error_r);
+
+/* 0: made (201); DAV_COLLECTION_EXISTS: something is at url already
+ * (405, RFC 4918 9.3.1); -1 with the class and error(3h) text (a
+ * refusal, 403 or 409 say, is STREAM_FAIL_MESSAGE). */
+#define DAV_COLLECTION_EXISTS 1
+int dav_make_collection(struct dav_http *h, const char *url, enum dav_service svc,
+			const char *displayname, const char *color,
+			const char *description, enum stream_fail *fail_r,
+			const char **error_r);
 
 #endif

@@ -257,6 +257,51 @@ START_TEST(test_list)
 }
 END_TEST
 
+/* Collections made by dav_make_collection: a calendar by MKCALENDAR and
+ * an address book by extended MKCOL, with their properties escaped; a
+ * second make of either finds it there. */
+START_TEST(test_make)
+{
+	struct dav_http *h = login(pass, 0);
+	enum stream_fail fail;
+	const char *error;
+	char u[700], home[600], out[1024] = "";
+
+	snprintf(home, sizeof(home), "%salice/", url);
+	snprintf(u, sizeof(u), "%salice/work/", url);	/* test_roundtrip's */
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+					     &error), DAV_COLLECTION_EXISTS);
+	snprintf(u, sizeof(u), "%salice/travail/", url);
+	ck_assert_msg(dav_make_collection(h, u, DAV_CALDAV, "Travail <&> \xc3\xa9t\xc3\xa9",
+					  "#ff0000ff", "a \"quoted\" <text>", &fail,
+					  &error) == 0, "%s", error);
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+					     &error), DAV_COLLECTION_EXISTS);
+	ck_assert_msg(dav_list_collections(h, home, DAV_CALDAV, list_cb, out, &fail,
+					   &error) == 0, "%s", error);
+	ck_assert_msg(strstr(out, "[alice/travail/|Travail <&> \xc3\xa9t\xc3\xa9|#ff0000ff|"
+			      "a \"quoted\" <text>|1]") != NULL, "%s", out);
+	out[0] = '\0';
+	snprintf(u, sizeof(u), "%salice/contacts/", url);
+	ck_assert_msg(dav_make_collection(h, u, DAV_CARDDAV, "Contacts", NULL,
+					  "friends & family", &fail, &error) == 0,
+		      "%s", error);
+	/* an address book is not a calendar: not "there" for MKCALENDAR */
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+					     &error), -1);
+	ck_assert_int_eq(fail, STREAM_FAIL_MESSAGE);
+	ck_assert_msg(dav_list_collections(h, home, DAV_CARDDAV, list_cb, out, &fail,
+					   &error) == 0, "%s", error);
+	ck_assert_msg(strstr(out, "[alice/contacts/|Contacts|-|friends & family|1]") !=
+		      NULL, "%s", out);
+	/* Not the calendar home's to hold: refused, a message-class failure. */
+	snprintf(u, sizeof(u), "%snot-alice/x/", url);
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+					     &error), -1);
+	dav_http_free(&h);
+}
+END_TEST
+
 int main(void)
 {
 	const char *u = getenv("MM_DAV_URL"), *pf = getenv("MM_DAV_PASS_FILE");
@@ -279,6 +324,7 @@ int main(void)
 	tcase_add_test(tc, test_failures);
 	tcase_add_test(tc, test_discover);
 	tcase_add_test(tc, test_list);
+	tcase_add_test(tc, test_make);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_set_fork_status(sr, CK_NOFORK);
