@@ -42,6 +42,8 @@ static void cli_stats_json(const struct cli_progress *pr)
 	cli_json_u64(&j, "messages", st->messages);
 	cli_json_u64(&j, "bytes", st->bytes);
 	cli_json_u64(&j, "sieve_scripts", st->sieve_scripts);
+	cli_json_u64(&j, "dav_collections", st->dav_collections);
+	cli_json_u64(&j, "dav_items", st->dav_items);
 	cli_json_time(&j, "last_migrated", st->last_migrated);
 	cli_json_u64(&j, "errors", st->errors);
 	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++) {
@@ -131,6 +133,8 @@ static void cli_stats_text(const struct cli_progress *pr)
 		cli_kvf("Bytes migrated", "%llu (%s)", (unsigned long long)st->bytes,
 			cli_size_human(st->bytes, size, sizeof(size)));
 	cli_kvf("Sieve scripts copied", "%llu", (unsigned long long)st->sieve_scripts);
+	cli_kvf("Calendars and address books copied", "%llu (%llu items)",
+		(unsigned long long)st->dav_collections, (unsigned long long)st->dav_items);
 	cli_kv("Last migrated mailbox", cli_time_local(st->last_migrated, t,
 						       sizeof(t)));
 	if (st->rate_seconds == 0)

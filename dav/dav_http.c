@@ -124,6 +124,11 @@ void dav_http_free(struct dav_http **hp)
 	mm_free(&h);
 }
 
+void dav_http_max_body(struct dav_http *h, size_t max_body)
+{
+	h->set.max_body = max_body;
+}
+
 void dav_reply_clear(struct dav_reply *r)
 {
 	mm_free(&r->body);

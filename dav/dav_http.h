@@ -44,6 +44,9 @@ struct dav_http;
 struct dav_http *dav_http_new(const struct dav_http_settings *set);
 void dav_http_free(struct dav_http **h);
 void dav_reply_clear(struct dav_reply *r);
+/* The bound on an answer's body from the next request on (0: 64 MiB):
+ * a listing may be larger than any one item. */
+void dav_http_max_body(struct dav_http *h, size_t max_body);
 
 /* method on url; depth, content_type, if_match, if_none_match NULL when
  * not sent; body (len bytes) NULL for none. 0 with *r filled

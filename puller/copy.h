@@ -369,6 +369,12 @@ int copy_folder_prepare(struct copy *c, const struct driver_folder *sf, char **t
  * failed items and events. */
 int copy_sieve(struct copy *c, enum stream_fail *fail_r, const char **error_r);
 
+/* puller_dav.c */
+/* With migrate_dav: copy the account's calendars and address books OLD
+ * -> NEW (puller_dav(3)). Only a store failure fails (-1); the rest are
+ * failed items and events. */
+int copy_dav(struct copy *c, enum stream_fail *fail_r, const char **error_r);
+
 /* puller_acl.c */
 /* With migrate_shared: give on NEW the rights the user gave others on
  * OLD on their folders (puller_acl(3)). Only the store and a broken

@@ -965,6 +965,8 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 		ret = copy_sieve(&c, fail_r, error_r);
 	if (ret == 0 && c.outcome == PULLER_DONE)
 		ret = copy_acls(&c, fail_r, error_r);
+	if (ret == 0 && c.outcome == PULLER_DONE)
+		ret = copy_dav(&c, fail_r, error_r);
 	if (ret > 0) {
 		/* Stopped between batches: the job goes back as it is. */
 		ret = 0;

@@ -9,6 +9,7 @@
  *	From the workers' shared counters (this daemon, since it started):
  *	mailmigrate_copied_messages_total, mailmigrate_copied_bytes_total,
  *	mailmigrate_failed_items_total, mailmigrate_sieve_scripts_total,
+ *	mailmigrate_dav_items_total,
  *	mailmigrate_acl_entries_total,
  *	mailmigrate_rounds_total{kind},
  *	mailmigrate_copy_errors_total{class}, and
@@ -130,6 +131,9 @@ static void metrics_render(struct metrics_text *t, void *ctx)
 	metrics_family(t, "mailmigrate_sieve_scripts_total", "counter",
 		       "Sieve scripts put on NEW's ManageSieve (migrate_sieve).");
 	metrics_u64(t, "mailmigrate_sieve_scripts_total", NULL, counter(&pc->sieve_scripts));
+	metrics_family(t, "mailmigrate_dav_items_total", "counter",
+		       "Calendar items and contacts put on NEW's DAV server (migrate_dav).");
+	metrics_u64(t, "mailmigrate_dav_items_total", NULL, counter(&pc->dav_items));
 	metrics_family(t, "mailmigrate_acl_entries_total", "counter",
 		       "ACL entries given on NEW's folders (migrate_shared).");
 	metrics_u64(t, "mailmigrate_acl_entries_total", NULL, counter(&pc->acl_entries));

@@ -40,6 +40,7 @@ struct puller_counters {
 	uint64_t copy_errors[PULLER_FAIL_CLASSES];
 	uint64_t store_errors;		/* store calls that failed */
 	uint64_t sieve_scripts;		/* Sieve scripts put on NEW */
+	uint64_t dav_items;		/* events and contacts put on NEW */
 	uint64_t acl_entries;		/* ACL entries given on NEW */
 };
 

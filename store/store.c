@@ -708,6 +708,70 @@ int store_sieve_iter(struct store *store, const char *account,
 	return store->v->sieve_iter(store, account, fn, ctx, error_r);
 }
 
+/* A DAV record's keys, checked before either backend. */
+static int store_dav_check(const char *account, const char *collection,
+			   const char *item, const char **error_r)
+{
+	size_t a = strlen(account), c = collection != NULL ? strlen(collection) : 1;
+
+	if (a == 0 || a >= STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "bad account name length (%zu)", a);
+	if (c == 0 || c > STORE_MAX_DAV_URL)
+		return store_fail(error_r, "bad DAV collection URL length (%zu)", c);
+	if (item != NULL && (*item == '\0' || strlen(item) > STORE_MAX_DAV_URL))
+		return store_fail(error_r, "bad DAV item URL length (%zu)", strlen(item));
+	return 0;
+}
+
+int store_dav_get(struct store *store, const char *account, const char *collection,
+		  const char *item, struct store_dav *dav_r, const char **error_r)
+{
+	if (collection == NULL || store_dav_check(account, collection, item, error_r) < 0)
+		return collection == NULL ? store_fail(error_r, "no DAV collection") : -1;
+	return store->v->dav_get(store, account, collection, item, dav_r, error_r);
+}
+
+int store_dav_put(struct store *store, const char *account, const char *collection,
+		  const char *item, const struct store_dav *dav, const char **error_r)
+{
+	if (collection == NULL || store_dav_check(account, collection, item, error_r) < 0)
+		return collection == NULL ? store_fail(error_r, "no DAV collection") : -1;
+	if (strnlen(dav->old_url, sizeof(dav->old_url)) == sizeof(dav->old_url) ||
+	    strnlen(dav->new_url, sizeof(dav->new_url)) == sizeof(dav->new_url))
+		return store_fail(error_r, "DAV record URL not terminated");
+	if (strcmp(dav->old_url, item != NULL ? item : collection) != 0)
+		return store_fail(error_r, "DAV record's old_url is not its key");
+	if (dav->new_url[0] == '\0')
+		return store_fail(error_r, "DAV record without NEW's URL");
+	if (item != NULL ? dav->kind != STORE_DAV_ITEM :
+	    (dav->kind != STORE_DAV_CALENDAR && dav->kind != STORE_DAV_ADDRESSBOOK))
+		return store_fail(error_r, "bad DAV record kind %u for %s", dav->kind,
+				  item != NULL ? "an item" : "a collection");
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
+	return store->v->dav_put(store, account, collection, item, dav, error_r);
+}
+
+int store_dav_del(struct store *store, const char *account, const char *collection,
+		  const char *item, const char **error_r)
+{
+	if (collection == NULL || store_dav_check(account, collection, item, error_r) < 0)
+		return collection == NULL ? store_fail(error_r, "no DAV collection") : -1;
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
+	return store->v->dav_del(store, account, collection, item, error_r);
+}
+
+int store_dav_iter(struct store *store, const char *account, const char *collection,
+		   int (*fn)(const char *collection_url, const struct store_dav *dav,
+			     void *ctx),
+		   void *ctx, const char **error_r)
+{
+	if (store_dav_check(account, collection, NULL, error_r) < 0)
+		return -1;
+	return store->v->dav_iter(store, account, collection, fn, ctx, error_r);
+}
+
 int store_paused(struct store *store, int *paused_r, const char **error_r)
 {
 	return store->v->paused(store, paused_r, error_r);

@@ -49,7 +49,7 @@
 static const char *const dump_kind_names[STORE_DUMP_KINDS] = {
 	"meta", "accounts", "passwords", "aliases", "proposals", "jobs",
 	"folders", "uid-map", "uidls", "batches", "failed", "events",
-	"tls-memory", "copy-rate", "sieve",
+	"tls-memory", "copy-rate", "sieve", "dav",
 };
 
 const char *store_dump_kind_name(enum store_dump_kind kind)
@@ -235,6 +235,17 @@ static void copy_canon(const struct store_dump_rec *rec, struct rec_writer *w)
 		rec_put_str(w, rec->name);
 		rec_put_bytes(w, rec->data, rec->len);
 		rec_put_u64(w, rec->value);
+		break;
+	case STORE_DUMP_DAV:
+		rec_put_str(w, rec->owner);
+		rec_put_str(w, rec->name);
+		rec_put_u32(w, rec->dav->kind);
+		rec_put_str(w, rec->dav->old_url);
+		rec_put_str(w, rec->dav->new_url);
+		rec_put_bytes(w, rec->dav->old_etag, STORE_DAV_HASH);
+		rec_put_bytes(w, rec->dav->new_etag, STORE_DAV_HASH);
+		rec_put_bytes(w, rec->dav->sha256, STORE_DAV_HASH);
+		rec_put_u64(w, (uint64_t)rec->dav->copied);
 		break;
 	}
 }

@@ -206,6 +206,16 @@ struct store_vfuncs {
 		int (*fn)(const char *name, const struct store_sieve *sieve,
 			  void *ctx),
 		void *ctx, const char **error_r);
+	int (*dav_get)(struct store *store, const char *account, const char *collection,
+		const char *item, struct store_dav *dav_r, const char **error_r);
+	int (*dav_put)(struct store *store, const char *account, const char *collection,
+		const char *item, const struct store_dav *dav, const char **error_r);
+	int (*dav_del)(struct store *store, const char *account, const char *collection,
+		const char *item, const char **error_r);
+	int (*dav_iter)(struct store *store, const char *account, const char *collection,
+		int (*fn)(const char *collection_url, const struct store_dav *dav,
+			  void *ctx),
+		void *ctx, const char **error_r);
 	int (*progress_put)(struct store *store,
 		const struct store_progress *p, const char **error_r);
 	int (*progress_del)(struct store *store, const char *account,

@@ -55,7 +55,7 @@
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
 	"uidls", "events", "pending", "failed", "aliases", "authlimit",
-	"tlsseen", "aliasprop", "progress", "sieve", "split",
+	"tlsseen", "aliasprop", "progress", "sieve", "split", "dav",
 };
 
 /* Added after schema version 1: a store made by an older mailmigrate
@@ -65,7 +65,7 @@ static int store_db_optional(int db)
 	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT ||
 		db == STORE_DB_TLSSEEN || db == STORE_DB_PROPOSALS ||
 		db == STORE_DB_PROGRESS || db == STORE_DB_SIEVE ||
-		db == STORE_DB_SPLIT;
+		db == STORE_DB_SPLIT || db == STORE_DB_DAV;
 }
 
 static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
@@ -415,6 +415,10 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.sieve_get = lmdb_sieve_get,
 	.sieve_put = lmdb_sieve_put,
 	.sieve_iter = lmdb_sieve_iter,
+	.dav_get = lmdb_dav_get,
+	.dav_put = lmdb_dav_put,
+	.dav_del = lmdb_dav_del,
+	.dav_iter = lmdb_dav_iter,
 	.progress_put = lmdb_progress_put,
 	.progress_del = lmdb_progress_del,
 	.progress_iter = lmdb_progress_iter,

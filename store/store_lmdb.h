@@ -43,6 +43,7 @@ enum store_db {
 	STORE_DB_PROGRESS,	/* account -> the copy running; may be missing (older stores) */
 	STORE_DB_SIEVE,		/* "account\0" SHA-256(name) -> Sieve record; may be missing */
 	STORE_DB_SPLIT,		/* account -> split hand-out; may be missing */
+	STORE_DB_DAV,		/* "account\0" H(collection) [H(item)] -> DAV record; may be missing */
 	STORE_DB_COUNT
 };
 
@@ -418,6 +419,26 @@ int lmdb_auth_fail_has(struct store *store, const unsigned char *mac,
 int lmdb_account_set_password(struct store *store, const char *name,
 			      const char *password_hash, const char *password,
 			      time_t now, const char **error_r);
+/* store_lmdb_dav.c */
+int lmdb_dav_get(struct store *store, const char *account, const char *collection,
+		 const char *item, struct store_dav *dav_r, const char **error_r);
+int lmdb_dav_put(struct store *store, const char *account, const char *collection,
+		 const char *item, const struct store_dav *dav, const char **error_r);
+int lmdb_dav_del(struct store *store, const char *account, const char *collection,
+		 const char *item, const char **error_r);
+int lmdb_dav_iter(struct store *store, const char *account, const char *collection,
+		  int (*fn)(const char *collection_url, const struct store_dav *dav,
+			    void *ctx),
+		  void *ctx, const char **error_r);
+/* Every record of every account, in key order (store_dump). */
+int lmdb_dav_scan_txn(struct store *store, MDB_txn *txn,
+		      int (*fn)(const char *account, const char *collection_url,
+				const struct store_dav *dav, void *ctx,
+				const char **error_r),
+		      void *ctx, const char **error_r);
+int lmdb_dav_count_txn(struct store *store, MDB_txn *txn, uint64_t *collections_r,
+		       uint64_t *items_r, const char **error_r);
+
 /* store_lmdb_sieve.c */
 int lmdb_sieve_get(struct store *store, const char *account, const char *name,
 		   struct store_sieve *sieve_r, const char **error_r);

@@ -439,6 +439,19 @@ static int dump_sieve(const MDB_val *k, const MDB_val *v, void *context,
 	return ret;
 }
 
+/* The DAV records (store_lmdb_dav.c decodes them). */
+static int dump_dav(const char *account, const char *collection_url,
+		    const struct store_dav *dav, void *context, const char **error_r)
+{
+	struct dump_ctx *ctx = context;
+	struct store_dump_rec rec = { .kind = STORE_DUMP_DAV };
+
+	rec.owner = account;
+	rec.name = collection_url;
+	rec.dav = dav;
+	return ctx->fn(&rec, ctx->fn_ctx, error_r);
+}
+
 static int dump_txn(struct store *store, MDB_txn *txn, void *context,
 		    const char **error_r)
 {
@@ -473,9 +486,11 @@ static int dump_txn(struct store *store, MDB_txn *txn, void *context,
 	}
 	if ((ret = dump_rate(ctx, error_r)) != 0)
 		return ret;
-	if (LMDB(store)->db_missing[STORE_DB_SIEVE])
-		return 0;
-	return store_scan(store, txn, STORE_DB_SIEVE, NULL, 0, dump_sieve, ctx, error_r);
+	if (!LMDB(store)->db_missing[STORE_DB_SIEVE] &&
+	    (ret = store_scan(store, txn, STORE_DB_SIEVE, NULL, 0, dump_sieve, ctx,
+			      error_r)) != 0)
+		return ret;
+	return lmdb_dav_scan_txn(store, txn, dump_dav, ctx, error_r);
 }
 
 int lmdb_dump(struct store *store, store_dump_fn *fn, void *fn_ctx,

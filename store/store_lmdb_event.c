@@ -275,6 +275,9 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 			return store_mdb_fail(store, rc, error_r, "sieve");
 		st->sieve_scripts = ms.ms_entries;
 	}
+	if (lmdb_dav_count_txn(store, txn, &st->dav_collections, &st->dav_items,
+			       error_r) < 0)
+		return -1;
 
 	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_JOBS], &cur);
 	if (rc != 0)

@@ -32,7 +32,7 @@
 #include "store_int.h"
 #include "store_codec.h"
 
-#define PGSQL_SCHEMA_VERSION 5
+#define PGSQL_SCHEMA_VERSION 6
 
 struct pgsql_store {
 	struct store store;
@@ -262,6 +262,14 @@ void pgsql_vfuncs_event(struct store_vfuncs *v);	/* events, stats, pause */
 void pgsql_vfuncs_auth(struct store_vfuncs *v);		/* auth limits, TLS memory */
 void pgsql_vfuncs_progress(struct store_vfuncs *v);	/* copies running */
 void pgsql_vfuncs_sieve(struct store_vfuncs *v);	/* Sieve records */
+void pgsql_vfuncs_dav(struct store_vfuncs *v);	/* DAV records */
+/* store_pgsql_dav.c: the columns of a DAV record after its account, and
+ * a row of them from col on into collection (STORE_MAX_DAV_URL + 1
+ * bytes) and *d; -1 when damaged. */
+#define PGSQL_DAV_COLUMNS "collection, item, kind, new_url, old_etag, new_etag," \
+	" sha256, copied"
+int pgsql_dav_row(PGresult *res, int row, int col, char *collection,
+		  struct store_dav *d);
 void pgsql_vfuncs_split(struct store_vfuncs *v);	/* split hand-outs */
 void pgsql_vfuncs_dump(struct store_vfuncs *v);		/* dump, load */
 /* Free a load that was never ended (the connection's close rolls it

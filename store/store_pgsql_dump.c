@@ -64,6 +64,7 @@ static const struct {
 	{ "tls_seen", "domain, proto, since" },
 	{ "rate", "minute, messages, bytes, first" },
 	{ "sieve", "account, name, sha256, active" },
+	{ "dav", "account, " PGSQL_DAV_COLUMNS },
 };
 
 struct pgsql_load {
@@ -565,6 +566,17 @@ static void load_line(struct pgsql_load *l, const struct store_dump_rec *rec)
 		buf_bytes(l, rec->data, rec->len);
 		buf_u64(l, rec->value);
 		break;
+	case STORE_DUMP_DAV:
+		buf_text(l, rec->owner);
+		buf_bstr(l, rec->name);
+		buf_bstr(l, rec->dav->kind == STORE_DAV_ITEM ? rec->dav->old_url : "");
+		buf_u64(l, rec->dav->kind);
+		buf_bstr(l, rec->dav->new_url);
+		buf_bytes(l, rec->dav->old_etag, STORE_DAV_HASH);
+		buf_bytes(l, rec->dav->new_etag, STORE_DAV_HASH);
+		buf_bytes(l, rec->dav->sha256, STORE_DAV_HASH);
+		buf_i64(l, rec->dav->copied);
+		break;
 	}
 	buf_line_end(l);
 }
@@ -932,6 +944,27 @@ static int dump_sieve(struct pgsql_store *pg, struct dump_ctx *ctx,
 	return ret;
 }
 
+static int dump_dav(struct pgsql_store *pg, struct dump_ctx *ctx,
+		    PGresult *res, int row, const char **error_r)
+{
+	struct store_dump_rec rec = { .kind = STORE_DUMP_DAV };
+	char *coll = mm_malloc(STORE_MAX_DAV_URL + 1);
+	struct store_dav *d = mm_malloc(sizeof(*d));
+	int ret;
+
+	rec.owner = PQgetvalue(res, row, 0);
+	if (pgsql_dav_row(res, row, 1, coll, d) < 0) {
+		ret = pgsql_damaged(pg, "DAV record", error_r);
+	} else {
+		rec.name = coll;
+		rec.dav = d;
+		ret = ctx->fn(&rec, ctx->fn_ctx, error_r);
+	}
+	mm_free(&coll);
+	mm_free(&d);
+	return ret;
+}
+
 static int dump_meta(struct pgsql_store *pg, struct dump_ctx *ctx,
 		     const char **error_r)
 {
@@ -987,6 +1020,8 @@ static int dump_body(struct pgsql_store *pg, void *context,
 		  " FROM mailmigrate.rate", dump_rate },
 		{ "reading the Sieve records", "SELECT account, name, sha256, active"
 		  " FROM mailmigrate.sieve", dump_sieve },
+		{ "reading the DAV records", "SELECT account, " PGSQL_DAV_COLUMNS
+		  " FROM mailmigrate.dav", dump_dav },
 	};
 	struct dump_ctx *ctx = context;
 	int ret;

@@ -231,7 +231,9 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 			 " (SELECT value FROM mailmigrate.meta WHERE name = $2),"
 			 " (SELECT value FROM mailmigrate.meta WHERE name = $3),"
 			 " (SELECT value FROM mailmigrate.meta WHERE name = $4),"
-			 " (SELECT count(*) FROM mailmigrate.sieve)",
+			 " (SELECT count(*) FROM mailmigrate.sieve),"
+			 " (SELECT count(*) FROM mailmigrate.dav WHERE item = ''),"
+			 " (SELECT count(*) FROM mailmigrate.dav WHERE item <> '')",
 			 &p, error_r);
 	if (res == NULL)
 		return -1;
@@ -241,6 +243,8 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
 		st->first_logins[o] = pgsql_get_u64(res, 0, 3 + (int)o, &bad);
 	st->sieve_scripts = pgsql_get_u64(res, 0, 3 + STORE_FIRST_LOGIN_COUNT, &bad);
+	st->dav_collections = pgsql_get_u64(res, 0, 4 + STORE_FIRST_LOGIN_COUNT, &bad);
+	st->dav_items = pgsql_get_u64(res, 0, 5 + STORE_FIRST_LOGIN_COUNT, &bad);
 	PQclear(res);
 	return bad ? pgsql_damaged(pg, "meta value", error_r) : 0;
 }

@@ -1342,7 +1342,8 @@ static int pgsql_failed_iter(struct store *store, const char *account,
 	" m AS (DELETE FROM mailmigrate.msgmap WHERE account " ACCOUNTS ")," \
 	" u AS (DELETE FROM mailmigrate.uidls WHERE account " ACCOUNTS ")," \
 	" x AS (DELETE FROM mailmigrate.failed WHERE account " ACCOUNTS ")," \
-	" s AS (DELETE FROM mailmigrate.sieve WHERE account " ACCOUNTS ")" \
+	" s AS (DELETE FROM mailmigrate.sieve WHERE account " ACCOUNTS ")," \
+	" d AS (DELETE FROM mailmigrate.dav WHERE account " ACCOUNTS ")" \
 	" DELETE FROM mailmigrate.batches WHERE account " ACCOUNTS
 
 #define EVERY_ACCOUNT "IN (SELECT name FROM mailmigrate.accounts)"

@@ -209,6 +209,20 @@ static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = {
 	"CREATE TABLE mailmigrate.split (\n"
 	"  account text COLLATE \"C\" PRIMARY KEY,\n"
 	"  rec bytea NOT NULL);\n",
+	/* 5 -> 6: what a round put on NEW of calendars and address books
+	 * (migrate_dav): a row per collection (item '') and per item,
+	 * keyed by OLD's URLs */
+	"CREATE TABLE mailmigrate.dav (\n"
+	"  account text COLLATE \"C\" NOT NULL,\n"
+	"  collection bytea NOT NULL,\n"
+	"  item bytea NOT NULL,\n"
+	"  kind integer NOT NULL,\n"
+	"  new_url bytea NOT NULL,\n"
+	"  old_etag bytea NOT NULL,\n"
+	"  new_etag bytea NOT NULL,\n"
+	"  sha256 bytea NOT NULL,\n"
+	"  copied bigint NOT NULL,\n"
+	"  PRIMARY KEY (account, collection, item));\n",
 };
 
 static int schema_version(struct pgsql_store *pg, int *exists_r,

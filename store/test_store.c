@@ -1564,6 +1564,176 @@ START_TEST(sieve_records)
 }
 END_TEST
 
+/* A DAV record of kind for url (new_url NEW's), hashes filled with b. */
+static struct store_dav *dav_rec(unsigned kind, const char *url, const char *new_url,
+				 unsigned char b)
+{
+	static struct store_dav d;
+
+	memset(&d, 0, sizeof(d));
+	d.kind = kind;
+	snprintf(d.old_url, sizeof(d.old_url), "%s", url);
+	snprintf(d.new_url, sizeof(d.new_url), "%s", new_url);
+	memset(d.old_etag, b, sizeof(d.old_etag));
+	memset(d.new_etag, b + 1, sizeof(d.new_etag));
+	memset(d.sha256, b + 2, sizeof(d.sha256));
+	d.copied = 1700000000 + b;
+	return &d;
+}
+
+/* The records iter gives, "coll>url:kind:byte;" in order, into buf. */
+struct dav_seen {
+	char buf[2048];
+	int stop_at;
+	int count;
+};
+
+static int dav_collect(const char *coll, const struct store_dav *d, void *ctx)
+{
+	struct dav_seen *seen = ctx;
+	const char *c = strrchr(coll, '/') != NULL && coll[strlen(coll) - 1] != '/' ?
+		strrchr(coll, '/') + 1 : coll;
+
+	if (++seen->count == seen->stop_at)
+		return 9;
+	snprintf(seen->buf + strlen(seen->buf), sizeof(seen->buf) - strlen(seen->buf),
+		 "%s>%s:%u:%02x;", c + (strstr(c, "//") != NULL ? strlen("http://h/") : 0),
+		 d->old_url + strlen("http://h/"), d->kind, d->old_etag[0]);
+	ck_assert_int_eq(d->copied, 1700000000 + d->old_etag[0]);
+	ck_assert_uint_eq(d->sha256[31], (unsigned char)(d->old_etag[0] + 2));
+	return 0;
+}
+
+/* DAV records: absent, put, replaced, got back whole; iter of one
+ * collection (its own record first, then its items) and of the account
+ * (collections together); an item forgotten, a collection forgotten
+ * with its items; another account (one whose name the first starts
+ * with) untouched; bad keys and records refused; counted by the
+ * stats; forgotten by the account's reset. */
+START_TEST(dav_records)
+{
+	struct store *store = test_open(0, 0);
+	struct store_dav got;
+	struct store_stats st;
+	struct dav_seen seen;
+	const char *error, *cal = "http://h/a/cal/", *book = "http://h/a/book/";
+	char longurl[STORE_MAX_DAV_URL + 2];
+
+	test_add(store, "a@example.test", "pw", 1);
+	test_add(store, "a@example.tes", "pw", 1);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", cal, NULL, &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal, NULL,
+				       dav_rec(STORE_DAV_CALENDAR, cal, "http://n/a/cal/", 0x10),
+				       &error), 0);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal, "http://h/a/cal/e1.ics",
+				       dav_rec(STORE_DAV_ITEM, "http://h/a/cal/e1.ics",
+					       "http://n/a/cal/e1.ics", 0x20), &error), 0);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal,
+				       "http://h/a/cal/r%C3%A9union.ics",
+				       dav_rec(STORE_DAV_ITEM, "http://h/a/cal/r%C3%A9union.ics",
+					       "http://n/a/cal/r%C3%A9union.ics", 0x30),
+				       &error), 0);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", book, NULL,
+				       dav_rec(STORE_DAV_ADDRESSBOOK, book, "http://n/a/book/",
+					       0x40), &error), 0);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", book, "http://h/a/book/c.vcf",
+				       dav_rec(STORE_DAV_ITEM, "http://h/a/book/c.vcf",
+					       "http://n/a/book/c.vcf", 0x50), &error), 0);
+	ck_assert_int_eq(store_dav_put(store, "a@example.tes", cal, "http://h/a/cal/e1.ics",
+				       dav_rec(STORE_DAV_ITEM, "http://h/a/cal/e1.ics",
+					       "http://n/other", 0x60), &error), 0);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", cal, "http://h/a/cal/e1.ics",
+				       &got, &error), 0);
+	ck_assert_uint_eq(got.kind, STORE_DAV_ITEM);
+	ck_assert_str_eq(got.old_url, "http://h/a/cal/e1.ics");
+	ck_assert_str_eq(got.new_url, "http://n/a/cal/e1.ics");
+	ck_assert_uint_eq(got.old_etag[5], 0x20);
+	ck_assert_uint_eq(got.new_etag[5], 0x21);
+	ck_assert_uint_eq(got.sha256[5], 0x22);
+	ck_assert_int_eq(got.copied, 1700000000 + 0x20);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", cal, NULL, &got, &error), 0);
+	ck_assert_uint_eq(got.kind, STORE_DAV_CALENDAR);
+	ck_assert_str_eq(got.new_url, "http://n/a/cal/");
+	/* replaced, not added */
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal, "http://h/a/cal/e1.ics",
+				       dav_rec(STORE_DAV_ITEM, "http://h/a/cal/e1.ics",
+					       "http://n/a/cal/e1-new.ics", 0x21), &error), 0);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", cal, "http://h/a/cal/e1.ics",
+				       &got, &error), 0);
+	ck_assert_str_eq(got.new_url, "http://n/a/cal/e1-new.ics");
+	ck_assert_uint_eq(got.old_etag[0], 0x21);
+	/* one collection: its own record first */
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_dav_iter(store, "a@example.test", cal, dav_collect, &seen,
+					&error), 0);
+	ck_assert_msg(strncmp(seen.buf, "a/cal/>a/cal/:1:10;", 19) == 0, "%s", seen.buf);
+	ck_assert_int_eq(seen.count, 3);
+	ck_assert_ptr_nonnull(strstr(seen.buf, "a/cal/>a/cal/e1.ics:3:21;"));
+	ck_assert_ptr_nonnull(strstr(seen.buf, "a/cal/>a/cal/r%C3%A9union.ics:3:30;"));
+	/* the account: 5 records, each collection's own before its items */
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_dav_iter(store, "a@example.test", NULL, dav_collect, &seen,
+					&error), 0);
+	ck_assert_int_eq(seen.count, 5);
+	ck_assert_ptr_nonnull(strstr(seen.buf, "a/book/>a/book/:2:40;a/book/>a/book/c.vcf:3:50;"));
+	ck_assert(strstr(seen.buf, "a/cal/>a/cal/:1:10;") < strstr(seen.buf, "a/cal/>a/cal/e1"));
+	ck_assert_ptr_null(strstr(seen.buf, ":60;"));
+	/* fn's non-zero stops it and is returned */
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_at = 2;
+	ck_assert_int_eq(store_dav_iter(store, "a@example.test", NULL, dav_collect, &seen,
+					&error), 9);
+	/* the stats: 2 collections, 4 items over both accounts */
+	ck_assert_int_eq(store_stats_get(store, 10, &st, &error), 0);
+	ck_assert_uint_eq(st.dav_collections, 2);
+	ck_assert_uint_eq(st.dav_items, 4);
+	/* bad keys and records */
+	memset(longurl, 'x', sizeof(longurl) - 1);
+	longurl[sizeof(longurl) - 1] = '\0';
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", longurl, NULL, &got, &error),
+			 -1);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal, "http://h/a/cal/x.ics",
+				       dav_rec(STORE_DAV_ITEM, "http://h/a/cal/y.ics", "http://n/",
+					       1), &error), -1);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal, "http://h/a/cal/x.ics",
+				       dav_rec(STORE_DAV_CALENDAR, "http://h/a/cal/x.ics",
+					       "http://n/", 1), &error), -1);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal, NULL,
+				       dav_rec(STORE_DAV_ITEM, cal, "http://n/", 1), &error), -1);
+	ck_assert_int_eq(store_dav_put(store, "a@example.test", cal, NULL,
+				       dav_rec(STORE_DAV_CALENDAR, cal, "", 1), &error), -1);
+	ck_assert_int_eq(store_dav_put(store, "", cal, NULL,
+				       dav_rec(STORE_DAV_CALENDAR, cal, "http://n/", 1), &error), -1);
+	/* an item forgotten; then the calendar with the rest of its items */
+	ck_assert_int_eq(store_dav_del(store, "a@example.test", cal, "http://h/a/cal/e1.ics",
+				       &error), 0);
+	ck_assert_int_eq(store_dav_del(store, "a@example.test", cal, "http://h/a/cal/e1.ics",
+				       &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", cal, "http://h/a/cal/e1.ics",
+				       &got, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_dav_del(store, "a@example.test", cal, NULL, &error), 0);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", cal,
+				       "http://h/a/cal/r%C3%A9union.ics", &got, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_dav_del(store, "a@example.test", cal, NULL, &error),
+			 STORE_NOTFOUND);
+	ck_assert_int_eq(store_dav_get(store, "a@example.tes", cal, "http://h/a/cal/e1.ics",
+				       &got, &error), 0);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", book, NULL, &got, &error), 0);
+	/* the reset of a forgets a's records only */
+	ck_assert_int_eq(store_reset(store, "a@example.test", 5, &error), 0);
+	ck_assert_int_eq(store_dav_get(store, "a@example.test", book, "http://h/a/book/c.vcf",
+				       &got, &error), STORE_NOTFOUND);
+	ck_assert_int_eq(store_dav_get(store, "a@example.tes", cal, "http://h/a/cal/e1.ics",
+				       &got, &error), 0);
+	ck_assert_int_eq(store_stats_get(store, 10, &st, &error), 0);
+	ck_assert_uint_eq(st.dav_collections, 0);
+	ck_assert_uint_eq(st.dav_items, 1);
+	store_close(&store);
+}
+END_TEST
+
 /* Collect "name:active:last hash byte;" into a sorted list (the
  * backends' orders differ); the walk stops at a name "stop". */
 struct sieve_seen {
@@ -1888,6 +2058,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, progress_records);
 	tcase_add_test(tc, sieve_records);
 	tcase_add_test(tc, sieve_iter);
+	tcase_add_test(tc, dav_records);
 	tcase_add_test(tc, map_resized_by_other_process);
 	suite_add_tcase(s, tc);
 	return s;

@@ -302,6 +302,18 @@ static char *describe(struct store *store)
 				 sv.sha256[0], sv.sha256[31]);
 		}
 	}
+	{
+		struct store_dav dv;
+		int r = store_dav_get(store, "alice@example.test", "http://old/alice/cal/",
+				      "http://old/alice/cal/r%C3%A9.ics", &dv, &error);
+
+		ck_assert_msg(r >= 0, "%s", error);
+		text_add(&t, "dav %d %u %s %s %02x%02x%02x %lld %llu %llu\n", r, dv.kind,
+			 r == 0 ? dv.old_url : "-", r == 0 ? dv.new_url : "-",
+			 dv.old_etag[0], dv.new_etag[0], dv.sha256[31],
+			 (long long)dv.copied, (unsigned long long)st.dav_collections,
+			 (unsigned long long)st.dav_items);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		int64_t since = 0;
 		int r1 = store_tls_seen_get(store, domains[i], STORE_TLS_IMAP, &since,
@@ -498,6 +510,29 @@ static void fill(struct store *store)
 		sv.sha256[0] = 0x00;
 		ck_assert(store_sieve_put(store, "alice@example.test",
 					  "vacation \xc3\xa4", &sv, &error) == 0);
+	}	/* DAV records: a calendar with an item, an address book. */
+	{
+		static struct store_dav d;
+		const char *cal = "http://old/alice/cal/", *ditem = "http://old/alice/cal/r%C3%A9.ics";
+
+		memset(&d, 0, sizeof(d));
+		d.kind = STORE_DAV_CALENDAR;
+		snprintf(d.old_url, sizeof(d.old_url), "%s", cal);
+		snprintf(d.new_url, sizeof(d.new_url), "http://new/alice/cal/");
+		memset(d.old_etag, 0x11, sizeof(d.old_etag));
+		d.copied = NOW + 80;
+		ck_assert(store_dav_put(store, "alice@example.test", cal, NULL, &d, &error) == 0);
+		d.kind = STORE_DAV_ITEM;
+		snprintf(d.old_url, sizeof(d.old_url), "%s", ditem);
+		snprintf(d.new_url, sizeof(d.new_url), "http://new/alice/cal/r%%C3%%A9.ics");
+		memset(d.new_etag, 0x22, sizeof(d.new_etag));
+		memset(d.sha256, 0x33, sizeof(d.sha256));
+		ck_assert(store_dav_put(store, "alice@example.test", cal, ditem, &d, &error) == 0);
+		d.kind = STORE_DAV_ADDRESSBOOK;
+		snprintf(d.old_url, sizeof(d.old_url), "http://old/alice/book/");
+		snprintf(d.new_url, sizeof(d.new_url), "http://new/alice/book/");
+		ck_assert(store_dav_put(store, "alice@example.test", "http://old/alice/book/",
+					NULL, &d, &error) == 0);
 	}
 }
 
@@ -522,6 +557,7 @@ static long long target_rows(void)
 			     " + (SELECT count(*) FROM mailmigrate.tls_seen)"
 			     " + (SELECT count(*) FROM mailmigrate.rate)"
 			     " + (SELECT count(*) FROM mailmigrate.sieve)"
+			     " + (SELECT count(*) FROM mailmigrate.dav)"
 			     " + (SELECT count(*) FROM mailmigrate.meta"
 			     " WHERE name <> 'schema_version')");
 }

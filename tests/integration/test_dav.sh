@@ -1,0 +1,311 @@
+#!/bin/sh
+# shellcheck disable=SC2317  # t_* run through check()
+# test_dav.sh - calendars and address books from OLD's CalDAV/CardDAV to
+# NEW's (issue 14, items 2, 4 and 5), with two real Radicale servers
+# (Debian's) on loopback beside the harness's Dovecots:
+#   - every calendar and address book of alice's home made on NEW under
+#     its name with its display name, colour and description; every
+#     item under its name with its content (an event in a time zone, a
+#     weekly recurrence with an exception and an excluded date, a 200 KB
+#     attachment, a non-ASCII item name, UTF-8 text, and an address book
+#     of 5,000 contacts in the LMDB pass, 400 in the PostgreSQL one);
+#     OLD given as a home template, NEW as a bare server (RFC 6764
+#     discovery); the SHA-256 the store records is that of OLD's bytes;
+#   - a second round copies the changed and new items, reports the one
+#     OLD deleted (NEW keeps it), keeps NEW's where both sides changed
+#     (a failed item), and a third round finds nothing changed (ctag);
+#   - show, stats, failed and the metric;
+#   - bad input: an event of 50 MB (over max_dav_item_size), an item
+#     NEW refuses (the UID of another item of its calendar), an item
+#     OLD answers 500 for (a proxy in front of OLD), a redirect loop for
+#     a domain's OLD: each a failed item or event, the rest copied, the
+#     mail copied;
+#   - a domain without migrate_dav: nothing of DAV happens.
+
+# shellcheck source-path=SCRIPTDIR source=lib.sh
+. "$(dirname "$0")/lib.sh"
+
+mm_require_root_and_pkgs
+MAILMIGRATED=${MAILMIGRATED:-$top_builddir/puller/mailmigrated}
+[ -x "$MAILMIGRATED" ] || skip "mailmigrated not built"
+command -v radicale >/dev/null 2>&1 || skip "radicale not installed (tests/install-deps.sh)"
+"$PYTHON" -c 'import vobject' 2>/dev/null || skip "python3-vobject not installed"
+
+echo "store: $MM_TEST_BACKEND"
+MM_DIR=$(mm_tmpdir) || exit 1
+mm_servers_start "$MM_DIR"
+RAD=$HARNESS/radicale.sh
+DATA=$top_srcdir/tests/integration/dav_data.py
+mm_at_exit "sh '$RAD' stop '$MM_DIR/dav-old'; sh '$RAD' stop '$MM_DIR/dav-new'"
+if [ "$MM_TEST_BACKEND" = postgresql ]; then NCONTACTS=400; else NCONTACTS=5000; fi
+
+PW="dav pass 1"
+for s in old new; do
+	printf '%s\n' "$PW" | sh "$RAD" adduser "$MM_DIR/dav-$s" alice@example.test ||
+		fail "radicale adduser $s"
+	printf '%s\n' "$PW" | sh "$RAD" adduser "$MM_DIR/dav-$s" bad@bad.test ||
+		fail "radicale adduser $s"
+	printf '%s\n' "$PW" | sh "$RAD" adduser "$MM_DIR/dav-$s" loop@example.org ||
+		fail "radicale adduser $s"
+done
+ROOT_OLD=$MM_DIR/dav-old/collections/collection-root
+"$PYTHON" "$DATA" populate "$ROOT_OLD" alice@example.test "$NCONTACTS" ||
+	fail "populate failed"
+sh "$RAD" start "$MM_DIR/dav-old" "$OLD_IP" || fail "OLD's radicale did not start"
+OLD_DAV=$(. "$MM_DIR/dav-old/env" && echo "$MM_DAV_URL")
+sh "$RAD" start "$MM_DIR/dav-new" "$NEW_IP" || fail "NEW's radicale did not start"
+NEW_DAV=$(. "$MM_DIR/dav-new/env" && echo "$MM_DAV_URL")
+
+# OLD for bad@ through a proxy that answers 500 for one item.
+"$PYTHON" "$HARNESS/davproxy.py" "$OLD_IP" "$OLD_DAV" "$MM_DIR/proxy.port" \
+	/bad@bad.test/cal/broken.ics >"$MM_DIR/proxy.log" 2>&1 &
+mm_at_exit "kill $!"
+"$PYTHON" "$HARNESS/redirectloop.py" "$OLD_IP" "$MM_DIR/loop.port" &
+mm_at_exit "kill $!"
+wait_for "[ -s '$MM_DIR/proxy.port' ] && [ -s '$MM_DIR/loop.port' ]" 10 ||
+	fail "the proxies did not start"
+PROXY=http://$OLD_IP:$(cat "$MM_DIR/proxy.port")/
+LOOP=http://$OLD_IP:$(cat "$MM_DIR/loop.port")/
+
+CONF=$MM_DIR/mailmigrate.conf
+cat >"$CONF" <<EOC
+$(mm_store_conf "$MM_DIR/state")
+key_file = $MM_DIR/secret.key
+log_file = $MM_DIR/mailmigrated.log
+workers = 1
+io_timeout = 30
+connect_timeout = 5
+metrics_listen = 127.0.0.1:0
+target_host = $NEW_IP:$NEW_IMAP_PORT
+target_master_user = $NEW_MASTER_USER
+target_master_password_file = $NEW_MASTER_PASS_FILE
+
+[domain example.test]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+migrate_dav = yes
+source_dav_url = ${OLD_DAV}%u/
+target_dav_url = $NEW_DAV
+
+[domain example.org]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+migrate_dav = yes
+source_dav_url = $LOOP
+target_dav_url = $NEW_DAV
+
+[domain bad.test]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+migrate_dav = yes
+source_dav_url = ${PROXY}%u/
+target_dav_url = $NEW_DAV
+
+[domain example.net]
+source_host = $OLD_IP
+source_protocols = imap
+source_tls = starttls
+source_tls_ca_file = $CA_FILE
+source_dav_url = $OLD_DAV
+EOC
+MM() { "$MAILMIGRATE" -c "$CONF" "$@"; }
+run_once() {
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err"
+}
+MM init >/dev/null || fail "init failed"
+
+show() {
+	MM show "$1" --json | "$PYTHON" -c '
+import json, sys
+v = json.load(sys.stdin)
+for k in sys.argv[1].split("."):
+    v = v[k] if v is not None else None
+print(v)' "$2"
+}
+
+add_account() {
+	mm_adduser old "$1" "$PW"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new "$1" --nopass </dev/null ||
+		fail "adduser new $1 failed"
+	printf '%s:%s\n' "$1" "$PW" | MM bulk - >/dev/null
+}
+
+compare() {
+	printf '%s\n' "$PW" | "$PYTHON" "$DATA" compare "$OLD_DAV" "$NEW_DAV" "$1"
+}
+dav() {	# dav get|put|delete SIDE PATH [FILE]
+	u=$OLD_DAV
+	[ "$2" = new ] && u=$NEW_DAV
+	printf '%s\n' "$PW" | "$PYTHON" "$DATA" "$1" "$u$3" "${3%%/*}" ${4:+"$4"}
+}
+
+t_first_round() {
+	add_account alice@example.test
+	run_once
+	st=$(show alice@example.test state)
+	[ "$st" = copied ] || { echo "state $st"; show alice@example.test last_error; return 1; }
+	out=$(compare alice@example.test) || { echo "$out"; return 1; }
+	assert_eq "collections 3 items $((NCONTACTS + 4))" "$out" "compare"
+	ev=$(MM log --account alice@example.test 2>&1)
+	assert_contains "$ev" "caldav: 2 calendars on OLD (2 made on NEW, 0 unchanged since copied); items: 4 copied, 0 unchanged since copied, 0 already the same on NEW, 0 not copied"
+	assert_contains "$ev" "carddav: 1 address books on OLD (1 made on NEW, 0 unchanged since copied); items: $NCONTACTS copied"
+	f=$(MM failed alice@example.test --csv | grep -c "^alice@example.test,")
+	assert_eq 0 "$f" "failed items"
+}
+
+# The SHA-256 recorded of each item is that of OLD's bytes.
+t_show_stats() {
+	j=$(MM show alice@example.test --json) || return 1
+	printf '%s\n' "$j" | "$PYTHON" -c '
+import hashlib, json, os, sys, urllib.parse
+root = sys.argv[1]
+v = json.load(sys.stdin)["dav"]
+colls = {c["name"]: c for c in v}
+assert sorted(colls) == ["contacts", "family", "work"], sorted(colls)
+assert colls["work"]["items"] == 4 and colls["family"]["items"] == 0, v
+assert colls["contacts"]["items"] == int(sys.argv[2]), colls["contacts"]
+assert colls["contacts"]["kind"] == "addressbook" and colls["work"]["kind"] == "calendar"
+for it in colls["work"]["item_list"]:
+    name = urllib.parse.unquote(it["old_url"].rsplit("/", 1)[1])
+    with open(os.path.join(root, "work", name), "rb") as f:
+        want = hashlib.sha256(f.read()).hexdigest()
+    assert it["sha256"] == want, (name, it["sha256"], want)
+' "$ROOT_OLD/alice@example.test" "$NCONTACTS" || return 1
+	txt=$(MM show alice@example.test) || return 1
+	assert_contains "$txt" "Calendars and address books copied:"
+	printf '%s\n' "$txt" | grep -Eq "^contacts +addressbook +$NCONTACTS +http://" ||
+		{ echo "$txt"; return 1; }
+	st=$(MM stats) || return 1
+	printf '%s\n' "$st" | grep -Eq "^Calendars and address books copied: +3 \\($((NCONTACTS + 4)) items\\)\$" ||
+		{ echo "$st"; return 1; }
+	n=$(MM stats --json | "$PYTHON" -c 'import json,sys; v=json.load(sys.stdin); print(v["dav_collections"], v["dav_items"])')
+	assert_eq "3 $((NCONTACTS + 4))" "$n" "stats dav"
+}
+
+# Changed, new and deleted items on OLD; an item the user changed on NEW
+# and OLD changed too: NEW's kept, a failed item.
+t_second_round() {
+	a=alice@example.test
+	dav get old "$a/work/weekly.ics" |
+		sed 's/^SUMMARY:Standup\r$/SUMMARY:Standup (neu)\r/' >"$MM_DIR/weekly.ics"
+	grep -q "Standup (neu)" "$MM_DIR/weekly.ics" || { echo "no change made"; return 1; }
+	dav put old "$a/work/weekly.ics" "$MM_DIR/weekly.ics" || return 1
+	dav get old "$a/contacts/contact-0001.vcf" | sed 's/^UID:contact-0001/UID:contact-new/' \
+		>"$MM_DIR/new.vcf"
+	dav put old "$a/contacts/contact-new.vcf" "$MM_DIR/new.vcf" || return 1
+	dav delete old "$a/contacts/contact-0002.vcf" || return 1
+	# both sides change the time-zone meeting
+	dav get old "$a/work/meeting-tz.ics" | sed 's/^LOCATION:.*/LOCATION:Raum 1\r/' >"$MM_DIR/m1.ics"
+	dav get new "$a/work/meeting-tz.ics" | sed 's/^LOCATION:.*/LOCATION:Raum 2\r/' >"$MM_DIR/m2.ics"
+	dav put old "$a/work/meeting-tz.ics" "$MM_DIR/m1.ics" || return 1
+	dav put new "$a/work/meeting-tz.ics" "$MM_DIR/m2.ics" || return 1
+	MM sync "$a" >/dev/null || { echo "sync refused"; return 1; }
+	run_once
+	n=$(dav get new "$a/work/weekly.ics") || return 1
+	assert_contains "$n" "SUMMARY:Standup (neu)"
+	dav get new "$a/contacts/contact-new.vcf" | grep -q "UID:contact-new" ||
+		{ echo "the new contact is not on NEW"; return 1; }
+	dav get new "$a/contacts/contact-0002.vcf" | grep -q "UID:contact-0002" ||
+		{ echo "the contact deleted on OLD is gone from NEW"; return 1; }
+	dav get new "$a/work/meeting-tz.ics" | grep -q "LOCATION:Raum 2" ||
+		{ echo "NEW's change was overwritten"; return 1; }
+	ev=$(MM log --account "$a" 2>&1)
+	assert_contains "$ev" "caldav: 2 calendars on OLD (0 made on NEW, 1 unchanged since copied); items: 1 copied, 2 unchanged since copied, 0 already the same on NEW, 1 not copied (failed items, 1 of them changed on both sides)"
+	assert_contains "$ev" "carddav: 1 address books on OLD (0 made on NEW, 0 unchanged since copied); items: 1 copied, $((NCONTACTS - 2)) unchanged since copied"
+	assert_contains "$ev" "gone from OLD since copied, kept on NEW: 0 address books, 1 items: \"carddav:contacts/contact-0002.vcf\""
+	f=$(MM failed "$a" --csv)
+	assert_contains "$f" "caldav:work/meeting-tz.ics"
+	assert_contains "$f" "changed on OLD and on NEW since it was copied"
+}
+
+# Nothing changed on OLD since: every collection skipped by its ctag,
+# but the one with a failed item, listed again.
+t_third_round() {
+	a=alice@example.test
+	MM sync "$a" >/dev/null || return 1
+	run_once
+	ev=$(MM log --account "$a" 2>&1 | tail -n 20)
+	assert_contains "$ev" "carddav: 1 address books on OLD (0 made on NEW, 1 unchanged since copied); items: 0 copied"
+	assert_contains "$ev" "caldav: 2 calendars on OLD (0 made on NEW, 1 unchanged since copied); items: 0 copied, 3 unchanged since copied"
+}
+
+# Bad input: each a failed item or an event, the rest copied.
+t_bad_input() {
+	b=bad@bad.test
+	add_account "$b"
+	"$PYTHON" - "$ROOT_OLD/$b" <<'EOP' || return 1
+import json, os, sys
+d = os.path.join(sys.argv[1], "cal")
+os.makedirs(d)
+json.dump({"tag": "VCALENDAR", "D:displayname": "Bad"}, open(os.path.join(d, ".Radicale.props"), "w"))
+def cal(uid, extra=""):
+    return ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//t//EN\r\nBEGIN:VEVENT\r\n"
+            + (("UID:%s\r\n" % uid) if uid else "") +
+            "DTSTAMP:20261201T100000Z\r\nDTSTART:20261203T100000Z\r\nSUMMARY:s\r\n"
+            + extra + "END:VEVENT\r\nEND:VCALENDAR\r\n")
+open(os.path.join(d, "good.ics"), "w").write(cal("good@t"))
+open(os.path.join(d, "broken.ics"), "w").write(cal("broken@t"))
+# the UID of good.ics again: OLD keeps both, NEW refuses the second
+# (RFC 4791 5.3.2.1, no-uid-conflict)
+open(os.path.join(d, "twin.ics"), "w").write(cal("good@t", "LOCATION:x\r\n"))
+# 50 MB: a description of 50 million octets, folded
+line = "DESCRIPTION:" + "x" * (50 * 1024 * 1024)
+folded = "\r\n ".join(line[i:i + 74] for i in range(0, len(line), 74)) + "\r\n"
+open(os.path.join(d, "huge.ics"), "w").write(cal("huge@t", folded))
+EOP
+	run_once
+	st=$(show "$b" state)
+	[ "$st" = copied ] || { echo "state $st"; show "$b" last_error; return 1; }
+	dav get new "$b/cal/good.ics" | grep -q "UID:good@t" || { echo "good.ics not on NEW"; return 1; }
+	f=$(MM failed "$b" --csv)
+	assert_contains "$f" "caldav:cal/huge.ics"
+	assert_contains "$f" "max_dav_item_size"
+	assert_contains "$f" "caldav:cal/broken.ics"
+	assert_contains "$f" "status 500"
+	assert_contains "$f" "caldav:cal/twin.ics"
+	assert_contains "$f" "status 409"
+	n=$(printf '%s\n' "$f" | grep -c "^$b,")
+	assert_eq 3 "$n" "bad@'s failed items"
+}
+
+# A redirect loop as OLD's DAV server: a failed item "caldav:" and one
+# "carddav:" naming the loop; the mail is copied.
+t_redirect_loop() {
+	l=loop@example.org
+	add_account "$l"
+	run_once
+	st=$(show "$l" state)
+	[ "$st" = copied ] || { echo "state $st"; show "$l" last_error; return 1; }
+	f=$(MM failed "$l" --csv)
+	assert_contains "$f" "caldav:,"
+	assert_contains "$f" "carddav:,"
+	assert_contains "$f" "redirect"
+}
+
+# No migrate_dav: nothing of DAV, not even an attempt.
+t_switch_off() {
+	o=off@example.net
+	add_account "$o"
+	run_once
+	st=$(show "$o" state)
+	[ "$st" = copied ] || { echo "state $st"; return 1; }
+	ev=$(MM log --account "$o" 2>&1)
+	case $ev in *caldav*|*carddav*) echo "DAV without migrate_dav: $ev"; return 1 ;; esac
+	n=$(show "$o" dav)
+	assert_eq "[]" "$n" "show dav"
+}
+
+check "first round: calendars and address books on NEW" t_first_round
+check "show and stats" t_show_stats
+check "second round: changed, new, deleted, both changed" t_second_round
+check "third round: nothing changed" t_third_round
+check "bad input: 500, 50 MB, the rest copied" t_bad_input
+check "a redirect loop as OLD" t_redirect_loop
+check "migrate_dav off" t_switch_off
+mm_done
