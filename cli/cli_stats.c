@@ -133,7 +133,7 @@ static void cli_stats_text(const struct cli_progress *pr)
 		cli_kvf("Bytes migrated", "%llu (%s)", (unsigned long long)st->bytes,
 			cli_size_human(st->bytes, size, sizeof(size)));
 	cli_kvf("Sieve scripts copied", "%llu", (unsigned long long)st->sieve_scripts);
-	cli_kvf("Calendars and address books copied", "%llu (%llu items)",
+	cli_kvf("Calendars, address books", "%llu (%llu items)",
 		(unsigned long long)st->dav_collections, (unsigned long long)st->dav_items);
 	cli_kv("Last migrated mailbox", cli_time_local(st->last_migrated, t,
 						       sizeof(t)));

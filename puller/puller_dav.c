@@ -93,6 +93,7 @@ struct dav_run {
 	char **was_failed;
 	size_t was_failed_count, was_failed_alloc;
 	int temp_run;			/* failures in a row for want of an answer */
+	int listed;			/* OLD's collections were listed */
 	int store_failed;
 	uint64_t made, colls_unchanged, copied, unchanged, same, failed, gone,
 		 colls_gone, conflicts;
@@ -982,6 +983,7 @@ static int dav_copy_service(struct dav_run *r, const char *password,
 	if (dav_list_collections(r->old, r->old_home, r->svc, dav_coll_cb, &r->old_colls,
 				 fail_r, error_r) < 0)
 		return stream_failf(fail_r, *fail_r, error_r, "OLD: %s", *error_r);
+	r->listed = 1;
 	if (r->old_colls.count > 0) {
 		if (dav_open(r, "NEW", dom->target_dav_url, r->c->account, password, 1, NULL,
 			     &r->new, &r->new_home, fail_r, error_r) < 0)
@@ -1063,7 +1065,7 @@ static int dav_service(struct copy *c, enum dav_service svc, const char *passwor
 	} else if (ret == 0) {
 		ret = dav_ok(&r, NULL, NULL, fail_r, error_r);
 	}
-	if (!r.store_failed && r.old_home != NULL)
+	if (!r.store_failed && r.listed)
 		dav_event(&r);
 	dav_run_free(&r);
 	return ret;

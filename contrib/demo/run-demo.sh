@@ -13,8 +13,9 @@
 #   queue       `mailmigrate bulk` queues the sample users, and erin, on
 #               OLD only and in no bulk file, queues herself by logging in
 #               to NEW with her OLD password;
-#   watch       mailmigrated copies in the background (mail, and alice's
-#               Sieve filters) while `mailmigrate
+#   watch       mailmigrated copies in the background (mail, alice's
+#               Sieve filters, her calendars and address book from OLD's
+#               Radicale to NEW's) while `mailmigrate
 #               top` watches; NEW is checked against OLD message by
 #               message, and `mailmigrate verify --all` proves each folder;
 #   mail        two messages sent to NEW's Postfix: one for a user not
@@ -92,6 +93,8 @@ cleanup() {
 		echo "kept: $DIR (stop with: sh tests/harness/servers.sh stop $DIR)"
 		return
 	fi
+	sh tests/harness/radicale.sh stop "$DIR/dav-old" >/dev/null 2>&1 || true
+	sh tests/harness/radicale.sh stop "$DIR/dav-new" >/dev/null 2>&1 || true
 	sh tests/harness/servers.sh stop "$DIR" >/dev/null 2>&1 || true
 	rm -rf "$DIR"
 }
@@ -135,6 +138,11 @@ for user in $(grep -v '^#' contrib/demo/users.txt); do
 	# On NEW the account exists; only the master user (the puller) opens it.
 	sh tests/harness/servers.sh adduser "$DIR" new "$user@example.test" --nopass </dev/null
 	printf '%s@example.test:%s\n' "$user" "$pass" >> "$DIR/bulk.txt"
+	# The calendar servers beside each Dovecot take the same password.
+	for s in old new; do
+		sh tests/harness/radicale.sh adduser "$DIR/dav-$s" "$user@example.test" \
+			<"$DIR/$user.pass"
+	done
 	/usr/bin/python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
 		--user "$user@example.test" --password-file "$DIR/$user.pass" \
 		--seed "$(printf '%s' "$user" | cksum | cut -d' ' -f1)" \
@@ -155,7 +163,20 @@ printf 'require "vacation";\n# Abwesenheitsnotiz\nvacation :days 7 :subject "Im 
 	"$DIR/alice.sieve" rules <"$DIR/alice.pass"
 echo "  alice@example.test: two Sieve scripts on OLD's ManageSieve, \"rules\" active"
 
+# alice's calendars and address book on OLD's CalDAV/CardDAV server (a
+# Radicale beside each Dovecot): a work calendar with an event in a time
+# zone, a weekly meeting with an exception, an attachment; a family
+# calendar; 25 contacts.
+/usr/bin/python3 tests/integration/dav_data.py populate \
+	"$DIR/dav-old/collections/collection-root" alice@example.test 25
+sh tests/harness/radicale.sh start "$DIR/dav-old" "$OLD_IP" >/dev/null
+OLD_DAV=$(. "$DIR/dav-old/env" && echo "$MM_DAV_URL")
+sh tests/harness/radicale.sh start "$DIR/dav-new" "$NEW_IP" >/dev/null
+NEW_DAV=$(. "$DIR/dav-new/env" && echo "$MM_DAV_URL")
+echo "  alice@example.test: 2 calendars (4 events) and an address book (25 contacts) on OLD's $OLD_DAV"
+
 sed -e "s|@DIR@|$DIR|g" -e "s|@OLD_IP@|$OLD_IP|g" -e "s|@NEW_IP@|$NEW_IP|g" \
+    -e "s|@OLD_DAV@|$OLD_DAV|g" -e "s|@NEW_DAV@|$NEW_DAV|g" \
     -e "s|@CA_FILE@|$CA_FILE|g" -e "s|@NEW_MASTER_PASS_FILE@|$NEW_MASTER_PASS_FILE|g" \
     -e "s|@NEW_POSTFIX_DIR@|$NEW_POSTFIX_DIR|g" -e "s|@NEW_DOVECOT_CONF@|$NEW_DOVECOT_CONF|g" \
     contrib/demo/mailmigrate.conf.in > "$DIR/mailmigrate.conf"
@@ -232,6 +253,9 @@ say "mailmigrate bulk (queue the sample users)"
 say "erin, on OLD only, logs in to NEW with her OLD password"
 (umask 077 && openssl rand -hex 12 >"$DIR/erin.pass")
 sh tests/harness/servers.sh adduser "$DIR" old erin@example.test <"$DIR/erin.pass"
+for s in old new; do
+	sh tests/harness/radicale.sh adduser "$DIR/dav-$s" erin@example.test <"$DIR/erin.pass"
+done
 /usr/bin/python3 tests/harness/corpus.py --host "$OLD_IP" --port "$OLD_IMAP_PORT" \
 	--user erin@example.test --password-file "$DIR/erin.pass" --seed 5 \
 	--big-mb 0 --count 6 --no-samples --manifest "$DIR/erin.manifest.json" >/dev/null
@@ -287,6 +311,12 @@ for f in "$DIR"/alice.sieve/*.sieve; do
 done
 echo "  active on NEW: $(readlink "$DIR/new/home/example.test/alice/.dovecot.sieve")"
 "$MM" show alice@example.test | sed -n '/^Sieve scripts copied:/,/^$/p' | sed '/^$/d; s/^/  /'
+
+say "alice's calendars and address book: what OLD has, and what NEW has now"
+/usr/bin/python3 tests/integration/dav_data.py compare "$OLD_DAV" "$NEW_DAV" \
+	alice@example.test <"$DIR/alice.pass" | sed 's/^/  on NEW as on OLD: /'
+"$MM" show alice@example.test | sed -n '/^Calendars and address books copied:/,/^$/p' |
+	sed '/^$/d; s/^/  /'
 
 say "mailmigrate verify --all (each folder: OLD now, the store's record, NEW now)"
 "$MM" verify --all

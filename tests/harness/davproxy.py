@@ -1,9 +1,12 @@
 #!/usr/bin/env python3
-"""davproxy.py IP UPSTREAM PORTFILE PATH...: an HTTP proxy in front of a
-DAV server (UPSTREAM, http://host:port/) that passes every request on,
-but answers 500 to a GET of any PATH given (a server failing on one
-item, which no real server does on demand). Writes its port to
-PORTFILE; runs until killed."""
+"""davproxy.py IP UPSTREAM PORTFILE [--fail PATH]... [--big PATH BYTES]...:
+an HTTP proxy in front of a DAV server (UPSTREAM, http://host:port/)
+that passes every request on, but answers a GET of a --fail PATH with
+500 (a server failing on one item), and one of a --big PATH with an
+event of BYTES bytes (a long DESCRIPTION, folded), sent as it is made:
+what no real server does on demand, and what Radicale would take
+minutes to parse if it held it. Writes its port to PORTFILE; runs until
+killed."""
 import http.client
 import http.server
 import os
@@ -11,7 +14,32 @@ import sys
 import urllib.parse
 
 UP = urllib.parse.urlsplit(sys.argv[2])
-BROKEN = set(sys.argv[4:])
+BROKEN, BIG = set(), {}
+args = sys.argv[4:]
+while args:
+    if args[0] == "--fail":
+        BROKEN.add(args[1])
+        args = args[2:]
+    elif args[0] == "--big":
+        BIG[args[1]] = int(args[2])
+        args = args[3:]
+    else:
+        raise SystemExit("davproxy.py: bad argument %s" % args[0])
+
+
+def big_event(size):
+    """Head, DESCRIPTION lines of 75 octets, tail: exactly size bytes."""
+    head = (b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//davproxy//EN\r\n"
+            b"BEGIN:VEVENT\r\nUID:big@davproxy\r\nDTSTAMP:20261201T100000Z\r\n"
+            b"DTSTART:20261203T100000Z\r\nDESCRIPTION:")
+    tail = b"\r\nEND:VEVENT\r\nEND:VCALENDAR\r\n"
+    n = size - len(head) - len(tail)
+    line = b"x" * 72 + b"\r\n "
+    yield head
+    while n >= len(line):
+        yield line * min(1000, n // len(line))
+        n -= len(line) * min(1000, n // len(line))
+    yield b"y" * n + tail
 
 
 class Proxy(http.server.BaseHTTPRequestHandler):
@@ -20,7 +48,19 @@ class Proxy(http.server.BaseHTTPRequestHandler):
     def answer(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
-        if self.command == "GET" and urllib.parse.unquote(self.path) in BROKEN:
+        path = urllib.parse.unquote(self.path)
+        if self.command == "GET" and path in BIG:
+            self.send_response(200)
+            self.send_header("Content-Type", "text/calendar")
+            self.send_header("Content-Length", str(BIG[path]))
+            self.end_headers()
+            try:
+                for chunk in big_event(BIG[path]):
+                    self.wfile.write(chunk)
+            except (BrokenPipeError, ConnectionResetError):
+                pass    # the client stopped reading: its bound
+            return
+        if self.command == "GET" and path in BROKEN:
             msg = b"internal error (davproxy.py)"
             self.send_response(500)
             self.send_header("Content-Length", str(len(msg)))

@@ -177,7 +177,8 @@ class Dav:
 
 
 def home_path(url, user):
-    return urllib.parse.urlsplit(url).path.rstrip("/") + "/" + urllib.parse.quote(user) + "/"
+    """The user's home as Radicale names it, not percent-encoded."""
+    return urllib.parse.urlsplit(url).path.rstrip("/") + "/" + user + "/"
 
 
 def normal(text):
@@ -189,7 +190,8 @@ def compare(old_url, new_url, user, new_user):
     pw = sys.stdin.readline().rstrip("\n")
     old, new = Dav(old_url, user, pw), Dav(new_url, new_user, pw)
     oh, nh = home_path(old_url, user), home_path(new_url, new_user)
-    ocolls, ncolls = old.propfind(oh, "1"), new.propfind(nh, "1")
+    ocolls = old.propfind(urllib.parse.quote(oh), "1")
+    ncolls = new.propfind(urllib.parse.quote(nh), "1")
     bad, ncoll, nitems = [], 0, 0
     for href, props in sorted(ocolls.items()):
         if href.rstrip("/") == oh.rstrip("/") or "collection" not in props.get("type", []):
