@@ -125,6 +125,13 @@ void preflight_new_space(struct preflight *pf, const struct preflight_check *che
 			 const struct cfg_domain *dom, struct preflight_user *user);
 void preflight_new_sieve(struct preflight *pf, const struct preflight_check *check,
 			 const struct cfg_domain *dom, struct preflight_user *user);
+/* --- cli_preflight_dav.c --------------------------------------------- */
+
+void preflight_old_dav(struct preflight *pf, const struct preflight_check *check,
+		       const struct cfg_domain *dom, struct preflight_user *user);
+void preflight_new_dav(struct preflight *pf, const struct preflight_check *check,
+		       const struct cfg_domain *dom, struct preflight_user *user);
+
 /* --- cli_preflight_host.c ------------------------------------------- */
 
 void preflight_postconf(struct preflight *pf, const struct preflight_check *check,

@@ -198,6 +198,47 @@ static int cli_verify_sieve(struct cli_verify *cv, const char *account, char **w
 	return 0;
 }
 
+/* migrate_dav: the calendars and address books the rounds put on NEW,
+ * against NEW now. */
+static int cli_verify_dav(struct cli_verify *cv, const char *account, char **whys,
+			  size_t *nwhy, int *differs_r, char *line, size_t size,
+			  enum stream_fail *fail_r, const char **error_r)
+{
+	struct puller_dav_verify v;
+
+	if (puller_dav_verify(&cv->p, account, &v, fail_r, error_r) < 0)
+		return -1;
+	if (v.differs) {
+		*differs_r = 1;
+		whys[(*nwhy)++] = mm_asprintf("calendars and address books: %s", v.why);
+	}
+	if (cv->json) {
+		cli_json_object(&cv->j, "dav");
+		cli_json_u64(&cv->j, "collections", v.collections);
+		cli_json_u64(&cv->j, "items", v.items);
+		cli_json_u64(&cv->j, "same", v.same);
+		cli_json_u64(&cv->j, "changed_on_new", v.changed);
+		cli_json_u64(&cv->j, "gone", v.gone);
+		cli_json_u64(&cv->j, "failed", v.failed);
+		cli_json_bool(&cv->j, "checked", !v.no_password);
+		cli_json_end(&cv->j, '}');
+		return 0;
+	}
+	if (v.no_password)
+		snprintf(line, size, "Calendars and address books: %llu collections "
+			 "copied, not checked on NEW: no captured password (wiped by "
+			 "the finish round); %llu not copied (failed items)",
+			 (unsigned long long)v.collections, (unsigned long long)v.failed);
+	else
+		snprintf(line, size, "Calendars and address books: %llu collections, "
+			 "%llu items copied: %llu on NEW as copied, %llu changed on NEW "
+			 "since, %llu gone; %llu not copied (failed items)",
+			 (unsigned long long)v.collections, (unsigned long long)v.items,
+			 (unsigned long long)v.same, (unsigned long long)v.changed,
+			 (unsigned long long)v.gone, (unsigned long long)v.failed);
+	return 0;
+}
+
 static void cli_verify_account(struct cli_verify *cv, const char *account)
 {
 	static const char *const headers[] = {
@@ -211,6 +252,7 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 	const char *error = NULL;
 	char **whys = mm_calloc(PULLER_MAX_FOLDERS, sizeof(char *));
 	char reason[STREAM_ERROR_MAX] = "", sieve_line[STORE_MAX_SIEVE_NAME + 256] = "";
+	char dav_line[512] = "";
 	size_t nwhy = 0;
 	int differs = 0, ret;
 
@@ -242,6 +284,13 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 			if (ret < 0)
 				snprintf(reason, sizeof(reason), "Sieve: %s", error);
 		}
+		if (ret == 0 && s.dom->migrate_dav && nwhy < PULLER_MAX_FOLDERS) {
+			ret = cli_verify_dav(cv, account, whys, &nwhy, &differs, dav_line,
+					     sizeof(dav_line), &fail, &error);
+			if (ret < 0)
+				snprintf(reason, sizeof(reason), "calendars and address "
+					 "books: %s", error);
+		}
 	}
 	if (ret < 0)
 		cv->errors++;
@@ -268,6 +317,8 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 			cli_table_print(t, stdout);
 		if (sieve_line[0] != '\0')
 			printf("%s\n", sieve_line);
+		if (dav_line[0] != '\0')
+			printf("%s\n", dav_line);
 		for (size_t i = 0; i < nwhy; i++)
 			printf("  differs: %s\n", cli_printable(whys[i], shown, sizeof(shown)));
 		if (ret < 0)

@@ -186,6 +186,23 @@ int puller_sieve_open_new(const struct puller *p, const char *account,
 			  struct managesieve_client **client_r,
 			  enum stream_fail *fail_r, const char **error_r);
 
+/* An account's calendars and address books against NEW now
+ * (puller_dav_verify(3)). */
+struct puller_dav_verify {
+	uint64_t collections;	/* recorded as made or found on NEW */
+	uint64_t items;		/* recorded as put on NEW */
+	uint64_t same;		/* on NEW with the ETag the copy got */
+	uint64_t changed;	/* on NEW with another: edited there */
+	uint64_t gone;		/* recorded, not on NEW: differs */
+	uint64_t failed;	/* "caldav:" and "carddav:" failed items */
+	int no_password;	/* none captured (wiped): not asked */
+	char why[512];		/* the gone ones, in words, or "" */
+	int differs;
+};
+int puller_dav_verify(struct puller *p, const char *account,
+		      struct puller_dav_verify *v,
+		      enum stream_fail *fail_r, const char **error_r);
+
 /* An account's Sieve copy against NEW now (puller_sieve_verify(3)). */
 struct puller_sieve_verify {
 	uint64_t recorded;	/* scripts the store says were put on NEW */

@@ -15,6 +15,7 @@
 #include "dav_collection.h"
 #include "dav_discover.h"
 #include "dav_http.h"
+#include "dav_url.h"
 
 /* Failures for want of an answer in a row before the service stops. */
 #define DAV_MAX_TEMP_RUN 5

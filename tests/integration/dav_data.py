@@ -12,13 +12,15 @@ bench, and a comparison of two DAV servers' copies.
       in it; an address book "contacts" with NCONTACTS vCards (UTF-8
       names, some with a photo). The same SEED gives the same bytes.
 
-  dav_data.py compare OLDURL NEWURL USER [--new-user U]
+  dav_data.py compare OLDURL NEWURL USER [--by-uid]
       (the password on stdin, the same on both)
       Lists USER's home on both servers (PROPFIND), and checks that NEW
       has every collection of OLD under the same name with the same
       display name, colour and description, and every item under the
       same name with the same content: the bytes as NEW's Radicale keeps
-      what it is given (vobject's serialization of OLD's bytes). Prints
+      what it is given (vobject's serialization of OLD's bytes); with
+      --by-uid an item is matched by its UID, not its name (a copy
+      that names items itself, as vdirsyncer does). Prints
       "collections N items M" and exits 0, or the differences and 1.
 
   dav_data.py get URL USER  (password on stdin): prints the body.
@@ -186,10 +188,17 @@ def normal(text):
     return vobject.readOne(text.decode()).serialize()
 
 
-def compare(old_url, new_url, user, new_user):
+def uid_of(body):
+    for line in body.decode(errors="replace").splitlines():
+        if line.startswith("UID:"):
+            return line[4:].strip()
+    return None
+
+
+def compare(old_url, new_url, user, by_uid):
     pw = sys.stdin.readline().rstrip("\n")
-    old, new = Dav(old_url, user, pw), Dav(new_url, new_user, pw)
-    oh, nh = home_path(old_url, user), home_path(new_url, new_user)
+    old, new = Dav(old_url, user, pw), Dav(new_url, user, pw)
+    oh, nh = home_path(old_url, user), home_path(new_url, user)
     ocolls = old.propfind(urllib.parse.quote(oh), "1")
     ncolls = new.propfind(urllib.parse.quote(nh), "1")
     bad, ncoll, nitems = [], 0, 0
@@ -211,11 +220,18 @@ def compare(old_url, new_url, user, new_user):
                                                            nprops.get(k)))
         oitems = old.propfind(urllib.parse.quote(href), "1")
         nitems_ = new.propfind(urllib.parse.quote(nh + name + "/"), "1")
+        uids = {}
+        if by_uid:
+            for nhref in nitems_:
+                if not nhref.endswith("/"):
+                    uids[uid_of(new.req("GET", urllib.parse.quote(nhref))[1])] = nhref
         for ihref in sorted(oitems):
             if ihref.endswith("/"):
                 continue
             iname = ihref.rsplit("/", 1)[1]
             nhref = nh + name + "/" + iname
+            if by_uid:
+                nhref = uids.get(uid_of(old.req("GET", urllib.parse.quote(ihref))[1]), "")
             if nhref not in nitems_:
                 bad.append("%s/%s missing on NEW" % (name, iname))
                 continue
@@ -241,8 +257,7 @@ def main(argv):
         populate(argv[2], argv[3], int(argv[4]), int(argv[5]) if len(argv) > 5 else 14)
         return 0
     if len(argv) >= 5 and argv[1] == "compare":
-        nu = argv[6] if len(argv) > 6 and argv[5] == "--new-user" else argv[4]
-        return compare(argv[2], argv[3], argv[4], nu)
+        return compare(argv[2], argv[3], argv[4], len(argv) > 5 and argv[5] == "--by-uid")
     if len(argv) >= 4 and argv[1] in ("get", "put", "delete"):
         pw = sys.stdin.readline().rstrip("\n")
         u = urllib.parse.urlsplit(argv[2])

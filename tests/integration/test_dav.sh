@@ -248,6 +248,49 @@ t_third_round() {
 	assert_contains "$ev" "caldav: 2 calendars on OLD (0 made on NEW, 1 unchanged since copied); items: 0 copied, 3 unchanged since copied"
 }
 
+# verify: every item recorded against NEW now: the one the user changed
+# on NEW counted as changed; one deleted on NEW makes the account differ.
+t_verify() {
+	a=alice@example.test
+	out=$(MM verify "$a") || { echo "$out"; return 1; }
+	assert_contains "$out" "Calendars and address books: 3 collections, $((NCONTACTS + 4)) items copied: $((NCONTACTS + 3)) on NEW as copied, 1 changed on NEW since, 0 gone; 1 not copied (failed items)"
+	assert_contains "$out" "$a: every message accounted for"
+	dav delete new "$a/contacts/contact-0005.vcf" || return 1
+	out=$(MM verify "$a" --json)
+	printf '%s\n' "$out" | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["accounts"][0]
+d = a["dav"]
+assert a["result"] == "differs", a
+assert d["gone"] == 1 and d["changed_on_new"] == 1 and d["checked"], d
+assert any("contact-0005.vcf" in w for w in a["differences"]), a["differences"]
+' || { echo "$out"; return 1; }
+}
+
+# preflight: OLD's calendars and address books counted for the USER,
+# NEW's DAV server answering for each domain with migrate_dav; the
+# redirect loop of example.org's OLD a failure.
+t_preflight() {
+	out=$(printf '%s\n%s\n' "$PW" "$PW" | MM preflight --json alice@example.test \
+		loop@example.org)
+	printf '%s' "$out" | "$PYTHON" -c '
+import json, sys
+n = int(sys.argv[1])
+v = json.load(sys.stdin)
+old = [c for c in v["checks"] if c["check"] == "old_dav"]
+by = {c["domain"]: c for c in old}
+a = by["example.test"]
+assert a["status"] == "ok", a
+assert (a["calendars"], a["calendar_items"], a["addressbooks"]) == (2, 4, 1), a
+assert a["contacts"] == n, a     # one deleted, one added on OLD
+assert by["example.org"]["status"] == "failed", by["example.org"]
+assert "redirect" in by["example.org"]["message"], by["example.org"]
+new = [c for c in v["checks"] if c["check"] == "new_dav"]
+assert {c["domain"] for c in new} == {"example.test", "example.org", "bad.test"}, new
+assert all(c["status"] == "ok" for c in new), new
+' "$NCONTACTS" || { echo "$out" | head -c 3000; return 1; }
+}
+
 # Bad input: each a failed item or an event, the rest copied.
 t_bad_input() {
 	b=bad@bad.test
@@ -316,6 +359,8 @@ check "first round: calendars and address books on NEW" t_first_round
 check "show and stats" t_show_stats
 check "second round: changed, new, deleted, both changed" t_second_round
 check "third round: nothing changed" t_third_round
+check "verify" t_verify
+check "preflight: OLD's calendars per user, NEW's DAV server" t_preflight
 check "bad input: 500, 50 MB, the rest copied" t_bad_input
 check "a redirect loop as OLD" t_redirect_loop
 check "migrate_dav off" t_switch_off
