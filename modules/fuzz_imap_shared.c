@@ -80,10 +80,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		const char *line = in + pos;
 		enum imap_parse_status st;
 
+		pos += len + (nl != NULL);
 		if (len > 0 && line[len - 1] == '\r')
 			len--;
 		st = imap_parser_feed_line(p, line, len);
-		pos += (size_t)(nl != NULL ? nl - line + 1 : (ptrdiff_t)len);
 		if (st == IMAP_PARSE_DONE) {
 			struct imap_namespaces ns;
 			const struct imap_arg *args;
