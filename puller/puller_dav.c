@@ -72,19 +72,30 @@ static void dav_coll_run_free(struct dav_coll_run *cr)
 	mm_free(&cr->new_url);
 }
 
-/* A name for an event, added to r->gone_names while there is room. */
+/* A name for an event, added to r->gone_names while there is room
+ * (a name that does not fit whole is left out, not cut). */
 static void dav_gone_name(struct dav_run *r, const char *name)
 {
-	size_t len = strlen(r->gone_names);
+	size_t len = strlen(r->gone_names), n = strlen(name);
 
-	if (r->gone + r->colls_gone > DAV_EVENT_NAMES || len + 4 >= sizeof(r->gone_names))
+	if (r->gone + r->colls_gone >= DAV_EVENT_NAMES ||
+	    len + n + 5 >= sizeof(r->gone_names))
 		return;
-	snprintf(r->gone_names + len, sizeof(r->gone_names) - len, "%s\"%s\"",
-		 len > 0 ? ", " : "", name);
+	if (len > 0) {
+		memcpy(r->gone_names + len, ", ", 2);
+		len += 2;
+	}
+	r->gone_names[len++] = '"';
+	memcpy(r->gone_names + len, name, n);
+	len += n;
+	r->gone_names[len++] = '"';
+	r->gone_names[len] = '\0';
 }
 
 struct dav_gone_ctx {
-	const struct dav_list *old_items;	/* sorted */
+	const struct dav_list *listed;	/* OLD's listing, sorted */
+	unsigned kind;			/* of the records looked at */
+	int collections;		/* a collection's own records */
 	char **urls;
 	size_t count, alloc;
 };
@@ -95,11 +106,10 @@ static int dav_gone_cb(const char *coll_url, const struct store_dav *d, void *ct
 	const struct dav_entry *e;
 	char *seg;
 
-	(void)coll_url;
-	if (d->kind != STORE_DAV_ITEM)
+	if (d->kind != g->kind || (g->collections && strcmp(coll_url, d->old_url) != 0))
 		return 0;
 	seg = dav_last_seg(d->old_url);
-	e = seg != NULL ? dav_list_find(g->old_items, seg) : NULL;
+	e = seg != NULL ? dav_list_find(g->listed, seg) : NULL;
 	mm_free(&seg);
 	if (e != NULL && strcmp(e->url, d->old_url) == 0)
 		return 0;
@@ -111,30 +121,39 @@ static int dav_gone_cb(const char *coll_url, const struct store_dav *d, void *ct
 	return 0;
 }
 
-/* Items recorded in the collection that OLD no longer lists: reported,
- * and forgotten (NEW keeps its copy). */
-static int dav_coll_gone(struct dav_run *r, struct dav_coll_run *cr,
-			 enum stream_fail *fail_r, const char **error_r)
+/* Records OLD no longer lists (listed: OLD's listing, sorted): coll's
+ * items, or with coll NULL the service's collections (their items'
+ * records with them). Reported and forgotten; NEW keeps its copies. */
+static int dav_gone(struct dav_run *r, const struct dav_entry *coll,
+		    const struct dav_list *listed, enum stream_fail *fail_r,
+		    const char **error_r)
 {
-	struct dav_gone_ctx g = { &cr->old_items, NULL, 0, 0 };
+	struct dav_gone_ctx g = { listed, coll != NULL ? STORE_DAV_ITEM :
+				  r->svc == DAV_CALDAV ? STORE_DAV_CALENDAR :
+				  STORE_DAV_ADDRESSBOOK, coll == NULL, NULL, 0, 0 };
 	const char *error;
 	int ret;
 
-	ret = store_dav_iter(r->c->p->store, r->c->account, cr->old->url, dav_gone_cb,
-			     &g, &error);
+	ret = store_dav_iter(r->c->p->store, r->c->account, coll != NULL ? coll->url : NULL,
+			     dav_gone_cb, &g, &error);
 	for (size_t i = 0; i < g.count; i++) {
 		if (ret == 0) {
 			char *seg = dav_last_seg(g.urls[i]);
-			char name[STORE_MAX_FOLDER];
+			const char *name = seg != NULL ? seg : "?";
+			char what[STORE_MAX_FOLDER];
 
-			ret = store_dav_del(r->c->p->store, r->c->account, cr->old->url,
-					    g.urls[i], &error);
+			ret = store_dav_del(r->c->p->store, r->c->account,
+					    coll != NULL ? coll->url : g.urls[i],
+					    coll != NULL ? g.urls[i] : NULL, &error);
 			if (ret == STORE_NOTFOUND)
 				ret = 0;
-			dav_item_name(r, cr->old->seg, seg != NULL ? seg : "?", name,
-				      sizeof(name));
-			dav_gone_name(r, name);
-			r->gone++;
+			dav_item_name(r, coll != NULL ? coll->seg : name,
+				      coll != NULL ? name : NULL, what, sizeof(what));
+			dav_gone_name(r, what);
+			if (coll != NULL)
+				r->gone++;
+			else
+				r->colls_gone++;
 			mm_free(&seg);
 		}
 		mm_free(&g.urls[i]);
@@ -285,7 +304,7 @@ static int dav_copy_coll(struct dav_run *r, const struct dav_entry *oc,
 		if (ret < 0)
 			goto out;
 	}
-	ret = dav_coll_gone(r, &cr, fail_r, error_r);
+	ret = dav_gone(r, oc, &cr.old_items, fail_r, error_r);
 	if (ret == 0)
 		ret = dav_coll_prove(r, &cr, fail_r, error_r);
 	if (ret < 0 && !r->store_failed && dav_temp(r, *fail_r) == 0) {
@@ -303,66 +322,6 @@ out:
 }
 
 /* --- one service -------------------------------------------------------------- */
-
-struct dav_colls_gone_ctx {
-	const struct dav_run *r;
-	unsigned kind;
-	char **urls;
-	size_t count, alloc;
-};
-
-static int dav_colls_gone_cb(const char *coll_url, const struct store_dav *d, void *ctx)
-{
-	struct dav_colls_gone_ctx *g = ctx;
-
-	if (d->kind != g->kind || strcmp(coll_url, d->old_url) != 0)
-		return 0;
-	for (size_t i = 0; i < g->r->old_colls.count; i++)
-		if (strcmp(g->r->old_colls.v[i].url, d->old_url) == 0)
-			return 0;
-	if (g->count == g->alloc) {
-		g->alloc = g->alloc == 0 ? 8 : g->alloc * 2;
-		g->urls = mm_reallocarray(g->urls, g->alloc, sizeof(*g->urls));
-	}
-	g->urls[g->count++] = mm_strdup(d->old_url);
-	return 0;
-}
-
-/* Collections recorded that OLD no longer lists: reported, forgotten
- * with their items' records; NEW keeps them. */
-static int dav_colls_gone(struct dav_run *r, enum stream_fail *fail_r,
-			  const char **error_r)
-{
-	struct dav_colls_gone_ctx g = { r, r->svc == DAV_CALDAV ? STORE_DAV_CALENDAR :
-					STORE_DAV_ADDRESSBOOK, NULL, 0, 0 };
-	const char *error;
-	int ret;
-
-	ret = store_dav_iter(r->c->p->store, r->c->account, NULL, dav_colls_gone_cb, &g,
-			     &error);
-	for (size_t i = 0; i < g.count; i++) {
-		if (ret == 0) {
-			char *seg = dav_last_seg(g.urls[i]);
-			char name[STORE_MAX_FOLDER];
-
-			ret = store_dav_del(r->c->p->store, r->c->account, g.urls[i], NULL,
-					    &error);
-			if (ret == STORE_NOTFOUND)
-				ret = 0;
-			dav_item_name(r, seg != NULL ? seg : "?", NULL, name, sizeof(name));
-			dav_gone_name(r, name);
-			r->colls_gone++;
-			mm_free(&seg);
-		}
-		mm_free(&g.urls[i]);
-	}
-	mm_free(&g.urls);
-	if (ret < 0) {
-		r->store_failed = 1;
-		return copy_store_fail(fail_r, error_r, error);
-	}
-	return 0;
-}
 
 /* A handle logged in as user, its home found from the URL template. */
 static int dav_open(struct dav_run *r, const char *side, const char *template,
@@ -406,6 +365,7 @@ static int dav_copy_service(struct dav_run *r, const char *password,
 				 fail_r, error_r) < 0)
 		return stream_failf(fail_r, *fail_r, error_r, "OLD: %s", *error_r);
 	r->listed = 1;
+	dav_list_sort(&r->old_colls);
 	if (r->old_colls.count > 0) {
 		if (dav_open(r, "NEW", dom->target_dav_url, r->c->account, password, 1, NULL,
 			     &r->new, &r->new_home, fail_r, error_r) < 0)
@@ -419,7 +379,7 @@ static int dav_copy_service(struct dav_run *r, const char *password,
 		if (dav_copy_coll(r, &r->old_colls.v[i], fail_r, error_r) < 0)
 			return -1;
 	}
-	return dav_colls_gone(r, fail_r, error_r);
+	return dav_gone(r, NULL, &r->old_colls, fail_r, error_r);
 }
 
 static void dav_run_free(struct dav_run *r)
