@@ -145,7 +145,7 @@ int dav_copy_item(struct dav_run *r, struct dav_coll_run *cr,
 		/* the same bytes as copied (OLD's ETag changed, or OLD gives
 		 * none): recorded again with OLD's ETag now */
 		r->unchanged++;
-		dav_tag_hash(got.etag != NULL ? got.etag : it->etag, rec->old_etag);
+		dav_tag_hash(it->etag != NULL ? it->etag : got.etag, rec->old_etag);
 		rec->copied = (int64_t)time(NULL);
 		ret = dav_put_rec(r, cr->old->url, it->url, rec, fail_r, error_r);
 		if (ret == 0)
@@ -214,8 +214,10 @@ int dav_copy_item(struct dav_run *r, struct dav_coll_run *cr,
 		if (put.etag != NULL)
 			new_etag = mm_strdup(put.etag);
 	}
+	/* OLD's ETag as its listing gives it: what the next round compares
+	 * (a server may quote or weaken the GET's header otherwise) */
 	ret = dav_record(r, cr->old->url, it->url, STORE_DAV_ITEM, new_url,
-			 got.etag != NULL ? got.etag : it->etag, new_etag, sha256,
+			 it->etag != NULL ? it->etag : got.etag, new_etag, sha256,
 			 fail_r, error_r);
 	if (ret == 0)
 		ret = dav_ok(r, coll, it->seg, fail_r, error_r);

@@ -118,13 +118,25 @@ void dav_sha256(const void *data, size_t len, unsigned char *out)
 		log_panic("dav: SHA-256 failed");
 }
 
-/* The hash an ETag (or ctag) is recorded as; all zero for none. */
+/* The hash an ETag (or ctag) is recorded as; all zero for none. Its
+ * opaque part only (RFC 9110 8.8.3: W/ and the quotes dropped), so the
+ * ETag: header of a PUT or GET and the getetag of a listing compare
+ * equal when a server writes one weak or unquoted and the other not. */
 void dav_tag_hash(const char *tag, unsigned char *out)
 {
-	if (tag == NULL || *tag == '\0')
+	size_t len;
+
+	if (tag != NULL && strncmp(tag, "W/", 2) == 0)
+		tag += 2;
+	len = tag != NULL ? strlen(tag) : 0;
+	if (len >= 2 && tag[0] == '"' && tag[len - 1] == '"') {
+		tag++;
+		len -= 2;
+	}
+	if (len == 0)
 		memset(out, 0, STORE_DAV_HASH);
 	else
-		dav_sha256(tag, strlen(tag), out);
+		dav_sha256(tag, len, out);
 }
 
 int dav_zero(const unsigned char *h)
