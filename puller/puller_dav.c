@@ -297,6 +297,17 @@ static int dav_copy_coll(struct dav_run *r, const struct dav_entry *oc,
 		goto out;
 	}
 	r->temp_run = 0;
+	if (cr.old_items.unnamed > 0) {
+		/* the others are copied; the collection is not complete */
+		cr.all_ok = 0;
+		snprintf(reason, sizeof(reason), "%zu items whose names cannot be kept "
+			 "on NEW (a '/' or NUL encoded, a bad escape, over %d bytes), "
+			 "e.g. %s: not copied", cr.old_items.unnamed, DAV_SEG_MAX,
+			 cr.old_items.unnamed_url);
+		ret = dav_failed(r, oc->seg, NULL, reason, fail_r, error_r);
+		if (ret < 0)
+			goto out;
+	}
 	dav_list_sort(&cr.old_items);
 	dav_list_sort(&cr.new_items);
 	for (size_t i = 0; i < cr.old_items.count; i++) {
@@ -379,7 +390,16 @@ static int dav_copy_service(struct dav_run *r, const char *password,
 		if (dav_copy_coll(r, &r->old_colls.v[i], fail_r, error_r) < 0)
 			return -1;
 	}
-	return dav_gone(r, NULL, &r->old_colls, fail_r, error_r);
+	if (dav_gone(r, NULL, &r->old_colls, fail_r, error_r) < 0)
+		return -1;
+	if (r->old_colls.unnamed > 0)
+		/* the others are copied; a failed item for the service */
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%zu collections "
+				    "whose names cannot be kept on NEW (a '/' or NUL "
+				    "encoded, a bad escape, over %d bytes), e.g. %s: not "
+				    "copied", r->old_colls.unnamed, DAV_SEG_MAX,
+				    r->old_colls.unnamed_url);
+	return 0;
 }
 
 static void dav_run_free(struct dav_run *r)

@@ -33,6 +33,10 @@ struct dav_entry {
 struct dav_list {
 	struct dav_entry *v;
 	size_t count, alloc;
+	/* listed, but with no name to give it on NEW (dav_last_seg()
+	 * refused its last segment): not copied, never silently */
+	size_t unnamed;
+	char *unnamed_url;		/* the first of them */
 };
 
 struct dav_run {

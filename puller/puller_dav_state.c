@@ -38,7 +38,8 @@ void dav_list_free(struct dav_list *l)
 	for (size_t i = 0; i < l->count; i++)
 		dav_entry_free(&l->v[i]);
 	mm_free(&l->v);
-	l->count = l->alloc = 0;
+	mm_free(&l->unnamed_url);
+	l->count = l->alloc = l->unnamed = 0;
 }
 
 struct dav_entry *dav_list_add(struct dav_list *l, const char *url)
@@ -46,8 +47,11 @@ struct dav_entry *dav_list_add(struct dav_list *l, const char *url)
 	char *seg = dav_last_seg(url);
 	struct dav_entry *e;
 
-	if (seg == NULL)
+	if (seg == NULL) {
+		if (l->unnamed++ == 0)
+			l->unnamed_url = mm_strdup(url);
 		return NULL;
+	}
 	if (l->count == l->alloc) {
 		l->alloc = l->alloc == 0 ? 64 : l->alloc * 2;
 		l->v = mm_reallocarray(l->v, l->alloc, sizeof(*l->v));
@@ -90,7 +94,7 @@ int dav_coll_cb(const struct dav_collection *col, void *ctx)
 	struct dav_entry *e = dav_list_add(l, col->url);
 
 	if (e == NULL)
-		return 0;	/* no name to give it on NEW: left out */
+		return 0;	/* no name to give it on NEW: counted in l */
 	if (!dav_name_is_path(col->displayname, col->url))
 		e->displayname = dav_strdup_or_null(col->displayname);
 	e->color = dav_strdup_or_null(col->color);

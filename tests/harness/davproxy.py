@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
-"""davproxy.py IP UPSTREAM PORTFILE [--fail PATH]... [--big PATH BYTES]...:
+"""davproxy.py IP UPSTREAM PORTFILE [--fail PATH]... [--big PATH BYTES]...
+[--rename FROM TO]...:
 an HTTP proxy in front of a DAV server (UPSTREAM, http://host:port/)
 that passes every request on, but answers a GET of a --fail PATH with
 500 (a server failing on one item), and one of a --big PATH with an
 event of BYTES bytes (a long DESCRIPTION, folded), sent as it is made:
 what no real server does on demand, and what Radicale would take
-minutes to parse if it held it. Writes its port to PORTFILE; runs until
-killed."""
+minutes to parse if it held it. --rename replaces the bytes FROM by TO
+in every PROPFIND answer (an href no real server gives on demand).
+Writes its port to PORTFILE; runs until killed."""
 import http.client
 import http.server
 import os
@@ -14,7 +16,7 @@ import sys
 import urllib.parse
 
 UP = urllib.parse.urlsplit(sys.argv[2])
-BROKEN, BIG = set(), {}
+BROKEN, BIG, RENAME = set(), {}, []
 args = sys.argv[4:]
 while args:
     if args[0] == "--fail":
@@ -22,6 +24,9 @@ while args:
         args = args[2:]
     elif args[0] == "--big":
         BIG[args[1]] = int(args[2])
+        args = args[3:]
+    elif args[0] == "--rename":
+        RENAME.append((args[1].encode(), args[2].encode()))
         args = args[3:]
     else:
         raise SystemExit("davproxy.py: bad argument %s" % args[0])
@@ -73,6 +78,9 @@ class Proxy(http.server.BaseHTTPRequestHandler):
         c.request(self.command, self.path, body, hdrs)
         r = c.getresponse()
         data = r.read()
+        if self.command == "PROPFIND":
+            for a, b in RENAME:
+                data = data.replace(a, b)
         self.send_response(r.status, r.reason)
         for k, v in r.getheaders():
             if k.lower() not in ("content-length", "connection", "transfer-encoding"):

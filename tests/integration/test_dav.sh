@@ -68,7 +68,9 @@ NEW_DAV=$(. "$MM_DIR/dav-new/env" && echo "$MM_DAV_URL")
 # for minutes at each listing)
 "$PYTHON" "$HARNESS/davproxy.py" "$OLD_IP" "$OLD_DAV" "$MM_DIR/proxy.port" \
 	--fail /bad@bad.test/cal/broken.ics \
-	--big /bad@bad.test/cal/huge.ics $((50 * 1024 * 1024)) >"$MM_DIR/proxy.log" 2>&1 &
+	--big /bad@bad.test/cal/huge.ics $((50 * 1024 * 1024)) \
+	--rename /bad%40bad.test/cal/slash.ics /bad%40bad.test/cal/sl%2Fash.ics \
+	>"$MM_DIR/proxy.log" 2>&1 &
 mm_at_exit "kill $!"
 "$PYTHON" "$HARNESS/redirectloop.py" "$OLD_IP" "$MM_DIR/loop.port" &
 mm_at_exit "kill $!"
@@ -307,6 +309,8 @@ def cal(uid, extra=""):
             + extra + "END:VEVENT\r\nEND:VCALENDAR\r\n")
 open(os.path.join(d, "good.ics"), "w").write(cal("good@t"))
 open(os.path.join(d, "broken.ics"), "w").write(cal("broken@t"))
+# listed by davproxy.py as "sl%2Fash.ics": a name NEW cannot be given
+open(os.path.join(d, "slash.ics"), "w").write(cal("slash@t"))
 # the UID of good.ics again: OLD keeps both, NEW refuses the second
 # (RFC 4791 5.3.2.1, no-uid-conflict)
 open(os.path.join(d, "twin.ics"), "w").write(cal("good@t", "LOCATION:x\r\n"))
@@ -324,8 +328,11 @@ EOP
 	assert_contains "$f" "server error 500"
 	assert_contains "$f" "caldav:cal/twin.ics"
 	assert_contains "$f" "status 409"
+	assert_contains "$f" "caldav:cal/,"
+	assert_contains "$f" "1 items whose names cannot be kept on NEW"
+	assert_contains "$f" "sl%2Fash.ics"
 	n=$(printf '%s\n' "$f" | grep -c "^$b,")
-	assert_eq 3 "$n" "bad@'s failed items"
+	assert_eq 4 "$n" "bad@'s failed items"
 }
 
 # A redirect loop as OLD's DAV server: a failed item "caldav:" and one
