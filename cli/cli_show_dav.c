@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "cli.h"
+#include "dav_url.h"
 #include "mm_alloc.h"
 
 struct cli_dav_item {
@@ -38,19 +39,6 @@ struct cli_dav_list {
 	size_t count, alloc;
 };
 
-/* The last segment of url's path, without a trailing '/'. */
-static char *cli_dav_name(const char *url)
-{
-	size_t len = strlen(url), start;
-
-	while (len > 0 && url[len - 1] == '/')
-		len--;
-	start = len;
-	while (start > 0 && url[start - 1] != '/')
-		start--;
-	return mm_strndup(url + start, len - start);
-}
-
 static struct cli_dav_coll *cli_dav_coll(struct cli_dav_list *l, const char *coll_url)
 {
 	struct cli_dav_coll *c;
@@ -66,7 +54,11 @@ static struct cli_dav_coll *cli_dav_coll(struct cli_dav_list *l, const char *col
 	c = &l->v[l->count++];
 	memset(c, 0, sizeof(*c));
 	c->coll_url = mm_strdup(coll_url);
-	c->name = cli_dav_name(coll_url);
+	/* its name, decoded as the puller compares it (dav_url.h); the
+	 * URL itself when it has none */
+	c->name = dav_last_seg(coll_url);
+	if (c->name == NULL)
+		c->name = mm_strdup(coll_url);
 	return c;
 }
 

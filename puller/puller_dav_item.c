@@ -79,8 +79,8 @@ static int dav_new_same(struct dav_run *r, const char *url, const char *data, si
  * recorded: cr->all_ok cleared); -1: the service stops (or the store
  * failed). */
 int dav_copy_item(struct dav_run *r, struct dav_coll_run *cr,
-			 const struct dav_entry *it, enum stream_fail *fail_r,
-			 const char **error_r)
+		  const struct dav_entry *it, enum stream_fail *fail_r,
+		  const char **error_r)
 {
 	const struct dav_entry *n = dav_list_find(&cr->new_items, it->seg);
 	const char *coll = cr->old->seg, *error, *if_match = NULL, *if_none = "*";

@@ -176,7 +176,7 @@ int dav_was_failed_cb(const struct store_failed *item, void *ctx)
 /* "caldav:COLL/ITEM" for coll (a segment, NULL: the whole service) and
  * item (NULL: the collection) into buf. */
 const char *dav_item_name(const struct dav_run *r, const char *coll,
-				 const char *item, char *buf, size_t size)
+			  const char *item, char *buf, size_t size)
 {
 	snprintf(buf, size, "%s%s%s%s", r->prefix, coll != NULL ? coll : "",
 		 coll != NULL ? "/" : "", item != NULL ? item : "");
@@ -184,7 +184,7 @@ const char *dav_item_name(const struct dav_run *r, const char *coll,
 }
 
 int dav_failed(struct dav_run *r, const char *coll, const char *item,
-		      const char *reason, enum stream_fail *fail_r, const char **error_r)
+	       const char *reason, enum stream_fail *fail_r, const char **error_r)
 {
 	char name[STORE_MAX_FOLDER];
 
@@ -200,7 +200,7 @@ int dav_failed(struct dav_run *r, const char *coll, const char *item,
 /* Copied (or found the same): the failed item of an earlier round, if
  * any, goes. */
 int dav_ok(struct dav_run *r, const char *coll, const char *item,
-		  enum stream_fail *fail_r, const char **error_r)
+	   enum stream_fail *fail_r, const char **error_r)
 {
 	char name[STORE_MAX_FOLDER], *key = name, **hit;
 	const char *error;
@@ -249,8 +249,8 @@ int dav_temp(struct dav_run *r, enum stream_fail fail)
 }
 
 int dav_put_rec(struct dav_run *r, const char *coll_url, const char *item_url,
-		       const struct store_dav *d, enum stream_fail *fail_r,
-		       const char **error_r)
+		const struct store_dav *d, enum stream_fail *fail_r,
+		const char **error_r)
 {
 	const char *error;
 
@@ -263,9 +263,9 @@ int dav_put_rec(struct dav_run *r, const char *coll_url, const char *item_url,
 }
 
 int dav_record(struct dav_run *r, const char *coll_url, const char *old_url,
-		      unsigned kind, const char *new_url, const char *old_tag,
-		      const char *new_tag, const unsigned char *sha256,
-		      enum stream_fail *fail_r, const char **error_r)
+	       unsigned kind, const char *new_url, const char *old_tag,
+	       const char *new_tag, const unsigned char *sha256,
+	       enum stream_fail *fail_r, const char **error_r)
 {
 	struct store_dav *d = mm_calloc(1, sizeof(*d));
 	int ret;
