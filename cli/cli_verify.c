@@ -107,7 +107,8 @@ static int cli_verify_mapped(const struct folder_map *map, const struct folder_m
  * failure (reported by the caller). */
 static int cli_verify_folders(struct cli_verify *cv, struct puller_session *s,
 			      struct cli_table *t, char **whys, size_t *nwhy,
-			      int *differs_r, enum stream_fail *fail_r, const char **error_r)
+			      int *differs_r, struct puller_acl_verify *acl,
+			      enum stream_fail *fail_r, const char **error_r)
 {
 	struct driver_folder *sf = NULL;
 	struct folder_map *map = NULL;
@@ -140,6 +141,11 @@ static int cli_verify_folders(struct cli_verify *cv, struct puller_session *s,
 
 			v.state = m == 0 ? "excluded" : m < 0 ? "failed" : "not copied";
 		}
+		/* migrate_shared: the rights on what was copied. */
+		if (s->dom->migrate_shared && v.target != NULL &&
+		    strcmp(v.state, "not copied") != 0)
+			ret = puller_acl_verify_folder(&cv->p, s, sf[i].name, v.target,
+						       acl, fail_r, error_r);
 		if (v.differs) {
 			char line[sizeof(v.why) + 256];
 
@@ -158,6 +164,47 @@ static int cli_verify_folders(struct cli_verify *cv, struct puller_session *s,
 	folder_map_free(&map);
 	driver_folders_free(&sf, ns);
 	return ret;
+}
+
+/* migrate_shared: what cli_verify_folders() found of the rights. */
+static void cli_verify_acl(struct cli_verify *cv, const struct puller_acl_verify *a,
+			   char **whys, size_t *nwhy, int *differs_r, char *line,
+			   size_t size)
+{
+	const char *none = a->old_none ? "OLD has no ACL extension" :
+		a->new_none ? "NEW has no ACL extension (or target_driver cannot "
+		"read them)" : NULL;
+
+	if (a->differs && *nwhy < PULLER_MAX_FOLDERS) {
+		*differs_r = 1;
+		whys[(*nwhy)++] = mm_asprintf("ACLs: %s", a->why);
+	}
+	if (cv->json) {
+		cli_json_object(&cv->j, "acl");
+		cli_json_bool(&cv->j, "checked", none == NULL);
+		cli_json_str(&cv->j, "why_not_checked", none);
+		cli_json_u64(&cv->j, "folders", a->folders);
+		cli_json_u64(&cv->j, "entries", a->entries);
+		cli_json_u64(&cv->j, "same", a->same);
+		cli_json_u64(&cv->j, "no_account", a->unmapped);
+		cli_json_u64(&cv->j, "failed_folders", a->failed_folders);
+		cli_json_u64(&cv->j, "differ_folders", a->differ_folders);
+		cli_json_u64(&cv->j, "not_read", a->not_read);
+		cli_json_end(&cv->j, '}');
+		return;
+	}
+	if (none != NULL)
+		snprintf(line, size, "ACLs: not checked: %s", none);
+	else
+		snprintf(line, size, "ACLs: %llu folders with rights for others on "
+			 "OLD, %llu entries: %llu on NEW as on OLD, %llu with no "
+			 "account on NEW; %llu folders not all given (failed items), "
+			 "%llu differ, %llu not read", (unsigned long long)a->folders,
+			 (unsigned long long)a->entries, (unsigned long long)a->same,
+			 (unsigned long long)a->unmapped,
+			 (unsigned long long)a->failed_folders,
+			 (unsigned long long)a->differ_folders,
+			 (unsigned long long)a->not_read);
 }
 
 /* migrate_sieve: the scripts the rounds put on NEW, against NEW now. */
@@ -252,7 +299,8 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 	const char *error = NULL;
 	char **whys = mm_calloc(PULLER_MAX_FOLDERS, sizeof(char *));
 	char reason[STREAM_ERROR_MAX] = "", sieve_line[STORE_MAX_SIEVE_NAME + 256] = "";
-	char dav_line[512] = "";
+	char dav_line[512] = "", acl_line[512] = "";
+	struct puller_acl_verify acl = { 0 };
 	size_t nwhy = 0;
 	int differs = 0, ret;
 
@@ -270,13 +318,16 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 		}
 		ret = puller_session_open(&cv->p, &s, &fail, &error);
 		if (ret == 0)
-			ret = cli_verify_folders(cv, &s, t, whys, &nwhy, &differs, &fail,
-						 &error);
+			ret = cli_verify_folders(cv, &s, t, whys, &nwhy, &differs, &acl,
+						 &fail, &error);
 		if (ret < 0)
 			snprintf(reason, sizeof(reason), "%s", error);
 		puller_session_close(&s);
 		if (cv->json)
 			cli_json_end(&cv->j, ']');
+		if (ret == 0 && s.dom->migrate_shared)
+			cli_verify_acl(cv, &acl, whys, &nwhy, &differs, acl_line,
+				       sizeof(acl_line));
 		if (ret == 0 && s.dom->migrate_sieve && nwhy < PULLER_MAX_FOLDERS) {
 			ret = cli_verify_sieve(cv, account, whys, &nwhy, &differs,
 					       sieve_line, sizeof(sieve_line), &fail,
@@ -315,6 +366,8 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 		       differs ? "DIFFERS from OLD" : "every message accounted for");
 		if (t != NULL && ret == 0)
 			cli_table_print(t, stdout);
+		if (acl_line[0] != '\0')
+			printf("%s\n", acl_line);
 		if (sieve_line[0] != '\0')
 			printf("%s\n", sieve_line);
 		if (dav_line[0] != '\0')

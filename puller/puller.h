@@ -203,6 +203,27 @@ int puller_dav_verify(struct puller *p, const char *account,
 		      struct puller_dav_verify *v,
 		      enum stream_fail *fail_r, const char **error_r);
 
+/* migrate_shared: the rights others have on an account's folders, OLD's
+ * against NEW's copy now (puller_acl(3)); counts add up over folders. */
+struct puller_acl_verify {
+	uint64_t folders;	/* folders with rights for others on OLD */
+	uint64_t entries;	/* OLD's entries for others */
+	uint64_t same;		/* on NEW with OLD's rights */
+	uint64_t unmapped;	/* identifiers with no account on NEW */
+	uint64_t failed_folders; /* not all given: the failed item says why */
+	uint64_t differ_folders; /* not all given, no failed item: differs */
+	uint64_t not_read;	/* folders whose ACL OLD or NEW would not show */
+	int old_none, new_none;	/* OLD or NEW has no ACL extension */
+	int differs;
+	char why[512];
+};
+/* One folder (OLD's name; target NEW's) in s, open; nothing changed. 0,
+ * or -1 with the failure class. */
+int puller_acl_verify_folder(struct puller *p, const struct puller_session *s,
+			     const char *folder, const char *target,
+			     struct puller_acl_verify *v, enum stream_fail *fail_r,
+			     const char **error_r);
+
 /* An account's Sieve copy against NEW now (puller_sieve_verify(3)). */
 struct puller_sieve_verify {
 	uint64_t recorded;	/* scripts the store says were put on NEW */

@@ -30,9 +30,15 @@
  *	show (no "a" right) or NEW will not take is a warning event for
  *	that folder; a target that cannot set ACLs (target_driver =
  *	dovecot) says so in an event and copies none.
+ *
+ *	puller_acl_verify_folder() walks the same entries in verify's
+ *	sessions and changes nothing: each of OLD's entries for another
+ *	identifier is on NEW with the same rights, or accounted for by
+ *	the folder's failed item, or it differs.
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -46,7 +52,13 @@
 #define ACL_ITEM "acl:"
 
 struct acl_run {
-	struct copy *c;
+	struct puller *p;
+	const char *account;
+	const struct source_driver *sdrv;
+	const struct target_driver *tdrv;
+	struct driver_conn *src, *dst;
+	struct copy *c;			/* a round's; NULL: verify, nothing set */
+	struct puller_acl_verify *v;	/* verify's counts, or NULL */
 	char login[CFG_LOGIN_MAX + 1];	/* the user's name on OLD */
 	uint64_t folders, set, same, unmapped, refused;
 };
@@ -55,14 +67,16 @@ struct acl_run {
  * one in the account's domain (Cyrus: "bob" for bob@its default domain). */
 static int acl_is_owner(const struct acl_run *r, const char *id)
 {
-	const char *at = strchr(r->c->account, '@');
+	const char *at = strchr(r->account, '@');
 
-	if (strcasecmp(id, "owner") == 0 || strcasecmp(id, r->c->account) == 0 ||
+	if (id[0] == '-')
+		id++;
+	if (strcasecmp(id, "owner") == 0 || strcasecmp(id, r->account) == 0 ||
 	    strcasecmp(id, r->login) == 0)
 		return 1;
 	return strchr(id, '@') == NULL && at != NULL &&
-		strlen(id) == (size_t)(at - r->c->account) &&
-		strncasecmp(id, r->c->account, strlen(id)) == 0;
+		strlen(id) == (size_t)(at - r->account) &&
+		strncasecmp(id, r->account, strlen(id)) == 0;
 }
 
 /* NEW's spelling of OLD's identifier into out; 0 when it maps to no
@@ -84,7 +98,7 @@ static int acl_map(struct acl_run *r, const char *id, char *out, size_t size,
 	if (name[0] == '$' || name[0] == '#' || strncasecmp(name, "group:", 6) == 0 ||
 	    name[0] == '\0')
 		return 0;
-	at = strchr(r->c->account, '@');
+	at = strchr(r->account, '@');
 	if (strchr(name, '@') != NULL)
 		ret = snprintf(account, sizeof(account), "%s", name);
 	else
@@ -94,11 +108,12 @@ static int acl_map(struct acl_run *r, const char *id, char *out, size_t size,
 	for (char *p = account; *p != '\0'; p++)
 		if (*p >= 'A' && *p <= 'Z')
 			*p = (char)(*p - 'A' + 'a');
-	ret = store_account_get(r->c->p->store, account, &acct, &error);
+	ret = store_account_get(r->p->store, account, &acct, &error);
 	if (ret == STORE_NOTFOUND)
 		return 0;
-	if (ret < 0)
+	if (ret < 0) {
 		return copy_store_fail(fail_r, error_r, error);
+	}
 	store_account_clear(&acct);
 	snprintf(out, size, "%s%s", id[0] == '-' ? "-" : "", account);
 	return 1;
@@ -132,6 +147,69 @@ static int acl_session_broken(enum stream_fail fail)
 	return policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT;
 }
 
+/* Append ", what" to the list in buf (bounded: what does not fit is
+ * left out, the counts say how many). */
+static void acl_note(char *buf, size_t size, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+static void acl_note(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	if (*n >= size)
+		return;
+	if (*n > 0) {
+		ret = snprintf(buf + *n, size - *n, ", ");
+		*n += ret > 0 ? (size_t)ret : 0;
+		if (*n >= size)
+			return;
+	}
+	va_start(ap, fmt);
+	ret = vsnprintf(buf + *n, size - *n, fmt, ap);
+	va_end(ap);
+	*n += ret > 0 ? (size_t)ret : 0;
+}
+
+struct acl_failed_find {
+	const char *item;
+	char *reason;
+};
+
+static int acl_failed_find_one(const struct store_failed *it, void *context)
+{
+	struct acl_failed_find *f = context;
+
+	if (it->uid == 0 && strcmp(it->folder, f->item) == 0) {
+		f->reason = mm_strdup(it->reason != NULL ? it->reason : "");
+		return 1;
+	}
+	return 0;
+}
+
+/* Verify: does the folder's failed item name OLD's entry e (as the round
+ * wrote it: "ID (RIGHTS) ...")? 1, 0, or -1. The item's reason is read
+ * once per folder, into *reason (the caller frees it). */
+static int acl_failed_names(struct acl_run *r, const char *item,
+			    const struct driver_acl_entry *e, char **reason,
+			    int *loaded, enum stream_fail *fail_r, const char **error_r)
+{
+	struct acl_failed_find f = { .item = item };
+	char entry[DRIVER_ACL_ID_MAX + DRIVER_ACL_RIGHTS_MAX + 8];
+	const char *error;
+
+	if (!*loaded) {
+		if (store_failed_iter(r->p->store, r->account, acl_failed_find_one, &f,
+				      &error) < 0)
+			return copy_store_fail(fail_r, error_r, error);
+		*reason = f.reason;
+		*loaded = 1;
+	}
+	if (*reason == NULL)
+		return 0;
+	snprintf(entry, sizeof(entry), "%s (%s)", e->identifier, e->rights);
+	return strstr(*reason, entry) != NULL;
+}
+
 /* One folder: 0 (done, or reported), 1 (stop: OLD or NEW has no
  * ACLs), -1. */
 static int acl_folder(struct acl_run *r, const char *folder, const char *target,
@@ -141,35 +219,50 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 	struct driver_acl old = { 0 }, cur = { 0 };
 	char item[sizeof(ACL_ITEM) + 1024], missing[STREAM_ERROR_MAX] = "";
 	const char *error;
-	size_t n = 0, entries = 0;
-	int ret;
+	char *reason = NULL;		/* verify: the failed item's */
+	size_t n = 0, entries = 0, same = 0, unmapped = 0;
+	int ret, loaded = 0, failed = 0;
 
-	ret = c->sdrv->get_acl(c->src, folder, &old, fail_r, error_r);
+	snprintf(item, sizeof(item), ACL_ITEM "%s", folder);
+	ret = r->sdrv->get_acl(r->src, folder, &old, fail_r, error_r);
 	if (ret == DRIVER_ACL_NONE) {
-		copy_event(c, LOG_SEV_INFO, "ACLs: OLD has no ACL extension (RFC "
-			   "4314): no rights to copy");
+		if (c != NULL)
+			copy_event(c, LOG_SEV_INFO, "ACLs: OLD has no ACL extension "
+				   "(RFC 4314): no rights to copy");
+		else
+			r->v->old_none = 1;
 		return 1;
 	}
 	if (ret < 0) {
 		if (acl_session_broken(*fail_r))
 			return -1;
-		copy_event(c, LOG_SEV_WARNING, "ACLs: the rights on %s not read on OLD: "
-			   "%s", folder, *error_r);
+		if (c != NULL)
+			copy_event(c, LOG_SEV_WARNING, "ACLs: the rights on %s not read "
+				   "on OLD: %s", folder, *error_r);
+		else
+			r->v->not_read++;
 		return 0;
 	}
 	for (size_t i = 0; i < old.count; i++)
-		entries += !acl_is_owner(r, old.e[i].identifier[0] == '-' ?
-					 old.e[i].identifier + 1 : old.e[i].identifier);
+		entries += !acl_is_owner(r, old.e[i].identifier);
 	if (entries == 0) {
 		driver_acl_free(&old);
 		return 0;
 	}
 	r->folders++;
-	ret = c->tdrv->get_acl(c->dst, target, &cur, fail_r, error_r);
+	if (r->v != NULL) {
+		r->v->folders++;
+		r->v->entries += entries;
+	}
+	ret = r->tdrv->get_acl(r->dst, target, &cur, fail_r, error_r);
 	if (ret == DRIVER_ACL_NONE) {
 		driver_acl_free(&old);
-		copy_event(c, LOG_SEV_WARNING, "ACLs: not copied: NEW has no ACL "
-			   "extension (load imap_acl: contrib/dovecot/notice-acl.conf.ext)");
+		if (c != NULL)
+			copy_event(c, LOG_SEV_WARNING, "ACLs: not copied: NEW has no ACL "
+				   "extension (load imap_acl: contrib/dovecot/"
+				   "notice-acl.conf.ext)");
+		else
+			r->v->new_none = 1;
 		return 1;
 	}
 	for (size_t i = 0; ret == 0 && i < old.count; i++) {
@@ -177,53 +270,78 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 		char id[STORE_MAX_ACCOUNT + 1];
 		const char *have;
 
-		if (acl_is_owner(r, e->identifier[0] == '-' ? e->identifier + 1 :
-				 e->identifier))
+		if (acl_is_owner(r, e->identifier))
 			continue;
 		ret = acl_map(r, e->identifier, id, sizeof(id), fail_r, error_r);
 		if (ret < 0)
 			break;
 		if (ret == 0) {
-			r->unmapped++;
-			if (n < sizeof(missing))
-				n += (size_t)snprintf(missing + n, sizeof(missing) - n,
-						      "%s%s (%s) has no account on NEW",
-						      n > 0 ? ", " : "", e->identifier,
-						      e->rights);
-			ret = 0;
+			unmapped++;
+			if (c != NULL)
+				acl_note(missing, sizeof(missing), &n, "%s (%s) has no "
+					 "account on NEW", e->identifier, e->rights);
 			continue;
 		}
 		ret = 0;
 		have = acl_rights_of(&cur, id);
 		if (have != NULL && acl_same_rights(have, e->rights)) {
-			r->same++;
+			same++;
 			continue;
 		}
-		ret = c->tdrv->set_acl(c->dst, target, id, e->rights, fail_r, error_r);
+		if (c == NULL) {
+			ret = acl_failed_names(r, item, e, &reason, &loaded, fail_r,
+					       error_r);
+			if (ret > 0)
+				failed = 1;
+			else if (ret == 0)
+				acl_note(missing, sizeof(missing), &n, "%s has %s on OLD, "
+					 "%s on NEW", id, e->rights, have != NULL &&
+					 have[0] != '\0' ? have : "none");
+			ret = ret < 0 ? -1 : 0;
+			continue;
+		}
+		ret = r->tdrv->set_acl(r->dst, target, id, e->rights, fail_r, error_r);
 		if (ret == 0) {
 			r->set++;
 			puller_count(acl_entries, 1);
 		} else if (!acl_session_broken(*fail_r)) {
 			/* This entry only (Dovecot: acl_anyone = forbid). */
 			r->refused++;
-			if (n < sizeof(missing))
-				n += (size_t)snprintf(missing + n, sizeof(missing) - n,
-						      "%s%s (%s) refused by NEW: %s",
-						      n > 0 ? ", " : "", e->identifier,
-						      e->rights, *error_r);
+			acl_note(missing, sizeof(missing), &n, "%s (%s) refused by NEW: "
+				 "%s", e->identifier, e->rights, *error_r);
 			ret = 0;
 		}
 	}
 	driver_acl_free(&old);
 	driver_acl_free(&cur);
+	mm_free(&reason);
+	r->same += same;
+	r->unmapped += unmapped;
 	if (ret < 0) {
 		if (acl_session_broken(*fail_r))
 			return -1;
+		if (c == NULL) {
+			r->v->not_read++;
+			return 0;
+		}
 		copy_event(c, LOG_SEV_WARNING, "ACLs: the rights on %s not given on NEW "
 			   "(%s): %s", folder, target, *error_r);
 		return 0;
 	}
-	snprintf(item, sizeof(item), ACL_ITEM "%s", folder);
+	if (c == NULL) {
+		r->v->same += same;
+		r->v->unmapped += unmapped;
+		r->v->failed_folders += failed;
+		if (n > 0) {
+			size_t w = strlen(r->v->why);
+
+			r->v->differs = 1;
+			r->v->differ_folders++;
+			acl_note(r->v->why, sizeof(r->v->why), &w, "%s: %s", folder,
+				 missing);
+		}
+		return 0;
+	}
 	if (n > 0) {
 		copy_event(c, LOG_SEV_WARNING, "ACLs: %s: not given on NEW: %s", folder,
 			   missing);
@@ -240,7 +358,8 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	struct puller_session s = { .dom = c->dom, .account = c->account, .sdrv = c->sdrv,
 				    .tdrv = c->tdrv, .src = c->src, .dst = c->dst };
-	struct acl_run r = { .c = c };
+	struct acl_run r = { .p = c->p, .account = c->account, .sdrv = c->sdrv,
+			     .tdrv = c->tdrv, .src = c->src, .dst = c->dst, .c = c };
 	struct driver_folder *sf = NULL;
 	const char *error;
 	size_t ns = 0;
@@ -284,4 +403,26 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 			   (unsigned long long)r.set, (unsigned long long)r.same,
 			   (unsigned long long)r.refused, (unsigned long long)r.unmapped);
 	return ret;
+}
+
+int puller_acl_verify_folder(struct puller *p, const struct puller_session *s,
+			     const char *folder, const char *target,
+			     struct puller_acl_verify *v, enum stream_fail *fail_r,
+			     const char **error_r)
+{
+	struct acl_run r = { .p = p, .account = s->account, .sdrv = s->sdrv,
+			     .tdrv = s->tdrv, .src = s->src, .dst = s->dst, .v = v };
+	const char *error;
+	int ret;
+
+	if (v->old_none || v->new_none || s->sdrv->get_acl == NULL)
+		return 0;
+	if (s->tdrv->get_acl == NULL) {
+		v->new_none = 1;
+		return 0;
+	}
+	if (cfg_login_name(s->dom, s->account, r.login, sizeof(r.login), &error) < 0)
+		r.login[0] = '\0';
+	ret = acl_folder(&r, folder, target, fail_r, error_r);
+	return ret < 0 ? -1 : 0;
 }

@@ -216,9 +216,11 @@ int copy_failed_item(struct copy *c, const char *folder, uint32_t uidvalidity,
 	const char *error;
 
 	c->failed++;
-	copy_event(c, LOG_SEV_ERROR, "not copied: %s UID %u (%llu bytes): %s", folder,
-		   msg != NULL ? msg->uid : 0,
-		   (unsigned long long)(msg != NULL ? msg->size : 0), reason);
+	if (msg != NULL)
+		copy_event(c, LOG_SEV_ERROR, "not copied: %s UID %u (%llu bytes): %s",
+			   folder, msg->uid, (unsigned long long)msg->size, reason);
+	else
+		copy_event(c, LOG_SEV_ERROR, "not copied: %s: %s", folder, reason);
 	if (store_failed_add(c->p->store, &it, &error) < 0)
 		return copy_store_fail(fail_r, error_r, error);
 	puller_count(failed_items, 1);

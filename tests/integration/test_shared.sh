@@ -15,7 +15,10 @@
 # contrib/dovecot/notice-acl.conf.ext): alice's; anyone's, which NEW
 # refuses (Dovecot's acl_anyone = forbid, its default), and ghost's, who
 # has no account in the migration, are not, and are named in a failed
-# item "acl:Team"; the next round finds alice's there.
+# item "acl:Team"; the next round finds alice's there. verify compares
+# each entry of OLD's with NEW's: alice's rights changed on NEW are a
+# difference (and the next round gives OLD's again); anyone's and
+# ghost's are accounted for by the failed item.
 # Cyrus 3.6 as shipped (tests/harness/oldserver.sh) as OLD: alice sees
 # bob's INBOX.Team as user.bob.Team (Cyrus's other users' namespace),
 # which stays out of her mailbox, and bob's rights for alice (Cyrus's
@@ -174,6 +177,20 @@ m.logout()
 EOP
 }
 
+# Give identifier rights on USER's FOLDER on NEW (the master user acting
+# for USER), as a user of NEW would.
+set_new_acl() { # USER FOLDER IDENTIFIER RIGHTS
+	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" "$@" <<'EOP'
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+mpw = open(sys.argv[3]).read().strip()
+m.authenticate("PLAIN", lambda _: ("%s\0%s\0%s" % (sys.argv[4], sys.argv[2], mpw)).encode())
+typ, data = m._simple_command("SETACL", sys.argv[5], sys.argv[6], sys.argv[7])
+assert typ == "OK", data
+m.logout()
+EOP
+}
+
 # bob's rights for alice and anyone given on NEW; ghost reported. The
 # daemon's metrics count the entry given.
 t_acl() {
@@ -207,6 +224,30 @@ EOP
 	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
 	MM log -n 0 --account bob@example.test | grep -qF "ACLs: 1 folders with rights for others on OLD: 0 entries given on NEW, 1 there already, 1 refused by NEW, 1 with no account on NEW" ||
 		{ MM log -n 0 --account bob@example.test; return 1; }
+	# verify: alice's entry on NEW as on OLD; anyone's and ghost's
+	# accounted for by the failed item, not a difference.
+	MM verify bob@example.test --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["accounts"][0]
+assert a["result"] == "ok", a
+acl = a["acl"]
+want = {"checked": True, "folders": 1, "entries": 3, "same": 1, "no_account": 1,
+        "failed_folders": 1, "differ_folders": 0, "not_read": 0}
+assert all(acl[k] == v for k, v in want.items()), acl
+' || return 1
+	# alice's rights changed on NEW behind the copy's back: verify says
+	# so; the next round gives OLD's again.
+	set_new_acl bob@example.test Team alice@example.test lrw || return 1
+	MM verify bob@example.test >"$MM_DIR/verify.txt" && { cat "$MM_DIR/verify.txt"; return 1; }
+	grep -qF "bob@example.test: DIFFERS from OLD" "$MM_DIR/verify.txt" &&
+		grep -qF "ACLs: 1 folders with rights for others on OLD, 3 entries: 0 on NEW as on OLD, 1 with no account on NEW; 1 folders not all given (failed items), 1 differ, 0 not read" "$MM_DIR/verify.txt" &&
+		grep -qF "differs: ACLs: Team: alice@example.test has lr on OLD, lrw on NEW" "$MM_DIR/verify.txt" ||
+		{ cat "$MM_DIR/verify.txt"; return 1; }
+	MM sync bob@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	got=$(new_acl bob@example.test Team)
+	[ "$got" = "OK alice@example.test=lr" ] || { echo "NEW's ACL after the round: $got"; return 1; }
+	MM verify bob@example.test >"$MM_DIR/verify.txt" || { cat "$MM_DIR/verify.txt"; return 1; }
 	# preflight: OLD lists ACL after bob's login, NEW lists ACL.
 	printf 'bob pw\n' | MM preflight --json bob@example.test | "$PYTHON" -c '
 import json, sys
@@ -275,6 +316,13 @@ EOC
 		{ MM log -n 0 --account bob@cyr.test; return 1; }
 	got=$(new_acl bob@cyr.test Team)
 	[ "$got" = "OK alice@cyr.test=lr" ] || { echo "NEW's ACL of bob's Team: $got"; return 1; }
+	MM verify bob@cyr.test --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["accounts"][0]
+assert a["result"] == "ok", a
+acl = a["acl"]
+assert (acl["checked"], acl["folders"], acl["entries"], acl["same"], acl["differ_folders"]) == (True, 1, 1, 1, 0), acl
+' || return 1
 	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" <<'EOP' || return 1
 import imaplib, sys
 m = imaplib.IMAP4(sys.argv[1])
