@@ -245,6 +245,8 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(source_mx_names, CFG_STRING, NULL),
 	DKEY(migrate_sieve, CFG_BOOL, "no"),
 	DKEY(migrate_shared, CFG_BOOL, "no"),
+	DKEY(public_folders_account, CFG_WORD, NULL),
+	DKEY(public_folders_login, CFG_WORD, NULL),
 	DKEY(source_sieve_port, CFG_UINT, "4190", .min = 1, .max = 65535),
 	DKEY(migrate_dav, CFG_BOOL, "no"),
 	DKEY(source_dav_url, CFG_STRING, NULL),
@@ -1244,6 +1246,46 @@ static int cfg_check_dav_url(struct cfg_parser *p, const struct cfg_domain *d,
 	return 0;
 }
 
+/* public_folders_account and public_folders_login: both or neither,
+ * addresses of this domain (lowercased here), not the same one, and
+ * with migrate_shared and IMAP from OLD. */
+static int cfg_check_public(struct cfg_parser *p, struct cfg_domain *d)
+{
+	char *const names[] = { d->public_folders_account, d->public_folders_login };
+	static const char *const keys[] = { "public_folders_account",
+					    "public_folders_login" };
+
+	if (names[0] == NULL && names[1] == NULL)
+		return 0;
+	if (names[0] == NULL || names[1] == NULL)
+		return cfg_fail(p, d->line, "[domain %s]: %s needs %s", d->name,
+				keys[names[0] == NULL], keys[names[0] != NULL]);
+	for (size_t i = 0; i < 2; i++) {
+		const char *at = strchr(names[i], '@');
+
+		for (char *c = names[i]; *c != '\0'; c++)
+			if (*c >= 'A' && *c <= 'Z')
+				*c = (char)(*c - 'A' + 'a');
+		if (at == NULL || at == names[i] || strcmp(at + 1, d->name) != 0 ||
+		    strlen(names[i]) > CFG_LOGIN_MAX)
+			return cfg_fail(p, d->line, "[domain %s]: %s '%s': not an "
+					"address in this domain", d->name, keys[i],
+					names[i]);
+	}
+	if (strcmp(names[0], names[1]) == 0)
+		return cfg_fail(p, d->line, "[domain %s]: public_folders_account "
+				"is an account of NEW that holds no user's mail; "
+				"public_folders_login the user whose session on OLD "
+				"shows the public folders: not the same", d->name);
+	if (!d->migrate_shared)
+		return cfg_fail(p, d->line, "[domain %s]: public_folders_account "
+				"needs migrate_shared = yes", d->name);
+	if (d->source_protocols == CFG_PROTO_POP3)
+		return cfg_fail(p, d->line, "[domain %s]: public_folders_account "
+				"needs IMAP from OLD (source_protocols)", d->name);
+	return 0;
+}
+
 /* Fill in defaults that depend on other keys, then cross-check. */
 static int cfg_parse_finish(struct cfg_parser *p)
 {
@@ -1261,7 +1303,8 @@ static int cfg_parse_finish(struct cfg_parser *p)
 		    d->notice_account == NULL)
 			return cfg_fail(p, d->line, "[domain %s]: login_action = "
 					"notice needs notice_account", d->name);
-		if (cfg_admin_form(p, d) < 0 || cfg_check_source_auth(p, d) < 0)
+		if (cfg_admin_form(p, d) < 0 || cfg_check_source_auth(p, d) < 0 ||
+		    cfg_check_public(p, d) < 0)
 			return -1;
 		if (d->migrate_dav &&
 		    (cfg_check_dav_url(p, d, "source_dav_url", d->source_dav_url) < 0 ||
@@ -1488,9 +1531,18 @@ static int cfg_name_from(const struct cfg_domain *dom, const char *key,
 	return 0;
 }
 
+int cfg_is_public_account(const struct cfg_domain *dom, const char *account)
+{
+	return dom->public_folders_account != NULL &&
+		strcasecmp(account, dom->public_folders_account) == 0;
+}
+
 int cfg_login_name(const struct cfg_domain *dom, const char *account,
 		   char *buf, size_t size, const char **error_r)
 {
+	/* The public folders are read in public_folders_login's session. */
+	if (cfg_is_public_account(dom, account))
+		account = dom->public_folders_login;
 	return cfg_name_from(dom, "source_login", dom->source_login, account,
 			     buf, size, error_r);
 }
@@ -1500,6 +1552,8 @@ int cfg_admin_login_name(const struct cfg_domain *dom, const char *account,
 {
 	if (dom->source_admin_form != CFG_ADMIN_TEMPLATE)
 		return cfg_login_name(dom, account, buf, size, error_r);
+	if (cfg_is_public_account(dom, account))
+		account = dom->public_folders_login;
 	return cfg_name_from(dom, "source_admin_login",
 			     dom->source_admin_template, account, buf, size,
 			     error_r);

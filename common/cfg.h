@@ -114,6 +114,11 @@ struct cfg_domain {
 					 * between), NULL: none */
 	int migrate_sieve;		/* copy Sieve scripts, default 0 */
 	int migrate_shared;		/* copy folders' ACLs, default 0 */
+	char *public_folders_account;	/* NEW's account whose folders are
+					 * NEW's public namespace: OLD's shared
+					 * folders go there, once; NULL: none */
+	char *public_folders_login;	/* the user whose OLD session shows
+					 * them (an address, by source_login) */
 	unsigned source_sieve_port;	/* OLD's ManageSieve on source_host's
 					 * host, default 4190 */
 	int migrate_dav;		/* copy calendars and address books,
@@ -241,6 +246,10 @@ char *cfg_expand_user(const char *template, const char *account);
 #define CFG_DAV_URL_MAX 1024
 int cfg_login_name(const struct cfg_domain *dom, const char *account,
 		   char *buf, size_t size, const char **error_r);
+/* Is account dom's public_folders_account? Its rounds copy OLD's shared
+ * folders, read in public_folders_login's session (cfg_login_name()
+ * and cfg_admin_login_name() give that user's name). */
+int cfg_is_public_account(const struct cfg_domain *dom, const char *account);
 
 /* With source_admin_login = template:T, the name the administrator logs
  * in with for account: T with %u %n %d and %a (source_admin_user). As

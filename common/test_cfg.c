@@ -825,6 +825,32 @@ static const struct error_case error_cases[] = {
 	  "source_oauth2_token_command = /t\n", "t.conf:1: [domain a.example]: "
 	  "migrate_dav = yes needs source_auth = password (OLD's DAV server is "
 	  "asked with the user's password)" },
+	/* public_folders_account */
+	{ DOM_A "migrate_shared = yes\npublic_folders_account = p@a.example\n",
+	  "t.conf:1: [domain a.example]: public_folders_account needs "
+	  "public_folders_login" },
+	{ DOM_A "migrate_shared = yes\npublic_folders_login = ann@a.example\n",
+	  "t.conf:1: [domain a.example]: public_folders_login needs "
+	  "public_folders_account" },
+	{ DOM_A "migrate_shared = yes\npublic_folders_account = p@b.example\n"
+	  "public_folders_login = ann@a.example\n", "t.conf:1: [domain "
+	  "a.example]: public_folders_account 'p@b.example': not an address in "
+	  "this domain" },
+	{ DOM_A "migrate_shared = yes\npublic_folders_account = p@a.example\n"
+	  "public_folders_login = ann\n", "t.conf:1: [domain a.example]: "
+	  "public_folders_login 'ann': not an address in this domain" },
+	{ DOM_A "migrate_shared = yes\npublic_folders_account = P@a.example\n"
+	  "public_folders_login = p@a.example\n", "t.conf:1: [domain a.example]: "
+	  "public_folders_account is an account of NEW that holds no user's mail; "
+	  "public_folders_login the user whose session on OLD shows the public "
+	  "folders: not the same" },
+	{ DOM_A "public_folders_account = p@a.example\n"
+	  "public_folders_login = ann@a.example\n", "t.conf:1: [domain "
+	  "a.example]: public_folders_account needs migrate_shared = yes" },
+	{ DOM_A "migrate_shared = yes\nsource_protocols = pop3\n"
+	  "public_folders_account = p@a.example\npublic_folders_login = "
+	  "ann@a.example\n", "t.conf:1: [domain a.example]: "
+	  "public_folders_account needs IMAP from OLD (source_protocols)" },
 };
 
 START_TEST(test_errors)
@@ -959,6 +985,26 @@ START_TEST(test_source_login)
 	ck_assert_str_eq(cfg->domains[1].source_oauth2_token_command,
 			 "/usr/local/bin/token");
 	ck_assert_int_eq(cfg->domains[2].source_auth, CFG_AUTH_OAUTHBEARER);
+	cfg_free(&cfg);
+
+	/* public_folders_account: read in public_folders_login's session,
+	 * by source_login and the admin's template; both lowercased. */
+	cfg = load_ok(DOM_A "source_login = %n\nmigrate_shared = yes\n"
+		      "public_folders_account = Public@A.example\n"
+		      "public_folders_login = ann@a.example\nsource_admin_user = adm\n"
+		      "source_admin_login = template:%a/%n\n");
+	ck_assert_str_eq(cfg->domains[0].public_folders_account, "public@a.example");
+	ck_assert(cfg_is_public_account(&cfg->domains[0], "PUBLIC@a.example"));
+	ck_assert(!cfg_is_public_account(&cfg->domains[0], "ann@a.example"));
+	ck_assert_int_eq(cfg_login_name(&cfg->domains[0], "public@a.example", buf,
+					sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "ann");
+	ck_assert_int_eq(cfg_admin_login_name(&cfg->domains[0], "public@a.example",
+					      buf, sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "adm/ann");
+	ck_assert_int_eq(cfg_login_name(&cfg->domains[0], "bob@a.example", buf,
+					sizeof(buf), &error), 0);
+	ck_assert_str_eq(buf, "bob");
 	cfg_free(&cfg);
 
 	/* 310 bytes of text and the address: over CFG_LOGIN_MAX. */

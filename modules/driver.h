@@ -181,6 +181,11 @@ struct source_driver {
 	 * prefix set, 0 when the server does not say (NULL: never). */
 	int (*namespace_prefix)(struct driver_conn *conn, char *prefix, size_t size,
 				enum stream_fail *fail_r, const char **error_r);
+	/* The first shared namespace's prefix (public folders: Dovecot's
+	 * "Public/", Cyrus's "", Courier's "#shared."): 1 with prefix
+	 * set, 0 when NAMESPACE names none (NULL: never). */
+	int (*shared_prefix)(struct driver_conn *conn, char *prefix, size_t size,
+			     enum stream_fail *fail_r, const char **error_r);
 	/* Every folder, subscriptions marked. The caller frees with
 	 * driver_folders_free(). POP3: just INBOX. */
 	int (*list_folders)(struct driver_conn *conn, struct driver_folder **folders_r,

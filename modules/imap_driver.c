@@ -204,21 +204,38 @@ static int imap_driver_namespaces(struct imap_conn *ic, enum stream_fail *fail_r
 	return 1;
 }
 
-static int imap_driver_namespace_prefix(struct driver_conn *conn, char *prefix,
-					size_t size, enum stream_fail *fail_r,
-					const char **error_r)
+/* The first namespace of kind: 1 with prefix, 0 none. */
+static int imap_driver_ns_prefix(struct driver_conn *conn, enum imap_ns_kind kind,
+				 char *prefix, size_t size, enum stream_fail *fail_r,
+				 const char **error_r)
 {
 	struct imap_conn *ic = imap_conn(conn);
 	int ret = imap_driver_namespaces(ic, fail_r, error_r);
 
-	if (ret <= 0 || ic->ns->count[IMAP_NS_PERSONAL] == 0)
+	if (ret <= 0 || ic->ns->count[kind] == 0)
 		return ret < 0 ? -1 : 0;
-	if (strlen(ic->ns->ns[IMAP_NS_PERSONAL][0].prefix) >= size)
+	if (strlen(ic->ns->ns[kind][0].prefix) >= size)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
-				    "malformed NAMESPACE response: the personal "
-				    "prefix is too long");
-	snprintf(prefix, size, "%s", ic->ns->ns[IMAP_NS_PERSONAL][0].prefix);
+				    "malformed NAMESPACE response: the %s "
+				    "prefix is too long", imap_namespace_kind_name(kind));
+	snprintf(prefix, size, "%s", ic->ns->ns[kind][0].prefix);
 	return 1;
+}
+
+static int imap_driver_namespace_prefix(struct driver_conn *conn, char *prefix,
+					size_t size, enum stream_fail *fail_r,
+					const char **error_r)
+{
+	return imap_driver_ns_prefix(conn, IMAP_NS_PERSONAL, prefix, size, fail_r,
+				     error_r);
+}
+
+static int imap_driver_shared_prefix(struct driver_conn *conn, char *prefix,
+				     size_t size, enum stream_fail *fail_r,
+				     const char **error_r)
+{
+	return imap_driver_ns_prefix(conn, IMAP_NS_SHARED, prefix, size, fail_r,
+				     error_r);
 }
 
 struct acl_ctx {
@@ -1096,6 +1113,7 @@ const struct source_driver source_driver_imap = {
 	.name = "imap",
 	.open = imap_source_open,
 	.namespace_prefix = imap_driver_namespace_prefix,
+	.shared_prefix = imap_driver_shared_prefix,
 	.list_folders = imap_driver_list_folders,
 	.select = imap_source_select,
 	.folder_size = imap_source_folder_size,

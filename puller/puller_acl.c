@@ -374,7 +374,11 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 			   "cannot set them (use target_driver = imap)", c->tdrv->name);
 		return 0;
 	}
-	if (cfg_login_name(c->dom, c->account, r.login, sizeof(r.login), &error) < 0)
+	/* The public folders account owns its folders on NEW; on OLD they
+	 * have no owner, and the user whose session reads them is one
+	 * more identifier. */
+	if (cfg_is_public_account(c->dom, c->account) ||
+	    cfg_login_name(c->dom, c->account, r.login, sizeof(r.login), &error) < 0)
 		r.login[0] = '\0';
 	if (puller_source_folders(&s, &sf, &ns, &c->msrc, c->src_prefix,
 				  sizeof(c->src_prefix), fail_r, error_r) < 0)
@@ -421,7 +425,8 @@ int puller_acl_verify_folder(struct puller *p, const struct puller_session *s,
 		v->new_none = 1;
 		return 0;
 	}
-	if (cfg_login_name(s->dom, s->account, r.login, sizeof(r.login), &error) < 0)
+	if (cfg_is_public_account(s->dom, s->account) ||
+	    cfg_login_name(s->dom, s->account, r.login, sizeof(r.login), &error) < 0)
 		r.login[0] = '\0';
 	ret = acl_folder(&r, folder, target, fail_r, error_r);
 	return ret < 0 ? -1 : 0;

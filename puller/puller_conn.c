@@ -268,6 +268,70 @@ static int conn_folder_cmp(const void *a, const void *b)
 		      ((const struct driver_folder *)b)->name);
 }
 
+/* Leave out folder i of sf[*count], counted in s->not_own. */
+static void conn_drop_folder(struct puller_session *s, struct driver_folder *sf,
+			     size_t *count, size_t i)
+{
+	if (s->not_own++ == 0)
+		snprintf(s->not_own_first, sizeof(s->not_own_first), "%s", sf[i].name);
+	mm_free(&sf[i].name);
+	sf[i] = sf[--*count];
+}
+
+/* The public folders account (cfg_is_public_account()): the folders of
+ * OLD's first shared namespace, its prefix OLD's prefix to strip, so
+ * "Public.Team" is copied as the account's "Team", which NEW shows its
+ * users as a public folder. The login user's own folders, other users'
+ * and further shared namespaces' are left out (s->not_own counts the
+ * shared ones); none at all is no error: the round copies nothing. */
+static int conn_public_folders(struct puller_session *s, struct driver_folder *sf,
+			       size_t ns, struct driver_folder **folders_r,
+			       size_t *count_r, struct folder_map_source *msrc,
+			       char *prefix, size_t size, enum stream_fail *fail_r,
+			       const char **error_r)
+{
+	size_t plen;
+	char sep = '\0';
+	int ret;
+
+	ret = s->sdrv->shared_prefix == NULL ? 0 :
+		s->sdrv->shared_prefix(s->src, prefix, size, fail_r, error_r);
+	if (ret < 0) {
+		driver_folders_free(&sf, ns);
+		return -1;
+	}
+	if (ret == 0)
+		prefix[0] = '\0';
+	plen = strlen(prefix);
+	s->not_own = 0;
+	s->not_own_first[0] = '\0';
+	for (size_t i = 0; i < ns;) {
+		/* Its namespace's, not the root ("Public" of "Public."). */
+		int ours = ret > 0 && (sf[i].attrs & DRIVER_FOLDER_SHARED) != 0 &&
+			strncmp(sf[i].name, prefix, plen) == 0 &&
+			sf[i].name[plen] != '\0';
+
+		if (ours) {
+			sep = sf[i].separator;
+			i++;
+		} else if ((sf[i].attrs & DRIVER_FOLDER_SHARED) != 0 &&
+			   strlen(sf[i].name) + 1 != plen) {
+			conn_drop_folder(s, sf, &ns, i);
+		} else {
+			mm_free(&sf[i].name);
+			sf[i] = sf[--ns];
+		}
+	}
+	msrc->prefix = prefix;
+	msrc->separator = sep;
+	msrc->utf8 = s->sdrv->utf8_names != NULL && s->sdrv->utf8_names(s->src);
+	if (ns > 0)
+		qsort(sf, ns, sizeof(*sf), conn_folder_cmp);
+	*folders_r = sf;
+	*count_r = ns;
+	return 0;
+}
+
 int puller_source_folders(struct puller_session *s, struct driver_folder **folders_r,
 			  size_t *count_r, struct folder_map_source *msrc, char *prefix,
 			  size_t size, enum stream_fail *fail_r, const char **error_r)
@@ -291,6 +355,9 @@ int puller_source_folders(struct puller_session *s, struct driver_folder **folde
 				 "copied; check source_login and "
 				 "source_admin_user", ns);
 	}
+	if (cfg_is_public_account(s->dom, s->account))
+		return conn_public_folders(s, sf, ns, folders_r, count_r, msrc,
+					   prefix, size, fail_r, error_r);
 	/* Other users' and shared folders are their owners': not copied
 	 * into this mailbox (once per user who can see them). */
 	s->not_own = 0;
@@ -300,11 +367,7 @@ int puller_source_folders(struct puller_session *s, struct driver_folder **folde
 			i++;
 			continue;
 		}
-		if (s->not_own++ == 0)
-			snprintf(s->not_own_first, sizeof(s->not_own_first), "%s",
-				 sf[i].name);
-		mm_free(&sf[i].name);
-		sf[i] = sf[--ns];
+		conn_drop_folder(s, sf, &ns, i);
 	}
 	/* OLD's personal prefix: what NAMESPACE says, else a guess. */
 	ret = s->sdrv->namespace_prefix == NULL ? 0 :

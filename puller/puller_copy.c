@@ -784,11 +784,23 @@ static int copy_folders(struct copy *c, enum stream_fail *fail_r, const char **e
 	if (puller_source_folders(&s, &sf, &ns, &c->msrc, c->src_prefix,
 				  sizeof(c->src_prefix), fail_r, error_r) < 0)
 		return -1;
-	if (s.not_own > 0)
+	if (cfg_is_public_account(c->dom, c->account))
+		copy_event(c, s.not_own > 0 ? LOG_SEV_WARNING : LOG_SEV_INFO,
+			   "public folders: %zu folders of OLD's shared namespace "
+			   "\"%s\" as %s sees them, copied as this account's (NEW's "
+			   "public namespace); %zu in further shared namespaces not "
+			   "copied%s%s%s", ns, c->src_prefix, c->dom->public_folders_login,
+			   s.not_own, s.not_own > 0 ? ", such as \"" : "",
+			   s.not_own > 0 ? s.not_own_first : "", s.not_own > 0 ? "\"" : "");
+	else if (s.not_own > 0)
 		copy_event(c, LOG_SEV_INFO, "%zu folders OLD lists in its other users' "
 			   "or shared namespaces (NAMESPACE), such as \"%s\", are not "
-			   "this user's: not copied into this mailbox", s.not_own,
-			   s.not_own_first);
+			   "this user's: not copied into this mailbox%s%s%s", s.not_own,
+			   s.not_own_first, c->dom->public_folders_account != NULL ?
+			   " (the shared ones are copied once, as " : "",
+			   c->dom->public_folders_account != NULL ?
+			   c->dom->public_folders_account : "",
+			   c->dom->public_folders_account != NULL ? "'s)" : "");
 	if (c->tdrv->list_folders(c->dst, &tf, &nt, fail_r, error_r) < 0) {
 		driver_folders_free(&sf, ns);
 		return -1;

@@ -41,7 +41,7 @@ for i in 1 2 3; do
 	printf 'Subject: team %s\r\nMessage-ID: <team-%s@example.test>\r\n\r\nfor all\r\n' \
 		"$i" "$i" >"$EXT/public/.Team/cur/170000000$i.M$i.old:2,S"
 done
-printf 'anyone lr\n' >"$EXT/public/.Team/dovecot-acl"
+printf 'anyone lr\nuser=ann@example.test lrwsia\n' >"$EXT/public/.Team/dovecot-acl"
 chown -R mail:mail "$EXT/public" && chmod 755 "$EXT"
 MM_OLD_DOVECOT_EXTRA=$EXT/old-extra.conf
 cat >"$MM_OLD_DOVECOT_EXTRA" <<EOD
@@ -63,7 +63,22 @@ plugin {
 }
 EOD
 export MM_OLD_DOVECOT_EXTRA
-mm_servers_start
+# NEW's public namespace, as contrib/dovecot/public-folders.conf.ext
+# sets it up: the mailbox of the account public@example.test.
+SRV=$(mm_tmpdir) || exit 1
+MM_NEW_DOVECOT_EXTRA=$EXT/new-extra.conf
+cat >"$MM_NEW_DOVECOT_EXTRA" <<EOD
+namespace public {
+  type = public
+  separator = ${MM_NEW_SEP:-/}
+  prefix = Public${MM_NEW_SEP:-/}
+  location = maildir:$SRV/new/mail/example.test/public
+  subscriptions = no
+  list = yes
+}
+EOD
+export MM_NEW_DOVECOT_EXTRA
+mm_servers_start "$SRV"
 
 CONF=$MM_DIR/mailmigrate.conf
 cat >"$CONF" <<EOC
@@ -142,7 +157,7 @@ m = imaplib.IMAP4(sys.argv[1])
 mpw = open(sys.argv[3]).read().strip()
 m.authenticate("PLAIN", lambda _: ("ann@example.test\0%s\0%s" % (sys.argv[2], mpw)).encode())
 names = [l.decode() for l in m.list()[1]]
-bad = [n for n in names if "Public" in n or "team" in n.lower()]
+bad = [n for n in names if "team" in n.lower()]
 assert not bad, bad
 m.logout()
 EOP
@@ -261,6 +276,96 @@ assert c["new_acl"]["status"] == "ok", c["new_acl"]
 	[ "$got" = "OK " ] || { echo "alice's INBOX ACL: $got"; return 1; }
 }
 
+# NEW's messages of FOLDER as USER sees them, "subject/flags" sorted, or
+# "NO" when USER cannot select it.
+new_msgs() { # USER FOLDER
+	"$PYTHON" - "$NEW_IP" "$NEW_MASTER_USER" "$NEW_MASTER_PASS_FILE" "$1" "$2" <<'EOP'
+import imaplib, re, sys
+m = imaplib.IMAP4(sys.argv[1])
+mpw = open(sys.argv[3]).read().strip()
+m.authenticate("PLAIN", lambda _: ("%s\0%s\0%s" % (sys.argv[4], sys.argv[2], mpw)).encode())
+typ, _ = m.select('"%s"' % sys.argv[5], readonly=True)
+if typ != "OK":
+    print("NO")
+    sys.exit(0)
+typ, data = m.fetch("1:*", "(FLAGS BODY.PEEK[HEADER.FIELDS (SUBJECT)])")
+out = []
+for item in data:
+    if isinstance(item, tuple):
+        subj = item[1].decode().strip().replace("Subject: ", "")
+        flags = re.search(r"FLAGS \(([^)]*)\)", item[0].decode()).group(1)
+        out.append("%s/%s" % (subj, flags))
+print(" ".join(sorted(out)))
+m.logout()
+EOP
+}
+
+# OLD's public folder Team, copied once: as the account public@example.test
+# (public_folders_account), whose mailbox is NEW's public namespace, read
+# in ann's session on OLD (public_folders_login). Its rights on NEW are
+# OLD's: ann's given (so ann reads Public/Team on NEW, bob does not),
+# anyone's refused by NEW (acl_anyone = forbid) and reported. A later
+# round copies what is new, no message twice; verify holds.
+t_public() {
+	sh "$SERVERS_SH" adduser "$MM_DIR" new public@example.test --nopass </dev/null || return 1
+	"$PYTHON" - "$CONF" <<'EOP' || return 1
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+i = lines.index("[domain example.test]")
+lines[i + 1:i + 1] = ["public_folders_account = public@example.test",
+                      "public_folders_login = ann@example.test"]
+open(sys.argv[1], "w").write("\n".join(lines))
+EOP
+	printf 'public@example.test:ann pw\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	st=$(MM show public@example.test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+	[ "$st" = copied ] || { echo "public: $st"; MM log -n 0 --account public@example.test; return 1; }
+	MM log -n 0 --account public@example.test >"$MM_DIR/public.log"
+	grep -qE "public folders: 1 folders of OLD's shared namespace \"Public\.\" as ann@example.test sees them, copied as this account's \(NEW's public namespace\); 0 in further shared namespaces not copied" \
+		"$MM_DIR/public.log" || { cat "$MM_DIR/public.log"; return 1; }
+	sep=${MM_NEW_SEP:-/}
+	got=$(new_msgs ann@example.test "Public${sep}Team")
+	[ "$got" = "team 1/\\Seen team 2/\\Seen team 3/\\Seen" ] || { echo "ann's Public${sep}Team on NEW: $got"; return 1; }
+	got=$(new_msgs bob@example.test "Public${sep}Team")
+	[ "$got" = NO ] || { echo "bob reads Public${sep}Team on NEW: $got"; return 1; }
+	got=$(new_acl public@example.test Team)
+	[ "$got" = "OK ann@example.test=ailrsw" ] || { echo "NEW's ACL of Team: $got"; return 1; }
+	f=$(MM failed public@example.test --csv | grep -F "acl:Public.Team")
+	case $f in
+	*"anyone (lr) refused by NEW"*) ;;
+	*) echo "failed items: $f"; return 1 ;;
+	esac
+	# Nothing of it in ann's own mailbox: her rounds leave it to public's.
+	MM sync ann@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	MM log -n 0 --account ann@example.test | grep -qF "(the shared ones are copied once, as public@example.test's)" ||
+		{ MM log -n 0 --account ann@example.test; return 1; }
+	got=$(new_msgs ann@example.test Team)
+	[ "$got" = NO ] || { echo "ann's own Team on NEW: $got"; return 1; }
+	# A message new on OLD: the next round copies it, and only it.
+	"$PYTHON" - "$OLD_IP" <<'EOP' || return 1
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+m.starttls()
+m.login("ann@example.test", "ann pw")
+assert m.append("Public.Team", None, None, b"Subject: team 4\r\n\r\nlater\r\n")[0] == "OK"
+m.logout()
+EOP
+	MM sync public@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	got=$(new_msgs ann@example.test "Public${sep}Team")
+	[ "$got" = "team 1/\\Seen team 2/\\Seen team 3/\\Seen team 4/" ] || { echo "after the next round: $got"; return 1; }
+	MM verify public@example.test --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["accounts"][0]
+assert a["result"] == "ok", a
+assert [f["folder"] for f in a["folders"]] == ["Public.Team"], a["folders"]
+assert a["folders"][0]["copied"] == 4, a["folders"]
+acl = a["acl"]
+assert (acl["folders"], acl["entries"], acl["same"], acl["failed_folders"], acl["differ_folders"]) == (1, 2, 1, 1, 0), acl
+' || return 1
+}
+
 OS="sh $HARNESS/oldserver.sh"
 t_cyrus() {
 	if ! $OS fetch cyrus >"$MM_DIR/cyrus-fetch.log" 2>&1; then
@@ -338,5 +443,6 @@ EOP
 check "the public namespace's folders are not copied into the user's mailbox" t_own_only
 check "verify: the user's own folders, every message" t_verify
 check "migrate_shared: bob's rights for others given on NEW; what NEW refuses or has no account for reported" t_acl
+check "public folders copied once, as public_folders_account's, with their rights" t_public
 check "Cyrus as OLD: other users' folders stay out, bob's rights for alice given on NEW" t_cyrus
 mm_done
