@@ -28,6 +28,8 @@
 #include "cli_preflight.h"
 #include "crypto.h"
 #include "driver.h"
+#include "folder_map.h"
+#include "imap_namespace.h"
 #include "imap_client.h"
 #include "managesieve_client.h"
 #include "mm_alloc.h"
@@ -498,18 +500,27 @@ static int preflight_tally_message(const struct driver_message *msg, void *conte
 	return 0;
 }
 
-/* Every selectable folder of u's mailbox on conn, read-only. */
+/* Every selectable folder of u's mailbox on conn, read-only: the
+ * folders a round copies (puller_source_folders(): the user's own, or
+ * for the public folders account OLD's public ones under the shared
+ * prefix, into prefix[size]; *not_own_r those left out). */
 static int preflight_old_measure(struct preflight_user *u, struct driver_conn *conn,
+				 char *prefix, size_t size, size_t *not_own_r,
 				 enum stream_fail *fail_r, const char **error_r)
 {
 	const struct source_driver *drv = &source_driver_imap;
+	struct puller_session s = { .dom = u->dom, .account = u->account, .sdrv = drv,
+				    .src = conn };
+	struct folder_map_source msrc = { 0 };
 	struct driver_folder *folders = NULL;
 	struct preflight_tally t = { 0 };
 	size_t count = 0;
 	int ret = 0;
 
-	if (drv->list_folders(conn, &folders, &count, fail_r, error_r) < 0)
+	if (puller_source_folders(&s, &folders, &count, &msrc, prefix, size, fail_r,
+				  error_r) < 0)
 		return -1;
+	*not_own_r = s.not_own;
 	u->folders = 0;
 	for (size_t i = 0; ret == 0 && i < count; i++) {
 		struct driver_folder_status st;
@@ -599,7 +610,9 @@ void preflight_old_user(struct preflight *pf, const struct preflight_check *chec
 	enum stream_fail fail;
 	const char *error;
 	char login[CFG_LOGIN_MAX + 1] = "", size[32], large[32];
-	char has[256] = "", lacks[256] = "";
+	char has[256] = "", lacks[256] = "", prefix[IMAP_NAMESPACE_PREFIX_MAX] = "";
+	char whose[IMAP_NAMESPACE_PREFIX_MAX + 128];
+	size_t not_own = 0;
 
 	if (u->error != NULL) {
 		preflight_report(pf, check, dom, PREFLIGHT_FAILED,
@@ -626,7 +639,8 @@ void preflight_old_user(struct preflight *pf, const struct preflight_check *chec
 				 login : u->account, error);
 		return;
 	}
-	if (preflight_old_measure(u, conn, &fail, &error) < 0) {
+	if (preflight_old_measure(u, conn, prefix, sizeof(prefix), &not_own, &fail,
+				  &error) < 0) {
 		preflight_report(pf, check, dom, PREFLIGHT_FAILED, NULL,
 				 "imap as %s: %s", login, error);
 		source_driver_imap.close(&conn);
@@ -646,10 +660,22 @@ void preflight_old_user(struct preflight *pf, const struct preflight_check *chec
 	preflight_value_u64(pf, "bytes", u->bytes);
 	preflight_value_u64(pf, "largest", u->largest);
 	preflight_value_str(pf, "capabilities", imap_client_capability(client));
+	/* Whose folders were counted. */
+	if (cfg_is_public_account(dom, u->account))
+		snprintf(whose, sizeof(whose), " (public_folders_account: OLD's "
+			 "shared namespace \"%s\"; %zu in further shared namespaces "
+			 "not copied)", prefix, not_own);
+	else if (not_own > 0)
+		snprintf(whose, sizeof(whose), " (the user's own; %zu of other "
+			 "users' or shared namespaces not copied)", not_own);
+	else
+		whose[0] = '\0';
+	preflight_value_u64(pf, "not_own_folders", not_own);
 	preflight_report(pf, check, dom, PREFLIGHT_OK, NULL,
-			 "imap login as %s ok; %llu folders, %llu messages, %s "
+			 "imap login as %s ok; %llu folders%s, %llu messages, %s "
 			 "(largest %s); capabilities: %s%s%s", login,
-			 (unsigned long long)u->folders, (unsigned long long)u->messages,
+			 (unsigned long long)u->folders, whose,
+			 (unsigned long long)u->messages,
 			 cli_size_human(u->bytes, size, sizeof(size)),
 			 cli_size_human(u->largest, large, sizeof(large)),
 			 has[0] != '\0' ? has : "none that matter",

@@ -364,6 +364,17 @@ assert a["folders"][0]["copied"] == 4, a["folders"]
 acl = a["acl"]
 assert (acl["folders"], acl["entries"], acl["same"], acl["failed_folders"], acl["differ_folders"]) == (1, 2, 1, 1, 0), acl
 ' || return 1
+	# preflight counts what the rounds copy: the public folders for the
+	# public account (ann's login), ann's own for ann.
+	printf 'ann pw\nann pw\n' | MM preflight --json public@example.test ann@example.test | "$PYTHON" -c '
+import json, sys
+c = [x for x in json.load(sys.stdin)["checks"] if x["check"] == "old_user"]
+pub = [x for x in c if x["user"] == "public@example.test"][0]
+assert "imap login as ann@example.test ok; 1 folders (public_folders_account: OLD'"'"'s shared namespace \"Public.\"; 0 in further shared namespaces not copied), 4 messages" in pub["message"], pub
+ann = [x for x in c if x["user"] == "ann@example.test"][0]
+assert "(the user'"'"'s own; 2 of other users'"'"' or shared namespaces not copied)" in ann["message"], ann
+assert ann["not_own_folders"] == 2, ann
+' || return 1
 }
 
 OS="sh $HARNESS/oldserver.sh"
