@@ -72,6 +72,7 @@ export HARNESS MM_OLD_IP MM_NEW_IP PYTHON
 
 MM_FAILS=0
 MM_CHECKS=0
+MM_AT_EXIT_FILE=
 MM_CLEANUP_DIRS=
 MM_SERVERS_DIR=
 MM_DIR=
@@ -114,15 +115,21 @@ mm_cleanup_dir() {
 	MM_CLEANUP_DIRS="$MM_CLEANUP_DIRS $1"
 }
 
-# mm_at_exit CMD: run CMD (eval'd) at exit, before the servers stop.
+# mm_at_exit CMD: run CMD (eval'd) at exit, before the servers stop;
+# from a check too.
 mm_at_exit() {
-	MM_AT_EXIT="${MM_AT_EXIT:+$MM_AT_EXIT; }$1"
+	printf '%s\n' "$1" >>"$MM_AT_EXIT_FILE"
 }
 
 mm__cleanup() {
 	mm__rc=$?
 	trap - EXIT INT TERM HUP PIPE
-	[ -z "${MM_AT_EXIT:-}" ] || eval "$MM_AT_EXIT" >/dev/null 2>&1
+	if [ -n "$MM_AT_EXIT_FILE" ]; then
+		while IFS= read -r mm__cmd <&3; do
+			eval "$mm__cmd" </dev/null >/dev/null 2>&1
+		done 3<"$MM_AT_EXIT_FILE"
+		rm -f "$MM_AT_EXIT_FILE"
+	fi
 	if [ -n "$MM_SERVERS_DIR" ]; then
 		sh "$HARNESS/servers.sh" stop "$MM_SERVERS_DIR" >/dev/null 2>&1
 	fi
@@ -146,6 +153,9 @@ mm__cleanup() {
 # Signals (including a closed stdout pipe: `test | head`) go through exit,
 # so the EXIT trap always stops the servers.
 trap mm__cleanup EXIT
+# mm_at_exit's commands, one per line: a file, so that one registered
+# inside a check (which runs in a subshell) is still run at exit.
+MM_AT_EXIT_FILE=$(mktemp /tmp/mmt-atexit.XXXXXX) || exit 1
 trap 'exit 130' INT
 trap 'exit 143' TERM
 trap 'exit 129' HUP

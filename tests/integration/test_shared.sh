@@ -22,7 +22,13 @@
 # Cyrus 3.6 as shipped (tests/harness/oldserver.sh) as OLD: alice sees
 # bob's INBOX.Team as user.bob.Team (Cyrus's other users' namespace),
 # which stays out of her mailbox, and bob's rights for alice (Cyrus's
-# bare name "alice") are given on NEW as alice@cyr.test's.
+# bare name "alice") are given on NEW as alice@cyr.test's. Cyrus's shared
+# folders (the administrator's top-level Team) are copied once, as
+# public@cyr.test's, read in alice's session.
+# OLD's public folders, with public_folders_account, are copied once as
+# that account's mailbox, which NEW shows every user as its public
+# namespace (contrib/dovecot/public-folders.conf.ext), with their rights;
+# preflight counts them.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -448,6 +454,54 @@ names = [l.decode() for l in m.list()[1]]
 assert not [n for n in names if "user" in n or "Team" in n], names
 m.logout()
 EOP
+	# Cyrus's shared folders (its shared namespace, prefix ""): the
+	# administrator's top-level Team, which alice may read, copied once
+	# as public@cyr.test's Team, read in alice's session.
+	printf 'admin pw\n' | $OS adduser "$MM_DIR/cy" mmadmin || return 1
+	sh "$SERVERS_SH" adduser "$MM_DIR" new public@cyr.test --nopass </dev/null || return 1
+	"$PYTHON" - "$cip" <<'EOP' || return 1
+import imaplib, ssl, sys
+i = imaplib.IMAP4(sys.argv[1], 143)
+i.starttls(ssl._create_unverified_context())
+i.login("mmadmin", "admin pw")
+assert i.create("Team")[0] == "OK"
+for who, rights in (("mmadmin", "lrswipkxtea"), ("alice", "lrsa"), ("anyone", "lrs")):
+    typ, data = i._simple_command("SETACL", "Team", who, rights)
+    assert typ == "OK", (who, data)
+for n in (1, 2):
+    assert i.append("Team", "(\\Seen)", None, b"Subject: shared %d\r\n\r\nall\r\n" % n)[0] == "OK"
+i.logout()
+a = imaplib.IMAP4(sys.argv[1], 143)
+a.starttls(ssl._create_unverified_context())
+a.login("alice@cyr.test", "alice pass")
+names = [l.decode() for l in a.list()[1]]
+assert any(n.endswith(" Team") or n.endswith(' "Team"') for n in names), names
+a.logout()
+EOP
+	"$PYTHON" - "$CONF" <<'EOP' || return 1
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+i = lines.index("[domain cyr.test]")
+lines[i + 1:i + 1] = ["public_folders_account = public@cyr.test",
+                      "public_folders_login = alice@cyr.test"]
+open(sys.argv[1], "w").write("\n".join(lines))
+EOP
+	printf 'public@cyr.test:alice pass\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	st=$(MM show public@cyr.test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+	[ "$st" = copied ] || { echo "public@cyr.test: $st"; MM log -n 0 --account public@cyr.test; return 1; }
+	MM log -n 0 --account public@cyr.test | grep -qF "public folders: 1 folders of OLD's shared namespace \"\" as alice@cyr.test sees them" ||
+		{ MM log -n 0 --account public@cyr.test; return 1; }
+	# (Cyrus keeps \Seen per user: the administrator's is not alice's.)
+	got=$(new_msgs public@cyr.test Team)
+	[ "$got" = "shared 1/ shared 2/" ] || { echo "public@cyr.test's Team on NEW: $got"; return 1; }
+	got=$(new_acl public@cyr.test Team)
+	[ "$got" = "OK alice@cyr.test=alrs" ] || { echo "NEW's ACL of the public Team: $got"; return 1; }
+	f=$(MM failed public@cyr.test --csv | grep -F "acl:Team")
+	case $f in
+	*"anyone (lrs) refused by NEW"*"mmadmin (lrswipkxtecda) has no account on NEW"*) ;;
+	*) echo "failed items: $f"; return 1 ;;
+	esac
 	$OS stop "$MM_DIR/cy" >/dev/null
 }
 
@@ -455,5 +509,5 @@ check "the public namespace's folders are not copied into the user's mailbox" t_
 check "verify: the user's own folders, every message" t_verify
 check "migrate_shared: bob's rights for others given on NEW; what NEW refuses or has no account for reported" t_acl
 check "public folders copied once, as public_folders_account's, with their rights" t_public
-check "Cyrus as OLD: other users' folders stay out, bob's rights for alice given on NEW" t_cyrus
+check "Cyrus as OLD: other users' folders stay out, bob's rights for alice given on NEW, shared folders copied once" t_cyrus
 mm_done
