@@ -40,32 +40,61 @@ static const struct preflight_check preflight_new_acl_check = {
 	"new_acl", PREFLIGHT_ONCE, NULL, 1
 };
 
-/* migrate_shared in a domain: NEW must take SETACL (imap_acl), and the
- * target must be imap (the dovecot target sets no ACLs). */
+/* Does a backup domain set migrate_shared? */
+static int preflight_wants_acl(const struct cfg *cfg)
+{
+	for (size_t d = 0; d < cfg->domains_count; d++)
+		if (cfg->domains[d].type == CFG_DOMAIN_BACKUP &&
+		    cfg->domains[d].migrate_shared)
+			return 1;
+	return 0;
+}
+
+/* migrate_shared in a domain, target_driver = imap: NEW must take
+ * SETACL (imap_acl). (The dovecot target: preflight_new_doveadm().) */
 static void preflight_new_acl(struct preflight *pf, struct driver_conn *conn)
 {
 	const struct cfg *cfg = pf->ctx->cfg;
 	struct imap_client *client = imap_driver_client(conn);
-	int any = 0;
 
-	for (size_t d = 0; d < cfg->domains_count; d++)
-		any |= cfg->domains[d].type == CFG_DOMAIN_BACKUP &&
-			cfg->domains[d].migrate_shared;
-	if (!any)
+	if (!preflight_wants_acl(cfg) || cfg->target_driver != CFG_TARGET_IMAP)
 		return;
 	if (!imap_client_has_cap(client, "ACL"))
 		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_FAILED,
 				 "load imap_acl in NEW's IMAP (contrib/dovecot/"
 				 "notice-acl.conf.ext)", "migrate_shared: NEW does not "
 				 "list ACL (RFC 4314): no rights can be given there");
-	else if (cfg->target_driver != CFG_TARGET_IMAP)
-		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_WARNING,
-				 "use target_driver = imap to copy ACLs",
-				 "migrate_shared: target_driver = dovecot gives no ACLs "
-				 "on NEW");
 	else
 		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_OK, NULL,
 				 "migrate_shared: NEW lists ACL (RFC 4314)");
+}
+
+/* migrate_shared, target_driver = dovecot: NEW's doveadm reads the
+ * account's INBOX ACL (its acl commands, as the copy uses them). */
+static void preflight_new_doveadm_acl(struct preflight *pf, struct driver_conn *conn,
+				      const char *doveadm)
+{
+	struct driver_acl acl = { 0 };
+	enum stream_fail fail;
+	const char *error;
+	int ret;
+
+	if (!preflight_wants_acl(pf->ctx->cfg))
+		return;
+	ret = target_driver_dovecot.get_acl(conn, "INBOX", &acl, &fail, &error);
+	driver_acl_free(&acl);
+	if (ret == DRIVER_ACL_NONE)
+		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_FAILED,
+				 "add protocol doveadm { mail_plugins = $mail_plugins "
+				 "acl } (contrib/dovecot/notice-acl.conf.ext)",
+				 "migrate_shared: %s has no acl command: no rights can "
+				 "be given on NEW", doveadm);
+	else if (ret < 0)
+		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_FAILED,
+				 NULL, "migrate_shared: %s", error);
+	else
+		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_OK, NULL,
+				 "migrate_shared: %s acl reads NEW's ACLs", doveadm);
 }
 
 /* target_driver = dovecot: NEW's doveadm runs our command for account
@@ -96,11 +125,12 @@ static void preflight_new_doveadm(struct preflight *pf, const char *account)
 				 "NEW's doveadm for %s: %s", account, error);
 		return;
 	}
-	target_driver_dovecot.close(&conn);
 	preflight_report(pf, &preflight_doveadm_check, NULL, PREFLIGHT_OK, NULL,
 			 "%s mailmigrate-import works for %s (target_driver = "
 			 "dovecot keeps UIDVALIDITY, UIDs and POP3 UIDLs)", doveadm,
 			 account);
+	preflight_new_doveadm_acl(pf, conn, doveadm);
+	target_driver_dovecot.close(&conn);
 }
 
 /* The account to log in to NEW as: the first good USER, else the first

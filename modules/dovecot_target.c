@@ -39,6 +39,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "dovecot_acl.h"
 #include "driver.h"
 #include "linereader.h"
 #include "log.h"
@@ -75,6 +76,8 @@ struct dovecot_conn {
 	enum stream_fail refused_fail;	/* the batch's first refusal, or NONE */
 	char refused[320];		/* its text */
 	int aborting;			/* ABORT sent in place of COMMIT */
+	struct dovecot_acl_cmd acl;	/* doveadm acl for this user */
+	char *acl_doveadm, *acl_config, *acl_user;	/* acl's strings */
 };
 
 static struct dovecot_conn *dovecot_conn(struct driver_conn *conn)
@@ -403,6 +406,12 @@ static int dovecot_open(const struct driver_settings *set,
 	dc->lr = linereader_new(dc->from_fd, DOVECOT_LINE_MAX);
 	dc->timeout_ms = set->timeout_ms > 0 && set->timeout_ms <= 86400000u ?
 		(int)set->timeout_ms : DOVECOT_TIMEOUT_MS_DEFAULT;
+	dc->acl_doveadm = mm_strdup(doveadm);
+	dc->acl_config = set->doveadm_config != NULL ? mm_strdup(set->doveadm_config) :
+		NULL;
+	dc->acl_user = mm_strdup(login->user);
+	dc->acl = (struct dovecot_acl_cmd){ dc->acl_doveadm, dc->acl_config,
+					    dc->acl_user, (unsigned)dc->timeout_ms };
 	if (dovecot_read(dc, &line, fail_r, error_r) < 0) {
 		ret = dovecot_exit_failure(dc, doveadm, fail_r, error_r);
 		dovecot_close((struct driver_conn **)&dc);
@@ -458,6 +467,9 @@ static void dovecot_close(struct driver_conn **connp)
 	if (dc->from_fd >= 0)
 		close(dc->from_fd);
 	mm_free(&dc->folder);
+	mm_free(&dc->acl_doveadm);
+	mm_free(&dc->acl_config);
+	mm_free(&dc->acl_user);
 	mm_free(&dc);
 }
 
@@ -1071,6 +1083,21 @@ static uint64_t dovecot_append_limit(struct driver_conn *conn)
 	return dovecot_conn(conn)->max_literal;
 }
 
+static int dovecot_get_acl(struct driver_conn *conn, const char *folder,
+			   struct driver_acl *acl_r, enum stream_fail *fail_r,
+			   const char **error_r)
+{
+	return dovecot_acl_get(&dovecot_conn(conn)->acl, folder, acl_r, fail_r, error_r);
+}
+
+static int dovecot_set_acl(struct driver_conn *conn, const char *folder,
+			   const char *identifier, const char *rights,
+			   enum stream_fail *fail_r, const char **error_r)
+{
+	return dovecot_acl_set(&dovecot_conn(conn)->acl, folder, identifier, rights,
+			       fail_r, error_r);
+}
+
 const struct target_driver target_driver_dovecot = {
 	.name = "dovecot",
 	.open = dovecot_open,
@@ -1092,4 +1119,6 @@ const struct target_driver target_driver_dovecot = {
 	.set_identity = dovecot_set_identity,
 	.append_add_keep = dovecot_append_add_keep,
 	.move_all = dovecot_move_all,
+	.get_acl = dovecot_get_acl,
+	.set_acl = dovecot_set_acl,
 };

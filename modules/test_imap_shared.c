@@ -5,7 +5,8 @@
  *	unit tests: what shared folders take from IMAP: NAMESPACE responses
  *	as Dovecot, Cyrus and Courier send them (which folders each makes
  *	other users' or shared), and GETACL's ACL response (RFC 4314),
- *	within their bounds
+ *	within their bounds; rights compared across spellings and turned
+ *	into Dovecot's names and identifiers and back (acl_rights(3))
  */
 #include "config.h"
 
@@ -13,6 +14,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "acl_rights.h"
 #include "imap_acl.h"
 #include "imap_namespace.h"
 #include "imap_parse.h"
@@ -246,10 +248,102 @@ START_TEST(acl_limits)
 }
 END_TEST
 
+/* Cyrus's, an RFC 2086 server's and Dovecot's spellings of one set. */
+static const struct {
+	const char *in, *norm;
+} norms[] = {
+	{ "", "" },
+	{ "lr", "lr" },
+	{ "rl", "lr" },
+	{ "lrswipkxtecda", "lrwstipekxa" },	/* Cyrus: c, d beside k x t e */
+	{ "lrswipcda", "lrwstipekxa" },		/* RFC 2086 only */
+	{ "alrsw", "lrwsa" },
+	{ "lr0l9", "lr09" },			/* digits kept, in order, once */
+	{ "cc", "kx" },
+};
+
+START_TEST(rights_normalized)
+{
+	char out[DRIVER_ACL_RIGHTS_MAX];
+
+	acl_rights_normalize(norms[_i].in, out);
+	ck_assert_str_eq(out, norms[_i].norm);
+}
+END_TEST
+
+START_TEST(rights_names)
+{
+	const char *names[ACL_RIGHTS_NAMES_MAX];
+	char pos[DRIVER_ACL_RIGHTS_MAX], neg[DRIVER_ACL_RIGHTS_MAX], bad = 0;
+	char big[DRIVER_ACL_RIGHTS_MAX * 2] = "";
+
+	ck_assert(acl_rights_same("lrswipkxtecda", "lrwstipekxa"));
+	ck_assert(acl_rights_same("lrs", "srl"));
+	ck_assert(!acl_rights_same("lr", "lrs"));
+	ck_assert_int_eq(acl_rights_to_names("lrs", 0, names, &bad), 3);
+	ck_assert_str_eq(names[0], "lookup");
+	ck_assert_str_eq(names[1], "read");
+	ck_assert_str_eq(names[2], "write-seen");
+	ck_assert_int_eq(acl_rights_to_names("c", 1, names, &bad), 2);
+	ck_assert_str_eq(names[0], "-create");
+	ck_assert_str_eq(names[1], "-delete");
+	ck_assert_int_eq(acl_rights_to_names("", 0, names, &bad), 0);
+	ck_assert_int_eq(acl_rights_to_names("lr7", 0, names, &bad), -1);
+	ck_assert_int_eq(bad, '7');
+	ck_assert_int_eq(acl_rights_to_names("lrswipkxtecda", 0, names, &bad), 11);
+
+	ck_assert_int_eq(acl_rights_from_names("lookup read -write-seen", pos, neg), 0);
+	ck_assert_str_eq(pos, "lr");
+	ck_assert_str_eq(neg, "s");
+	ck_assert_int_eq(acl_rights_from_names("admin  :x-custom bogus lookup", pos, neg), 2);
+	ck_assert_str_eq(pos, "la");
+	ck_assert_str_eq(neg, "");
+	ck_assert_int_eq(acl_rights_from_names("", pos, neg), 0);
+	ck_assert_str_eq(pos, "");
+	/* Repeats are one right, and the output stays bounded. */
+	for (size_t i = 0; i < 10; i++)
+		strcat(big, "read ");
+	ck_assert_int_eq(acl_rights_from_names(big, pos, neg), 0);
+	ck_assert_str_eq(pos, "r");
+}
+END_TEST
+
+START_TEST(identifiers)
+{
+	char out[DRIVER_ACL_ID_MAX], small[8];
+
+	ck_assert_int_eq(acl_id_to_dovecot("alice@example.com", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "user=alice@example.com");
+	ck_assert_int_eq(acl_id_to_dovecot("anyone", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "anyone");
+	ck_assert_int_eq(acl_id_to_dovecot("anonymous", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "anyone");
+	ck_assert_int_eq(acl_id_to_dovecot("authenticated", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "authenticated");
+	ck_assert_int_eq(acl_id_to_dovecot("$sales", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "group=sales");
+	ck_assert_int_eq(acl_id_to_dovecot("$", out, sizeof(out)), -1);
+	ck_assert_int_eq(acl_id_to_dovecot("", out, sizeof(out)), -1);
+	ck_assert_int_eq(acl_id_to_dovecot("alice@example.com", small, sizeof(small)), -1);
+
+	ck_assert_int_eq(acl_id_from_dovecot("user=bob@example.com", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "bob@example.com");
+	ck_assert_int_eq(acl_id_from_dovecot("group=sales", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "$sales");
+	ck_assert_int_eq(acl_id_from_dovecot("owner", out, sizeof(out)), 0);
+	ck_assert_str_eq(out, "owner");
+	ck_assert_int_eq(acl_id_from_dovecot("group-override=x", out, sizeof(out)), -1);
+	ck_assert_int_eq(acl_id_from_dovecot("user=", out, sizeof(out)), -1);
+	ck_assert_int_eq(acl_id_from_dovecot("user=bob@example.com", small,
+					     sizeof(small)), -1);
+}
+END_TEST
+
 int main(void)
 {
 	Suite *s = suite_create("imap_shared");
 	TCase *tn = tcase_create("namespace"), *ta = tcase_create("acl");
+	TCase *tr = tcase_create("rights");
 	SRunner *sr;
 	int failed;
 
@@ -262,6 +356,10 @@ int main(void)
 	tcase_add_loop_test(ta, malformed_acl, 0, sizeof(bad_acl) / sizeof(bad_acl[0]));
 	tcase_add_test(ta, acl_limits);
 	suite_add_tcase(s, ta);
+	tcase_add_loop_test(tr, rights_normalized, 0, sizeof(norms) / sizeof(norms[0]));
+	tcase_add_test(tr, rights_names);
+	tcase_add_test(tr, identifiers);
+	suite_add_tcase(s, tr);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);
 	failed = srunner_ntests_failed(sr);

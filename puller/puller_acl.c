@@ -28,8 +28,9 @@
  *	Nothing here fails the round but the store and a broken session:
  *	OLD without the ACL extension is an event; an ACL OLD will not
  *	show (no "a" right) or NEW will not take is a warning event for
- *	that folder; a target that cannot set ACLs (target_driver =
- *	dovecot) says so in an event and copies none.
+ *	that folder; a target that cannot set ACLs says so in an event
+ *	and copies none. Rights are compared in one spelling (Cyrus's
+ *	"lrswipkxtecda" is Dovecot's "lrwstipekxa": acl_rights(3h)).
  *
  *	puller_acl_verify_folder() walks the same entries in verify's
  *	sessions and changes nothing: each of OLD's entries for another
@@ -43,6 +44,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "acl_rights.h"
 #include "copy.h"
 #include "error.h"
 #include "log.h"
@@ -126,17 +128,6 @@ static const char *acl_rights_of(const struct driver_acl *cur, const char *id)
 		if (strcmp(cur->e[i].identifier, id) == 0)
 			return cur->e[i].rights;
 	return NULL;
-}
-
-/* Do a and b hold the same rights, in any order? */
-static int acl_same_rights(const char *a, const char *b)
-{
-	if (strlen(a) != strlen(b))
-		return 0;
-	for (; *a != '\0'; a++)
-		if (strchr(b, *a) == NULL)
-			return 0;
-	return 1;
 }
 
 /* A session failure (not this folder's answer) stops the pass. */
@@ -284,7 +275,7 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 		}
 		ret = 0;
 		have = acl_rights_of(&cur, id);
-		if (have != NULL && acl_same_rights(have, e->rights)) {
+		if (have != NULL && acl_rights_same(have, e->rights)) {
 			same++;
 			continue;
 		}
@@ -371,7 +362,7 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 		return 0;	/* POP3: no folders, no rights */
 	if (c->tdrv->get_acl == NULL || c->tdrv->set_acl == NULL) {
 		copy_event(c, LOG_SEV_WARNING, "ACLs: not copied: target_driver = %s "
-			   "cannot set them (use target_driver = imap)", c->tdrv->name);
+			   "cannot set them", c->tdrv->name);
 		return 0;
 	}
 	/* The public folders account owns its folders on NEW; on OLD they

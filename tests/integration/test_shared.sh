@@ -84,6 +84,12 @@ namespace public {
 }
 EOD
 export MM_NEW_DOVECOT_EXTRA
+# The dovecot target's check needs our doveadm plugin in NEW's doveadm.
+PLUGIN=${MM_DOVEADM_PLUGIN:-$top_builddir/doveadm-plugin/.libs/lib10_doveadm_mailmigrate_plugin.so}
+if [ -f "$PLUGIN" ] && command -v unshare >/dev/null 2>&1; then
+	MM_DOVEADM_MODULES=$PLUGIN
+	export MM_DOVEADM_MODULES
+fi
 mm_servers_start "$SRV"
 
 CONF=$MM_DIR/mailmigrate.conf
@@ -383,6 +389,62 @@ assert ann["not_own_folders"] == 2, ann
 ' || return 1
 }
 
+# target_driver = dovecot: carol's rights for others given by NEW's
+# doveadm acl (Dovecot's acl plugin, loaded for doveadm by
+# notice-acl.conf.ext): alice's, a negative one for bob, anyone's (which
+# doveadm, unlike imap_acl's SETACL, takes); the next round finds them
+# there; verify compares them; preflight checks doveadm's acl command.
+t_dovecot_acl() {
+	if [ -z "${MM_DOVEADM_MODULES:-}" ]; then
+		echo "    (doveadm plugin not built: skipped)" >&2
+		return 0
+	fi
+	mm_adduser old carol@example.test "carol pw"
+	sh "$SERVERS_SH" adduser "$MM_DIR" new carol@example.test --nopass </dev/null || return 1
+	"$PYTHON" - "$OLD_IP" <<'EOP' || return 1
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+m.starttls()
+m.login("carol@example.test", "carol pw")
+assert m.create("Proj")[0] == "OK"
+assert m.append("Proj", None, None, b"Subject: proj\r\n\r\nx\r\n")[0] == "OK"
+for who, rights in (("alice@example.test", "lrs"), ("-bob@example.test", "w"), ("anyone", "l")):
+    typ, data = m._simple_command("SETACL", "Proj", who, rights)
+    assert typ == "OK", (who, data)
+m.logout()
+EOP
+	"$PYTHON" - "$CONF" "$CONF.dv" "$NEW_DOVEADM" <<'EOP' || return 1
+import sys
+lines = open(sys.argv[1]).read().split("\n")
+i = next(k for k, l in enumerate(lines) if l.startswith("[domain"))
+lines[i:i] = ["target_driver = dovecot", "target_doveadm = %s" % sys.argv[3]]
+open(sys.argv[2], "w").write("\n".join(lines))
+EOP
+	printf 'carol@example.test:carol pw\n' | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF.dv" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	MM log -n 0 --account carol@example.test | grep -qF "ACLs: 1 folders with rights for others on OLD: 3 entries given on NEW, 0 there already, 0 refused by NEW, 0 with no account on NEW" ||
+		{ MM log -n 0 --account carol@example.test; return 1; }
+	got=$(new_acl carol@example.test Proj)
+	[ "$got" = "OK -bob@example.test=w alice@example.test=lrs anyone=l" ] ||
+		{ echo "NEW's ACL of carol's Proj: $got"; return 1; }
+	MM sync carol@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF.dv" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	MM log -n 0 --account carol@example.test | grep -qF "ACLs: 1 folders with rights for others on OLD: 0 entries given on NEW, 3 there already" ||
+		{ MM log -n 0 --account carol@example.test; return 1; }
+	"$MAILMIGRATE" -c "$CONF.dv" verify carol@example.test --json | "$PYTHON" -c '
+import json, sys
+a = json.load(sys.stdin)["accounts"][0]
+assert a["result"] == "ok", a
+acl = a["acl"]
+assert (acl["checked"], acl["entries"], acl["same"], acl["differ_folders"]) == (True, 3, 3, 0), acl
+' || return 1
+	printf 'carol pw\n' | "$MAILMIGRATE" -c "$CONF.dv" preflight --json carol@example.test | "$PYTHON" -c '
+import json, sys
+c = {x["check"]: x for x in json.load(sys.stdin)["checks"]}
+assert c["new_acl"]["status"] == "ok" and "acl reads NEW" in c["new_acl"]["message"], c["new_acl"]
+' || return 1
+}
+
 OS="sh $HARNESS/oldserver.sh"
 t_cyrus() {
 	if ! $OS fetch cyrus >"$MM_DIR/cyrus-fetch.log" 2>&1; then
@@ -509,5 +571,6 @@ check "the public namespace's folders are not copied into the user's mailbox" t_
 check "verify: the user's own folders, every message" t_verify
 check "migrate_shared: bob's rights for others given on NEW; what NEW refuses or has no account for reported" t_acl
 check "public folders copied once, as public_folders_account's, with their rights" t_public
+check "target_driver = dovecot: rights given by doveadm acl, negative ones too; verify, preflight" t_dovecot_acl
 check "Cyrus as OLD: other users' folders stay out, bob's rights for alice given on NEW, shared folders copied once" t_cyrus
 mm_done
