@@ -85,10 +85,11 @@ static void preflight_new_doveadm_acl(struct preflight *pf, struct driver_conn *
 	driver_acl_free(&acl);
 	if (ret == DRIVER_ACL_NONE)
 		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_FAILED,
-				 "add protocol doveadm { mail_plugins = $mail_plugins "
-				 "acl } (contrib/dovecot/notice-acl.conf.ext)",
-				 "migrate_shared: %s has no acl command: no rights can "
-				 "be given on NEW", doveadm);
+				 "install Dovecot's acl plugin (lib01_acl_plugin.so, "
+				 "dovecot-core) and its doveadm module "
+				 "(lib10_doveadm_acl_plugin.so) on this host",
+				 "migrate_shared: %s has no acl command, even with the acl "
+				 "plugin loaded: no rights can be given on NEW", doveadm);
 	else if (ret < 0)
 		preflight_report(pf, &preflight_new_acl_check, NULL, PREFLIGHT_FAILED,
 				 NULL, "migrate_shared: %s", error);

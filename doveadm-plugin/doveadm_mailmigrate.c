@@ -238,6 +238,18 @@ static int import_dispatch(struct mailmigrate_cmd_context *mctx,
 	case IMPORT_CMD_SUBSCRIBE:
 		import_box_subscribe(ibox);
 		return 1;
+	case IMPORT_CMD_PLUGINS: {
+		/* The user's mail_plugins as this doveadm has them: the
+		 * puller runs doveadm acl with these and acl. */
+		const char *plugins = mctx->ctx.cur_mail_user->set->mail_plugins;
+
+		if (plugins == NULL || strlen(plugins) > IMPORT_LINE_MAX / 2 ||
+		    strpbrk(plugins, "\t\r\n") != NULL)
+			import_answer("NO\tfinal\tmail_plugins not shown");
+		else
+			import_answer("OK\t%s", plugins);
+		return 1;
+	}
 	case IMPORT_CMD_QUIT:
 		import_answer("OK\tbye");
 		return 0;

@@ -31,6 +31,7 @@ static const struct import_verb import_verbs[] = {
 	{ "FLAGS", IMPORT_CMD_FLAGS, 2, 0 },
 	{ "SUBSCRIBE", IMPORT_CMD_SUBSCRIBE, 0, 0 },
 	{ "MOVEALL", IMPORT_CMD_MOVEALL, 3, 0 },
+	{ "PLUGINS", IMPORT_CMD_PLUGINS, 0, 0 },
 };
 
 /* Split on TAB; the field count is checked against the verb's. */

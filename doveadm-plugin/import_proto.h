@@ -55,6 +55,7 @@ enum import_cmd {
 	IMPORT_CMD_FLAGS,	/* FLAGS uid flags */
 	IMPORT_CMD_SUBSCRIBE,	/* SUBSCRIBE */
 	IMPORT_CMD_MOVEALL,	/* MOVEALL from to delete-from */
+	IMPORT_CMD_PLUGINS,	/* PLUGINS */
 };
 
 struct import_line {

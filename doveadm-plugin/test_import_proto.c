@@ -46,6 +46,8 @@ static const struct split_case split_cases[] = {
 	{ "FLAGS\t7\t\\Seen $Label1", 0, IMPORT_CMD_FLAGS, 2, "\\Seen $Label1" },
 	{ "FLAGS\t7", -1, IMPORT_CMD_UNKNOWN, 0, NULL },
 	{ "SUBSCRIBE", 0, IMPORT_CMD_SUBSCRIBE, 0, NULL },
+	{ "PLUGINS", 0, IMPORT_CMD_PLUGINS, 0, NULL },
+	{ "PLUGINS\tx", -1, IMPORT_CMD_UNKNOWN, 0, NULL },
 	{ "MOVEALL\tINBOX\tparked/INBOX\t0", 0, IMPORT_CMD_MOVEALL, 3, "0" },
 	{ "MOVEALL\tINBOX\tparked/INBOX", -1, IMPORT_CMD_UNKNOWN, 0, NULL },
 	{ "SUBSCRIBE\tINBOX", -1, IMPORT_CMD_UNKNOWN, 0, NULL },

@@ -36,7 +36,7 @@ extern char **environ;
  * identifier and every right's name, with room to spare. */
 #define DOVECOT_ACL_OUT_MAX (DRIVER_ACL_MAX * (DRIVER_ACL_ID_MAX + 160))
 #define DOVECOT_ACL_ERR_MAX 4096
-#define DOVECOT_ACL_ARGS (8 + 3 + 2 * ACL_RIGHTS_NAMES_MAX + 1)
+#define DOVECOT_ACL_ARGS (10 + 3 + 2 * ACL_RIGHTS_NAMES_MAX + 1)
 
 /* The first line of doveadm's stderr, printable, into buf. */
 static const char *acl_err_line(const struct spawn_result *r, char *buf, size_t size)
@@ -71,6 +71,10 @@ static int acl_run(const struct dovecot_acl_cmd *cmd, int tab, const char *verb,
 	if (cmd->config != NULL) {
 		argv[n++] = "-c";
 		argv[n++] = cmd->config;
+	}
+	if (cmd->plugins != NULL) {
+		argv[n++] = "-o";
+		argv[n++] = cmd->plugins;
 	}
 	if (tab) {
 		argv[n++] = "-f";
@@ -232,8 +236,8 @@ int dovecot_acl_set(const struct dovecot_acl_cmd *cmd, const char *folder,
 	k = dovecot_acl_get(cmd, folder, &cur, fail_r, error_r);
 	if (k == DRIVER_ACL_NONE)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s has no acl "
-				    "command (protocol doveadm { mail_plugins = "
-				    "$mail_plugins acl })", cmd->doveadm);
+				    "command (Dovecot's acl plugin, loaded for it with "
+				    "-o mail_plugins)", cmd->doveadm);
 	if (k < 0)
 		return -1;
 	for (size_t i = 0; i < cur.count; i++) {

@@ -10,10 +10,12 @@
  *	as the target runs it (-c the same config, as root or the mail
  *	user), for the account (-u), and speaks IMAP's spelling to the
  *	caller (acl_rights(3h)): get_acl() gives entries as GETACL would,
- *	set_acl() takes SETACL's identifier and rights. doveadm needs the
- *	acl plugin in its own mail_plugins (protocol doveadm { mail_plugins
- *	= $mail_plugins acl }, contrib/dovecot/notice-acl.conf.ext); without
- *	it get_acl() answers DRIVER_ACL_NONE.
+ *	set_acl() takes SETACL's identifier and rights. The acl plugin is
+ *	loaded for these runs only (-o mail_plugins= the user's, as the
+ *	import command reports them with PLUGINS, and acl): loaded for
+ *	every doveadm, it would check doveadm save and the like against
+ *	the users' ACLs too (the notice account's read-only entry). A
+ *	doveadm that has no acl command even so gives DRIVER_ACL_NONE.
  */
 #ifndef MM_DOVECOT_ACL_H
 #define MM_DOVECOT_ACL_H
@@ -25,6 +27,8 @@ struct dovecot_acl_cmd {
 	const char *config;	/* its -c, or NULL */
 	const char *user;	/* -u */
 	unsigned timeout_ms;	/* for each run */
+	const char *plugins;	/* "mail_plugins=... acl" for its -o, or
+				 * NULL: doveadm's own (which must have acl) */
 };
 
 /* folder: NEW's name as the target's protocol has it (modified UTF-7). */

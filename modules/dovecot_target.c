@@ -78,6 +78,8 @@ struct dovecot_conn {
 	int aborting;			/* ABORT sent in place of COMMIT */
 	struct dovecot_acl_cmd acl;	/* doveadm acl for this user */
 	char *acl_doveadm, *acl_config, *acl_user;	/* acl's strings */
+	char *acl_plugins;		/* its -o, once asked (PLUGINS) */
+	int plugins_asked;
 };
 
 static struct dovecot_conn *dovecot_conn(struct driver_conn *conn)
@@ -411,7 +413,7 @@ static int dovecot_open(const struct driver_settings *set,
 		NULL;
 	dc->acl_user = mm_strdup(login->user);
 	dc->acl = (struct dovecot_acl_cmd){ dc->acl_doveadm, dc->acl_config,
-					    dc->acl_user, (unsigned)dc->timeout_ms };
+					    dc->acl_user, (unsigned)dc->timeout_ms, NULL };
 	if (dovecot_read(dc, &line, fail_r, error_r) < 0) {
 		ret = dovecot_exit_failure(dc, doveadm, fail_r, error_r);
 		dovecot_close((struct driver_conn **)&dc);
@@ -470,6 +472,7 @@ static void dovecot_close(struct driver_conn **connp)
 	mm_free(&dc->acl_doveadm);
 	mm_free(&dc->acl_config);
 	mm_free(&dc->acl_user);
+	mm_free(&dc->acl_plugins);
 	mm_free(&dc);
 }
 
@@ -1083,19 +1086,56 @@ static uint64_t dovecot_append_limit(struct driver_conn *conn)
 	return dovecot_conn(conn)->max_literal;
 }
 
+/* doveadm acl's -o: the user's mail_plugins (PLUGINS) and acl, asked
+ * once. A plugin without PLUGINS leaves doveadm's own. */
+static int dovecot_acl_plugins(struct dovecot_conn *dc, enum stream_fail *fail_r,
+			       const char **error_r)
+{
+	const char *line;
+
+	if (dc->plugins_asked)
+		return 0;
+	if (dovecot_cmd(dc, "PLUGINS", "PLUGINS\n", &line, fail_r, error_r) < 0) {
+		if (dc->broken)
+			return -1;
+	} else {
+		int has_acl = 0;
+
+		for (const char *w = line; *w != '\0'; w += strcspn(w, " ")) {
+			w += strspn(w, " ");
+			has_acl |= strncmp(w, "acl", 3) == 0 &&
+				(w[3] == ' ' || w[3] == '\0');
+		}
+		dc->acl_plugins = mm_asprintf("mail_plugins=%s%s%s", line,
+					      line[0] != '\0' && !has_acl ? " " : "",
+					      has_acl ? "" : "acl");
+		dc->acl.plugins = dc->acl_plugins;
+	}
+	dc->plugins_asked = 1;
+	return 0;
+}
+
 static int dovecot_get_acl(struct driver_conn *conn, const char *folder,
 			   struct driver_acl *acl_r, enum stream_fail *fail_r,
 			   const char **error_r)
 {
-	return dovecot_acl_get(&dovecot_conn(conn)->acl, folder, acl_r, fail_r, error_r);
+	struct dovecot_conn *dc = dovecot_conn(conn);
+
+	memset(acl_r, 0, sizeof(*acl_r));
+	if (dovecot_acl_plugins(dc, fail_r, error_r) < 0)
+		return -1;
+	return dovecot_acl_get(&dc->acl, folder, acl_r, fail_r, error_r);
 }
 
 static int dovecot_set_acl(struct driver_conn *conn, const char *folder,
 			   const char *identifier, const char *rights,
 			   enum stream_fail *fail_r, const char **error_r)
 {
-	return dovecot_acl_set(&dovecot_conn(conn)->acl, folder, identifier, rights,
-			       fail_r, error_r);
+	struct dovecot_conn *dc = dovecot_conn(conn);
+
+	if (dovecot_acl_plugins(dc, fail_r, error_r) < 0)
+		return -1;
+	return dovecot_acl_set(&dc->acl, folder, identifier, rights, fail_r, error_r);
 }
 
 const struct target_driver target_driver_dovecot = {
