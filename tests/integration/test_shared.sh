@@ -312,6 +312,27 @@ m.logout()
 EOP
 }
 
+# public_round DOMAIN LOGIN PASSWORD PREFIX: public@DOMAIN made DOMAIN's
+# public_folders_account, read in LOGIN's OLD session (PASSWORD); its
+# first round copies OLD's one shared folder under PREFIX, and says so.
+public_round() {
+	"$PYTHON" - "$CONF" "$1" "$2" <<'EOP' || return 1
+import sys
+conf, dom, login = sys.argv[1:4]
+lines = open(conf).read().split("\n")
+i = lines.index("[domain %s]" % dom)
+lines[i + 1:i + 1] = ["public_folders_account = public@%s" % dom,
+                      "public_folders_login = %s" % login]
+open(conf, "w").write("\n".join(lines))
+EOP
+	printf 'public@%s:%s\n' "$1" "$3" | MM bulk - >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
+	st=$(MM show "public@$1" --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
+	[ "$st" = copied ] || { echo "public@$1: $st"; MM log -n 0 --account "public@$1"; return 1; }
+	MM log -n 0 --account "public@$1" | grep -qF "public folders: 1 folders of OLD's shared namespace \"$4\" as $2 sees them, copied as this account's (NEW's public namespace); 0 in further shared namespaces not copied" ||
+		{ MM log -n 0 --account "public@$1"; return 1; }
+}
+
 # OLD's public folder Team, copied once: as the account public@example.test
 # (public_folders_account), whose mailbox is NEW's public namespace, read
 # in ann's session on OLD (public_folders_login). Its rights on NEW are
@@ -320,21 +341,7 @@ EOP
 # round copies what is new, no message twice; verify holds.
 t_public() {
 	sh "$SERVERS_SH" adduser "$MM_DIR" new public@example.test --nopass </dev/null || return 1
-	"$PYTHON" - "$CONF" <<'EOP' || return 1
-import sys
-lines = open(sys.argv[1]).read().split("\n")
-i = lines.index("[domain example.test]")
-lines[i + 1:i + 1] = ["public_folders_account = public@example.test",
-                      "public_folders_login = ann@example.test"]
-open(sys.argv[1], "w").write("\n".join(lines))
-EOP
-	printf 'public@example.test:ann pw\n' | MM bulk - >/dev/null || return 1
-	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
-	st=$(MM show public@example.test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-	[ "$st" = copied ] || { echo "public: $st"; MM log -n 0 --account public@example.test; return 1; }
-	MM log -n 0 --account public@example.test >"$MM_DIR/public.log"
-	grep -qE "public folders: 1 folders of OLD's shared namespace \"Public\.\" as ann@example.test sees them, copied as this account's \(NEW's public namespace\); 0 in further shared namespaces not copied" \
-		"$MM_DIR/public.log" || { cat "$MM_DIR/public.log"; return 1; }
+	public_round example.test ann@example.test "ann pw" Public. || return 1
 	sep=${MM_NEW_SEP:-/}
 	got=$(new_msgs ann@example.test "Public${sep}Team")
 	[ "$got" = "team 1/\\Seen team 2/\\Seen team 3/\\Seen" ] || { echo "ann's Public${sep}Team on NEW: $got"; return 1; }
@@ -540,20 +547,7 @@ names = [l.decode() for l in a.list()[1]]
 assert any(n.endswith(" Team") or n.endswith(' "Team"') for n in names), names
 a.logout()
 EOP
-	"$PYTHON" - "$CONF" <<'EOP' || return 1
-import sys
-lines = open(sys.argv[1]).read().split("\n")
-i = lines.index("[domain cyr.test]")
-lines[i + 1:i + 1] = ["public_folders_account = public@cyr.test",
-                      "public_folders_login = alice@cyr.test"]
-open(sys.argv[1], "w").write("\n".join(lines))
-EOP
-	printf 'public@cyr.test:alice pass\n' | MM bulk - >/dev/null || return 1
-	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err" || return 1
-	st=$(MM show public@cyr.test --json | "$PYTHON" -c 'import json,sys; print(json.load(sys.stdin)["state"])')
-	[ "$st" = copied ] || { echo "public@cyr.test: $st"; MM log -n 0 --account public@cyr.test; return 1; }
-	MM log -n 0 --account public@cyr.test | grep -qF "public folders: 1 folders of OLD's shared namespace \"\" as alice@cyr.test sees them" ||
-		{ MM log -n 0 --account public@cyr.test; return 1; }
+	public_round cyr.test alice@cyr.test "alice pass" "" || return 1
 	# (Cyrus keeps \Seen per user: the administrator's is not alice's.)
 	got=$(new_msgs public@cyr.test Team)
 	[ "$got" = "shared 1/ shared 2/" ] || { echo "public@cyr.test's Team on NEW: $got"; return 1; }
