@@ -61,7 +61,9 @@ void preflight_old_dav(struct preflight *pf, const struct preflight_check *check
 	char login[CFG_LOGIN_MAX + 1], *base, *home = NULL;
 	const char *error;
 
-	if (u->error != NULL || dom->type != CFG_DOMAIN_BACKUP || !dom->migrate_dav)
+	/* The public folders account has folders only (puller_copy.c). */
+	if (u->error != NULL || dom->type != CFG_DOMAIN_BACKUP || !dom->migrate_dav ||
+	    cfg_is_public_account(dom, u->account))
 		return;
 	if (u->password == NULL) {
 		preflight_report(pf, check, dom, PREFLIGHT_WARNING, "give the user's "

@@ -972,12 +972,14 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				   (unsigned long long)c.verified, job->account,
 				   c.differ_why);
 	/* The Sieve scripts after the mail, before the round is recorded
-	 * and the post-migrate script runs (last). */
-	if (ret == 0 && c.outcome == PULLER_DONE)
+	 * and the post-migrate script runs (last). The public folders
+	 * account has folders only: the Sieve scripts, calendars and
+	 * address books its OLD session would show are its login user's. */
+	if (ret == 0 && c.outcome == PULLER_DONE && !cfg_is_public_account(c.dom, c.account))
 		ret = copy_sieve(&c, fail_r, error_r);
 	if (ret == 0 && c.outcome == PULLER_DONE)
 		ret = copy_acls(&c, fail_r, error_r);
-	if (ret == 0 && c.outcome == PULLER_DONE)
+	if (ret == 0 && c.outcome == PULLER_DONE && !cfg_is_public_account(c.dom, c.account))
 		ret = copy_dav(&c, fail_r, error_r);
 	if (ret > 0) {
 		/* Stopped between batches: the job goes back as it is. */
