@@ -22,7 +22,8 @@ static const char propfind_collections[] =
 	"xmlns:CR=\"urn:ietf:params:xml:ns:carddav\" "
 	"xmlns:CS=\"http://calendarserver.org/ns/\" xmlns:I=\"http://apple.com/ns/ical/\">"
 	"<prop><resourcetype/><displayname/><I:calendar-color/><C:calendar-description/>"
-	"<CR:addressbook-description/><CS:getctag/><sync-token/></prop></propfind>";
+	"<CR:addressbook-description/><C:supported-calendar-component-set/>"
+	"<CS:getctag/><sync-token/></prop></propfind>";
 static const char propfind_items[] =
 	"<?xml version=\"1.0\" encoding=\"utf-8\"?>"
 	"<propfind xmlns=\"DAV:\"><prop><resourcetype/><getetag/><getcontenttype/>"
@@ -93,6 +94,7 @@ static int dav_collection_cb(const struct dav_response *r, void *ctx)
 	c.displayname = r->displayname;
 	c.color = r->color;
 	c.description = r->description;
+	c.components = r->components;
 	c.ctag = r->getctag;
 	c.sync_token = r->sync_token;
 	ret = l->cfn(&c, l->ctx);
@@ -149,7 +151,8 @@ int dav_list_items(struct dav_http *h, const char *collection,
 
 /* The body of MKCALENDAR or extended MKCOL; mm_free it. */
 static char *dav_mkcol_body(enum dav_service svc, const char *displayname,
-			    const char *color, const char *description, size_t *len_r)
+			    const char *color, const char *description,
+			    const char *components, size_t *len_r)
 {
 	xmlDocPtr doc = xmlNewDoc(BAD_CAST "1.0");
 	xmlNodePtr root, set, prop, rt;
@@ -184,6 +187,24 @@ static char *dav_mkcol_body(enum dav_service svc, const char *displayname,
 					       BAD_CAST color);
 
 		xmlSetNs(c, xmlNewNs(c, BAD_CAST NS_ICAL, BAD_CAST "I"));
+	}
+	/* A task list stays one: VTODO only is not every component. */
+	if (components != NULL && components[0] != '\0' && svc == DAV_CALDAV) {
+		xmlNodePtr set_c = xmlNewChild(prop, x, BAD_CAST
+					       "supported-calendar-component-set", NULL);
+
+		for (const char *p = components; *p != '\0';) {
+			size_t n = strcspn(p, ",");
+			char name[65];
+
+			if (n > 0 && n < sizeof(name)) {
+				memcpy(name, p, n);
+				name[n] = '\0';
+				xmlNewProp(xmlNewChild(set_c, x, BAD_CAST "comp", NULL),
+					   BAD_CAST "name", BAD_CAST name);
+			}
+			p += n + (p[n] == ',');
+		}
 	}
 	xmlDocDumpMemoryEnc(doc, &mem, &len, "utf-8");
 	xmlFreeDoc(doc);
@@ -239,12 +260,13 @@ static int dav_kind_at(struct dav_http *h, const char *url, enum stream_fail *fa
 
 int dav_make_collection(struct dav_http *h, const char *url, enum dav_service svc,
 			const char *displayname, const char *color,
-			const char *description, enum stream_fail *fail_r,
-			const char **error_r)
+			const char *description, const char *components,
+			enum stream_fail *fail_r, const char **error_r)
 {
 	struct dav_reply r;
 	size_t len;
-	char *body = dav_mkcol_body(svc, displayname, color, description, &len);
+	char *body = dav_mkcol_body(svc, displayname, color, description, components,
+				    &len);
 	long st;
 	int ret;
 

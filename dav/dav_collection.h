@@ -12,7 +12,8 @@
  *	content type. Hrefs are resolved to absolute URLs.
  *	dav_make_collection(): a calendar (MKCALENDAR, RFC 4791 5.3.1) or
  *	an address book (extended MKCOL, RFC 5689) at url, with the display
- *	name, colour and description given (each NULL: not set); the
+ *	name, colour, description and a calendar's component set ("VTODO":
+ *	a task list) given (each NULL: not set); the
  *	request body is built with libxml2, so any text is escaped.
  */
 #ifndef MM_DAV_COLLECTION_H
@@ -24,6 +25,7 @@ struct dav_collection {
 	const char *url;		/* absolute */
 	unsigned kind;			/* enum dav_kind */
 	const char *displayname, *color, *description, *ctag, *sync_token;
+	const char *components;		/* "VEVENT,VTODO", or NULL */
 };
 
 struct dav_item {
@@ -47,7 +49,7 @@ int dav_list_items(struct dav_http *h, const char *collection,
 #define DAV_COLLECTION_EXISTS 1
 int dav_make_collection(struct dav_http *h, const char *url, enum dav_service svc,
 			const char *displayname, const char *color,
-			const char *description, enum stream_fail *fail_r,
-			const char **error_r);
+			const char *description, const char *components,
+			enum stream_fail *fail_r, const char **error_r);
 
 #endif

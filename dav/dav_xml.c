@@ -88,7 +88,7 @@ static int dav_status_code(const char *s)
 
 /* The texts a response owns while fn runs. */
 enum { T_HREF, T_STATUS, T_NAME, T_COLOR, T_DESC, T_ETAG, T_CTAG, T_TOKEN, T_TYPE,
-       T_PRINCIPAL, T_CALHOME, T_ABHOME, T_DATA, T_COUNT };
+       T_PRINCIPAL, T_CALHOME, T_ABHOME, T_DATA, T_COMPS, T_COUNT };
 
 struct dav_texts {
 	char *t[T_COUNT];
@@ -116,6 +116,49 @@ static int dav_keep_href(struct dav_texts *tx, int i, const xmlNode *prop)
 	return dav_keep(tx, i, dav_child(prop, NS_DAV, "href"), DAV_XML_TEXT_MAX);
 }
 
+/* supported-calendar-component-set (RFC 4791 5.2.3): its comp names,
+ * "VEVENT,VTODO", as tx's T_COMPS. A name that is not a bounded token
+ * of letters and '-' fails the document; so does a list over
+ * DAV_XML_TEXT_MAX. */
+static int dav_keep_comps(struct dav_texts *tx, const xmlNode *set)
+{
+	char out[DAV_XML_TEXT_MAX + 1];
+	size_t n = 0;
+
+	if (set == NULL || tx->t[T_COMPS] != NULL)
+		return 0;
+	for (const xmlNode *c = set->children; c != NULL; c = c->next) {
+		xmlChar *name;
+		size_t len;
+		int ok = 1;
+
+		if (!dav_is(c, NS_CALDAV, "comp"))
+			continue;
+		name = xmlGetNoNsProp(c, BAD_CAST "name");
+		if (name == NULL)
+			return -1;
+		len = strlen((const char *)name);
+		for (size_t i = 0; i < len; i++)
+			ok &= (name[i] >= 'A' && name[i] <= 'Z') ||
+				(name[i] >= 'a' && name[i] <= 'z') || name[i] == '-';
+		if (!ok || len == 0 || len > 64 || n + len + 1 > DAV_XML_TEXT_MAX) {
+			xmlFree(name);
+			return -1;
+		}
+		if (n > 0)
+			out[n++] = ',';
+		memcpy(out + n, name, len);
+		n += len;
+		xmlFree(name);
+	}
+	out[n] = '\0';
+	tx->t[T_COMPS] = strdup(out);
+	if (tx->t[T_COMPS] == NULL)
+		return -1;
+	tx->len[T_COMPS] = n;
+	return 0;
+}
+
 static int dav_props(const xmlNode *prop, struct dav_response *r, struct dav_texts *tx,
 		     size_t data_max)
 {
@@ -141,6 +184,9 @@ static int dav_props(const xmlNode *prop, struct dav_response *r, struct dav_tex
 	    dav_keep(tx, T_TYPE, dav_child(prop, NS_DAV, "getcontenttype"), DAV_XML_TEXT_MAX) < 0 ||
 	    dav_keep(tx, T_DATA, dav_child(prop, NS_CALDAV, "calendar-data"), data_max) < 0 ||
 	    dav_keep(tx, T_DATA, dav_child(prop, NS_CARDDAV, "address-data"), data_max) < 0)
+		return -1;
+	if (dav_keep_comps(tx, dav_child(prop, NS_CALDAV,
+					 "supported-calendar-component-set")) < 0)
 		return -1;
 	if (dav_child(prop, NS_DAV, "current-user-principal") != NULL &&
 	    dav_keep_href(tx, T_PRINCIPAL, dav_child(prop, NS_DAV, "current-user-principal")) < 0)
@@ -205,6 +251,7 @@ static int dav_response(const xmlNode *resp, size_t data_max,
 	r.current_user_principal = tx.t[T_PRINCIPAL];
 	r.calendar_home = tx.t[T_CALHOME];
 	r.addressbook_home = tx.t[T_ABHOME];
+	r.components = tx.t[T_COMPS];
 	r.data = tx.t[T_DATA];
 	r.data_len = tx.len[T_DATA];
 	ret = fn(&r, ctx);

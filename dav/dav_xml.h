@@ -8,7 +8,8 @@
  *	<response>, handed to a callback in document order: its href,
  *	the HTTP status of a response without properties, and the
  *	properties the copy of calendars and address books needs (RFC
- *	4791, 6352, 6578, 5397, the Apple calendar colour), each taken
+ *	4791, 6352, 6578, 5397, the Apple calendar colour, the calendar's
+ *	component set), each taken
  *	only from a propstat whose status is 200.
  *
  *	A document with a DTD is refused (no entity is ever expanded),
@@ -48,6 +49,9 @@ struct dav_response {
 	const char *current_user_principal;	/* its href */
 	const char *calendar_home;	/* calendar-home-set's href */
 	const char *addressbook_home;	/* addressbook-home-set's href */
+	const char *components;		/* supported-calendar-component-set:
+					 * "VEVENT,VTODO" ("" for an empty
+					 * set), NULL when not given */
 	const char *data;		/* calendar-data or address-data */
 	size_t data_len;
 };

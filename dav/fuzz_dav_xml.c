@@ -43,7 +43,7 @@ static int check_response(const struct dav_response *r, void *context)
 	const char *texts[] = { r->href, r->displayname, r->color, r->description,
 				r->getetag, r->getctag, r->sync_token,
 				r->getcontenttype, r->current_user_principal,
-				r->calendar_home, r->addressbook_home };
+				r->calendar_home, r->addressbook_home, r->components };
 
 	if (r->href == NULL)
 		abort();

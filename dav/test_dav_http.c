@@ -177,11 +177,14 @@ static int list_cb(const struct dav_collection *c, void *ctx)
 	char *out = ctx;
 	size_t len = strlen(out);
 
-	snprintf(out + len, 1024 - len, "[%s|%s|%s|%s|%d]", strrchr(c->url, '/') != NULL ?
+	snprintf(out + len, 1024 - len, "[%s|%s|%s|%s|%d%s%s]", strrchr(c->url, '/') != NULL ?
 		 c->url + strlen(url) : c->url,
 		 c->displayname != NULL ? c->displayname : "-",
 		 c->color != NULL ? c->color : "-",
-		 c->description != NULL ? c->description : "-", c->ctag != NULL);
+		 c->description != NULL ? c->description : "-", c->ctag != NULL,
+		 c->components != NULL && strcmp(c->components, "VTODO") == 0 ? "|" : "",
+		 c->components != NULL && strcmp(c->components, "VTODO") == 0 ?
+		 c->components : "");
 	return 0;
 }
 
@@ -269,25 +272,36 @@ START_TEST(test_make)
 
 	snprintf(home, sizeof(home), "%salice/", url);
 	snprintf(u, sizeof(u), "%salice/work/", url);	/* test_roundtrip's */
-	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, NULL, &fail,
 					     &error), DAV_COLLECTION_EXISTS);
 	snprintf(u, sizeof(u), "%salice/travail/", url);
 	ck_assert_msg(dav_make_collection(h, u, DAV_CALDAV, "Travail <&> \xc3\xa9t\xc3\xa9",
-					  "#ff0000ff", "a \"quoted\" <text>", &fail,
+					  "#ff0000ff", "a \"quoted\" <text>", NULL, &fail,
 					  &error) == 0, "%s", error);
-	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, NULL, &fail,
 					     &error), DAV_COLLECTION_EXISTS);
 	ck_assert_msg(dav_list_collections(h, home, DAV_CALDAV, list_cb, out, &fail,
 					   &error) == 0, "%s", error);
 	ck_assert_msg(strstr(out, "[alice/travail/|Travail <&> \xc3\xa9t\xc3\xa9|#ff0000ff|"
 			      "a \"quoted\" <text>|1]") != NULL, "%s", out);
+	/* A task list: its component set kept (RFC 4791 5.2.3). */
+	out[0] = '\0';
+	snprintf(u, sizeof(u), "%salice/tasks/", url);
+	ck_assert_msg(dav_make_collection(h, u, DAV_CALDAV, "Tasks", NULL, NULL, "VTODO",
+					  &fail, &error) == 0, "%s", error);
+	ck_assert_msg(dav_list_collections(h, home, DAV_CALDAV, list_cb, out, &fail,
+					   &error) == 0, "%s", error);
+	ck_assert_msg(strstr(out, "[alice/tasks/|Tasks|-|-|1|VTODO]") != NULL, "%s", out);
+	ck_assert_msg(strstr(out, "[alice/travail/|Travail") != NULL &&
+		      strstr(out, "[alice/travail/|Travail <&> \xc3\xa9t\xc3\xa9|#ff0000ff|"
+			     "a \"quoted\" <text>|1|") == NULL, "%s", out);
 	out[0] = '\0';
 	snprintf(u, sizeof(u), "%salice/contacts/", url);
 	ck_assert_msg(dav_make_collection(h, u, DAV_CARDDAV, "Contacts", NULL,
-					  "friends & family", &fail, &error) == 0,
+					  "friends & family", NULL, &fail, &error) == 0,
 		      "%s", error);
 	/* an address book is not a calendar: not "there" for MKCALENDAR */
-	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, NULL, &fail,
 					     &error), -1);
 	ck_assert_int_eq(fail, STREAM_FAIL_MESSAGE);
 	ck_assert_msg(dav_list_collections(h, home, DAV_CARDDAV, list_cb, out, &fail,
@@ -296,7 +310,7 @@ START_TEST(test_make)
 		      NULL, "%s", out);
 	/* Not the calendar home's to hold: refused, a message-class failure. */
 	snprintf(u, sizeof(u), "%snot-alice/x/", url);
-	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, &fail,
+	ck_assert_int_eq(dav_make_collection(h, u, DAV_CALDAV, NULL, NULL, NULL, NULL, &fail,
 					     &error), -1);
 	dav_http_free(&h);
 }

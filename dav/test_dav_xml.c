@@ -123,6 +123,51 @@ static int never(const struct dav_response *r, void *ctx)
 	return 0;
 }
 
+static int comps_cb(const struct dav_response *r, void *ctx)
+{
+	snprintf(ctx, 128, "%s", r->components != NULL ? r->components : "(none)");
+	return 0;
+}
+
+/* supported-calendar-component-set: comp names joined, bounded. */
+START_TEST(test_components)
+{
+	static const char head[] =
+		"<multistatus xmlns=\"DAV:\" xmlns:C=\"urn:ietf:params:xml:ns:caldav\">"
+		"<response><href>/a/todo/</href><propstat><prop>";
+	static const char tail[] =
+		"</prop><status>HTTP/1.1 200 OK</status></propstat></response></multistatus>";
+	static const struct {
+		const char *prop;
+		int ret;
+		const char *comps;
+	} cases[] = {
+		{ "<C:supported-calendar-component-set><C:comp name=\"VTODO\"/>"
+		  "</C:supported-calendar-component-set>", 0, "VTODO" },
+		{ "<C:supported-calendar-component-set><C:comp name=\"VEVENT\"/>"
+		  "<C:comp name=\"VJOURNAL\"/><C:comp name=\"VTODO\"/>"
+		  "</C:supported-calendar-component-set>", 0, "VEVENT,VJOURNAL,VTODO" },
+		{ "<C:supported-calendar-component-set/>", 0, "" },
+		{ "<displayname>x</displayname>", 0, "(none)" },
+		{ "<C:supported-calendar-component-set><C:comp name=\"V,X\"/>"
+		  "</C:supported-calendar-component-set>", -1, NULL },
+		{ "<C:supported-calendar-component-set><C:comp/>"
+		  "</C:supported-calendar-component-set>", -1, NULL },
+	};
+
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char doc[1024], got[128] = "";
+		const char *error = NULL;
+		int n = snprintf(doc, sizeof(doc), "%s%s%s", head, cases[i].prop, tail);
+
+		ck_assert_int_eq(dav_multistatus_parse(doc, (size_t)n, comps_cb, got, &error),
+				 cases[i].ret);
+		if (cases[i].ret == 0)
+			ck_assert_str_eq(got, cases[i].comps);
+	}
+}
+END_TEST
+
 START_TEST(test_refused)
 {
 	static char longhref[DAV_XML_TEXT_MAX + 200];
@@ -172,6 +217,7 @@ int main(void)
 	tcase_add_test(tc, test_stop);
 	tcase_add_test(tc, test_data_newlines);
 	tcase_add_test(tc, test_refused);
+	tcase_add_test(tc, test_components);
 	suite_add_tcase(s, tc);
 	sr = srunner_create(s);
 	srunner_run_all(sr, CK_NORMAL);

@@ -11,7 +11,8 @@
  *	the captured password: on OLD as the mail copy does (source_login),
  *	on NEW as the account. Every calendar (address book) of OLD's home
  *	is made on NEW under the same name with its display name, colour
- *	and description, unless NEW has one of that name; every item of it
+ *	and description (a calendar its component set too: a task list stays
+ *	one), unless NEW has one of that name; every item of it
  *	is read from OLD (at most max_dav_item_size) and put on NEW under
  *	the same name, byte for byte.
  *
@@ -236,7 +237,8 @@ static int dav_coll_target(struct dav_run *r, struct dav_coll_run *cr,
 				  r->new_home[strlen(r->new_home) - 1] == '/' ? "" : "/",
 				  (int)(len > 0 && raw[len - 1] == '/' ? len - 1 : len), raw);
 	ret = dav_make_collection(r->new, cr->new_url, r->svc, cr->old->displayname,
-				  cr->old->color, cr->old->description, fail_r, error_r);
+				  cr->old->color, cr->old->description,
+				  cr->old->components, fail_r, error_r);
 	if (ret == DAV_COLLECTION_EXISTS)
 		return 0;
 	if (ret == 0) {

@@ -28,6 +28,7 @@ struct dav_entry {
 	char *seg;		/* last path segment, percent-decoded */
 	char *etag;		/* NULL: none given */
 	char *displayname, *color, *description, *ctag;	/* collections */
+	char *components;		/* a calendar's, "VTODO", or NULL */
 };
 
 struct dav_list {

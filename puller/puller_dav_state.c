@@ -30,6 +30,7 @@ void dav_entry_free(struct dav_entry *e)
 	mm_free(&e->displayname);
 	mm_free(&e->color);
 	mm_free(&e->description);
+	mm_free(&e->components);
 	mm_free(&e->ctag);
 }
 
@@ -99,6 +100,7 @@ int dav_coll_cb(const struct dav_collection *col, void *ctx)
 		e->displayname = dav_strdup_or_null(col->displayname);
 	e->color = dav_strdup_or_null(col->color);
 	e->description = dav_strdup_or_null(col->description);
+	e->components = dav_strdup_or_null(col->components);
 	e->ctag = dav_strdup_or_null(col->ctag != NULL ? col->ctag : col->sync_token);
 	return 0;
 }

@@ -12,11 +12,16 @@ bench, and a comparison of two DAV servers' copies.
       in it; an address book "contacts" with NCONTACTS vCards (UTF-8
       names, some with a photo). The same SEED gives the same bytes.
 
+  dav_data.py tasks ROOT USER
+      Writes a task list "todo" (a calendar whose component set is VTODO
+      only) with one task into ROOT, as populate does.
+
   dav_data.py compare OLDURL NEWURL USER [--by-uid]
       (the password on stdin, the same on both)
       Lists USER's home on both servers (PROPFIND), and checks that NEW
       has every collection of OLD under the same name with the same
-      display name, colour and description, and every item under the
+      display name, colour, description and component set (a calendar's
+      supported-calendar-component-set), and every item under the
       same name with the same content: the bytes as NEW's Radicale keeps
       what it is given (vobject's serialization of OLD's bytes); with
       --by-uid an item is matched by its UID, not its name (a copy
@@ -135,6 +140,16 @@ def populate(root, user, n, seed):
         {"contact-%04d.vcf" % i: contact(i, rnd) for i in range(n)})
 
 
+def tasks(root, user):
+    todo = ("BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:-//mailmigrate test//EN\r\n"
+            "BEGIN:VTODO\r\nUID:todo-1@example.test\r\nDTSTAMP:20261201T090000Z\r\n"
+            "SUMMARY:Steuererkl\u00e4rung\r\nDUE;VALUE=DATE:20270531\r\n"
+            "STATUS:NEEDS-ACTION\r\nEND:VTODO\r\nEND:VCALENDAR\r\n")
+    write_coll(root, user, "todo", {"tag": "VCALENDAR", "D:displayname": "Aufgaben",
+                                    "C:supported-calendar-component-set": "VTODO"},
+               {"todo-1.ics": todo})
+
+
 class Dav:
     def __init__(self, url, user, password):
         u = urllib.parse.urlsplit(url)
@@ -157,7 +172,8 @@ class Dav:
                 'xmlns:CR="urn:ietf:params:xml:ns:carddav" '
                 'xmlns:I="http://apple.com/ns/ical/"><D:prop><D:resourcetype/>'
                 '<D:displayname/><I:calendar-color/><C:calendar-description/>'
-                '<CR:addressbook-description/><D:getetag/></D:prop></D:propfind>')
+                '<CR:addressbook-description/><C:supported-calendar-component-set/>'
+                '<D:getetag/></D:prop></D:propfind>')
         st, data = self.req("PROPFIND", path, body, {"Depth": depth,
                                                      "Content-Type": "application/xml"})
         if st != 207:
@@ -172,6 +188,8 @@ class Dav:
                 for p in ps.find("D:prop", NS):
                     if p.tag == "{DAV:}resourcetype":
                         props["type"] = sorted(c.tag.split("}")[1] for c in p)
+                    elif p.tag.endswith("}supported-calendar-component-set"):
+                        props["components"] = ",".join(sorted(c.get("name") for c in p))
                     else:
                         props[p.tag.split("}")[1]] = p.text
             out[href] = props
@@ -212,7 +230,7 @@ def compare(old_url, new_url, user, by_uid):
             continue
         ncoll += 1
         for k in ("type", "displayname", "calendar-color", "calendar-description",
-                  "addressbook-description"):
+                  "addressbook-description", "components"):
             if k == "displayname" and props.get(k) == href.strip("/"):
                 continue    # Radicale's path for an unnamed one
             if props.get(k) != nprops.get(k):
@@ -255,6 +273,9 @@ def compare(old_url, new_url, user, by_uid):
 def main(argv):
     if len(argv) >= 4 and argv[1] == "populate":
         populate(argv[2], argv[3], int(argv[4]), int(argv[5]) if len(argv) > 5 else 14)
+        return 0
+    if len(argv) >= 4 and argv[1] == "tasks":
+        tasks(argv[2], argv[3])
         return 0
     if len(argv) >= 5 and argv[1] == "compare":
         return compare(argv[2], argv[3], argv[4], len(argv) > 5 and argv[5] == "--by-uid")

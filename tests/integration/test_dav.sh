@@ -54,6 +54,8 @@ for s in old new; do
 		fail "radicale adduser $s"
 	printf '%s\n' "$PW" | sh "$RAD" adduser "$MM_DIR/dav-$s" loop@example.org ||
 		fail "radicale adduser $s"
+	printf '%s\n' "$PW" | sh "$RAD" adduser "$MM_DIR/dav-$s" tasks@example.test ||
+		fail "radicale adduser $s"
 done
 ROOT_OLD=$MM_DIR/dav-old/collections/collection-root
 "$PYTHON" "$DATA" populate "$ROOT_OLD" alice@example.test "$NCONTACTS" ||
@@ -294,6 +296,29 @@ assert all(c["status"] == "ok" for c in new), new
 }
 
 # Bad input: each a failed item or an event, the rest copied.
+# A task list (supported-calendar-component-set VTODO, as Apple Reminders
+# and Thunderbird make them) made on NEW as one, not as a calendar that
+# takes every component: compare checks the set of every calendar.
+t_task_list() {
+	"$PYTHON" "$DATA" tasks "$ROOT_OLD" tasks@example.test || return 1
+	add_account tasks@example.test
+	run_once
+	st=$(show tasks@example.test state)
+	[ "$st" = copied ] || { echo "state $st"; show tasks@example.test last_error; return 1; }
+	out=$(compare tasks@example.test) || { echo "$out"; return 1; }
+	assert_eq "collections 1 items 1" "$out" "compare"
+	printf '%s\n' "$PW" | "$PYTHON" -c '
+import sys
+sys.path.insert(0, sys.argv[1])
+import dav_data
+pw = sys.stdin.readline().rstrip("\n")
+d = dav_data.Dav(sys.argv[2], "tasks@example.test", pw)
+home = dav_data.home_path(sys.argv[2], "tasks@example.test")
+props = d.propfind(home + "todo/", "0")[home + "todo/"]
+assert props.get("components") == "VTODO", props
+' "$(dirname "$DATA")" "$NEW_DAV" || return 1
+}
+
 t_bad_input() {
 	b=bad@bad.test
 	add_account "$b"
@@ -368,6 +393,7 @@ check "second round: changed, new, deleted, both changed" t_second_round
 check "third round: nothing changed" t_third_round
 check "verify" t_verify
 check "preflight: OLD's calendars per user, NEW's DAV server" t_preflight
+check "a task list stays one (its component set, VTODO)" t_task_list
 check "bad input: 500, 50 MB, the rest copied" t_bad_input
 check "a redirect loop as OLD" t_redirect_loop
 check "migrate_dav off" t_switch_off
