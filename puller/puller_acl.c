@@ -258,7 +258,7 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 	}
 	for (size_t i = 0; ret == 0 && i < old.count; i++) {
 		const struct driver_acl_entry *e = &old.e[i];
-		char id[STORE_MAX_ACCOUNT + 1];
+		char id[STORE_MAX_ACCOUNT + 1], rights[DRIVER_ACL_RIGHTS_MAX];
 		const char *have;
 
 		if (acl_is_owner(r, e->identifier))
@@ -291,7 +291,10 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 			ret = ret < 0 ? -1 : 0;
 			continue;
 		}
-		ret = r->tdrv->set_acl(r->dst, target, id, e->rights, fail_r, error_r);
+		/* RFC 4314's letters: "c" and "d" of RFC 2086 (Cyrus adds them)
+		 * as the rights they stand for. */
+		acl_rights_normalize(e->rights, rights);
+		ret = r->tdrv->set_acl(r->dst, target, id, rights, fail_r, error_r);
 		if (ret == 0) {
 			r->set++;
 			puller_count(acl_entries, 1);
