@@ -328,21 +328,22 @@ static void cli_verify_account(struct cli_verify *cv, const char *account)
 		if (ret == 0 && s.dom->migrate_shared)
 			cli_verify_acl(cv, &acl, whys, &nwhy, &differs, acl_line,
 				       sizeof(acl_line));
-		if (ret == 0 && s.dom->migrate_sieve && nwhy < PULLER_MAX_FOLDERS &&
-		    !cfg_is_public_account(s.dom, account)) {
-			ret = cli_verify_sieve(cv, account, whys, &nwhy, &differs,
-					       sieve_line, sizeof(sieve_line), &fail,
-					       &error);
-			if (ret < 0)
-				snprintf(reason, sizeof(reason), "Sieve: %s", error);
+		/* Sieve and DAV are asked of NEW only: checked even when OLD
+		 * could not be (a finished account's password is wiped). */
+		if (s.dom->migrate_sieve && nwhy < PULLER_MAX_FOLDERS &&
+		    !cfg_is_public_account(s.dom, account) &&
+		    cli_verify_sieve(cv, account, whys, &nwhy, &differs, sieve_line,
+				     sizeof(sieve_line), &fail, &error) < 0 && ret == 0) {
+			snprintf(reason, sizeof(reason), "Sieve: %s", error);
+			ret = -1;
 		}
-		if (ret == 0 && s.dom->migrate_dav && nwhy < PULLER_MAX_FOLDERS &&
-		    !cfg_is_public_account(s.dom, account)) {
-			ret = cli_verify_dav(cv, account, whys, &nwhy, &differs, dav_line,
-					     sizeof(dav_line), &fail, &error);
-			if (ret < 0)
-				snprintf(reason, sizeof(reason), "calendars and address "
-					 "books: %s", error);
+		if (s.dom->migrate_dav && nwhy < PULLER_MAX_FOLDERS &&
+		    !cfg_is_public_account(s.dom, account) &&
+		    cli_verify_dav(cv, account, whys, &nwhy, &differs, dav_line,
+				   sizeof(dav_line), &fail, &error) < 0 && ret == 0) {
+			snprintf(reason, sizeof(reason), "calendars and address books: %s",
+				 error);
+			ret = -1;
 		}
 	}
 	if (ret < 0)

@@ -251,6 +251,8 @@ static const struct cfg_key cfg_domain_keys[] = {
 	DKEY(migrate_dav, CFG_BOOL, "no"),
 	DKEY(source_dav_url, CFG_STRING, NULL),
 	DKEY(target_dav_url, CFG_STRING, NULL),
+	DKEY(target_dav_admin_user, CFG_WORD, NULL),
+	DKEY(target_dav_admin_password_file, CFG_PATH, NULL),
 };
 
 #define CFG_NKEYS(table) (sizeof(table) / sizeof((table)[0]))
@@ -1246,6 +1248,25 @@ static int cfg_check_dav_url(struct cfg_parser *p, const struct cfg_domain *d,
 	return 0;
 }
 
+/* target_dav_admin_user and its password file: both or neither, and
+ * target_dav_url a user's home (%u or %n in it): the administrator's own
+ * principal is not the user's, so NEW's home is not discovered. */
+static int cfg_check_dav_admin(struct cfg_parser *p, const struct cfg_domain *d)
+{
+	if (d->target_dav_admin_user == NULL && d->target_dav_admin_password_file == NULL)
+		return 0;
+	if (d->target_dav_admin_user == NULL || d->target_dav_admin_password_file == NULL)
+		return cfg_fail(p, d->line, "[domain %s]: target_dav_admin_user and "
+				"target_dav_admin_password_file go together", d->name);
+	if (d->target_dav_url == NULL ||
+	    (strstr(d->target_dav_url, "%u") == NULL && strstr(d->target_dav_url, "%n") == NULL))
+		return cfg_fail(p, d->line, "[domain %s]: target_dav_admin_user needs "
+				"target_dav_url to be each user's home (%%u or %%n in "
+				"it): the administrator's login finds no user's home",
+				d->name);
+	return 0;
+}
+
 /* public_folders_account and public_folders_login: both or neither,
  * addresses of this domain (lowercased here), not the same one, and
  * with migrate_shared and IMAP from OLD. */
@@ -1309,6 +1330,8 @@ static int cfg_parse_finish(struct cfg_parser *p)
 		if (d->migrate_dav &&
 		    (cfg_check_dav_url(p, d, "source_dav_url", d->source_dav_url) < 0 ||
 		     cfg_check_dav_url(p, d, "target_dav_url", d->target_dav_url) < 0))
+			return -1;
+		if (cfg_check_dav_admin(p, d) < 0)
 			return -1;
 		if (d->migrate_dav && d->source_auth != CFG_AUTH_PASSWORD)
 			return cfg_fail(p, d->line, "[domain %s]: migrate_dav = yes "

@@ -127,6 +127,10 @@ struct cfg_domain {
 					 * URL template (%u %n %d), a bare
 					 * server or a user's home; NULL: none */
 	char *target_dav_url;		/* NEW's, the same way */
+	char *target_dav_admin_user;	/* NEW's DAV logged in to as this
+					 * administrator (target_dav_url then
+					 * each user's home); NULL: as the user */
+	char *target_dav_admin_password_file;
 };
 
 struct cfg {

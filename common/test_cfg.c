@@ -825,6 +825,17 @@ static const struct error_case error_cases[] = {
 	  "source_oauth2_token_command = /t\n", "t.conf:1: [domain a.example]: "
 	  "migrate_dav = yes needs source_auth = password (OLD's DAV server is "
 	  "asked with the user's password)" },
+	/* target_dav_admin_user */
+	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/%u/\n"
+	  "target_dav_url = https://new/%u/\ntarget_dav_admin_user = adm\n",
+	  "t.conf:1: [domain a.example]: target_dav_admin_user and "
+	  "target_dav_admin_password_file go together" },
+	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/%u/\n"
+	  "target_dav_url = https://new/\ntarget_dav_admin_user = adm\n"
+	  "target_dav_admin_password_file = /etc/p\n", "t.conf:1: [domain "
+	  "a.example]: target_dav_admin_user needs target_dav_url to be each "
+	  "user's home (%u or %n in it): the administrator's login finds no "
+	  "user's home" },
 	/* public_folders_account */
 	{ DOM_A "migrate_shared = yes\npublic_folders_account = p@a.example\n",
 	  "t.conf:1: [domain a.example]: public_folders_account needs "

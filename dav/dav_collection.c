@@ -258,6 +258,35 @@ static int dav_kind_at(struct dav_http *h, const char *url, enum stream_fail *fa
 	return (int)kind;
 }
 
+int dav_make_home(struct dav_http *h, const char *url, enum stream_fail *fail_r,
+		  const char **error_r)
+{
+	struct dav_reply r;
+	long st;
+
+	if (dav_http_request(h, "PROPFIND", url, "0", "application/xml; charset=utf-8",
+			     propfind_items, strlen(propfind_items), NULL, NULL, &r,
+			     fail_r, error_r) < 0)
+		return -1;
+	st = r.status;
+	dav_reply_clear(&r);
+	if (st == 207)
+		return 0;
+	if (st != 404)
+		return stream_failf(fail_r, st == 401 || st == 403 ? STREAM_FAIL_FINAL :
+				    STREAM_FAIL_TEMP, error_r, "PROPFIND %s: status %ld",
+				    url, st);
+	if (dav_http_request(h, "MKCOL", url, NULL, NULL, NULL, 0, NULL, NULL, &r,
+			     fail_r, error_r) < 0)
+		return -1;
+	st = r.status;
+	dav_reply_clear(&r);
+	if (st == 201 || st == 405)
+		return 0;
+	return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "MKCOL %s: status %ld",
+			    url, st);
+}
+
 int dav_make_collection(struct dav_http *h, const char *url, enum dav_service svc,
 			const char *displayname, const char *color,
 			const char *description, const char *components,

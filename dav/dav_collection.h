@@ -47,6 +47,10 @@ int dav_list_items(struct dav_http *h, const char *collection,
  * (405, RFC 4918 9.3.1); -1 with the class and error(3h) text (a
  * refusal, 403 or 409 say, is STREAM_FAIL_MESSAGE). */
 #define DAV_COLLECTION_EXISTS 1
+/* A user's home at url, for an administrator's login that discovers
+ * none: 0 when it is there or was made (plain MKCOL), else -1. */
+int dav_make_home(struct dav_http *h, const char *url, enum stream_fail *fail_r,
+		  const char **error_r);
 int dav_make_collection(struct dav_http *h, const char *url, enum dav_service svc,
 			const char *displayname, const char *color,
 			const char *description, const char *components,

@@ -361,6 +361,40 @@ static int dav_open(struct dav_run *r, const char *side, const char *template,
 	return ret;
 }
 
+/* NEW as target_dav_admin_user: no discovery (the administrator's
+ * principal is not the user's); the home is target_dav_url for the
+ * account, made (a plain collection, as Radicale makes a user's) when
+ * NEW has none yet. */
+static int dav_open_new_admin(struct dav_run *r, enum stream_fail *fail_r,
+			      const char **error_r)
+{
+	const struct cfg_domain *dom = r->c->dom;
+	struct dav_http_settings set = { 0 };
+	char *password = NULL, *base;
+	const char *error;
+	int ret;
+
+	if (crypto_read_secret(dom->target_dav_admin_password_file, &password, &error) < 0)
+		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+				    "target_dav_admin_password_file: %s", error);
+	set.user = dom->target_dav_admin_user;
+	set.password = password;
+	set.timeout_ms = (long)r->c->p->cfg->io_timeout * 1000;
+	set.tls_verify = 1;
+	r->new = dav_http_new(&set);
+	mm_free_secret(&password);
+	base = cfg_expand_user(dom->target_dav_url, r->c->account);
+	r->new_home = base[0] != '\0' && base[strlen(base) - 1] == '/' ? base :
+		mm_asprintf("%s/", base);
+	if (r->new_home != base)
+		mm_free(&base);
+	ret = dav_make_home(r->new, r->new_home, fail_r, error_r);
+	if (ret < 0)
+		return stream_failf(fail_r, *fail_r, error_r, "NEW %s (as %s): %s",
+				    r->new_home, dom->target_dav_admin_user, *error_r);
+	return 0;
+}
+
 static int dav_copy_service(struct dav_run *r, const char *password,
 			    enum stream_fail *fail_r, const char **error_r)
 {
@@ -380,8 +414,10 @@ static int dav_copy_service(struct dav_run *r, const char *password,
 	r->listed = 1;
 	dav_list_sort(&r->old_colls);
 	if (r->old_colls.count > 0) {
-		if (dav_open(r, "NEW", dom->target_dav_url, r->c->account, password, 1, NULL,
-			     &r->new, &r->new_home, fail_r, error_r) < 0)
+		if (dom->target_dav_admin_user != NULL ?
+		    dav_open_new_admin(r, fail_r, error_r) < 0 :
+		    dav_open(r, "NEW", dom->target_dav_url, r->c->account, password, 1,
+			     NULL, &r->new, &r->new_home, fail_r, error_r) < 0)
 			return -1;
 		if (dav_list_collections(r->new, r->new_home, r->svc, dav_coll_cb,
 					 &r->new_colls, fail_r, error_r) < 0)

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "crypto.h"
 #include "mm_alloc.h"
 #include "puller.h"
 #include "puller_dav.h"
@@ -129,7 +130,8 @@ int puller_dav_verify(struct puller *p, const char *account, struct puller_dav_v
 	struct dav_http_settings set = { 0 };
 	struct dav_http *h = NULL;
 	char *password = NULL;
-	const char *error;
+	const char *error, *at, *user = account;
+	const struct cfg_domain *dom;
 	int ret = 0;
 
 	memset(v, 0, sizeof(*v));
@@ -144,17 +146,32 @@ int puller_dav_verify(struct puller *p, const char *account, struct puller_dav_v
 			v->collections++;
 	if (recs.count == 0)
 		goto out;
-	ret = store_cred_get(p->store, account, &password, &error);
-	if (ret == STORE_NOTFOUND) {
-		v->no_password = 1;
-		ret = 0;
-		goto out;
+	/* NEW's administrator when there is one: no captured password
+	 * needed (a finished account's is wiped). */
+	at = strchr(account, '@');
+	dom = at != NULL ? cfg_domain_find(p->cfg, at + 1) : NULL;
+	if (dom != NULL && dom->target_dav_admin_user != NULL) {
+		if (crypto_read_secret(dom->target_dav_admin_password_file, &password,
+				       &error) < 0) {
+			ret = stream_failf(fail_r, STREAM_FAIL_FINAL, error_r,
+					   "target_dav_admin_password_file: %s", error);
+			goto out;
+		}
+		user = dom->target_dav_admin_user;
+	} else {
+		ret = store_cred_get(p->store, account, &password, &error);
+		if (ret == STORE_NOTFOUND) {
+			v->no_password = 1;
+			ret = 0;
+			goto out;
+		}
+		if (ret < 0) {
+			ret = stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s",
+					   error);
+			goto out;
+		}
 	}
-	if (ret < 0) {
-		ret = stream_failf(fail_r, STREAM_FAIL_WAIT, error_r, "store: %s", error);
-		goto out;
-	}
-	set.user = account;
+	set.user = user;
 	set.password = password;
 	set.timeout_ms = (long)p->cfg->io_timeout * 1000;
 	set.tls_verify = 1;

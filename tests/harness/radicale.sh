@@ -71,7 +71,8 @@ htpasswd_encryption = md5
 delay = 0
 
 [rights]
-type = owner_only
+type = from_file
+file = $dir/rights
 
 [storage]
 filesystem_folder = $dir/collections
@@ -79,6 +80,24 @@ filesystem_folder = $dir/collections
 [logging]
 level = warning
 EOC
+	# Each user their own collections (owner_only's rule), and the user
+	# dav-admin (when added) every user's: target_dav_admin_user.
+	cat >"$dir/rights" <<'EOR'
+[admin]
+user: dav-admin
+collection: .*
+permissions: RrWw
+
+[owner]
+user: .+
+collection: {user}(/.*)?
+permissions: RrWw
+
+[root]
+user: .+
+collection:
+permissions: R
+EOR
 	setsid radicale --config "$dir/config" >"$dir/radicale.log" 2>&1 &
 	pid=$!
 	echo "$pid" >"$dir/pid"

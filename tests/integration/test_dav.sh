@@ -56,6 +56,8 @@ for s in old new; do
 		fail "radicale adduser $s"
 	printf '%s\n' "$PW" | sh "$RAD" adduser "$MM_DIR/dav-$s" tasks@example.test ||
 		fail "radicale adduser $s"
+	printf 'dav admin pw\n' | sh "$RAD" adduser "$MM_DIR/dav-$s" dav-admin ||
+		fail "radicale adduser $s"
 done
 ROOT_OLD=$MM_DIR/dav-old/collections/collection-root
 "$PYTHON" "$DATA" populate "$ROOT_OLD" alice@example.test "$NCONTACTS" ||
@@ -375,6 +377,54 @@ t_redirect_loop() {
 }
 
 # No migrate_dav: nothing of DAV, not even an attempt.
+# target_dav_admin_user: NEW's Radicale logged in to as dav-admin (its
+# rights file lets it at every user's collections), target_dav_url each
+# user's home. adm@ has no DAV login on NEW at all: its home is made,
+# its task list copied; and after the finish round (which wipes the
+# captured password) verify still checks NEW. Last: it finishes all.
+t_admin_new() {
+	a=adm@example.test
+	printf '%s\n' "$PW" | sh "$RAD" adduser "$MM_DIR/dav-old" "$a" || return 1
+	"$PYTHON" "$DATA" tasks "$ROOT_OLD" "$a" || return 1
+	printf 'dav admin pw\n' >"$MM_DIR/dav-admin.pw"
+	chmod 600 "$MM_DIR/dav-admin.pw"
+	"$PYTHON" - "$CONF" "$NEW_DAV" "$MM_DIR/dav-admin.pw" <<'EOP' || return 1
+import sys
+conf, new, pwf = sys.argv[1:4]
+lines = open(conf).read().split("\n")
+i = lines.index("[domain example.test]")
+j = next(k for k in range(i, len(lines)) if lines[k].startswith("target_dav_url"))
+lines[j] = "target_dav_url = %s%%u/" % new
+lines[j + 1:j + 1] = ["target_dav_admin_user = dav-admin",
+                      "target_dav_admin_password_file = %s" % pwf]
+open(conf, "w").write("\n".join(lines))
+EOP
+	add_account "$a"
+	run_once
+	st=$(show "$a" state)
+	[ "$st" = copied ] || { echo "state $st"; show "$a" last_error; MM log --account "$a"; return 1; }
+	printf 'dav admin pw\n' | "$PYTHON" -c '
+import sys, urllib.parse
+sys.path.insert(0, sys.argv[1])
+import dav_data
+pw = sys.stdin.readline().rstrip("\n")
+d = dav_data.Dav(sys.argv[2], "dav-admin", pw)
+home = urllib.parse.urlsplit(sys.argv[2]).path.rstrip("/") + "/adm@example.test/"
+props = d.propfind(urllib.parse.quote(home + "todo/"), "1")
+assert props[home + "todo/"].get("components") == "VTODO", props
+assert home + "todo/todo-1.ics" in props, props
+' "$(dirname "$DATA")" "$NEW_DAV" || return 1
+	MM finish >/dev/null || return 1
+	run_once
+	st=$(show "$a" state)
+	[ "$st" = finished ] || { echo "state $st"; show "$a" last_error; return 1; }
+	MM verify "$a" --json | "$PYTHON" -c '
+import json, sys
+d = json.load(sys.stdin)["accounts"][0]["dav"]
+assert d["checked"] and d["same"] == 1 and d["gone"] == 0, d
+' || return 1
+}
+
 t_switch_off() {
 	o=off@example.net
 	add_account "$o"
@@ -397,4 +447,5 @@ check "a task list stays one (its component set, VTODO)" t_task_list
 check "bad input: 500, 50 MB, the rest copied" t_bad_input
 check "a redirect loop as OLD" t_redirect_loop
 check "migrate_dav off" t_switch_off
+check "NEW's DAV as its administrator: no user login there, verify after the finish" t_admin_new
 mm_done
