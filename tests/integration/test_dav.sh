@@ -151,6 +151,11 @@ add_account() {
 	printf '%s:%s\n' "$1" "$PW" | MM bulk - >/dev/null
 }
 
+in_state() {	# ACCOUNT STATE: the account is in STATE, or say why not
+	st=$(show "$1" state)
+	[ "$st" = "$2" ] || { echo "$1: state $st"; show "$1" last_error; MM log --account "$1"; return 1; }
+}
+
 compare() {
 	printf '%s\n' "$PW" | "$PYTHON" "$DATA" compare "$OLD_DAV" "$NEW_DAV" "$1"
 }
@@ -305,8 +310,7 @@ t_task_list() {
 	"$PYTHON" "$DATA" tasks "$ROOT_OLD" tasks@example.test || return 1
 	add_account tasks@example.test
 	run_once
-	st=$(show tasks@example.test state)
-	[ "$st" = copied ] || { echo "state $st"; show tasks@example.test last_error; return 1; }
+	in_state tasks@example.test copied || return 1
 	out=$(compare tasks@example.test) || { echo "$out"; return 1; }
 	assert_eq "collections 1 items 1" "$out" "compare"
 	printf '%s\n' "$PW" | "$PYTHON" -c '
@@ -401,8 +405,7 @@ open(conf, "w").write("\n".join(lines))
 EOP
 	add_account "$a"
 	run_once
-	st=$(show "$a" state)
-	[ "$st" = copied ] || { echo "state $st"; show "$a" last_error; MM log --account "$a"; return 1; }
+	in_state "$a" copied || return 1
 	printf 'dav admin pw\n' | "$PYTHON" -c '
 import sys, urllib.parse
 sys.path.insert(0, sys.argv[1])
@@ -416,8 +419,7 @@ assert home + "todo/todo-1.ics" in props, props
 ' "$(dirname "$DATA")" "$NEW_DAV" || return 1
 	MM finish >/dev/null || return 1
 	run_once
-	st=$(show "$a" state)
-	[ "$st" = finished ] || { echo "state $st"; show "$a" last_error; return 1; }
+	in_state "$a" finished || return 1
 	MM verify "$a" --json | "$PYTHON" -c '
 import json, sys
 d = json.load(sys.stdin)["accounts"][0]["dav"]
