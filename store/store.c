@@ -772,6 +772,65 @@ int store_dav_iter(struct store *store, const char *account, const char *collect
 	return store->v->dav_iter(store, account, collection, fn, ctx, error_r);
 }
 
+/* An ACL record's keys, checked before either backend. */
+static int store_acl_check(const char *account, const char *folder,
+			   const char *identifier, const char **error_r)
+{
+	size_t a = strlen(account), f = folder != NULL ? strlen(folder) : 1;
+
+	if (a == 0 || a >= STORE_MAX_ACCOUNT)
+		return store_fail(error_r, "bad account name length (%zu)", a);
+	if (f == 0 || f > STORE_MAX_FOLDER)
+		return store_fail(error_r, "bad ACL folder name length (%zu)", f);
+	if (identifier != NULL && (*identifier == '\0' ||
+				   strlen(identifier) > STORE_MAX_ACL_ID))
+		return store_fail(error_r, "bad ACL identifier length (%zu)",
+				  strlen(identifier));
+	return 0;
+}
+
+int store_acl_put(struct store *store, const char *account,
+		  const struct store_acl *acl, const char **error_r)
+{
+	if (strnlen(acl->folder, sizeof(acl->folder)) == sizeof(acl->folder) ||
+	    strnlen(acl->target, sizeof(acl->target)) == sizeof(acl->target) ||
+	    strnlen(acl->identifier, sizeof(acl->identifier)) == sizeof(acl->identifier) ||
+	    strnlen(acl->given_to, sizeof(acl->given_to)) == sizeof(acl->given_to) ||
+	    strnlen(acl->rights, sizeof(acl->rights)) == sizeof(acl->rights))
+		return store_fail(error_r, "ACL record string not terminated");
+	if (store_acl_check(account, acl->folder, acl->identifier, error_r) < 0)
+		return -1;
+	if (acl->target[0] == '\0')
+		return store_fail(error_r, "ACL record without NEW's folder");
+	if (acl->state < STORE_ACL_GIVEN || acl->state > STORE_ACL_STATE_MAX)
+		return store_fail(error_r, "bad ACL record state %u", acl->state);
+	if ((acl->state == STORE_ACL_GIVEN || acl->state == STORE_ACL_THERE) !=
+	    (acl->given_to[0] != '\0'))
+		return store_fail(error_r, "ACL record: given_to and state disagree");
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
+	return store->v->acl_put(store, account, acl, error_r);
+}
+
+int store_acl_del(struct store *store, const char *account, const char *folder,
+		  const char *identifier, const char **error_r)
+{
+	if (folder == NULL || store_acl_check(account, folder, identifier, error_r) < 0)
+		return folder == NULL ? store_fail(error_r, "no ACL folder") : -1;
+	if (store->readonly)
+		return store_fail(error_r, "store opened read-only");
+	return store->v->acl_del(store, account, folder, identifier, error_r);
+}
+
+int store_acl_iter(struct store *store, const char *account, const char *folder,
+		   int (*fn)(const struct store_acl *acl, void *ctx),
+		   void *ctx, const char **error_r)
+{
+	if (store_acl_check(account, folder, NULL, error_r) < 0)
+		return -1;
+	return store->v->acl_iter(store, account, folder, fn, ctx, error_r);
+}
+
 int store_paused(struct store *store, int *paused_r, const char **error_r)
 {
 	return store->v->paused(store, paused_r, error_r);

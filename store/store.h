@@ -760,6 +760,55 @@ int store_dav_iter(struct store *store, const char *account, const char *collect
 			     void *ctx),
 		   void *ctx, const char **error_r);
 
+/* --- rights on shared folders ------------------------------------------ */
+
+/*
+ * What a round did with each right a user gave another on one of their
+ * folders (migrate_shared, puller_acl(3)): one record per folder and
+ * identifier of OLD's ACL, holding the rights OLD lists, whom on NEW
+ * they went to, and whether they were given, were there already, or
+ * could not be (no account on NEW, NEW refused them). A later round
+ * that no longer finds an entry on OLD takes back on NEW what it gave,
+ * if NEW still holds exactly that, and forgets the record. Forgotten by
+ * store_reset() with the rest of the copy progress; dumped and copied
+ * (STORE_DUMP_ACL).
+ */
+#define STORE_MAX_ACL_ID 255		/* bytes of an identifier */
+#define STORE_MAX_ACL_RIGHTS 63		/* bytes of rights */
+enum store_acl_state {
+	STORE_ACL_GIVEN = 1,		/* set on NEW by a round */
+	STORE_ACL_THERE = 2,		/* NEW held these rights already */
+	STORE_ACL_UNMAPPED = 3,		/* no account on NEW: not given */
+	STORE_ACL_REFUSED = 4,		/* NEW would not take it */
+};
+#define STORE_ACL_STATE_MAX 4
+/* "given", "there", "unmapped", "refused" */
+const char *store_acl_state_name(enum store_acl_state state);
+struct store_acl {
+	char folder[STORE_MAX_FOLDER + 1];	/* OLD's name of the folder */
+	char target[STORE_MAX_FOLDER + 1];	/* NEW's name of it */
+	char identifier[STORE_MAX_ACL_ID + 1];	/* OLD's */
+	char given_to[STORE_MAX_ACL_ID + 1];	/* NEW's; "" when not given */
+	char rights[STORE_MAX_ACL_RIGHTS + 1];	/* OLD's (RFC 4314 letters) */
+	unsigned state;				/* enum store_acl_state */
+	int64_t updated;			/* unix time the round wrote it */
+};
+/* Record (or replace) the entry acl->folder, acl->identifier: 0 or -1. */
+int store_acl_put(struct store *store, const char *account,
+		  const struct store_acl *acl, const char **error_r);
+/* Forget one entry (identifier NULL: all of folder's).
+ * @return 0, STORE_NOTFOUND, or -1 */
+int store_acl_del(struct store *store, const char *account, const char *folder,
+		  const char *identifier, const char **error_r);
+/* Call fn for each of account's ACL records, folder NULL: all of them,
+ * else that folder's. A folder's records come together; otherwise the
+ * order is the backend's. acl is the store's, valid during the call;
+ * fn returning non-zero stops the walk and is returned.
+ * @return 0, fn's non-zero, or -1 */
+int store_acl_iter(struct store *store, const char *account, const char *folder,
+		   int (*fn)(const struct store_acl *acl, void *ctx),
+		   void *ctx, const char **error_r);
+
 /* --- statistics ------------------------------------------------------- */
 
 /* How a first login ended: a user the store does not know, in a
@@ -807,6 +856,12 @@ struct store_stats {
 	 * address books, and their items. */
 	uint64_t dav_collections;
 	uint64_t dav_items;
+	/* ACL records (store_acl_put), over all accounts: folders with
+	 * rights for others, their entries given on NEW (or there already)
+	 * and not given. */
+	uint64_t acl_folders;
+	uint64_t acl_given;
+	uint64_t acl_not_given;
 };
 #define STORE_RATE_WINDOW 300
 int store_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
@@ -938,7 +993,7 @@ int store_tls_seen_forget(struct store *store, const char *domain,
 int store_paused(struct store *store, int *paused_r, const char **error_r);
 int store_set_paused(struct store *store, int paused, const char **error_r);
 /* Forget copy progress for account (NULL: all accounts): folders, UID
- * map, UIDLs, Sieve and DAV records dropped, counters zeroed, state back to queued (not
+ * map, UIDLs, Sieve, DAV and ACL records dropped, counters zeroed, state back to queued (not
  * for passwords-only), a copy job queued. Nothing is deleted on
  * either mail server. STORE_NOTFOUND for an unknown account. */
 int store_reset(struct store *store, const char *account, time_t now,
@@ -976,11 +1031,12 @@ enum store_dump_kind {
 				   SHA-256, value: made active (0/1) */
 	STORE_DUMP_DAV,		/* owner, name: the collection's OLD URL,
 				   dav: the record */
+	STORE_DUMP_ACL,		/* owner, acl: the record */
 };
-#define STORE_DUMP_KINDS 16
+#define STORE_DUMP_KINDS 17
 /* "meta", "accounts", "passwords", "aliases", "proposals", "jobs",
  * "folders", "uid-map", "uidls", "batches", "failed", "events",
- * "tls-memory", "copy-rate", "sieve", "dav" */
+ * "tls-memory", "copy-rate", "sieve", "dav", "acl" */
 const char *store_dump_kind_name(enum store_dump_kind kind);
 
 /* One record; the fields its kind names are set, the others zero.
@@ -997,6 +1053,7 @@ struct store_dump_rec {
 	const struct store_failed *failed;
 	const struct store_event *event;
 	const struct store_dav *dav;
+	const struct store_acl *acl;
 	const char *owner;	/* the account a record belongs to */
 	const char *name;
 	const char *proto;

@@ -151,6 +151,15 @@ const char *store_first_login_name(enum store_first_login outcome)
 	return (unsigned)outcome < STORE_FIRST_LOGIN_COUNT ? names[outcome] : "?";
 }
 
+const char *store_acl_state_name(enum store_acl_state state)
+{
+	static const char *const names[STORE_ACL_STATE_MAX + 1] = {
+		"?", "given", "there", "unmapped", "refused",
+	};
+
+	return (unsigned)state <= STORE_ACL_STATE_MAX ? names[state] : "?";
+}
+
 const char *store_first_login_meta(enum store_first_login outcome)
 {
 	return (unsigned)outcome < STORE_FIRST_LOGIN_COUNT ?

@@ -49,7 +49,7 @@
 static const char *const dump_kind_names[STORE_DUMP_KINDS] = {
 	"meta", "accounts", "passwords", "aliases", "proposals", "jobs",
 	"folders", "uid-map", "uidls", "batches", "failed", "events",
-	"tls-memory", "copy-rate", "sieve", "dav",
+	"tls-memory", "copy-rate", "sieve", "dav", "acl",
 };
 
 const char *store_dump_kind_name(enum store_dump_kind kind)
@@ -246,6 +246,16 @@ static void copy_canon(const struct store_dump_rec *rec, struct rec_writer *w)
 		rec_put_bytes(w, rec->dav->new_etag, STORE_DAV_HASH);
 		rec_put_bytes(w, rec->dav->sha256, STORE_DAV_HASH);
 		rec_put_u64(w, (uint64_t)rec->dav->copied);
+		break;
+	case STORE_DUMP_ACL:
+		rec_put_str(w, rec->owner);
+		rec_put_str(w, rec->acl->folder);
+		rec_put_str(w, rec->acl->identifier);
+		rec_put_str(w, rec->acl->target);
+		rec_put_str(w, rec->acl->given_to);
+		rec_put_str(w, rec->acl->rights);
+		rec_put_u32(w, rec->acl->state);
+		rec_put_u64(w, (uint64_t)rec->acl->updated);
 		break;
 	}
 }

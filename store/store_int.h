@@ -216,6 +216,13 @@ struct store_vfuncs {
 		int (*fn)(const char *collection_url, const struct store_dav *dav,
 			  void *ctx),
 		void *ctx, const char **error_r);
+	int (*acl_put)(struct store *store, const char *account,
+		const struct store_acl *acl, const char **error_r);
+	int (*acl_del)(struct store *store, const char *account, const char *folder,
+		const char *identifier, const char **error_r);
+	int (*acl_iter)(struct store *store, const char *account, const char *folder,
+		int (*fn)(const struct store_acl *acl, void *ctx),
+		void *ctx, const char **error_r);
 	int (*progress_put)(struct store *store,
 		const struct store_progress *p, const char **error_r);
 	int (*progress_del)(struct store *store, const char *account,

@@ -55,7 +55,7 @@
 static const char *const store_db_names[STORE_DB_COUNT] = {
 	"meta", "accounts", "creds", "jobs", "jobidx", "folders", "msgmap",
 	"uidls", "events", "pending", "failed", "aliases", "authlimit",
-	"tlsseen", "aliasprop", "progress", "sieve", "split", "dav",
+	"tlsseen", "aliasprop", "progress", "sieve", "split", "dav", "acl",
 };
 
 /* Added after schema version 1: a store made by an older mailmigrate
@@ -65,7 +65,7 @@ static int store_db_optional(int db)
 	return db == STORE_DB_ALIASES || db == STORE_DB_AUTHLIMIT ||
 		db == STORE_DB_TLSSEEN || db == STORE_DB_PROPOSALS ||
 		db == STORE_DB_PROGRESS || db == STORE_DB_SIEVE ||
-		db == STORE_DB_SPLIT || db == STORE_DB_DAV;
+		db == STORE_DB_SPLIT || db == STORE_DB_DAV || db == STORE_DB_ACL;
 }
 
 static int store_begin(struct store *store, unsigned flags, MDB_txn **txn_r,
@@ -419,6 +419,9 @@ static const struct store_vfuncs lmdb_vfuncs = {
 	.dav_put = lmdb_dav_put,
 	.dav_del = lmdb_dav_del,
 	.dav_iter = lmdb_dav_iter,
+	.acl_put = lmdb_acl_put,
+	.acl_del = lmdb_acl_del,
+	.acl_iter = lmdb_acl_iter,
 	.progress_put = lmdb_progress_put,
 	.progress_del = lmdb_progress_del,
 	.progress_iter = lmdb_progress_iter,

@@ -44,6 +44,7 @@ enum store_db {
 	STORE_DB_SIEVE,		/* "account\0" SHA-256(name) -> Sieve record; may be missing */
 	STORE_DB_SPLIT,		/* account -> split hand-out; may be missing */
 	STORE_DB_DAV,		/* "account\0" H(collection) [H(item)] -> DAV record; may be missing */
+	STORE_DB_ACL,		/* "account\0" H(folder) H(identifier) -> ACL record; may be missing */
 	STORE_DB_COUNT
 };
 
@@ -419,6 +420,23 @@ int lmdb_auth_fail_has(struct store *store, const unsigned char *mac,
 int lmdb_account_set_password(struct store *store, const char *name,
 			      const char *password_hash, const char *password,
 			      time_t now, const char **error_r);
+/* store_lmdb_acl.c */
+int lmdb_acl_put(struct store *store, const char *account, const struct store_acl *acl,
+		 const char **error_r);
+int lmdb_acl_del(struct store *store, const char *account, const char *folder,
+		 const char *identifier, const char **error_r);
+int lmdb_acl_iter(struct store *store, const char *account, const char *folder,
+		  int (*fn)(const struct store_acl *acl, void *ctx),
+		  void *ctx, const char **error_r);
+/* Every account's records in one transaction (dump): fn gets the
+ * account too. */
+int lmdb_acl_scan_txn(struct store *store, MDB_txn *txn,
+		      int (*fn)(const char *account, const struct store_acl *acl,
+				void *ctx, const char **error_r),
+		      void *ctx, const char **error_r);
+int lmdb_acl_count_txn(struct store *store, MDB_txn *txn, uint64_t *folders_r,
+		       uint64_t *given_r, uint64_t *not_given_r, const char **error_r);
+
 /* store_lmdb_dav.c */
 int lmdb_dav_get(struct store *store, const char *account, const char *collection,
 		 const char *item, struct store_dav *dav_r, const char **error_r);

@@ -452,6 +452,18 @@ static int dump_dav(const char *account, const char *collection_url,
 	return ctx->fn(&rec, ctx->fn_ctx, error_r);
 }
 
+/* The ACL records (store_lmdb_acl.c decodes them). */
+static int dump_acl(const char *account, const struct store_acl *acl, void *context,
+		    const char **error_r)
+{
+	struct dump_ctx *ctx = context;
+	struct store_dump_rec rec = { .kind = STORE_DUMP_ACL };
+
+	rec.owner = account;
+	rec.acl = acl;
+	return ctx->fn(&rec, ctx->fn_ctx, error_r);
+}
+
 static int dump_txn(struct store *store, MDB_txn *txn, void *context,
 		    const char **error_r)
 {
@@ -490,7 +502,9 @@ static int dump_txn(struct store *store, MDB_txn *txn, void *context,
 	    (ret = store_scan(store, txn, STORE_DB_SIEVE, NULL, 0, dump_sieve, ctx,
 			      error_r)) != 0)
 		return ret;
-	return lmdb_dav_scan_txn(store, txn, dump_dav, ctx, error_r);
+	if ((ret = lmdb_dav_scan_txn(store, txn, dump_dav, ctx, error_r)) != 0)
+		return ret;
+	return lmdb_acl_scan_txn(store, txn, dump_acl, ctx, error_r);
 }
 
 int lmdb_dump(struct store *store, store_dump_fn *fn, void *fn_ctx,

@@ -278,6 +278,9 @@ static int stats_txn(struct store *store, MDB_txn *txn, void *context,
 	if (lmdb_dav_count_txn(store, txn, &st->dav_collections, &st->dav_items,
 			       error_r) < 0)
 		return -1;
+	if (lmdb_acl_count_txn(store, txn, &st->acl_folders, &st->acl_given,
+			       &st->acl_not_given, error_r) < 0)
+		return -1;
 
 	rc = mdb_cursor_open(txn, LMDB(store)->dbi[STORE_DB_JOBS], &cur);
 	if (rc != 0)
@@ -318,8 +321,10 @@ int lmdb_stats_get(struct store *store, time_t now, struct store_stats *stats_r,
 {
 	struct event_ctx ctx = { .now = now, .stats = stats_r };
 
-	/* Opens the Sieve database if another process made it since. */
-	if (store_db_present(store, STORE_DB_SIEVE, error_r) < 0)
+	/* Opens the optional databases if another process made them since. */
+	if (store_db_present(store, STORE_DB_SIEVE, error_r) < 0 ||
+	    store_db_present(store, STORE_DB_DAV, error_r) < 0 ||
+	    store_db_present(store, STORE_DB_ACL, error_r) < 0)
 		return -1;
 	return store_read(store, stats_txn, &ctx, error_r);
 }

@@ -649,6 +649,8 @@ int store_folder_forget_txn(struct store *store, MDB_txn *txn,
 	     store_del_prefix(store, txn, STORE_DB_SIEVE, prefix, (size_t)n, error_r) < 0) ||
 	    (!LMDB(store)->db_missing[STORE_DB_DAV] &&
 	     store_del_prefix(store, txn, STORE_DB_DAV, prefix, (size_t)n, error_r) < 0) ||
+	    (!LMDB(store)->db_missing[STORE_DB_ACL] &&
+	     store_del_prefix(store, txn, STORE_DB_ACL, prefix, (size_t)n, error_r) < 0) ||
 	    store_del(store, txn, STORE_DB_PENDING, account, strlen(account), error_r) < 0)
 		return -1;
 	return 0;

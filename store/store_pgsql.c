@@ -661,6 +661,7 @@ int store_pgsql_open(const char *conninfo, const struct store_options *opts,
 		pgsql_vfuncs_progress(&pgsql_vfuncs);
 		pgsql_vfuncs_sieve(&pgsql_vfuncs);
 		pgsql_vfuncs_dav(&pgsql_vfuncs);
+		pgsql_vfuncs_acl(&pgsql_vfuncs);
 		pgsql_vfuncs_split(&pgsql_vfuncs);
 		pgsql_vfuncs_dump(&pgsql_vfuncs);
 		pgsql_vfuncs_made = 1;

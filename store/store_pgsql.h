@@ -32,7 +32,7 @@
 #include "store_int.h"
 #include "store_codec.h"
 
-#define PGSQL_SCHEMA_VERSION 6
+#define PGSQL_SCHEMA_VERSION 7
 
 struct pgsql_store {
 	struct store store;
@@ -270,6 +270,11 @@ void pgsql_vfuncs_dav(struct store_vfuncs *v);	/* DAV records */
 	" sha256, copied"
 int pgsql_dav_row(PGresult *res, int row, int col, char *collection,
 		  struct store_dav *d);
+void pgsql_vfuncs_acl(struct store_vfuncs *v);	/* ACL records */
+/* store_pgsql_acl.c: the columns of an ACL record after its account,
+ * and a row of them from col on into *a; -1 when damaged. */
+#define PGSQL_ACL_COLUMNS "folder, identifier, target, given_to, rights, state, updated"
+int pgsql_acl_row(PGresult *res, int row, int col, struct store_acl *a);
 void pgsql_vfuncs_split(struct store_vfuncs *v);	/* split hand-outs */
 void pgsql_vfuncs_dump(struct store_vfuncs *v);		/* dump, load */
 /* Free a load that was never ended (the connection's close rolls it

@@ -65,6 +65,7 @@ static const struct {
 	{ "rate", "minute, messages, bytes, first" },
 	{ "sieve", "account, name, sha256, active" },
 	{ "dav", "account, " PGSQL_DAV_COLUMNS },
+	{ "acl", "account, " PGSQL_ACL_COLUMNS },
 };
 
 struct pgsql_load {
@@ -577,6 +578,16 @@ static void load_line(struct pgsql_load *l, const struct store_dump_rec *rec)
 		buf_bytes(l, rec->dav->sha256, STORE_DAV_HASH);
 		buf_i64(l, rec->dav->copied);
 		break;
+	case STORE_DUMP_ACL:
+		buf_text(l, rec->owner);
+		buf_bstr(l, rec->acl->folder);
+		buf_bstr(l, rec->acl->identifier);
+		buf_bstr(l, rec->acl->target);
+		buf_bstr(l, rec->acl->given_to);
+		buf_bstr(l, rec->acl->rights);
+		buf_u64(l, rec->acl->state);
+		buf_i64(l, rec->acl->updated);
+		break;
 	}
 	buf_line_end(l);
 }
@@ -965,6 +976,24 @@ static int dump_dav(struct pgsql_store *pg, struct dump_ctx *ctx,
 	return ret;
 }
 
+static int dump_acl(struct pgsql_store *pg, struct dump_ctx *ctx,
+		    PGresult *res, int row, const char **error_r)
+{
+	struct store_dump_rec rec = { .kind = STORE_DUMP_ACL };
+	struct store_acl *a = mm_malloc(sizeof(*a));
+	int ret;
+
+	rec.owner = PQgetvalue(res, row, 0);
+	if (pgsql_acl_row(res, row, 1, a) < 0) {
+		ret = pgsql_damaged(pg, "ACL record", error_r);
+	} else {
+		rec.acl = a;
+		ret = ctx->fn(&rec, ctx->fn_ctx, error_r);
+	}
+	mm_free(&a);
+	return ret;
+}
+
 static int dump_meta(struct pgsql_store *pg, struct dump_ctx *ctx,
 		     const char **error_r)
 {
@@ -1022,6 +1051,8 @@ static int dump_body(struct pgsql_store *pg, void *context,
 		  " FROM mailmigrate.sieve", dump_sieve },
 		{ "reading the DAV records", "SELECT account, " PGSQL_DAV_COLUMNS
 		  " FROM mailmigrate.dav", dump_dav },
+		{ "reading the ACL records", "SELECT account, " PGSQL_ACL_COLUMNS
+		  " FROM mailmigrate.acl", dump_acl },
 	};
 	struct dump_ctx *ctx = context;
 	int ret;

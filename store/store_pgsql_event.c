@@ -217,7 +217,7 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 	int bad = 0;
 
 	/* One round trip: the flags and every counter (the first-login
-	 * ones by their names, $1..$4), and the Sieve records. */
+	 * ones by their names, $1..$4), and the Sieve, DAV and ACL records. */
 	_Static_assert(STORE_FIRST_LOGIN_COUNT == 4, "one $n per outcome");
 	pgsql_params_init(&p);
 	for (unsigned o = 0; o < STORE_FIRST_LOGIN_COUNT; o++)
@@ -233,7 +233,11 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 			 " (SELECT value FROM mailmigrate.meta WHERE name = $4),"
 			 " (SELECT count(*) FROM mailmigrate.sieve),"
 			 " (SELECT count(*) FROM mailmigrate.dav WHERE item = ''),"
-			 " (SELECT count(*) FROM mailmigrate.dav WHERE item <> '')",
+			 " (SELECT count(*) FROM mailmigrate.dav WHERE item <> ''),"
+			 " (SELECT count(*) FROM (SELECT DISTINCT account, folder"
+			 " FROM mailmigrate.acl) AS f),"
+			 " (SELECT count(*) FROM mailmigrate.acl WHERE state IN (1, 2)),"
+			 " (SELECT count(*) FROM mailmigrate.acl WHERE state NOT IN (1, 2))",
 			 &p, error_r);
 	if (res == NULL)
 		return -1;
@@ -245,6 +249,9 @@ static int stats_meta(struct pgsql_store *pg, struct store_stats *st,
 	st->sieve_scripts = pgsql_get_u64(res, 0, 3 + STORE_FIRST_LOGIN_COUNT, &bad);
 	st->dav_collections = pgsql_get_u64(res, 0, 4 + STORE_FIRST_LOGIN_COUNT, &bad);
 	st->dav_items = pgsql_get_u64(res, 0, 5 + STORE_FIRST_LOGIN_COUNT, &bad);
+	st->acl_folders = pgsql_get_u64(res, 0, 6 + STORE_FIRST_LOGIN_COUNT, &bad);
+	st->acl_given = pgsql_get_u64(res, 0, 7 + STORE_FIRST_LOGIN_COUNT, &bad);
+	st->acl_not_given = pgsql_get_u64(res, 0, 8 + STORE_FIRST_LOGIN_COUNT, &bad);
 	PQclear(res);
 	return bad ? pgsql_damaged(pg, "meta value", error_r) : 0;
 }

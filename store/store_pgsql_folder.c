@@ -1334,7 +1334,7 @@ static int pgsql_failed_iter(struct store *store, const char *account,
 /* --- forgetting progress: reset ----------------------------------------------------- */
 
 /* The rows of an account's copy progress: folders, UID map, UIDLs,
- * failed items, the pending batch. ACCOUNTS is the condition on a
+ * failed items, the Sieve, DAV and ACL records, the pending batch. ACCOUNTS is the condition on a
  * table's account column. The tables differ, so the order the
  * deletes run in does not matter. */
 #define FORGET_SQL(ACCOUNTS) \
@@ -1343,7 +1343,8 @@ static int pgsql_failed_iter(struct store *store, const char *account,
 	" u AS (DELETE FROM mailmigrate.uidls WHERE account " ACCOUNTS ")," \
 	" x AS (DELETE FROM mailmigrate.failed WHERE account " ACCOUNTS ")," \
 	" s AS (DELETE FROM mailmigrate.sieve WHERE account " ACCOUNTS ")," \
-	" d AS (DELETE FROM mailmigrate.dav WHERE account " ACCOUNTS ")" \
+	" d AS (DELETE FROM mailmigrate.dav WHERE account " ACCOUNTS ")," \
+	" a AS (DELETE FROM mailmigrate.acl WHERE account " ACCOUNTS ")" \
 	" DELETE FROM mailmigrate.batches WHERE account " ACCOUNTS
 
 #define EVERY_ACCOUNT "IN (SELECT name FROM mailmigrate.accounts)"

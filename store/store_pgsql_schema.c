@@ -223,6 +223,18 @@ static const char *const upgrade_steps[PGSQL_SCHEMA_VERSION] = {
 	"  sha256 bytea NOT NULL,\n"
 	"  copied bigint NOT NULL,\n"
 	"  PRIMARY KEY (account, collection, item));\n",
+	/* 6 -> 7: what a round did with each right on a user's folders
+	 * (migrate_shared): a row per folder and identifier of OLD's ACL */
+	"CREATE TABLE mailmigrate.acl (\n"
+	"  account text COLLATE \"C\" NOT NULL,\n"
+	"  folder bytea NOT NULL,\n"
+	"  identifier bytea NOT NULL,\n"
+	"  target bytea NOT NULL,\n"
+	"  given_to bytea NOT NULL,\n"
+	"  rights bytea NOT NULL,\n"
+	"  state integer NOT NULL,\n"
+	"  updated bigint NOT NULL,\n"
+	"  PRIMARY KEY (account, folder, identifier));\n",
 };
 
 static int schema_version(struct pgsql_store *pg, int *exists_r,

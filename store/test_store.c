@@ -1734,6 +1734,165 @@ START_TEST(dav_records)
 }
 END_TEST
 
+/* An ACL record of folder and identifier (given_to "" unless state
+ * says given or there). */
+static struct store_acl *acl_rec(const char *folder, const char *id, const char *given_to,
+				 const char *rights, unsigned state)
+{
+	static struct store_acl a;
+
+	memset(&a, 0, sizeof(a));
+	snprintf(a.folder, sizeof(a.folder), "%s", folder);
+	snprintf(a.target, sizeof(a.target), "new/%s", folder);
+	snprintf(a.identifier, sizeof(a.identifier), "%s", id);
+	snprintf(a.given_to, sizeof(a.given_to), "%s", given_to);
+	snprintf(a.rights, sizeof(a.rights), "%s", rights);
+	a.state = state;
+	a.updated = 1700000000 + (int64_t)strlen(id);
+	return &a;
+}
+
+/* "folder>identifier=given_to:rights:state;" in the walk's order. */
+struct acl_seen {
+	char buf[2048];
+	int count, stop_at;
+};
+
+static int acl_collect(const struct store_acl *a, void *ctx)
+{
+	struct acl_seen *seen = ctx;
+
+	if (++seen->count == seen->stop_at)
+		return 7;
+	ck_assert_str_eq(a->target + 4, a->folder);
+	ck_assert_int_eq(a->updated, 1700000000 + (int64_t)strlen(a->identifier));
+	snprintf(seen->buf + strlen(seen->buf), sizeof(seen->buf) - strlen(seen->buf),
+		 "%s>%s=%s:%s:%s;", a->folder, a->identifier, a->given_to, a->rights,
+		 store_acl_state_name(a->state));
+	return 0;
+}
+
+/* ACL records: put, replaced, walked per folder (a folder's entries
+ * together) and per account; one entry and a folder's all forgotten;
+ * another account (one whose name the first starts with) untouched;
+ * bad records refused; counted by the stats (folders, given, not
+ * given); forgotten by the account's reset. */
+START_TEST(acl_records)
+{
+	struct store *store = test_open(0, 0);
+	struct store_stats st;
+	struct acl_seen seen;
+	const char *error;
+	char longid[STORE_MAX_ACL_ID + 2];
+	struct store_acl *bad;
+
+	memset(longid, 'x', sizeof(longid) - 1);
+	longid[sizeof(longid) - 1] = '\0';
+	test_add(store, "a@example.test", "pw", 1);
+	test_add(store, "a@example.tes", "pw", 1);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_acl_iter(store, "a@example.test", NULL, acl_collect, &seen,
+					&error), 0);
+	ck_assert_int_eq(seen.count, 0);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("Team", "b@example.test", "b@example.test",
+					       "lrs", STORE_ACL_GIVEN), &error), 0);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("Team", "anyone", "anyone", "l",
+					       STORE_ACL_THERE), &error), 0);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("Team", "$staff", "", "lr",
+					       STORE_ACL_UNMAPPED), &error), 0);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("R\xc3\xa9union", "c@example.test", "", "lrswi",
+					       STORE_ACL_REFUSED), &error), 0);
+	ck_assert_int_eq(store_acl_put(store, "a@example.tes",
+				       acl_rec("Team", "b@example.test", "b@example.test",
+					       "lr", STORE_ACL_GIVEN), &error), 0);
+	/* replaced, not added */
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("Team", "b@example.test", "b@example.test",
+					       "lrswi", STORE_ACL_GIVEN), &error), 0);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_acl_iter(store, "a@example.test", "Team", acl_collect, &seen,
+					&error), 0);
+	ck_assert_int_eq(seen.count, 3);
+	ck_assert_ptr_nonnull(strstr(seen.buf, "Team>b@example.test=b@example.test:lrswi:given;"));
+	ck_assert_ptr_nonnull(strstr(seen.buf, "Team>anyone=anyone:l:there;"));
+	ck_assert_ptr_nonnull(strstr(seen.buf, "Team>$staff=:lr:unmapped;"));
+	/* the account: 4 records, a folder's together */
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_acl_iter(store, "a@example.test", NULL, acl_collect, &seen,
+					&error), 0);
+	ck_assert_int_eq(seen.count, 4);
+	ck_assert_ptr_nonnull(strstr(seen.buf, "R\xc3\xa9union>c@example.test=:lrswi:refused;"));
+	{
+		const char *r = strstr(seen.buf, "R\xc3\xa9union>"), *first, *last, *t;
+
+		first = last = strstr(seen.buf, "Team>");
+		while ((t = strstr(last + 1, "Team>")) != NULL)
+			last = t;
+		ck_assert_msg(r < first || r > last, "%s", seen.buf);
+	}
+	ck_assert_ptr_null(strstr(seen.buf, ":lr:given;"));
+	memset(&seen, 0, sizeof(seen));
+	seen.stop_at = 2;
+	ck_assert_int_eq(store_acl_iter(store, "a@example.test", NULL, acl_collect, &seen,
+					&error), 7);
+	/* the stats: 3 folders (two accounts' Team, Réunion), 3 given or
+	 * there, 2 not given */
+	ck_assert_int_eq(store_stats_get(store, 10, &st, &error), 0);
+	ck_assert_uint_eq(st.acl_folders, 3);
+	ck_assert_uint_eq(st.acl_given, 3);
+	ck_assert_uint_eq(st.acl_not_given, 2);
+	/* bad records */
+	bad = acl_rec("Team", "x", "", "l", STORE_ACL_UNMAPPED);
+	memset(bad->identifier, 'x', sizeof(bad->identifier));	/* no NUL */
+	ck_assert_int_eq(store_acl_put(store, "a@example.test", bad, &error), -1);
+	ck_assert_int_eq(store_acl_del(store, "a@example.test", "Team", longid, &error), -1);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("", "b@example.test", "b@example.test", "l",
+					       STORE_ACL_GIVEN), &error), -1);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("Team", "b@example.test", "", "l",
+					       STORE_ACL_GIVEN), &error), -1);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("Team", "b@example.test", "b@example.test", "l",
+					       STORE_ACL_UNMAPPED), &error), -1);
+	ck_assert_int_eq(store_acl_put(store, "a@example.test",
+				       acl_rec("Team", "b@example.test", "", "l", 9), &error), -1);
+	ck_assert_int_eq(store_acl_put(store, "",
+				       acl_rec("Team", "b@example.test", "", "l",
+					       STORE_ACL_UNMAPPED), &error), -1);
+	/* one entry forgotten, then the folder's rest */
+	ck_assert_int_eq(store_acl_del(store, "a@example.test", "Team", "anyone", &error), 0);
+	ck_assert_int_eq(store_acl_del(store, "a@example.test", "Team", "anyone", &error),
+			 STORE_NOTFOUND);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_acl_iter(store, "a@example.test", "Team", acl_collect, &seen,
+					&error), 0);
+	ck_assert_int_eq(seen.count, 2);
+	ck_assert_int_eq(store_acl_del(store, "a@example.test", "Team", NULL, &error), 0);
+	ck_assert_int_eq(store_acl_del(store, "a@example.test", "Team", NULL, &error),
+			 STORE_NOTFOUND);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_acl_iter(store, "a@example.test", NULL, acl_collect, &seen,
+					&error), 0);
+	ck_assert_int_eq(seen.count, 1);
+	/* the reset of a forgets a's records only */
+	ck_assert_int_eq(store_reset(store, "a@example.test", 5, &error), 0);
+	memset(&seen, 0, sizeof(seen));
+	ck_assert_int_eq(store_acl_iter(store, "a@example.test", NULL, acl_collect, &seen,
+					&error), 0);
+	ck_assert_int_eq(seen.count, 0);
+	ck_assert_int_eq(store_stats_get(store, 10, &st, &error), 0);
+	ck_assert_uint_eq(st.acl_folders, 1);
+	ck_assert_uint_eq(st.acl_given, 1);
+	ck_assert_uint_eq(st.acl_not_given, 0);
+	store_close(&store);
+}
+END_TEST
+
 /* Collect "name:active:last hash byte;" into a sorted list (the
  * backends' orders differ); the walk stops at a name "stop". */
 struct sieve_seen {
@@ -2059,6 +2218,7 @@ static Suite *store_suite(void)
 	tcase_add_test(tc, sieve_records);
 	tcase_add_test(tc, sieve_iter);
 	tcase_add_test(tc, dav_records);
+	tcase_add_test(tc, acl_records);
 	tcase_add_test(tc, map_resized_by_other_process);
 	suite_add_tcase(s, tc);
 	return s;

@@ -49,6 +49,24 @@ static void text_add(struct text *t, const char *fmt, ...)
 	mm_free(&more);
 }
 
+/* An ACL record as text into buf (512 bytes), the records in the
+ * identifiers' order whatever the backend's ("$staff" before "bob"). */
+static int acl_text(const struct store_acl *a, void *ctx)
+{
+	char *buf = ctx, one[256];
+
+	snprintf(one, sizeof(one), "%s=%s:%s:%s:%s:%s:%lld;", a->identifier, a->given_to,
+		 a->rights, store_acl_state_name(a->state), a->folder, a->target,
+		 (long long)a->updated);
+	if (a->identifier[0] == '$') {
+		memmove(buf + strlen(one), buf, strlen(buf) + 1);
+		memcpy(buf, one, strlen(one));
+	} else {
+		snprintf(buf + strlen(buf), 512 - strlen(buf), "%s", one);
+	}
+	return 0;
+}
+
 /* Bytes as hex, so non-UTF-8 names compare and print. */
 static void text_hex(struct text *t, const char *s)
 {
@@ -314,6 +332,14 @@ static char *describe(struct store *store)
 			 (long long)dv.copied, (unsigned long long)st.dav_collections,
 			 (unsigned long long)st.dav_items);
 	}
+	{
+		char acl[512] = "";
+
+		ck_assert_msg(store_acl_iter(store, "alice@example.test", NULL, acl_text, acl,
+					     &error) == 0, "%s", error);
+		text_add(&t, "acl %s %llu %llu %llu\n", acl, (unsigned long long)st.acl_folders,
+			 (unsigned long long)st.acl_given, (unsigned long long)st.acl_not_given);
+	}
 	for (size_t i = 0; i < 3; i++) {
 		int64_t since = 0;
 		int r1 = store_tls_seen_get(store, domains[i], STORE_TLS_IMAP, &since,
@@ -533,6 +559,23 @@ static void fill(struct store *store)
 		snprintf(d.new_url, sizeof(d.new_url), "http://new/alice/book/");
 		ck_assert(store_dav_put(store, "alice@example.test", "http://old/alice/book/",
 					NULL, &d, &error) == 0);
+	}	/* ACL records: one given, one with no account on NEW. */
+	{
+		static struct store_acl a;
+
+		memset(&a, 0, sizeof(a));
+		snprintf(a.folder, sizeof(a.folder), "Team \xc3\xa4");
+		snprintf(a.target, sizeof(a.target), "Team \xc3\xa4");
+		snprintf(a.identifier, sizeof(a.identifier), "bob");
+		snprintf(a.given_to, sizeof(a.given_to), "bob@example.test");
+		snprintf(a.rights, sizeof(a.rights), "lrswi");
+		a.state = STORE_ACL_GIVEN;
+		a.updated = NOW + 90;
+		ck_assert(store_acl_put(store, "alice@example.test", &a, &error) == 0);
+		snprintf(a.identifier, sizeof(a.identifier), "$staff");
+		a.given_to[0] = '\0';
+		a.state = STORE_ACL_UNMAPPED;
+		ck_assert(store_acl_put(store, "alice@example.test", &a, &error) == 0);
 	}
 }
 
@@ -558,6 +601,7 @@ static long long target_rows(void)
 			     " + (SELECT count(*) FROM mailmigrate.rate)"
 			     " + (SELECT count(*) FROM mailmigrate.sieve)"
 			     " + (SELECT count(*) FROM mailmigrate.dav)"
+			     " + (SELECT count(*) FROM mailmigrate.acl)"
 			     " + (SELECT count(*) FROM mailmigrate.meta"
 			     " WHERE name <> 'schema_version')");
 }

@@ -513,7 +513,7 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 6);
+				       " WHERE name = 'schema_version'"), 7);
 	/* A version 1 store (before the progress table, the folders'
 	 * HIGHESTMODSEQ and the Sieve records): refused without create, upgraded by it step by
 	 * step, its data kept, the folder's HIGHESTMODSEQ unknown (0). */
@@ -527,10 +527,11 @@ START_TEST(pg_schema)
 	ck_assert_int_eq(store_folder_put(store, &folder, &error), 0);
 	ck_assert_int_eq(store_batch_begin(store, "a@example.test", 0, &batch, &error), 0);
 	store_close(&store);
-	/* (schema 5's split table and batch slots gone too, and schema
-	 * 6's DAV records) */
+	/* (schema 5's split table and batch slots gone too, schema 6's
+	 * DAV records and schema 7's ACL records) */
 	test_pg_exec(test_pg_conninfo(), "DROP TABLE mailmigrate.progress;"
 		     " DROP TABLE mailmigrate.dav;"
+		     " DROP TABLE mailmigrate.acl;"
 		     " DROP TABLE mailmigrate.split;"
 		     " ALTER TABLE mailmigrate.batches DROP CONSTRAINT batches_pkey;"
 		     " ALTER TABLE mailmigrate.batches DROP COLUMN slot;"
@@ -546,10 +547,11 @@ START_TEST(pg_schema)
 	ck_assert(!store_was_created(store));
 	store_close(&store);
 	ck_assert_int_eq(test_pg_value("SELECT value FROM mailmigrate.meta"
-				       " WHERE name = 'schema_version'"), 6);
+				       " WHERE name = 'schema_version'"), 7);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.progress"), 0);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.sieve"), 0);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.dav"), 0);
+	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.acl"), 0);
 	ck_assert_int_eq(test_pg_value("SELECT count(*) FROM mailmigrate.accounts"), 1);
 	store = test_open(0, 0);
 	ck_assert_int_eq(store_folder_get(store, "a@example.test", "INBOX", &got,

@@ -51,7 +51,7 @@ GRANT SELECT, INSERT, UPDATE, DELETE ON
   mailmigrate.folders, mailmigrate.msgmap, mailmigrate.uidls,
   mailmigrate.batches, mailmigrate.failed, mailmigrate.events,
   mailmigrate.tls_seen, mailmigrate.rate, mailmigrate.progress,
-  mailmigrate.sieve, mailmigrate.split, mailmigrate.dav
+  mailmigrate.sieve, mailmigrate.split, mailmigrate.dav, mailmigrate.acl
   TO mailmigrate_puller;
 GRANT USAGE ON SEQUENCE mailmigrate.jobs_id_seq TO mailmigrate_puller;
 
