@@ -229,6 +229,9 @@ int cli_cmd_add(struct cli_ctx *ctx, int argc, char **argv);	/* cli_add.c */
 int cli_cmd_bulk(struct cli_ctx *ctx, int argc, char **argv);
 int cli_cmd_list(struct cli_ctx *ctx, int argc, char **argv);	/* cli_show.c */
 int cli_cmd_show(struct cli_ctx *ctx, int argc, char **argv);
+/* cli_show_acl.c: show's rights on shared folders (j NULL: text) */
+int cli_show_acl(struct cli_ctx *ctx, const char *account, struct cli_json *j,
+		 const char **error_r);
 /* cli_show_dav.c: show's calendars and address books (j NULL: text) */
 int cli_show_dav(struct cli_ctx *ctx, const char *account, struct cli_json *j,
 		 const char **error_r);

@@ -488,7 +488,8 @@ static int cli_show_print(struct cli_ctx *ctx, const struct store_account *a,
 		cli_table_print(s.table, stdout);
 	}
 	if (cli_show_sieve(ctx, a->name, s.j, &error) < 0 ||
-	    cli_show_dav(ctx, a->name, s.j, &error) < 0)
+	    cli_show_dav(ctx, a->name, s.j, &error) < 0 ||
+	    cli_show_acl(ctx, a->name, s.j, &error) < 0)
 		goto fail;
 	if (json)
 		cli_json_array(&j, "events");

@@ -44,6 +44,9 @@ static void cli_stats_json(const struct cli_progress *pr)
 	cli_json_u64(&j, "sieve_scripts", st->sieve_scripts);
 	cli_json_u64(&j, "dav_collections", st->dav_collections);
 	cli_json_u64(&j, "dav_items", st->dav_items);
+	cli_json_u64(&j, "acl_folders", st->acl_folders);
+	cli_json_u64(&j, "acl_entries_given", st->acl_given);
+	cli_json_u64(&j, "acl_entries_not_given", st->acl_not_given);
 	cli_json_time(&j, "last_migrated", st->last_migrated);
 	cli_json_u64(&j, "errors", st->errors);
 	for (int o = 0; o < STORE_FIRST_LOGIN_COUNT; o++) {
@@ -135,6 +138,9 @@ static void cli_stats_text(const struct cli_progress *pr)
 	cli_kvf("Sieve scripts copied", "%llu", (unsigned long long)st->sieve_scripts);
 	cli_kvf("Calendars, address books", "%llu (%llu items)",
 		(unsigned long long)st->dav_collections, (unsigned long long)st->dav_items);
+	cli_kvf("Shared folders' rights", "%llu folders: %llu entries given, %llu not",
+		(unsigned long long)st->acl_folders, (unsigned long long)st->acl_given,
+		(unsigned long long)st->acl_not_given);
 	cli_kv("Last migrated mailbox", cli_time_local(st->last_migrated, t,
 						       sizeof(t)));
 	if (st->rate_seconds == 0)

@@ -24,6 +24,13 @@
  *	acl plugin spells otherwise) is not set, and the folder gets a
  *	failed item "acl:FOLDER" naming the identifiers and their rights,
  *	which goes once the folder's entries are all set.
+ *
+ *	What the round did with each entry is recorded (puller_acl_state(3):
+ *	given, there already, no account, refused); an entry recorded by an
+ *	earlier round that OLD no longer lists is taken back on NEW when
+ *	NEW's holder still has exactly those rights, kept (and said) when
+ *	the user changed them on NEW. The records of folders OLD no longer
+ *	lists are forgotten; NEW's copies keep their rights.
  * DIAGNOSTICS
  *	Nothing here fails the round but the store and a broken session:
  *	OLD without the ACL extension is an event; an ACL OLD will not
@@ -46,6 +53,7 @@
 
 #include "acl_rights.h"
 #include "copy.h"
+#include "puller_acl_state.h"
 #include "error.h"
 #include "log.h"
 #include "mm_alloc.h"
@@ -63,6 +71,7 @@ struct acl_run {
 	struct puller_acl_verify *v;	/* verify's counts, or NULL */
 	char login[CFG_LOGIN_MAX + 1];	/* the user's name on OLD */
 	uint64_t folders, set, same, unmapped, refused;
+	uint64_t taken_back, kept;	/* OLD took back: on NEW too, or not */
 };
 
 /* Is identifier this user (the owner of the folders)? A bare name is
@@ -208,6 +217,8 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 {
 	struct copy *c = r->c;
 	struct driver_acl old = { 0 }, cur = { 0 };
+	struct acl_recs recs = { 0 };
+	struct acl_take_back tb = { 0 };
 	char item[sizeof(ACL_ITEM) + 1024], missing[STREAM_ERROR_MAX] = "";
 	const char *error;
 	char *reason = NULL;		/* verify: the failed item's */
@@ -236,18 +247,27 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 	}
 	for (size_t i = 0; i < old.count; i++)
 		entries += !acl_is_owner(r, old.e[i].identifier);
-	if (entries == 0) {
+	/* A round reads what earlier ones did: an entry OLD no longer
+	 * lists is taken back below. */
+	if (c != NULL && acl_recs_load(c, folder, &recs, fail_r, error_r) < 0) {
+		driver_acl_free(&old);
+		return -1;
+	}
+	if (entries == 0 && recs.count == 0) {
 		driver_acl_free(&old);
 		return 0;
 	}
-	r->folders++;
-	if (r->v != NULL) {
-		r->v->folders++;
-		r->v->entries += entries;
+	if (entries > 0) {
+		r->folders++;
+		if (r->v != NULL) {
+			r->v->folders++;
+			r->v->entries += entries;
+		}
 	}
 	ret = r->tdrv->get_acl(r->dst, target, &cur, fail_r, error_r);
 	if (ret == DRIVER_ACL_NONE) {
 		driver_acl_free(&old);
+		acl_recs_free(&recs);
 		if (c != NULL)
 			copy_event(c, LOG_SEV_WARNING, "ACLs: not copied: NEW has no ACL "
 				   "extension (load imap_acl: contrib/dovecot/"
@@ -268,15 +288,23 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 			break;
 		if (ret == 0) {
 			unmapped++;
-			if (c != NULL)
+			if (c != NULL) {
 				acl_note(missing, sizeof(missing), &n, "%s (%s) has no "
 					 "account on NEW", e->identifier, e->rights);
+				ret = acl_recs_note(c, &recs, folder, target, e->identifier,
+						    "", e->rights, STORE_ACL_UNMAPPED,
+						    fail_r, error_r);
+			}
 			continue;
 		}
 		ret = 0;
 		have = acl_rights_of(&cur, id);
 		if (have != NULL && acl_rights_same(have, e->rights)) {
 			same++;
+			if (c != NULL)
+				ret = acl_recs_note(c, &recs, folder, target, e->identifier,
+						    id, e->rights, STORE_ACL_THERE, fail_r,
+						    error_r);
 			continue;
 		}
 		if (c == NULL) {
@@ -298,14 +326,27 @@ static int acl_folder(struct acl_run *r, const char *folder, const char *target,
 		if (ret == 0) {
 			r->set++;
 			puller_count(acl_entries, 1);
+			ret = acl_recs_note(c, &recs, folder, target, e->identifier, id,
+					    e->rights, STORE_ACL_GIVEN, fail_r, error_r);
 		} else if (!acl_session_broken(*fail_r)) {
 			/* This entry only (Dovecot: acl_anyone = forbid). */
 			r->refused++;
 			acl_note(missing, sizeof(missing), &n, "%s (%s) refused by NEW: "
 				 "%s", e->identifier, e->rights, *error_r);
-			ret = 0;
+			ret = acl_recs_note(c, &recs, folder, target, e->identifier, "",
+					    e->rights, STORE_ACL_REFUSED, fail_r, error_r);
 		}
 	}
+	/* What OLD no longer gives (the round read its whole ACL). */
+	if (ret == 0 && c != NULL && recs.count > 0) {
+		ret = acl_recs_take_back(c, &recs, target, &cur, &tb, fail_r, error_r);
+		r->taken_back += tb.taken;
+		r->kept += tb.kept;
+		if (tb.n > 0)
+			copy_event(c, tb.kept > 0 ? LOG_SEV_WARNING : LOG_SEV_INFO,
+				   "ACLs: %s: no longer given on OLD: %s", folder, tb.list);
+	}
+	acl_recs_free(&recs);
 	driver_acl_free(&old);
 	driver_acl_free(&cur);
 	mm_free(&reason);
@@ -356,7 +397,9 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 			     .tdrv = c->tdrv, .src = c->src, .dst = c->dst, .c = c };
 	struct driver_folder *sf = NULL;
 	const char *error;
-	size_t ns = 0;
+	char **seen = NULL;
+	size_t ns = 0, nseen = 0;
+	uint64_t forgotten = 0;
 	int ret = 0;
 
 	if (!c->dom->migrate_shared)
@@ -388,18 +431,32 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 		}
 		ret = acl_folder(&r, sf[i].name, target, fail_r, error_r);
 		mm_free(&target);
+		seen = mm_reallocarray(seen, nseen + 1, sizeof(*seen));
+		seen[nseen++] = sf[i].name;
 	}
+	/* Every folder looked at: the records of the others are of folders
+	 * OLD no longer has (or this round no longer copies). */
+	if (ret == 0)
+		ret = acl_recs_forget_gone(c, seen, nseen, &forgotten, fail_r, error_r);
+	mm_free(&seen);
 	driver_folders_free(&sf, ns);
 	if (ret > 0)
 		ret = 0;
-	if (ret == 0 && r.folders > 0)
-		copy_event(c, r.unmapped + r.refused > 0 ? LOG_SEV_WARNING : LOG_SEV_INFO,
+	if (ret == 0 && forgotten > 0)
+		copy_event(c, LOG_SEV_INFO, "ACLs: rights recorded on %llu folders OLD "
+			   "no longer lists: forgotten (NEW's copies keep theirs)",
+			   (unsigned long long)forgotten);
+	if (ret == 0 && (r.folders > 0 || r.taken_back + r.kept > 0))
+		copy_event(c, r.unmapped + r.refused + r.kept > 0 ? LOG_SEV_WARNING :
+			   LOG_SEV_INFO,
 			   "ACLs: %llu folders with rights for others on OLD: %llu "
 			   "entries given on NEW, %llu there already, %llu refused by "
 			   "NEW, %llu with no account on NEW (failed items " ACL_ITEM
-			   "FOLDER)", (unsigned long long)r.folders,
+			   "FOLDER); no longer given on OLD: %llu taken back on NEW, "
+			   "%llu kept", (unsigned long long)r.folders,
 			   (unsigned long long)r.set, (unsigned long long)r.same,
-			   (unsigned long long)r.refused, (unsigned long long)r.unmapped);
+			   (unsigned long long)r.refused, (unsigned long long)r.unmapped,
+			   (unsigned long long)r.taken_back, (unsigned long long)r.kept);
 	return ret;
 }
 

@@ -25,6 +25,10 @@
 # bare name "alice") are given on NEW as alice@cyr.test's. Cyrus's shared
 # folders (the administrator's top-level Team) are copied once, as
 # public@cyr.test's, read in alice's session.
+# What the rounds did with each right is recorded (show, stats), and a
+# right OLD no longer gives is taken back on NEW, unless NEW's holder has
+# other rights now (a user's change: kept, and said); the records of a
+# folder deleted on OLD are forgotten.
 # OLD's public folders, with public_folders_account, are copied once as
 # that account's mailbox, which NEW shows every user as its public
 # namespace (contrib/dovecot/public-folders.conf.ext), with their rights;
@@ -286,6 +290,128 @@ assert c["new_acl"]["status"] == "ok", c["new_acl"]
 	# alice's own folders hold nothing of bob's.
 	got=$(new_acl alice@example.test INBOX)
 	[ "$got" = "OK " ] || { echo "alice's INBOX ACL: $got"; return 1; }
+}
+
+# OLD's ACL of bob's Team changed as bob would: SETACL, or DELETEACL
+# when RIGHTS is "-".
+old_bob_acl() { # IDENTIFIER RIGHTS
+	"$PYTHON" - "$OLD_IP" "$1" "$2" <<'EOP'
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+m.starttls()
+m.login("bob@example.test", "bob pw")
+if sys.argv[3] == "-":
+    typ, data = m._simple_command("DELETEACL", "Team", sys.argv[2])
+else:
+    typ, data = m._simple_command("SETACL", "Team", sys.argv[2], sys.argv[3])
+assert typ == "OK", data
+m.logout()
+EOP
+}
+
+bob_round() {
+	MM sync bob@example.test >/dev/null || return 1
+	"$MAILMIGRATED" -c "$CONF" -f --once 2>>"$MM_DIR/daemon.err"
+}
+
+# What the rounds did with bob's rights is recorded: show lists each
+# entry (alice's given, anyone's refused, ghost's with no account), stats
+# counts them. A right OLD no longer gives is taken back on NEW by the
+# next round; one a user changed on NEW meanwhile is kept, and said.
+t_acl_records() {
+	MM show bob@example.test --json | "$PYTHON" -c '
+import json, sys
+acl = json.load(sys.stdin)["acl"]
+got = [(a["folder"], a["target"], a["identifier"], a["rights"], a["state"], a.get("given_to")) for a in acl]
+want = [("Team", "Team", "alice@example.test", "lr", "given", "alice@example.test"),
+        ("Team", "Team", "anyone", "l", "refused", None),
+        ("Team", "Team", "ghost@example.test", "lrw", "unmapped", None)]
+assert got == want, got
+assert all(a["updated"] for a in acl), acl
+' || { MM show bob@example.test --json; return 1; }
+	MM show bob@example.test >"$MM_DIR/show.txt" || return 1
+	grep -q "^Rights on shared folders" "$MM_DIR/show.txt" &&
+		grep -Eq "^Team +Team +alice@example.test +lr +given to alice@example.test *$" "$MM_DIR/show.txt" &&
+		grep -Eq "^Team +Team +ghost@example.test +lrw +no account on NEW *$" "$MM_DIR/show.txt" ||
+		{ cat "$MM_DIR/show.txt"; return 1; }
+	MM show alice@example.test | grep -qE "^Rights on shared folders: +none recorded$" ||
+		{ MM show alice@example.test; return 1; }
+	MM stats --json | "$PYTHON" -c '
+import json, sys
+s = json.load(sys.stdin)
+got = (s["acl_folders"], s["acl_entries_given"], s["acl_entries_not_given"])
+assert got == (1, 1, 2), got
+' || return 1
+	MM stats | grep -Eq "^Shared folders' rights: +1 folders: 1 entries given, 2 not$" ||
+		{ MM stats; return 1; }
+	# OLD takes alice's and ghost's rights back: so does the next round
+	# on NEW (ghost's had none there); the failed item keeps anyone's.
+	old_bob_acl alice@example.test - && old_bob_acl ghost@example.test - || return 1
+	bob_round || return 1
+	got=$(new_acl bob@example.test Team)
+	[ "$got" = "OK " ] || { echo "NEW's ACL after OLD took alice's back: $got"; return 1; }
+	MM log -n 0 --account bob@example.test >"$MM_DIR/bob.log"
+	grep -qF "bob@example.test: ACLs: Team: no longer given on OLD: alice@example.test (lr) taken back" "$MM_DIR/bob.log" &&
+		grep -qF "no longer given on OLD: 1 taken back on NEW, 0 kept" "$MM_DIR/bob.log" ||
+		{ cat "$MM_DIR/bob.log"; return 1; }
+	MM show bob@example.test --json | "$PYTHON" -c '
+import json, sys
+acl = json.load(sys.stdin)["acl"]
+assert [(a["identifier"], a["state"]) for a in acl] == [("anyone", "refused")], acl
+' || return 1
+	f=$(MM failed bob@example.test --csv | grep -F "acl:Team")
+	case $f in
+	*"anyone (l) refused by NEW"*ghost*) echo "ghost still named: $f"; return 1 ;;
+	*"anyone (l) refused by NEW"*) ;;
+	*) echo "failed items: $f"; return 1 ;;
+	esac
+	# alice's given again; then changed on NEW by bob while OLD takes
+	# it back: NEW's is kept, and the round says so.
+	old_bob_acl alice@example.test lr && bob_round || return 1
+	got=$(new_acl bob@example.test Team)
+	[ "$got" = "OK alice@example.test=lr" ] || { echo "given again: $got"; return 1; }
+	set_new_acl bob@example.test Team alice@example.test lrwi || return 1
+	old_bob_acl alice@example.test - && bob_round || return 1
+	got=$(new_acl bob@example.test Team)
+	[ "$got" = "OK alice@example.test=ilrw" ] || { echo "NEW's own change: $got"; return 1; }
+	MM log -n 0 --account bob@example.test | grep -qF "ACLs: Team: no longer given on OLD: alice@example.test (lr) kept: NEW's are now " ||
+		{ MM log -n 0 --account bob@example.test; return 1; }
+	MM verify bob@example.test >"$MM_DIR/verify.txt" || { cat "$MM_DIR/verify.txt"; return 1; }
+	# A shared folder bob deletes on OLD: its records are forgotten
+	# (NEW's copy and its rights are left alone, as its mail is).
+	"$PYTHON" - "$OLD_IP" create <<'EOP' || return 1
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+m.starttls()
+m.login("bob@example.test", "bob pw")
+assert m.create("Old")[0] == "OK"
+typ, data = m._simple_command("SETACL", "Old", "alice@example.test", "lr")
+assert typ == "OK", data
+m.logout()
+EOP
+	bob_round || return 1
+	[ "$(new_acl bob@example.test Old)" = "OK alice@example.test=lr" ] || return 1
+	"$PYTHON" - "$OLD_IP" <<'EOP' || return 1
+import imaplib, sys
+m = imaplib.IMAP4(sys.argv[1])
+m.starttls()
+m.login("bob@example.test", "bob pw")
+assert m.delete("Old")[0] == "OK"
+m.logout()
+EOP
+	bob_round || return 1
+	MM log -n 0 --account bob@example.test | grep -qF "ACLs: rights recorded on 1 folders OLD no longer lists: forgotten (NEW's copies keep theirs)" ||
+		{ MM log -n 0 --account bob@example.test; return 1; }
+	MM show bob@example.test --json | "$PYTHON" -c '
+import json, sys
+acl = json.load(sys.stdin)["acl"]
+assert sorted(set(a["folder"] for a in acl)) == ["Team"], acl
+' || return 1
+	[ "$(new_acl bob@example.test Old)" = "OK alice@example.test=lr" ] || return 1
+	# and OLD gives it again, for the checks after this one
+	set_new_acl bob@example.test Team alice@example.test lr &&
+		old_bob_acl alice@example.test lr && bob_round || return 1
+	[ "$(new_acl bob@example.test Team)" = "OK alice@example.test=lr" ]
 }
 
 # NEW's messages of FOLDER as USER sees them, "subject/flags" sorted, or
@@ -573,6 +699,7 @@ assert a["result"] == "ok" and (acl["entries"], acl["same"], acl["differ_folders
 check "the public namespace's folders are not copied into the user's mailbox" t_own_only
 check "verify: the user's own folders, every message" t_verify
 check "migrate_shared: bob's rights for others given on NEW; what NEW refuses or has no account for reported" t_acl
+check "migrate_shared: what the rounds did recorded (show, stats); a right OLD takes back taken back on NEW, one NEW changed kept" t_acl_records
 check "public folders copied once, as public_folders_account's, with their rights" t_public
 check "target_driver = dovecot: rights given by doveadm acl, negative ones too; verify, preflight" t_dovecot_acl
 check "Cyrus as OLD: other users' folders stay out, bob's rights for alice given on NEW, shared folders copied once" t_cyrus
