@@ -7,6 +7,11 @@
 #   radicale.sh adduser DIR USER   add USER, the password read from stdin
 #   radicale.sh stop DIR           stop it (never fails if stopped)
 #
+# MM_RADICALE_UIDINDEX=1 at start: Radicale's storage with an index of
+# each collection's UIDs (radicale_uidindex.py, beside this script), so a
+# PUT does not read the whole collection; for a NEW that takes thousands
+# of items in a test.
+#
 # After `start`, DIR/env is a shell file to source:
 #   MM_DAV_HOST, MM_DAV_PORT   where it listens
 #   MM_DAV_URL                 http://HOST:PORT/ (RFC 6764 well-known URIs
@@ -58,6 +63,12 @@ cmd_start() {
 	[ -f "$dir/users" ] || : >"$dir/users"
 	chmod 600 "$dir/users"
 	port=$(free_port "$ip") || die "no free port on $ip"
+	storage_type=
+	if [ "${MM_RADICALE_UIDINDEX:-}" = 1 ]; then
+		storage_type="type = radicale_uidindex"
+		PYTHONPATH=$(cd "$(dirname "$0")" && pwd)${PYTHONPATH:+:$PYTHONPATH}
+		export PYTHONPATH
+	fi
 	cat >"$dir/config" <<EOC
 [server]
 hosts = $ip:$port
@@ -76,6 +87,7 @@ file = $dir/rights
 
 [storage]
 filesystem_folder = $dir/collections
+$storage_type
 
 [logging]
 level = warning
