@@ -24,6 +24,7 @@
 #include "dav_discover.h"
 #include "dav_http.h"
 #include "mm_alloc.h"
+#include "token_cmd.h"
 
 struct dav_count {
 	struct dav_http *h;
@@ -58,14 +59,24 @@ void preflight_old_dav(struct preflight *pf, const struct preflight_check *check
 	const struct cfg *cfg = pf->ctx->cfg;
 	struct dav_http_settings set = { 0 };
 	struct dav_count n[2];
-	char login[CFG_LOGIN_MAX + 1], *base, *home = NULL;
+	char login[CFG_LOGIN_MAX + 1], *base, *home = NULL, *token = NULL;
+	enum stream_fail fail;
 	const char *error;
 
 	/* The public folders account has folders only (puller_copy.c). */
 	if (u->error != NULL || dom->type != CFG_DOMAIN_BACKUP || !dom->migrate_dav ||
 	    cfg_is_public_account(dom, u->account))
 		return;
-	if (u->password == NULL) {
+	if (dom->source_auth != CFG_AUTH_PASSWORD) {
+		/* OAuth: a token, as the rounds get one */
+		if (token_cmd_run(dom->source_oauth2_token_command, u->account,
+				  cfg->connect_timeout * 1000, &token, &fail, &error) < 0) {
+			preflight_report(pf, check, dom, PREFLIGHT_FAILED, "fix "
+					 "source_oauth2_token_command", "dav %s: %s",
+					 u->account, error);
+			return;
+		}
+	} else if (u->password == NULL) {
 		preflight_report(pf, check, dom, PREFLIGHT_WARNING, "give the user's "
 				 "password on stdin", "dav %s: no password given: OLD's "
 				 "calendars and address books not looked at", u->account);
@@ -74,16 +85,22 @@ void preflight_old_dav(struct preflight *pf, const struct preflight_check *check
 	if (cfg_login_name(dom, u->account, login, sizeof(login), &error) < 0) {
 		preflight_report(pf, check, dom, PREFLIGHT_FAILED, "fix source_login",
 				 "dav %s: %s", u->account, error);
+		mm_free_secret(&token);
 		return;
 	}
 	base = cfg_expand_user(dom->source_dav_url, u->account);
-	set.user = login;
-	set.password = u->password;
+	if (token != NULL) {
+		set.bearer = token;
+	} else {
+		set.user = login;
+		set.password = u->password;
+	}
 	set.timeout_ms = (long)cfg->io_timeout * 1000;
 	set.tls_verify = dom->source_tls_verify;
 	set.ca_file = dom->source_tls_ca_file;
 	memset(n, 0, sizeof(n));
 	n[0].h = n[1].h = dav_http_new(&set);
+	mm_free_secret(&token);
 	preflight_value_str(pf, "url", base);
 	for (int s = 0; s < 2; s++) {
 		enum dav_service svc = s == 0 ? DAV_CALDAV : DAV_CARDDAV;
@@ -98,6 +115,9 @@ void preflight_old_dav(struct preflight *pf, const struct preflight_check *check
 			preflight_report(pf, check, dom, policy == STREAM_FAIL_TEMP ||
 					 policy == STREAM_FAIL_WAIT ? PREFLIGHT_WARNING :
 					 PREFLIGHT_FAILED, n[s].fail == STREAM_FAIL_AUTH ?
+					 dom->source_auth != CFG_AUTH_PASSWORD ?
+					 "check source_oauth2_token_command's tokens on "
+					 "OLD's DAV server" :
 					 "check the password on OLD's DAV server (and "
 					 "source_login)" : "fix source_dav_url, or set "
 					 "migrate_dav = no", "dav %s: OLD's %s at %s: %s",

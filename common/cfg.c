@@ -1333,11 +1333,14 @@ static int cfg_parse_finish(struct cfg_parser *p)
 			return -1;
 		if (cfg_check_dav_admin(p, d) < 0)
 			return -1;
-		if (d->migrate_dav && d->source_auth != CFG_AUTH_PASSWORD)
+		if (d->migrate_dav && d->source_auth != CFG_AUTH_PASSWORD &&
+		    d->target_dav_admin_user == NULL)
 			return cfg_fail(p, d->line, "[domain %s]: migrate_dav = yes "
-					"needs source_auth = password (OLD's DAV "
-					"server is asked with the user's password)",
-					d->name);
+					"with source_auth = %s needs "
+					"target_dav_admin_user (OLD's DAV server is "
+					"asked with a token; there is no user password "
+					"for NEW's)", d->name,
+					cfg_source_auth_name(d->source_auth));
 		if (cfg_check_template(d->source_login, 0, &bad) < 0)
 			return cfg_fail(p, d->line, "[domain %s]: source_login "
 					"'%s': %s (known: %%u the full address, "

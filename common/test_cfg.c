@@ -823,8 +823,9 @@ static const struct error_case error_cases[] = {
 	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/\n"
 	  "target_dav_url = http://new/\nsource_auth = xoauth2\n"
 	  "source_oauth2_token_command = /t\n", "t.conf:1: [domain a.example]: "
-	  "migrate_dav = yes needs source_auth = password (OLD's DAV server is "
-	  "asked with the user's password)" },
+	  "migrate_dav = yes with source_auth = xoauth2 needs target_dav_admin_user "
+	  "(OLD's DAV server is asked with a token; there is no user password for "
+	  "NEW's)" },
 	/* target_dav_admin_user */
 	{ DOM_A "migrate_dav = yes\nsource_dav_url = https://dav/%u/\n"
 	  "target_dav_url = https://new/%u/\ntarget_dav_admin_user = adm\n",

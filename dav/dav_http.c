@@ -23,7 +23,7 @@
 struct dav_http {
 	CURL *curl;
 	struct dav_http_settings set;
-	char *user, *password;
+	char *user, *password, *bearer;
 };
 
 struct dav_sink {
@@ -103,8 +103,10 @@ struct dav_http *dav_http_new(const struct dav_http_settings *set)
 	h->set = *set;
 	h->user = set->user != NULL ? mm_strdup(set->user) : NULL;
 	h->password = set->password != NULL ? mm_strdup(set->password) : NULL;
+	h->bearer = set->bearer != NULL ? mm_strdup(set->bearer) : NULL;
 	h->set.user = h->user;
 	h->set.password = h->password;
+	h->set.bearer = h->bearer;
 	return h;
 }
 
@@ -120,6 +122,9 @@ void dav_http_free(struct dav_http **hp)
 	if (h->password != NULL)
 		explicit_bzero(h->password, strlen(h->password));
 	mm_free(&h->password);
+	if (h->bearer != NULL)
+		explicit_bzero(h->bearer, strlen(h->bearer));
+	mm_free(&h->bearer);
 	mm_free(&h->user);
 	mm_free(&h);
 }
@@ -181,7 +186,10 @@ int dav_http_request(struct dav_http *h, const char *method, const char *url,
 	curl_easy_setopt(h->curl, CURLOPT_SSL_VERIFYHOST, h->set.tls_verify ? 2L : 0L);
 	if (h->set.ca_file != NULL)
 		curl_easy_setopt(h->curl, CURLOPT_CAINFO, h->set.ca_file);
-	if (h->set.user != NULL) {
+	if (h->set.bearer != NULL) {
+		curl_easy_setopt(h->curl, CURLOPT_HTTPAUTH, CURLAUTH_BEARER);
+		curl_easy_setopt(h->curl, CURLOPT_XOAUTH2_BEARER, h->set.bearer);
+	} else if (h->set.user != NULL) {
 		curl_easy_setopt(h->curl, CURLOPT_HTTPAUTH, CURLAUTH_BASIC);
 		curl_easy_setopt(h->curl, CURLOPT_USERNAME, h->set.user);
 		curl_easy_setopt(h->curl, CURLOPT_PASSWORD,

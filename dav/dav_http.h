@@ -25,6 +25,8 @@
 struct dav_http_settings {
 	const char *user;
 	const char *password;
+	const char *bearer;		/* an OAuth 2.0 token (RFC 6750): sent
+					   instead of user and password */
 	long timeout_ms;		/* each request; 0: 60000 */
 	size_t max_body;		/* an answer's body; 0: 64 MiB */
 	int tls_verify;			/* check https certificates (default 1) */

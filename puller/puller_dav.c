@@ -8,7 +8,9 @@
  *	mail and the Sieve scripts. For CalDAV, then CardDAV, it finds the
  *	account's home on OLD (source_dav_url) and on NEW (target_dav_url),
  *	each a bare server (RFC 6764 discovery) or a home, logging in with
- *	the captured password: on OLD as the mail copy does (source_login),
+ *	the captured password (or, with an OAuth source_auth, a bearer token
+ *	from source_oauth2_token_command, NEW then as target_dav_admin_user):
+ *	on OLD as the mail copy does (source_login),
  *	on NEW as the account. Every calendar (address book) of OLD's home
  *	is made on NEW under the same name with its display name, colour
  *	and description (a calendar its component set too: a task list stays
@@ -60,6 +62,7 @@
 #include "log.h"
 #include "mm_alloc.h"
 #include "puller_metrics.h"
+#include "token_cmd.h"
 
 /* --- one collection -------------------------------------------------------- */
 
@@ -336,19 +339,24 @@ out:
 
 /* --- one service -------------------------------------------------------------- */
 
-/* A handle logged in as user, its home found from the URL template. */
+/* A handle logged in as user (with password, or bearer's token), its
+ * home found from the URL template. */
 static int dav_open(struct dav_run *r, const char *side, const char *template,
-		    const char *user, const char *password, int verify, const char *ca,
-		    struct dav_http **h_r, char **home_r, enum stream_fail *fail_r,
-		    const char **error_r)
+		    const char *user, const char *password, int bearer, int verify,
+		    const char *ca, struct dav_http **h_r, char **home_r,
+		    enum stream_fail *fail_r, const char **error_r)
 {
 	const struct cfg *cfg = r->c->p->cfg;
 	struct dav_http_settings set = { 0 };
 	char *base = cfg_expand_user(template, r->c->account);
 	int ret;
 
-	set.user = user;
-	set.password = password;
+	if (bearer) {
+		set.bearer = password;
+	} else {
+		set.user = user;
+		set.password = password;
+	}
 	set.timeout_ms = (long)cfg->io_timeout * 1000;
 	set.tls_verify = verify;
 	set.ca_file = ca;
@@ -404,7 +412,7 @@ static int dav_copy_service(struct dav_run *r, const char *password,
 
 	if (cfg_login_name(dom, r->c->account, login, sizeof(login), &error) < 0)
 		return stream_failf(fail_r, STREAM_FAIL_FINAL, error_r, "%s", error);
-	if (dav_open(r, "OLD", dom->source_dav_url, login, password,
+	if (dav_open(r, "OLD", dom->source_dav_url, login, password, r->bearer,
 		     dom->source_tls_verify, dom->source_tls_ca_file, &r->old,
 		     &r->old_home, fail_r, error_r) < 0)
 		return -1;
@@ -416,8 +424,8 @@ static int dav_copy_service(struct dav_run *r, const char *password,
 	if (r->old_colls.count > 0) {
 		if (dom->target_dav_admin_user != NULL ?
 		    dav_open_new_admin(r, fail_r, error_r) < 0 :
-		    dav_open(r, "NEW", dom->target_dav_url, r->c->account, password, 1,
-			     NULL, &r->new, &r->new_home, fail_r, error_r) < 0)
+		    dav_open(r, "NEW", dom->target_dav_url, r->c->account, password, 0,
+			     1, NULL, &r->new, &r->new_home, fail_r, error_r) < 0)
 			return -1;
 		if (dav_list_collections(r->new, r->new_home, r->svc, dav_coll_cb,
 					 &r->new_colls, fail_r, error_r) < 0)
@@ -474,9 +482,9 @@ static void dav_event(const struct dav_run *r)
 
 /* One service; only the store fails the round (-1). */
 static int dav_service(struct copy *c, enum dav_service svc, const char *password,
-		       enum stream_fail *fail_r, const char **error_r)
+		       int bearer, enum stream_fail *fail_r, const char **error_r)
 {
-	struct dav_run r = { .c = c, .svc = svc };
+	struct dav_run r = { .c = c, .svc = svc, .bearer = bearer };
 	char reason[STREAM_ERROR_MAX];
 	const char *error;
 	int ret;
@@ -511,6 +519,26 @@ static int dav_service(struct copy *c, enum dav_service svc, const char *passwor
 	return ret;
 }
 
+/* No secret for OLD's DAV server: a failed item for the whole (the
+ * round goes on). */
+static int dav_no_secret(struct copy *c, const char *why, enum stream_fail *fail_r,
+			 const char **error_r)
+{
+	struct store_failed it = { (char *)c->account, (char *)"caldav:", 0, 0, 0,
+				   time(NULL), NULL };
+	const char *error;
+
+	it.reason = mm_asprintf("%s: its DAV servers cannot be asked", why);
+	copy_event(c, LOG_SEV_ERROR, "calendars and address books not copied: %s", why);
+	c->failed++;
+	if (store_failed_add(c->p->store, &it, &error) < 0) {
+		mm_free(&it.reason);
+		return copy_store_fail(fail_r, error_r, error);
+	}
+	mm_free(&it.reason);
+	return 0;
+}
+
 int copy_dav(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
 	char *password = NULL;
@@ -519,24 +547,41 @@ int copy_dav(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 
 	if (!c->dom->migrate_dav)
 		return 0;
-	ret = store_cred_get(c->p->store, c->account, &password, &error);
-	if (ret == STORE_NOTFOUND) {
-		struct store_failed it = { (char *)c->account, (char *)"caldav:", 0, 0, 0,
-					   time(NULL), (char *)"no captured password for "
-					   "this account: its DAV servers cannot be asked" };
+	if (c->dom->source_auth != CFG_AUTH_PASSWORD) {
+		/* OAuth, as the mail copy: a fresh token for OLD; NEW is
+		 * logged in to as target_dav_admin_user (cfg.c needs it). */
+		if (c->dom->target_dav_admin_user == NULL)
+			return dav_no_secret(c, "source_auth is OAuth and no "
+					     "target_dav_admin_user is set", fail_r, error_r);
+		if (token_cmd_run(c->dom->source_oauth2_token_command, c->account,
+				  c->p->cfg->connect_timeout * 1000, &password, fail_r,
+				  error_r) < 0) {
+			enum stream_fail policy = stream_fail_policy(*fail_r);
 
-		copy_event(c, LOG_SEV_ERROR, "calendars and address books not copied: "
-			   "no captured password for this account");
-		c->failed++;
-		if (store_failed_add(c->p->store, &it, &error) < 0)
-			return copy_store_fail(fail_r, error_r, error);
-		return 0;
+			if (policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT) {
+				/* the token service is down: the next round */
+				copy_event(c, LOG_SEV_WARNING, "calendars and address "
+					   "books not copied in this round, the next "
+					   "round tries again: %s", *error_r);
+				return 0;
+			}
+			return dav_no_secret(c, *error_r, fail_r, error_r);
+		}
+		ret = dav_service(c, DAV_CALDAV, password, 1, fail_r, error_r);
+		if (ret == 0)
+			ret = dav_service(c, DAV_CARDDAV, password, 1, fail_r, error_r);
+		mm_free_secret(&password);
+		return ret;
 	}
+	ret = store_cred_get(c->p->store, c->account, &password, &error);
+	if (ret == STORE_NOTFOUND)
+		return dav_no_secret(c, "no captured password for this account", fail_r,
+				     error_r);
 	if (ret < 0)
 		return copy_store_fail(fail_r, error_r, error);
-	ret = dav_service(c, DAV_CALDAV, password, fail_r, error_r);
+	ret = dav_service(c, DAV_CALDAV, password, 0, fail_r, error_r);
 	if (ret == 0)
-		ret = dav_service(c, DAV_CARDDAV, password, fail_r, error_r);
+		ret = dav_service(c, DAV_CARDDAV, password, 0, fail_r, error_r);
 	mm_free_secret(&password);
 	return ret;
 }

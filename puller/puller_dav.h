@@ -50,6 +50,8 @@ struct dav_run {
 	/* failed items of earlier rounds of this service, sorted */
 	char **was_failed;
 	size_t was_failed_count, was_failed_alloc;
+	int bearer;			/* the secret is an OAuth token for OLD
+					   (source_auth), not the password */
 	int temp_run;			/* failures in a row for want of an answer */
 	int listed;			/* OLD's collections were listed */
 	int store_failed;

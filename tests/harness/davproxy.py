@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """davproxy.py IP UPSTREAM PORTFILE [--fail PATH]... [--big PATH BYTES]...
-[--rename FROM TO]...:
+[--rename FROM TO]... [--bearer TOKENS CREDS]:
 an HTTP proxy in front of a DAV server (UPSTREAM, http://host:port/)
 that passes every request on, but answers a GET of a --fail PATH with
 500 (a server failing on one item), and one of a --big PATH with an
@@ -8,7 +8,15 @@ event of BYTES bytes (a long DESCRIPTION, folded), sent as it is made:
 what no real server does on demand, and what Radicale would take
 minutes to parse if it held it. --rename replaces the bytes FROM by TO
 in every PROPFIND answer (an href no real server gives on demand).
+--bearer makes it an OAuth 2.0 resource server (RFC 6750) in front of a
+server that knows only passwords: a request must carry "Authorization:
+Bearer T" with a token T that the file TOKENS ("token account" lines)
+gives to an account that the file CREDS ("account password" lines)
+has a password for; it goes on with Basic for that account, anything
+else is answered 401. Each request's outcome ("bearer ACCOUNT", "refused
+SCHEME") is printed, never a token or a password.
 Writes its port to PORTFILE; runs until killed."""
+import base64
 import http.client
 import http.server
 import os
@@ -16,7 +24,7 @@ import sys
 import urllib.parse
 
 UP = urllib.parse.urlsplit(sys.argv[2])
-BROKEN, BIG, RENAME = set(), {}, []
+BROKEN, BIG, RENAME, BEARER = set(), {}, [], None
 args = sys.argv[4:]
 while args:
     if args[0] == "--fail":
@@ -24,6 +32,9 @@ while args:
         args = args[2:]
     elif args[0] == "--big":
         BIG[args[1]] = int(args[2])
+        args = args[3:]
+    elif args[0] == "--bearer":
+        BEARER = (args[1], args[2])
         args = args[3:]
     elif args[0] == "--rename":
         RENAME.append((args[1].encode(), args[2].encode()))
@@ -47,12 +58,41 @@ def big_event(size):
     yield b"y" * n + tail
 
 
+def lines_of(path):
+    with open(path) as f:
+        return [l.rstrip("\n").split(" ", 1) for l in f if " " in l]
+
+
 class Proxy(http.server.BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+
+    def bearer(self):
+        """True when the request may go on (its Authorization made Basic)."""
+        auth = self.headers.get("Authorization", "")
+        tokens = {t: a for t, a in lines_of(BEARER[0])}
+        creds = {a: p for a, p in lines_of(BEARER[1])}
+        if auth.startswith("Bearer ") and tokens.get(auth[7:]) in creds:
+            account = tokens[auth[7:]]
+            basic = "%s:%s" % (account, creds[account])
+            del self.headers["Authorization"]
+            self.headers["Authorization"] = "Basic " + \
+                base64.b64encode(basic.encode()).decode()
+            print("bearer %s" % account, flush=True)
+            return True
+        print("refused %s" % (auth.split(" ", 1)[0] or "-"), flush=True)
+        msg = b"a bearer token, please (davproxy.py)"
+        self.send_response(401)
+        self.send_header("WWW-Authenticate", 'Bearer realm="davproxy"')
+        self.send_header("Content-Length", str(len(msg)))
+        self.end_headers()
+        self.wfile.write(msg)
+        return False
 
     def answer(self):
         n = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(n) if n else None
+        if BEARER is not None and not self.bearer():
+            return
         path = urllib.parse.unquote(self.path)
         if self.command == "GET" and path in BIG:
             self.send_response(200)

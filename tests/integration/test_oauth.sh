@@ -10,7 +10,10 @@
 # with an error naming source_oauth2_token_command and the account; no
 # token ever appears in a log line or an event. With migrate_sieve the
 # Sieve scripts come over OLD's ManageSieve logged in with a token too
-# (AUTHENTICATE XOAUTH2 / OAUTHBEARER, issue 14).
+# (AUTHENTICATE XOAUTH2 / OAUTHBEARER, issue 14); with migrate_dav the
+# calendars and address books come from OLD's DAV server with the token
+# as a bearer (RFC 6750: Radicale behind tests/harness/davproxy.py, which
+# takes bearer tokens only), to NEW's as target_dav_admin_user.
 
 # shellcheck source-path=SCRIPTDIR source=lib.sh
 . "$(dirname "$0")/lib.sh"
@@ -126,6 +129,40 @@ head -c 102400 /dev/zero | tr '\0' B
 EOS
 chmod 755 "$MM_DIR"/token*.sh
 
+# OLD's DAV server for ann@x2i.test: a real Radicale (Debian's) with her
+# calendars and address book, behind a proxy that takes the service's
+# bearer tokens only; NEW's Radicale, logged in to as its administrator.
+RAD=$HARNESS/radicale.sh
+DATA=$top_srcdir/tests/integration/dav_data.py
+command -v radicale >/dev/null 2>&1 || fail "radicale not installed (tests/install-deps.sh)"
+mm_at_exit "sh '$RAD' stop '$MM_DIR/dav-old'; sh '$RAD' stop '$MM_DIR/dav-new'"
+for s in old new; do
+	printf 'dav pw\n' | sh "$RAD" adduser "$MM_DIR/dav-$s" ann@x2i.test ||
+		fail "radicale adduser $s"
+done
+printf 'dav admin pw\n' | sh "$RAD" adduser "$MM_DIR/dav-new" dav-admin ||
+	fail "radicale adduser dav-admin"
+printf 'dav admin pw\n' >"$MM_DIR/dav-admin.pw"
+chmod 600 "$MM_DIR/dav-admin.pw"
+"$PYTHON" "$DATA" populate "$MM_DIR/dav-old/collections/collection-root" ann@x2i.test 20 ||
+	fail "populate failed"
+sh "$RAD" start "$MM_DIR/dav-old" "$OLD_IP" || fail "OLD's radicale did not start"
+OLD_DAV=$(. "$MM_DIR/dav-old/env" && echo "$MM_DAV_URL")
+sh "$RAD" start "$MM_DIR/dav-new" "$NEW_IP" || fail "NEW's radicale did not start"
+NEW_DAV=$(. "$MM_DIR/dav-new/env" && echo "$MM_DAV_URL")
+printf 'ann@x2i.test dav pw\n' >"$MM_DIR/dav-creds"
+chmod 600 "$MM_DIR/dav-creds"
+"$PYTHON" "$HARNESS/davproxy.py" "$OLD_IP" "$OLD_DAV" "$MM_DIR/davproxy.port" \
+	--bearer "$MM_DIR/tokens.txt" "$MM_DIR/dav-creds" >"$MM_DIR/davproxy.log" 2>&1 &
+mm_at_exit "kill $!"
+wait_for "[ -s '$MM_DIR/davproxy.port' ]" 10 || fail "davproxy did not start"
+BEARER_DAV=http://$OLD_IP:$(cat "$MM_DIR/davproxy.port")/
+DAV_CONF="migrate_dav = yes
+source_dav_url = $BEARER_DAV%u/
+target_dav_url = $NEW_DAV%u/
+target_dav_admin_user = dav-admin
+target_dav_admin_password_file = $MM_DIR/dav-admin.pw"
+
 CONF=$MM_DIR/mailmigrate.conf
 domain() {
 	printf '\n[domain %s]\nsource_host = %s\nsource_protocols = %s\n' "$1" "$OLD_IP" "$2"
@@ -144,7 +181,8 @@ target_host = $NEW_IP:$NEW_IMAP_PORT
 target_master_user = $NEW_MASTER_USER
 target_master_password_file = $NEW_MASTER_PASS_FILE
 EOC
-	domain x2i.test imap xoauth2 token.sh "migrate_sieve = yes"
+	domain x2i.test imap xoauth2 token.sh "migrate_sieve = yes
+$DAV_CONF"
 	domain obi.test imap oauthbearer token.sh "migrate_sieve = yes"
 	domain x2p.test pop3 xoauth2 token.sh
 	domain obp.test pop3 oauthbearer token.sh
@@ -328,7 +366,7 @@ t_no_token_logged() {
 		 fay@exit.test gil@empty.test hal@big.test ivy@gone.test; do
 		MM show "$u" --json >>"$MM_DIR/all.log" || return 1
 	done
-	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" "$MM_DIR/all.log" \
+	for f in "$MM_DIR/mailmigrated.log" "$MM_DIR/daemon.err" "$MM_DIR/all.log" "$MM_DIR/davproxy.log" \
 		 "$MM_DIR/verify.json"; do
 		[ -s "$f" ] || [ "$f" = "$MM_DIR/daemon.err" ] || { echo "$f is empty"; return 1; }
 		for t in $(cut -d' ' -f1 "$MM_DIR/tokens.txt") tok-not-known-to-the-service-rej \
@@ -361,6 +399,39 @@ t_sieve() {
 }
 
 check "Sieve over ManageSieve with XOAUTH2 and OAUTHBEARER: byte for byte, active" t_sieve
+# ann's calendars and address book: OLD's DAV server asked with her
+# token as a bearer (the proxy saw nothing else), every collection and
+# item on NEW (made there as dav-admin), byte for byte; preflight counts
+# them with a token too.
+t_dav() {
+	out=$(printf 'dav pw\n' | "$PYTHON" "$DATA" compare "$OLD_DAV" "$NEW_DAV" ann@x2i.test) ||
+		{ echo "$out"; MM log -n 0 --account ann@x2i.test; return 1; }
+	[ "$out" = "collections 3 items 24" ] || { echo "compare: $out"; return 1; }
+	MM log -n 0 --account ann@x2i.test | grep -qF "ann@x2i.test: carddav: 1 address books on OLD (1 made on NEW, 0 unchanged since copied); items: 20 copied" ||
+		{ MM log -n 0 --account ann@x2i.test; return 1; }
+	grep -qx "bearer ann@x2i.test" "$MM_DIR/davproxy.log" || { cat "$MM_DIR/davproxy.log"; return 1; }
+	if grep -v "^bearer ann@x2i.test\$" "$MM_DIR/davproxy.log"; then
+		echo "the proxy saw other logins"
+		return 1
+	fi
+	MM preflight --json ann@x2i.test </dev/null | "$PYTHON" -c '
+import json, sys
+c = [x for x in json.load(sys.stdin)["checks"] if x["check"] == "old_dav"]
+assert len(c) == 1 and c[0]["status"] == "ok", c
+assert (c[0]["calendars"], c[0]["calendar_items"], c[0]["addressbooks"], c[0]["contacts"]) == (2, 4, 1, 20), c
+' || return 1
+	# a token the proxy does not take: a refused login, not a crash
+	printf 'ann@x2i.test wrong pw\n' >"$MM_DIR/dav-creds"
+	MM preflight --json ann@x2i.test </dev/null | "$PYTHON" -c '
+import json, sys
+c = [x for x in json.load(sys.stdin)["checks"] if x["check"] == "old_dav"]
+assert c[0]["status"] == "failed" and "401" in c[0]["message"], c
+assert "source_oauth2_token_command" in c[0]["hint"], c
+' || return 1
+	printf 'ann@x2i.test dav pw\n' >"$MM_DIR/dav-creds"
+}
+
+check "calendars and address books from OLD's DAV server with a bearer token" t_dav
 check "a token the service rejects: login refused, account failed, nothing copied" t_rejected_token
 check "token command exit 1, no output, 100 KB: errors name the key and the account" t_bad_commands
 check "a missing token command: given up, the key and the account named" t_missing_command
