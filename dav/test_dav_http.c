@@ -17,7 +17,9 @@ static char url[512], pass[128];
 
 static struct dav_http *login(const char *password, size_t max_body)
 {
-	struct dav_http_settings set = { "alice", password, 5000, max_body, 1, NULL };
+	struct dav_http_settings set = { .user = "alice", .password = password,
+					  .timeout_ms = 5000, .max_body = max_body,
+					  .tls_verify = 1 };
 
 	return dav_http_new(&set);
 }

@@ -274,23 +274,23 @@ END_TEST
 START_TEST(rights_names)
 {
 	const char *names[ACL_RIGHTS_NAMES_MAX];
-	char pos[DRIVER_ACL_RIGHTS_MAX], neg[DRIVER_ACL_RIGHTS_MAX], bad = 0;
+	char pos[DRIVER_ACL_RIGHTS_MAX], neg[DRIVER_ACL_RIGHTS_MAX], badc = 0;
 	char big[DRIVER_ACL_RIGHTS_MAX * 2] = "";
 
 	ck_assert(acl_rights_same("lrswipkxtecda", "lrwstipekxa"));
 	ck_assert(acl_rights_same("lrs", "srl"));
 	ck_assert(!acl_rights_same("lr", "lrs"));
-	ck_assert_int_eq(acl_rights_to_names("lrs", 0, names, &bad), 3);
+	ck_assert_int_eq(acl_rights_to_names("lrs", 0, names, &badc), 3);
 	ck_assert_str_eq(names[0], "lookup");
 	ck_assert_str_eq(names[1], "read");
 	ck_assert_str_eq(names[2], "write-seen");
-	ck_assert_int_eq(acl_rights_to_names("c", 1, names, &bad), 2);
+	ck_assert_int_eq(acl_rights_to_names("c", 1, names, &badc), 2);
 	ck_assert_str_eq(names[0], "-create");
 	ck_assert_str_eq(names[1], "-delete");
-	ck_assert_int_eq(acl_rights_to_names("", 0, names, &bad), 0);
-	ck_assert_int_eq(acl_rights_to_names("lr7", 0, names, &bad), -1);
-	ck_assert_int_eq(bad, '7');
-	ck_assert_int_eq(acl_rights_to_names("lrswipkxtecda", 0, names, &bad), 11);
+	ck_assert_int_eq(acl_rights_to_names("", 0, names, &badc), 0);
+	ck_assert_int_eq(acl_rights_to_names("lr7", 0, names, &badc), -1);
+	ck_assert_int_eq(badc, '7');
+	ck_assert_int_eq(acl_rights_to_names("lrswipkxtecda", 0, names, &badc), 11);
 
 	ck_assert_int_eq(acl_rights_from_names("lookup read -write-seen", pos, neg), 0);
 	ck_assert_str_eq(pos, "lr");
