@@ -46,7 +46,6 @@
  */
 #include "config.h"
 
-#include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
 #include <strings.h>
@@ -137,37 +136,6 @@ static const char *acl_rights_of(const struct driver_acl *cur, const char *id)
 		if (strcmp(cur->e[i].identifier, id) == 0)
 			return cur->e[i].rights;
 	return NULL;
-}
-
-/* A session failure (not this folder's answer) stops the pass. */
-static int acl_session_broken(enum stream_fail fail)
-{
-	enum stream_fail policy = stream_fail_policy(fail);
-
-	return policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT;
-}
-
-/* Append ", what" to the list in buf (bounded: what does not fit is
- * left out, the counts say how many). */
-static void acl_note(char *buf, size_t size, size_t *n, const char *fmt, ...)
-	__attribute__((format(printf, 4, 5)));
-static void acl_note(char *buf, size_t size, size_t *n, const char *fmt, ...)
-{
-	va_list ap;
-	int ret;
-
-	if (*n >= size)
-		return;
-	if (*n > 0) {
-		ret = snprintf(buf + *n, size - *n, ", ");
-		*n += ret > 0 ? (size_t)ret : 0;
-		if (*n >= size)
-			return;
-	}
-	va_start(ap, fmt);
-	ret = vsnprintf(buf + *n, size - *n, fmt, ap);
-	va_end(ap);
-	*n += ret > 0 ? (size_t)ret : 0;
 }
 
 struct acl_failed_find {
@@ -397,7 +365,7 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 			     .tdrv = c->tdrv, .src = c->src, .dst = c->dst, .c = c };
 	struct driver_folder *sf = NULL;
 	const char *error;
-	char **seen = NULL;
+	char **seen;
 	size_t ns = 0, nseen = 0;
 	uint64_t forgotten = 0;
 	int ret = 0;
@@ -420,6 +388,7 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 	if (puller_source_folders(&s, &sf, &ns, &c->msrc, c->src_prefix,
 				  sizeof(c->src_prefix), fail_r, error_r) < 0)
 		return -1;
+	seen = mm_reallocarray(NULL, ns + 1, sizeof(*seen));
 	for (size_t i = 0; ret == 0 && i < ns; i++) {
 		char *target = NULL;
 
@@ -431,7 +400,6 @@ int copy_acls(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 		}
 		ret = acl_folder(&r, sf[i].name, target, fail_r, error_r);
 		mm_free(&target);
-		seen = mm_reallocarray(seen, nseen + 1, sizeof(*seen));
 		seen[nseen++] = sf[i].name;
 	}
 	/* Every folder looked at: the records of the others are of folders

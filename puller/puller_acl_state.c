@@ -12,6 +12,7 @@
  */
 #include "config.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -21,6 +22,35 @@
 #include "puller_acl_state.h"
 #include "log.h"
 #include "mm_alloc.h"
+
+/* A session failure (not this folder's answer) stops the pass. */
+int acl_session_broken(enum stream_fail fail)
+{
+	enum stream_fail policy = stream_fail_policy(fail);
+
+	return policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT;
+}
+
+/* Append ", what" to the list in buf (bounded: what does not fit is
+ * left out, the counts say how many). */
+void acl_note(char *buf, size_t size, size_t *n, const char *fmt, ...)
+{
+	va_list ap;
+	int ret;
+
+	if (*n >= size)
+		return;
+	if (*n > 0) {
+		ret = snprintf(buf + *n, size - *n, ", ");
+		*n += ret > 0 ? (size_t)ret : 0;
+		if (*n >= size)
+			return;
+	}
+	va_start(ap, fmt);
+	ret = vsnprintf(buf + *n, size - *n, fmt, ap);
+	va_end(ap);
+	*n += ret > 0 ? (size_t)ret : 0;
+}
 
 void acl_recs_free(struct acl_recs *recs)
 {
@@ -98,19 +128,6 @@ int acl_recs_note(struct copy *c, struct acl_recs *recs, const char *folder,
 	return 0;
 }
 
-/* Append "ID (RIGHTS) what" to tb's list, bounded. */
-static void acl_take_back_note(struct acl_take_back *tb, const struct store_acl *a,
-			       const char *what)
-{
-	int ret;
-
-	if (tb->n >= sizeof(tb->list))
-		return;
-	ret = snprintf(tb->list + tb->n, sizeof(tb->list) - tb->n, "%s%s (%s) %s",
-		       tb->n > 0 ? ", " : "", a->given_to, a->rights, what);
-	tb->n += ret > 0 ? (size_t)ret : 0;
-}
-
 int acl_recs_take_back(struct copy *c, struct acl_recs *recs, const char *target,
 		       const struct driver_acl *cur, struct acl_take_back *tb,
 		       enum stream_fail *fail_r, const char **error_r)
@@ -132,32 +149,22 @@ int acl_recs_take_back(struct copy *c, struct acl_recs *recs, const char *target
 		if (have != NULL && acl_rights_same(have, a->rights)) {
 			if (c->tdrv->set_acl(c->dst, target, a->given_to, "", fail_r,
 					     error_r) < 0) {
-				enum stream_fail policy = stream_fail_policy(*fail_r);
-
-				if (policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT)
+				if (acl_session_broken(*fail_r))
 					return -1;
 				/* NEW refused: the record stays, the next
 				 * round tries again. */
 				tb->kept++;
-				acl_take_back_note(tb, a, "not taken back: ");
-				if (tb->n < sizeof(tb->list)) {
-					ret = snprintf(tb->list + tb->n,
-						       sizeof(tb->list) - tb->n, "%s",
-						       *error_r);
-					tb->n += ret > 0 ? (size_t)ret : 0;
-				}
+				acl_note(tb->list, sizeof(tb->list), &tb->n, "%s (%s) not "
+					 "taken back: %s", a->given_to, a->rights, *error_r);
 				continue;
 			}
 			tb->taken++;
-			acl_take_back_note(tb, a, "taken back");
+			acl_note(tb->list, sizeof(tb->list), &tb->n, "%s (%s) taken back",
+				 a->given_to, a->rights);
 		} else if (have != NULL) {
 			tb->kept++;
-			acl_take_back_note(tb, a, "kept: NEW's are now ");
-			if (tb->n < sizeof(tb->list)) {
-				ret = snprintf(tb->list + tb->n, sizeof(tb->list) - tb->n,
-					       "%s", have);
-				tb->n += ret > 0 ? (size_t)ret : 0;
-			}
+			acl_note(tb->list, sizeof(tb->list), &tb->n, "%s (%s) kept: NEW's "
+				 "are now %s", a->given_to, a->rights, have);
 		}
 		ret = store_acl_del(c->p->store, c->account, a->folder, a->identifier,
 				    &error);

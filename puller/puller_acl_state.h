@@ -34,6 +34,14 @@ struct acl_take_back {
 	size_t n;
 };
 
+/* A session failure (not one folder's or entry's answer): the pass
+ * stops. */
+int acl_session_broken(enum stream_fail fail);
+/* Append ", what" to the list in buf (bounded: what does not fit is
+ * left out, the counts say how many). */
+void acl_note(char *buf, size_t size, size_t *n, const char *fmt, ...)
+	__attribute__((format(printf, 4, 5)));
+
 void acl_recs_free(struct acl_recs *recs);
 /* folder's records into *recs: 0, or -1 (a store failure: *fail_r). */
 int acl_recs_load(struct copy *c, const char *folder, struct acl_recs *recs,
