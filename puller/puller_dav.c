@@ -339,10 +339,10 @@ out:
 
 /* --- one service -------------------------------------------------------------- */
 
-/* A handle logged in as user (with password, or bearer's token), its
- * home found from the URL template. */
+/* A handle logged in as user with secret (a password, or with bearer
+ * a token alone), its home found from the URL template. */
 static int dav_open(struct dav_run *r, const char *side, const char *template,
-		    const char *user, const char *password, int bearer, int verify,
+		    const char *user, const char *secret, int bearer, int verify,
 		    const char *ca, struct dav_http **h_r, char **home_r,
 		    enum stream_fail *fail_r, const char **error_r)
 {
@@ -352,10 +352,10 @@ static int dav_open(struct dav_run *r, const char *side, const char *template,
 	int ret;
 
 	if (bearer) {
-		set.bearer = password;
+		set.bearer = secret;
 	} else {
 		set.user = user;
-		set.password = password;
+		set.password = secret;
 	}
 	set.timeout_ms = (long)cfg->io_timeout * 1000;
 	set.tls_verify = verify;
@@ -541,20 +541,21 @@ static int dav_no_secret(struct copy *c, const char *why, enum stream_fail *fail
 
 int copy_dav(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 {
-	char *password = NULL;
+	int bearer = c->dom->source_auth != CFG_AUTH_PASSWORD;
+	char *secret = NULL;
 	const char *error;
 	int ret;
 
 	if (!c->dom->migrate_dav)
 		return 0;
-	if (c->dom->source_auth != CFG_AUTH_PASSWORD) {
+	if (bearer) {
 		/* OAuth, as the mail copy: a fresh token for OLD; NEW is
 		 * logged in to as target_dav_admin_user (cfg.c needs it). */
 		if (c->dom->target_dav_admin_user == NULL)
 			return dav_no_secret(c, "source_auth is OAuth and no "
 					     "target_dav_admin_user is set", fail_r, error_r);
 		if (token_cmd_run(c->dom->source_oauth2_token_command, c->account,
-				  c->p->cfg->connect_timeout * 1000, &password, fail_r,
+				  c->p->cfg->connect_timeout * 1000, &secret, fail_r,
 				  error_r) < 0) {
 			enum stream_fail policy = stream_fail_policy(*fail_r);
 
@@ -567,21 +568,17 @@ int copy_dav(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 			}
 			return dav_no_secret(c, *error_r, fail_r, error_r);
 		}
-		ret = dav_service(c, DAV_CALDAV, password, 1, fail_r, error_r);
-		if (ret == 0)
-			ret = dav_service(c, DAV_CARDDAV, password, 1, fail_r, error_r);
-		mm_free_secret(&password);
-		return ret;
+	} else {
+		ret = store_cred_get(c->p->store, c->account, &secret, &error);
+		if (ret == STORE_NOTFOUND)
+			return dav_no_secret(c, "no captured password for this account",
+					     fail_r, error_r);
+		if (ret < 0)
+			return copy_store_fail(fail_r, error_r, error);
 	}
-	ret = store_cred_get(c->p->store, c->account, &password, &error);
-	if (ret == STORE_NOTFOUND)
-		return dav_no_secret(c, "no captured password for this account", fail_r,
-				     error_r);
-	if (ret < 0)
-		return copy_store_fail(fail_r, error_r, error);
-	ret = dav_service(c, DAV_CALDAV, password, 0, fail_r, error_r);
+	ret = dav_service(c, DAV_CALDAV, secret, bearer, fail_r, error_r);
 	if (ret == 0)
-		ret = dav_service(c, DAV_CARDDAV, password, 0, fail_r, error_r);
-	mm_free_secret(&password);
+		ret = dav_service(c, DAV_CARDDAV, secret, bearer, fail_r, error_r);
+	mm_free_secret(&secret);
 	return ret;
 }
