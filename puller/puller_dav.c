@@ -480,6 +480,17 @@ static void dav_event(const struct dav_run *r)
 		   r->gone_names[0] != '\0' ? ": " : "", r->gone_names);
 }
 
+/* Out of reach now (a timeout, a 5xx, the token service down) and not
+ * the finish round: an event, and the next round goes on; otherwise a
+ * failed item. */
+static int dav_may_wait(const struct copy *c, enum stream_fail fail)
+{
+	enum stream_fail policy = stream_fail_policy(fail);
+
+	return (policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT) &&
+		(c->job == NULL || c->job->kind != STORE_JOB_FINISH);
+}
+
 /* One service; only the store fails the round (-1). */
 static int dav_service(struct copy *c, enum dav_service svc, const char *password,
 		       int bearer, enum stream_fail *fail_r, const char **error_r)
@@ -498,11 +509,8 @@ static int dav_service(struct copy *c, enum dav_service svc, const char *passwor
 		qsort(r.was_failed, r.was_failed_count, sizeof(char *), dav_str_cmp);
 	ret = dav_copy_service(&r, password, fail_r, error_r);
 	if (ret < 0 && !r.store_failed) {
-		enum stream_fail policy = stream_fail_policy(*fail_r);
-
 		snprintf(reason, sizeof(reason), "%s", *error_r);
-		if ((policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT) &&
-		    (c->job == NULL || c->job->kind != STORE_JOB_FINISH)) {
+		if (dav_may_wait(c, *fail_r)) {
 			/* out of reach now: the next round goes on */
 			copy_event(c, LOG_SEV_WARNING, "%s not copied in this round, "
 				   "the next round tries again: %s", r.prefix, reason);
@@ -557,9 +565,7 @@ int copy_dav(struct copy *c, enum stream_fail *fail_r, const char **error_r)
 		if (token_cmd_run(c->dom->source_oauth2_token_command, c->account,
 				  c->p->cfg->connect_timeout * 1000, &secret, fail_r,
 				  error_r) < 0) {
-			enum stream_fail policy = stream_fail_policy(*fail_r);
-
-			if (policy == STREAM_FAIL_TEMP || policy == STREAM_FAIL_WAIT) {
+			if (dav_may_wait(c, *fail_r)) {
 				/* the token service is down: the next round */
 				copy_event(c, LOG_SEV_WARNING, "calendars and address "
 					   "books not copied in this round, the next "
