@@ -9,6 +9,7 @@
 #       [--runs 3] [--seed 1] [--workdir /var/tmp/puller-bench] [--keep]
 #       [--tools "fetch append mailmigrated-imap mailmigrated-dovecot mbsync doveadm"]
 #       [--multi 20x500] [--multi-size-mb 25] [--multi-workers "2 4"]
+#       [--multi-tools "imap dovecot doveadm"]
 #       [--old-ip 127.0.20.2] [--new-ip 127.0.20.3] [--split]
 #
 # Needs root, a built tree (make; the doveadm plugin for
@@ -43,6 +44,8 @@
 # mailmigrated (each target driver) with `workers` = each of
 # --multi-workers, and by `doveadm backup -R` run by `xargs -P` with as
 # many in parallel; one run each, verified and checked as above.
+# --multi-tools picks among them (imap, dovecot: mailmigrated with that
+# target driver; doveadm: xargs -P doveadm backup -R).
 #
 # mailmigrated runs with workers = 2 on the one large account and
 # split_min_messages = 0: one worker copies it. --split keeps the
@@ -55,7 +58,7 @@
 # --tools "" runs the multi-account part only.
 #
 # Peak RSS: GNU time's %M, the largest process of the tree; for
-# mailmigrated also each process's VmHWM, sampled every 20 ms, so the
+# mailmigrated also each process's VmHWM, sampled every 100 ms, so the
 # figure is per worker (the daemon, and the dovecot target's doveadm
 # children, apart).
 #
@@ -65,7 +68,11 @@
 # kept, the imap target >= 1.2x doveadm, <= 32 MiB RSS per worker (meant
 # with --big-mb 100), and as before the imap target >= 1.5x mbsync and
 # >= 80 % of the slower bound.  MB here is MiB (2^20 bytes) of IMAP
-# message sizes (CRLF).
+# message sizes (CRLF).  For --multi also the machine's floor: all the
+# CPU each copy cost (the copier's, OLD's and NEW's Dovecot) spread over
+# every core, the wall time against it, and each target's CPU beside
+# doveadm's for the same copy (many small accounts keep both cores busy:
+# there the machine is the limit, not the copier's waits).
 #
 # Exit: 0 every run verified (targets met or not), 1 a copy failed or did
 # not verify, 2 usage, 77 missing prerequisites.
@@ -98,12 +105,13 @@ MULTI=
 SPLIT_MIN=0
 MULTI_SIZE_MB=
 MULTI_WORKERS="2 4"
+MULTI_TOOLS="imap dovecot doveadm"
 OLD_IP=${MM_OLD_IP:-127.0.20.2}
 NEW_IP=${MM_NEW_IP:-127.0.20.3}
 
 say() { printf 'puller-bench: %s\n' "$*" >&2; }
 die() { say "$*"; exit 1; }
-usage() { sed -n '8,12p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
+usage() { sed -n '8,13p' "$0" | sed 's/^# \{0,1\}//' >&2; exit 2; }
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -118,6 +126,7 @@ while [ $# -gt 0 ]; do
 	--multi) MULTI=${2:?}; shift ;;
 	--multi-size-mb) MULTI_SIZE_MB=${2:?}; shift ;;
 	--multi-workers) MULTI_WORKERS=${2:?}; shift ;;
+	--multi-tools) MULTI_TOOLS=${2:?}; shift ;;
 	--old-ip) OLD_IP=${2:?}; shift ;;
 	--new-ip) NEW_IP=${2:?}; shift ;;
 	--split) SPLIT_MIN= ;;
@@ -141,6 +150,12 @@ for t in $TOOLS; do
 	tools="$tools $t"
 done
 TOOLS=${tools# }
+for t in $MULTI_TOOLS; do
+	case $t in
+	imap|dovecot|doveadm) ;;
+	*) say "unknown --multi-tools tool $t"; usage ;;
+	esac
+done
 ACCOUNTS=0 AMSGS=0
 if [ -n "$MULTI" ]; then
 	ACCOUNTS=${MULTI%%x*} AMSGS=${MULTI#*x}
@@ -333,7 +348,7 @@ while os.path.exists("/proc/%d" % root):
         if h:
             best[p] = max(best.get(p, 0), h)
             depth[p] = d
-    time.sleep(0.02)
+    time.sleep(0.1)
 with open(out, "w") as f:
     for p, h in sorted(best.items()):
         f.write("%d %d %d\n" % (p, h, depth[p]))
@@ -699,9 +714,12 @@ if [ -n "$MULTI" ]; then
 		i=$((i + 1))
 	done
 	for w in $MULTI_WORKERS; do
-		run_multi_mm imap "$w"
-		run_multi_mm dovecot "$w"
-		run_multi_doveadm "$w"
+		for t in $MULTI_TOOLS; do
+			case $t in
+			doveadm) run_multi_doveadm "$w" ;;
+			*) run_multi_mm "$t" "$w" ;;
+			esac
+		done
 	done
 fi
 LOAD1=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -842,10 +860,34 @@ if accts:
     for t, label in tools:
         if t in idents:
             print(ident_line(label, idents[t]))
+    # Many small accounts keep both cores busy: there the machine is the
+    # limit, and the figure to read is each copier against the floor its
+    # own CPU sets (all of it spread over every core), and the CPU it
+    # needs for the same work beside doveadm's.
+    ncpu = int(ncpus)
+    cpu_all = {}
+    print("the machine (%d CPUs): all the CPU a copy cost (the copier's, OLD's, NEW's), the"
+          " cores\n  it kept busy, and its floor (that CPU spread over all %d cores):"
+          % (ncpu, ncpu))
+    for t, label in tools:
+        good = [x for x in rows.get(t, []) if x[3] == "ok"]
+        if not good:
+            continue
+        c = statistics.median(x[4] + x[5] + x[6] for x in good)
+        s = statistics.median(x[0] for x in good)
+        cpu_all[t] = c
+        print("  %-22s %6.2f CPU-s  %4.2f of %d cores busy  floor %5.2f s, wall %5.2f s ="
+              " %.2fx the floor" % (label, c, c / s, ncpu, c / ncpu, s, s / (c / ncpu)))
     for w in ws:
         print("workers %d, " % w, end="")
         targets(med_s, idents, wrss, "xdoveadm@%d" % w, "xmailmigrated-imap@%d" % w,
                 "xmailmigrated-dovecot@%d" % w, "")
+        dv = cpu_all.get("xdoveadm@%d" % w)
+        for t, name in (("xmailmigrated-dovecot@%d" % w, "dovecot target"),
+                        ("xmailmigrated-imap@%d" % w, "imap target")):
+            if dv and t in cpu_all:
+                print("  CPU for the same copy, %s vs doveadm: %.2fx less (%.2f vs %.2f"
+                      " CPU-s)" % (name, dv / cpu_all[t], cpu_all[t], dv))
 EOP
 [ "$FAILED" = 0 ] || { say "some runs FAILED (see above)"; exit 1; }
 exit 0
