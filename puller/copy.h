@@ -220,6 +220,7 @@ struct copy {
 	 * differ (the first one's reason kept). */
 	uint64_t verified, verified_msgs, differ;
 	uint64_t verified_from_record;	/* of verified: OLD not listed again */
+	uint64_t verified_from_changes;	/* of verified: only OLD's changes listed */
 	char differ_why[STREAM_ERROR_MAX];
 	/* OLD's HIGHESTMODSEQ and UIDVALIDITY as the current folder's copy
 	 * opened it (0: unknown): recorded once the folder verifies, so the

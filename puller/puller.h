@@ -152,6 +152,11 @@ struct puller_verify {
 	 * HIGHESTMODSEQ): OLD's messages taken from the record, not listed
 	 * again; NEW listed; old_bytes and copied_bytes not known (0). */
 	int from_record;
+	/* In a round: OLD changed since a round proved the folder: only
+	 * the changes listed on OLD (RFC 7162 CHANGEDSINCE), the others
+	 * taken from the record; NEW listed; old_bytes and copied_bytes
+	 * those of the changes. */
+	int from_changes;
 };
 
 /* Right after a round's copy, in its sessions: a POP3 message not

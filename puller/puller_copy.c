@@ -653,6 +653,7 @@ int copy_verify(struct copy *c, const char *folder, int here, enum stream_fail *
 	c->verified++;
 	c->verified_msgs += v.old_msgs;
 	c->verified_from_record += (uint64_t)v.from_record;
+	c->verified_from_changes += (uint64_t)v.from_changes;
 	if (v.flags > 0)
 		copy_event(c, LOG_SEV_WARNING, "verify: %s: %llu copied messages have "
 			   "other flags or keywords on NEW than on OLD (changed on "
@@ -995,7 +996,8 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				   "%llu not copied; verified: %llu folders, %llu "
 				   "messages on OLD, each copied or a failed item "
 				   "(%llu folders unchanged on OLD since proved: "
-				   "checked on NEW only); OLD listed %llu messages (%llu folders asked "
+				   "checked on NEW only; %llu changed: only the changes "
+				   "listed on OLD); OLD listed %llu messages (%llu folders asked "
 				   "only for changes since the last round, %llu of "
 				   "them unchanged)%s",
 				   job->kind == STORE_JOB_FINISH ? "finished" : "copied",
@@ -1006,6 +1008,7 @@ int puller_copy_account(struct puller *p, const struct store_job *job,
 				   (unsigned long long)c.verified,
 				   (unsigned long long)c.verified_msgs,
 				   (unsigned long long)c.verified_from_record,
+				   (unsigned long long)c.verified_from_changes,
 				   (unsigned long long)c.listed,
 				   (unsigned long long)c.changedsince_folders,
 				   (unsigned long long)c.unchanged_folders,

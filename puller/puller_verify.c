@@ -181,28 +181,108 @@ static int verify_map_find(const struct store_msgmap_entry *map, size_t count,
  * caller verifies in full, which says what and forgets what is gone);
  * -1: failed.
  */
+/*
+ * OLD's messages that changed since the record's HIGHESTMODSEQ (new
+ * ones, flags changed; RFC 7162 CHANGEDSINCE), each classified as the
+ * full verification does: copied (*new_uid set), failed, or later.
+ * 1: all accounted for; 0: one is missing (the caller verifies in full,
+ * which says which); -1: failed.
+ */
+static int verify_changes(struct puller_session *s, const struct store_folder *rec,
+			  const struct store_msgmap_entry *map, size_t nmap,
+			  const struct verify_failed *failed, struct verify_list *changed,
+			  struct puller_verify *v, enum stream_fail *fail_r,
+			  const char **error_r)
+{
+	if (s->sdrv->list_changed(s->src, rec->highestmodseq, 0, verify_collect, changed,
+				  fail_r, error_r) < 0)
+		return -1;
+	for (size_t i = 0; i < changed->count; i++) {
+		struct verify_msg *m = &changed->msgs[i];
+
+		if (verify_map_find(map, nmap, m->uid, &m->new_uid)) {
+			m->copied = 1;
+			v->copied++;
+		} else if (verify_find(&failed->items, m->uid) != NULL) {
+			v->failed++;
+			v->failed_bytes += m->size;
+		} else if (m->uid > rec->last_uid) {
+			v->later++;
+			continue;
+		} else {
+			return 0;
+		}
+		v->old_msgs++;
+	}
+	return 1;
+}
+
+/*
+ * A folder OLD has not changed since a round proved it (the same
+ * UIDVALIDITY and RFC 7162 HIGHESTMODSEQ: no message came or went, no
+ * flag changed, since the record was written, which is only after a
+ * verification that found nothing missing, failed or gone), and that
+ * holds no more messages than the record accounts for (copied + failed;
+ * fewer when OLD expunged some before that round: their copies stay on
+ * NEW and in the map): OLD's messages are among the record's, so OLD is
+ * not listed again. NEW is: every recorded copy must still be there
+ * under its UID. Sizes and dates were compared when the folder was
+ * proved.
+ *
+ * A folder OLD changed since (a higher HIGHESTMODSEQ, list_changed()
+ * on OLD): every message OLD holds now either has a MODSEQ no higher
+ * than the record's, so was there when the proved round began and is
+ * in the map, or is among the changes. Only the changes are listed on
+ * OLD and classified; those copied are compared with NEW (sizes, flags,
+ * dates) as in full; OLD's messages beyond the changes must be no more
+ * than the map holds. A change that is neither copied, failed nor later
+ * sends the folder to the full verification.
+ *
+ * 1: proved so (v filled); 0: not this way (something differs: the
+ * caller verifies in full, which says what and forgets what is gone);
+ * -1: failed.
+ */
 static int verify_from_record(struct puller_session *s, const struct store_folder *rec,
 			      const struct driver_folder_status *sst,
 			      const struct store_msgmap_entry *map, size_t nmap,
-			      const struct verify_failed *failed, struct puller_verify *v,
-			      enum stream_fail *fail_r, const char **error_r)
+			      const struct verify_failed *failed, unsigned flags,
+			      uint32_t dates_from, puller_verify_date_fn *date_fn, void *ctx,
+			      struct puller_verify *v, enum stream_fail *fail_r,
+			      const char **error_r)
 {
 	struct driver_folder_status tst;
-	struct verify_list new = { 0 };
+	struct verify_list new = { 0 }, changed = { 0 };
 	uint64_t gone = 0, new_copied_bytes = 0;
+	int since = 0, ret = 0;
 
-	if (rec->highestmodseq == 0 || sst->highestmodseq != rec->highestmodseq ||
-	    rec->uidvalidity != sst->uidvalidity ||
-	    sst->exists > (uint64_t)nmap + failed->items.count)
+	if (rec->highestmodseq == 0 || rec->uidvalidity != sst->uidvalidity)
 		return 0;
-	if (s->tdrv->select(s->dst, rec->target_name, &tst, fail_r, error_r) < 0)
-		return -1;
+	if (sst->highestmodseq > rec->highestmodseq && s->sdrv->list_changed != NULL)
+		since = 1;
+	else if (sst->highestmodseq != rec->highestmodseq ||
+		 sst->exists > (uint64_t)nmap + failed->items.count)
+		return 0;
+	if (since) {
+		ret = verify_changes(s, rec, map, nmap, failed, &changed, v, fail_r,
+				     error_r);
+		/* The unchanged ones, all in the map. */
+		if (ret > 0 && (v->old_msgs + v->later > sst->exists ||
+				sst->exists - (v->old_msgs + v->later) > nmap))
+			ret = 0;
+		if (ret <= 0)
+			goto out;
+		ret = 0;
+	}
+	if (s->tdrv->select(s->dst, rec->target_name, &tst, fail_r, error_r) < 0) {
+		ret = -1;
+		goto out;
+	}
 	if (tst.uidvalidity != rec->target_uidvalidity)
-		return 0;
+		goto out;
 	if (s->tdrv->list_messages(s->dst, 1, 0, verify_collect, &new, fail_r,
 				   error_r) < 0) {
-		mm_free(&new.msgs);
-		return -1;
+		ret = -1;
+		goto out;
 	}
 	qsort(new.msgs, new.count, sizeof(*new.msgs), verify_uid_cmp);
 	for (size_t i = 0; i < nmap; i++) {
@@ -213,7 +293,33 @@ static int verify_from_record(struct puller_session *s, const struct store_folde
 		else
 			new_copied_bytes += n->size;
 	}
-	if (gone == 0) {
+	if (gone > 0)
+		goto out;
+	for (size_t i = 0; i < changed.count; i++) {
+		const struct verify_msg *m = &changed.msgs[i];
+		const struct verify_msg *n = m->copied ? verify_find(&new, m->new_uid) : NULL;
+
+		if (n == NULL)
+			continue;
+		v->copied_bytes += m->size;
+		v->old_bytes += m->size;
+		if (n->size != m->size)
+			v->sizes++;
+		if (n->flags_hash != m->flags_hash)
+			v->flags++;
+		if (maildate_imap_time(n->date) != maildate_imap_time(m->date)) {
+			v->dates++;
+			if (date_fn != NULL && m->new_uid >= dates_from)
+				date_fn(v, m->uid, m->new_uid, m->date, n->date, ctx);
+		}
+	}
+	ret = 1;
+	if (since) {
+		/* The changes counted above; the unchanged ones copied. */
+		v->from_changes = 1;
+		v->copied += sst->exists - (v->old_msgs + v->later);
+		v->old_msgs = sst->exists - v->later;
+	} else {
 		v->from_record = 1;
 		v->failed = failed->items.count < sst->exists ?
 			failed->items.count : sst->exists;
@@ -221,13 +327,21 @@ static int verify_from_record(struct puller_session *s, const struct store_folde
 		v->copied = v->old_msgs - v->failed;
 		for (size_t i = 0; i < failed->items.count; i++)
 			v->failed_bytes += failed->items.msgs[i].size;
-		v->new_msgs = new.count;
-		for (size_t i = 0; i < new.count; i++)
-			v->new_bytes += new.msgs[i].size;
-		v->new_copied_bytes = new_copied_bytes;
+	}
+	v->new_msgs = new.count;
+	for (size_t i = 0; i < new.count; i++)
+		v->new_bytes += new.msgs[i].size;
+	v->new_copied_bytes = new_copied_bytes;
+out:
+	if (ret == 0) {
+		/* Counted for nothing: the full verification counts again. */
+		v->copied = v->failed = v->later = v->old_msgs = 0;
+		v->copied_bytes = v->old_bytes = v->failed_bytes = 0;
+		v->sizes = v->flags = v->dates = 0;
 	}
 	mm_free(&new.msgs);
-	return gone == 0;
+	mm_free(&changed.msgs);
+	return ret;
 }
 
 int puller_verify_folder(struct puller *p, struct puller_session *s, const char *folder,
@@ -273,8 +387,8 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 		goto fail;
 	}
 	if (have_rec && !pop3 && (flags & PULLER_VERIFY_IN_ROUND) != 0) {
-		ret = verify_from_record(s, &rec, &sst, map, nmap, &failed, v, fail_r,
-					 error_r);
+		ret = verify_from_record(s, &rec, &sst, map, nmap, &failed, flags,
+					 dates_from, date_fn, ctx, v, fail_r, error_r);
 		if (ret < 0)
 			goto fail;
 		if (ret > 0)
