@@ -886,8 +886,8 @@ if accts:
         for t, name in (("xmailmigrated-dovecot@%d" % w, "dovecot target"),
                         ("xmailmigrated-imap@%d" % w, "imap target")):
             if dv and t in cpu_all:
-                print("  CPU for the same copy, %s vs doveadm: %.2fx less (%.2f vs %.2f"
-                      " CPU-s)" % (name, dv / cpu_all[t], cpu_all[t], dv))
+                print("  CPU for the same copy, %s: %.2f CPU-s, doveadm %.2f: %.2fx doveadm's"
+                      % (name, cpu_all[t], dv, cpu_all[t] / dv))
 EOP
 [ "$FAILED" = 0 ] || { say "some runs FAILED (see above)"; exit 1; }
 exit 0

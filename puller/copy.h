@@ -18,6 +18,8 @@
  *			hands bodies to (throttled, the lease kept), the
  *			pipeline below, the MULTIAPPEND or one-by-one
  *			send, and recording them in the store.
+ *	puller_identity.c  OLD's UIDVALIDITY and UIDs kept (IDENTITY
+ *			below): before and after a folder's messages.
  *	puller_sieve.c	the account's Sieve scripts (migrate_sieve),
  *			after its mail.
  *	puller_post.c	after a finished copy: the aliases gathered from
@@ -58,7 +60,7 @@
  * IDENTITY (target_driver = dovecot)
  *	A target with set_identity and append_add_keep keeps what clients
  *	have cached: per folder, OLD's UIDVALIDITY is set before its first
- *	message (copy_identity(), puller_copy.c), each message is asked for
+ *	message (copy_identity(), puller_identity.c), each message is asked for
  *	OLD's UID (c->keep), and OLD's UIDNEXT is set after the folder's
  *	messages. A POP3 source has no UIDs: its UIDLs are stored as the
  *	messages' POP3 UIDLs and bodies go without the X-UIDL: header.
@@ -333,6 +335,24 @@ int copy_folder_messages(struct copy *c, const struct driver_folder *f,
  * assistant did). */
 int copy_verify(struct copy *c, const char *folder, int here, enum stream_fail *fail_r,
 		const char **error_r);
+
+/* puller_identity.c */
+/* Before a folder's messages: OLD's UIDVALIDITY given to NEW's folder
+ * when it can be (NEW's own mail in a folder new to the store moved
+ * aside first); *tst becomes NEW's folder status, c->keep says whether
+ * OLD's UIDs are asked for. known: the store knows the folder under
+ * this UIDVALIDITY; new_folder: the store has no record of it. */
+int copy_identity(struct copy *c, const char *folder, const char *target,
+		  const struct driver_folder_status *sst, struct driver_folder_status *tst,
+		  int known, int new_folder, enum stream_fail *fail_r, const char **error_r);
+/* After them: OLD's UIDNEXT on NEW, NEW's own mail back, the UIDs that
+ * moved said. */
+int copy_identity_done(struct copy *c, const char *folder, const char *target,
+		       const struct driver_folder_status *sst, enum stream_fail *fail_r,
+		       const char **error_r);
+/* "; OLD's UIDs kept but ..." for the round's summary, "" for a target
+ * that keeps no identity; error(3h)'s lifetime. */
+const char *copy_identity_summary(const struct copy *c);
 
 /* puller_split.c */
 /* Renew what c works under: the job's lease, or the assistant's. 0,
