@@ -69,9 +69,21 @@ t_identity() {
 	printf '%s\n' "$out" | grep -q "^  doveadm backup  *UIDs kept: yes" ||
 		{ echo "no identity line for doveadm backup"; return 1; }
 }
+# The multi part's floor: a line per copier with its CPU, the cores it
+# kept busy and the wall time against the floor; each target's CPU
+# beside doveadm's.
+t_floor() {
+	for tool in "mailmigrated imap w=2" "mm dovecot w=2" "doveadm xargs -P 2"; do
+		printf '%s\n' "$out" | grep -qE "^  $tool +[0-9.]+ CPU-s +[0-9.]+ of [0-9]+ cores busy +floor +[0-9.]+ s, wall +[0-9.]+ s = [0-9.]+x the floor$" ||
+			{ echo "no floor line for $tool"; return 1; }
+	done
+	n=$(printf '%s\n' "$out" | grep -cE "^  CPU for the same copy, (dovecot|imap) target: [0-9.]+ CPU-s, doveadm [0-9.]+: [0-9.]+x doveadm's$")
+	[ "$n" = 2 ] || { echo "$n CPU comparison lines, 2 wanted"; return 1; }
+}
 check "bench exits 0" t_exit
 check "every tool has a verified row" t_table
 check "target lines printed" t_targets
+check "the multi part's floor and CPU lines" t_floor
 check "nine runs verified" t_verified
 check "the dovecot target keeps identity" t_identity
 mm_done
