@@ -167,21 +167,6 @@ static int verify_map_find(const struct store_msgmap_entry *map, size_t count,
 }
 
 /*
- * A folder OLD has not changed since a round proved it (the same
- * UIDVALIDITY and RFC 7162 HIGHESTMODSEQ: no message came or went, no
- * flag changed, since the record was written, which is only after a
- * verification that found nothing missing, failed or gone), and that
- * holds no more messages than the record accounts for (copied + failed;
- * fewer when OLD expunged some before that round: their copies stay on
- * NEW and in the map): OLD's messages are among the record's, so OLD is
- * not listed again. NEW is: every recorded copy must still be there
- * under its UID. Sizes and dates were compared when the folder was
- * proved. 1: proved so (v
- * filled); 0: not this way (not unchanged, or something differs: the
- * caller verifies in full, which says what and forgets what is gone);
- * -1: failed.
- */
-/*
  * OLD's messages that changed since the record's HIGHESTMODSEQ (new
  * ones, flags changed; RFC 7162 CHANGEDSINCE), each classified as the
  * full verification does: copied (*new_uid set), failed, or later.
@@ -245,8 +230,8 @@ static int verify_changes(struct puller_session *s, const struct store_folder *r
 static int verify_from_record(struct puller_session *s, const struct store_folder *rec,
 			      const struct driver_folder_status *sst,
 			      const struct store_msgmap_entry *map, size_t nmap,
-			      const struct verify_failed *failed, unsigned flags,
-			      uint32_t dates_from, puller_verify_date_fn *date_fn, void *ctx,
+			      const struct verify_failed *failed, uint32_t dates_from,
+			      puller_verify_date_fn *date_fn, void *ctx,
 			      struct puller_verify *v, enum stream_fail *fail_r,
 			      const char **error_r)
 {
@@ -387,8 +372,8 @@ int puller_verify_folder(struct puller *p, struct puller_session *s, const char 
 		goto fail;
 	}
 	if (have_rec && !pop3 && (flags & PULLER_VERIFY_IN_ROUND) != 0) {
-		ret = verify_from_record(s, &rec, &sst, map, nmap, &failed, flags,
-					 dates_from, date_fn, ctx, v, fail_r, error_r);
+		ret = verify_from_record(s, &rec, &sst, map, nmap, &failed, dates_from,
+					 date_fn, ctx, v, fail_r, error_r);
 		if (ret < 0)
 			goto fail;
 		if (ret > 0)
